@@ -1,0 +1,33 @@
+/*
+ * ref_kernels.h - the reference kernels: plain C11, one function per op,
+ * short and obviously right. They are the oracle for the other backends,
+ * the ref backend module's kernels, and libengine's constant folder.
+ *
+ * A kernel reads shapes from the node's values (n->inputs[k]->dims, which
+ * are static), parameters from n->params (ops.h), and data from in[k]
+ * (NULL for an omitted optional input); it writes out[k] (NULL for an
+ * omitted optional output). Buffers are C order, the values' dtypes.
+ * Kernels do not allocate unless they must (and then check), never call
+ * exit/abort, and return ENGINE_ERR_UNSUPPORTED for a dtype they lack.
+ */
+#ifndef ENGINE_REF_KERNELS_H
+#define ENGINE_REF_KERNELS_H
+
+#include "engine/ir.h"
+
+typedef engine_status (*ref_kernel_fn)(const engine_node *n, const void *const *in, void *const *out);
+
+/* One kernel per op, defined in backends/ref/<family>.c. */
+#define REF_DECLARE_KERNEL_(name, family) \
+    engine_status ref_##name(const engine_node *n, const void *const *in, void *const *out);
+ENGINE_OP_LIST(REF_DECLARE_KERNEL_)
+#undef REF_DECLARE_KERNEL_
+
+/* The kernel for a node's op, NULL for unknown ops (kernels.c). */
+ref_kernel_fn ref_kernel_for(engine_op op);
+/* Non-zero when ref can run the node: a known op and dtypes its kernel
+ * handles (float32 everywhere; int64/int32/bool where shape arithmetic
+ * needs them). */
+int ref_supports(const engine_node *n);
+
+#endif /* ENGINE_REF_KERNELS_H */

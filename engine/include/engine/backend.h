@@ -1,0 +1,101 @@
+/*
+ * backend.h - the backend module ABI.
+ *
+ * A backend is a shared module (engine-backend-<name>.so) that exports one
+ * symbol, ENGINE_BACKEND_ENTRY_SYMBOL, a function returning a pointer to a
+ * static engine_backend_iface. The engine checks abi_version and
+ * struct_size before touching anything else; a module that does not match
+ * is reported and skipped, never loaded.
+ *
+ * Lifecycle, driven by the engine:
+ *   iface = entry();                        check version
+ *   iface->create(&config, &state)          probe the device(s)
+ *   iface->score(state) / describe(state)   for "auto" and --list-backends
+ *   iface->supports(state, node)            per node, during placement
+ *   iface->compile(state, &partition, &program, ...)   once per session
+ *   iface->run(state, program, inputs, outputs, ...)   many times
+ *   iface->release(state, program)
+ *   iface->destroy(state)
+ *
+ * A partition is a list of nodes in topological order with static shapes
+ * and constant weights (values whose data is not NULL). Its inputs and
+ * outputs are host buffers in C order (NCHW); everything inside is the
+ * backend's business: layouts, packing, memory planning, devices.
+ * Functions return ENGINE_OK or an error with a message written to err
+ * (at most err_size bytes, NUL-terminated) naming the node and the reason.
+ * A backend must not call exit/abort and must free what it took on error.
+ */
+#ifndef ENGINE_BACKEND_H
+#define ENGINE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "engine/ir.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever engine_backend_iface, engine_partition, engine_value,
+ * engine_node, engine_attr or an ops.h params struct changes layout. */
+#define ENGINE_BACKEND_ABI_VERSION 1u
+
+#define ENGINE_BACKEND_ENTRY_SYMBOL "engine_backend_entry"
+
+/* What the engine hands a backend at creation. */
+typedef struct engine_backend_config {
+    engine_allocator allocator; /* always filled (the context's allocator) */
+    engine_log_fn log;          /* may be NULL */
+    void *log_user;
+    int threads;                /* 0: as many as the backend sees fit */
+    const char *device;         /* device selector or NULL */
+} engine_backend_config;
+
+typedef struct engine_partition {
+    const engine_node *const *nodes; /* topological order */
+    int n_nodes;
+    engine_value *const *inputs;   /* activations read from outside the partition */
+    int n_inputs;
+    engine_value *const *outputs;  /* activations used outside the partition */
+    int n_outputs;
+} engine_partition;
+
+/* Optional per-node timing sink for profiling (run's `timing`, may be NULL):
+ * called once per node, in execution order, with start and duration in ms
+ * from the start of run. */
+typedef void (*engine_timing_fn)(void *user, int node_in_partition, double start_ms, double ms);
+
+typedef struct engine_backend_iface {
+    uint32_t abi_version; /* ENGINE_BACKEND_ABI_VERSION */
+    uint32_t struct_size; /* sizeof(engine_backend_iface) */
+    const char *name;     /* "ref", "cpu", "opencl": what --backend names */
+
+    /* Required. Create the backend state; fail (with a message) when no
+     * usable device exists. */
+    engine_status (*create)(const engine_backend_config *config, void **state, char *err, size_t err_size);
+    /* Required. */
+    void (*destroy)(void *state);
+    /* Required. Higher is better for "auto": ref 10, SIMD CPU 100, GPU 1000. */
+    int (*score)(void *state);
+    /* Optional (NULL: the name). One line: device and capabilities. */
+    const char *(*describe)(void *state);
+    /* Required. Non-zero when the backend can run this node as it is. */
+    int (*supports)(void *state, const engine_node *node);
+    /* Required. */
+    engine_status (*compile)(void *state, const engine_partition *partition, void **program, char *err,
+                             size_t err_size);
+    /* Required. inputs[i] / outputs[i] follow partition->inputs/outputs. */
+    engine_status (*run)(void *state, void *program, const void *const *inputs, void *const *outputs,
+                         engine_timing_fn timing, void *timing_user, char *err, size_t err_size);
+    /* Required. */
+    void (*release)(void *state, void *program);
+} engine_backend_iface;
+
+typedef const engine_backend_iface *(*engine_backend_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ENGINE_BACKEND_H */

@@ -1,0 +1,232 @@
+/*
+ * engine.h - the application API of engine, a portable CNN inference engine.
+ *
+ * Lifecycle:  context -> load model -> (optimise) -> session (compile for the
+ *             loaded backends) -> run, many times -> free.
+ *
+ * Contracts that hold for every function here:
+ *  - Every fallible call returns an engine_status. ENGINE_OK is 0; anything
+ *    else is an error and the context's message (engine_context_error) names
+ *    what failed: the node, the op and the reason where there is one.
+ *  - The library never calls exit() or abort() on bad input, and never keeps
+ *    global mutable state: two contexts are fully independent.
+ *  - Output pointers are written only on success; on failure nothing the
+ *    caller passed in is freed or modified.
+ *  - All memory the library takes comes from the context's allocator (the
+ *    caller's, if one was given in engine_context_options).
+ *  - A context and everything made from it may be used from one thread at a
+ *    time; distinct contexts may be used concurrently.
+ */
+#ifndef ENGINE_ENGINE_H
+#define ENGINE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ENGINE_BUILDING_LIBRARY)
+#define ENGINE_API __attribute__((visibility("default")))
+#else
+#define ENGINE_API
+#endif
+
+#define ENGINE_VERSION_MAJOR 0
+#define ENGINE_VERSION_MINOR 1
+#define ENGINE_VERSION_PATCH 0
+#define ENGINE_VERSION_STRING "0.1.0"
+
+/* Result codes. Stable numbers: they are part of the ABI. */
+typedef enum engine_status {
+    ENGINE_OK = 0,
+    ENGINE_ERR_INVALID_ARGUMENT = 1, /* a NULL handle, a bad flag, a bad index */
+    ENGINE_ERR_OUT_OF_MEMORY = 2,    /* an allocation failed; nothing leaked */
+    ENGINE_ERR_IO = 3,               /* a file could not be opened, read or written */
+    ENGINE_ERR_PARSE = 4,            /* malformed bytes: protobuf, .npy, image */
+    ENGINE_ERR_INVALID_MODEL = 5,    /* well-formed bytes, invalid graph (cycle, dangling input, ...) */
+    ENGINE_ERR_UNSUPPORTED = 6,      /* an op, attribute, dtype or opset we do not implement */
+    ENGINE_ERR_SHAPE = 7,            /* shapes that do not fit the op's rules */
+    ENGINE_ERR_BACKEND = 8,          /* a backend failed to load, compile or run */
+    ENGINE_ERR_NOT_FOUND = 9,        /* no such input, output, backend or file */
+    ENGINE_ERR_ABI = 10,             /* a module or plugin built for another ABI version */
+    ENGINE_ERR_SECURITY = 11,        /* refused: e.g. external data escaping the model folder */
+    ENGINE_ERR_INTERNAL = 12         /* a broken invariant inside the engine: a bug, please report */
+} engine_status;
+
+/* A static, never-NULL name for a status ("ENGINE_OK", "out of memory", ...). */
+ENGINE_API const char *engine_status_str(engine_status status);
+
+/* Element types. The numbers are ONNX's TensorProto.DataType codes. */
+typedef enum engine_dtype {
+    ENGINE_DTYPE_UNDEFINED = 0,
+    ENGINE_DTYPE_F32 = 1,
+    ENGINE_DTYPE_U8 = 2,
+    ENGINE_DTYPE_I8 = 3,
+    ENGINE_DTYPE_I32 = 6,
+    ENGINE_DTYPE_I64 = 7,
+    ENGINE_DTYPE_BOOL = 9, /* one byte per element, 0 or 1 */
+    ENGINE_DTYPE_F16 = 10,
+    ENGINE_DTYPE_F64 = 11
+} engine_dtype;
+
+/* Size in bytes of one element, 0 for an unknown type. */
+ENGINE_API size_t engine_dtype_size(engine_dtype dtype);
+/* "float32", "int64", ...; "undefined" for unknown values. */
+ENGINE_API const char *engine_dtype_name(engine_dtype dtype);
+
+#define ENGINE_MAX_RANK 8
+
+/*
+ * Optional caller allocator. alloc must return memory aligned to at least
+ * `align` bytes (a power of two, at most 4096) or NULL; free accepts NULL.
+ * Leave the whole struct zeroed to use the C library.
+ */
+typedef struct engine_allocator {
+    void *(*alloc)(void *user, size_t size, size_t align);
+    void (*free)(void *user, void *ptr);
+    void *user;
+} engine_allocator;
+
+/* Log levels for the optional log callback. */
+typedef enum engine_log_level {
+    ENGINE_LOG_ERROR = 0,
+    ENGINE_LOG_WARN = 1,
+    ENGINE_LOG_INFO = 2,
+    ENGINE_LOG_DEBUG = 3
+} engine_log_level;
+
+typedef void (*engine_log_fn)(void *user, engine_log_level level, const char *message);
+
+typedef struct engine_context_options {
+    engine_allocator allocator; /* zeroed: malloc/free */
+    engine_log_fn log;          /* NULL: warnings are kept silent */
+    void *log_user;
+    engine_log_level log_level; /* messages above this level are dropped */
+    /* Backend module search: colon-separated folders or .so files searched
+     * before $ENGINE_BACKEND_PATH, the build tree and the install folder.
+     * NULL for none. */
+    const char *backend_path;
+    /* Non-zero: do not scan for backend modules at creation (the caller
+     * will call engine_context_load_backend itself). */
+    int no_default_backends;
+} engine_context_options;
+
+typedef struct engine_context engine_context;
+typedef struct engine_model engine_model;
+typedef struct engine_session engine_session;
+
+/* Creates a context. opts may be NULL for defaults. Backend modules are
+ * discovered here; one that is missing, broken or of another ABI version is
+ * logged (ENGINE_LOG_WARN) and skipped, never fatal. */
+ENGINE_API engine_status engine_context_create(const engine_context_options *opts, engine_context **out);
+ENGINE_API void engine_context_destroy(engine_context *ctx);
+/* The message of the last error on this context ("" if none). Valid until
+ * the next call on the context. */
+ENGINE_API const char *engine_context_error(const engine_context *ctx);
+
+/* Loads one more backend module from an explicit path. */
+ENGINE_API engine_status engine_context_load_backend(engine_context *ctx, const char *path);
+/* Loaded backends, in load order. */
+ENGINE_API int engine_backend_count(const engine_context *ctx);
+ENGINE_API const char *engine_backend_name(const engine_context *ctx, int index);
+/* One line describing the backend's device(s) and capabilities. */
+ENGINE_API const char *engine_backend_description(const engine_context *ctx, int index);
+/* Higher is better; used by "auto". */
+ENGINE_API int engine_backend_score(const engine_context *ctx, int index);
+/* Modules that were found but refused, with the reason, one per line
+ * ("" if none). */
+ENGINE_API const char *engine_backend_rejections(const engine_context *ctx);
+
+/* ---- models ---------------------------------------------------------- */
+
+/* Loads an ONNX model file. External data files are resolved relative to
+ * the model's folder and must stay inside it. Shapes are inferred and
+ * constant subgraphs folded, so the loaded graph has static shapes. */
+ENGINE_API engine_status engine_model_load_file(engine_context *ctx, const char *path, engine_model **out);
+/* Same from memory. base_dir (may be NULL: external data is then refused)
+ * is the folder external data files are confined to. The bytes are copied
+ * as needed; the caller keeps ownership of `data`. */
+ENGINE_API engine_status engine_model_load_memory(engine_context *ctx, const void *data, size_t size,
+                                                  const char *base_dir, engine_model **out);
+ENGINE_API void engine_model_free(engine_model *model);
+
+/* Optimisation flags for engine_model_optimize. */
+enum {
+    ENGINE_OPT_NONE = 0,
+    ENGINE_OPT_DEFAULT = 1 /* every pass the engine has */
+};
+/* Runs the graph optimisation passes (see docs/PASSES.md). */
+ENGINE_API engine_status engine_model_optimize(engine_model *model, unsigned flags);
+
+/* Non-initializer graph inputs and the graph outputs. */
+ENGINE_API int engine_model_input_count(const engine_model *model);
+ENGINE_API int engine_model_output_count(const engine_model *model);
+
+typedef struct engine_tensor_info {
+    const char *name; /* owned by the model */
+    engine_dtype dtype;
+    int rank;
+    int64_t dims[ENGINE_MAX_RANK];
+} engine_tensor_info;
+
+ENGINE_API engine_status engine_model_input_info(const engine_model *model, int index, engine_tensor_info *info);
+ENGINE_API engine_status engine_model_output_info(const engine_model *model, int index, engine_tensor_info *info);
+/* Number of nodes left in the graph and multiply-accumulates of one run. */
+ENGINE_API int engine_model_node_count(const engine_model *model);
+ENGINE_API int64_t engine_model_macs(const engine_model *model);
+
+/* Writes a human-readable (json == 0) or JSON (json != 0) dump of the graph
+ * (and of the placement, if session is not NULL) through `write`. */
+typedef void (*engine_write_fn)(void *user, const char *text);
+ENGINE_API engine_status engine_model_dump(const engine_model *model, const engine_session *session, int json,
+                                           engine_write_fn write, void *user);
+
+/* ---- sessions ---------------------------------------------------------- */
+
+typedef struct engine_session_options {
+    /* Comma-separated backend names in priority order, or "auto" / NULL:
+     * every loaded backend by descending score. Nodes a backend does not
+     * support fall back to the next one in the list. */
+    const char *backends;
+    int strict;          /* non-zero: fail instead of falling back */
+    int threads;         /* 0: the number of cores */
+    const char *device;  /* backend-specific device selector, or NULL */
+    int profile;         /* non-zero: record per-node timings */
+} engine_session_options;
+
+/* Places every node on a backend and compiles the partitions. The model
+ * must outlive the session. */
+ENGINE_API engine_status engine_session_create(engine_model *model, const engine_session_options *opts,
+                                               engine_session **out);
+ENGINE_API void engine_session_free(engine_session *session);
+
+/* Runs the model once. inputs[i] is the data of model input i (C order,
+ * the input's dtype and shape); outputs[i] receives model output i and must
+ * hold engine_tensor_info's element count of its dtype. */
+ENGINE_API engine_status engine_session_run(engine_session *session, const void *const *inputs, void *const *outputs);
+
+/* Placement summary: one line per backend with its node count, then the
+ * copies inserted at partition seams and the bytes they move. */
+ENGINE_API engine_status engine_session_placement(const engine_session *session, engine_write_fn write, void *user);
+
+/* Per-node timing of the last run (profile must have been set): fills
+ * *count and the arrays owned by the session, valid until the next run. */
+typedef struct engine_node_timing {
+    const char *node;
+    const char *op;
+    const char *backend;
+    double start_ms; /* from the start of the run */
+    double ms;
+} engine_node_timing;
+ENGINE_API engine_status engine_session_timings(const engine_session *session, const engine_node_timing **timings,
+                                                int *count);
+
+/* Bytes of activation memory the session holds (its arena). */
+ENGINE_API size_t engine_session_arena_bytes(const engine_session *session);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ENGINE_ENGINE_H */

@@ -1,0 +1,258 @@
+/*
+ * ops.h - the operator catalogue: the one list of built-in ops and the
+ * parameter structs their shape functions attach to nodes.
+ *
+ * The list is an X-macro: ENGINE_OP_LIST(X) calls X(Name, family) once per
+ * op, where Name is the ONNX op_type and family the file in ops/ (and in
+ * every backend) that implements it. Add an op here, then its shape
+ * function in ops/<family>.c and a kernel in backends/ref/<family>.c.
+ *
+ * Parameters are normalised by shape inference: negative axes made
+ * positive, auto_pad resolved into explicit pads, attribute-or-input forms
+ * (Clip's min/max, Squeeze's axes, Resize's scales) merged, defaults filled.
+ * A backend reads node->params cast to the struct named for the op below.
+ */
+#ifndef ENGINE_OPS_H
+#define ENGINE_OPS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ENGINE_OP_LIST(X)                                                                           \
+    X(Conv, conv)                                                                                  \
+    X(ConvTranspose, conv)                                                                         \
+    X(BatchNormalization, norm)                                                                    \
+    X(InstanceNormalization, norm)                                                                 \
+    X(LRN, norm)                                                                                   \
+    X(Relu, activation)                                                                            \
+    X(LeakyRelu, activation)                                                                       \
+    X(PRelu, activation)                                                                           \
+    X(Clip, activation)                                                                            \
+    X(Sigmoid, activation)                                                                         \
+    X(HardSigmoid, activation)                                                                     \
+    X(HardSwish, activation)                                                                       \
+    X(Tanh, activation)                                                                            \
+    X(Softplus, activation)                                                                        \
+    X(Elu, activation)                                                                             \
+    X(Selu, activation)                                                                            \
+    X(Mish, activation)                                                                            \
+    X(Sqrt, activation)                                                                            \
+    X(Exp, activation)                                                                             \
+    X(Log, activation)                                                                             \
+    X(Neg, activation)                                                                             \
+    X(Abs, activation)                                                                             \
+    X(Add, elementwise)                                                                            \
+    X(Sub, elementwise)                                                                            \
+    X(Mul, elementwise)                                                                            \
+    X(Div, elementwise)                                                                            \
+    X(Pow, elementwise)                                                                            \
+    X(Equal, elementwise)                                                                          \
+    X(Where, elementwise)                                                                          \
+    X(MaxPool, pool)                                                                               \
+    X(AveragePool, pool)                                                                           \
+    X(GlobalAveragePool, pool)                                                                     \
+    X(GlobalMaxPool, pool)                                                                         \
+    X(Gemm, gemm)                                                                                  \
+    X(MatMul, gemm)                                                                                \
+    X(Softmax, softmax)                                                                            \
+    X(LogSoftmax, softmax)                                                                         \
+    X(ReduceMean, reduce)                                                                          \
+    X(ReduceSum, reduce)                                                                           \
+    X(ReduceMax, reduce)                                                                           \
+    X(Resize, resize)                                                                              \
+    X(Upsample, resize)                                                                            \
+    X(Concat, tensor)                                                                              \
+    X(Split, tensor)                                                                               \
+    X(Slice, tensor)                                                                               \
+    X(Reshape, tensor)                                                                             \
+    X(Flatten, tensor)                                                                             \
+    X(Transpose, tensor)                                                                           \
+    X(Squeeze, tensor)                                                                             \
+    X(Unsqueeze, tensor)                                                                           \
+    X(Gather, tensor)                                                                              \
+    X(Shape, tensor)                                                                               \
+    X(Constant, tensor)                                                                            \
+    X(ConstantOfShape, tensor)                                                                     \
+    X(Identity, tensor)                                                                            \
+    X(Dropout, tensor)                                                                             \
+    X(Pad, tensor)                                                                                 \
+    X(Cast, tensor)                                                                                \
+    X(Expand, tensor)                                                                              \
+    X(Tile, tensor)                                                                                \
+    X(DepthToSpace, tensor)                                                                        \
+    X(SpaceToDepth, tensor)
+
+typedef enum engine_op {
+    ENGINE_OP_UNKNOWN = 0,
+#define ENGINE_OP_ENUM_(name, family) ENGINE_OP_##name,
+    ENGINE_OP_LIST(ENGINE_OP_ENUM_)
+#undef ENGINE_OP_ENUM_
+    ENGINE_OP_COUNT_
+} engine_op;
+
+/* Spatial ops support 1 to 3 spatial dimensions (N, C, then D/H/W). */
+#define ENGINE_MAX_SPATIAL 3
+
+/* Conv, ConvTranspose. Arrays hold `spatial` entries. For ConvTranspose,
+ * pad_begin/pad_end are the pads removed from the full output (after
+ * output_shape / auto_pad resolution) and output_padding is the extra size
+ * added at the end. Inputs: X, W, optional B (NULL when absent). */
+typedef struct engine_conv_params {
+    int spatial;
+    int64_t group;
+    int64_t kernel[ENGINE_MAX_SPATIAL];
+    int64_t stride[ENGINE_MAX_SPATIAL];
+    int64_t dilation[ENGINE_MAX_SPATIAL];
+    int64_t pad_begin[ENGINE_MAX_SPATIAL];
+    int64_t pad_end[ENGINE_MAX_SPATIAL];
+    int64_t output_padding[ENGINE_MAX_SPATIAL];
+} engine_conv_params;
+
+/* MaxPool, AveragePool (GlobalAveragePool/GlobalMaxPool have no params:
+ * they reduce every spatial dimension). Output dims already reflect
+ * ceil_mode; a window that starts in the padding never exists. */
+typedef struct engine_pool_params {
+    int spatial;
+    int64_t kernel[ENGINE_MAX_SPATIAL];
+    int64_t stride[ENGINE_MAX_SPATIAL];
+    int64_t dilation[ENGINE_MAX_SPATIAL];
+    int64_t pad_begin[ENGINE_MAX_SPATIAL];
+    int64_t pad_end[ENGINE_MAX_SPATIAL];
+    int ceil_mode;
+    int count_include_pad; /* AveragePool: divide by the full window */
+    int storage_order;     /* MaxPool: only 0 (row major) is supported */
+} engine_pool_params;
+
+/* Every elementwise unary op and BatchNormalization / InstanceNormalization /
+ * LRN: scalar attributes by the op's own names.
+ *   LeakyRelu: alpha            Elu: alpha             Selu: alpha, gamma
+ *   HardSigmoid: alpha, beta    Clip: min, max (from attributes or constant
+ *   inputs, +-INFINITY when absent)
+ *   BatchNormalization, InstanceNormalization: epsilon
+ *   LRN: alpha, beta, bias, size */
+typedef struct engine_scalar_params {
+    float alpha, beta, gamma;
+    float min, max;
+    float epsilon;
+    float bias;
+    int64_t size;
+} engine_scalar_params;
+
+/* Gemm: Y = alpha * op(A) * op(B) + beta * C (C optional, unidirectionally
+ * broadcast to Y's shape). MatMul has no params (numpy matmul semantics,
+ * shapes already checked). */
+typedef struct engine_gemm_params {
+    float alpha, beta;
+    int trans_a, trans_b;
+} engine_gemm_params;
+
+/* Softmax, LogSoftmax. legacy != 0 (opset < 13): the input is seen as 2-D
+ * [prod(dims[0:axis]), prod(dims[axis:])] and normalised along the second
+ * dimension; otherwise along `axis` only. axis is already non-negative. */
+typedef struct engine_softmax_params {
+    int axis;
+    int legacy;
+} engine_softmax_params;
+
+/* ReduceMean, ReduceSum, ReduceMax: axes as a bit mask over the input's
+ * dimensions (after noop_with_empty_axes and the input form of axes). */
+typedef struct engine_reduce_params {
+    uint32_t axes_mask;
+    int keepdims;
+} engine_reduce_params;
+
+typedef enum engine_resize_mode {
+    ENGINE_RESIZE_NEAREST = 0,
+    ENGINE_RESIZE_LINEAR = 1, /* n-linear over the dimensions that are resized */
+    ENGINE_RESIZE_CUBIC = 2
+} engine_resize_mode;
+
+typedef enum engine_resize_coord {
+    ENGINE_COORD_HALF_PIXEL = 0,
+    ENGINE_COORD_PYTORCH_HALF_PIXEL = 1,
+    ENGINE_COORD_ALIGN_CORNERS = 2,
+    ENGINE_COORD_ASYMMETRIC = 3,
+    ENGINE_COORD_TF_CROP_AND_RESIZE = 4, /* rejected by shape inference (needs roi) */
+    ENGINE_COORD_HALF_PIXEL_SYMMETRIC = 5
+} engine_resize_coord;
+
+typedef enum engine_resize_nearest {
+    ENGINE_NEAREST_ROUND_PREFER_FLOOR = 0,
+    ENGINE_NEAREST_ROUND_PREFER_CEIL = 1,
+    ENGINE_NEAREST_FLOOR = 2,
+    ENGINE_NEAREST_CEIL = 3
+} engine_resize_nearest;
+
+/* Resize, Upsample: the scale per dimension (output/input as ONNX defines
+ * it: from `scales`, or output_size / input_size when `sizes` was given) and
+ * the modes. Upsample maps to nearest/linear with asymmetric coordinates. */
+typedef struct engine_resize_params {
+    engine_resize_mode mode;
+    engine_resize_coord coord;
+    engine_resize_nearest nearest;
+    float cubic_coeff_a;
+    int exclude_outside;
+    float extrapolation_value;
+    float scales[8];
+} engine_resize_params;
+
+/* Concat, Split, Flatten, Gather, DepthToSpace/SpaceToDepth, Shape.
+ *   Concat, Split, Gather, Flatten: axis (non-negative)
+ *   Split: n_outputs sizes in `sizes`, along axis
+ *   DepthToSpace, SpaceToDepth: blocksize, crd (1 for DepthToSpace mode CRD)
+ *   Shape: start, end (opset 15 slice of the shape, already clamped) */
+typedef struct engine_axis_params {
+    int axis;
+    int64_t blocksize;
+    int crd;
+    int64_t start, end;
+    int n_sizes;
+    int64_t *sizes; /* Split: owned by the graph */
+} engine_axis_params;
+
+/* Slice: per dimension of the input (full rank, defaults filled): the
+ * first index, the step, and the output length (already in the output's
+ * dims). Element k of output dim d reads input index start[d] + k*step[d]. */
+typedef struct engine_slice_params {
+    int64_t start[8];
+    int64_t step[8];
+} engine_slice_params;
+
+typedef enum engine_pad_mode {
+    ENGINE_PAD_CONSTANT = 0,
+    ENGINE_PAD_REFLECT = 1,
+    ENGINE_PAD_EDGE = 2
+} engine_pad_mode;
+
+/* Pad: pads_begin/pads_end per input dimension (may be negative: crops),
+ * the constant value for mode constant. */
+typedef struct engine_pad_params {
+    engine_pad_mode mode;
+    int64_t pad_begin[8];
+    int64_t pad_end[8];
+    double value;
+} engine_pad_params;
+
+/* Transpose: out dim d is input dim perm[d]. */
+typedef struct engine_transpose_params {
+    int perm[8];
+} engine_transpose_params;
+
+/* Cast: the target type (also the output's dtype). ConstantOfShape: the
+ * fill value in `value` (as double; the output dtype says how to store it).
+ * Reshape, Squeeze, Unsqueeze, Flatten, Identity, Dropout, Expand, Tile,
+ * Where, Equal and the binary ops need no params: the output shape (numpy
+ * broadcasting for Expand and the binary ops, repeats already applied for
+ * Tile) is in the output value. */
+typedef struct engine_cast_params {
+    int to;
+    double value;
+} engine_cast_params;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ENGINE_OPS_H */

@@ -1,0 +1,72 @@
+/*
+ * internal.h - what the modules of libengine share: the context, memory
+ * through the context's allocator, and error reporting.
+ *
+ * Conventions inside libengine:
+ *  - Every allocation goes through eng_alloc/eng_calloc/eng_realloc/eng_free
+ *    so that a caller's allocator (and the out-of-memory tests) see all of it.
+ *  - A failing function sets the context message with eng_error() or
+ *    eng_node_error() and returns the status; callers propagate it
+ *    unchanged (the first, most precise message wins).
+ *  - One exit path per function (`goto fail`) frees what it took.
+ */
+#ifndef ENGINE_INTERNAL_H
+#define ENGINE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/backend.h"
+#include "engine/engine.h"
+#include "engine/ir.h"
+
+#define ENG_ERRMSG_SIZE 1024
+#define ENG_MAX_BACKENDS 16
+
+typedef struct eng_backend {
+    char *name;
+    char *path;
+    void *dl; /* dlopen handle */
+    const engine_backend_iface *iface;
+    void *state; /* NULL until created (lazily, with the session's config) */
+    int created;
+    char *description;
+} eng_backend;
+
+struct engine_context {
+    engine_allocator allocator;
+    engine_log_fn log;
+    void *log_user;
+    engine_log_level log_level;
+    char message[ENG_ERRMSG_SIZE];
+    eng_backend backends[ENG_MAX_BACKENDS];
+    int n_backends;
+    char *rejections; /* one line per refused module */
+};
+
+/* ---- memory ---- */
+void *eng_alloc(engine_context *ctx, size_t size);
+void *eng_calloc(engine_context *ctx, size_t count, size_t size);
+/* Like realloc; on failure the old block is untouched and NULL returned. */
+void *eng_realloc(engine_context *ctx, void *ptr, size_t old_size, size_t new_size);
+void eng_free(engine_context *ctx, void *ptr);
+char *eng_strdup(engine_context *ctx, const char *s);
+/* Size-checked multiplication: returns 0 and leaves *out alone on overflow. */
+int eng_mul_size(size_t a, size_t b, size_t *out);
+
+/* ---- errors and logs ---- */
+engine_status eng_error(engine_context *ctx, engine_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "node 'conv1' (Conv): <reason>" */
+engine_status eng_node_error(engine_context *ctx, const engine_node *node, engine_status status, const char *fmt,
+                             ...) __attribute__((format(printf, 4, 5)));
+void eng_log(engine_context *ctx, engine_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- half precision ---- */
+float eng_f16_to_f32(uint16_t h);
+uint16_t eng_f32_to_f16(float f);
+
+#define ENG_UNUSED(x) (void)(x)
+
+#endif /* ENGINE_INTERNAL_H */

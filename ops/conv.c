@@ -1,0 +1,13 @@
+/* ops/conv.c - shape inference for the conv family (placeholder until written). */
+#include "ops_internal.h"
+
+engine_status eng_infer_Conv(eng_graph *g, engine_node *n) {
+    ENG_UNUSED(g);
+    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+}
+
+engine_status eng_infer_ConvTranspose(eng_graph *g, engine_node *n) {
+    ENG_UNUSED(g);
+    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+}
+

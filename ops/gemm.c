@@ -1,0 +1,13 @@
+/* ops/gemm.c - shape inference for the gemm family (placeholder until written). */
+#include "ops_internal.h"
+
+engine_status eng_infer_Gemm(eng_graph *g, engine_node *n) {
+    ENG_UNUSED(g);
+    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+}
+
+engine_status eng_infer_MatMul(eng_graph *g, engine_node *n) {
+    ENG_UNUSED(g);
+    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+}
+

@@ -1,0 +1,18 @@
+/* ops/reduce.c - shape inference for the reduce family (placeholder until written). */
+#include "ops_internal.h"
+
+engine_status eng_infer_ReduceMean(eng_graph *g, engine_node *n) {
+    ENG_UNUSED(g);
+    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+}
+
+engine_status eng_infer_ReduceSum(eng_graph *g, engine_node *n) {
+    ENG_UNUSED(g);
+    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+}
+
+engine_status eng_infer_ReduceMax(eng_graph *g, engine_node *n) {
+    ENG_UNUSED(g);
+    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+}
+

@@ -1,0 +1,36 @@
+/* ops/registry.c - op lookup by name and dispatch to shape functions. */
+#include <string.h>
+
+#include "ops_internal.h"
+
+typedef struct op_entry {
+    const char *name;
+    eng_infer_fn infer;
+} op_entry;
+
+static const op_entry op_table[ENGINE_OP_COUNT_] = {
+    [ENGINE_OP_UNKNOWN] = {"<unknown>", NULL},
+#define ENTRY_(name, family) [ENGINE_OP_##name] = {#name, eng_infer_##name},
+    ENGINE_OP_LIST(ENTRY_)
+#undef ENTRY_
+};
+
+engine_op eng_op_lookup(const char *domain, const char *op_type) {
+    if (!op_type) return ENGINE_OP_UNKNOWN;
+    if (domain && domain[0] && strcmp(domain, "ai.onnx") != 0) return ENGINE_OP_UNKNOWN;
+    for (int k = 1; k < ENGINE_OP_COUNT_; ++k)
+        if (strcmp(op_table[k].name, op_type) == 0) return (engine_op)k;
+    return ENGINE_OP_UNKNOWN;
+}
+
+const char *eng_op_name(engine_op op) {
+    if ((int)op <= 0 || op >= ENGINE_OP_COUNT_) return "<unknown>";
+    return op_table[op].name;
+}
+
+engine_status eng_infer_node(eng_graph *g, engine_node *n) {
+    if (n->op <= ENGINE_OP_UNKNOWN || n->op >= ENGINE_OP_COUNT_ || !op_table[n->op].infer)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "op '%s'%s%s is not supported", n->op_type,
+                              n->domain[0] ? " of domain " : "", n->domain);
+    return op_table[n->op].infer(g, n);
+}
