@@ -149,7 +149,6 @@ const char *engine_context_error(const engine_context *ctx) {
 }
 
 /* engine_context_create / destroy live in loader.c beside module loading. */
-void eng_context_init_allocator(engine_context *ctx, const engine_allocator *a);
 void eng_context_init_allocator(engine_context *ctx, const engine_allocator *a) {
     if (a && a->alloc && a->free) {
         ctx->allocator = *a;

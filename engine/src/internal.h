@@ -63,6 +63,9 @@ engine_status eng_node_error(engine_context *ctx, const engine_node *node, engin
                              ...) __attribute__((format(printf, 4, 5)));
 void eng_log(engine_context *ctx, engine_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Fills ctx->allocator from a (the C library when a is NULL or incomplete). */
+void eng_context_init_allocator(engine_context *ctx, const engine_allocator *a);
+
 /* ---- half precision ---- */
 float eng_f16_to_f32(uint16_t h);
 uint16_t eng_f32_to_f16(float f);
