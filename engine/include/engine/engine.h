@@ -226,6 +226,33 @@ ENGINE_API engine_status engine_session_timings(const engine_session *session, c
 /* Bytes of activation memory the session holds (its arena). */
 ENGINE_API size_t engine_session_arena_bytes(const engine_session *session);
 
+/* ---- tensor files ------------------------------------------------------ */
+
+/* A host tensor, C order. Tensors filled by engine_tensor_load own their
+ * data and name (free them with engine_tensor_release). */
+typedef struct engine_tensor {
+    engine_dtype dtype;
+    int rank;
+    int64_t dims[ENGINE_MAX_RANK];
+    void *data;
+    char *name; /* TensorProto name, or NULL */
+} engine_tensor;
+
+/* Reads a .npy file (float32, float64, int64, int32, bool, uint8; C order;
+ * version 1.0 to 3.0 headers) or a serialized ONNX TensorProto (.pb),
+ * chosen by the file's extension. float16 and float64 data is kept as is
+ * (engine_tensor_convert turns it into float32). */
+ENGINE_API engine_status engine_tensor_load(engine_context *ctx, const char *path, engine_tensor *out);
+/* Writes a .npy (any extension but .pb) or a TensorProto (.pb). */
+ENGINE_API engine_status engine_tensor_save(engine_context *ctx, const char *path, const engine_tensor *tensor);
+/* Converts t's data in place to dtype (float16/float64/int32/int64/bool/
+ * uint8/int8 <-> float32 and the integer types among themselves). */
+ENGINE_API engine_status engine_tensor_convert(engine_context *ctx, engine_tensor *t, engine_dtype dtype);
+/* Frees data and name and zeroes the struct. */
+ENGINE_API void engine_tensor_release(engine_context *ctx, engine_tensor *t);
+/* Element count. */
+ENGINE_API int64_t engine_tensor_numel(const engine_tensor *t);
+
 #ifdef __cplusplus
 }
 #endif
