@@ -66,6 +66,9 @@ void eng_log(engine_context *ctx, engine_log_level level, const char *fmt, ...) 
 /* Fills ctx->allocator from a (the C library when a is NULL or incomplete). */
 void eng_context_init_allocator(engine_context *ctx, const engine_allocator *a);
 
+/* Creates the backend's state on first use (loader.c). */
+engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, int threads, const char *device);
+
 /* ---- half precision ---- */
 float eng_f16_to_f32(uint16_t h);
 uint16_t eng_f32_to_f16(float f);

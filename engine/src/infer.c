@@ -1,0 +1,92 @@
+/* infer.c - shape inference over the graph, folding constant nodes. */
+#include "infer.h"
+
+#include <string.h>
+
+#include "ops_internal.h"
+#include "ref_kernels.h"
+
+/* Folded tensors larger than this stay nodes: folding is for shape
+ * arithmetic and small constant subgraphs, not for materialising big
+ * tensors (an Expand to a huge shape) in memory twice. */
+#define FOLD_MAX_BYTES ((size_t)64 << 20)
+
+static int foldable(const engine_node *n) {
+    if (n->op == ENGINE_OP_UNKNOWN || !ref_kernel_for(n->op) || !ref_supports(n)) return 0;
+    size_t total = 0;
+    for (int o = 0; o < n->n_outputs; ++o) {
+        const engine_value *v = n->outputs[o];
+        if (!v) continue;
+        if (v->rank < 0 || v->flags & ENGINE_VALUE_GRAPH_INPUT) return 0;
+        total += engine_value_nbytes(v);
+    }
+    if (total > FOLD_MAX_BYTES) return 0;
+    if (n->op == ENGINE_OP_Shape) return 1; /* needs only the (static) shape */
+    int any = 0;
+    for (int i = 0; i < n->n_inputs; ++i) {
+        const engine_value *v = n->inputs[i];
+        if (!v) continue;
+        if (!(v->flags & ENGINE_VALUE_CONST)) return 0;
+        any = 1;
+    }
+    return any || n->op == ENGINE_OP_Constant || n->op == ENGINE_OP_ConstantOfShape;
+}
+
+engine_status eng_fold_node(eng_graph *g, engine_node *n) {
+    engine_context *ctx = g->ctx;
+    const void *in[16] = {0};
+    void *out[16] = {0};
+    engine_status st = ENGINE_OK;
+    if (n->n_inputs > 16 || n->n_outputs > 16) return ENGINE_OK; /* not worth folding */
+    for (int i = 0; i < n->n_inputs; ++i) in[i] = n->inputs[i] ? n->inputs[i]->data : NULL;
+    for (int o = 0; o < n->n_outputs; ++o) {
+        if (!n->outputs[o]) continue;
+        out[o] = eng_calloc(ctx, 1, engine_value_nbytes(n->outputs[o]) + 1);
+        if (!out[o]) {
+            st = eng_node_error(ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory folding constants");
+            goto fail;
+        }
+    }
+    st = ref_kernel_for(n->op)(n, in, out);
+    if (st) {
+        st = eng_node_error(ctx, n, st, "constant folding failed: %s", engine_status_str(st));
+        goto fail;
+    }
+    for (int o = 0; o < n->n_outputs; ++o)
+        if (n->outputs[o]) eng_value_set_data(g, n->outputs[o], out[o]);
+    return ENGINE_OK;
+fail:
+    for (int o = 0; o < n->n_outputs; ++o) eng_free(ctx, out[o]);
+    return st;
+}
+
+engine_status eng_graph_infer(eng_graph *g, int *folded) {
+    int count = 0;
+    for (int k = 0; k < g->n_nodes; ++k) {
+        engine_node *n = g->nodes[k];
+        for (int i = 0; i < n->n_inputs; ++i)
+            if (n->inputs[i] && n->inputs[i]->rank < 0)
+                return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "input %d '%s' has no known shape", i,
+                                      n->inputs[i]->name);
+        engine_status st = eng_infer_node(g, n);
+        if (st) return st;
+        for (int o = 0; o < n->n_outputs; ++o)
+            if (n->outputs[o] && n->outputs[o]->rank < 0)
+                return eng_node_error(g->ctx, n, ENGINE_ERR_INTERNAL, "shape inference left output %d '%s' unset", o,
+                                      n->outputs[o]->name);
+        int already = 1;
+        for (int o = 0; o < n->n_outputs; ++o)
+            if (n->outputs[o] && !(n->outputs[o]->flags & ENGINE_VALUE_CONST)) already = 0;
+        if (already) {
+            count++;
+            continue;
+        }
+        if (foldable(n)) {
+            st = eng_fold_node(g, n);
+            if (st) return st;
+            count++;
+        }
+    }
+    if (folded) *folded = count;
+    return ENGINE_OK;
+}

@@ -1,0 +1,20 @@
+/* infer.h - whole-graph shape inference with constant folding. */
+#ifndef ENGINE_INFER_H
+#define ENGINE_INFER_H
+
+#include "graph.h"
+
+/* Runs each node's shape function in topological order. After a node's
+ * shapes are known, a node whose inputs are all constant (and a Shape node
+ * whose input shape is known) is evaluated with the reference kernels and
+ * its outputs become constants: this folds the Shape -> Gather -> Concat ->
+ * Reshape chains of exported models, so the runtime graph has static shapes
+ * and no shape arithmetic. Folded nodes stay in the graph until
+ * eng_graph_remove_dead drops them. *folded (may be NULL) counts them. */
+engine_status eng_graph_infer(eng_graph *g, int *folded);
+
+/* Evaluates node n with the reference kernels into freshly allocated
+ * constant outputs (used by the folder; exposed for passes). */
+engine_status eng_fold_node(eng_graph *g, engine_node *n);
+
+#endif /* ENGINE_INFER_H */

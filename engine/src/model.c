@@ -1,0 +1,281 @@
+/* model.c - loading models, their inputs and outputs, MACs, graph dumps. */
+#include "model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "infer.h"
+#include "onnx.h"
+
+static engine_status finish_load(engine_context *ctx, eng_graph *g, engine_model **out) {
+    engine_model *m = NULL;
+    int folded = 0;
+    engine_status st = eng_graph_infer(g, &folded);
+    if (st) goto fail;
+    eng_graph_remove_dead(g);
+    m = eng_calloc(ctx, 1, sizeof *m);
+    if (!m) {
+        st = eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory creating the model");
+        goto fail;
+    }
+    m->ctx = ctx;
+    m->graph = g;
+    m->folded = folded;
+    *out = m;
+    return ENGINE_OK;
+fail:
+    eng_graph_free(g);
+    return st;
+}
+
+engine_status engine_model_load_memory(engine_context *ctx, const void *data, size_t size, const char *base_dir,
+                                       engine_model **out) {
+    if (!ctx || !data || !out) return ctx ? eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "NULL argument") : ENGINE_ERR_INVALID_ARGUMENT;
+    ctx->message[0] = 0;
+    eng_graph *g = NULL;
+    engine_status st = eng_onnx_load(ctx, data, size, base_dir, &g);
+    if (st) return st;
+    return finish_load(ctx, g, out);
+}
+
+engine_status engine_model_load_file(engine_context *ctx, const char *path, engine_model **out) {
+    if (!ctx || !path || !out) return ctx ? eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "NULL argument") : ENGINE_ERR_INVALID_ARGUMENT;
+    ctx->message[0] = 0;
+    void *data = NULL;
+    size_t size = 0;
+    engine_status st = eng_onnx_read_file(ctx, path, &data, &size);
+    if (st) return st;
+    /* External data is confined to the model's own folder. */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash) {
+        size_t len = (size_t)(slash - path);
+        if (len >= sizeof dir) len = sizeof dir - 1;
+        memcpy(dir, path, len);
+        dir[len] = 0;
+        if (len == 0) strcpy(dir, "/");
+    } else {
+        strcpy(dir, ".");
+    }
+    eng_graph *g = NULL;
+    st = eng_onnx_load(ctx, data, size, dir, &g);
+    eng_free(ctx, data);
+    if (st) {
+        /* Name the file in the message: the loader names what inside it failed. */
+        char msg[ENG_ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ctx->message);
+        eng_error(ctx, st, "%s: %s", path, msg);
+        return st;
+    }
+    st = finish_load(ctx, g, out);
+    if (st) {
+        char msg[ENG_ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ctx->message);
+        eng_error(ctx, st, "%s: %s", path, msg);
+    }
+    return st;
+}
+
+void engine_model_free(engine_model *model) {
+    if (!model) return;
+    engine_context *ctx = model->ctx;
+    eng_graph_free(model->graph);
+    eng_free(ctx, model);
+}
+
+engine_status engine_model_optimize(engine_model *model, unsigned flags) {
+    if (!model) return ENGINE_ERR_INVALID_ARGUMENT;
+    if (flags == ENGINE_OPT_NONE) return ENGINE_OK;
+    /* The load already folded constants and removed dead nodes; the fusion
+     * passes (docs/PASSES.md) plug in here. */
+    eng_graph_remove_dead(model->graph);
+    model->optimized = 1;
+    return ENGINE_OK;
+}
+
+int engine_model_input_count(const engine_model *model) {
+    return model ? model->graph->n_inputs : 0;
+}
+
+int engine_model_output_count(const engine_model *model) {
+    return model ? model->graph->n_outputs : 0;
+}
+
+static void fill_info(const engine_value *v, engine_tensor_info *info) {
+    memset(info, 0, sizeof *info);
+    info->name = v->name;
+    info->dtype = v->dtype;
+    info->rank = v->rank;
+    for (int k = 0; k < v->rank && k < ENGINE_MAX_RANK; ++k) info->dims[k] = v->dims[k];
+}
+
+engine_status engine_model_input_info(const engine_model *model, int index, engine_tensor_info *info) {
+    if (!model || !info || index < 0 || index >= model->graph->n_inputs) return ENGINE_ERR_INVALID_ARGUMENT;
+    fill_info(model->graph->inputs[index], info);
+    return ENGINE_OK;
+}
+
+engine_status engine_model_output_info(const engine_model *model, int index, engine_tensor_info *info) {
+    if (!model || !info || index < 0 || index >= model->graph->n_outputs) return ENGINE_ERR_INVALID_ARGUMENT;
+    fill_info(model->graph->outputs[index], info);
+    return ENGINE_OK;
+}
+
+int engine_model_node_count(const engine_model *model) {
+    return model ? model->graph->n_nodes : 0;
+}
+
+/* Multiply-accumulates of the compute-heavy ops (what GFLOP/s figures use). */
+static int64_t node_macs(const engine_node *n) {
+    const engine_value *y = n->outputs[0];
+    if (!y || y->rank < 0) return 0;
+    switch (n->op) {
+    case ENGINE_OP_Conv: {
+        const engine_value *w = n->inputs[1];
+        int64_t per = 1; /* C/group * prod(kernel) */
+        for (int k = 1; k < w->rank; ++k) per *= w->dims[k];
+        return engine_value_numel(y) * per;
+    }
+    case ENGINE_OP_ConvTranspose: {
+        const engine_value *x = n->inputs[0], *w = n->inputs[1];
+        int64_t per = 1; /* each input element feeds (M/group) * prod(kernel) outputs */
+        for (int k = 1; k < w->rank; ++k) per *= w->dims[k];
+        return engine_value_numel(x) * per;
+    }
+    case ENGINE_OP_Gemm:
+    case ENGINE_OP_MatMul: {
+        const engine_value *a = n->inputs[0];
+        int64_t kdim = a->rank >= 1 ? a->dims[a->rank - 1] : 1;
+        if (n->op == ENGINE_OP_Gemm && n->params && ((const engine_gemm_params *)n->params)->trans_a) kdim = a->dims[0];
+        return engine_value_numel(y) * kdim;
+    }
+    default: return 0;
+    }
+}
+
+int64_t engine_model_macs(const engine_model *model) {
+    if (!model) return 0;
+    int64_t total = 0;
+    for (int k = 0; k < model->graph->n_nodes; ++k) total += node_macs(model->graph->nodes[k]);
+    return total;
+}
+
+/* ---- dumps ---- */
+
+typedef struct dump_buf {
+    engine_write_fn write;
+    void *user;
+} dump_buf;
+
+static void emit(dump_buf *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(dump_buf *d, const char *fmt, ...) {
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    d->write(d->user, line);
+}
+
+static void emit_json_string(dump_buf *d, const char *s) {
+    char buf[1024];
+    size_t w = 0;
+    buf[w++] = '"';
+    for (; *s && w < sizeof buf - 8; ++s) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf[w++] = '\\';
+            buf[w++] = (char)c;
+        } else if (c < 0x20) {
+            w += (size_t)snprintf(buf + w, sizeof buf - w, "\\u%04x", c);
+        } else {
+            buf[w++] = (char)c;
+        }
+    }
+    buf[w++] = '"';
+    buf[w] = 0;
+    d->write(d->user, buf);
+}
+
+static void shape_str(const engine_value *v, char *buf, size_t size) {
+    size_t w = (size_t)snprintf(buf, size, "%s[", engine_dtype_name(v->dtype));
+    for (int k = 0; k < v->rank && w < size; ++k) w += (size_t)snprintf(buf + w, size - w, k ? ",%lld" : "%lld", (long long)v->dims[k]);
+    if (w < size) snprintf(buf + w, size - w, "]");
+}
+
+/* Provided by session.c: the backend a node was placed on, or NULL. */
+const char *eng_session_node_backend(const engine_session *s, const engine_node *n);
+
+engine_status engine_model_dump(const engine_model *model, const engine_session *session, int json,
+                                engine_write_fn write, void *user) {
+    if (!model || !write) return ENGINE_ERR_INVALID_ARGUMENT;
+    const eng_graph *g = model->graph;
+    dump_buf d = {write, user};
+    char shape[256];
+    if (json) {
+        emit(&d, "{\"nodes\":[");
+        for (int k = 0; k < g->n_nodes; ++k) {
+            const engine_node *n = g->nodes[k];
+            emit(&d, "%s{\"name\":", k ? "," : "");
+            emit_json_string(&d, n->name);
+            emit(&d, ",\"op\":");
+            emit_json_string(&d, n->op_type);
+            emit(&d, ",\"inputs\":[");
+            int first = 1;
+            for (int i = 0; i < n->n_inputs; ++i) {
+                if (!n->inputs[i]) continue;
+                if (!first) emit(&d, ",");
+                emit_json_string(&d, n->inputs[i]->name);
+                first = 0;
+            }
+            emit(&d, "],\"outputs\":[");
+            first = 1;
+            for (int o = 0; o < n->n_outputs; ++o) {
+                if (!n->outputs[o]) continue;
+                if (!first) emit(&d, ",");
+                emit_json_string(&d, n->outputs[o]->name);
+                first = 0;
+            }
+            emit(&d, "],\"shape\":");
+            shape_str(n->outputs[0], shape, sizeof shape);
+            emit_json_string(&d, shape);
+            const char *b = session ? eng_session_node_backend(session, n) : NULL;
+            emit(&d, ",\"backend\":");
+            if (b)
+                emit_json_string(&d, b);
+            else
+                emit(&d, "null");
+            emit(&d, "}");
+        }
+        emit(&d, "],\"node_count\":%d,\"folded\":%d,\"macs\":%lld}\n", g->n_nodes, model->folded,
+             (long long)engine_model_macs(model));
+        return ENGINE_OK;
+    }
+    emit(&d, "graph: %d nodes, %d inputs, %d outputs, %d nodes folded into constants, %lld MACs\n", g->n_nodes,
+         g->n_inputs, g->n_outputs, model->folded, (long long)engine_model_macs(model));
+    for (int k = 0; k < g->n_inputs; ++k) {
+        shape_str(g->inputs[k], shape, sizeof shape);
+        emit(&d, "  input  %s %s\n", g->inputs[k]->name, shape);
+    }
+    for (int k = 0; k < g->n_nodes; ++k) {
+        const engine_node *n = g->nodes[k];
+        const char *b = session ? eng_session_node_backend(session, n) : NULL;
+        emit(&d, "  %4d %-20s %-24s", k, n->op_type, n->name);
+        for (int i = 0; i < n->n_inputs; ++i)
+            if (n->inputs[i])
+                emit(&d, " %s%s", n->inputs[i]->name, n->inputs[i]->flags & ENGINE_VALUE_CONST ? "(c)" : "");
+        emit(&d, " ->");
+        for (int o = 0; o < n->n_outputs; ++o)
+            if (n->outputs[o]) {
+                shape_str(n->outputs[o], shape, sizeof shape);
+                emit(&d, " %s %s", n->outputs[o]->name, shape);
+            }
+        if (b) emit(&d, "  @%s", b);
+        emit(&d, "\n");
+    }
+    for (int k = 0; k < g->n_outputs; ++k) {
+        shape_str(g->outputs[k], shape, sizeof shape);
+        emit(&d, "  output %s %s\n", g->outputs[k]->name, shape);
+    }
+    return ENGINE_OK;
+}

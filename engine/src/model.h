@@ -1,0 +1,14 @@
+/* model.h - the engine_model and engine_session handles. */
+#ifndef ENGINE_MODEL_H
+#define ENGINE_MODEL_H
+
+#include "graph.h"
+
+struct engine_model {
+    engine_context *ctx;
+    eng_graph *graph;
+    int folded;    /* nodes folded into constants at load */
+    int optimized; /* passes have run */
+};
+
+#endif /* ENGINE_MODEL_H */
