@@ -1,24 +1,97 @@
-/* backends/ref/norm.c - reference kernels for the norm family (placeholder until written). */
+/* backends/ref/norm.c - reference kernels for BatchNormalization
+ * (inference form), InstanceNormalization and LRN. Statistics in double. */
+#include <math.h>
+
 #include "ref_kernels.h"
 
+static int all_f32(const engine_node *n, int n_in) {
+    for (int k = 0; k < n_in; ++k)
+        if (k >= n->n_inputs || !n->inputs[k] || n->inputs[k]->dtype != ENGINE_DTYPE_F32) return 0;
+    return n->outputs[0]->dtype == ENGINE_DTYPE_F32;
+}
+
+/* N, C and the size of one (n, c) plane of a [N, C, ...] value. */
+static engine_status nc_plane(const engine_value *x, int64_t *N, int64_t *C, int64_t *plane) {
+    if (x->rank < 2) return ENGINE_ERR_SHAPE;
+    *N = x->dims[0];
+    *C = x->dims[1];
+    *plane = 1;
+    for (int i = 2; i < x->rank; ++i) *plane *= x->dims[i];
+    return ENGINE_OK;
+}
+
+/* Y = (X - mean) / sqrt(var + eps) * scale + B, per channel. Inputs: X,
+ * scale, B, input_mean, input_var. Training-mode outputs are not produced. */
 engine_status ref_BatchNormalization(const engine_node *n, const void *const *in, void *const *out) {
-    (void)n;
-    (void)in;
-    (void)out;
-    return ENGINE_ERR_UNSUPPORTED;
+    const engine_scalar_params *p = n->params;
+    if (!p || !all_f32(n, 5)) return ENGINE_ERR_UNSUPPORTED;
+    for (int k = 1; k < n->n_outputs; ++k)
+        if (out[k]) return ENGINE_ERR_UNSUPPORTED;
+    int64_t N, C, plane;
+    engine_status st = nc_plane(n->inputs[0], &N, &C, &plane);
+    if (st != ENGINE_OK) return st;
+    const float *x = in[0], *scale = in[1], *bias = in[2], *mean = in[3], *var = in[4];
+    float *y = out[0];
+    for (int64_t b = 0; b < N; ++b)
+        for (int64_t c = 0; c < C; ++c) {
+            double inv = 1.0 / sqrt((double)var[c] + (double)p->epsilon);
+            double mul = (double)scale[c] * inv, add = (double)bias[c] - (double)mean[c] * mul;
+            const float *xc = x + (b * C + c) * plane;
+            float *yc = y + (b * C + c) * plane;
+            for (int64_t i = 0; i < plane; ++i) yc[i] = (float)((double)xc[i] * mul + add);
+        }
+    return ENGINE_OK;
 }
 
+/* Per (n, c): Y = scale[c] * (X - mean) / sqrt(var + eps) + B[c], with the
+ * population mean and variance over the spatial dims. */
 engine_status ref_InstanceNormalization(const engine_node *n, const void *const *in, void *const *out) {
-    (void)n;
-    (void)in;
-    (void)out;
-    return ENGINE_ERR_UNSUPPORTED;
+    const engine_scalar_params *p = n->params;
+    if (!p || !all_f32(n, 3)) return ENGINE_ERR_UNSUPPORTED;
+    int64_t N, C, plane;
+    engine_status st = nc_plane(n->inputs[0], &N, &C, &plane);
+    if (st != ENGINE_OK) return st;
+    const float *x = in[0], *scale = in[1], *bias = in[2];
+    float *y = out[0];
+    for (int64_t b = 0; b < N; ++b)
+        for (int64_t c = 0; c < C; ++c) {
+            const float *xc = x + (b * C + c) * plane;
+            float *yc = y + (b * C + c) * plane;
+            double mean = 0.0, var = 0.0;
+            for (int64_t i = 0; i < plane; ++i) mean += xc[i];
+            mean /= (double)plane;
+            for (int64_t i = 0; i < plane; ++i) var += ((double)xc[i] - mean) * ((double)xc[i] - mean);
+            var /= (double)plane;
+            double mul = (double)scale[c] / sqrt(var + (double)p->epsilon);
+            for (int64_t i = 0; i < plane; ++i) yc[i] = (float)(((double)xc[i] - mean) * mul + (double)bias[c]);
+        }
+    return ENGINE_OK;
 }
 
+/* Y = X / (bias + alpha / size * sum_{c' in window} X[c']^2)^beta, with the
+ * channel window [c - floor((size-1)/2), c + ceil((size-1)/2)] clipped. */
 engine_status ref_LRN(const engine_node *n, const void *const *in, void *const *out) {
-    (void)n;
-    (void)in;
-    (void)out;
-    return ENGINE_ERR_UNSUPPORTED;
+    const engine_scalar_params *p = n->params;
+    if (!p || !all_f32(n, 1)) return ENGINE_ERR_UNSUPPORTED;
+    if (p->size < 1) return ENGINE_ERR_SHAPE;
+    int64_t N, C, plane;
+    engine_status st = nc_plane(n->inputs[0], &N, &C, &plane);
+    if (st != ENGINE_OK) return st;
+    const int64_t lo = (p->size - 1) / 2, hi = p->size - 1 - lo;
+    const float *x = in[0];
+    float *y = out[0];
+    for (int64_t b = 0; b < N; ++b)
+        for (int64_t c = 0; c < C; ++c) {
+            int64_t c0 = c - lo < 0 ? 0 : c - lo, c1 = c + hi >= C ? C - 1 : c + hi;
+            for (int64_t i = 0; i < plane; ++i) {
+                double sq = 0.0;
+                for (int64_t cc = c0; cc <= c1; ++cc) {
+                    double v = x[(b * C + cc) * plane + i];
+                    sq += v * v;
+                }
+                double den = pow((double)p->bias + (double)p->alpha / (double)p->size * sq, (double)p->beta);
+                y[(b * C + c) * plane + i] = (float)((double)x[(b * C + c) * plane + i] / den);
+            }
+        }
+    return ENGINE_OK;
 }
-
