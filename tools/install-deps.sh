@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian 12 packages engine needs to build, test and run its
+# demo. Does nothing when they are all present. Runs apt-get through sudo
+# when not root.
+set -eu
+pkgs="gcc meson ninja-build pkg-config libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libstb-dev
+      python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-sklearn python3-pil"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing$missing"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing
