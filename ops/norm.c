@@ -1,18 +1,106 @@
-/* ops/norm.c - shape inference for the norm family (placeholder until written). */
-#include "ops_internal.h"
+/* ops/norm.c - shape inference for BatchNormalization, InstanceNormalization, LRN. */
+#include <string.h>
+
+#include "ops_util.h"
+
+/* Inputs first..last must be 1-D of length c (per-channel vectors). */
+static engine_status check_channel_vectors(eng_graph *g, const engine_node *n, int first, int last, int64_t c) {
+    static const char *const names[] = {"X", "scale", "B", "mean", "var"};
+    for (int k = first; k <= last; ++k) {
+        const engine_value *v = n->inputs[k];
+        engine_status st = eng_check_dtype(g, n, k, names[k], ENG_DT_FLOAT);
+        if (st) return st;
+        if (v->rank != 1 || v->dims[0] != c) {
+            char buf[ENG_SHAPE_BUF];
+            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE,
+                                  "input %d (%s) has shape %s but input 0 (X) has %lld channels", k, names[k],
+                                  eng_shape_str(v->rank, v->dims, buf), (long long)c);
+        }
+    }
+    return ENGINE_OK;
+}
 
 engine_status eng_infer_BatchNormalization(eng_graph *g, engine_node *n) {
-    ENG_UNUSED(g);
-    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+    engine_status st = eng_check_input_count(g, n, 5, 5);
+    if (st) return st;
+    const engine_value *x = n->inputs[0];
+    if ((st = eng_check_dtype(g, n, 0, "X", ENG_DT_FLOAT))) return st;
+    if (x->rank < 2)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 (X) has rank %d, expected at least 2 (N, C, ...)",
+                              x->rank);
+    int64_t c = x->dims[1];
+    if ((st = check_channel_vectors(g, n, 1, 4, c))) return st;
+    engine_scalar_params p;
+    memset(&p, 0, sizeof p);
+    if ((st = eng_attr_float(g, n, "epsilon", 1e-5f, &p.epsilon))) return st;
+    int64_t training = 0, spatial = 1;
+    if ((st = eng_attr_int(g, n, "training_mode", 0, &training))) return st;
+    if ((st = eng_attr_int(g, n, "spatial", 1, &spatial))) return st;
+    if (training)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "training_mode=1 is not supported (inference only)");
+    if (!spatial)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "spatial=0 (per-activation statistics) is not supported");
+    if ((st = eng_same_as_input(g, n, 0))) return st;
+    /* Outputs 1-4 (running/saved statistics) exist only in training. Old
+     * exporters sometimes declare them unused: give them a shape, but
+     * refuse a graph that reads them. */
+    for (int k = 1; k < n->n_outputs; ++k) {
+        engine_value *o = n->outputs[k];
+        if (!o) continue;
+        if (k > 4)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "has %d outputs, at most 5 allowed",
+                                  n->n_outputs);
+        if (eng_graph_use_count(g, o) > 0)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                                  "output %d ('%s') holds training statistics, which are not computed", k, o->name);
+        if ((st = eng_set_output(g, n, k, ENGINE_DTYPE_F32, 1, &c))) return st;
+    }
+    engine_scalar_params *out = eng_node_params(g, n, sizeof *out);
+    if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    *out = p;
+    return ENGINE_OK;
 }
 
 engine_status eng_infer_InstanceNormalization(eng_graph *g, engine_node *n) {
-    ENG_UNUSED(g);
-    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+    engine_status st = eng_check_input_count(g, n, 3, 3);
+    if (st) return st;
+    const engine_value *x = n->inputs[0];
+    if ((st = eng_check_dtype(g, n, 0, "X", ENG_DT_FLOAT))) return st;
+    if (x->rank < 3)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE,
+                              "input 0 (X) has rank %d, expected at least 3 (N, C, spatial...)", x->rank);
+    if ((st = check_channel_vectors(g, n, 1, 2, x->dims[1]))) return st;
+    engine_scalar_params p;
+    memset(&p, 0, sizeof p);
+    if ((st = eng_attr_float(g, n, "epsilon", 1e-5f, &p.epsilon))) return st;
+    if ((st = eng_same_as_input(g, n, 0))) return st;
+    engine_scalar_params *out = eng_node_params(g, n, sizeof *out);
+    if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    *out = p;
+    return ENGINE_OK;
 }
 
 engine_status eng_infer_LRN(eng_graph *g, engine_node *n) {
-    ENG_UNUSED(g);
-    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+    engine_status st = eng_check_input_count(g, n, 1, 1);
+    if (st) return st;
+    const engine_value *x = n->inputs[0];
+    if ((st = eng_check_dtype(g, n, 0, "X", ENG_DT_FLOAT))) return st;
+    if (x->rank < 3)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE,
+                              "input 0 (X) has rank %d, expected at least 3 (N, C, spatial...)", x->rank);
+    engine_scalar_params p;
+    memset(&p, 0, sizeof p);
+    if (!engine_node_attr(n, "size"))
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "required attribute 'size' is missing");
+    if ((st = eng_attr_int(g, n, "size", 0, &p.size))) return st;
+    if (p.size < 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "size %lld must be positive", (long long)p.size);
+    if ((st = eng_attr_float(g, n, "alpha", 1e-4f, &p.alpha))) return st;
+    if ((st = eng_attr_float(g, n, "beta", 0.75f, &p.beta))) return st;
+    if ((st = eng_attr_float(g, n, "bias", 1.0f, &p.bias))) return st;
+    if ((st = eng_same_as_input(g, n, 0))) return st;
+    engine_scalar_params *out = eng_node_params(g, n, sizeof *out);
+    if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    *out = p;
+    return ENGINE_OK;
 }
-

@@ -1,13 +1,222 @@
-/* ops/resize.c - shape inference for the resize family (placeholder until written). */
-#include "ops_internal.h"
+/* ops/resize.c - shape inference for Resize and Upsample. */
+#include <math.h>
+#include <string.h>
+
+#include "ops_util.h"
+
+static engine_status parse_mode(eng_graph *g, const engine_node *n, engine_resize_mode *mode) {
+    const char *s;
+    engine_status st = eng_attr_string(g, n, "mode", "nearest", &s);
+    if (st) return st;
+    if (strcmp(s, "nearest") == 0) *mode = ENGINE_RESIZE_NEAREST;
+    else if (strcmp(s, "linear") == 0 || strcmp(s, "bilinear") == 0 || strcmp(s, "trilinear") == 0)
+        *mode = ENGINE_RESIZE_LINEAR;
+    else if (strcmp(s, "cubic") == 0 && n->op == ENGINE_OP_Resize && eng_opset(g, n) >= 11)
+        *mode = ENGINE_RESIZE_CUBIC;
+    else return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "mode '%s' is not supported", s);
+    return ENGINE_OK;
+}
+
+/* Output dim from a scale: floor(in * scale), as the spec writes it. */
+static engine_status scaled_dim(eng_graph *g, const engine_node *n, int d, int64_t in, float scale, int64_t *out) {
+    if (!(scale > 0.0f) || !isfinite(scale))
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "scale %g on axis %d must be positive", (double)scale, d);
+    double o = floor((double)in * (double)scale);
+    if (o > (double)ENG_MAX_NUMEL)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "output size on axis %d is too large", d);
+    *out = (int64_t)o;
+    return ENGINE_OK;
+}
+
+static engine_status finish(eng_graph *g, engine_node *n, const engine_resize_params *p, const int64_t *dims) {
+    const engine_value *x = n->inputs[0];
+    engine_status st = eng_set_output(g, n, 0, x->dtype, x->rank, dims);
+    if (st) return st;
+    engine_resize_params *out = eng_node_params(g, n, sizeof *out);
+    if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    *out = *p;
+    return ENGINE_OK;
+}
+
+/* Scales for every dimension, from the scales list (one per dimension). */
+static engine_status apply_scales(eng_graph *g, const engine_node *n, const float *scales, int cnt,
+                                  engine_resize_params *p, int64_t *dims) {
+    const engine_value *x = n->inputs[0];
+    if (cnt != x->rank)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "scales has %d values but input 0 has rank %d", cnt,
+                              x->rank);
+    for (int d = 0; d < x->rank; ++d) {
+        engine_status st = scaled_dim(g, n, d, x->dims[d], scales[d], &dims[d]);
+        if (st) return st;
+        p->scales[d] = scales[d];
+    }
+    return ENGINE_OK;
+}
+
+static void init_params(engine_resize_params *p) {
+    memset(p, 0, sizeof *p);
+    p->cubic_coeff_a = -0.75f;
+    for (int d = 0; d < 8; ++d) p->scales[d] = 1.0f;
+}
+
+static engine_status check_x(eng_graph *g, const engine_node *n) {
+    const engine_value *x = n->inputs[0];
+    engine_status st = eng_check_dtype(g, n, 0, "X", ENG_DT_FLOAT);
+    if (st) return st;
+    if (x->rank < 1) return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 (X) is a scalar");
+    return ENGINE_OK;
+}
 
 engine_status eng_infer_Resize(eng_graph *g, engine_node *n) {
-    ENG_UNUSED(g);
-    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+    int opset = eng_opset(g, n);
+    engine_status st = eng_check_input_count(g, n, opset < 11 ? 2 : 1, opset < 11 ? 2 : 4);
+    if (st) return st;
+    if ((st = check_x(g, n))) return st;
+    const engine_value *x = n->inputs[0];
+    int rank = x->rank;
+    engine_resize_params p;
+    init_params(&p);
+    if ((st = parse_mode(g, n, &p.mode))) return st;
+    int64_t dims[ENGINE_MAX_RANK];
+    float scales[ENGINE_MAX_RANK];
+    int cnt;
+
+    if (opset < 11) { /* Resize-10: like Upsample-9 */
+        p.coord = ENGINE_COORD_ASYMMETRIC;
+        p.nearest = ENGINE_NEAREST_FLOOR;
+        if ((st = eng_const_floats(g, n, 1, scales, ENGINE_MAX_RANK, &cnt))) return st;
+        if ((st = apply_scales(g, n, scales, cnt, &p, dims))) return st;
+        return finish(g, n, &p, dims);
+    }
+
+    const char *s;
+    if ((st = eng_attr_string(g, n, "coordinate_transformation_mode", "half_pixel", &s))) return st;
+    if (strcmp(s, "half_pixel") == 0) p.coord = ENGINE_COORD_HALF_PIXEL;
+    else if (strcmp(s, "pytorch_half_pixel") == 0) p.coord = ENGINE_COORD_PYTORCH_HALF_PIXEL;
+    else if (strcmp(s, "align_corners") == 0) p.coord = ENGINE_COORD_ALIGN_CORNERS;
+    else if (strcmp(s, "asymmetric") == 0) p.coord = ENGINE_COORD_ASYMMETRIC;
+    else if (strcmp(s, "half_pixel_symmetric") == 0) p.coord = ENGINE_COORD_HALF_PIXEL_SYMMETRIC;
+    else if (strcmp(s, "tf_crop_and_resize") == 0)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                              "coordinate_transformation_mode 'tf_crop_and_resize' is not supported");
+    else
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "coordinate_transformation_mode '%s' is not supported",
+                              s);
+    if ((st = eng_attr_string(g, n, "nearest_mode", "round_prefer_floor", &s))) return st;
+    if (strcmp(s, "round_prefer_floor") == 0) p.nearest = ENGINE_NEAREST_ROUND_PREFER_FLOOR;
+    else if (strcmp(s, "round_prefer_ceil") == 0) p.nearest = ENGINE_NEAREST_ROUND_PREFER_CEIL;
+    else if (strcmp(s, "floor") == 0) p.nearest = ENGINE_NEAREST_FLOOR;
+    else if (strcmp(s, "ceil") == 0) p.nearest = ENGINE_NEAREST_CEIL;
+    else return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "nearest_mode '%s' is not supported", s);
+    int64_t v;
+    if ((st = eng_attr_float(g, n, "cubic_coeff_a", -0.75f, &p.cubic_coeff_a))) return st;
+    if ((st = eng_attr_int(g, n, "exclude_outside", 0, &v))) return st;
+    p.exclude_outside = v != 0;
+    if ((st = eng_attr_float(g, n, "extrapolation_value", 0.0f, &p.extrapolation_value))) return st;
+    if ((st = eng_attr_int(g, n, "antialias", 0, &v))) return st;
+    if (v) return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "antialias=1 is not supported");
+
+    /* opset 18: axes names the dimensions scales/sizes cover */
+    int64_t axes[ENGINE_MAX_RANK];
+    int n_axes;
+    if ((st = eng_attr_ints(g, n, "axes", axes, ENGINE_MAX_RANK, &n_axes))) return st;
+    if (n_axes < 0) {
+        n_axes = rank;
+        for (int d = 0; d < rank; ++d) axes[d] = d;
+    } else {
+        uint32_t seen = 0;
+        for (int k = 0; k < n_axes; ++k) {
+            int ax;
+            if ((st = eng_norm_axis(g, n, axes[k], rank, 0, "axes value", &ax))) return st;
+            if (seen & (1u << ax))
+                return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "axes repeats axis %d", ax);
+            seen |= 1u << ax;
+            axes[k] = ax;
+        }
+    }
+    const char *policy;
+    if ((st = eng_attr_string(g, n, "keep_aspect_ratio_policy", "stretch", &policy))) return st;
+    int keep = 0; /* 0 stretch, 1 not_larger, 2 not_smaller */
+    if (strcmp(policy, "not_larger") == 0) keep = 1;
+    else if (strcmp(policy, "not_smaller") == 0) keep = 2;
+    else if (strcmp(policy, "stretch") != 0)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "unknown keep_aspect_ratio_policy '%s'", policy);
+
+    /* scales (input 2) or sizes (input 3); empty tensors mean absent. roi
+     * (input 1) only matters for tf_crop_and_resize, refused above. */
+    int n_scales = -1, n_sizes = -1;
+    int64_t sizes[ENGINE_MAX_RANK];
+    if (eng_has_input(n, 2) && (st = eng_const_floats(g, n, 2, scales, ENGINE_MAX_RANK, &n_scales))) return st;
+    if (eng_has_input(n, 3) && (st = eng_const_ints(g, n, 3, sizes, ENGINE_MAX_RANK, &n_sizes))) return st;
+    if (n_scales == 0) n_scales = -1;
+    if (n_sizes == 0) n_sizes = -1;
+    if ((n_scales < 0) == (n_sizes < 0))
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL,
+                              n_scales < 0 ? "neither scales nor sizes is given" : "both scales and sizes are given");
+    for (int d = 0; d < rank; ++d) dims[d] = x->dims[d];
+    if (n_scales > 0) {
+        if (n_scales != n_axes)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "scales has %d values, expected %d", n_scales, n_axes);
+        for (int k = 0; k < n_axes; ++k) {
+            int d = (int)axes[k];
+            if ((st = scaled_dim(g, n, d, x->dims[d], scales[k], &dims[d]))) return st;
+            p.scales[d] = scales[k];
+        }
+        return finish(g, n, &p, dims);
+    }
+    if (n_sizes != n_axes)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "sizes has %d values, expected %d", n_sizes, n_axes);
+    for (int k = 0; k < n_axes; ++k)
+        if (sizes[k] < 1 || sizes[k] > ENG_MAX_NUMEL)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "sizes[%d] = %lld must be positive", k,
+                                  (long long)sizes[k]);
+    if (keep) {
+        /* one scale for all the axes: the smallest (not_larger) or largest
+         * (not_smaller) ratio; sizes round half up */
+        double scale = keep == 1 ? INFINITY : 0.0;
+        for (int k = 0; k < n_axes; ++k) {
+            int64_t in = x->dims[axes[k]];
+            if (in < 1) return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 (X) is empty on axis %d", (int)axes[k]);
+            double r = (double)sizes[k] / (double)in;
+            scale = keep == 1 ? fmin(scale, r) : fmax(scale, r);
+        }
+        for (int k = 0; k < n_axes; ++k) {
+            int d = (int)axes[k];
+            dims[d] = (int64_t)floor(scale * (double)x->dims[d] + 0.5);
+            p.scales[d] = (float)scale;
+        }
+        return finish(g, n, &p, dims);
+    }
+    for (int k = 0; k < n_axes; ++k) {
+        int d = (int)axes[k];
+        dims[d] = sizes[k];
+        p.scales[d] = x->dims[d] > 0 ? (float)((double)sizes[k] / (double)x->dims[d]) : 1.0f;
+    }
+    return finish(g, n, &p, dims);
 }
 
+/* Upsample: scales attribute (opset 7-8) or constant input 1 (opset 9);
+ * asymmetric coordinates, nearest rounds down. */
 engine_status eng_infer_Upsample(eng_graph *g, engine_node *n) {
-    ENG_UNUSED(g);
-    return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "shape inference not implemented");
+    int opset = eng_opset(g, n);
+    engine_status st = eng_check_input_count(g, n, opset < 9 ? 1 : 2, opset < 9 ? 1 : 2);
+    if (st) return st;
+    if ((st = check_x(g, n))) return st;
+    engine_resize_params p;
+    init_params(&p);
+    if ((st = parse_mode(g, n, &p.mode))) return st;
+    p.coord = ENGINE_COORD_ASYMMETRIC;
+    p.nearest = ENGINE_NEAREST_FLOOR;
+    float scales[ENGINE_MAX_RANK];
+    int cnt;
+    if (opset < 9) {
+        if (!engine_node_attr(n, "scales"))
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "required attribute 'scales' is missing");
+        if ((st = eng_attr_floats(g, n, "scales", scales, ENGINE_MAX_RANK, &cnt))) return st;
+    } else if ((st = eng_const_floats(g, n, 1, scales, ENGINE_MAX_RANK, &cnt))) {
+        return st;
+    }
+    int64_t dims[ENGINE_MAX_RANK];
+    if ((st = apply_scales(g, n, scales, cnt, &p, dims))) return st;
+    return finish(g, n, &p, dims);
 }
-

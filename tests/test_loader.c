@@ -21,12 +21,27 @@ static void test_default_scan_finds_ref(void **state) {
     assert_true(found >= 0);
     assert_int_equal(engine_backend_score(ctx, found), 10);
     assert_non_null(engine_backend_description(ctx, found));
-    /* The build tree also holds the two broken test modules: refused, listed. */
+    assert_string_equal(engine_backend_rejections(ctx), "");
+    engine_context_destroy(ctx);
+}
+
+static void test_broken_modules_in_a_folder(void **state) {
+    (void)state;
+    /* A folder holding the two broken test modules: both refused and
+     * listed with their reasons, and ref is still found after them. */
+    engine_context_options o;
+    memset(&o, 0, sizeof o);
+    o.backend_path = TEST_BUILD_ROOT "/tests";
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(&o, &ctx), ENGINE_OK);
     const char *rej = engine_backend_rejections(ctx);
     assert_non_null(strstr(rej, "engine-backend-badabi.so"));
     assert_non_null(strstr(rej, "ABI version"));
     assert_non_null(strstr(rej, "engine-backend-noentry.so"));
     assert_non_null(strstr(rej, "entry point"));
+    int found = 0;
+    for (int k = 0; k < engine_backend_count(ctx); ++k) found |= strcmp(engine_backend_name(ctx, k), "ref") == 0;
+    assert_true(found);
     engine_context_destroy(ctx);
 }
 
@@ -83,6 +98,7 @@ static void test_session_without_backends(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_scan_finds_ref),
+        cmocka_unit_test(test_broken_modules_in_a_folder),
         cmocka_unit_test(test_explicit_loads),
         cmocka_unit_test(test_env_path),
         cmocka_unit_test(test_session_without_backends),

@@ -1,4 +1,8 @@
-/* backends/ref/kernels.c - the op -> kernel table and the dtype rules. */
+/* backends/ref/kernels.c - the op -> kernel table and the dtype rules.
+ *
+ * ref_supports mirrors what each kernel accepts: float32 math everywhere;
+ * int64/int32 (and bool) where shape arithmetic and the constant folder
+ * need them; data movement for any element type of 1, 2, 4 or 8 bytes. */
 #include "ref_kernels.h"
 
 static const ref_kernel_fn kernel_table[ENGINE_OP_COUNT_] = {
@@ -12,6 +16,124 @@ ref_kernel_fn ref_kernel_for(engine_op op) {
     return kernel_table[op];
 }
 
+#define BIT_(t) (1u << (unsigned)(t))
+#define FLOATS_ BIT_(ENGINE_DTYPE_F32)
+#define ARITH_ (BIT_(ENGINE_DTYPE_F32) | BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_I32))
+#define ANY_                                                                                              \
+    (BIT_(ENGINE_DTYPE_F32) | BIT_(ENGINE_DTYPE_U8) | BIT_(ENGINE_DTYPE_I8) | BIT_(ENGINE_DTYPE_I32) |   \
+     BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_BOOL) | BIT_(ENGINE_DTYPE_F16) | BIT_(ENGINE_DTYPE_F64))
+
+static int is(const engine_value *v, unsigned set) {
+    return v && (int)v->dtype >= 0 && (int)v->dtype < 32 && (set & BIT_(v->dtype));
+}
+
+static const engine_value *in_(const engine_node *n, int k) {
+    return engine_node_input(n, k);
+}
+
+static const engine_value *out_(const engine_node *n, int k) {
+    return k < n->n_outputs ? n->outputs[k] : NULL;
+}
+
+/* Every present input and output is float32. */
+static int all_f32(const engine_node *n) {
+    for (int k = 0; k < n->n_inputs; ++k)
+        if (n->inputs[k] && n->inputs[k]->dtype != ENGINE_DTYPE_F32) return 0;
+    for (int k = 0; k < n->n_outputs; ++k)
+        if (n->outputs[k] && n->outputs[k]->dtype != ENGINE_DTYPE_F32) return 0;
+    return 1;
+}
+
+/* Input 0 and output 0 exist, share a dtype, and it is in `set`. */
+static int same01(const engine_node *n, unsigned set) {
+    return is(in_(n, 0), set) && is(out_(n, 0), set) && in_(n, 0)->dtype == out_(n, 0)->dtype;
+}
+
+static int ranks_ok(const engine_node *n) {
+    for (int k = 0; k < n->n_inputs; ++k)
+        if (n->inputs[k] && (n->inputs[k]->rank < 0 || n->inputs[k]->rank > ENGINE_MAX_RANK)) return 0;
+    for (int k = 0; k < n->n_outputs; ++k)
+        if (n->outputs[k] && (n->outputs[k]->rank < 0 || n->outputs[k]->rank > ENGINE_MAX_RANK)) return 0;
+    return 1;
+}
+
 int ref_supports(const engine_node *n) {
-    return ref_kernel_for(n->op) != NULL;
+    if (!n || !ref_kernel_for(n->op) || !ranks_ok(n)) return 0;
+    switch (n->op) {
+    /* float32 unary ops; their extra inputs (Clip's min/max) are folded into params. */
+    case ENGINE_OP_Relu: case ENGINE_OP_Sigmoid: case ENGINE_OP_HardSwish: case ENGINE_OP_Tanh:
+    case ENGINE_OP_Softplus: case ENGINE_OP_Mish: case ENGINE_OP_Sqrt: case ENGINE_OP_Exp: case ENGINE_OP_Log:
+        return same01(n, FLOATS_);
+    case ENGINE_OP_LeakyRelu: case ENGINE_OP_Clip: case ENGINE_OP_HardSigmoid: case ENGINE_OP_Elu:
+    case ENGINE_OP_Selu:
+        return n->params && same01(n, FLOATS_);
+    case ENGINE_OP_Neg: case ENGINE_OP_Abs:
+        return same01(n, ARITH_);
+    case ENGINE_OP_PRelu:
+        return all_f32(n) && in_(n, 1) && out_(n, 0);
+
+    case ENGINE_OP_Add: case ENGINE_OP_Sub: case ENGINE_OP_Mul: case ENGINE_OP_Div:
+        return same01(n, ARITH_) && is(in_(n, 1), ARITH_) && in_(n, 1)->dtype == in_(n, 0)->dtype;
+    case ENGINE_OP_Pow:
+        return same01(n, FLOATS_) && is(in_(n, 1), ARITH_);
+    case ENGINE_OP_Equal:
+        return is(in_(n, 0), ARITH_ | BIT_(ENGINE_DTYPE_BOOL)) && in_(n, 1) &&
+               in_(n, 1)->dtype == in_(n, 0)->dtype && is(out_(n, 0), BIT_(ENGINE_DTYPE_BOOL));
+    case ENGINE_OP_Where:
+        return is(in_(n, 0), BIT_(ENGINE_DTYPE_BOOL)) && is(in_(n, 1), ANY_) && is(in_(n, 2), ANY_) &&
+               is(out_(n, 0), ANY_) && in_(n, 1)->dtype == out_(n, 0)->dtype &&
+               in_(n, 2)->dtype == out_(n, 0)->dtype;
+
+    case ENGINE_OP_ReduceMean:
+        return n->params && same01(n, FLOATS_);
+    case ENGINE_OP_ReduceSum: case ENGINE_OP_ReduceMax:
+        return n->params && same01(n, FLOATS_ | BIT_(ENGINE_DTYPE_I64));
+
+    case ENGINE_OP_Concat:
+        if (!n->params || !is(out_(n, 0), ANY_)) return 0;
+        for (int k = 0; k < n->n_inputs; ++k)
+            if (!n->inputs[k] || n->inputs[k]->dtype != out_(n, 0)->dtype) return 0;
+        return 1;
+    case ENGINE_OP_Split:
+        if (!n->params || !is(in_(n, 0), ANY_)) return 0;
+        for (int k = 0; k < n->n_outputs; ++k)
+            if (!n->outputs[k] || n->outputs[k]->dtype != in_(n, 0)->dtype) return 0;
+        return 1;
+    case ENGINE_OP_Slice: case ENGINE_OP_Transpose: case ENGINE_OP_Pad: case ENGINE_OP_DepthToSpace:
+    case ENGINE_OP_SpaceToDepth:
+        return n->params && same01(n, ANY_);
+    case ENGINE_OP_Reshape: case ENGINE_OP_Flatten: case ENGINE_OP_Squeeze: case ENGINE_OP_Unsqueeze:
+    case ENGINE_OP_Identity: case ENGINE_OP_Expand: case ENGINE_OP_Tile:
+        return same01(n, ANY_);
+    case ENGINE_OP_Dropout:
+        return same01(n, ANY_) && (!out_(n, 1) || is(out_(n, 1), BIT_(ENGINE_DTYPE_BOOL)));
+    case ENGINE_OP_Gather:
+        return n->params && same01(n, ANY_) &&
+               is(in_(n, 1), BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_I32));
+    case ENGINE_OP_Shape:
+        return in_(n, 0) && is(out_(n, 0), BIT_(ENGINE_DTYPE_I64));
+    case ENGINE_OP_Constant:
+        return is(out_(n, 0), ANY_);
+    case ENGINE_OP_ConstantOfShape:
+        return is(out_(n, 0), BIT_(ENGINE_DTYPE_F32) | BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_I32) |
+                                  BIT_(ENGINE_DTYPE_BOOL) | BIT_(ENGINE_DTYPE_F64));
+    case ENGINE_OP_Cast:
+        return is(in_(n, 0), ANY_) && is(out_(n, 0), ANY_);
+
+    /* Conv, norm, pool, gemm, softmax and resize kernels are float32 only. */
+    case ENGINE_OP_Conv: case ENGINE_OP_ConvTranspose: case ENGINE_OP_BatchNormalization:
+    case ENGINE_OP_InstanceNormalization: case ENGINE_OP_LRN: case ENGINE_OP_Gemm: case ENGINE_OP_MatMul:
+    case ENGINE_OP_Softmax: case ENGINE_OP_LogSoftmax:
+        return all_f32(n) && in_(n, 0) && out_(n, 0);
+    case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool: case ENGINE_OP_GlobalAveragePool:
+    case ENGINE_OP_GlobalMaxPool:
+        /* MaxPool's optional Indices output (int64) is not produced by ref. */
+        return same01(n, FLOATS_) && !out_(n, 1);
+    case ENGINE_OP_Resize: case ENGINE_OP_Upsample:
+        /* roi/scales/sizes are folded into params; only the data is read. */
+        return same01(n, FLOATS_);
+
+    case ENGINE_OP_UNKNOWN: case ENGINE_OP_COUNT_: break;
+    }
+    return 0;
 }
