@@ -457,8 +457,6 @@ int main(int argc, char **argv) {
     if (o.dump_graph) {
         engine_model_dump(model, session, o.json, write_stdout, NULL);
         if (!o.json) engine_session_placement(session, write_stdout, NULL);
-    } else if (!o.json) {
-        engine_session_placement(session, write_stderr, NULL);
     }
 
     /* Inputs: named, positional, image, then seeded random for the rest. */
@@ -648,6 +646,8 @@ int main(int argc, char **argv) {
         }
     }
     free(times);
+    /* The placement is always visible (on stderr, so stdout stays data). */
+    if (!o.dump_graph) engine_session_placement(session, write_stderr, NULL);
     rc = 0;
 done:
     for (int k = 0; k < MAX_IO; ++k) {
