@@ -1,0 +1,1451 @@
+#!/usr/bin/python3
+"""Per-op conformance cases for engine, generated independently of the engine.
+
+usage: gen_op_cases.py [--selfcheck] OUTDIR
+
+Writes one folder per case (format: tests/README-cases.md):
+
+    OUTDIR/<case>/model.onnx      one small ONNX graph (onnx.helper), weights as initializers
+    OUTDIR/<case>/input_<k>.npy   one per non-initializer graph input, in graph order
+    OUTDIR/<case>/output_<k>.npy  one per graph output, in graph order
+    OUTDIR/<case>/tolerance       "allclose ATOL RTOL" or "rel_l2 TOL"
+    OUTDIR/INDEX                  the case names, one per line
+
+Expected outputs are computed in float64 with numpy or torch straight from the
+ONNX operator spec, then cast to the output's dtype. Where torch implements
+the same semantics as a numpy reference written here, both are computed and
+must agree (an assertion), so each reference is checked by a second path.
+Every model passes onnx.checker and onnx shape inference must agree with the
+expected output shapes. Deterministic: each case has its own RNG seeded from
+its name.
+"""
+import os
+import sys
+import zlib
+import itertools
+import shutil
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, TensorProto
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+
+TOL = "allclose 1e-5 1e-4"
+INT64_MAX = 2**63 - 1
+INT64_MIN = -2**63
+
+NP2ONNX = {
+    np.dtype(np.float32): TensorProto.FLOAT,
+    np.dtype(np.float64): TensorProto.DOUBLE,
+    np.dtype(np.int64): TensorProto.INT64,
+    np.dtype(np.int32): TensorProto.INT32,
+    np.dtype(np.bool_): TensorProto.BOOL,
+    np.dtype(np.uint8): TensorProto.UINT8,
+}
+
+CASES = []  # (name, model, inputs[list of arrays], outputs[list of arrays], tol)
+
+
+def rng_for(name):
+    return np.random.default_rng(zlib.crc32(name.encode()))
+
+
+def make_case(name, nodes, inputs, outputs, inits=None, opset=13, tol=TOL, check=True, infer=True):
+    """inputs: [(name, array)], outputs: [(name, expected array)], inits: {name: array}"""
+    assert not any(c[0] == name for c in CASES), name
+    inits = inits or {}
+    g_inputs = [helper.make_tensor_value_info(n, NP2ONNX[a.dtype], list(a.shape)) for n, a in inputs]
+    g_outputs = []
+    outs = []
+    for n, a in outputs:
+        a = np.asarray(a)
+        g_outputs.append(helper.make_tensor_value_info(n, NP2ONNX[a.dtype], list(a.shape)))
+        outs.append(a)
+    init_list = [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()]
+    graph = helper.make_graph(nodes, name, g_inputs, g_outputs, init_list)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="gen_op_cases")
+    assert 7 <= opset <= 18, (name, opset)  # the engine supports opsets 7 to 18
+    if opset > 17:
+        model.ir_version = 8
+    if check:
+        onnx.checker.check_model(model)
+    if check and infer:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+        for vi, exp in zip(inferred.graph.output, outs):
+            tt = vi.type.tensor_type
+            if tt.HasField("shape"):
+                dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+                assert all(d is None or d == e for d, e in zip(dims, exp.shape)) and len(dims) == exp.ndim, \
+                    (name, vi.name, dims, exp.shape)
+    for _, a in inputs:
+        assert a.size == 0 or a.dtype == np.bool_ or np.any(a != 0), name
+    for a in outs:
+        if a.dtype.kind == "f":
+            assert np.all(np.isfinite(a)), name
+    CASES.append((name, model, [a for _, a in inputs], outs, tol))
+
+
+def f32(a):
+    return np.asarray(a, dtype=np.float64).astype(np.float32)
+
+
+def normal(rng, shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def uniform(rng, shape, lo, hi):
+    return rng.uniform(lo, hi, shape).astype(np.float32)
+
+
+def d64(a):
+    return np.asarray(a).astype(np.float64)
+
+
+def t64(a):
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
+
+
+def same_close(a, b, what):
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    assert a.shape == b.shape, (what, a.shape, b.shape)
+    assert np.allclose(a, b, atol=1e-10, rtol=1e-10), (what, np.max(np.abs(a - b)))
+
+
+# --------------------------------------------------------------- references
+
+def auto_pads(in_sp, k, s, d, mode):
+    """Spec of auto_pad for Conv/pools: returns (begin, end) lists."""
+    pb, pe = [], []
+    for i in range(len(in_sp)):
+        if mode == "VALID":
+            pb.append(0)
+            pe.append(0)
+            continue
+        out = -(-in_sp[i] // s[i])
+        total = max(0, (out - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in_sp[i])
+        if mode == "SAME_UPPER":
+            pb.append(total // 2)
+            pe.append(total - total // 2)
+        else:
+            pb.append(total - total // 2)
+            pe.append(total // 2)
+    return pb, pe
+
+
+def conv_np(x, w, b, s, d, pb, pe, group):
+    """Direct float64 convolution from the spec (any spatial rank)."""
+    x = d64(x)
+    w = d64(w)
+    n, c = x.shape[:2]
+    m = w.shape[0]
+    sp = len(x.shape) - 2
+    k = w.shape[2:]
+    xp = np.pad(x, [(0, 0), (0, 0)] + [(pb[i], pe[i]) for i in range(sp)])
+    out_sp = [(xp.shape[2 + i] - ((k[i] - 1) * d[i] + 1)) // s[i] + 1 for i in range(sp)]
+    y = np.zeros((n, m) + tuple(out_sp))
+    cg = c // group
+    mg = m // group
+    for g in range(group):
+        for o in itertools.product(*[range(v) for v in out_sp]):
+            for kk in itertools.product(*[range(v) for v in k]):
+                idx = tuple(o[i] * s[i] + kk[i] * d[i] for i in range(sp))
+                xs = xp[(slice(None), slice(g * cg, (g + 1) * cg)) + idx]  # n, cg
+                ws = w[(slice(g * mg, (g + 1) * mg), slice(None)) + tuple(kk)]  # mg, cg
+                y[(slice(None), slice(g * mg, (g + 1) * mg)) + tuple(o)] += xs @ ws.T
+    if b is not None:
+        y += d64(b).reshape((1, m) + (1,) * sp)
+    return y
+
+
+def conv_torch(x, w, b, s, d, pb, pe, group):
+    sp = x.ndim - 2
+    pad = []
+    for i in reversed(range(sp)):
+        pad += [pb[i], pe[i]]
+    xt = F.pad(t64(x), pad)
+    fn = F.conv1d if sp == 1 else F.conv2d if sp == 2 else F.conv3d
+    y = fn(xt, t64(w), None if b is None else t64(b), stride=s, dilation=d, groups=group)
+    return y.numpy()
+
+
+def conv_transpose_np(x, w, b, s, d, pb, pe, opad, group):
+    """ConvTranspose from the spec: scatter every input pixel times the kernel
+    into the full output, then drop pads (begin/end); output_padding adds at the end."""
+    x = d64(x)
+    w = d64(w)
+    n, c = x.shape[:2]
+    sp = x.ndim - 2
+    cg = c // group
+    mg = w.shape[1]
+    m = mg * group
+    k = w.shape[2:]
+    in_sp = x.shape[2:]
+    full = [s[i] * (in_sp[i] - 1) + (k[i] - 1) * d[i] + 1 + opad[i] for i in range(sp)]
+    yfull = np.zeros((n, m) + tuple(full))
+    for g in range(group):
+        for p in itertools.product(*[range(v) for v in in_sp]):
+            xv = x[(slice(None), slice(g * cg, (g + 1) * cg)) + p]  # n, cg
+            for kk in itertools.product(*[range(v) for v in k]):
+                o = tuple(p[i] * s[i] + kk[i] * d[i] for i in range(sp))
+                wv = w[(slice(g * cg, (g + 1) * cg), slice(None)) + kk]  # cg, mg
+                yfull[(slice(None), slice(g * mg, (g + 1) * mg)) + o] += xv @ wv
+    out = [full[i] - pb[i] - pe[i] for i in range(sp)]
+    y = yfull[(slice(None), slice(None)) + tuple(slice(pb[i], pb[i] + out[i]) for i in range(sp))]
+    if b is not None:
+        y = y + d64(b).reshape((1, m) + (1,) * sp)
+    return y
+
+
+def pool_out_len(n, k, s, d, pb, pe, ceil):
+    eff = (k - 1) * d + 1
+    num = n + pb + pe - eff
+    o = (-(-num // s) if ceil else num // s) + 1
+    if ceil and (o - 1) * s >= n + pb:  # a window may not start in the end padding
+        o -= 1
+    return o
+
+
+def pool_np(x, kind, k, s, d, pb, pe, ceil, cip):
+    x = d64(x)
+    sp = x.ndim - 2
+    in_sp = x.shape[2:]
+    out_sp = [pool_out_len(in_sp[i], k[i], s[i], d[i], pb[i], pe[i], ceil) for i in range(sp)]
+    y = np.zeros(x.shape[:2] + tuple(out_sp))
+    for o in itertools.product(*[range(v) for v in out_sp]):
+        axes_idx = []
+        full_count = 1
+        for i in range(sp):
+            idx = [o[i] * s[i] - pb[i] + j * d[i] for j in range(k[i])]
+            full_count *= sum(1 for t in idx if -pb[i] <= t < in_sp[i] + pe[i])
+            axes_idx.append([t for t in idx if 0 <= t < in_sp[i]])
+        win = x[np.ix_(range(x.shape[0]), range(x.shape[1]), *axes_idx)]
+        win = win.reshape(x.shape[0], x.shape[1], -1)
+        if kind == "max":
+            v = win.max(axis=2)
+        else:
+            v = win.sum(axis=2) / (full_count if cip else win.shape[2])
+        y[(slice(None), slice(None)) + o] = v
+    return y
+
+
+def pool_torch(x, kind, k, s, d, p, ceil, cip):
+    sp = x.ndim - 2
+    xt = t64(x)
+    if kind == "max":
+        fn = F.max_pool1d if sp == 1 else F.max_pool2d
+        return fn(xt, k, s, p, d, ceil_mode=bool(ceil)).numpy()
+    fn = F.avg_pool1d if sp == 1 else F.avg_pool2d
+    return fn(xt, k, s, p, ceil_mode=bool(ceil), count_include_pad=bool(cip)).numpy()
+
+
+def resize_coord(xo, scale, in_len, out_len, mode):
+    if mode == "half_pixel":
+        return (xo + 0.5) / scale - 0.5
+    if mode == "pytorch_half_pixel":
+        return (xo + 0.5) / scale - 0.5 if out_len > 1 else 0.0 * xo
+    if mode == "align_corners":
+        return xo * (in_len - 1) / (out_len - 1) if out_len > 1 else 0.0 * xo
+    if mode == "asymmetric":
+        return xo / scale
+    raise ValueError(mode)
+
+
+def nearest_index(xf, mode):
+    if mode == "round_prefer_floor":
+        return np.where(xf - np.floor(xf) == 0.5, np.floor(xf), np.round(xf))
+    if mode == "round_prefer_ceil":
+        return np.where(xf - np.floor(xf) == 0.5, np.ceil(xf), np.round(xf))
+    if mode == "floor":
+        return np.floor(xf)
+    if mode == "ceil":
+        return np.ceil(xf)
+    raise ValueError(mode)
+
+
+def resize_np(x, out_shape, scales, mode, coord, nearest="round_prefer_floor", a=-0.75, exclude_outside=0):
+    """Separable Resize from the ONNX spec, float64. scales: per dim (output/input)."""
+    y = d64(x)
+    for ax in range(x.ndim):
+        n_in, n_out = y.shape[ax], out_shape[ax]
+        if n_in == n_out and scales[ax] == 1.0:
+            continue
+        xo = np.arange(n_out, dtype=np.float64)
+        xf = resize_coord(xo, np.float64(scales[ax]), n_in, n_out, coord)
+        W = np.zeros((n_out, n_in))
+        if mode == "nearest":
+            idx = np.clip(nearest_index(xf, nearest), 0, n_in - 1).astype(int)
+            # the index must not depend on float32 vs float64 arithmetic
+            xf32 = resize_coord(xo.astype(np.float32), np.float32(scales[ax]), n_in, n_out, coord).astype(np.float32)
+            idx32 = np.clip(nearest_index(xf32, nearest), 0, n_in - 1).astype(int)
+            assert np.array_equal(idx, idx32), ("fragile nearest", xf, xf32)
+            W[np.arange(n_out), idx] = 1.0
+        elif mode == "linear":
+            x0 = np.floor(xf)
+            t = xf - x0
+            for off, wt in ((0, 1 - t), (1, t)):
+                j = np.clip(x0 + off, 0, n_in - 1).astype(int)
+                np.add.at(W, (np.arange(n_out), j), wt)
+        elif mode == "cubic":
+            x0 = np.floor(xf)
+            t = xf - x0
+            cs = [((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a,
+                  ((a + 2) * t - (a + 3)) * t * t + 1,
+                  ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1,
+                  ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a]
+            for r in range(n_out):
+                ws = []
+                for off in range(4):
+                    j = int(x0[r]) - 1 + off
+                    wt = cs[off][r]
+                    if exclude_outside and not (0 <= j < n_in):
+                        wt = 0.0
+                    ws.append((min(max(j, 0), n_in - 1), wt))
+                tot = sum(v for _, v in ws) if exclude_outside else 1.0
+                for j, v in ws:
+                    W[r, j] += v / tot
+        y = np.moveaxis(np.tensordot(W, np.moveaxis(y, ax, 0), axes=(1, 0)), 0, ax)
+    return y
+
+
+# ------------------------------------------------------------------- cases
+
+def unary(op, opset, ref, xgen=None, attrs=None, shape=(2, 3, 4, 5), suffix=""):
+    name = op.lower() + suffix
+    rng = rng_for(name)
+    x = xgen(rng, shape) if xgen else normal(rng, shape, 2.0)
+    node = helper.make_node(op, ["X"], ["Y"], **(attrs or {}))
+    make_case(name, [node], [("X", x)], [("Y", f32(ref(d64(x))))], opset=opset)
+
+
+def softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def gen_activations():
+    pos = lambda r, s: uniform(r, s, 0.1, 4.0)
+    unary("Relu", 13, lambda x: np.maximum(x, 0))
+    unary("Relu", 7, lambda x: np.maximum(x, 0), suffix="_opset7", shape=(3, 7))
+    unary("LeakyRelu", 7, lambda x: np.where(x >= 0, x, 0.01 * x))
+    unary("LeakyRelu", 16, lambda x: np.where(x >= 0, x, 0.2 * x), attrs={"alpha": 0.2}, suffix="_alpha")
+    unary("Sigmoid", 13, lambda x: 1 / (1 + np.exp(-x)))
+    unary("HardSigmoid", 7, lambda x: np.clip(0.2 * x + 0.5, 0, 1))
+    unary("HardSigmoid", 7, lambda x: np.clip(0.4 * x - 0.1, 0, 1), attrs={"alpha": 0.4, "beta": -0.1}, suffix="_ab")
+    unary("HardSwish", 14, lambda x: x * np.clip(x / 6 + 0.5, 0, 1), xgen=lambda r, s: normal(r, s, 4.0))
+    unary("Tanh", 13, np.tanh)
+    unary("Softplus", 7, softplus)
+    unary("Elu", 7, lambda x: np.where(x > 0, x, 1.0 * (np.exp(x) - 1)))
+    unary("Elu", 7, lambda x: np.where(x > 0, x, 0.5 * (np.exp(x) - 1)), attrs={"alpha": 0.5}, suffix="_alpha")
+    sa, sg = 1.67326319217681884765625, 1.05070102214813232421875
+    unary("Selu", 7, lambda x: sg * np.where(x > 0, x, sa * (np.exp(x) - 1)))
+    unary("Selu", 7, lambda x: 1.5 * np.where(x > 0, x, 2.0 * (np.exp(x) - 1)),
+          attrs={"alpha": 2.0, "gamma": 1.5}, suffix="_ag")
+    # Mish is opset 18, unknown to onnx 1.12's checker: built unchecked.
+    name = "mish"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4, 5), 2.0)
+    make_case(name, [helper.make_node("Mish", ["X"], ["Y"])], [("X", x)],
+              [("Y", f32(d64(x) * np.tanh(softplus(d64(x)))))], opset=18, check=False)
+    unary("Sqrt", 13, np.sqrt, xgen=pos)
+    unary("Exp", 13, np.exp)
+    unary("Log", 13, np.log, xgen=pos)
+    unary("Neg", 13, np.negative)
+    unary("Abs", 13, np.abs)
+    unary("Identity", 13, lambda x: x)
+    unary("Identity", 16, lambda x: x, suffix="_opset16", shape=(5,))
+    # Dropout in inference is the identity
+    unary("Dropout", 12, lambda x: x, suffix="_opset12")
+    unary("Dropout", 7, lambda x: x, attrs={"ratio": 0.3}, suffix="_opset7_ratio")
+    name = "dropout_opset13_ratio_input"
+    rng = rng_for(name)
+    x = normal(rng, (3, 4))
+    make_case(name, [helper.make_node("Dropout", ["X", "r"], ["Y"])], [("X", x)], [("Y", x)],
+              inits={"r": np.array(0.5, np.float32)}, opset=13)
+
+    # PRelu
+    for name, slope_shape in (("prelu_channel", (3, 1, 1)), ("prelu_scalar", (1,)), ("prelu_full", (3, 4, 5))):
+        rng = rng_for(name)
+        x = normal(rng, (2, 3, 4, 5))
+        sl = normal(rng, slope_shape, 0.5)
+        make_case(name, [helper.make_node("PRelu", ["X", "slope"], ["Y"])], [("X", x)],
+                  [("Y", f32(np.where(x >= 0, d64(x), d64(x) * d64(sl))))], inits={"slope": sl}, opset=9)
+    name = "prelu_slope_input"
+    rng = rng_for(name)
+    x = normal(rng, (2, 4, 3))
+    sl = normal(rng, (4, 1), 0.5)
+    make_case(name, [helper.make_node("PRelu", ["X", "slope"], ["Y"])], [("X", x), ("slope", sl)],
+              [("Y", f32(np.where(x >= 0, d64(x), d64(x) * d64(sl))))], opset=16)
+
+    # Clip
+    def clip_case(name, opset, lo, hi, attr_form):
+        rng = rng_for(name)
+        x = normal(rng, (2, 3, 4), 2.0)
+        ref = np.clip(d64(x), -np.inf if lo is None else lo, np.inf if hi is None else hi)
+        inits = {}
+        if attr_form:
+            attrs = {}
+            if lo is not None:
+                attrs["min"] = lo
+            if hi is not None:
+                attrs["max"] = hi
+            node = helper.make_node("Clip", ["X"], ["Y"], **attrs)
+        else:
+            ins = ["X", "", ""]
+            if lo is not None:
+                ins[1] = "lo"
+                inits["lo"] = np.array(lo, np.float32)
+            if hi is not None:
+                ins[2] = "hi"
+                inits["hi"] = np.array(hi, np.float32)
+            while ins and ins[-1] == "":
+                ins.pop()
+            node = helper.make_node("Clip", ins, ["Y"])
+        make_case(name, [node], [("X", x)], [("Y", f32(ref))], inits=inits, opset=opset)
+
+    clip_case("clip_opset10_attr_minmax", 10, -1.0, 1.5, True)
+    clip_case("clip_opset7_attr_default", 7, None, None, True)
+    clip_case("clip_opset10_attr_min_only", 10, 0.0, None, True)
+    clip_case("clip_opset11_minmax", 11, -0.5, 0.7, False)
+    clip_case("clip_opset11_min_only", 11, -0.3, None, False)
+    clip_case("clip_opset11_max_only", 11, None, 0.4, False)
+    clip_case("clip_opset13_relu6", 13, 0.0, 6.0, False)
+    clip_case("clip_opset13_max_only", 13, None, -0.2, False)
+    clip_case("clip_opset13_none", 13, None, None, False)
+
+
+def gen_elementwise():
+    shapes = [("same", (2, 3, 4), (2, 3, 4)), ("scalar", (2, 3, 4), ()), ("row", (2, 3, 4), (4,)),
+              ("col", (2, 3, 4), (3, 1)), ("rank", (3, 1, 5), (2, 1, 4, 1)), ("scalar_left", (), (2, 3))]
+    ops = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "Pow": np.power}
+    for op, fn in ops.items():
+        for tag, sa, sb in shapes:
+            name = f"{op.lower()}_{tag}"
+            rng = rng_for(name)
+            if op == "Pow":
+                a = uniform(rng, sa, 0.2, 3.0)
+                b = uniform(rng, sb, -2.0, 2.0)
+            elif op == "Div":
+                a = normal(rng, sa)
+                b = (uniform(rng, sb, 0.5, 2.0) * rng.choice([-1, 1], sb)).astype(np.float32)
+            else:
+                a = normal(rng, sa)
+                b = normal(rng, sb)
+            make_case(name, [helper.make_node(op, ["A", "B"], ["C"])], [("A", a), ("B", b)],
+                      [("C", f32(fn(d64(a), d64(b))))], opset=13 if op != "Pow" else 15)
+        # second operand as a constant initializer
+        name = f"{op.lower()}_const"
+        rng = rng_for(name)
+        a = uniform(rng, (2, 3, 4), 0.2, 3.0)
+        b = uniform(rng, (3, 1), 0.5, 2.0)
+        make_case(name, [helper.make_node(op, ["A", "B"], ["C"])], [("A", a)],
+                  [("C", f32(fn(d64(a), d64(b))))], inits={"B": b}, opset=7)
+    # Pow with integer exponents on negative bases, and common exponents
+    name = "pow_negative_base_int_exp"
+    rng = rng_for(name)
+    a = normal(rng, (3, 4), 2.0)
+    b = np.array([2.0, 3.0, 0.0, 1.0], np.float32)
+    make_case(name, [helper.make_node("Pow", ["A", "B"], ["C"])], [("A", a)],
+              [("C", f32(np.power(d64(a), d64(b))))], inits={"B": b}, opset=13)
+    name = "pow_sqrt_exp"
+    rng = rng_for(name)
+    a = uniform(rng, (2, 5), 0.1, 5.0)
+    make_case(name, [helper.make_node("Pow", ["A", "B"], ["C"])], [("A", a)],
+              [("C", f32(np.sqrt(d64(a))))], inits={"B": np.array(0.5, np.float32)}, opset=12)
+    # int64 arithmetic
+    for op, fn in (("Add", np.add), ("Sub", np.subtract), ("Mul", np.multiply)):
+        name = f"{op.lower()}_int64"
+        rng = rng_for(name)
+        a = rng.integers(-50, 50, (2, 3, 4)).astype(np.int64)
+        b = rng.integers(-50, 50, (3, 1)).astype(np.int64)
+        make_case(name, [helper.make_node(op, ["A", "B"], ["C"])], [("A", a), ("B", b)],
+                  [("C", fn(a, b).astype(np.int64))], opset=13)
+    name = "div_int64"
+    rng = rng_for(name)
+    a = rng.integers(0, 100, (2, 3, 4)).astype(np.int64)
+    b = rng.integers(1, 9, (4,)).astype(np.int64)
+    make_case(name, [helper.make_node("Div", ["A", "B"], ["C"])], [("A", a), ("B", b)],
+              [("C", (a // b).astype(np.int64))], opset=13)
+
+    # Equal
+    name = "equal_float"
+    rng = rng_for(name)
+    a = rng.integers(-2, 3, (2, 3, 4)).astype(np.float32)
+    b = rng.integers(-2, 3, (3, 1)).astype(np.float32)
+    make_case(name, [helper.make_node("Equal", ["A", "B"], ["C"])], [("A", a), ("B", b)],
+              [("C", np.equal(a, b))], opset=13)
+    name = "equal_int64"
+    rng = rng_for(name)
+    a = rng.integers(-2, 3, (3, 4)).astype(np.int64)
+    b = rng.integers(-2, 3, (4,)).astype(np.int64)
+    make_case(name, [helper.make_node("Equal", ["A", "B"], ["C"])], [("A", a), ("B", b)],
+              [("C", np.equal(a, b))], opset=11)
+    # Where
+    name = "where_same"
+    rng = rng_for(name)
+    c = rng.integers(0, 2, (2, 3, 4)).astype(np.bool_)
+    x = normal(rng, (2, 3, 4))
+    y = normal(rng, (2, 3, 4))
+    make_case(name, [helper.make_node("Where", ["C", "X", "Y"], ["Z"])], [("C", c), ("X", x), ("Y", y)],
+              [("Z", np.where(c, x, y))], opset=9)
+    name = "where_broadcast"
+    rng = rng_for(name)
+    c = rng.integers(0, 2, (3, 1)).astype(np.bool_)
+    x = normal(rng, (1, 4))
+    y = normal(rng, (2, 1, 1))
+    make_case(name, [helper.make_node("Where", ["C", "X", "Y"], ["Z"])], [("C", c), ("X", x), ("Y", y)],
+              [("Z", np.where(c, x, y))], opset=16)
+    name = "where_equal_chain"
+    rng = rng_for(name)
+    a = rng.integers(0, 3, (3, 4)).astype(np.float32)
+    x = normal(rng, (3, 4))
+    nodes = [helper.make_node("Equal", ["A", "k"], ["C"]), helper.make_node("Where", ["C", "X", "z"], ["Z"])]
+    make_case(name, nodes, [("A", a), ("X", x)], [("Z", np.where(a == 1.0, x, np.float32(-1.5)))],
+              inits={"k": np.array(1.0, np.float32), "z": np.array(-1.5, np.float32)}, opset=13)
+
+
+def gen_conv():
+    def case(name, xs, ws, bias=True, s=None, d=None, pads=None, group=1, auto_pad=None, opset=11, kshape_attr=False):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        w = normal(rng, ws, 0.5)
+        b = normal(rng, (ws[0],)) if bias else None
+        sp = len(xs) - 2
+        s_ = s or [1] * sp
+        d_ = d or [1] * sp
+        attrs = {}
+        if s:
+            attrs["strides"] = s
+        if d:
+            attrs["dilations"] = d
+        if group != 1:
+            attrs["group"] = group
+        if kshape_attr:
+            attrs["kernel_shape"] = list(ws[2:])
+        if auto_pad:
+            attrs["auto_pad"] = auto_pad
+            pb, pe = auto_pads(xs[2:], ws[2:], s_, d_, auto_pad)
+        else:
+            p = pads or [0] * (2 * sp)
+            if pads:
+                attrs["pads"] = pads
+            pb, pe = p[:sp], p[sp:]
+        ref = conv_torch(x, w, b, s_, d_, pb, pe, group)
+        if SELFCHECK:
+            same_close(ref, conv_np(x, w, b, s_, d_, pb, pe, group), name)
+        inits = {"W": w}
+        ins = ["X", "W"]
+        if bias:
+            inits["B"] = b
+            ins.append("B")
+        make_case(name, [helper.make_node("Conv", ins, ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))],
+                  inits=inits, opset=opset)
+
+    case("conv2d_pads1", (1, 3, 7, 7), (4, 3, 3, 3), pads=[1, 1, 1, 1])
+    case("conv2d_nobias_stride2", (1, 2, 8, 8), (3, 2, 3, 3), bias=False, s=[2, 2])
+    case("conv2d_asym_pads", (1, 2, 6, 5), (3, 2, 3, 3), pads=[0, 1, 2, 1])
+    case("conv2d_dilation2", (1, 2, 9, 9), (2, 2, 3, 3), d=[2, 2], pads=[2, 2, 2, 2])
+    case("conv2d_dilation_stride_mixed", (1, 2, 9, 8), (3, 2, 3, 2), d=[1, 2], s=[2, 1], pads=[1, 0, 0, 1])
+    case("conv2d_group2", (1, 4, 6, 6), (6, 2, 3, 3), group=2, pads=[1, 1, 1, 1])
+    case("conv2d_depthwise", (1, 4, 6, 6), (4, 1, 3, 3), group=4, pads=[1, 1, 1, 1])
+    case("conv2d_depthwise_mult2_stride2", (1, 4, 7, 7), (8, 1, 3, 3), group=4, s=[2, 2], bias=False)
+    case("conv2d_autopad_same_upper", (1, 2, 8, 8), (3, 2, 3, 3), s=[2, 2], auto_pad="SAME_UPPER")
+    case("conv2d_autopad_same_lower", (1, 2, 8, 8), (3, 2, 3, 3), s=[2, 2], auto_pad="SAME_LOWER")
+    case("conv2d_autopad_same_upper_k4", (1, 2, 7, 6), (2, 2, 4, 4), auto_pad="SAME_UPPER")
+    case("conv2d_autopad_same_lower_k4", (1, 2, 7, 6), (2, 2, 4, 4), auto_pad="SAME_LOWER")
+    case("conv2d_autopad_valid", (1, 2, 7, 7), (3, 2, 3, 3), s=[2, 2], auto_pad="VALID")
+    case("conv2d_1x1", (2, 5, 4, 4), (3, 5, 1, 1))
+    case("conv2d_batch2_kshape_attr", (2, 3, 5, 5), (2, 3, 3, 3), kshape_attr=True, pads=[1, 1, 1, 1])
+    case("conv2d_rect_kernel", (1, 2, 6, 9), (3, 2, 2, 3), s=[1, 2], opset=7)
+    case("conv1d_basic", (1, 3, 10), (2, 3, 3), bias=False)
+    case("conv1d_stride_dil_pads", (2, 3, 11), (4, 3, 3), s=[2], d=[2], pads=[1, 2])
+    case("conv1d_autopad_same_upper_dil", (1, 2, 9), (2, 2, 3), d=[2], s=[2], auto_pad="SAME_UPPER")
+    case("conv1d_group3", (1, 6, 8), (3, 2, 3), group=3, pads=[1, 1])
+    case("conv3d_small", (1, 2, 4, 4, 4), (2, 2, 2, 2, 2), pads=[1, 0, 1, 0, 1, 0])
+
+    # ConvTranspose
+    def ct(name, xs, ws, bias=True, s=None, d=None, pads=None, opad=None, oshape=None, group=1,
+           auto_pad=None, opset=11):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        w = normal(rng, ws, 0.5)
+        b = normal(rng, (ws[1] * group,)) if bias else None
+        sp = len(xs) - 2
+        s_ = s or [1] * sp
+        d_ = d or [1] * sp
+        op_ = opad or [0] * sp
+        k = ws[2:]
+        attrs = {}
+        if s:
+            attrs["strides"] = s
+        if d:
+            attrs["dilations"] = d
+        if group != 1:
+            attrs["group"] = group
+        if opad:
+            attrs["output_padding"] = opad
+        if oshape or auto_pad:
+            if oshape:
+                attrs["output_shape"] = oshape
+                target = oshape
+            else:
+                target = [xs[2 + i] * s_[i] for i in range(sp)]
+            if auto_pad:
+                attrs["auto_pad"] = auto_pad
+            pb, pe = [], []
+            for i in range(sp):
+                total = s_[i] * (xs[2 + i] - 1) + op_[i] + ((k[i] - 1) * d_[i] + 1) - target[i]
+                if auto_pad == "SAME_UPPER":
+                    pb.append(total // 2)
+                    pe.append(total - total // 2)
+                else:
+                    pb.append(total - total // 2)
+                    pe.append(total // 2)
+        else:
+            p = pads or [0] * (2 * sp)
+            if pads:
+                attrs["pads"] = pads
+            pb, pe = p[:sp], p[sp:]
+        ref = conv_transpose_np(x, w, b, s_, d_, pb, pe, op_, group)
+        if pb == pe and sp <= 2:
+            fn = F.conv_transpose1d if sp == 1 else F.conv_transpose2d
+            tr = fn(t64(x), t64(w), None if b is None else t64(b), stride=s_, padding=pb, output_padding=op_,
+                    groups=group, dilation=d_).numpy()
+            same_close(ref, tr, name)
+        inits = {"W": w}
+        ins = ["X", "W"]
+        if bias:
+            inits["B"] = b
+            ins.append("B")
+        make_case(name, [helper.make_node("ConvTranspose", ins, ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))],
+                  inits=inits, opset=opset)
+
+    ct("convtranspose_basic", (1, 2, 4, 4), (2, 3, 3, 3), bias=False)
+    ct("convtranspose_stride2_pads1", (1, 2, 4, 4), (2, 3, 3, 3), s=[2, 2], pads=[1, 1, 1, 1])
+    ct("convtranspose_output_padding", (1, 2, 3, 4), (2, 2, 3, 3), s=[2, 2], pads=[1, 1, 1, 1], opad=[1, 1])
+    ct("convtranspose_output_padding_rect", (1, 2, 3, 3), (2, 2, 3, 2), s=[3, 2], opad=[2, 1], bias=False)
+    ct("convtranspose_output_shape", (1, 2, 4, 4), (2, 3, 3, 3), s=[2, 2], oshape=[8, 8])
+    ct("convtranspose_output_shape_odd", (1, 2, 3, 3), (2, 2, 4, 4), s=[2, 2], oshape=[7, 8])
+    ct("convtranspose_group2", (1, 4, 3, 3), (4, 2, 3, 3), group=2, s=[2, 2])
+    ct("convtranspose_depthwise", (1, 3, 4, 4), (3, 1, 2, 2), group=3, s=[2, 2])
+    ct("convtranspose_dilation2", (1, 2, 4, 4), (2, 2, 3, 3), d=[2, 2], pads=[1, 1, 1, 1])
+    ct("convtranspose_asym_pads", (1, 2, 4, 4), (2, 2, 3, 3), s=[2, 2], pads=[0, 1, 1, 0])
+    ct("convtranspose_autopad_same_upper", (1, 2, 4, 4), (2, 2, 3, 3), s=[2, 2], auto_pad="SAME_UPPER")
+    ct("convtranspose_autopad_same_lower", (1, 2, 4, 4), (2, 2, 3, 3), s=[2, 2], auto_pad="SAME_LOWER")
+    ct("convtranspose1d_stride3", (2, 2, 5), (2, 3, 4), s=[3], pads=[1, 1])
+    ct("convtranspose_k2s2_upsample", (1, 4, 3, 3), (4, 2, 2, 2), s=[2, 2], opset=13)
+
+
+def gen_norm():
+    for opset, name, xs, eps in ((9, "batchnorm_opset9", (2, 3, 4, 4), 1e-5),
+                                 (15, "batchnorm_opset15_eps", (2, 3, 4, 5), 1e-2),
+                                 (14, "batchnorm_rank2", (4, 3), 1e-5),
+                                 (7, "batchnorm_rank3_opset7", (2, 3, 6), 1e-3)):
+        rng = rng_for(name)
+        x = normal(rng, xs, 2.0)
+        c = xs[1]
+        sc, bi, mu = normal(rng, (c,)), normal(rng, (c,)), normal(rng, (c,))
+        var = uniform(rng, (c,), 0.2, 2.0)
+        bc = (1, c) + (1,) * (len(xs) - 2)
+        ref = (d64(x) - d64(mu).reshape(bc)) / np.sqrt(d64(var).reshape(bc) + np.float64(np.float32(eps))) \
+            * d64(sc).reshape(bc) + d64(bi).reshape(bc)
+        attrs = {} if eps == 1e-5 else {"epsilon": eps}
+        make_case(name, [helper.make_node("BatchNormalization", ["X", "s", "b", "m", "v"], ["Y"], **attrs)],
+                  [("X", x)], [("Y", f32(ref))], inits={"s": sc, "b": bi, "m": mu, "v": var}, opset=opset)
+    for name, xs, eps in (("instancenorm", (2, 3, 4, 5), None), ("instancenorm_eps_rank3", (2, 4, 7), 1e-2)):
+        rng = rng_for(name)
+        x = normal(rng, xs, 2.0) + 1.0
+        c = xs[1]
+        sc, bi = normal(rng, (c,)), normal(rng, (c,))
+        ax = tuple(range(2, len(xs)))
+        bc = (1, c) + (1,) * (len(xs) - 2)
+        e = np.float64(np.float32(eps if eps else 1e-5))
+        xd = d64(x)
+        ref = (xd - xd.mean(axis=ax, keepdims=True)) / np.sqrt(xd.var(axis=ax, keepdims=True) + e) \
+            * d64(sc).reshape(bc) + d64(bi).reshape(bc)
+        attrs = {"epsilon": eps} if eps else {}
+        make_case(name, [helper.make_node("InstanceNormalization", ["X", "s", "b"], ["Y"], **attrs)],
+                  [("X", x)], [("Y", f32(ref))], inits={"s": sc, "b": bi}, opset=7)
+    for name, size, alpha, beta, bias in (("lrn_default", 3, None, None, None),
+                                          ("lrn_size5_params", 5, 0.5, 0.6, 2.0),
+                                          ("lrn_size4_even", 4, 0.3, 0.75, 1.0)):
+        rng = rng_for(name)
+        x = normal(rng, (2, 6, 3, 3), 2.0)
+        a_ = alpha if alpha is not None else 1e-4
+        b_ = beta if beta is not None else 0.75
+        k_ = bias if bias is not None else 1.0
+        xd = d64(x)
+        C = x.shape[1]
+        sq = np.zeros_like(xd)
+        for c in range(C):
+            lo = max(0, c - (size - 1) // 2)
+            hi = min(C - 1, c + -(-(size - 1) // 2))
+            sq[:, c] = (xd[:, lo:hi + 1] ** 2).sum(axis=1)
+        ref = xd / (np.float64(np.float32(k_)) + np.float64(np.float32(a_)) / size * sq) ** np.float64(np.float32(b_))
+        attrs = {"size": size}
+        if alpha is not None:
+            attrs.update(alpha=alpha, beta=beta, bias=bias)
+        make_case(name, [helper.make_node("LRN", ["X"], ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))], opset=13)
+
+
+def gen_pool():
+    def case(name, kind, xs, k, s=None, d=None, pads=None, ceil=0, cip=0, auto_pad=None, opset=None):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        sp = len(xs) - 2
+        s_ = s or [1] * sp
+        d_ = d or [1] * sp
+        attrs = {"kernel_shape": k}
+        if s:
+            attrs["strides"] = s
+        if d:
+            attrs["dilations"] = d
+        if ceil:
+            attrs["ceil_mode"] = 1
+        if cip:
+            attrs["count_include_pad"] = 1
+        if auto_pad:
+            attrs["auto_pad"] = auto_pad
+            pb, pe = auto_pads(xs[2:], k, s_, d_, auto_pad)
+        else:
+            p = pads or [0] * (2 * sp)
+            if pads:
+                attrs["pads"] = pads
+            pb, pe = p[:sp], p[sp:]
+        ref = pool_np(x, kind, k, s_, d_, pb, pe, ceil, cip)
+        if pb == pe and all(pb[i] <= k[i] // 2 for i in range(sp)) and sp <= 2:
+            same_close(ref, pool_torch(x, kind, k, s_, d_, pb, ceil, cip), name)
+        op = "MaxPool" if kind == "max" else "AveragePool"
+        if opset is None:
+            opset = 12 if kind == "max" else 11
+        # onnx 1.12's shape inference keeps a ceil_mode window that starts in
+        # the end padding; the spec (and PyTorch, ORT, ops.h) drop it.
+        dropped = ceil and any(pool_out_len(xs[2 + i], k[i], s_[i], d_[i], pb[i], pe[i], 1) !=
+                               -(-(xs[2 + i] + pb[i] + pe[i] - (k[i] - 1) * d_[i] - 1) // s_[i]) + 1
+                               for i in range(sp))
+        make_case(name, [helper.make_node(op, ["X"], ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))], opset=opset,
+                  infer=not dropped)
+
+    for kind in ("max", "avg"):
+        p = kind + "pool"
+        case(f"{p}_k2s2", kind, (1, 2, 6, 6), [2, 2], s=[2, 2], opset=8 if kind == "max" else 7)
+        case(f"{p}_k3s1_pads1", kind, (1, 2, 5, 5), [3, 3], pads=[1, 1, 1, 1])
+        case(f"{p}_k3s2_ceil", kind, (1, 2, 8, 8), [3, 3], s=[2, 2], ceil=1)
+        case(f"{p}_k3s2_ceil_pads", kind, (1, 2, 6, 7), [3, 3], s=[2, 2], pads=[1, 1, 1, 1], ceil=1)
+        case(f"{p}_ceil_drop_last_window", kind, (1, 2, 5, 5), [2, 2], s=[2, 2], pads=[1, 1, 1, 1], ceil=1)
+        case(f"{p}_asym_pads", kind, (1, 2, 5, 6), [3, 2], pads=[1, 0, 0, 1])
+        case(f"{p}_rect_k_stride", kind, (1, 2, 6, 7), [2, 3], s=[2, 1])
+        case(f"{p}_autopad_same_upper", kind, (1, 2, 7, 8), [3, 3], s=[2, 2], auto_pad="SAME_UPPER")
+        case(f"{p}_autopad_same_lower", kind, (1, 2, 7, 8), [3, 3], s=[2, 2], auto_pad="SAME_LOWER")
+        case(f"{p}_autopad_same_upper_k2", kind, (1, 2, 5, 5), [2, 2], auto_pad="SAME_UPPER")
+        case(f"{p}_autopad_valid", kind, (1, 2, 7, 7), [3, 3], s=[2, 2], auto_pad="VALID")
+        case(f"{p}1d", kind, (2, 3, 9), [3], s=[2], pads=[1, 1])
+        case(f"{p}_batch2_k3s3", kind, (2, 3, 6, 6), [3, 3], s=[3, 3])
+    case("maxpool_dilation2", "max", (1, 2, 7, 7), [2, 2], d=[2, 2])
+    case("maxpool_dilation2_stride2_pads", "max", (1, 2, 8, 8), [3, 3], d=[2, 2], s=[2, 2], pads=[2, 2, 2, 2])
+    case("maxpool_dilation_ceil", "max", (1, 1, 8, 8), [2, 2], d=[2, 1], s=[2, 2], ceil=1, opset=10)
+    case("maxpool1d_dilation", "max", (1, 2, 10), [3], d=[3], opset=11)
+    case("avgpool_k3s1_pads1_cip", "avg", (1, 2, 5, 5), [3, 3], pads=[1, 1, 1, 1], cip=1)
+    case("avgpool_ceil_pads_cip", "avg", (1, 2, 6, 7), [3, 3], s=[2, 2], pads=[1, 1, 1, 1], ceil=1, cip=1)
+    case("avgpool_ceil_drop_last_cip", "avg", (1, 2, 5, 5), [2, 2], s=[2, 2], pads=[1, 1, 1, 1], ceil=1, cip=1)
+    case("avgpool_ceil_nopads_cip", "avg", (1, 2, 7, 7), [3, 3], s=[2, 2], ceil=1, cip=1)
+    case("avgpool_asym_pads_cip", "avg", (1, 2, 5, 6), [3, 2], pads=[1, 0, 0, 1], cip=1)
+    case("avgpool1d_cip", "avg", (2, 3, 9), [3], s=[2], pads=[1, 1], cip=1)
+
+    for name, op, xs, fn in (("globalavgpool", "GlobalAveragePool", (2, 3, 4, 5), np.mean),
+                             ("globalmaxpool", "GlobalMaxPool", (2, 3, 4, 5), np.max),
+                             ("globalavgpool_1d", "GlobalAveragePool", (2, 3, 7), np.mean),
+                             ("globalmaxpool_1d", "GlobalMaxPool", (1, 4, 6), np.max)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        ref = fn(d64(x), axis=tuple(range(2, len(xs))), keepdims=True)
+        make_case(name, [helper.make_node(op, ["X"], ["Y"])], [("X", x)], [("Y", f32(ref))], opset=7)
+
+
+def gen_gemm():
+    M, K, N = 3, 4, 5
+    for name, ta, tb, alpha, beta, cs, opset in (
+            ("gemm_basic", 0, 0, None, None, (N,), 13),
+            ("gemm_transA", 1, 0, None, None, (M, N), 13),
+            ("gemm_transB", 0, 1, None, None, (1, N), 13),
+            ("gemm_transAB_alpha_beta", 1, 1, 0.5, 2.0, (M, 1), 13),
+            ("gemm_c_scalar", 0, 1, 1.5, 0.25, (), 13),
+            ("gemm_c_1x1", 0, 0, None, -1.0, (1, 1), 11),
+            ("gemm_no_c", 0, 1, 2.0, None, None, 13),
+            ("gemm_opset9_fc", 0, 1, None, None, (N,), 9)):
+        rng = rng_for(name)
+        a = normal(rng, (K, M) if ta else (M, K))
+        b = normal(rng, (N, K) if tb else (K, N))
+        al = 1.0 if alpha is None else alpha
+        be = 1.0 if beta is None else beta
+        ref = al * (d64(a).T if ta else d64(a)) @ (d64(b).T if tb else d64(b))
+        inits = {"B": b}
+        ins = ["A", "B"]
+        if cs is not None:
+            c = normal(rng, cs)
+            ref = ref + be * d64(c)
+            inits["C"] = c
+            ins.append("C")
+        attrs = {}
+        if ta:
+            attrs["transA"] = 1
+        if tb:
+            attrs["transB"] = 1
+        if alpha is not None:
+            attrs["alpha"] = alpha
+        if beta is not None:
+            attrs["beta"] = beta
+        make_case(name, [helper.make_node("Gemm", ins, ["Y"], **attrs)], [("A", a)], [("Y", f32(ref))],
+                  inits=inits, opset=opset)
+    name = "gemm_all_inputs"
+    rng = rng_for(name)
+    a, b, c = normal(rng, (2, 3)), normal(rng, (3, 4)), normal(rng, (2, 4))
+    make_case(name, [helper.make_node("Gemm", ["A", "B", "C"], ["Y"], beta=0.5)], [("A", a), ("B", b), ("C", c)],
+              [("Y", f32(d64(a) @ d64(b) + 0.5 * d64(c)))], opset=13)
+
+    for name, sa, sb, const_b in (("matmul_2d", (3, 4), (4, 5), False),
+                                  ("matmul_2d_const", (3, 4), (4, 5), True),
+                                  ("matmul_batched", (2, 3, 4), (2, 4, 5), False),
+                                  ("matmul_batch_broadcast", (2, 1, 3, 4), (3, 4, 2), False),
+                                  ("matmul_3d_by_2d_const", (2, 3, 4), (4, 6), True),
+                                  ("matmul_1d_left", (4,), (2, 4, 5), False),
+                                  ("matmul_1d_right", (2, 3, 4), (4,), False),
+                                  ("matmul_1d_both", (6,), (6,), False)):
+        rng = rng_for(name)
+        a, b = normal(rng, sa), normal(rng, sb)
+        ref = np.matmul(d64(a), d64(b))
+        make_case(name, [helper.make_node("MatMul", ["A", "B"], ["Y"])], [("A", a)] + ([] if const_b else [("B", b)]),
+                  [("Y", f32(ref))], inits={"B": b} if const_b else None, opset=13)
+
+
+def gen_softmax():
+    def sm(x, axes, log):
+        m = x.max(axis=axes, keepdims=True)
+        e = np.exp(x - m)
+        s = e.sum(axis=axes, keepdims=True)
+        return (x - m - np.log(s)) if log else e / s
+
+    for op in ("Softmax", "LogSoftmax"):
+        log = op == "LogSoftmax"
+        for opset, axis, xs in ((11, None, (2, 3, 4, 5)), (11, 1, (2, 3, 2, 2)), (11, 2, (2, 3, 4, 5)),
+                                (11, -1, (2, 3, 4)), (13, None, (2, 3, 4, 5)), (13, 1, (2, 3, 4, 5)),
+                                (13, 0, (3, 4)), (13, -2, (2, 3, 4)), (7, None, (3, 5))):
+            name = f"{op.lower()}_opset{opset}_axis{'default' if axis is None else axis}_r{len(xs)}"
+            rng = rng_for(name)
+            x = normal(rng, xs, 3.0)
+            xd = d64(x)
+            if opset < 13:
+                ax = 1 if axis is None else axis % len(xs)
+                flat = xd.reshape(int(np.prod(xs[:ax])), -1)
+                ref = sm(flat, 1, log).reshape(xs)
+            else:
+                ax = -1 if axis is None else axis
+                ref = sm(xd, ax, log)
+            attrs = {} if axis is None else {"axis": axis}
+            make_case(name, [helper.make_node(op, ["X"], ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))],
+                      opset=opset)
+
+
+def gen_reduce():
+    fns = {"ReduceMean": np.mean, "ReduceSum": np.sum, "ReduceMax": np.max}
+    for op, fn in fns.items():
+        for tag, axes, keep in (("axis1_keep", [1], 1), ("axes23_nokeep", [2, 3], 0), ("all_keep", None, 1),
+                                ("all_nokeep", None, 0), ("neg_axis", [-1], 1), ("axes02_nokeep", [0, 2], 0)):
+            name = f"{op.lower()}_{tag}"
+            rng = rng_for(name)
+            x = normal(rng, (2, 3, 4, 5))
+            ax = None if axes is None else tuple(axes)
+            ref = fn(d64(x), axis=ax, keepdims=bool(keep))
+            attrs = {"keepdims": keep}
+            opset = 13
+            inits = {}
+            ins = ["X"]
+            if op == "ReduceSum":
+                if axes is not None:
+                    inits["axes"] = np.array(axes, np.int64)
+                    ins.append("axes")
+            elif axes is not None:
+                attrs["axes"] = axes
+            make_case(name, [helper.make_node(op, ins, ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))],
+                      inits=inits, opset=opset)
+    name = "reducesum_opset11_attr"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4))
+    make_case(name, [helper.make_node("ReduceSum", ["X"], ["Y"], axes=[0, -1], keepdims=1)], [("X", x)],
+              [("Y", f32(d64(x).sum(axis=(0, 2), keepdims=True)))], opset=11)
+    name = "reducesum_empty_axes_noop"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4))
+    make_case(name, [helper.make_node("ReduceSum", ["X", "axes"], ["Y"], noop_with_empty_axes=1)], [("X", x)],
+              [("Y", x)], inits={"axes": np.zeros((0,), np.int64)}, opset=13)
+    name = "reducesum_empty_axes_all"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4))
+    make_case(name, [helper.make_node("ReduceSum", ["X", "axes"], ["Y"], keepdims=0)], [("X", x)],
+              [("Y", f32(d64(x).sum()))], inits={"axes": np.zeros((0,), np.int64)}, opset=13)
+    name = "reducemean_opset7_default"
+    rng = rng_for(name)
+    x = normal(rng, (3, 4))
+    make_case(name, [helper.make_node("ReduceMean", ["X"], ["Y"])], [("X", x)],
+              [("Y", f32(d64(x).mean(keepdims=True)))], opset=7)
+
+
+def gen_resize():
+    def case(name, xs, opset, mode, coord=None, nearest=None, scales=None, sizes=None, a=None, excl=None,
+             torch_ref=None):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        attrs = {"mode": mode}
+        if coord:
+            attrs["coordinate_transformation_mode"] = coord
+        if nearest:
+            attrs["nearest_mode"] = nearest
+        if a is not None:
+            attrs["cubic_coeff_a"] = a
+        if excl:
+            attrs["exclude_outside"] = excl
+        inits = {}
+        if scales is not None:
+            sc = [float(np.float32(v)) for v in scales]
+            out_shape = [int(np.floor(xs[i] * sc[i])) for i in range(len(xs))]
+            inits["scales"] = np.array(scales, np.float32)
+            if opset < 13:
+                inits["roi"] = np.zeros((0,), np.float32)
+                ins = ["X", "roi", "scales"]
+            else:
+                ins = ["X", "", "scales"]
+        else:
+            out_shape = list(sizes)
+            sc = [sizes[i] / xs[i] for i in range(len(xs))]
+            inits["sizes"] = np.array(sizes, np.int64)
+            if opset < 13:
+                inits["roi"] = np.zeros((0,), np.float32)
+                inits["scales"] = np.zeros((0,), np.float32)
+                ins = ["X", "roi", "scales", "sizes"]
+            else:
+                ins = ["X", "", "", "sizes"]
+        ref = resize_np(x, out_shape, sc, mode, coord or "half_pixel", nearest or "round_prefer_floor",
+                        -0.75 if a is None else a, excl or 0)
+        if torch_ref is not None:
+            tmode, ac = torch_ref
+            kw = {"size": out_shape[2:]} if sizes is not None or ac else {"scale_factor": scales[2:]}
+            if tmode != "nearest":
+                kw["align_corners"] = ac
+            tr = F.interpolate(t64(x), mode=tmode, **kw).numpy()
+            same_close(ref, tr, name)
+        make_case(name, [helper.make_node("Resize", ins, ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))],
+                  inits=inits, opset=opset)
+
+    X4 = (1, 2, 4, 4)
+    case("resize13_nearest_asym_floor_x2", X4, 13, "nearest", "asymmetric", "floor", scales=[1, 1, 2, 2],
+         torch_ref=("nearest", None))
+    case("resize11_nearest_asym_floor_x2", X4, 11, "nearest", "asymmetric", "floor", scales=[1, 1, 2, 2],
+         torch_ref=("nearest", None))
+    case("resize13_nearest_asym_floor_x3x2", (1, 1, 3, 4), 13, "nearest", "asymmetric", "floor",
+         scales=[1, 1, 3, 2], torch_ref=("nearest", None))
+    case("resize13_nearest_default_mode_x2", X4, 13, "nearest", scales=[1, 1, 2, 2])
+    case("resize13_nearest_round_prefer_floor_down", (1, 2, 6, 8), 13, "nearest", "half_pixel",
+         "round_prefer_floor", scales=[1, 1, 0.5, 0.5])
+    case("resize13_nearest_round_prefer_ceil_down", (1, 2, 6, 8), 13, "nearest", "half_pixel",
+         "round_prefer_ceil", scales=[1, 1, 0.5, 0.5])
+    case("resize13_nearest_round_prefer_ceil_sizes", (1, 1, 5, 4), 13, "nearest", "half_pixel",
+         "round_prefer_ceil", sizes=[1, 1, 8, 7])
+    case("resize11_nearest_ceil_asym_sizes", (1, 1, 4, 4), 11, "nearest", "asymmetric", "ceil", sizes=[1, 1, 6, 6])
+    case("resize13_nearest_align_corners", (1, 1, 3, 4), 13, "nearest", "align_corners", "round_prefer_floor",
+         sizes=[1, 1, 6, 7])
+    case("resize13_nearest_floor_sizes_asym", (1, 2, 5, 3), 13, "nearest", "asymmetric", "floor",
+         sizes=[1, 2, 8, 7], torch_ref=("nearest", None))
+    case("resize13_linear_half_pixel_x2", X4, 13, "linear", "half_pixel", scales=[1, 1, 2, 2],
+         torch_ref=("bilinear", False))
+    case("resize11_linear_half_pixel_x2", X4, 11, "linear", "half_pixel", scales=[1, 1, 2, 2],
+         torch_ref=("bilinear", False))
+    case("resize13_linear_pytorch_half_pixel_x2", X4, 13, "linear", "pytorch_half_pixel", scales=[1, 1, 2, 2],
+         torch_ref=("bilinear", False))
+    case("resize13_linear_pytorch_half_pixel_len1", X4, 13, "linear", "pytorch_half_pixel", sizes=[1, 2, 1, 6])
+    case("resize13_linear_align_corners_sizes", (1, 2, 3, 4), 13, "linear", "align_corners", sizes=[1, 2, 7, 5],
+         torch_ref=("bilinear", True))
+    case("resize11_linear_align_corners", X4, 11, "linear", "align_corners", scales=[1, 1, 2, 2],
+         torch_ref=("bilinear", True))
+    case("resize13_linear_asymmetric_x2", X4, 13, "linear", "asymmetric", scales=[1, 1, 2, 2])
+    case("resize13_linear_asymmetric_sizes", (1, 1, 3, 5), 13, "linear", "asymmetric", sizes=[1, 1, 5, 8])
+    case("resize13_linear_half_pixel_down", (1, 2, 8, 8), 13, "linear", "half_pixel", scales=[1, 1, 0.5, 0.5],
+         torch_ref=("bilinear", False))
+    case("resize13_linear_half_pixel_sizes", (1, 2, 5, 3), 13, "linear", "half_pixel", sizes=[1, 2, 8, 7],
+         torch_ref=("bilinear", False))
+    case("resize13_linear_rank3_last_axis", (2, 3, 5), 13, "linear", "half_pixel", scales=[1, 1, 2.0])
+    case("resize13_linear_w_only", (1, 2, 3, 4), 13, "linear", "half_pixel", scales=[1, 1, 1, 2.5])
+    case("resize13_cubic_half_pixel_x2", X4, 13, "cubic", "half_pixel", scales=[1, 1, 2, 2], a=-0.75,
+         torch_ref=("bicubic", False))
+    case("resize13_cubic_align_corners_sizes", (1, 1, 4, 5), 13, "cubic", "align_corners", sizes=[1, 1, 7, 9],
+         a=-0.75, torch_ref=("bicubic", True))
+    case("resize11_cubic_default_a_half_pixel", (1, 1, 5, 5), 11, "cubic", scales=[1, 1, 2, 2])
+    case("resize13_cubic_exclude_outside", (1, 1, 4, 4), 13, "cubic", "half_pixel", scales=[1, 1, 2, 2], a=-0.5,
+         excl=1)
+    case("resize13_cubic_asymmetric", (1, 1, 4, 4), 13, "cubic", "asymmetric", scales=[1, 1, 2, 2], a=-0.75)
+    case("resize13_cubic_pytorch_half_pixel_sizes", (1, 2, 4, 4), 13, "cubic", "pytorch_half_pixel",
+         sizes=[1, 2, 6, 7], a=-0.75, torch_ref=("bicubic", False))
+
+    # Upsample (opset 9: scales input; opset 7: scales attribute); asymmetric coordinates
+    for name, opset, mode, xs, scales in (("upsample9_nearest", 9, "nearest", (1, 2, 3, 4), [1, 1, 2, 3]),
+                                          ("upsample7_nearest_attr", 7, "nearest", (1, 1, 3, 3), [1, 1, 2, 2]),
+                                          ("upsample9_linear", 9, "linear", (1, 2, 3, 3), [1, 1, 2, 2])):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        out_shape = [int(xs[i] * scales[i]) for i in range(4)]
+        ref = resize_np(x, out_shape, scales, mode, "asymmetric", "floor")
+        if opset >= 9:
+            node = helper.make_node("Upsample", ["X", "scales"], ["Y"], mode=mode)
+            inits = {"scales": np.array(scales, np.float32)}
+        else:
+            node = helper.make_node("Upsample", ["X"], ["Y"], mode=mode, scales=[float(v) for v in scales])
+            inits = {}
+        make_case(name, [node], [("X", x)], [("Y", f32(ref))], inits=inits, opset=opset)
+
+
+def gen_tensor():
+    # Concat
+    for name, shapes, axis, const in (("concat_axis1", [(2, 3, 4), (2, 1, 4), (2, 2, 4)], 1, False),
+                                      ("concat_neg_axis", [(2, 3), (2, 5)], -1, False),
+                                      ("concat_axis0_const", [(1, 3, 2), (2, 3, 2)], 0, True),
+                                      ("concat_4d_channels", [(1, 2, 3, 3), (1, 3, 3, 3)], -3, False)):
+        rng = rng_for(name)
+        arrs = [normal(rng, s) for s in shapes]
+        names = [f"X{i}" for i in range(len(arrs))]
+        inputs = list(zip(names, arrs))
+        inits = {}
+        if const:
+            inits[names[-1]] = arrs[-1]
+            inputs = inputs[:-1]
+        make_case(name, [helper.make_node("Concat", names, ["Y"], axis=axis)], inputs,
+                  [("Y", np.concatenate(arrs, axis=axis))], inits=inits, opset=13 if not const else 7)
+
+    # Split
+    def split_case(name, xs, axis, split, opset, n=None):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        n_out = len(split) if split else n
+        outs = [f"Y{i}" for i in range(n_out)]
+        if split:
+            parts = np.split(x, np.cumsum(split)[:-1], axis=axis or 0)
+        else:
+            parts = np.split(x, n_out, axis=axis or 0)
+        attrs = {} if axis is None else {"axis": axis}
+        inits = {}
+        ins = ["X"]
+        if split and opset < 13:
+            attrs["split"] = split
+        elif split:
+            inits["split"] = np.array(split, np.int64)
+            ins.append("split")
+        make_case(name, [helper.make_node("Split", ins, outs, **attrs)], [("X", x)], list(zip(outs, parts)),
+                  inits=inits, opset=opset)
+
+    split_case("split_opset11_attr", (2, 6, 3), 1, [2, 3, 1], 11)
+    split_case("split_opset11_equal_default_axis", (4, 3), None, None, 11, n=2)
+    split_case("split_opset13_input", (2, 3, 7), -1, [4, 1, 2], 13)
+    split_case("split_opset13_equal", (2, 3, 6), 2, None, 13, n=3)
+    split_case("split_opset7_attr", (6, 2), 0, [1, 5], 7)
+
+    # Slice
+    def slice_ref(x, starts, ends, axes, steps):
+        idx = [slice(None)] * x.ndim
+        axes = axes if axes is not None else list(range(len(starts)))
+        steps = steps if steps is not None else [1] * len(starts)
+        for s, e, a, st in zip(starts, ends, axes, steps):
+            a = a % x.ndim
+            dim = x.shape[a]
+            if s < 0:
+                s += dim
+            if e < 0:
+                e += dim
+            if st > 0:
+                s, e = min(max(s, 0), dim), min(max(e, 0), dim)
+            else:
+                s, e = min(max(s, 0), dim - 1), min(max(e, -1), dim - 1)
+            idx[a] = np.array(list(range(s, e, st)), dtype=np.int64)
+        y = x
+        for a in range(x.ndim):
+            if not isinstance(idx[a], slice):
+                y = np.take(y, idx[a], axis=a)
+        return y
+
+    for name, xs, starts, ends, axes, steps, opset in (
+            ("slice_opset9_attr", (3, 4, 5), [0, 1], [2, 3], [0, 2], None, 9),
+            ("slice_opset9_no_axes", (4, 5), [1, 0], [3, -1], None, None, 9),
+            ("slice_opset7_clamp", (4, 5), [-10, 2], [100, 1000], [0, 1], None, 7),
+            ("slice_opset13_axes_steps", (3, 6, 5), [0, 1], [3, 6], [1, 2], [2, 2], 13),
+            ("slice_opset13_neg_step_reverse", (3, 5), [-1], [INT64_MIN], [1], [-1], 13),
+            ("slice_opset13_neg_step2", (2, 7, 3), [5, 2], [0, -10], [1, 2], [-2, -1], 13),
+            ("slice_opset13_clamp", (3, 4), [-100, 1], [100, INT64_MAX], [0, 1], None, 13),
+            ("slice_opset13_neg_axes", (2, 3, 6), [1], [-1], [-1], None, 13),
+            ("slice_opset13_no_axes", (4, 4), [1, -3], [4, -1], None, None, 11),
+            ("slice_opset13_step3", (2, 10), [1], [INT64_MAX], [1], [3], 13),
+            ("slice_opset13_empty_like_single", (3, 4), [2, 3], [3, 4], [0, 1], [1, 1], 13)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        ref = slice_ref(x, starts, ends, axes, steps)
+        if opset < 10:
+            attrs = {"starts": starts, "ends": ends}
+            if axes is not None:
+                attrs["axes"] = axes
+            node = helper.make_node("Slice", ["X"], ["Y"], **attrs)
+            inits = {}
+        else:
+            inits = {"starts": np.array(starts, np.int64), "ends": np.array(ends, np.int64)}
+            ins = ["X", "starts", "ends"]
+            if axes is not None:
+                inits["axes"] = np.array(axes, np.int64)
+                ins.append("axes")
+            if steps is not None:
+                if axes is None:
+                    ins.append("")
+                inits["steps"] = np.array(steps, np.int64)
+                ins.append("steps")
+            node = helper.make_node("Slice", ins, ["Y"])
+        make_case(name, [node], [("X", x)], [("Y", ref)], inits=inits, opset=opset)
+
+    # Reshape
+    for name, xs, shape, opset in (("reshape_zero_neg1", (2, 3, 4), [0, -1], 13),
+                                   ("reshape_neg1_first", (2, 3, 4), [-1, 4], 7),
+                                   ("reshape_zero_mid", (2, 3, 4), [2, 0, 2, 2], 13),
+                                   ("reshape_flatten_all", (2, 3, 4), [-1], 14),
+                                   ("reshape_add_dims", (6,), [1, 2, 1, 3], 13)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        tgt = [xs[i] if v == 0 else v for i, v in enumerate(shape)]
+        make_case(name, [helper.make_node("Reshape", ["X", "shape"], ["Y"])], [("X", x)],
+                  [("Y", x.reshape(tgt))], inits={"shape": np.array(shape, np.int64)}, opset=opset)
+
+    # Flatten
+    for axis, opset in ((0, 13), (1, 13), (2, 11), (-1, 13), (None, 9), (4, 13)):
+        name = f"flatten_axis{'default' if axis is None else axis}".replace("-", "neg")
+        rng = rng_for(name)
+        x = normal(rng, (2, 3, 4, 5))
+        a = 1 if axis is None else axis % 4 if axis < 0 else axis
+        ref = x.reshape(int(np.prod(x.shape[:a])), -1)
+        attrs = {} if axis is None else {"axis": axis}
+        make_case(name, [helper.make_node("Flatten", ["X"], ["Y"], **attrs)], [("X", x)], [("Y", ref)], opset=opset)
+
+    # Transpose
+    for name, xs, perm in (("transpose_default", (2, 3, 4), None), ("transpose_nchw_nhwc", (1, 2, 3, 4), [0, 2, 3, 1]),
+                           ("transpose_2d", (3, 5), [1, 0]), ("transpose_rank5", (2, 1, 3, 2, 2), [4, 0, 3, 1, 2])):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        attrs = {} if perm is None else {"perm": perm}
+        make_case(name, [helper.make_node("Transpose", ["X"], ["Y"], **attrs)], [("X", x)],
+                  [("Y", np.transpose(x, perm))], opset=13)
+
+    # Squeeze / Unsqueeze
+    for name, xs, axes, opset in (("squeeze_opset11_attr", (2, 1, 3, 1), [1], 11),
+                                  ("squeeze_opset11_neg", (2, 1, 3, 1), [-1, 1], 11),
+                                  ("squeeze_opset11_all", (1, 3, 1, 2), None, 11),
+                                  ("squeeze_opset13_input", (1, 3, 1, 2), [0, 2], 13),
+                                  ("squeeze_opset13_all", (1, 4, 1), None, 13)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        ref = np.squeeze(x, axis=None if axes is None else tuple(axes))
+        inits = {}
+        if axes is not None and opset >= 13:
+            node = helper.make_node("Squeeze", ["X", "axes"], ["Y"])
+            inits["axes"] = np.array(axes, np.int64)
+        elif axes is not None:
+            node = helper.make_node("Squeeze", ["X"], ["Y"], axes=axes)
+        else:
+            node = helper.make_node("Squeeze", ["X"], ["Y"])
+        make_case(name, [node], [("X", x)], [("Y", ref)], inits=inits, opset=opset)
+    for name, xs, axes, opset in (("unsqueeze_opset11_attr", (2, 3), [0, 3], 11),
+                                  ("unsqueeze_opset11_neg", (2, 3), [-1], 11),
+                                  ("unsqueeze_opset13_input", (2, 3, 4), [-1, 1], 13),
+                                  ("unsqueeze_opset13_unsorted", (3, 2), [3, 0], 13),
+                                  ("unsqueeze_opset7_attr", (4,), [1], 7)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        ref = np.expand_dims(x, tuple(axes))
+        inits = {}
+        if opset >= 13:
+            node = helper.make_node("Unsqueeze", ["X", "axes"], ["Y"])
+            inits["axes"] = np.array(axes, np.int64)
+        else:
+            node = helper.make_node("Unsqueeze", ["X"], ["Y"], axes=axes)
+        make_case(name, [node], [("X", x)], [("Y", ref)], inits=inits, opset=opset)
+
+    # Gather
+    for name, xs, idx, axis, as_input in (("gather_axis0", (5, 4), [2, 0, 4], 0, False),
+                                          ("gather_axis1_2d_idx", (3, 5, 2), [[0, 2], [1, -1]], 1, False),
+                                          ("gather_negative_indices", (6, 3), [-1, -6, 2], 0, False),
+                                          ("gather_scalar_index_axis1", (2, 4, 3), 3, 1, False),
+                                          ("gather_scalar_index_axis0", (4, 3), -2, 0, False),
+                                          ("gather_indices_input", (5, 3), [[4, 1], [0, 0]], 0, True),
+                                          ("gather_neg_axis", (2, 3, 4), [3, 1], -1, False)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        ind = np.array(idx, np.int64)
+        ref = np.take(x, ind, axis=axis)
+        attrs = {} if axis == 0 else {"axis": axis}
+        make_case(name, [helper.make_node("Gather", ["X", "I"], ["Y"], **attrs)],
+                  [("X", x)] + ([("I", ind)] if as_input else []), [("Y", ref)],
+                  inits=None if as_input else {"I": ind}, opset=13 if axis >= 0 else 11)
+    name = "gather_int64_data"
+    rng = rng_for(name)
+    x = rng.integers(-100, 100, (4, 3)).astype(np.int64)
+    make_case(name, [helper.make_node("Gather", ["X", "I"], ["Y"], axis=1)], [("X", x)],
+              [("Y", np.take(x, np.array([2, 0], np.int64), axis=1))], inits={"I": np.array([2, 0], np.int64)},
+              opset=13)
+
+    # Shape (int64 outputs) and shape subgraphs
+    for name, xs, start, end, opset in (("shape_opset13", (2, 3, 4), None, None, 13),
+                                        ("shape_opset15_start_end", (2, 3, 4, 5), 1, -1, 15),
+                                        ("shape_opset15_start_neg", (2, 3, 4, 5), -2, None, 15),
+                                        ("shape_opset15_end_clamp", (2, 3, 4), None, 10, 15)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        attrs = {}
+        if start is not None:
+            attrs["start"] = start
+        if end is not None:
+            attrs["end"] = end
+        r = len(xs)
+        s = 0 if start is None else start
+        e = r if end is None else end
+        s = min(max(s + r if s < 0 else s, 0), r)
+        e = min(max(e + r if e < 0 else e, 0), r)
+        make_case(name, [helper.make_node("Shape", ["X"], ["Y"], **attrs)], [("X", x)],
+                  [("Y", np.array(xs[s:e], np.int64))], opset=opset)
+    name = "shape_reshape_like"
+    rng = rng_for(name)
+    x, y = normal(rng, (2, 3, 4)), normal(rng, (6, 4))
+    make_case(name, [helper.make_node("Shape", ["X"], ["s"]), helper.make_node("Reshape", ["Y", "s"], ["Z"])],
+              [("X", x), ("Y", y)], [("Z", y.reshape(2, 3, 4))], opset=13)
+    name = "shape_gather_concat_reshape"  # the flatten pattern of PyTorch exports
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 2, 2))
+    nodes = [helper.make_node("Shape", ["X"], ["s"]),
+             helper.make_node("Gather", ["s", "i0"], ["n"], axis=0),
+             helper.make_node("Unsqueeze", ["n", "ax0"], ["n1"]),
+             helper.make_node("Concat", ["n1", "m1"], ["shp"], axis=0),
+             helper.make_node("Reshape", ["X", "shp"], ["Y"])]
+    make_case(name, nodes, [("X", x)], [("Y", x.reshape(2, -1))],
+              inits={"i0": np.array(0, np.int64), "ax0": np.array([0], np.int64), "m1": np.array([-1], np.int64)},
+              opset=13)
+
+    # Constant, ConstantOfShape
+    name = "constant_tensor_add"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3))
+    cv = normal(rng, (2, 3))
+    make_case(name, [helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(cv)),
+                     helper.make_node("Add", ["X", "c"], ["Y"])], [("X", x)], [("Y", f32(d64(x) + d64(cv)))], opset=11)
+    name = "constant_value_float_mul"
+    rng = rng_for(name)
+    x = normal(rng, (3, 2))
+    make_case(name, [helper.make_node("Constant", [], ["c"], value_float=2.5),
+                     helper.make_node("Mul", ["X", "c"], ["Y"])], [("X", x)], [("Y", f32(d64(x) * 2.5))], opset=13)
+    name = "constant_value_ints_reshape"
+    rng = rng_for(name)
+    x = normal(rng, (2, 6))
+    make_case(name, [helper.make_node("Constant", [], ["c"], value_ints=[3, -1]),
+                     helper.make_node("Reshape", ["X", "c"], ["Y"])], [("X", x)], [("Y", x.reshape(3, 4))], opset=13)
+    name = "constantofshape_float_add"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4))
+    make_case(name, [helper.make_node("ConstantOfShape", ["shp"], ["c"],
+                                      value=numpy_helper.from_array(np.array([1.25], np.float32))),
+                     helper.make_node("Add", ["X", "c"], ["Y"])], [("X", x)],
+              [("Y", f32(d64(x) + 1.25))], inits={"shp": np.array([3, 1], np.int64)}, opset=9)
+    name = "constantofshape_default_zero_add"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3))
+    make_case(name, [helper.make_node("ConstantOfShape", ["shp"], ["c"]),
+                     helper.make_node("Add", ["X", "c"], ["Y"])], [("X", x)],
+              [("Y", x)], inits={"shp": np.array([2, 3], np.int64)}, opset=9)
+    name = "constantofshape_int64_from_shape"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4))
+    make_case(name, [helper.make_node("Shape", ["X"], ["s"]),
+                     helper.make_node("ConstantOfShape", ["s"], ["Y"],
+                                      value=numpy_helper.from_array(np.array([7], np.int64)))],
+              [("X", x)], [("Y", np.full((2, 3, 4), 7, np.int64))], opset=13)
+
+    # Pad
+    def pad_ref(x, pads, mode, value=0.0):
+        r = x.ndim
+        pb, pe = pads[:r], pads[r:]
+        y = d64(x)
+        sl = tuple(slice(max(0, -pb[i]), y.shape[i] - max(0, -pe[i])) for i in range(r))
+        y = y[sl]
+        pw = [(max(0, pb[i]), max(0, pe[i])) for i in range(r)]
+        if mode == "constant":
+            return np.pad(y, pw, mode="constant", constant_values=value)
+        return np.pad(y, pw, mode="reflect" if mode == "reflect" else "edge")
+
+    for name, xs, pads, mode, value, opset in (
+            ("pad11_constant_value", (1, 2, 3, 3), [0, 0, 1, 2, 0, 0, 2, 1], "constant", 1.5, 11),
+            ("pad11_constant_default", (2, 3), [1, 0, 0, 2], "constant", None, 11),
+            ("pad11_reflect", (1, 2, 4, 5), [0, 0, 2, 1, 0, 0, 1, 3], "reflect", None, 11),
+            ("pad11_edge", (1, 2, 3, 4), [0, 0, 2, 1, 0, 0, 1, 3], "edge", None, 11),
+            ("pad13_negative_crop", (2, 5, 6), [0, -1, 2, 0, 1, -2], "constant", -0.5, 13),
+            ("pad11_reflect_rank3", (2, 3, 5), [0, 0, 2, 0, 0, 4], "reflect", None, 11),
+            ("pad7_attr_constant", (2, 3, 3), [0, 1, 1, 0, 2, 0], "constant", 2.0, 7),
+            ("pad10_attr_reflect", (1, 1, 4, 4), [0, 0, 1, 2, 0, 0, 2, 1], "reflect", None, 10),
+            ("pad7_attr_edge", (3, 4), [1, 2, 2, 1], "edge", None, 7)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        ref = pad_ref(x, pads, mode, 0.0 if value is None else value)
+        inits = {}
+        if opset < 11:
+            attrs = {"pads": pads}
+            if mode != "constant":
+                attrs["mode"] = mode
+            if value is not None:
+                attrs["value"] = value
+            node = helper.make_node("Pad", ["X"], ["Y"], **attrs)
+        else:
+            ins = ["X", "pads"]
+            inits["pads"] = np.array(pads, np.int64)
+            if value is not None:
+                inits["cv"] = np.array(value, np.float32)
+                ins.append("cv")
+            node = helper.make_node("Pad", ins, ["Y"], **({} if mode == "constant" else {"mode": mode}))
+        make_case(name, [node], [("X", x)], [("Y", f32(ref))], inits=inits, opset=opset)
+
+    # Cast
+    name = "cast_float_to_int64"
+    rng = rng_for(name)
+    x = normal(rng, (3, 4), 10.0)
+    make_case(name, [helper.make_node("Cast", ["X"], ["Y"], to=TensorProto.INT64)], [("X", x)],
+              [("Y", np.trunc(d64(x)).astype(np.int64))], opset=13)
+    name = "cast_int64_to_float"
+    rng = rng_for(name)
+    x = rng.integers(-1000, 1000, (2, 5)).astype(np.int64)
+    make_case(name, [helper.make_node("Cast", ["X"], ["Y"], to=TensorProto.FLOAT)], [("X", x)],
+              [("Y", x.astype(np.float32))], opset=13)
+    name = "cast_float_to_bool"
+    rng = rng_for(name)
+    x = (rng.integers(-1, 2, (3, 4)) * rng.uniform(0.5, 2, (3, 4))).astype(np.float32)
+    make_case(name, [helper.make_node("Cast", ["X"], ["Y"], to=TensorProto.BOOL)], [("X", x)],
+              [("Y", x != 0)], opset=13)
+    name = "cast_bool_to_float"
+    rng = rng_for(name)
+    x = rng.integers(0, 2, (2, 3, 2)).astype(np.bool_)
+    x[0, 0, 0] = True
+    make_case(name, [helper.make_node("Cast", ["X"], ["Y"], to=TensorProto.FLOAT)], [("X", x)],
+              [("Y", x.astype(np.float32))], opset=9)
+    name = "cast_float_to_float"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3))
+    make_case(name, [helper.make_node("Cast", ["X"], ["Y"], to=TensorProto.FLOAT)], [("X", x)], [("Y", x)], opset=7)
+
+    # Expand
+    for name, xs, shape in (("expand_col_to_3d", (3, 1), [2, 3, 4]), ("expand_bidirectional", (1, 4), [3, 1]),
+                            ("expand_smaller_shape", (2, 3, 1), [4]), ("expand_ones", (2, 1, 3), [1, 4, 1]),
+                            ("expand_scalar", (), [2, 3])):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        ref = x * np.ones(shape, np.float32)
+        make_case(name, [helper.make_node("Expand", ["X", "shape"], ["Y"])], [("X", x)], [("Y", ref)],
+                  inits={"shape": np.array(shape, np.int64)}, opset=13 if xs else 8)
+
+    # Tile
+    for name, xs, reps in (("tile_3d", (2, 3, 4), [1, 2, 3]), ("tile_2d", (3, 4), [2, 1]), ("tile_4d", (1, 2, 2, 2), [2, 1, 2, 1])):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        make_case(name, [helper.make_node("Tile", ["X", "r"], ["Y"])], [("X", x)], [("Y", np.tile(x, reps))],
+                  inits={"r": np.array(reps, np.int64)}, opset=13)
+
+    # DepthToSpace / SpaceToDepth
+    def d2s(x, bs, mode):
+        b, c, h, w = x.shape
+        if mode == "DCR":
+            t = x.reshape(b, bs, bs, c // (bs * bs), h, w).transpose(0, 3, 4, 1, 5, 2)
+        else:
+            t = x.reshape(b, c // (bs * bs), bs, bs, h, w).transpose(0, 1, 4, 2, 5, 3)
+        return t.reshape(b, c // (bs * bs), h * bs, w * bs)
+
+    for name, xs, bs, mode, opset in (("depthtospace_dcr", (1, 8, 2, 3), 2, "DCR", 13),
+                                      ("depthtospace_crd", (1, 8, 2, 3), 2, "CRD", 13),
+                                      ("depthtospace_default_bs3", (2, 9, 2, 2), 3, None, 11),
+                                      ("depthtospace_opset7", (1, 4, 2, 2), 2, None, 7)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        attrs = {"blocksize": bs}
+        if mode:
+            attrs["mode"] = mode
+        ref = d2s(x, bs, mode or "DCR")
+        if mode is None or mode == "DCR":
+            # cross-check DCR against torch.pixel_shuffle after a channel permutation
+            b, c, h, w = xs
+            perm = x.reshape(b, bs * bs, c // (bs * bs), h, w).transpose(0, 2, 1, 3, 4).reshape(xs)
+            same_close(ref, F.pixel_shuffle(t64(perm), bs).numpy(), name)
+        else:
+            same_close(ref, F.pixel_shuffle(t64(x), bs).numpy(), name)
+        make_case(name, [helper.make_node("DepthToSpace", ["X"], ["Y"], **attrs)], [("X", x)], [("Y", ref)],
+                  opset=opset)
+    for name, xs, bs in (("spacetodepth_bs2", (1, 2, 4, 6), 2), ("spacetodepth_bs3", (2, 1, 3, 6), 3)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        b, c, h, w = xs
+        ref = x.reshape(b, c, h // bs, bs, w // bs, bs).transpose(0, 3, 5, 1, 2, 4).reshape(b, c * bs * bs, h // bs, w // bs)
+        same_close(d2s(ref, bs, "DCR"), x, name)  # inverse of DepthToSpace DCR
+        make_case(name, [helper.make_node("SpaceToDepth", ["X"], ["Y"], blocksize=bs)], [("X", x)], [("Y", ref)],
+                  opset=13)
+
+
+SELFCHECK = False
+
+
+def main(argv):
+    global SELFCHECK
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    SELFCHECK = "--selfcheck" in argv
+    if len(args) != 1:
+        sys.stderr.write(__doc__)
+        return 2
+    out = args[0]
+    gen_activations()
+    gen_elementwise()
+    gen_conv()
+    gen_norm()
+    gen_pool()
+    gen_gemm()
+    gen_softmax()
+    gen_reduce()
+    gen_resize()
+    gen_tensor()
+
+    # every op of ENGINE_OP_LIST must be covered
+    ops_h = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine", "include", "engine", "ops.h")
+    if os.path.exists(ops_h):
+        import re
+        text = open(ops_h).read()
+        listed = set(re.findall(r"X\((\w+),\s*\w+\)", text)) - {"Name"}
+        covered = {n.op_type for c in CASES for n in c[1].graph.node}
+        missing = listed - covered
+        assert not missing, f"ops without cases: {sorted(missing)}"
+
+    os.makedirs(out, exist_ok=True)
+    names = []
+    for name, model, ins, outs, tol in CASES:
+        d = os.path.join(out, name)
+        if os.path.isdir(d):
+            shutil.rmtree(d)
+        os.makedirs(d)
+        with open(os.path.join(d, "model.onnx"), "wb") as f:
+            f.write(model.SerializeToString())
+        for k, a in enumerate(ins):
+            np.save(os.path.join(d, f"input_{k}.npy"), np.array(a, order="C"))
+        for k, a in enumerate(outs):
+            np.save(os.path.join(d, f"output_{k}.npy"), np.array(a, order="C"))
+        with open(os.path.join(d, "tolerance"), "w") as f:
+            f.write(tol + "\n")
+        names.append(name)
+    with open(os.path.join(out, "INDEX"), "w") as f:
+        f.write("".join(n + "\n" for n in names))
+    print(f"gen_op_cases: {len(names)} cases in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
