@@ -312,6 +312,13 @@ int eng_graph_use_count(const eng_graph *g, const engine_value *v) {
     return uses;
 }
 
+/* A node is live if one of its outputs is live and not already a constant. */
+static int node_is_live(const engine_node *n, const unsigned char *live) {
+    for (int o = 0; o < n->n_outputs; ++o)
+        if (n->outputs[o] && live[n->outputs[o]->index] && !(n->outputs[o]->flags & ENGINE_VALUE_CONST)) return 1;
+    return 0;
+}
+
 int eng_graph_remove_dead(eng_graph *g) {
     engine_context *ctx = g->ctx;
     int removed = 0;
@@ -323,21 +330,13 @@ int eng_graph_remove_dead(eng_graph *g) {
     for (int k = 0; k < g->n_outputs; ++k) live[g->outputs[k]->index] = 1;
     for (int k = g->n_nodes - 1; k >= 0; --k) {
         engine_node *n = g->nodes[k];
-        int node_live = 0;
-        for (int o = 0; o < n->n_outputs; ++o)
-            if (n->outputs[o] && live[n->outputs[o]->index] && !(n->outputs[o]->flags & ENGINE_VALUE_CONST))
-                node_live = 1;
-        if (!node_live) continue;
+        if (!node_is_live(n, live)) continue;
         for (int i = 0; i < n->n_inputs; ++i)
             if (n->inputs[i]) live[n->inputs[i]->index] = 1;
     }
     for (int k = g->n_nodes - 1; k >= 0; --k) {
         engine_node *n = g->nodes[k];
-        int node_live = 0;
-        for (int o = 0; o < n->n_outputs; ++o)
-            if (n->outputs[o] && live[n->outputs[o]->index] && !(n->outputs[o]->flags & ENGINE_VALUE_CONST))
-                node_live = 1;
-        if (!node_live) {
+        if (!node_is_live(n, live)) {
             eng_graph_remove_node(g, n);
             removed++;
         }
