@@ -16,6 +16,7 @@
 #include <stb_image.h>
 #include <stb_image_resize.h>
 
+#include "engine/backend.h"
 #include "engine/engine.h"
 
 #define MAX_IO 64
@@ -381,7 +382,7 @@ static int parse_args(int argc, char **argv, options *o) {
             break;
         }
         case OPT_VERSION:
-            printf("engine-run %s (backend ABI %u)\n", ENGINE_VERSION_STRING, 1u);
+            printf("engine-run %s (backend ABI %u)\n", ENGINE_VERSION_STRING, ENGINE_BACKEND_ABI_VERSION);
             exit(0);
         case 'h':
         case OPT_HELP: usage(stdout); exit(0);
