@@ -15,8 +15,7 @@ static engine_status softmax_common(eng_graph *g, engine_node *n) {
     int64_t axis;
     if ((st = eng_attr_int(g, n, "axis", legacy ? 1 : -1, &axis))) return st;
     int ax;
-    if ((st = eng_norm_axis(g, n, axis, x->rank, legacy, "axis", &ax))) return st;
-    /* legacy allows axis == rank: each element then normalises alone */
+    if ((st = eng_norm_axis(g, n, axis, x->rank, 0, "axis", &ax))) return st;
     if (legacy && ax == x->rank - 1) legacy = 0;
     if ((st = eng_same_as_input(g, n, 0))) return st;
     engine_softmax_params *p = eng_node_params(g, n, sizeof *p);
