@@ -49,7 +49,7 @@ engine_status eng_require_input(eng_graph *g, const engine_node *n, int k, engin
  * *count = -1 when the input is absent/omitted. Error when present but not
  * constant (our graphs have static shapes) or too long. */
 engine_status eng_const_ints(eng_graph *g, const engine_node *n, int k, int64_t *out, int max, int *count);
-/* Same for float (f32) constant inputs. */
+/* Same for float constant inputs (float32, float16 or float64, read as float). */
 engine_status eng_const_floats(eng_graph *g, const engine_node *n, int k, float *out, int max, int *count);
 /* numpy broadcasting of a and b into out (rank = max rank). */
 engine_status eng_broadcast(eng_graph *g, const engine_node *n, const engine_value *a, const engine_value *b,
