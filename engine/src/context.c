@@ -71,7 +71,9 @@ static void default_free(void *user, void *ptr) {
 }
 
 void *eng_alloc(engine_context *ctx, size_t size) {
-    return ctx->allocator.alloc(ctx->allocator.user, size ? size : 1, 64);
+    void *p = ctx->allocator.alloc(ctx->allocator.user, size ? size : 1, 64);
+    if (!p) ctx->alloc_failures++;
+    return p;
 }
 
 int eng_mul_size(size_t a, size_t b, size_t *out) {

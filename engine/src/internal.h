@@ -43,6 +43,7 @@ struct engine_context {
     eng_backend backends[ENG_MAX_BACKENDS];
     int n_backends;
     char *rejections; /* one line per refused module */
+    unsigned long alloc_failures; /* allocations that returned NULL: tells OOM from bad bytes in protobuf-c */
 };
 
 /* ---- memory ---- */

@@ -804,7 +804,10 @@ engine_status eng_onnx_load(engine_context *ctx, const void *data, size_t size, 
     im.base_dir = base_dir;
     eng_graph *g = NULL;
     engine_status st;
+    unsigned long failures = ctx->alloc_failures;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(&alloc, size, data);
+    if (!mp && ctx->alloc_failures != failures)
+        return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory decoding the model");
     if (!mp) return eng_error(ctx, ENGINE_ERR_PARSE, "not an ONNX model: protobuf decoding failed");
     if (!mp->graph) {
         st = eng_error(ctx, ENGINE_ERR_PARSE, "not an ONNX model: it has no graph");

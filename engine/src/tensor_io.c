@@ -311,7 +311,10 @@ static engine_status pb_load(engine_context *ctx, const char *path, const void *
                              engine_tensor *out) {
     ProtobufCAllocator alloc;
     eng_onnx_allocator(ctx, &alloc);
+    unsigned long failures = ctx->alloc_failures;
     Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&alloc, size, buf);
+    if (!tp && ctx->alloc_failures != failures)
+        return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "'%s': out of memory decoding the tensor", path);
     if (!tp) return eng_error(ctx, ENGINE_ERR_PARSE, "'%s': not a TensorProto: protobuf decoding failed", path);
     char what[600], dir[4096];
     snprintf(what, sizeof what, "'%.560s'", path);
