@@ -108,7 +108,7 @@ def rel_l2(a, ref):
     return float(np.linalg.norm(a - ref) / max(np.linalg.norm(ref), 1e-300))
 
 
-def export_one(name, seed, outdir):
+def export_one(name, seed, outdir, preserve_bn=False):
     ctor, shape = MODELS[name]
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -134,7 +134,10 @@ def export_one(name, seed, outdir):
     torch.onnx.export(model, torch.from_numpy(x), path, opset_version=OPSET,
                       input_names=["input"], output_names=["output"],
                       do_constant_folding=True,
-                      training=torch.onnx.TrainingMode.EVAL)
+                      # PRESERVE keeps BatchNormalization as nodes (EVAL lets
+                      # the exporter fold them), to exercise our own fold.
+                      training=(torch.onnx.TrainingMode.PRESERVE if preserve_bn
+                                else torch.onnx.TrainingMode.EVAL))
     proto = onnx.load(path)
     onnx.checker.check_model(proto, full_check=True)
     np.save(os.path.join(d, "input_0.npy"), x)
@@ -151,6 +154,8 @@ def main():
     ap.add_argument("outdir", nargs="?")
     ap.add_argument("--only", default="", help="comma-separated model names")
     ap.add_argument("--list", action="store_true", help="print the model names and exit")
+    ap.add_argument("--preserve-bn", action="store_true",
+                    help="export BatchNormalization as nodes (TrainingMode.PRESERVE) instead of folded")
     args = ap.parse_args()
     if args.list:
         print("\n".join(MODELS))
@@ -173,7 +178,7 @@ def main():
     for name in names:
         t = time.time()
         seed = list(MODELS).index(name)
-        proto, ops, err, sens, oshape = export_one(name, seed, args.outdir)
+        proto, ops, err, sens, oshape = export_one(name, seed, args.outdir, args.preserve_bn)
         all_ops.update(ops)
         ok = err <= SANITY_REL_L2 and sens >= MIN_SENSITIVITY
         if not ok:

@@ -86,9 +86,10 @@ void engine_model_free(engine_model *model) {
 engine_status engine_model_optimize(engine_model *model, unsigned flags) {
     if (!model) return ENGINE_ERR_INVALID_ARGUMENT;
     if (flags == ENGINE_OPT_NONE) return ENGINE_OK;
-    /* The load already folded constants and removed dead nodes; the fusion
-     * passes (docs/PASSES.md) plug in here. */
-    eng_graph_remove_dead(model->graph);
+    /* The load already folded constants and removed dead nodes; the passes
+     * (docs/PASSES.md) rewrite what is left. */
+    engine_status st = eng_passes_run(model->graph, model->passes, ENG_MAX_PASS_STATS, &model->n_passes);
+    if (st) return st;
     model->optimized = 1;
     return ENGINE_OK;
 }
@@ -247,12 +248,21 @@ engine_status engine_model_dump(const engine_model *model, const engine_session 
                 emit(&d, "null");
             emit(&d, "}");
         }
+        emit(&d, "],\"passes\":[");
+        for (int k = 0; k < model->n_passes; ++k) {
+            emit(&d, "%s{\"name\":", k ? "," : "");
+            emit_json_string(&d, model->passes[k].name);
+            emit(&d, ",\"before\":%d,\"after\":%d}", model->passes[k].before, model->passes[k].after);
+        }
         emit(&d, "],\"node_count\":%d,\"folded\":%d,\"macs\":%lld}\n", g->n_nodes, model->folded,
              (long long)engine_model_macs(model));
         return ENGINE_OK;
     }
     emit(&d, "graph: %d nodes, %d inputs, %d outputs, %d nodes folded into constants, %lld MACs\n", g->n_nodes,
          g->n_inputs, g->n_outputs, model->folded, (long long)engine_model_macs(model));
+    for (int k = 0; k < model->n_passes; ++k)
+        emit(&d, "  pass   %-16s %d -> %d nodes\n", model->passes[k].name, model->passes[k].before,
+             model->passes[k].after);
     for (int k = 0; k < g->n_inputs; ++k) {
         shape_str(g->inputs[k], shape, sizeof shape);
         emit(&d, "  input  %s %s\n", g->inputs[k]->name, shape);

@@ -1,0 +1,31 @@
+/* passes.c - the default pass pipeline and its node counts. */
+#include "passes.h"
+
+typedef engine_status (*pass_fn)(eng_graph *g, int *changed);
+
+static const struct {
+    const char *name;
+    pass_fn fn;
+} default_passes[] = {
+    {"noop", eng_pass_noop},
+    {"fold_batchnorm", eng_pass_fold_batchnorm},
+};
+
+engine_status eng_passes_run(eng_graph *g, eng_pass_stat *stats, int max, int *n_stats) {
+    int n = 0;
+    int count = (int)(sizeof default_passes / sizeof default_passes[0]);
+    for (int k = 0; k < count; ++k) {
+        int before = g->n_nodes, changed = 0;
+        engine_status st = default_passes[k].fn(g, &changed);
+        if (st) {
+            *n_stats = n;
+            return st;
+        }
+        if (n < max) stats[n++] = (eng_pass_stat){default_passes[k].name, before, g->n_nodes};
+    }
+    int before = g->n_nodes;
+    eng_graph_remove_dead(g);
+    if (n < max) stats[n++] = (eng_pass_stat){"remove_dead", before, g->n_nodes};
+    *n_stats = n;
+    return ENGINE_OK;
+}

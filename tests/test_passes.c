@@ -1,0 +1,668 @@
+/* Unit tests of the graph passes (engine/passes): each pattern fires, its
+ * near misses do not, and the rewritten graph computes what the original
+ * did (both evaluated node by node with the reference kernels). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "infer.h"
+#include "model.h"
+#include "passes.h"
+#include "ref_kernels.h"
+
+/* ---- building graphs ---- */
+
+static uint64_t rng_state;
+static float rnd(void) { /* uniform in [-1, 1) */
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((double)(rng_state >> 11) / (double)(1ull << 53) * 2.0 - 1.0);
+}
+
+static engine_context *new_ctx(void) {
+    engine_context_options o;
+    memset(&o, 0, sizeof o);
+    o.no_default_backends = 1;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(&o, &ctx), ENGINE_OK);
+    return ctx;
+}
+
+static eng_graph *new_graph(engine_context *ctx) {
+    eng_graph *g;
+    assert_int_equal(eng_graph_create(ctx, &g), ENGINE_OK);
+    g->opset = 17;
+    rng_state = 12345;
+    return g;
+}
+
+static engine_value *value(eng_graph *g, const char *name) {
+    engine_value *v;
+    assert_int_equal(eng_graph_get_value(g, name, &v), ENGINE_OK);
+    return v;
+}
+
+static void add_io(eng_graph *g, engine_value ***arr, int *count, engine_value *v) {
+    engine_value **a = eng_realloc(g->ctx, *arr, (size_t)*count * sizeof *a, (size_t)(*count + 1) * sizeof *a);
+    assert_non_null(a);
+    a[(*count)++] = v;
+    *arr = a;
+}
+
+static engine_value *input(eng_graph *g, const char *name, int rank, const int64_t *dims) {
+    engine_value *v = value(g, name);
+    assert_int_equal(eng_value_set_shape(g, v, ENGINE_DTYPE_F32, rank, dims), ENGINE_OK);
+    v->flags |= ENGINE_VALUE_GRAPH_INPUT;
+    add_io(g, &g->inputs, &g->n_inputs, v);
+    return v;
+}
+
+static void output(eng_graph *g, const char *name) {
+    engine_value *v = value(g, name);
+    v->flags |= ENGINE_VALUE_GRAPH_OUTPUT;
+    add_io(g, &g->outputs, &g->n_outputs, v);
+}
+
+/* A float constant of random values in [lo, hi). */
+static engine_value *cfloat(eng_graph *g, const char *name, int rank, const int64_t *dims, float lo, float hi) {
+    engine_value *v = value(g, name);
+    assert_int_equal(eng_value_set_shape(g, v, ENGINE_DTYPE_F32, rank, dims), ENGINE_OK);
+    int64_t n = engine_value_numel(v);
+    float *d = eng_alloc(g->ctx, (size_t)n * sizeof *d + 1);
+    assert_non_null(d);
+    for (int64_t k = 0; k < n; ++k) d[k] = lo + (rnd() + 1.0f) * 0.5f * (hi - lo);
+    eng_value_set_data(g, v, d);
+    return v;
+}
+
+static engine_value *cints(eng_graph *g, const char *name, int n, const int64_t *vals) {
+    engine_value *v = value(g, name);
+    int64_t dims[1] = {n};
+    assert_int_equal(eng_value_set_shape(g, v, ENGINE_DTYPE_I64, 1, dims), ENGINE_OK);
+    int64_t *d = eng_alloc(g->ctx, (size_t)n * sizeof *d + 1);
+    assert_non_null(d);
+    memcpy(d, vals, (size_t)n * sizeof *d);
+    eng_value_set_data(g, v, d);
+    return v;
+}
+
+/* node(g, "Conv", "c1", "x,w,b", "y"): names "" for omitted inputs. */
+static engine_node *node(eng_graph *g, const char *op, const char *name, const char *ins, const char *outs) {
+    char buf[256];
+    const char *lists[2] = {ins, outs};
+    char names[2][8][64];
+    int counts[2] = {0, 0};
+    for (int l = 0; l < 2; ++l) {
+        snprintf(buf, sizeof buf, "%s", lists[l]);
+        char *p = buf;
+        for (;;) {
+            char *comma = strchr(p, ',');
+            if (comma) *comma = 0;
+            snprintf(names[l][counts[l]++], 64, "%.63s", p);
+            if (!comma) break;
+            p = comma + 1;
+        }
+    }
+    engine_node *n;
+    assert_int_equal(eng_graph_add_node(g, name, op, "", counts[0], counts[1], &n), ENGINE_OK);
+    for (int k = 0; k < counts[0]; ++k)
+        if (names[0][k][0]) eng_node_set_input(n, k, value(g, names[0][k]));
+    for (int k = 0; k < counts[1]; ++k)
+        if (names[1][k][0]) assert_int_equal(eng_node_set_output(g, n, k, value(g, names[1][k])), ENGINE_OK);
+    return n;
+}
+
+static void attr_int(eng_graph *g, engine_node *n, const char *name, int64_t v) {
+    engine_attr *a;
+    assert_int_equal(eng_node_add_attr(g, n, name, ENGINE_ATTR_INT, &a), ENGINE_OK);
+    a->i = v;
+}
+
+static void attr_float(eng_graph *g, engine_node *n, const char *name, float v) {
+    engine_attr *a;
+    assert_int_equal(eng_node_add_attr(g, n, name, ENGINE_ATTR_FLOAT, &a), ENGINE_OK);
+    a->f = v;
+}
+
+static void attr_ints(eng_graph *g, engine_node *n, const char *name, int count, const int64_t *v) {
+    engine_attr *a;
+    assert_int_equal(eng_node_add_attr(g, n, name, ENGINE_ATTR_INTS, &a), ENGINE_OK);
+    a->ints = eng_alloc(g->ctx, (size_t)count * sizeof *a->ints);
+    assert_non_null(a->ints);
+    memcpy(a->ints, v, (size_t)count * sizeof *v);
+    a->n = count;
+}
+
+/* BatchNormalization "bn" over `c` channels: x -> y, statistics random
+ * (var positive), epsilon 1e-3. */
+static engine_node *batchnorm(eng_graph *g, const char *name, const char *x, const char *y, int64_t c) {
+    char s[64], b[64], m[64], v[64], ins[320];
+    snprintf(s, sizeof s, "%s_scale", name);
+    snprintf(b, sizeof b, "%s_bias", name);
+    snprintf(m, sizeof m, "%s_mean", name);
+    snprintf(v, sizeof v, "%s_var", name);
+    cfloat(g, s, 1, &c, 0.5f, 2.0f);
+    cfloat(g, b, 1, &c, -1.0f, 1.0f);
+    cfloat(g, m, 1, &c, -1.0f, 1.0f);
+    cfloat(g, v, 1, &c, 0.1f, 3.0f);
+    snprintf(ins, sizeof ins, "%s,%s,%s,%s,%s", x, s, b, m, v);
+    engine_node *n = node(g, "BatchNormalization", name, ins, y);
+    attr_float(g, n, "epsilon", 1e-3f);
+    return n;
+}
+
+static void finish(eng_graph *g) {
+    assert_int_equal(eng_graph_sort(g), ENGINE_OK);
+    assert_int_equal(eng_graph_infer(g, NULL), ENGINE_OK);
+}
+
+static int count_op(const eng_graph *g, engine_op op) {
+    int count = 0;
+    for (int k = 0; k < g->n_nodes; ++k) count += g->nodes[k]->op == op;
+    return count;
+}
+
+/* ---- evaluating graphs with the reference kernels ---- */
+
+/* Runs g on seeded random inputs; returns a malloc'd copy of graph output
+ * `out` (as float) and its element count. */
+static float *evaluate(eng_graph *g, int out, uint64_t seed, int64_t *numel) {
+    void **buf = calloc((size_t)g->n_values, sizeof *buf);
+    assert_non_null(buf);
+    uint64_t saved = rng_state;
+    rng_state = seed;
+    for (int k = 0; k < g->n_inputs; ++k) {
+        engine_value *v = g->inputs[k];
+        float *d = malloc(engine_value_nbytes(v) + 1);
+        assert_non_null(d);
+        for (int64_t i = 0; i < engine_value_numel(v); ++i) d[i] = rnd();
+        buf[v->index] = d;
+    }
+    rng_state = saved;
+    for (int k = 0; k < g->n_nodes; ++k) {
+        engine_node *n = g->nodes[k];
+        const void *in[16] = {0};
+        void *o[16] = {0};
+        for (int i = 0; i < n->n_inputs; ++i)
+            if (n->inputs[i]) in[i] = n->inputs[i]->data ? n->inputs[i]->data : buf[n->inputs[i]->index];
+        for (int i = 0; i < n->n_outputs; ++i)
+            if (n->outputs[i]) {
+                o[i] = buf[n->outputs[i]->index] = calloc(1, engine_value_nbytes(n->outputs[i]) + 1);
+                assert_non_null(o[i]);
+            }
+        assert_non_null(ref_kernel_for(n->op));
+        assert_int_equal(ref_kernel_for(n->op)(n, in, o), ENGINE_OK);
+    }
+    engine_value *y = g->outputs[out];
+    assert_int_equal(y->dtype, ENGINE_DTYPE_F32);
+    *numel = engine_value_numel(y);
+    float *r = malloc((size_t)*numel * sizeof *r + 1);
+    assert_non_null(r);
+    memcpy(r, y->data ? y->data : buf[y->index], (size_t)*numel * sizeof *r);
+    for (int k = 0; k < g->n_values; ++k) free(buf[k]);
+    free(buf);
+    return r;
+}
+
+static double rel_l2(const float *a, const float *ref, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t k = 0; k < n; ++k) {
+        double d = (double)a[k] - (double)ref[k];
+        num += d * d;
+        den += (double)ref[k] * ref[k];
+    }
+    return sqrt(num) / (den > 0 ? sqrt(den) : 1e-300);
+}
+
+typedef struct snapshot {
+    float *y[4];
+    int64_t n[4];
+    int count;
+} snapshot;
+
+static snapshot run_all(eng_graph *g) {
+    snapshot s;
+    memset(&s, 0, sizeof s);
+    s.count = g->n_outputs;
+    assert_true(s.count <= 4);
+    for (int k = 0; k < s.count; ++k) s.y[k] = evaluate(g, k, 777, &s.n[k]);
+    return s;
+}
+
+/* The graph after the passes computes what `before` held. */
+static void expect_same(eng_graph *g, snapshot *before) {
+    assert_int_equal(eng_graph_sort(g), ENGINE_OK); /* still valid and ordered */
+    snapshot after = run_all(g);
+    assert_int_equal(after.count, before->count);
+    for (int k = 0; k < before->count; ++k) {
+        assert_int_equal(after.n[k], before->n[k]);
+        double err = rel_l2(after.y[k], before->y[k], before->n[k]);
+        if (err > 1e-5) fail_msg("output %d: rel L2 %.3g > 1e-5", k, err);
+        free(after.y[k]);
+        free(before->y[k]);
+    }
+}
+
+/* Runs the default pipeline, returns the node count change. */
+static void optimise(eng_graph *g) {
+    eng_pass_stat stats[ENG_MAX_PASS_STATS];
+    int n = 0;
+    assert_int_equal(eng_passes_run(g, stats, ENG_MAX_PASS_STATS, &n), ENGINE_OK);
+    assert_int_equal(n, 3);
+}
+
+static void free_graph(engine_context *ctx, eng_graph *g) {
+    eng_graph_free(g);
+    engine_context_destroy(ctx);
+}
+
+/* ---- fold_batchnorm ---- */
+
+/* x[1,4,5,5] -> Conv(group 2, pads 1, bias optional) -> BN -> Relu -> y */
+static void conv_bn(int with_bias) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 4, 5, 5}, wd[4] = {6, 2, 3, 3}, bd[1] = {6}, pads[4] = {1, 1, 1, 1};
+    input(g, "x", 4, xd);
+    cfloat(g, "w", 4, wd, -1, 1);
+    if (with_bias) cfloat(g, "b", 1, bd, -1, 1);
+    engine_node *c = node(g, "Conv", "conv", with_bias ? "x,w,b" : "x,w", "t");
+    attr_int(g, c, "group", 2);
+    attr_ints(g, c, "pads", 4, pads);
+    batchnorm(g, "bn", "t", "u", 6);
+    node(g, "Relu", "relu", "u", "y");
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 0);
+    assert_int_equal(g->n_nodes, 2);
+    engine_node *conv = g->nodes[0];
+    assert_int_equal(conv->op, ENGINE_OP_Conv);
+    assert_int_equal(conv->n_inputs, 3);
+    assert_non_null(conv->inputs[2]);
+    assert_true(conv->inputs[2]->flags & ENGINE_VALUE_CONST);
+    assert_string_equal(conv->outputs[0]->name, "u");
+    assert_null(eng_graph_find(g, "t")); /* the intermediate is gone */
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_bn_conv_bias(void **state) {
+    (void)state;
+    conv_bn(1);
+}
+
+static void test_bn_conv_no_bias(void **state) {
+    (void)state;
+    conv_bn(0);
+}
+
+/* ConvTranspose(group 2): W [C_in=4, M/group=3, 3, 3], 6 output channels;
+ * BN's output is the graph output. */
+static void test_bn_convtranspose(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 4, 4, 4}, wd[4] = {4, 3, 3, 3}, strides[2] = {2, 2};
+    input(g, "x", 4, xd);
+    cfloat(g, "w", 4, wd, -1, 1);
+    engine_node *c = node(g, "ConvTranspose", "deconv", "x,w", "t");
+    attr_int(g, c, "group", 2);
+    attr_ints(g, c, "strides", 2, strides);
+    batchnorm(g, "bn", "t", "y", 6);
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    assert_int_equal(g->n_nodes, 1);
+    assert_int_equal(g->nodes[0]->op, ENGINE_OP_ConvTranspose);
+    assert_ptr_equal(eng_graph_find(g, "y")->producer, g->nodes[0]);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+/* Gemm with alpha/beta and both transB forms, with and without C. */
+static void gemm_bn(int trans_b, int with_c) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[2] = {3, 5}, wd[2] = {trans_b ? 6 : 5, trans_b ? 5 : 6}, cd[2] = {1, 6};
+    input(g, "x", 2, xd);
+    cfloat(g, "w", 2, wd, -1, 1);
+    if (with_c) cfloat(g, "c", 2, cd, -1, 1);
+    engine_node *m = node(g, "Gemm", "fc", with_c ? "x,w,c" : "x,w", "t");
+    attr_int(g, m, "transB", trans_b);
+    attr_float(g, m, "alpha", 0.5f);
+    attr_float(g, m, "beta", 2.0f);
+    batchnorm(g, "bn", "t", "y", 6);
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    assert_int_equal(g->n_nodes, 1);
+    assert_int_equal(g->nodes[0]->op, ENGINE_OP_Gemm);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_bn_gemm(void **state) {
+    (void)state;
+    gemm_bn(1, 1);
+    gemm_bn(0, 0);
+    gemm_bn(1, 0);
+}
+
+/* Two Convs share W: the folded one gets its own copy, the other still
+ * reads the original contents. */
+static void test_bn_shared_weight(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 3, 4, 4}, wd[4] = {3, 3, 1, 1}, bd[1] = {3};
+    input(g, "x", 4, xd);
+    engine_value *w = cfloat(g, "w", 4, wd, -1, 1);
+    engine_value *b = cfloat(g, "b", 1, bd, -1, 1);
+    float w0[9], b0[3];
+    memcpy(w0, w->data, sizeof w0);
+    memcpy(b0, b->data, sizeof b0);
+    node(g, "Conv", "c1", "x,w,b", "t");
+    batchnorm(g, "bn", "t", "u", 3);
+    node(g, "Conv", "c2", "x,w,b", "v");
+    node(g, "Add", "add", "u,v", "y");
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 0);
+    engine_node *c1 = NULL, *c2 = NULL;
+    for (int k = 0; k < g->n_nodes; ++k) {
+        if (strcmp(g->nodes[k]->name, "c1") == 0) c1 = g->nodes[k];
+        if (strcmp(g->nodes[k]->name, "c2") == 0) c2 = g->nodes[k];
+    }
+    assert_non_null(c1);
+    assert_non_null(c2);
+    assert_ptr_equal(c2->inputs[1], w);
+    assert_ptr_equal(c2->inputs[2], b);
+    assert_ptr_not_equal(c1->inputs[1], w);
+    assert_ptr_not_equal(c1->inputs[2], b);
+    assert_memory_equal(w->data, w0, sizeof w0);
+    assert_memory_equal(b->data, b0, sizeof b0);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+/* Near misses: the BN stays and nothing changes numerically. */
+static void bn_near_miss(int which) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 3, 4, 4}, wd[4] = {3, 3, 3, 3};
+    input(g, "x", 4, xd);
+    if (which == 2)
+        input(g, "w", 4, wd); /* weights computed at run time */
+    else
+        cfloat(g, "w", 4, wd, -1, 1);
+    switch (which) {
+    case 0: /* Conv's output also read by a Relu */
+        node(g, "Conv", "conv", "x,w", "t");
+        batchnorm(g, "bn", "t", "u", 3);
+        node(g, "Relu", "relu", "t", "r");
+        node(g, "Add", "add", "u,r", "y");
+        output(g, "y");
+        break;
+    case 1: /* BN straight on a graph input */
+        batchnorm(g, "bn", "x", "y", 3);
+        output(g, "y");
+        break;
+    case 2: /* non-constant weights */
+        node(g, "Conv", "conv", "x,w", "t");
+        batchnorm(g, "bn", "t", "y", 3);
+        output(g, "y");
+        break;
+    case 3: /* Conv's output is itself a graph output */
+        node(g, "Conv", "conv", "x,w", "t");
+        batchnorm(g, "bn", "t", "y", 3);
+        output(g, "y");
+        output(g, "t");
+        break;
+    case 4: /* BN after a Relu: nothing to fold into */
+        node(g, "Relu", "relu", "x", "t");
+        batchnorm(g, "bn", "t", "y", 3);
+        output(g, "y");
+        break;
+    }
+    finish(g);
+    int nodes = g->n_nodes;
+    snapshot before = run_all(g);
+    optimise(g);
+    assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 1);
+    assert_int_equal(g->n_nodes, nodes);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_bn_near_misses(void **state) {
+    (void)state;
+    for (int k = 0; k < 5; ++k) bn_near_miss(k);
+}
+
+/* ---- noop ---- */
+
+/* x -> Relu -> a -> <op> -> b -> Relu -> y, with the op's extra inputs. */
+static void noop_between(const char *op, int expect_removed) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {2, 3, 1, 4};
+    input(g, "x", 4, xd);
+    node(g, "Relu", "r1", "x", "a");
+    engine_node *n = NULL;
+    if (strcmp(op, "Identity") == 0) n = node(g, op, "op", "a", "b");
+    if (strcmp(op, "Dropout") == 0) n = node(g, op, "op", "a", "b,mask");
+    if (strcmp(op, "Cast") == 0) {
+        n = node(g, op, "op", "a", "b");
+        attr_int(g, n, "to", 1); /* FLOAT */
+    }
+    if (strcmp(op, "Reshape") == 0) {
+        int64_t s[4] = {2, 3, 1, 4};
+        cints(g, "shape", 4, s);
+        n = node(g, op, "op", "a,shape", "b");
+    }
+    if (strcmp(op, "ReshapeOther") == 0) {
+        int64_t s[4] = {2, 3, 4, 1};
+        cints(g, "shape", 4, s);
+        n = node(g, "Reshape", "op", "a,shape", "b");
+    }
+    if (strcmp(op, "Squeeze") == 0) { /* no axes: drops the size-1 dim, a real reshape */
+        n = node(g, op, "op", "a", "b");
+    }
+    if (strcmp(op, "Pad") == 0) {
+        int64_t p[8] = {0};
+        cints(g, "pads", 8, p);
+        n = node(g, op, "op", "a,pads", "b");
+    }
+    if (strcmp(op, "PadOne") == 0) {
+        int64_t p[8] = {0, 0, 0, 1, 0, 0, 0, 0};
+        cints(g, "pads", 8, p);
+        n = node(g, "Pad", "op", "a,pads", "b");
+    }
+    assert_non_null(n);
+    node(g, "Relu", "r2", "b", "y");
+    output(g, "y");
+    finish(g);
+    int nodes = g->n_nodes;
+    snapshot before = run_all(g);
+    optimise(g);
+    assert_int_equal(g->n_nodes, nodes - expect_removed);
+    if (expect_removed) {
+        assert_null(eng_graph_find(g, "b"));
+        assert_ptr_equal(g->nodes[1]->inputs[0], eng_graph_find(g, "a"));
+    }
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_noop_fires(void **state) {
+    (void)state;
+    noop_between("Identity", 1);
+    noop_between("Dropout", 1);
+    noop_between("Cast", 1);
+    noop_between("Reshape", 1);
+    noop_between("Pad", 1);
+}
+
+static void test_noop_near_misses(void **state) {
+    (void)state;
+    noop_between("ReshapeOther", 0);
+    noop_between("Squeeze", 0);
+    noop_between("PadOne", 0);
+}
+
+/* Flatten of a 2-D tensor at axis 1 and Unsqueeze... only Flatten can keep
+ * the shape; Dropout whose mask is read stays. */
+static void test_noop_flatten_and_dropout_mask(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[2] = {3, 4};
+    input(g, "x", 2, xd);
+    node(g, "Relu", "r1", "x", "a");
+    node(g, "Flatten", "flat", "a", "b");
+    node(g, "Dropout", "drop", "b", "c,mask");
+    node(g, "Cast", "mask_f", "mask", "m");
+    attr_int(g, g->nodes[g->n_nodes - 1], "to", 1);
+    node(g, "Add", "add", "c,m", "y");
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    assert_int_equal(count_op(g, ENGINE_OP_Flatten), 0);
+    assert_int_equal(count_op(g, ENGINE_OP_Dropout), 1);
+    assert_int_equal(count_op(g, ENGINE_OP_Cast), 1); /* bool -> float is a real cast */
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+/* Graph outputs keep their names. */
+static void test_noop_graph_outputs(void **state) {
+    (void)state;
+    int64_t xd[2] = {3, 4};
+    /* Relu -> a -> Identity -> y(output): Relu now writes y. */
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    input(g, "x", 2, xd);
+    node(g, "Relu", "r1", "x", "a");
+    node(g, "Identity", "id", "a", "y");
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    assert_int_equal(g->n_nodes, 1);
+    assert_ptr_equal(eng_graph_find(g, "y")->producer, g->nodes[0]);
+    assert_null(eng_graph_find(g, "a"));
+    expect_same(g, &before);
+    free_graph(ctx, g);
+
+    /* Graph input -> Identity -> y: nothing to rename, the node stays. */
+    ctx = new_ctx();
+    g = new_graph(ctx);
+    input(g, "x", 2, xd);
+    node(g, "Identity", "id", "x", "y");
+    output(g, "y");
+    finish(g);
+    optimise(g);
+    assert_int_equal(g->n_nodes, 1);
+    free_graph(ctx, g);
+
+    /* a also read by another node: the Identity stays (a keeps its reader). */
+    ctx = new_ctx();
+    g = new_graph(ctx);
+    input(g, "x", 2, xd);
+    node(g, "Relu", "r1", "x", "a");
+    node(g, "Identity", "id", "a", "y");
+    node(g, "Sigmoid", "s", "a", "z");
+    output(g, "y");
+    output(g, "z");
+    finish(g);
+    before = run_all(g);
+    optimise(g);
+    assert_int_equal(g->n_nodes, 3);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+
+    /* a is itself a graph output: both names must stay. */
+    ctx = new_ctx();
+    g = new_graph(ctx);
+    input(g, "x", 2, xd);
+    node(g, "Relu", "r1", "x", "a");
+    node(g, "Identity", "id", "a", "y");
+    output(g, "a");
+    output(g, "y");
+    finish(g);
+    optimise(g);
+    assert_int_equal(g->n_nodes, 2);
+    free_graph(ctx, g);
+}
+
+/* A chain of no-ops and a BN behind them: noop runs first, so the BN then
+ * sits right after the Conv and folds. Counts reach the model dump. */
+static void dump_write(void *user, const char *text) {
+    char *buf = user;
+    size_t used = strlen(buf);
+    snprintf(buf + used, 8192 - used, "%s", text);
+}
+
+static void test_pipeline_and_dump(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 2, 3, 3}, wd[4] = {4, 2, 1, 1};
+    input(g, "x", 4, xd);
+    cfloat(g, "w", 4, wd, -1, 1);
+    node(g, "Conv", "conv", "x,w", "t");
+    node(g, "Identity", "id", "t", "t2");
+    batchnorm(g, "bn", "t2", "u", 4);
+    node(g, "Relu", "relu", "u", "y");
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    engine_model *m = eng_calloc(ctx, 1, sizeof *m);
+    assert_non_null(m);
+    m->ctx = ctx;
+    m->graph = g;
+    assert_int_equal(engine_model_optimize(m, ENGINE_OPT_DEFAULT), ENGINE_OK);
+    assert_int_equal(g->n_nodes, 2);
+    expect_same(g, &before);
+    static char text[8192];
+    text[0] = 0;
+    assert_int_equal(engine_model_dump(m, NULL, 1, dump_write, text), ENGINE_OK);
+    assert_non_null(strstr(text, "\"passes\":[{\"name\":\"noop\",\"before\":4,\"after\":3},"
+                                 "{\"name\":\"fold_batchnorm\",\"before\":3,\"after\":2},"
+                                 "{\"name\":\"remove_dead\",\"before\":2,\"after\":2}]"));
+    text[0] = 0;
+    assert_int_equal(engine_model_dump(m, NULL, 0, dump_write, text), ENGINE_OK);
+    assert_non_null(strstr(text, "fold_batchnorm"));
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bn_conv_bias),
+        cmocka_unit_test(test_bn_conv_no_bias),
+        cmocka_unit_test(test_bn_convtranspose),
+        cmocka_unit_test(test_bn_gemm),
+        cmocka_unit_test(test_bn_shared_weight),
+        cmocka_unit_test(test_bn_near_misses),
+        cmocka_unit_test(test_noop_fires),
+        cmocka_unit_test(test_noop_near_misses),
+        cmocka_unit_test(test_noop_flatten_and_dropout_mask),
+        cmocka_unit_test(test_noop_graph_outputs),
+        cmocka_unit_test(test_pipeline_and_dump),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
