@@ -1,7 +1,7 @@
 /*
  * case_runner.c - runs a folder of conformance cases through the public API.
  *
- *   case_runner [--backend LIST] [--case NAME] CASES_DIR
+ *   case_runner [--backend LIST] [--no-fuse] [--case NAME] CASES_DIR
  *
  * CASES_DIR holds one folder per case (written by tests/gen_op_cases.py; the
  * format is in tests/README-cases.md): model.onnx, input_<k>.npy for each
@@ -43,6 +43,7 @@ typedef struct case_info {
 } case_info;
 
 static const char *g_backends = "ref";
+static int g_no_fuse = 0; /* --no-fuse: skip engine_model_optimize, as engine-run does */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -302,6 +303,11 @@ static int run_one(const case_info *ci, char *msg)
     }
     free(path);
     path = NULL;
+    /* Run what users run: the optimised graph (unless --no-fuse). */
+    if (!g_no_fuse && (st = engine_model_optimize(model, ENGINE_OPT_DEFAULT)) != ENGINE_OK) {
+        engine_msg(msg, ctx, st, "engine_model_optimize");
+        goto out;
+    }
 
     engine_session_options opts;
     memset(&opts, 0, sizeof opts);
@@ -534,7 +540,7 @@ static int scan_dir(const char *dir, name_list *l)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: case_runner [--backend LIST] [--case NAME] CASES_DIR\n");
+    fprintf(stderr, "usage: case_runner [--backend LIST] [--no-fuse] [--case NAME] CASES_DIR\n");
 }
 
 int main(int argc, char **argv)
@@ -545,6 +551,8 @@ int main(int argc, char **argv)
             g_backends = argv[++i];
         else if (strncmp(argv[i], "--backend=", 10) == 0)
             g_backends = argv[i] + 10;
+        else if (strcmp(argv[i], "--no-fuse") == 0)
+            g_no_fuse = 1;
         else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc)
             only = argv[++i];
         else if (strncmp(argv[i], "--case=", 7) == 0)
