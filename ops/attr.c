@@ -361,3 +361,66 @@ engine_status eng_norm_axis(eng_graph *g, const engine_node *n, int64_t axis, in
     *out = (int)(axis < 0 ? axis + rank : axis);
     return ENGINE_OK;
 }
+
+/* ---- fused epilogues ---- */
+
+static const char *const act_names[] = {
+    [ENGINE_ACT_NONE] = "None",           [ENGINE_ACT_RELU] = "Relu",       [ENGINE_ACT_CLIP] = "Clip",
+    [ENGINE_ACT_LEAKY_RELU] = "LeakyRelu", [ENGINE_ACT_SIGMOID] = "Sigmoid", [ENGINE_ACT_HARD_SIGMOID] = "HardSigmoid",
+    [ENGINE_ACT_HARD_SWISH] = "HardSwish", [ENGINE_ACT_SILU] = "Silu",       [ENGINE_ACT_MISH] = "Mish",
+    [ENGINE_ACT_TANH] = "Tanh",
+};
+
+const char *eng_act_name(engine_act act) {
+    if ((int)act < 0 || (size_t)act >= sizeof act_names / sizeof act_names[0]) return NULL;
+    return act_names[act];
+}
+
+engine_act eng_act_from_name(const char *name, int *ok) {
+    for (size_t k = 0; name && k < sizeof act_names / sizeof act_names[0]; ++k)
+        if (strcmp(act_names[k], name) == 0) {
+            *ok = 1;
+            return (engine_act)k;
+        }
+    *ok = 0;
+    return ENGINE_ACT_NONE;
+}
+
+engine_status eng_read_epilogue(eng_graph *g, const engine_node *n, int allow_sum, int rank, const int64_t *dims,
+                                engine_epilogue *e) {
+    memset(e, 0, sizeof *e);
+    const char *name;
+    engine_status st = eng_attr_string(g, n, "engine.activation", "None", &name);
+    if (st) return st;
+    int ok;
+    e->act = eng_act_from_name(name, &ok);
+    if (!ok) return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "unknown engine.activation '%s'", name);
+    float da = e->act == ENGINE_ACT_CLIP ? -INFINITY : e->act == ENGINE_ACT_HARD_SIGMOID ? 0.2f : 0.01f;
+    float db = e->act == ENGINE_ACT_CLIP ? INFINITY : e->act == ENGINE_ACT_HARD_SIGMOID ? 0.5f : 0.0f;
+    if ((st = eng_attr_float(g, n, "engine.alpha", da, &e->alpha))) return st;
+    if ((st = eng_attr_float(g, n, "engine.beta", db, &e->beta))) return st;
+    int64_t sum;
+    if ((st = eng_attr_int(g, n, "engine.sum", 0, &sum))) return st;
+    if (sum && !allow_sum)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "engine.sum is not allowed on %s", n->op_type);
+    if (!sum) {
+        if (n->n_inputs > 3 && n->inputs[3])
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "has %d inputs, expected at most 3",
+                                  n->n_inputs);
+        return ENGINE_OK;
+    }
+    if (n->n_inputs < 4 || !n->inputs[3] || n->inputs[3]->rank < 0)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "engine.sum is set but input 3 (sum) is missing");
+    const engine_value *v = n->inputs[3];
+    if (v->dtype != ENGINE_DTYPE_F32)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "input 3 (sum) is not float32");
+    int same = v->rank == rank;
+    for (int d = 0; same && d < rank; ++d) same = v->dims[d] == dims[d];
+    if (!same) {
+        char a[ENG_SHAPE_BUF], b[ENG_SHAPE_BUF];
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 3 (sum) has shape %s but the output is %s",
+                              eng_shape_str(v->rank, v->dims, a), eng_shape_str(rank, dims, b));
+    }
+    e->sum = 1;
+    return ENGINE_OK;
+}

@@ -99,7 +99,8 @@ static engine_status conv_out_dim(eng_graph *g, const engine_node *n, int d, int
 
 /* Checks X, W, B for both ops; returns the spatial count. */
 static engine_status check_conv_inputs(eng_graph *g, const engine_node *n, int *spatial) {
-    engine_status st = eng_check_input_count(g, n, 2, 3);
+    /* input 3: the fused residual operand (engine.sum, checked by eng_read_epilogue) */
+    engine_status st = eng_check_input_count(g, n, 2, engine_node_attr(n, "engine.sum") ? 4 : 3);
     if (st) return st;
     const engine_value *x = n->inputs[0], *w = n->inputs[1];
     if ((st = eng_check_dtype(g, n, 0, "X", ENG_DT_FLOAT))) return st;
@@ -159,6 +160,7 @@ engine_status eng_infer_Conv(eng_graph *g, engine_node *n) {
     dims[1] = m;
     for (int d = 0; d < spatial; ++d)
         if ((st = conv_out_dim(g, n, d, x->dims[2 + d], ap, &p, &dims[2 + d]))) return st;
+    if ((st = eng_read_epilogue(g, n, 1, x->rank, dims, &p.epilogue))) return st;
     if ((st = eng_set_output(g, n, 0, ENGINE_DTYPE_F32, x->rank, dims))) return st;
     engine_conv_params *out = eng_node_params(g, n, sizeof *out);
     if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
@@ -254,6 +256,7 @@ engine_status eng_infer_ConvTranspose(eng_graph *g, engine_node *n) {
             return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "output size %lld on spatial axis %d is not positive",
                                   (long long)dims[2 + d], d);
     }
+    if ((st = eng_read_epilogue(g, n, 1, x->rank, dims, &p.epilogue))) return st;
     if ((st = eng_set_output(g, n, 0, ENGINE_DTYPE_F32, x->rank, dims))) return st;
     engine_conv_params *out = eng_node_params(g, n, sizeof *out);
     if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");

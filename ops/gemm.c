@@ -43,6 +43,7 @@ engine_status eng_infer_Gemm(eng_graph *g, engine_node *n) {
         }
     }
     int64_t dims[2] = {m, nn};
+    if ((st = eng_read_epilogue(g, n, 0, 2, dims, &p.epilogue))) return st;
     if ((st = eng_set_output(g, n, 0, ENGINE_DTYPE_F32, 2, dims))) return st;
     engine_gemm_params *out = eng_node_params(g, n, sizeof *out);
     if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");

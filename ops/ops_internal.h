@@ -43,6 +43,17 @@ engine_status eng_attr_ints(eng_graph *g, const engine_node *n, const char *name
 engine_status eng_attr_floats(eng_graph *g, const engine_node *n, const char *name, float *out, int max,
                               int *count);
 
+/* The fused epilogue of a Conv/ConvTranspose/Gemm from its engine.*
+ * attributes (ops.h). allow_sum: the op may take the residual operand,
+ * which must then be input 3, float32, of the output's shape (rank, dims).
+ * Without engine.sum, an input 3 is an error. */
+engine_status eng_read_epilogue(eng_graph *g, const engine_node *n, int allow_sum, int rank, const int64_t *dims,
+                                engine_epilogue *e);
+/* engine.activation names <-> engine_act: NULL / ENGINE_ACT_NONE (with
+ * *ok = 0) for unknown ones. */
+const char *eng_act_name(engine_act act);
+engine_act eng_act_from_name(const char *name, int *ok);
+
 /* Input k must exist with known shape; error otherwise. */
 engine_status eng_require_input(eng_graph *g, const engine_node *n, int k, engine_value **out);
 /* Reads constant input k (int64 or int32) as int64s: up to max values.

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "engine/backend.h"
+#include "internal.h"
 #include "ref_kernels.h"
 
 /* The module's entry point (backends/ref/module.c), linked in directly. */
@@ -940,6 +941,8 @@ static void test_module(void **state) {
     cfg.allocator.alloc = c_alloc;
     cfg.allocator.free = c_free;
     cfg.allocator.user = &cnt;
+    static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena};
+    cfg.host = &host;
     void *st = NULL;
     char err[256] = "";
     assert_int_equal(iface->create(&cfg, &st, err, sizeof err), ENGINE_OK);

@@ -2,7 +2,8 @@
  *
  * Direct loops over NCHW data with 1 to 3 spatial dimensions; missing
  * trailing spatial dims are treated as size 1 so one loop nest serves all.
- * Every output element is a gather (no scatter), accumulated in double. */
+ * Every output element is a gather (no scatter), accumulated in double,
+ * then the fused epilogue (ops.h): + sum, activation. */
 #include "ref_kernels.h"
 
 /* Spatial geometry padded to 3 dims (size 1, stride 1, no pad beyond `spatial`). */
@@ -37,6 +38,7 @@ engine_status ref_Conv(const engine_node *n, const void *const *in, void *const 
     if (st != ENGINE_OK) return st;
     const engine_conv_params *p = n->params;
     const float *x = in[0], *w = in[1], *b = n->n_inputs > 2 ? in[2] : NULL;
+    const float *sum = p->epilogue.sum ? in[3] : NULL; /* fused residual, the output's shape */
     float *y = out[0];
     const int64_t N = n->inputs[0]->dims[0], C = n->inputs[0]->dims[1];
     const int64_t M = n->inputs[1]->dims[0], Cg = n->inputs[1]->dims[1];
@@ -68,7 +70,8 @@ engine_status ref_Conv(const engine_node *n, const void *const *in, void *const 
                                     }
                                 }
                             }
-                        *y++ = (float)acc;
+                        if (sum) acc += (double)*sum++;
+                        *y++ = (float)engine_act_apply(&p->epilogue, acc);
                     }
         }
     return ENGINE_OK;
@@ -91,6 +94,7 @@ engine_status ref_ConvTranspose(const engine_node *n, const void *const *in, voi
     if (st != ENGINE_OK) return st;
     const engine_conv_params *p = n->params;
     const float *x = in[0], *w = in[1], *b = n->n_inputs > 2 ? in[2] : NULL;
+    const float *sum = p->epilogue.sum ? in[3] : NULL; /* fused residual, the output's shape */
     float *y = out[0];
     const int64_t N = n->inputs[0]->dims[0], C = n->inputs[0]->dims[1];
     const int64_t Mg = n->inputs[1]->dims[1], G = p->group, M = Mg * G, Cg = C / G;
@@ -122,7 +126,8 @@ engine_status ref_ConvTranspose(const engine_node *n, const void *const *in, voi
                                 }
                             }
                         }
-                        *y++ = (float)acc;
+                        if (sum) acc += (double)*sum++;
+                        *y++ = (float)engine_act_apply(&p->epilogue, acc);
                     }
         }
     return ENGINE_OK;

@@ -36,7 +36,7 @@ engine_status ref_Gemm(const engine_node *n, const void *const *in, void *const 
             for (int64_t k = 0; k < K; ++k) acc += (double)a[m * as_m + k * as_k] * (double)b[k * bs_k + j * bs_n];
             acc *= (double)p->alpha;
             if (c) acc += (double)p->beta * (double)c[m * cs_m + j * cs_n];
-            y[m * N + j] = (float)acc;
+            y[m * N + j] = (float)engine_act_apply(&p->epilogue, acc);
         }
     return ENGINE_OK;
 }

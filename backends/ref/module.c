@@ -29,6 +29,7 @@
 
 typedef struct ref_state {
     engine_allocator a;
+    const engine_host_services *host;
 } ref_state;
 
 enum { SLOT_NONE, SLOT_CONST, SLOT_INPUT, SLOT_OUTPUT, SLOT_ARENA };
@@ -67,7 +68,7 @@ typedef struct ref_program {
     size_t arena_size;
 } ref_program;
 
-/* A buffer of the memory plan. */
+/* A buffer of the memory plan (planned by the engine's shared planner). */
 typedef struct ref_buf {
     const engine_value *value; /* NULL for a scratch slot */
     size_t size;
@@ -185,8 +186,9 @@ static void xfree(ref_state *s, void *p) {
 /* ---- the interface ---- */
 
 static engine_status ref_create(const engine_backend_config *config, void **state, char *err, size_t err_size) {
-    if (!config || !state || !config->allocator.alloc || !config->allocator.free) {
-        set_err(err, err_size, "ref: %s%s%s", "no allocator in the backend config", "", "");
+    if (!config || !state || !config->allocator.alloc || !config->allocator.free || !config->host ||
+        config->host->struct_size < sizeof(engine_host_services) || !config->host->plan_arena) {
+        set_err(err, err_size, "ref: %s%s%s", "no allocator or host services in the backend config", "", "");
         return ENGINE_ERR_INVALID_ARGUMENT;
     }
     ref_state *s = config->allocator.alloc(config->allocator.user, sizeof *s, _Alignof(ref_state));
@@ -195,6 +197,7 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
         return ENGINE_ERR_OUT_OF_MEMORY;
     }
     s->a = config->allocator;
+    s->host = config->host;
     *state = s;
     return ENGINE_OK;
 }
@@ -234,40 +237,14 @@ static void ref_release(void *state, void *program) {
     program_free(state, program);
 }
 
-/* First-fit placement of buffers (in definition order) into one arena. */
-static size_t plan_arena(ref_buf *bufs, int n_bufs, int *order) {
-    size_t arena = 0;
-    for (int b = 0; b < n_bufs; ++b) {
-        /* The buffers already placed whose lifetimes overlap b, by offset. */
-        int n_live = 0;
-        for (int o = 0; o < b; ++o) {
-            if (bufs[o].def > bufs[b].last || bufs[b].def > bufs[o].last) continue;
-            int k = n_live++;
-            while (k > 0 && bufs[order[k - 1]].offset > bufs[o].offset) {
-                order[k] = order[k - 1];
-                --k;
-            }
-            order[k] = o;
-        }
-        size_t at = 0;
-        for (int k = 0; k < n_live; ++k) {
-            const ref_buf *o = &bufs[order[k]];
-            if (at + bufs[b].size <= o->offset) break;
-            if (o->offset + o->size > at) at = o->offset + o->size;
-        }
-        bufs[b].offset = at;
-        if (at + bufs[b].size > arena) arena = at + bufs[b].size;
-    }
-    return arena;
-}
-
 static engine_status ref_compile(void *state, const engine_partition *part, void **program, char *err,
                                  size_t err_size) {
     ref_state *s = state;
     engine_status st = ENGINE_OK;
     ref_program *p = NULL;
     ref_buf *bufs = NULL;
-    int *order = NULL, *produced = NULL;
+    engine_plan_buffer *plan = NULL;
+    int *produced = NULL;
     int n_bufs = 0;
     char reason[256];
 
@@ -300,9 +277,9 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     p->out_ptrs = xalloc(s, sizeof *p->out_ptrs * (size_t)max_out, _Alignof(void *));
     p->copies = xalloc(s, sizeof *p->copies * (size_t)(part->n_outputs + 1), _Alignof(ref_copy));
     bufs = xalloc(s, sizeof *bufs * (size_t)(n_slots + 1), _Alignof(ref_buf));
-    order = xalloc(s, sizeof *order * (size_t)(n_slots + 1), _Alignof(int));
+    plan = xalloc(s, sizeof *plan * (size_t)(n_slots + 1), _Alignof(engine_plan_buffer));
     produced = xalloc(s, sizeof *produced * (size_t)(part->n_outputs + 1), _Alignof(int));
-    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->copies || !bufs || !order || !produced)
+    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->copies || !bufs || !plan || !produced)
         goto oom;
     memset(produced, 0, sizeof *produced * (size_t)(part->n_outputs + 1));
 
@@ -401,7 +378,14 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         p->copies[p->n_copies++] = (ref_copy){j, v->data ? -1 : idx, v->data, nbytes};
     }
 
-    p->arena_size = plan_arena(bufs, n_bufs, order);
+    for (int b = 0; b < n_bufs; ++b) plan[b] = (engine_plan_buffer){bufs[b].size, bufs[b].def, bufs[b].last, 0};
+    st = s->host->plan_arena(&s->a, plan, n_bufs, REF_ALIGN, &p->arena_size);
+    if (st == ENGINE_ERR_OUT_OF_MEMORY) goto oom;
+    if (st) {
+        set_err(err, err_size, "ref: %s%s%s", "memory plan failed (buffer sizes overflow)", "", "");
+        goto fail;
+    }
+    for (int b = 0; b < n_bufs; ++b) bufs[b].offset = plan[b].offset;
     if (p->arena_size) {
         p->arena = xalloc(s, p->arena_size, REF_ALIGN);
         if (!p->arena) goto oom;
@@ -410,7 +394,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         if (p->slots[k].kind == SLOT_ARENA) p->slots[k].offset = bufs[p->slots[k].index].offset;
 
     xfree(s, bufs);
-    xfree(s, order);
+    xfree(s, plan);
     xfree(s, produced);
     *program = p;
     return ENGINE_OK;
@@ -420,7 +404,7 @@ oom:
     st = ENGINE_ERR_OUT_OF_MEMORY;
 fail:
     xfree(s, bufs);
-    xfree(s, order);
+    xfree(s, plan);
     xfree(s, produced);
     program_free(s, p);
     return st;

@@ -68,7 +68,11 @@ void eng_log(engine_context *ctx, engine_log_level level, const char *fmt, ...) 
 void eng_context_init_allocator(engine_context *ctx, const engine_allocator *a);
 
 /* Creates the backend's state on first use (loader.c). */
-engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, int threads, const char *device);
+engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engine_session_options *o);
+/* The shared memory planner handed to backends (planner.c; contract in
+ * backend.h, engine_host_services.plan_arena). */
+engine_status eng_plan_arena(const engine_allocator *allocator, engine_plan_buffer *buffers, int n, size_t alignment,
+                             size_t *arena_size);
 
 /* ---- half precision ---- */
 float eng_f16_to_f32(uint16_t h);

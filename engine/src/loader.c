@@ -236,15 +236,18 @@ const char *engine_backend_rejections(const engine_context *ctx) {
 
 /* Backends are created lazily, the first time a session or a query needs
  * them, with the thread count and device of that first use. */
-engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, int threads, const char *device) {
+engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engine_session_options *o) {
+    static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena};
     if (b->created) return ENGINE_OK;
     engine_backend_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.allocator = ctx->allocator;
     cfg.log = ctx->log;
     cfg.log_user = ctx->log_user;
-    cfg.threads = threads;
-    cfg.device = device;
+    cfg.threads = o ? o->threads : 0;
+    cfg.device = o ? o->device : NULL;
+    cfg.precision = o ? o->precision : NULL;
+    cfg.host = &host;
     char err[512] = "";
     engine_status st = b->iface->create(&cfg, &b->state, err, sizeof err);
     if (st) return eng_error(ctx, st, "backend '%s' failed to start: %s", b->name, err[0] ? err : engine_status_str(st));
@@ -256,7 +259,7 @@ const char *engine_backend_description(const engine_context *ctx, int index) {
     if (!ctx || index < 0 || index >= ctx->n_backends) return NULL;
     engine_context *mctx = (engine_context *)ctx; /* lazily created state is a cache */
     eng_backend *b = &mctx->backends[index];
-    if (eng_backend_ensure(mctx, b, 0, NULL)) return "unavailable";
+    if (eng_backend_ensure(mctx, b, NULL)) return "unavailable";
     return b->iface->describe ? b->iface->describe(b->state) : b->name;
 }
 
@@ -264,6 +267,6 @@ int engine_backend_score(const engine_context *ctx, int index) {
     if (!ctx || index < 0 || index >= ctx->n_backends) return -1;
     engine_context *mctx = (engine_context *)ctx;
     eng_backend *b = &mctx->backends[index];
-    if (eng_backend_ensure(mctx, b, 0, NULL)) return -1;
+    if (eng_backend_ensure(mctx, b, NULL)) return -1;
     return b->iface->score(b->state);
 }

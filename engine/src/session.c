@@ -89,7 +89,7 @@ static engine_status resolve_order(engine_session *s, const engine_session_optio
                 }
                 return eng_error(ctx, ENGINE_ERR_NOT_FOUND, "backend '%s' is not loaded (loaded: %s)", name, avail);
             }
-            engine_status st = eng_backend_ensure(ctx, found, o->threads, o->device);
+            engine_status st = eng_backend_ensure(ctx, found, o);
             if (st) {
                 if (o->strict) return st;
                 eng_log(ctx, ENGINE_LOG_WARN, "%s; falling back", ctx->message);
@@ -111,7 +111,7 @@ static engine_status resolve_order(engine_session *s, const engine_session_optio
             int dup = 0;
             for (int j = 0; j < n; ++j) dup |= s->order[j] == b;
             if (dup) continue;
-            if (eng_backend_ensure(ctx, b, o->threads, o->device)) {
+            if (eng_backend_ensure(ctx, b, o)) {
                 eng_log(ctx, ENGINE_LOG_WARN, "%s", ctx->message);
                 continue;
             }

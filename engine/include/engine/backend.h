@@ -40,9 +40,34 @@ extern "C" {
 
 /* Bumped whenever engine_backend_iface, engine_partition, engine_value,
  * engine_node, engine_attr or an ops.h params struct changes layout. */
-#define ENGINE_BACKEND_ABI_VERSION 1u
+#define ENGINE_BACKEND_ABI_VERSION 2u
 
 #define ENGINE_BACKEND_ENTRY_SYMBOL "engine_backend_entry"
+
+/* One buffer of a memory plan: `size` bytes live from step `first` to step
+ * `last` (inclusive; steps are whatever the backend counts, usually nodes
+ * in execution order). The planner writes `offset`. */
+typedef struct engine_plan_buffer {
+    size_t size;
+    int first, last;
+    size_t offset;
+} engine_plan_buffer;
+
+/* Services the engine offers backends (so that modules share one
+ * implementation instead of linking libengine's internals). */
+typedef struct engine_host_services {
+    uint32_t struct_size; /* sizeof(engine_host_services) */
+    /* The shared liveness planner (engine/src/planner.c): places every
+     * buffer in one arena so that buffers whose lifetimes overlap never
+     * share bytes, each offset a multiple of `alignment` (a power of two).
+     * Greedy by size, best fit among the gaps left by the buffers already
+     * placed. *arena_size receives the total. ENGINE_ERR_INVALID_ARGUMENT
+     * on a bad buffer (first > last, negative step) or overflow;
+     * ENGINE_ERR_OUT_OF_MEMORY when its scratch (from `allocator`, the one
+     * in the backend's config) cannot be had. */
+    engine_status (*plan_arena)(const engine_allocator *allocator, engine_plan_buffer *buffers, int n,
+                                size_t alignment, size_t *arena_size);
+} engine_host_services;
 
 /* What the engine hands a backend at creation. */
 typedef struct engine_backend_config {
@@ -51,6 +76,8 @@ typedef struct engine_backend_config {
     void *log_user;
     int threads;                /* 0: as many as the backend sees fit */
     const char *device;         /* device selector or NULL */
+    const engine_host_services *host; /* always filled */
+    const char *precision;      /* "fp32" (default, also for NULL) or "fp16" */
 } engine_backend_config;
 
 typedef struct engine_partition {

@@ -194,6 +194,7 @@ typedef struct engine_session_options {
     int threads;         /* 0: the number of cores */
     const char *device;  /* backend-specific device selector, or NULL */
     int profile;         /* non-zero: record per-node timings */
+    const char *precision; /* "fp32" (NULL) or "fp16" (backends that offer it) */
 } engine_session_options;
 
 /* Places every node on a backend and compiles the partitions. The model

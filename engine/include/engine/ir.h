@@ -31,6 +31,7 @@ enum {
 };
 
 struct engine_node;
+struct engine_plugin_op; /* plugin.h */
 
 typedef struct engine_value {
     char *name;
@@ -83,6 +84,9 @@ typedef struct engine_node {
     engine_attr *attrs;
     void *params;      /* the op's parsed parameters (ops.h), set by shape inference */
     int index;         /* position in topological order */
+    /* The plugin op this node resolved to (op is then ENGINE_OP_UNKNOWN);
+     * NULL for built-in ops. Backends take its kernels from here. */
+    const struct engine_plugin_op *plugin;
 } engine_node;
 
 /* ---- small read helpers, usable by backends and plugins without linking ---- */

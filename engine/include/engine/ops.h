@@ -96,6 +96,39 @@ typedef enum engine_op {
 /* Spatial ops support 1 to 3 spatial dimensions (N, C, then D/H/W). */
 #define ENGINE_MAX_SPATIAL 3
 
+/* ---- fused epilogues (set by the fusion passes, docs/PASSES.md) ----
+ *
+ * Conv, ConvTranspose and Gemm carry an epilogue that every backend must
+ * honour, applied per output element after the bias:
+ *     y = act(acc + bias [+ sum])
+ * `sum` (Conv and ConvTranspose only) is the residual operand: input 3, a
+ * tensor of the output's shape (a fused residual Add). In the IR the
+ * epilogue is written as attributes in the engine's own namespace, so a
+ * dump shows it and shape inference rebuilds it:
+ *     engine.activation  string: Relu, Clip, LeakyRelu, Sigmoid,
+ *                        HardSigmoid, HardSwish, Silu, Mish, Tanh
+ *     engine.alpha, engine.beta   floats (see engine_act)
+ *     engine.sum         int 1: input 3 is the residual operand
+ * A node without these attributes has ENGINE_ACT_NONE and no sum. */
+typedef enum engine_act {
+    ENGINE_ACT_NONE = 0,
+    ENGINE_ACT_RELU,         /* max(x, 0) */
+    ENGINE_ACT_CLIP,         /* min(max(x, alpha), beta): ReLU6 is alpha 0, beta 6 */
+    ENGINE_ACT_LEAKY_RELU,   /* x < 0 ? alpha * x : x */
+    ENGINE_ACT_SIGMOID,      /* 1 / (1 + exp(-x)) */
+    ENGINE_ACT_HARD_SIGMOID, /* max(0, min(1, alpha * x + beta)) */
+    ENGINE_ACT_HARD_SWISH,   /* x * max(0, min(1, x / 6 + 1/2)) */
+    ENGINE_ACT_SILU,         /* x * sigmoid(x) */
+    ENGINE_ACT_MISH,         /* x * tanh(softplus(x)) */
+    ENGINE_ACT_TANH
+} engine_act;
+
+typedef struct engine_epilogue {
+    engine_act act;
+    float alpha, beta;
+    int sum; /* non-zero: input 3 is added before the activation */
+} engine_epilogue;
+
 /* Conv, ConvTranspose. Arrays hold `spatial` entries. For ConvTranspose,
  * pad_begin/pad_end are the pads removed from the full output (after
  * output_shape / auto_pad resolution) and output_padding is the extra size
@@ -109,6 +142,7 @@ typedef struct engine_conv_params {
     int64_t pad_begin[ENGINE_MAX_SPATIAL];
     int64_t pad_end[ENGINE_MAX_SPATIAL];
     int64_t output_padding[ENGINE_MAX_SPATIAL];
+    engine_epilogue epilogue;
 } engine_conv_params;
 
 /* MaxPool, AveragePool (GlobalAveragePool/GlobalMaxPool have no params:
@@ -147,6 +181,7 @@ typedef struct engine_scalar_params {
 typedef struct engine_gemm_params {
     float alpha, beta;
     int trans_a, trans_b;
+    engine_epilogue epilogue; /* activation only: Gemm has no sum operand */
 } engine_gemm_params;
 
 /* Softmax, LogSoftmax. legacy != 0 (opset < 13): the input is seen as 2-D
@@ -251,6 +286,35 @@ typedef struct engine_cast_params {
     int to;
     double value;
 } engine_cast_params;
+
+/* The activation of an epilogue applied to one value, in double (the
+ * reference computes in double; SIMD and OpenCL backends write their own
+ * vector forms of the same formulas). */
+static inline double engine_act_apply(const engine_epilogue *e, double x) {
+    switch (e->act) {
+    case ENGINE_ACT_NONE: return x;
+    case ENGINE_ACT_RELU: return x > 0.0 ? x : 0.0;
+    case ENGINE_ACT_CLIP: return x < (double)e->alpha ? (double)e->alpha : x > (double)e->beta ? (double)e->beta : x;
+    case ENGINE_ACT_LEAKY_RELU: return x < 0.0 ? (double)e->alpha * x : x;
+    case ENGINE_ACT_SIGMOID: return 1.0 / (1.0 + __builtin_exp(-x));
+    case ENGINE_ACT_HARD_SIGMOID: {
+        double t = (double)e->alpha * x + (double)e->beta;
+        return t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
+    }
+    case ENGINE_ACT_HARD_SWISH: {
+        double t = x / 6.0 + 0.5;
+        return x * (t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t);
+    }
+    case ENGINE_ACT_SILU: return x / (1.0 + __builtin_exp(-x));
+    case ENGINE_ACT_MISH: {
+        /* softplus without overflow: log1p(exp(-|x|)) + max(x, 0) */
+        double sp = __builtin_log1p(__builtin_exp(-__builtin_fabs(x))) + (x > 0.0 ? x : 0.0);
+        return x * __builtin_tanh(sp);
+    }
+    case ENGINE_ACT_TANH: return __builtin_tanh(x);
+    }
+    return x;
+}
 
 #ifdef __cplusplus
 }
