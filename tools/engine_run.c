@@ -624,6 +624,8 @@ int main(int argc, char **argv) {
     }
 
     if (o.bench) {
+        engine_session_stats ss;
+        if (engine_session_get_stats(session, &ss)) memset(&ss, 0, sizeof ss);
         qsort(times, (size_t)runs, sizeof *times, cmp_double);
         double mn = times[0], mx = times[runs - 1], med = times[runs / 2];
         if (runs % 2 == 0) med = 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
@@ -632,18 +634,25 @@ int main(int argc, char **argv) {
         if (o.json) {
             printf("{\"latency_ms\":{\"min\":%.4f,\"median\":%.4f,\"p90\":%.4f,\"max\":%.4f},\"runs\":%d,\"warmup\":%d,"
                    "\"macs\":%lld,\"nodes\":%d,\"load_ms\":%.3f,\"compile_ms\":%.3f,\"first_run_ms\":%.3f,"
-                   "\"arena_bytes\":%zu,\"peak_rss_kb\":%ld,\"backend\":",
+                   "\"arena_bytes\":%zu,\"partition_arena_bytes\":%zu,\"weight_bytes\":%zu,\"device_bytes\":%zu,"
+                   "\"partitions\":%d,\"kernels_built\":%d,\"kernels_from_cache\":%d,\"peak_rss_kb\":%ld,"
+                   "\"backend\":",
                    mn, med, p90, mx, runs, warmup, (long long)engine_model_macs(model), engine_model_node_count(model),
-                   t_load, t_compile, first_run_ms, engine_session_arena_bytes(session), peak_rss_kb());
+                   t_load, t_compile, first_run_ms, engine_session_arena_bytes(session), ss.arena_bytes,
+                   ss.weight_bytes, ss.device_bytes, ss.n_partitions, ss.kernels_built, ss.kernels_from_cache,
+                   peak_rss_kb());
             json_string(stdout, o.backends ? o.backends : "auto");
             printf("}\n");
         } else {
             printf("latency ms over %d runs (after %d warm-up): min %.3f  median %.3f  p90 %.3f  max %.3f\n", runs,
                    warmup, mn, med, p90, mx);
-            printf("load %.1f ms, compile %.1f ms, first run %.3f ms, %.3f GMACs, seam arena %zu bytes, peak RSS %ld "
-                   "KiB\n",
+            printf("load %.1f ms, compile %.1f ms, first run %.3f ms, %.3f GMACs, seam arena %zu bytes, partition "
+                   "arenas %zu bytes, packed weights %zu bytes, peak RSS %ld KiB\n",
                    t_load, t_compile, first_run_ms, (double)engine_model_macs(model) * 1e-9,
-                   engine_session_arena_bytes(session), peak_rss_kb());
+                   engine_session_arena_bytes(session), ss.arena_bytes, ss.weight_bytes, peak_rss_kb());
+            if (ss.kernels_built || ss.kernels_from_cache)
+                printf("device kernels: %d built from source, %d from the binary cache; device memory %zu bytes\n",
+                       ss.kernels_built, ss.kernels_from_cache, ss.device_bytes);
         }
     }
     free(times);

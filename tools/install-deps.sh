@@ -3,7 +3,15 @@
 # demo. Does nothing when they are all present. Runs apt-get through sudo
 # when not root.
 set -eu
+# What each is for: gcc/meson/ninja/pkg-config build it; protobuf-c decodes
+# ONNX; cmocka runs the unit tests; stb decodes images for --image;
+# ocl-icd + opencl-c-headers + CLBlast build the OpenCL backend and POCL
+# runs it on the CPU in tests; clang-14 + its runtime give libFuzzer and
+# ThreadSanitizer; python3 with torch/torchvision/onnx is the test oracle
+# (generates models and reference outputs, never runs inside the engine).
 pkgs="gcc meson ninja-build pkg-config libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libstb-dev
+      ocl-icd-opencl-dev opencl-c-headers libclblast-dev pocl-opencl-icd clinfo
+      clang-14 libclang-rt-14-dev
       python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-sklearn python3-pil"
 missing=""
 for p in $pkgs; do

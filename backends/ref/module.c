@@ -237,6 +237,15 @@ static void ref_release(void *state, void *program) {
     program_free(state, program);
 }
 
+static engine_status ref_program_stats(void *state, void *program, engine_program_stats *stats) {
+    (void)state;
+    const ref_program *p = program;
+    if (!p || !stats) return ENGINE_ERR_INVALID_ARGUMENT;
+    memset(stats, 0, sizeof *stats);
+    stats->arena_bytes = p->arena_size;
+    return ENGINE_OK;
+}
+
 static engine_status ref_compile(void *state, const engine_partition *part, void **program, char *err,
                                  size_t err_size) {
     ref_state *s = state;
@@ -472,6 +481,7 @@ static const engine_backend_iface ref_iface = {
     .compile = ref_compile,
     .run = ref_run,
     .release = ref_release,
+    .program_stats = ref_program_stats,
 };
 
 REF_EXPORT const engine_backend_iface *engine_backend_entry(void);

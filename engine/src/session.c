@@ -433,3 +433,24 @@ engine_status engine_session_timings(const engine_session *s, const engine_node_
 size_t engine_session_arena_bytes(const engine_session *s) {
     return s ? s->arena_bytes : 0;
 }
+
+engine_status engine_session_get_stats(const engine_session *s, engine_session_stats *out) {
+    if (!s || !out) return ENGINE_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    out->seam_bytes = s->arena_bytes;
+    out->n_partitions = s->n_parts;
+    for (int k = 0; k < s->n_parts; ++k) {
+        const partition_rt *pr = &s->parts[k];
+        const engine_backend_iface *it = pr->backend->iface;
+        engine_program_stats ps;
+        memset(&ps, 0, sizeof ps);
+        if (!it->program_stats || !pr->program || it->program_stats(pr->backend->state, pr->program, &ps)) continue;
+        out->arena_bytes += ps.arena_bytes;
+        out->weight_bytes += ps.weight_bytes;
+        out->device_bytes += ps.device_bytes;
+        out->compile_ms += ps.compile_ms;
+        out->kernels_from_cache += ps.kernels_from_cache;
+        out->kernels_built += ps.kernels_built;
+    }
+    return ENGINE_OK;
+}

@@ -94,6 +94,17 @@ typedef struct engine_partition {
  * from the start of run. */
 typedef void (*engine_timing_fn)(void *user, int node_in_partition, double start_ms, double ms);
 
+/* What a compiled program holds, for --bench and the docs (all optional,
+ * 0 when unknown). */
+typedef struct engine_program_stats {
+    size_t arena_bytes;   /* activations planned inside the partition */
+    size_t weight_bytes;  /* packed weights and other per-program constants */
+    size_t device_bytes;  /* device memory held (GPU backends) */
+    double compile_ms;    /* time spent building kernels (cold vs warm cache) */
+    int kernels_from_cache; /* GPU backends: programs loaded from the binary cache */
+    int kernels_built;      /* GPU backends: programs built from source */
+} engine_program_stats;
+
 typedef struct engine_backend_iface {
     uint32_t abi_version; /* ENGINE_BACKEND_ABI_VERSION */
     uint32_t struct_size; /* sizeof(engine_backend_iface) */
@@ -118,6 +129,8 @@ typedef struct engine_backend_iface {
                          engine_timing_fn timing, void *timing_user, char *err, size_t err_size);
     /* Required. */
     void (*release)(void *state, void *program);
+    /* Optional (NULL: nothing to report). */
+    engine_status (*program_stats)(void *state, void *program, engine_program_stats *stats);
 } engine_backend_iface;
 
 typedef const engine_backend_iface *(*engine_backend_entry_fn)(void);

@@ -212,6 +212,20 @@ ENGINE_API engine_status engine_session_run(engine_session *session, const void 
  * copies inserted at partition seams and the bytes they move. */
 ENGINE_API engine_status engine_session_placement(const engine_session *session, engine_write_fn write, void *user);
 
+/* Memory and build figures of a session: the seam buffers the session owns
+ * plus what every compiled partition reports (backend.h,
+ * engine_program_stats), summed over partitions. */
+typedef struct engine_session_stats {
+    size_t seam_bytes;    /* host buffers between partitions */
+    size_t arena_bytes;   /* activations planned inside partitions */
+    size_t weight_bytes;  /* packed weights held by backends */
+    size_t device_bytes;  /* device memory held by GPU backends */
+    double compile_ms;    /* total compile time reported by backends */
+    int kernels_from_cache, kernels_built;
+    int n_partitions;
+} engine_session_stats;
+ENGINE_API engine_status engine_session_get_stats(const engine_session *session, engine_session_stats *stats);
+
 /* Per-node timing of the last run (profile must have been set): fills
  * *count and the arrays owned by the session, valid until the next run. */
 typedef struct engine_node_timing {
