@@ -1,6 +1,7 @@
 /* infer.c - shape inference over the graph, folding constant nodes. */
 #include "infer.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "ops_internal.h"
@@ -60,8 +61,34 @@ fail:
     return st;
 }
 
+/* Names every node whose op is neither in the catalogue nor a plugin's, all
+ * in one message, so that a user learns the whole list at once rather than
+ * one op per attempt. */
+static engine_status check_known_ops(eng_graph *g) {
+    char list[700];
+    size_t len = 0;
+    int unknown = 0;
+    const engine_node *first = NULL;
+    list[0] = 0;
+    for (int k = 0; k < g->n_nodes; ++k) {
+        const engine_node *n = g->nodes[k];
+        if (n->op != ENGINE_OP_UNKNOWN || n->plugin) continue;
+        if (!unknown++) first = n;
+        if (len < sizeof list - 1) {
+            int w = snprintf(list + len, sizeof list - len, "%s'%.64s'%s%.64s (node '%.64s')", unknown > 1 ? ", " : "",
+                             n->op_type, n->domain[0] ? " of domain " : "", n->domain, n->name);
+            len = w < 0 ? len : len + (size_t)w < sizeof list ? len + (size_t)w : sizeof list - 1;
+        }
+    }
+    if (unknown == 1) return eng_infer_node(g, (engine_node *)first); /* its own, node-named message */
+    if (unknown) return eng_error(g->ctx, ENGINE_ERR_UNSUPPORTED, "%d ops are not supported: %s", unknown, list);
+    return ENGINE_OK;
+}
+
 engine_status eng_graph_infer(eng_graph *g, int *folded) {
     int count = 0;
+    engine_status known = check_known_ops(g);
+    if (known) return known;
     for (int k = 0; k < g->n_nodes; ++k) {
         engine_node *n = g->nodes[k];
         for (int i = 0; i < n->n_inputs; ++i)
@@ -71,9 +98,17 @@ engine_status eng_graph_infer(eng_graph *g, int *folded) {
         engine_status st = eng_infer_node(g, n);
         if (st) return st;
         for (int o = 0; o < n->n_outputs; ++o)
-            if (n->outputs[o] && n->outputs[o]->rank < 0)
-                return eng_node_error(g->ctx, n, ENGINE_ERR_INTERNAL, "shape inference left output %d '%s' unset", o,
+            if (n->outputs[o] && n->outputs[o]->rank < 0) {
+                /* Output 0 is always the op's: a shape function that left it
+                 * unset is a bug. A later one is an output the file added
+                 * beyond what the op defines. */
+                if (o == 0)
+                    return eng_node_error(g->ctx, n, ENGINE_ERR_INTERNAL, "shape inference left output %d '%s' unset",
+                                          o, n->outputs[o]->name);
+                return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL,
+                                      "has %d outputs; output %d '%s' is not one the op defines", n->n_outputs, o,
                                       n->outputs[o]->name);
+            }
         int already = 1;
         for (int o = 0; o < n->n_outputs; ++o)
             if (n->outputs[o] && !(n->outputs[o]->flags & ENGINE_VALUE_CONST)) already = 0;

@@ -266,6 +266,14 @@ static engine_status read_external(engine_context *ctx, const Onnx__TensorProto 
         st = eng_error(ctx, ENGINE_ERR_IO, "%s: external data '%s' is not a regular file", what, path);
         goto done;
     }
+    /* A hard link inside the folder may name a file outside it, and no path
+     * check can tell: refuse files with more than one link. */
+    if (sb.st_nlink > 1) {
+        st = eng_error(ctx, ENGINE_ERR_SECURITY,
+                       "%s: external data '%s' has %lu hard links; refused, it may lie outside the model folder", what,
+                       location, (unsigned long)sb.st_nlink);
+        goto done;
+    }
     if (offset > (uint64_t)sb.st_size || length > (uint64_t)sb.st_size - offset) {
         st = eng_error(ctx, ENGINE_ERR_PARSE,
                        "%s: external data '%s' is %lld bytes; offset %llu + length %llu runs past its end", what,

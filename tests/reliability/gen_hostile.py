@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Writes the hostile-model catalogue: one folder per case, each holding a
+malformed model.onnx (and whatever files the case needs), plus manifest.tsv
+with one line per case: folder, expected engine_status number, a substring
+the context's message must contain.
+
+Models are built with onnx.helper and raw protobuf fields, never checked by
+onnx.checker: the point is to hand the engine what the checker would refuse.
+Usage: gen_hostile.py OUTDIR [STAMP]  (STAMP: a file touched when done, for
+meson's custom_target)
+"""
+import os
+import shutil
+import struct
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+# engine_status numbers (engine.h)
+PARSE, INVALID_MODEL, UNSUPPORTED, SHAPE, SECURITY = 4, 5, 6, 7, 11
+
+F = TensorProto.FLOAT
+I64 = TensorProto.INT64
+
+
+def vi(name, dims, elem=F):
+    return helper.make_tensor_value_info(name, elem, dims)
+
+
+def init(name, arr):
+    arr = np.asarray(arr)
+    return helper.make_tensor(name, onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[arr.dtype], arr.shape,
+                              arr.tobytes(), raw=True)
+
+
+def model(nodes, inputs, outputs, inits=(), opset=13):
+    g = helper.make_graph(nodes, "hostile", inputs, outputs, list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="gen_hostile")
+    m.ir_version = 8
+    return m
+
+
+def rng_w(shape, seed):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def conv_model(**attrs):
+    """X[1,4,8,8] -> Conv(W[4,2,3,3], group 2 by default) -> Y."""
+    attrs.setdefault("group", 2)
+    w_shape = attrs.pop("w_shape", (4, 4 // max(attrs["group"], 1) if attrs["group"] > 0 else 2, 3, 3))
+    node = helper.make_node("Conv", ["X", "W"], ["Y"], name="conv", **attrs)
+    return model([node], [vi("X", [1, 4, 8, 8])], [vi("Y", None)], [init("W", rng_w(w_shape, 1))])
+
+
+def pool_model(**attrs):
+    node = helper.make_node("MaxPool", ["X"], ["Y"], name="pool", **attrs)
+    return model([node], [vi("X", [1, 2, 8, 8])], [vi("Y", None)])
+
+
+def relu_model():
+    return model([helper.make_node("Relu", ["X"], ["Y"], name="relu")], [vi("X", [1, 4])], [vi("Y", [1, 4])])
+
+
+def ext_model(location, offset=None, length=None, n=4):
+    """Relu(X) + W where W[n] lives in external data at `location`."""
+    t = TensorProto()
+    t.name = "W"
+    t.data_type = F
+    t.dims.append(n)
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", location), ("offset", offset), ("length", length)):
+        if v is not None:
+            e = t.external_data.add()
+            e.key, e.value = k, str(v)
+    nodes = [helper.make_node("Add", ["X", "W"], ["Y"], name="add")]
+    return model(nodes, [vi("X", [n])], [vi("Y", [n])], [t])
+
+
+CASES = []  # (name, status, substring, model or bytes, setup(folder) or None)
+
+
+def case(name, status, substring, m, setup=None):
+    CASES.append((name, status, substring, m, setup))
+
+
+def build_cases():
+    # ---- ranks, dims, sizes ----
+    t = init("W", np.zeros([1] * 9, np.float32))
+    case("rank9_initializer", UNSUPPORTED, "rank 9 is above the supported 8",
+         model([helper.make_node("Identity", ["W"], ["Y"], name="id")], [], [vi("Y", None)], [t]))
+    case("rank9_input", UNSUPPORTED, "has rank 9; at most 8",
+         model([helper.make_node("Relu", ["X"], ["Y"], name="relu")], [vi("X", [1] * 9)], [vi("Y", None)]))
+    t = TensorProto(name="W", data_type=F, dims=[2, -3])
+    case("negative_dim_initializer", PARSE, "negative dimension -3",
+         model([helper.make_node("Identity", ["W"], ["Y"], name="id")], [], [vi("Y", None)], [t]))
+    case("negative_dim_input", PARSE, "negative dimension -2",
+         model([helper.make_node("Relu", ["X"], ["Y"], name="relu")], [vi("X", [1, -2])], [vi("Y", None)]))
+    t = TensorProto(name="W", data_type=F, dims=[1 << 31, 1 << 31, 1 << 31])
+    case("numel_overflow", PARSE, "dimensions overflow",
+         model([helper.make_node("Identity", ["W"], ["Y"], name="id")], [], [vi("Y", None)], [t]))
+    # 2^60 elements fit in 64 bits, their 2^62 bytes of float32 do not fit a sane size
+    t = TensorProto(name="W", data_type=F, dims=[1 << 30, 1 << 30])
+    case("bytesize_overflow", PARSE, "dimensions overflow",
+         model([helper.make_node("Identity", ["W"], ["Y"], name="id")], [], [vi("Y", None)], [t]))
+    case("input_too_large", SHAPE, "is too large",
+         model([helper.make_node("Relu", ["X"], ["Y"], name="relu")], [vi("X", [1 << 40, 1 << 40])], [vi("Y", None)]))
+    t = TensorProto(name="W", data_type=F, dims=[4], raw_data=b"\0" * 8)
+    case("raw_data_short", PARSE, "raw_data has 8 bytes, expected 16",
+         model([helper.make_node("Add", ["X", "W"], ["Y"], name="add")], [vi("X", [4])], [vi("Y", None)], [t]))
+    t = TensorProto(name="W", data_type=F, dims=[4], raw_data=b"\0" * 20)
+    case("raw_data_long", PARSE, "raw_data has 20 bytes, expected 16",
+         model([helper.make_node("Add", ["X", "W"], ["Y"], name="add")], [vi("X", [4])], [vi("Y", None)], [t]))
+    t = TensorProto(name="W", data_type=F, dims=[4], float_data=[1.0, 2.0, 3.0])
+    case("float_data_short", PARSE, "float_data has 3 elements, expected 4",
+         model([helper.make_node("Add", ["X", "W"], ["Y"], name="add")], [vi("X", [4])], [vi("Y", None)], [t]))
+
+    # ---- attributes out of range ----
+    case("softmax_axis", SHAPE, "axis",
+         model([helper.make_node("Softmax", ["X"], ["Y"], name="sm", axis=5)], [vi("X", [2, 3])], [vi("Y", None)]))
+    case("concat_axis", SHAPE, "axis",
+         model([helper.make_node("Concat", ["X", "X"], ["Y"], name="cat", axis=-4)], [vi("X", [2, 3])],
+               [vi("Y", None)]))
+    case("transpose_perm_repeat", INVALID_MODEL, "perm is not a permutation",
+         model([helper.make_node("Transpose", ["X"], ["Y"], name="tr", perm=[0, 0, 1])], [vi("X", [2, 3, 4])],
+               [vi("Y", None)]))
+    case("transpose_perm_range", INVALID_MODEL, "perm is not a permutation",
+         model([helper.make_node("Transpose", ["X"], ["Y"], name="tr", perm=[0, 1, 7])], [vi("X", [2, 3, 4])],
+               [vi("Y", None)]))
+    case("transpose_perm_length", SHAPE, "perm has 2 values but input 0 has rank 3",
+         model([helper.make_node("Transpose", ["X"], ["Y"], name="tr", perm=[1, 0])], [vi("X", [2, 3, 4])],
+               [vi("Y", None)]))
+    case("split_sizes_sum", SHAPE, "split sizes sum to 5 but axis 1 has size 6",
+         model([helper.make_node("Split", ["X"], ["A", "B"], name="split", axis=1, split=[2, 3])],
+               [vi("X", [2, 6])], [vi("A", None), vi("B", None)], opset=11))
+    case("split_size_negative", SHAPE, "split size 0 is -1",
+         model([helper.make_node("Split", ["X", "S"], ["A", "B"], name="split", axis=1)],
+               [vi("X", [2, 6])], [vi("A", None), vi("B", None)], [init("S", np.array([-1, 7], np.int64))]))
+    case("gather_index", SHAPE, "index 7 is out of range for axis 0 of size 5",
+         model([helper.make_node("Gather", ["D", "I"], ["Y"], name="gather", axis=0)], [], [vi("Y", None)],
+               [init("D", np.arange(5, dtype=np.float32)), init("I", np.array([1, 7], np.int64))]))
+    case("gather_index_negative", SHAPE, "index -6 is out of range",
+         model([helper.make_node("Gather", ["D", "I"], ["Y"], name="gather", axis=0)], [], [vi("Y", None)],
+               [init("D", np.arange(5, dtype=np.float32)), init("I", np.array([-6], np.int64))]))
+    case("conv_pads_negative", INVALID_MODEL, "pads on spatial axis 0 are negative",
+         conv_model(pads=[-1, 0, 0, 0]))
+    case("conv_pads_length", INVALID_MODEL, "pads has 3 values, expected 4", conv_model(pads=[1, 1, 1]))
+    case("conv_strides_zero", INVALID_MODEL, "strides[0] = 0 must be positive", conv_model(strides=[0, 1]))
+    case("conv_dilations_zero", INVALID_MODEL, "dilations[1] = 0 must be positive", conv_model(dilations=[1, 0]))
+    case("conv_kernel_zero", SHAPE, "kernel size 0 on spatial axis 0 is not positive", conv_model(w_shape=(4, 2, 0, 3)))
+    case("conv_kernel_shape_zero", SHAPE, "kernel_shape[0] = 0 but input 1 (W) has 3", conv_model(kernel_shape=[0, 3]))
+    case("conv_group_zero", INVALID_MODEL, "group 0 must be positive", conv_model(group=0))
+    case("conv_group_not_dividing", SHAPE, "not divisible by group 3", conv_model(group=3, w_shape=(3, 1, 3, 3)))
+    case("pool_kernel_zero", INVALID_MODEL, "kernel_shape[0] = 0 is out of range", pool_model(kernel_shape=[0, 2]))
+    case("pool_strides_zero", INVALID_MODEL, "strides[1] = 0 is out of range",
+         pool_model(kernel_shape=[2, 2], strides=[1, 0]))
+
+    # ---- graph structure ----
+    case("duplicate_producer", INVALID_MODEL, "is also produced by node 'r1'",
+         model([helper.make_node("Relu", ["X"], ["Y"], name="r1"), helper.make_node("Relu", ["X"], ["Y"], name="r2")],
+               [vi("X", [4])], [vi("Y", None)]))
+    case("duplicate_initializer", INVALID_MODEL, "'W' is defined twice",
+         model([helper.make_node("Add", ["X", "W"], ["Y"], name="add")], [vi("X", [2])], [vi("Y", None)],
+               [init("W", np.ones(2, np.float32)), init("W", np.ones(2, np.float32))]))
+    case("duplicate_input", INVALID_MODEL, "graph input 'X' is listed twice",
+         model([helper.make_node("Relu", ["X"], ["Y"], name="relu")], [vi("X", [4]), vi("X", [4])], [vi("Y", None)]))
+    case("output_is_input", INVALID_MODEL, "output 'X' is also a graph input",
+         model([helper.make_node("Relu", ["X"], ["X"], name="relu")], [vi("X", [4])], [vi("X", None)]))
+    case("cycle", INVALID_MODEL, "cycle",
+         model([helper.make_node("Add", ["X", "B"], ["A"], name="a"), helper.make_node("Relu", ["A"], ["B"], name="b")],
+               [vi("X", [4])], [vi("B", None)]))
+    case("self_loop", INVALID_MODEL, "cycle",
+         model([helper.make_node("Add", ["X", "A"], ["A"], name="a")], [vi("X", [4])], [vi("A", None)]))
+    case("missing_input", INVALID_MODEL, "input 1 'nowhere' is not produced by any node",
+         model([helper.make_node("Add", ["X", "nowhere"], ["Y"], name="add")], [vi("X", [4])], [vi("Y", None)]))
+    case("output_not_produced", INVALID_MODEL, "graph output 'Z' is not produced by any node",
+         model([helper.make_node("Relu", ["X"], ["Y"], name="relu")], [vi("X", [4])], [vi("Y", None), vi("Z", None)]))
+    case("no_outputs", INVALID_MODEL, "no outputs",
+         model([helper.make_node("Relu", ["X"], ["Y"], name="relu")], [vi("X", [4])], []))
+    case("unknown_op", UNSUPPORTED, "node 'f' (Frobnicate): op 'Frobnicate' is not supported",
+         model([helper.make_node("Frobnicate", ["X"], ["Y"], name="f")], [vi("X", [4])], [vi("Y", None)]))
+    case("extra_output", INVALID_MODEL, "node 'relu' (Relu): has 2 outputs; output 1 'Z' is not one the op defines",
+         model([helper.make_node("Relu", ["X"], ["Y", "Z"], name="relu")], [vi("X", [4])], [vi("Y", None)]))
+    case("unknown_ops", UNSUPPORTED, "3 ops are not supported: 'FrobnicateA' (node 'f1'), 'FrobnicateB' (node 'f2'), 'Zorp' (node 'z')",
+         model([helper.make_node("FrobnicateA", ["X"], ["A"], name="f1"),
+                helper.make_node("FrobnicateB", ["A"], ["B"], name="f2"),
+                helper.make_node("Relu", ["B"], ["C"], name="relu"),
+                helper.make_node("Zorp", ["C"], ["Y"], name="z")], [vi("X", [4])], [vi("Y", None)]))
+    m = model([helper.make_node("Relu", ["X"], ["Y"], name="relu")], [vi("X", [4])], [vi("Y", None)])
+    m.graph.node[0].domain = "com.nowhere"
+    case("unknown_domain", INVALID_MODEL, "domain 'com.nowhere' is not in the model's opset_import", m)
+    case("unknown_dtype_input", PARSE, "unknown data type 99",
+         model([helper.make_node("Relu", ["X"], ["Y"], name="relu")], [vi("X", [4], 99)], [vi("Y", None)]))
+    t = TensorProto(name="W", data_type=77, dims=[1], raw_data=b"\0")
+    case("unknown_dtype_initializer", PARSE, "unknown data type 77",
+         model([helper.make_node("Identity", ["W"], ["Y"], name="id")], [], [vi("Y", None)], [t]))
+    case("string_dtype", UNSUPPORTED, "data type string (8) is not supported",
+         model([helper.make_node("Identity", ["X"], ["Y"], name="id")], [vi("X", [4], TensorProto.STRING)],
+               [vi("Y", None)]))
+    m = relu_model()
+    m.opset_import[0].version = 5
+    case("opset_too_old", UNSUPPORTED, "ONNX opset 5 is not supported (supported: 7 to 18)", m)
+    m = relu_model()
+    m.opset_import[0].version = 99
+    case("opset_too_new", UNSUPPORTED, "ONNX opset 99 is not supported", m)
+    m = relu_model()
+    del m.opset_import[:]
+    case("no_opset", PARSE, "no opset_import", m)
+    m = model([helper.make_node("If", ["C"], ["Y"], name="if",
+                                then_branch=relu_model().graph, else_branch=relu_model().graph)],
+              [vi("C", [], TensorProto.BOOL)], [vi("Y", None)])
+    case("subgraph", UNSUPPORTED, "control flow", m)
+
+    # ---- external data ----
+    def write_weights(folder, name="w.bin", nbytes=16):
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(np.arange(nbytes // 4, dtype=np.float32).tobytes())
+
+    case("ext_absolute", SECURITY, "external data path '/etc/passwd' is absolute", ext_model("/etc/passwd"))
+    case("ext_dotdot", SECURITY, "contains '..'", ext_model("../outside.bin"))
+    case("ext_nested_dotdot", SECURITY, "contains '..'", ext_model("a/../../outside.bin"),
+         lambda d: os.makedirs(os.path.join(d, "a"), exist_ok=True))
+    case("ext_backslash_dotdot", SECURITY, "contains '..'", ext_model("a\\..\\..\\outside.bin"))
+
+    def symlink_out(d):
+        os.symlink(os.path.join("..", "outside.bin"), os.path.join(d, "link.bin"))
+    case("ext_symlink", SECURITY, "outside the model folder", ext_model("link.bin"), symlink_out)
+
+    def symlink_dir_out(d):
+        os.symlink("..", os.path.join(d, "up"))
+    case("ext_symlink_dir", SECURITY, "outside the model folder", ext_model("up/outside.bin"), symlink_dir_out)
+
+    def hardlink_out(d):
+        os.link(os.path.join(os.path.dirname(d), "outside.bin"), os.path.join(d, "hard.bin"))
+    case("ext_hardlink", SECURITY, "has 2 hard links", ext_model("hard.bin"), hardlink_out)
+    case("ext_offset_past_end", PARSE, "runs past its end", ext_model("w.bin", offset=32), write_weights)
+    case("ext_length_past_end", PARSE, "runs past its end", ext_model("w.bin", offset=8, length=16), write_weights)
+    case("ext_length_mismatch", PARSE, "external data length 8, expected 16", ext_model("w.bin", length=8),
+         write_weights)
+    case("ext_bad_offset", PARSE, "bad external data offset '-4'", ext_model("w.bin", offset=-4), write_weights)
+    case("ext_missing_file", 3, "cannot open external data", ext_model("nothere.bin"))
+    case("ext_directory", 3, "not a regular file", ext_model("sub"),
+         lambda d: os.makedirs(os.path.join(d, "sub"), exist_ok=True))
+
+    # ---- bytes that are not a model ----
+    case("garbage_bytes", PARSE, "protobuf decoding failed", bytes(range(7, 250, 3)) * 4)
+    case("empty_file", PARSE, "no graph", b"")
+    # a length-delimited field claiming more bytes than the file has
+    case("truncated_field", PARSE, "protobuf decoding failed", b"\x3a\xff\xff\xff\x0f\x0a\x02")
+
+
+def main():
+    out = sys.argv[1]
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
+    with open(os.path.join(out, "outside.bin"), "wb") as f:  # the file escapes aim at
+        f.write(struct.pack("<4f", 1, 2, 3, 4))
+    build_cases()
+    lines = []
+    for name, status, substring, m, setup in CASES:
+        d = os.path.join(out, name)
+        os.makedirs(d)
+        data = m if isinstance(m, bytes) else m.SerializeToString()
+        with open(os.path.join(d, "model.onnx"), "wb") as f:
+            f.write(data)
+        if setup:
+            setup(d)
+        assert "\t" not in substring and "\n" not in substring
+        lines.append(f"{name}\t{status}\t{substring}\n")
+    # A small valid model for the truncation and byte-flip sweeps.
+    rng = np.random.default_rng(8)
+    nodes = [helper.make_node("Conv", ["X", "W", "B"], ["c"], name="conv", pads=[1, 1, 1, 1], group=1),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Reshape", ["p", "S"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "G", "H"], ["g"], name="fc", transB=1),
+             helper.make_node("Softmax", ["g"], ["Y"], name="sm", axis=1)]
+    inits = [init("W", rng.standard_normal((3, 2, 3, 3)).astype(np.float32)),
+             init("B", rng.standard_normal(3).astype(np.float32)),
+             init("S", np.array([1, -1], np.int64)),
+             init("G", rng.standard_normal((5, 48)).astype(np.float32)),
+             init("H", rng.standard_normal(5).astype(np.float32))]
+    small = model(nodes, [vi("X", [1, 2, 8, 8])], [vi("Y", [1, 5])], inits)
+    onnx.checker.check_model(small)
+    with open(os.path.join(out, "small.onnx"), "wb") as f:
+        f.write(small.SerializeToString())
+    with open(os.path.join(out, "manifest.tsv"), "w") as f:
+        f.writelines(lines)
+    if len(sys.argv) > 2:
+        with open(sys.argv[2], "w") as f:
+            f.write(f"{len(lines)} cases\n")
+
+
+if __name__ == "__main__":
+    main()

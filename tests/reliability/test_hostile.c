@@ -1,0 +1,223 @@
+/* The hostile-model catalogue (docs/RELIABILITY.md), through the public API
+ * only: every malformed model that gen_hostile.py writes is refused with
+ * its specific status and a message naming what is wrong; then every
+ * prefix of a small valid model, seeded random byte flips and random
+ * garbage are each either refused or loaded (and then optimised, placed
+ * and run on ref), never a crash, hang or leak. Run under ASan+UBSan in
+ * build-asan.
+ *
+ * Usage: test_hostile CATALOGUE_DIR (written by gen_hostile.py). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+static const char *dir;
+
+static engine_context *new_ctx(void) {
+    engine_context *ctx = NULL;
+    engine_status st = engine_context_create(NULL, &ctx);
+    if (st != ENGINE_OK) fail_msg("engine_context_create: %d", st);
+    return ctx;
+}
+
+static void *read_all(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *buf = malloc((size_t)n + 1);
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) fail_msg("cannot read %s", path);
+    fclose(f);
+    *size = (size_t)n;
+    return buf;
+}
+
+static void test_catalogue(void **state) {
+    (void)state;
+    char path[4096], line[1024];
+    snprintf(path, sizeof path, "%s/manifest.tsv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) fail_msg("no manifest at %s (run gen_hostile.py)", path);
+    engine_context *ctx = new_ctx();
+    int cases = 0, bad = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *name = strtok(line, "\t"), *code = strtok(NULL, "\t"), *substring = strtok(NULL, "\t");
+        if (!name || !code || !substring) fail_msg("bad manifest line");
+        int want = atoi(code);
+        snprintf(path, sizeof path, "%s/%s/model.onnx", dir, name);
+        engine_model *m = NULL;
+        engine_status st = engine_model_load_file(ctx, path, &m);
+        const char *msg = engine_context_error(ctx);
+        if ((int)st != want || !strstr(msg, substring)) {
+            fprintf(stderr, "FAIL %s: status %d (want %d), message \"%s\" (want \"%s\")\n", name, st, want, msg,
+                    substring);
+            bad++;
+        }
+        if (st == ENGINE_OK) engine_model_free(m);
+        cases++;
+    }
+    fclose(f);
+    engine_context_destroy(ctx);
+    printf("catalogue: %d cases, %d failed\n", cases, bad);
+    assert_true(cases >= 50);
+    assert_int_equal(bad, 0);
+}
+
+/* xorshift64: seeded, the same sequence on every machine. */
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void) {
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+/* Loads bytes; when they load, optimises, places on ref and runs once with
+ * seeded inputs (models that grew too big to be worth running are only
+ * placed). Returns the load status. Anything may be refused; only the
+ * statuses a well-behaved engine returns are allowed. */
+static engine_status try_bytes(engine_context *ctx, const void *data, size_t size, int *ran) {
+    engine_model *m = NULL;
+    engine_status st = engine_model_load_memory(ctx, data, size, NULL, &m);
+    if (st < ENGINE_OK || st > ENGINE_ERR_SECURITY) fail_msg("load: status %d: %s", st, engine_context_error(ctx));
+    if (st != ENGINE_OK) {
+        assert_true(engine_context_error(ctx)[0] != 0); /* every refusal says why */
+        return st;
+    }
+    engine_status ost = engine_model_optimize(m, ENGINE_OPT_DEFAULT);
+    if (ost == ENGINE_ERR_INTERNAL) fail_msg("optimise: %s", engine_context_error(ctx));
+    engine_session *s = NULL;
+    engine_session_options so;
+    memset(&so, 0, sizeof so);
+    so.backends = "ref";
+    so.threads = 1;
+    if (ost == ENGINE_OK && engine_session_create(m, &so, &s) == ENGINE_OK) {
+        int ni = engine_model_input_count(m), no = engine_model_output_count(m);
+        void *in[16] = {0}, *out[16] = {0};
+        int ok = ni <= 16 && no <= 16 && engine_model_macs(m) < 50000000;
+        size_t total = 0;
+        for (int k = 0; ok && k < ni + no; ++k) {
+            engine_tensor_info info;
+            engine_status ist = k < ni ? engine_model_input_info(m, k, &info) : engine_model_output_info(m, k - ni, &info);
+            assert_int_equal(ist, ENGINE_OK);
+            size_t bytes = engine_dtype_size(info.dtype);
+            for (int d = 0; d < info.rank && bytes; ++d) {
+                if (info.dims[d] > (1 << 24) || bytes * (size_t)info.dims[d] > ((size_t)64 << 20)) ok = 0;
+                else bytes *= (size_t)info.dims[d];
+            }
+            total += bytes;
+            if (!ok || total > ((size_t)64 << 20)) {
+                ok = 0;
+                break;
+            }
+            unsigned char *p = calloc(1, bytes ? bytes : 1);
+            assert_non_null(p);
+            if (k < ni && info.dtype == ENGINE_DTYPE_F32)
+                for (size_t e = 0; e < bytes / 4; ++e) ((float *)p)[e] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+            if (k < ni) in[k] = p;
+            else out[k - ni] = p;
+        }
+        if (ok) {
+            engine_status rst = engine_session_run(s, (const void *const *)in, out);
+            if (rst == ENGINE_ERR_INTERNAL) fail_msg("run: %s", engine_context_error(ctx));
+            if (ran) ++*ran;
+        }
+        for (int k = 0; k < 16; ++k) free(in[k]), free(out[k]);
+        engine_session_free(s);
+    }
+    engine_model_free(m);
+    return ENGINE_OK;
+}
+
+static void test_truncated(void **state) {
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/small.onnx", dir);
+    size_t size;
+    unsigned char *buf = read_all(path, &size);
+    engine_context *ctx = new_ctx();
+    int ran = 0;
+    assert_int_equal(try_bytes(ctx, buf, size, &ran), ENGINE_OK); /* the whole file is a valid model */
+    assert_int_equal(ran, 1);
+    int loaded = 0;
+    for (size_t n = 0; n < size; ++n) {
+        /* A copy of exactly n bytes, so ASan sees any read past the end. */
+        unsigned char *cut = malloc(n ? n : 1);
+        memcpy(cut, buf, n);
+        if (try_bytes(ctx, cut, n, NULL) == ENGINE_OK) loaded++;
+        free(cut);
+    }
+    printf("truncated: %zu prefixes, %d loaded\n", size, loaded);
+    engine_context_destroy(ctx);
+    free(buf);
+}
+
+static void test_byte_flips(void **state) {
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/small.onnx", dir);
+    size_t size;
+    unsigned char *buf = read_all(path, &size);
+    unsigned char *mut = malloc(size);
+    engine_context *ctx = new_ctx();
+    rnd_state = 0x2545f4914f6cdd1dull;
+    int loaded = 0, ran = 0;
+    const int rounds = 3000;
+    for (int r = 0; r < rounds; ++r) {
+        memcpy(mut, buf, size);
+        int flips = 1 + (int)(rnd() % 4);
+        for (int k = 0; k < flips; ++k) {
+            size_t at = (size_t)(rnd() % size);
+            if (rnd() & 1) mut[at] ^= (unsigned char)(1u << (rnd() % 8));
+            else mut[at] = (unsigned char)rnd();
+        }
+        if (try_bytes(ctx, mut, size, &ran) == ENGINE_OK) loaded++;
+    }
+    printf("byte flips: %d mutants, %d loaded, %d ran\n", rounds, loaded, ran);
+    engine_context_destroy(ctx);
+    free(mut);
+    free(buf);
+}
+
+static void test_garbage(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    rnd_state = 0xda942042e4dd58b5ull;
+    int loaded = 0;
+    for (int r = 0; r < 1000; ++r) {
+        size_t n = (size_t)(rnd() % 512);
+        unsigned char *g = malloc(n ? n : 1);
+        for (size_t k = 0; k < n; ++k) g[k] = (unsigned char)rnd();
+        /* Half of the buffers start like a ModelProto (field 7, graph, length
+         * delimited) so the decoder goes deeper than the first byte. */
+        if (n > 2 && (r & 1)) g[0] = 0x3a, g[1] = (unsigned char)(n - 2 < 127 ? n - 2 : 127);
+        if (try_bytes(ctx, g, n, NULL) == ENGINE_OK) loaded++;
+        free(g);
+    }
+    printf("garbage: 1000 buffers, %d loaded\n", loaded);
+    engine_context_destroy(ctx);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s CATALOGUE_DIR\n", argv[0]);
+        return 2;
+    }
+    dir = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_catalogue),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_byte_flips),
+        cmocka_unit_test(test_garbage),
+    };
+    return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
+}
