@@ -146,18 +146,22 @@ typedef engine_status (*engine_plugin_kernel_fn)(const engine_node *node, const 
  * cl_build_options, may be NULL) and creates kernel cl_kernel_name from it.
  * For each plugin node it binds kernel arguments in this fixed order:
  *
- *   arg k,              k = 0 .. n_inputs-1 : `__global const float *` (more
- *                       generally, `__global const T *` for the input's
- *                       dtype), the buffer of node->inputs[k]; an omitted
- *                       optional input is bound as a NULL buffer pointer
- *                       (clSetKernelArg(k, sizeof(cl_mem), NULL));
- *   arg n_inputs + k,   k = 0 .. n_outputs-1: `__global T *`, the buffer of
- *                       node->outputs[k] (NULL pointer when omitted);
- *   arg n_inputs + n_outputs + j, j = 0 .. n_args-1: the extra arguments the
- *                       op's cl_args callback returns for this node (none
- *                       when cl_args is NULL), see engine_plugin_cl_arg.
+ *   arg k,              k = 0 .. max_inputs-1 : `__global const float *`
+ *                       (more generally `__global const T *` for the
+ *                       input's dtype), the buffer of node->inputs[k]; an
+ *                       input the node omits or does not list (k >=
+ *                       node->n_inputs) is bound as a NULL buffer pointer
+ *                       (clSetKernelArg(k, sizeof(cl_mem), NULL)), so the
+ *                       kernel's signature never depends on the node;
+ *   arg max_inputs + k, k = 0 .. max_outputs-1: `__global T *`, the buffer
+ *                       of node->outputs[k] (NULL pointer when omitted or
+ *                       k >= node->n_outputs);
+ *   arg max_inputs + max_outputs + j, j = 0 .. n_args-1: the extra
+ *                       arguments the op's cl_args callback returns for
+ *                       this node (none when cl_args is NULL), see
+ *                       engine_plugin_cl_arg.
  *
- * n_inputs / n_outputs are node->n_inputs / node->n_outputs. Buffers hold
+ * max_inputs / max_outputs are the op's (engine_plugin_op). Buffers hold
  * the values' dtypes exactly as on the host (float32 for float tensors even
  * when the backend computes in fp16 elsewhere: it converts at the plugin
  * node's boundary), C order, offset 0 (a sub-buffer or its own buffer).
