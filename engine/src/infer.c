@@ -61,34 +61,34 @@ fail:
     return st;
 }
 
-/* Names every node whose op is neither in the catalogue nor a plugin's, all
- * in one message, so that a user learns the whole list at once rather than
- * one op per attempt. */
-static engine_status check_known_ops(eng_graph *g) {
-    char list[700];
+/* Called when node k is an op neither built in nor resolved by a plugin:
+ * its message is kept and every later node whose op is not built in is
+ * appended, so a user learns the whole list at once rather than one op per
+ * attempt. (Later nodes are not resolved against plugins here: their
+ * inputs have no shapes yet; the list says "not built in", which holds.) */
+static engine_status name_unknown_ops(eng_graph *g, int k, engine_status st) {
+    char list[600];
     size_t len = 0;
-    int unknown = 0;
-    const engine_node *first = NULL;
+    int more = 0;
     list[0] = 0;
-    for (int k = 0; k < g->n_nodes; ++k) {
-        const engine_node *n = g->nodes[k];
+    for (int j = k + 1; j < g->n_nodes; ++j) {
+        const engine_node *n = g->nodes[j];
         if (n->op != ENGINE_OP_UNKNOWN || n->plugin) continue;
-        if (!unknown++) first = n;
+        more++;
         if (len < sizeof list - 1) {
-            int w = snprintf(list + len, sizeof list - len, "%s'%.64s'%s%.64s (node '%.64s')", unknown > 1 ? ", " : "",
+            int w = snprintf(list + len, sizeof list - len, "%s'%.64s'%s%.64s (node '%.64s')", more > 1 ? ", " : "",
                              n->op_type, n->domain[0] ? " of domain " : "", n->domain, n->name);
-            len = w < 0 ? len : len + (size_t)w < sizeof list ? len + (size_t)w : sizeof list - 1;
+            if (w > 0) len = len + (size_t)w < sizeof list ? len + (size_t)w : sizeof list - 1;
         }
     }
-    if (unknown == 1) return eng_infer_node(g, (engine_node *)first); /* its own, node-named message */
-    if (unknown) return eng_error(g->ctx, ENGINE_ERR_UNSUPPORTED, "%d ops are not supported: %s", unknown, list);
-    return ENGINE_OK;
+    if (!more) return st;
+    char first[ENG_ERRMSG_SIZE];
+    snprintf(first, sizeof first, "%s", g->ctx->message);
+    return eng_error(g->ctx, st, "%.400s; %d more ops are not built in: %s", first, more, list);
 }
 
 engine_status eng_graph_infer(eng_graph *g, int *folded) {
     int count = 0;
-    engine_status known = check_known_ops(g);
-    if (known) return known;
     for (int k = 0; k < g->n_nodes; ++k) {
         engine_node *n = g->nodes[k];
         for (int i = 0; i < n->n_inputs; ++i)
@@ -96,6 +96,7 @@ engine_status eng_graph_infer(eng_graph *g, int *folded) {
                 return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "input %d '%s' has no known shape", i,
                                       n->inputs[i]->name);
         engine_status st = eng_infer_node(g, n);
+        if (st == ENGINE_ERR_UNSUPPORTED && n->op == ENGINE_OP_UNKNOWN && !n->plugin) return name_unknown_ops(g, k, st);
         if (st) return st;
         for (int o = 0; o < n->n_outputs; ++o)
             if (n->outputs[o] && n->outputs[o]->rank < 0) {
