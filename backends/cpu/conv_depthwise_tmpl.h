@@ -1,0 +1,205 @@
+/*
+ * conv_depthwise_tmpl.h - the depthwise convolution kernel, written once
+ * over conv_special_vec.h and compiled per ISA. Include after
+ * conv_special_vec.h with DW_SUFFIX defined (avx512, avx2, scalar); it
+ * defines cpu_dwconv_run__<suffix> (declared in conv_depthwise.c).
+ *
+ * Method, per channel (threads take whole channels):
+ *  1. Copy the rows the channel needs into a zero-padded plane in the
+ *     thread's scratch, splitting each row into SW phases (column q*SW + p
+ *     goes to phase p, index q). Output column ow, tap kw then reads phase
+ *     (kw*DW) % SW at index ow + (kw*DW) / SW: consecutive outputs read
+ *     consecutive floats for any stride, and no load needs a bounds check.
+ *  2. For each output row, VW outputs at a time (4 vectors in flight so the
+ *     FMA chains overlap), accumulate the KH*KW taps from the plane; 3x3 and
+ *     5x5 get fully unrolled loops with the weights in registers.
+ *  3. Epilogue in the store: + bias (the accumulator's start), + sum, act,
+ *     a partial vector at the row's end.
+ */
+#ifndef DW_SUFFIX
+#error "define DW_SUFFIX"
+#endif
+
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#ifndef ENGINE_CPU_DW_GEOM_
+#define ENGINE_CPU_DW_GEOM_
+/* The padded, phase-split plane of one channel (see step 1). The layout
+ * uses 16 (the widest vector) for every ISA so scratch_size need not know
+ * the ISA. */
+typedef struct dw_geom {
+    int rows;         /* input rows the outputs reach, padding included */
+    int phase_len;    /* floats per phase: the outputs rounded up to 16, plus the widest tap shift */
+    int row_stride;   /* SW * phase_len */
+    size_t plane_floats; /* rows * row_stride rounded up to 16 (64-byte slices per thread) */
+} dw_geom;
+
+static inline void dw_geom_init(const cpu_conv2d *d, dw_geom *g) {
+    g->rows = (d->OH - 1) * d->SH + (d->KH - 1) * d->DH + 1;
+    g->phase_len = (d->OW + 15) / 16 * 16 + (d->KW - 1) * d->DW / d->SW + 1;
+    g->row_stride = d->SW * g->phase_len;
+    g->plane_floats = ((size_t)g->rows * (size_t)g->row_stride + 15) / 16 * 16;
+}
+
+static inline int dw_threads(const cpu_conv2d *d) {
+    int t = d->threads < 1 ? 1 : d->threads;
+    return t < d->C ? t : d->C;
+}
+
+/* Bias follows the weights, 64-byte aligned. */
+static inline size_t dw_bias_offset(const cpu_conv2d *d) {
+    return ((size_t)d->C * (size_t)(d->KH * d->KW) * sizeof(float) + 63) / 64 * 64;
+}
+#endif
+
+#define DW_CAT2_(a, b) a##__##b
+#define DW_CAT_(a, b) DW_CAT2_(a, b)
+#define DW_FN(name) DW_CAT_(name, DW_SUFFIX)
+
+/* Step 1: the phase-split zero-padded plane of channel x (dw_geom). */
+static void DW_FN(dw_fill_plane)(const cpu_conv2d *d, const dw_geom *g, const float *x, float *plane) {
+    for (int r = 0; r < g->rows; ++r) {
+        float *row = plane + (size_t)r * g->row_stride;
+        const int ih = r - d->PT;
+        if (ih < 0 || ih >= d->H) {
+            memset(row, 0, sizeof(float) * (size_t)g->row_stride);
+            continue;
+        }
+        const float *xr = x + (size_t)ih * d->W;
+        if (d->SW == 1) {
+            /* one phase: [PL zeros | the row | zeros] */
+            int lead = d->PL < g->phase_len ? d->PL : g->phase_len;
+            int n = d->W;
+            if (lead + n > g->phase_len) n = g->phase_len - lead;
+            memset(row, 0, sizeof(float) * (size_t)lead);
+            memcpy(row + lead, xr, sizeof(float) * (size_t)n);
+            memset(row + lead + n, 0, sizeof(float) * (size_t)(g->phase_len - lead - n));
+            continue;
+        }
+        for (int p = 0; p < d->SW; ++p) {
+            float *ph = row + (size_t)p * g->phase_len;
+            for (int q = 0; q < g->phase_len; ++q) {
+                int iw = q * d->SW + p - d->PL;
+                ph[q] = iw >= 0 && iw < d->W ? xr[iw] : 0.0f;
+            }
+        }
+    }
+}
+
+/* Step 2+3 for one channel, kernel KH x KW (constants at the unrolled call
+ * sites). w: the channel's KH*KW weights; y, sum: the channel's planes. */
+static inline __attribute__((always_inline)) void DW_FN(dw_channel)(const cpu_conv2d *d, const dw_geom *g,
+                                                                   const float *plane, const float *w, float bias,
+                                                                   const float *sum, float *y, const int KH,
+                                                                   const int KW) {
+    const int OW = d->OW, SW = d->SW, DW = d->DW;
+    const engine_epilogue *e = &d->epi;
+    vf wv[25];
+    int tap_off[25]; /* each tap's offset within a plane row */
+    const int ntap = KH * KW <= 25 ? KH * KW : 25;
+    for (int k = 0; k < ntap; ++k) {
+        wv[k] = V_SET1(w[k]);
+        int kw = k % KW, kh = k / KW;
+        int o = kw * DW;
+        tap_off[k] = kh * d->DH * g->row_stride + (o % SW) * g->phase_len + o / SW;
+    }
+    const vf vb = V_SET1(bias);
+    for (int oh = 0; oh < d->OH; ++oh) {
+        const float *base = plane + (size_t)oh * d->SH * g->row_stride;
+        float *yr = y + (size_t)oh * OW;
+        const float *sr = sum ? sum + (size_t)oh * OW : NULL;
+        int ow = 0;
+        for (; ow + 4 * VW <= OW; ow += 4 * VW) {
+            vf a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+            const float *s = base + ow;
+#pragma GCC unroll 25
+            for (int k = 0; k < KH * KW; ++k) {
+                const float *t = s + tap_off[k];
+                a0 = V_FMA(wv[k], V_LOAD(t), a0);
+                a1 = V_FMA(wv[k], V_LOAD(t + VW), a1);
+                a2 = V_FMA(wv[k], V_LOAD(t + 2 * VW), a2);
+                a3 = V_FMA(wv[k], V_LOAD(t + 3 * VW), a3);
+            }
+            if (sr) {
+                a0 = V_ADD(a0, V_LOAD(sr + ow));
+                a1 = V_ADD(a1, V_LOAD(sr + ow + VW));
+                a2 = V_ADD(a2, V_LOAD(sr + ow + 2 * VW));
+                a3 = V_ADD(a3, V_LOAD(sr + ow + 3 * VW));
+            }
+            V_STORE(yr + ow, csv_act(e, a0));
+            V_STORE(yr + ow + VW, csv_act(e, a1));
+            V_STORE(yr + ow + 2 * VW, csv_act(e, a2));
+            V_STORE(yr + ow + 3 * VW, csv_act(e, a3));
+        }
+        for (; ow < OW; ow += VW) {
+            const int n = OW - ow < VW ? OW - ow : VW;
+            /* two chains over even and odd taps to halve the FMA latency */
+            vf a0 = vb, a1 = V_ZERO();
+            const float *s = base + ow;
+#pragma GCC unroll 25
+            for (int k = 0; k < KH * KW; ++k) {
+                if (k & 1) a1 = V_FMA(wv[k], V_LOAD(s + tap_off[k]), a1);
+                else a0 = V_FMA(wv[k], V_LOAD(s + tap_off[k]), a0);
+            }
+            a0 = V_ADD(a0, a1);
+            if (sr) a0 = V_ADD(a0, V_LOADN(sr + ow, n));
+            V_STOREN(yr + ow, csv_act(e, a0), n);
+        }
+    }
+}
+
+/* Any kernel size: taps from memory, one vector at a time. */
+static void DW_FN(dw_channel_any)(const cpu_conv2d *d, const dw_geom *g, const float *plane, const float *w,
+                                  float bias, const float *sum, float *y) {
+    const int OW = d->OW, KH = d->KH, KW = d->KW;
+    const engine_epilogue *e = &d->epi;
+    for (int oh = 0; oh < d->OH; ++oh) {
+        float *yr = y + (size_t)oh * OW;
+        const float *sr = sum ? sum + (size_t)oh * OW : NULL;
+        for (int ow = 0; ow < OW; ow += VW) {
+            const int n = OW - ow < VW ? OW - ow : VW;
+            vf a = V_SET1(bias);
+            for (int kh = 0; kh < KH; ++kh) {
+                const float *rp = plane + (size_t)(oh * d->SH + kh * d->DH) * g->row_stride + ow;
+                for (int kw = 0; kw < KW; ++kw) {
+                    int o = kw * d->DW;
+                    a = V_FMA(V_SET1(w[kh * KW + kw]), V_LOAD(rp + (o % d->SW) * g->phase_len + o / d->SW), a);
+                }
+            }
+            if (sr) a = V_ADD(a, V_LOADN(sr + ow, n));
+            V_STOREN(yr + ow, csv_act(e, a), n);
+        }
+    }
+}
+
+/* packed: weights [C][KH*KW], then bias [C] at dw_bias_offset. */
+void DW_FN(cpu_dwconv_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                           void *scratch) {
+    dw_geom g;
+    dw_geom_init(d, &g);
+    const float *wts = packed;
+    const float *bias = (const float *)((const char *)packed + dw_bias_offset(d));
+    const int C = d->C, K2 = d->KH * d->KW;
+    const size_t in_plane = (size_t)d->H * d->W, out_plane = (size_t)d->OH * d->OW;
+    int nthr = dw_threads(d);
+    (void)nthr;
+#pragma omp parallel for num_threads(nthr) schedule(static)
+    for (int c = 0; c < C; ++c) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *plane = (float *)scratch + (size_t)tid * g.plane_floats;
+        DW_FN(dw_fill_plane)(d, &g, x + (size_t)c * in_plane, plane);
+        const float *wc = wts + (size_t)c * K2;
+        const float *sc = sum ? sum + (size_t)c * out_plane : NULL;
+        float *yc = y + (size_t)c * out_plane;
+        if (d->KH == 3 && d->KW == 3) DW_FN(dw_channel)(d, &g, plane, wc, bias[c], sc, yc, 3, 3);
+        else if (d->KH == 5 && d->KW == 5) DW_FN(dw_channel)(d, &g, plane, wc, bias[c], sc, yc, 5, 5);
+        else DW_FN(dw_channel_any)(d, &g, plane, wc, bias[c], sc, yc);
+    }
+}

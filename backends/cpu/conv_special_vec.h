@@ -1,0 +1,157 @@
+/*
+ * conv_special_vec.h - a thin vector vocabulary for the depthwise and
+ * Winograd kernels (conv_depthwise_tmpl.h, conv_winograd_tmpl.h), so each
+ * kernel is written once and compiled per ISA.
+ *
+ * A translation unit defines exactly one of CSV_AVX512, CSV_AVX2 or
+ * CSV_SCALAR before including this header, compiled with the matching
+ * flags (-mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma, -mavx2 -mfma,
+ * nothing). It then gets:
+ *   VW                 floats per vector (16, 8, 1)
+ *   vf                 the vector type
+ *   V_LOAD/V_STORE     unaligned full-vector load/store
+ *   V_LOADN/V_STOREN   the first n lanes (1 <= n <= VW), other lanes 0 on load
+ *   V_SET1, V_ZERO, V_ADD, V_SUB, V_MUL, V_DIV, V_MIN, V_MAX
+ *   V_FMA(a, b, c)     a * b + c
+ *   csv_act(e, v)      the epilogue activation (ops.h formulas) on a vector
+ * Everything is static inline: each ISA's copy stays private to its file.
+ *
+ * Transcendental activations (Sigmoid, SiLU, Tanh, Mish) use csv_exp, a
+ * float32 exp with relative error ~2 ulp over the clamped range, which keeps
+ * them well within the per-op tolerance (atol 1e-5 + rtol 1e-4) against the
+ * double-precision reference formulas.
+ */
+#ifndef ENGINE_CPU_CONV_SPECIAL_VEC_H
+#define ENGINE_CPU_CONV_SPECIAL_VEC_H
+
+#include <math.h>
+
+#include "cpu_conv.h"
+
+#if defined(CSV_AVX512)
+#include <immintrin.h>
+#define VW 16
+typedef __m512 vf;
+#define CSV_MASK(n) ((__mmask16)(0xFFFFu >> (16 - (n))))
+#define V_LOAD(p) _mm512_loadu_ps(p)
+#define V_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define V_LOADN(p, n) _mm512_maskz_loadu_ps(CSV_MASK(n), (p))
+#define V_STOREN(p, v, n) _mm512_mask_storeu_ps((p), CSV_MASK(n), (v))
+#define V_SET1(x) _mm512_set1_ps(x)
+#define V_ZERO() _mm512_setzero_ps()
+#define V_ADD(a, b) _mm512_add_ps((a), (b))
+#define V_SUB(a, b) _mm512_sub_ps((a), (b))
+#define V_MUL(a, b) _mm512_mul_ps((a), (b))
+#define V_DIV(a, b) _mm512_div_ps((a), (b))
+#define V_MIN(a, b) _mm512_min_ps((a), (b))
+#define V_MAX(a, b) _mm512_max_ps((a), (b))
+#define V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+/* 2^n for integral-valued float n in [-126, 127]: build the exponent bits. */
+static inline vf csv_pow2n(vf n) {
+    __m512i i = _mm512_cvtps_epi32(n);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(i, _mm512_set1_epi32(127)), 23));
+}
+#define V_ROUND(x) _mm512_roundscale_ps((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+#elif defined(CSV_AVX2)
+#include <immintrin.h>
+#define VW 8
+typedef __m256 vf;
+/* Lane masks for maskload/maskstore: row n has its first n lanes set. */
+static const int csv_mask_tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+#define CSV_MASK(n) _mm256_loadu_si256((const __m256i *)(csv_mask_tab + 8 - (n)))
+#define V_LOAD(p) _mm256_loadu_ps(p)
+#define V_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define V_LOADN(p, n) _mm256_maskload_ps((p), CSV_MASK(n))
+#define V_STOREN(p, v, n) _mm256_maskstore_ps((p), CSV_MASK(n), (v))
+#define V_SET1(x) _mm256_set1_ps(x)
+#define V_ZERO() _mm256_setzero_ps()
+#define V_ADD(a, b) _mm256_add_ps((a), (b))
+#define V_SUB(a, b) _mm256_sub_ps((a), (b))
+#define V_MUL(a, b) _mm256_mul_ps((a), (b))
+#define V_DIV(a, b) _mm256_div_ps((a), (b))
+#define V_MIN(a, b) _mm256_min_ps((a), (b))
+#define V_MAX(a, b) _mm256_max_ps((a), (b))
+#define V_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+static inline vf csv_pow2n(vf n) {
+    __m256i i = _mm256_cvtps_epi32(n);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(i, _mm256_set1_epi32(127)), 23));
+}
+#define V_ROUND(x) _mm256_round_ps((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+#elif defined(CSV_SCALAR)
+#define VW 1
+typedef float vf;
+#define V_LOAD(p) (*(p))
+#define V_STORE(p, v) (*(p) = (v))
+#define V_LOADN(p, n) ((n) > 0 ? *(p) : 0.0f)
+#define V_STOREN(p, v, n) ((n) > 0 ? (void)(*(p) = (v)) : (void)0)
+#define V_SET1(x) ((float)(x))
+#define V_ZERO() 0.0f
+#define V_ADD(a, b) ((a) + (b))
+#define V_SUB(a, b) ((a) - (b))
+#define V_MUL(a, b) ((a) * (b))
+#define V_DIV(a, b) ((a) / (b))
+#define V_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define V_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define V_FMA(a, b, c) ((a) * (b) + (c))
+#else
+#error "define CSV_AVX512, CSV_AVX2 or CSV_SCALAR before including conv_special_vec.h"
+#endif
+
+#if defined(CSV_SCALAR)
+/* The portable path takes the reference formula itself. */
+static inline vf csv_act(const engine_epilogue *e, vf x) { return cpu_act_scalar(e, x); }
+#else
+/* exp(x) in float: x = n ln2 + r, |r| <= ln2/2, e^r by a degree-6 Taylor
+ * polynomial (truncation < 2e-8 relative), times 2^n. x is clamped to
+ * [-87, 88] so 2^n stays a normal number (e^-87 ~ 1.6e-38: callers only add
+ * it to 1 or multiply it by a small value). */
+static inline vf csv_exp(vf x) {
+    x = V_MIN(V_MAX(x, V_SET1(-87.0f)), V_SET1(88.0f));
+    vf n = V_ROUND(V_MUL(x, V_SET1(1.44269504088896341f)));
+    /* ln2 split in a part exact in float and the remainder (Cody-Waite). */
+    vf r = V_FMA(n, V_SET1(-0.693145751953125f), x);
+    r = V_FMA(n, V_SET1(-1.428606765330187045e-6f), r);
+    vf p = V_SET1(1.0f / 720.0f);
+    p = V_FMA(p, r, V_SET1(1.0f / 120.0f));
+    p = V_FMA(p, r, V_SET1(1.0f / 24.0f));
+    p = V_FMA(p, r, V_SET1(1.0f / 6.0f));
+    p = V_FMA(p, r, V_SET1(0.5f));
+    p = V_FMA(p, r, V_SET1(1.0f));
+    p = V_FMA(p, r, V_SET1(1.0f));
+    return V_MUL(p, csv_pow2n(n));
+}
+
+static inline vf csv_act(const engine_epilogue *e, vf x) {
+    const vf zero = V_ZERO(), one = V_SET1(1.0f);
+    switch (e->act) {
+    case ENGINE_ACT_NONE: return x;
+    case ENGINE_ACT_RELU: return V_MAX(x, zero);
+    case ENGINE_ACT_CLIP: return V_MIN(V_MAX(x, V_SET1(e->alpha)), V_SET1(e->beta));
+    case ENGINE_ACT_LEAKY_RELU: /* max(x,0) + alpha*min(x,0) equals the select for any alpha */
+        return V_FMA(V_SET1(e->alpha), V_MIN(x, zero), V_MAX(x, zero));
+    case ENGINE_ACT_SIGMOID: return V_DIV(one, V_ADD(one, csv_exp(V_SUB(zero, x))));
+    case ENGINE_ACT_HARD_SIGMOID:
+        return V_MIN(V_MAX(V_FMA(V_SET1(e->alpha), x, V_SET1(e->beta)), zero), one);
+    case ENGINE_ACT_HARD_SWISH:
+        return V_MUL(x, V_MIN(V_MAX(V_FMA(x, V_SET1(1.0f / 6.0f), V_SET1(0.5f)), zero), one));
+    case ENGINE_ACT_SILU: return V_DIV(x, V_ADD(one, csv_exp(V_SUB(zero, x))));
+    case ENGINE_ACT_MISH: {
+        /* tanh(log(1 + n)) = n (n + 2) / (n (n + 2) + 2) with n = e^x; past
+         * x = 20 the ratio is 1 in float, so clamping keeps n*n finite. */
+        vf nn = csv_exp(V_MIN(x, V_SET1(20.0f)));
+        vf q = V_MUL(nn, V_ADD(nn, V_SET1(2.0f)));
+        return V_MUL(x, V_DIV(q, V_ADD(q, V_SET1(2.0f))));
+    }
+    case ENGINE_ACT_TANH: {
+        /* 1 - 2 / (e^{2x} + 1): absolute error ~1e-7 near 0, fine for atol 1e-5 */
+        vf t = csv_exp(V_ADD(x, x));
+        return V_SUB(one, V_DIV(V_SET1(2.0f), V_ADD(t, one)));
+    }
+    }
+    return x;
+}
+#endif
+
+#endif /* ENGINE_CPU_CONV_SPECIAL_VEC_H */

@@ -1,0 +1,378 @@
+/*
+ * tests/cpu/test_cpu_conv_special.c - the cpu backend's specialised
+ * convolution algorithms (conv_depthwise.c, conv_winograd.c) against the
+ * reference Conv kernel (ref_Conv, double accumulation), on every ISA this
+ * machine runs (AVX-512, AVX2, scalar).
+ *
+ * Data: seeded xorshift streams; inputs uniform in [-1, 1], weights at
+ * kaiming scale (uniform with variance 2 / fan_in), bias and the residual
+ * sum in [-1, 1]. Shapes are chosen awkward on purpose: widths that are not
+ * multiples of the vector width, 1x1 images, odd channel counts,
+ * asymmetric pads, stride 2, dilation, every epilogue activation with and
+ * without the residual sum.
+ *
+ * Tolerance: |got - want| <= 1e-5 + 1e-4 * |want| per element, for both
+ * algorithms (see test_winograd for why F(4x4, 3x3) meets it).
+ *
+ * `test_cpu_conv_special --bench` prints GFLOP/s of each algorithm on
+ * typical MobileNet / ResNet layer shapes instead of testing (not run by
+ * meson test).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu_conv.h"
+#include "ref_kernels.h"
+
+/* ---- data ---- */
+
+static uint32_t rng_state;
+static float rnd(void) { /* uniform [-1, 1) */
+    uint32_t s = rng_state;
+    s ^= s << 13;
+    s ^= s >> 17;
+    s ^= s << 5;
+    rng_state = s;
+    return (float)((double)(s >> 8) / 8388608.0 - 1.0);
+}
+
+static float *fill(size_t n, float scale) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    assert_non_null(p);
+    for (size_t i = 0; i < n; ++i) p[i] = rnd() * scale;
+    return p;
+}
+
+static void *alloc64(size_t bytes) {
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+    assert_non_null(p);
+    return p;
+}
+
+/* ---- the ISAs this machine runs ---- */
+
+static int isa_list(cpu_isa *out) {
+    int n = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        out[n++] = CPU_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out[n++] = CPU_ISA_AVX2;
+#endif
+    out[n++] = CPU_ISA_SCALAR;
+    return n;
+}
+
+static const char *isa_name(cpu_isa isa) {
+    switch (isa) {
+    case CPU_ISA_AVX512: return "avx512";
+    case CPU_ISA_AVX2: return "avx2";
+    case CPU_ISA_NEON: return "neon";
+    default: return "scalar";
+    }
+}
+
+/* ---- one conv case ---- */
+
+typedef struct conv_case {
+    int C, M, H, W, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, group;
+    engine_act act;
+    int sum;
+} conv_case;
+
+static void to_desc(const conv_case *k, int threads, cpu_conv2d *d) {
+    memset(d, 0, sizeof *d);
+    d->C = k->C;
+    d->M = k->M;
+    d->H = k->H;
+    d->W = k->W;
+    d->KH = k->KH;
+    d->KW = k->KW;
+    d->SH = k->SH;
+    d->SW = k->SW;
+    d->DH = k->DH;
+    d->DW = k->DW;
+    d->PT = k->PT;
+    d->PL = k->PL;
+    d->PB = k->PB;
+    d->PR = k->PR;
+    d->group = k->group;
+    d->OH = (k->H + k->PT + k->PB - k->DH * (k->KH - 1) - 1) / k->SH + 1;
+    d->OW = (k->W + k->PL + k->PR - k->DW * (k->KW - 1) - 1) / k->SW + 1;
+    d->epi.act = k->act;
+    /* parameters that make each activation bend inside the data's range */
+    switch (k->act) {
+    case ENGINE_ACT_CLIP: d->epi.alpha = -0.5f, d->epi.beta = 0.75f; break;
+    case ENGINE_ACT_LEAKY_RELU: d->epi.alpha = 0.1f; break;
+    case ENGINE_ACT_HARD_SIGMOID: d->epi.alpha = 0.2f, d->epi.beta = 0.5f; break;
+    default: break;
+    }
+    d->epi.sum = k->sum;
+    d->threads = threads;
+}
+
+static void case_str(const conv_case *k, char *buf, size_t n) {
+    snprintf(buf, n, "C%d M%d %dx%d k%dx%d s%dx%d d%dx%d pad%d,%d,%d,%d g%d act%d sum%d", k->C, k->M, k->H, k->W,
+             k->KH, k->KW, k->SH, k->SW, k->DH, k->DW, k->PT, k->PL, k->PB, k->PR, k->group, (int)k->act, k->sum);
+}
+
+/* The reference output of d through ref_Conv (a node built on the stack). */
+static void ref_conv(const cpu_conv2d *d, const float *x, const float *w, const float *b, const float *sum,
+                     float *y) {
+    engine_conv_params p;
+    memset(&p, 0, sizeof p);
+    p.spatial = 2;
+    p.group = d->group;
+    p.kernel[0] = d->KH, p.kernel[1] = d->KW;
+    p.stride[0] = d->SH, p.stride[1] = d->SW;
+    p.dilation[0] = d->DH, p.dilation[1] = d->DW;
+    p.pad_begin[0] = d->PT, p.pad_begin[1] = d->PL;
+    p.pad_end[0] = d->PB, p.pad_end[1] = d->PR;
+    p.epilogue = d->epi;
+    engine_value vx = {0}, vw = {0}, vb = {0}, vs = {0}, vy = {0};
+    vx.dtype = vw.dtype = vb.dtype = vs.dtype = vy.dtype = ENGINE_DTYPE_F32;
+    vx.rank = vw.rank = vs.rank = vy.rank = 4;
+    vb.rank = 1;
+    int64_t dx[4] = {1, d->C, d->H, d->W}, dw[4] = {d->M, d->C / d->group, d->KH, d->KW},
+            dy[4] = {1, d->M, d->OH, d->OW};
+    memcpy(vx.dims, dx, sizeof dx);
+    memcpy(vw.dims, dw, sizeof dw);
+    memcpy(vy.dims, dy, sizeof dy);
+    memcpy(vs.dims, dy, sizeof dy);
+    vb.dims[0] = d->M;
+    engine_value *ins[4] = {&vx, &vw, &vb, &vs}, *outs[1] = {&vy};
+    engine_node n = {0};
+    n.name = "conv";
+    n.op_type = "Conv";
+    n.domain = "";
+    n.op = ENGINE_OP_Conv;
+    n.opset = 17;
+    n.n_inputs = d->epi.sum ? 4 : 3;
+    n.inputs = ins;
+    n.n_outputs = 1;
+    n.outputs = outs;
+    n.params = &p;
+    const void *in[4] = {x, w, b, sum};
+    void *out[1] = {y};
+    assert_int_equal(ref_Conv(&n, in, out), ENGINE_OK);
+}
+
+/* Runs algo on isa for case k with `threads`; returns the worst error as a
+ * fraction of the tolerance (<= 1 passes). */
+static double run_case(const cpu_conv_algo *algo, cpu_isa isa, const conv_case *k, int threads, uint32_t seed) {
+    cpu_conv2d d;
+    to_desc(k, threads, &d);
+    char what[160];
+    case_str(k, what, sizeof what);
+    if (!algo->applies(&d, isa)) fail_msg("%s %s: does not apply to %s", algo->name, isa_name(isa), what);
+    assert_true(algo->estimate_ns(&d, isa) > 0.0);
+    rng_state = seed ? seed : 1;
+    size_t nx = (size_t)d.C * d.H * d.W, ny = (size_t)d.M * d.OH * d.OW;
+    size_t nw = (size_t)d.M * (d.C / d.group) * d.KH * d.KW;
+    float *x = fill(nx, 1.0f);
+    float *w = fill(nw, sqrtf(6.0f / (float)((d.C / d.group) * d.KH * d.KW))); /* variance 2/fan_in */
+    float *b = fill((size_t)d.M, 1.0f);
+    float *s = fill(ny, 1.0f);
+    float *want = malloc(ny * sizeof(float)), *got = malloc(ny * sizeof(float));
+    assert_non_null(want);
+    assert_non_null(got);
+    ref_conv(&d, x, w, b, d.epi.sum ? s : NULL, want);
+
+    void *packed = alloc64(algo->packed_size(&d, isa));
+    algo->pack(&d, isa, w, b, packed);
+    size_t ss = algo->scratch_size(&d, isa);
+    void *scratch = ss ? alloc64(ss) : NULL;
+    for (size_t i = 0; i < ny; ++i) got[i] = NAN; /* unwritten outputs fail */
+    algo->run(&d, isa, packed, x, d.epi.sum ? s : NULL, got, scratch);
+
+    double worst = 0.0;
+    for (size_t i = 0; i < ny; ++i) {
+        double err = fabs((double)got[i] - (double)want[i]);
+        double tol = 1e-5 + 1e-4 * fabs((double)want[i]);
+        double r = err / tol;
+        if (!(r <= 1.0)) /* NaN fails too */
+            fail_msg("%s %s %s: y[%zu] = %.9g, want %.9g", algo->name, isa_name(isa), what, i, (double)got[i],
+                     (double)want[i]);
+        if (r > worst) worst = r;
+    }
+    free(x);
+    free(w);
+    free(b);
+    free(s);
+    free(want);
+    free(got);
+    free(packed);
+    free(scratch);
+    return worst;
+}
+
+/* ---- depthwise ---- */
+
+static conv_case dw(int C, int H, int W, int K, int S, int P, int D) {
+    conv_case k = {C, C, H, W, K, K, S, S, D, D, P, P, P, P, C, ENGINE_ACT_NONE, 0};
+    return k;
+}
+
+static void test_depthwise(void **state) {
+    (void)state;
+    cpu_isa isas[4];
+    int ni = isa_list(isas);
+    conv_case cases[64];
+    int nc = 0;
+    /* MobileNet / EfficientNet shapes, scaled down */
+    cases[nc++] = dw(32, 28, 28, 3, 1, 1, 1);
+    cases[nc++] = dw(17, 13, 17, 3, 1, 1, 1);
+    cases[nc++] = dw(17, 13, 17, 3, 2, 1, 1);
+    cases[nc++] = dw(3, 7, 7, 3, 1, 1, 1);
+    cases[nc++] = dw(3, 7, 7, 3, 2, 1, 1);
+    cases[nc++] = dw(1, 1, 1, 3, 1, 1, 1);
+    cases[nc++] = dw(64, 1, 1, 3, 2, 1, 1);
+    cases[nc++] = dw(64, 7, 7, 5, 1, 2, 1);
+    cases[nc++] = dw(17, 13, 17, 5, 2, 2, 1);
+    cases[nc++] = dw(5, 40, 67, 5, 1, 2, 1);
+    cases[nc++] = dw(5, 33, 70, 3, 2, 1, 1);
+    cases[nc++] = dw(4, 16, 16, 3, 1, 0, 1);  /* valid: no padding */
+    cases[nc++] = dw(4, 19, 21, 5, 2, 0, 1);
+    cases[nc++] = dw(3, 13, 17, 3, 1, 2, 2);  /* dilation 2 */
+    cases[nc++] = dw(3, 13, 37, 3, 2, 1, 2);
+    cases[nc++] = dw(3, 11, 19, 7, 1, 3, 1);  /* generic path: 7x7 */
+    cases[nc++] = dw(3, 11, 19, 2, 2, 0, 1);  /* generic path: 2x2 s2 */
+    cases[nc++] = dw(3, 11, 19, 1, 1, 0, 1);  /* generic path: 1x1 */
+    cases[nc++] = dw(3, 12, 20, 3, 3, 1, 1);  /* stride 3 */
+    {
+        conv_case k = dw(5, 14, 23, 3, 1, 0, 1); /* asymmetric pads and strides */
+        k.PT = 0, k.PL = 1, k.PB = 1, k.PR = 0, k.SW = 2;
+        cases[nc++] = k;
+        k = dw(5, 9, 35, 5, 1, 0, 1);
+        k.PT = 2, k.PL = 0, k.PB = 1, k.PR = 2, k.SH = 2;
+        cases[nc++] = k;
+        k = dw(2, 10, 12, 3, 1, 0, 1);
+        k.KH = 3, k.KW = 5, k.PL = 2, k.PR = 2, k.PT = 1, k.PB = 1;
+        cases[nc++] = k;
+        k = dw(2, 10, 12, 3, 2, 0, 1);
+        k.KH = 1, k.KW = 3, k.PL = 1, k.PR = 1, k.SH = 1, k.DW = 2; /* 1-D */
+        cases[nc++] = k;
+    }
+    int base = nc;
+    /* every activation, with and without sum, on two shapes */
+    for (int a = 0; a <= (int)ENGINE_ACT_TANH; ++a)
+        for (int s = 0; s < 2; ++s) {
+            conv_case k = dw(17, 9, 23, a % 2 ? 5 : 3, 1 + s, a % 2 ? 2 : 1, 1);
+            k.act = (engine_act)a;
+            k.sum = s;
+            cases[nc++] = k;
+        }
+    assert_true(nc <= 64);
+    int runs = 0;
+    for (int i = 0; i < ni; ++i)
+        for (int c = 0; c < nc; ++c) {
+            conv_case k = cases[c];
+            if (c < base) { /* rotate activations and sum over the shape cases too */
+                k.act = (engine_act)(c % ((int)ENGINE_ACT_TANH + 1));
+                k.sum = c % 3 == 1;
+            }
+            for (int t = 1; t <= 2; ++t) {
+                run_case(&cpu_conv_depthwise, isas[i], &k, t, 1000u + (uint32_t)c);
+                ++runs;
+            }
+        }
+    printf("depthwise: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
+}
+
+static void test_depthwise_applies(void **state) {
+    (void)state;
+    cpu_conv2d d;
+    conv_case k = dw(8, 8, 8, 3, 1, 1, 1);
+    to_desc(&k, 1, &d);
+    assert_true(cpu_conv_depthwise.applies(&d, CPU_ISA_SCALAR));
+    k.group = 1; /* a full conv */
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_depthwise.applies(&d, CPU_ISA_SCALAR));
+    k = dw(8, 8, 8, 3, 1, 1, 1);
+    k.M = 16; /* multiplier 2 */
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_depthwise.applies(&d, CPU_ISA_SCALAR));
+}
+
+/* ---- benchmark ---- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void bench_one(const cpu_conv_algo *algo, cpu_isa isa, const conv_case *k, int threads, const char *label) {
+    cpu_conv2d d;
+    to_desc(k, threads, &d);
+    if (!algo->applies(&d, isa)) return;
+    rng_state = 7;
+    size_t nx = (size_t)d.C * d.H * d.W, ny = (size_t)d.M * d.OH * d.OW;
+    size_t nw = (size_t)d.M * (d.C / d.group) * d.KH * d.KW;
+    float *x = fill(nx, 1.0f), *w = fill(nw, 0.1f), *b = fill((size_t)d.M, 1.0f);
+    float *y = alloc64(ny * sizeof(float));
+    void *packed = alloc64(algo->packed_size(&d, isa));
+    algo->pack(&d, isa, w, b, packed);
+    size_t ss = algo->scratch_size(&d, isa);
+    void *scratch = ss ? alloc64(ss) : NULL;
+    double flops = 2.0 * (double)ny * (d.C / d.group) * d.KH * d.KW;
+    algo->run(&d, isa, packed, x, NULL, y, scratch); /* warm */
+    int reps = (int)(2e8 / flops) + 3;
+    double best = 1e30;
+    for (int r = 0; r < 5; ++r) {
+        double t0 = now_s();
+        for (int i = 0; i < reps; ++i) algo->run(&d, isa, packed, x, NULL, y, scratch);
+        double t = (now_s() - t0) / reps;
+        if (t < best) best = t;
+    }
+    printf("%-28s %-7s %dT  %8.3f ms  %7.1f GFLOP/s  (est %.3f ms)\n", label, isa_name(isa), threads, best * 1e3,
+           flops / best * 1e-9, algo->estimate_ns(&d, isa) * 1e-6);
+    free(x);
+    free(w);
+    free(b);
+    free(y);
+    free(packed);
+    free(scratch);
+}
+
+static void bench(void) {
+    cpu_isa isas[4];
+    int ni = isa_list(isas);
+    struct {
+        const char *label;
+        conv_case k;
+    } dws[] = {
+        {"mbv2 dw3x3s1 C32 112", dw(32, 112, 112, 3, 1, 1, 1)},
+        {"mbv2 dw3x3s2 C96 112", dw(96, 112, 112, 3, 2, 1, 1)},
+        {"mbv2 dw3x3s1 C144 56", dw(144, 56, 56, 3, 1, 1, 1)},
+        {"mbv2 dw3x3s1 C384 14", dw(384, 14, 14, 3, 1, 1, 1)},
+        {"mbv2 dw3x3s1 C960 7", dw(960, 7, 7, 3, 1, 1, 1)},
+        {"mbv3 dw5x5s2 C72 56", dw(72, 56, 56, 5, 2, 2, 1)},
+        {"effb0 dw5x5s1 C480 14", dw(480, 14, 14, 5, 1, 2, 1)},
+    };
+    for (size_t i = 0; i < sizeof dws / sizeof dws[0]; ++i)
+        for (int a = 0; a < ni; ++a)
+            for (int t = 1; t <= 2; ++t) bench_one(&cpu_conv_depthwise, isas[a], &dws[i].k, t, dws[i].label);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--bench") == 0) {
+        bench();
+        return 0;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_depthwise_applies),
+        cmocka_unit_test(test_depthwise),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
