@@ -1,0 +1,121 @@
+/* conv.c - the convolution algorithm table and the per-node choice.
+ *
+ * At compile time each Conv node is described as a cpu_conv2d; every
+ * algorithm of cpu_conv_algos[] that applies on the selected ISA gives a
+ * cost estimate and the cheapest wins (ties: the earlier entry). The
+ * chosen kernel's name (dtype, op, tile, ISA) is kept on the step: the
+ * module logs it at debug level and ENGINE_CPU_VERBOSE=1 prints it. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+/* The algorithms, one per line (the specialised kernels add theirs). */
+const cpu_conv_algo *const cpu_conv_algos[] = {
+    &cpu_conv_gemm,
+    NULL,
+};
+
+static int fits_int(int64_t v) {
+    return v >= 0 && v <= INT32_MAX / 4;
+}
+
+/* Fills d from a Conv node; 0 when the node is not one this backend's
+ * algorithms take (not float32, 3-D, weights not constant, ...). */
+static int describe_conv(const engine_node *n, int threads, cpu_conv2d *d) {
+    const engine_conv_params *p = n->params;
+    if (!p || n->n_inputs < 2 || n->n_outputs < 1) return 0;
+    const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
+    const engine_value *b = engine_node_input(n, 2);
+    if (!x || !w || !y || !w->data || (b && !b->data)) return 0;
+    if (x->dtype != ENGINE_DTYPE_F32 || w->dtype != ENGINE_DTYPE_F32 || y->dtype != ENGINE_DTYPE_F32) return 0;
+    if (b && (b->dtype != ENGINE_DTYPE_F32 || b->rank != 1 || b->dims[0] != w->dims[0])) return 0;
+    if (x->rank != 3 && x->rank != 4) return 0;
+    if (w->rank != x->rank || y->rank != x->rank || p->spatial != x->rank - 2) return 0;
+    if (p->epilogue.sum) {
+        const engine_value *s = engine_node_input(n, 3);
+        if (!s || s->dtype != ENGINE_DTYPE_F32 || s->rank != y->rank) return 0;
+        for (int i = 0; i < y->rank; ++i)
+            if (s->dims[i] != y->dims[i]) return 0;
+    }
+    for (int i = 0; i < x->rank; ++i)
+        if (!fits_int(x->dims[i]) || !fits_int(w->dims[i]) || !fits_int(y->dims[i])) return 0;
+    int two = x->rank == 4;
+    memset(d, 0, sizeof *d);
+    d->C = (int)x->dims[1];
+    d->H = two ? (int)x->dims[2] : 1;
+    d->W = (int)x->dims[x->rank - 1];
+    d->M = (int)w->dims[0];
+    d->OH = two ? (int)y->dims[2] : 1;
+    d->OW = (int)y->dims[y->rank - 1];
+    d->KH = two ? (int)w->dims[2] : 1;
+    d->KW = (int)w->dims[w->rank - 1];
+    int last = p->spatial - 1;
+    d->SH = two ? (int)p->stride[0] : 1;
+    d->SW = (int)p->stride[last];
+    d->DH = two ? (int)p->dilation[0] : 1;
+    d->DW = (int)p->dilation[last];
+    d->PT = two ? (int)p->pad_begin[0] : 0;
+    d->PB = two ? (int)p->pad_end[0] : 0;
+    d->PL = (int)p->pad_begin[last];
+    d->PR = (int)p->pad_end[last];
+    d->group = (int)p->group;
+    d->epi = p->epilogue;
+    d->threads = threads > 0 ? threads : 1;
+    if (d->group < 1 || d->C % d->group || d->M % d->group || (int64_t)d->C / d->group != w->dims[1]) return 0;
+    if (y->dims[1] != d->M || d->SH < 1 || d->SW < 1 || d->DH < 1 || d->DW < 1) return 0;
+    if (d->PT < 0 || d->PL < 0 || d->PB < 0 || d->PR < 0) return 0;
+    /* Cg*KH*KW and OH*OW index floats with int inside the kernels. */
+    if ((int64_t)d->C / d->group * d->KH * d->KW > INT32_MAX / 64 || (int64_t)d->OH * d->OW > INT32_MAX / 64)
+        return 0;
+    return 1;
+}
+
+static engine_status conv_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    const cpu_conv2d *d = &s->conv;
+    const engine_value *x = s->node->inputs[0];
+    const float *xp = in[0], *sum = d->epi.sum ? in[3] : NULL;
+    float *y = out[0];
+    size_t in_img = (size_t)d->C * (size_t)d->H * (size_t)d->W, out_img = (size_t)d->M * (size_t)d->OH * (size_t)d->OW;
+    for (int64_t b = 0; b < x->dims[0]; ++b)
+        s->algo->run(d, s->k->isa, s->prep, xp + (size_t)b * in_img, sum ? sum + (size_t)b * out_img : NULL,
+                     y + (size_t)b * out_img, scratch);
+    return ENGINE_OK;
+}
+
+engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    if (n->op != ENGINE_OP_Conv || !describe_conv(n, c->threads, &s->conv)) return ENGINE_ERR_UNSUPPORTED;
+    const cpu_conv_algo *best = NULL;
+    double best_ns = 0.0;
+    for (int i = 0; cpu_conv_algos[i]; ++i) {
+        const cpu_conv_algo *a = cpu_conv_algos[i];
+        if (!a->applies(&s->conv, c->k->isa)) continue;
+        double ns = a->estimate_ns(&s->conv, c->k->isa);
+        if (!best || ns < best_ns) {
+            best = a;
+            best_ns = ns;
+        }
+    }
+    if (!best) return ENGINE_ERR_UNSUPPORTED;
+    size_t bytes = best->packed_size(&s->conv, c->k->isa);
+    void *packed = c->a->alloc(c->a->user, bytes ? bytes : 1, 64);
+    if (!packed) return ENGINE_ERR_OUT_OF_MEMORY;
+    const engine_value *b = engine_node_input(n, 2);
+    best->pack(&s->conv, c->k->isa, n->inputs[1]->data, b ? b->data : NULL, packed);
+    s->prep = packed;
+    s->prep_bytes = bytes;
+    s->algo = best;
+    s->scratch_bytes = best->scratch_size(&s->conv, c->k->isa);
+    s->exec = conv_exec;
+    const cpu_conv2d *d = &s->conv;
+    if (best == &cpu_conv_gemm) {
+        int pw = d->KH == 1 && d->KW == 1 && d->SH == 1 && d->SW == 1 && !d->PT && !d->PL && !d->PB && !d->PR;
+        snprintf(s->kernel, sizeof s->kernel, "f32_conv%s_gemm_%dx%d__%s", pw ? "1x1" : "_im2col", c->k->mr,
+                 c->k->nr, c->k->isa_name);
+    } else {
+        snprintf(s->kernel, sizeof s->kernel, "%s__%s", best->name, c->k->isa_name);
+    }
+    return ENGINE_OK;
+}

@@ -1,0 +1,153 @@
+/* conv_gemm.c - the general convolution algorithm: any 2-D Conv (groups,
+ * strides, dilations, pads) as one GEMM per group,
+ *     Y_g [Mg x OH*OW] = W_g [Mg x Cg*KH*KW] * cols(X_g) [Cg*KH*KW x OH*OW],
+ * straight on NCHW: the output rows are the output channels, so the
+ * micro-kernel stores whole runs of an output plane. The weights are
+ * packed once into MR-row panels. B (the columns) is never materialised
+ * whole: the GEMM driver asks for one NR-column panel at a time and
+ * this file fills it, by copying rows of the input for a 1x1 stride-1
+ * unpadded conv (no im2col at all), or by gathering the im2col panel
+ * from the image otherwise (contiguous copies along a row when the
+ * stride is 1). The epilogue (bias, residual sum, activation) is applied
+ * by the micro-kernel's store. */
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cpu_internal.h"
+
+typedef struct conv_b_ctx {
+    const cpu_conv2d *d;
+    const float *x; /* the group's first input channel */
+    int Cg;
+} conv_b_ctx;
+
+static int is_pointwise(const cpu_conv2d *d) {
+    return d->KH == 1 && d->KW == 1 && d->SH == 1 && d->SW == 1 && d->PT == 0 && d->PL == 0 && d->PB == 0 &&
+           d->PR == 0 && d->OH == d->H && d->OW == d->W;
+}
+
+static void pack_pointwise(const void *vctx, int n0, int nr, int NR, float *panel) {
+    const conv_b_ctx *c = vctx;
+    size_t hw = (size_t)c->d->H * (size_t)c->d->W;
+    const float *src = c->x + n0;
+    for (int k = 0; k < c->Cg; ++k, src += hw, panel += NR) {
+        memcpy(panel, src, (size_t)nr * sizeof(float));
+        if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
+    }
+}
+
+static void pack_im2col(const void *vctx, int n0, int nr, int NR, float *panel) {
+    const conv_b_ctx *c = vctx;
+    const cpu_conv2d *d = c->d;
+    const int H = d->H, W = d->W, OW = d->OW;
+    for (int ci = 0; ci < c->Cg; ++ci) {
+        const float *xc = c->x + (size_t)ci * (size_t)H * (size_t)W;
+        for (int kh = 0; kh < d->KH; ++kh)
+            for (int kw = 0; kw < d->KW; ++kw, panel += NR) {
+                int j = 0, oh = n0 / OW, ow = n0 % OW;
+                while (j < nr) {
+                    int seg = nr - j < OW - ow ? nr - j : OW - ow; /* columns on output row oh */
+                    int ih = oh * d->SH - d->PT + kh * d->DH;
+                    float *row = panel + j;
+                    if (ih < 0 || ih >= H) {
+                        memset(row, 0, (size_t)seg * sizeof(float));
+                    } else {
+                        const float *xr = xc + (size_t)ih * (size_t)W;
+                        int iw0 = ow * d->SW - d->PL + kw * d->DW;
+                        if (d->SW == 1) {
+                            int lo = -iw0, hi = W - iw0;
+                            lo = lo < 0 ? 0 : lo > seg ? seg : lo;
+                            hi = hi < lo ? lo : hi > seg ? seg : hi;
+                            if (lo) memset(row, 0, (size_t)lo * sizeof(float));
+                            if (hi > lo) memcpy(row + lo, xr + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
+                            if (seg > hi) memset(row + hi, 0, (size_t)(seg - hi) * sizeof(float));
+                        } else {
+                            for (int t = 0; t < seg; ++t) {
+                                int iw = iw0 + t * d->SW;
+                                row[t] = iw >= 0 && iw < W ? xr[iw] : 0.0f;
+                            }
+                        }
+                    }
+                    j += seg;
+                    ow = 0;
+                    ++oh;
+                }
+                if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
+            }
+    }
+}
+
+static int gemm_applies(const cpu_conv2d *d, cpu_isa isa) {
+    return cpu_kernels_for(isa) != NULL && d->group >= 1 && d->C % d->group == 0 && d->M % d->group == 0;
+}
+
+static double gemm_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
+    const cpu_kernels *k = cpu_kernels_for(isa);
+    /* Sustained MACs per ns and thread, rough, counting the padded tile. */
+    double rate = isa == CPU_ISA_AVX512 ? 24.0 : isa == CPU_ISA_AVX2 ? 12.0 : isa == CPU_ISA_NEON ? 4.0 : 1.0;
+    double G = d->group, Mg = d->M / d->group, K = (double)(d->C / d->group) * d->KH * d->KW;
+    double N = (double)d->OH * d->OW;
+    double Mp = ((int)Mg + k->mr - 1) / k->mr * k->mr, Np = ((long long)N + k->nr - 1) / k->nr * k->nr;
+    double ns = G * Mp * Np * K / rate;
+    if (!is_pointwise(d)) ns += G * K * Np * 0.5; /* gathering the panels */
+    return ns / d->threads;
+}
+
+static size_t gemm_packed_size(const cpu_conv2d *d, cpu_isa isa) {
+    const cpu_kernels *k = cpu_kernels_for(isa);
+    int K = d->C / d->group * d->KH * d->KW;
+    size_t per = cpu_gemm_packed_a_floats(k, d->M / d->group, K);
+    return (per * (size_t)d->group + (size_t)d->M) * sizeof(float);
+}
+
+static void gemm_pack(const cpu_conv2d *d, cpu_isa isa, const float *w, const float *bias, void *packed) {
+    const cpu_kernels *k = cpu_kernels_for(isa);
+    int Mg = d->M / d->group, K = d->C / d->group * d->KH * d->KW;
+    size_t per = cpu_gemm_packed_a_floats(k, Mg, K);
+    float *p = packed;
+    for (int g = 0; g < d->group; ++g)
+        cpu_gemm_pack_a(k, Mg, K, w + (size_t)g * (size_t)Mg * (size_t)K, (size_t)K, 1, p + (size_t)g * per);
+    float *b = p + per * (size_t)d->group;
+    for (int m = 0; m < d->M; ++m) b[m] = bias ? bias[m] : 0.0f;
+}
+
+static size_t gemm_scratch_size(const cpu_conv2d *d, cpu_isa isa) {
+    return cpu_gemm_scratch_bytes(cpu_kernels_for(isa), d->C / d->group * d->KH * d->KW, d->threads);
+}
+
+static void gemm_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum,
+                     float *y, void *scratch) {
+    const cpu_kernels *k = cpu_kernels_for(isa);
+    const int G = d->group, Cg = d->C / G, Mg = d->M / G, K = Cg * d->KH * d->KW, N = d->OH * d->OW;
+    const size_t per = cpu_gemm_packed_a_floats(k, Mg, K);
+    const size_t in_g = (size_t)Cg * (size_t)d->H * (size_t)d->W, out_g = (size_t)Mg * (size_t)N;
+    const float *A = packed, *bias = A + per * (size_t)G;
+    cpu_pack_b_fn pack = is_pointwise(d) ? pack_pointwise : pack_im2col;
+    /* Many groups: one thread per group, each GEMM serial; else each
+     * group's GEMM uses all threads. */
+    int outer = G > 1 && G >= d->threads;
+    size_t slice = cpu_gemm_scratch_bytes(k, K, 1);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(d->threads) if (outer)
+    for (int g = 0; g < G; ++g) {
+        int tid = 0;
+#ifdef _OPENMP
+        if (outer) tid = omp_get_thread_num();
+#endif
+        conv_b_ctx ctx = {d, x + (size_t)g * in_g, Cg};
+        cpu_gemm_run(k, Mg, N, K, A + (size_t)g * per, bias + (size_t)g * (size_t)Mg, pack, &ctx,
+                     y + (size_t)g * out_g, (size_t)N, sum ? sum + (size_t)g * out_g : NULL, (size_t)N, &d->epi,
+                     outer ? 1 : d->threads, (char *)scratch + (outer ? slice * (size_t)tid : 0));
+    }
+}
+
+const cpu_conv_algo cpu_conv_gemm = {
+    .name = "f32_conv_gemm",
+    .applies = gemm_applies,
+    .estimate_ns = gemm_estimate_ns,
+    .packed_size = gemm_packed_size,
+    .pack = gemm_pack,
+    .scratch_size = gemm_scratch_size,
+    .run = gemm_run,
+};

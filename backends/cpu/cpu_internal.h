@@ -1,0 +1,128 @@
+/*
+ * cpu_internal.h - what the files of the SIMD CPU backend share (not part
+ * of any public interface; cpu_conv.h is the contract with the conv
+ * algorithm files).
+ *
+ * ISA dispatch: every ISA-specific routine lives in one file per ISA
+ * (ukernel_scalar.c, ukernel_avx2.c, ukernel_avx512.c, ukernel_neon.c),
+ * each compiled with its own -m flags into its own static library, and
+ * exported through one cpu_kernels table. The module picks the table once
+ * at load (cpu_isa_select: CPUID, lowered by ENGINE_CPU_ISA), so one build
+ * runs on any x86-64 and the rest of the backend is ISA-neutral C.
+ */
+#ifndef ENGINE_CPU_INTERNAL_H
+#define ENGINE_CPU_INTERNAL_H
+
+#include <stddef.h>
+
+#include "cpu_conv.h"
+#include "engine/ir.h"
+
+/* The largest register tile of any ISA (partial tiles go through a
+ * stack buffer of this size). */
+#define CPU_MAX_MR 8
+#define CPU_MAX_NR 32
+
+/* The GEMM micro-kernel: C[0:mr, 0:nr] = A_panel * B_panel, then the
+ * epilogue, for 1 <= mr <= MR, 1 <= nr <= NR:
+ *   a: K x MR floats, k-major (a[k*MR + i] = A[i][k]), rows >= mr zero;
+ *   b: K x NR floats, k-major (b[k*NR + j] = B[k][j]), 64-byte aligned;
+ *   c: row i at c + i*ldc; bias: mr values (never NULL);
+ *   sum: NULL or row i at sum + i*ldsum (the residual, added after bias);
+ *   epi: the activation (epi->sum is ignored: `sum` says it).
+ * K may be 0 (then C = epilogue(bias [+ sum])). */
+typedef void (*cpu_gemm_ukernel_fn)(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
+                                    const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi);
+
+/* Applies the epilogue's activation to p[0:n] in place. */
+typedef void (*cpu_act_row_fn)(const engine_epilogue *epi, float *p, size_t n);
+
+typedef struct cpu_kernels {
+    cpu_isa isa;
+    const char *isa_name; /* "scalar", "neon", "avx2", "avx512": the kernel name suffix */
+    int mr, nr;           /* the micro-kernel's register tile */
+    const char *gemm_name; /* e.g. "f32_gemm_8x32__avx512" */
+    cpu_gemm_ukernel_fn gemm;
+    cpu_act_row_fn act_row;
+} cpu_kernels;
+
+/* One table per ISA file; the ones not compiled for this machine are
+ * absent (the module references them under the same #if as meson). */
+extern const cpu_kernels cpu_kernels_scalar;
+#if defined(__x86_64__)
+extern const cpu_kernels cpu_kernels_avx2;
+extern const cpu_kernels cpu_kernels_avx512;
+#endif
+#if defined(__aarch64__)
+extern const cpu_kernels cpu_kernels_neon;
+#endif
+
+/* The table for an ISA; NULL when that ISA is not compiled in. */
+const cpu_kernels *cpu_kernels_for(cpu_isa isa);
+/* The best ISA this CPU runs, lowered to ENGINE_CPU_ISA when that names
+ * a lower one (scalar|neon|avx2|avx512; a higher or unknown one is
+ * ignored and *note says so, else *note is NULL). */
+cpu_isa cpu_isa_select(const char **note);
+
+/* Shared epilogue for partial tiles and the portable path: tile t (rows
+ * of stride ldt) + bias [+ sum] -> act -> c[0:mr, 0:nr]. */
+void cpu_tile_epilogue(const cpu_kernels *k, const float *t, size_t ldt, float *c, size_t ldc, int mr, int nr,
+                       const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi);
+
+/* ---- the blocked GEMM driver (gemm.c) ----
+ * C[M x N] = Apacked[M x K] * B[K x N] + epilogue, where B is produced
+ * panel by panel (NR columns, all K rows) by a callback, so the same
+ * driver serves 1x1 convs (panels copied from NCHW rows), im2col convs
+ * (panels gathered straight from the image: no full im2col buffer) and
+ * dense layers. Threads split the (panel, row-block) pairs statically. */
+typedef void (*cpu_pack_b_fn)(const void *ctx, int n0, int nr, int NR, float *panel);
+
+/* Floats of a packed A for M x K (panels of MR rows, zero padded). */
+size_t cpu_gemm_packed_a_floats(const cpu_kernels *k, int M, int K);
+/* Packs A (element (m, k) at A[m*rs + k*cs]) into panels. */
+void cpu_gemm_pack_a(const cpu_kernels *k, int M, int K, const float *A, size_t rs, size_t cs, float *packed);
+/* Scratch bytes cpu_gemm_run needs for `threads` threads. */
+size_t cpu_gemm_scratch_bytes(const cpu_kernels *k, int K, int threads);
+/* bias: M floats (never NULL); sum NULL or [M x N] with row stride ldsum.
+ * threads == 1 runs on the calling thread without an OpenMP region (so
+ * callers may run several GEMMs in parallel themselves). scratch: 64-byte
+ * aligned, cpu_gemm_scratch_bytes(k, K, threads) bytes. */
+void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
+                  cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
+                  const engine_epilogue *epi, int threads, void *scratch);
+
+/* ---- compiled steps (module.c drives them; conv.c and ops.c prepare) ---- */
+
+typedef struct cpu_step cpu_step;
+/* Runs one node: in/out as the ref kernels see them, scratch the step's
+ * arena slot (NULL when it asked for none). */
+typedef engine_status (*cpu_exec_fn)(const cpu_step *s, const void *const *in, void *const *out, void *scratch);
+
+struct cpu_step {
+    const engine_node *node;
+    cpu_exec_fn exec;             /* NULL: a reference kernel or the plugin's host kernel */
+    const cpu_kernels *k;         /* the ISA table */
+    int threads;
+    void *prep;                   /* packed weights (owned, freed at release) */
+    size_t prep_bytes;
+    size_t scratch_bytes;         /* arena scratch for the node's run */
+    const cpu_conv_algo *algo;    /* Conv: the chosen algorithm */
+    cpu_conv2d conv;              /* Conv: its description */
+    int iparam[8];                /* small per-op integers (ops.c) */
+    char kernel[80];              /* the kernel name: dtype, op, tile, ISA */
+};
+
+/* What preparers get from the module. */
+typedef struct cpu_prep_ctx {
+    const engine_allocator *a;
+    const cpu_kernels *k;
+    int threads;
+} cpu_prep_ctx;
+
+/* Prepare a node for a SIMD kernel: fill exec, prep, scratch_bytes and
+ * kernel. ENGINE_ERR_UNSUPPORTED: no SIMD kernel for this node as it is
+ * (the module then runs the reference kernel); other errors are real. */
+engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s); /* conv.c */
+engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s);   /* ops.c */
+
+#endif /* ENGINE_CPU_INTERNAL_H */

@@ -1,0 +1,132 @@
+/* ukernel_avx2.c - AVX2 + FMA; compiled with -mavx2 -mfma into its own
+ * static library and only called after CPUID said yes (cpu_isa_select).
+ *
+ * GEMM tile 6x16: 12 ymm accumulators (6 rows x 2 vectors of 8 columns),
+ * plus 2 B vectors and a broadcast: 15 of the 16 ymm registers. */
+#include <immintrin.h>
+
+#include "cpu_internal.h"
+
+#define MR 6
+#define NR 16
+
+/* exp(x): x = n*ln2 + r, degree-6 Taylor polynomial of exp(r), times 2^n
+ * built in the exponent bits; inputs clamped so 2^n stays a normal float. */
+static inline __m256 exp256(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682e-6f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    /* n in [-126, 128): 2^n = (n + 127) << 23; n = 128 is split in two halves. */
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i half = _mm256_srai_epi32(ni, 1);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
+    __m256 s2 = _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+static inline __m256 sigmoid256(__m256 x) {
+    __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+/* The activations of ops.h, same formulas as engine_act_apply. */
+static inline __m256 act256(const engine_epilogue *e, __m256 x) {
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    switch (e->act) {
+    case ENGINE_ACT_NONE: return x;
+    case ENGINE_ACT_RELU: return _mm256_max_ps(x, zero);
+    case ENGINE_ACT_CLIP:
+        return _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(e->alpha)), _mm256_set1_ps(e->beta));
+    case ENGINE_ACT_LEAKY_RELU:
+        return _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(e->alpha)), _mm256_cmp_ps(x, zero, _CMP_LT_OQ));
+    case ENGINE_ACT_SIGMOID: return sigmoid256(x);
+    case ENGINE_ACT_HARD_SIGMOID: {
+        __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(e->alpha), _mm256_set1_ps(e->beta));
+        return _mm256_min_ps(_mm256_max_ps(t, zero), one);
+    }
+    case ENGINE_ACT_HARD_SWISH: {
+        __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
+        return _mm256_mul_ps(x, _mm256_min_ps(_mm256_max_ps(t, zero), one));
+    }
+    case ENGINE_ACT_SILU: return _mm256_mul_ps(x, sigmoid256(x));
+    case ENGINE_ACT_MISH: {
+        __m256 n = exp256(_mm256_min_ps(x, _mm256_set1_ps(20.0f)));
+        __m256 q = _mm256_fmadd_ps(n, n, _mm256_add_ps(n, n));
+        return _mm256_mul_ps(x, _mm256_div_ps(q, _mm256_add_ps(q, _mm256_set1_ps(2.0f))));
+    }
+    case ENGINE_ACT_TANH: {
+        __m256 e2 = exp256(_mm256_add_ps(x, x));
+        return _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e2, one)));
+    }
+    }
+    return x;
+}
+
+static void act_row_avx2(const engine_epilogue *epi, float *p, size_t n) {
+    if (epi->act == ENGINE_ACT_NONE) return;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(p + i, act256(epi, _mm256_loadu_ps(p + i)));
+    if (i < n) {
+        float t[8] __attribute__((aligned(32))) = {0};
+        for (size_t j = i; j < n; ++j) t[j - i] = p[j];
+        _mm256_store_ps(t, act256(epi, _mm256_load_ps(t)));
+        for (size_t j = i; j < n; ++j) p[j] = t[j - i];
+    }
+}
+
+static void gemm_6x16_avx2(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
+                           const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi) {
+    __m256 acc[MR][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int k = 0; k < K; ++k, a += MR, b += NR) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; ++i) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+    }
+    if (mr == MR && nr == NR) {
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; ++i) {
+            __m256 bi = _mm256_set1_ps(bias[i]);
+            __m256 v0 = _mm256_add_ps(acc[i][0], bi), v1 = _mm256_add_ps(acc[i][1], bi);
+            if (sum) {
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(sum + i * ldsum));
+                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(sum + i * ldsum + 8));
+            }
+            _mm256_storeu_ps(c + i * ldc, act256(epi, v0));
+            _mm256_storeu_ps(c + i * ldc + 8, act256(epi, v1));
+        }
+        return;
+    }
+    float t[MR * NR] __attribute__((aligned(32)));
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+        _mm256_store_ps(t + i * NR, acc[i][0]);
+        _mm256_store_ps(t + i * NR + 8, acc[i][1]);
+    }
+    cpu_tile_epilogue(&cpu_kernels_avx2, t, NR, c, ldc, mr, nr, bias, sum, ldsum, epi);
+}
+
+const cpu_kernels cpu_kernels_avx2 = {
+    .isa = CPU_ISA_AVX2,
+    .isa_name = "avx2",
+    .mr = MR,
+    .nr = NR,
+    .gemm_name = "f32_gemm_6x16__avx2",
+    .gemm = gemm_6x16_avx2,
+    .act_row = act_row_avx2,
+};
