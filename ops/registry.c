@@ -29,6 +29,7 @@ const char *eng_op_name(engine_op op) {
 }
 
 engine_status eng_infer_node(eng_graph *g, engine_node *n) {
+    if (n->op == ENGINE_OP_UNKNOWN) return eng_plugin_infer_node(g, n); /* plugin.c */
     if (n->op <= ENGINE_OP_UNKNOWN || n->op >= ENGINE_OP_COUNT_ || !op_table[n->op].infer)
         return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "op '%s'%s%s is not supported", n->op_type,
                               n->domain[0] ? " of domain " : "", n->domain);

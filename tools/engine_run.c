@@ -44,6 +44,8 @@ typedef struct options {
     int strict;
     int list_backends;
     unsigned seed;
+    const char *plugins[MAX_IO]; /* --plugin FILE, in order */
+    int n_plugins;
 } options;
 
 static void usage(FILE *f) {
@@ -310,6 +312,9 @@ static int list_backends(engine_context *ctx) {
                engine_backend_description(ctx, k));
     const char *rej = engine_backend_rejections(ctx);
     if (rej[0]) printf("refused modules:\n%s", rej);
+    printf("%d plugin op%s registered\n", engine_plugin_op_count(ctx), engine_plugin_op_count(ctx) == 1 ? "" : "s");
+    rej = engine_plugin_rejections(ctx);
+    if (rej[0]) printf("refused plugins:\n%s", rej);
     return 0;
 }
 
@@ -370,8 +375,9 @@ static int parse_args(int argc, char **argv, options *o) {
         case OPT_THREADS: bad = parse_int(optarg, &o->threads); break;
         case OPT_DEVICE: o->device = optarg; break;
         case OPT_PLUGIN:
-            fail("--plugin", "custom-op plugin loading is not available in this build yet");
-            return 1;
+            if (o->n_plugins >= MAX_IO) return fail("too many --plugin options", NULL) ? 2 : 2;
+            o->plugins[o->n_plugins++] = optarg;
+            break;
         case OPT_NO_FUSE: o->no_fuse = 1; break;
         case OPT_STRICT: o->strict = 1; break;
         case OPT_LIST: o->list_backends = 1; break;
@@ -425,6 +431,11 @@ int main(int argc, char **argv) {
     rc = 1;
 
     if (engine_context_create(NULL, &ctx) != ENGINE_OK) return fail("cannot create a context", "out of memory");
+    /* A refused plugin is reported and the run goes on (the engine does):
+     * a model that needs its op then fails to load, naming the op. */
+    for (int k = 0; k < o.n_plugins; ++k)
+        if (engine_context_load_plugin(ctx, o.plugins[k]) != ENGINE_OK)
+            fprintf(stderr, "engine-run: warning: %s\n", engine_context_error(ctx));
     if (o.list_backends) {
         rc = list_backends(ctx);
         if (!o.model) goto done;

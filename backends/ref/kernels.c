@@ -5,6 +5,8 @@
  * need them; data movement for any element type of 1, 2, 4 or 8 bytes. */
 #include "ref_kernels.h"
 
+#include "engine/plugin.h"
+
 static const ref_kernel_fn kernel_table[ENGINE_OP_COUNT_] = {
 #define ENTRY_(name, family) [ENGINE_OP_##name] = ref_##name,
     ENGINE_OP_LIST(ENTRY_)
@@ -57,7 +59,15 @@ static int ranks_ok(const engine_node *n) {
     return 1;
 }
 
+ref_kernel_fn ref_kernel_for_node(const engine_node *n) {
+    if (n && n->plugin) return n->plugin->host_kernel; /* same signature as ref_kernel_fn */
+    return n ? ref_kernel_for(n->op) : NULL;
+}
+
 int ref_supports(const engine_node *n) {
+    /* A plugin op runs through its host kernel, whatever the dtypes: its
+     * shape function has already accepted them. */
+    if (n && n->plugin) return n->plugin->host_kernel != NULL && ranks_ok(n);
     if (!n || !ref_kernel_for(n->op) || !ranks_ok(n)) return 0;
     switch (n->op) {
     /* float32 unary ops; their extra inputs (Clip's min/max) are folded into params. */

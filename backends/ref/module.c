@@ -145,6 +145,10 @@ static void node_err(char *err, size_t err_size, const engine_node *n, const cha
 
 /* Why ref_supports refused a node, in words. */
 static void unsupported_reason(const engine_node *n, char *buf, size_t size) {
+    if (n->plugin) {
+        snprintf(buf, size, "the plugin op has no host kernel");
+        return;
+    }
     if (!ref_kernel_for(n->op)) {
         snprintf(buf, size, "unknown op");
         return;
@@ -297,7 +301,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         const engine_node *n = part->nodes[k];
         ref_step *step = &p->steps[k];
         step->node = n;
-        step->fn = ref_kernel_for(n->op);
+        step->fn = ref_kernel_for_node(n);
         step->first_slot = slot;
         /* Skip a node whose every output is already a constant. */
         int n_present = 0, n_const = 0;

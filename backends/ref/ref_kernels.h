@@ -25,9 +25,12 @@ ENGINE_OP_LIST(REF_DECLARE_KERNEL_)
 
 /* The kernel for a node's op, NULL for unknown ops (kernels.c). */
 ref_kernel_fn ref_kernel_for(engine_op op);
+/* The kernel for a node: a plugin node's host_kernel (plugin.h), else
+ * ref_kernel_for(node->op). */
+ref_kernel_fn ref_kernel_for_node(const engine_node *n);
 /* Non-zero when ref can run the node: a known op and dtypes its kernel
  * handles (float32 everywhere; int64/int32/bool where shape arithmetic
- * needs them). */
+ * needs them), or a plugin op with a host kernel. */
 int ref_supports(const engine_node *n);
 
 #endif /* ENGINE_REF_KERNELS_H */

@@ -44,6 +44,8 @@ struct engine_context {
     int n_backends;
     char *rejections; /* one line per refused module */
     unsigned long alloc_failures; /* allocations that returned NULL: tells OOM from bad bytes in protobuf-c */
+    size_t max_tensor_bytes;      /* engine_context_options.max_tensor_bytes; 0: no limit (infer.c) */
+    struct engine_plugin_registry *plugins; /* plugin.c; NULL until the first plugin load */
 };
 
 /* ---- memory ---- */
@@ -73,6 +75,20 @@ engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engi
  * backend.h, engine_host_services.plan_arena). */
 engine_status eng_plan_arena(const engine_allocator *allocator, engine_plan_buffer *buffers, int n, size_t alignment,
                              size_t *arena_size);
+
+/* ---- custom-op plugins (plugin.c) ---- */
+struct eng_graph;
+struct engine_plugin_op;
+/* Loads every plugin named by $ENGINE_PLUGIN_PATH; refusals are logged. */
+void eng_plugins_load_env(engine_context *ctx);
+/* Frees the registry and closes the plugin libraries (context destroy). */
+void eng_plugins_free(engine_context *ctx);
+/* Shape inference of a node that is not a built-in op: resolves it to a
+ * registered plugin op (sets node->plugin), checks counts and attributes
+ * against the schema and runs the op's shape function. */
+engine_status eng_plugin_infer_node(struct eng_graph *g, engine_node *n);
+/* The file a registered plugin op came from. */
+const char *eng_plugin_path_of(const engine_context *ctx, const struct engine_plugin_op *op);
 
 /* ---- half precision ---- */
 float eng_f16_to_f32(uint16_t h);

@@ -5,7 +5,8 @@
  *   2. $ENGINE_BACKEND_PATH (same form)
  *   3. the build tree: <folder of libengine>/../backends/<any>/ (in-tree runs)
  *      and ENGINE_BUILD_ROOT/backends/<any>/ for tests linked statically
- *   4. the install folder: <libdir>/engine/backends (ENGINE_MODULE_DIR)
+ *   4. the install folder: <folder of libengine>/engine/backends (a relocated
+ *      install), then <libdir>/engine/backends (ENGINE_MODULE_DIR)
  * A module is a file named engine-backend-<name>.so. One that cannot be
  * opened, lacks the entry point, or has another ABI version is recorded in
  * the context's rejection list and logged; loading goes on. */
@@ -171,6 +172,9 @@ static void scan_default_locations(engine_context *ctx, const char *extra) {
                 *slash = 0;
                 char dir[PATH_MAX];
                 if (snprintf(dir, sizeof dir, "%s/../backends", self) < (int)sizeof dir) scan_subdirs(ctx, dir);
+                /* An installed libengine next to its modules (<libdir>/engine/backends),
+                 * wherever the tree was installed or moved (meson install --destdir). */
+                if (snprintf(dir, sizeof dir, "%s/engine/backends", self) < (int)sizeof dir) scan_dir(ctx, dir);
             }
         }
     }
@@ -194,8 +198,10 @@ engine_status engine_context_create(const engine_context_options *opts, engine_c
         ctx->log = opts->log;
         ctx->log_user = opts->log_user;
         ctx->log_level = opts->log_level;
+        ctx->max_tensor_bytes = opts->max_tensor_bytes;
     }
     if (!opts || !opts->no_default_backends) scan_default_locations(ctx, opts ? opts->backend_path : NULL);
+    eng_plugins_load_env(ctx); /* $ENGINE_PLUGIN_PATH (plugin.c) */
     ctx->message[0] = 0;
     *out = ctx;
     return ENGINE_OK;
@@ -203,6 +209,7 @@ engine_status engine_context_create(const engine_context_options *opts, engine_c
 
 void engine_context_destroy(engine_context *ctx) {
     if (!ctx) return;
+    eng_plugins_free(ctx);
     for (int k = ctx->n_backends - 1; k >= 0; --k) {
         eng_backend *b = &ctx->backends[k];
         if (b->created) b->iface->destroy(b->state);

@@ -111,6 +111,12 @@ typedef struct engine_context_options {
     /* Non-zero: do not scan for backend modules at creation (the caller
      * will call engine_context_load_backend itself). */
     int no_default_backends;
+    /* Non-zero: models are refused at load (ENGINE_ERR_UNSUPPORTED) when
+     * any one tensor, or the sum of the activation tensors (everything but
+     * constants), would take more bytes than this. For services loading
+     * untrusted models: a few hundred bytes of ONNX can describe terabytes
+     * of activations. 0: no limit. */
+    size_t max_tensor_bytes;
 } engine_context_options;
 
 typedef struct engine_context engine_context;
@@ -138,6 +144,22 @@ ENGINE_API int engine_backend_score(const engine_context *ctx, int index);
 /* Modules that were found but refused, with the reason, one per line
  * ("" if none). */
 ENGINE_API const char *engine_backend_rejections(const engine_context *ctx);
+
+/* ---- custom-op plugins (plugin.h, docs/PLUGINS.md) ---------------------- */
+
+/* Loads a custom-op plugin library and registers its ops in this context.
+ * $ENGINE_PLUGIN_PATH (colon-separated files or folders of *.so) is loaded
+ * by engine_context_create the same way (refusals there are logged and
+ * listed by engine_plugin_rejections, never fatal). A refused plugin
+ * (ENGINE_ERR_ABI: another plugin ABI version; ENGINE_ERR_NOT_FOUND: not
+ * openable or no entry point; ENGINE_ERR_INVALID_ARGUMENT: a duplicate op
+ * or a bad registration) registers nothing and the context goes on. Load
+ * plugins before the models that use them. */
+ENGINE_API engine_status engine_context_load_plugin(engine_context *ctx, const char *path);
+/* Plugins that were refused, with the reason, one per line ("" if none). */
+ENGINE_API const char *engine_plugin_rejections(const engine_context *ctx);
+/* Number of plugin ops registered in the context. */
+ENGINE_API int engine_plugin_op_count(const engine_context *ctx);
 
 /* ---- models ---------------------------------------------------------- */
 
