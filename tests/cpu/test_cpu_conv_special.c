@@ -304,6 +304,98 @@ static void test_depthwise_applies(void **state) {
     assert_false(cpu_conv_depthwise.applies(&d, CPU_ISA_SCALAR));
 }
 
+/* ---- Winograd ---- */
+
+static conv_case wg(int C, int M, int H, int W, int P) {
+    conv_case k = {C, M, H, W, 3, 3, 1, 1, 1, 1, P, P, P, P, 1, ENGINE_ACT_NONE, 0};
+    return k;
+}
+
+/* F(4x4, 3x3) in float32: the transforms scale values by up to ~10-100 and
+ * the 36 GEMMs sum C products in float, so the error grows like
+ * sqrt(C) * |w| * |x| * eps * ~100; with kaiming weights (|w| ~ 1/sqrt(9C))
+ * that stays ~1e-6 absolute at C = 512, a tenth of atol 1e-5. The test
+ * holds every case to the per-op tolerance and prints the worst error as a
+ * fraction of it. */
+static void test_winograd(void **state) {
+    (void)state;
+    cpu_isa isas[4];
+    int ni = isa_list(isas);
+    conv_case cases[64];
+    int nc = 0;
+    cases[nc++] = wg(16, 16, 28, 28, 1);
+    cases[nc++] = wg(17, 19, 13, 17, 1);
+    cases[nc++] = wg(3, 64, 13, 17, 1);
+    cases[nc++] = wg(64, 3, 7, 7, 1);
+    cases[nc++] = wg(1, 1, 1, 1, 1);
+    cases[nc++] = wg(17, 33, 1, 1, 1);
+    cases[nc++] = wg(64, 64, 7, 7, 1);
+    cases[nc++] = wg(5, 7, 9, 31, 0);   /* valid */
+    cases[nc++] = wg(5, 7, 6, 6, 2);    /* pad 2 */
+    cases[nc++] = wg(40, 24, 10, 37, 1);
+    {
+        conv_case k = wg(9, 11, 14, 23, 0);
+        k.PT = 0, k.PL = 1, k.PB = 2, k.PR = 0;
+        cases[nc++] = k;
+        k = wg(9, 11, 3, 40, 0);
+        k.KH = 1, k.PL = 1, k.PR = 1; /* 1x3 is not Winograd: checked below */
+        (void)k;
+    }
+    int base = nc;
+    for (int a = 0; a <= (int)ENGINE_ACT_TANH; ++a)
+        for (int s = 0; s < 2; ++s) {
+            conv_case k = wg(19, 21, 9, 13, 1);
+            k.act = (engine_act)a;
+            k.sum = s;
+            cases[nc++] = k;
+        }
+    int big = nc;
+    cases[nc++] = wg(256, 32, 14, 14, 1); /* realistic depth: the tolerance case */
+    cases[nc++] = wg(512, 16, 9, 9, 1);
+    double worst = 0.0, worst_big = 0.0;
+    int runs = 0;
+    for (int i = 0; i < ni; ++i)
+        for (int c = 0; c < nc; ++c) {
+            conv_case k = cases[c];
+            if (c < base) {
+                k.act = (engine_act)(c % ((int)ENGINE_ACT_TANH + 1));
+                k.sum = c % 3 == 1;
+            }
+            for (int t = 1; t <= 2; ++t) {
+                if (c >= big && t == 2) continue; /* the deep cases once per ISA: ref is slow */
+                double r = run_case(&cpu_conv_winograd, isas[i], &k, t, 2000u + (uint32_t)c);
+                if (r > worst) worst = r;
+                if (c >= big && r > worst_big) worst_big = r;
+                ++runs;
+            }
+        }
+    printf("winograd: %d runs over %d ISAs; worst error %.3f of the tolerance (C >= 256: %.3f)\n", runs, ni, worst,
+           worst_big);
+}
+
+static void test_winograd_applies(void **state) {
+    (void)state;
+    cpu_conv2d d;
+    conv_case k = wg(8, 8, 8, 8, 1);
+    to_desc(&k, 1, &d);
+    assert_true(cpu_conv_winograd.applies(&d, CPU_ISA_SCALAR));
+    k.SH = k.SW = 2;
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_winograd.applies(&d, CPU_ISA_SCALAR));
+    k = wg(8, 8, 8, 8, 1);
+    k.DH = k.DW = 2;
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_winograd.applies(&d, CPU_ISA_SCALAR));
+    k = wg(8, 8, 8, 8, 1);
+    k.group = 2;
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_winograd.applies(&d, CPU_ISA_SCALAR));
+    k = wg(8, 8, 8, 8, 0);
+    k.KH = 1;
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_winograd.applies(&d, CPU_ISA_SCALAR));
+}
+
 /* ---- benchmark ---- */
 
 static double now_s(void) {
@@ -363,6 +455,21 @@ static void bench(void) {
     for (size_t i = 0; i < sizeof dws / sizeof dws[0]; ++i)
         for (int a = 0; a < ni; ++a)
             for (int t = 1; t <= 2; ++t) bench_one(&cpu_conv_depthwise, isas[a], &dws[i].k, t, dws[i].label);
+    struct {
+        const char *label;
+        conv_case k;
+    } wgs[] = {
+        {"resnet 3x3 C64 56", wg(64, 64, 56, 56, 1)},
+        {"resnet 3x3 C128 28", wg(128, 128, 28, 28, 1)},
+        {"resnet 3x3 C256 14", wg(256, 256, 14, 14, 1)},
+        {"resnet 3x3 C512 7", wg(512, 512, 7, 7, 1)},
+        {"vgg 3x3 C128 112", wg(128, 128, 112, 112, 1)},
+    };
+    for (size_t i = 0; i < sizeof wgs / sizeof wgs[0]; ++i)
+        for (int a = 0; a < ni; ++a) {
+            if (isas[a] == CPU_ISA_SCALAR) continue; /* minutes per layer */
+            for (int t = 1; t <= 2; ++t) bench_one(&cpu_conv_winograd, isas[a], &wgs[i].k, t, wgs[i].label);
+        }
 }
 
 int main(int argc, char **argv) {
@@ -373,6 +480,8 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_depthwise_applies),
         cmocka_unit_test(test_depthwise),
+        cmocka_unit_test(test_winograd_applies),
+        cmocka_unit_test(test_winograd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

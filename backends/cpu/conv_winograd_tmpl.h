@@ -1,0 +1,291 @@
+/*
+ * conv_winograd_tmpl.h - Winograd F(4x4, 3x3) convolution, written once
+ * over conv_special_vec.h and compiled per ISA. Include after
+ * conv_special_vec.h with WG_SUFFIX, WG_MR and WG_NR defined; it defines
+ * cpu_wino_run__<suffix> (declared in conv_winograd.c).
+ *
+ * Each 4x4 output tile comes from a 6x6 input patch d and the transformed
+ * 3x3 filter U = G g G^T (packed at compile time, conv_winograd.c):
+ *     Y = A^T [ sum_c U[m][c] (.) (B^T d[c] B) ] A
+ * so the 36 positions of the transformed domain are 36 independent GEMMs
+ * over the channels: 36 M*C multiplies per 16 outputs instead of 144 M*C.
+ *
+ * Data flow for one image (VW = floats per vector):
+ *  1. x [C][H][W] is copied, zero-padded, into xc [C/VW][Hp][Wp][VW]
+ *     (channels innermost), so one vector load takes a pixel of VW
+ *     channels and no patch needs a bounds check. Threads split the
+ *     channel blocks.
+ *  2. Threads then take blocks of `nt` tiles. For a block: the input
+ *     transform writes V [36][nt][Cpad] (vector ops over channels); then
+ *     for each block of Mblk = WG_NR*VW output channels, 36 GEMMs
+ *     O[p][t][m] = sum_c V[p][t][c] U[p][c][m] run in WG_MR x WG_NR
+ *     register tiles (WG_MR tiles broadcast, WG_NR vectors of channels),
+ *     and the output transform turns O into 4x4 pixels of VW channels,
+ *     applies bias, sum and the activation, and stores them into y.
+ *  nt is sized so V stays in L2 while every Mblk panel of U streams by.
+ */
+#ifndef WG_SUFFIX
+#error "define WG_SUFFIX"
+#endif
+
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#ifndef ENGINE_CPU_WG_GEOM_
+#define ENGINE_CPU_WG_GEOM_
+/* The layout for one ISA: vw floats per vector, mr tiles and mblk output
+ * channels per register tile. */
+typedef struct wg_geom {
+    int vw, mr, mblk;
+    int TH, TW, T;     /* 4x4 tiles down, across, in all */
+    int Hp, Wp;        /* the padded input plane: 4*TH + 2, 4*TW + 2 */
+    int Cpad, Mpad;    /* C rounded up to vw, M to mblk */
+    int nt;            /* tiles per block (a multiple of mr) */
+    int threads;
+    size_t xc_floats;  /* the packed input, shared */
+    size_t v_floats;   /* per thread: V [36][nt][Cpad] */
+    size_t o_floats;   /* per thread: O [36][nt][mblk] */
+} wg_geom;
+
+static inline size_t wg_round16(size_t n) { return (n + 15) / 16 * 16; }
+
+static inline void wg_geom_init(const cpu_conv2d *d, int vw, int mr, int mblk, wg_geom *g) {
+    g->vw = vw, g->mr = mr, g->mblk = mblk;
+    g->TH = (d->OH + 3) / 4;
+    g->TW = (d->OW + 3) / 4;
+    g->T = g->TH * g->TW;
+    g->Hp = 4 * g->TH + 2;
+    g->Wp = 4 * g->TW + 2;
+    g->Cpad = (d->C + vw - 1) / vw * vw;
+    g->Mpad = (d->M + mblk - 1) / mblk * mblk;
+    int thr = d->threads < 1 ? 1 : d->threads;
+    /* V of one block within ~512 KiB (L2), at least one register tile */
+    int nt = (int)(131072 / (36 * (size_t)g->Cpad));
+    nt = nt / mr * mr;
+    if (nt < mr) nt = mr;
+    if (nt > 16 * mr) nt = 16 * mr;
+    /* enough blocks for every thread */
+    int per = (g->T + thr - 1) / thr;
+    per = (per + mr - 1) / mr * mr;
+    if (nt > per) nt = per;
+    g->nt = nt;
+    int blocks = (g->T + nt - 1) / nt;
+    g->threads = thr < blocks ? thr : blocks;
+    int cb = g->Cpad / vw;
+    if (g->threads < 1) g->threads = 1;
+    (void)cb;
+    g->xc_floats = wg_round16((size_t)g->Cpad * g->Hp * g->Wp);
+    g->v_floats = wg_round16((size_t)36 * nt * g->Cpad);
+    g->o_floats = wg_round16((size_t)36 * nt * mblk);
+}
+
+/* Scratch for any thread count up to d->threads (the parallel region may
+ * start fewer). */
+static inline size_t wg_scratch_floats(const cpu_conv2d *d, int vw, int mr, int mblk) {
+    wg_geom g;
+    wg_geom_init(d, vw, mr, mblk, &g);
+    return g.xc_floats + (size_t)g.threads * (g.v_floats + g.o_floats);
+}
+#endif
+
+#define WG_CAT2_(a, b) a##__##b
+#define WG_CAT_(a, b) WG_CAT2_(a, b)
+#define WG_FN(name) WG_CAT_(name, WG_SUFFIX)
+#define WG_MBLK (WG_NR * VW)
+
+/* B^T applied to a column of 6 (Lavin & Gray's F(4x4, 3x3) points 0, +-1,
+ * +-2, infinity). */
+static inline void WG_FN(wg_bt)(const vf d[6], vf o[6]) {
+    const vf four = V_SET1(4.0f), five = V_SET1(5.0f), two = V_SET1(2.0f);
+    vf d4m2 = V_SUB(d[4], d[2]);
+    vf d3m1 = V_SUB(d[3], d[1]);
+    vf s12 = V_ADD(d[1], d[2]), s34 = V_ADD(d[3], d[4]);
+    o[0] = V_FMA(four, d[0], V_SUB(d[4], V_MUL(five, d[2])));  /* 4d0 - 5d2 + d4 */
+    o[1] = V_SUB(s34, V_MUL(four, s12));                        /* -4d1 - 4d2 + d3 + d4 */
+    o[2] = V_FMA(four, V_SUB(d[1], d[2]), V_SUB(d[4], d[3]));   /* 4d1 - 4d2 - d3 + d4 */
+    o[3] = V_FMA(two, d3m1, d4m2);                              /* -2d1 - d2 + 2d3 + d4 */
+    o[4] = V_SUB(d4m2, V_MUL(two, d3m1));                       /* 2d1 - d2 - 2d3 + d4 */
+    o[5] = V_FMA(four, d[1], V_SUB(d[5], V_MUL(five, d[3])));  /* 4d1 - 5d3 + d5 */
+}
+
+/* A^T applied to a column of 6 -> 4. */
+static inline void WG_FN(wg_at)(const vf o[6], vf r[4]) {
+    vf a12 = V_ADD(o[1], o[2]), s12 = V_SUB(o[1], o[2]);
+    vf a34 = V_ADD(o[3], o[4]), s34 = V_SUB(o[3], o[4]);
+    r[0] = V_ADD(V_ADD(o[0], a12), a34);
+    r[1] = V_FMA(V_SET1(2.0f), s34, s12);
+    r[2] = V_FMA(V_SET1(4.0f), a34, a12);
+    r[3] = V_ADD(V_FMA(V_SET1(8.0f), s34, s12), o[5]);
+}
+
+/* Step 1: channel block cb of x into xc. */
+static void WG_FN(wg_pack_input)(const cpu_conv2d *d, const wg_geom *g, const float *x, float *xc, int cb) {
+    const int Hp = g->Hp, Wp = g->Wp, W = d->W;
+    float *blk = xc + (size_t)cb * Hp * Wp * VW;
+    for (int hp = 0; hp < Hp; ++hp) {
+        float *row = blk + (size_t)hp * Wp * VW;
+        const int ih = hp - d->PT;
+        for (int j = 0; j < VW; ++j) {
+            const int c = cb * VW + j;
+            if (c >= d->C || ih < 0 || ih >= d->H) {
+                for (int wp = 0; wp < Wp; ++wp) row[(size_t)wp * VW + j] = 0.0f;
+                continue;
+            }
+            const float *xr = x + ((size_t)c * d->H + ih) * W;
+            for (int wp = 0; wp < Wp; ++wp) {
+                const int iw = wp - d->PL;
+                row[(size_t)wp * VW + j] = iw >= 0 && iw < W ? xr[iw] : 0.0f;
+            }
+        }
+    }
+}
+
+/* Step 2a: tile t (local index tl) of every channel block into V. */
+static void WG_FN(wg_input_tile)(const wg_geom *g, const float *xc, int t, int tl, float *V) {
+    const int ty = t / g->TW, tx = t % g->TW, Hp = g->Hp, Wp = g->Wp, Cb = g->Cpad / VW;
+    const size_t pstride = (size_t)g->nt * g->Cpad; /* V: one position to the next */
+    for (int cb = 0; cb < Cb; ++cb) {
+        const float *p0 = xc + (((size_t)cb * Hp + 4 * ty) * Wp + 4 * tx) * VW;
+        vf tmp[6][6];
+        for (int c = 0; c < 6; ++c) {
+            vf col[6];
+            for (int r = 0; r < 6; ++r) col[r] = V_LOAD(p0 + ((size_t)r * Wp + c) * VW);
+            vf o[6];
+            WG_FN(wg_bt)(col, o);
+            for (int r = 0; r < 6; ++r) tmp[r][c] = o[r];
+        }
+        float *v = V + (size_t)tl * g->Cpad + (size_t)cb * VW;
+        for (int r = 0; r < 6; ++r) {
+            vf o[6];
+            WG_FN(wg_bt)(tmp[r], o);
+            for (int c = 0; c < 6; ++c) V_STORE(v + (size_t)(r * 6 + c) * pstride, o[c]);
+        }
+    }
+}
+
+/* Step 2b: WG_MR tiles x WG_MBLK channels of one position over all Cpad
+ * channels. v: the first tile's row of V (rows Cpad apart), u: the Mblk
+ * panel [Cpad][Mblk], o: rows Mblk apart. The channels are summed in
+ * chunks of WG_KC into fresh registers, then added to o: a long float sum
+ * loses ~sqrt(C) bits of accuracy in its running total, and the output
+ * transform amplifies that; chunking keeps each running total short. */
+#define WG_KC 32
+static inline void WG_FN(wg_gemm_tile)(const float *v, const float *u, float *o, int Cpad) {
+    for (int c0 = 0; c0 < Cpad; c0 += WG_KC) {
+        const int c1 = Cpad - c0 < WG_KC ? Cpad : c0 + WG_KC;
+        vf acc[WG_MR][WG_NR];
+#pragma GCC unroll 16
+        for (int r = 0; r < WG_MR; ++r)
+#pragma GCC unroll 4
+            for (int j = 0; j < WG_NR; ++j) acc[r][j] = V_ZERO();
+        for (int c = c0; c < c1; ++c) {
+            vf uu[WG_NR];
+#pragma GCC unroll 4
+            for (int j = 0; j < WG_NR; ++j) uu[j] = V_LOAD(u + (size_t)c * WG_MBLK + j * VW);
+#pragma GCC unroll 16
+            for (int r = 0; r < WG_MR; ++r) {
+                vf b = V_SET1(v[(size_t)r * Cpad + c]);
+#pragma GCC unroll 4
+                for (int j = 0; j < WG_NR; ++j) acc[r][j] = V_FMA(b, uu[j], acc[r][j]);
+            }
+        }
+#pragma GCC unroll 16
+        for (int r = 0; r < WG_MR; ++r)
+#pragma GCC unroll 4
+            for (int j = 0; j < WG_NR; ++j) {
+                float *op = o + (size_t)r * WG_MBLK + j * VW;
+                V_STORE(op, c0 ? V_ADD(V_LOAD(op), acc[r][j]) : acc[r][j]);
+            }
+    }
+}
+
+/* Step 2c: tile t (local tl), channels m0 .. m0+VW-1 (m0 < M) from O to y. */
+static void WG_FN(wg_output_tile)(const cpu_conv2d *d, const wg_geom *g, const float *O, const float *bias, int t,
+                                  int tl, int m0, int jv, const float *sum, float *y) {
+    const int ty = t / g->TW, tx = t % g->TW;
+    const size_t pstride = (size_t)g->nt * WG_MBLK;
+    const float *o0 = O + (size_t)tl * WG_MBLK + (size_t)jv * VW;
+    vf tmp[4][6];
+    for (int c = 0; c < 6; ++c) {
+        vf col[6], r4[4];
+        for (int r = 0; r < 6; ++r) col[r] = V_LOAD(o0 + (size_t)(r * 6 + c) * pstride);
+        WG_FN(wg_at)(col, r4);
+        for (int r = 0; r < 4; ++r) tmp[r][c] = r4[r];
+    }
+    const int nm = d->M - m0 < VW ? d->M - m0 : VW;
+    const size_t plane = (size_t)d->OH * d->OW;
+    const vf bv = V_LOAD(bias + m0);
+    float lanes[VW];
+    for (int r = 0; r < 4; ++r) {
+        const int oh = 4 * ty + r;
+        if (oh >= d->OH) break;
+        vf px[4];
+        WG_FN(wg_at)(tmp[r], px);
+        for (int c = 0; c < 4; ++c) {
+            const int ow = 4 * tx + c;
+            if (ow >= d->OW) break;
+            const size_t off = (size_t)m0 * plane + (size_t)oh * d->OW + ow;
+            vf v = V_ADD(px[c], bv);
+            if (sum) {
+                for (int j = 0; j < nm; ++j) lanes[j] = sum[off + (size_t)j * plane];
+                for (int j = nm; j < VW; ++j) lanes[j] = 0.0f;
+                v = V_ADD(v, V_LOAD(lanes));
+            }
+            V_STORE(lanes, csv_act(&d->epi, v));
+            for (int j = 0; j < nm; ++j) y[off + (size_t)j * plane] = lanes[j];
+        }
+    }
+}
+
+/* packed: U [36][Mpad/Mblk][Cpad][Mblk], then bias [Mpad] (conv_winograd.c). */
+void WG_FN(cpu_wino_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                         void *scratch) {
+    wg_geom g;
+    wg_geom_init(d, VW, WG_MR, WG_MBLK, &g);
+    const int nmb = g.Mpad / WG_MBLK, Cb = g.Cpad / VW, nt = g.nt;
+    const float *U = packed;
+    const float *bias = U + (size_t)36 * g.Mpad * g.Cpad;
+    float *xc = scratch;
+    float *per_thread = xc + g.xc_floats;
+    const int blocks = (g.T + nt - 1) / nt;
+    int nthr = g.threads;
+    (void)nthr;
+#pragma omp parallel num_threads(nthr)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *V = per_thread + (size_t)tid * (g.v_floats + g.o_floats);
+        float *O = V + g.v_floats;
+#pragma omp for schedule(static)
+        for (int cb = 0; cb < Cb; ++cb) WG_FN(wg_pack_input)(d, &g, x, xc, cb);
+        /* (the loop's implicit barrier: xc is complete below) */
+#pragma omp for schedule(dynamic, 1)
+        for (int blk = 0; blk < blocks; ++blk) {
+            const int t0 = blk * nt;
+            const int n = g.T - t0 < nt ? g.T - t0 : nt;
+            const int ng = (n + WG_MR - 1) / WG_MR; /* register tiles; the last may run past n */
+            for (int tl = 0; tl < n; ++tl) WG_FN(wg_input_tile)(&g, xc, t0 + tl, tl, V);
+            for (int p = 0; p < 36; ++p) /* rows past n read zeros, not stale data */
+                memset(V + ((size_t)p * nt + n) * g.Cpad, 0, sizeof(float) * (size_t)(ng * WG_MR - n) * g.Cpad);
+            for (int mb = 0; mb < nmb; ++mb) {
+                for (int p = 0; p < 36; ++p) {
+                    const float *up = U + ((size_t)p * nmb + mb) * g.Cpad * WG_MBLK;
+                    for (int gi = 0; gi < ng; ++gi)
+                        WG_FN(wg_gemm_tile)(V + ((size_t)p * nt + (size_t)gi * WG_MR) * g.Cpad, up,
+                                            O + ((size_t)p * nt + (size_t)gi * WG_MR) * WG_MBLK, g.Cpad);
+                }
+                for (int tl = 0; tl < n; ++tl)
+                    for (int jv = 0; jv < WG_NR; ++jv) {
+                        const int m0 = mb * WG_MBLK + jv * VW;
+                        if (m0 >= d->M) break;
+                        WG_FN(wg_output_tile)(d, &g, O, bias, t0 + tl, tl, m0, jv, sum, y);
+                    }
+            }
+        }
+    }
+}
