@@ -1,5 +1,5 @@
 #!/bin/sh
-# run_cases.sh KIND RUNNER GENERATOR OUTDIR [BACKENDS]
+# run_cases.sh KIND RUNNER GENERATOR OUTDIR [BACKENDS]  (default "ref")
 # Generates the cases once (with Debian's python3: numpy, torch, onnx) and
 # runs them through the engine twice: optimised (what engine-run runs) and
 # with --no-fuse (the graph as loaded). KIND is "op" (per-op cases) or "zoo"
@@ -17,5 +17,11 @@ if [ ! -f "$out/INDEX" ]; then
   rm -rf "$out"
   mv "$out.tmp" "$out"
 fi
-"$runner" --backend "$backends" "$out"
-"$runner" --backend "$backends" --no-fuse "$out"
+# BACKENDS: space-separated runs, each a --backend LIST, optionally
+# "@ISA" to force the cpu backend's ISA (ENGINE_CPU_ISA), e.g. "ref cpu cpu@avx2".
+for b in $backends; do
+  be=${b%%@*} isa=
+  [ "$be" != "$b" ] && isa=${b#*@}
+  ENGINE_CPU_ISA=$isa "$runner" --backend "$be" "$out"
+  ENGINE_CPU_ISA=$isa "$runner" --backend "$be" --no-fuse "$out"
+done

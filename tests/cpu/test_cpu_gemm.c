@@ -1,0 +1,180 @@
+/* test_cpu_gemm.c - the cpu backend's GEMM (driver + micro-kernels of every
+ * ISA this machine runs) against a naive double loop: odd sizes (1, primes,
+ * sizes that are not multiples of any tile), every epilogue activation,
+ * with and without the residual sum, serial and threaded. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cpu_internal.h"
+
+typedef struct bmat {
+    const float *b; /* K x N row major */
+    int K, N;
+} bmat;
+
+static void pack_rows(const void *vctx, int n0, int nr, int NR, float *panel) {
+    const bmat *m = vctx;
+    for (int k = 0; k < m->K; ++k)
+        for (int j = 0; j < NR; ++j) panel[(size_t)k * NR + j] = j < nr ? m->b[(size_t)k * m->N + n0 + j] : 0.0f;
+}
+
+static uint32_t rng = 12345u;
+static float frand(void) {
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) & 0xFFFF) / 32768.0f - 1.0f;
+}
+
+static void *aalloc(size_t bytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64)) return NULL;
+    return p;
+}
+
+/* Runs one GEMM on one ISA and compares; returns the number of mismatches. */
+static int check_one(const cpu_kernels *k, int M, int N, int K, engine_act act, int with_sum, int threads) {
+    float *A = malloc(sizeof(float) * (size_t)M * K + 4), *B = malloc(sizeof(float) * (size_t)K * N + 4);
+    float *bias = malloc(sizeof(float) * (size_t)M), *sum = malloc(sizeof(float) * (size_t)M * N);
+    float *C = malloc(sizeof(float) * (size_t)M * N);
+    float *Ap = aalloc(sizeof(float) * cpu_gemm_packed_a_floats(k, M, K));
+    void *scratch = aalloc(cpu_gemm_scratch_bytes(k, K, threads));
+    assert_non_null(A);
+    assert_non_null(B);
+    assert_non_null(bias);
+    assert_non_null(sum);
+    assert_non_null(C);
+    assert_non_null(Ap);
+    assert_non_null(scratch);
+    for (size_t i = 0; i < (size_t)M * K; ++i) A[i] = frand();
+    for (size_t i = 0; i < (size_t)K * N; ++i) B[i] = frand();
+    for (int i = 0; i < M; ++i) bias[i] = frand();
+    for (size_t i = 0; i < (size_t)M * N; ++i) sum[i] = frand() * 2.0f;
+    for (size_t i = 0; i < (size_t)M * N; ++i) C[i] = NAN;
+    engine_epilogue epi = {act, 0.0f, 0.0f, with_sum};
+    if (act == ENGINE_ACT_CLIP) epi.alpha = -0.5f, epi.beta = 0.75f;
+    if (act == ENGINE_ACT_LEAKY_RELU) epi.alpha = 0.1f;
+    if (act == ENGINE_ACT_HARD_SIGMOID) epi.alpha = 0.2f, epi.beta = 0.5f;
+    cpu_gemm_pack_a(k, M, K, A, (size_t)K, 1, Ap);
+    bmat bm = {B, K, N};
+    cpu_gemm_run(k, M, N, K, Ap, bias, pack_rows, &bm, C, (size_t)N, with_sum ? sum : NULL, (size_t)N, &epi, threads,
+                 scratch);
+    int bad = 0;
+    for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) {
+            double acc = bias[i];
+            for (int kk = 0; kk < K; ++kk) acc += (double)A[(size_t)i * K + kk] * (double)B[(size_t)kk * N + j];
+            if (with_sum) acc += sum[(size_t)i * N + j];
+            double want = engine_act_apply(&epi, acc), got = C[(size_t)i * N + j];
+            if (!(fabs(got - want) <= 1e-5 + 1e-4 * fabs(want))) {
+                if (bad < 3)
+                    fprintf(stderr, "%s M=%d N=%d K=%d act=%d sum=%d t=%d: C[%d][%d] = %.8g, want %.8g\n",
+                            k->gemm_name, M, N, K, (int)act, with_sum, threads, i, j, got, want);
+                ++bad;
+            }
+        }
+    free(A);
+    free(B);
+    free(bias);
+    free(sum);
+    free(C);
+    free(Ap);
+    free(scratch);
+    return bad;
+}
+
+static const cpu_kernels *isa_table(cpu_isa isa) {
+    const cpu_kernels *k = cpu_kernels_for(isa);
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (isa == CPU_ISA_AVX2 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return NULL;
+    if (isa == CPU_ISA_AVX512 && !(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")))
+        return NULL;
+#endif
+    return k;
+}
+
+static void sizes_all_isas(void **state) {
+    (void)state;
+    static const int sizes[] = {1, 2, 3, 5, 7, 8, 13, 17, 31, 33, 47};
+    const int ns = (int)(sizeof sizes / sizeof sizes[0]);
+    int tested = 0;
+    for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
+        const cpu_kernels *k = isa_table((cpu_isa)isa);
+        if (!k) continue;
+        ++tested;
+        int bad = 0;
+        for (int a = 0; a < ns; ++a)
+            for (int b = 0; b < ns; ++b)
+                for (int c = 0; c < ns; c += 3) {
+                    int M = sizes[a], N = sizes[b], K = sizes[c];
+                    bad += check_one(k, M, N, K, ENGINE_ACT_NONE, (a + b) & 1, 1);
+                }
+        /* K = 0 (bias only), a long K, and wide N with threads. */
+        bad += check_one(k, 9, 70, 0, ENGINE_ACT_RELU, 1, 2);
+        bad += check_one(k, 19, 37, 601, ENGINE_ACT_NONE, 0, 2);
+        bad += check_one(k, 70, 1000, 29, ENGINE_ACT_RELU, 1, 2);
+        bad += check_one(k, 3, 5, 11, ENGINE_ACT_RELU, 0, 3);
+        assert_int_equal(bad, 0);
+    }
+    assert_true(tested >= 1);
+}
+
+static void every_activation(void **state) {
+    (void)state;
+    static const engine_act acts[] = {ENGINE_ACT_NONE,         ENGINE_ACT_RELU,       ENGINE_ACT_CLIP,
+                                      ENGINE_ACT_LEAKY_RELU,   ENGINE_ACT_SIGMOID,    ENGINE_ACT_HARD_SIGMOID,
+                                      ENGINE_ACT_HARD_SWISH,   ENGINE_ACT_SILU,       ENGINE_ACT_MISH,
+                                      ENGINE_ACT_TANH};
+    for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
+        const cpu_kernels *k = isa_table((cpu_isa)isa);
+        if (!k) continue;
+        int bad = 0;
+        for (size_t a = 0; a < sizeof acts / sizeof acts[0]; ++a)
+            for (int with_sum = 0; with_sum < 2; ++with_sum) {
+                bad += check_one(k, k->mr, k->nr, 23, acts[a], with_sum, 1);      /* full tiles */
+                bad += check_one(k, k->mr + 3, 2 * k->nr + 5, 7, acts[a], with_sum, 2); /* partial tiles */
+            }
+        assert_int_equal(bad, 0);
+    }
+}
+
+/* The activation rows on large magnitudes (exp clamping, limits). */
+static void activation_extremes(void **state) {
+    (void)state;
+    static const float xs[] = {-200.0f, -88.0f, -30.0f, -9.0f, -1e-6f, 0.0f, 1e-6f, 0.5f, 9.0f, 21.0f, 88.0f, 300.0f};
+    const int n = (int)(sizeof xs / sizeof xs[0]);
+    for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
+        const cpu_kernels *k = isa_table((cpu_isa)isa);
+        if (!k) continue;
+        for (int act = ENGINE_ACT_NONE; act <= ENGINE_ACT_TANH; ++act) {
+            engine_epilogue epi = {(engine_act)act, 0.2f, 0.5f, 0};
+            if (act == ENGINE_ACT_CLIP) epi.alpha = -1.0f, epi.beta = 6.0f;
+            float v[32];
+            for (int i = 0; i < n; ++i) v[i] = xs[i];
+            k->act_row(&epi, v, (size_t)n);
+            for (int i = 0; i < n; ++i) {
+                double want = engine_act_apply(&epi, (double)xs[i]);
+                if (!(fabs(v[i] - want) <= 1e-5 + 1e-4 * fabs(want)))
+                    fail_msg("%s act %d x=%g: got %.9g want %.9g", k->isa_name, act, (double)xs[i], (double)v[i],
+                             want);
+            }
+        }
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sizes_all_isas),
+        cmocka_unit_test(every_activation),
+        cmocka_unit_test(activation_extremes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
