@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""Generate ONNX's own node tests in the engine's case format.
+
+Usage: /usr/bin/python3 tests/conformance/gen_node_tests.py OUTDIR [--ops-h PATH]
+
+Runs the test-case generators shipped with the installed onnx package
+(onnx.backend.test.case.node, the ones `python3 -m onnx.backend.test.cmd_tools
+generate-data` runs) and writes, for every test whose ops are all in the
+engine's op list (engine/include/engine/ops.h) and whose tensors are of types
+the engine loads:
+  OUTDIR/<test>/model.onnx        the test's model, as generated
+  OUTDIR/<test>/input_<k>.npy     data set 0 (data set i > 0: <test>@<i>)
+  OUTDIR/<test>/output_<k>.npy    ONNX's expected outputs
+  OUTDIR/<test>/frozen           parameter inputs (shapes, axes, pads, Clip
+                                  bounds, ...) written as initializers, since
+                                  the engine compiles static shapes (see
+                                  PARAM_INPUTS); absent when none
+  OUTDIR/<test>/tolerance         "allclose ATOL RTOL": the test's own
+                                  (ONNX's default 1e-7 / 1e-3)
+  OUTDIR/INDEX                    the selected tests, one a line
+  OUTDIR/EXCLUDED                 every other test: "<name>\t<reason>"
+The inputs/outputs are converted from the generators' numpy arrays to .npy
+here (the same arrays generate-data would write as TensorProto .pb).
+"""
+import argparse
+import os
+import re
+import shutil
+import sys
+
+import numpy as np
+
+# onnx 1.12's generators still use aliases numpy removed in 1.24.
+for _alias, _t in (("float", float), ("int", int), ("bool", bool), ("object", object),
+                   ("complex", complex), ("str", str)):
+    if _alias not in np.__dict__:
+        setattr(np, _alias, _t)
+
+import onnx  # noqa: E402
+import onnx.numpy_helper  # noqa: E402
+from onnx.backend.test.case import node as node_cases  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_OPS_H = os.path.join(HERE, "..", "..", "engine", "include", "engine", "ops.h")
+
+# numpy dtypes whose tensors the engine reads and writes (engine_tensor_load:
+# .npy float32/int64/int32/bool/uint8). float16/float64 and the rest are out
+# of scope for the node tests.
+SUPPORTED_DTYPES = {np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.int32),
+                    np.dtype(np.bool_), np.dtype(np.uint8)}
+ELEM_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT32,
+              onnx.TensorProto.BOOL, onnx.TensorProto.UINT8}
+
+
+# Inputs the engine needs constant (it compiles static shapes; ops/*.c
+# reject them otherwise): op -> input positions. The node tests feed these as
+# graph inputs; when such an input is a graph input, the generator writes it
+# as an initializer holding the data set's value instead (listed in the
+# case's `frozen` file). The op still sees exactly the same values.
+PARAM_INPUTS = {
+    "Clip": (1, 2), "Pad": (1, 2), "ConstantOfShape": (0,), "Reshape": (1,), "Expand": (1,),
+    "Tile": (1,), "Slice": (1, 2, 3, 4), "Squeeze": (1,), "Unsqueeze": (1,), "Split": (1,),
+    "Resize": (1, 2, 3), "Upsample": (1,), "ReduceSum": (1,), "ReduceMean": (1,),
+    "ReduceMax": (1,), "Dropout": (1, 2),
+}
+MIN_OPSET = 7  # the engine's range is 7-18 (engine/src/onnx.c)
+
+
+def freeze_params(model, inputs):
+    """Returns (model, inputs, frozen names) with the parameter inputs that
+    are graph inputs turned into initializers."""
+    g = model.graph
+    names = [i.name for i in g.input]
+    want = set()
+    for n in g.node:
+        for k in PARAM_INPUTS.get(n.op_type, ()):
+            if k < len(n.input) and n.input[k] in names:
+                want.add(n.input[k])
+    if not want:
+        return model, list(inputs), []
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    keep_in, keep_data, frozen = [], [], []
+    for vi, a in zip(model.graph.input, inputs):
+        if vi.name in want:
+            m.graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(a), vi.name))
+            frozen.append(vi.name)
+        else:
+            keep_in.append(vi)
+            keep_data.append(a)
+    del m.graph.input[:]
+    m.graph.input.extend(keep_in)
+    return m, keep_data, frozen
+
+
+def engine_ops(path):
+    with open(path) as fh:
+        return set(re.findall(r"^\s*X\((\w+),\s*\w+\)", fh.read(), re.M))
+
+
+def all_nodes(graph):
+    """Nodes of the graph and of any subgraph (If/Loop bodies)."""
+    for n in graph.node:
+        yield n
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                yield from all_nodes(a.g)
+            for g in a.graphs:
+                yield from all_nodes(g)
+
+
+def value_types(graph):
+    for v in list(graph.input) + list(graph.output) + list(graph.value_info):
+        yield v.name, v.type
+
+
+def exclusion(case, ops):
+    """Why `case` is out of scope, or None when it is selected."""
+    g = case.model.graph
+    bad_ops = sorted({f"{n.domain + '.' if n.domain else ''}{n.op_type}" for n in all_nodes(g)
+                      if n.domain not in ("", "ai.onnx") or n.op_type not in ops})
+    if bad_ops:
+        return "unsupported op: " + ",".join(bad_ops)
+    opset = max((o.version for o in case.model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset < MIN_OPSET:
+        return f"unsupported opset: {opset} (the engine reads {MIN_OPSET}-18)"
+    for name, t in value_types(g):
+        kind = t.WhichOneof("value")
+        if kind != "tensor_type":
+            return f"non-tensor value {name} ({kind})"
+        if t.tensor_type.elem_type not in ELEM_TYPES:
+            return "unsupported dtype: " + onnx.TensorProto.DataType.Name(t.tensor_type.elem_type).lower()
+    for init in g.initializer:
+        if init.data_type not in ELEM_TYPES:
+            return "unsupported dtype: " + onnx.TensorProto.DataType.Name(init.data_type).lower()
+    for inputs, outputs in case.data_sets:
+        for a in list(inputs) + list(outputs):
+            if isinstance(a, np.generic):  # some generators return numpy scalars
+                a = np.asarray(a)
+            if not isinstance(a, np.ndarray):
+                return f"non-tensor data ({type(a).__name__})"
+            if a.dtype not in SUPPORTED_DTYPES:
+                return f"unsupported dtype: {a.dtype}"
+    if len(g.input) - len(g.initializer) <= 0 and not g.output:
+        return "no inputs or outputs"
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("outdir")
+    ap.add_argument("--ops-h", default=DEFAULT_OPS_H)
+    args = ap.parse_args()
+    ops = engine_ops(args.ops_h)
+    if not ops:
+        print(f"error: no ops found in {args.ops_h}", file=sys.stderr)
+        return 1
+    cases = sorted(node_cases.collect_testcases(None), key=lambda c: c.name)
+    os.makedirs(args.outdir, exist_ok=True)
+    selected, excluded, seen = [], [], {}
+    for case in cases:
+        # onnx 1.12 registers a few tests twice (test_resize_tf_crop_and_resize):
+        # keep both, the second as <name>#2.
+        seen[case.name] = seen.get(case.name, 0) + 1
+        if seen[case.name] > 1:
+            case = case._replace(name=f"{case.name}#{seen[case.name]}")
+        why = exclusion(case, ops)
+        if why:
+            excluded.append((case.name, why))
+            continue
+        for i, (inputs, outputs) in enumerate(case.data_sets):
+            name = case.name if i == 0 else f"{case.name}@{i}"
+            d = os.path.join(args.outdir, name)
+            if os.path.exists(d):
+                shutil.rmtree(d)
+            os.makedirs(d)
+            model, inputs, frozen = freeze_params(case.model, inputs)
+            with open(os.path.join(d, "model.onnx"), "wb") as fh:
+                fh.write(model.SerializeToString())
+            if frozen:
+                with open(os.path.join(d, "frozen"), "w") as fh:
+                    fh.write("".join(f + "\n" for f in frozen))
+            for k, a in enumerate(inputs):
+                np.save(os.path.join(d, f"input_{k}.npy"), np.ascontiguousarray(np.asarray(a)))
+            for k, a in enumerate(outputs):
+                np.save(os.path.join(d, f"output_{k}.npy"), np.ascontiguousarray(np.asarray(a)))
+            with open(os.path.join(d, "tolerance"), "w") as fh:
+                fh.write(f"allclose {case.atol:g} {case.rtol:g}\n")
+            selected.append(name)
+    with open(os.path.join(args.outdir, "INDEX"), "w") as fh:
+        fh.write("".join(n + "\n" for n in selected))
+    with open(os.path.join(args.outdir, "EXCLUDED"), "w") as fh:
+        fh.write("".join(f"{n}\t{r}\n" for n, r in excluded))
+    print(f"onnx {onnx.__version__}: {len(cases)} node tests, {len(selected)} selected, "
+          f"{len(excluded)} out of scope -> {args.outdir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
