@@ -162,14 +162,13 @@ def main():
         # onnx 1.12 registers a few tests twice (test_resize_tf_crop_and_resize):
         # keep both, the second as <name>#2.
         seen[case.name] = seen.get(case.name, 0) + 1
-        if seen[case.name] > 1:
-            case = case._replace(name=f"{case.name}#{seen[case.name]}")
+        base = case.name if seen[case.name] == 1 else f"{case.name}#{seen[case.name]}"
         why = exclusion(case, ops)
         if why:
-            excluded.append((case.name, why))
+            excluded.append((base, why))
             continue
         for i, (inputs, outputs) in enumerate(case.data_sets):
-            name = case.name if i == 0 else f"{case.name}@{i}"
+            name = base if i == 0 else f"{base}@{i}"
             d = os.path.join(args.outdir, name)
             if os.path.exists(d):
                 shutil.rmtree(d)
