@@ -254,7 +254,15 @@ static void optimise(eng_graph *g) {
     eng_pass_stat stats[ENG_MAX_PASS_STATS];
     int n = 0;
     assert_int_equal(eng_passes_run(g, stats, ENG_MAX_PASS_STATS, &n), ENGINE_OK);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 8);
+}
+
+/* Runs one pass and dead-node removal; returns the pass's rewrite count. */
+static int run_pass(eng_graph *g, engine_status (*pass)(eng_graph *, int *)) {
+    int changed = -1;
+    assert_int_equal(pass(g, &changed), ENGINE_OK);
+    eng_graph_remove_dead(g);
+    return changed;
 }
 
 static void free_graph(engine_context *ctx, eng_graph *g) {
@@ -280,7 +288,7 @@ static void conv_bn(int with_bias) {
     output(g, "y");
     finish(g);
     snapshot before = run_all(g);
-    optimise(g);
+    assert_int_equal(run_pass(g, eng_pass_fold_batchnorm), 1);
     assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 0);
     assert_int_equal(g->n_nodes, 2);
     engine_node *conv = g->nodes[0];
@@ -378,7 +386,8 @@ static void test_bn_shared_weight(void **state) {
     output(g, "y");
     finish(g);
     snapshot before = run_all(g);
-    optimise(g);
+    /* fold_batchnorm alone: the full pipeline would merge the two branches */
+    assert_int_equal(run_pass(g, eng_pass_fold_batchnorm), 1);
     assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 0);
     engine_node *c1 = NULL, *c2 = NULL;
     for (int k = 0; k < g->n_nodes; ++k) {
@@ -439,9 +448,13 @@ static void bn_near_miss(int which) {
     finish(g);
     int nodes = g->n_nodes;
     snapshot before = run_all(g);
-    optimise(g);
+    assert_int_equal(run_pass(g, eng_pass_fold_batchnorm), 0);
     assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 1);
     assert_int_equal(g->n_nodes, nodes);
+    /* the whole pipeline still leaves no BN (batchnorm_to_conv) and the
+     * same numbers */
+    optimise(g);
+    assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 0);
     expect_same(g, &before);
     free_graph(ctx, g);
 }
@@ -635,19 +648,377 @@ static void test_pipeline_and_dump(void **state) {
     m->ctx = ctx;
     m->graph = g;
     assert_int_equal(engine_model_optimize(m, ENGINE_OPT_DEFAULT), ENGINE_OK);
-    assert_int_equal(g->n_nodes, 2);
+    assert_int_equal(g->n_nodes, 1); /* Conv with the BN folded and the Relu fused */
     expect_same(g, &before);
     static char text[8192];
     text[0] = 0;
     assert_int_equal(engine_model_dump(m, NULL, 1, dump_write, text), ENGINE_OK);
     assert_non_null(strstr(text, "\"passes\":[{\"name\":\"noop\",\"before\":4,\"after\":3},"
+                                 "{\"name\":\"fold_pad\",\"before\":3,\"after\":3},"
                                  "{\"name\":\"fold_batchnorm\",\"before\":3,\"after\":2},"
-                                 "{\"name\":\"remove_dead\",\"before\":2,\"after\":2}]"));
+                                 "{\"name\":\"batchnorm_to_conv\",\"before\":2,\"after\":2},"
+                                 "{\"name\":\"merge_branches\",\"before\":2,\"after\":2},"
+                                 "{\"name\":\"fuse_residual\",\"before\":2,\"after\":2},"
+                                 "{\"name\":\"fuse_activation\",\"before\":2,\"after\":1},"
+                                 "{\"name\":\"remove_dead\",\"before\":1,\"after\":1}]"));
     text[0] = 0;
     assert_int_equal(engine_model_dump(m, NULL, 0, dump_write, text), ENGINE_OK);
     assert_non_null(strstr(text, "fold_batchnorm"));
     engine_model_free(m);
     engine_context_destroy(ctx);
+}
+
+
+/* ---- helpers for the fusion tests ---- */
+
+static engine_value *cscalar(eng_graph *g, const char *name, float v) {
+    engine_value *c = value(g, name);
+    int64_t one = 1;
+    assert_int_equal(eng_value_set_shape(g, c, ENGINE_DTYPE_F32, 0, &one), ENGINE_OK);
+    float *d = eng_alloc(g->ctx, sizeof *d);
+    assert_non_null(d);
+    *d = v;
+    eng_value_set_data(g, c, d);
+    return c;
+}
+
+static engine_node *find_node(const eng_graph *g, const char *name) {
+    for (int k = 0; k < g->n_nodes; ++k)
+        if (strcmp(g->nodes[k]->name, name) == 0) return g->nodes[k];
+    return NULL;
+}
+
+static const engine_epilogue *epi(const engine_node *n) {
+    assert_non_null(n->params);
+    if (n->op == ENGINE_OP_Gemm) return &((const engine_gemm_params *)n->params)->epilogue;
+    return &((const engine_conv_params *)n->params)->epilogue;
+}
+
+/* ---- fuse_activation ---- */
+
+/* x[1,3,6,6] -> Conv(pads 1, bias) -> t -> <kind> -> y; `want` is the
+ * activation expected in the epilogue (ENGINE_ACT_NONE: no fusion). */
+static void act_case(const char *kind, engine_act want) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 3, 6, 6}, wd[4] = {4, 3, 3, 3}, bd[1] = {4}, pads[4] = {1, 1, 1, 1};
+    input(g, "x", 4, xd);
+    cfloat(g, "w", 4, wd, -1, 1);
+    cfloat(g, "b", 1, bd, -1, 1);
+    engine_node *c = node(g, "Conv", "conv", "x,w,b", "t");
+    attr_ints(g, c, "pads", 4, pads);
+    int outputs_t = 0;
+    if (strcmp(kind, "Clip6") == 0) {
+        cscalar(g, "lo", 0.0f);
+        cscalar(g, "hi", 0.3f); /* low enough that the upper bound bites */
+        node(g, "Clip", "act", "t,lo,hi", "y");
+    } else if (strcmp(kind, "LeakyRelu") == 0) {
+        attr_float(g, node(g, "LeakyRelu", "act", "t", "y"), "alpha", 0.2f);
+    } else if (strcmp(kind, "HardSigmoid") == 0) {
+        engine_node *h = node(g, "HardSigmoid", "act", "t", "y");
+        attr_float(g, h, "alpha", 0.3f);
+        attr_float(g, h, "beta", 0.4f);
+    } else if (strcmp(kind, "SiLU") == 0) {
+        node(g, "Sigmoid", "sig", "t", "s");
+        node(g, "Mul", "mul", "t,s", "y");
+    } else if (strcmp(kind, "SiLU_swapped") == 0) {
+        node(g, "Sigmoid", "sig", "t", "s");
+        node(g, "Mul", "mul", "s,t", "y");
+    } else if (strcmp(kind, "MishChain") == 0) {
+        node(g, "Softplus", "sp", "t", "s");
+        node(g, "Tanh", "th", "s", "u");
+        node(g, "Mul", "mul", "t,u", "y");
+    } else if (strcmp(kind, "HardSwishChain") == 0) {
+        engine_node *h = node(g, "HardSigmoid", "hs", "t", "s");
+        attr_float(g, h, "alpha", 1.0f / 6.0f);
+        attr_float(g, h, "beta", 0.5f);
+        node(g, "Mul", "mul", "t,s", "y");
+    } else if (strcmp(kind, "HardSigmoidChainOther") == 0) { /* not torch's constants: no HardSwish */
+        engine_node *h = node(g, "HardSigmoid", "hs", "t", "s");
+        attr_float(g, h, "alpha", 0.25f);
+        node(g, "Mul", "mul", "t,s", "y");
+    } else if (strcmp(kind, "SiLU_other_input") == 0) { /* Mul(t, Sigmoid(x')) */
+        node(g, "Relu", "r", "x", "x2");
+        cfloat(g, "w2", 4, wd, -1, 1);
+        engine_node *c2 = node(g, "Conv", "conv2", "x2,w2", "t2");
+        attr_ints(g, c2, "pads", 4, pads);
+        node(g, "Sigmoid", "sig", "t2", "s");
+        node(g, "Mul", "mul", "t,s", "y");
+    } else if (strcmp(kind, "SiLU_shared_sigmoid") == 0) { /* the sigmoid is also an output */
+        node(g, "Sigmoid", "sig", "t", "s");
+        node(g, "Mul", "mul", "t,s", "y");
+        output(g, "s");
+    } else if (strcmp(kind, "ReluReadElsewhere") == 0) {
+        node(g, "Relu", "act", "t", "r");
+        node(g, "Sigmoid", "sig", "t", "s");
+        node(g, "Add", "add", "r,s", "y");
+    } else if (strcmp(kind, "ReluGraphOutput") == 0) {
+        node(g, "Relu", "act", "t", "y");
+        outputs_t = 1;
+    } else if (strcmp(kind, "ReluThenSigmoid") == 0) { /* only the first fuses */
+        node(g, "Relu", "act", "t", "r");
+        node(g, "Sigmoid", "sig", "r", "y");
+    } else {
+        node(g, kind, "act", "t", "y");
+    }
+    output(g, "y");
+    if (outputs_t) output(g, "t");
+    finish(g);
+    int nodes = g->n_nodes;
+    snapshot before = run_all(g);
+    int changed = run_pass(g, eng_pass_fuse_activation);
+    engine_node *conv = find_node(g, "conv");
+    assert_non_null(conv);
+    if (want == ENGINE_ACT_NONE) {
+        /* SiLU_other_input: conv2 -> Sigmoid does fuse (a plain Sigmoid) */
+        int other = strcmp(kind, "SiLU_other_input") == 0;
+        if (changed != other) fail_msg("%s: fused but should not", kind);
+        assert_int_equal(g->n_nodes, nodes - other);
+        assert_int_equal(count_op(g, ENGINE_OP_Mul), strstr(kind, "SiLU") || strstr(kind, "Chain") ? 1 : 0);
+        assert_int_equal(epi(conv)->act, ENGINE_ACT_NONE);
+    } else {
+        if (changed != 1) fail_msg("%s: not fused", kind);
+        assert_int_equal(epi(conv)->act, want);
+        if (strcmp(kind, "ReluThenSigmoid") == 0) {
+            assert_int_equal(g->n_nodes, 2);
+        } else {
+            assert_int_equal(g->n_nodes, 1); /* the pattern's nodes are gone */
+            assert_ptr_equal(eng_graph_find(g, "y")->producer, conv);
+        }
+    }
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_act_fires(void **state) {
+    (void)state;
+    act_case("Relu", ENGINE_ACT_RELU);
+    act_case("Clip6", ENGINE_ACT_CLIP);
+    act_case("LeakyRelu", ENGINE_ACT_LEAKY_RELU);
+    act_case("Sigmoid", ENGINE_ACT_SIGMOID);
+    act_case("HardSigmoid", ENGINE_ACT_HARD_SIGMOID);
+    act_case("HardSwish", ENGINE_ACT_HARD_SWISH);
+    act_case("Tanh", ENGINE_ACT_TANH);
+    act_case("Mish", ENGINE_ACT_MISH);
+    act_case("SiLU", ENGINE_ACT_SILU);
+    act_case("SiLU_swapped", ENGINE_ACT_SILU);
+    act_case("MishChain", ENGINE_ACT_MISH);
+    act_case("HardSwishChain", ENGINE_ACT_HARD_SWISH);
+    act_case("ReluThenSigmoid", ENGINE_ACT_RELU);
+}
+
+static void test_act_near_misses(void **state) {
+    (void)state;
+    act_case("HardSigmoidChainOther", ENGINE_ACT_NONE);
+    act_case("SiLU_other_input", ENGINE_ACT_NONE);
+    act_case("SiLU_shared_sigmoid", ENGINE_ACT_NONE);
+    act_case("ReluReadElsewhere", ENGINE_ACT_NONE);
+    act_case("ReluGraphOutput", ENGINE_ACT_NONE);
+    act_case("Softplus", ENGINE_ACT_NONE); /* not an epilogue activation */
+}
+
+/* Gemm + Relu and ConvTranspose + Sigmoid; a Conv that already carries an
+ * activation takes no second one. */
+static void test_act_gemm_convtranspose(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[2] = {3, 5}, wd[2] = {6, 5}, cd[1] = {6};
+    input(g, "x", 2, xd);
+    cfloat(g, "w", 2, wd, -1, 1);
+    cfloat(g, "c", 1, cd, -1, 1);
+    attr_int(g, node(g, "Gemm", "fc", "x,w,c", "t"), "transB", 1);
+    node(g, "Relu", "relu", "t", "y");
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    assert_int_equal(g->n_nodes, 1);
+    assert_int_equal(epi(g->nodes[0])->act, ENGINE_ACT_RELU);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+
+    ctx = new_ctx();
+    g = new_graph(ctx);
+    int64_t xd2[4] = {1, 4, 3, 3}, wd2[4] = {4, 2, 3, 3}, strides[2] = {2, 2};
+    input(g, "x", 4, xd2);
+    cfloat(g, "w", 4, wd2, -1, 1);
+    engine_node *d = node(g, "ConvTranspose", "deconv", "x,w", "t");
+    attr_ints(g, d, "strides", 2, strides);
+    node(g, "Sigmoid", "sig", "t", "y");
+    output(g, "y");
+    finish(g);
+    before = run_all(g);
+    optimise(g);
+    assert_int_equal(g->n_nodes, 1);
+    assert_int_equal(epi(g->nodes[0])->act, ENGINE_ACT_SIGMOID);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+/* ---- fuse_residual ---- */
+
+/* x -> Relu -> a; a -> Conv c1 (3x3 pad 1) -> t; T = the other operand;
+ * Add -> Relu -> y. which: 0 Add(t, T), 1 Add(T, t), 2 T computed after
+ * the conv in the given order, 3 broadcasting T, 4 t read elsewhere,
+ * 5 Add(t, t), 6 conv already has an activation (fused first). */
+static void residual_case(int which, int with_bias) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 4, 5, 5}, wd[4] = {4, 4, 3, 3}, bd[1] = {4}, pads[4] = {1, 1, 1, 1};
+    input(g, "x", 4, xd);
+    cfloat(g, "w", 4, wd, -1, 1);
+    if (with_bias) cfloat(g, "b", 1, bd, -1, 1);
+    node(g, "Relu", "r0", "x", "a");
+    if (which == 3) {
+        int64_t td[4] = {1, 4, 1, 1};
+        cfloat(g, "T", 4, td, -1, 1);
+    } else if (which != 2) {
+        node(g, "Sigmoid", "other", "x", "T");
+    }
+    engine_node *c = node(g, "Conv", "conv", with_bias ? "a,w,b" : "a,w", "t");
+    attr_ints(g, c, "pads", 4, pads);
+    if (which == 2) node(g, "Sigmoid", "other", "x", "T");
+    const char *tv = "t";
+    if (which == 6) {
+        node(g, "Relu", "pre", "t", "tr");
+        tv = "tr";
+    }
+    char ins[32];
+    snprintf(ins, sizeof ins, which == 1 ? "T,%s" : which == 5 ? "%s,%s" : "%s,T", tv, tv);
+    node(g, "Add", "add", ins, "s");
+    if (which == 4) {
+        node(g, "Tanh", "side", "t", "z");
+        output(g, "z");
+    }
+    node(g, "Relu", "relu", "s", "y");
+    output(g, "y");
+    finish(g);
+    int nodes = g->n_nodes;
+    snapshot before = run_all(g);
+    if (which == 6) assert_int_equal(run_pass(g, eng_pass_fuse_activation), 1);
+    int changed = run_pass(g, eng_pass_fuse_residual);
+    engine_node *conv = find_node(g, "conv");
+    assert_non_null(conv);
+    if (which <= 2) {
+        assert_int_equal(changed, 1);
+        assert_int_equal(conv->n_inputs, 4);
+        assert_ptr_equal(conv->inputs[3], eng_graph_find(g, "T"));
+        if (!with_bias) assert_null(conv->inputs[2]);
+        assert_true(epi(conv)->sum);
+        assert_int_equal(count_op(g, ENGINE_OP_Add), 0);
+        /* the Relu after the Add fuses after the sum: one node */
+        assert_int_equal(run_pass(g, eng_pass_fuse_activation), 1);
+        assert_int_equal(epi(conv)->act, ENGINE_ACT_RELU);
+        assert_ptr_equal(eng_graph_find(g, "y")->producer, conv);
+        assert_int_equal(g->n_nodes, nodes - 2);
+        /* T's producer must precede the conv */
+        assert_true(eng_graph_find(g, "T")->producer->index < conv->index);
+    } else {
+        assert_int_equal(changed, 0);
+        assert_int_equal(count_op(g, ENGINE_OP_Add), 1);
+    }
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_residual_fires(void **state) {
+    (void)state;
+    for (int which = 0; which <= 2; ++which) {
+        residual_case(which, 1);
+        residual_case(which, 0);
+    }
+}
+
+static void test_residual_near_misses(void **state) {
+    (void)state;
+    for (int which = 3; which <= 6; ++which) residual_case(which, 1);
+}
+
+/* ResNet's downsample block: Add(conv2(..), conv_ds(x)) then Relu, through
+ * the whole pipeline with BNs: one conv takes the other as its sum. */
+static void test_residual_resnet_block(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 4, 6, 6}, w1d[4] = {8, 4, 3, 3}, w2d[4] = {8, 8, 3, 3}, wdd[4] = {8, 4, 1, 1};
+    int64_t pads[4] = {1, 1, 1, 1}, strides[2] = {2, 2};
+    input(g, "x", 4, xd);
+    cfloat(g, "w1", 4, w1d, -1, 1);
+    cfloat(g, "w2", 4, w2d, -1, 1);
+    cfloat(g, "wd", 4, wdd, -1, 1);
+    engine_node *c1 = node(g, "Conv", "c1", "x,w1", "t1");
+    attr_ints(g, c1, "pads", 4, pads);
+    attr_ints(g, c1, "strides", 2, strides);
+    batchnorm(g, "bn1", "t1", "u1", 8);
+    node(g, "Relu", "r1", "u1", "a1");
+    engine_node *c2 = node(g, "Conv", "c2", "a1,w2", "t2");
+    attr_ints(g, c2, "pads", 4, pads);
+    batchnorm(g, "bn2", "t2", "u2", 8);
+    engine_node *cd = node(g, "Conv", "cd", "x,wd", "td");
+    attr_ints(g, cd, "strides", 2, strides);
+    batchnorm(g, "bnd", "td", "ud", 8);
+    node(g, "Add", "add", "u2,ud", "s");
+    node(g, "Relu", "relu", "s", "y");
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    assert_int_equal(g->n_nodes, 3); /* c1+relu, cd, c2+sum+relu */
+    assert_int_equal(count_op(g, ENGINE_OP_Conv), 3);
+    engine_node *last = eng_graph_find(g, "y")->producer;
+    assert_true(epi(last)->sum);
+    assert_int_equal(epi(last)->act, ENGINE_ACT_RELU);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+/* ---- batchnorm_to_conv ---- */
+
+/* DenseNet: Concat -> BN -> Relu -> Conv1x1: the BN becomes a depthwise
+ * conv with the Relu fused; a BN on a graph input; a rank-2 BN stays. */
+static void test_bn_to_conv(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 3, 4, 4}, wd[4] = {5, 6, 1, 1};
+    input(g, "x", 4, xd);
+    input(g, "z", 4, xd);
+    cfloat(g, "w", 4, wd, -1, 1);
+    attr_int(g, node(g, "Concat", "cat", "x,z", "c"), "axis", 1);
+    batchnorm(g, "bn", "c", "u", 6);
+    node(g, "Relu", "relu", "u", "v");
+    node(g, "Conv", "conv", "v,w", "y");
+    batchnorm(g, "bn_in", "x", "y2", 3);
+    output(g, "y");
+    output(g, "y2");
+    finish(g);
+    snapshot before = run_all(g);
+    assert_int_equal(run_pass(g, eng_pass_batchnorm_to_conv), 2);
+    assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 0);
+    engine_node *bn = find_node(g, "bn");
+    assert_non_null(bn);
+    assert_int_equal(bn->op, ENGINE_OP_Conv);
+    assert_int_equal(((const engine_conv_params *)bn->params)->group, 6);
+    assert_int_equal(bn->inputs[1]->rank, 4);
+    optimise(g);
+    assert_int_equal(g->n_nodes, 4); /* Concat, dw conv + Relu, conv, dw conv */
+    assert_int_equal(epi(find_node(g, "bn"))->act, ENGINE_ACT_RELU);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+
+    ctx = new_ctx();
+    g = new_graph(ctx);
+    int64_t x2[2] = {3, 4};
+    input(g, "x", 2, x2);
+    batchnorm(g, "bn", "x", "y", 4);
+    output(g, "y");
+    finish(g);
+    before = run_all(g);
+    assert_int_equal(run_pass(g, eng_pass_batchnorm_to_conv), 0);
+    assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 1);
+    expect_same(g, &before);
+    free_graph(ctx, g);
 }
 
 int main(void) {
@@ -663,6 +1034,13 @@ int main(void) {
         cmocka_unit_test(test_noop_flatten_and_dropout_mask),
         cmocka_unit_test(test_noop_graph_outputs),
         cmocka_unit_test(test_pipeline_and_dump),
+        cmocka_unit_test(test_act_fires),
+        cmocka_unit_test(test_act_near_misses),
+        cmocka_unit_test(test_act_gemm_convtranspose),
+        cmocka_unit_test(test_residual_fires),
+        cmocka_unit_test(test_residual_near_misses),
+        cmocka_unit_test(test_residual_resnet_block),
+        cmocka_unit_test(test_bn_to_conv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

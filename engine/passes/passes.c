@@ -7,8 +7,18 @@ static const struct {
     const char *name;
     pass_fn fn;
 } default_passes[] = {
+    /* Order matters: BN folding needs the no-ops gone; branch merging needs
+     * every BN folded or turned into a conv, and must run before residual
+     * fusion (which would take the Add of two branches as a sum); the
+     * activation goes last so that Conv -> Add -> Relu becomes one node with
+     * the Relu after the sum. */
     {"noop", eng_pass_noop},
+    {"fold_pad", eng_pass_fold_pad},
     {"fold_batchnorm", eng_pass_fold_batchnorm},
+    {"batchnorm_to_conv", eng_pass_batchnorm_to_conv},
+    {"merge_branches", eng_pass_merge_branches},
+    {"fuse_residual", eng_pass_fuse_residual},
+    {"fuse_activation", eng_pass_fuse_activation},
 };
 
 engine_status eng_passes_run(eng_graph *g, eng_pass_stat *stats, int max, int *n_stats) {
