@@ -1,9 +1,489 @@
-/* ops.c - SIMD/threaded kernels for the non-convolution ops that matter
- * for CNNs; every other op runs the reference kernel (module.c). */
+/* ops.c - threaded kernels for the non-convolution ops that matter in
+ * CNNs (NCHW, float32): Gemm/MatMul with constant weights, MaxPool and
+ * AveragePool (2-D), GlobalAveragePool/GlobalMaxPool, BatchNormalization
+ * (inference), the activation ops, Add/Sub/Mul/Div with a same-shape or
+ * one-sided broadcast operand, and Concat. Every other node, and any of
+ * these in a form not handled here (other dtypes, 3-D pools, two-sided
+ * broadcasts, MaxPool's Indices output), runs the reference kernel.
+ *
+ * Inner loops are plain C that the compiler vectorises with the baseline
+ * ISA; the activations go through the selected ISA's act_row. Work is
+ * split over channel planes (or flat chunks) with OpenMP. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "cpu_internal.h"
 
-engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s) {
+/* Below this many elements a node runs on one thread. */
+#define PAR_MIN 16384
+
+static int all_f32(const engine_node *n) {
+    for (int k = 0; k < n->n_inputs; ++k)
+        if (n->inputs[k] && n->inputs[k]->dtype != ENGINE_DTYPE_F32) return 0;
+    for (int k = 0; k < n->n_outputs; ++k)
+        if (n->outputs[k] && n->outputs[k]->dtype != ENGINE_DTYPE_F32) return 0;
+    return 1;
+}
+
+static int64_t numel(const engine_value *v) {
+    return engine_value_numel(v);
+}
+
+static void *prep_alloc(const cpu_prep_ctx *c, cpu_step *s, size_t bytes) {
+    s->prep = c->a->alloc(c->a->user, bytes ? bytes : 1, 64);
+    s->prep_bytes = s->prep ? bytes : 0;
+    return s->prep;
+}
+
+/* ---- Gemm / MatMul with a constant weight operand ----
+ * prep: Wt [N][K] (row n: the weights of output n, contiguous) then, for
+ * Gemm, nothing else: C is read from its input at run. iparam: R, N, K,
+ * has C, C rows, C cols. */
+static engine_status gemm_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    const int R = s->iparam[0], N = s->iparam[1], K = s->iparam[2], hasC = s->iparam[3];
+    const int crow = s->iparam[4], ccol = s->iparam[5];
+    const float *a = in[0], *wt = s->prep, *cm = hasC ? in[2] : NULL;
+    float *y = out[0];
+    float alpha = 1.0f, beta = 0.0f;
+    engine_epilogue epi = {ENGINE_ACT_NONE, 0.0f, 0.0f, 0};
+    if (s->node->op == ENGINE_OP_Gemm) {
+        const engine_gemm_params *p = s->node->params;
+        alpha = p->alpha;
+        beta = p->beta;
+        epi = p->epilogue;
+    }
+    int par = (int64_t)N * K > PAR_MIN && s->threads > 1;
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+    for (int n = 0; n < N; ++n) {
+        const float *w = wt + (size_t)n * (size_t)K;
+        for (int r = 0; r < R; ++r) {
+            const float *ar = a + (size_t)r * (size_t)K;
+            float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+            for (int k = 0; k < K; ++k) acc += ar[k] * w[k];
+            float v = alpha * acc;
+            if (cm) v += beta * cm[(size_t)(crow == 1 ? 0 : r) * (size_t)ccol + (size_t)(ccol == 1 ? 0 : n)];
+            y[(size_t)r * (size_t)N + (size_t)n] = v;
+        }
+    }
+    if (epi.act != ENGINE_ACT_NONE) s->k->act_row(&epi, y, (size_t)R * (size_t)N);
+    return ENGINE_OK;
+}
+
+static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    if (!all_f32(n) || n->n_inputs < 2) return ENGINE_ERR_UNSUPPORTED;
+    const engine_value *A = n->inputs[0], *B = n->inputs[1], *C = engine_node_input(n, 2), *Y = n->outputs[0];
+    if (!A || !B || !Y || !B->data || A->data || B->rank != 2) return ENGINE_ERR_UNSUPPORTED;
+    int transB = 0;
+    int64_t R, K;
+    if (n->op == ENGINE_OP_Gemm) {
+        const engine_gemm_params *p = n->params;
+        if (!p || p->trans_a || A->rank != 2 || p->epilogue.sum) return ENGINE_ERR_UNSUPPORTED;
+        transB = p->trans_b;
+        R = A->dims[0];
+        K = A->dims[1];
+    } else {
+        if (A->rank < 2 || C) return ENGINE_ERR_UNSUPPORTED;
+        K = A->dims[A->rank - 1];
+        R = numel(A) / (K ? K : 1);
+    }
+    int64_t N = transB ? B->dims[0] : B->dims[1], KB = transB ? B->dims[1] : B->dims[0];
+    if (KB != K || K < 1 || N < 1 || R < 1 || numel(Y) != R * N || R > INT32_MAX / 2 || N > INT32_MAX / 2 ||
+        K > INT32_MAX / 2)
+        return ENGINE_ERR_UNSUPPORTED;
+    int crow = 1, ccol = 1;
+    if (C) {
+        if (C->rank > 2 || (C->rank == 2 && C->dims[0] != 1 && C->dims[0] != R) ||
+            (C->rank >= 1 && C->dims[C->rank - 1] != 1 && C->dims[C->rank - 1] != N))
+            return ENGINE_ERR_UNSUPPORTED;
+        crow = C->rank == 2 ? (int)C->dims[0] : 1;
+        ccol = C->rank >= 1 ? (int)C->dims[C->rank - 1] : 1;
+    }
+    float *wt = prep_alloc(c, s, sizeof(float) * (size_t)N * (size_t)K);
+    if (!wt) return ENGINE_ERR_OUT_OF_MEMORY;
+    const float *b = B->data;
+    for (int64_t j = 0; j < N; ++j)
+        for (int64_t k = 0; k < K; ++k) wt[j * K + k] = transB ? b[j * K + k] : b[k * N + j];
+    s->iparam[0] = (int)R;
+    s->iparam[1] = (int)N;
+    s->iparam[2] = (int)K;
+    s->iparam[3] = C != NULL;
+    s->iparam[4] = crow;
+    s->iparam[5] = ccol;
+    s->exec = gemm_exec;
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s_gemv_rows__%s", n->op == ENGINE_OP_Gemm ? "gemm" : "matmul",
+             c->k->isa_name);
+    return ENGINE_OK;
+}
+
+/* ---- 2-D MaxPool / AveragePool ---- */
+static engine_status pool_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    const engine_node *n = s->node;
+    const engine_pool_params *p = n->params;
+    const engine_value *x = n->inputs[0], *yv = n->outputs[0];
+    const int avg = n->op == ENGINE_OP_AveragePool, incl = p->count_include_pad;
+    const int64_t NC = x->dims[0] * x->dims[1], H = x->dims[2], W = x->dims[3], OH = yv->dims[2], OW = yv->dims[3];
+    const int64_t KH = p->kernel[0], KW = p->kernel[1], SH = p->stride[0], SW = p->stride[1];
+    const int64_t DH = p->dilation[0] > 0 ? p->dilation[0] : 1, DW = p->dilation[1] > 0 ? p->dilation[1] : 1;
+    const int64_t PT = p->pad_begin[0], PL = p->pad_begin[1], PB = p->pad_end[0], PR = p->pad_end[1];
+    const float *xp = in[0];
+    float *yp = out[0];
+    int par = NC * OH * OW * KH * KW > PAR_MIN && s->threads > 1;
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+    for (int64_t c = 0; c < NC; ++c) {
+        const float *xc = xp + c * H * W;
+        float *yc = yp + c * OH * OW;
+        for (int64_t oh = 0; oh < OH; ++oh) {
+            int64_t h0 = oh * SH - PT, ph = 0;
+            for (int64_t k = 0; k < KH; ++k) {
+                int64_t pos = h0 + k * DH;
+                ph += pos >= -PT && pos < H + PB;
+            }
+            for (int64_t ow = 0; ow < OW; ++ow) {
+                int64_t w0 = ow * SW - PL, pw = 0;
+                float acc = avg ? 0.0f : -INFINITY;
+                int64_t valid = 0;
+                for (int64_t kh = 0; kh < KH; ++kh) {
+                    int64_t ih = h0 + kh * DH;
+                    if (ih < 0 || ih >= H) continue;
+                    const float *row = xc + ih * W;
+                    for (int64_t kw = 0; kw < KW; ++kw) {
+                        int64_t iw = w0 + kw * DW;
+                        if (iw < 0 || iw >= W) continue;
+                        float v = row[iw];
+                        if (avg)
+                            acc += v;
+                        else if (v > acc || (v != v && acc == acc) || valid == 0)
+                            acc = v;
+                        ++valid;
+                    }
+                }
+                if (avg) {
+                    for (int64_t k = 0; k < KW; ++k) {
+                        int64_t pos = w0 + k * DW;
+                        pw += pos >= -PL && pos < W + PR;
+                    }
+                    int64_t div = incl ? ph * pw : valid;
+                    acc = div > 0 ? acc / (float)div : NAN;
+                }
+                yc[oh * OW + ow] = acc;
+            }
+        }
+    }
+    return ENGINE_OK;
+}
+
+static engine_status prepare_pool(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    const engine_pool_params *p = n->params;
+    if (!p || !all_f32(n) || p->spatial != 2 || p->storage_order != 0) return ENGINE_ERR_UNSUPPORTED;
+    if (n->n_outputs > 1 && n->outputs[1]) return ENGINE_ERR_UNSUPPORTED; /* Indices: ref */
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    if (x->rank != 4 || y->rank != 4 || y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1]) return ENGINE_ERR_UNSUPPORTED;
+    if (p->kernel[0] < 1 || p->kernel[1] < 1 || p->stride[0] < 1 || p->stride[1] < 1) return ENGINE_ERR_UNSUPPORTED;
+    s->exec = pool_exec;
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s%dx%ds%d_nchw__omp", n->op == ENGINE_OP_MaxPool ? "maxpool" : "avgpool",
+             (int)p->kernel[0], (int)p->kernel[1], (int)p->stride[0]);
     (void)c;
-    (void)s;
-    return ENGINE_ERR_UNSUPPORTED;
+    return ENGINE_OK;
+}
+
+/* ---- global pools ---- */
+static engine_status gpool_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    const engine_value *x = s->node->inputs[0];
+    const int64_t NC = x->dims[0] * x->dims[1], plane = numel(x) / (NC ? NC : 1);
+    const int avg = s->node->op == ENGINE_OP_GlobalAveragePool;
+    const float *xp = in[0];
+    float *y = out[0];
+    int par = NC * plane > PAR_MIN && s->threads > 1;
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+    for (int64_t c = 0; c < NC; ++c) {
+        const float *xc = xp + c * plane;
+        if (avg) {
+            float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+            for (int64_t i = 0; i < plane; ++i) acc += xc[i];
+            y[c] = plane ? acc / (float)plane : NAN;
+        } else {
+            float m = plane ? xc[0] : NAN;
+            for (int64_t i = 1; i < plane; ++i)
+                if (xc[i] > m || (xc[i] != xc[i] && m == m)) m = xc[i];
+            y[c] = m;
+        }
+    }
+    return ENGINE_OK;
+}
+
+static engine_status prepare_gpool(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_value *x = s->node->inputs[0], *y = s->node->outputs[0];
+    if (!all_f32(s->node) || x->rank < 3 || numel(y) != x->dims[0] * x->dims[1]) return ENGINE_ERR_UNSUPPORTED;
+    s->exec = gpool_exec;
+    snprintf(s->kernel, sizeof s->kernel, "f32_global%spool_nchw__omp",
+             s->node->op == ENGINE_OP_GlobalAveragePool ? "avg" : "max");
+    (void)c;
+    return ENGINE_OK;
+}
+
+/* ---- BatchNormalization (inference): y = x * mul[c] + add[c] ---- */
+static engine_status bn_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    const engine_value *x = s->node->inputs[0];
+    const int64_t N = x->dims[0], C = x->dims[1], plane = N * C > 0 ? numel(x) / (N * C) : 0;
+    const float *mul = s->prep, *add = mul + C, *xp = in[0];
+    float *y = out[0];
+    int par = N * C * plane > PAR_MIN && s->threads > 1;
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+    for (int64_t r = 0; r < N * C; ++r) {
+        const float m = mul[r % C], a = add[r % C];
+        const float *xr = xp + r * plane;
+        float *yr = y + r * plane;
+        for (int64_t i = 0; i < plane; ++i) yr[i] = xr[i] * m + a;
+    }
+    return ENGINE_OK;
+}
+
+static engine_status prepare_bn(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    const engine_scalar_params *p = n->params;
+    if (!p || !all_f32(n) || n->n_inputs < 5 || n->inputs[0]->rank < 2) return ENGINE_ERR_UNSUPPORTED;
+    for (int k = 1; k < n->n_outputs; ++k)
+        if (n->outputs[k]) return ENGINE_ERR_UNSUPPORTED;
+    for (int k = 1; k < 5; ++k)
+        if (!n->inputs[k] || !n->inputs[k]->data || numel(n->inputs[k]) != n->inputs[0]->dims[1])
+            return ENGINE_ERR_UNSUPPORTED;
+    int64_t C = n->inputs[0]->dims[1];
+    float *t = prep_alloc(c, s, sizeof(float) * 2 * (size_t)C);
+    if (!t) return ENGINE_ERR_OUT_OF_MEMORY;
+    const float *scale = n->inputs[1]->data, *bias = n->inputs[2]->data, *mean = n->inputs[3]->data,
+                *var = n->inputs[4]->data;
+    for (int64_t i = 0; i < C; ++i) {
+        double inv = 1.0 / sqrt((double)var[i] + (double)p->epsilon);
+        double m = (double)scale[i] * inv;
+        t[i] = (float)m;
+        t[C + i] = (float)((double)bias[i] - (double)mean[i] * m);
+    }
+    s->exec = bn_exec;
+    snprintf(s->kernel, sizeof s->kernel, "f32_batchnorm_nchw__omp");
+    return ENGINE_OK;
+}
+
+/* ---- activation ops through the ISA's act_row ---- */
+static engine_status act_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    const engine_scalar_params *p = s->node->params;
+    engine_epilogue e = {(engine_act)s->iparam[0], 0.0f, 0.0f, 0};
+    if (e.act == ENGINE_ACT_CLIP) e.alpha = p->min, e.beta = p->max;
+    if (e.act == ENGINE_ACT_LEAKY_RELU) e.alpha = p->alpha;
+    if (e.act == ENGINE_ACT_HARD_SIGMOID) e.alpha = p->alpha, e.beta = p->beta;
+    const int64_t total = numel(s->node->outputs[0]);
+    const float *x = in[0];
+    float *y = out[0];
+    const int64_t chunk = 4096;
+    int par = total > PAR_MIN && s->threads > 1;
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+    for (int64_t i0 = 0; i0 < total; i0 += chunk) {
+        int64_t len = total - i0 < chunk ? total - i0 : chunk;
+        if (y + i0 != x + i0) memcpy(y + i0, x + i0, (size_t)len * sizeof(float));
+        s->k->act_row(&e, y + i0, (size_t)len);
+    }
+    return ENGINE_OK;
+}
+
+static engine_status prepare_act(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    engine_act a;
+    switch (n->op) {
+    case ENGINE_OP_Relu: a = ENGINE_ACT_RELU; break;
+    case ENGINE_OP_Clip: a = ENGINE_ACT_CLIP; break;
+    case ENGINE_OP_LeakyRelu: a = ENGINE_ACT_LEAKY_RELU; break;
+    case ENGINE_OP_Sigmoid: a = ENGINE_ACT_SIGMOID; break;
+    case ENGINE_OP_HardSigmoid: a = ENGINE_ACT_HARD_SIGMOID; break;
+    case ENGINE_OP_HardSwish: a = ENGINE_ACT_HARD_SWISH; break;
+    case ENGINE_OP_Tanh: a = ENGINE_ACT_TANH; break;
+    default: return ENGINE_ERR_UNSUPPORTED;
+    }
+    if (!all_f32(n) || !n->params || n->n_outputs != 1 || !n->inputs[0] ||
+        numel(n->inputs[0]) != numel(n->outputs[0]))
+        return ENGINE_ERR_UNSUPPORTED;
+    if (a == ENGINE_ACT_CLIP) {
+        /* NaN bounds or min > max: the reference's exact formula decides. */
+        const engine_scalar_params *p = n->params;
+        if (!(p->min <= p->max)) return ENGINE_ERR_UNSUPPORTED;
+    }
+    s->iparam[0] = (int)a;
+    s->exec = act_exec;
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s__%s", n->op_type, c->k->isa_name);
+    return ENGINE_OK;
+}
+
+/* ---- Add / Sub / Mul / Div ----
+ * One operand has the output's shape ("big"), the other ("small") varies
+ * along one contiguous run of the output's dims only (or is a scalar):
+ * y[o, m, i] = big[o, m, i] (op) small[m], with the operand order kept.
+ * iparam: op, small operand index, outer, mid, inner. */
+enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
+
+static inline float bin(int op, float a, float b) {
+    switch (op) {
+    case BIN_ADD: return a + b;
+    case BIN_SUB: return a - b;
+    case BIN_MUL: return a * b;
+    default: return a / b;
+    }
+}
+
+static engine_status binary_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    const int op = s->iparam[0], si = s->iparam[1];
+    const int64_t outer = s->iparam[2], mid = s->iparam[3], inner = s->iparam[4];
+    const float *big = in[1 - si], *sm = in[si];
+    float *y = out[0];
+    const int64_t total = outer * mid * inner;
+    int par = total > PAR_MIN && s->threads > 1;
+    if (inner == 1) {
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+        for (int64_t o = 0; o < outer; ++o) {
+            const float *b = big + o * mid;
+            float *yo = y + o * mid;
+            if (si == 1)
+                for (int64_t m = 0; m < mid; ++m) yo[m] = bin(op, b[m], sm[m]);
+            else
+                for (int64_t m = 0; m < mid; ++m) yo[m] = bin(op, sm[m], b[m]);
+        }
+        return ENGINE_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+    for (int64_t r = 0; r < outer * mid; ++r) {
+        const float v = sm[r % mid];
+        const float *b = big + r * inner;
+        float *yr = y + r * inner;
+        if (si == 1)
+            for (int64_t i = 0; i < inner; ++i) yr[i] = bin(op, b[i], v);
+        else
+            for (int64_t i = 0; i < inner; ++i) yr[i] = bin(op, v, b[i]);
+    }
+    return ENGINE_OK;
+}
+
+static engine_status prepare_binary(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    int op;
+    switch (n->op) {
+    case ENGINE_OP_Add: op = BIN_ADD; break;
+    case ENGINE_OP_Sub: op = BIN_SUB; break;
+    case ENGINE_OP_Mul: op = BIN_MUL; break;
+    case ENGINE_OP_Div: op = BIN_DIV; break;
+    default: return ENGINE_ERR_UNSUPPORTED;
+    }
+    if (!all_f32(n) || n->n_inputs != 2 || !n->inputs[0] || !n->inputs[1]) return ENGINE_ERR_UNSUPPORTED;
+    const engine_value *y = n->outputs[0];
+    const int64_t total = numel(y);
+    int si;
+    if (numel(n->inputs[0]) == total && n->inputs[0]->rank == y->rank)
+        si = 1;
+    else if (numel(n->inputs[1]) == total && n->inputs[1]->rank == y->rank)
+        si = 0;
+    else
+        return ENGINE_ERR_UNSUPPORTED;
+    const engine_value *sm = n->inputs[si], *bg = n->inputs[1 - si];
+    for (int d = 0; d < y->rank; ++d)
+        if (bg->dims[d] != y->dims[d]) return ENGINE_ERR_UNSUPPORTED;
+    if (sm->rank > y->rank) return ENGINE_ERR_UNSUPPORTED;
+    /* The dims where small is not 1 (right-aligned) must be one run. */
+    int lo = -1, hi = -1;
+    for (int d = 0; d < y->rank; ++d) {
+        int sd = d - (y->rank - sm->rank);
+        int64_t dim = sd >= 0 ? sm->dims[sd] : 1;
+        if (dim == 1) continue;
+        if (dim != y->dims[d]) return ENGINE_ERR_UNSUPPORTED;
+        if (lo < 0) lo = d;
+        else if (hi != d) return ENGINE_ERR_UNSUPPORTED;
+        hi = d + 1;
+    }
+    int64_t outer = 1, mid = 1, inner = 1;
+    if (lo < 0) lo = hi = y->rank;
+    for (int d = 0; d < y->rank; ++d) {
+        if (d < lo) outer *= y->dims[d];
+        else if (d < hi) mid *= y->dims[d];
+        else inner *= y->dims[d];
+    }
+    if (outer > INT32_MAX || mid > INT32_MAX || inner > INT32_MAX) return ENGINE_ERR_UNSUPPORTED;
+    if (sm->rank == y->rank && mid == total) inner = 1, outer = 1; /* same shape: one flat row */
+    s->iparam[0] = op;
+    s->iparam[1] = si;
+    s->iparam[2] = (int)outer;
+    s->iparam[3] = (int)mid;
+    s->iparam[4] = (int)inner;
+    s->exec = binary_exec;
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s_%s__omp", n->op_type, mid == total ? "same" : "bcast");
+    (void)c;
+    return ENGINE_OK;
+}
+
+/* ---- Concat: memcpy of each input's slab per outer index ---- */
+static engine_status concat_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    const engine_node *n = s->node;
+    const int axis = s->iparam[0];
+    const engine_value *y = n->outputs[0];
+    const size_t es = engine_dtype_size(y->dtype);
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; ++d) outer *= y->dims[d];
+    for (int d = axis + 1; d < y->rank; ++d) inner *= y->dims[d];
+    const size_t out_slab = (size_t)(y->dims[axis] * inner) * es;
+    char *yp = out[0];
+    for (int64_t o = 0; o < outer; ++o) {
+        size_t off = 0;
+        for (int k = 0; k < n->n_inputs; ++k) {
+            size_t slab = (size_t)(n->inputs[k]->dims[axis] * inner) * es;
+            if (slab) memcpy(yp + (size_t)o * out_slab + off, (const char *)in[k] + (size_t)o * slab, slab);
+            off += slab;
+        }
+    }
+    return ENGINE_OK;
+}
+
+static engine_status prepare_concat(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    const engine_axis_params *p = n->params;
+    const engine_value *y = n->outputs[0];
+    if (!p || !y || p->axis < 0 || p->axis >= y->rank || engine_dtype_size(y->dtype) == 0) return ENGINE_ERR_UNSUPPORTED;
+    int64_t along = 0;
+    for (int k = 0; k < n->n_inputs; ++k) {
+        const engine_value *v = n->inputs[k];
+        if (!v || v->dtype != y->dtype || v->rank != y->rank) return ENGINE_ERR_UNSUPPORTED;
+        for (int d = 0; d < y->rank; ++d)
+            if (d != p->axis && v->dims[d] != y->dims[d]) return ENGINE_ERR_UNSUPPORTED;
+        along += v->dims[p->axis];
+    }
+    if (along != y->dims[p->axis]) return ENGINE_ERR_UNSUPPORTED;
+    s->iparam[0] = p->axis;
+    s->exec = concat_exec;
+    snprintf(s->kernel, sizeof s->kernel, "x%d_concat_memcpy", (int)(8 * engine_dtype_size(y->dtype)));
+    (void)c;
+    return ENGINE_OK;
+}
+
+engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s) {
+    switch (s->node->op) {
+    case ENGINE_OP_Gemm:
+    case ENGINE_OP_MatMul: return prepare_gemm(c, s);
+    case ENGINE_OP_MaxPool:
+    case ENGINE_OP_AveragePool: return prepare_pool(c, s);
+    case ENGINE_OP_GlobalAveragePool:
+    case ENGINE_OP_GlobalMaxPool: return prepare_gpool(c, s);
+    case ENGINE_OP_BatchNormalization: return prepare_bn(c, s);
+    case ENGINE_OP_Add:
+    case ENGINE_OP_Sub:
+    case ENGINE_OP_Mul:
+    case ENGINE_OP_Div: return prepare_binary(c, s);
+    case ENGINE_OP_Concat: return prepare_concat(c, s);
+    default: return prepare_act(c, s);
+    }
 }
