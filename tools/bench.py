@@ -1,0 +1,337 @@
+#!/usr/bin/python3
+"""bench.py - the cpu backend against PyTorch on torchvision CNNs, same run.
+
+For each model (batch 1, 224x224; inception_v3 at 299; torchvision with
+random weights, exported to ONNX once into a cache folder) it alternates,
+for --rounds rounds:
+    engine-run MODEL --bench RUNS --json -b cpu --threads T
+    PyTorch (torch.set_num_threads(T), no_grad, eval) RUNS timed runs
+and measures the machine's FMA peak for T threads with a tiny C probe
+(compiled here with gcc, -fopenmp) before and after the models. It writes
+docs/PERFORMANCE.md (the "cpu backend" section) with, per model, the median
+ms of the engine and of PyTorch, the speed-up, the achieved GFLOP/s
+(2 x MACs from engine-run's --json / median) and that as a % of the peak.
+
+Needs Debian's /usr/bin/python3 (torch, torchvision, onnx). Usage:
+    /usr/bin/python3 tools/bench.py [--build DIR] [--models a,b] [--runs N]
+                                    [--rounds N] [--threads T] [--quick]
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# name -> (constructor keyword arguments, input size)
+MODELS = {
+    "resnet18": ({}, 224),
+    "resnet50": ({}, 224),
+    "mobilenet_v2": ({}, 224),
+    "mobilenet_v3_large": ({}, 224),
+    "shufflenet_v2_x1_0": ({}, 224),
+    "squeezenet1_1": ({}, 224),
+    "googlenet": ({"aux_logits": False, "init_weights": True}, 224),
+    "densenet121": ({}, 224),
+    "efficientnet_b0": ({}, 224),
+    "vgg16": ({}, 224),
+    "inception_v3": ({"aux_logits": False, "init_weights": True}, 299),
+}
+QUICK = ["resnet18", "mobilenet_v2", "squeezenet1_1"]
+
+# ncnn's benchncnn on a machine of this kind (issue 5), ms at 2 threads.
+NCNN_MS = {
+    "resnet50": 42.9, "resnet18": 15.1, "vgg16": 79.9, "googlenet": 17.0, "mobilenet_v2": 6.97,
+    "mobilenet_v3_large": 5.93, "shufflenet_v2_x1_0": 4.13, "efficientnet_b0": 8.8, "squeezenet1_1": 5.36,
+}
+# The issue's targets as % of the FMA peak.
+TARGET_PCT = {
+    "resnet50": 60, "resnet18": 70, "vgg16": 110, "googlenet": 50, "mobilenet_v2": 25,
+    "mobilenet_v3_large": 25, "shufflenet_v2_x1_0": 25, "efficientnet_b0": 25,
+}
+
+PROBE_C = r"""
+#include <immintrin.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+/* Independent FMA chains per thread (enough to cover latency on two pipes),
+ * no memory traffic: the machine's FMA throughput for T threads. */
+#ifdef __AVX512F__
+typedef __m512 V; enum { W = 16 };
+#define FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define SET(x) _mm512_set1_ps(x)
+#define RED(v) _mm512_reduce_add_ps(v)
+#else
+typedef __m256 V; enum { W = 8 };
+#define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define SET(x) _mm256_set1_ps(x)
+static float RED(V v) { float t[8]; _mm256_storeu_ps(t, v); return t[0]+t[1]+t[2]+t[3]+t[4]+t[5]+t[6]+t[7]; }
+#endif
+int main(int argc, char **argv) {
+    int T = atoi(argv[1]); long iters = atol(argv[2]);
+    double best = 0; float sink = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+        double t0 = omp_get_wtime();
+#pragma omp parallel num_threads(T) reduction(+:sink)
+        {
+            V a0 = SET(1e-3f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
+              a10 = a0, a11 = a0;
+            V m = SET(0.999f), c = SET(1e-4f);
+            for (long i = 0; i < iters; ++i) {
+                a0 = FMA(a0, m, c); a1 = FMA(a1, m, c); a2 = FMA(a2, m, c); a3 = FMA(a3, m, c);
+                a4 = FMA(a4, m, c); a5 = FMA(a5, m, c); a6 = FMA(a6, m, c); a7 = FMA(a7, m, c);
+                a8 = FMA(a8, m, c); a9 = FMA(a9, m, c); a10 = FMA(a10, m, c); a11 = FMA(a11, m, c);
+            }
+            sink += RED(a0) + RED(a1) + RED(a2) + RED(a3) + RED(a4) + RED(a5) + RED(a6) + RED(a7) + RED(a8) +
+                    RED(a9) + RED(a10) + RED(a11);
+        }
+        double dt = omp_get_wtime() - t0, gf = 2.0 * 12 * W * (double)iters * T / dt * 1e-9;
+        if (gf > best) best = gf;
+    }
+    printf("%.2f %d %g\n", best, W, (double)sink);
+    return 0;
+}
+"""
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_model():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def build_probe(tmp):
+    src = os.path.join(tmp, "fma_probe.c")
+    exe = os.path.join(tmp, "fma_probe")
+    with open(src, "w") as f:
+        f.write(PROBE_C)
+    isa = ["-mavx512f", "-mfma"] if "avx512f" in cpu_flags() else ["-mavx2", "-mfma"]
+    subprocess.run(["gcc", "-O2", "-fopenmp"] + isa + [src, "-o", exe], check=True)
+    return exe, ("AVX-512" if "-mavx512f" in isa else "AVX2") + " FMA"
+
+
+def run_probe(exe, threads):
+    out = subprocess.run([exe, str(threads), "20000000"], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, OMP_WAIT_POLICY="passive")).stdout.split()
+    return float(out[0])
+
+
+def export(name, cache):
+    path = os.path.join(cache, f"{name}.onnx")
+    if os.path.exists(path):
+        return path
+    import torch
+    import torchvision
+    kwargs, size = MODELS[name]
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)(weights=None, **kwargs).eval()
+    x = torch.randn(1, 3, size, size)
+    tmp = path + ".tmp"
+    with torch.no_grad():
+        torch.onnx.export(model, x, tmp, opset_version=13, input_names=["input"], output_names=["output"],
+                          do_constant_folding=True)
+    os.replace(tmp, path)
+    return path
+
+
+def torch_model(name):
+    import torch
+    import torchvision
+    kwargs, size = MODELS[name]
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)(weights=None, **kwargs).eval()
+    return model, torch.randn(1, 3, size, size)
+
+
+def time_torch(model, x, runs, warmup):
+    import torch
+    times = []
+    with torch.no_grad():
+        for _ in range(warmup):
+            model(x)
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            model(x)
+            times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def time_engine(engine_run, path, threads, runs, warmup):
+    cmd = [engine_run, path, "-b", "cpu", "--strict", "--threads", str(threads), "--bench", str(runs),
+           "--warmup", str(warmup), "--json"]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {p.stderr.strip()[-400:]}")
+    line = [l for l in p.stdout.splitlines() if l.startswith("{")][-1]
+    return json.loads(line)
+
+
+def find_engine_run(build):
+    cands = [build] if build else [os.path.join(ROOT, d) for d in ("build", "build-test", "builddir")]
+    for c in cands:
+        exe = os.path.join(c, "tools", "engine-run")
+        if c and os.access(exe, os.X_OK):
+            return exe
+    sys.exit(f"bench.py: no tools/engine-run under {cands}; build first or pass --build")
+
+
+def load_avg():
+    try:
+        return os.getloadavg()
+    except OSError:
+        return (0.0, 0.0, 0.0)
+
+
+def write_doc(path, rows, meta):
+    section = ["## cpu backend (backends/cpu)", ""]
+    section.append(f"Measured {meta['date']} on **{meta['machine']}** ({meta['cores']} logical CPUs), "
+                   f"{meta['threads']} threads, batch 1, random weights, float32.")
+    section.append(f"Command: `{meta['command']}`")
+    section.append("")
+    section.append(f"FMA peak ({meta['probe_isa']}, {meta['threads']} threads, measured in the same run by a "
+                   f"register-only FMA probe): **{meta['peak']:.1f} GFLOP/s** (before the models "
+                   f"{meta['peak_before']:.1f}, after {meta['peak_after']:.1f}; the higher is used).")
+    section.append(f"Load average at start / end: {meta['load_start']:.2f} / {meta['load_end']:.2f}"
+                   + (" - other jobs were running on this shared machine, so absolute figures are noisy."
+                      if max(meta['load_start'], meta['load_end']) > 1.5 else "."))
+    section.append("")
+    section.append("| model | input | GMACs | engine ms (median) | PyTorch ms (median) | speed-up vs PyTorch | "
+                   "engine GFLOP/s | % of peak | target % | ncnn ms (issue) |")
+    section.append("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "error" in r:
+            section.append(f"| {r['model']} | {r['size']} | - | failed: {r['error']} | | | | | | |")
+            continue
+        tgt = TARGET_PCT.get(r["model"])
+        nc = NCNN_MS.get(r["model"])
+        section.append(
+            f"| {r['model']} | {r['size']} | {r['macs'] / 1e9:.2f} | {r['engine_ms']:.2f} | {r['torch_ms']:.2f} | "
+            f"{r['torch_ms'] / r['engine_ms']:.2f}x | {r['gflops']:.1f} | {r['pct']:.0f}% | "
+            f"{str(tgt) + '%' if tgt else '-'} | {nc if nc else '-'} |")
+    section.append("")
+    section.append("Engine: median over the rounds of engine-run's per-round median (each round loads and "
+                   "compiles the model, then warms up); PyTorch: median of all timed runs, in the same process "
+                   "as this script, alternating with the engine. GFLOP/s = 2 x MACs (engine-run --json, the "
+                   "convolution and Gemm MACs of the graph) / engine median.")
+    section.append("")
+    text = "\n".join(section) + "\n"
+
+    head = ("# Performance\n\nFigures per backend, each section written by its benchmark. "
+            "Targets are those of the issue that asks for the backend.\n\n")
+    old = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+    if not old:
+        old = head
+    pat = re.compile(r"## cpu backend \(backends/cpu\)\n.*?(?=\n## |\Z)", re.S)
+    if pat.search(old):
+        new = pat.sub(lambda m: text.rstrip("\n") + "\n", old, count=1)
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    with open(path, "w") as f:
+        f.write(new)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", help="build folder holding tools/engine-run (default: build, build-test)")
+    ap.add_argument("--models", help="comma list (default: all): " + ",".join(MODELS))
+    ap.add_argument("--runs", type=int, default=10, help="timed runs per round and side (default 10)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per model (default 3)")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="3 small models, 5 runs, 2 rounds")
+    ap.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "engine-bench"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "PERFORMANCE.md"))
+    args = ap.parse_args()
+    if args.quick:
+        args.runs, args.rounds = 5, 2
+    names = args.models.split(",") if args.models else (QUICK if args.quick else list(MODELS))
+    for n in names:
+        if n not in MODELS:
+            sys.exit(f"bench.py: unknown model '{n}' (known: {', '.join(MODELS)})")
+    engine_run = find_engine_run(args.build)
+    os.makedirs(args.cache, exist_ok=True)
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # same for PyTorch's OpenMP and the engine's
+
+    import torch
+    torch.set_num_threads(args.threads)
+
+    load_start = load_avg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        probe, probe_isa = build_probe(tmp)
+        peak_before = run_probe(probe, args.threads)
+        log(f"FMA peak ({probe_isa}, {args.threads} threads): {peak_before:.1f} GFLOP/s")
+        rows = []
+        for name in names:
+            size = MODELS[name][1]
+            row = {"model": name, "size": f"{size}x{size}"}
+            try:
+                path = export(name, args.cache)
+                model, x = torch_model(name)
+                eng, tor, macs = [], [], 0
+                for r in range(args.rounds):
+                    j = time_engine(engine_run, path, args.threads, args.runs, args.warmup)
+                    eng.append(j["latency_ms"]["median"])
+                    macs = j["macs"]
+                    tor += time_torch(model, x, args.runs, args.warmup if r == 0 else 1)
+                    log(f"{name} round {r + 1}: engine {eng[-1]:.2f} ms, torch {statistics.median(tor):.2f} ms")
+                row.update(engine_ms=statistics.median(eng), torch_ms=statistics.median(tor), macs=macs)
+            except Exception as e:  # one failing model does not stop the others
+                row["error"] = str(e).replace("|", "/")[:200]
+                log(f"{name}: {row['error']}")
+            rows.append(row)
+        peak_after = run_probe(probe, args.threads)
+    peak = max(peak_before, peak_after)
+    for r in rows:
+        if "error" not in r:
+            r["gflops"] = 2.0 * r["macs"] / (r["engine_ms"] * 1e-3) * 1e-9
+            r["pct"] = 100.0 * r["gflops"] / peak
+    cmd = "/usr/bin/python3 tools/bench.py " + " ".join(a for a in sys.argv[1:])
+    meta = {
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": cpu_model(),
+        "cores": os.cpu_count(), "threads": args.threads, "command": cmd.strip(), "probe_isa": probe_isa,
+        "peak": peak, "peak_before": peak_before, "peak_after": peak_after, "load_start": load_start,
+        "load_end": load_avg()[0],
+    }
+    write_doc(args.out, rows, meta)
+    for r in rows:
+        if "error" in r:
+            print(f"{r['model']:22s} failed: {r['error']}")
+        else:
+            print(f"{r['model']:22s} engine {r['engine_ms']:8.2f} ms  torch {r['torch_ms']:8.2f} ms  "
+                  f"x{r['torch_ms'] / r['engine_ms']:.2f}  {r['gflops']:6.1f} GFLOP/s  {r['pct']:4.0f}% of peak")
+    log(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
