@@ -1021,6 +1021,165 @@ static void test_bn_to_conv(void **state) {
     free_graph(ctx, g);
 }
 
+/* ---- merge_branches (RepVGG) ---- */
+
+/* A RepVGG train-time block on x[1,C,7,7]: Conv3x3(pad 1)+BN,
+ * Conv1x1(pad 0)+BN [, BN(x) when identity], Add, Relu. g3/g1: the
+ * branches' groups. Through the whole pipeline it must become one Conv
+ * (3x3, bias, Relu fused). */
+static void repvgg_block(int64_t c, int64_t m, int stride, int64_t g3, int64_t g1, int identity) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, c, 7, 7}, w3d[4] = {m, c / g3, 3, 3}, w1d[4] = {m, c / g1, 1, 1};
+    int64_t pads[4] = {1, 1, 1, 1}, strides[2] = {stride, stride};
+    input(g, "x", 4, xd);
+    node(g, "Relu", "pre", "x", "a"); /* x is an activation, not a graph input */
+    cfloat(g, "w3", 4, w3d, -1, 1);
+    cfloat(g, "w1", 4, w1d, -1, 1);
+    engine_node *c3 = node(g, "Conv", "c3", "a,w3", "t3");
+    attr_ints(g, c3, "pads", 4, pads);
+    attr_ints(g, c3, "strides", 2, strides);
+    attr_int(g, c3, "group", g3);
+    batchnorm(g, "bn3", "t3", "u3", m);
+    engine_node *c1 = node(g, "Conv", "c1", "a,w1", "t1");
+    attr_ints(g, c1, "strides", 2, strides);
+    attr_int(g, c1, "group", g1);
+    batchnorm(g, "bn1", "t1", "u1", m);
+    node(g, "Add", "add1", "u3,u1", "s1");
+    const char *sum = "s1";
+    if (identity) {
+        batchnorm(g, "bnid", "a", "uid", c);
+        node(g, "Add", "add2", "s1,uid", "s2");
+        sum = "s2";
+    }
+    node(g, "Relu", "relu", sum, "y");
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    assert_int_equal(count_op(g, ENGINE_OP_Conv), 1);
+    assert_int_equal(count_op(g, ENGINE_OP_Add), 0);
+    assert_int_equal(g->n_nodes, 2); /* pre-Relu, Conv */
+    engine_node *conv = eng_graph_find(g, "y")->producer;
+    const engine_conv_params *cp = conv->params;
+    assert_int_equal(cp->kernel[0], 3);
+    assert_int_equal(cp->kernel[1], 3);
+    assert_int_equal(cp->group, g3 < g1 ? g3 : g1);
+    assert_int_equal(cp->epilogue.act, ENGINE_ACT_RELU);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_repvgg_merge(void **state) {
+    (void)state;
+    repvgg_block(4, 4, 1, 1, 1, 1); /* stride 1 with identity */
+    repvgg_block(4, 8, 2, 1, 1, 0); /* stride 2: no identity */
+    repvgg_block(4, 8, 2, 2, 2, 0); /* groups 2 */
+    repvgg_block(8, 8, 1, 4, 4, 1); /* groups 4 with identity */
+    repvgg_block(8, 8, 1, 2, 4, 1); /* 1x1 finer grouped than the 3x3 */
+}
+
+/* Near misses: branches over different inputs; a branch read elsewhere;
+ * dilated 3x3; run-time weights; groups that do not nest (2 and 3 over 6
+ * channels). Nothing merges; the numbers stay. */
+static void repvgg_near_miss(int which) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t c = 6;
+    int64_t xd[4] = {1, c, 7, 7}, w3d[4] = {c, c, 3, 3}, w1d[4] = {c, c, 1, 1}, pads[4] = {1, 1, 1, 1};
+    int64_t dil[2] = {2, 2}, pads2[4] = {2, 2, 2, 2};
+    input(g, "x", 4, xd);
+    node(g, "Relu", "pre", "x", "a");
+    node(g, "Sigmoid", "pre2", "x", "b");
+    if (which == 4) {
+        w3d[1] = c / 2;
+        w1d[1] = c / 3;
+    }
+    if (which == 3)
+        input(g, "w3", 4, w3d);
+    else
+        cfloat(g, "w3", 4, w3d, -1, 1);
+    cfloat(g, "w1", 4, w1d, -1, 1);
+    engine_node *c3 = node(g, "Conv", "c3", "a,w3", "t3");
+    attr_ints(g, c3, "pads", 4, which == 2 ? pads2 : pads);
+    if (which == 2) attr_ints(g, c3, "dilations", 2, dil);
+    if (which == 4) attr_int(g, c3, "group", 2);
+    engine_node *c1 = node(g, "Conv", "c1", which == 0 ? "b,w1" : "a,w1", "t1");
+    if (which == 4) attr_int(g, c1, "group", 3);
+    node(g, "Add", "add", "t3,t1", "y");
+    output(g, "y");
+    if (which == 1) output(g, "t1");
+    finish(g);
+    snapshot before = run_all(g);
+    assert_int_equal(run_pass(g, eng_pass_merge_branches), 0);
+    assert_int_equal(count_op(g, ENGINE_OP_Add), 1);
+    assert_int_equal(count_op(g, ENGINE_OP_Conv), 2);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_repvgg_near_misses(void **state) {
+    (void)state;
+    for (int k = 0; k < 5; ++k) repvgg_near_miss(k);
+}
+
+/* ---- fold_pad ---- */
+
+/* x -> Relu -> a -> Pad(pads, value, mode) -> p -> consumer -> y.
+ * consumer: "Conv" (3x3, pads 1 of its own), "AvgInclude" (count_include_pad
+ * 1, pads 1), "AvgPlain" (no pads), "AvgExclude" (pads 1, exclude: refused),
+ * "MaxPool". */
+static void pad_case(const char *consumer, float value, const char *mode, int channel_pad, int expect) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 3, 6, 5}, wd[4] = {4, 3, 3, 3}, own[4] = {1, 1, 1, 1}, k[2] = {3, 3};
+    int64_t pp[8] = {0, channel_pad, 1, 2, 0, 0, 2, 1};
+    input(g, "x", 4, xd);
+    node(g, "Relu", "r", "x", "a");
+    cints(g, "pads", 8, pp);
+    cscalar(g, "val", value);
+    engine_node *pad = node(g, "Pad", "pad", "a,pads,val", "p");
+    if (mode) {
+        engine_attr *at;
+        assert_int_equal(eng_node_add_attr(g, pad, "mode", ENGINE_ATTR_STRING, &at), ENGINE_OK);
+        at->s = eng_strdup(g->ctx, mode);
+    }
+    engine_node *c;
+    if (strcmp(consumer, "Conv") == 0) {
+        if (channel_pad) wd[1] = 3 + channel_pad;
+        cfloat(g, "w", 4, wd, -1, 1);
+        c = node(g, "Conv", "cons", "p,w", "y");
+        attr_ints(g, c, "pads", 4, own);
+    } else {
+        c = node(g, strcmp(consumer, "MaxPool") == 0 ? "MaxPool" : "AveragePool", "cons", "p", "y");
+        attr_ints(g, c, "kernel_shape", 2, k);
+        if (strcmp(consumer, "AvgPlain") != 0) attr_ints(g, c, "pads", 4, own);
+        if (strcmp(consumer, "AvgInclude") == 0) attr_int(g, c, "count_include_pad", 1);
+    }
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    assert_int_equal(run_pass(g, eng_pass_fold_pad), expect);
+    assert_int_equal(count_op(g, ENGINE_OP_Pad), !expect);
+    if (expect) assert_ptr_equal(find_node(g, "cons")->inputs[0], eng_graph_find(g, "a"));
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_fold_pad(void **state) {
+    (void)state;
+    pad_case("Conv", 0.0f, NULL, 0, 1);
+    pad_case("AvgInclude", 0.0f, NULL, 0, 1);
+    pad_case("AvgPlain", 0.0f, NULL, 0, 1);
+    pad_case("MaxPool", -INFINITY, NULL, 0, 1);
+    /* near misses */
+    pad_case("Conv", 0.5f, NULL, 0, 0);       /* non-zero pad value */
+    pad_case("Conv", 0.0f, "reflect", 0, 0);  /* not constant mode */
+    pad_case("Conv", 0.0f, NULL, 1, 0);       /* pads the channels */
+    pad_case("AvgExclude", 0.0f, NULL, 0, 0); /* count_include_pad 0 with pads */
+    pad_case("MaxPool", 0.0f, NULL, 0, 0);    /* zeros can win a max */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bn_conv_bias),
@@ -1041,6 +1200,9 @@ int main(void) {
         cmocka_unit_test(test_residual_near_misses),
         cmocka_unit_test(test_residual_resnet_block),
         cmocka_unit_test(test_bn_to_conv),
+        cmocka_unit_test(test_repvgg_merge),
+        cmocka_unit_test(test_repvgg_near_misses),
+        cmocka_unit_test(test_fold_pad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
