@@ -1,6 +1,6 @@
 /* conv_depthwise_avx512.c - the depthwise kernel for AVX-512 (16 floats per
  * vector); compiled with -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma. */
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 #define CSV_AVX512
 #include "conv_special_vec.h"
 #define DW_SUFFIX avx512

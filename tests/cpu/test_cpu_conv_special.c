@@ -62,7 +62,7 @@ static void *alloc64(size_t bytes) {
 
 static int isa_list(cpu_isa *out) {
     int n = 0;
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
