@@ -146,23 +146,32 @@ static engine_status pool_exec(const cpu_step *s, const void *const *in, void *c
             }
             for (int64_t ow = 0; ow < OW; ++ow) {
                 int64_t w0 = ow * SW - PL, pw = 0;
+                /* The taps along W that land in the row: [kwlo, kwhi). */
+                int64_t kwlo = w0 >= 0 ? 0 : (-w0 + DW - 1) / DW;
+                int64_t kwhi = w0 >= W ? 0 : (W - 1 - w0) / DW + 1;
+                if (kwhi > KW) kwhi = KW;
+                if (kwhi < kwlo) kwhi = kwlo;
                 float acc = avg ? 0.0f : -INFINITY;
                 int64_t valid = 0;
+                int nan = 0;
                 for (int64_t kh = 0; kh < KH; ++kh) {
                     int64_t ih = h0 + kh * DH;
                     if (ih < 0 || ih >= H) continue;
-                    const float *row = xc + ih * W;
-                    for (int64_t kw = 0; kw < KW; ++kw) {
-                        int64_t iw = w0 + kw * DW;
-                        if (iw < 0 || iw >= W) continue;
-                        float v = row[iw];
+                    const float *row = xc + ih * W + w0;
+                    /* Branch-free max (data-dependent branches mispredict);
+                     * a NaN tap makes the result NaN, as in the reference. */
+                    for (int64_t kw = kwlo; kw < kwhi; ++kw) {
+                        float v = row[kw * DW];
                         if (avg)
                             acc += v;
-                        else if (v > acc || (v != v && acc == acc) || valid == 0)
-                            acc = v;
-                        ++valid;
+                        else {
+                            acc = v > acc ? v : acc;
+                            nan |= v != v;
+                        }
                     }
+                    valid += kwhi - kwlo;
                 }
+                if (nan) acc = NAN;
                 if (avg) {
                     for (int64_t k = 0; k < KW; ++k) {
                         int64_t pos = w0 + k * DW;
