@@ -475,6 +475,10 @@ static void noop_between(const char *op, int expect_removed) {
     node(g, "Relu", "r1", "x", "a");
     engine_node *n = NULL;
     if (strcmp(op, "Identity") == 0) n = node(g, op, "op", "a", "b");
+    if (strcmp(op, "Concat") == 0) {
+        n = node(g, op, "op", "a", "b");
+        attr_int(g, n, "axis", 1);
+    }
     if (strcmp(op, "Dropout") == 0) n = node(g, op, "op", "a", "b,mask");
     if (strcmp(op, "Cast") == 0) {
         n = node(g, op, "op", "a", "b");
@@ -522,6 +526,7 @@ static void noop_between(const char *op, int expect_removed) {
 static void test_noop_fires(void **state) {
     (void)state;
     noop_between("Identity", 1);
+    noop_between("Concat", 1);
     noop_between("Dropout", 1);
     noop_between("Cast", 1);
     noop_between("Reshape", 1);

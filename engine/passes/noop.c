@@ -23,6 +23,8 @@ static int is_noop(const eng_graph *g, const engine_node *n) {
     case ENGINE_OP_Unsqueeze:
     case ENGINE_OP_Cast: /* same dtype checked above */
         return 1;
+    case ENGINE_OP_Concat: /* of one input (DenseNet's first dense layer) */
+        return n->n_inputs == 1;
     case ENGINE_OP_Dropout: {
         /* Shape inference refuses training_mode=true; be explicit anyway:
          * only a constant false (or absent) training_mode is a copy. */

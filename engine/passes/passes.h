@@ -23,7 +23,7 @@ typedef struct eng_pass_stat {
 
 /* Drops nodes that copy their input: Identity, inference Dropout (mask
  * unused), Reshape/Flatten/Squeeze/Unsqueeze to the same shape, Cast to the
- * same dtype, Pad with all-zero pads (passes/noop.c). */
+ * same dtype, Pad with all-zero pads, Concat of one input (passes/noop.c). */
 engine_status eng_pass_noop(eng_graph *g, int *changed);
 
 /* Folds a BatchNormalization into the Conv, ConvTranspose or Gemm that
