@@ -56,19 +56,19 @@ static void pack_im2col(const void *vctx, int n0, int nr, int NR, float *panel) 
                     } else {
                         const float *xr = xc + (size_t)ih * (size_t)W;
                         int iw0 = ow * d->SW - d->PL + kw * d->DW;
-                        if (d->SW == 1) {
-                            int lo = -iw0, hi = W - iw0;
-                            lo = lo < 0 ? 0 : lo > seg ? seg : lo;
-                            hi = hi < lo ? lo : hi > seg ? seg : hi;
-                            if (lo) memset(row, 0, (size_t)lo * sizeof(float));
-                            if (hi > lo) memcpy(row + lo, xr + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
-                            if (seg > hi) memset(row + hi, 0, (size_t)(seg - hi) * sizeof(float));
+                        /* Columns t in [lo, hi) read inside the row, the rest are padding. */
+                        const int SW = d->SW;
+                        int lo = iw0 >= 0 ? 0 : (-iw0 + SW - 1) / SW;
+                        int hi = iw0 >= W ? 0 : (W - 1 - iw0) / SW + 1;
+                        lo = lo > seg ? seg : lo;
+                        hi = hi < lo ? lo : hi > seg ? seg : hi;
+                        if (lo) memset(row, 0, (size_t)lo * sizeof(float));
+                        if (SW == 1) {
+                            if (hi > lo) memcpy(row + lo, xr + (iw0 + lo), (size_t)(hi - lo) * sizeof(float));
                         } else {
-                            for (int t = 0; t < seg; ++t) {
-                                int iw = iw0 + t * d->SW;
-                                row[t] = iw >= 0 && iw < W ? xr[iw] : 0.0f;
-                            }
+                            for (int t = lo; t < hi; ++t) row[t] = xr[iw0 + t * SW];
                         }
+                        if (seg > hi) memset(row + hi, 0, (size_t)(seg - hi) * sizeof(float));
                     }
                     j += seg;
                     ow = 0;

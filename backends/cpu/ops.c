@@ -157,11 +157,11 @@ static engine_status pool_exec(const cpu_step *s, const void *const *in, void *c
                 for (int64_t kh = 0; kh < KH; ++kh) {
                     int64_t ih = h0 + kh * DH;
                     if (ih < 0 || ih >= H) continue;
-                    const float *row = xc + ih * W + w0;
+                    const float *row = xc + ih * W;
                     /* Branch-free max (data-dependent branches mispredict);
                      * a NaN tap makes the result NaN, as in the reference. */
                     for (int64_t kw = kwlo; kw < kwhi; ++kw) {
-                        float v = row[kw * DW];
+                        float v = row[w0 + kw * DW];
                         if (avg)
                             acc += v;
                         else {
