@@ -80,12 +80,51 @@ static void DW_FN(dw_fill_plane)(const cpu_conv2d *d, const dw_geom *g, const fl
             memset(row + lead + n, 0, sizeof(float) * (size_t)(g->phase_len - lead - n));
             continue;
         }
-        for (int p = 0; p < d->SW; ++p) {
-            float *ph = row + (size_t)p * g->phase_len;
-            for (int q = 0; q < g->phase_len; ++q) {
-                int iw = q * d->SW + p - d->PL;
-                ph[q] = iw >= 0 && iw < d->W ? xr[iw] : 0.0f;
+        int q0 = 0; /* phase indices below q0 are done */
+        if (d->SW == 2) {
+            /* index q of phases 0 and 1 reads columns 2q - PL and 2q + 1 - PL:
+             * where 2*VW columns from 2q - PL lie inside the row, split them
+             * with vector permutes (the scalar loops below do the edges) */
+            const int qs = (d->PL + 1) / 2; /* first q with 2q - PL >= 0 */
+            float *ph0 = row, *ph1 = row + g->phase_len;
+            int q = qs;
+            for (; q + VW <= g->phase_len && 2 * q - d->PL + 2 * VW <= d->W; q += VW) {
+                vf e, o;
+                csv_deint2(xr + 2 * q - d->PL, &e, &o);
+                V_STORE(ph0 + q, e);
+                V_STORE(ph1 + q, o);
             }
+            if (q > qs) {
+                /* the scalar pass fills [0, qs) and [q, end) of both phases */
+                for (int p = 0; p < 2; ++p) {
+                    float *ph = row + (size_t)p * g->phase_len;
+                    for (int k = 0; k < qs; ++k) {
+                        int iw = 2 * k + p - d->PL;
+                        ph[k] = iw >= 0 && iw < d->W ? xr[iw] : 0.0f;
+                    }
+                }
+                q0 = q;
+            }
+        }
+        /* phase p, index q reads column q*SW + p - PL: zeros before q_lo and
+         * from q_hi on, a plain strided copy between (no per-element test,
+         * so the compiler can vectorise the deinterleave) */
+        const int SW = d->SW;
+        for (int p = 0; p < SW; ++p) {
+            float *ph = row + (size_t)p * g->phase_len;
+            const int first = d->PL - p; /* q*SW >= first */
+            int q_lo = first <= 0 ? 0 : (first + SW - 1) / SW;
+            int q_hi = (d->W - 1 + d->PL - p) / SW + 1; /* q*SW + p - PL <= W - 1 */
+            if (d->W - 1 + d->PL - p < 0) q_hi = 0;
+            if (q_lo > g->phase_len) q_lo = g->phase_len;
+            if (q_hi > g->phase_len) q_hi = g->phase_len;
+            if (q_lo < q0) q_lo = q0;
+            if (q_hi < q_lo) q_hi = q_lo;
+            int q = q0;
+            for (; q < q_lo; ++q) ph[q] = 0.0f;
+            const int off = p - d->PL;
+            for (; q < q_hi; ++q) ph[q] = xr[q * SW + off];
+            for (; q < g->phase_len; ++q) ph[q] = 0.0f;
         }
     }
 }
