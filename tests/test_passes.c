@@ -760,6 +760,21 @@ static void act_case(const char *kind, engine_act want) {
     } else if (strcmp(kind, "ReluGraphOutput") == 0) {
         node(g, "Relu", "act", "t", "y");
         outputs_t = 1;
+    } else if (strcmp(kind, "ReluThenClip") == 0) { /* F.relu6's export: one Clip */
+        cscalar(g, "lo", -0.5f);
+        cscalar(g, "hi", 0.3f);
+        node(g, "Relu", "act", "t", "r");
+        node(g, "Clip", "clip", "r,lo,hi", "y");
+    } else if (strcmp(kind, "ClipThenRelu") == 0) {
+        cscalar(g, "lo", -0.5f);
+        cscalar(g, "hi", 0.3f);
+        node(g, "Clip", "clip", "t,lo,hi", "r");
+        node(g, "Relu", "act", "r", "y");
+    } else if (strcmp(kind, "ReluThenNegClip") == 0) { /* max below 0: not one clamp */
+        cscalar(g, "lo", -0.5f);
+        cscalar(g, "hi", -0.1f);
+        node(g, "Relu", "act", "t", "r");
+        node(g, "Clip", "clip", "r,lo,hi", "y");
     } else if (strcmp(kind, "ReluThenSigmoid") == 0) { /* only the first fuses */
         node(g, "Relu", "act", "t", "r");
         node(g, "Sigmoid", "sig", "r", "y");
@@ -782,9 +797,14 @@ static void act_case(const char *kind, engine_act want) {
         assert_int_equal(count_op(g, ENGINE_OP_Mul), strstr(kind, "SiLU") || strstr(kind, "Chain") ? 1 : 0);
         assert_int_equal(epi(conv)->act, ENGINE_ACT_NONE);
     } else {
-        if (changed != 1) fail_msg("%s: not fused", kind);
+        int composed = strcmp(kind, "ReluThenClip") == 0 || strcmp(kind, "ClipThenRelu") == 0;
+        if (changed != 1 + composed) fail_msg("%s: not fused", kind);
         assert_int_equal(epi(conv)->act, want);
-        if (strcmp(kind, "ReluThenSigmoid") == 0) {
+        if (composed) {
+            assert_float_equal(epi(conv)->alpha, 0.0f, 0.0f);
+            assert_float_equal(epi(conv)->beta, 0.3f, 0.0f);
+        }
+        if (strcmp(kind, "ReluThenSigmoid") == 0 || strcmp(kind, "ReluThenNegClip") == 0) {
             assert_int_equal(g->n_nodes, 2);
         } else {
             assert_int_equal(g->n_nodes, 1); /* the pattern's nodes are gone */
@@ -810,6 +830,9 @@ static void test_act_fires(void **state) {
     act_case("MishChain", ENGINE_ACT_MISH);
     act_case("HardSwishChain", ENGINE_ACT_HARD_SWISH);
     act_case("ReluThenSigmoid", ENGINE_ACT_RELU);
+    act_case("ReluThenClip", ENGINE_ACT_CLIP);
+    act_case("ClipThenRelu", ENGINE_ACT_CLIP);
+    act_case("ReluThenNegClip", ENGINE_ACT_RELU);
 }
 
 static void test_act_near_misses(void **state) {

@@ -10,7 +10,10 @@
  * the form and the Mul) and not be a graph output, every intermediate must
  * be read by the next node only, and the node must not have an activation
  * yet (a residual sum is fine: the epilogue adds it before the activation,
- * which is the order Add-then-activation had). */
+ * which is the order Add-then-activation had), except for the exact
+ * compositions of clamps: Relu then Clip(lo, hi >= 0) is Clip(max(lo, 0), hi)
+ * (torch exports F.relu6 as Relu -> Clip), Clip(a, b) then Relu is
+ * Clip(max(a, 0), max(b, 0)), Relu then Relu is Relu. */
 #include <math.h>
 
 #include "ops_internal.h"
@@ -39,7 +42,8 @@ static int single_act(const engine_node *r, engine_epilogue *e) {
     case ENGINE_OP_Clip:
         /* min/max are constants by now (shape inference refuses run-time
          * bounds); params hold them, +-inf when absent. */
-        if (!sp) return 0;
+        /* min > max: ONNX gives max everywhere, the epilogue would not */
+        if (!sp || !(sp->min <= sp->max)) return 0;
         e->act = ENGINE_ACT_CLIP;
         e->alpha = sp->min;
         e->beta = sp->max;
@@ -104,23 +108,60 @@ static int match(const eng_graph *g, const engine_node *p, engine_epilogue *e, e
     return 1;
 }
 
+/* e = next(cur(x)) as one clamp, when exact; 0 otherwise. */
+static int compose(const engine_epilogue *cur, const engine_epilogue *next, engine_epilogue *e) {
+    *e = *cur;
+    if (cur->act == ENGINE_ACT_RELU && next->act == ENGINE_ACT_RELU) return 1;
+    if (cur->act == ENGINE_ACT_RELU && next->act == ENGINE_ACT_CLIP && next->beta >= 0.0f) {
+        /* max(x, 0) >= 0, so a lower bound below 0 never bites */
+        e->act = ENGINE_ACT_CLIP;
+        e->alpha = next->alpha > 0.0f ? next->alpha : 0.0f;
+        e->beta = next->beta;
+        return 1;
+    }
+    if (cur->act == ENGINE_ACT_CLIP && next->act == ENGINE_ACT_RELU) {
+        e->alpha = cur->alpha > 0.0f ? cur->alpha : 0.0f;
+        e->beta = cur->beta > 0.0f ? cur->beta : 0.0f;
+        return 1;
+    }
+    return 0;
+}
+
+/* Fuses the pattern after p, if any; *fused = 1 when it did. */
+static engine_status fuse_one(eng_graph *g, engine_node *p, int *fused) {
+    *fused = 0;
+    const engine_epilogue *cur = eng_pass_epilogue(p);
+    if (!cur) return ENGINE_OK;
+    engine_epilogue e = *cur;
+    e.act = ENGINE_ACT_NONE;
+    e.alpha = e.beta = 0.0f;
+    engine_node *dead[3];
+    int nd = 0;
+    if (!match(g, p, &e, dead, &nd)) return ENGINE_OK;
+    if (cur->act != ENGINE_ACT_NONE) {
+        engine_epilogue both;
+        if (nd != 1 || !compose(cur, &e, &both)) return ENGINE_OK;
+        e = both;
+    }
+    engine_status st = eng_pass_set_epilogue(g, p, &e);
+    if (!st) st = eng_pass_take_output(g, p, dead[nd - 1]);
+    if (st) return st;
+    for (int i = 0; i < nd; ++i) eng_graph_remove_node(g, dead[i]);
+    *fused = 1;
+    return ENGINE_OK;
+}
+
 engine_status eng_pass_fuse_activation(eng_graph *g, int *changed) {
     *changed = 0;
     for (int k = 0; k < g->n_nodes; ++k) {
-        engine_node *p = g->nodes[k];
-        const engine_epilogue *cur = eng_pass_epilogue(p);
-        if (!cur || cur->act != ENGINE_ACT_NONE) continue;
-        engine_epilogue e = *cur;
-        engine_node *dead[3];
-        int nd = 0;
-        if (!match(g, p, &e, dead, &nd)) continue;
-        engine_node *last = dead[nd - 1];
-        engine_status st = eng_pass_set_epilogue(g, p, &e);
-        if (!st) st = eng_pass_take_output(g, p, last);
-        if (st) return st;
-        for (int i = 0; i < nd; ++i) eng_graph_remove_node(g, dead[i]);
-        /* every removed node came after p: p is still at k */
-        (*changed)++;
+        /* every removed node came after p, so p stays at k; a clamp after
+         * the activation just fused may compose with it: try again */
+        int fused;
+        do {
+            engine_status st = fuse_one(g, g->nodes[k], &fused);
+            if (st) return st;
+            *changed += fused;
+        } while (fused);
     }
     return ENGINE_OK;
 }

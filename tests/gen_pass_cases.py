@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+"""Numeric cases for the graph passes (docs/PASSES.md), generated with torch.
+
+usage: gen_pass_cases.py OUTDIR
+
+One small torch module per pattern a pass rewrites, exported with
+BatchNormalization kept as nodes (TrainingMode.PRESERVE, eval mode), with
+the float64 torch output as reference. Same folder format as
+gen_op_cases.py (tests/README-cases.md). run_cases.sh runs every case twice
+per backend, optimised and --no-fuse, against the same reference within
+rel L2 1e-5: so the graph before and after the passes agree with each other
+(within 2e-5) and with float64 torch, on every backend that runs them,
+fused epilogues included.
+
+Each case lists the op types its exported graph must contain, checked here,
+so a case keeps testing its pattern if the exporter changes.
+"""
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+TOL = "rel_l2 1e-5"
+
+
+def randomise(model, gen):
+    """Non-trivial BN statistics and non-zero biases."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                c = m.num_features
+                m.running_mean.copy_(torch.randn(c, generator=gen) * 0.3)
+                m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(c, generator=gen) * 0.3)
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) and m.bias is not None:
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.3)
+
+
+class ConvAct(nn.Module):
+    def __init__(self, act, bn=True, cin=3, cout=8):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=not bn)
+        self.bn = nn.BatchNorm2d(cout) if bn else nn.Identity()
+        self.act = act
+
+    def forward(self, x):
+        return self.act(self.bn(self.conv(x)))
+
+
+class DeconvSigmoid(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.deconv = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+        self.bn = nn.BatchNorm2d(6)
+
+    def forward(self, x):
+        return torch.sigmoid(self.bn(self.deconv(x)))
+
+
+class LinearRelu6(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(12, 7)
+        self.bn = nn.BatchNorm1d(7)
+
+    def forward(self, x):
+        return F.relu6(self.bn(self.fc(x)))
+
+
+class Residual(nn.Module):
+    """ResNet basic block, with a strided 1x1 downsample when `down`."""
+
+    def __init__(self, c, down):
+        super().__init__()
+        m = 2 * c if down else c
+        s = 2 if down else 1
+        self.c1 = nn.Conv2d(c, m, 3, s, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(m)
+        self.c2 = nn.Conv2d(m, m, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(m)
+        self.down = nn.Sequential(nn.Conv2d(c, m, 1, s, bias=False), nn.BatchNorm2d(m)) if down else None
+
+    def forward(self, x):
+        y = self.b2(self.c2(F.relu(self.b1(self.c1(x)))))
+        return F.relu(y + (self.down(x) if self.down is not None else x))
+
+
+class RepVGG(nn.Module):
+    """RepVGG train-time blocks: 3x3+BN, 1x1+BN and (stride 1, C == M) BN(x)."""
+
+    def __init__(self, c, m, stride, groups, blocks=2):
+        super().__init__()
+        self.blocks = nn.ModuleList()
+        for k in range(blocks):
+            cin, s = (c, stride) if k == 0 else (m, 1)
+            blk = nn.Module()
+            blk.c3 = nn.Sequential(nn.Conv2d(cin, m, 3, s, 1, groups=groups, bias=False), nn.BatchNorm2d(m))
+            blk.c1 = nn.Sequential(nn.Conv2d(cin, m, 1, s, 0, groups=groups, bias=False), nn.BatchNorm2d(m))
+            blk.id = nn.BatchNorm2d(cin) if (s == 1 and cin == m) else None
+            self.blocks.append(blk)
+
+    def forward(self, x):
+        for b in self.blocks:
+            y = b.c3(x) + b.c1(x)
+            if b.id is not None:
+                y = y + b.id(x)
+            x = F.relu(y)
+        return x
+
+
+class DenseBN(nn.Module):
+    """DenseNet pre-activation: Concat -> BN -> Relu -> Conv1x1, plus a BN
+    straight on the input (no producer to fold into)."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn_in = nn.BatchNorm2d(4)
+        self.c0 = nn.Conv2d(4, 6, 3, padding=1)
+        self.bn = nn.BatchNorm2d(10)
+        self.conv = nn.Conv2d(10, 5, 1)
+
+    def forward(self, x):
+        a = self.bn_in(x)
+        t = torch.cat([a, self.c0(a)], 1)
+        return self.conv(F.relu(self.bn(t)))
+
+
+class PadConv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 5, 3)
+        self.conv2 = nn.Conv2d(5, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(F.pad(x, (1, 2, 2, 1)))
+        y = F.max_pool2d(F.pad(y, (1, 1, 0, 1), value=float("-inf")), 2)
+        y = self.conv2(y)
+        return F.avg_pool2d(F.pad(y, (1, 0, 1, 0)), 2)
+
+
+def cases():
+    g = nn.Hardsigmoid()
+    return [
+        # name, module, input shape, opset, ops the export must contain
+        ("conv_bn_relu", ConvAct(nn.ReLU()), (1, 3, 9, 9), 13, {"BatchNormalization", "Relu"}),
+        ("conv_relu6", ConvAct(nn.ReLU6(), bn=False), (1, 3, 9, 9), 13, {"Clip"}),
+        ("conv_leaky", ConvAct(nn.LeakyReLU(0.1)), (1, 3, 9, 9), 13, {"LeakyRelu"}),
+        ("conv_sigmoid", ConvAct(nn.Sigmoid()), (1, 3, 9, 9), 13, {"Sigmoid"}),
+        ("conv_tanh", ConvAct(nn.Tanh()), (1, 3, 9, 9), 13, {"Tanh"}),
+        ("conv_hardsigmoid", ConvAct(g), (1, 3, 9, 9), 13, {"HardSigmoid"}),
+        ("conv_hardswish_op", ConvAct(nn.Hardswish()), (1, 3, 9, 9), 14, {"HardSwish"}),
+        ("conv_hardswish_mul", ConvAct(nn.Hardswish()), (1, 3, 9, 9), 13, {"HardSigmoid", "Mul"}),
+        ("conv_silu", ConvAct(nn.SiLU()), (1, 3, 9, 9), 13, {"Sigmoid", "Mul"}),
+        ("conv_mish", ConvAct(nn.Mish()), (1, 3, 9, 9), 13, {"Softplus", "Tanh", "Mul"}),
+        ("deconv_bn_sigmoid", DeconvSigmoid(), (1, 4, 5, 5), 13, {"ConvTranspose", "Sigmoid"}),
+        ("linear_bn_relu6", LinearRelu6(), (3, 12), 13, {"Gemm", "BatchNormalization", "Clip"}),
+        ("residual_relu", Residual(4, False), (1, 4, 8, 8), 13, {"Add", "Relu"}),
+        ("residual_downsample", Residual(4, True), (1, 4, 8, 8), 13, {"Add", "Relu"}),
+        ("repvgg_s1", RepVGG(4, 4, 1, 1), (1, 4, 8, 8), 13, {"Add", "BatchNormalization"}),
+        ("repvgg_s2", RepVGG(4, 8, 2, 1), (1, 4, 8, 8), 13, {"Add", "BatchNormalization"}),
+        ("repvgg_groups", RepVGG(8, 8, 2, 2, blocks=3), (1, 8, 8, 8), 13, {"Add", "BatchNormalization"}),
+        ("bn_standalone", DenseBN(), (1, 4, 6, 6), 13, {"Concat", "BatchNormalization"}),
+        ("pad_fold", PadConv(), (1, 3, 9, 8), 13, {"Pad", "MaxPool", "AveragePool"}),
+    ]
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.stderr.write(__doc__)
+        return 2
+    out = argv[1]
+    os.makedirs(out, exist_ok=True)
+    names = []
+    for k, (name, model, shape, opset, want) in enumerate(cases()):
+        torch.manual_seed(1000 + k)
+        randomise(model, torch.Generator().manual_seed(2000 + k))
+        model.eval()
+        x = np.random.default_rng(3000 + k).standard_normal(shape).astype(np.float32)
+        with torch.no_grad():
+            import copy
+            ref = copy.deepcopy(model).double()(torch.from_numpy(x).double()).numpy()
+        d = os.path.join(out, name)
+        if os.path.isdir(d):
+            shutil.rmtree(d)
+        os.makedirs(d)
+        path = os.path.join(d, "model.onnx")
+        torch.onnx.export(model, torch.from_numpy(x), path, opset_version=opset, input_names=["input"],
+                          output_names=["output"], do_constant_folding=False,
+                          training=torch.onnx.TrainingMode.PRESERVE)
+        proto = onnx.load(path)
+        onnx.checker.check_model(proto, full_check=True)
+        ops = {n.op_type for n in proto.graph.node}
+        assert want <= ops, f"{name}: export lacks {sorted(want - ops)} (has {sorted(ops)})"
+        np.save(os.path.join(d, "input_0.npy"), x)
+        np.save(os.path.join(d, "output_0.npy"), ref.astype(np.float32))
+        with open(os.path.join(d, "tolerance"), "w") as f:
+            f.write(TOL + "\n")
+        names.append(name)
+    with open(os.path.join(out, "INDEX"), "w") as f:
+        f.write("".join(n + "\n" for n in names))
+    print(f"gen_pass_cases: {len(names)} cases in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
