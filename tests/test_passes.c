@@ -1208,6 +1208,120 @@ static void test_fold_pad(void **state) {
     pad_case("MaxPool", 0.0f, NULL, 0, 0);    /* zeros can win a max */
 }
 
+/* ---- every pass at once, and out of memory at each allocation ---- */
+
+/* Pad -> Conv -> BN -> SiLU -> a; a RepVGG block on a with its identity
+ * BN; a residual Conv -> BN -> Add(., a) -> Relu; a standalone BN on the
+ * result: every pass fires once at least. */
+static eng_graph *all_passes_graph(engine_context *ctx) {
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 4, 5, 5}, w3[4] = {4, 4, 3, 3}, w1[4] = {4, 4, 1, 1}, pads[4] = {1, 1, 1, 1};
+    int64_t pp[8] = {0, 0, 1, 1, 0, 0, 1, 1};
+    input(g, "x", 4, xd);
+    cints(g, "pads", 8, pp);
+    node(g, "Pad", "pad", "x,pads", "p");
+    cfloat(g, "w0", 4, w3, -1, 1);
+    node(g, "Conv", "c0", "p,w0", "t0");
+    batchnorm(g, "bn0", "t0", "u0", 4);
+    node(g, "Sigmoid", "sig", "u0", "s0");
+    node(g, "Mul", "mul", "u0,s0", "a");
+    cfloat(g, "w3", 4, w3, -1, 1);
+    cfloat(g, "w1", 4, w1, -1, 1);
+    attr_ints(g, node(g, "Conv", "c3", "a,w3", "t3"), "pads", 4, pads);
+    batchnorm(g, "bn3", "t3", "u3", 4);
+    node(g, "Conv", "c1", "a,w1", "t1");
+    batchnorm(g, "bn1", "t1", "u1", 4);
+    batchnorm(g, "bnid", "a", "uid", 4);
+    node(g, "Add", "add1", "u3,u1", "s1");
+    node(g, "Add", "add2", "s1,uid", "s2");
+    node(g, "Relu", "r2", "s2", "r");
+    cfloat(g, "wr", 4, w3, -1, 1);
+    attr_ints(g, node(g, "Conv", "cr", "r,wr", "tr"), "pads", 4, pads);
+    batchnorm(g, "bnr", "tr", "ur", 4);
+    node(g, "Add", "addr", "ur,a", "sr");
+    node(g, "Relu", "rr", "sr", "y");
+    batchnorm(g, "bnz", "y", "z", 4);
+    output(g, "z");
+    finish(g);
+    return g;
+}
+
+static void test_all_passes(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = all_passes_graph(ctx);
+    snapshot before = run_all(g);
+    eng_pass_stat stats[ENG_MAX_PASS_STATS];
+    int n = 0;
+    assert_int_equal(eng_passes_run(g, stats, ENG_MAX_PASS_STATS, &n), ENGINE_OK);
+    /* every pass but noop changed something */
+    for (int k = 1; k < n - 1; ++k)
+        if (stats[k].before == stats[k].after && strcmp(stats[k].name, "batchnorm_to_conv") != 0)
+            fail_msg("pass %s did nothing", stats[k].name);
+    /* c0 (SiLU), the merged RepVGG conv (Relu), cr (sum, Relu), bnz (dw) */
+    assert_int_equal(g->n_nodes, 4);
+    assert_int_equal(count_op(g, ENGINE_OP_Conv), 4);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+typedef struct failing {
+    long countdown; /* allocations left before one fails; < 0: never */
+    long live;
+} failing;
+
+static void *fail_alloc(void *user, size_t size, size_t align) {
+    failing *f = user;
+    if (f->countdown >= 0 && f->countdown-- == 0) return NULL;
+    void *p = NULL;
+    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1)) return NULL;
+    f->live++;
+    return p;
+}
+
+static void fail_free(void *user, void *ptr) {
+    failing *f = user;
+    if (ptr) f->live--;
+    free(ptr);
+}
+
+/* Fails allocation i of the pipeline for every i: the pipeline returns
+ * ENGINE_OK (then with the right numbers) or ENGINE_ERR_OUT_OF_MEMORY,
+ * never crashes, and the graph (possibly half rewritten) frees cleanly. */
+static void test_passes_out_of_memory(void **state) {
+    (void)state;
+    int failures = 0;
+    for (long i = 0;; ++i) {
+        failing f = {-1, 0};
+        engine_context_options o;
+        memset(&o, 0, sizeof o);
+        o.no_default_backends = 1;
+        o.allocator = (engine_allocator){fail_alloc, fail_free, &f};
+        engine_context *ctx = NULL;
+        assert_int_equal(engine_context_create(&o, &ctx), ENGINE_OK);
+        eng_graph *g = all_passes_graph(ctx);
+        snapshot before = run_all(g);
+        f.countdown = i;
+        eng_pass_stat stats[ENG_MAX_PASS_STATS];
+        int n = 0;
+        engine_status st = eng_passes_run(g, stats, ENG_MAX_PASS_STATS, &n);
+        int reached = f.countdown < 0; /* allocation i happened (and failed) */
+        f.countdown = -1;
+        if (st == ENGINE_OK) {
+            expect_same(g, &before);
+        } else {
+            if (st != ENGINE_ERR_OUT_OF_MEMORY) fail_msg("allocation %ld: status %d", i, st);
+            for (int k = 0; k < before.count; ++k) free(before.y[k]);
+            failures++;
+        }
+        eng_graph_free(g);
+        engine_context_destroy(ctx);
+        if (f.live != 0) fail_msg("allocation %ld: %ld blocks leaked", i, f.live);
+        if (!reached) break; /* the pipeline finished without reaching allocation i */
+    }
+    assert_true(failures > 20);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bn_conv_bias),
@@ -1231,6 +1345,8 @@ int main(void) {
         cmocka_unit_test(test_repvgg_merge),
         cmocka_unit_test(test_repvgg_near_misses),
         cmocka_unit_test(test_fold_pad),
+        cmocka_unit_test(test_all_passes),
+        cmocka_unit_test(test_passes_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
