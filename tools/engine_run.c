@@ -40,6 +40,7 @@ typedef struct options {
     int dump_graph;
     int threads;
     const char *device;
+    const char *precision; /* --precision fp16|fp32 (backends that offer fp16) */
     int no_fuse;
     int strict;
     int list_backends;
@@ -67,6 +68,7 @@ static void usage(FILE *f) {
             "  --threads N, --device SPEC, --plugin FILE (repeatable), --no-fuse,\n"
             "  --strict                 fail instead of falling back to another backend\n"
             "  --seed N                 seed of the random inputs (default 42)\n"
+            "  --precision fp32|fp16    storage precision where a backend offers fp16 (opencl)\n"
             "  --list-backends, --version, --help\n");
 }
 
@@ -323,7 +325,7 @@ static int list_backends(engine_context *ctx) {
 enum {
     OPT_OUTPUT_DIR = 256, OPT_IMAGE, OPT_SIZE, OPT_MEAN, OPT_STD, OPT_TOP, OPT_BENCH, OPT_WARMUP, OPT_PROFILE,
     OPT_TRACE, OPT_JSON, OPT_DUMP, OPT_THREADS, OPT_DEVICE, OPT_PLUGIN, OPT_NO_FUSE, OPT_STRICT, OPT_LIST,
-    OPT_VERSION, OPT_HELP, OPT_SEED
+    OPT_VERSION, OPT_HELP, OPT_SEED, OPT_PRECISION
 };
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -339,7 +341,8 @@ static int parse_args(int argc, char **argv, options *o) {
         {"device", required_argument, 0, OPT_DEVICE}, {"plugin", required_argument, 0, OPT_PLUGIN},
         {"no-fuse", no_argument, 0, OPT_NO_FUSE}, {"strict", no_argument, 0, OPT_STRICT},
         {"list-backends", no_argument, 0, OPT_LIST}, {"version", no_argument, 0, OPT_VERSION},
-        {"help", no_argument, 0, OPT_HELP}, {"seed", required_argument, 0, OPT_SEED}, {0, 0, 0, 0}};
+        {"help", no_argument, 0, OPT_HELP}, {"seed", required_argument, 0, OPT_SEED},
+        {"precision", required_argument, 0, OPT_PRECISION}, {0, 0, 0, 0}};
     o->warmup = -1;
     o->seed = 42;
     int c;
@@ -374,6 +377,10 @@ static int parse_args(int argc, char **argv, options *o) {
         case OPT_DUMP: o->dump_graph = 1; break;
         case OPT_THREADS: bad = parse_int(optarg, &o->threads); break;
         case OPT_DEVICE: o->device = optarg; break;
+        case OPT_PRECISION:
+            o->precision = optarg;
+            bad = strcmp(optarg, "fp16") != 0 && strcmp(optarg, "fp32") != 0;
+            break;
         case OPT_PLUGIN:
             if (o->n_plugins >= MAX_IO) return fail("too many --plugin options", NULL) ? 2 : 2;
             o->plugins[o->n_plugins++] = optarg;
@@ -462,6 +469,7 @@ int main(int argc, char **argv) {
     so.strict = o.strict;
     so.threads = o.threads;
     so.device = o.device;
+    so.precision = o.precision;
     so.profile = o.profile || o.trace;
     double t_compile = now_ms();
     if (engine_session_create(model, &so, &session) != ENGINE_OK) {

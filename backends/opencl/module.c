@@ -1186,9 +1186,12 @@ static engine_status ocl_create(const engine_backend_config *config, void **stat
 #ifdef OCL_TEST_HOOKS
     if (ocl_api_override) s->cl = ocl_api_override;
 #endif
-    if (config->precision && strcmp(config->precision, "fp16") == 0) s->fp16 = 1;
-    else if (config->precision && config->precision[0] && strcmp(config->precision, "fp32") != 0) {
-        if (err && err_size) snprintf(err, err_size, "opencl: unknown precision '%s'", config->precision);
+    /* The session's precision, else ENGINE_OPENCL_PRECISION (lets the case
+     * runner, which has no precision option, run the fp16 suite). */
+    const char *prec = config->precision ? config->precision : getenv("ENGINE_OPENCL_PRECISION");
+    if (prec && strcmp(prec, "fp16") == 0) s->fp16 = 1;
+    else if (prec && prec[0] && strcmp(prec, "fp32") != 0) {
+        if (err && err_size) snprintf(err, err_size, "opencl: unknown precision '%s'", prec);
         s->a.free(s->a.user, s);
         return ENGINE_ERR_INVALID_ARGUMENT;
     }

@@ -1,12 +1,15 @@
 #!/bin/sh
-# run_opencl_cases.sh KIND RUNNER GENERATOR OUTDIR FALLBACK_LIST [MODES]
+# run_opencl_cases.sh KIND RUNNER GENERATOR OUTDIR FALLBACK_LIST [MODES [FP16_TOLERANCES]]
 # Runs a case folder (KIND "op" or "zoo", generated once as run_cases.sh
 # does) on the opencl backend with the case runner's strict placement, in
-# each of MODES ("fused" and/or "nofuse", default both). Every case must
-# pass, except those named in FALLBACK_LIST, which must fail precisely
-# because opencl refuses one of their nodes (so they would fall back).
+# each of MODES: "fused", "nofuse" (the graph as loaded) and "fp16" (fused,
+# ENGINE_OPENCL_PRECISION=fp16, on a copy of the cases whose tolerances are
+# atol 2.5e-3 rtol 1e-3, or the per-case ones of FP16_TOLERANCES). Default
+# "fused nofuse". Every case must pass, except those named in
+# FALLBACK_LIST, which must fail precisely because opencl refuses one of
+# their nodes (so they would fall back).
 set -eu
-kind=$1 runner=$2 gen=$3 out=$4 list=$5 modes=${6:-fused nofuse}
+kind=$1 runner=$2 gen=$3 out=$4 list=$5 modes=${6:-fused nofuse} fp16tol=${7:-}
 py=${PYTHON:-/usr/bin/python3}
 genargs=""
 [ "$kind" = zoo ] && genargs="--preserve-bn"
@@ -20,11 +23,22 @@ fi
 expected=$(grep -v '^#' "$list" | grep -v '^$' | sort -u || true)
 status=0
 for mode in $modes; do
-  flag=""
+  flag="" dir=$out prec=
   [ "$mode" = nofuse ] && flag="--no-fuse"
+  if [ "$mode" = fp16 ]; then
+    dir=$out.fp16 prec=fp16
+    rm -rf "$dir"
+    cp -r "$out" "$dir"
+    for t in "$dir"/*/tolerance; do echo "allclose 2.5e-3 1e-3" >"$t"; done
+    if [ -n "$fp16tol" ]; then
+      grep -v '^#' "$fp16tol" | while read -r c a r; do
+        [ -n "$c" ] && echo "allclose $a $r" >"$dir/$c/tolerance"
+      done
+    fi
+  fi
   log="$out.$mode.log"
   # shellcheck disable=SC2086
-  "$runner" --backend opencl $flag "$out" >"$log" 2>&1 || true
+  ENGINE_OPENCL_PRECISION=$prec "$runner" --backend opencl $flag "$dir" >"$log" 2>&1 || true
   grep -q '^\[==========\] .* test(s) run\.' "$log" || { cat "$log"; echo "opencl $kind $mode: the runner did not finish"; exit 1; }
   failed=$(sed -n 's/^\[  FAILED  \] \([A-Za-z0-9_.-]*\)$/\1/p' "$log" | sort -u)
   passed=$(grep -c '^\[       OK \]' "$log" || true)
