@@ -44,7 +44,8 @@ typedef struct wg_geom {
     int Hp, Wp;        /* the padded input plane: 4*TH + 2, 4*TW + 2 */
     int Cpad, Mpad;    /* C rounded up to vw, M to mblk */
     int nt;            /* tiles per block (a multiple of mr) */
-    int threads;
+    int threads;       /* threads the parallel region starts */
+    int split_m;       /* threads share a block and split its channel panels */
     size_t xc_floats;  /* the packed input, shared */
     size_t v_floats;   /* per thread: V [36][nt][Cpad] */
     size_t o_floats;   /* per thread: O [36][nt][mblk] */
@@ -70,16 +71,24 @@ static inline void wg_geom_init(const cpu_conv2d *d, int vw, int mr, int mblk, w
     nt = nt / mr * mr;
     if (nt < mr) nt = mr;
     if (nt > 16 * mr) nt = 16 * mr;
-    /* enough blocks for every thread */
-    int per = (g->T + thr - 1) / thr;
-    per = (per + mr - 1) / mr * mr;
-    if (nt > per) nt = per;
-    g->nt = nt;
+    if (nt > (g->T + mr - 1) / mr * mr) nt = (g->T + mr - 1) / mr * mr;
     int blocks = (g->T + nt - 1) / nt;
-    g->threads = thr < blocks ? thr : blocks;
-    int cb = g->Cpad / vw;
+    /* Few blocks for the threads (small images): the threads share each
+     * block's V and split its output-channel panels instead, so U is still
+     * streamed once per block, not once per thread. Otherwise threads take
+     * whole blocks, made small enough that every thread gets one. */
+    const int nmb = g->Mpad / mblk;
+    g->split_m = thr > 1 && blocks < 2 * thr && nmb >= 2;
+    if (!g->split_m && blocks < thr) {
+        int per = (g->T + thr - 1) / thr;
+        per = (per + mr - 1) / mr * mr;
+        if (nt > per) nt = per;
+        blocks = (g->T + nt - 1) / nt;
+    }
+    g->nt = nt;
+    if (g->split_m) g->threads = thr < nmb ? thr : nmb;
+    else g->threads = thr < blocks ? thr : blocks;
     if (g->threads < 1) g->threads = 1;
-    (void)cb;
     g->xc_floats = wg_round16((size_t)g->Cpad * g->Hp * g->Wp);
     g->v_floats = wg_round16((size_t)36 * nt * g->Cpad);
     g->o_floats = wg_round16((size_t)36 * nt * mblk);
@@ -243,7 +252,46 @@ static void WG_FN(wg_output_tile)(const cpu_conv2d *d, const wg_geom *g, const f
     }
 }
 
-/* packed: U [36][Mpad/Mblk][Cpad][Mblk], then bias [Mpad] (conv_winograd.c). */
+/* Step 2a for tiles [t0, t0 + n) of a block: every tile, or (split) the
+ * share of this thread; rows past n (up to the register tile) are zeroed so
+ * the GEMM reads zeros, not stale data. */
+static void WG_FN(wg_block_input)(const wg_geom *g, const float *xc, int t0, int n, float *V, int split) {
+    const int ng = (n + WG_MR - 1) / WG_MR;
+    (void)split;
+    if (split) {
+#pragma omp for schedule(static) nowait
+        for (int p = 0; p < 36; ++p)
+            memset(V + ((size_t)p * g->nt + n) * g->Cpad, 0, sizeof(float) * (size_t)(ng * WG_MR - n) * g->Cpad);
+#pragma omp for schedule(static)
+        for (int tl = 0; tl < n; ++tl) WG_FN(wg_input_tile)(g, xc, t0 + tl, tl, V);
+        return;
+    }
+    for (int p = 0; p < 36; ++p)
+        memset(V + ((size_t)p * g->nt + n) * g->Cpad, 0, sizeof(float) * (size_t)(ng * WG_MR - n) * g->Cpad);
+    for (int tl = 0; tl < n; ++tl) WG_FN(wg_input_tile)(g, xc, t0 + tl, tl, V);
+}
+
+/* Steps 2b and 2c for one block and one Mblk panel mb. */
+static void WG_FN(wg_block_panel)(const cpu_conv2d *d, const wg_geom *g, const float *U, const float *bias,
+                                  const float *V, float *O, int t0, int n, int mb, const float *sum, float *y) {
+    const int nmb = g->Mpad / WG_MBLK, nt = g->nt;
+    const int ng = (n + WG_MR - 1) / WG_MR; /* register tiles; the last may run past n */
+    for (int p = 0; p < 36; ++p) {
+        const float *up = U + ((size_t)p * nmb + mb) * g->Cpad * WG_MBLK;
+        for (int gi = 0; gi < ng; ++gi)
+            WG_FN(wg_gemm_tile)(V + ((size_t)p * nt + (size_t)gi * WG_MR) * g->Cpad, up,
+                                O + ((size_t)p * nt + (size_t)gi * WG_MR) * WG_MBLK, g->Cpad);
+    }
+    for (int tl = 0; tl < n; ++tl)
+        for (int jv = 0; jv < WG_NR; ++jv) {
+            const int m0 = mb * WG_MBLK + jv * VW;
+            if (m0 >= d->M) break;
+            WG_FN(wg_output_tile)(d, g, O, bias, t0 + tl, tl, m0, jv, sum, y);
+        }
+}
+
+/* packed: U [36][Mpad/Mblk][Cpad][Mblk], then bias [Mpad] (conv_winograd.c).
+ * scratch: xc, then per thread V and O (split: thread 0's V is shared). */
 void WG_FN(cpu_wino_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
                          void *scratch) {
     wg_geom g;
@@ -267,27 +315,21 @@ void WG_FN(cpu_wino_run)(const cpu_conv2d *d, const void *packed, const float *x
 #pragma omp for schedule(static)
         for (int cb = 0; cb < Cb; ++cb) WG_FN(wg_pack_input)(d, &g, x, xc, cb);
         /* (the loop's implicit barrier: xc is complete below) */
+        if (g.split_m) {
+            float *Vs = per_thread; /* thread 0's V, shared */
+            for (int blk = 0; blk < blocks; ++blk) {
+                const int t0 = blk * nt, n = g.T - t0 < nt ? g.T - t0 : nt;
+                WG_FN(wg_block_input)(&g, xc, t0, n, Vs, 1); /* ends in a barrier */
 #pragma omp for schedule(dynamic, 1)
-        for (int blk = 0; blk < blocks; ++blk) {
-            const int t0 = blk * nt;
-            const int n = g.T - t0 < nt ? g.T - t0 : nt;
-            const int ng = (n + WG_MR - 1) / WG_MR; /* register tiles; the last may run past n */
-            for (int tl = 0; tl < n; ++tl) WG_FN(wg_input_tile)(&g, xc, t0 + tl, tl, V);
-            for (int p = 0; p < 36; ++p) /* rows past n read zeros, not stale data */
-                memset(V + ((size_t)p * nt + n) * g.Cpad, 0, sizeof(float) * (size_t)(ng * WG_MR - n) * g.Cpad);
-            for (int mb = 0; mb < nmb; ++mb) {
-                for (int p = 0; p < 36; ++p) {
-                    const float *up = U + ((size_t)p * nmb + mb) * g.Cpad * WG_MBLK;
-                    for (int gi = 0; gi < ng; ++gi)
-                        WG_FN(wg_gemm_tile)(V + ((size_t)p * nt + (size_t)gi * WG_MR) * g.Cpad, up,
-                                            O + ((size_t)p * nt + (size_t)gi * WG_MR) * WG_MBLK, g.Cpad);
-                }
-                for (int tl = 0; tl < n; ++tl)
-                    for (int jv = 0; jv < WG_NR; ++jv) {
-                        const int m0 = mb * WG_MBLK + jv * VW;
-                        if (m0 >= d->M) break;
-                        WG_FN(wg_output_tile)(d, &g, O, bias, t0 + tl, tl, m0, jv, sum, y);
-                    }
+                for (int mb = 0; mb < nmb; ++mb) WG_FN(wg_block_panel)(d, &g, U, bias, Vs, O, t0, n, mb, sum, y);
+                /* (barrier: Vs is rewritten by the next block) */
+            }
+        } else {
+#pragma omp for schedule(dynamic, 1)
+            for (int blk = 0; blk < blocks; ++blk) {
+                const int t0 = blk * nt, n = g.T - t0 < nt ? g.T - t0 : nt;
+                WG_FN(wg_block_input)(&g, xc, t0, n, V, 0);
+                for (int mb = 0; mb < nmb; ++mb) WG_FN(wg_block_panel)(d, &g, U, bias, V, O, t0, n, mb, sum, y);
             }
         }
     }
