@@ -669,6 +669,10 @@ static void test_pipeline_and_dump(void **state) {
     text[0] = 0;
     assert_int_equal(engine_model_dump(m, NULL, 0, dump_write, text), ENGINE_OK);
     assert_non_null(strstr(text, "fold_batchnorm"));
+    assert_non_null(strstr(text, "  fused=Relu")); /* the epilogue is shown on its node */
+    text[0] = 0;
+    assert_int_equal(engine_model_dump(m, NULL, 1, dump_write, text), ENGINE_OK);
+    assert_non_null(strstr(text, "\"fused\":\"Relu\""));
     engine_model_free(m);
     engine_context_destroy(ctx);
 }

@@ -6,6 +6,7 @@
 
 #include "infer.h"
 #include "onnx.h"
+#include "ops_internal.h"
 
 static engine_status finish_load(engine_context *ctx, eng_graph *g, engine_model **out) {
     engine_model *m = NULL;
@@ -204,6 +205,22 @@ static void shape_str(const engine_value *v, char *buf, size_t size) {
     if (w < size) snprintf(buf + w, size - w, "]");
 }
 
+/* The fused epilogue a pass gave n (docs/PASSES.md) as text: "sum+Relu",
+ * "Clip(0,6)"; "" when none. */
+static void epilogue_str(const engine_node *n, char *buf, size_t size) {
+    const engine_epilogue *e = eng_pass_epilogue(n);
+    buf[0] = 0;
+    if (!e || (e->act == ENGINE_ACT_NONE && !e->sum)) return;
+    size_t w = (size_t)snprintf(buf, size, "%s", e->sum ? "sum" : "");
+    if (e->act == ENGINE_ACT_NONE || w >= size) return;
+    w += (size_t)snprintf(buf + w, size - w, "%s%s", e->sum ? "+" : "", eng_act_name(e->act));
+    if (w >= size) return;
+    if (e->act == ENGINE_ACT_CLIP || e->act == ENGINE_ACT_HARD_SIGMOID)
+        snprintf(buf + w, size - w, "(%g,%g)", (double)e->alpha, (double)e->beta);
+    else if (e->act == ENGINE_ACT_LEAKY_RELU)
+        snprintf(buf + w, size - w, "(%g)", (double)e->alpha);
+}
+
 /* Provided by session.c: the backend a node was placed on, or NULL. */
 const char *eng_session_node_backend(const engine_session *s, const engine_node *n);
 
@@ -212,7 +229,7 @@ engine_status engine_model_dump(const engine_model *model, const engine_session 
     if (!model || !write) return ENGINE_ERR_INVALID_ARGUMENT;
     const eng_graph *g = model->graph;
     dump_buf d = {write, user};
-    char shape[256];
+    char shape[256], fused[64];
     if (json) {
         emit(&d, "{\"nodes\":[");
         for (int k = 0; k < g->n_nodes; ++k) {
@@ -240,6 +257,11 @@ engine_status engine_model_dump(const engine_model *model, const engine_session 
             emit(&d, "],\"shape\":");
             shape_str(n->outputs[0], shape, sizeof shape);
             emit_json_string(&d, shape);
+            epilogue_str(n, fused, sizeof fused);
+            if (fused[0]) {
+                emit(&d, ",\"fused\":");
+                emit_json_string(&d, fused);
+            }
             const char *b = session ? eng_session_node_backend(session, n) : NULL;
             emit(&d, ",\"backend\":");
             if (b)
@@ -280,6 +302,8 @@ engine_status engine_model_dump(const engine_model *model, const engine_session 
                 shape_str(n->outputs[o], shape, sizeof shape);
                 emit(&d, " %s %s", n->outputs[o]->name, shape);
             }
+        epilogue_str(n, fused, sizeof fused);
+        if (fused[0]) emit(&d, "  fused=%s", fused);
         if (b) emit(&d, "  @%s", b);
         emit(&d, "\n");
     }
