@@ -45,6 +45,8 @@ struct engine_session {
     engine_node_timing *timings;
     double run_start_ms;
     int timing_part;
+    int keep_all; /* keep_intermediates: every produced value is a seam */
+    int ran;      /* a run has completed: slots hold its values */
 };
 
 static double now_ms(void) {
@@ -205,6 +207,11 @@ static engine_status build_partitions(engine_session *s) {
         }
     }
     for (int k = 0; k < g->n_outputs; ++k) seam[g->outputs[k]->index] |= 2;
+    /* keep_intermediates: every node output gets a host buffer. */
+    if (s->keep_all)
+        for (int k = 0; k < nn; ++k)
+            for (int o = 0; o < g->nodes[k]->n_outputs; ++o)
+                if (g->nodes[k]->outputs[o]) seam[g->nodes[k]->outputs[o]->index] |= 1;
 
     for (int p = 0; p < np; ++p) {
         partition_rt *pr = &s->parts[p];
@@ -330,6 +337,7 @@ engine_status engine_session_create(engine_model *model, const engine_session_op
     s->model = model;
     s->ctx = ctx;
     s->profile = o.profile;
+    s->keep_all = o.keep_intermediates != 0;
     s->order = eng_calloc(ctx, ENG_MAX_BACKENDS, sizeof *s->order);
     s->placement = eng_calloc(ctx, (size_t)g->n_nodes + 1, sizeof *s->placement);
     s->slot = eng_calloc(ctx, (size_t)g->n_values + 1, sizeof *s->slot);
@@ -381,6 +389,7 @@ engine_status engine_session_run(engine_session *s, const void *const *inputs, v
         if (!outputs[k]) return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "output %d ('%s') is NULL", k, v->name);
         if (v->producer) s->slot[v->index] = outputs[k];
     }
+    s->ran = 0;
     double t0 = now_ms();
     for (int p = 0; p < s->n_parts; ++p) {
         partition_rt *pr = &s->parts[p];
@@ -404,6 +413,33 @@ engine_status engine_session_run(engine_session *s, const void *const *inputs, v
             if (g->inputs[i] == v) src = inputs[i];
         if (src && src != outputs[k]) memcpy(outputs[k], src, engine_value_nbytes(v));
     }
+    s->ran = 1;
+    return ENGINE_OK;
+}
+
+engine_status engine_session_node_output(const engine_session *s, int node, int output, const char **node_name,
+                                         const char **op, engine_tensor_info *info, const void **data) {
+    if (!s) return ENGINE_ERR_INVALID_ARGUMENT;
+    eng_graph *g = s->model->graph;
+    if (!s->keep_all)
+        return eng_error(s->ctx, ENGINE_ERR_INVALID_ARGUMENT,
+                         "engine_session_node_output needs a session created with keep_intermediates");
+    if (!s->ran) return eng_error(s->ctx, ENGINE_ERR_INVALID_ARGUMENT, "engine_session_node_output: no run yet");
+    if (node < 0 || node >= g->n_nodes || output < 0 || output >= g->nodes[node]->n_outputs ||
+        !g->nodes[node]->outputs[output])
+        return eng_error(s->ctx, ENGINE_ERR_NOT_FOUND, "no output %d of node %d", output, node);
+    const engine_node *n = g->nodes[node];
+    const engine_value *v = n->outputs[output];
+    if (node_name) *node_name = n->name;
+    if (op) *op = n->op_type;
+    if (info) {
+        memset(info, 0, sizeof *info);
+        info->name = v->name;
+        info->dtype = v->dtype;
+        info->rank = v->rank;
+        for (int d = 0; d < v->rank && d < ENGINE_MAX_RANK; ++d) info->dims[d] = v->dims[d];
+    }
+    if (data) *data = s->slot[v->index];
     return ENGINE_OK;
 }
 

@@ -217,6 +217,11 @@ typedef struct engine_session_options {
     const char *device;  /* backend-specific device selector, or NULL */
     int profile;         /* non-zero: record per-node timings */
     const char *precision; /* "fp32" (NULL) or "fp16" (backends that offer it) */
+    /* Non-zero: every node output gets a host buffer the session keeps, so
+     * engine_session_node_output can read it after a run (debugging, and
+     * engine-conformance --diverge). Costs memory and a seam per value: each
+     * value becomes a partition output, which backends must write. */
+    int keep_intermediates;
 } engine_session_options;
 
 /* Places every node on a backend and compiles the partitions. The model
@@ -259,6 +264,18 @@ typedef struct engine_node_timing {
 } engine_node_timing;
 ENGINE_API engine_status engine_session_timings(const engine_session *session, const engine_node_timing **timings,
                                                 int *count);
+
+/* Output `output` of node `node` (0 .. engine_model_node_count-1, the
+ * graph's topological order) as of the last successful run. Needs a session
+ * created with keep_intermediates (else ENGINE_ERR_INVALID_ARGUMENT). Any
+ * of node_name, op, info, data may be NULL. node_name, op, info->name and
+ * data are owned by the session (data, for a graph output, is the caller's
+ * output buffer of that run) and stay valid until the next run or free.
+ * ENGINE_ERR_NOT_FOUND for an index out of range or an absent optional
+ * output. */
+ENGINE_API engine_status engine_session_node_output(const engine_session *session, int node, int output,
+                                                    const char **node_name, const char **op,
+                                                    engine_tensor_info *info, const void **data);
 
 /* Bytes of activation memory the session holds (its arena). */
 ENGINE_API size_t engine_session_arena_bytes(const engine_session *session);
