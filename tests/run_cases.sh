@@ -10,13 +10,20 @@ kind=$1 runner=$2 gen=$3 out=$4 backends=${5:-ref}
 py=${PYTHON:-/usr/bin/python3}
 genargs=""
 [ "$kind" = zoo ] && genargs="--preserve-bn"
-if [ ! -f "$out/INDEX" ]; then
+# Regenerated when the generator's folder (its helper scripts included)
+# changes: STAMP holds a hash of those sources, and of ops.h, which the node
+# test selection reads.
+stamp=$(cat "$(dirname "$gen")"/*.py "$(dirname "$0")/../engine/include/engine/ops.h" 2>/dev/null | cksum)
+if [ ! -f "$out/INDEX" ] || [ "$(cat "$out/STAMP" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$out.tmp"
   # shellcheck disable=SC2086
   "$py" "$gen" $genargs "$out.tmp"
+  echo "$stamp" > "$out.tmp/STAMP"
   rm -rf "$out"
   mv "$out.tmp" "$out"
 fi
+# RUNNER "-": generate only (tests/conformance/run_conformance.sh).
+[ "$runner" = - ] && exit 0
 # BACKENDS: space-separated runs, each a --backend LIST, optionally
 # "@ISA" to force the cpu backend's ISA (ENGINE_CPU_ISA), e.g. "ref cpu cpu@avx2".
 for b in $backends; do
