@@ -15,6 +15,8 @@
  *   V_FMA(a, b, c)     a * b + c
  *   csv_act(e, v)      the epilogue activation (ops.h formulas) on a vector
  *   csv_deint2(p, &e, &o)  the even and odd floats of p[0 .. 2*VW)
+ *   csv_store_rows4(...)   4 vectors of VW channels (4 pixels of a row) to
+ *                      VW channel planes, with bias, sum and act (below)
  * Everything is static inline: each ISA's copy stays private to its file.
  *
  * Transcendental activations (Sigmoid, SiLU, Tanh, Mish) use csv_exp, a
@@ -170,6 +172,77 @@ static inline vf csv_act(const engine_epilogue *e, vf x) {
     }
     }
     return x;
+}
+#endif
+
+/* Four pixels of one output row, px[c] holding VW channels each, to the
+ * NCHW output: channel j's 4 pixels go to yb + j*plane (ncols of them, 1 to
+ * 4), for the first nm channels. bias is per channel (lanes of px); the
+ * residual is read the same way from sb (NULL: none); then the activation.
+ * The SIMD forms transpose 4x4 blocks inside each 128-bit lane so every
+ * channel's pixels leave as one 128-bit store instead of four scalars. */
+#if defined(CSV_AVX512)
+static inline void csv_store_rows4(const vf px[4], vf bias, float *yb, const float *sb, size_t plane, int nm,
+                                   int ncols, const engine_epilogue *e) {
+    __m512 p0 = V_ADD(px[0], bias), p1 = V_ADD(px[1], bias), p2 = V_ADD(px[2], bias), p3 = V_ADD(px[3], bias);
+    __m512 t0 = _mm512_unpacklo_ps(p0, p1), t1 = _mm512_unpackhi_ps(p0, p1);
+    __m512 t2 = _mm512_unpacklo_ps(p2, p3), t3 = _mm512_unpackhi_ps(p2, p3);
+    __m512 u[4]; /* u[i], 128-bit lane k: channel 4k + i, pixels 0..3 */
+    u[0] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    u[1] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    u[2] = _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    u[3] = _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    const __mmask8 cm = (__mmask8)((1u << ncols) - 1u);
+    for (int i = 0; i < 4; ++i) {
+        if (sb) {
+            __m512 s = _mm512_setzero_ps();
+#define CSV_SUM_LANE_(k)                                                                        \
+    if (4 * (k) + i < nm)                                                                       \
+        s = _mm512_insertf32x4(s, _mm_maskz_loadu_ps(cm, sb + (size_t)(4 * (k) + i) * plane), (k));
+            CSV_SUM_LANE_(0) CSV_SUM_LANE_(1) CSV_SUM_LANE_(2) CSV_SUM_LANE_(3)
+#undef CSV_SUM_LANE_
+            u[i] = V_ADD(u[i], s);
+        }
+        const __m512 v = csv_act(e, u[i]);
+#define CSV_STORE_LANE_(k) \
+    if (4 * (k) + i < nm) _mm_mask_storeu_ps(yb + (size_t)(4 * (k) + i) * plane, cm, _mm512_extractf32x4_ps(v, (k)));
+        CSV_STORE_LANE_(0) CSV_STORE_LANE_(1) CSV_STORE_LANE_(2) CSV_STORE_LANE_(3)
+#undef CSV_STORE_LANE_
+    }
+}
+#elif defined(CSV_AVX2)
+static inline void csv_store_rows4(const vf px[4], vf bias, float *yb, const float *sb, size_t plane, int nm,
+                                   int ncols, const engine_epilogue *e) {
+    __m256 p0 = V_ADD(px[0], bias), p1 = V_ADD(px[1], bias), p2 = V_ADD(px[2], bias), p3 = V_ADD(px[3], bias);
+    __m256 t0 = _mm256_unpacklo_ps(p0, p1), t1 = _mm256_unpackhi_ps(p0, p1);
+    __m256 t2 = _mm256_unpacklo_ps(p2, p3), t3 = _mm256_unpackhi_ps(p2, p3);
+    __m256 u[4]; /* u[i], 128-bit lane k: channel 4k + i, pixels 0..3 */
+    u[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    u[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    u[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    u[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m128i cm = _mm_loadu_si128((const __m128i *)(csv_mask_tab + 8 - ncols));
+    for (int i = 0; i < 4; ++i) {
+        if (sb) {
+            __m128 s0 = i < nm ? _mm_maskload_ps(sb + (size_t)i * plane, cm) : _mm_setzero_ps();
+            __m128 s1 = 4 + i < nm ? _mm_maskload_ps(sb + (size_t)(4 + i) * plane, cm) : _mm_setzero_ps();
+            u[i] = V_ADD(u[i], _mm256_insertf128_ps(_mm256_castps128_ps256(s0), s1, 1));
+        }
+        const __m256 v = csv_act(e, u[i]);
+        if (i < nm) _mm_maskstore_ps(yb + (size_t)i * plane, cm, _mm256_castps256_ps128(v));
+        if (4 + i < nm) _mm_maskstore_ps(yb + (size_t)(4 + i) * plane, cm, _mm256_extractf128_ps(v, 1));
+    }
+}
+#else
+static inline void csv_store_rows4(const vf px[4], vf bias, float *yb, const float *sb, size_t plane, int nm,
+                                   int ncols, const engine_epilogue *e) {
+    (void)plane;
+    if (nm < 1) return;
+    for (int c = 0; c < ncols; ++c) {
+        float v = px[c] + bias;
+        if (sb) v += sb[c];
+        yb[c] = csv_act(e, v);
+    }
 }
 #endif
 

@@ -233,25 +233,14 @@ static void WG_FN(wg_output_tile)(const cpu_conv2d *d, const wg_geom *g, const f
     const int nm = d->M - m0 < VW ? d->M - m0 : VW;
     const size_t plane = (size_t)d->OH * d->OW;
     const vf bv = V_LOAD(bias + m0);
-    float lanes[VW];
+    const int ncols = d->OW - 4 * tx < 4 ? d->OW - 4 * tx : 4;
     for (int r = 0; r < 4; ++r) {
         const int oh = 4 * ty + r;
         if (oh >= d->OH) break;
         vf px[4];
         WG_FN(wg_at)(tmp[r], px);
-        for (int c = 0; c < 4; ++c) {
-            const int ow = 4 * tx + c;
-            if (ow >= d->OW) break;
-            const size_t off = (size_t)m0 * plane + (size_t)oh * d->OW + ow;
-            vf v = V_ADD(px[c], bv);
-            if (sum) {
-                for (int j = 0; j < nm; ++j) lanes[j] = sum[off + (size_t)j * plane];
-                for (int j = nm; j < VW; ++j) lanes[j] = 0.0f;
-                v = V_ADD(v, V_LOAD(lanes));
-            }
-            V_STORE(lanes, csv_act(&d->epi, v));
-            for (int j = 0; j < nm; ++j) y[off + (size_t)j * plane] = lanes[j];
-        }
+        const size_t off = (size_t)m0 * plane + (size_t)oh * d->OW + 4 * tx;
+        csv_store_rows4(px, bv, y + off, sum ? sum + off : NULL, plane, nm, ncols, &d->epi);
     }
 }
 
