@@ -87,8 +87,34 @@ static engine_status name_unknown_ops(eng_graph *g, int k, engine_status st) {
     return eng_error(g->ctx, st, "%.400s; %d more ops are not built in: %s", first, more, list);
 }
 
+/* engine_context_options.max_tensor_bytes: one tensor, and the running sum
+ * of activations (non-constant values), checked as shapes become known and
+ * before anything is folded or allocated. */
+static engine_status check_size_limit(eng_graph *g, const engine_node *n, const engine_value *v, size_t *activations) {
+    size_t max = g->ctx->max_tensor_bytes, bytes = engine_value_nbytes(v);
+    if (!max) return ENGINE_OK;
+    if (bytes > max) {
+        const char *fmt = "tensor '%s' needs %zu bytes, above the context's max_tensor_bytes (%zu)";
+        return n ? eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, fmt, v->name, bytes, max)
+                 : eng_error(g->ctx, ENGINE_ERR_UNSUPPORTED, fmt, v->name, bytes, max);
+    }
+    if (!(v->flags & ENGINE_VALUE_CONST)) {
+        *activations += bytes; /* each term <= max: no overflow */
+        if (*activations > max)
+            return eng_error(g->ctx, ENGINE_ERR_UNSUPPORTED,
+                             "the activations up to tensor '%s' need more than the context's max_tensor_bytes (%zu)",
+                             v->name, max);
+    }
+    return ENGINE_OK;
+}
+
 engine_status eng_graph_infer(eng_graph *g, int *folded) {
     int count = 0;
+    size_t activations = 0;
+    for (int k = 0; k < g->n_inputs; ++k) {
+        engine_status st = check_size_limit(g, NULL, g->inputs[k], &activations);
+        if (st) return st;
+    }
     for (int k = 0; k < g->n_nodes; ++k) {
         engine_node *n = g->nodes[k];
         for (int i = 0; i < n->n_inputs; ++i)
@@ -110,6 +136,10 @@ engine_status eng_graph_infer(eng_graph *g, int *folded) {
                                       "has %d outputs; output %d '%s' is not one the op defines", n->n_outputs, o,
                                       n->outputs[o]->name);
             }
+        for (int o = 0; o < n->n_outputs; ++o) {
+            st = n->outputs[o] ? check_size_limit(g, n, n->outputs[o], &activations) : ENGINE_OK;
+            if (st) return st;
+        }
         int already = 1;
         for (int o = 0; o < n->n_outputs; ++o)
             if (n->outputs[o] && !(n->outputs[o]->flags & ENGINE_VALUE_CONST)) already = 0;

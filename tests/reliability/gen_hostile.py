@@ -272,13 +272,18 @@ def main():
     # A small valid model for the truncation and byte-flip sweeps.
     rng = np.random.default_rng(8)
     nodes = [helper.make_node("Conv", ["X", "W", "B"], ["c"], name="conv", pads=[1, 1, 1, 1], group=1),
-             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("BatchNormalization", ["c", "s", "b", "mu", "var"], ["n"], name="bn"),
+             helper.make_node("Relu", ["n"], ["r"], name="relu"),
              helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
              helper.make_node("Reshape", ["p", "S"], ["f"], name="flat"),
              helper.make_node("Gemm", ["f", "G", "H"], ["g"], name="fc", transB=1),
              helper.make_node("Softmax", ["g"], ["Y"], name="sm", axis=1)]
     inits = [init("W", rng.standard_normal((3, 2, 3, 3)).astype(np.float32)),
              init("B", rng.standard_normal(3).astype(np.float32)),
+             init("s", rng.uniform(0.5, 1.5, 3).astype(np.float32)),
+             init("b", rng.standard_normal(3).astype(np.float32)),
+             init("mu", rng.standard_normal(3).astype(np.float32)),
+             init("var", rng.uniform(0.5, 1.5, 3).astype(np.float32)),
              init("S", np.array([1, -1], np.int64)),
              init("G", rng.standard_normal((5, 48)).astype(np.float32)),
              init("H", rng.standard_normal(5).astype(np.float32))]

@@ -207,6 +207,34 @@ static void test_garbage(void **state) {
     engine_context_destroy(ctx);
 }
 
+/* engine_context_options.max_tensor_bytes refuses what would be too big,
+ * before anything is allocated for it, and names the tensor. */
+static void test_size_limit(void **state) {
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/small.onnx", dir);
+    engine_context_options o;
+    memset(&o, 0, sizeof o);
+    engine_context *ctx = NULL;
+    engine_model *m = NULL;
+    /* X is 1x2x8x8 float32: 512 bytes; the conv output 1x3x8x8: 768 bytes. */
+    o.max_tensor_bytes = 600;
+    assert_int_equal(engine_context_create(&o, &ctx), ENGINE_OK);
+    assert_int_equal(engine_model_load_file(ctx, path, &m), ENGINE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(engine_context_error(ctx), "node 'conv' (Conv): tensor 'c' needs 768 bytes, above the context's max_tensor_bytes (600)"));
+    engine_context_destroy(ctx);
+    o.max_tensor_bytes = 1000; /* every tensor fits, their sum does not */
+    assert_int_equal(engine_context_create(&o, &ctx), ENGINE_OK);
+    assert_int_equal(engine_model_load_file(ctx, path, &m), ENGINE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(engine_context_error(ctx), "the activations up to tensor 'c' need more than"));
+    engine_context_destroy(ctx);
+    o.max_tensor_bytes = 1 << 20;
+    assert_int_equal(engine_context_create(&o, &ctx), ENGINE_OK);
+    assert_int_equal(engine_model_load_file(ctx, path, &m), ENGINE_OK);
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s CATALOGUE_DIR\n", argv[0]);
@@ -218,6 +246,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_byte_flips),
         cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_size_limit),
     };
     return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }
