@@ -1,7 +1,10 @@
 #!/bin/sh
 # The full test suite: installs what it needs, then builds and tests twice,
 # a normal (debugoptimized) build in build-test/ and an ASan+UBSan build in
-# build-asan/. Exits non-zero on any failure.
+# build-asan/; then the concurrency test in a ThreadSanitizer build
+# (build-tsan/, only what that test needs) and, in CI runs (CI=true), each
+# libFuzzer target for FUZZ_SECONDS (default 60) through tools/fuzz.sh
+# (build-fuzz/, clang-14). Exits non-zero on any failure.
 set -eu
 cd "$(dirname "$0")/.."
 passed=0 failed=0
@@ -32,5 +35,44 @@ for cfg in test asan; do
   failed=$((failed + all - ok))
   [ "$rc" -eq 0 ] || { echo "test.sh: $dir: meson test failed"; echo "$passed passed, $((failed > 0 ? failed : 1)) failed"; exit 1; }
 done
-echo "test.sh: every suite passed in build-test and build-asan"
+
+# ThreadSanitizer: tests/reliability/test_threads (several contexts at once,
+# one session handed between threads) with the modules it loads. The cpu
+# sessions run one worker each here: the cpu backend's OpenMP (libgomp) is
+# not TSan-instrumented, its barriers would be reported as races.
+dir=build-tsan
+opts="-Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug"
+if [ -f "$dir/build.ninja" ]; then
+  # shellcheck disable=SC2086
+  meson setup --reconfigure $opts "$dir" >/dev/null
+else
+  # shellcheck disable=SC2086
+  meson setup $opts "$dir" >/dev/null
+fi
+targets="tests/reliability/test_threads backends/ref/engine-backend-ref.so"
+ninja -C "$dir" -t targets all | grep -q '^backends/cpu/engine-backend-cpu.so:' &&
+  targets="$targets backends/cpu/engine-backend-cpu.so"
+# shellcheck disable=SC2086
+ninja -C "$dir" $targets
+rc=0
+ENGINE_TEST_CPU_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/reliability/tsan.supp \
+  meson test -C "$dir" --no-rebuild --print-errorlogs threads || rc=$?
+if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+[ "$rc" -eq 0 ] || { echo "test.sh: $dir: threads failed under ThreadSanitizer"; echo "$passed passed, $failed failed"; exit 1; }
+
+# Short fuzzing in CI: every target for FUZZ_SECONDS; each target counts as
+# one test (a crash, leak, timeout or sanitizer report fails it).
+fuzzed=""
+if [ "${CI:-}" = true ]; then
+  fuzzed=" (and the short fuzz runs)"
+  rc=0
+  out=$(FUZZ_SECONDS=${FUZZ_SECONDS:-60} tools/fuzz.sh) || rc=$?
+  printf '%s\n' "$out"
+  ok=$(printf '%s\n' "$out" | grep -c ', ok$' || true)
+  all=$(printf '%s\n' "$out" | grep -c '^fuzz ' || true)
+  passed=$((passed + ok))
+  failed=$((failed + all - ok))
+  [ "$rc" -eq 0 ] || { echo "test.sh: fuzzing failed"; echo "$passed passed, $((failed > 0 ? failed : 1)) failed"; exit 1; }
+fi
+echo "test.sh: every suite passed in build-test, build-asan and build-tsan$fuzzed"
 echo "$passed passed, $failed failed"
