@@ -13,7 +13,8 @@
  * one file per key = hash(kernel source, build options, device name, driver
  * version, platform version). A file that is short, fails its checksum or
  * is refused by the driver is rebuilt from source and rewritten, silently.
- * ENGINE_OPENCL_CACHE=0 turns the cache off. */
+ * ENGINE_OPENCL_CACHE=0 turns the cache off. ENGINE_OPENCL_BUILD_OPTIONS adds
+ * build options (part of the key). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -43,7 +44,17 @@ const char *ocl_err_name(cl_int e) {
     case CL_INVALID_WORK_GROUP_SIZE: return "CL_INVALID_WORK_GROUP_SIZE";
     case CL_INVALID_GLOBAL_WORK_SIZE: return "CL_INVALID_GLOBAL_WORK_SIZE";
     case CL_PLATFORM_NOT_FOUND_KHR: return "CL_PLATFORM_NOT_FOUND_KHR (no OpenCL platform)";
-    default: return "OpenCL error";
+    case CL_INVALID_BUILD_OPTIONS: return "CL_INVALID_BUILD_OPTIONS";
+    case CL_INVALID_OPERATION: return "CL_INVALID_OPERATION";
+    case CL_INVALID_PROGRAM_EXECUTABLE: return "CL_INVALID_PROGRAM_EXECUTABLE";
+    case CL_INVALID_COMMAND_QUEUE: return "CL_INVALID_COMMAND_QUEUE";
+    case CL_INVALID_CONTEXT: return "CL_INVALID_CONTEXT";
+    case CL_INVALID_MEM_OBJECT: return "CL_INVALID_MEM_OBJECT";
+    case CL_INVALID_KERNEL_ARGS: return "CL_INVALID_KERNEL_ARGS";
+    case CL_INVALID_ARG_VALUE: return "CL_INVALID_ARG_VALUE";
+    case CL_INVALID_ARG_SIZE: return "CL_INVALID_ARG_SIZE";
+    case CL_PROFILING_INFO_NOT_AVAILABLE: return "CL_PROFILING_INFO_NOT_AVAILABLE";
+    default: return "an OpenCL error";
     }
 }
 
@@ -313,7 +324,12 @@ static engine_status build_fail(ocl_state *s, cl_program prog, cl_int e, char *e
 engine_status ocl_build_program(ocl_state *s, char *err, size_t err_size) {
     if (s->program) return ENGINE_OK;
     const ocl_api *cl = s->cl;
-    const char *options = s->fp16 ? "-cl-std=CL1.2 -DENGINE_FP16" : "-cl-std=CL1.2";
+    /* ENGINE_OPENCL_BUILD_OPTIONS appends options (tuning such as
+     * -cl-mad-enable; the tests pass a bad one to fault a real build). */
+    char options[512];
+    const char *extra = getenv("ENGINE_OPENCL_BUILD_OPTIONS");
+    snprintf(options, sizeof options, "-cl-std=CL1.2%s%s%s", s->fp16 ? " -DENGINE_FP16" : "", extra ? " " : "",
+             extra ? extra : "");
     double t0 = now_ms();
     char dir[4096], path[4200];
     int use_cache = cache_dir(dir, sizeof dir);

@@ -220,6 +220,58 @@ __kernel void f_conv(__global const int *m, int mo, __global const T *x, int xo,
     ST(y, yo + i, act_f(acc, act, a, b));
 }
 
+/* Direct convolution, 4 output channels per work item (the same group;
+ * used when M/G is a multiple of 4): each input value loaded once serves
+ * four filters, and the window bounds are hoisted out of the loops. Same
+ * meta and arguments as f_conv; the global size is N*M/4*OD*OH*OW. */
+__kernel void f_conv4(__global const int *m, int mo, __global const T *x, int xo, __global const T *w, int wo,
+                      __global const T *bias, int bo, int has_bias, __global const T *s, int so, int has_sum,
+                      __global T *y, int yo, float a, float b) {
+    int i = get_global_id(0);
+    __global const int *g = m + mo;
+    int C = g[1], ID = g[2], IH = g[3], IW = g[4], M = g[5], OD = g[6], OH = g[7], OW = g[8];
+    int KD = g[9], KH = g[10], KW = g[11], G = g[21], act = g[22];
+    int ow = i % OW, t = i / OW;
+    int oh = t % OH;
+    t /= OH;
+    int od = t % OD;
+    t /= OD;
+    int M4 = M / 4;
+    int oc = (t % M4) * 4, n = t / M4;
+    int cpg = C / G, mpg = M / G, grp = oc / mpg;
+    int d0 = od * g[12] - g[18], h0 = oh * g[13] - g[19], w0 = ow * g[14] - g[20];
+    int DD = g[15], DH = g[16], DW = g[17];
+    /* first and one-past-last kernel taps that land inside the input */
+    int kd0 = d0 < 0 ? (-d0 + DD - 1) / DD : 0, kh0 = h0 < 0 ? (-h0 + DH - 1) / DH : 0;
+    int kw0 = w0 < 0 ? (-w0 + DW - 1) / DW : 0;
+    int kd1 = min(KD, (ID - d0 + DD - 1) / DD), kh1 = min(KH, (IH - h0 + DH - 1) / DH);
+    int kw1 = min(KW, (IW - w0 + DW - 1) / DW);
+    int ksz = KD * KH * KW, wstep = cpg * ksz;
+    float4 acc = (float4)(0.0f);
+    for (int c = 0; c < cpg; ++c) {
+        int xc = xo + (n * C + grp * cpg + c) * ID * IH * IW;
+        int wc = wo + (oc * cpg + c) * ksz;
+        for (int kd = kd0; kd < kd1; ++kd)
+            for (int kh = kh0; kh < kh1; ++kh) {
+                int xr = xc + ((d0 + kd * DD) * IH + h0 + kh * DH) * IW + w0;
+                int wr = wc + (kd * KH + kh) * KW;
+                for (int kw = kw0; kw < kw1; ++kw) {
+                    float v = LD(x, xr + kw * DW);
+                    int wk = wr + kw;
+                    acc += v * (float4)(LD(w, wk), LD(w, wk + wstep), LD(w, wk + 2 * wstep), LD(w, wk + 3 * wstep));
+                }
+            }
+    }
+    int plane = OD * OH * OW, o = ((n * M + oc) * OD + od) * OH * OW + oh * OW + ow;
+    float r[4] = {acc.x, acc.y, acc.z, acc.w};
+    for (int k = 0; k < 4; ++k) {
+        float v = r[k];
+        if (has_bias) v += LD(bias, bo + oc + k);
+        if (has_sum) v += LD(s, so + o + k * plane);
+        ST(y, yo + o + k * plane, act_f(v, act, a, b));
+    }
+}
+
 /* Transposed convolution as a gather: output o takes input i where
  * o = i * stride - pad + k * dilation. W is [C, M/G, k...].
  * meta as f_conv (M is the output channel count). */

@@ -579,8 +579,10 @@ static void emit_conv(builder *b, const engine_node *n) {
         return;
     }
     int mo = meta_add(b, g, 23);
-    launch(b, T ? "f_convt" : "f_conv", (size_t)numel(y), "MTTTiTiTff", mo, xs, 0, ws, 0, bs >= 0 ? bs : ws, 0,
-           bs >= 0, ss >= 0 ? ss : ws, 0, ss >= 0, ys, 0, (double)a1, (double)b1);
+    /* Four output channels per work item where they share a group. */
+    int four = !T && (g[5] / g[21]) % 4 == 0 && !getenv("ENGINE_OPENCL_NO_CONV4");
+    launch(b, T ? "f_convt" : four ? "f_conv4" : "f_conv", (size_t)numel(y) / (four ? 4 : 1), "MTTTiTiTff", mo, xs, 0,
+           ws, 0, bs >= 0 ? bs : ws, 0, bs >= 0, ss >= 0 ? ss : ws, 0, ss >= 0, ys, 0, (double)a1, (double)b1);
 }
 
 static void emit_pool(builder *b, const engine_node *n) {

@@ -288,13 +288,15 @@ done:
     return st;
 }
 
-static engine_status compile_all(engine_session *s) {
+/* Compiles every partition; on failure *failed is the backend that failed. */
+static engine_status compile_all(engine_session *s, eng_backend **failed) {
     for (int p = 0; p < s->n_parts; ++p) {
         partition_rt *pr = &s->parts[p];
         char err[1024] = "";
         engine_status st = pr->backend->iface->compile(pr->backend->state, &pr->part, &pr->program, err, sizeof err);
         if (st) {
             pr->program = NULL;
+            *failed = pr->backend;
             return eng_error(s->ctx, st, "backend '%s' failed to compile: %s", pr->backend->name,
                              err[0] ? err : engine_status_str(st));
         }
@@ -302,8 +304,9 @@ static engine_status compile_all(engine_session *s) {
     return ENGINE_OK;
 }
 
-void engine_session_free(engine_session *s) {
-    if (!s) return;
+/* Releases the partitions, their programs and the seam arena, and clears
+ * the placement (so that placement can run again). */
+static void free_partitions(engine_session *s) {
     engine_context *ctx = s->ctx;
     for (int p = 0; p < s->n_parts; ++p) {
         partition_rt *pr = &s->parts[p];
@@ -315,10 +318,23 @@ void engine_session_free(engine_session *s) {
         eng_free(ctx, pr->out_ptrs);
     }
     eng_free(ctx, s->parts);
+    eng_free(ctx, s->arena);
+    s->parts = NULL;
+    s->n_parts = 0;
+    s->arena = NULL;
+    s->arena_bytes = 0;
+    s->copies = 0;
+    s->copy_bytes = 0;
+    if (s->placement) memset(s->placement, 0, sizeof *s->placement * ((size_t)s->model->graph->n_nodes + 1));
+}
+
+void engine_session_free(engine_session *s) {
+    if (!s) return;
+    engine_context *ctx = s->ctx;
+    free_partitions(s);
     eng_free(ctx, s->order);
     eng_free(ctx, s->placement);
     eng_free(ctx, s->slot);
-    eng_free(ctx, s->arena);
     eng_free(ctx, s->arena_offset);
     eng_free(ctx, s->timings);
     eng_free(ctx, s);
@@ -348,9 +364,23 @@ engine_status engine_session_create(engine_model *model, const engine_session_op
         goto fail;
     }
     if ((st = resolve_order(s, &o))) goto fail;
-    if ((st = place(s, o.strict))) goto fail;
-    if ((st = build_partitions(s))) goto fail;
-    if ((st = compile_all(s))) goto fail;
+    /* A backend whose compile fails (a device fault, device memory, a kernel
+     * build the driver refuses) is dropped and its nodes placed again on
+     * the next backends; --strict fails instead. */
+    for (;;) {
+        eng_backend *failed = NULL;
+        if ((st = place(s, o.strict))) goto fail;
+        if ((st = build_partitions(s))) goto fail;
+        if (!(st = compile_all(s, &failed))) break;
+        if (o.strict || !failed || s->n_order < 2) goto fail;
+        eng_log(ctx, ENGINE_LOG_WARN, "%s; falling back", ctx->message);
+        int k = 0;
+        while (k < s->n_order && s->order[k] != failed) ++k;
+        if (k == s->n_order) goto fail;
+        for (; k + 1 < s->n_order; ++k) s->order[k] = s->order[k + 1];
+        --s->n_order;
+        free_partitions(s);
+    }
     for (int k = 0; k < g->n_nodes; ++k) {
         s->timings[k].node = g->nodes[k]->name;
         s->timings[k].op = g->nodes[k]->op_type;
