@@ -226,7 +226,7 @@ void DW_FN(cpu_dwconv_run)(const cpu_conv2d *d, const void *packed, const float 
     const size_t in_plane = (size_t)d->H * d->W, out_plane = (size_t)d->OH * d->OW;
     int nthr = dw_threads(d);
     (void)nthr;
-#pragma omp parallel for num_threads(nthr) schedule(static)
+#pragma omp parallel for num_threads(nthr) schedule(dynamic, 4)
     for (int c = 0; c < C; ++c) {
         int tid = 0;
 #ifdef _OPENMP

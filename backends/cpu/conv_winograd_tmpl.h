@@ -45,7 +45,7 @@ typedef struct wg_geom {
     int Cpad, Mpad;    /* C rounded up to vw, M to mblk */
     int nt;            /* tiles per block (a multiple of mr) */
     int threads;       /* threads the parallel region starts */
-    int split_m;       /* threads share a block and split its channel panels */
+    int split_m;       /* threads split each block's channel panels */
     size_t xc_floats;  /* the packed input, shared */
     size_t v_floats;   /* per thread: V [36][nt][Cpad] */
     size_t o_floats;   /* per thread: O [36][nt][mblk] */
@@ -73,10 +73,10 @@ static inline void wg_geom_init(const cpu_conv2d *d, int vw, int mr, int mblk, w
     if (nt > 16 * mr) nt = 16 * mr;
     if (nt > (g->T + mr - 1) / mr * mr) nt = (g->T + mr - 1) / mr * mr;
     int blocks = (g->T + nt - 1) / nt;
-    /* Few blocks for the threads (small images): the threads share each
-     * block's V and split its output-channel panels instead, so U is still
-     * streamed once per block, not once per thread. Otherwise threads take
-     * whole blocks, made small enough that every thread gets one. */
+    /* Few blocks for the threads (small images): every thread transforms
+     * each block and the threads split its output-channel panels, so U is
+     * still streamed once per block, not once per thread. Otherwise threads
+     * take whole blocks, made small enough that every thread gets one. */
     const int nmb = g->Mpad / mblk;
     g->split_m = thr > 1 && blocks < 2 * thr && nmb >= 2;
     if (!g->split_m && blocks < thr) {
@@ -244,20 +244,10 @@ static void WG_FN(wg_output_tile)(const cpu_conv2d *d, const wg_geom *g, const f
     }
 }
 
-/* Step 2a for tiles [t0, t0 + n) of a block: every tile, or (split) the
- * share of this thread; rows past n (up to the register tile) are zeroed so
- * the GEMM reads zeros, not stale data. */
-static void WG_FN(wg_block_input)(const wg_geom *g, const float *xc, int t0, int n, float *V, int split) {
+/* Step 2a for tiles [t0, t0 + n) of a block; rows past n (up to the
+ * register tile) are zeroed so the GEMM reads zeros, not stale data. */
+static void WG_FN(wg_block_input)(const wg_geom *g, const float *xc, int t0, int n, float *V) {
     const int ng = (n + WG_MR - 1) / WG_MR;
-    (void)split;
-    if (split) {
-#pragma omp for schedule(static) nowait
-        for (int p = 0; p < 36; ++p)
-            memset(V + ((size_t)p * g->nt + n) * g->Cpad, 0, sizeof(float) * (size_t)(ng * WG_MR - n) * g->Cpad);
-#pragma omp for schedule(static)
-        for (int tl = 0; tl < n; ++tl) WG_FN(wg_input_tile)(g, xc, t0 + tl, tl, V);
-        return;
-    }
     for (int p = 0; p < 36; ++p)
         memset(V + ((size_t)p * g->nt + n) * g->Cpad, 0, sizeof(float) * (size_t)(ng * WG_MR - n) * g->Cpad);
     for (int tl = 0; tl < n; ++tl) WG_FN(wg_input_tile)(g, xc, t0 + tl, tl, V);
@@ -283,7 +273,7 @@ static void WG_FN(wg_block_panel)(const cpu_conv2d *d, const wg_geom *g, const f
 }
 
 /* packed: U [36][Mpad/Mblk][Cpad][Mblk], then bias [Mpad] (conv_winograd.c).
- * scratch: xc, then per thread V and O (split: thread 0's V is shared). */
+ * scratch: xc, then per thread V and O. */
 void WG_FN(cpu_wino_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
                          void *scratch) {
     wg_geom g;
@@ -304,23 +294,25 @@ void WG_FN(cpu_wino_run)(const cpu_conv2d *d, const void *packed, const float *x
 #endif
         float *V = per_thread + (size_t)tid * (g.v_floats + g.o_floats);
         float *O = V + g.v_floats;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int cb = 0; cb < Cb; ++cb) WG_FN(wg_pack_input)(d, &g, x, xc, cb);
         /* (the loop's implicit barrier: xc is complete below) */
         if (g.split_m) {
-            float *Vs = per_thread; /* thread 0's V, shared */
+            /* Each thread transforms the block's input itself (a small
+             * share of the work) and takes a static share of the panels:
+             * no barrier inside the block, which matters when the threads
+             * are not always on a core together. */
             for (int blk = 0; blk < blocks; ++blk) {
                 const int t0 = blk * nt, n = g.T - t0 < nt ? g.T - t0 : nt;
-                WG_FN(wg_block_input)(&g, xc, t0, n, Vs, 1); /* ends in a barrier */
-#pragma omp for schedule(dynamic, 1)
-                for (int mb = 0; mb < nmb; ++mb) WG_FN(wg_block_panel)(d, &g, U, bias, Vs, O, t0, n, mb, sum, y);
-                /* (barrier: Vs is rewritten by the next block) */
+                WG_FN(wg_block_input)(&g, xc, t0, n, V);
+#pragma omp for schedule(dynamic, 1) nowait
+                for (int mb = 0; mb < nmb; ++mb) WG_FN(wg_block_panel)(d, &g, U, bias, V, O, t0, n, mb, sum, y);
             }
         } else {
 #pragma omp for schedule(dynamic, 1)
             for (int blk = 0; blk < blocks; ++blk) {
                 const int t0 = blk * nt, n = g.T - t0 < nt ? g.T - t0 : nt;
-                WG_FN(wg_block_input)(&g, xc, t0, n, V, 0);
+                WG_FN(wg_block_input)(&g, xc, t0, n, V);
                 for (int mb = 0; mb < nmb; ++mb) WG_FN(wg_block_panel)(d, &g, U, bias, V, O, t0, n, mb, sum, y);
             }
         }
