@@ -117,7 +117,9 @@ static void test_auto_prefers_best_score(void **state) {
     float out[10];
     text report;
     assert_int_equal(run_lenet(ctx, "auto", 0, out, &report), ENGINE_OK);
-    assert_non_null(strstr(report.buf, "placement: ref      12 nodes"));
+    /* The best-scored loaded backend runs all of LeNet: cpu (score 100)
+     * when its module is built beside ref (10), else ref. */
+    assert_true(strstr(report.buf, "placement: cpu      12 nodes") || strstr(report.buf, "placement: ref      12 nodes"));
     assert_non_null(strstr(report.buf, "1 partition,"));
     assert_int_equal(run_lenet(ctx, "nosuch", 0, out, NULL), ENGINE_ERR_NOT_FOUND);
     assert_non_null(strstr(engine_context_error(ctx), "nosuch"));

@@ -27,6 +27,18 @@ static int all_f32(const engine_node *n) {
     return 1;
 }
 
+/* Element bytes, local: the module must not call into libengine (the host
+ * that loads it may not export its symbols). */
+static size_t elem_size(engine_dtype t) {
+    switch (t) {
+    case ENGINE_DTYPE_U8: case ENGINE_DTYPE_I8: case ENGINE_DTYPE_BOOL: return 1;
+    case ENGINE_DTYPE_F16: return 2;
+    case ENGINE_DTYPE_F32: case ENGINE_DTYPE_I32: return 4;
+    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_F64: return 8;
+    default: return 0;
+    }
+}
+
 static int64_t numel(const engine_value *v) {
     return engine_value_numel(v);
 }
@@ -441,7 +453,7 @@ static engine_status concat_exec(const cpu_step *s, const void *const *in, void 
     const engine_node *n = s->node;
     const int axis = s->iparam[0];
     const engine_value *y = n->outputs[0];
-    const size_t es = engine_dtype_size(y->dtype);
+    const size_t es = elem_size(y->dtype);
     int64_t outer = 1, inner = 1;
     for (int d = 0; d < axis; ++d) outer *= y->dims[d];
     for (int d = axis + 1; d < y->rank; ++d) inner *= y->dims[d];
@@ -462,7 +474,7 @@ static engine_status prepare_concat(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
     const engine_axis_params *p = n->params;
     const engine_value *y = n->outputs[0];
-    if (!p || !y || p->axis < 0 || p->axis >= y->rank || engine_dtype_size(y->dtype) == 0) return ENGINE_ERR_UNSUPPORTED;
+    if (!p || !y || p->axis < 0 || p->axis >= y->rank || elem_size(y->dtype) == 0) return ENGINE_ERR_UNSUPPORTED;
     int64_t along = 0;
     for (int k = 0; k < n->n_inputs; ++k) {
         const engine_value *v = n->inputs[k];
@@ -474,7 +486,7 @@ static engine_status prepare_concat(const cpu_prep_ctx *c, cpu_step *s) {
     if (along != y->dims[p->axis]) return ENGINE_ERR_UNSUPPORTED;
     s->iparam[0] = p->axis;
     s->exec = concat_exec;
-    snprintf(s->kernel, sizeof s->kernel, "x%d_concat_memcpy", (int)(8 * engine_dtype_size(y->dtype)));
+    snprintf(s->kernel, sizeof s->kernel, "x%d_concat_memcpy", (int)(8 * elem_size(y->dtype)));
     (void)c;
     return ENGINE_OK;
 }
