@@ -145,6 +145,66 @@ def op_clip(node, x, lo=None, hi=None):
     return x
 
 
+def op_lrn(node, x):
+    """ONNX LRN: the window over channels runs from c - floor((size-1)/2) to
+    c + ceil((size-1)/2); y = x / (bias + alpha / size * sum x^2) ^ beta."""
+    a = attrs(node)
+    size = a["size"]
+    lo, hi = (size - 1) // 2, -(-(size - 1) // 2)
+    sq = np.pad(x * x, ((0, 0), (lo, hi)) + ((0, 0),) * (x.ndim - 2))
+    acc = sum(sq[:, i:i + x.shape[1]] for i in range(size))
+    return x / (a.get("bias", 1.0) + a.get("alpha", 1e-4) / size * acc) ** a.get("beta", 0.75)
+
+
+def op_convtranspose(node, x, w, b=None):
+    """2-D ConvTranspose by scatter: every input pixel adds w * x at
+    stride-spaced output positions, then the pads are cropped."""
+    a = attrs(node)
+    g = a.get("group", 1)
+    s = list(a.get("strides", [1, 1]))
+    p = list(a.get("pads", [0, 0, 0, 0]))
+    op = list(a.get("output_padding", [0, 0]))
+    assert all(d == 1 for d in a.get("dilations", [1, 1])), "dilations"
+    assert "output_shape" not in a and a.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET"), "output_shape/auto_pad"
+    N, C, H, W = x.shape
+    kh, kw = w.shape[2:]
+    O = w.shape[1] * g
+    full = np.zeros((N, O, (H - 1) * s[0] + kh + op[0], (W - 1) * s[1] + kw + op[1]))
+    xg = x.reshape(N, g, C // g, H, W)
+    wg = w.reshape(g, C // g, O // g, kh, kw)
+    for i in range(kh):
+        for j in range(kw):
+            contrib = np.einsum("ngchw,gco->ngohw", xg, wg[:, :, :, i, j]).reshape(N, O, H, W)
+            full[:, :, i:i + s[0] * (H - 1) + 1:s[0], j:j + s[1] * (W - 1) + 1:s[1]] += contrib
+    y = full[:, :, p[0]:full.shape[2] - p[2], p[1]:full.shape[3] - p[3]]
+    if b is not None:
+        y = y + b.reshape(1, -1, 1, 1)
+    return y
+
+
+def op_resize(node, x, roi=None, scales=None, sizes=None):
+    """Resize/Upsample, nearest with asymmetric coordinates and floor
+    rounding (what nn.Upsample(mode="nearest") exports), the only form the
+    zoo uses."""
+    a = attrs(node)
+    for k, want in (("mode", "nearest"), ("coordinate_transformation_mode", "asymmetric"),
+                    ("nearest_mode", "floor")):
+        v = a.get(k, want)
+        v = v.decode() if isinstance(v, bytes) else v
+        assert v == want or (k == "nearest_mode" and node.op_type == "Upsample"), f"Resize {k}={v}"
+    if node.op_type == "Upsample":
+        scales = roi
+    if sizes is not None and len(sizes):
+        out = [int(v) for v in sizes]
+        scales = [o / i for o, i in zip(out, x.shape)]
+    else:
+        out = [int(np.floor(d * sc)) for d, sc in zip(x.shape, scales)]
+    for ax, (n, sc) in enumerate(zip(out, scales)):
+        idx = np.minimum(np.floor(np.arange(n) / sc).astype(np.int64), x.shape[ax] - 1)
+        x = np.take(x, idx, axis=ax)
+    return x
+
+
 def op_bn(node, x, scale, bias, mean, var):
     eps = attrs(node).get("epsilon", 1e-5)
     sh = (1, -1) + (1,) * (x.ndim - 2)
@@ -158,6 +218,14 @@ OPS = {
     "GlobalAveragePool": lambda n, x: x.mean(axis=tuple(range(2, x.ndim)), keepdims=True),
     "Gemm": op_gemm,
     "Relu": lambda n, x: np.maximum(x, 0),
+    "LeakyRelu": lambda n, x: np.where(x < 0, attrs(n).get("alpha", 0.01) * x, x),
+    "Sigmoid": lambda n, x: 1 / (1 + np.exp(-x)),
+    "HardSigmoid": lambda n, x: np.clip(attrs(n).get("alpha", 0.2) * x + attrs(n).get("beta", 0.5), 0, 1),
+    "HardSwish": lambda n, x: x * np.clip(x / 6 + 0.5, 0, 1),
+    "LRN": op_lrn,
+    "ConvTranspose": op_convtranspose,
+    "Resize": op_resize,
+    "Upsample": op_resize,
     "Clip": op_clip,
     "Add": lambda n, a, b: a + b,
     "Mul": lambda n, a, b: a * b,
@@ -231,13 +299,15 @@ def main():
         for name in names:
             d = os.path.join(args.zoodir, name)
             x = np.load(os.path.join(d, "input_0.npy"))
-            ref = np.load(os.path.join(d, "output_0.npy"))
-            (out,) = run_model(os.path.join(d, "model.onnx"), [x])
-            err = rel_l2(out, ref)
-            ok = out.shape == ref.shape and err <= 1e-5
-            bad += not ok
-            print(f"{name:20s} shape {list(out.shape)} rel_l2 {err:.1e} {'ok' if ok else 'FAIL'}",
-                  flush=True)
+            outs = run_model(os.path.join(d, "model.onnx"), [x])
+            # Every output (the YOLO-style net has two).
+            for k, out in enumerate(outs):
+                ref = np.load(os.path.join(d, f"output_{k}.npy"))
+                err = rel_l2(out, ref)
+                ok = out.shape == ref.shape and err <= 1e-5
+                bad += not ok
+                print(f"{name:20s} output {k} shape {list(out.shape)} rel_l2 {err:.1e} {'ok' if ok else 'FAIL'}",
+                      flush=True)
     if args.demo is None and not args.zoodir:
         ap.error("give ZOODIR and/or --demo")
     return 1 if bad else 0
