@@ -1,7 +1,8 @@
 #!/bin/sh
 # tools/fuzz.sh [TARGET...]  - builds the libFuzzer targets (tests/fuzz) with
 # clang-14 + ASan + UBSan in build-fuzz/ and runs each for FUZZ_SECONDS
-# (default 60) on one core. Targets: load session run tensor (default: all).
+# (default 60) on one core. Targets: load session run tensor plugin
+# (default: all).
 #
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 60; the long runs recorded in
@@ -13,7 +14,8 @@
 # from run to run; it is seeded from the op cases (tests/gen_op_cases.py),
 # the hostile catalogue (tests/reliability/gen_hostile.py), the zoo models
 # under 1 MB (tools/zoo.py; bigger ones only slow the mutator down, their
-# ops are in the op cases) and the op cases' .npy tensors. Crashes, leaks
+# ops are in the op cases) and the op cases' .npy tensors; the plugin target
+# from the plugin test models (tests/plugins/gen_plugin_models.py). Crashes, leaks
 # and timeouts are written to $FUZZ_BUILD/artifacts/<target>/ and make the
 # script exit non-zero. One line per target at the end:
 #   fuzz <target>: <seconds> s, <executions> executions, corpus <n> files, <status>
@@ -23,7 +25,7 @@ seconds=${FUZZ_SECONDS:-60}
 build=${FUZZ_BUILD:-build-fuzz}
 cc=${CC:-clang-14}
 py=${PYTHON:-/usr/bin/python3}
-targets=${*:-load session run tensor}
+targets=${*:-load session run tensor plugin}
 
 if [ ! -f "$build/build.ninja" ]; then
   # The library itself is instrumented for coverage (fuzzer-no-link); the
@@ -34,7 +36,8 @@ fi
 exes=""
 for t in $targets; do exes="$exes tests/fuzz/fuzz_$t"; done
 # shellcheck disable=SC2086
-ninja -C "$build" $exes backends/ref/engine-backend-ref.so >/dev/null
+ninja -C "$build" $exes backends/ref/engine-backend-ref.so plugins/engine-plugin-swish.so \
+  plugins/engine-plugin-yolo-decode.so >/dev/null
 
 seeds=$build/seeds
 if [ ! -f "$seeds/.done" ]; then
@@ -63,6 +66,11 @@ for k, arr in enumerate([rng.standard_normal((2, 3)).astype(np.float32), np.aran
     with open(f"{sys.argv[1]}/pb{k}", "wb") as f:
         f.write(b"\x01" + numpy_helper.from_array(arr, f"t{k}").SerializeToString())
 EOF
+  mkdir -p "$seeds/plugin_models"
+  "$py" tests/plugins/gen_plugin_models.py "$seeds/plugin" >/dev/null
+  for f in "$seeds"/plugin/*/model.onnx; do
+    cp "$f" "$seeds/plugin_models/$(basename "$(dirname "$f")").onnx"
+  done
   if "$py" tools/zoo.py --preserve-bn --only lenet5,alexnet "$seeds/zoo" >/dev/null 2>&1; then
     for d in "$seeds"/zoo/*/; do
       [ -f "$d/model.onnx" ] && cp "$d/model.onnx" "$seeds/models/zoo-$(basename "$d").onnx"
@@ -80,6 +88,7 @@ for t in $targets; do
   mkdir -p "$corpus" "$art"
   case $t in
     tensor) seed=$seeds/tensors ;;
+    plugin) seed=$seeds/plugin_models ;;
     *) seed=$seeds/models ;;
   esac
   log=$build/fuzz-$t.log
