@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 
@@ -207,6 +208,70 @@ static void test_garbage(void **state) {
     engine_context_destroy(ctx);
 }
 
+/* Writes a version 1.0 .npy file: magic, the header padded to 64 bytes,
+ * then `data_bytes` bytes of data. */
+static void write_npy(const char *path, const char *header, size_t data_bytes) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    char h[512];
+    size_t n = (size_t)snprintf(h, sizeof h, "%s", header);
+    while ((10 + n + 1) % 64) h[n++] = ' ';
+    h[n++] = '\n';
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 255), (unsigned char)(n >> 8)};
+    fwrite(pre, 1, sizeof pre, f);
+    fwrite(h, 1, n, f);
+    for (size_t k = 0; k < data_bytes; ++k) fputc((int)(k * 37 & 255), f);
+    fclose(f);
+}
+
+/* Hostile .npy files: each refused with its status and message. */
+static void test_tensor_files(void **state) {
+    (void)state;
+    static const struct {
+        const char *header;
+        size_t data_bytes;
+        engine_status status;
+        const char *substring;
+    } cases[] = {
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20, ENGINE_ERR_PARSE,
+         ".npy data is 20 bytes, the header says 24"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 28, ENGINE_ERR_PARSE,
+         ".npy data is 28 bytes, the header says 24"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }", 8,
+         ENGINE_ERR_PARSE, ".npy shape overflows"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", 4,
+         ENGINE_ERR_UNSUPPORTED, "rank above 8"},
+        {"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16, ENGINE_ERR_UNSUPPORTED, "Fortran-order"},
+        {"{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8, ENGINE_ERR_UNSUPPORTED, "big-endian"},
+        {"{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", 16, ENGINE_ERR_UNSUPPORTED,
+         "dtype '<c8' is not supported"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }", 24, ENGINE_ERR_PARSE, "malformed .npy header"},
+        {"{'descr': '<f4', 'shape': (2,), ", 8, ENGINE_ERR_PARSE, "malformed .npy header"},
+    };
+    char folder[] = "/tmp/engine-hostile-npy-XXXXXX", path[64];
+    assert_non_null(mkdtemp(folder));
+    snprintf(path, sizeof path, "%s/t.npy", folder);
+    engine_context *ctx = new_ctx();
+    int bad = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; ++k) {
+        write_npy(path, cases[k].header, cases[k].data_bytes);
+        engine_tensor t;
+        memset(&t, 0, sizeof t);
+        engine_status st = engine_tensor_load(ctx, path, &t);
+        const char *msg = engine_context_error(ctx);
+        if (st != cases[k].status || !strstr(msg, cases[k].substring)) {
+            fprintf(stderr, "FAIL npy case %zu: status %d (want %d), message \"%s\" (want \"%s\")\n", k, st,
+                    cases[k].status, msg, cases[k].substring);
+            bad++;
+        }
+        if (st == ENGINE_OK) engine_tensor_release(ctx, &t);
+    }
+    remove(path);
+    rmdir(folder);
+    engine_context_destroy(ctx);
+    assert_int_equal(bad, 0);
+}
+
 /* engine_context_options.max_tensor_bytes refuses what would be too big,
  * before anything is allocated for it, and names the tensor. */
 static void test_size_limit(void **state) {
@@ -247,6 +312,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_byte_flips),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_tensor_files),
     };
     return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }
