@@ -19,8 +19,14 @@ static double resize_coord(const engine_resize_params *p, double x, double scale
         return (x + 0.5) / scale - 0.5;
     case ENGINE_COORD_PYTORCH_HALF_PIXEL:
         return len_out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
-    case ENGINE_COORD_ALIGN_CORNERS:
-        return len_out == 1 ? 0.0 : x * (double)(len_in - 1) / (double)(len_out - 1);
+    case ENGINE_COORD_ALIGN_CORNERS: {
+        /* ONNX's length_resized is length_original * scale, unrounded (its
+         * node tests downsample 4 by 0.6 and expect the 2.4 there); with
+         * `sizes` the scale is out/in and this is len_out exactly. */
+        double len_resized = (double)len_in * scale;
+        (void)len_out;
+        return len_resized > 1.0 ? x * (double)(len_in - 1) / (len_resized - 1.0) : 0.0;
+    }
     case ENGINE_COORD_ASYMMETRIC:
         return x / scale;
     case ENGINE_COORD_HALF_PIXEL_SYMMETRIC: {
