@@ -724,7 +724,12 @@ static double resize_coord(const engine_resize_params *p, double x, double scale
     switch (p->coord) {
     case ENGINE_COORD_HALF_PIXEL: return (x + 0.5) / scale - 0.5;
     case ENGINE_COORD_PYTORCH_HALF_PIXEL: return lo > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
-    case ENGINE_COORD_ALIGN_CORNERS: return lo == 1 ? 0.0 : x * (double)(li - 1) / (double)(lo - 1);
+    case ENGINE_COORD_ALIGN_CORNERS: {
+        /* As the reference: ONNX's length_resized is li * scale, unrounded. */
+        double len_resized = (double)li * scale;
+        (void)lo;
+        return len_resized > 1.0 ? x * (double)(li - 1) / (len_resized - 1.0) : 0.0;
+    }
     case ENGINE_COORD_ASYMMETRIC: return x / scale;
     case ENGINE_COORD_HALF_PIXEL_SYMMETRIC: {
         double adj = (double)lo / (scale * (double)li), center = (double)li / 2.0;
