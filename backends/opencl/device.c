@@ -224,6 +224,8 @@ engine_status ocl_open(ocl_state *s, const engine_backend_config *config, char *
 }
 
 void ocl_close(ocl_state *s) {
+    for (int k = 0; k < s->n_plugin_programs; ++k) s->cl->ReleaseProgram(s->plugin_programs[k].program);
+    s->n_plugin_programs = 0;
     if (s->program) s->cl->ReleaseProgram(s->program);
     if (s->prof_queue) s->cl->ReleaseCommandQueue(s->prof_queue);
     if (s->queue) s->cl->ReleaseCommandQueue(s->queue);

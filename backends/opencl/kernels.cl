@@ -523,3 +523,15 @@ __kernel void f_resize(__global const int *m, int mo, __global const T *x, int x
     }
     ST(y, yo + i, acc);
 }
+
+/* Plugin-node boundaries: plugin kernels see float32 buffers of their own
+ * (offset 0) whatever the storage type; these copy to and from them. */
+__kernel void f_to_f32(__global const T *x, int xo, __global float *y) {
+    int i = get_global_id(0);
+    y[i] = LD(x, xo + i);
+}
+
+__kernel void f_from_f32(__global const float *x, __global T *y, int yo) {
+    int i = get_global_id(0);
+    ST(y, yo + i, x[i]);
+}

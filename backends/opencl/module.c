@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/plugin.h"
 #include "ocl_internal.h"
 
 #define OCL_EXPORT __attribute__((visibility("default")))
@@ -39,17 +40,31 @@ enum { BUF_NONE, BUF_ARENA, BUF_WEIGHTS, BUF_META };
 
 /* A kernel argument recorded at compile, set once the buffers exist. */
 typedef struct ocl_arg {
-    char type;   /* 'T' tensor (value slot + extra offset), 'M' meta (+ offset), 'W' weight buffer, 'i', 'f' */
+    char type;   /* 'T' tensor (value slot + extra offset), 'M' meta (+ offset), 'W' weight buffer, 'i', 'f',
+                  * plugin nodes: 'B' own buffer i, 'N' NULL buffer, 'S' raw scalar bytes */
     int i, extra;
     float f;
+    unsigned char raw[16];
+    size_t size;
 } ocl_arg;
 
-#define OCL_MAX_ARGS 20
+#define OCL_MAX_ARGS (2 * ENGINE_PLUGIN_MAX_IO + ENGINE_PLUGIN_CL_MAX_ARGS)
+
+/* A buffer of a plugin node's own (offset 0, float32 or the constant's
+ * bytes), created at compile with `data` copied in when non-NULL. */
+typedef struct ocl_own {
+    size_t size;
+    const void *data;
+} ocl_own;
 
 typedef struct ocl_launch {
     int step;           /* node index in the partition */
     const char *kname;  /* NULL: a CLBlast SGEMM */
     size_t global;
+    cl_program prog;    /* NULL: the module's program; else a plugin op's */
+    int work_dim;       /* 0: 1-D over `global`, local chosen by the driver */
+    size_t gsz[3], lsz[3];
+    int use_local;
     int nargs;
     ocl_arg args[OCL_MAX_ARGS];
     cl_kernel kernel;
@@ -95,6 +110,9 @@ typedef struct ocl_program {
     unsigned char *staging;
     size_t staging_bytes;
     cl_mem arena, weights, meta;
+    int n_own;
+    ocl_own *own_info;
+    cl_mem *own;
     size_t arena_bytes, weight_bytes, meta_bytes;
     cl_event *events;
 } ocl_program;
@@ -105,6 +123,7 @@ typedef struct builder {
     ocl_program *p;
     const engine_partition *part;
     int cap_launches, cap_slots;
+    size_t cap_own;
     int *meta;
     size_t n_meta, cap_meta;
     float *wts;
@@ -133,7 +152,7 @@ static void node_err(builder *b, const engine_node *n, engine_status st, const c
     if (b->st) return;
     b->st = st;
     if (b->err && b->err_size) {
-        char msg[300];
+        char msg[600];
         snprintf(msg, sizeof msg, fmt, what);
         snprintf(b->err, b->err_size, "node '%s' (%s) on opencl device '%s': %s", n ? n->name : "?",
                  n ? n->op_type : "?", b->s->dev.name, msg);
@@ -342,6 +361,7 @@ static void launch(builder *b, const char *kname, size_t global, const char *fmt
             break;
         case 'M': a->i = va_arg(ap, int); break;
         case 'W': break;
+        case 'B': a->i = va_arg(ap, int); break;
         case 'i': a->i = va_arg(ap, int); break;
         case 'f': a->f = (float)va_arg(ap, double); break;
         }
@@ -440,8 +460,28 @@ static int needs_params(engine_op op) {
     }
 }
 
+/* A plugin node runs when its op brings OpenCL C and its non-constant
+ * inputs and outputs are float32 (constants go up as their bytes). */
+static int plugin_supported(const engine_node *n) {
+    const engine_plugin_op *op = n->plugin;
+    if (!op->cl_source || !op->cl_kernel_name || !op->cl_geometry) return 0;
+    if (n->n_inputs > op->max_inputs || n->n_outputs > op->max_outputs || op->max_inputs > ENGINE_PLUGIN_MAX_IO ||
+        op->max_outputs > ENGINE_PLUGIN_MAX_IO)
+        return 0;
+    for (int k = 0; k < n->n_inputs; ++k) {
+        const engine_value *v = n->inputs[k];
+        if (v && (!numel_ok(v) || (!v->data && v->dtype != ENGINE_DTYPE_F32))) return 0;
+    }
+    for (int k = 0; k < n->n_outputs; ++k) {
+        const engine_value *v = n->outputs[k];
+        if (v && (!numel_ok(v) || v->dtype != ENGINE_DTYPE_F32)) return 0;
+    }
+    return 1;
+}
+
 static int ocl_supports_node(const engine_node *n) {
-    if (!n || n->plugin || n->op == ENGINE_OP_UNKNOWN) return 0;
+    if (n && n->plugin) return plugin_supported(n);
+    if (!n || n->op == ENGINE_OP_UNKNOWN) return 0;
     /* Nothing to run: every output is already a constant. */
     int all_const = n->n_outputs > 0;
     for (int k = 0; k < n->n_outputs; ++k) all_const &= !n->outputs[k] || n->outputs[k]->data != NULL;
@@ -848,7 +888,142 @@ static void emit_resize(builder *b, const engine_node *n) {
     launch(b, "f_resize", (size_t)numel(y), "MTWT", mo, xs, 0, ys, 0);
 }
 
+static int own_new(builder *b, size_t size, const void *data) {
+    if (b->st || !grow(b, (void **)&b->p->own_info, &b->cap_own, (size_t)b->p->n_own + 1, sizeof(ocl_own))) return -1;
+    b->p->own_info[b->p->n_own] = (ocl_own){size ? size : 4, data};
+    return b->p->n_own++;
+}
+
+/* The plugin op's program, built once per backend instance. */
+static cl_program plugin_program(builder *b, const engine_node *n) {
+    ocl_state *s = b->s;
+    const engine_plugin_op *op = n->plugin;
+    for (int k = 0; k < s->n_plugin_programs; ++k)
+        if (s->plugin_programs[k].op == op) return s->plugin_programs[k].program;
+    if (s->n_plugin_programs == (int)(sizeof s->plugin_programs / sizeof *s->plugin_programs)) {
+        node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "more than 16 plugin ops with OpenCL kernels");
+        return NULL;
+    }
+    cl_int e;
+    const char *src = op->cl_source;
+    cl_program prog = s->cl->CreateProgramWithSource(s->ctx, 1, &src, NULL, &e);
+    if (!prog || e) {
+        node_err(b, n, e == CL_OUT_OF_HOST_MEMORY ? ENGINE_ERR_OUT_OF_MEMORY : ENGINE_ERR_BACKEND,
+                 "creating the plugin's OpenCL program failed (%s)", ocl_err_name(e ? e : CL_OUT_OF_HOST_MEMORY));
+        return NULL;
+    }
+    e = s->cl->BuildProgram(prog, 1, &s->dev.device, op->cl_build_options ? op->cl_build_options : "", NULL, NULL);
+    if (e) {
+        char log[400] = "", what[460];
+        if (s->cl->GetProgramBuildInfo(prog, s->dev.device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL))
+            log[0] = 0;
+        log[sizeof log - 1] = 0;
+        snprintf(what, sizeof what, "plugin kernel build failed (%s): %s", ocl_err_name(e), log);
+        s->cl->ReleaseProgram(prog);
+        node_err(b, n, ENGINE_ERR_BACKEND, "%s", what);
+        return NULL;
+    }
+    s->plugin_programs[s->n_plugin_programs].op = op;
+    s->plugin_programs[s->n_plugin_programs++].program = prog;
+    return prog;
+}
+
+/* A plugin node: its inputs copied (converted) into float32 buffers of its
+ * own, the op's kernel with the argument order of plugin.h, its outputs
+ * copied back into the arena. */
+static void emit_plugin(builder *b, const engine_node *n) {
+    const engine_plugin_op *op = n->plugin;
+    cl_program prog = plugin_program(b, n);
+    if (!prog) return;
+    ocl_arg args[OCL_MAX_ARGS];
+    int na = 0, out_own[ENGINE_PLUGIN_MAX_IO], out_slot[ENGINE_PLUGIN_MAX_IO];
+    memset(args, 0, sizeof args);
+    for (int k = 0; k < op->max_inputs; ++k) {
+        const engine_value *v = k < n->n_inputs ? n->inputs[k] : NULL;
+        ocl_arg *a = &args[na++];
+        a->type = 'N';
+        if (!v) continue;
+        size_t es = v->dtype == ENGINE_DTYPE_BOOL || v->dtype == ENGINE_DTYPE_U8 || v->dtype == ENGINE_DTYPE_I8 ? 1
+                    : v->dtype == ENGINE_DTYPE_F16 ? 2 : v->dtype == ENGINE_DTYPE_I64 || v->dtype == ENGINE_DTYPE_F64 ? 8 : 4;
+        size_t bytes = (size_t)numel(v) * es;
+        if (v->data) {
+            a->type = 'B';
+            a->i = own_new(b, bytes, v->data);
+            continue;
+        }
+        int vs = slot_read(b, v), o = own_new(b, bytes, NULL);
+        if (b->st) return;
+        launch(b, "f_to_f32", (size_t)numel(v), "TB", vs, 0, o);
+        a->type = 'B';
+        a->i = o;
+    }
+    for (int k = 0; k < op->max_outputs; ++k) {
+        const engine_value *v = k < n->n_outputs ? n->outputs[k] : NULL;
+        ocl_arg *a = &args[na++];
+        a->type = 'N';
+        out_own[k] = -1;
+        if (!v) continue;
+        a->type = 'B';
+        a->i = out_own[k] = own_new(b, (size_t)numel(v) * 4, NULL);
+    }
+    if (op->cl_args) {
+        engine_plugin_cl_arg extra[ENGINE_PLUGIN_CL_MAX_ARGS];
+        int ne = 0;
+        char msg[256] = "";
+        engine_status st = op->cl_args(n, extra, &ne, msg, sizeof msg);
+        if (st || ne < 0 || ne > ENGINE_PLUGIN_CL_MAX_ARGS) {
+            node_err(b, n, st ? st : ENGINE_ERR_INVALID_ARGUMENT, "the plugin's cl_args failed: %s", msg);
+            return;
+        }
+        for (int j = 0; j < ne; ++j) {
+            ocl_arg *a = &args[na++];
+            if (extra[j].kind == ENGINE_PLUGIN_CL_ARG_BUFFER) {
+                if (!extra[j].data || !extra[j].size) {
+                    node_err(b, n, ENGINE_ERR_INVALID_ARGUMENT, "%s", "the plugin's cl_args gave an empty buffer");
+                    return;
+                }
+                a->type = 'B';
+                a->i = own_new(b, extra[j].size, extra[j].data);
+            } else {
+                if (extra[j].size < 1 || extra[j].size > 16) {
+                    node_err(b, n, ENGINE_ERR_INVALID_ARGUMENT, "%s", "a scalar argument of a bad size");
+                    return;
+                }
+                a->type = 'S';
+                a->size = extra[j].size;
+                memcpy(a->raw, extra[j].value, extra[j].size);
+            }
+        }
+    }
+    size_t gsz[3] = {1, 1, 1}, lsz[3] = {0, 0, 0};
+    int wd = 0;
+    char msg[64] = "";
+    if (op->cl_geometry(n, gsz, lsz, &wd) || wd < 1 || wd > 3) {
+        node_err(b, n, ENGINE_ERR_INVALID_ARGUMENT, "%s", "the plugin's cl_geometry failed or gave a bad work_dim");
+        return;
+    }
+    (void)msg;
+    ocl_launch *l = launch_new(b, op->cl_kernel_name, gsz[0]);
+    if (!l) return;
+    l->prog = prog;
+    l->work_dim = wd;
+    memcpy(l->gsz, gsz, sizeof gsz);
+    memcpy(l->lsz, lsz, sizeof lsz);
+    l->use_local = lsz[0] != 0;
+    l->nargs = na;
+    memcpy(l->args, args, sizeof(ocl_arg) * (size_t)na);
+    for (int k = 0; k < op->max_outputs && k < n->n_outputs; ++k) {
+        if (out_own[k] < 0) continue;
+        out_slot[k] = slot_write(b, n->outputs[k]);
+        launch(b, "f_from_f32", (size_t)numel(n->outputs[k]), "BT", out_own[k], out_slot[k], 0);
+    }
+}
+
 static void emit_node(builder *b, const engine_node *n) {
+    if (n->plugin) {
+        emit_plugin(b, n);
+        return;
+    }
     const engine_value *x = n->inputs[0], *y = n->outputs[0];
     float a1, b1;
     int u = unary_code(n, &a1, &b1);
@@ -1256,6 +1431,10 @@ static void program_free(ocl_state *s, ocl_program *p) {
     if (p->arena) s->cl->ReleaseMemObject(p->arena);
     if (p->weights) s->cl->ReleaseMemObject(p->weights);
     if (p->meta) s->cl->ReleaseMemObject(p->meta);
+    for (int k = 0; k < p->n_own && p->own; ++k)
+        if (p->own[k]) s->cl->ReleaseMemObject(p->own[k]);
+    xfree(s, p->own);
+    xfree(s, p->own_info);
     xfree(s, p->launches);
     xfree(s, p->slots);
     xfree(s, p->ins);
@@ -1332,10 +1511,25 @@ static engine_status realise(ocl_state *s, ocl_program *p, builder *b, char *err
         p->meta = NULL;
         return cl_fail(s, e ? e : CL_MEM_OBJECT_ALLOCATION_FAILURE, "uploading the kernel parameters", err, err_size);
     }
+    if (p->n_own) {
+        p->own = xalloc(s, sizeof *p->own * (size_t)p->n_own);
+        if (!p->own) return cl_fail(s, CL_OUT_OF_HOST_MEMORY, "allocating plugin buffers", err, err_size);
+        memset(p->own, 0, sizeof *p->own * (size_t)p->n_own);
+        for (int k = 0; k < p->n_own; ++k) {
+            const ocl_own *o = &p->own_info[k];
+            p->own[k] = cl->CreateBuffer(s->ctx, o->data ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_READ_WRITE,
+                                         o->size, (void *)o->data, &e);
+            if (!p->own[k] || e) {
+                p->own[k] = NULL;
+                return cl_fail(s, e ? e : CL_MEM_OBJECT_ALLOCATION_FAILURE, "allocating a plugin buffer", err,
+                               err_size);
+            }
+        }
+    }
     for (int k = 0; k < p->n_launches; ++k) {
         ocl_launch *l = &p->launches[k];
         if (!l->kname) continue;
-        l->kernel = cl->CreateKernel(s->program, l->kname, &e);
+        l->kernel = cl->CreateKernel(l->prog ? l->prog : s->program, l->kname, &e);
         if (!l->kernel || e) {
             l->kernel = NULL;
             return cl_fail(s, e ? e : CL_OUT_OF_RESOURCES, "creating a kernel", err, err_size);
@@ -1361,6 +1555,12 @@ static engine_status realise(ocl_state *s, ocl_program *p, builder *b, char *err
                 m = p->weights;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 break;
+            case 'B':
+                m = p->own[a->i];
+                e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
+                break;
+            case 'N': e = cl->SetKernelArg(l->kernel, ai++, sizeof(cl_mem), NULL); break;
+            case 'S': e = cl->SetKernelArg(l->kernel, ai++, a->size, a->raw); break;
             case 'i': e = cl->SetKernelArg(l->kernel, ai++, sizeof a->i, &a->i); break;
             case 'f': e = cl->SetKernelArg(l->kernel, ai++, sizeof a->f, &a->f); break;
             }
@@ -1536,7 +1736,9 @@ static engine_status enqueue_all(ocl_state *s, ocl_program *p, cl_command_queue 
         cl_event *ev = with_events ? &p->events[k] : NULL;
         if (ev) *ev = NULL;
         if (l->kname) {
-            cl_int e = cl->EnqueueNDRangeKernel(q, l->kernel, 1, NULL, &l->global, NULL, 0, NULL, ev);
+            cl_int e = l->work_dim ? cl->EnqueueNDRangeKernel(q, l->kernel, (cl_uint)l->work_dim, NULL, l->gsz,
+                                                              l->use_local ? l->lsz : NULL, 0, NULL, ev)
+                                   : cl->EnqueueNDRangeKernel(q, l->kernel, 1, NULL, &l->global, NULL, 0, NULL, ev);
             if (e) {
                 if (ev) *ev = NULL;
                 const engine_node *n = NULL;

@@ -42,6 +42,12 @@ typedef struct ocl_state {
     cl_command_queue queue;      /* in order, no profiling */
     cl_command_queue prof_queue; /* created on the first timed run */
     cl_program program;          /* built once, on the first compile */
+    /* Plugin ops' programs (cl_source), built once each, on first use. */
+    struct {
+        const void *op;
+        cl_program program;
+    } plugin_programs[16];
+    int n_plugin_programs;
     double compile_ms;
     int from_cache, built;
 } ocl_state;
