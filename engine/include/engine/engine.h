@@ -179,7 +179,11 @@ enum {
     ENGINE_OPT_NONE = 0,
     ENGINE_OPT_DEFAULT = 1 /* every pass the engine has */
 };
-/* Runs the graph optimisation passes (see docs/PASSES.md). */
+/* Runs the graph optimisation passes (see docs/PASSES.md). Every pass
+ * keeps the model's outputs within float rounding of the unoptimised graph.
+ * On an error (ENGINE_ERR_OUT_OF_MEMORY included) the graph may be partly
+ * rewritten: it is still valid to free, but the model must not be run;
+ * load it again. */
 ENGINE_API engine_status engine_model_optimize(engine_model *model, unsigned flags);
 
 /* Non-initializer graph inputs and the graph outputs. */
