@@ -16,12 +16,26 @@ cases="$src/tests/run_cases.sh"
 # Generation only (RUNNER "-"): shared with the zoo test's folder.
 sh "$cases" zoo - "$src/tools/zoo.py" "$tdir/zoo"
 sh "$cases" node - "$src/tests/conformance/gen_node_tests.py" "$tdir/conformance/node"
+# Plugin ops are checked like built-ins: the example plugins' cases (numpy
+# references) with the plugins loaded through ENGINE_PLUGIN_PATH.
+sh "$cases" plugins - "$src/tests/plugins/gen_plugin_models.py" "$tdir/conformance/plugins"
+# The generator also writes the refusal cases of tests/plugins; the suite
+# takes the runnable ones, at the per-op tolerance.
+pcases="swish_conv swish_default yolo yolo_noimg"
+: > "$tdir/conformance/plugins/INDEX"
+for c in $pcases; do
+  echo "$c" >> "$tdir/conformance/plugins/INDEX"
+  echo "allclose 1e-5 1e-4" > "$tdir/conformance/plugins/$c/tolerance"
+done
+plugdir="$tdir/../plugins"
+ENGINE_PLUGIN_PATH="$plugdir/engine-plugin-swish.so:$plugdir/engine-plugin-yolo-decode.so"
+export ENGINE_PLUGIN_PATH
 
 case $mode in
 suite)
   # shellcheck disable=SC2086
   exec "$conf" --expected "$src/tests/conformance/expected.txt" ${ENGINE_CONFORMANCE_ARGS:-} \
-    "$tdir/conformance/node" "$tdir/zoo"
+    "$tdir/conformance/node" "$tdir/conformance/plugins" "$tdir/zoo"
   ;;
 diverge)
   model="$tdir/zoo/lenet5"
