@@ -724,6 +724,21 @@ static int write_markdown(const char *path, const options *o, column *cols, int 
             md_cell(f, res[r].v[c], res[r].metric[c], res[r].msg[c], strncmp(res[r].test, "zoo/", 4) == 0);
         fprintf(f, "\n");
     }
+    /* Every unsupported verdict with the engine's own reason (the
+     * exclusions of selected tests). */
+    int any_unsup = 0;
+    for (int r = 0; r < nr; r++)
+        for (int c = 0; c < nc; c++) {
+            if (res[r].v[c] != V_UNSUP)
+                continue;
+            if (!any_unsup++)
+                fprintf(f, "\n### Unsupported, with the engine's reason\n\n| test | backend | reason |\n"
+                           "| --- | --- | --- |\n");
+            fprintf(f, "| %s | %s | ", res[r].test, cols[c].name);
+            for (const char *m = res[r].msg[c] ? res[r].msg[c] : ""; *m; m++)
+                fputs(*m == '|' ? "\\|" : *m == '\n' ? " " : (char[2]){*m, 0}, f);
+            fprintf(f, " |\n");
+        }
     /* What each generator left out, with its reason. */
     for (int s = 0; s < o->suites.n; s++) {
         char *p = path_join(o->suites.v[s], "EXCLUDED");
