@@ -148,7 +148,10 @@ def _nearest_coeffs(r, mode):
 def _interp_1d(data, scale, out_len, x, coeffs_fn, ctm, exclude_outside):
     in_len = len(data)
     if ctm == "align_corners":
-        xo = 0.0 if out_len == 1 else x * (in_len - 1) / (out_len - 1)
+        # ONNX's reference takes length_resized = scale * length_original,
+        # unrounded (its node tests depend on it); equal to out_len for sizes.
+        len_resized = scale * in_len
+        xo = 0.0 if len_resized <= 1 else x * (in_len - 1) / (len_resized - 1)
     elif ctm == "asymmetric":
         xo = x / scale
     elif ctm == "pytorch_half_pixel":
