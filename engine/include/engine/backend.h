@@ -39,8 +39,9 @@ extern "C" {
 #endif
 
 /* Bumped whenever engine_backend_iface, engine_partition, engine_value,
- * engine_node, engine_attr or an ops.h params struct changes layout. */
-#define ENGINE_BACKEND_ABI_VERSION 2u
+ * engine_node, engine_attr or an ops.h params struct changes layout.
+ * v3: engine_value.alias_of / alias_offset (Concat elimination). */
+#define ENGINE_BACKEND_ABI_VERSION 3u
 
 #define ENGINE_BACKEND_ENTRY_SYMBOL "engine_backend_entry"
 

@@ -42,6 +42,32 @@ typedef struct engine_value {
     unsigned flags;    /* ENGINE_VALUE_* */
     struct engine_node *producer; /* NULL for graph inputs and constants */
     int index;         /* position in the graph's value table */
+    /* Storage aliasing, set by the concat-elimination pass
+     * (engine/passes/concat_alias.c); NULL/0 otherwise. When alias_of is
+     * set, this activation may be stored inside alias_of's buffer, as the
+     * contiguous bytes [alias_offset, alias_offset + its size): its slice of
+     * a Concat output (all dims before the axis are 1, so the slice is one
+     * run of bytes). alias_of may itself be aliased (a Concat feeding a
+     * bigger Concat, DenseNet's prefixes); the chain ends at a root value
+     * with alias_of == NULL, and offsets add up along it.
+     *
+     * Honouring it is optional and per partition: a backend places the
+     * value at the root's buffer + the summed offset only when the value,
+     * every link of its chain and the root are all written inside the same
+     * partition and none of them (except possibly the root) is a partition
+     * output; otherwise it gives the value its own buffer. Either way the
+     * result is the same, because every backend's Concat skips an input
+     * whose storage already is its destination slice, and copies the
+     * others. A backend that honours aliases keeps the whole chain's bytes
+     * live from the first write of any member to the last read of any
+     * member. The pass guarantees that no node reads bytes of a chain that
+     * overlap the bytes it writes (except a Concat input that already sits
+     * exactly at its destination slice), and never aliases graph inputs,
+     * constants or graph outputs. A value read by several Concats aliases
+     * into one of them; the others copy it, or find it in place when their
+     * slices coincide (DenseNet's nested prefixes). */
+    struct engine_value *alias_of;
+    size_t alias_offset;
 } engine_value;
 
 /* Attribute types: the numbers are ONNX's AttributeProto.AttributeType. */
