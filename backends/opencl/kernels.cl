@@ -420,32 +420,6 @@ __kernel void f_softmax(__global const T *x, int xo, __global T *y, int yo, int 
     }
 }
 
-/* BatchNormalization (inference). params: scale, B, mean, var at offsets. */
-__kernel void f_batchnorm(__global const T *x, int xo, __global const T *p, int so, int bo, int mo_, int vo,
-                          __global T *y, int yo, int plane, int C, float eps) {
-    int i = get_global_id(0);
-    int c = (i / plane) % C;
-    float v = (LD(x, xo + i) - LD(p, mo_ + c)) / sqrt(LD(p, vo + c) + eps);
-    ST(y, yo + i, v * LD(p, so + c) + LD(p, bo + c));
-}
-
-/* InstanceNormalization: one work item per (n, c) plane, two passes. */
-__kernel void f_instnorm(__global const T *x, int xo, __global const T *p, int so, int bo, __global T *y, int yo,
-                         int plane, int C, float eps) {
-    int i = get_global_id(0);
-    int c = i % C, base = i * plane;
-    float mean = 0.0f, var = 0.0f;
-    for (int k = 0; k < plane; ++k) mean += LD(x, xo + base + k);
-    mean /= (float)plane;
-    for (int k = 0; k < plane; ++k) {
-        float d = LD(x, xo + base + k) - mean;
-        var += d * d;
-    }
-    var /= (float)plane;
-    float inv = 1.0f / sqrt(var + eps), sc = LD(p, so + c), sh = LD(p, bo + c);
-    for (int k = 0; k < plane; ++k) ST(y, yo + base + k, (LD(x, xo + base + k) - mean) * inv * sc + sh);
-}
-
 /* LRN across channels: y = x / (bias + alpha / size * sum sq)^beta. */
 __kernel void f_lrn(__global const T *x, int xo, __global T *y, int yo, int plane, int C, int lo, int hi, float alpha,
                     float beta, float bias, int size) {
@@ -534,4 +508,246 @@ __kernel void f_to_f32(__global const T *x, int xo, __global float *y) {
 __kernel void f_from_f32(__global const float *x, __global T *y, int yo) {
     int i = get_global_id(0);
     ST(y, yo + i, x[i]);
+}
+
+/* ---- integer tensors ----
+ * int64, int32, int8 and uint8 tensors are stored as long on the device
+ * (module.c converts at the seams); `nb` says which width the value has
+ * and results are wrapped to it (two's complement, as the reference and
+ * numpy do): 0 int64, 1 int32, 2 int8, 3 uint8. Bool stays in the storage
+ * type T as 0/1. Errors the reference reports (an integer division by
+ * zero, a run-time Gather index out of range) set *flag = step + 1 (the
+ * node's position in the partition) and write 0; module.c reads the flag
+ * after the run and returns the error. */
+static long narrow_l(long v, int nb) {
+    switch (nb) {
+    case 1: return ((v & 0xffffffffL) ^ 0x80000000L) - 0x80000000L;
+    case 2: return ((v & 0xffL) ^ 0x80L) - 0x80L;
+    case 3: return v & 0xffL;
+    default: return v;
+    }
+}
+
+/* float -> integer: toward zero, NaN 0, out of range saturated to int64
+ * (the reference's to_i64), then wrapped to the width. */
+static long f_to_l(float f, int nb) {
+    long v;
+    if (isnan(f)) v = 0;
+    else if (f >= 9.2233720368547758e18f) v = LONG_MAX;
+    else if (f <= -9.2233720368547758e18f) v = LONG_MIN;
+    else v = (long)f;
+    return narrow_l(v, nb);
+}
+
+/* Loads and stores of the two storage classes, for the kernel bodies
+ * written once below. */
+#define LDL(p, i) ((p)[(i)])
+#define STL(p, i, v) ((p)[(i)] = (v))
+
+#define COPY_BODY(LDX, STX)                                                                                           \
+    int i = get_global_id(0);                                                                                        \
+    int r = m[mo];                                                                                                   \
+    int ii = xo, oi = yo, rem = i;                                                                                   \
+    for (int d = r - 1; d >= 0; --d) {                                                                               \
+        int n = m[mo + 1 + d];                                                                                       \
+        int k = rem % n;                                                                                             \
+        rem /= n;                                                                                                    \
+        ii += k * m[mo + 1 + r + d];                                                                                 \
+        oi += k * m[mo + 1 + 2 * r + d];                                                                             \
+    }                                                                                                                \
+    STX(y, oi, LDX(x, ii));
+
+__kernel void f_copy_l(__global const int *m, int mo, __global const long *x, int xo, __global long *y, int yo) {
+    COPY_BODY(LDL, STL)
+}
+
+/* Gather along an axis with constant indices (in meta), long data. */
+__kernel void f_gather_l(__global const int *m, int mo, __global const long *x, int xo, __global long *y, int yo) {
+    int i = get_global_id(0);
+    int len = m[mo], nidx = m[mo + 1], post = m[mo + 2];
+    int p = i % post, rest = i / post;
+    int j = rest % nidx, pre = rest / nidx;
+    y[yo + i] = x[xo + (pre * len + m[mo + 3 + j]) * post + p];
+}
+
+/* Gather with run-time indices (a long tensor). meta: axis_len, n_idx, post. */
+#define GATHER_RT_BODY(LDX, STX, ZERO)                                                                                \
+    int i = get_global_id(0);                                                                                        \
+    int len = m[mo], nidx = m[mo + 1], post = m[mo + 2];                                                             \
+    int p = i % post, rest = i / post;                                                                               \
+    int j = rest % nidx, pre = rest / nidx;                                                                          \
+    long k = ix[io + j];                                                                                             \
+    if (k < 0) k += len;                                                                                             \
+    if (k < 0 || k >= len) {                                                                                         \
+        *flag = step + 1;                                                                                            \
+        STX(y, yo + i, ZERO);                                                                                        \
+        return;                                                                                                      \
+    }                                                                                                                \
+    STX(y, yo + i, LDX(x, xo + (pre * len + (int)k) * post + p));
+
+__kernel void f_gather_rt(__global const int *m, int mo, __global const T *x, int xo, __global const long *ix, int io,
+                          __global T *y, int yo, __global int *flag, int step) {
+    GATHER_RT_BODY(LD, ST, 0.0f)
+}
+
+__kernel void f_gather_rt_l(__global const int *m, int mo, __global const long *x, int xo, __global const long *ix,
+                            int io, __global long *y, int yo, __global int *flag, int step) {
+    GATHER_RT_BODY(LDL, STL, 0)
+}
+
+/* Pad of a long tensor; meta as f_pad. */
+__kernel void f_pad_l(__global const int *m, int mo, __global const long *x, int xo, __global long *y, int yo,
+                      long value) {
+    int i = get_global_id(0);
+    int r = m[mo], mode = m[mo + 1];
+    int rem = i, ii = 0, stride = 1, outside = 0;
+    for (int d = r - 1; d >= 0; --d) {
+        int n = m[mo + 2 + d], on = m[mo + 2 + r + d];
+        int k = rem % on - m[mo + 2 + 2 * r + d];
+        rem /= on;
+        if (k < 0 || k >= n) {
+            if (mode == 0) {
+                outside = 1;
+            } else if (mode == 2) {
+                k = k < 0 ? 0 : n - 1;
+            } else if (n == 1) {
+                k = 0;
+            } else {
+                int period = 2 * (n - 1);
+                k = k % period;
+                if (k < 0) k += period;
+                if (k >= n) k = period - k;
+            }
+        }
+        ii += k * stride;
+        stride *= n;
+    }
+    y[yo + i] = outside ? value : x[xo + ii];
+}
+
+/* Copies (Identity, Reshape...; op U_COPY), Neg and Abs of long tensors,
+ * wrapped to the width (also Cast between integer widths). */
+__kernel void f_unary_l(__global const long *x, int xo, __global long *y, int yo, int op, int nb) {
+    int i = get_global_id(0);
+    long v = x[xo + i];
+    /* negation through unsigned: wraps instead of overflowing */
+    if (op == U_NEG || (op == U_ABS && v < 0)) v = (long)(0UL - (ulong)v);
+    y[yo + i] = narrow_l(v, nb);
+}
+
+/* Broadcast index of element i for up to three inputs (meta as f_broadcast). */
+#define BCAST_INDEX                                                                                                   \
+    int i = get_global_id(0);                                                                                        \
+    int r = m[mo];                                                                                                   \
+    int ia = ao, ib = bo, ic = co, rem = i;                                                                          \
+    for (int d = r - 1; d >= 0; --d) {                                                                               \
+        int n = m[mo + 1 + d];                                                                                       \
+        int k = rem % n;                                                                                             \
+        rem /= n;                                                                                                    \
+        ia += k * m[mo + 1 + r + d];                                                                                 \
+        ib += k * m[mo + 1 + 2 * r + d];                                                                             \
+        ic += k * m[mo + 1 + 3 * r + d];                                                                             \
+    }
+
+/* Add/Sub/Mul/Div of long tensors (B_* codes), wrapping; Div truncates
+ * toward zero, MIN / -1 gives MIN (the reference's rule), / 0 is an error. */
+__kernel void f_arith_l(__global const int *m, int mo, __global const long *pa, int ao, __global const long *pb,
+                        int bo, __global long *y, int yo, int op, int nb, __global int *flag, int step) {
+    int co = 0;
+    BCAST_INDEX
+    (void)ic;
+    ulong a = (ulong)pa[ia], b = (ulong)pb[ib];
+    long v;
+    switch (op) {
+    case B_ADD: v = (long)(a + b); break;
+    case B_SUB: v = (long)(a - b); break;
+    case B_MUL: v = (long)(a * b); break;
+    default: {
+        long sa = (long)a, sb = (long)b;
+        long mn = nb == 1 ? (long)INT_MIN : LONG_MIN;
+        if (sb == 0) {
+            *flag = step + 1;
+            v = 0;
+        } else if (sb == -1) {
+            v = sa == mn ? mn : -sa;
+        } else {
+            v = sa / sb;
+        }
+        break;
+    }
+    }
+    y[yo + i] = narrow_l(v, nb);
+}
+
+/* Equal of long tensors: a bool (T 0/1) result. */
+__kernel void f_equal_l(__global const int *m, int mo, __global const long *pa, int ao, __global const long *pb, int bo,
+                        __global T *y, int yo) {
+    int co = 0;
+    BCAST_INDEX
+    (void)ic;
+    ST(y, yo + i, pa[ia] == pb[ib] ? 1.0f : 0.0f);
+}
+
+/* Where(cond, X, Y) with long X and Y; cond is bool (T 0/1). */
+__kernel void f_where_l(__global const int *m, int mo, __global const T *pa, int ao, __global const long *pb, int bo,
+                        __global const long *pc, int co, __global long *y, int yo) {
+    BCAST_INDEX
+    y[yo + i] = LD(pa, ia) != 0.0f ? pb[ib] : pc[ic];
+}
+
+/* Pow with a float base and an integer exponent: float result. */
+__kernel void f_pow_l(__global const int *m, int mo, __global const T *pa, int ao, __global const long *pb, int bo,
+                      __global T *y, int yo) {
+    int co = 0;
+    BCAST_INDEX
+    (void)ic;
+    ST(y, yo + i, pow(LD(pa, ia), (float)pb[ib]));
+}
+
+/* Cast float or bool (T) -> integer (long, wrapped to nb). */
+__kernel void f_cast_tl(__global const T *x, int xo, __global long *y, int yo, int nb) {
+    int i = get_global_id(0);
+    y[yo + i] = f_to_l(LD(x, xo + i), nb);
+}
+
+/* Cast integer (long) -> float, or -> bool when tobool. */
+__kernel void f_cast_lt(__global const long *x, int xo, __global T *y, int yo, int tobool) {
+    int i = get_global_id(0);
+    long v = x[xo + i];
+    ST(y, yo + i, tobool ? (v != 0 ? 1.0f : 0.0f) : (float)v);
+}
+
+/* A constant fill (Dropout's mask in inference: all true). */
+__kernel void f_fill(__global T *y, int yo, float v) {
+    int i = get_global_id(0);
+    ST(y, yo + i, v);
+}
+
+/* BatchNormalization (inference) with each parameter tensor its own
+ * (buffer, offset): constants in the weight buffer or run-time values in
+ * the arena alike. */
+__kernel void f_batchnorm(__global const T *x, int xo, __global const T *ps, int so, __global const T *pb, int bo,
+                           __global const T *pm, int mo_, __global const T *pv, int vo, __global T *y, int yo,
+                           int plane, int C, float eps) {
+    int i = get_global_id(0);
+    int c = (i / plane) % C;
+    float v = (LD(x, xo + i) - LD(pm, mo_ + c)) / sqrt(LD(pv, vo + c) + eps);
+    ST(y, yo + i, v * LD(ps, so + c) + LD(pb, bo + c));
+}
+
+/* InstanceNormalization with scale and bias each a (buffer, offset). */
+__kernel void f_instnorm(__global const T *x, int xo, __global const T *ps, int so, __global const T *pb, int bo,
+                          __global T *y, int yo, int plane, int C, float eps) {
+    int i = get_global_id(0);
+    int c = i % C, base = i * plane;
+    float mean = 0.0f, var = 0.0f;
+    for (int k = 0; k < plane; ++k) mean += LD(x, xo + base + k);
+    mean /= (float)plane;
+    for (int k = 0; k < plane; ++k) {
+        float d = LD(x, xo + base + k) - mean;
+        var += d * d;
+    }
+    var /= (float)plane;
+    float inv = 1.0f / sqrt(var + eps), sc = LD(ps, so + c), sh = LD(pb, bo + c);
+    for (int k = 0; k < plane; ++k) ST(y, yo + base + k, (LD(x, xo + base + k) - mean) * inv * sc + sh);
 }

@@ -15,8 +15,15 @@
  *
  * Storage is float, or half with precision fp16 (converted on the host at
  * the seams and at weight upload); bool values are stored as 0/1 in the
- * same type and converted at the seams. Integer tensors never reach the
- * device: ops that compute on them are refused and fall back to cpu/ref. */
+ * same type and converted at the seams. Integer tensors (int64, int32,
+ * int8, uint8) are stored as long (OpenCL C 1.2's 64-bit integer, full
+ * profile), converted at the seams, their constants in a weight buffer of
+ * their own; kernels wrap results to the tensor's width.
+ *
+ * Concat aliases (ir.h, engine_value.alias_of): a value whose alias chain
+ * is written entirely inside the partition is placed at its root's slot +
+ * the summed offset, the root's lifetime covers every member's, and the
+ * Concat skips an input that already sits at its destination slice. */
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -36,14 +43,16 @@ enum { U_COPY, U_RELU, U_LEAKY, U_CLIP, U_SIGMOID, U_HSIGMOID, U_HSWISH, U_TANH,
        U_MISH, U_SQRT, U_EXP, U_LOG, U_NEG, U_ABS, U_SILU, U_TOBOOL };
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_PRELU, B_EQUAL, B_WHERE };
 
-enum { BUF_NONE, BUF_ARENA, BUF_WEIGHTS, BUF_META };
+enum { BUF_NONE, BUF_ARENA, BUF_WEIGHTS, BUF_META, BUF_IWEIGHTS };
 
 /* A kernel argument recorded at compile, set once the buffers exist. */
 typedef struct ocl_arg {
     char type;   /* 'T' tensor (value slot + extra offset), 'M' meta (+ offset), 'W' weight buffer, 'i', 'f',
+                  * 'L' long, 'F' the error-flag buffer,
                   * plugin nodes: 'B' own buffer i, 'N' NULL buffer, 'S' raw scalar bytes */
     int i, extra;
     float f;
+    long long ll;
     unsigned char raw[16];
     size_t size;
 } ocl_arg;
@@ -72,16 +81,23 @@ typedef struct ocl_launch {
     int ta, tb, gm, gn, gk, lda, ldb, ldc;
     float alpha, beta;
     int a_slot, a_extra, b_slot, b_extra, c_slot, c_extra;
+    char what[256]; /* launches that can set the error flag: the message of that error */
 } ocl_launch;
 
 /* Where a value lives: an arena slot or a weight-buffer range. */
 typedef struct ocl_slot {
     const engine_value *v;
-    int buf;        /* BUF_ARENA or BUF_WEIGHTS */
+    int buf;        /* BUF_ARENA, BUF_WEIGHTS or BUF_IWEIGHTS */
+    int lng;        /* stored as long (integer dtypes); else the storage type T */
+    size_t esz;     /* device bytes per element */
     size_t count;   /* elements */
     int first, last;
-    size_t off;     /* elements */
+    size_t off;     /* elements of esz bytes */
     int part_in, part_out; /* partition position or -1 */
+    /* Concat alias: stored in slot `root` at element `aoff` (root -1: own
+     * storage). A root is planned with the union of its members' lifetimes. */
+    int root;
+    size_t aoff;
 } ocl_slot;
 
 /* A partition output that no node writes. */
@@ -109,7 +125,9 @@ typedef struct ocl_program {
     ocl_copy *copies;
     unsigned char *staging;
     size_t staging_bytes;
-    cl_mem arena, weights, meta;
+    cl_mem arena, weights, meta, iweights;
+    cl_mem flag;      /* one int: step + 1 of a node that hit a run-time error (NULL: no such launch) */
+    int flag_val;     /* read back after each run */
     int n_own;
     ocl_own *own_info;
     cl_mem *own;
@@ -128,6 +146,9 @@ typedef struct builder {
     size_t n_meta, cap_meta;
     float *wts;
     size_t n_wts, cap_wts;
+    int64_t *iwts; /* integer constants (long on the device) */
+    size_t n_iwts, cap_iwts;
+    int has_flag;
     int step;
     char *err;
     size_t err_size;
@@ -200,8 +221,44 @@ static int fits_int(int64_t v) {
     return v >= INT_MIN && v <= INT_MAX;
 }
 
-static int is_data_dtype(engine_dtype t) {
-    return t == ENGINE_DTYPE_F32 || t == ENGINE_DTYPE_BOOL;
+/* Device storage class of a dtype: 0 the storage type T (float32; bool as
+ * 0/1), 1 long (the integer dtypes), -1 not on the device. */
+static int dclass(engine_dtype t) {
+    switch (t) {
+    case ENGINE_DTYPE_F32: case ENGINE_DTYPE_BOOL: return 0;
+    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_I32: case ENGINE_DTYPE_I8: case ENGINE_DTYPE_U8: return 1;
+    default: return -1;
+    }
+}
+
+/* The kernels' width code of an integer dtype (kernels.cl, narrow_l). */
+static int nbits(engine_dtype t) {
+    return t == ENGINE_DTYPE_I32 ? 1 : t == ENGINE_DTYPE_I8 ? 2 : t == ENGINE_DTYPE_U8 ? 3 : 0;
+}
+
+static int is_int(engine_dtype t) {
+    return t == ENGINE_DTYPE_I64 || t == ENGINE_DTYPE_I32;
+}
+
+/* Host bytes per element (the module does not link libengine's
+ * engine_dtype_size). */
+static size_t host_size(engine_dtype t) {
+    switch (t) {
+    case ENGINE_DTYPE_BOOL: case ENGINE_DTYPE_U8: case ENGINE_DTYPE_I8: return 1;
+    case ENGINE_DTYPE_F16: return 2;
+    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_F64: return 8;
+    default: return 4;
+    }
+}
+
+/* Integer host value k of dtype t, widened. */
+static int64_t int_at(engine_dtype t, const void *p, size_t k) {
+    switch (t) {
+    case ENGINE_DTYPE_I64: return ((const int64_t *)p)[k];
+    case ENGINE_DTYPE_I32: return ((const int32_t *)p)[k];
+    case ENGINE_DTYPE_I8: return ((const int8_t *)p)[k];
+    default: return ((const uint8_t *)p)[k];
+    }
 }
 
 static int numel_ok(const engine_value *v) {
@@ -259,7 +316,7 @@ static int slot_find(builder *b, const engine_value *v) {
     return -1;
 }
 
-static int slot_new(builder *b, const engine_value *v, int buf, size_t count) {
+static int slot_new(builder *b, const engine_value *v, engine_dtype dt, int buf, size_t count) {
     ocl_program *p = b->p;
     size_t cap = (size_t)b->cap_slots;
     if (!grow(b, (void **)&p->slots, &cap, (size_t)p->n_slots + 1, sizeof(ocl_slot))) return -1;
@@ -268,9 +325,12 @@ static int slot_new(builder *b, const engine_value *v, int buf, size_t count) {
     memset(sl, 0, sizeof *sl);
     sl->v = v;
     sl->buf = buf;
+    sl->lng = dclass(dt) == 1;
+    sl->esz = sl->lng ? 8 : tsize(b->s);
     sl->count = count;
     sl->first = sl->last = b->step;
     sl->part_in = sl->part_out = -1;
+    sl->root = -1;
     return p->n_slots++;
 }
 
@@ -283,8 +343,17 @@ static int slot_read(builder *b, const engine_value *v) {
         return k;
     }
     size_t count = (size_t)numel(v);
+    if (v->data && dclass(v->dtype) == 1) {
+        k = slot_new(b, v, v->dtype, BUF_IWEIGHTS, count);
+        if (k < 0 || !grow(b, (void **)&b->iwts, &b->cap_iwts, b->n_iwts + count + 16, sizeof(int64_t))) return -1;
+        b->n_iwts = (b->n_iwts + 15) / 16 * 16;
+        b->p->slots[k].off = b->n_iwts;
+        for (size_t e = 0; e < count; ++e) b->iwts[b->n_iwts + e] = int_at(v->dtype, v->data, e);
+        b->n_iwts += count;
+        return k;
+    }
     if (v->data) {
-        k = slot_new(b, v, BUF_WEIGHTS, count);
+        k = slot_new(b, v, v->dtype, BUF_WEIGHTS, count);
         if (k < 0) return -1;
         size_t need = b->n_wts + count + 32;
         if (!grow(b, (void **)&b->wts, &b->cap_wts, need, sizeof(float))) return -1;
@@ -303,18 +372,72 @@ static int slot_read(builder *b, const engine_value *v) {
                  v->name);
         return -1;
     }
-    k = slot_new(b, v, BUF_ARENA, count);
+    k = slot_new(b, v, v->dtype, BUF_ARENA, count);
     if (k < 0) return -1;
     b->p->slots[k].first = 0;
     b->p->slots[k].part_in = pin;
     return k;
 }
 
+/* Non-zero when a node of this partition writes v. */
+static int written_here(const builder *b, const engine_value *v) {
+    if (!v->producer || v->data) return 0;
+    for (int k = 0; k < b->part->n_nodes; ++k)
+        if (b->part->nodes[k] == v->producer) return 1;
+    return 0;
+}
+
+/* The root of v's Concat-alias chain (ir.h), with v's element offset in
+ * it, when the chain may share the root's slot here: every link and the
+ * root written inside this partition, no link but the root a partition
+ * output, one dtype throughout, the offset a whole number of elements and
+ * the slice inside the root. NULL: v gets storage of its own (the Concat
+ * then copies it; same result). ENGINE_OPENCL_NO_ALIAS=1 turns it off. */
+static const engine_value *alias_root(const builder *b, const engine_value *v, size_t *elems) {
+    if (!v->alias_of) return NULL;
+    const char *off = getenv("ENGINE_OPENCL_NO_ALIAS");
+    if (off && strcmp(off, "0") != 0) return NULL;
+    size_t bytes = 0, hs = host_size(v->dtype);
+    const engine_value *c = v;
+    for (int guard = 0; c->alias_of; ++guard) {
+        if (guard > 4096 || !written_here(b, c) || c->alias_of->dtype != v->dtype ||
+            find_in(b->part->outputs, b->part->n_outputs, c) >= 0)
+            return NULL;
+        bytes += c->alias_offset;
+        c = c->alias_of;
+    }
+    if (!written_here(b, c) || bytes % hs || bytes / hs + (size_t)numel(v) > (size_t)numel(c)) return NULL;
+    *elems = bytes / hs;
+    return c;
+}
+
 /* The slot a node output is written to. */
 static int slot_write(builder *b, const engine_value *v) {
     if (b->st) return -1;
+    int k = -1;
+    if (!v->data) {
+        size_t ae = 0;
+        const engine_value *root = alias_root(b, v, &ae);
+        if (root) {
+            /* The root's slot is created by its first member (the Concat
+             * that writes the root comes later) and planned once. */
+            int r = slot_find(b, root);
+            if (r < 0 && (r = slot_new(b, root, root->dtype, BUF_ARENA, (size_t)numel(root))) < 0) return -1;
+            if ((k = slot_new(b, v, v->dtype, BUF_ARENA, (size_t)numel(v))) < 0) return -1;
+            b->p->slots[k].root = r;
+            b->p->slots[k].aoff = ae;
+            return k;
+        }
+        /* An alias root written now: its slot exists when a member came first. */
+        k = slot_find(b, v);
+        if (k >= 0 && b->p->slots[k].buf == BUF_ARENA && b->p->slots[k].part_in < 0 && b->p->slots[k].root < 0) {
+            if (b->p->slots[k].last < b->step) b->p->slots[k].last = b->step;
+        } else {
+            k = -1;
+        }
+    }
     /* A constant output of a node that still runs: scratch (readers use data). */
-    int k = slot_new(b, v->data ? NULL : v, BUF_ARENA, (size_t)numel(v));
+    if (k < 0) k = slot_new(b, v->data ? NULL : v, v->dtype, BUF_ARENA, (size_t)numel(v));
     if (k < 0) return -1;
     int pout = v->data ? -1 : find_in(b->part->outputs, b->part->n_outputs, v);
     if (pout >= 0) {
@@ -322,6 +445,12 @@ static int slot_write(builder *b, const engine_value *v) {
         b->p->slots[k].last = INT_MAX; /* fixed up to the last step */
     }
     return k;
+}
+
+/* Where a slot's bytes are: (slot that owns the storage, element offset). */
+static int slot_home(const ocl_program *p, int k, size_t *off) {
+    *off = p->slots[k].root >= 0 ? p->slots[k].aoff : 0;
+    return p->slots[k].root >= 0 ? p->slots[k].root : k;
 }
 
 /* ---- launches ---- */
@@ -343,7 +472,8 @@ static ocl_launch *launch_new(builder *b, const char *kname, size_t global) {
  *   T  slot (int), extra element offset (int) -> buffer + int offset
  *   M  meta offset (int)                      -> meta buffer + int offset
  *   W  the weight buffer (a dummy tensor for absent optional inputs)
- *   i  int        f  double (as float) */
+ *   F  the error-flag buffer (the launch is named after the node for the message)
+ *   i  int        f  double (as float)        L  int64_t (a long) */
 static void launch(builder *b, const char *kname, size_t global, const char *fmt, ...) {
     if (b->st || global == 0) return;
     ocl_launch *l = launch_new(b, kname, global);
@@ -361,6 +491,16 @@ static void launch(builder *b, const char *kname, size_t global, const char *fmt
             break;
         case 'M': a->i = va_arg(ap, int); break;
         case 'W': break;
+        case 'F':
+            b->has_flag = 1;
+            if (b->step < b->part->n_nodes) {
+                const engine_node *fn = b->part->nodes[b->step];
+                snprintf(l->what, sizeof l->what, "node '%.80s' (%.40s) on opencl device '%.60s': %s", fn->name, fn->op_type,
+                         b->s->dev.name,
+                         fn->op == ENGINE_OP_Gather ? "an index is out of range" : "integer division by zero");
+            }
+            break;
+        case 'L': a->ll = (long long)va_arg(ap, int64_t); break;
         case 'B': a->i = va_arg(ap, int); break;
         case 'i': a->i = va_arg(ap, int); break;
         case 'f': a->f = (float)va_arg(ap, double); break;
@@ -439,7 +579,7 @@ static int data_inputs(const engine_node *n) {
     case ENGINE_OP_BatchNormalization: return 5;
     case ENGINE_OP_InstanceNormalization: case ENGINE_OP_Gemm: case ENGINE_OP_Where: return 3;
     case ENGINE_OP_Add: case ENGINE_OP_Sub: case ENGINE_OP_Mul: case ENGINE_OP_Div: case ENGINE_OP_Pow:
-    case ENGINE_OP_PRelu: case ENGINE_OP_Equal: case ENGINE_OP_MatMul:
+    case ENGINE_OP_PRelu: case ENGINE_OP_Equal: case ENGINE_OP_MatMul: case ENGINE_OP_Gather:
         return 2;
     case ENGINE_OP_Concat: return INT_MAX;
     default: return 1;
@@ -479,71 +619,101 @@ static int plugin_supported(const engine_node *n) {
     return 1;
 }
 
+/* Every data input (the first nd) and the first output float32. */
+static int all_f32(const engine_node *n, int nd) {
+    for (int k = 0; k < n->n_inputs && k < nd; ++k)
+        if (n->inputs[k] && n->inputs[k]->dtype != ENGINE_DTYPE_F32) return 0;
+    return n->outputs[0]->dtype == ENGINE_DTYPE_F32;
+}
+
 static int ocl_supports_node(const engine_node *n) {
     if (n && n->plugin) return plugin_supported(n);
-    if (!n || n->op == ENGINE_OP_UNKNOWN) return 0;
+    if (!n || n->op == ENGINE_OP_UNKNOWN || n->n_inputs < 1 || n->n_outputs < 1) return 0;
     /* Nothing to run: every output is already a constant. */
-    int all_const = n->n_outputs > 0;
+    int all_const = 1;
     for (int k = 0; k < n->n_outputs; ++k) all_const &= !n->outputs[k] || n->outputs[k]->data != NULL;
     if (all_const) return 1;
     if (!n->params && needs_params(n->op)) return 0;
     int nd = data_inputs(n);
     for (int k = 0; k < n->n_inputs && k < nd; ++k) {
         const engine_value *v = n->inputs[k];
-        if (v && (!is_data_dtype(v->dtype) || !numel_ok(v))) return 0;
+        if (v && (dclass(v->dtype) < 0 || !numel_ok(v))) return 0;
     }
-    /* Outputs: the first is data; extra outputs (Dropout's mask, MaxPool's
-     * indices, BatchNorm's training stats) must be absent, except Split's. */
+    /* Outputs: the first is data; extra outputs must be absent except
+     * Split's and Dropout's mask (all true in inference); MaxPool's indices
+     * and BatchNorm's training statistics are refused (so is training in
+     * the reference). */
     for (int k = 0; k < n->n_outputs; ++k) {
         const engine_value *v = n->outputs[k];
         if (!v) continue;
-        if (k > 0 && n->op != ENGINE_OP_Split) return 0;
-        if (!is_data_dtype(v->dtype) || !numel_ok(v)) return 0;
+        if (k > 0 && n->op != ENGINE_OP_Split && !(n->op == ENGINE_OP_Dropout && k == 1 && v->dtype == ENGINE_DTYPE_BOOL))
+            return 0;
+        if (dclass(v->dtype) < 0 || !numel_ok(v)) return 0;
     }
     const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    if (!y) return 0;
+    if (!x || !y) return 0;
+    const engine_value *x1 = engine_node_input(n, 1);
     switch (n->op) {
     case ENGINE_OP_Conv: case ENGINE_OP_ConvTranspose: {
+        /* weights and bias: constants or run-time values alike */
         const engine_conv_params *p = n->params;
-        return x && x->rank >= 3 && x->rank <= 5 && p->spatial == x->rank - 2 && p->group > 0 && n->inputs[1] &&
-               n->inputs[1]->data; /* weights constant */
+        return all_f32(n, 4) && x->rank >= 3 && x->rank <= 5 && p->spatial == x->rank - 2 && p->group > 0 && x1;
     }
     case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool: {
         const engine_pool_params *p = n->params;
-        return x->rank >= 3 && x->rank <= 5 && p->storage_order == 0;
+        return all_f32(n, 1) && x->rank >= 3 && x->rank <= 5 && p->storage_order == 0;
     }
     case ENGINE_OP_GlobalAveragePool: case ENGINE_OP_GlobalMaxPool:
-        return x->rank >= 2 && x->rank <= 31;
+        return all_f32(n, 1) && x->rank >= 2 && x->rank <= 31;
     case ENGINE_OP_ReduceMean: case ENGINE_OP_ReduceSum: case ENGINE_OP_ReduceMax:
-        return x->rank <= 31 && x->dtype == ENGINE_DTYPE_F32;
+        return all_f32(n, 1) && x->rank <= 31;
     case ENGINE_OP_Resize: case ENGINE_OP_Upsample: {
         const engine_resize_params *p = n->params;
-        if (p->coord == ENGINE_COORD_TF_CROP_AND_RESIZE || x->rank != y->rank) return 0;
+        if (!all_f32(n, 1) || p->coord == ENGINE_COORD_TF_CROP_AND_RESIZE || x->rank != y->rank) return 0;
         if (n->op == ENGINE_OP_Upsample && p->mode == ENGINE_RESIZE_CUBIC) return 0;
         return p->mode <= ENGINE_RESIZE_CUBIC;
     }
-    case ENGINE_OP_Gather: {
-        const engine_value *ix = n->inputs[1];
-        return ix && ix->data && (ix->dtype == ENGINE_DTYPE_I64 || ix->dtype == ENGINE_DTYPE_I32) && numel_ok(ix);
-    }
-    case ENGINE_OP_Gemm: return x->rank == 2 && n->inputs[1]->rank == 2;
-    case ENGINE_OP_MatMul: return x->rank >= 1 && n->inputs[1]->rank >= 1;
-    case ENGINE_OP_BatchNormalization: case ENGINE_OP_InstanceNormalization: case ENGINE_OP_LRN:
-        return x->rank >= 2 && x->dtype == ENGINE_DTYPE_F32;
-    case ENGINE_OP_DepthToSpace: case ENGINE_OP_SpaceToDepth: return x->rank == 4;
+    case ENGINE_OP_Gather: /* indices constant (into the meta buffer) or a run-time tensor */
+        return x1 && is_int(x1->dtype) && x->dtype == y->dtype;
+    case ENGINE_OP_Gemm: return all_f32(n, 3) && x->rank == 2 && x1 && x1->rank == 2;
+    case ENGINE_OP_MatMul: return all_f32(n, 2) && x->rank >= 1 && x1 && x1->rank >= 1;
+    case ENGINE_OP_BatchNormalization: return all_f32(n, 5) && x->rank >= 2 && n->n_inputs >= 5;
+    case ENGINE_OP_InstanceNormalization: return all_f32(n, 3) && x->rank >= 2 && n->n_inputs >= 3;
+    case ENGINE_OP_LRN: return all_f32(n, 1) && x->rank >= 2;
+    case ENGINE_OP_DepthToSpace: case ENGINE_OP_SpaceToDepth: return x->rank == 4 && x->dtype == y->dtype;
     case ENGINE_OP_Shape: case ENGINE_OP_Constant: case ENGINE_OP_ConstantOfShape:
-        return 0; /* outputs not constant: integer work */
+        return 0; /* only ever constant (folded) in practice; nothing to run otherwise */
+    case ENGINE_OP_Add: case ENGINE_OP_Sub: case ENGINE_OP_Mul: case ENGINE_OP_Div:
+        return x1 && x1->dtype == x->dtype && y->dtype == x->dtype && (x->dtype == ENGINE_DTYPE_F32 || is_int(x->dtype));
+    case ENGINE_OP_Pow:
+        return x1 && x->dtype == ENGINE_DTYPE_F32 && y->dtype == ENGINE_DTYPE_F32 &&
+               (x1->dtype == ENGINE_DTYPE_F32 || is_int(x1->dtype));
+    case ENGINE_OP_Equal:
+        return x1 && x1->dtype == x->dtype && y->dtype == ENGINE_DTYPE_BOOL &&
+               (x->dtype == ENGINE_DTYPE_F32 || x->dtype == ENGINE_DTYPE_BOOL || is_int(x->dtype));
     case ENGINE_OP_Where:
-        return x->dtype == ENGINE_DTYPE_BOOL && n->inputs[1]->dtype == ENGINE_DTYPE_F32;
-    case ENGINE_OP_Equal: return x->dtype == ENGINE_DTYPE_F32;
-    case ENGINE_OP_Tile: return 2 * y->rank <= 16;
+        return n->n_inputs >= 3 && x->dtype == ENGINE_DTYPE_BOOL && x1 && n->inputs[2] &&
+               x1->dtype == y->dtype && n->inputs[2]->dtype == y->dtype;
+    case ENGINE_OP_Neg: case ENGINE_OP_Abs:
+        return x->dtype == y->dtype && (x->dtype == ENGINE_DTYPE_F32 || is_int(x->dtype));
+    case ENGINE_OP_Tile: return 2 * y->rank <= 16 && x->dtype == y->dtype;
+    case ENGINE_OP_Cast: return 1; /* any pair of device classes */
+    case ENGINE_OP_Concat:
+        for (int k = 0; k < n->n_inputs; ++k)
+            if (!n->inputs[k] || n->inputs[k]->dtype != y->dtype) return 0;
+        return 1;
+    case ENGINE_OP_Split:
+        for (int k = 0; k < n->n_outputs; ++k)
+            if (n->outputs[k] && n->outputs[k]->dtype != x->dtype) return 0;
+        return 1;
+    case ENGINE_OP_Slice: case ENGINE_OP_Transpose: case ENGINE_OP_Pad: case ENGINE_OP_Expand:
+    case ENGINE_OP_Identity: case ENGINE_OP_Dropout: case ENGINE_OP_Reshape: case ENGINE_OP_Flatten:
+    case ENGINE_OP_Squeeze: case ENGINE_OP_Unsqueeze:
+        return x->dtype == y->dtype; /* data movement: any device class */
     default: break;
     }
-    /* Float-only arithmetic: bool data only where said above (and Cast and the copies). */
-    if (n->op != ENGINE_OP_Cast && unary_code(n, &(float){0}, &(float){0}) != U_COPY &&
-        (x->dtype != ENGINE_DTYPE_F32 || y->dtype != ENGINE_DTYPE_F32))
-        return 0;
-    return 1;
+    /* The rest: float arithmetic (activations, Softmax, PRelu...). */
+    return all_f32(n, nd);
 }
 
 /* ---- per-op emitters ---- */
@@ -563,7 +733,8 @@ static void emit_copy_strided(builder *b, int xs, int xextra, int ys, int yextra
         total *= count[d];
     }
     int mo = meta_add(b, meta, 1 + 3 * r);
-    launch(b, "f_copy", (size_t)total, "MTT", mo, xs, xextra, ys, yextra);
+    if (b->st || xs < 0) return;
+    launch(b, b->p->slots[xs].lng ? "f_copy_l" : "f_copy", (size_t)total, "MTT", mo, xs, xextra, ys, yextra);
 }
 
 static void emit_conv(builder *b, const engine_node *n) {
@@ -943,8 +1114,7 @@ static void emit_plugin(builder *b, const engine_node *n) {
         ocl_arg *a = &args[na++];
         a->type = 'N';
         if (!v) continue;
-        size_t es = v->dtype == ENGINE_DTYPE_BOOL || v->dtype == ENGINE_DTYPE_U8 || v->dtype == ENGINE_DTYPE_I8 ? 1
-                    : v->dtype == ENGINE_DTYPE_F16 ? 2 : v->dtype == ENGINE_DTYPE_I64 || v->dtype == ENGINE_DTYPE_F64 ? 8 : 4;
+        size_t es = host_size(v->dtype);
         size_t bytes = (size_t)numel(v) * es;
         if (v->data) {
             a->type = 'B';
@@ -1029,7 +1199,22 @@ static void emit_node(builder *b, const engine_node *n) {
     int u = unary_code(n, &a1, &b1);
     if (u >= 0) {
         int xs = IN(0), ys = OUT(0);
-        launch(b, "f_unary", (size_t)numel(y), "TTiff", xs, 0, ys, 0, u, (double)a1, (double)b1);
+        if (b->st) return;
+        int xl = b->p->slots[xs].lng, yl = b->p->slots[ys].lng;
+        if (xl && yl) /* integer copies, Neg/Abs, Cast between widths */
+            launch(b, "f_unary_l", (size_t)numel(y), "TTii", xs, 0, ys, 0, u == U_TOBOOL ? U_COPY : u,
+                   nbits(y->dtype));
+        else if (yl) /* Cast float/bool -> integer */
+            launch(b, "f_cast_tl", (size_t)numel(y), "TTi", xs, 0, ys, 0, nbits(y->dtype));
+        else if (xl) /* Cast integer -> float/bool */
+            launch(b, "f_cast_lt", (size_t)numel(y), "TTi", xs, 0, ys, 0, y->dtype == ENGINE_DTYPE_BOOL);
+        else
+            launch(b, "f_unary", (size_t)numel(y), "TTiff", xs, 0, ys, 0, u, (double)a1, (double)b1);
+        /* Dropout's mask in inference: all true. */
+        if (n->op == ENGINE_OP_Dropout && n->n_outputs > 1 && n->outputs[1]) {
+            int ms = OUT(1);
+            launch(b, "f_fill", (size_t)numel(n->outputs[1]), "Tf", ms, 0, 1.0);
+        }
         return;
     }
     switch (n->op) {
@@ -1047,7 +1232,18 @@ static void emit_node(builder *b, const engine_node *n) {
         else memset(meta + 1 + 3 * r, 0, sizeof(int) * (size_t)r);
         int as = IN(0), bs = IN(1), cs = op == B_WHERE ? IN(2) : as, ys = OUT(0);
         int mo = meta_add(b, meta, 1 + 4 * r);
-        launch(b, "f_broadcast", (size_t)numel(y), "MTTTTi", mo, as, 0, bs, 0, cs, 0, ys, 0, op);
+        if (b->st) return;
+        size_t cnt = (size_t)numel(y);
+        if (op == B_WHERE && b->p->slots[ys].lng)
+            launch(b, "f_where_l", cnt, "MTTTT", mo, as, 0, bs, 0, cs, 0, ys, 0);
+        else if (op == B_EQUAL && b->p->slots[as].lng)
+            launch(b, "f_equal_l", cnt, "MTTT", mo, as, 0, bs, 0, ys, 0);
+        else if (op == B_POW && b->p->slots[bs].lng)
+            launch(b, "f_pow_l", cnt, "MTTT", mo, as, 0, bs, 0, ys, 0);
+        else if (b->p->slots[ys].lng) /* Add/Sub/Mul/Div of integers; a division by zero is an error */
+            launch(b, "f_arith_l", cnt, "MTTTiiFi", mo, as, 0, bs, 0, ys, 0, op, nbits(y->dtype), b->step);
+        else
+            launch(b, "f_broadcast", cnt, "MTTTTi", mo, as, 0, bs, 0, cs, 0, ys, 0, op);
         return;
     }
     case ENGINE_OP_Conv: case ENGINE_OP_ConvTranspose: emit_conv(b, n); return;
@@ -1080,30 +1276,20 @@ static void emit_node(builder *b, const engine_node *n) {
         int xs = IN(0), sc = IN(1), bi = IN(2), me = IN(3), va = IN(4), ys = OUT(0);
         if (b->st) return;
         int64_t plane = plane_of(x);
-        /* the four parameter tensors are constants in the weight buffer when
-         * constant; otherwise in the arena: pass each as its own buffer. */
-        if (b->p->slots[sc].buf == BUF_WEIGHTS && b->p->slots[bi].buf == BUF_WEIGHTS &&
-            b->p->slots[me].buf == BUF_WEIGHTS && b->p->slots[va].buf == BUF_WEIGHTS) {
-            launch(b, "f_batchnorm", (size_t)numel(y), "TWiiiiTiif", xs, 0, (int)b->p->slots[sc].off,
-                   (int)b->p->slots[bi].off, (int)b->p->slots[me].off, (int)b->p->slots[va].off, ys, 0, (int)plane,
-                   (int)x->dims[1], (double)p->epsilon);
-        } else {
-            node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "non-constant BatchNormalization parameters");
-        }
+        /* Each parameter tensor is its own (buffer, offset): the weight
+         * buffer for constants, the arena for run-time values. */
+        launch(b, "f_batchnorm", (size_t)numel(y), "TTTTTTiif", xs, 0, sc, 0, bi, 0, me, 0, va, 0, ys, 0, (int)plane,
+               (int)x->dims[1], (double)p->epsilon);
         return;
     }
     case ENGINE_OP_InstanceNormalization: {
         const engine_scalar_params *p = n->params;
         int xs = IN(0), sc = IN(1), bi = IN(2), ys = OUT(0);
         if (b->st) return;
-        if (b->p->slots[sc].buf != BUF_WEIGHTS || b->p->slots[bi].buf != BUF_WEIGHTS) {
-            node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "non-constant scale or bias");
-            return;
-        }
         int64_t plane = plane_of(x);
         if (plane > 0)
-            launch(b, "f_instnorm", (size_t)(x->dims[0] * x->dims[1]), "TWiiTiif", xs, 0, (int)b->p->slots[sc].off,
-                   (int)b->p->slots[bi].off, ys, 0, (int)plane, (int)x->dims[1], (double)p->epsilon);
+            launch(b, "f_instnorm", (size_t)(x->dims[0] * x->dims[1]), "TTTTiif", xs, 0, sc, 0, bi, 0, ys, 0,
+                   (int)plane, (int)x->dims[1], (double)p->epsilon);
         return;
     }
     case ENGINE_OP_LRN: {
@@ -1121,13 +1307,23 @@ static void emit_node(builder *b, const engine_node *n) {
         int ys = OUT(0);
         int64_t os[ENGINE_MAX_RANK], at = 0;
         c_strides(y, os);
+        if (b->st) return;
+        size_t yoff;
+        int yhome = slot_home(b->p, ys, &yoff);
         for (int k = 0; k < n->n_inputs; ++k) {
             const engine_value *v = n->inputs[k];
             if (!v) continue;
             int64_t is[ENGINE_MAX_RANK];
             c_strides(v, is);
             int vs = slot_read(b, v);
-            if (numel(v) > 0) emit_copy_strided(b, vs, 0, ys, (int)(at * os[p->axis]), v->rank, v->dims, is, os);
+            if (vs < 0) return;
+            /* An input whose storage already is its destination slice (a
+             * Concat alias) needs no copy. */
+            size_t voff;
+            int vhome = slot_home(b->p, vs, &voff);
+            int in_place = vhome == yhome && voff == yoff + (size_t)(at * os[p->axis]);
+            if (numel(v) > 0 && !in_place)
+                emit_copy_strided(b, vs, 0, ys, (int)(at * os[p->axis]), v->rank, v->dims, is, os);
             at += v->dims[p->axis];
         }
         return;
@@ -1240,6 +1436,17 @@ static void emit_node(builder *b, const engine_node *n) {
         int64_t len = x->dims[p->axis], pre = 1, post = 1, ni = numel(ix);
         for (int d = 0; d < p->axis; ++d) pre *= x->dims[d];
         for (int d = p->axis + 1; d < x->rank; ++d) post *= x->dims[d];
+        if (!ix->data) {
+            /* Run-time indices: read on the device, checked there (an
+             * index out of range is an error of the run, as in ref). */
+            int g3[3] = {(int)len, (int)ni, (int)(post ? post : 1)};
+            int mo = meta_add(b, g3, 3);
+            int xs = IN(0), is = IN(1), ys = OUT(0);
+            if (b->st) return;
+            launch(b, b->p->slots[xs].lng ? "f_gather_rt_l" : "f_gather_rt", (size_t)numel(y), "MTTTFi", mo, xs, 0,
+                   is, 0, ys, 0, b->step);
+            return;
+        }
         int *meta = xalloc(b->s, sizeof(int) * (size_t)(ni + 3));
         if (!meta) {
             oom(b);
@@ -1262,7 +1469,8 @@ static void emit_node(builder *b, const engine_node *n) {
         int mo = meta_add(b, meta, (int)(ni + 3));
         xfree(b->s, meta);
         int xs = IN(0), ys = OUT(0);
-        launch(b, "f_gather", (size_t)numel(y), "MTT", mo, xs, 0, ys, 0);
+        if (b->st) return;
+        launch(b, b->p->slots[xs].lng ? "f_gather_l" : "f_gather", (size_t)numel(y), "MTT", mo, xs, 0, ys, 0);
         return;
     }
     case ENGINE_OP_Pad: {
@@ -1281,7 +1489,19 @@ static void emit_node(builder *b, const engine_node *n) {
             return;
         }
         int mo = meta_add(b, meta, 2 + 3 * r);
-        launch(b, "f_pad", (size_t)numel(y), "MTTf", mo, xs, 0, ys, 0, p->value);
+        if (b->st) return;
+        if (b->p->slots[xs].lng) {
+            /* the pad value as the reference stores it: toward zero, wrapped to the width */
+            double v = p->value;
+            int64_t iv = isnan(v) ? 0 : v >= 9223372036854775808.0 ? INT64_MAX : v <= -9223372036854775808.0 ? INT64_MIN
+                                                                                                           : (int64_t)v;
+            int nb = nbits(y->dtype);
+            uint64_t u = (uint64_t)iv;
+            iv = nb == 1 ? (int64_t)(int32_t)(uint32_t)u : nb == 2 ? (int64_t)(int8_t)(uint8_t)u : nb == 3 ? (int64_t)(uint8_t)u : iv;
+            launch(b, "f_pad_l", (size_t)numel(y), "MTTL", mo, xs, 0, ys, 0, iv);
+        } else {
+            launch(b, "f_pad", (size_t)numel(y), "MTTf", mo, xs, 0, ys, 0, p->value);
+        }
         return;
     }
     default:
@@ -1325,8 +1545,19 @@ static float f16_to_f32(uint16_t h) {
     return f;
 }
 
-/* host values (dtype) -> storage T */
+/* Does a seam of this dtype go through the staging buffer (a conversion)?
+ * float32 only in fp16 storage; int64 never (stored as it is); the others
+ * always. */
+static int needs_stage(const ocl_state *s, engine_dtype dt) {
+    return dt == ENGINE_DTYPE_I64 ? 0 : dt == ENGINE_DTYPE_F32 ? s->fp16 : 1;
+}
+
+/* host values (dtype) -> device storage (T, or long for integers) */
 static void to_storage(const ocl_state *s, engine_dtype dt, const void *src, void *dst, size_t count) {
+    if (dclass(dt) == 1) {
+        for (size_t e = 0; e < count; ++e) ((int64_t *)dst)[e] = int_at(dt, src, e);
+        return;
+    }
     for (size_t e = 0; e < count; ++e) {
         float v = dt == ENGINE_DTYPE_BOOL ? (float)(((const uint8_t *)src)[e] != 0) : ((const float *)src)[e];
         if (s->fp16) ((uint16_t *)dst)[e] = f32_to_f16(v);
@@ -1335,6 +1566,19 @@ static void to_storage(const ocl_state *s, engine_dtype dt, const void *src, voi
 }
 
 static void from_storage(const ocl_state *s, engine_dtype dt, const void *src, void *dst, size_t count) {
+    if (dclass(dt) == 1) {
+        /* the kernels keep values wrapped to the width: plain narrowing */
+        const int64_t *q = src;
+        for (size_t e = 0; e < count; ++e) {
+            switch (dt) {
+            case ENGINE_DTYPE_I64: ((int64_t *)dst)[e] = q[e]; break;
+            case ENGINE_DTYPE_I32: ((int32_t *)dst)[e] = (int32_t)q[e]; break;
+            case ENGINE_DTYPE_I8: ((int8_t *)dst)[e] = (int8_t)q[e]; break;
+            default: ((uint8_t *)dst)[e] = (uint8_t)q[e]; break;
+            }
+        }
+        return;
+    }
     for (size_t e = 0; e < count; ++e) {
         float v = s->fp16 ? f16_to_f32(((const uint16_t *)src)[e]) : ((const float *)src)[e];
         if (dt == ENGINE_DTYPE_BOOL) ((uint8_t *)dst)[e] = v != 0.0f;
@@ -1430,6 +1674,8 @@ static void program_free(ocl_state *s, ocl_program *p) {
         if (p->launches[k].kernel) s->cl->ReleaseKernel(p->launches[k].kernel);
     if (p->arena) s->cl->ReleaseMemObject(p->arena);
     if (p->weights) s->cl->ReleaseMemObject(p->weights);
+    if (p->iweights) s->cl->ReleaseMemObject(p->iweights);
+    if (p->flag) s->cl->ReleaseMemObject(p->flag);
     if (p->meta) s->cl->ReleaseMemObject(p->meta);
     for (int k = 0; k < p->n_own && p->own; ++k)
         if (p->own[k]) s->cl->ReleaseMemObject(p->own[k]);
@@ -1470,7 +1716,7 @@ static engine_status cl_fail(ocl_state *s, cl_int e, const char *what, char *err
 }
 
 static cl_mem buf_of(const ocl_program *p, int buf) {
-    return buf == BUF_ARENA ? p->arena : buf == BUF_WEIGHTS ? p->weights : p->meta;
+    return buf == BUF_ARENA ? p->arena : buf == BUF_WEIGHTS ? p->weights : buf == BUF_IWEIGHTS ? p->iweights : p->meta;
 }
 
 /* Creates the buffers and kernel objects once the plan is known. */
@@ -1504,7 +1750,24 @@ static engine_status realise(ocl_state *s, ocl_program *p, builder *b, char *err
         p->weights = NULL;
         return cl_fail(s, e ? e : CL_MEM_OBJECT_ALLOCATION_FAILURE, "uploading the weights", err, err_size);
     }
+    /* Integer constants, stored as long, uploaded once. */
+    int64_t izero = 0;
+    p->iweights = cl->CreateBuffer(s->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                   (b->n_iwts ? b->n_iwts : 1) * sizeof(int64_t), b->n_iwts ? (void *)b->iwts : &izero,
+                                   &e);
+    if (!p->iweights || e) {
+        p->iweights = NULL;
+        return cl_fail(s, e ? e : CL_MEM_OBJECT_ALLOCATION_FAILURE, "uploading the integer constants", err, err_size);
+    }
+    p->weight_bytes += b->n_iwts * sizeof(int64_t);
     int dummy = 0;
+    if (b->has_flag) {
+        p->flag = cl->CreateBuffer(s->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof(int), &dummy, &e);
+        if (!p->flag || e) {
+            p->flag = NULL;
+            return cl_fail(s, e ? e : CL_MEM_OBJECT_ALLOCATION_FAILURE, "allocating the error flag", err, err_size);
+        }
+    }
     p->meta = cl->CreateBuffer(s->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, p->meta_bytes,
                                b->n_meta ? (void *)b->meta : (void *)&dummy, &e);
     if (!p->meta || e) {
@@ -1555,6 +1818,15 @@ static engine_status realise(ocl_state *s, ocl_program *p, builder *b, char *err
                 m = p->weights;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 break;
+            case 'F':
+                m = p->flag;
+                e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
+                break;
+            case 'L': {
+                cl_long v = (cl_long)a->ll;
+                e = cl->SetKernelArg(l->kernel, ai++, sizeof v, &v);
+                break;
+            }
             case 'B':
                 m = p->own[a->i];
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
@@ -1646,8 +1918,7 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
             b->st = ENGINE_ERR_INVALID_MODEL;
             goto fail;
         }
-        size_t es = v->dtype == ENGINE_DTYPE_BOOL || v->dtype == ENGINE_DTYPE_U8 || v->dtype == ENGINE_DTYPE_I8 ? 1
-                    : v->dtype == ENGINE_DTYPE_F16 ? 2 : v->dtype == ENGINE_DTYPE_I64 || v->dtype == ENGINE_DTYPE_F64 ? 8 : 4;
+        size_t es = host_size(v->dtype);
         p->copies[p->n_copies++] = (ocl_copy){j, in, v->data, (size_t)numel(v) * es};
     }
     /* Staging for seams that need a conversion (fp16 storage, bool). */
@@ -1655,9 +1926,9 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
         ocl_seam *list = pass ? p->outs : p->ins;
         int cnt = pass ? p->n_out : p->n_in;
         for (int k = 0; k < cnt; ++k)
-            if (s->fp16 || list[k].dtype != ENGINE_DTYPE_F32) {
+            if (needs_stage(s, list[k].dtype)) {
                 list[k].staging = p->staging_bytes;
-                p->staging_bytes += (list[k].count * 4 + 63) / 64 * 64;
+                p->staging_bytes += (list[k].count * 8 + 63) / 64 * 64;
             }
     }
     if (p->staging_bytes && !(p->staging = xalloc(s, p->staging_bytes))) {
@@ -1673,11 +1944,21 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
         goto fail;
     }
     int np = 0;
+    for (int k = 0; k < p->n_slots; ++k)
+        if (p->slots[k].buf == BUF_ARENA && p->slots[k].last == INT_MAX) p->slots[k].last = part->n_nodes;
+    /* An alias root lives from the first write of any member to the last
+     * read of any member (ir.h's contract). */
+    for (int k = 0; k < p->n_slots; ++k) {
+        const ocl_slot *m = &p->slots[k];
+        if (m->root < 0) continue;
+        ocl_slot *r = &p->slots[m->root];
+        if (m->first < r->first) r->first = m->first;
+        if (m->last > r->last) r->last = m->last;
+    }
     for (int k = 0; k < p->n_slots; ++k) {
         ocl_slot *sl = &p->slots[k];
-        if (sl->buf != BUF_ARENA) continue;
-        if (sl->last == INT_MAX) sl->last = part->n_nodes;
-        size_t bytes = (sl->count * tsize(s) + OCL_ALIGN - 1) / OCL_ALIGN * OCL_ALIGN;
+        if (sl->buf != BUF_ARENA || sl->root >= 0) continue;
+        size_t bytes = (sl->count * sl->esz + OCL_ALIGN - 1) / OCL_ALIGN * OCL_ALIGN;
         plan[np] = (engine_plan_buffer){bytes ? bytes : OCL_ALIGN, sl->first, sl->last, 0};
         plan_slot[np++] = k;
     }
@@ -1688,13 +1969,15 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
         b->st = st;
         goto fail;
     }
-    if (p->arena_bytes / tsize(s) > INT_MAX || b->n_wts > INT_MAX) {
+    if (p->arena_bytes / tsize(s) > INT_MAX || b->n_wts > INT_MAX || b->n_iwts > INT_MAX) {
         if (err && err_size)
             snprintf(err, err_size, "opencl: device '%s': activations or weights exceed 2^31 elements", s->dev.name);
         b->st = ENGINE_ERR_UNSUPPORTED;
         goto fail;
     }
-    for (int k = 0; k < np; ++k) p->slots[plan_slot[k]].off = plan[k].offset / tsize(s);
+    for (int k = 0; k < np; ++k) p->slots[plan_slot[k]].off = plan[k].offset / p->slots[plan_slot[k]].esz;
+    for (int k = 0; k < p->n_slots; ++k)
+        if (p->slots[k].root >= 0) p->slots[k].off = p->slots[p->slots[k].root].off + p->slots[k].aoff;
 
     if ((b->st = realise(s, p, b, err, err_size))) goto fail;
     p->events = xalloc(s, sizeof *p->events * (size_t)(p->n_launches + 1));
@@ -1716,6 +1999,7 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
     xfree(s, plan_slot);
     xfree(s, b->meta);
     xfree(s, b->wts);
+    xfree(s, b->iwts);
     *program = p;
     return ENGINE_OK;
 fail:
@@ -1724,6 +2008,7 @@ fail:
     xfree(s, plan_slot);
     xfree(s, b->meta);
     xfree(s, b->wts);
+    xfree(s, b->iwts);
     program_free(s, p);
     return b->st ? b->st : ENGINE_ERR_INTERNAL;
 }
@@ -1793,40 +2078,63 @@ static engine_status ocl_run(void *state, void *program, const void *const *inpu
         }
     }
     cl_command_queue q = timing ? s->prof_queue : s->queue;
-    const size_t ts = tsize(s);
+    static const int zero = 0;
     engine_status st = ENGINE_OK;
     for (int k = 0; k < p->n_in; ++k) {
         const ocl_seam *sm = &p->ins[k];
         const ocl_slot *sl = &p->slots[sm->slot];
         const void *src = inputs[sm->index];
-        if (s->fp16 || sm->dtype != ENGINE_DTYPE_F32) {
+        if (needs_stage(s, sm->dtype)) {
             to_storage(s, sm->dtype, src, p->staging + sm->staging, sm->count);
             src = p->staging + sm->staging;
         }
-        if (sm->count && (e = cl->EnqueueWriteBuffer(q, p->arena, CL_FALSE, sl->off * ts, sm->count * ts, src, 0,
-                                                     NULL, NULL))) {
+        if (sm->count && (e = cl->EnqueueWriteBuffer(q, p->arena, CL_FALSE, sl->off * sl->esz, sm->count * sl->esz,
+                                                     src, 0, NULL, NULL))) {
             st = cl_fail(s, e, "writing an input", err, err_size);
             goto done;
         }
+    }
+    /* The error flag (integer division by zero, Gather index out of range)
+     * is cleared before the launches and read back with the outputs. */
+    p->flag_val = 0;
+    if (p->flag && (e = cl->EnqueueWriteBuffer(q, p->flag, CL_FALSE, 0, sizeof zero, &zero, 0, NULL, NULL))) {
+        st = cl_fail(s, e, "clearing the error flag", err, err_size);
+        goto done;
     }
     if ((st = enqueue_all(s, p, q, timing != NULL, err, err_size))) goto done;
     for (int k = 0; k < p->n_out; ++k) {
         const ocl_seam *sm = &p->outs[k];
         const ocl_slot *sl = &p->slots[sm->slot];
-        void *dst = s->fp16 || sm->dtype != ENGINE_DTYPE_F32 ? (void *)(p->staging + sm->staging) : outputs[sm->index];
-        if (sm->count &&
-            (e = cl->EnqueueReadBuffer(q, p->arena, CL_FALSE, sl->off * ts, sm->count * ts, dst, 0, NULL, NULL))) {
+        void *dst = needs_stage(s, sm->dtype) ? (void *)(p->staging + sm->staging) : outputs[sm->index];
+        if (sm->count && (e = cl->EnqueueReadBuffer(q, p->arena, CL_FALSE, sl->off * sl->esz, sm->count * sl->esz, dst,
+                                                    0, NULL, NULL))) {
             st = cl_fail(s, e, "reading an output", err, err_size);
             goto done;
         }
+    }
+    if (p->flag && (e = cl->EnqueueReadBuffer(q, p->flag, CL_FALSE, 0, sizeof p->flag_val, &p->flag_val, 0, NULL,
+                                              NULL))) {
+        st = cl_fail(s, e, "reading the error flag", err, err_size);
+        goto done;
     }
     if ((e = cl->Finish(q))) {
         st = cl_fail(s, e, "running the partition", err, err_size);
         goto done;
     }
+    if (p->flag_val) {
+        const char *what = "a node: run-time error";
+        for (int k = 0; k < p->n_launches; ++k)
+            if (p->launches[k].step == p->flag_val - 1 && p->launches[k].what[0]) {
+                what = p->launches[k].what;
+                break;
+            }
+        if (err && err_size) snprintf(err, err_size, "%s", what);
+        st = ENGINE_ERR_INVALID_ARGUMENT;
+        goto done;
+    }
     for (int k = 0; k < p->n_out; ++k) {
         const ocl_seam *sm = &p->outs[k];
-        if (s->fp16 || sm->dtype != ENGINE_DTYPE_F32)
+        if (needs_stage(s, sm->dtype))
             from_storage(s, sm->dtype, p->staging + sm->staging, outputs[sm->index], sm->count);
     }
     for (int c = 0; c < p->n_copies; ++c) {
