@@ -159,7 +159,8 @@ static engine_node *batchnorm(eng_graph *g, const char *name, const char *x, con
 
 static void finish(eng_graph *g) {
     assert_int_equal(eng_graph_sort(g), ENGINE_OK);
-    assert_int_equal(eng_graph_infer(g, NULL), ENGINE_OK);
+    engine_status st = eng_graph_infer(g, NULL);
+    if (st) fail_msg("shape inference: %s", engine_context_error(g->ctx));
 }
 
 static int count_op(const eng_graph *g, engine_op op) {
@@ -249,12 +250,15 @@ static void expect_same(eng_graph *g, snapshot *before) {
     }
 }
 
-/* Runs the default pipeline, returns the node count change. */
+/* Entries of the pipeline's stats: each pass, then remove_dead. */
+#define N_PASS_STATS 10
+
+/* Runs the default pipeline. */
 static void optimise(eng_graph *g) {
     eng_pass_stat stats[ENG_MAX_PASS_STATS];
     int n = 0;
     assert_int_equal(eng_passes_run(g, stats, ENG_MAX_PASS_STATS, &n), ENGINE_OK);
-    assert_int_equal(n, 8);
+    assert_int_equal(n, N_PASS_STATS);
 }
 
 /* Runs one pass and dead-node removal; returns the pass's rewrite count. */
@@ -658,14 +662,16 @@ static void test_pipeline_and_dump(void **state) {
     static char text[8192];
     text[0] = 0;
     assert_int_equal(engine_model_dump(m, NULL, 1, dump_write, text), ENGINE_OK);
-    assert_non_null(strstr(text, "\"passes\":[{\"name\":\"noop\",\"before\":4,\"after\":3},"
-                                 "{\"name\":\"fold_pad\",\"before\":3,\"after\":3},"
-                                 "{\"name\":\"fold_batchnorm\",\"before\":3,\"after\":2},"
-                                 "{\"name\":\"batchnorm_to_conv\",\"before\":2,\"after\":2},"
-                                 "{\"name\":\"merge_branches\",\"before\":2,\"after\":2},"
-                                 "{\"name\":\"fuse_residual\",\"before\":2,\"after\":2},"
-                                 "{\"name\":\"fuse_activation\",\"before\":2,\"after\":1},"
-                                 "{\"name\":\"remove_dead\",\"before\":1,\"after\":1}]"));
+    assert_non_null(strstr(text, "\"passes\":[{\"name\":\"noop\",\"before\":4,\"after\":3,\"changed\":1},"
+                                 "{\"name\":\"fold_pad\",\"before\":3,\"after\":3,\"changed\":0},"
+                                 "{\"name\":\"fold_batchnorm\",\"before\":3,\"after\":2,\"changed\":1},"
+                                 "{\"name\":\"fold_bn_next\",\"before\":2,\"after\":2,\"changed\":0},"
+                                 "{\"name\":\"batchnorm_to_conv\",\"before\":2,\"after\":2,\"changed\":0},"
+                                 "{\"name\":\"merge_branches\",\"before\":2,\"after\":2,\"changed\":0},"
+                                 "{\"name\":\"fuse_residual\",\"before\":2,\"after\":2,\"changed\":0},"
+                                 "{\"name\":\"fuse_activation\",\"before\":2,\"after\":1,\"changed\":1},"
+                                 "{\"name\":\"concat_alias\",\"before\":1,\"after\":1,\"changed\":0},"
+                                 "{\"name\":\"remove_dead\",\"before\":1,\"after\":1,\"changed\":"));
     text[0] = 0;
     assert_int_equal(engine_model_dump(m, NULL, 0, dump_write, text), ENGINE_OK);
     assert_non_null(strstr(text, "fold_batchnorm"));
@@ -1260,7 +1266,8 @@ static void test_all_passes(void **state) {
     assert_int_equal(eng_passes_run(g, stats, ENG_MAX_PASS_STATS, &n), ENGINE_OK);
     /* every pass but noop changed something */
     for (int k = 1; k < n - 1; ++k)
-        if (stats[k].before == stats[k].after && strcmp(stats[k].name, "batchnorm_to_conv") != 0)
+        if (stats[k].before == stats[k].after && stats[k].changed == 0 && strcmp(stats[k].name, "concat_alias") != 0 &&
+            strcmp(stats[k].name, "fold_bn_next") != 0)
             fail_msg("pass %s did nothing", stats[k].name);
     /* c0 (SiLU), the merged RepVGG conv (Relu), cr (sum, Relu), bnz (dw) */
     assert_int_equal(g->n_nodes, 4);
@@ -1326,6 +1333,273 @@ static void test_passes_out_of_memory(void **state) {
     assert_true(failures > 20);
 }
 
+
+/* ---- fold_bn_next ---- */
+
+/* x -> BN -> Conv(weights [m, c/group, k, k], no padding) -> y; the BN
+ * folds into the conv: one node left, reading x. */
+static void bn_next_case(int64_t group, int64_t k, int64_t stride, int with_bias) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 4, 7, 6}, wd[4] = {8, 4 / group, k, k}, bd[1] = {8}, st[2] = {stride, stride};
+    input(g, "x", 4, xd);
+    batchnorm(g, "bn", "x", "t", 4);
+    cfloat(g, "w", 4, wd, -1, 1);
+    if (with_bias) cfloat(g, "b", 1, bd, -1, 1);
+    engine_node *c = node(g, "Conv", "conv", with_bias ? "t,w,b" : "t,w", "y");
+    attr_int(g, c, "group", group);
+    attr_ints(g, c, "strides", 2, st);
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    assert_int_equal(run_pass(g, eng_pass_fold_bn_next), 1);
+    assert_int_equal(g->n_nodes, 1);
+    assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 0);
+    assert_ptr_equal(g->nodes[0]->inputs[0], eng_graph_find(g, "x"));
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_bn_next_fires(void **state) {
+    (void)state;
+    bn_next_case(1, 3, 1, 1);
+    bn_next_case(2, 3, 2, 0);
+    bn_next_case(4, 1, 1, 1);
+    bn_next_case(1, 1, 2, 0);
+}
+
+/* Near misses: a padded conv (a padded tap reads 0, not BN(0)), a BN
+ * output read twice or a graph output, a non-constant weight. The BN then
+ * becomes a depthwise conv in the full pipeline, which still agrees. */
+static void bn_next_near_miss(int which) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 4, 5, 5}, wd[4] = {3, 4, 3, 3}, pads[4] = {1, 1, 1, 1};
+    input(g, "x", 4, xd);
+    batchnorm(g, "bn", "x", "t", 4);
+    if (which == 3) input(g, "w", 4, wd);
+    else cfloat(g, "w", 4, wd, -1, 1);
+    engine_node *c = node(g, "Conv", "conv", "t,w", "y");
+    if (which == 0) attr_ints(g, c, "pads", 4, pads);
+    output(g, "y");
+    if (which == 1) {
+        node(g, "Relu", "other", "t", "r");
+        output(g, "r");
+    }
+    if (which == 2) output(g, "t");
+    finish(g);
+    snapshot before = run_all(g);
+    assert_int_equal(run_pass(g, eng_pass_fold_bn_next), 0);
+    assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 1);
+    optimise(g);
+    assert_int_equal(count_op(g, ENGINE_OP_BatchNormalization), 0);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_bn_next_near_misses(void **state) {
+    (void)state;
+    for (int k = 0; k < 4; ++k) bn_next_near_miss(k);
+}
+
+/* ---- concat_alias ---- */
+
+static engine_value *val(const eng_graph *g, const char *name) {
+    engine_value *v = eng_graph_find(g, name);
+    assert_non_null(v);
+    return v;
+}
+
+/* v is stored in `of` at byte offset `off` (of NULL: not aliased). */
+static void expect_alias(const eng_graph *g, const char *v, const char *of, size_t off) {
+    const engine_value *x = val(g, v);
+    if (!of) {
+        if (x->alias_of) fail_msg("%s: aliased into %s, expected none", v, x->alias_of->name);
+        return;
+    }
+    if (!x->alias_of || strcmp(x->alias_of->name, of) != 0)
+        fail_msg("%s: alias of %s, expected %s", v, x->alias_of ? x->alias_of->name : "nothing", of);
+    if (x->alias_offset != off) fail_msg("%s: offset %zu, expected %zu", v, x->alias_offset, off);
+}
+
+static void conv1x1(eng_graph *g, const char *name, const char *x, const char *y, int64_t cin, int64_t cout) {
+    char w[64], ins[160];
+    int64_t wd[4] = {cout, cin, 1, 1};
+    snprintf(w, sizeof w, "%s_w", name);
+    snprintf(ins, sizeof ins, "%s,%s", x, w);
+    cfloat(g, w, 4, wd, -1, 1);
+    node(g, "Conv", name, ins, y);
+}
+
+static engine_node *concat(eng_graph *g, const char *name, const char *ins, const char *y, int64_t axis) {
+    engine_node *n = node(g, "Concat", name, ins, y);
+    attr_int(g, n, "axis", axis);
+    return n;
+}
+
+/* Inception: three branches (1x1; 1x1 -> Relu; MaxPool -> 1x1) concatenated
+ * over channels, then a 1x1 conv. Every branch output lands in its slice. */
+static void test_concat_inception(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 4, 6, 6}, k3[2] = {3, 3}, p1[4] = {1, 1, 1, 1}, s1[2] = {1, 1};
+    input(g, "x", 4, xd);
+    conv1x1(g, "ca", "x", "a", 4, 3);
+    conv1x1(g, "cb", "x", "tb", 4, 5);
+    node(g, "Relu", "rb", "tb", "b");
+    engine_node *mp = node(g, "MaxPool", "mp", "x", "m");
+    attr_ints(g, mp, "kernel_shape", 2, k3);
+    attr_ints(g, mp, "pads", 4, p1);
+    attr_ints(g, mp, "strides", 2, s1);
+    conv1x1(g, "cc", "m", "c", 4, 2);
+    concat(g, "cat", "a,b,c", "y", 1);
+    conv1x1(g, "out", "y", "z", 10, 4);
+    output(g, "z");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    const size_t plane = 36 * sizeof(float);
+    expect_alias(g, "a", "y", 0);
+    expect_alias(g, "b", "y", 3 * plane); /* the Relu fused: b is the conv's output now */
+    expect_alias(g, "c", "y", 8 * plane);
+    expect_alias(g, "y", NULL, 0);
+    assert_int_equal(eng_pass_concat_copy_free(g), 1);
+    expect_same(g, &before);
+    /* the dump names them */
+    engine_model *m = eng_calloc(ctx, 1, sizeof *m);
+    assert_non_null(m);
+    m->ctx = ctx;
+    m->graph = g;
+    static char text[8192];
+    text[0] = 0;
+    assert_int_equal(engine_model_dump(m, NULL, 0, dump_write, text), ENGINE_OK);
+    assert_non_null(strstr(text, "c float32[1,2,6,6] (alias of y +1152)"));
+    assert_non_null(strstr(text, "3 values stored in a Concat output, 1 Concats copy nothing"));
+    text[0] = 0;
+    assert_int_equal(engine_model_dump(m, NULL, 1, dump_write, text), ENGINE_OK);
+    assert_non_null(strstr(text, "\"aliases\":[{\"value\":\"a\",\"of\":\"y\",\"offset\":0}]"));
+    assert_non_null(strstr(text, "\"aliased\":3,\"copy_free_concats\":1"));
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
+/* DenseNet as torchvision exports it: each layer concatenates every feature
+ * so far (nested prefixes). Each Concat output becomes the head of the next
+ * one, so every feature sits where every Concat wants it. */
+static void test_concat_densenet(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 3, 5, 5};
+    input(g, "x", 4, xd);
+    conv1x1(g, "c0", "x", "f0", 3, 4);
+    conv1x1(g, "c1", "f0", "f1", 4, 2);
+    concat(g, "cat2", "f0,f1", "y2", 1);
+    conv1x1(g, "c2", "y2", "f2", 6, 2);
+    concat(g, "cat3", "f0,f1,f2", "y3", 1);
+    conv1x1(g, "c3", "y3", "t3", 8, 2);
+    node(g, "Relu", "r3", "t3", "f3");
+    concat(g, "cat4", "f0,f1,f2,f3", "y4", 1);
+    conv1x1(g, "out", "y4", "z", 10, 3);
+    output(g, "z");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    const size_t plane = 25 * sizeof(float);
+    expect_alias(g, "f0", "y2", 0);
+    expect_alias(g, "f1", "y2", 4 * plane);
+    expect_alias(g, "y2", "y3", 0);
+    expect_alias(g, "f2", "y3", 6 * plane);
+    expect_alias(g, "y3", "y4", 0);
+    expect_alias(g, "f3", "y4", 8 * plane);
+    expect_alias(g, "y4", NULL, 0);
+    assert_int_equal(eng_pass_concat_copy_free(g), 3);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+/* Near misses: batch 2 (inputs are not one byte run each), a graph output,
+ * a value read twice by the Concat, a constant, a graph input; and the
+ * safety check: Concat(c1, a) with a already in c1's head would read a
+ * inside the bytes it writes, so a keeps its own storage. */
+static void test_concat_near_misses(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 2, 3, 3}, x2d[4] = {2, 2, 3, 3}, kd[4] = {1, 1, 3, 3};
+    input(g, "x", 4, xd);
+    input(g, "x2", 4, x2d);
+    /* batch 2 */
+    conv1x1(g, "p", "x2", "p1", 2, 2);
+    conv1x1(g, "q", "x2", "q1", 2, 3);
+    concat(g, "cat_b2", "p1,q1", "yb", 1);
+    conv1x1(g, "ob", "yb", "zb", 5, 1);
+    output(g, "zb");
+    /* graph output, twice-read, constant, graph input */
+    conv1x1(g, "ga", "x", "a", 2, 2);
+    conv1x1(g, "gb", "x", "b", 2, 2);
+    conv1x1(g, "gc", "x", "c", 2, 1);
+    cfloat(g, "k", 4, kd, -1, 1);
+    concat(g, "cat_mix", "a,b,b,k,x,c", "ym", 1);
+    conv1x1(g, "om", "ym", "zm", 10, 1);
+    output(g, "zm");
+    output(g, "a");
+    /* the safety check */
+    conv1x1(g, "gd", "x", "d", 2, 2);
+    conv1x1(g, "ge", "x", "e", 2, 1);
+    concat(g, "cat1", "d,e", "c1", 1);
+    concat(g, "cat2", "c1,d", "c2", 1);
+    conv1x1(g, "oc", "c2", "zc", 5, 1);
+    output(g, "zc");
+    finish(g);
+    snapshot before = run_all(g);
+    optimise(g);
+    const size_t plane = 9 * sizeof(float);
+    expect_alias(g, "p1", NULL, 0);
+    expect_alias(g, "q1", NULL, 0);
+    expect_alias(g, "a", NULL, 0);
+    expect_alias(g, "b", NULL, 0);
+    expect_alias(g, "k", NULL, 0);
+    expect_alias(g, "x", NULL, 0);
+    expect_alias(g, "c", "ym", 9 * plane);
+    expect_alias(g, "d", NULL, 0);
+    expect_alias(g, "e", "c1", 2 * plane);
+    expect_alias(g, "c1", "c2", 0);
+    assert_int_equal(eng_pass_concat_copy_free(g), 0);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+/* A Concat along an inner axis with all outer dims 1 qualifies; the pass
+ * is idempotent (it starts from no aliases); and dead-node removal drops
+ * an alias into a value it frees. */
+static void test_concat_axis_rerun_dead(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 1, 2, 3};
+    input(g, "x", 4, xd);
+    node(g, "Relu", "r", "x", "a");
+    node(g, "Neg", "n", "x", "b");
+    concat(g, "cat", "a,b", "y", 2);
+    node(g, "Sigmoid", "s", "y", "z");
+    output(g, "z");
+    finish(g);
+    int changed = 0;
+    assert_int_equal(eng_pass_concat_alias(g, &changed), ENGINE_OK);
+    assert_int_equal(changed, 2);
+    assert_int_equal(eng_pass_concat_alias(g, &changed), ENGINE_OK);
+    assert_int_equal(changed, 2);
+    expect_alias(g, "b", "y", 6 * sizeof(float));
+    /* z now reads a: the Concat is dead, and with it the aliases into y. */
+    eng_node_set_input(find_node(g, "s"), 0, val(g, "a"));
+    assert_true(eng_graph_remove_dead(g) >= 1);
+    expect_alias(g, "a", NULL, 0);
+    assert_null(eng_graph_find(g, "y"));
+    free_graph(ctx, g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bn_conv_bias),
@@ -1351,6 +1625,12 @@ int main(void) {
         cmocka_unit_test(test_fold_pad),
         cmocka_unit_test(test_all_passes),
         cmocka_unit_test(test_passes_out_of_memory),
+        cmocka_unit_test(test_bn_next_fires),
+        cmocka_unit_test(test_bn_next_near_misses),
+        cmocka_unit_test(test_concat_inception),
+        cmocka_unit_test(test_concat_densenet),
+        cmocka_unit_test(test_concat_near_misses),
+        cmocka_unit_test(test_concat_axis_rerun_dead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

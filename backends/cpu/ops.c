@@ -463,7 +463,11 @@ static engine_status concat_exec(const cpu_step *s, const void *const *in, void 
         size_t off = 0;
         for (int k = 0; k < n->n_inputs; ++k) {
             size_t slab = (size_t)(n->inputs[k]->dims[axis] * inner) * es;
-            if (slab) memcpy(yp + (size_t)o * out_slab + off, (const char *)in[k] + (size_t)o * slab, slab);
+            char *dst = yp + (size_t)o * out_slab + off;
+            const char *src = (const char *)in[k] + (size_t)o * slab;
+            /* An input stored in its slice already (a storage alias, ir.h)
+             * is not copied onto itself. */
+            if (slab && src != dst) memcpy(dst, src, slab);
             off += slab;
         }
     }

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/alias.h"
 #include "engine/backend.h"
 #include "ref_kernels.h"
 
@@ -39,6 +40,7 @@ typedef struct ref_slot {
     int index;          /* SLOT_INPUT/SLOT_OUTPUT: partition position; SLOT_ARENA: buffer id */
     size_t offset;      /* SLOT_ARENA: byte offset in the arena */
     const void *cdata;  /* SLOT_CONST */
+    size_t alias_off;   /* SLOT_ARENA/SLOT_OUTPUT: offset inside the alias root's storage (ir.h) */
 } ref_slot;
 
 typedef struct ref_step {
@@ -179,6 +181,21 @@ static int find_value(engine_value *const *list, int count, const engine_value *
     return -1;
 }
 
+/* Storage aliases (ir.h, engine/alias.h): the partition as the resolver
+ * sees it. */
+static int part_writes(void *user, const engine_value *v) {
+    const engine_partition *part = user;
+    if (v->data || !v->producer) return 0;
+    for (int k = 0; k < part->n_nodes; ++k)
+        if (part->nodes[k] == v->producer) return 1;
+    return 0;
+}
+
+static int part_output(void *user, const engine_value *v) {
+    const engine_partition *part = user;
+    return find_value(part->outputs, part->n_outputs, v) >= 0;
+}
+
 static void *xalloc(ref_state *s, size_t size, size_t align) {
     return s->a.alloc(s->a.user, size ? size : 1, align);
 }
@@ -296,6 +313,11 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         goto oom;
     memset(produced, 0, sizeof *produced * (size_t)(part->n_outputs + 1));
 
+    /* A value whose alias chain is honoured here lives in its root's
+     * storage (one plan buffer, or the caller's output buffer) at alias_off;
+     * the root's buffer is made at the first write of any member and lives
+     * to the last read of any member. */
+    const engine_alias_query aq = {part_writes, part_output, (void *)part};
     int slot = 0;
     for (int k = 0; k < part->n_nodes; ++k) {
         const engine_node *n = part->nodes[k];
@@ -326,16 +348,20 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 sl->kind = SLOT_INPUT;
                 sl->index = idx;
             } else {
+                size_t aoff;
+                const engine_value *r = engine_alias_resolve(v, &aq, &aoff);
                 int b;
                 for (b = n_bufs - 1; b >= 0; --b)
-                    if (bufs[b].value == v) break;
+                    if (bufs[b].value == r) break;
                 if (b >= 0) {
                     sl->kind = SLOT_ARENA;
                     sl->index = b;
+                    sl->alias_off = aoff;
                     if (!step->skip) bufs[b].last = k;
-                } else if ((idx = find_value(part->outputs, part->n_outputs, v)) >= 0 && produced[idx]) {
+                } else if ((idx = find_value(part->outputs, part->n_outputs, r)) >= 0 && (produced[idx] || r != v)) {
                     sl->kind = SLOT_OUTPUT;
                     sl->index = idx;
+                    sl->alias_off = aoff;
                 } else {
                     set_err(err, err_size, "node '%s' (%s): input '%s' is not produced before it is used",
                             n->name ? n->name : "?", n->op_type ? n->op_type : "?", v->name ? v->name : "?");
@@ -353,15 +379,31 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 sl->kind = SLOT_NONE;
                 continue;
             }
-            if (!v->data && (idx = find_value(part->outputs, part->n_outputs, v)) >= 0) {
+            size_t aoff = 0;
+            const engine_value *r = v->data ? v : engine_alias_resolve(v, &aq, &aoff);
+            if (!r->data && (idx = find_value(part->outputs, part->n_outputs, r)) >= 0) {
                 sl->kind = SLOT_OUTPUT;
                 sl->index = idx;
-                produced[idx] = 1;
+                sl->alias_off = aoff;
+                if (r == v) produced[idx] = 1;
                 continue;
             }
-            /* An internal value, or scratch for a constant output (never read: readers use data). */
+            if (!v->data) {
+                int b;
+                for (b = n_bufs - 1; b >= 0; --b)
+                    if (bufs[b].value == r) break;
+                if (b >= 0) { /* another member of the chain made the root's buffer */
+                    sl->kind = SLOT_ARENA;
+                    sl->index = b;
+                    sl->alias_off = aoff;
+                    if (bufs[b].last < k) bufs[b].last = k;
+                    continue;
+                }
+            }
+            /* An internal value (or the root of its chain), or scratch for
+             * a constant output (never read: readers use data). */
             int ok;
-            size_t size = value_bytes(v, &ok);
+            size_t size = value_bytes(r, &ok);
             if (!ok || size > SIZE_MAX / 4) {
                 node_err(err, err_size, n, "output shape too large or invalid");
                 st = ENGINE_ERR_SHAPE;
@@ -369,8 +411,9 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             }
             size = (size + REF_ALIGN - 1) / REF_ALIGN * REF_ALIGN;
             if (size == 0) size = REF_ALIGN;
-            bufs[n_bufs] = (ref_buf){v->data ? NULL : v, size, k, k, 0};
+            bufs[n_bufs] = (ref_buf){v->data ? NULL : r, size, k, k, 0};
             sl->kind = SLOT_ARENA;
+            sl->alias_off = aoff;
             sl->index = n_bufs++;
         }
     }
@@ -404,7 +447,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         if (!p->arena) goto oom;
     }
     for (int k = 0; k < slot; ++k)
-        if (p->slots[k].kind == SLOT_ARENA) p->slots[k].offset = bufs[p->slots[k].index].offset;
+        if (p->slots[k].kind == SLOT_ARENA) p->slots[k].offset = bufs[p->slots[k].index].offset + p->slots[k].alias_off;
 
     xfree(s, bufs);
     xfree(s, plan);
@@ -442,14 +485,14 @@ static engine_status ref_run(void *state, void *program, const void *const *inpu
                 switch (sl->kind) {
                 case SLOT_CONST: p->in_ptrs[j] = sl->cdata; break;
                 case SLOT_INPUT: p->in_ptrs[j] = inputs[sl->index]; break;
-                case SLOT_OUTPUT: p->in_ptrs[j] = outputs[sl->index]; break;
+                case SLOT_OUTPUT: p->in_ptrs[j] = (const uint8_t *)outputs[sl->index] + sl->alias_off; break;
                 case SLOT_ARENA: p->in_ptrs[j] = p->arena + sl->offset; break;
                 default: p->in_ptrs[j] = NULL; break;
                 }
             }
             for (int j = 0; j < n->n_outputs; ++j, ++sl) {
                 switch (sl->kind) {
-                case SLOT_OUTPUT: p->out_ptrs[j] = outputs[sl->index]; break;
+                case SLOT_OUTPUT: p->out_ptrs[j] = (uint8_t *)outputs[sl->index] + sl->alias_off; break;
                 case SLOT_ARENA: p->out_ptrs[j] = p->arena + sl->offset; break;
                 default: p->out_ptrs[j] = NULL; break;
                 }

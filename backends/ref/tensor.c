@@ -174,7 +174,10 @@ engine_status ref_Concat(const engine_node *n, const void *const *in, void *cons
     for (int64_t o = 0; o < outer; ++o) {
         for (int k = 0; k < n->n_inputs; ++k) {
             size_t chunk = (size_t)(n->inputs[k]->dims[p->axis] * inner) * es;
-            memcpy(dst, (const uint8_t *)in[k] + (size_t)o * chunk, chunk);
+            const uint8_t *src = (const uint8_t *)in[k] + (size_t)o * chunk;
+            /* An input stored in its slice already (a storage alias, ir.h)
+             * is not copied onto itself. */
+            if (src != dst) memcpy(dst, src, chunk);
             dst += chunk;
         }
     }

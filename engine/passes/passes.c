@@ -15,10 +15,14 @@ static const struct {
     {"noop", eng_pass_noop},
     {"fold_pad", eng_pass_fold_pad},
     {"fold_batchnorm", eng_pass_fold_batchnorm},
+    {"fold_bn_next", eng_pass_fold_bn_next},
     {"batchnorm_to_conv", eng_pass_batchnorm_to_conv},
     {"merge_branches", eng_pass_merge_branches},
     {"fuse_residual", eng_pass_fuse_residual},
     {"fuse_activation", eng_pass_fuse_activation},
+    /* Last: it only marks storage, and every rewrite before it may rewire
+     * or remove a Concat's inputs. */
+    {"concat_alias", eng_pass_concat_alias},
 };
 
 engine_status eng_passes_run(eng_graph *g, eng_pass_stat *stats, int max, int *n_stats) {
@@ -31,11 +35,11 @@ engine_status eng_passes_run(eng_graph *g, eng_pass_stat *stats, int max, int *n
             *n_stats = n;
             return st;
         }
-        if (n < max) stats[n++] = (eng_pass_stat){default_passes[k].name, before, g->n_nodes};
+        if (n < max) stats[n++] = (eng_pass_stat){default_passes[k].name, before, g->n_nodes, changed};
     }
     int before = g->n_nodes;
-    eng_graph_remove_dead(g);
-    if (n < max) stats[n++] = (eng_pass_stat){"remove_dead", before, g->n_nodes};
+    int removed = eng_graph_remove_dead(g);
+    if (n < max) stats[n++] = (eng_pass_stat){"remove_dead", before, g->n_nodes, removed};
     *n_stats = n;
     return ENGINE_OK;
 }

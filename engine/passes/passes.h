@@ -17,6 +17,7 @@
 typedef struct eng_pass_stat {
     const char *name; /* static string */
     int before, after;
+    int changed;      /* the pass's own count of rewrites (*changed) */
 } eng_pass_stat;
 
 #define ENG_MAX_PASS_STATS 16
@@ -29,6 +30,11 @@ engine_status eng_pass_noop(eng_graph *g, int *changed);
 /* Folds a BatchNormalization into the Conv, ConvTranspose or Gemm that
  * alone feeds it, when their weights are constant (passes/fold_batchnorm.c). */
 engine_status eng_pass_fold_batchnorm(eng_graph *g, int *changed);
+
+/* Folds a BatchNormalization into the Conv that alone reads it, when that
+ * Conv has no padding (then exact): weights scaled per input channel, the
+ * shift summed into the bias (passes/fold_bn_next.c). */
+engine_status eng_pass_fold_bn_next(eng_graph *g, int *changed);
 
 /* Turns a BatchNormalization left after fold_batchnorm (no foldable
  * producer; rank 3 to 5) into the equivalent depthwise 1x1 Conv
@@ -56,6 +62,17 @@ engine_status eng_pass_fuse_residual(eng_graph *g, int *changed);
  * HardSwish, Tanh, Mish, and the x*Sigmoid(x), x*HardSigmoid(x) and
  * x*Tanh(Softplus(x)) forms (passes/fuse_activation.c). */
 engine_status eng_pass_fuse_activation(eng_graph *g, int *changed);
+
+/* Concat elimination: marks the inputs of a Concat whose dims before the
+ * axis are all 1 (and DenseNet's nested-prefix Concat outputs) as stored in
+ * their slice of its output (engine_value.alias_of, the contract in ir.h),
+ * then drops any alias that would make a node read bytes it writes. Clears
+ * every alias first. *changed: the number of aliased values. Nodes do not
+ * change (passes/concat_alias.c). */
+engine_status eng_pass_concat_alias(eng_graph *g, int *changed);
+/* The number of Concats whose inputs all sit at their destination slices
+ * when every alias is honoured (they copy nothing), for the dump. */
+int eng_pass_concat_copy_free(const eng_graph *g);
 
 /* ---- helpers for the passes (passes/pass_util.c) ---- */
 

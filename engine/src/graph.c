@@ -346,6 +346,15 @@ int eng_graph_remove_dead(eng_graph *g) {
         for (int o = 0; o < g->nodes[k]->n_outputs; ++o)
             if (g->nodes[k]->outputs[o]) live[g->nodes[k]->outputs[o]->index] = 1;
     for (int k = 0; k < g->n_inputs; ++k) live[g->inputs[k]->index] = 1;
+    /* A storage alias (ir.h) into a value that goes away would dangle:
+     * the kept value then simply has its own storage. */
+    for (int k = 0; k < g->n_values; ++k) {
+        engine_value *v = g->values[k];
+        if (live[k] && v->alias_of && !live[v->alias_of->index]) {
+            v->alias_of = NULL;
+            v->alias_offset = 0;
+        }
+    }
     int w = 0;
     for (int k = 0; k < g->n_values; ++k) {
         engine_value *v = g->values[k];

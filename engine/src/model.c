@@ -221,6 +221,12 @@ static void epilogue_str(const engine_node *n, char *buf, size_t size) {
         snprintf(buf + w, size - w, "(%g)", (double)e->alpha);
 }
 
+static int count_aliased(const eng_graph *g) {
+    int count = 0;
+    for (int k = 0; k < g->n_values; ++k) count += g->values[k]->alias_of != NULL;
+    return count;
+}
+
 /* Provided by session.c: the backend a node was placed on, or NULL. */
 const char *eng_session_node_backend(const engine_session *s, const engine_node *n);
 
@@ -257,6 +263,19 @@ engine_status engine_model_dump(const engine_model *model, const engine_session 
             emit(&d, "],\"shape\":");
             shape_str(n->outputs[0], shape, sizeof shape);
             emit_json_string(&d, shape);
+            /* Storage aliases (Concat elimination, ir.h): where outputs live. */
+            first = 1;
+            for (int o = 0; o < n->n_outputs; ++o) {
+                const engine_value *v = n->outputs[o];
+                if (!v || !v->alias_of) continue;
+                emit(&d, first ? ",\"aliases\":[{\"value\":" : ",{\"value\":");
+                emit_json_string(&d, v->name);
+                emit(&d, ",\"of\":");
+                emit_json_string(&d, v->alias_of->name);
+                emit(&d, ",\"offset\":%zu}", v->alias_offset);
+                first = 0;
+            }
+            if (!first) emit(&d, "]");
             epilogue_str(n, fused, sizeof fused);
             if (fused[0]) {
                 emit(&d, ",\"fused\":");
@@ -274,17 +293,22 @@ engine_status engine_model_dump(const engine_model *model, const engine_session 
         for (int k = 0; k < model->n_passes; ++k) {
             emit(&d, "%s{\"name\":", k ? "," : "");
             emit_json_string(&d, model->passes[k].name);
-            emit(&d, ",\"before\":%d,\"after\":%d}", model->passes[k].before, model->passes[k].after);
+            emit(&d, ",\"before\":%d,\"after\":%d,\"changed\":%d}", model->passes[k].before,
+                 model->passes[k].after, model->passes[k].changed);
         }
-        emit(&d, "],\"node_count\":%d,\"folded\":%d,\"macs\":%lld}\n", g->n_nodes, model->folded,
-             (long long)engine_model_macs(model));
+        emit(&d, "],\"node_count\":%d,\"folded\":%d,\"macs\":%lld,\"aliased\":%d,\"copy_free_concats\":%d}\n",
+             g->n_nodes, model->folded, (long long)engine_model_macs(model), count_aliased(g),
+             eng_pass_concat_copy_free(g));
         return ENGINE_OK;
     }
     emit(&d, "graph: %d nodes, %d inputs, %d outputs, %d nodes folded into constants, %lld MACs\n", g->n_nodes,
          g->n_inputs, g->n_outputs, model->folded, (long long)engine_model_macs(model));
     for (int k = 0; k < model->n_passes; ++k)
-        emit(&d, "  pass   %-16s %d -> %d nodes\n", model->passes[k].name, model->passes[k].before,
-             model->passes[k].after);
+        emit(&d, "  pass   %-16s %d -> %d nodes, %d rewrites\n", model->passes[k].name, model->passes[k].before,
+             model->passes[k].after, model->passes[k].changed);
+    if (count_aliased(g))
+        emit(&d, "  concat elimination: %d values stored in a Concat output, %d Concats copy nothing\n",
+             count_aliased(g), eng_pass_concat_copy_free(g));
     for (int k = 0; k < g->n_inputs; ++k) {
         shape_str(g->inputs[k], shape, sizeof shape);
         emit(&d, "  input  %s %s\n", g->inputs[k]->name, shape);
@@ -301,6 +325,8 @@ engine_status engine_model_dump(const engine_model *model, const engine_session 
             if (n->outputs[o]) {
                 shape_str(n->outputs[o], shape, sizeof shape);
                 emit(&d, " %s %s", n->outputs[o]->name, shape);
+                if (n->outputs[o]->alias_of)
+                    emit(&d, " (alias of %s +%zu)", n->outputs[o]->alias_of->name, n->outputs[o]->alias_offset);
             }
         epilogue_str(n, fused, sizeof fused);
         if (fused[0]) emit(&d, "  fused=%s", fused);
