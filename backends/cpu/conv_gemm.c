@@ -28,54 +28,53 @@ static int is_pointwise(const cpu_conv2d *d) {
            d->PR == 0 && d->OH == d->H && d->OW == d->W;
 }
 
-static void pack_pointwise(const void *vctx, int n0, int nr, int NR, float *panel) {
+static void pack_pointwise(const void *vctx, int n0, int nr, int NR, int k0, int kc, float *panel) {
     const conv_b_ctx *c = vctx;
     size_t hw = (size_t)c->d->H * (size_t)c->d->W;
-    const float *src = c->x + n0;
-    for (int k = 0; k < c->Cg; ++k, src += hw, panel += NR) {
+    const float *src = c->x + (size_t)k0 * hw + n0;
+    for (int k = 0; k < kc; ++k, src += hw, panel += NR) {
         memcpy(panel, src, (size_t)nr * sizeof(float));
         if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
     }
 }
 
-static void pack_im2col(const void *vctx, int n0, int nr, int NR, float *panel) {
+static void pack_im2col(const void *vctx, int n0, int nr, int NR, int k0, int kc, float *panel) {
     const conv_b_ctx *c = vctx;
     const cpu_conv2d *d = c->d;
-    const int H = d->H, W = d->W, OW = d->OW;
-    for (int ci = 0; ci < c->Cg; ++ci) {
+    const int H = d->H, W = d->W, OW = d->OW, KHW = d->KH * d->KW;
+    /* rows k0 .. k0+kc-1 of the im2col matrix: row r = (ci*KH + kh)*KW + kw */
+    for (int r = k0; r < k0 + kc; ++r, panel += NR) {
+        const int ci = r / KHW, kh = r % KHW / d->KW, kw = r % d->KW;
         const float *xc = c->x + (size_t)ci * (size_t)H * (size_t)W;
-        for (int kh = 0; kh < d->KH; ++kh)
-            for (int kw = 0; kw < d->KW; ++kw, panel += NR) {
-                int j = 0, oh = n0 / OW, ow = n0 % OW;
-                while (j < nr) {
-                    int seg = nr - j < OW - ow ? nr - j : OW - ow; /* columns on output row oh */
-                    int ih = oh * d->SH - d->PT + kh * d->DH;
-                    float *row = panel + j;
-                    if (ih < 0 || ih >= H) {
-                        memset(row, 0, (size_t)seg * sizeof(float));
-                    } else {
-                        const float *xr = xc + (size_t)ih * (size_t)W;
-                        int iw0 = ow * d->SW - d->PL + kw * d->DW;
-                        /* Columns t in [lo, hi) read inside the row, the rest are padding. */
-                        const int SW = d->SW;
-                        int lo = iw0 >= 0 ? 0 : (-iw0 + SW - 1) / SW;
-                        int hi = iw0 >= W ? 0 : (W - 1 - iw0) / SW + 1;
-                        lo = lo > seg ? seg : lo;
-                        hi = hi < lo ? lo : hi > seg ? seg : hi;
-                        if (lo) memset(row, 0, (size_t)lo * sizeof(float));
-                        if (SW == 1) {
-                            if (hi > lo) memcpy(row + lo, xr + (iw0 + lo), (size_t)(hi - lo) * sizeof(float));
-                        } else {
-                            for (int t = lo; t < hi; ++t) row[t] = xr[iw0 + t * SW];
-                        }
-                        if (seg > hi) memset(row + hi, 0, (size_t)(seg - hi) * sizeof(float));
-                    }
-                    j += seg;
-                    ow = 0;
-                    ++oh;
+        int j = 0, oh = n0 / OW, ow = n0 % OW;
+        while (j < nr) {
+            int seg = nr - j < OW - ow ? nr - j : OW - ow; /* columns on output row oh */
+            int ih = oh * d->SH - d->PT + kh * d->DH;
+            float *row = panel + j;
+            if (ih < 0 || ih >= H) {
+                memset(row, 0, (size_t)seg * sizeof(float));
+            } else {
+                const float *xr = xc + (size_t)ih * (size_t)W;
+                int iw0 = ow * d->SW - d->PL + kw * d->DW;
+                /* Columns t in [lo, hi) read inside the row, the rest are padding. */
+                const int SW = d->SW;
+                int lo = iw0 >= 0 ? 0 : (-iw0 + SW - 1) / SW;
+                int hi = iw0 >= W ? 0 : (W - 1 - iw0) / SW + 1;
+                lo = lo > seg ? seg : lo;
+                hi = hi < lo ? lo : hi > seg ? seg : hi;
+                if (lo) memset(row, 0, (size_t)lo * sizeof(float));
+                if (SW == 1) {
+                    if (hi > lo) memcpy(row + lo, xr + (iw0 + lo), (size_t)(hi - lo) * sizeof(float));
+                } else {
+                    for (int t = lo; t < hi; ++t) row[t] = xr[iw0 + t * SW];
                 }
-                if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
+                if (seg > hi) memset(row + hi, 0, (size_t)(seg - hi) * sizeof(float));
             }
+            j += seg;
+            ow = 0;
+            ++oh;
+        }
+        if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
     }
 }
 

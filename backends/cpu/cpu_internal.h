@@ -71,11 +71,14 @@ void cpu_tile_epilogue(const cpu_kernels *k, const float *t, size_t ldt, float *
 
 /* ---- the blocked GEMM driver (gemm.c) ----
  * C[M x N] = Apacked[M x K] * B[K x N] + epilogue, where B is produced
- * panel by panel (NR columns, all K rows) by a callback, so the same
- * driver serves 1x1 convs (panels copied from NCHW rows), im2col convs
- * (panels gathered straight from the image: no full im2col buffer) and
- * dense layers. Threads split the (panel, row-block) pairs statically. */
-typedef void (*cpu_pack_b_fn)(const void *ctx, int n0, int nr, int NR, float *panel);
+ * panel by panel (NR columns, one K block of rows) by a callback, so the
+ * same driver serves 1x1 convs (panels copied from NCHW rows), im2col
+ * convs (panels gathered straight from the image: no full im2col buffer)
+ * and dense layers. K is blocked (partial sums kept in C between blocks),
+ * threads take static ranges of B panels or A panels. */
+/* Fills panel[k * NR + j] = B[k0 + k][n0 + j] for k < kc, j < nr, and 0 for
+ * nr <= j < NR. */
+typedef void (*cpu_pack_b_fn)(const void *ctx, int n0, int nr, int NR, int k0, int kc, float *panel);
 
 /* Floats of a packed A for M x K (panels of MR rows, zero padded). */
 size_t cpu_gemm_packed_a_floats(const cpu_kernels *k, int M, int K);

@@ -1,0 +1,86 @@
+/* bench_cpu_conv.c - a probe, not a test: single-layer timing of every conv
+ * algorithm of cpu_conv_algos[] that applies to a shape, on the selected
+ * ISA (ENGINE_CPU_ISA lowers it), with the cost estimate next to the
+ * measured time (best of R runs, seeded random data), so A/B changes to a
+ * kernel or to the estimates can be judged per layer without the noise of
+ * a whole model on this shared machine.
+ *     bench_cpu_conv C H W M K S PAD GROUP [threads [reps [flush]]]
+ * flush = 1 evicts the caches (writes 64 MB) before each run, as in a
+ * model where the weights come from memory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu_internal.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void *aalloc(size_t bytes) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? (bytes + 63) / 64 * 64 : 64) ? NULL : p;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 9) {
+        fprintf(stderr, "usage: bench_cpu_conv C H W M K S PAD GROUP [threads [reps [flush]]]\n");
+        return 2;
+    }
+    cpu_conv2d d;
+    memset(&d, 0, sizeof d);
+    d.C = atoi(argv[1]), d.H = atoi(argv[2]), d.W = atoi(argv[3]), d.M = atoi(argv[4]);
+    d.KH = d.KW = atoi(argv[5]);
+    d.SH = d.SW = atoi(argv[6]);
+    d.PT = d.PL = d.PB = d.PR = atoi(argv[7]);
+    d.group = atoi(argv[8]);
+    d.DH = d.DW = 1;
+    d.threads = argc > 9 ? atoi(argv[9]) : 1;
+    int R = argc > 10 ? atoi(argv[10]) : 20, flush = argc > 11 ? atoi(argv[11]) : 0;
+    if (d.C < 1 || d.H < 1 || d.W < 1 || d.M < 1 || d.KH < 1 || d.SH < 1 || d.PT < 0 || d.group < 1 ||
+        d.C % d.group || d.M % d.group || d.threads < 1 || R < 1)
+        return 2;
+    d.OH = (d.H + 2 * d.PT - d.KH) / d.SH + 1;
+    d.OW = (d.W + 2 * d.PL - d.KW) / d.SW + 1;
+    d.epi.act = ENGINE_ACT_RELU;
+    cpu_isa isa = cpu_isa_select(NULL);
+    size_t nx = (size_t)d.C * d.H * d.W, ny = (size_t)d.M * d.OH * d.OW, nw = (size_t)d.M * (d.C / d.group) * d.KH * d.KW;
+    float *x = aalloc(nx * 4), *y = aalloc(ny * 4), *w = aalloc(nw * 4), *b = aalloc((size_t)d.M * 4);
+    size_t fl = (size_t)64 << 20;
+    char *junk = flush ? aalloc(fl) : NULL;
+    if (!x || !y || !w || !b || (flush && !junk)) return 1;
+    unsigned s = 7u;
+    for (size_t i = 0; i < nx; ++i) x[i] = (float)((s = s * 1664525u + 1013904223u) >> 20) / 4096.0f - 0.5f;
+    for (size_t i = 0; i < nw; ++i) w[i] = (float)((s = s * 1664525u + 1013904223u) >> 20) / 40960.0f - 0.05f;
+    for (int i = 0; i < d.M; ++i) b[i] = 0.01f * (float)(i % 7);
+    double macs = (double)ny * (d.C / d.group) * d.KH * d.KW;
+    for (int i = 0; cpu_conv_algos[i]; ++i) {
+        const cpu_conv_algo *a = cpu_conv_algos[i];
+        if (!a->applies(&d, isa)) continue;
+        void *packed = aalloc(a->packed_size(&d, isa) + 64), *scratch = aalloc(a->scratch_size(&d, isa) + 64);
+        if (!packed || !scratch) return 1;
+        a->pack(&d, isa, w, b, packed);
+        double best = 1e30;
+        for (int r = 0; r < R; ++r) {
+            if (junk) memset(junk, r, fl);
+            double t0 = now();
+            a->run(&d, isa, packed, x, NULL, y, scratch);
+            double dt = now() - t0;
+            if (dt < best) best = dt;
+        }
+        printf("%-24s C%d %dx%d M%d k%d s%d g%d T%d: %.3f ms (estimate %.3f), %.1f GFLOP/s\n", a->name, d.C, d.H, d.W,
+               d.M, d.KH, d.SH, d.group, d.threads, best * 1e3, a->estimate_ns(&d, isa) * 1e-6,
+               2.0 * macs / best * 1e-9);
+        free(packed);
+        free(scratch);
+    }
+    free(x);
+    free(y);
+    free(w);
+    free(b);
+    free(junk);
+    return 0;
+}

@@ -1,0 +1,75 @@
+/* bench_cpu_gemm.c - a probe, not a test: GFLOP/s of the cpu backend's GEMM
+ * driver + micro-kernel (the selected ISA, ENGINE_CPU_ISA lowers it) on
+ * shapes given on the command line, B packed from a row-major K x N matrix
+ * like the 1x1-conv path does. Best of R repetitions.
+ *     bench_cpu_gemm [M N K [threads [reps]]]   (default: 1024 1024 1024 1 10)
+ * Compare with the single-core FMA peak of tools/bench.py's probe. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu_internal.h"
+
+typedef struct bmat {
+    const float *b; /* K x N row major */
+    int K, N;
+} bmat;
+
+static void pack_rows(const void *vctx, int n0, int nr, int NR, int k0, int kc, float *panel) {
+    const bmat *m = vctx;
+    const float *src = m->b + (size_t)k0 * m->N + n0;
+    for (int k = 0; k < kc; ++k, src += m->N, panel += NR) {
+        memcpy(panel, src, (size_t)nr * sizeof(float));
+        if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
+    }
+}
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void *aalloc(size_t bytes) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 64) ? NULL : p;
+}
+
+int main(int argc, char **argv) {
+    int M = argc > 1 ? atoi(argv[1]) : 1024, N = argc > 2 ? atoi(argv[2]) : 1024, K = argc > 3 ? atoi(argv[3]) : 1024;
+    int T = argc > 4 ? atoi(argv[4]) : 1, R = argc > 5 ? atoi(argv[5]) : 10;
+    if (M < 1 || N < 1 || K < 1 || T < 1 || R < 1) {
+        fprintf(stderr, "usage: bench_cpu_gemm [M N K [threads [reps]]]\n");
+        return 2;
+    }
+    const cpu_kernels *k = cpu_kernels_for(cpu_isa_select(NULL));
+    float *A = aalloc(sizeof(float) * (size_t)M * K), *B = aalloc(sizeof(float) * (size_t)K * N);
+    float *C = aalloc(sizeof(float) * (size_t)M * N), *bias = aalloc(sizeof(float) * (size_t)M);
+    float *Ap = aalloc(sizeof(float) * cpu_gemm_packed_a_floats(k, M, K));
+    void *scratch = aalloc(cpu_gemm_scratch_bytes(k, K, T));
+    if (!A || !B || !C || !bias || !Ap || !scratch) return 1;
+    unsigned s = 1u;
+    for (size_t i = 0; i < (size_t)M * K; ++i) A[i] = (float)((s = s * 1664525u + 1013904223u) >> 20) / 4096.0f - 0.5f;
+    for (size_t i = 0; i < (size_t)K * N; ++i) B[i] = (float)((s = s * 1664525u + 1013904223u) >> 20) / 4096.0f - 0.5f;
+    for (int i = 0; i < M; ++i) bias[i] = 0.0f;
+    cpu_gemm_pack_a(k, M, K, A, (size_t)K, 1, Ap);
+    bmat bm = {B, K, N};
+    engine_epilogue epi = {ENGINE_ACT_RELU, 0.0f, 0.0f, 0};
+    double best = 1e30;
+    for (int r = 0; r < R; ++r) {
+        double t0 = now();
+        cpu_gemm_run(k, M, N, K, Ap, bias, pack_rows, &bm, C, (size_t)N, NULL, 0, &epi, T, scratch);
+        double dt = now() - t0;
+        if (dt < best) best = dt;
+    }
+    printf("%s M=%d N=%d K=%d threads=%d: %.3f ms, %.1f GFLOP/s\n", k->gemm_name, M, N, K, T, best * 1e3,
+           2.0 * M * N * (double)K / best * 1e-9);
+    free(A);
+    free(B);
+    free(C);
+    free(bias);
+    free(Ap);
+    free(scratch);
+    return 0;
+}
