@@ -145,6 +145,86 @@ class PadConv(nn.Module):
         return F.avg_pool2d(F.pad(y, (1, 0, 1, 0)), 2)
 
 
+class InceptionCat(nn.Module):
+    """Inception block: three branches concatenated over channels (every
+    branch output is stored in its slice: concat_alias)."""
+
+    def __init__(self):
+        super().__init__()
+        self.b1 = nn.Conv2d(4, 3, 1)
+        self.b2 = nn.Conv2d(4, 5, 3, padding=1)
+        self.b3 = nn.Conv2d(4, 2, 1)
+        self.out = nn.Conv2d(10, 4, 1)
+
+    def forward(self, x):
+        y = torch.cat([F.relu(self.b1(x)), F.relu(self.b2(x)), self.b3(F.max_pool2d(x, 3, 1, 1))], 1)
+        return self.out(y)
+
+
+class DenseCat(nn.Module):
+    """DenseNet block as torchvision writes it: each layer concatenates
+    every feature so far (nested prefixes, chained by concat_alias)."""
+
+    def __init__(self, layers=3):
+        super().__init__()
+        self.c0 = nn.Conv2d(3, 4, 3, padding=1)
+        self.layers = nn.ModuleList()
+        for k in range(layers):
+            cin = 4 + 2 * k
+            self.layers.append(nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, 2, 3, padding=1)))
+
+    def forward(self, x):
+        feats = [self.c0(x)]
+        for layer in self.layers:
+            feats.append(layer(torch.cat(feats, 1)))
+        return torch.cat(feats, 1)
+
+
+class YoloCat(nn.Module):
+    """YOLO route: an upsampled deep feature concatenated with a shallow one."""
+
+    def __init__(self):
+        super().__init__()
+        self.shallow = nn.Conv2d(4, 4, 3, padding=1)
+        self.deep = nn.Conv2d(4, 8, 3, stride=2, padding=1)
+        self.lat = nn.Conv2d(8, 3, 1)
+        self.head = nn.Conv2d(7, 5, 1)
+
+    def forward(self, x):
+        s = F.leaky_relu(self.shallow(x), 0.1)
+        u = F.interpolate(self.lat(F.leaky_relu(self.deep(s), 0.1)), scale_factor=2.0, mode="nearest")
+        return self.head(torch.cat([u, s], 1))
+
+
+class Batch2Cat(nn.Module):
+    """Near miss of concat_alias: with batch 2 an input is not one byte run
+    of the output."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 2, 1)
+        self.b = nn.Conv2d(3, 3, 3, padding=1)
+        self.out = nn.Conv2d(5, 2, 1)
+
+    def forward(self, x):
+        return self.out(torch.cat([self.a(x), torch.sigmoid(self.b(x))], 1))
+
+
+class BNNextConv(nn.Module):
+    """BN with no producer, then an unpadded conv (folds: fold_bn_next),
+    and a BN before a padded conv (must not fold)."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn0 = nn.BatchNorm2d(4)
+        self.c0 = nn.Conv2d(4, 6, 3, groups=2)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.c1 = nn.Conv2d(4, 6, 3, padding=1)
+
+    def forward(self, x):
+        return self.c0(self.bn0(x))[:, :, :, :] + self.c1(self.bn1(x))[:, :, 1:-1, 1:-1]
+
+
 def cases():
     g = nn.Hardsigmoid()
     return [
@@ -168,6 +248,11 @@ def cases():
         ("repvgg_groups", RepVGG(8, 8, 2, 2, blocks=3), (1, 8, 8, 8), 13, {"Add", "BatchNormalization"}),
         ("bn_standalone", DenseBN(), (1, 4, 6, 6), 13, {"Concat", "BatchNormalization"}),
         ("pad_fold", PadConv(), (1, 3, 9, 8), 13, {"Pad", "MaxPool", "AveragePool"}),
+        ("concat_inception", InceptionCat(), (1, 4, 8, 8), 13, {"Concat", "MaxPool"}),
+        ("concat_densenet", DenseCat(), (1, 3, 6, 6), 13, {"Concat", "BatchNormalization"}),
+        ("concat_yolo", YoloCat(), (1, 4, 8, 8), 13, {"Concat", "Resize", "LeakyRelu"}),
+        ("concat_batch2", Batch2Cat(), (2, 3, 6, 6), 13, {"Concat"}),
+        ("bn_next_conv", BNNextConv(), (1, 4, 7, 7), 13, {"BatchNormalization", "Slice"}),
     ]
 
 
