@@ -133,6 +133,61 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
 }
 
 /* ---- 2-D MaxPool / AveragePool ---- */
+
+/* max that propagates a NaN from either side (the reference's result);
+ * written without short-circuit so the compiler emits compares and masks
+ * (vectorised, no data-dependent branch) */
+static inline float max_nan(float a, float b) {
+    float m = a > b ? a : b; /* b when either is NaN */
+    return a != a ? a : m;
+}
+
+/* MaxPool without dilation and with rows of at most MAXPOOL_ROW floats:
+ * separable. Per output row, the column-wise max of the KH input rows in
+ * range (contiguous, vectorised by the compiler), then the max over KW
+ * neighbours of that row (from L1). KH + KW instead of KH * KW taps per
+ * output and no per-tap bounds tests: ResNet's 3x3 s2 pool over
+ * 64x112x112 went from ~1.6 ms (generic loop) to well under that. */
+#define MAXPOOL_ROW 2048
+static void maxpool_sep_channel(const float *xc, float *yc, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                                int64_t KH, int64_t KW, int64_t SH, int64_t SW, int64_t PT, int64_t PL) {
+    float vm[MAXPOOL_ROW];
+    for (int64_t oh = 0; oh < OH; ++oh) {
+        int64_t h0 = oh * SH - PT, hlo = h0 < 0 ? 0 : h0, hhi = h0 + KH < H ? h0 + KH : H;
+        float *yr = yc + oh * OW;
+        if (hhi <= hlo) {
+            for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = -INFINITY;
+            continue;
+        }
+        memcpy(vm, xc + hlo * W, (size_t)W * sizeof(float));
+        for (int64_t ih = hlo + 1; ih < hhi; ++ih) {
+            const float *row = xc + ih * W;
+#pragma omp simd
+            for (int64_t w = 0; w < W; ++w) vm[w] = max_nan(vm[w], row[w]);
+        }
+        /* outputs [o0, o1) have all KW taps inside the row: tap-major
+         * vector loops; the edges take the bounded scalar loop */
+        int64_t o0 = (PL + SW - 1) / SW, o1 = W - KW + PL < 0 ? 0 : (W - KW + PL) / SW + 1;
+        if (o0 > OW) o0 = OW;
+        if (o1 > OW) o1 = OW;
+        if (o1 < o0) o1 = o0;
+        for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = vm[ow * SW - PL];
+        for (int64_t kw = 1; kw < KW; ++kw) {
+            const float *v = vm + kw - PL;
+#pragma omp simd
+            for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = max_nan(yr[ow], v[ow * SW]);
+        }
+        for (int64_t ow = 0; ow < OW; ++ow) {
+            if (ow == o0) ow = o1;
+            if (ow >= OW) break;
+            int64_t w0 = ow * SW - PL, wlo = w0 < 0 ? 0 : w0, whi = w0 + KW < W ? w0 + KW : W;
+            float acc = -INFINITY;
+            for (int64_t w = wlo; w < whi; ++w) acc = max_nan(acc, vm[w]);
+            yr[ow] = acc;
+        }
+    }
+}
+
 static engine_status pool_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
     (void)scratch;
     const engine_node *n = s->node;
@@ -146,6 +201,12 @@ static engine_status pool_exec(const cpu_step *s, const void *const *in, void *c
     const float *xp = in[0];
     float *yp = out[0];
     int par = NC * OH * OW * KH * KW > PAR_MIN && s->threads > 1;
+    if (!avg && DH == 1 && DW == 1 && W <= MAXPOOL_ROW) {
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+        for (int64_t c = 0; c < NC; ++c)
+            maxpool_sep_channel(xp + c * H * W, yp + c * OH * OW, H, W, OH, OW, KH, KW, SH, SW, PT, PL);
+        return ENGINE_OK;
+    }
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
     for (int64_t c = 0; c < NC; ++c) {
         const float *xc = xp + c * H * W;
