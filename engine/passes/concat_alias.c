@@ -23,7 +23,18 @@
  * or not at all, and a chain it does not honour only separates bytes): no
  * node may read bytes of a root that overlap the bytes it writes there,
  * except a Concat input already sitting exactly at its destination slice.
- * An alias that breaks it is dropped and the check repeats. */
+ * An alias that breaks it is dropped and the check repeats.
+ *
+ * Aliasing is not free: a chain's root is live from the first write of any
+ * member, so a member written long before the Concat (YOLO's route: a
+ * shallow feature kept from early in the backbone) reserves the whole
+ * Concat output for that long, and the peak can grow. So the aliases are
+ * judged by the arena they give: the graph is planned with the engine's
+ * planner as one partition (what the ref and cpu modules do when the whole
+ * model runs there). Every candidate is aliased first (DenseNet's chains
+ * only pay off whole); then, Concat by Concat, its directly aliased inputs
+ * are dropped earliest-written first, and a drop is kept when the arena
+ * gets strictly smaller (ties keep the alias: fewer bytes copied). */
 #include <string.h>
 
 #include "ops_internal.h"
@@ -140,6 +151,92 @@ static int drop_one_violation(eng_graph *g) {
     return 0;
 }
 
+/* Scratch for choosing aliases by arena size. */
+typedef struct sim {
+    engine_plan_buffer *plan; /* one per root */
+    int *slot;                /* value index -> plan buffer, -1 */
+    engine_value **saved_of;  /* alias fields to restore a rejected choice */
+    size_t *saved_off;
+} sim;
+
+/* The arena the graph needs as one partition with every alias honoured:
+ * one buffer per root, live from the first write of any member to the last
+ * read of any member; graph inputs and outputs (and chains rooted in a
+ * graph output) are the caller's buffers. */
+static engine_status plan_size(eng_graph *g, sim *m, size_t *out) {
+    int n = 0;
+    for (int k = 0; k < g->n_values; ++k) m->slot[k] = -1;
+    for (int k = 0; k < g->n_nodes; ++k) {
+        const engine_node *node = g->nodes[k];
+        for (int o = 0; o < node->n_outputs; ++o) {
+            const engine_value *v = node->outputs[o];
+            size_t off;
+            if (!v || v->data) continue;
+            const engine_value *r = root_of(v, &off);
+            if (r->flags & ENGINE_VALUE_GRAPH_OUTPUT) continue;
+            int b = m->slot[r->index];
+            if (b < 0) {
+                b = m->slot[r->index] = n++;
+                m->plan[b] = (engine_plan_buffer){(engine_value_nbytes(r) + 63) / 64 * 64, k, k, 0};
+            } else if (m->plan[b].last < k) {
+                m->plan[b].last = k;
+            }
+        }
+        for (int i = 0; i < node->n_inputs; ++i) {
+            const engine_value *v = node->inputs[i];
+            size_t off;
+            if (!v || v->data) continue;
+            int b = m->slot[root_of(v, &off)->index];
+            if (b >= 0 && m->plan[b].last < k) m->plan[b].last = k;
+        }
+    }
+    engine_status st = eng_plan_arena(&g->ctx->allocator, m->plan, n, 64, out);
+    if (st == ENGINE_ERR_OUT_OF_MEMORY) return eng_error(g->ctx, st, "out of memory planning Concat aliases");
+    if (st) *out = SIZE_MAX; /* sizes overflow: no choice can be judged, any is as good */
+    return ENGINE_OK;
+}
+
+static void save_aliases(const eng_graph *g, sim *m) {
+    for (int k = 0; k < g->n_values; ++k) {
+        m->saved_of[k] = g->values[k]->alias_of;
+        m->saved_off[k] = g->values[k]->alias_offset;
+    }
+}
+
+static void restore_aliases(eng_graph *g, const sim *m) {
+    for (int k = 0; k < g->n_values; ++k) {
+        g->values[k]->alias_of = m->saved_of[k];
+        g->values[k]->alias_offset = m->saved_off[k];
+    }
+}
+
+/* Aliases the candidate inputs of Concat c (position k, output y) written
+ * at or after step `from`, and its output into the next nested Concat;
+ * then restores the safety property. */
+static void assign(eng_graph *g, engine_node *c, int k, engine_value *y, int from) {
+    size_t off = 0;
+    for (int i = 0; i < c->n_inputs; ++i) {
+        engine_value *x = c->inputs[i];
+        if (aliasable(g, x) && appears_once(c, x) && x != y && x->producer->index >= from) {
+            x->alias_of = y;
+            x->alias_offset = off;
+        }
+        off += engine_value_nbytes(x);
+    }
+    /* DenseNet's nested prefixes: this output becomes the head of the next
+     * Concat that starts with the same inputs. */
+    if (aliasable(g, y)) {
+        engine_node *d = prefix_successor(g, c, k);
+        if (d) {
+            y->alias_of = d->outputs[0];
+            y->alias_offset = 0;
+        }
+    }
+    /* The safety property; each drop removes one link, so this ends. */
+    while (drop_one_violation(g)) {
+    }
+}
+
 engine_status eng_pass_concat_alias(eng_graph *g, int *changed) {
     *changed = 0;
     /* Start from nothing: a second run (or a graph rewritten since) must
@@ -148,39 +245,79 @@ engine_status eng_pass_concat_alias(eng_graph *g, int *changed) {
         g->values[k]->alias_of = NULL;
         g->values[k]->alias_offset = 0;
     }
+    int any = 0;
+    for (int k = 0; k < g->n_nodes && !any; ++k) {
+        engine_value *y;
+        any = flat_concat(g->nodes[k], &y);
+    }
+    if (!any) return ENGINE_OK;
+    engine_context *ctx = g->ctx;
+    size_t nv = (size_t)g->n_values + 1;
+    sim m = {eng_calloc(ctx, nv, sizeof *m.plan), eng_calloc(ctx, nv, sizeof *m.slot),
+             eng_calloc(ctx, nv, sizeof *m.saved_of), eng_calloc(ctx, nv, sizeof *m.saved_off)};
+    engine_status st = ENGINE_OK;
+    if (!m.plan || !m.slot || !m.saved_of || !m.saved_off) {
+        st = eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory planning Concat aliases");
+        goto done;
+    }
+    /* Every candidate first (DenseNet's chains only pay off whole), then,
+     * Concat by Concat, its directly aliased inputs dropped earliest-written
+     * first while that makes the arena strictly smaller. */
     for (int k = 0; k < g->n_nodes; ++k) {
         engine_node *c = g->nodes[k];
         engine_value *y;
         if (!flat_concat(c, &y)) continue;
         if (!(y->flags & ENGINE_VALUE_GRAPH_OUTPUT) && eng_graph_use_count(g, y) == 0) continue; /* dead */
-        size_t off = 0;
-        for (int i = 0; i < c->n_inputs; ++i) {
+        assign(g, c, k, y, 0);
+    }
+    size_t best;
+    if ((st = plan_size(g, &m, &best))) goto done;
+    for (int k = 0; k < g->n_nodes; ++k) {
+        engine_node *c = g->nodes[k];
+        engine_value *y;
+        if (!flat_concat(c, &y)) continue;
+        save_aliases(g, &m);
+        int best_upto = -1; /* drop members written before this step; -1: keep all */
+        for (;;) {
+            /* The next threshold: one past the earliest member still kept. */
+            int upto = INT32_MAX;
+            for (int i = 0; i < c->n_inputs; ++i) {
+                const engine_value *x = c->inputs[i];
+                if (x->alias_of == y && x->producer && x->producer->index < upto) upto = x->producer->index;
+            }
+            if (upto == INT32_MAX) break;
+            for (int i = 0; i < c->n_inputs; ++i) {
+                engine_value *x = c->inputs[i];
+                if (x->alias_of == y && x->producer && x->producer->index <= upto) {
+                    x->alias_of = NULL; /* dropping a link never creates an overlap */
+                    x->alias_offset = 0;
+                }
+            }
+            size_t size;
+            if ((st = plan_size(g, &m, &size))) goto done;
+            if (size < best) {
+                best = size;
+                best_upto = upto;
+            }
+        }
+        restore_aliases(g, &m);
+        for (int i = 0; best_upto >= 0 && i < c->n_inputs; ++i) {
             engine_value *x = c->inputs[i];
-            size_t size = engine_value_nbytes(x);
-            if (aliasable(g, x) && appears_once(c, x) && x != y) {
-                x->alias_of = y;
-                x->alias_offset = off;
-            }
-            off += size;
-        }
-        /* DenseNet's nested prefixes: this output becomes the head of the
-         * next Concat that starts with the same inputs. */
-        if (aliasable(g, y)) {
-            engine_node *d = prefix_successor(g, c, k);
-            if (d) {
-                y->alias_of = d->outputs[0];
-                y->alias_offset = 0;
+            if (x->alias_of == y && x->producer && x->producer->index <= best_upto) {
+                x->alias_of = NULL;
+                x->alias_offset = 0;
             }
         }
     }
-    /* The safety property; each drop removes one link, so this ends. */
-    while (drop_one_violation(g)) {
-    }
-    /* Report aliased values (each one is bytes a Concat no longer copies). */
     int count = 0;
     for (int k = 0; k < g->n_values; ++k) count += g->values[k]->alias_of != NULL;
     *changed = count;
-    return ENGINE_OK;
+done:
+    eng_free(ctx, m.plan);
+    eng_free(ctx, m.slot);
+    eng_free(ctx, m.saved_of);
+    eng_free(ctx, m.saved_off);
+    return st;
 }
 
 int eng_pass_concat_copy_free(const eng_graph *g) {
