@@ -174,8 +174,13 @@ static void maxpool_sep_channel(const float *xc, float *yc, int64_t H, int64_t W
         for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = vm[ow * SW - PL];
         for (int64_t kw = 1; kw < KW; ++kw) {
             const float *v = vm + kw - PL;
+            if (SW == 1) { /* contiguous taps (GoogLeNet's 3x3 s1 pools) */
 #pragma omp simd
-            for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = max_nan(yr[ow], v[ow * SW]);
+                for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = max_nan(yr[ow], v[ow]);
+            } else {
+#pragma omp simd
+                for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = max_nan(yr[ow], v[ow * SW]);
+            }
         }
         for (int64_t ow = 0; ow < OW; ++ow) {
             if (ow == o0) ow = o1;
@@ -183,6 +188,55 @@ static void maxpool_sep_channel(const float *xc, float *yc, int64_t H, int64_t W
             int64_t w0 = ow * SW - PL, wlo = w0 < 0 ? 0 : w0, whi = w0 + KW < W ? w0 + KW : W;
             float acc = -INFINITY;
             for (int64_t w = wlo; w < whi; ++w) acc = max_nan(acc, vm[w]);
+            yr[ow] = acc;
+        }
+    }
+}
+
+/* The stride-1 "same" MaxPool of inception blocks (3x3 s1 p1 on 7x7 ..
+ * 35x35 maps) over a whole channel plane at once: rows are so short there
+ * that per-row loops are mostly overhead. Vertical: KH long loops over the
+ * flat plane (row shifts); horizontal: KW long loops over the flat result
+ * (valid for interior columns), then the PL / PR edge columns of each row
+ * recomputed with their bounds. OW == W, stride 1, OH * W <= MAXPOOL_PLANE. */
+#define MAXPOOL_PLANE 8192
+static void maxpool_s1_plane(const float *xc, float *yc, int64_t H, int64_t W, int64_t OH, int64_t KH, int64_t KW,
+                             int64_t PT, int64_t PL) {
+    float vbuf[MAXPOOL_PLANE + 2 * 16];
+    float *vm = vbuf + 16; /* guards: interior loops read up to KW - 1 <= 15 past either end */
+    const int64_t n = OH * W;
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) vm[i] = -INFINITY;
+    for (int64_t kh = 0; kh < KH; ++kh) {
+        /* output rows oh read input row oh - PT + kh: valid for oh in [oa, ob) */
+        int64_t oa = PT - kh > 0 ? PT - kh : 0, ob = H + PT - kh < OH ? H + PT - kh : OH;
+        if (ob <= oa) continue;
+        const float *src = xc + (oa - PT + kh) * W;
+        float *dst = vm + oa * W;
+        const int64_t m = (ob - oa) * W;
+#pragma omp simd
+        for (int64_t i = 0; i < m; ++i) dst[i] = max_nan(dst[i], src[i]);
+    }
+    for (int64_t i = -16; i < 0; ++i) vm[i] = -INFINITY;
+    for (int64_t i = n; i < n + 16; ++i) vm[i] = -INFINITY;
+    const float *v0 = vm - PL;
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) yc[i] = v0[i];
+    for (int64_t kw = 1; kw < KW; ++kw) {
+        const float *v = vm + kw - PL;
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) yc[i] = max_nan(yc[i], v[i]);
+    }
+    /* edge columns: taps that left the row were read from the neighbour row */
+    for (int64_t oh = 0; oh < OH; ++oh) {
+        const float *vr = vm + oh * W;
+        float *yr = yc + oh * W;
+        for (int64_t ow = 0; ow < W; ++ow) {
+            if (ow == PL && W - KW + PL >= ow) ow = W - KW + PL + 1; /* skip the interior */
+            if (ow >= W) break;
+            int64_t w0 = ow - PL, wlo = w0 < 0 ? 0 : w0, whi = w0 + KW < W ? w0 + KW : W;
+            float acc = -INFINITY;
+            for (int64_t w = wlo; w < whi; ++w) acc = max_nan(acc, vr[w]);
             yr[ow] = acc;
         }
     }
@@ -201,6 +255,11 @@ static engine_status pool_exec(const cpu_step *s, const void *const *in, void *c
     const float *xp = in[0];
     float *yp = out[0];
     int par = NC * OH * OW * KH * KW > PAR_MIN && s->threads > 1;
+    if (!avg && DH == 1 && DW == 1 && SH == 1 && SW == 1 && OW == W && KW <= 16 && OH * W <= MAXPOOL_PLANE) {
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+        for (int64_t c = 0; c < NC; ++c) maxpool_s1_plane(xp + c * H * W, yp + c * OH * OW, H, W, OH, KH, KW, PT, PL);
+        return ENGINE_OK;
+    }
     if (!avg && DH == 1 && DW == 1 && W <= MAXPOOL_ROW) {
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
         for (int64_t c = 0; c < NC; ++c)
