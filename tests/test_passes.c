@@ -1299,8 +1299,7 @@ static void fail_free(void *user, void *ptr) {
 /* Fails allocation i of the pipeline for every i: the pipeline returns
  * ENGINE_OK (then with the right numbers) or ENGINE_ERR_OUT_OF_MEMORY,
  * never crashes, and the graph (possibly half rewritten) frees cleanly. */
-static void test_passes_out_of_memory(void **state) {
-    (void)state;
+static void oom_sweep(eng_graph *(*build)(engine_context *), int min_failures) {
     int failures = 0;
     for (long i = 0;; ++i) {
         failing f = {-1, 0};
@@ -1310,7 +1309,7 @@ static void test_passes_out_of_memory(void **state) {
         o.allocator = (engine_allocator){fail_alloc, fail_free, &f};
         engine_context *ctx = NULL;
         assert_int_equal(engine_context_create(&o, &ctx), ENGINE_OK);
-        eng_graph *g = all_passes_graph(ctx);
+        eng_graph *g = build(ctx);
         snapshot before = run_all(g);
         f.countdown = i;
         eng_pass_stat stats[ENG_MAX_PASS_STATS];
@@ -1330,7 +1329,12 @@ static void test_passes_out_of_memory(void **state) {
         if (f.live != 0) fail_msg("allocation %ld: %ld blocks leaked", i, f.live);
         if (!reached) break; /* the pipeline finished without reaching allocation i */
     }
-    assert_true(failures > 20);
+    assert_true(failures >= min_failures);
+}
+
+static void test_passes_out_of_memory(void **state) {
+    (void)state;
+    oom_sweep(all_passes_graph, 21);
 }
 
 
@@ -1571,6 +1575,30 @@ static void test_concat_near_misses(void **state) {
     free_graph(ctx, g);
 }
 
+/* Two concatenating blocks for the out-of-memory sweep of concat_alias
+ * (whose arena planning allocates). */
+static eng_graph *concat_oom_graph(engine_context *ctx) {
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 3, 4, 4};
+    input(g, "x", 4, xd);
+    conv1x1(g, "c0", "x", "f0", 3, 4);
+    conv1x1(g, "c1", "f0", "f1", 4, 2);
+    concat(g, "cat2", "f0,f1", "y2", 1);
+    conv1x1(g, "c2", "y2", "f2", 6, 2);
+    concat(g, "cat3", "f0,f1,f2", "y3", 1);
+    node(g, "Relu", "r", "y3", "a");
+    node(g, "Sigmoid", "s", "y3", "b");
+    concat(g, "cat4", "a,b", "z", 1);
+    output(g, "z");
+    finish(g);
+    return g;
+}
+
+static void test_concat_out_of_memory(void **state) {
+    (void)state;
+    oom_sweep(concat_oom_graph, 3);
+}
+
 /* A Concat along an inner axis with all outer dims 1 qualifies; the pass
  * is idempotent (it starts from no aliases); and dead-node removal drops
  * an alias into a value it frees. */
@@ -1631,6 +1659,7 @@ int main(void) {
         cmocka_unit_test(test_concat_densenet),
         cmocka_unit_test(test_concat_near_misses),
         cmocka_unit_test(test_concat_axis_rerun_dead),
+        cmocka_unit_test(test_concat_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
