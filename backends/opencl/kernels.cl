@@ -751,3 +751,59 @@ __kernel void f_instnorm(__global const T *x, int xo, __global const T *ps, int 
     float inv = 1.0f / sqrt(var + eps), sc = LD(ps, so + c), sh = LD(pb, bo + c);
     for (int k = 0; k < plane; ++k) ST(y, yo + base + k, (LD(x, xo + base + k) - mean) * inv * sc + sh);
 }
+
+/* Depthwise convolution (one input channel per group: C == G), one output
+ * per work item, the window bounds hoisted out of the loops so that the
+ * inner loop has no test. Same meta and arguments as f_conv. */
+__kernel void f_dwconv(__global const int *m, int mo, __global const T *x, int xo, __global const T *w, int wo,
+                       __global const T *bias, int bo, int has_bias, __global const T *s, int so, int has_sum,
+                       __global T *y, int yo, float a, float b) {
+    int i = get_global_id(0);
+    __global const int *g = m + mo;
+    int C = g[1], ID = g[2], IH = g[3], IW = g[4], M = g[5], OD = g[6], OH = g[7], OW = g[8];
+    int KD = g[9], KH = g[10], KW = g[11], act = g[22];
+    int ow = i % OW, t = i / OW;
+    int oh = t % OH;
+    t /= OH;
+    int od = t % OD;
+    t /= OD;
+    int oc = t % M, n = t / M;
+    int grp = oc / (M / C);
+    int d0 = od * g[12] - g[18], h0 = oh * g[13] - g[19], w0 = ow * g[14] - g[20];
+    int DD = g[15], DH = g[16], DW = g[17];
+    int kd0 = d0 < 0 ? (-d0 + DD - 1) / DD : 0, kh0 = h0 < 0 ? (-h0 + DH - 1) / DH : 0;
+    int kw0 = w0 < 0 ? (-w0 + DW - 1) / DW : 0;
+    int kd1 = min(KD, (ID - d0 + DD - 1) / DD), kh1 = min(KH, (IH - h0 + DH - 1) / DH);
+    int kw1 = min(KW, (IW - w0 + DW - 1) / DW);
+    int xc = xo + (n * C + grp) * ID * IH * IW, wc = wo + oc * KD * KH * KW;
+    float acc = 0.0f;
+    for (int kd = kd0; kd < kd1; ++kd)
+        for (int kh = kh0; kh < kh1; ++kh) {
+            int xr = xc + ((d0 + kd * DD) * IH + h0 + kh * DH) * IW + w0;
+            int wr = wc + (kd * KH + kh) * KW;
+            for (int kw = kw0; kw < kw1; ++kw) acc += LD(x, xr + kw * DW) * LD(w, wr + kw);
+        }
+    if (has_bias) acc += LD(bias, bo + oc);
+    if (has_sum) acc += LD(s, so + i);
+    ST(y, yo + i, act_f(acc, act, a, b));
+}
+
+/* im2col for one image of a single-group convolution (the CLBlast path):
+ * col[r, p] with r = ((c * KD + kd) * KH + kh) * KW + kw over C*KD*KH*KW
+ * rows and p = (od * OH + oh) * OW + ow over the output plane; taps that
+ * fall in the padding are 0. Same meta as f_conv; one work item per
+ * element of col. */
+__kernel void f_im2col(__global const int *m, int mo, __global const T *x, int xo, __global T *col, int co) {
+    int i = get_global_id(0);
+    __global const int *g = m + mo;
+    int ID = g[2], IH = g[3], IW = g[4], OD = g[6], OH = g[7], OW = g[8];
+    int KD = g[9], KH = g[10], KW = g[11];
+    int P = OD * OH * OW;
+    int p = i % P, r = i / P;
+    int ow = p % OW, oh = (p / OW) % OH, od = p / (OW * OH);
+    int kw = r % KW, kh = (r / KW) % KH, kd = (r / (KW * KH)) % KD, c = r / (KW * KH * KD);
+    int id = od * g[12] - g[18] + kd * g[15], ih = oh * g[13] - g[19] + kh * g[16], iw = ow * g[14] - g[20] + kw * g[17];
+    float v = 0.0f;
+    if (id >= 0 && id < ID && ih >= 0 && ih < IH && iw >= 0 && iw < IW) v = LD(x, xo + ((c * ID + id) * IH + ih) * IW + iw);
+    ST(col, co + i, v);
+}

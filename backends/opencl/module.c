@@ -790,10 +790,47 @@ static void emit_conv(builder *b, const engine_node *n) {
         return;
     }
     int mo = meta_add(b, g, 23);
-    /* Four output channels per work item where they share a group. */
-    int four = !T && (g[5] / g[21]) % 4 == 0 && !getenv("ENGINE_OPENCL_NO_CONV4");
-    launch(b, T ? "f_convt" : four ? "f_conv4" : "f_conv", (size_t)numel(y) / (four ? 4 : 1), "MTTTiTiTff", mo, xs, 0,
-           ws, 0, bs >= 0 ? bs : ws, 0, bs >= 0, ss >= 0 ? ss : ws, 0, ss >= 0, ys, 0, (double)a1, (double)b1);
+    /* ENGINE_OPENCL_CONV=im2col: single-group kxk convolutions as im2col
+     * into a scratch slot of the arena (live for this node only), one
+     * CLBlast SGEMM per image (W[M, C*K] x col[C*K, P]), then the epilogue
+     * kernel. Opt-in: on POCL it is 1.5-2.5x slower than f_conv4
+     * (docs/PERFORMANCE.md); it is there for devices where CLBlast's GEMM
+     * wins (GPUs), to be measured where one is lent. */
+    int64_t ck = (int64_t)g[1] * g[9] * g[10] * g[11];
+    const char *mode = getenv("ENGINE_OPENCL_CONV");
+    int im2col = !T && b->s->clblast && p->group == 1 && mode && strcmp(mode, "im2col") == 0 &&
+                 ck * plane <= INT_MAX / 2 && (int64_t)g[5] * ck * plane >= 65536;
+    if (im2col) {
+        int cs = slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)(ck * plane));
+        if (cs < 0) return;
+        for (int img = 0; img < g[0]; ++img) {
+            launch(b, "f_im2col", (size_t)(ck * plane), "MTT", mo, xs, img * g[1] * g[2] * g[3] * g[4], cs, 0);
+            ocl_launch *l = launch_new(b, NULL, 0);
+            if (!l) return;
+            l->gm = g[5];
+            l->gn = (int)plane;
+            l->gk = (int)ck;
+            l->alpha = 1.0f;
+            l->beta = 0.0f;
+            l->a_slot = ws;
+            l->lda = (int)ck;
+            l->b_slot = cs;
+            l->ldb = (int)plane;
+            l->c_slot = ys;
+            l->c_extra = img * g[5] * (int)plane;
+            l->ldc = (int)plane;
+        }
+        launch(b, "f_epilogue", (size_t)numel(y), "TTiTiiiiff", ys, 0, bs >= 0 ? bs : ys, 0, bs >= 0,
+               ss >= 0 ? ss : ys, 0, ss >= 0, (int)plane, g[5], g[22], (double)a1, (double)b1);
+        return;
+    }
+    /* Depthwise (one input channel per group): its own kernel. Else four
+     * output channels per work item where they share a group. */
+    int dw = !T && g[1] == g[21] && !(mode && strcmp(mode, "generic") == 0);
+    int four = !T && !dw && (g[5] / g[21]) % 4 == 0 && !getenv("ENGINE_OPENCL_NO_CONV4");
+    launch(b, T ? "f_convt" : dw ? "f_dwconv" : four ? "f_conv4" : "f_conv", (size_t)numel(y) / (four ? 4 : 1),
+           "MTTTiTiTff", mo, xs, 0, ws, 0, bs >= 0 ? bs : ws, 0, bs >= 0, ss >= 0 ? ss : ws, 0, ss >= 0, ys, 0,
+           (double)a1, (double)b1);
 }
 
 static void emit_pool(builder *b, const engine_node *n) {
