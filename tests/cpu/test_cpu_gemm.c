@@ -127,12 +127,12 @@ static void sizes_all_isas(void **state) {
         bad += check_one(k, 19, 37, 601, ENGINE_ACT_NONE, 0, 2);
         bad += check_one(k, 70, 1000, 29, ENGINE_ACT_RELU, 1, 2);
         bad += check_one(k, 3, 5, 11, ENGINE_ACT_RELU, 0, 3);
-        /* several K blocks (GEMM_KC = 4096; partial sums kept in C, the residual added in the
+        /* several K blocks (GEMM_KC = 16384; partial sums kept in C, the residual added in the
          * first block, the activation after the last), threads split over
          * A panels (small N) and over B panels (wide N) */
-        bad += check_one(k, 70, 20, 4500, ENGINE_ACT_SIGMOID, 1, 2);
-        bad += check_one(k, 13, 100, 4200, ENGINE_ACT_CLIP, 1, 2);
-        bad += check_one(k, 9, 45, 8500, ENGINE_ACT_RELU, 0, 1);
+        bad += check_one(k, 70, 20, 17000, ENGINE_ACT_SIGMOID, 1, 2);
+        bad += check_one(k, 13, 100, 16500, ENGINE_ACT_CLIP, 1, 2);
+        bad += check_one(k, 9, 45, 33000, ENGINE_ACT_RELU, 0, 1);
         assert_int_equal(bad, 0);
     }
     assert_true(tested >= 1);
