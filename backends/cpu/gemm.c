@@ -145,12 +145,15 @@ void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacke
         gemm_range(&j, 0, mt, 0, nt, scratch);
         return;
     }
-    /* Threads split the B panels when there are enough of them (each packs
-     * only its own), else the A panels (each packs all of B: small N, such
-     * as 7x7 maps, where packing is cheap beside the FMAs). Static ranges:
-     * no barrier, and a C tile is only ever written by one thread. */
+    /* Threads split the B panels when there are enough of them (a unit is
+     * one panel, packed by the thread that takes it), else the A panels (a
+     * unit is a block of them and packs all of B: small N, such as 7x7
+     * maps, where packing is cheap beside the FMAs). Units are handed out
+     * dynamically: on this shared 2-core machine a thread is often parked
+     * by the OS, and a static split then waits for it (2 threads read
+     * slower than 1). A C tile is only ever written by one unit. */
     const int split_n = nt >= 2 * threads || nt >= mt;
-    const int units = split_n ? nt : mt;
+    int units = split_n ? nt : (mt < 4 * threads ? mt : 4 * threads);
     const int used = threads < units ? threads : units;
     const size_t bf = block_floats(k, K);
 #pragma omp parallel num_threads(used)
@@ -159,11 +162,15 @@ void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacke
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        int u0 = (int)((long long)tid * units / used), u1 = (int)((long long)(tid + 1) * units / used);
         float *block = (float *)scratch + bf * (size_t)tid;
-        if (u1 > u0) {
-            if (split_n) gemm_range(&j, 0, mt, u0, u1, block);
-            else gemm_range(&j, u0, u1, 0, nt, block);
+#pragma omp for schedule(dynamic, 1)
+        for (int u = 0; u < units; ++u) {
+            if (split_n) {
+                gemm_range(&j, 0, mt, u, u + 1, block);
+            } else {
+                int t0 = (int)((long long)u * mt / units), t1 = (int)((long long)(u + 1) * mt / units);
+                gemm_range(&j, t0, t1, 0, nt, block);
+            }
         }
     }
 }
