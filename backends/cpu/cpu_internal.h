@@ -75,7 +75,7 @@ void cpu_tile_epilogue(const cpu_kernels *k, const float *t, size_t ldt, float *
  * same driver serves 1x1 convs (panels copied from NCHW rows), im2col
  * convs (panels gathered straight from the image: no full im2col buffer)
  * and dense layers. K is blocked (partial sums kept in C between blocks),
- * threads take static ranges of B panels or A panels. */
+ * threads take units of B panels or A panels dynamically. */
 /* Fills panel[k * NR + j] = B[k0 + k][n0 + j] for k < kc, j < nr, and 0 for
  * nr <= j < NR. */
 typedef void (*cpu_pack_b_fn)(const void *ctx, int n0, int nr, int NR, int k0, int kc, float *panel);

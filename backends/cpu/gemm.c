@@ -8,9 +8,10 @@
  * of the B block. So A is read from memory once per B block (once in all
  * when N is small, as on 7x7 maps, where the old panel-at-a-time loop read
  * the whole of A once per 32 columns), and long K (3x3 convs over 512
- * channels) no longer pushes the B panel out of L1/L2. Threads take
- * static ranges of B panels (or of A panels when N is small), each with
- * its own B block in the scratch. */
+ * channels) no longer pushes the B panel out of L1/L2 (measured: the
+ * blocking does not pay on this machine, see GEMM_KC). Threads take units
+ * of B panels (or blocks of A panels when N is small) dynamically, each
+ * with its own B block in the scratch. */
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP

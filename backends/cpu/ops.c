@@ -2,7 +2,8 @@
  * CNNs (NCHW, float32): Gemm/MatMul with constant weights, MaxPool and
  * AveragePool (2-D), GlobalAveragePool/GlobalMaxPool, BatchNormalization
  * (inference), the activation ops, Add/Sub/Mul/Div with a same-shape or
- * one-sided broadcast operand, and Concat. Every other node, and any of
+ * one-sided broadcast operand, Concat, and Transpose / Slice (any dtype,
+ * as one strided copy). Every other node, and any of
  * these in a form not handled here (other dtypes, 3-D pools, two-sided
  * broadcasts, MaxPool's Indices output), runs the reference kernel.
  *
@@ -94,10 +95,11 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
     int64_t R, K;
     if (n->op == ENGINE_OP_Gemm) {
         const engine_gemm_params *p = n->params;
-        if (!p || p->trans_a || A->rank != 2 || p->epilogue.sum) return ENGINE_ERR_UNSUPPORTED;
+        if (!p || p->trans_a || p->epilogue.sum) return ENGINE_ERR_UNSUPPORTED;
         transB = p->trans_b;
-        R = A->dims[0];
-        K = A->dims[1];
+        R = p->m; /* A may be a flattened higher-rank tensor (engine.flatten_axis) */
+        K = p->k;
+        if (numel(A) != R * K) return ENGINE_ERR_UNSUPPORTED;
     } else {
         if (A->rank < 2 || C) return ENGINE_ERR_UNSUPPORTED;
         K = A->dims[A->rank - 1];
