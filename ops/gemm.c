@@ -10,18 +10,40 @@ engine_status eng_infer_Gemm(eng_graph *g, engine_node *n) {
     const engine_value *a = n->inputs[0], *b = n->inputs[1];
     if ((st = eng_check_dtype(g, n, 0, "A", ENG_DT_FLOAT))) return st;
     if ((st = eng_check_dtype(g, n, 1, "B", ENG_DT_FLOAT))) return st;
-    if (a->rank != 2) return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 (A) has rank %d, expected 2", a->rank);
-    if (b->rank != 2) return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 1 (B) has rank %d, expected 2", b->rank);
     engine_gemm_params p;
     memset(&p, 0, sizeof p);
-    int64_t ta, tb;
+    int64_t ta, tb, fa;
     if ((st = eng_attr_int(g, n, "transA", 0, &ta))) return st;
     if ((st = eng_attr_int(g, n, "transB", 0, &tb))) return st;
     if ((st = eng_attr_float(g, n, "alpha", 1.0f, &p.alpha))) return st;
     if ((st = eng_attr_float(g, n, "beta", 1.0f, &p.beta))) return st;
+    /* The Flatten + Gemm fusion (passes/fuse_flatten_gemm.c): A is read as
+     * [prod(dims[0:fa]), prod(dims[fa:])]. */
+    if ((st = eng_attr_int(g, n, "engine.flatten_axis", -1, &fa))) return st;
     p.trans_a = ta != 0;
     p.trans_b = tb != 0;
-    int64_t m = p.trans_a ? a->dims[1] : a->dims[0], ka = p.trans_a ? a->dims[0] : a->dims[1];
+    int64_t a2[2];
+    if (fa >= 0) {
+        if (fa > a->rank || p.trans_a)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE,
+                                  "engine.flatten_axis %lld does not fit input 0 (A) of rank %d%s", (long long)fa,
+                                  a->rank, p.trans_a ? " with transA" : "");
+        a2[0] = a2[1] = 1;
+        for (int d = 0; d < a->rank; ++d) {
+            int64_t *side = &a2[d < fa ? 0 : 1];
+            if (a->dims[d] != 0 && *side > INT64_MAX / a->dims[d])
+                return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 (A) is too large");
+            *side *= a->dims[d];
+        }
+    } else {
+        if (a->rank != 2)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 (A) has rank %d, expected 2", a->rank);
+        a2[0] = a->dims[0];
+        a2[1] = a->dims[1];
+    }
+    if (b->rank != 2) return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 1 (B) has rank %d, expected 2", b->rank);
+    p.flatten_axis = (int)fa;
+    int64_t m = p.trans_a ? a2[1] : a2[0], ka = p.trans_a ? a2[0] : a2[1];
     int64_t kb = p.trans_b ? b->dims[1] : b->dims[0], nn = p.trans_b ? b->dims[0] : b->dims[1];
     if (ka != kb)
         return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE,
@@ -43,6 +65,9 @@ engine_status eng_infer_Gemm(eng_graph *g, engine_node *n) {
         }
     }
     int64_t dims[2] = {m, nn};
+    p.m = m;
+    p.k = ka;
+    p.n = nn;
     if ((st = eng_read_epilogue(g, n, 0, 2, dims, &p.epilogue))) return st;
     if ((st = eng_set_output(g, n, 0, ENGINE_DTYPE_F32, 2, dims))) return st;
     engine_gemm_params *out = eng_node_params(g, n, sizeof *out);

@@ -74,6 +74,23 @@ class LinearRelu6(nn.Module):
         return F.relu6(self.bn(self.fc(x)))
 
 
+class FlattenLinear(nn.Module):
+    """A classifier head: conv features flattened into a Linear (Flatten ->
+    Gemm: fuse_flatten_gemm), or through x.view(n, -1) (a Reshape fed by
+    the Shape -> Gather -> Concat chain that constant folding resolves)."""
+
+    def __init__(self, view):
+        super().__init__()
+        self.view = view
+        self.conv = nn.Conv2d(4, 6, 3, padding=1)
+        self.fc = nn.Linear(6 * 5 * 5, 7)
+
+    def forward(self, x):
+        x = F.relu(self.conv(x))
+        x = x.view(x.size(0), -1) if self.view else torch.flatten(x, 1)
+        return F.hardswish(self.fc(x))
+
+
 class Residual(nn.Module):
     """ResNet basic block, with a strided 1x1 downsample when `down`."""
 
@@ -241,6 +258,8 @@ def cases():
         ("conv_mish", ConvAct(nn.Mish()), (1, 3, 9, 9), 13, {"Softplus", "Tanh", "Mul"}),
         ("deconv_bn_sigmoid", DeconvSigmoid(), (1, 4, 5, 5), 13, {"ConvTranspose", "Sigmoid"}),
         ("linear_bn_relu6", LinearRelu6(), (3, 12), 13, {"Gemm", "BatchNormalization", "Clip"}),
+        ("flatten_linear", FlattenLinear(False), (2, 4, 5, 5), 13, {"Flatten", "Gemm"}),
+        ("view_linear", FlattenLinear(True), (3, 4, 5, 5), 13, {"Reshape", "Gemm"}),
         ("residual_relu", Residual(4, False), (1, 4, 8, 8), 13, {"Add", "Relu"}),
         ("residual_downsample", Residual(4, True), (1, 4, 8, 8), 13, {"Add", "Relu"}),
         ("repvgg_s1", RepVGG(4, 4, 1, 1), (1, 4, 8, 8), 13, {"Add", "BatchNormalization"}),

@@ -251,7 +251,7 @@ static void expect_same(eng_graph *g, snapshot *before) {
 }
 
 /* Entries of the pipeline's stats: each pass, then remove_dead. */
-#define N_PASS_STATS 10
+#define N_PASS_STATS 11
 
 /* Runs the default pipeline. */
 static void optimise(eng_graph *g) {
@@ -670,6 +670,7 @@ static void test_pipeline_and_dump(void **state) {
                                  "{\"name\":\"merge_branches\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"fuse_residual\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"fuse_activation\",\"before\":2,\"after\":1,\"changed\":1},"
+                                 "{\"name\":\"fuse_flatten_gemm\",\"before\":1,\"after\":1,\"changed\":0},"
                                  "{\"name\":\"concat_alias\",\"before\":1,\"after\":1,\"changed\":0},"
                                  "{\"name\":\"remove_dead\",\"before\":1,\"after\":1,\"changed\":"));
     text[0] = 0;
@@ -1251,7 +1252,12 @@ static eng_graph *all_passes_graph(engine_context *ctx) {
     node(g, "Add", "addr", "ur,a", "sr");
     node(g, "Relu", "rr", "sr", "y");
     batchnorm(g, "bnz", "y", "z", 4);
-    output(g, "z");
+    int64_t wf[2] = {3, 4};
+    node(g, "GlobalAveragePool", "gap", "z", "gz");
+    node(g, "Flatten", "flat", "gz", "fz");
+    cfloat(g, "wf", 2, wf, -1, 1);
+    attr_int(g, node(g, "Gemm", "fc", "fz,wf", "o"), "transB", 1);
+    output(g, "o");
     finish(g);
     return g;
 }
@@ -1269,8 +1275,9 @@ static void test_all_passes(void **state) {
         if (stats[k].before == stats[k].after && stats[k].changed == 0 && strcmp(stats[k].name, "concat_alias") != 0 &&
             strcmp(stats[k].name, "fold_bn_next") != 0)
             fail_msg("pass %s did nothing", stats[k].name);
-    /* c0 (SiLU), the merged RepVGG conv (Relu), cr (sum, Relu), bnz (dw) */
-    assert_int_equal(g->n_nodes, 4);
+    /* c0 (SiLU), the merged RepVGG conv (Relu), cr (sum, Relu), bnz (dw),
+     * the pool and one Gemm reading the pooled [1,4,1,1] */
+    assert_int_equal(g->n_nodes, 6);
     assert_int_equal(count_op(g, ENGINE_OP_Conv), 4);
     expect_same(g, &before);
     free_graph(ctx, g);
@@ -1404,6 +1411,101 @@ static void bn_next_near_miss(int which) {
 static void test_bn_next_near_misses(void **state) {
     (void)state;
     for (int k = 0; k < 4; ++k) bn_next_near_miss(k);
+}
+
+/* ---- fuse_flatten_gemm ---- */
+
+/* x[n,4,3,2] -> Flatten(axis) or Reshape -> Gemm (transB, C) -> Relu -> y.
+ * `reshape` selects Reshape to [n, -1] (PyTorch's x.view(n, -1)). */
+static void flatten_gemm_case(int64_t n, int reshape, int64_t axis) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {n, 4, 3, 2}, rows = 1, cols = 1;
+    for (int d = 0; d < 4; ++d) *(d < axis ? &rows : &cols) *= xd[d];
+    int64_t wd[2] = {5, cols}, cd[1] = {5}, shape[2] = {rows, -1};
+    input(g, "x", 4, xd);
+    cfloat(g, "w", 2, wd, -1, 1);
+    cfloat(g, "c", 1, cd, -1, 1);
+    if (reshape) {
+        cints(g, "shape", 2, shape);
+        node(g, "Reshape", "flat", "x,shape", "f");
+    } else {
+        attr_int(g, node(g, "Flatten", "flat", "x", "f"), "axis", axis);
+    }
+    engine_node *m = node(g, "Gemm", "fc", "f,w,c", "t");
+    attr_int(g, m, "transB", 1);
+    attr_float(g, m, "alpha", 0.75f);
+    node(g, "Relu", "act", "t", "y");
+    output(g, "y");
+    finish(g);
+    snapshot before = run_all(g);
+    assert_int_equal(run_pass(g, eng_pass_fuse_flatten_gemm), 1);
+    assert_int_equal(count_op(g, reshape ? ENGINE_OP_Reshape : ENGINE_OP_Flatten), 0);
+    engine_node *fc = find_node(g, "fc");
+    assert_non_null(fc);
+    assert_ptr_equal(fc->inputs[0], eng_graph_find(g, "x"));
+    const engine_gemm_params *p = fc->params;
+    assert_int_equal(p->m, rows);
+    assert_int_equal(p->k, cols);
+    assert_int_equal(p->n, 5);
+    assert_true(p->flatten_axis >= 0);
+    expect_same(g, &before);
+    /* The whole pipeline keeps it one node with the Relu fused. */
+    before = run_all(g);
+    optimise(g);
+    assert_int_equal(g->n_nodes, 1);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_flatten_gemm_fires(void **state) {
+    (void)state;
+    flatten_gemm_case(1, 0, 1);
+    flatten_gemm_case(3, 0, 1);
+    flatten_gemm_case(2, 0, 2);
+    flatten_gemm_case(1, 0, 0);
+    flatten_gemm_case(3, 1, 1);
+}
+
+/* Near misses: the flattened value read elsewhere too, or a graph output;
+ * transA = 1; a Reshape whose rows are no prefix of the input's dims
+ * ([2,4,3,2] -> [4,12]). */
+static void flatten_gemm_near_miss(int which) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {2, 4, 3, 2}, wd[2] = {5, 24}, shape[2] = {4, 12}, wd3[2] = {5, 12};
+    input(g, "x", 4, xd);
+    cfloat(g, "w", 2, which == 3 ? wd3 : wd, -1, 1);
+    if (which == 3) {
+        cints(g, "shape", 2, shape);
+        node(g, "Reshape", "flat", "x,shape", "f");
+    } else {
+        node(g, "Flatten", "flat", "x", "f");
+    }
+    engine_node *m = node(g, "Gemm", "fc", "f,w", "y");
+    attr_int(g, m, "transB", 1);
+    output(g, "y");
+    if (which == 0) {
+        node(g, "Relu", "other", "f", "r");
+        output(g, "r");
+    }
+    if (which == 1) output(g, "f");
+    if (which == 2) {
+        /* transA: Flatten(axis=3) gives A = [24, 2], read as op(A) = [2, 24]. */
+        attr_int(g, find_node(g, "flat"), "axis", 3);
+        attr_int(g, m, "transA", 1);
+    }
+    finish(g);
+    snapshot before = run_all(g);
+    assert_int_equal(run_pass(g, eng_pass_fuse_flatten_gemm), 0);
+    assert_int_equal(count_op(g, which == 3 ? ENGINE_OP_Reshape : ENGINE_OP_Flatten), 1);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_flatten_gemm_near_misses(void **state) {
+    (void)state;
+    for (int k = 0; k < 4; ++k) flatten_gemm_near_miss(k);
 }
 
 /* ---- concat_alias ---- */
@@ -1630,6 +1732,8 @@ static void test_concat_axis_rerun_dead(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_flatten_gemm_fires),
+        cmocka_unit_test(test_flatten_gemm_near_misses),
         cmocka_unit_test(test_bn_conv_bias),
         cmocka_unit_test(test_bn_conv_no_bias),
         cmocka_unit_test(test_bn_convtranspose),

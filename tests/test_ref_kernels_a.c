@@ -815,7 +815,7 @@ static void test_gemm(void **state) {
     static const float *const want[5] = {exp_gemm_c0, exp_gemm_c1, exp_gemm_c2, exp_gemm_c3, exp_gemm_c4};
     static const int c_rank[5] = {0, 1, 2, 2, 2};
     static const int c_dims[5][2] = {{0, 0}, {4, 0}, {3, 1}, {1, 4}, {3, 4}};
-    engine_gemm_params p = {0.7f, 1.3f, 1, 1, {ENGINE_ACT_NONE, 0.0f, 0.0f, 0}};
+    engine_gemm_params p = {0.7f, 1.3f, 1, 1, {ENGINE_ACT_NONE, 0.0f, 0.0f, 0}, 3, 5, 4, -1}; /* m, k, n */
     fixture f;
     for (int i = 0; i < 5; ++i) {
         fx_init(&f, ENGINE_OP_Gemm, &p);
@@ -832,7 +832,7 @@ static void test_gemm(void **state) {
     fx_out(&f, 2, 3, 4);
     fx_check(&f, ref_Gemm, exp_gemm_noc, N_EXP(exp_gemm_noc), "gemm without C");
 
-    engine_gemm_params q = {1.0f, 1.0f, 0, 0, {ENGINE_ACT_NONE, 0.0f, 0.0f, 0}};
+    engine_gemm_params q = {1.0f, 1.0f, 0, 0, {ENGINE_ACT_NONE, 0.0f, 0.0f, 0}, 3, 5, 4, -1};
     fx_init(&f, ENGINE_OP_Gemm, &q);
     fx_in(&f, 0, 421, 0, 2, 3, 5);
     fx_in(&f, 1, 422, 0, 2, 5, 4);

@@ -95,10 +95,11 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
     int64_t R, K;
     if (n->op == ENGINE_OP_Gemm) {
         const engine_gemm_params *p = n->params;
-        if (!p || p->trans_a || A->rank != 2 || p->epilogue.sum) return ENGINE_ERR_UNSUPPORTED;
+        if (!p || p->trans_a || p->epilogue.sum) return ENGINE_ERR_UNSUPPORTED;
         transB = p->trans_b;
-        R = A->dims[0];
-        K = A->dims[1];
+        R = p->m; /* A may be a flattened higher-rank tensor (engine.flatten_axis) */
+        K = p->k;
+        if (numel(A) != R * K) return ENGINE_ERR_UNSUPPORTED;
     } else {
         if (A->rank < 2 || C) return ENGINE_ERR_UNSUPPORTED;
         K = A->dims[A->rank - 1];

@@ -675,7 +675,7 @@ static int ocl_supports_node(const engine_node *n) {
     }
     case ENGINE_OP_Gather: /* indices constant (into the meta buffer) or a run-time tensor */
         return x1 && is_int(x1->dtype) && x->dtype == y->dtype;
-    case ENGINE_OP_Gemm: return all_f32(n, 3) && x->rank == 2 && x1 && x1->rank == 2;
+    case ENGINE_OP_Gemm: return all_f32(n, 3) && x1 && x1->rank == 2; /* A's view: params m, k */
     case ENGINE_OP_MatMul: return all_f32(n, 2) && x->rank >= 1 && x1 && x1->rank >= 1;
     case ENGINE_OP_BatchNormalization: return all_f32(n, 5) && x->rank >= 2 && n->n_inputs >= 5;
     case ENGINE_OP_InstanceNormalization: return all_f32(n, 3) && x->rank >= 2 && n->n_inputs >= 3;
@@ -877,7 +877,7 @@ static void emit_matmul(builder *b, const engine_node *n) {
     if (gp) {
         M = (int)y->dims[0];
         N = (int)y->dims[1];
-        K = (int)(gp->trans_a ? va->dims[0] : va->dims[1]);
+        K = (int)gp->k; /* A may be a flattened higher-rank tensor (engine.flatten_axis) */
         g[3] = gp->trans_a ? 1 : K;
         g[4] = gp->trans_a ? M : 1;
         g[5] = gp->trans_b ? 1 : N;

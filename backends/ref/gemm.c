@@ -12,11 +12,12 @@ engine_status ref_Gemm(const engine_node *n, const void *const *in, void *const 
     if (!p || va->dtype != ENGINE_DTYPE_F32 || vb->dtype != ENGINE_DTYPE_F32 || vy->dtype != ENGINE_DTYPE_F32 ||
         (c && vc->dtype != ENGINE_DTYPE_F32))
         return ENGINE_ERR_UNSUPPORTED;
-    if (va->rank != 2 || vb->rank != 2 || vy->rank != 2 || (c && vc->rank > 2)) return ENGINE_ERR_SHAPE;
-    const int64_t M = vy->dims[0], N = vy->dims[1];
-    const int64_t K = p->trans_a ? va->dims[0] : va->dims[1];
-    if ((p->trans_a ? va->dims[1] : va->dims[0]) != M || (p->trans_b ? vb->dims[0] : vb->dims[1]) != N ||
-        (p->trans_b ? vb->dims[1] : vb->dims[0]) != K)
+    /* A's 2-D view comes from the params (it may be a flattened higher-rank
+     * tensor: engine.flatten_axis). */
+    if (vb->rank != 2 || vy->rank != 2 || (c && vc->rank > 2)) return ENGINE_ERR_SHAPE;
+    const int64_t M = p->m, N = p->n, K = p->k;
+    if (vy->dims[0] != M || vy->dims[1] != N || engine_value_numel(va) != M * K ||
+        (p->trans_b ? vb->dims[0] : vb->dims[1]) != N || (p->trans_b ? vb->dims[1] : vb->dims[0]) != K)
         return ENGINE_ERR_SHAPE;
     /* C's strides over Y's (m, n): 0 on broadcast dims. */
     int64_t cs_m = 0, cs_n = 0;

@@ -20,6 +20,7 @@ static const struct {
     {"merge_branches", eng_pass_merge_branches},
     {"fuse_residual", eng_pass_fuse_residual},
     {"fuse_activation", eng_pass_fuse_activation},
+    {"fuse_flatten_gemm", eng_pass_fuse_flatten_gemm},
     /* Last: it only marks storage, and every rewrite before it may rewire
      * or remove a Concat's inputs. */
     {"concat_alias", eng_pass_concat_alias},

@@ -69,6 +69,10 @@ engine_status eng_pass_fuse_activation(eng_graph *g, int *changed);
  * then drops any alias that would make a node read bytes it writes. Clears
  * every alias first. *changed: the number of aliased values. Nodes do not
  * change (passes/concat_alias.c). */
+/* Flatten/Reshape-to-2-D -> Gemm becomes one Gemm with engine.flatten_axis
+ * (passes/fuse_flatten_gemm.c). */
+engine_status eng_pass_fuse_flatten_gemm(eng_graph *g, int *changed);
+
 engine_status eng_pass_concat_alias(eng_graph *g, int *changed);
 /* The number of Concats whose inputs all sit at their destination slices
  * when every alias is honoured (they copy nothing), for the dump. */

@@ -148,7 +148,7 @@ static int64_t node_macs(const engine_node *n) {
     case ENGINE_OP_MatMul: {
         const engine_value *a = n->inputs[0];
         int64_t kdim = a->rank >= 1 ? a->dims[a->rank - 1] : 1;
-        if (n->op == ENGINE_OP_Gemm && n->params && ((const engine_gemm_params *)n->params)->trans_a) kdim = a->dims[0];
+        if (n->op == ENGINE_OP_Gemm && n->params) kdim = ((const engine_gemm_params *)n->params)->k;
         return engine_value_numel(y) * kdim;
     }
     default: return 0;
@@ -207,6 +207,12 @@ static void shape_str(const engine_value *v, char *buf, size_t size) {
 
 /* The fused epilogue a pass gave n (docs/PASSES.md) as text: "sum+Relu",
  * "Clip(0,6)"; "" when none. */
+/* The Flatten + Gemm fusion's axis (passes/fuse_flatten_gemm.c), or -1. */
+static int gemm_flatten_axis(const engine_node *n) {
+    if (n->op != ENGINE_OP_Gemm || !n->params) return -1;
+    return ((const engine_gemm_params *)n->params)->flatten_axis;
+}
+
 static void epilogue_str(const engine_node *n, char *buf, size_t size) {
     const engine_epilogue *e = eng_pass_epilogue(n);
     buf[0] = 0;
@@ -281,6 +287,7 @@ engine_status engine_model_dump(const engine_model *model, const engine_session 
                 emit(&d, ",\"fused\":");
                 emit_json_string(&d, fused);
             }
+            if (gemm_flatten_axis(n) >= 0) emit(&d, ",\"flatten_axis\":%d", gemm_flatten_axis(n));
             const char *b = session ? eng_session_node_backend(session, n) : NULL;
             emit(&d, ",\"backend\":");
             if (b)
@@ -330,6 +337,7 @@ engine_status engine_model_dump(const engine_model *model, const engine_session 
             }
         epilogue_str(n, fused, sizeof fused);
         if (fused[0]) emit(&d, "  fused=%s", fused);
+        if (gemm_flatten_axis(n) >= 0) emit(&d, "  flatten_axis=%d", gemm_flatten_axis(n));
         if (b) emit(&d, "  @%s", b);
         emit(&d, "\n");
     }

@@ -177,11 +177,20 @@ typedef struct engine_scalar_params {
 
 /* Gemm: Y = alpha * op(A) * op(B) + beta * C (C optional, unidirectionally
  * broadcast to Y's shape). MatMul has no params (numpy matmul semantics,
- * shapes already checked). */
+ * shapes already checked).
+ *
+ * m, k, n are op(A)'s rows, the inner dimension and op(B)'s columns, as
+ * shape inference resolved them. Backends take A's shape from here, not
+ * from A's dims: after the Flatten + Gemm fusion (engine.flatten_axis = a,
+ * passes/fuse_flatten_gemm.c) A is the Flatten's rank-r input, read as the
+ * C-order bytes of a [prod(dims[0:a]), prod(dims[a:r])] matrix (trans_a is
+ * then 0). Without the attribute A has rank 2 and m, k follow trans_a. */
 typedef struct engine_gemm_params {
     float alpha, beta;
     int trans_a, trans_b;
     engine_epilogue epilogue; /* activation only: Gemm has no sum operand */
+    int64_t m, k, n;
+    int flatten_axis;         /* -1: A is 2-D as given; else as above */
 } engine_gemm_params;
 
 /* Softmax, LogSoftmax. legacy != 0 (opset < 13): the input is seen as 2-D
