@@ -140,7 +140,7 @@ def build_probe(tmp):
 
 def run_probe(exe, threads):
     out = subprocess.run([exe, str(threads), "20000000"], capture_output=True, text=True, check=True,
-                         env=dict(os.environ, OMP_WAIT_POLICY="passive")).stdout.split()
+                         env=os.environ).stdout.split()
     return float(out[0])
 
 
@@ -281,7 +281,8 @@ def main():
             sys.exit(f"bench.py: unknown model '{n}' (known: {', '.join(MODELS)})")
     engine_run = find_engine_run(args.build)
     os.makedirs(args.cache, exist_ok=True)
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # same for PyTorch's OpenMP and the engine's
+    # OpenMP's wait policy is left at libgomp's default (spin a while, then
+    # sleep) for both sides, unless the caller set OMP_WAIT_POLICY.
 
     import torch
     torch.set_num_threads(args.threads)

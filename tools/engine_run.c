@@ -423,10 +423,6 @@ static int parse_args(int argc, char **argv, options *o) {
 int main(int argc, char **argv) {
     options o;
     memset(&o, 0, sizeof o);
-    /* The cpu backend's OpenMP threads: sleep rather than spin when idle
-     * (set before any module loads libgomp). Spinning waiters starve each
-     * other on a loaded machine; the user's own setting wins. */
-    setenv("OMP_WAIT_POLICY", "passive", 0);
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
 
