@@ -2,7 +2,8 @@
 # The full test suite: installs what it needs, then builds and tests twice,
 # a normal (debugoptimized) build in build-test/ and an ASan+UBSan build in
 # build-asan/; then the concurrency test in a ThreadSanitizer build
-# (build-tsan/, only what that test needs) and, in CI runs (CI=true), each
+# (build-tsan/, only what that test needs), a release build that must
+# compile (build-release/, -O3 warnings) and, in CI runs (CI=true), each
 # libFuzzer target for FUZZ_SECONDS (default 60) through tools/fuzz.sh
 # (build-fuzz/, clang-14). Exits non-zero on any failure.
 set -eu
@@ -60,6 +61,16 @@ ENGINE_TEST_CPU_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:s
 if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 [ "$rc" -eq 0 ] || { echo "test.sh: $dir: threads failed under ThreadSanitizer"; echo "$passed passed, $failed failed"; exit 1; }
 
+# A release build (-O3) must compile too: warnings are errors, and some
+# (format truncation) only appear at -O3. Built, not tested (the code is
+# the same as build-test's); counts as one test.
+dir=build-release
+if [ ! -f "$dir/build.ninja" ]; then meson setup -Dbuildtype=release "$dir" >/dev/null; fi
+if ninja -C "$dir" >/dev/null; then passed=$((passed + 1)); else
+  ninja -C "$dir" | tail -20
+  echo "test.sh: $dir: the release build failed"; echo "$passed passed, $((failed + 1)) failed"; exit 1
+fi
+
 # Short fuzzing in CI: every target for FUZZ_SECONDS; each target counts as
 # one test (a crash, leak, timeout or sanitizer report fails it).
 fuzzed=""
@@ -74,5 +85,5 @@ if [ "${CI:-}" = true ]; then
   failed=$((failed + all - ok))
   [ "$rc" -eq 0 ] || { echo "test.sh: fuzzing failed"; echo "$passed passed, $((failed > 0 ? failed : 1)) failed"; exit 1; }
 fi
-echo "test.sh: every suite passed in build-test, build-asan and build-tsan$fuzzed"
+echo "test.sh: every suite passed in build-test, build-asan and build-tsan, build-release compiled$fuzzed"
 echo "$passed passed, $failed failed"

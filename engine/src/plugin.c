@@ -126,7 +126,9 @@ static const char *check_attr(const engine_plugin_attr *a, const engine_plugin_a
 static engine_status refuse(engine_plugin_registry *r, engine_status st, const engine_plugin_op *op, const char *fmt,
                             const char *detail) {
     char what[320];
-    snprintf(what, sizeof what, fmt, detail ? detail : "");
+    /* A long detail (a library path) is cut to fit: the reason is a
+     * message, and a cut one still names the op and the cause first. */
+    if (snprintf(what, sizeof what, fmt, detail ? detail : "") >= (int)sizeof what) what[sizeof what - 2] = '~';
     if (op && op->op_type)
         snprintf(r->reason, sizeof r->reason, "op '%s' of domain '%s': %s", op->op_type,
                  op->domain ? op->domain : "", what);
