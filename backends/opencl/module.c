@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/alias.h"
 #include "engine/plugin.h"
 #include "ocl_internal.h"
 
@@ -387,28 +388,36 @@ static int written_here(const builder *b, const engine_value *v) {
     return 0;
 }
 
+static int alias_written_here(void *user, const engine_value *v) {
+    return written_here(user, v);
+}
+
+static int alias_is_output(void *user, const engine_value *v) {
+    const builder *b = user;
+    return find_in(b->part->outputs, b->part->n_outputs, v) >= 0;
+}
+
 /* The root of v's Concat-alias chain (ir.h), with v's element offset in
- * it, when the chain may share the root's slot here: every link and the
- * root written inside this partition, no link but the root a partition
- * output, one dtype throughout, the offset a whole number of elements and
- * the slice inside the root. NULL: v gets storage of its own (the Concat
- * then copies it; same result). ENGINE_OPENCL_NO_ALIAS=1 turns it off. */
+ * it, when the chain may share the root's slot here: the shared rule of
+ * engine/alias.h (every link and the root written inside this partition,
+ * no link but the root a partition output, each slice inside its target),
+ * plus one dtype throughout and an offset of whole elements, since the
+ * device stores integers wider than the host does. NULL: v gets storage of
+ * its own (the Concat then copies it; same result). ENGINE_OPENCL_NO_ALIAS=1
+ * turns it off. */
 static const engine_value *alias_root(const builder *b, const engine_value *v, size_t *elems) {
     if (!v->alias_of) return NULL;
     const char *off = getenv("ENGINE_OPENCL_NO_ALIAS");
     if (off && strcmp(off, "0") != 0) return NULL;
+    engine_alias_query q = {alias_written_here, alias_is_output, (void *)b};
     size_t bytes = 0, hs = host_size(v->dtype);
-    const engine_value *c = v;
-    for (int guard = 0; c->alias_of; ++guard) {
-        if (guard > 4096 || !written_here(b, c) || c->alias_of->dtype != v->dtype ||
-            find_in(b->part->outputs, b->part->n_outputs, c) >= 0)
-            return NULL;
-        bytes += c->alias_offset;
-        c = c->alias_of;
-    }
-    if (!written_here(b, c) || bytes % hs || bytes / hs + (size_t)numel(v) > (size_t)numel(c)) return NULL;
+    const engine_value *root = engine_alias_resolve(v, &q, &bytes);
+    if (root == v) return NULL;
+    for (const engine_value *c = v; c != root; c = c->alias_of)
+        if (c->alias_of->dtype != v->dtype) return NULL;
+    if (bytes % hs) return NULL;
     *elems = bytes / hs;
-    return c;
+    return root;
 }
 
 /* The slot a node output is written to. */
