@@ -34,6 +34,7 @@
 
 #include "engine/alias.h"
 #include "engine/plugin.h"
+#include "engine/resize_taps.h"
 #include "ocl_internal.h"
 
 #define OCL_EXPORT __attribute__((visibility("default")))
@@ -976,78 +977,8 @@ static void emit_matmul(builder *b, const engine_node *n) {
            (double)alpha, (double)beta, (double)a1, (double)b1);
 }
 
-/* Per-dim tap tables for Resize, in double as the reference computes them. */
-static double resize_coord(const engine_resize_params *p, double x, double scale, int64_t li, int64_t lo) {
-    switch (p->coord) {
-    case ENGINE_COORD_HALF_PIXEL: return (x + 0.5) / scale - 0.5;
-    case ENGINE_COORD_PYTORCH_HALF_PIXEL: return lo > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
-    case ENGINE_COORD_ALIGN_CORNERS: {
-        /* As the reference: ONNX's length_resized is li * scale, unrounded. */
-        double len_resized = (double)li * scale;
-        (void)lo;
-        return len_resized > 1.0 ? x * (double)(li - 1) / (len_resized - 1.0) : 0.0;
-    }
-    case ENGINE_COORD_ASYMMETRIC: return x / scale;
-    case ENGINE_COORD_HALF_PIXEL_SYMMETRIC: {
-        double adj = (double)lo / (scale * (double)li), center = (double)li / 2.0;
-        return center * (1.0 - adj) + (x + 0.5) / scale - 0.5;
-    }
-    default: return NAN;
-    }
-}
-
-static int64_t clampi(int64_t i, int64_t n) {
-    return i < 0 ? 0 : i >= n ? n - 1 : i;
-}
-
-static double cubic_weight(double t, double a) {
-    if (t <= 1.0) return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0;
-    if (t < 2.0) return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a;
-    return 0.0;
-}
-
-static int taps(const engine_resize_params *p, int64_t x, double scale, int64_t li, int64_t lo, int64_t *idx,
-                double *w) {
-    double xo = resize_coord(p, (double)x, scale, li, lo);
-    if (!(fabs(xo) < 1e15)) return 0;
-    double fl = floor(xo), r = xo - fl;
-    int64_t i0 = (int64_t)fl;
-    switch (p->mode) {
-    case ENGINE_RESIZE_NEAREST: {
-        int64_t i = i0;
-        switch (p->nearest) {
-        case ENGINE_NEAREST_ROUND_PREFER_FLOOR: i = r <= 0.5 ? i0 : i0 + 1; break;
-        case ENGINE_NEAREST_ROUND_PREFER_CEIL: i = r < 0.5 ? i0 : i0 + 1; break;
-        case ENGINE_NEAREST_FLOOR: i = i0; break;
-        case ENGINE_NEAREST_CEIL: i = r > 0.0 ? i0 + 1 : i0; break;
-        }
-        idx[0] = clampi(i, li);
-        w[0] = 1.0;
-        return 1;
-    }
-    case ENGINE_RESIZE_LINEAR:
-        idx[0] = clampi(i0, li);
-        idx[1] = clampi(i0 + 1, li);
-        w[0] = 1.0 - r;
-        w[1] = r;
-        return 2;
-    case ENGINE_RESIZE_CUBIC: {
-        double sum = 0.0;
-        for (int k = 0; k < 4; ++k) {
-            int64_t i = i0 - 1 + k;
-            w[k] = cubic_weight(fabs(r - (double)(k - 1)), (double)p->cubic_coeff_a);
-            if (p->exclude_outside && (i < 0 || i >= li)) w[k] = 0.0;
-            sum += w[k];
-            idx[k] = clampi(i, li);
-        }
-        if (p->exclude_outside)
-            for (int k = 0; k < 4; ++k) w[k] = sum != 0.0 ? w[k] / sum : 0.0;
-        return 4;
-    }
-    }
-    return 0;
-}
-
+/* Resize: per-dim tap tables (engine/resize_taps.h, the reference's rule)
+ * in the weight buffer. */
 static void emit_resize(builder *b, const engine_node *n) {
     engine_resize_params p = *(const engine_resize_params *)n->params;
     if (n->op == ENGINE_OP_Upsample) {
@@ -1086,7 +1017,7 @@ static void emit_resize(builder *b, const engine_node *n) {
         for (int64_t o = 0; o < lo; ++o) {
             int64_t ti[4] = {o, 0, 0, 0};
             double tw[4] = {1.0, 0, 0, 0};
-            if (!identity && taps(&p, o, scale, li, lo, ti, tw) != nt) {
+            if (!identity && engine_resize_taps(&p, o, scale, li, lo, ti, tw) != nt) {
                 xfree(b->s, ix);
                 node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "bad scale or coordinate mode");
                 return;

@@ -1,103 +1,14 @@
 /* backends/ref/resize.c - reference kernels for Resize and Upsample,
- * following the ONNX Resize formulas per dimension: the output coordinate
- * is mapped to x_original with the scale from params (not out/in), then
- * nearest / linear / cubic weights are taken around it. Input indices are
- * clamped to the edge (ONNX's reference pads with edge values), except
- * that cubic with exclude_outside drops and renormalises outside taps.
+ * following the ONNX Resize formulas per dimension (the taps of each
+ * output position: engine/resize_taps.h, shared with the other backends).
  * Every output element is a weighted sum over the tap combinations, in
  * double. Dims with scale 1 and equal length are copied straight through. */
 #include <math.h>
 
+#include "engine/resize_taps.h"
 #include "ref_kernels.h"
 
-#define RESIZE_MAX_TAPS 4
-
-static double resize_coord(const engine_resize_params *p, double x, double scale, int64_t len_in,
-                           int64_t len_out) {
-    switch (p->coord) {
-    case ENGINE_COORD_HALF_PIXEL:
-        return (x + 0.5) / scale - 0.5;
-    case ENGINE_COORD_PYTORCH_HALF_PIXEL:
-        return len_out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
-    case ENGINE_COORD_ALIGN_CORNERS: {
-        /* ONNX's length_resized is length_original * scale, unrounded (its
-         * node tests downsample 4 by 0.6 and expect the 2.4 there); with
-         * `sizes` the scale is out/in and this is len_out exactly. */
-        double len_resized = (double)len_in * scale;
-        (void)len_out;
-        return len_resized > 1.0 ? x * (double)(len_in - 1) / (len_resized - 1.0) : 0.0;
-    }
-    case ENGINE_COORD_ASYMMETRIC:
-        return x / scale;
-    case ENGINE_COORD_HALF_PIXEL_SYMMETRIC: {
-        double adjustment = (double)len_out / (scale * (double)len_in);
-        double center = (double)len_in / 2.0;
-        double offset = center * (1.0 - adjustment);
-        return offset + (x + 0.5) / scale - 0.5;
-    }
-    default:
-        return NAN;
-    }
-}
-
-static int64_t clamp_idx(int64_t i, int64_t len) {
-    return i < 0 ? 0 : i >= len ? len - 1 : i;
-}
-
-/* Keys' cubic convolution weight for distance t >= 0 with coefficient a. */
-static double cubic_w(double t, double a) {
-    if (t <= 1.0) return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0;
-    if (t < 2.0) return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a;
-    return 0.0;
-}
-
-/* The taps (input index, weight) of output position x along one dim. */
-static int resize_taps(const engine_resize_params *p, int64_t x, double scale, int64_t len_in, int64_t len_out,
-                       int64_t *idx, double *w) {
-    if (scale == 1.0 && len_in == len_out) {
-        idx[0] = x;
-        w[0] = 1.0;
-        return 1;
-    }
-    double xo = resize_coord(p, (double)x, scale, len_in, len_out);
-    if (!(fabs(xo) < 1e15)) return 0; /* NaN or absurd: bad scale or coord mode */
-    double fl = floor(xo), r = xo - fl;
-    int64_t i0 = (int64_t)fl;
-    switch (p->mode) {
-    case ENGINE_RESIZE_NEAREST: {
-        int64_t i = i0;
-        switch (p->nearest) {
-        case ENGINE_NEAREST_ROUND_PREFER_FLOOR: i = r <= 0.5 ? i0 : i0 + 1; break;
-        case ENGINE_NEAREST_ROUND_PREFER_CEIL: i = r < 0.5 ? i0 : i0 + 1; break;
-        case ENGINE_NEAREST_FLOOR: i = i0; break;
-        case ENGINE_NEAREST_CEIL: i = r > 0.0 ? i0 + 1 : i0; break;
-        }
-        idx[0] = clamp_idx(i, len_in);
-        w[0] = 1.0;
-        return 1;
-    }
-    case ENGINE_RESIZE_LINEAR:
-        idx[0] = clamp_idx(i0, len_in);
-        idx[1] = clamp_idx(i0 + 1, len_in);
-        w[0] = 1.0 - r;
-        w[1] = r;
-        return 2;
-    case ENGINE_RESIZE_CUBIC: {
-        double sum = 0.0;
-        for (int k = 0; k < 4; ++k) {
-            int64_t i = i0 - 1 + k;
-            w[k] = cubic_w(fabs(r - (double)(k - 1)), (double)p->cubic_coeff_a);
-            if (p->exclude_outside && (i < 0 || i >= len_in)) w[k] = 0.0;
-            sum += w[k];
-            idx[k] = clamp_idx(i, len_in);
-        }
-        if (p->exclude_outside)
-            for (int k = 0; k < 4; ++k) w[k] = sum != 0.0 ? w[k] / sum : 0.0;
-        return 4;
-    }
-    }
-    return 0;
-}
+#define RESIZE_MAX_TAPS ENGINE_RESIZE_MAX_TAPS
 
 static engine_status resize_run(const engine_node *n, const engine_resize_params *p, const void *const *in,
                                 void *const *out) {
@@ -125,7 +36,7 @@ static engine_status resize_run(const engine_node *n, const engine_resize_params
     int nt[ENGINE_MAX_RANK];
     for (int64_t e = 0; e < total; ++e) {
         for (int d = 0; d < r; ++d) {
-            nt[d] = resize_taps(p, oidx[d], (double)p->scales[d], x->dims[d], y->dims[d], tidx[d], tw[d]);
+            nt[d] = engine_resize_taps(p, oidx[d], (double)p->scales[d], x->dims[d], y->dims[d], tidx[d], tw[d]);
             if (nt[d] == 0) return ENGINE_ERR_UNSUPPORTED;
         }
         /* Sum over every combination of taps (an odometer over dims). */
