@@ -19,6 +19,10 @@ void cpu_dwconv_run__avx512(const cpu_conv2d *d, const void *packed, const float
                             void *scratch);
 void cpu_dwconv_run__avx2(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
                           void *scratch);
+void cpu_dwconv16_run__avx512(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                              void *scratch);
+void cpu_dwconv16_run__avx2(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                            void *scratch);
 
 #if defined(__x86_64__)
 #define DW_HAVE_X86 1
@@ -36,19 +40,28 @@ static int dw_applies(const cpu_conv2d *d, cpu_isa isa) {
     return 1;
 }
 
-/* Depthwise is bound by loads and the plane copy, not by FMAs: the model
- * counts every output as KH*KW FMAs at a sustained rate per ISA plus the
- * copy of the input, over the threads the channels can use. The gemm path
- * runs a depthwise conv as C tiny GEMMs, far slower, so the exact numbers
- * only matter against each other. */
+/* Depthwise is bound by loads and the plane copy, not by FMAs. The model
+ * counts the vector lanes the row kernel computes (each output row rounded
+ * up to whole vectors: a 7-wide row fills 7 of 16 AVX-512 lanes) at a
+ * sustained rate per ISA, plus the plane copy: cheap vector copies, but
+ * a scalar deinterleave for stride 2 on rows narrower than two vectors.
+ * Rates fitted with tests/cpu/bench_cpu_conv on MobileNet v2/v3 and
+ * EfficientNet-B0 layers (one thread, caches flushed): AVX-512 ~17 lane
+ * MACs/ns, AVX2 ~14, the portable C ~1 (NEON runs it too). The gemm path
+ * runs a depthwise conv as C tiny GEMMs, far slower. */
+static double dw_rate(cpu_isa isa) {
+    return isa == CPU_ISA_AVX512 ? 17.0 : isa == CPU_ISA_AVX2 ? 14.0 : 1.0;
+}
+
 static double dw_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
-    double out = (double)d->C * d->OH * d->OW;
-    double macs = out * d->KH * d->KW;
-    /* measured on this kind of machine (one thread, 56x56 and 14x14 layers):
-     * AVX-512 ~11 MACs/ns, AVX2 ~9, the portable C ~1 (NEON runs it too) */
-    double macs_per_ns = isa == CPU_ISA_AVX512 ? 11.0 : isa == CPU_ISA_AVX2 ? 9.0 : 1.0;
-    double copy_ns = (double)d->C * d->H * d->W * d->SW * 0.05; /* the padded plane */
-    return (macs / macs_per_ns + copy_ns) / (double)dw_threads(d);
+    const int vw = isa == CPU_ISA_AVX512 ? 16 : isa == CPU_ISA_AVX2 ? 8 : 1;
+    double lanes = (double)d->C * d->OH * (double)((d->OW + vw - 1) / vw * vw);
+    double macs = lanes * d->KH * d->KW;
+    dw_geom g;
+    dw_geom_init(d, &g);
+    double copy_ns = (double)d->C * g.rows * g.row_stride * 0.05;
+    if (d->SW > 1 && (d->SW != 2 || d->W < 2 * vw + d->PL)) copy_ns += (double)d->C * d->H * d->W * 0.5;
+    return (macs / dw_rate(isa) + copy_ns) / (double)dw_threads(d);
 }
 
 static size_t dw_packed_size(const cpu_conv2d *d, cpu_isa isa) {
@@ -97,4 +110,68 @@ const cpu_conv_algo cpu_conv_depthwise = {
     .pack = dw_pack,
     .scratch_size = dw_scratch_size,
     .run = dw_run,
+};
+
+/* ---- f32_dwconv_c16: 16 channels per vector (conv_depthwise_tmpl.h) ---- */
+
+/* Every lane is an output (bar the channels past C), so the FMA count is
+ * C rounded up to 16, times OH*OW*KH*KW, at about the row kernel's rate
+ * (measured ~16 MACs/ns with AVX-512); the two transposes are scalar moves,
+ * ~0.35 ns per input and output float. This form wins where the rows are
+ * short (7x7 and 14x14 maps, stride 2 onto them): 960 channels 7x7 5x5,
+ * one thread, 0.24 -> 0.08 ms; it loses on 56x56 and wider maps. */
+static double dw16_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
+    double macs = (double)dw16_blocks(d) * 16.0 * d->OH * d->OW * d->KH * d->KW;
+    double moves_ns = ((double)d->C * d->H * d->W + (double)d->C * d->OH * d->OW * (d->epi.sum ? 2 : 1)) * 0.35;
+    return (macs / (dw_rate(isa) * 0.95) + moves_ns) / (double)dw16_threads(d);
+}
+
+static size_t dw16_packed_size(const cpu_conv2d *d, cpu_isa isa) {
+    (void)isa;
+    return dw16_bias_offset(d) + (size_t)dw16_blocks(d) * 16 * sizeof(float);
+}
+
+static void dw16_pack(const cpu_conv2d *d, cpu_isa isa, const float *w, const float *bias, void *packed) {
+    (void)isa;
+    const int K2 = d->KH * d->KW;
+    memset(packed, 0, dw16_packed_size(d, isa));
+    float *pw = packed;
+    float *pb = (float *)((char *)packed + dw16_bias_offset(d));
+    for (int c = 0; c < d->C; ++c) {
+        for (int k = 0; k < K2; ++k) pw[((size_t)(c / 16) * K2 + k) * 16 + c % 16] = w[(size_t)c * K2 + k];
+        if (bias) pb[c] = bias[c];
+    }
+}
+
+static size_t dw16_scratch_size(const cpu_conv2d *d, cpu_isa isa) {
+    (void)isa;
+    dw16_geom g;
+    dw16_geom_init(d, &g);
+    return (size_t)dw16_threads(d) * g.per_thread * sizeof(float);
+}
+
+static void dw16_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum,
+                     float *y, void *scratch) {
+#if DW_HAVE_X86
+    if (isa == CPU_ISA_AVX512) {
+        cpu_dwconv16_run__avx512(d, packed, x, sum, y, scratch);
+        return;
+    }
+    if (isa == CPU_ISA_AVX2) {
+        cpu_dwconv16_run__avx2(d, packed, x, sum, y, scratch);
+        return;
+    }
+#endif
+    (void)isa;
+    cpu_dwconv16_run__scalar(d, packed, x, sum, y, scratch);
+}
+
+const cpu_conv_algo cpu_conv_depthwise_c16 = {
+    .name = "f32_dwconv_c16",
+    .applies = dw_applies,
+    .estimate_ns = dw16_estimate_ns,
+    .packed_size = dw16_packed_size,
+    .pack = dw16_pack,
+    .scratch_size = dw16_scratch_size,
+    .run = dw16_run,
 };

@@ -242,3 +242,160 @@ void DW_FN(cpu_dwconv_run)(const cpu_conv2d *d, const void *packed, const float 
         else DW_FN(dw_channel_any)(d, &g, plane, wc, bias[c], sc, yc);
     }
 }
+
+/* ---- Channel-vector form (f32_dwconv_c16): small maps ----
+ *
+ * On 7x7 and 14x14 maps the row kernel above wastes most of each vector (7
+ * outputs in a 16-float vector) and pays the plane copy per channel, which
+ * is a few hundred cycles against 49 outputs. Here the vector runs over 16
+ * channels instead: a block of 16 channels is transposed into a
+ * zero-padded tile [rows][cols][16] (the interleaved layout NCHW16c uses),
+ * every output pixel is one full vector per 16 channels whatever the map
+ * size or stride, and the result tile [OH*OW][16] is transposed back to
+ * NCHW. The transposes are O(C*H*W) scalar moves against O(C*OH*OW*KH*KW)
+ * FMAs. Weights are packed [C/16][KH*KW][16] (zero lanes past C), bias
+ * [C/16][16] after them at dw16_bias_offset. */
+#ifndef ENGINE_CPU_DW16_GEOM_
+#define ENGINE_CPU_DW16_GEOM_
+typedef struct dw16_geom {
+    int rows, cols;   /* the padded input tile: input rows / columns the outputs reach */
+    size_t in_floats; /* rows * cols * 16 */
+    size_t per_thread; /* floats of scratch per thread: input tile + output tile */
+} dw16_geom;
+
+static inline void dw16_geom_init(const cpu_conv2d *d, dw16_geom *g) {
+    g->rows = (d->OH - 1) * d->SH + (d->KH - 1) * d->DH + 1;
+    g->cols = (d->OW - 1) * d->SW + (d->KW - 1) * d->DW + 1;
+    g->in_floats = (size_t)g->rows * (size_t)g->cols * 16;
+    g->per_thread = g->in_floats + (size_t)d->OH * (size_t)d->OW * 16;
+}
+
+static inline int dw16_blocks(const cpu_conv2d *d) {
+    return (d->C + 15) / 16;
+}
+
+static inline int dw16_threads(const cpu_conv2d *d) {
+    int t = d->threads < 1 ? 1 : d->threads;
+    return t < dw16_blocks(d) ? t : dw16_blocks(d);
+}
+
+static inline size_t dw16_bias_offset(const cpu_conv2d *d) {
+    return (size_t)dw16_blocks(d) * (size_t)(d->KH * d->KW) * 16 * sizeof(float);
+}
+#endif
+
+/* One block: tile (input, transposed) -> out [OH*OW][16], + bias, sum
+ * (already transposed into out when present: acc starts from it), act.
+ * KH, KW are constants at the unrolled call sites. */
+static inline __attribute__((always_inline)) void DW_FN(dw16_block)(const cpu_conv2d *d, const dw16_geom *g,
+                                                                   const float *tile, const float *w,
+                                                                   const float *bias, int has_sum, float *out,
+                                                                   const int KH, const int KW) {
+    const int OW = d->OW, SH = d->SH, SW = d->SW, DH = d->DH, DW = d->DW, cols = g->cols;
+    const engine_epilogue *e = &d->epi;
+    for (int v = 0; v < 16; v += VW) { /* one pass per vector of the 16 lanes */
+        const vf vb = V_LOAD(bias + v);
+        for (int oh = 0; oh < d->OH; ++oh) {
+            const float *trow = tile + (size_t)oh * SH * cols * 16 + v;
+            float *orow = out + (size_t)oh * OW * 16 + v;
+            int ow = 0;
+            for (; ow + 4 <= OW; ow += 4) {
+                vf a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+                const float *s = trow + (size_t)ow * SW * 16;
+#pragma GCC unroll 25
+                for (int k = 0; k < KH * KW; ++k) {
+                    const int kh = k / KW, kw = k % KW;
+                    const float *t = s + ((size_t)kh * DH * cols + (size_t)kw * DW) * 16;
+                    const vf wk = V_LOAD(w + (size_t)k * 16 + v);
+                    a0 = V_FMA(wk, V_LOAD(t), a0);
+                    a1 = V_FMA(wk, V_LOAD(t + SW * 16), a1);
+                    a2 = V_FMA(wk, V_LOAD(t + 2 * SW * 16), a2);
+                    a3 = V_FMA(wk, V_LOAD(t + 3 * SW * 16), a3);
+                }
+                float *o = orow + (size_t)ow * 16;
+                if (has_sum) {
+                    a0 = V_ADD(a0, V_LOAD(o));
+                    a1 = V_ADD(a1, V_LOAD(o + 16));
+                    a2 = V_ADD(a2, V_LOAD(o + 32));
+                    a3 = V_ADD(a3, V_LOAD(o + 48));
+                }
+                V_STORE(o, csv_act(e, a0));
+                V_STORE(o + 16, csv_act(e, a1));
+                V_STORE(o + 32, csv_act(e, a2));
+                V_STORE(o + 48, csv_act(e, a3));
+            }
+            for (; ow < OW; ++ow) {
+                vf a0 = vb, a1 = V_ZERO(); /* two chains over even and odd taps */
+                const float *s = trow + (size_t)ow * SW * 16;
+#pragma GCC unroll 25
+                for (int k = 0; k < KH * KW; ++k) {
+                    const int kh = k / KW, kw = k % KW;
+                    const float *t = s + ((size_t)kh * DH * cols + (size_t)kw * DW) * 16;
+                    if (k & 1) a1 = V_FMA(V_LOAD(w + (size_t)k * 16 + v), V_LOAD(t), a1);
+                    else a0 = V_FMA(V_LOAD(w + (size_t)k * 16 + v), V_LOAD(t), a0);
+                }
+                a0 = V_ADD(a0, a1);
+                float *o = orow + (size_t)ow * 16;
+                if (has_sum) a0 = V_ADD(a0, V_LOAD(o));
+                V_STORE(o, csv_act(e, a0));
+            }
+        }
+    }
+}
+
+static void DW_FN(dw16_block_any)(const cpu_conv2d *d, const dw16_geom *g, const float *tile, const float *w,
+                                  const float *bias, int has_sum, float *out) {
+    DW_FN(dw16_block)(d, g, tile, w, bias, has_sum, out, d->KH, d->KW);
+}
+
+void DW_FN(cpu_dwconv16_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                             void *scratch) {
+    dw16_geom g;
+    dw16_geom_init(d, &g);
+    const float *wts = packed;
+    const float *bias = (const float *)((const char *)packed + dw16_bias_offset(d));
+    const int C = d->C, K2 = d->KH * d->KW, NB = dw16_blocks(d);
+    const int H = d->H, W = d->W, OHW = d->OH * d->OW;
+    const size_t in_plane = (size_t)H * W;
+    /* the input rows / columns inside the tile: tile row r holds input row
+     * r - PT, tile column q input column q - PL */
+    const int r0 = d->PT, r1 = d->PT + H < g.rows ? d->PT + H : g.rows;
+    const int q0 = d->PL, q1 = d->PL + W < g.cols ? d->PL + W : g.cols;
+    int nthr = dw16_threads(d);
+    (void)nthr;
+#pragma omp parallel for num_threads(nthr) schedule(dynamic, 1)
+    for (int b = 0; b < NB; ++b) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *tile = (float *)scratch + (size_t)tid * g.per_thread;
+        float *out = tile + g.in_floats;
+        const int c0 = b * 16, nc = C - c0 < 16 ? C - c0 : 16;
+        /* zeros for the padding and the lanes past C; then the channels */
+        memset(tile, 0, g.in_floats * sizeof(float));
+        for (int l = 0; l < nc; ++l) {
+            const float *xc = x + (size_t)(c0 + l) * in_plane;
+            for (int r = r0; r < r1; ++r) {
+                const float *xr = xc + (size_t)(r - d->PT) * W - d->PL;
+                float *tr = tile + (size_t)r * g.cols * 16 + l;
+                for (int q = q0; q < q1; ++q) tr[(size_t)q * 16] = xr[q];
+            }
+        }
+        if (sum) {
+            if (nc < 16) memset(out, 0, (size_t)OHW * 16 * sizeof(float));
+            for (int l = 0; l < nc; ++l) {
+                const float *sc = sum + (size_t)(c0 + l) * OHW;
+                for (int p = 0; p < OHW; ++p) out[(size_t)p * 16 + l] = sc[p];
+            }
+        }
+        const float *wb = wts + (size_t)b * K2 * 16, *bb = bias + (size_t)b * 16;
+        if (d->KH == 3 && d->KW == 3) DW_FN(dw16_block)(d, &g, tile, wb, bb, sum != NULL, out, 3, 3);
+        else if (d->KH == 5 && d->KW == 5) DW_FN(dw16_block)(d, &g, tile, wb, bb, sum != NULL, out, 5, 5);
+        else DW_FN(dw16_block_any)(d, &g, tile, wb, bb, sum != NULL, out);
+        for (int l = 0; l < nc; ++l) {
+            float *yc = y + (size_t)(c0 + l) * OHW;
+            for (int p = 0; p < OHW; ++p) yc[p] = out[(size_t)p * 16 + l];
+        }
+    }
+}

@@ -75,6 +75,8 @@ extern const cpu_conv_algo *const cpu_conv_algos[];
 extern const cpu_conv_algo cpu_conv_gemm;
 /* conv_depthwise.c: group == C == M, 3x3 and 5x5, stride 1 and 2. */
 extern const cpu_conv_algo cpu_conv_depthwise;
+/* conv_depthwise.c: the same convs with 16 channels per vector (small maps). */
+extern const cpu_conv_algo cpu_conv_depthwise_c16;
 /* conv_winograd.c: 3x3 stride 1 dilation 1, group 1, F(4x4, 3x3) / F(6x6, 3x3). */
 extern const cpu_conv_algo cpu_conv_winograd;
 

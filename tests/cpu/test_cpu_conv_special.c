@@ -238,6 +238,8 @@ static void test_depthwise(void **state) {
     cases[nc++] = dw(1, 1, 1, 3, 1, 1, 1);
     cases[nc++] = dw(64, 1, 1, 3, 2, 1, 1);
     cases[nc++] = dw(64, 7, 7, 5, 1, 2, 1);
+    cases[nc++] = dw(37, 14, 14, 5, 2, 2, 1); /* channels past a block of 16 */
+    cases[nc++] = dw(33, 7, 9, 3, 1, 1, 1);
     cases[nc++] = dw(17, 13, 17, 5, 2, 2, 1);
     cases[nc++] = dw(5, 40, 67, 5, 1, 2, 1);
     cases[nc++] = dw(5, 33, 70, 3, 2, 1, 1);
@@ -286,9 +288,11 @@ static void test_depthwise(void **state) {
                 k.act = (engine_act)(c % ((int)ENGINE_ACT_TANH + 1));
                 k.sum = c % 3 == 1;
             }
+            /* both forms: per-channel rows and 16 channels per vector */
             for (int t = 1; t <= 2; ++t) {
                 run_case(&cpu_conv_depthwise, isas[i], &k, t, 1000u + (uint32_t)c);
-                ++runs;
+                run_case(&cpu_conv_depthwise_c16, isas[i], &k, t, 2000u + (uint32_t)c);
+                runs += 2;
             }
         }
     printf("depthwise: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
