@@ -77,6 +77,9 @@ extern const cpu_conv_algo cpu_conv_gemm;
 extern const cpu_conv_algo cpu_conv_depthwise;
 /* conv_depthwise.c: the same convs with 16 channels per vector (small maps). */
 extern const cpu_conv_algo cpu_conv_depthwise_c16;
+/* conv_gemv.c: one output pixel from a kernel covering the whole unpadded
+ * input (Squeeze-Excitation 1x1 convs): a dot product per output channel. */
+extern const cpu_conv_algo cpu_conv_gemv;
 /* conv_winograd.c: 3x3 stride 1 dilation 1, group 1, F(4x4, 3x3) / F(6x6, 3x3). */
 extern const cpu_conv_algo cpu_conv_winograd;
 

@@ -313,6 +313,41 @@ static void test_depthwise_applies(void **state) {
     assert_false(cpu_conv_depthwise.applies(&d, CPU_ISA_SCALAR));
 }
 
+/* ---- one-pixel convs as a dot product per output (conv_gemv.c) ---- */
+
+static void test_gemv(void **state) {
+    (void)state;
+    /* C, M, H=W=K: SE 1x1 convs, odd sizes, a KxK kernel on a KxK map */
+    static const int shapes[][3] = {{960, 240, 1}, {240, 960, 1}, {72, 24, 1}, {1, 1, 1},   {7, 5, 1},
+                                    {33, 17, 1},   {3, 6, 3},     {16, 9, 5},  {1152, 48, 1}};
+    int runs = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+        const int C = shapes[i][0], M = shapes[i][1], K = shapes[i][2];
+        conv_case k = {C, M, K, K, K, K, 1, 1, 1, 1, 0, 0, 0, 0, 1, ENGINE_ACT_NONE, 0};
+        k.act = (engine_act)(i % ((int)ENGINE_ACT_TANH + 1));
+        k.sum = i % 2 == 1;
+        cpu_conv2d d;
+        to_desc(&k, 1, &d);
+        assert_true(cpu_conv_gemv.applies(&d, CPU_ISA_SCALAR));
+        for (int t = 1; t <= 2; ++t) {
+            run_case(&cpu_conv_gemv, CPU_ISA_SCALAR, &k, t, 3000u + (uint32_t)i);
+            ++runs;
+        }
+    }
+    /* not a one-pixel full-cover conv: padded, strided onto 2x2, grouped */
+    conv_case k = {8, 8, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, ENGINE_ACT_NONE, 0};
+    cpu_conv2d d;
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_gemv.applies(&d, CPU_ISA_SCALAR));
+    k = (conv_case){8, 8, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, ENGINE_ACT_NONE, 0};
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_gemv.applies(&d, CPU_ISA_SCALAR));
+    k = (conv_case){8, 8, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2, ENGINE_ACT_NONE, 0};
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_gemv.applies(&d, CPU_ISA_SCALAR));
+    printf("gemv: %d runs within atol 1e-5 + rtol 1e-4\n", runs);
+}
+
 /* ---- Winograd ---- */
 
 static conv_case wg(int C, int M, int H, int W, int P) {
@@ -503,6 +538,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_depthwise_applies),
         cmocka_unit_test(test_depthwise),
+        cmocka_unit_test(test_gemv),
         cmocka_unit_test(test_winograd_applies),
         cmocka_unit_test(test_winograd),
     };
