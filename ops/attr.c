@@ -389,7 +389,7 @@ engine_act eng_act_from_name(const char *name, int *ok) {
 engine_status eng_read_epilogue(eng_graph *g, const engine_node *n, int allow_sum, int rank, const int64_t *dims,
                                 engine_epilogue *e) {
     memset(e, 0, sizeof *e);
-    const char *name;
+    const char *name = NULL;
     engine_status st = eng_attr_string(g, n, "engine.activation", "None", &name);
     if (st) return st;
     int ok;
