@@ -199,21 +199,6 @@ static int find_value(engine_value *const *list, int count, const engine_value *
     return -1;
 }
 
-/* Storage aliases (ir.h, engine/alias.h): the partition as the resolver
- * sees it. */
-static int part_writes(void *user, const engine_value *v) {
-    const engine_partition *part = user;
-    if (v->data || !v->producer) return 0;
-    for (int k = 0; k < part->n_nodes; ++k)
-        if (part->nodes[k] == v->producer) return 1;
-    return 0;
-}
-
-static int part_output(void *user, const engine_value *v) {
-    const engine_partition *part = user;
-    return find_value(part->outputs, part->n_outputs, v) >= 0;
-}
-
 static void *xalloc(ref_state *s, size_t size, size_t align) {
     return s->a.alloc(s->a.user, size ? size : 1, align);
 }
@@ -360,7 +345,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
      * storage (one plan buffer, or the caller's output buffer) at alias_off;
      * the root's buffer is made at the first write of any member and lives
      * to the last read of any member. */
-    const engine_alias_query aq = {part_writes, part_output, (void *)part};
+    const engine_alias_query aq = engine_alias_partition_query(part);
     int slot = 0;
     for (int k = 0; k < part->n_nodes; ++k) {
         const engine_node *n = part->nodes[k];

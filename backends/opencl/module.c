@@ -381,23 +381,6 @@ static int slot_read(builder *b, const engine_value *v) {
     return k;
 }
 
-/* Non-zero when a node of this partition writes v. */
-static int written_here(const builder *b, const engine_value *v) {
-    if (!v->producer || v->data) return 0;
-    for (int k = 0; k < b->part->n_nodes; ++k)
-        if (b->part->nodes[k] == v->producer) return 1;
-    return 0;
-}
-
-static int alias_written_here(void *user, const engine_value *v) {
-    return written_here(user, v);
-}
-
-static int alias_is_output(void *user, const engine_value *v) {
-    const builder *b = user;
-    return find_in(b->part->outputs, b->part->n_outputs, v) >= 0;
-}
-
 /* The root of v's Concat-alias chain (ir.h), with v's element offset in
  * it, when the chain may share the root's slot here: the shared rule of
  * engine/alias.h (every link and the root written inside this partition,
@@ -410,7 +393,7 @@ static const engine_value *alias_root(const builder *b, const engine_value *v, s
     if (!v->alias_of) return NULL;
     const char *off = getenv("ENGINE_OPENCL_NO_ALIAS");
     if (off && strcmp(off, "0") != 0) return NULL;
-    engine_alias_query q = {alias_written_here, alias_is_output, (void *)b};
+    engine_alias_query q = engine_alias_partition_query(b->part);
     size_t bytes = 0, hs = host_size(v->dtype);
     const engine_value *root = engine_alias_resolve(v, &q, &bytes);
     if (root == v) return NULL;

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/backend.h"
 #include "engine/ir.h"
 
 #ifdef __cplusplus
@@ -33,6 +34,30 @@ typedef struct engine_alias_query {
     int (*is_output)(void *user, const engine_value *v);
     void *user;
 } engine_alias_query;
+
+/* The query for a whole partition as backend.h hands it over: a value is
+ * written here when a node of the partition produces it (constants never
+ * are), an output when it is in part->outputs. Modules with more storage
+ * rules of their own add them around engine_alias_resolve. */
+static inline int engine_alias_partition_writes(void *user, const engine_value *v) {
+    const engine_partition *part = (const engine_partition *)user;
+    if (v->data || !v->producer) return 0;
+    for (int k = 0; k < part->n_nodes; ++k)
+        if (part->nodes[k] == v->producer) return 1;
+    return 0;
+}
+
+static inline int engine_alias_partition_output(void *user, const engine_value *v) {
+    const engine_partition *part = (const engine_partition *)user;
+    for (int k = 0; k < part->n_outputs; ++k)
+        if (part->outputs[k] == v) return 1;
+    return 0;
+}
+
+static inline engine_alias_query engine_alias_partition_query(const engine_partition *part) {
+    engine_alias_query q = {engine_alias_partition_writes, engine_alias_partition_output, (void *)part};
+    return q;
+}
 
 /* Bytes of v without libengine (0 for an unknown dtype or a bad shape). */
 static inline size_t engine_alias_nbytes(const engine_value *v) {
