@@ -43,6 +43,8 @@ MODELS = {
     "efficientnet_b0": ({}, 224),
     "vgg16": ({}, 224),
     "inception_v3": ({"aux_logits": False, "init_weights": True}, 299),
+    "regnet_y_400mf": ({}, 224),
+    "alexnet": ({}, 224),
 }
 QUICK = ["resnet18", "mobilenet_v2", "squeezenet1_1"]
 
@@ -50,6 +52,7 @@ QUICK = ["resnet18", "mobilenet_v2", "squeezenet1_1"]
 NCNN_MS = {
     "resnet50": 42.9, "resnet18": 15.1, "vgg16": 79.9, "googlenet": 17.0, "mobilenet_v2": 6.97,
     "mobilenet_v3_large": 5.93, "shufflenet_v2_x1_0": 4.13, "efficientnet_b0": 8.8, "squeezenet1_1": 5.36,
+    "regnet_y_400mf": 9.4, "alexnet": 14.1,
 }
 # The targets as % of the FMA peak.
 TARGET_PCT = {
@@ -76,14 +79,21 @@ typedef __m256 V; enum { W = 8 };
 static float RED(V v) { float t[8]; _mm256_storeu_ps(t, v); return t[0]+t[1]+t[2]+t[3]+t[4]+t[5]+t[6]+t[7]; }
 #endif
 int main(int argc, char **argv) {
-    int T = atoi(argv[1]); long iters = atol(argv[2]);
+    int T = atoi(argv[1]); long iters = atol(argv[2]); float seed = argc > 3 ? (float)atof(argv[3]) : 1e-3f;
     double best = 0; float sink = 0;
     for (int rep = 0; rep < 5; ++rep) {
         double t0 = omp_get_wtime();
 #pragma omp parallel num_threads(T) reduction(+:sink)
         {
-            V a0 = SET(1e-3f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
-              a10 = a0, a11 = a0;
+            /* Twelve chains that start from different values, taken from the
+             * command line so the compiler cannot prove any two equal: chains
+             * that start equal and see the same operations are one chain to
+             * GCC, which then issued one FMA per iteration for the twelve
+             * counted (the probe read 3x the true peak before this). */
+            const float s = seed;
+            V a0 = SET(s), a1 = SET(2 * s), a2 = SET(3 * s), a3 = SET(4 * s), a4 = SET(5 * s), a5 = SET(6 * s),
+              a6 = SET(7 * s), a7 = SET(8 * s), a8 = SET(9 * s), a9 = SET(10 * s), a10 = SET(11 * s),
+              a11 = SET(12 * s);
             V m = SET(0.999f), c = SET(1e-4f);
             for (long i = 0; i < iters; ++i) {
                 a0 = FMA(a0, m, c); a1 = FMA(a1, m, c); a2 = FMA(a2, m, c); a3 = FMA(a3, m, c);
@@ -139,7 +149,7 @@ def build_probe(tmp):
 
 
 def run_probe(exe, threads):
-    out = subprocess.run([exe, str(threads), "20000000"], capture_output=True, text=True, check=True,
+    out = subprocess.run([exe, str(threads), "20000000", "1e-3"], capture_output=True, text=True, check=True,
                          env=os.environ).stdout.split()
     return float(out[0])
 

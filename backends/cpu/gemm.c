@@ -84,8 +84,25 @@ static size_t block_floats(const cpu_kernels *k, int K) {
     return ((size_t)kc * (size_t)k->nr * (size_t)nc_panels(k, kc) + 15u) / 16u * 16u;
 }
 
-size_t cpu_gemm_scratch_bytes(const cpu_kernels *k, int K, int threads) {
-    return block_floats(k, K) * sizeof(float) * (size_t)(threads > 0 ? threads : 1);
+/* How cpu_gemm_run splits the work over threads: by B panels (each unit
+ * packs its own panel) when there are enough of them, else by blocks of A
+ * panels over one B that all threads packed together first (small N, such
+ * as 7x7 maps). */
+static int split_by_n(const cpu_kernels *k, int M, int N, int threads) {
+    const int mt = (M + k->mr - 1) / k->mr, nt = (N + k->nr - 1) / k->nr;
+    return threads <= 1 || (mt == 1 && nt == 1) || nt >= 2 * threads || nt >= mt;
+}
+
+/* The whole of B, packed (panels of all K rows), for the A split. */
+static size_t shared_b_floats(const cpu_kernels *k, int N, int K) {
+    const size_t nt = (size_t)(N + k->nr - 1) / (size_t)k->nr;
+    return (nt * (size_t)(K > 0 ? K : 1) * (size_t)k->nr + 15u) / 16u * 16u;
+}
+
+size_t cpu_gemm_scratch_bytes(const cpu_kernels *k, int M, int N, int K, int threads) {
+    if (threads < 1) threads = 1;
+    if (!split_by_n(k, M, N, threads)) return shared_b_floats(k, N, K) * sizeof(float);
+    return block_floats(k, K) * sizeof(float) * (size_t)threads;
 }
 
 typedef struct gemm_job {
@@ -136,42 +153,104 @@ static void gemm_range(const gemm_job *j, int t0, int t1, int p0, int p1, float 
     }
 }
 
+/* The A split's K block: the B block (kc rows of every panel) is kept to
+ * GEMM_SHARED_B_BYTES so that it stays in L2 while the A panels of a unit
+ * stream past it. Measured (bench_cpu_conv C512 7x7 M512 3x3, 2 threads,
+ * caches flushed, AMD EPYC Zen 4, 1 MB L2): see docs/PERFORMANCE.md. */
+#define GEMM_SHARED_B_BYTES (640u * 1024u)
+
+static int shared_k_block(const cpu_kernels *k, int N, int K) {
+    const size_t nt = (size_t)(N + k->nr - 1) / (size_t)k->nr;
+    size_t kc = GEMM_SHARED_B_BYTES / (nt * (size_t)k->nr * sizeof(float));
+    if (kc < 64) kc = 64;
+    if ((size_t)K <= kc) return K > 0 ? K : 1;
+    size_t nb = ((size_t)K + kc - 1) / kc;
+    return (int)(((size_t)K + nb - 1) / nb);
+}
+
+/* A panels [t0, t1) against the whole shared B (packed panels of K rows),
+ * K blocked by kc_max. */
+static void gemm_rows_shared(const gemm_job *j, int t0, int t1, const float *B, int kc_max) {
+    static const float zeros[CPU_MAX_MR];
+    const cpu_kernels *k = j->k;
+    const int MR = k->mr, NR = k->nr, K = j->K, nt = (j->N + NR - 1) / NR;
+    engine_epilogue mid = *j->epi;
+    mid.act = ENGINE_ACT_NONE;
+    for (int k0 = 0; k0 < K || (K == 0 && k0 == 0); k0 += kc_max) {
+        const int kc = K - k0 < kc_max ? K - k0 : kc_max;
+        const int first = k0 == 0, last = k0 + kc >= K;
+        for (int t = t0; t < t1; ++t) {
+            const int m0 = t * MR, mr = j->M - m0 < MR ? j->M - m0 : MR;
+            const float *a = j->A + (size_t)t * (size_t)MR * (size_t)K + (size_t)k0 * (size_t)MR;
+            for (int q = 0; q < nt; ++q) {
+                const int n0 = q * NR, nr = j->N - n0 < NR ? j->N - n0 : NR;
+                float *c = j->C + (size_t)m0 * j->ldc + (size_t)n0;
+                const float *sum = first ? (j->sum ? j->sum + (size_t)m0 * j->ldsum + (size_t)n0 : NULL) : c;
+                const size_t ldsum = first ? j->ldsum : j->ldc;
+                k->gemm(kc, a, B + ((size_t)q * (size_t)K + (size_t)k0) * (size_t)NR, c, j->ldc, mr, nr,
+                        first ? j->bias + m0 : zeros, sum, ldsum, last ? j->epi : &mid);
+            }
+        }
+        if (K == 0) break;
+    }
+}
+
+/* Rows of B packed per unit of the shared packing phase. */
+#define GEMM_PACK_ROWS 256
+
 void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
                   cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
                   const engine_epilogue *epi, int threads, void *scratch) {
     if (M <= 0 || N <= 0) return;
+    if (threads < 1) threads = 1;
     gemm_job j = {k, M, N, K, Apacked, bias, sum, pack_b, ctx, C, ldc, ldsum, epi};
     const int mt = (M + k->mr - 1) / k->mr, nt = (N + k->nr - 1) / k->nr;
     if (threads <= 1 || (mt == 1 && nt == 1)) {
         gemm_range(&j, 0, mt, 0, nt, scratch);
         return;
     }
-    /* Threads split the B panels when there are enough of them (a unit is
-     * one panel, packed by the thread that takes it), else the A panels (a
-     * unit is a block of them and packs all of B: small N, such as 7x7
-     * maps, where packing is cheap beside the FMAs). Units are handed out
-     * dynamically: on this shared 2-core machine a thread is often parked
-     * by the OS, and a static split then waits for it (2 threads read
-     * slower than 1). A C tile is only ever written by one unit. */
-    const int split_n = nt >= 2 * threads || nt >= mt;
-    int units = split_n ? nt : (mt < 4 * threads ? mt : 4 * threads);
-    const int used = threads < units ? threads : units;
-    const size_t bf = block_floats(k, K);
+    /* Units are handed out dynamically: on a shared machine a thread is
+     * often parked by the OS, and a static split then waits for it. A C
+     * tile is only ever written by one unit. */
+    if (split_by_n(k, M, N, threads)) {
+        /* A unit is one B panel, packed by the thread that takes it. */
+        const int used = threads < nt ? threads : nt;
+        const size_t bf = block_floats(k, K);
+#pragma omp parallel num_threads(used)
+        {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            float *block = (float *)scratch + bf * (size_t)tid;
+#pragma omp for schedule(dynamic, 1)
+            for (int u = 0; u < nt; ++u) gemm_range(&j, 0, mt, u, u + 1, block);
+        }
+        return;
+    }
+    /* Few B panels (7x7 maps: N = 49 is two panels): the threads first
+     * pack all of B together into the scratch (each unit packing it
+     * again, as before, cost more than the FMAs on a 3x3 conv over 512
+     * channels: 64K short gathers per unit), then split the A panels, K
+     * blocked so that the block of B stays in L2. */
+    float *B = scratch;
+    const int kchunks = K > 0 ? (K + GEMM_PACK_ROWS - 1) / GEMM_PACK_ROWS : 0;
+    const int units = mt < 4 * threads ? mt : 4 * threads;
+    const int used = threads < units ? threads : units, kc_max = shared_k_block(k, N, K);
 #pragma omp parallel num_threads(used)
     {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        float *block = (float *)scratch + bf * (size_t)tid;
+#pragma omp for schedule(dynamic, 1)
+        for (int u = 0; u < nt * kchunks; ++u) {
+            const int q = u / kchunks, k0 = u % kchunks * GEMM_PACK_ROWS;
+            const int kc = K - k0 < GEMM_PACK_ROWS ? K - k0 : GEMM_PACK_ROWS;
+            const int n0 = q * k->nr, nr = N - n0 < k->nr ? N - n0 : k->nr;
+            pack_b(ctx, n0, nr, k->nr, k0, kc, B + ((size_t)q * (size_t)K + (size_t)k0) * (size_t)k->nr);
+        }
+        /* the implied barrier: B is complete */
 #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < units; ++u) {
-            if (split_n) {
-                gemm_range(&j, 0, mt, u, u + 1, block);
-            } else {
-                int t0 = (int)((long long)u * mt / units), t1 = (int)((long long)(u + 1) * mt / units);
-                gemm_range(&j, t0, t1, 0, nt, block);
-            }
+            const int t0 = (int)((long long)u * mt / units), t1 = (int)((long long)(u + 1) * mt / units);
+            gemm_rows_shared(&j, t0, t1, B, kc_max);
         }
     }
 }

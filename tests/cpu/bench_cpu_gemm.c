@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
     float *A = aalloc(sizeof(float) * (size_t)M * K), *B = aalloc(sizeof(float) * (size_t)K * N);
     float *C = aalloc(sizeof(float) * (size_t)M * N), *bias = aalloc(sizeof(float) * (size_t)M);
     float *Ap = aalloc(sizeof(float) * cpu_gemm_packed_a_floats(k, M, K));
-    void *scratch = aalloc(cpu_gemm_scratch_bytes(k, K, T));
+    void *scratch = aalloc(cpu_gemm_scratch_bytes(k, M, N, K, T));
     if (!A || !B || !C || !bias || !Ap || !scratch) return 1;
     unsigned s = 1u;
     for (size_t i = 0; i < (size_t)M * K; ++i) A[i] = (float)((s = s * 1664525u + 1013904223u) >> 20) / 4096.0f - 0.5f;

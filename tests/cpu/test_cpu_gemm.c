@@ -45,7 +45,7 @@ static int check_one(const cpu_kernels *k, int M, int N, int K, engine_act act, 
     float *bias = malloc(sizeof(float) * (size_t)M), *sum = malloc(sizeof(float) * (size_t)M * N);
     float *C = malloc(sizeof(float) * (size_t)M * N);
     float *Ap = aalloc(sizeof(float) * cpu_gemm_packed_a_floats(k, M, K));
-    void *scratch = aalloc(cpu_gemm_scratch_bytes(k, K, threads));
+    void *scratch = aalloc(cpu_gemm_scratch_bytes(k, M, N, K, threads));
     assert_non_null(A);
     assert_non_null(B);
     assert_non_null(bias);
@@ -133,6 +133,11 @@ static void sizes_all_isas(void **state) {
         bad += check_one(k, 70, 20, 17000, ENGINE_ACT_SIGMOID, 1, 2);
         bad += check_one(k, 13, 100, 16500, ENGINE_ACT_CLIP, 1, 2);
         bad += check_one(k, 9, 45, 33000, ENGINE_ACT_RELU, 0, 1);
+        /* the small-N split (B packed once by all threads, then A panels
+         * split, K blocked to the shared B budget): a 7x7 map of a 3x3 conv
+         * over 512 channels (two panels, two K blocks), and three threads */
+        bad += check_one(k, 100, 49, 4608, ENGINE_ACT_RELU, 1, 2);
+        bad += check_one(k, 61, 70, 700, ENGINE_ACT_NONE, 0, 3);
         assert_int_equal(bad, 0);
     }
     assert_true(tested >= 1);
