@@ -87,6 +87,7 @@ static engine_status conv_exec(const cpu_step *s, const void *const *in, void *c
 
 engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
+    if (n->op == ENGINE_OP_ConvTranspose) return cpu_prepare_convtranspose(c, s);
     if (n->op != ENGINE_OP_Conv || !describe_conv(n, c->threads, &s->conv)) return ENGINE_ERR_UNSUPPORTED;
     const cpu_conv_algo *best = NULL;
     double best_ns = 0.0;

@@ -126,7 +126,8 @@ typedef struct cpu_prep_ctx {
 /* Prepare a node for a SIMD kernel: fill exec, prep, scratch_bytes and
  * kernel. ENGINE_ERR_UNSUPPORTED: no SIMD kernel for this node as it is
  * (the module then runs the reference kernel); other errors are real. */
-engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s); /* conv.c */
+engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s); /* conv.c (Conv, and ConvTranspose below) */
+engine_status cpu_prepare_convtranspose(const cpu_prep_ctx *c, cpu_step *s); /* conv_transpose.c */
 engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s);   /* ops.c */
 
 #endif /* ENGINE_CPU_INTERNAL_H */
