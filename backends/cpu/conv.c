@@ -22,16 +22,14 @@ static int fits_int(int64_t v) {
     return v >= 0 && v <= INT32_MAX / 4;
 }
 
-/* Fills d from a Conv node; 0 when the node is not one this backend's
- * algorithms take (not float32, 3-D, weights not constant, ...). */
-static int describe_conv(const engine_node *n, int threads, cpu_conv2d *d) {
+int cpu_conv_node_takes(const engine_node *n) {
     const engine_conv_params *p = n->params;
     if (!p || n->n_inputs < 2 || n->n_outputs < 1) return 0;
     const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
     const engine_value *b = engine_node_input(n, 2);
     if (!x || !w || !y || !w->data || (b && !b->data)) return 0;
     if (x->dtype != ENGINE_DTYPE_F32 || w->dtype != ENGINE_DTYPE_F32 || y->dtype != ENGINE_DTYPE_F32) return 0;
-    if (b && (b->dtype != ENGINE_DTYPE_F32 || b->rank != 1 || b->dims[0] != w->dims[0])) return 0;
+    if (b && (b->dtype != ENGINE_DTYPE_F32 || b->rank != 1)) return 0;
     if (x->rank != 3 && x->rank != 4) return 0;
     if (w->rank != x->rank || y->rank != x->rank || p->spatial != x->rank - 2) return 0;
     if (p->epilogue.sum) {
@@ -40,6 +38,17 @@ static int describe_conv(const engine_node *n, int threads, cpu_conv2d *d) {
         for (int i = 0; i < y->rank; ++i)
             if (s->dims[i] != y->dims[i]) return 0;
     }
+    return 1;
+}
+
+/* Fills d from a Conv node; 0 when the node is not one this backend's
+ * algorithms take (not float32, 3-D, weights not constant, ...). */
+static int describe_conv(const engine_node *n, int threads, cpu_conv2d *d) {
+    if (!cpu_conv_node_takes(n)) return 0;
+    const engine_conv_params *p = n->params;
+    const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
+    const engine_value *b = engine_node_input(n, 2);
+    if (b && b->dims[0] != w->dims[0]) return 0;
     for (int i = 0; i < x->rank; ++i)
         if (!fits_int(x->dims[i]) || !fits_int(w->dims[i]) || !fits_int(y->dims[i])) return 0;
     int two = x->rank == 4;

@@ -34,14 +34,10 @@ static int small_int(int64_t v) { return v >= 0 && v <= INT32_MAX / 64; }
 /* d from a ConvTranspose node (C, H, W: input; M, OH, OW: output; KH, KW;
  * SH, SW; DH, DW; PT, PL the begin pads); 0 when not one this file takes. */
 static int describe_ct(const engine_node *n, int threads, cpu_conv2d *d) {
+    if (!cpu_conv_node_takes(n)) return 0;
     const engine_conv_params *p = n->params;
-    if (!p || n->n_inputs < 2 || n->n_outputs < 1) return 0;
     const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
     const engine_value *b = engine_node_input(n, 2);
-    if (!x || !w || !y || !w->data || (b && !b->data)) return 0;
-    if (x->dtype != ENGINE_DTYPE_F32 || w->dtype != ENGINE_DTYPE_F32 || y->dtype != ENGINE_DTYPE_F32) return 0;
-    if (x->rank != 3 && x->rank != 4) return 0;
-    if (w->rank != x->rank || y->rank != x->rank || p->spatial != x->rank - 2) return 0;
     for (int i = 0; i < x->rank; ++i)
         if (!small_int(x->dims[i]) || !small_int(w->dims[i]) || !small_int(y->dims[i])) return 0;
     const int two = x->rank == 4, last = p->spatial - 1;
@@ -65,13 +61,7 @@ static int describe_ct(const engine_node *n, int threads, cpu_conv2d *d) {
     d->epi = p->epilogue;
     d->threads = threads > 0 ? threads : 1;
     if (y->dims[0] != x->dims[0] || y->dims[1] != d->M || d->SH < 1 || d->SW < 1 || d->DH < 1 || d->DW < 1) return 0;
-    if (b && (b->dtype != ENGINE_DTYPE_F32 || b->rank != 1 || b->dims[0] != d->M)) return 0;
-    if (p->epilogue.sum) {
-        const engine_value *s = engine_node_input(n, 3);
-        if (!s || s->dtype != ENGINE_DTYPE_F32 || s->rank != y->rank) return 0;
-        for (int i = 0; i < y->rank; ++i)
-            if (s->dims[i] != y->dims[i]) return 0;
-    }
+    if (b && b->dims[0] != d->M) return 0;
     /* rows x columns of one group's cols, and the output plane, index with int */
     const int64_t rows = (int64_t)(d->M / d->group) * d->KH * d->KW, cols = (int64_t)d->H * d->W;
     if (rows * cols > INT32_MAX / 4 || (int64_t)d->OH * d->OW > INT32_MAX / 4) return 0;

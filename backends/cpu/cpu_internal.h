@@ -128,6 +128,11 @@ typedef struct cpu_prep_ctx {
  * (the module then runs the reference kernel); other errors are real. */
 engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s); /* conv.c (Conv, and ConvTranspose below) */
 engine_status cpu_prepare_convtranspose(const cpu_prep_ctx *c, cpu_step *s); /* conv_transpose.c */
+/* conv.c: the checks a Conv and a ConvTranspose node share before this
+ * backend takes them: params and operands present, X/W/Y float32, W (and
+ * B, rank 1, when given) constant, rank 3 or 4 throughout, the fused
+ * residual float32 of Y's shape. 1 when they hold. */
+int cpu_conv_node_takes(const engine_node *n);
 engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s);   /* ops.c */
 
 #endif /* ENGINE_CPU_INTERNAL_H */

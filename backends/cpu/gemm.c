@@ -116,38 +116,43 @@ typedef struct gemm_job {
     const engine_epilogue *epi;
 } gemm_job;
 
+/* One register tile: A panel t times the B panel b (rows k0 .. k0+kc-1)
+ * into C's tile (t, q). The first K block adds the bias and the residual,
+ * later ones the partial sum already in C; the activation comes with the
+ * last block (mid: the epilogue without it). */
+static void gemm_tile(const gemm_job *j, int t, int q, int k0, int kc, const float *b, const engine_epilogue *mid) {
+    static const float zeros[CPU_MAX_MR]; /* the bias of every K block but the first */
+    const cpu_kernels *k = j->k;
+    const int MR = k->mr, NR = k->nr;
+    const int m0 = t * MR, mr = j->M - m0 < MR ? j->M - m0 : MR;
+    const int n0 = q * NR, nr = j->N - n0 < NR ? j->N - n0 : NR;
+    const int first = k0 == 0, last = k0 + kc >= j->K;
+    const float *a = j->A + (size_t)t * (size_t)MR * (size_t)j->K + (size_t)k0 * (size_t)MR;
+    float *c = j->C + (size_t)m0 * j->ldc + (size_t)n0;
+    const float *sum = first ? (j->sum ? j->sum + (size_t)m0 * j->ldsum + (size_t)n0 : NULL) : c;
+    const size_t ldsum = first ? j->ldsum : j->ldc;
+    k->gemm(kc, a, b, c, j->ldc, mr, nr, first ? j->bias + m0 : zeros, sum, ldsum, last ? j->epi : mid);
+}
+
 /* Rows [t0, t1) of A panels times columns of B panels [p0, p1), all of K,
  * on the calling thread, with `block` (block_floats) as its B scratch. */
 static void gemm_range(const gemm_job *j, int t0, int t1, int p0, int p1, float *block) {
-    static const float zeros[CPU_MAX_MR]; /* the bias of every K block but the first */
     const cpu_kernels *k = j->k;
-    const int MR = k->mr, NR = k->nr, K = j->K;
+    const int NR = k->nr, K = j->K;
     const int kc_max = k_block(K), ncp = nc_panels(k, kc_max);
     engine_epilogue mid = *j->epi;
     mid.act = ENGINE_ACT_NONE;
     for (int k0 = 0; k0 < K || (K == 0 && k0 == 0); k0 += kc_max) {
         int kc = K - k0 < kc_max ? K - k0 : kc_max;
-        int first = k0 == 0, last = k0 + kc >= K;
         for (int q0 = p0; q0 < p1; q0 += ncp) {
             int q1 = q0 + ncp < p1 ? q0 + ncp : p1;
             for (int q = q0; q < q1; ++q) {
                 int n0 = q * NR, nr = j->N - n0 < NR ? j->N - n0 : NR;
                 j->pack_b(j->ctx, n0, nr, NR, k0, kc, block + (size_t)(q - q0) * (size_t)kc * (size_t)NR);
             }
-            for (int t = t0; t < t1; ++t) {
-                int m0 = t * MR, mr = j->M - m0 < MR ? j->M - m0 : MR;
-                const float *a = j->A + (size_t)t * (size_t)MR * (size_t)K + (size_t)k0 * (size_t)MR;
-                for (int q = q0; q < q1; ++q) {
-                    int n0 = q * NR, nr = j->N - n0 < NR ? j->N - n0 : NR;
-                    float *c = j->C + (size_t)m0 * j->ldc + (size_t)n0;
-                    /* first block: bias and the residual; later ones: the
-                     * partial sum already in C; the activation at the end */
-                    const float *sum = first ? (j->sum ? j->sum + (size_t)m0 * j->ldsum + (size_t)n0 : NULL) : c;
-                    size_t ldsum = first ? j->ldsum : j->ldc;
-                    k->gemm(kc, a, block + (size_t)(q - q0) * (size_t)kc * (size_t)NR, c, j->ldc, mr, nr,
-                            first ? j->bias + m0 : zeros, sum, ldsum, last ? j->epi : &mid);
-                }
-            }
+            for (int t = t0; t < t1; ++t)
+                for (int q = q0; q < q1; ++q)
+                    gemm_tile(j, t, q, k0, kc, block + (size_t)(q - q0) * (size_t)kc * (size_t)NR, &mid);
         }
         if (K == 0) break;
     }
@@ -171,26 +176,14 @@ static int shared_k_block(const cpu_kernels *k, int N, int K) {
 /* A panels [t0, t1) against the whole shared B (packed panels of K rows),
  * K blocked by kc_max. */
 static void gemm_rows_shared(const gemm_job *j, int t0, int t1, const float *B, int kc_max) {
-    static const float zeros[CPU_MAX_MR];
-    const cpu_kernels *k = j->k;
-    const int MR = k->mr, NR = k->nr, K = j->K, nt = (j->N + NR - 1) / NR;
+    const int NR = j->k->nr, K = j->K, nt = (j->N + NR - 1) / NR;
     engine_epilogue mid = *j->epi;
     mid.act = ENGINE_ACT_NONE;
     for (int k0 = 0; k0 < K || (K == 0 && k0 == 0); k0 += kc_max) {
         const int kc = K - k0 < kc_max ? K - k0 : kc_max;
-        const int first = k0 == 0, last = k0 + kc >= K;
-        for (int t = t0; t < t1; ++t) {
-            const int m0 = t * MR, mr = j->M - m0 < MR ? j->M - m0 : MR;
-            const float *a = j->A + (size_t)t * (size_t)MR * (size_t)K + (size_t)k0 * (size_t)MR;
-            for (int q = 0; q < nt; ++q) {
-                const int n0 = q * NR, nr = j->N - n0 < NR ? j->N - n0 : NR;
-                float *c = j->C + (size_t)m0 * j->ldc + (size_t)n0;
-                const float *sum = first ? (j->sum ? j->sum + (size_t)m0 * j->ldsum + (size_t)n0 : NULL) : c;
-                const size_t ldsum = first ? j->ldsum : j->ldc;
-                k->gemm(kc, a, B + ((size_t)q * (size_t)K + (size_t)k0) * (size_t)NR, c, j->ldc, mr, nr,
-                        first ? j->bias + m0 : zeros, sum, ldsum, last ? j->epi : &mid);
-            }
-        }
+        for (int t = t0; t < t1; ++t)
+            for (int q = 0; q < nt; ++q)
+                gemm_tile(j, t, q, k0, kc, B + ((size_t)q * (size_t)K + (size_t)k0) * (size_t)NR, &mid);
         if (K == 0) break;
     }
 }
