@@ -242,6 +242,32 @@ class BNNextConv(nn.Module):
         return self.c0(self.bn0(x))[:, :, :, :] + self.c1(self.bn1(x))[:, :, 1:-1, 1:-1]
 
 
+class SEConv(nn.Module):
+    """Squeeze-Excitation then a conv (EfficientNet, MobileNet v3): the
+    cpu backend runs the Mul inside the conv (its GEMM scales the rows it
+    packs). scale_first: Mul(s, x). k: the conv after it (3: the im2col
+    path). reuse: the product is also read by an Add (no fusion)."""
+
+    def __init__(self, c=13, k=1, scale_first=False, reuse=False, hard=False):
+        super().__init__()
+        self.dw = nn.Conv2d(c, c, 3, padding=1, groups=c)
+        self.fc1 = nn.Conv2d(c, 4, 1)
+        self.fc2 = nn.Conv2d(4, c, 1)
+        self.proj = nn.Conv2d(c, 7 if reuse else 11, k, padding=k // 2)
+        self.scale_first, self.reuse, self.hard = scale_first, reuse, hard
+
+    def forward(self, x):
+        y = F.silu(self.dw(x))
+        s = F.adaptive_avg_pool2d(y, 1)
+        s = self.fc2(F.relu(self.fc1(s)))
+        s = F.hardsigmoid(s) if self.hard else torch.sigmoid(s)
+        z = s * y if self.scale_first else y * s
+        out = self.proj(z)
+        if self.reuse:
+            out = out + z[:, :7]
+        return out
+
+
 def cases():
     g = nn.Hardsigmoid()
     return [
@@ -272,6 +298,11 @@ def cases():
         ("concat_yolo", YoloCat(), (1, 4, 8, 8), 13, {"Concat", "Resize", "LeakyRelu"}),
         ("concat_batch2", Batch2Cat(), (2, 3, 6, 6), 13, {"Concat"}),
         ("bn_next_conv", BNNextConv(), (1, 4, 7, 7), 13, {"BatchNormalization", "Slice"}),
+        ("se_conv1x1", SEConv(), (1, 13, 9, 10), 13, {"GlobalAveragePool", "Mul"}),
+        ("se_conv1x1_batch2_hard", SEConv(c=24, scale_first=True, hard=True), (2, 24, 7, 7), 13,
+         {"GlobalAveragePool", "Mul", "HardSigmoid"}),
+        ("se_conv3x3", SEConv(k=3), (1, 13, 8, 8), 13, {"GlobalAveragePool", "Mul"}),
+        ("se_reused", SEConv(c=9, reuse=True), (1, 9, 6, 6), 13, {"GlobalAveragePool", "Mul", "Add"}),
     ]
 
 

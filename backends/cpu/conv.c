@@ -82,15 +82,45 @@ static int describe_conv(const engine_node *n, int threads, cpu_conv2d *d) {
     return 1;
 }
 
+/* The applicable algorithm with the lowest estimate (ties: the earlier). */
+static const cpu_conv_algo *choose_algo(const cpu_conv2d *d, cpu_isa isa) {
+    const cpu_conv_algo *best = NULL;
+    double best_ns = 0.0;
+    for (int i = 0; cpu_conv_algos[i]; ++i) {
+        const cpu_conv_algo *a = cpu_conv_algos[i];
+        if (!a->applies(d, isa)) continue;
+        double ns = a->estimate_ns(d, isa);
+        if (!best || ns < best_ns) {
+            best = a;
+            best_ns = ns;
+        }
+    }
+    return best;
+}
+
+int cpu_conv_takes_input_scale(const engine_node *n, const cpu_kernels *k, int threads) {
+    cpu_conv2d d;
+    if (n->op != ENGINE_OP_Conv || !describe_conv(n, threads, &d)) return 0;
+    const cpu_conv_algo *a = choose_algo(&d, k->isa);
+    return a && a->run_scaled;
+}
+
 static engine_status conv_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
     const cpu_conv2d *d = &s->conv;
     const engine_value *x = s->node->inputs[0];
     const float *xp = in[0], *sum = d->epi.sum ? in[3] : NULL;
+    /* a fused channel scale: after the node's own inputs, [N or 1, C] */
+    const float *xs = s->in_scale ? in[s->node->n_inputs] : NULL;
     float *y = out[0];
     size_t in_img = (size_t)d->C * (size_t)d->H * (size_t)d->W, out_img = (size_t)d->M * (size_t)d->OH * (size_t)d->OW;
-    for (int64_t b = 0; b < x->dims[0]; ++b)
-        s->algo->run(d, s->k->isa, s->prep, xp + (size_t)b * in_img, sum ? sum + (size_t)b * out_img : NULL,
-                     y + (size_t)b * out_img, scratch);
+    for (int64_t b = 0; b < x->dims[0]; ++b) {
+        const float *xb = xp + (size_t)b * in_img, *sb = sum ? sum + (size_t)b * out_img : NULL;
+        if (xs)
+            s->algo->run_scaled(d, s->k->isa, s->prep, xb, xs + (s->in_scale > 1 ? (size_t)b * (size_t)d->C : 0), sb,
+                                y + (size_t)b * out_img, scratch);
+        else
+            s->algo->run(d, s->k->isa, s->prep, xb, sb, y + (size_t)b * out_img, scratch);
+    }
     return ENGINE_OK;
 }
 
@@ -98,18 +128,9 @@ engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
     if (n->op == ENGINE_OP_ConvTranspose) return cpu_prepare_convtranspose(c, s);
     if (n->op != ENGINE_OP_Conv || !describe_conv(n, c->threads, &s->conv)) return ENGINE_ERR_UNSUPPORTED;
-    const cpu_conv_algo *best = NULL;
-    double best_ns = 0.0;
-    for (int i = 0; cpu_conv_algos[i]; ++i) {
-        const cpu_conv_algo *a = cpu_conv_algos[i];
-        if (!a->applies(&s->conv, c->k->isa)) continue;
-        double ns = a->estimate_ns(&s->conv, c->k->isa);
-        if (!best || ns < best_ns) {
-            best = a;
-            best_ns = ns;
-        }
-    }
+    const cpu_conv_algo *best = choose_algo(&s->conv, c->k->isa);
     if (!best) return ENGINE_ERR_UNSUPPORTED;
+    if (s->in_scale && !best->run_scaled) return ENGINE_ERR_INTERNAL; /* cpu_conv_takes_input_scale said yes */
     size_t bytes = best->packed_size(&s->conv, c->k->isa);
     void *packed = c->a->alloc(c->a->user, bytes ? bytes : 1, 64);
     if (!packed) return ENGINE_ERR_OUT_OF_MEMORY;
@@ -123,8 +144,8 @@ engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s) {
     const cpu_conv2d *d = &s->conv;
     if (best == &cpu_conv_gemm) {
         int pw = d->KH == 1 && d->KW == 1 && d->SH == 1 && d->SW == 1 && !d->PT && !d->PL && !d->PB && !d->PR;
-        snprintf(s->kernel, sizeof s->kernel, "f32_conv%s_gemm_%dx%d__%s", pw ? "1x1" : "_im2col", c->k->mr,
-                 c->k->nr, c->k->isa_name);
+        snprintf(s->kernel, sizeof s->kernel, "f32_conv%s_gemm%s_%dx%d__%s", pw ? "1x1" : "_im2col",
+                 s->in_scale ? "_xscale" : "", c->k->mr, c->k->nr, c->k->isa_name);
     } else {
         snprintf(s->kernel, sizeof s->kernel, "%s__%s", best->name, c->k->isa_name);
     }

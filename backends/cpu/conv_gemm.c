@@ -9,7 +9,8 @@
  * unpadded conv (no im2col at all), or by gathering the im2col panel
  * from the image otherwise (contiguous copies along a row when the
  * stride is 1). The epilogue (bias, residual sum, activation) is applied
- * by the micro-kernel's store. */
+ * by the micro-kernel's store. run_scaled multiplies every packed row by
+ * its input channel's scale (a Squeeze-Excitation Mul fused by module.c). */
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -19,7 +20,8 @@
 
 typedef struct conv_b_ctx {
     const cpu_conv2d *d;
-    const float *x; /* the group's first input channel */
+    const float *x;     /* the group's first input channel */
+    const float *scale; /* NULL, or the group's first input channel's scale */
     int Cg;
 } conv_b_ctx;
 
@@ -33,7 +35,12 @@ static void pack_pointwise(const void *vctx, int n0, int nr, int NR, int k0, int
     size_t hw = (size_t)c->d->H * (size_t)c->d->W;
     const float *src = c->x + (size_t)k0 * hw + n0;
     for (int k = 0; k < kc; ++k, src += hw, panel += NR) {
-        memcpy(panel, src, (size_t)nr * sizeof(float));
+        if (c->scale) {
+            const float f = c->scale[k0 + k];
+            for (int j = 0; j < nr; ++j) panel[j] = src[j] * f;
+        } else {
+            memcpy(panel, src, (size_t)nr * sizeof(float));
+        }
         if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
     }
 }
@@ -73,6 +80,10 @@ static void pack_im2col(const void *vctx, int n0, int nr, int NR, int k0, int kc
             j += seg;
             ow = 0;
             ++oh;
+        }
+        if (c->scale) { /* padding stays zero */
+            const float f = c->scale[ci];
+            for (int t = 0; t < nr; ++t) panel[t] *= f;
         }
         if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
     }
@@ -119,8 +130,8 @@ static size_t gemm_scratch_size(const cpu_conv2d *d, cpu_isa isa) {
     return cpu_gemm_scratch_bytes(cpu_kernels_for(isa), Mg, N, K, d->threads);
 }
 
-static void gemm_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum,
-                     float *y, void *scratch) {
+static void gemm_run_scaled(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x,
+                            const float *xscale, const float *sum, float *y, void *scratch) {
     const cpu_kernels *k = cpu_kernels_for(isa);
     const int G = d->group, Cg = d->C / G, Mg = d->M / G, K = Cg * d->KH * d->KW, N = d->OH * d->OW;
     const size_t per = cpu_gemm_packed_a_floats(k, Mg, K);
@@ -141,7 +152,7 @@ static void gemm_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const
 #ifdef _OPENMP
             tid = omp_get_thread_num();
 #endif
-            conv_b_ctx ctx = {d, x + (size_t)g * in_g, Cg};
+            conv_b_ctx ctx = {d, x + (size_t)g * in_g, xscale ? xscale + (size_t)g * (size_t)Cg : NULL, Cg};
             cpu_gemm_run(k, Mg, N, K, A + (size_t)g * per, bias + (size_t)g * (size_t)Mg, pack, &ctx,
                          y + (size_t)g * out_g, (size_t)N, sum ? sum + (size_t)g * out_g : NULL, (size_t)N, &d->epi,
                          1, (char *)scratch + slice * (size_t)tid);
@@ -149,11 +160,16 @@ static void gemm_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const
         return;
     }
     for (int g = 0; g < G; ++g) {
-        conv_b_ctx ctx = {d, x + (size_t)g * in_g, Cg};
+        conv_b_ctx ctx = {d, x + (size_t)g * in_g, xscale ? xscale + (size_t)g * (size_t)Cg : NULL, Cg};
         cpu_gemm_run(k, Mg, N, K, A + (size_t)g * per, bias + (size_t)g * (size_t)Mg, pack, &ctx,
                      y + (size_t)g * out_g, (size_t)N, sum ? sum + (size_t)g * out_g : NULL, (size_t)N, &d->epi,
                      d->threads, scratch);
     }
+}
+
+static void gemm_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum,
+                     float *y, void *scratch) {
+    gemm_run_scaled(d, isa, packed, x, NULL, sum, y, scratch);
 }
 
 const cpu_conv_algo cpu_conv_gemm = {
@@ -164,4 +180,5 @@ const cpu_conv_algo cpu_conv_gemm = {
     .pack = gemm_pack,
     .scratch_size = gemm_scratch_size,
     .run = gemm_run,
+    .run_scaled = gemm_run_scaled,
 };

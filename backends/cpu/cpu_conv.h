@@ -65,6 +65,11 @@ typedef struct cpu_conv_algo {
      * Threads with OpenMP up to d->threads. Cannot fail. */
     void (*run)(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum, float *y,
                 void *scratch);
+    /* Optional (NULL: not offered): run on x scaled per input channel,
+     * x'[c] = x[c] * xscale[c] (a Squeeze-Excitation Mul the module fused
+     * into this conv: the product is never written). */
+    void (*run_scaled)(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *xscale,
+                       const float *sum, float *y, void *scratch);
 } cpu_conv_algo;
 
 /* The algorithms, in preference order for ties, NULL-terminated (conv.c). */

@@ -113,6 +113,8 @@ struct cpu_step {
     const cpu_conv_algo *algo;    /* Conv: the chosen algorithm */
     cpu_conv2d conv;              /* Conv: its description */
     int iparam[8];                /* small per-op integers (ops.c) */
+    int in_scale;                 /* Conv: 0, or a fused channel-scale Mul: in[n_inputs] holds the
+                                   * scale of X's channels, one per image (2) or shared (1) */
     char kernel[80];              /* the kernel name: dtype, op, tile, ISA */
 };
 
@@ -133,6 +135,10 @@ engine_status cpu_prepare_convtranspose(const cpu_prep_ctx *c, cpu_step *s); /* 
  * B, rank 1, when given) constant, rank 3 or 4 throughout, the fused
  * residual float32 of Y's shape. 1 when they hold. */
 int cpu_conv_node_takes(const engine_node *n);
+/* conv.c: 1 when the algorithm this Conv node would get takes X scaled per
+ * input channel at run (cpu_conv_algo.run_scaled), so that the module may
+ * fuse a Squeeze-Excitation Mul feeding it (then cpu_step.in_scale). */
+int cpu_conv_takes_input_scale(const engine_node *n, const cpu_kernels *k, int threads);
 engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s);   /* ops.c */
 
 #endif /* ENGINE_CPU_INTERNAL_H */

@@ -10,7 +10,9 @@
  *     during that node, so scratch shares the arena with activations;
  *   - nodes with no SIMD kernel run the reference kernel (ref_kernels, the
  *     same static library the ref module uses), and plugin nodes their
- *     host kernel, so cpu supports exactly what ref supports.
+ *     host kernel, so cpu supports exactly what ref supports;
+ *   - a Squeeze-Excitation Mul feeding a Conv runs inside that Conv
+ *     (find_se_fusions below).
  * Nothing is allocated per run. Threads: OpenMP, config->threads (0: the
  * number of processors). The ISA is chosen once at create (CPUID, lowered
  * by ENGINE_CPU_ISA); ENGINE_CPU_VERBOSE=1 prints the kernel of every node
@@ -62,6 +64,8 @@ typedef struct ref_step {
     ref_kernel_fn fn;   /* used when cs.exec is NULL: reference or plugin host kernel */
     int first_slot; /* n_inputs slots, then n_outputs slots */
     int skip;
+    int fused_into;     /* a Mul run inside this later Conv step (its in_scale), -1: none */
+    int extra_slot;     /* the fused Mul's scale operand, read as in[n_inputs]; -1: none */
     int scratch_buf;    /* plan buffer of the node's scratch, -1: none */
     size_t scratch_off;
     cpu_step cs;        /* the SIMD kernel, when one took the node */
@@ -207,6 +211,106 @@ static void xfree(ref_state *s, void *p) {
     if (p) s->a.free(s->a.user, p);
 }
 
+/* ---- Squeeze-Excitation scale fusion ----
+ * A Mul(x [N,C,H,W], s [N or 1, C, 1, 1]) (either operand order) whose
+ * product only feeds the X input of one Conv of this partition, and is no
+ * partition output and no alias member, runs inside that Conv: the GEMM
+ * scales the rows it packs (cpu_conv_algo.run_scaled), so the product is
+ * never written nor read back. EfficientNet and MobileNet v3 end every SE
+ * block so, before the projection 1x1 conv. */
+
+/* The scale operand's index (0 or 1) when m is such a Mul, else -1. */
+static int se_scale_operand(const engine_node *m) {
+    if (m->op != ENGINE_OP_Mul || m->n_inputs != 2 || m->n_outputs != 1 || m->params) return -1;
+    const engine_value *y = m->outputs[0];
+    if (!y || y->data || y->alias_of || y->dtype != ENGINE_DTYPE_F32 || y->rank != 4) return -1;
+    for (int si = 1; si >= 0; --si) {
+        const engine_value *x = m->inputs[1 - si], *sc = m->inputs[si];
+        if (!x || !sc || x->dtype != ENGINE_DTYPE_F32 || sc->dtype != ENGINE_DTYPE_F32) continue;
+        if (x->rank != 4 || sc->rank != 4) continue;
+        int same = 1;
+        for (int d = 0; d < 4; ++d) same &= x->dims[d] == y->dims[d];
+        if (same && (sc->dims[0] == 1 || sc->dims[0] == y->dims[0]) && sc->dims[1] == y->dims[1] &&
+            sc->dims[2] == 1 && sc->dims[3] == 1)
+            return si;
+    }
+    return -1;
+}
+
+/* fuse[k] for each node k: the Mul node index fused into Conv k, else -1. */
+static void find_se_fusions(const ref_state *s, const engine_partition *part, int *fuse) {
+    for (int k = 0; k < part->n_nodes; ++k) fuse[k] = -1;
+    for (int m = 0; m < part->n_nodes; ++m) {
+        const engine_node *mul = part->nodes[m];
+        if (mul->plugin || se_scale_operand(mul) < 0) continue;
+        const engine_value *y = mul->outputs[0];
+        if (find_value(part->outputs, part->n_outputs, y) >= 0) continue;
+        int reader = -1, reads = 0, aliased = 0;
+        for (int k = 0; k < part->n_nodes; ++k) {
+            const engine_node *n = part->nodes[k];
+            for (int j = 0; j < n->n_inputs; ++j)
+                if (n->inputs[j] == y) {
+                    ++reads;
+                    reader = k;
+                }
+            for (int j = 0; j < n->n_outputs; ++j) aliased |= n->outputs[j] && n->outputs[j]->alias_of == y;
+        }
+        if (reads != 1 || aliased || reader <= m || fuse[reader] >= 0) continue;
+        const engine_node *conv = part->nodes[reader];
+        if (conv->plugin || conv->inputs[0] != y || !cpu_conv_takes_input_scale(conv, s->k, s->threads)) continue;
+        fuse[reader] = m;
+    }
+}
+
+/* ---- resolving a node's input to a slot (at compile) ---- */
+typedef struct slot_ctx {
+    const engine_partition *part;
+    const engine_alias_query *aq;
+    ref_buf *bufs;
+    const int *n_bufs;
+    const int *produced;
+    const engine_value *missing; /* set when resolve_input fails, */
+    int missing_k;               /* with the reading node's index */
+} slot_ctx;
+
+/* Fills sl for value v read by step k (a skipped step does not extend
+ * liveness). 0 when v is not produced before step k. */
+static int resolve_input(slot_ctx *c, const engine_value *v, int k, int skip, ref_slot *sl) {
+    const engine_partition *part = c->part;
+    memset(sl, 0, sizeof *sl);
+    int idx;
+    if (!v) {
+        sl->kind = SLOT_NONE;
+    } else if (v->data) {
+        sl->kind = SLOT_CONST;
+        sl->cdata = v->data;
+    } else if ((idx = find_value(part->inputs, part->n_inputs, v)) >= 0) {
+        sl->kind = SLOT_INPUT;
+        sl->index = idx;
+    } else {
+        size_t aoff;
+        const engine_value *r = engine_alias_resolve(v, c->aq, &aoff);
+        int b;
+        for (b = *c->n_bufs - 1; b >= 0; --b)
+            if (c->bufs[b].value == r) break;
+        if (b >= 0) {
+            sl->kind = SLOT_ARENA;
+            sl->index = b;
+            sl->alias_off = aoff;
+            if (!skip) c->bufs[b].last = k;
+        } else if ((idx = find_value(part->outputs, part->n_outputs, r)) >= 0 && (c->produced[idx] || r != v)) {
+            sl->kind = SLOT_OUTPUT;
+            sl->index = idx;
+            sl->alias_off = aoff;
+        } else {
+            c->missing = v;
+            c->missing_k = k;
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* ---- the interface ---- */
 
 static engine_status ref_create(const engine_backend_config *config, void **state, char *err, size_t err_size) {
@@ -301,7 +405,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     ref_program *p = NULL;
     ref_buf *bufs = NULL;
     engine_plan_buffer *plan = NULL;
-    int *produced = NULL;
+    int *produced = NULL, *fuse = NULL;
     int n_bufs = 0;
     char reason[256];
 
@@ -309,7 +413,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         set_err(err, err_size, "cpu: %s%s%s", "bad partition", "", "");
         return ENGINE_ERR_INVALID_ARGUMENT;
     }
-    int n_slots = 0, max_in = 1, max_out = 1;
+    int n_slots = 0, max_in = 2, max_out = 1;
     for (int k = 0; k < part->n_nodes; ++k) {
         const engine_node *n = part->nodes[k];
         if (!ref_supports(n)) {
@@ -319,8 +423,8 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             node_err(err, err_size, n, what);
             return ENGINE_ERR_UNSUPPORTED;
         }
-        n_slots += n->n_inputs + n->n_outputs;
-        if (n->n_inputs > max_in) max_in = n->n_inputs;
+        n_slots += n->n_inputs + n->n_outputs + 1; /* + a fused Mul's scale */
+        if (n->n_inputs + 1 > max_in) max_in = n->n_inputs + 1;
         if (n->n_outputs > max_out) max_out = n->n_outputs;
     }
 
@@ -337,15 +441,22 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     bufs = xalloc(s, sizeof *bufs * (size_t)(n_slots + part->n_nodes + 1), _Alignof(ref_buf));
     plan = xalloc(s, sizeof *plan * (size_t)(n_slots + part->n_nodes + 1), _Alignof(engine_plan_buffer));
     produced = xalloc(s, sizeof *produced * (size_t)(part->n_outputs + 1), _Alignof(int));
-    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->copies || !bufs || !plan || !produced)
+    fuse = xalloc(s, sizeof *fuse * (size_t)(part->n_nodes + 1), _Alignof(int));
+    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->copies || !bufs || !plan || !produced ||
+        !fuse)
         goto oom;
     memset(produced, 0, sizeof *produced * (size_t)(part->n_outputs + 1));
+    find_se_fusions(s, part, fuse);
+    for (int k = 0; k < part->n_nodes; ++k) p->steps[k].fused_into = -1;
+    for (int k = 0; k < part->n_nodes; ++k)
+        if (fuse[k] >= 0) p->steps[fuse[k]].fused_into = k;
 
     /* A value whose alias chain is honoured here lives in its root's
      * storage (one plan buffer, or the caller's output buffer) at alias_off;
      * the root's buffer is made at the first write of any member and lives
      * to the last read of any member. */
     const engine_alias_query aq = engine_alias_partition_query(part);
+    slot_ctx rc = {part, &aq, bufs, &n_bufs, produced, NULL, 0};
     int slot = 0;
     for (int k = 0; k < part->n_nodes; ++k) {
         const engine_node *n = part->nodes[k];
@@ -361,42 +472,15 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 n_const += n->outputs[j]->data != NULL;
             }
         step->skip = n_present > 0 && n_const == n_present;
+        if (step->fused_into >= 0) step->skip = 1; /* runs inside a later Conv */
 
+        /* A fused Mul: X is the Mul's unscaled operand, and the scale comes
+         * in one extra slot after the outputs. */
+        const engine_node *mul = fuse[k] >= 0 ? part->nodes[fuse[k]] : NULL;
+        const int mul_si = mul ? se_scale_operand(mul) : -1;
         for (int j = 0; j < n->n_inputs; ++j) {
-            const engine_value *v = n->inputs[j];
-            ref_slot *sl = &p->slots[slot++];
-            memset(sl, 0, sizeof *sl);
-            int idx;
-            if (!v) {
-                sl->kind = SLOT_NONE;
-            } else if (v->data) {
-                sl->kind = SLOT_CONST;
-                sl->cdata = v->data;
-            } else if ((idx = find_value(part->inputs, part->n_inputs, v)) >= 0) {
-                sl->kind = SLOT_INPUT;
-                sl->index = idx;
-            } else {
-                size_t aoff;
-                const engine_value *r = engine_alias_resolve(v, &aq, &aoff);
-                int b;
-                for (b = n_bufs - 1; b >= 0; --b)
-                    if (bufs[b].value == r) break;
-                if (b >= 0) {
-                    sl->kind = SLOT_ARENA;
-                    sl->index = b;
-                    sl->alias_off = aoff;
-                    if (!step->skip) bufs[b].last = k;
-                } else if ((idx = find_value(part->outputs, part->n_outputs, r)) >= 0 && (produced[idx] || r != v)) {
-                    sl->kind = SLOT_OUTPUT;
-                    sl->index = idx;
-                    sl->alias_off = aoff;
-                } else {
-                    set_err(err, err_size, "node '%s' (%s): input '%s' is not produced before it is used",
-                            n->name ? n->name : "?", n->op_type ? n->op_type : "?", v->name ? v->name : "?");
-                    st = ENGINE_ERR_INVALID_MODEL;
-                    goto fail;
-                }
-            }
+            const engine_value *v = mul && j == 0 ? mul->inputs[1 - mul_si] : n->inputs[j];
+            if (!resolve_input(&rc, v, k, step->skip, &p->slots[slot++])) goto not_produced;
         }
         for (int j = 0; j < n->n_outputs; ++j) {
             const engine_value *v = n->outputs[j];
@@ -444,6 +528,11 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             sl->alias_off = aoff;
             sl->index = n_bufs++;
         }
+        step->extra_slot = -1;
+        if (mul) {
+            step->extra_slot = slot;
+            if (!resolve_input(&rc, mul->inputs[mul_si], k, 0, &p->slots[slot++])) goto not_produced;
+        }
 
         /* A SIMD kernel if one takes the node; else the reference one. */
         step->scratch_buf = -1;
@@ -452,8 +541,13 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         step->cs.threads = s->threads;
         if (!step->skip && !n->plugin) {
             cpu_prep_ctx pc = {&s->a, s->k, s->threads};
+            if (mul) {
+                const engine_value *sc = mul->inputs[mul_si];
+                step->cs.in_scale = sc->dims[0] == 1 ? 1 : 2;
+            }
             st = cpu_prepare_conv(&pc, &step->cs);
             if (st == ENGINE_ERR_UNSUPPORTED) st = cpu_prepare_op(&pc, &step->cs);
+            if (st == ENGINE_ERR_UNSUPPORTED && mul) st = ENGINE_ERR_INTERNAL; /* the fusion needs the kernel */
             if (st == ENGINE_ERR_UNSUPPORTED) {
                 memset(&step->cs, 0, sizeof step->cs);
                 step->cs.node = n;
@@ -482,7 +576,9 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         if (!step->cs.exec && !step->skip)
             snprintf(step->cs.kernel, sizeof step->cs.kernel, "%s_%s__ref", n->plugin ? "plugin" : "f32",
                      n->op_type ? n->op_type : "?");
-        if (!step->skip && (s->verbose || s->log)) {
+        if (step->fused_into >= 0)
+            snprintf(step->cs.kernel, sizeof step->cs.kernel, "fused: the channel scale of the Conv it feeds");
+        if ((!step->skip || step->fused_into >= 0) && (s->verbose || s->log)) {
             char line[256];
             snprintf(line, sizeof line, "cpu: node '%s' (%s): %s", n->name ? n->name : "?",
                      n->op_type ? n->op_type : "?", step->cs.kernel);
@@ -527,9 +623,17 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     xfree(s, bufs);
     xfree(s, plan);
     xfree(s, produced);
+    xfree(s, fuse);
     *program = p;
     return ENGINE_OK;
 
+not_produced: {
+    const engine_node *n = part->nodes[rc.missing_k];
+    set_err(err, err_size, "node '%s' (%s): input '%s' is not produced before it is used", n->name ? n->name : "?",
+            n->op_type ? n->op_type : "?", rc.missing && rc.missing->name ? rc.missing->name : "?");
+}
+    st = ENGINE_ERR_INVALID_MODEL;
+    goto fail;
 oom:
     set_err(err, err_size, "cpu: %s%s%s", "out of memory while compiling", "", "");
     st = ENGINE_ERR_OUT_OF_MEMORY;
@@ -537,8 +641,20 @@ fail:
     xfree(s, bufs);
     xfree(s, plan);
     xfree(s, produced);
+    xfree(s, fuse);
     program_free(s, p);
     return st;
+}
+
+static const void *input_ptr(const ref_program *p, const ref_slot *sl, const void *const *inputs,
+                             void *const *outputs) {
+    switch (sl->kind) {
+    case SLOT_CONST: return sl->cdata;
+    case SLOT_INPUT: return inputs[sl->index];
+    case SLOT_OUTPUT: return (const uint8_t *)outputs[sl->index] + sl->alias_off;
+    case SLOT_ARENA: return p->arena + sl->offset;
+    default: return NULL;
+    }
 }
 
 static engine_status ref_run(void *state, void *program, const void *const *inputs, void *const *outputs,
@@ -556,15 +672,9 @@ static engine_status ref_run(void *state, void *program, const void *const *inpu
         const ref_slot *sl = &p->slots[step->first_slot];
         double start = timing ? now_ms() : 0.0;
         if (!step->skip) {
-            for (int j = 0; j < n->n_inputs; ++j, ++sl) {
-                switch (sl->kind) {
-                case SLOT_CONST: p->in_ptrs[j] = sl->cdata; break;
-                case SLOT_INPUT: p->in_ptrs[j] = inputs[sl->index]; break;
-                case SLOT_OUTPUT: p->in_ptrs[j] = (const uint8_t *)outputs[sl->index] + sl->alias_off; break;
-                case SLOT_ARENA: p->in_ptrs[j] = p->arena + sl->offset; break;
-                default: p->in_ptrs[j] = NULL; break;
-                }
-            }
+            for (int j = 0; j < n->n_inputs; ++j, ++sl) p->in_ptrs[j] = input_ptr(p, sl, inputs, outputs);
+            if (step->extra_slot >= 0)
+                p->in_ptrs[n->n_inputs] = input_ptr(p, &p->slots[step->extra_slot], inputs, outputs);
             for (int j = 0; j < n->n_outputs; ++j, ++sl) {
                 switch (sl->kind) {
                 case SLOT_OUTPUT: p->out_ptrs[j] = (uint8_t *)outputs[sl->index] + sl->alias_off; break;
