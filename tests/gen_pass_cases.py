@@ -268,6 +268,34 @@ class SEConv(nn.Module):
         return out
 
 
+class PwDw(nn.Module):
+    """Inverted-residual front (MobileNet v2/v3, EfficientNet): 1x1
+    expansion + act -> depthwise kxk -> 1x1 projection. On maps large
+    enough the cpu backend runs the expansion inside the depthwise kernel
+    (conv_pw_dw.c). residual: + x after the projection; dw_sum: the
+    depthwise output plus the block input (a residual on the depthwise
+    conv itself; needs cexp == cin); reuse: the expansion also read by an
+    Add (no fusion)."""
+
+    def __init__(self, cin, cexp, k, stride, act, residual=False, dw_sum=False, reuse=False):
+        super().__init__()
+        self.pw = nn.Conv2d(cin, cexp, 1)
+        self.dw = nn.Conv2d(cexp, cexp, k, stride, k // 2, groups=cexp)
+        self.proj = nn.Conv2d(cexp, cin, 1)
+        self.act, self.residual, self.dw_sum, self.reuse = act, residual, dw_sum, reuse
+
+    def forward(self, x):
+        e = self.act(self.pw(x))
+        d = self.dw(e)
+        if self.dw_sum:
+            d = d + x
+        d = self.act(d)
+        if self.reuse:
+            d = d + e
+        y = self.proj(d)
+        return y + x if self.residual else y
+
+
 def cases():
     g = nn.Hardsigmoid()
     return [
@@ -303,6 +331,10 @@ def cases():
          {"GlobalAveragePool", "Mul", "HardSigmoid"}),
         ("se_conv3x3", SEConv(k=3), (1, 13, 8, 8), 13, {"GlobalAveragePool", "Mul"}),
         ("se_reused", SEConv(c=9, reuse=True), (1, 9, 6, 6), 13, {"GlobalAveragePool", "Mul", "Add"}),
+        ("pw_dw_mbv2", PwDw(16, 21, 3, 1, nn.ReLU6(), residual=True), (1, 16, 62, 58), 13, {"Clip", "Add"}),
+        ("pw_dw_s2_5x5_silu_batch2", PwDw(8, 36, 5, 2, nn.SiLU()), (2, 8, 45, 47), 13, {"Sigmoid", "Mul"}),
+        ("pw_dw_dw_sum", PwDw(24, 24, 3, 1, nn.ReLU(), dw_sum=True), (1, 24, 57, 56), 13, {"Add", "Relu"}),
+        ("pw_dw_reused", PwDw(16, 24, 3, 1, nn.ReLU(), reuse=True), (1, 16, 56, 56), 13, {"Add"}),
     ]
 
 

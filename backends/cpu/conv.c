@@ -105,6 +105,21 @@ int cpu_conv_takes_input_scale(const engine_node *n, const cpu_kernels *k, int t
     return a && a->run_scaled;
 }
 
+int cpu_conv_fusable_pw(const engine_node *n, const cpu_kernels *k, int threads) {
+    cpu_conv2d d;
+    if (n->op != ENGINE_OP_Conv || !describe_conv(n, threads, &d)) return 0;
+    if (d.KH != 1 || d.KW != 1 || d.SH != 1 || d.SW != 1 || d.PT || d.PL || d.PB || d.PR || d.group != 1 ||
+        d.epi.sum || d.OH != d.H || d.OW != d.W)
+        return 0;
+    return choose_algo(&d, k->isa) == &cpu_conv_gemm;
+}
+
+int cpu_conv_fusable_dw(const engine_node *n, const cpu_kernels *k, int threads) {
+    cpu_conv2d d;
+    if (n->op != ENGINE_OP_Conv || !describe_conv(n, threads, &d)) return 0;
+    return choose_algo(&d, k->isa) == &cpu_conv_depthwise;
+}
+
 static engine_status conv_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
     const cpu_conv2d *d = &s->conv;
     const engine_value *x = s->node->inputs[0];

@@ -24,6 +24,11 @@ void cpu_dwconv16_run__avx512(const cpu_conv2d *d, const void *packed, const flo
 void cpu_dwconv16_run__avx2(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
                             void *scratch);
 
+void cpu_dwconv_planes__avx512(const cpu_conv2d *d, const void *packed, int c0, int nc, const float *x,
+                               size_t x_stride, const float *sum, float *y, float *plane);
+void cpu_dwconv_planes__avx2(const cpu_conv2d *d, const void *packed, int c0, int nc, const float *x,
+                             size_t x_stride, const float *sum, float *y, float *plane);
+
 #if defined(__x86_64__)
 #define DW_HAVE_X86 1
 #else
@@ -100,6 +105,28 @@ static void dw_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const f
 #endif
     (void)isa;
     cpu_dwconv_run__scalar(d, packed, x, sum, y, scratch);
+}
+
+size_t cpu_dwconv_plane_floats(const cpu_conv2d *d) {
+    dw_geom g;
+    dw_geom_init(d, &g);
+    return g.plane_floats;
+}
+
+void cpu_dwconv_planes(cpu_isa isa, const cpu_conv2d *d, const void *packed, int c0, int nc, const float *x,
+                       size_t x_stride, const float *sum, float *y, float *plane) {
+#if DW_HAVE_X86
+    if (isa == CPU_ISA_AVX512) {
+        cpu_dwconv_planes__avx512(d, packed, c0, nc, x, x_stride, sum, y, plane);
+        return;
+    }
+    if (isa == CPU_ISA_AVX2) {
+        cpu_dwconv_planes__avx2(d, packed, c0, nc, x, x_stride, sum, y, plane);
+        return;
+    }
+#endif
+    (void)isa;
+    cpu_dwconv_planes__scalar(d, packed, c0, nc, x, x_stride, sum, y, plane);
 }
 
 const cpu_conv_algo cpu_conv_depthwise = {

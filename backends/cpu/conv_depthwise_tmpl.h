@@ -215,15 +215,38 @@ static void DW_FN(dw_channel_any)(const cpu_conv2d *d, const dw_geom *g, const f
     }
 }
 
+/* Channels c0 .. c0+nc-1 on the calling thread: channel c0+i read from
+ * x + i*x_stride, its output (and sum) at channel c0+i of y (and sum);
+ * plane: g.plane_floats of scratch. Also the entry of the fused 1x1 +
+ * depthwise kernel (conv_pw_dw.c), which hands over channels of an
+ * expanded block still in L2. */
+void DW_FN(cpu_dwconv_planes)(const cpu_conv2d *d, const void *packed, int c0, int nc, const float *x,
+                              size_t x_stride, const float *sum, float *y, float *plane) {
+    dw_geom g;
+    dw_geom_init(d, &g);
+    const float *wts = packed;
+    const float *bias = (const float *)((const char *)packed + dw_bias_offset(d));
+    const int K2 = d->KH * d->KW;
+    const size_t out_plane = (size_t)d->OH * d->OW;
+    for (int i = 0; i < nc; ++i) {
+        const int c = c0 + i;
+        DW_FN(dw_fill_plane)(d, &g, x + (size_t)i * x_stride, plane);
+        const float *wc = wts + (size_t)c * K2;
+        const float *sc = sum ? sum + (size_t)c * out_plane : NULL;
+        float *yc = y + (size_t)c * out_plane;
+        if (d->KH == 3 && d->KW == 3) DW_FN(dw_channel)(d, &g, plane, wc, bias[c], sc, yc, 3, 3);
+        else if (d->KH == 5 && d->KW == 5) DW_FN(dw_channel)(d, &g, plane, wc, bias[c], sc, yc, 5, 5);
+        else DW_FN(dw_channel_any)(d, &g, plane, wc, bias[c], sc, yc);
+    }
+}
+
 /* packed: weights [C][KH*KW], then bias [C] at dw_bias_offset. */
 void DW_FN(cpu_dwconv_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
                            void *scratch) {
     dw_geom g;
     dw_geom_init(d, &g);
-    const float *wts = packed;
-    const float *bias = (const float *)((const char *)packed + dw_bias_offset(d));
-    const int C = d->C, K2 = d->KH * d->KW;
-    const size_t in_plane = (size_t)d->H * d->W, out_plane = (size_t)d->OH * d->OW;
+    const int C = d->C;
+    const size_t in_plane = (size_t)d->H * d->W;
     int nthr = dw_threads(d);
     (void)nthr;
 #pragma omp parallel for num_threads(nthr) schedule(dynamic, 4)
@@ -233,13 +256,7 @@ void DW_FN(cpu_dwconv_run)(const cpu_conv2d *d, const void *packed, const float 
         tid = omp_get_thread_num();
 #endif
         float *plane = (float *)scratch + (size_t)tid * g.plane_floats;
-        DW_FN(dw_fill_plane)(d, &g, x + (size_t)c * in_plane, plane);
-        const float *wc = wts + (size_t)c * K2;
-        const float *sc = sum ? sum + (size_t)c * out_plane : NULL;
-        float *yc = y + (size_t)c * out_plane;
-        if (d->KH == 3 && d->KW == 3) DW_FN(dw_channel)(d, &g, plane, wc, bias[c], sc, yc, 3, 3);
-        else if (d->KH == 5 && d->KW == 5) DW_FN(dw_channel)(d, &g, plane, wc, bias[c], sc, yc, 5, 5);
-        else DW_FN(dw_channel_any)(d, &g, plane, wc, bias[c], sc, yc);
+        DW_FN(cpu_dwconv_planes)(d, packed, c, 1, x + (size_t)c * in_plane, in_plane, sum, y, plane);
     }
 }
 

@@ -80,6 +80,12 @@ extern const cpu_conv_algo *const cpu_conv_algos[];
 extern const cpu_conv_algo cpu_conv_gemm;
 /* conv_depthwise.c: group == C == M, 3x3 and 5x5, stride 1 and 2. */
 extern const cpu_conv_algo cpu_conv_depthwise;
+/* The row kernel's channels c0 .. c0+nc-1 on the calling thread, channel
+ * c0+i read from x + i*x_stride; y and sum are whole [C, OH, OW] planes;
+ * plane: cpu_dwconv_plane_floats(d) floats of scratch, 64-byte aligned. */
+size_t cpu_dwconv_plane_floats(const cpu_conv2d *d);
+void cpu_dwconv_planes(cpu_isa isa, const cpu_conv2d *d, const void *packed, int c0, int nc, const float *x,
+                       size_t x_stride, const float *sum, float *y, float *plane);
 /* conv_depthwise.c: the same convs with 16 channels per vector (small maps). */
 extern const cpu_conv_algo cpu_conv_depthwise_c16;
 /* conv_gemv.c: one output pixel from a kernel covering the whole unpadded

@@ -115,6 +115,8 @@ struct cpu_step {
     int iparam[8];                /* small per-op integers (ops.c) */
     int in_scale;                 /* Conv: 0, or a fused channel-scale Mul: in[n_inputs] holds the
                                    * scale of X's channels, one per image (2) or shared (1) */
+    const struct cpu_step *pre;   /* depthwise Conv: the 1x1 conv fused in front of it (conv_pw_dw.c);
+                                   * in[0] is then that conv's input */
     char kernel[80];              /* the kernel name: dtype, op, tile, ISA */
 };
 
@@ -139,6 +141,14 @@ int cpu_conv_node_takes(const engine_node *n);
  * input channel at run (cpu_conv_algo.run_scaled), so that the module may
  * fuse a Squeeze-Excitation Mul feeding it (then cpu_step.in_scale). */
 int cpu_conv_takes_input_scale(const engine_node *n, const cpu_kernels *k, int threads);
+/* conv.c: the pair conv_pw_dw.c fuses. fusable_pw: a 1x1 stride-1 unpadded
+ * single-group Conv without residual that would run on the packed GEMM;
+ * fusable_dw: a depthwise Conv that would run on the row kernel. */
+int cpu_conv_fusable_pw(const engine_node *n, const cpu_kernels *k, int threads);
+int cpu_conv_fusable_dw(const engine_node *n, const cpu_kernels *k, int threads);
+/* conv_pw_dw.c: makes the prepared depthwise step dw run the prepared 1x1
+ * step pw in front of it (exec, scratch, kernel name); pw is not run. */
+engine_status cpu_fuse_pw_dw(cpu_step *dw, const cpu_step *pw);
 engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s);   /* ops.c */
 
 #endif /* ENGINE_CPU_INTERNAL_H */

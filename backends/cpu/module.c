@@ -12,7 +12,8 @@
  *     same static library the ref module uses), and plugin nodes their
  *     host kernel, so cpu supports exactly what ref supports;
  *   - a Squeeze-Excitation Mul feeding a Conv runs inside that Conv
- *     (find_se_fusions below).
+ *     (find_se_fusions below), and a 1x1 expansion conv inside the
+ *     depthwise conv it feeds (find_pw_dw_fusions, conv_pw_dw.c).
  * Nothing is allocated per run. Threads: OpenMP, config->threads (0: the
  * number of processors). The ISA is chosen once at create (CPUID, lowered
  * by ENGINE_CPU_ISA); ENGINE_CPU_VERBOSE=1 prints the kernel of every node
@@ -237,28 +238,56 @@ static int se_scale_operand(const engine_node *m) {
     return -1;
 }
 
+/* The index of the one node of the partition that reads y, when y (the
+ * output of node k) is read once, as input 0 of a later non-plugin node, is
+ * no partition output and no alias root; else -1. */
+static int sole_reader(const engine_partition *part, int k, const engine_value *y) {
+    if (y->alias_of || find_value(part->outputs, part->n_outputs, y) >= 0) return -1;
+    int reader = -1, reads = 0, aliased = 0;
+    for (int i = 0; i < part->n_nodes; ++i) {
+        const engine_node *n = part->nodes[i];
+        for (int j = 0; j < n->n_inputs; ++j)
+            if (n->inputs[j] == y) {
+                ++reads;
+                reader = i;
+            }
+        for (int j = 0; j < n->n_outputs; ++j) aliased |= n->outputs[j] && n->outputs[j]->alias_of == y;
+    }
+    if (reads != 1 || aliased || reader <= k || part->nodes[reader]->plugin || part->nodes[reader]->inputs[0] != y)
+        return -1;
+    return reader;
+}
+
 /* fuse[k] for each node k: the Mul node index fused into Conv k, else -1. */
 static void find_se_fusions(const ref_state *s, const engine_partition *part, int *fuse) {
     for (int k = 0; k < part->n_nodes; ++k) fuse[k] = -1;
     for (int m = 0; m < part->n_nodes; ++m) {
         const engine_node *mul = part->nodes[m];
         if (mul->plugin || se_scale_operand(mul) < 0) continue;
-        const engine_value *y = mul->outputs[0];
-        if (find_value(part->outputs, part->n_outputs, y) >= 0) continue;
-        int reader = -1, reads = 0, aliased = 0;
-        for (int k = 0; k < part->n_nodes; ++k) {
-            const engine_node *n = part->nodes[k];
-            for (int j = 0; j < n->n_inputs; ++j)
-                if (n->inputs[j] == y) {
-                    ++reads;
-                    reader = k;
-                }
-            for (int j = 0; j < n->n_outputs; ++j) aliased |= n->outputs[j] && n->outputs[j]->alias_of == y;
-        }
-        if (reads != 1 || aliased || reader <= m || fuse[reader] >= 0) continue;
-        const engine_node *conv = part->nodes[reader];
-        if (conv->plugin || conv->inputs[0] != y || !cpu_conv_takes_input_scale(conv, s->k, s->threads)) continue;
+        int reader = sole_reader(part, m, mul->outputs[0]);
+        if (reader < 0 || fuse[reader] >= 0) continue;
+        if (!cpu_conv_takes_input_scale(part->nodes[reader], s->k, s->threads)) continue;
         fuse[reader] = m;
+    }
+}
+
+/* ---- 1x1 expansion + depthwise fusion (conv_pw_dw.c) ----
+ * pwdw[k] for depthwise Conv k: the 1x1 Conv run inside it, else -1. Only
+ * where the expanded tensor is large enough to leave L2. */
+#define PW_DW_MIN_BYTES (256u * 1024u)
+
+static void find_pw_dw_fusions(const ref_state *s, const engine_partition *part, const int *fuse, int *pwdw) {
+    for (int k = 0; k < part->n_nodes; ++k) pwdw[k] = -1;
+    for (int a = 0; a < part->n_nodes; ++a) {
+        const engine_node *pw = part->nodes[a];
+        if (pw->plugin || fuse[a] >= 0 || pw->n_outputs < 1 || !pw->outputs[0]) continue;
+        const engine_value *y = pw->outputs[0];
+        if (y->rank != 4 || y->dims[1] * y->dims[2] * y->dims[3] * 4 < (int64_t)PW_DW_MIN_BYTES) continue;
+        if (!cpu_conv_fusable_pw(pw, s->k, s->threads)) continue;
+        int reader = sole_reader(part, a, y);
+        if (reader < 0 || fuse[reader] >= 0 || pwdw[reader] >= 0) continue;
+        if (!cpu_conv_fusable_dw(part->nodes[reader], s->k, s->threads)) continue;
+        pwdw[reader] = a;
     }
 }
 
@@ -405,7 +434,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     ref_program *p = NULL;
     ref_buf *bufs = NULL;
     engine_plan_buffer *plan = NULL;
-    int *produced = NULL, *fuse = NULL;
+    int *produced = NULL, *fuse = NULL, *pwdw = NULL;
     int n_bufs = 0;
     char reason[256];
 
@@ -442,14 +471,18 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     plan = xalloc(s, sizeof *plan * (size_t)(n_slots + part->n_nodes + 1), _Alignof(engine_plan_buffer));
     produced = xalloc(s, sizeof *produced * (size_t)(part->n_outputs + 1), _Alignof(int));
     fuse = xalloc(s, sizeof *fuse * (size_t)(part->n_nodes + 1), _Alignof(int));
+    pwdw = xalloc(s, sizeof *pwdw * (size_t)(part->n_nodes + 1), _Alignof(int));
     if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->copies || !bufs || !plan || !produced ||
-        !fuse)
+        !fuse || !pwdw)
         goto oom;
     memset(produced, 0, sizeof *produced * (size_t)(part->n_outputs + 1));
     find_se_fusions(s, part, fuse);
+    find_pw_dw_fusions(s, part, fuse, pwdw);
     for (int k = 0; k < part->n_nodes; ++k) p->steps[k].fused_into = -1;
-    for (int k = 0; k < part->n_nodes; ++k)
+    for (int k = 0; k < part->n_nodes; ++k) {
         if (fuse[k] >= 0) p->steps[fuse[k]].fused_into = k;
+        if (pwdw[k] >= 0) p->steps[pwdw[k]].fused_into = k;
+    }
 
     /* A value whose alias chain is honoured here lives in its root's
      * storage (one plan buffer, or the caller's output buffer) at alias_off;
@@ -471,15 +504,19 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 ++n_present;
                 n_const += n->outputs[j]->data != NULL;
             }
-        step->skip = n_present > 0 && n_const == n_present;
-        if (step->fused_into >= 0) step->skip = 1; /* runs inside a later Conv */
+        const int const_skip = n_present > 0 && n_const == n_present;
+        step->skip = const_skip || step->fused_into >= 0; /* fused: runs inside a later Conv */
 
         /* A fused Mul: X is the Mul's unscaled operand, and the scale comes
          * in one extra slot after the outputs. */
         const engine_node *mul = fuse[k] >= 0 ? part->nodes[fuse[k]] : NULL;
         const int mul_si = mul ? se_scale_operand(mul) : -1;
+        /* A fused 1x1 conv in front: X is that conv's input. */
+        const engine_node *pw = pwdw[k] >= 0 ? part->nodes[pwdw[k]] : NULL;
         for (int j = 0; j < n->n_inputs; ++j) {
-            const engine_value *v = mul && j == 0 ? mul->inputs[1 - mul_si] : n->inputs[j];
+            const engine_value *v = n->inputs[j];
+            if (j == 0 && mul) v = mul->inputs[1 - mul_si];
+            if (j == 0 && pw) v = pw->inputs[0];
             if (!resolve_input(&rc, v, k, step->skip, &p->slots[slot++])) goto not_produced;
         }
         for (int j = 0; j < n->n_outputs; ++j) {
@@ -539,7 +576,10 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         step->cs.node = n;
         step->cs.k = s->k;
         step->cs.threads = s->threads;
-        if (!step->skip && !n->plugin) {
+        /* A 1x1 conv fused into the depthwise conv after it is prepared (its
+         * packed weights are used there) but not run. */
+        const int prepare = !const_skip && (step->fused_into < 0 || n->op == ENGINE_OP_Conv);
+        if (prepare && !n->plugin) {
             cpu_prep_ctx pc = {&s->a, s->k, s->threads};
             if (mul) {
                 const engine_value *sc = mul->inputs[mul_si];
@@ -547,7 +587,9 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             }
             st = cpu_prepare_conv(&pc, &step->cs);
             if (st == ENGINE_ERR_UNSUPPORTED) st = cpu_prepare_op(&pc, &step->cs);
-            if (st == ENGINE_ERR_UNSUPPORTED && mul) st = ENGINE_ERR_INTERNAL; /* the fusion needs the kernel */
+            if (st == ENGINE_ERR_UNSUPPORTED && (mul || pw || step->fused_into >= 0))
+                st = ENGINE_ERR_INTERNAL; /* the fusion needs the kernel */
+            if (st == ENGINE_OK && pw) st = cpu_fuse_pw_dw(&step->cs, &p->steps[pwdw[k]].cs);
             if (st == ENGINE_ERR_UNSUPPORTED) {
                 memset(&step->cs, 0, sizeof step->cs);
                 step->cs.node = n;
@@ -561,7 +603,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 goto fail;
             }
             p->weight_bytes += step->cs.prep_bytes;
-            if (step->cs.exec && step->cs.scratch_bytes) {
+            if (step->cs.exec && step->cs.scratch_bytes && !step->skip) {
                 size_t size = step->cs.scratch_bytes;
                 if (size > SIZE_MAX / 4) {
                     node_err(err, err_size, n, "kernel scratch too large");
@@ -577,7 +619,9 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             snprintf(step->cs.kernel, sizeof step->cs.kernel, "%s_%s__ref", n->plugin ? "plugin" : "f32",
                      n->op_type ? n->op_type : "?");
         if (step->fused_into >= 0)
-            snprintf(step->cs.kernel, sizeof step->cs.kernel, "fused: the channel scale of the Conv it feeds");
+            snprintf(step->cs.kernel, sizeof step->cs.kernel, "%s",
+                     n->op == ENGINE_OP_Conv ? "fused: runs inside the depthwise Conv it feeds"
+                                             : "fused: the channel scale of the Conv it feeds");
         if ((!step->skip || step->fused_into >= 0) && (s->verbose || s->log)) {
             char line[256];
             snprintf(line, sizeof line, "cpu: node '%s' (%s): %s", n->name ? n->name : "?",
@@ -624,6 +668,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     xfree(s, plan);
     xfree(s, produced);
     xfree(s, fuse);
+    xfree(s, pwdw);
     *program = p;
     return ENGINE_OK;
 
@@ -642,6 +687,7 @@ fail:
     xfree(s, plan);
     xfree(s, produced);
     xfree(s, fuse);
+    xfree(s, pwdw);
     program_free(s, p);
     return st;
 }

@@ -1,0 +1,113 @@
+/* conv_pw_dw.c - a 1x1 expansion conv and the depthwise conv it feeds, run
+ * as one kernel (MobileNet v2/v3, EfficientNet: pw-expand -> dw).
+ *
+ * Run separately, the expansion writes a tensor t times wider than its
+ * input (96 x 112 x 112 floats, 4.8 MB, in MobileNet v2's second block)
+ * and the depthwise conv reads it straight back. Fused, t never exists
+ * whole: the threads first pack the input into the GEMM's B panels once
+ * (they are shared), then take blocks of MR expanded channels; for each
+ * block a thread runs the micro-kernel over every B panel into its own
+ * MR x H*W buffer (the expansion's bias and activation applied in the
+ * store), and the depthwise row kernel consumes those MR planes while they
+ * are still in L2 (cpu_dwconv_planes), writing the depthwise output with
+ * its own epilogue (bias, residual, activation).
+ *
+ * The module (module.c, find_pw_dw_fusions) fuses a pair when the 1x1 conv
+ * would run on the packed GEMM (pointwise, one group, no residual, no
+ * fused input scale), its output is read only as the X of one depthwise
+ * conv that would run on the row kernel (cpu_conv_depthwise: large maps),
+ * and that output is at least PW_DW_MIN_BYTES per image; smaller ones
+ * stay in L2 anyway. */
+#include <stdio.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cpu_internal.h"
+
+static size_t round16(size_t n) {
+    return (n + 15) / 16 * 16;
+}
+
+typedef struct pw_dw_geom {
+    int K, M, HW, NP, MB;
+    size_t bp_floats;    /* the packed B panels: NP x K x NR */
+    size_t blk_floats;   /* one thread's MR expanded planes */
+    size_t plane_floats; /* one thread's depthwise plane */
+} pw_dw_geom;
+
+static void geom_init(const cpu_kernels *k, const cpu_conv2d *a, const cpu_conv2d *d, pw_dw_geom *g) {
+    g->K = a->C;
+    g->M = a->M;
+    g->HW = a->H * a->W;
+    g->NP = (g->HW + k->nr - 1) / k->nr;
+    g->MB = (g->M + k->mr - 1) / k->mr;
+    g->bp_floats = round16((size_t)g->NP * (size_t)g->K * (size_t)k->nr);
+    g->blk_floats = round16((size_t)k->mr * (size_t)g->HW);
+    g->plane_floats = round16(cpu_dwconv_plane_floats(d));
+}
+
+static int run_threads(const cpu_step *s) {
+    return s->threads < 1 ? 1 : s->threads;
+}
+
+static engine_status pw_dw_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    const cpu_step *pw = s->pre;
+    const cpu_conv2d *a = &pw->conv, *d = &s->conv;
+    const cpu_kernels *k = s->k;
+    pw_dw_geom g;
+    geom_init(k, a, d, &g);
+    const int MR = k->mr, NR = k->nr, K = g.K, M = g.M, HW = g.HW, NP = g.NP, MB = g.MB;
+    const float *A = pw->prep, *abias = A + cpu_gemm_packed_a_floats(k, M, K);
+    float *Bp = scratch, *per_thread = Bp + g.bp_floats;
+    const size_t out_img = (size_t)M * (size_t)d->OH * (size_t)d->OW, in_img = (size_t)K * (size_t)HW;
+    const int64_t batch = s->node->inputs[0]->dims[0];
+    for (int64_t b = 0; b < batch; ++b) {
+        const float *x = (const float *)in[0] + (size_t)b * in_img;
+        const float *sum = d->epi.sum ? (const float *)in[3] + (size_t)b * out_img : NULL;
+        float *y = (float *)out[0] + (size_t)b * out_img;
+#pragma omp parallel num_threads(run_threads(s))
+        {
+#pragma omp for schedule(static)
+            for (int j = 0; j < NP; ++j) {
+                const int n0 = j * NR, nr = HW - n0 < NR ? HW - n0 : NR;
+                float *panel = Bp + (size_t)j * (size_t)K * (size_t)NR;
+                for (int kk = 0; kk < K; ++kk, panel += NR) {
+                    memcpy(panel, x + (size_t)kk * (size_t)HW + n0, (size_t)nr * sizeof(float));
+                    if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
+                }
+            }
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            float *blk = per_thread + (size_t)tid * (g.blk_floats + g.plane_floats), *plane = blk + g.blk_floats;
+#pragma omp for schedule(dynamic, 1)
+            for (int mb = 0; mb < MB; ++mb) {
+                const int m0 = mb * MR, mr = M - m0 < MR ? M - m0 : MR;
+                const float *ap = A + (size_t)mb * (size_t)MR * (size_t)K;
+                for (int j = 0; j < NP; ++j) {
+                    const int n0 = j * NR, nr = HW - n0 < NR ? HW - n0 : NR;
+                    k->gemm(K, ap, Bp + (size_t)j * (size_t)K * (size_t)NR, blk + n0, (size_t)HW, mr, nr, abias + m0,
+                            NULL, 0, &a->epi);
+                }
+                cpu_dwconv_planes(k->isa, d, s->prep, m0, mr, blk, (size_t)HW, sum, y, plane);
+            }
+        }
+    }
+    return ENGINE_OK;
+}
+
+engine_status cpu_fuse_pw_dw(cpu_step *dw, const cpu_step *pw) {
+    if (dw->algo != &cpu_conv_depthwise || pw->algo != &cpu_conv_gemm || !pw->prep || !dw->prep)
+        return ENGINE_ERR_INTERNAL;
+    pw_dw_geom g;
+    geom_init(dw->k, &pw->conv, &dw->conv, &g);
+    dw->pre = pw;
+    dw->exec = pw_dw_exec;
+    dw->scratch_bytes = (g.bp_floats + (size_t)run_threads(dw) * (g.blk_floats + g.plane_floats)) * sizeof(float);
+    snprintf(dw->kernel, sizeof dw->kernel, "f32_conv1x1_gemm_%dx%d_dwconv_fused__%s", dw->k->mr, dw->k->nr,
+             dw->k->isa_name);
+    return ENGINE_OK;
+}
