@@ -296,6 +296,30 @@ class PwDw(nn.Module):
         return y + x if self.residual else y
 
 
+class Views(nn.Module):
+    """Nodes the cpu backend runs as views of their input's storage (no
+    copy): Reshape/Flatten/Squeeze/Unsqueeze, a channel-range Slice of one
+    image, a Transpose moving only size-1 dims; the ShuffleNet v2 unit
+    (split, branch, concat, channel shuffle) and its batch-2 near miss
+    (the slices are strided there: copied)."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.a = nn.Conv2d(c, c, 1)
+        self.b = nn.Conv2d(c // 2, c // 2, 3, padding=1)
+        self.d = nn.Conv2d(c // 2, c // 2, 3, padding=1, groups=c // 2)
+        self.e = nn.Conv2d(c, 3, 1)
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        y = self.a(x)
+        x1, x2 = y[:, : c // 2], y[:, c // 2:]
+        z = torch.cat([x1, F.relu(self.d(self.b(x2)))], 1)
+        z = z.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+        u = self.e(z).unsqueeze(2).transpose(1, 2).squeeze(1)  # transpose of a size-1 dim
+        return u.flatten(1) * 0.5 + torch.sigmoid(u.reshape(n, -1))
+
+
 def cases():
     g = nn.Hardsigmoid()
     return [
@@ -331,6 +355,8 @@ def cases():
          {"GlobalAveragePool", "Mul", "HardSigmoid"}),
         ("se_conv3x3", SEConv(k=3), (1, 13, 8, 8), 13, {"GlobalAveragePool", "Mul"}),
         ("se_reused", SEConv(c=9, reuse=True), (1, 9, 6, 6), 13, {"GlobalAveragePool", "Mul", "Add"}),
+        ("views_shuffle", Views(), (1, 8, 9, 10), 13, {"Reshape", "Transpose", "Slice", "Concat", "Squeeze"}),
+        ("views_shuffle_batch2", Views(12), (2, 12, 7, 6), 13, {"Reshape", "Transpose", "Slice", "Concat"}),
         ("pw_dw_mbv2", PwDw(16, 21, 3, 1, nn.ReLU6(), residual=True), (1, 16, 62, 58), 13, {"Clip", "Add"}),
         ("pw_dw_s2_5x5_silu_batch2", PwDw(8, 36, 5, 2, nn.SiLU()), (2, 8, 45, 47), 13, {"Sigmoid", "Mul"}),
         ("pw_dw_dw_sum", PwDw(24, 24, 3, 1, nn.ReLU(), dw_sum=True), (1, 24, 57, 56), 13, {"Add", "Relu"}),

@@ -149,6 +149,10 @@ int cpu_conv_fusable_dw(const engine_node *n, const cpu_kernels *k, int threads)
 /* conv_pw_dw.c: makes the prepared depthwise step dw run the prepared 1x1
  * step pw in front of it (exec, scratch, kernel name); pw is not run. */
 engine_status cpu_fuse_pw_dw(cpu_step *dw, const cpu_step *pw);
+/* ops.c: 1 when output 0 of n is one contiguous run of input 0, starting
+ * *byte_offset bytes in (Reshape, Flatten, Squeeze, Unsqueeze; a Slice or
+ * Transpose that reads one run): the module then stores no copy. */
+int cpu_op_view(const engine_node *n, size_t *byte_offset);
 engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s);   /* ops.c */
 
 #endif /* ENGINE_CPU_INTERNAL_H */

@@ -291,6 +291,51 @@ static void find_pw_dw_fusions(const ref_state *s, const engine_partition *part,
     }
 }
 
+/* ---- views ----
+ * A node whose output is one contiguous run of its input (cpu_op_view:
+ * Reshape and kin, a channel-range Slice of one image, a Transpose that
+ * moves only size-1 dims) is not run: its readers read the input's storage
+ * at the run's offset. ShuffleNet v2's channel shuffle is Reshape,
+ * Transpose, Reshape, and its split two Slices: three of the five copies
+ * go. Only between activations of this partition: the input written here,
+ * neither value a partition output or in an alias chain. */
+typedef struct ref_view {
+    const engine_value *y, *x; /* y is x's bytes from off on */
+    size_t off;
+} ref_view;
+
+static int aliased_into(const engine_partition *part, const engine_value *v) {
+    for (int k = 0; k < part->n_nodes; ++k)
+        for (int j = 0; j < part->nodes[k]->n_outputs; ++j)
+            if (part->nodes[k]->outputs[j] && part->nodes[k]->outputs[j]->alias_of == v) return 1;
+    return 0;
+}
+
+/* is_view[k] = 1 for the view nodes; their list in views. */
+static int find_views(const engine_partition *part, const ref_step *steps, int *is_view, ref_view *views) {
+    int n_views = 0;
+    for (int k = 0; k < part->n_nodes; ++k) {
+        const engine_node *n = part->nodes[k];
+        size_t off;
+        is_view[k] = 0;
+        if (n->plugin || steps[k].fused_into >= 0 || !cpu_op_view(n, &off)) continue;
+        const engine_value *x = n->inputs[0], *y = n->outputs[0];
+        if (y->data || x->data || y->alias_of || !engine_alias_partition_writes((void *)part, x)) continue;
+        if (find_value(part->outputs, part->n_outputs, x) >= 0 || find_value(part->outputs, part->n_outputs, y) >= 0)
+            continue;
+        if (aliased_into(part, y)) continue;
+        is_view[k] = 1;
+        views[n_views++] = (ref_view){y, x, off};
+    }
+    return n_views;
+}
+
+static size_t views_offset(const ref_view *views, int n_views, const engine_value *y) {
+    for (int i = 0; i < n_views; ++i)
+        if (views[i].y == y) return views[i].off;
+    return 0;
+}
+
 /* ---- resolving a node's input to a slot (at compile) ---- */
 typedef struct slot_ctx {
     const engine_partition *part;
@@ -300,6 +345,8 @@ typedef struct slot_ctx {
     const int *produced;
     const engine_value *missing; /* set when resolve_input fails, */
     int missing_k;               /* with the reading node's index */
+    const ref_view *views;
+    int n_views;
 } slot_ctx;
 
 /* Fills sl for value v read by step k (a skipped step does not extend
@@ -308,6 +355,12 @@ static int resolve_input(slot_ctx *c, const engine_value *v, int k, int skip, re
     const engine_partition *part = c->part;
     memset(sl, 0, sizeof *sl);
     int idx;
+    size_t voff = 0; /* a view reads its input's bytes from voff on */
+    for (int i = c->n_views - 1; v && i >= 0; --i)
+        if (c->views[i].y == v) { /* views are in node order: the input of view i is an earlier one's */
+            voff += c->views[i].off;
+            v = c->views[i].x;
+        }
     if (!v) {
         sl->kind = SLOT_NONE;
     } else if (v->data) {
@@ -325,12 +378,12 @@ static int resolve_input(slot_ctx *c, const engine_value *v, int k, int skip, re
         if (b >= 0) {
             sl->kind = SLOT_ARENA;
             sl->index = b;
-            sl->alias_off = aoff;
+            sl->alias_off = aoff + voff;
             if (!skip) c->bufs[b].last = k;
         } else if ((idx = find_value(part->outputs, part->n_outputs, r)) >= 0 && (c->produced[idx] || r != v)) {
             sl->kind = SLOT_OUTPUT;
             sl->index = idx;
-            sl->alias_off = aoff;
+            sl->alias_off = aoff + voff;
         } else {
             c->missing = v;
             c->missing_k = k;
@@ -434,7 +487,8 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     ref_program *p = NULL;
     ref_buf *bufs = NULL;
     engine_plan_buffer *plan = NULL;
-    int *produced = NULL, *fuse = NULL, *pwdw = NULL;
+    int *produced = NULL, *fuse = NULL, *pwdw = NULL, *is_view = NULL;
+    ref_view *views = NULL;
     int n_bufs = 0;
     char reason[256];
 
@@ -472,8 +526,10 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     produced = xalloc(s, sizeof *produced * (size_t)(part->n_outputs + 1), _Alignof(int));
     fuse = xalloc(s, sizeof *fuse * (size_t)(part->n_nodes + 1), _Alignof(int));
     pwdw = xalloc(s, sizeof *pwdw * (size_t)(part->n_nodes + 1), _Alignof(int));
+    is_view = xalloc(s, sizeof *is_view * (size_t)(part->n_nodes + 1), _Alignof(int));
+    views = xalloc(s, sizeof *views * (size_t)(part->n_nodes + 1), _Alignof(ref_view));
     if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->copies || !bufs || !plan || !produced ||
-        !fuse || !pwdw)
+        !fuse || !pwdw || !is_view || !views)
         goto oom;
     memset(produced, 0, sizeof *produced * (size_t)(part->n_outputs + 1));
     find_se_fusions(s, part, fuse);
@@ -483,13 +539,14 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         if (fuse[k] >= 0) p->steps[fuse[k]].fused_into = k;
         if (pwdw[k] >= 0) p->steps[pwdw[k]].fused_into = k;
     }
+    const int n_views = find_views(part, p->steps, is_view, views);
 
     /* A value whose alias chain is honoured here lives in its root's
      * storage (one plan buffer, or the caller's output buffer) at alias_off;
      * the root's buffer is made at the first write of any member and lives
      * to the last read of any member. */
     const engine_alias_query aq = engine_alias_partition_query(part);
-    slot_ctx rc = {part, &aq, bufs, &n_bufs, produced, NULL, 0};
+    slot_ctx rc = {part, &aq, bufs, &n_bufs, produced, NULL, 0, views, n_views};
     int slot = 0;
     for (int k = 0; k < part->n_nodes; ++k) {
         const engine_node *n = part->nodes[k];
@@ -505,7 +562,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 n_const += n->outputs[j]->data != NULL;
             }
         const int const_skip = n_present > 0 && n_const == n_present;
-        step->skip = const_skip || step->fused_into >= 0; /* fused: runs inside a later Conv */
+        step->skip = const_skip || step->fused_into >= 0 || is_view[k]; /* fused: runs inside a later Conv */
 
         /* A fused Mul: X is the Mul's unscaled operand, and the scale comes
          * in one extra slot after the outputs. */
@@ -578,7 +635,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         step->cs.threads = s->threads;
         /* A 1x1 conv fused into the depthwise conv after it is prepared (its
          * packed weights are used there) but not run. */
-        const int prepare = !const_skip && (step->fused_into < 0 || n->op == ENGINE_OP_Conv);
+        const int prepare = !const_skip && !is_view[k] && (step->fused_into < 0 || n->op == ENGINE_OP_Conv);
         if (prepare && !n->plugin) {
             cpu_prep_ctx pc = {&s->a, s->k, s->threads};
             if (mul) {
@@ -622,7 +679,10 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             snprintf(step->cs.kernel, sizeof step->cs.kernel, "%s",
                      n->op == ENGINE_OP_Conv ? "fused: runs inside the depthwise Conv it feeds"
                                              : "fused: the channel scale of the Conv it feeds");
-        if ((!step->skip || step->fused_into >= 0) && (s->verbose || s->log)) {
+        if (is_view[k])
+            snprintf(step->cs.kernel, sizeof step->cs.kernel, "view: no copy, its input's storage from byte %zu",
+                     views_offset(views, n_views, n->outputs[0]));
+        if ((!step->skip || step->fused_into >= 0 || is_view[k]) && (s->verbose || s->log)) {
             char line[256];
             snprintf(line, sizeof line, "cpu: node '%s' (%s): %s", n->name ? n->name : "?",
                      n->op_type ? n->op_type : "?", step->cs.kernel);
@@ -669,6 +729,8 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     xfree(s, produced);
     xfree(s, fuse);
     xfree(s, pwdw);
+    xfree(s, is_view);
+    xfree(s, views);
     *program = p;
     return ENGINE_OK;
 
@@ -688,6 +750,8 @@ fail:
     xfree(s, produced);
     xfree(s, fuse);
     xfree(s, pwdw);
+    xfree(s, is_view);
+    xfree(s, views);
     program_free(s, p);
     return st;
 }

@@ -672,6 +672,28 @@ static engine_status prepare_strided_copy(const cpu_prep_ctx *c, cpu_step *s) {
     return ENGINE_OK;
 }
 
+/* ---- Views: nodes whose output is one contiguous run of their input ---- */
+int cpu_op_view(const engine_node *n, size_t *byte_offset) {
+    *byte_offset = 0;
+    if (n->n_inputs < 1 || n->n_outputs < 1 || !n->inputs[0] || !n->outputs[0]) return 0;
+    for (int j = 1; j < n->n_outputs; ++j)
+        if (n->outputs[j]) return 0;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    if (x->dtype != y->dtype || elem_size(y->dtype) == 0 || numel(y) <= 0) return 0;
+    switch (n->op) {
+    case ENGINE_OP_Reshape: case ENGINE_OP_Flatten: case ENGINE_OP_Squeeze: case ENGINE_OP_Unsqueeze:
+        return numel(x) == numel(y);
+    case ENGINE_OP_Slice: case ENGINE_OP_Transpose: {
+        strided_geom g;
+        if (!strided_geom_of(n, &g) || g.rank != 1 || g.st[0] != 1) return 0;
+        if (g.base < 0 || g.base + numel(y) > numel(x)) return 0;
+        *byte_offset = (size_t)g.base * elem_size(y->dtype);
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
 /* ---- Concat: memcpy of each input's slab per outer index ---- */
 static engine_status concat_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
     (void)scratch;
