@@ -669,11 +669,19 @@ def gen_norm():
         attrs = {"epsilon": eps} if eps else {}
         make_case(name, [helper.make_node("InstanceNormalization", ["X", "s", "b"], ["Y"], **attrs)],
                   [("X", x)], [("Y", f32(ref))], inits={"s": sc, "b": bi}, opset=7)
-    for name, size, alpha, beta, bias in (("lrn_default", 3, None, None, None),
-                                          ("lrn_size5_params", 5, 0.5, 0.6, 2.0),
-                                          ("lrn_size4_even", 4, 0.3, 0.75, 1.0)):
+    # the larger shapes run threaded on the cpu backend (more than 16384 elements), C not a multiple of 8
+    for name, size, alpha, beta, bias, xs in (("lrn_default", 3, None, None, None, (2, 6, 3, 3)),
+                                              ("lrn_size5_params", 5, 0.5, 0.6, 2.0, (2, 6, 3, 3)),
+                                              ("lrn_size4_even", 4, 0.3, 0.75, 1.0, (2, 6, 3, 3)),
+                                              ("lrn_size2_even", 2, 0.5, 0.75, 1.0, (1, 5, 4, 3)),
+                                              ("lrn_size1", 1, 0.4, 0.75, 1.5, (1, 3, 2, 5)),
+                                              ("lrn_size7_over_c", 7, 0.2, 0.75, 1.0, (2, 5, 3, 4)),
+                                              ("lrn_size6_over_c_generic_beta", 6, 0.3, 0.9, 0.5, (1, 3, 4, 4)),
+                                              ("lrn_size5_threaded", 5, 0.05, 0.75, 2.0, (2, 7, 33, 37)),
+                                              ("lrn_size4_threaded_generic_beta", 4, 0.3, 0.6, 1.0,
+                                               (1, 13, 40, 41))):
         rng = rng_for(name)
-        x = normal(rng, (2, 6, 3, 3), 2.0)
+        x = normal(rng, xs, 2.0)
         a_ = alpha if alpha is not None else 1e-4
         b_ = beta if beta is not None else 0.75
         k_ = bias if bias is not None else 1.0
@@ -685,6 +693,10 @@ def gen_norm():
             hi = min(C - 1, c + -(-(size - 1) // 2))
             sq[:, c] = (xd[:, lo:hi + 1] ** 2).sum(axis=1)
         ref = xd / (np.float64(np.float32(k_)) + np.float64(np.float32(a_)) / size * sq) ** np.float64(np.float32(b_))
+        if size % 2 == 1:  # torch centres even windows the other way
+            tr = F.local_response_norm(t64(x), size, float(np.float32(a_)), float(np.float32(b_)),
+                                       float(np.float32(k_))).numpy()
+            same_close(ref, tr, name)
         attrs = {"size": size}
         if alpha is not None:
             attrs.update(alpha=alpha, beta=beta, bias=bias)
@@ -977,6 +989,31 @@ def gen_resize():
          torch_ref=("bilinear", False))
     case("resize13_linear_rank3_last_axis", (2, 3, 5), 13, "linear", "half_pixel", scales=[1, 1, 2.0])
     case("resize13_linear_w_only", (1, 2, 3, 4), 13, "linear", "half_pixel", scales=[1, 1, 1, 2.5])
+    # H or W kept, downscales, align_corners both ways, and shapes that run threaded on the cpu
+    # backend (more than 16384 outputs; few planes: split by rows)
+    case("resize13_linear_h_only", (1, 2, 5, 6), 13, "linear", "half_pixel", scales=[1, 1, 2, 1],
+         torch_ref=("bilinear", False))
+    case("resize13_linear_h_only_threaded", (1, 4, 60, 70), 13, "linear", "half_pixel", scales=[1, 1, 1.5, 1],
+         torch_ref=("bilinear", False))
+    case("resize13_linear_align_corners_down", (1, 3, 9, 11), 13, "linear", "align_corners", sizes=[1, 3, 4, 6],
+         torch_ref=("bilinear", True))
+    case("resize13_linear_align_corners_mixed", (2, 3, 7, 9), 13, "linear", "align_corners", sizes=[2, 3, 12, 5],
+         torch_ref=("bilinear", True))
+    case("resize13_linear_half_pixel_down_5_8", (1, 2, 16, 16), 13, "linear", "half_pixel",
+         scales=[1, 1, 0.625, 0.625], torch_ref=("bilinear", False))
+    case("resize13_linear_half_pixel_x2_threaded", (1, 3, 40, 44), 13, "linear", "half_pixel", scales=[1, 1, 2, 2],
+         torch_ref=("bilinear", False))
+    case("resize13_linear_pytorch_half_pixel_down_threaded", (1, 1, 200, 160), 13, "linear", "pytorch_half_pixel",
+         sizes=[1, 1, 125, 140], torch_ref=("bilinear", False))  # ratios exact in float32, as the engine keeps them
+    case("resize13_nearest_h_only", (1, 2, 4, 5), 13, "nearest", "asymmetric", "floor", scales=[1, 1, 3, 1],
+         torch_ref=("nearest", None))
+    case("resize13_nearest_x2_threaded", (2, 4, 30, 30), 13, "nearest", "asymmetric", "floor", scales=[1, 1, 2, 2],
+         torch_ref=("nearest", None))
+    case("resize13_nearest_sizes_threaded", (1, 3, 50, 41), 13, "nearest", "half_pixel", "round_prefer_floor",
+         sizes=[1, 3, 73, 97])
+    case("resize13_nearest_ceil_align_corners_down", (1, 2, 9, 10), 13, "nearest", "align_corners", "ceil",
+         sizes=[1, 2, 5, 4])
+    case("resize13_nearest_channels_too", (1, 2, 3, 3), 13, "nearest", "asymmetric", "floor", scales=[1, 2, 2, 2])
     case("resize13_cubic_half_pixel_x2", X4, 13, "cubic", "half_pixel", scales=[1, 1, 2, 2], a=-0.75,
          torch_ref=("bicubic", False))
     case("resize13_cubic_align_corners_sizes", (1, 1, 4, 5), 13, "cubic", "align_corners", sizes=[1, 1, 7, 9],

@@ -154,5 +154,10 @@ engine_status cpu_fuse_pw_dw(cpu_step *dw, const cpu_step *pw);
  * Transpose that reads one run): the module then stores no copy. */
 int cpu_op_view(const engine_node *n, size_t *byte_offset);
 engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s);   /* ops.c */
+/* ops_lrn_resize.c (called from cpu_prepare_op): LRN across channels, and
+ * Resize of H and W of a rank-4 map, nearest or linear; anything else
+ * (cubic, other ranks, a resized N or C, other dtypes) is UNSUPPORTED. */
+engine_status cpu_prepare_lrn(const cpu_prep_ctx *c, cpu_step *s);
+engine_status cpu_prepare_resize(const cpu_prep_ctx *c, cpu_step *s);
 
 #endif /* ENGINE_CPU_INTERNAL_H */

@@ -758,6 +758,8 @@ engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s) {
     case ENGINE_OP_Concat: return prepare_concat(c, s);
     case ENGINE_OP_Transpose:
     case ENGINE_OP_Slice: return prepare_strided_copy(c, s);
+    case ENGINE_OP_LRN: return cpu_prepare_lrn(c, s);
+    case ENGINE_OP_Resize: return cpu_prepare_resize(c, s);
     default: return prepare_act(c, s);
     }
 }
