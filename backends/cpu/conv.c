@@ -14,7 +14,7 @@
 /* The algorithms, one per line (the specialised kernels add theirs). */
 const cpu_conv_algo *const cpu_conv_algos[] = {
     &cpu_conv_gemm,
-    &cpu_conv_depthwise, &cpu_conv_depthwise_c16, &cpu_conv_winograd, &cpu_conv_gemv,
+    &cpu_conv_depthwise, &cpu_conv_depthwise_c16, &cpu_conv_winograd, &cpu_conv_gemv, &cpu_conv_direct,
     NULL,
 };
 

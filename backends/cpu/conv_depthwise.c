@@ -202,3 +202,84 @@ const cpu_conv_algo cpu_conv_depthwise_c16 = {
     .scratch_size = dw16_scratch_size,
     .run = dw16_run,
 };
+
+/* ---- f32_conv_direct_m8: few input channels (conv_depthwise_tmpl.h) ----
+ * It shares the row kernel's phase-split planes: every input channel is
+ * copied once into one, and each vector loaded from a plane feeds 8 FMAs
+ * (8 output channels). It pays where the GEMM's im2col panels cost most
+ * against their use: K = C*KH*KW small (the RGB stems). */
+void cpu_conv_direct_run__avx512(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                                 void *scratch);
+void cpu_conv_direct_run__avx2(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                               void *scratch);
+
+static int direct_applies(const cpu_conv2d *d, cpu_isa isa) {
+    (void)isa;
+    return d->group == 1 && d->C >= 1 && d->C <= 16 && d->C * d->KH * d->KW <= 640 && d->KW <= DIRECT_MAX_KW &&
+           d->KH >= 1 && d->KW >= 1 && d->SH >= 1 && d->SW >= 1 && d->DH >= 1 && d->DW >= 1 && d->OH >= 1 &&
+           d->OW >= 1 && d->M >= 1;
+}
+
+/* Lanes computed (each output row rounded up to whole vectors, M to 8)
+ * times the taps at a sustained rate per ISA, plus the plane copies. */
+static double direct_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
+    const int vw = isa == CPU_ISA_AVX512 ? 16 : isa == CPU_ISA_AVX2 ? 8 : 1;
+    const double rate = isa == CPU_ISA_AVX512 ? 40.0 : isa == CPU_ISA_AVX2 ? 20.0 : 1.0;
+    double lanes = (double)direct_blocks(d) * DIRECT_MB * d->OH * (double)((d->OW + vw - 1) / vw * vw);
+    double macs = lanes * d->C * d->KH * d->KW;
+    dw_geom g;
+    dw_geom_init(d, &g);
+    double copy_ns = (double)d->C * g.rows * g.row_stride * 0.05;
+    if (d->SW > 1) copy_ns += (double)d->C * d->H * d->W * 0.5;
+    return macs / rate / (double)(d->threads < 1 ? 1 : d->threads) + copy_ns;
+}
+
+static size_t direct_packed_size(const cpu_conv2d *d, cpu_isa isa) {
+    (void)isa;
+    return direct_bias_offset(d) + (size_t)direct_blocks(d) * DIRECT_MB * sizeof(float);
+}
+
+static void direct_pack(const cpu_conv2d *d, cpu_isa isa, const float *w, const float *bias, void *packed) {
+    const int K = d->C * d->KH * d->KW; /* per output channel: [C][KH][KW] */
+    memset(packed, 0, direct_packed_size(d, isa));
+    float *pw = packed;
+    float *pb = (float *)((char *)packed + direct_bias_offset(d));
+    for (int m = 0; m < d->M; ++m) {
+        for (int k = 0; k < K; ++k)
+            pw[((size_t)(m / DIRECT_MB) * (size_t)K + (size_t)k) * DIRECT_MB + m % DIRECT_MB] = w[(size_t)m * K + k];
+        if (bias) pb[m] = bias[m];
+    }
+}
+
+static size_t direct_scratch_size(const cpu_conv2d *d, cpu_isa isa) {
+    (void)isa;
+    dw_geom g;
+    dw_geom_init(d, &g);
+    return (size_t)d->C * g.plane_floats * sizeof(float);
+}
+
+static void direct_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum,
+                       float *y, void *scratch) {
+#if DW_HAVE_X86
+    if (isa == CPU_ISA_AVX512) {
+        cpu_conv_direct_run__avx512(d, packed, x, sum, y, scratch);
+        return;
+    }
+    if (isa == CPU_ISA_AVX2) {
+        cpu_conv_direct_run__avx2(d, packed, x, sum, y, scratch);
+        return;
+    }
+#endif
+    (void)isa;
+    cpu_conv_direct_run__scalar(d, packed, x, sum, y, scratch);
+}
+
+const cpu_conv_algo cpu_conv_direct = {
+    .name = "f32_conv_direct_m8",
+    .applies = direct_applies,
+    .estimate_ns = direct_estimate_ns,
+    .packed_size = direct_packed_size,
+    .pack = direct_pack,
+    .scratch_size = direct_scratch_size,
+    .run = direct_run,
+};

@@ -416,3 +416,85 @@ void DW_FN(cpu_dwconv16_run)(const cpu_conv2d *d, const void *packed, const floa
         }
     }
 }
+
+/* ---- Small-C direct convolution (f32_conv_direct_m8; cpu_conv_direct in conv_depthwise.c) ----
+ *
+ * Convs with few input channels (the RGB stems: 3 x 7x7 stride 2, 3 x 3x3
+ * stride 2) make a GEMM with K = C*KH*KW = 27..147 whose B panels are
+ * gathered from the image (a scalar loop for stride 2) and then serve only
+ * M/MR weight panels. Here every input channel gets the row kernel's
+ * phase-split, zero-padded plane above (filled once, shared by the
+ * threads), and each output row of a block of 8 output channels
+ * accumulates the C*KH*KW taps: one vector load of the plane feeds 8 FMAs
+ * with broadcast weights, so the 8 accumulators hide the FMA latency and no
+ * load needs a bounds check. Weights are packed [M/8][C][KH][KW][8] (zeros
+ * past M), the bias [M/8 * 8] after them at direct_bias_offset. */
+#ifndef ENGINE_CPU_DIRECT_GEOM_
+#define ENGINE_CPU_DIRECT_GEOM_
+#define DIRECT_MB 8
+#define DIRECT_MAX_KW 16
+static inline int direct_blocks(const cpu_conv2d *d) {
+    return (d->M + DIRECT_MB - 1) / DIRECT_MB;
+}
+
+static inline size_t direct_bias_offset(const cpu_conv2d *d) {
+    return (size_t)direct_blocks(d) * (size_t)d->C * (size_t)(d->KH * d->KW) * DIRECT_MB * sizeof(float);
+}
+#endif
+
+/* scratch: C planes of dw_geom's plane_floats. */
+void DW_FN(cpu_conv_direct_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                                void *scratch) {
+    dw_geom g;
+    dw_geom_init(d, &g);
+    const int C = d->C, KH = d->KH, KW = d->KW, OH = d->OH, OW = d->OW, M = d->M, MB = direct_blocks(d);
+    const float *wts = packed;
+    const float *bias = (const float *)((const char *)packed + direct_bias_offset(d));
+    float *planes = scratch;
+    const size_t in_plane = (size_t)d->H * d->W, out_plane = (size_t)OH * OW;
+    const engine_epilogue *e = &d->epi;
+    int tap_off[DIRECT_MAX_KW];
+    for (int kw = 0; kw < KW && kw < DIRECT_MAX_KW; ++kw) {
+        int o = kw * d->DW;
+        tap_off[kw] = (o % d->SW) * g.phase_len + o / d->SW;
+    }
+    const int nthr = d->threads < 1 ? 1 : d->threads;
+    (void)nthr;
+#pragma omp parallel num_threads(nthr)
+    {
+#pragma omp for schedule(static)
+        for (int c = 0; c < C; ++c) DW_FN(dw_fill_plane)(d, &g, x + (size_t)c * in_plane, planes + (size_t)c * g.plane_floats);
+#pragma omp for schedule(dynamic, 2)
+        for (int u = 0; u < MB * OH; ++u) {
+            const int mb = u / OH, oh = u % OH, m0 = mb * DIRECT_MB;
+            const int mn = M - m0 < DIRECT_MB ? M - m0 : DIRECT_MB;
+            const float *wb = wts + (size_t)mb * (size_t)C * (size_t)(KH * KW) * DIRECT_MB;
+            for (int ow = 0; ow < OW; ow += VW) {
+                const int n = OW - ow < VW ? OW - ow : VW;
+                vf acc[DIRECT_MB];
+#pragma GCC unroll 8
+                for (int i = 0; i < DIRECT_MB; ++i) acc[i] = V_SET1(bias[m0 + i]);
+                const float *wk = wb;
+                for (int c = 0; c < C; ++c) {
+                    const float *pc = planes + (size_t)c * g.plane_floats + ow;
+                    for (int kh = 0; kh < KH; ++kh) {
+                        const float *row = pc + (size_t)(oh * d->SH + kh * d->DH) * g.row_stride;
+                        for (int kw = 0; kw < KW; ++kw, wk += DIRECT_MB) {
+                            const vf xv = V_LOAD(row + tap_off[kw]);
+#pragma GCC unroll 8
+                            for (int i = 0; i < DIRECT_MB; ++i) acc[i] = V_FMA(V_SET1(wk[i]), xv, acc[i]);
+                        }
+                    }
+                }
+                for (int i = 0; i < mn; ++i) {
+                    const size_t at = (size_t)(m0 + i) * out_plane + (size_t)oh * OW + (size_t)ow;
+                    vf v = acc[i];
+                    if (sum) v = V_ADD(v, V_LOADN(sum + at, n));
+                    v = csv_act(e, v);
+                    if (n == VW) V_STORE(y + at, v);
+                    else V_STOREN(y + at, v, n);
+                }
+            }
+        }
+    }
+}

@@ -88,6 +88,10 @@ void cpu_dwconv_planes(cpu_isa isa, const cpu_conv2d *d, const void *packed, int
                        size_t x_stride, const float *sum, float *y, float *plane);
 /* conv_depthwise.c: the same convs with 16 channels per vector (small maps). */
 extern const cpu_conv_algo cpu_conv_depthwise_c16;
+/* conv_depthwise.c: few input channels (C <= 16, C*KH*KW <= 256, one
+ * group; the RGB stems): a direct kernel over the depthwise planes, 8
+ * output channels per vector load. */
+extern const cpu_conv_algo cpu_conv_direct;
 /* conv_gemv.c: one output pixel from a kernel covering the whole unpadded
  * input (Squeeze-Excitation 1x1 convs): a dot product per output channel. */
 extern const cpu_conv_algo cpu_conv_gemv;

@@ -348,6 +348,46 @@ static void test_gemv(void **state) {
     printf("gemv: %d runs within atol 1e-5 + rtol 1e-4\n", runs);
 }
 
+/* ---- few input channels: the direct kernel (conv_depthwise.c) ---- */
+
+static void test_direct(void **state) {
+    (void)state;
+    cpu_isa isas[4];
+    int ni = isa_list(isas);
+    /* C, M, H, W, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, group, act, sum */
+    static const conv_case shapes[] = {
+        {3, 32, 33, 35, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, ENGINE_ACT_NONE, 0},   /* MobileNet stem */
+        {3, 64, 37, 41, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, ENGINE_ACT_RELU, 0},   /* ResNet stem */
+        {3, 13, 45, 47, 11, 11, 4, 4, 1, 1, 2, 2, 2, 2, 1, ENGINE_ACT_NONE, 1}, /* AlexNet, M % 8 = 5 */
+        {16, 9, 19, 23, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, ENGINE_ACT_SILU, 1},
+        {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, ENGINE_ACT_NONE, 0},      /* 1x1 image */
+        {2, 17, 9, 40, 3, 5, 1, 3, 2, 1, 0, 2, 4, 1, 1, ENGINE_ACT_CLIP, 0},    /* asymmetric, dilated, stride 3 */
+        {5, 8, 13, 6, 1, 4, 2, 1, 1, 2, 1, 0, 0, 3, 1, ENGINE_ACT_SIGMOID, 1},
+        {4, 24, 3, 4, 3, 3, 1, 1, 1, 1, 4, 4, 4, 4, 1, ENGINE_ACT_HARD_SIGMOID, 0}, /* pads beyond the input */
+        {3, 16, 1, 67, 1, 5, 1, 2, 1, 1, 0, 2, 0, 2, 1, ENGINE_ACT_LEAKY_RELU, 0},  /* 1-D */
+    };
+    int runs = 0;
+    for (int i = 0; i < ni; ++i)
+        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; ++c) {
+            cpu_conv2d d;
+            to_desc(&shapes[c], 1, &d);
+            assert_true(cpu_conv_direct.applies(&d, isas[i]));
+            for (int t = 1; t <= 3; ++t) {
+                run_case(&cpu_conv_direct, isas[i], &shapes[c], t, 4000u + (uint32_t)c);
+                ++runs;
+            }
+        }
+    /* grouped, or too many input channels */
+    conv_case k = {4, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, ENGINE_ACT_NONE, 0};
+    cpu_conv2d d;
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_direct.applies(&d, CPU_ISA_SCALAR));
+    k.group = 1, k.C = 64;
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_direct.applies(&d, CPU_ISA_SCALAR));
+    printf("direct: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
+}
+
 /* ---- Winograd ---- */
 
 static conv_case wg(int C, int M, int H, int W, int P) {
@@ -539,6 +579,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_depthwise_applies),
         cmocka_unit_test(test_depthwise),
         cmocka_unit_test(test_gemv),
+        cmocka_unit_test(test_direct),
         cmocka_unit_test(test_winograd_applies),
         cmocka_unit_test(test_winograd),
     };
