@@ -898,6 +898,18 @@ def gen_reduce():
     x = normal(rng, (2, 3, 4))
     make_case(name, [helper.make_node("ReduceSum", ["X", "axes"], ["Y"], keepdims=0)], [("X", x)],
               [("Y", f32(d64(x).sum()))], inits={"axes": np.zeros((0,), np.int64)}, opset=13)
+    # large enough for the cpu backend's threaded loop (ShuffleNet's mean
+    # over H, W), and a max over three trailing axes
+    name = "reducemean_axes23_threaded"
+    rng = rng_for(name)
+    x = normal(rng, (1, 1030, 7, 7))
+    make_case(name, [helper.make_node("ReduceMean", ["X"], ["Y"], axes=[2, 3], keepdims=0)], [("X", x)],
+              [("Y", f32(d64(x).mean(axis=(2, 3))))], opset=13)
+    name = "reducemax_axes123_threaded"
+    rng = rng_for(name)
+    x = normal(rng, (3, 5, 33, 40))
+    make_case(name, [helper.make_node("ReduceMax", ["X"], ["Y"], axes=[1, 2, 3], keepdims=1)], [("X", x)],
+              [("Y", f32(d64(x).max(axis=(1, 2, 3), keepdims=True)))], opset=13)
     name = "reducemean_opset7_default"
     rng = rng_for(name)
     x = normal(rng, (3, 4))

@@ -336,12 +336,16 @@ static engine_status prepare_pool(const cpu_prep_ctx *c, cpu_step *s) {
     return ENGINE_OK;
 }
 
-/* ---- global pools ---- */
+/* ---- global pools, and ReduceMean/Sum/Max over trailing axes ----
+ * y[c] = reduce(x[c, 0:plane]) for c < NC. iparam[0]: 0 max, 1 mean, 2 sum;
+ * iparam[1] the axis where the reduced run starts. */
 static engine_status gpool_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
     (void)scratch;
     const engine_value *x = s->node->inputs[0];
-    const int64_t NC = x->dims[0] * x->dims[1], plane = numel(x) / (NC ? NC : 1);
-    const int avg = s->node->op == ENGINE_OP_GlobalAveragePool;
+    int64_t NC = 1;
+    for (int d = 0; d < s->iparam[1]; ++d) NC *= x->dims[d];
+    const int64_t plane = numel(x) / (NC ? NC : 1);
+    const int avg = s->iparam[0] != 0, mean = s->iparam[0] == 1;
     const float *xp = in[0];
     float *y = out[0];
     int par = NC * plane > PAR_MIN && s->threads > 1;
@@ -352,7 +356,7 @@ static engine_status gpool_exec(const cpu_step *s, const void *const *in, void *
             float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
             for (int64_t i = 0; i < plane; ++i) acc += xc[i];
-            y[c] = plane ? acc / (float)plane : NAN;
+            y[c] = !mean ? acc : plane ? acc / (float)plane : NAN;
         } else {
             float m = plane ? xc[0] : NAN;
             for (int64_t i = 1; i < plane; ++i)
@@ -367,8 +371,34 @@ static engine_status prepare_gpool(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_value *x = s->node->inputs[0], *y = s->node->outputs[0];
     if (!all_f32(s->node) || x->rank < 3 || numel(y) != x->dims[0] * x->dims[1]) return ENGINE_ERR_UNSUPPORTED;
     s->exec = gpool_exec;
+    s->iparam[0] = s->node->op == ENGINE_OP_GlobalAveragePool;
+    s->iparam[1] = 2;
     snprintf(s->kernel, sizeof s->kernel, "f32_global%spool_nchw__omp",
              s->node->op == ENGINE_OP_GlobalAveragePool ? "avg" : "max");
+    (void)c;
+    return ENGINE_OK;
+}
+
+/* ReduceMean/Sum/Max whose axes are the trailing run [a, rank) of a
+ * non-empty float32 input (ShuffleNet's and the ViT-less nets' mean over
+ * H, W): the global pool loop. Other axes: the reference kernel. */
+static engine_status prepare_reduce(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    const engine_reduce_params *p = n->params;
+    if (!p || n->n_inputs < 1 || n->n_outputs != 1 || !n->inputs[0] || !n->outputs[0]) return ENGINE_ERR_UNSUPPORTED;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    if (x->dtype != ENGINE_DTYPE_F32 || y->dtype != ENGINE_DTYPE_F32 || x->rank < 1 || x->rank > 31) return ENGINE_ERR_UNSUPPORTED;
+    const uint32_t all = (1u << x->rank) - 1u;
+    int a = x->rank;
+    while (a > 0 && (p->axes_mask >> (a - 1) & 1u)) --a;
+    if (a == x->rank || (p->axes_mask & all) != (all & ~((1u << a) - 1u)) || (p->axes_mask & ~all)) return ENGINE_ERR_UNSUPPORTED;
+    int64_t rows = 1;
+    for (int d = 0; d < a; ++d) rows *= x->dims[d];
+    if (numel(x) <= 0 || numel(y) != rows) return ENGINE_ERR_UNSUPPORTED;
+    s->exec = gpool_exec;
+    s->iparam[0] = n->op == ENGINE_OP_ReduceMean ? 1 : n->op == ENGINE_OP_ReduceSum ? 2 : 0;
+    s->iparam[1] = a;
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s_trailing__omp", n->op_type);
     (void)c;
     return ENGINE_OK;
 }
@@ -750,6 +780,9 @@ engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s) {
     case ENGINE_OP_AveragePool: return prepare_pool(c, s);
     case ENGINE_OP_GlobalAveragePool:
     case ENGINE_OP_GlobalMaxPool: return prepare_gpool(c, s);
+    case ENGINE_OP_ReduceMean:
+    case ENGINE_OP_ReduceSum:
+    case ENGINE_OP_ReduceMax: return prepare_reduce(c, s);
     case ENGINE_OP_BatchNormalization: return prepare_bn(c, s);
     case ENGINE_OP_Add:
     case ENGINE_OP_Sub:
