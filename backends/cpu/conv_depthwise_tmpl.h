@@ -427,27 +427,36 @@ void DW_FN(cpu_dwconv16_run)(const cpu_conv2d *d, const void *packed, const floa
  * threads), and each output row of a block of 8 output channels
  * accumulates the C*KH*KW taps: one vector load of the plane feeds 8 FMAs
  * with broadcast weights, so the 8 accumulators hide the FMA latency and no
- * load needs a bounds check. Weights are packed [M/8][C][KH][KW][8] (zeros
- * past M), the bias [M/8 * 8] after them at direct_bias_offset. */
+ * load needs a bounds check. Grouped convs with narrow groups (RegNet's
+ * group width 8, ResNeXt's 4) run the same way, per group: its Cg input
+ * planes, its Mg output channels in blocks of 8. Weights are packed
+ * [G][Mg/8][Cg][KH][KW][8] (zeros past Mg), the bias [G][Mg/8][8] after
+ * them at direct_bias_offset. */
 #ifndef ENGINE_CPU_DIRECT_GEOM_
 #define ENGINE_CPU_DIRECT_GEOM_
 #define DIRECT_MB 8
 #define DIRECT_MAX_KW 16
+/* blocks of 8 output channels per group, and in all */
+static inline int direct_group_blocks(const cpu_conv2d *d) {
+    return (d->M / d->group + DIRECT_MB - 1) / DIRECT_MB;
+}
+
 static inline int direct_blocks(const cpu_conv2d *d) {
-    return (d->M + DIRECT_MB - 1) / DIRECT_MB;
+    return d->group * direct_group_blocks(d);
 }
 
 static inline size_t direct_bias_offset(const cpu_conv2d *d) {
-    return (size_t)direct_blocks(d) * (size_t)d->C * (size_t)(d->KH * d->KW) * DIRECT_MB * sizeof(float);
+    return (size_t)direct_blocks(d) * (size_t)(d->C / d->group) * (size_t)(d->KH * d->KW) * DIRECT_MB * sizeof(float);
 }
 #endif
 
 /* scratch: C planes of dw_geom's plane_floats. */
 void DW_FN(cpu_conv_direct_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
                                 void *scratch) {
-    dw_geom g;
-    dw_geom_init(d, &g);
-    const int C = d->C, KH = d->KH, KW = d->KW, OH = d->OH, OW = d->OW, M = d->M, MB = direct_blocks(d);
+    dw_geom geo;
+    dw_geom_init(d, &geo);
+    const int C = d->C, KH = d->KH, KW = d->KW, OH = d->OH, OW = d->OW, MB = direct_blocks(d);
+    const int Cg = C / d->group, Mg = d->M / d->group, MBg = direct_group_blocks(d);
     const float *wts = packed;
     const float *bias = (const float *)((const char *)packed + direct_bias_offset(d));
     float *planes = scratch;
@@ -456,29 +465,29 @@ void DW_FN(cpu_conv_direct_run)(const cpu_conv2d *d, const void *packed, const f
     int tap_off[DIRECT_MAX_KW];
     for (int kw = 0; kw < KW && kw < DIRECT_MAX_KW; ++kw) {
         int o = kw * d->DW;
-        tap_off[kw] = (o % d->SW) * g.phase_len + o / d->SW;
+        tap_off[kw] = (o % d->SW) * geo.phase_len + o / d->SW;
     }
     const int nthr = d->threads < 1 ? 1 : d->threads;
     (void)nthr;
 #pragma omp parallel num_threads(nthr)
     {
 #pragma omp for schedule(static)
-        for (int c = 0; c < C; ++c) DW_FN(dw_fill_plane)(d, &g, x + (size_t)c * in_plane, planes + (size_t)c * g.plane_floats);
+        for (int c = 0; c < C; ++c) DW_FN(dw_fill_plane)(d, &geo, x + (size_t)c * in_plane, planes + (size_t)c * geo.plane_floats);
 #pragma omp for schedule(dynamic, 2)
         for (int u = 0; u < MB * OH; ++u) {
-            const int mb = u / OH, oh = u % OH, m0 = mb * DIRECT_MB;
-            const int mn = M - m0 < DIRECT_MB ? M - m0 : DIRECT_MB;
-            const float *wb = wts + (size_t)mb * (size_t)C * (size_t)(KH * KW) * DIRECT_MB;
+            const int blk = u / OH, oh = u % OH, g = blk / MBg, mg0 = blk % MBg * DIRECT_MB;
+            const int m0 = g * Mg + mg0, mn = Mg - mg0 < DIRECT_MB ? Mg - mg0 : DIRECT_MB;
+            const float *wb = wts + (size_t)blk * (size_t)Cg * (size_t)(KH * KW) * DIRECT_MB;
             for (int ow = 0; ow < OW; ow += VW) {
                 const int n = OW - ow < VW ? OW - ow : VW;
                 vf acc[DIRECT_MB];
 #pragma GCC unroll 8
-                for (int i = 0; i < DIRECT_MB; ++i) acc[i] = V_SET1(bias[m0 + i]);
+                for (int i = 0; i < DIRECT_MB; ++i) acc[i] = V_SET1(bias[blk * DIRECT_MB + i]);
                 const float *wk = wb;
-                for (int c = 0; c < C; ++c) {
-                    const float *pc = planes + (size_t)c * g.plane_floats + ow;
+                for (int c = g * Cg; c < (g + 1) * Cg; ++c) {
+                    const float *pc = planes + (size_t)c * geo.plane_floats + ow;
                     for (int kh = 0; kh < KH; ++kh) {
-                        const float *row = pc + (size_t)(oh * d->SH + kh * d->DH) * g.row_stride;
+                        const float *row = pc + (size_t)(oh * d->SH + kh * d->DH) * geo.row_stride;
                         for (int kw = 0; kw < KW; ++kw, wk += DIRECT_MB) {
                             const vf xv = V_LOAD(row + tap_off[kw]);
 #pragma GCC unroll 8

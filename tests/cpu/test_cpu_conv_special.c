@@ -359,7 +359,12 @@ static void test_direct(void **state) {
         {3, 32, 33, 35, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, ENGINE_ACT_NONE, 0},   /* MobileNet stem */
         {3, 64, 37, 41, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, ENGINE_ACT_RELU, 0},   /* ResNet stem */
         {3, 13, 45, 47, 11, 11, 4, 4, 1, 1, 2, 2, 2, 2, 1, ENGINE_ACT_NONE, 1}, /* AlexNet, M % 8 = 5 */
-        {16, 9, 19, 23, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, ENGINE_ACT_SILU, 1},
+        {12, 9, 19, 23, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, ENGINE_ACT_SILU, 1},
+        {16, 9, 19, 23, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, ENGINE_ACT_TANH, 0},
+        {48, 48, 13, 15, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6, ENGINE_ACT_RELU, 1},    /* RegNet: group width 8 */
+        {32, 32, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, ENGINE_ACT_NONE, 0},      /* ResNeXt: width 4 */
+        {24, 36, 11, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3, ENGINE_ACT_SILU, 0},    /* Mg = 12 */
+        {4, 8, 10, 7, 5, 5, 1, 2, 1, 1, 2, 2, 2, 2, 4, ENGINE_ACT_HARD_SWISH, 1}, /* multiplier 2 */
         {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, ENGINE_ACT_NONE, 0},      /* 1x1 image */
         {2, 17, 9, 40, 3, 5, 1, 3, 2, 1, 0, 2, 4, 1, 1, ENGINE_ACT_CLIP, 0},    /* asymmetric, dilated, stride 3 */
         {5, 8, 13, 6, 1, 4, 2, 1, 1, 2, 1, 0, 0, 3, 1, ENGINE_ACT_SIGMOID, 1},
@@ -377,12 +382,12 @@ static void test_direct(void **state) {
                 ++runs;
             }
         }
-    /* grouped, or too many input channels */
-    conv_case k = {4, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, ENGINE_ACT_NONE, 0};
+    /* too many input channels per group; 3x3 s1 with C >= 16 (Winograd's) */
+    conv_case k = {64, 8, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, ENGINE_ACT_NONE, 0};
     cpu_conv2d d;
     to_desc(&k, 1, &d);
     assert_false(cpu_conv_direct.applies(&d, CPU_ISA_SCALAR));
-    k.group = 1, k.C = 64;
+    k.group = 1, k.C = 16, k.SH = k.SW = 1;
     to_desc(&k, 1, &d);
     assert_false(cpu_conv_direct.applies(&d, CPU_ISA_SCALAR));
     printf("direct: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
