@@ -61,6 +61,30 @@ static size_t gemv_scratch_size(const cpu_conv2d *d, cpu_isa isa) {
     return 0;
 }
 
+void cpu_dot4(const float *w, size_t ldw, const float *x, int K, int nm, float *acc) {
+    if (nm == 4) {
+        const float *w0 = w, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+        for (int k = 0; k < K; ++k) {
+            const float xv = x[k];
+            a0 += w0[k] * xv;
+            a1 += w1[k] * xv;
+            a2 += w2[k] * xv;
+            a3 += w3[k] * xv;
+        }
+        acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+        return;
+    }
+    for (int j = 0; j < nm; ++j) {
+        const float *wr = w + (size_t)j * ldw;
+        float a = 0.0f;
+#pragma omp simd reduction(+ : a)
+        for (int k = 0; k < K; ++k) a += wr[k] * x[k];
+        acc[j] = a;
+    }
+}
+
 /* Four outputs per pass over x, so x is loaded once per four weight rows. */
 static void gemv_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum, float *y,
                      void *scratch) {
@@ -76,28 +100,8 @@ static void gemv_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const
 #pragma omp parallel for schedule(static) num_threads(d->threads) if (par)
     for (int b = 0; b < blocks; ++b) {
         const int m0 = b * 4, nm = M - m0 < 4 ? M - m0 : 4;
-        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        if (nm == 4) {
-            const float *w0 = w + (size_t)m0 * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
-            float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-#pragma omp simd reduction(+ : a0, a1, a2, a3)
-            for (int k = 0; k < K; ++k) {
-                const float xv = x[k];
-                a0 += w0[k] * xv;
-                a1 += w1[k] * xv;
-                a2 += w2[k] * xv;
-                a3 += w3[k] * xv;
-            }
-            acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-        } else {
-            for (int j = 0; j < nm; ++j) {
-                const float *wr = w + (size_t)(m0 + j) * K;
-                float a = 0.0f;
-#pragma omp simd reduction(+ : a)
-                for (int k = 0; k < K; ++k) a += wr[k] * x[k];
-                acc[j] = a;
-            }
-        }
+        float acc[4];
+        cpu_dot4(w + (size_t)m0 * K, (size_t)K, x, K, nm, acc);
         for (int j = 0; j < nm; ++j) {
             float v = acc[j] + bias[m0 + j];
             if (sum) v += sum[m0 + j];

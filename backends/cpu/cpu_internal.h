@@ -95,6 +95,11 @@ void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacke
                   cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
                   const engine_epilogue *epi, int threads, void *scratch);
 
+/* conv_gemv.c: acc[j] = dot(w + j*ldw, x) over K floats for j < nm <= 4,
+ * four independent sums in one pass over x (the dense layers and the
+ * one-pixel convs, both bound by streaming the weights). */
+void cpu_dot4(const float *w, size_t ldw, const float *x, int K, int nm, float *acc);
+
 /* ---- compiled steps (module.c drives them; conv.c and ops.c prepare) ---- */
 
 typedef struct cpu_step cpu_step;

@@ -69,17 +69,23 @@ static engine_status gemm_exec(const cpu_step *s, const void *const *in, void *c
         epi = p->epilogue;
     }
     int par = (int64_t)N * K > PAR_MIN && s->threads > 1;
+    /* four weight rows per pass over a row of A (cpu_dot4: four
+     * independent sums, so the loop streams the weights instead of
+     * waiting on one add chain: AlexNet's 9216 -> 4096 layer, 2 threads, 8.6-8.9
+     * -> 5.7-7.5 ms, ~26 GB/s of weights at best) */
+    const int blocks = (N + 3) / 4;
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int n = 0; n < N; ++n) {
-        const float *w = wt + (size_t)n * (size_t)K;
+    for (int b = 0; b < blocks; ++b) {
+        const int n0 = b * 4, nm = N - n0 < 4 ? N - n0 : 4;
         for (int r = 0; r < R; ++r) {
-            const float *ar = a + (size_t)r * (size_t)K;
-            float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-            for (int k = 0; k < K; ++k) acc += ar[k] * w[k];
-            float v = alpha * acc;
-            if (cm) v += beta * cm[(size_t)(crow == 1 ? 0 : r) * (size_t)ccol + (size_t)(ccol == 1 ? 0 : n)];
-            y[(size_t)r * (size_t)N + (size_t)n] = v;
+            float acc[4];
+            cpu_dot4(wt + (size_t)n0 * (size_t)K, (size_t)K, a + (size_t)r * (size_t)K, K, nm, acc);
+            for (int j = 0; j < nm; ++j) {
+                const int n = n0 + j;
+                float v = alpha * acc[j];
+                if (cm) v += beta * cm[(size_t)(crow == 1 ? 0 : r) * (size_t)ccol + (size_t)(ccol == 1 ? 0 : n)];
+                y[(size_t)r * (size_t)N + (size_t)n] = v;
+            }
         }
     }
     if (epi.act != ENGINE_ACT_NONE) s->k->act_row(&epi, y, (size_t)R * (size_t)N);
