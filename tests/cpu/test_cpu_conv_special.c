@@ -365,7 +365,7 @@ static void test_direct(void **state) {
         {32, 32, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, ENGINE_ACT_NONE, 0},      /* ResNeXt: width 4 */
         {24, 36, 11, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3, ENGINE_ACT_SILU, 0},    /* Mg = 12 */
         {4, 8, 10, 7, 5, 5, 1, 2, 1, 1, 2, 2, 2, 2, 4, ENGINE_ACT_HARD_SWISH, 1}, /* multiplier 2 */
-        {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, ENGINE_ACT_NONE, 0},      /* 1x1 image */
+        {1, 3, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, ENGINE_ACT_NONE, 0},      /* 1x1 image, padded */
         {2, 17, 9, 40, 3, 5, 1, 3, 2, 1, 0, 2, 4, 1, 1, ENGINE_ACT_CLIP, 0},    /* asymmetric, dilated, stride 3 */
         {5, 8, 13, 6, 1, 4, 2, 1, 1, 2, 1, 0, 0, 3, 1, ENGINE_ACT_SIGMOID, 1},
         {4, 24, 3, 4, 3, 3, 1, 1, 1, 1, 4, 4, 4, 4, 1, ENGINE_ACT_HARD_SIGMOID, 0}, /* pads beyond the input */
@@ -388,6 +388,13 @@ static void test_direct(void **state) {
     to_desc(&k, 1, &d);
     assert_false(cpu_conv_direct.applies(&d, CPU_ISA_SCALAR));
     k.group = 1, k.C = 16, k.SH = k.SW = 1;
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_direct.applies(&d, CPU_ISA_SCALAR));
+    /* pointwise (the GEMM's), and one pixel covering the input (the gemv's) */
+    k = (conv_case){8, 8, 9, 9, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, ENGINE_ACT_NONE, 0};
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_direct.applies(&d, CPU_ISA_SCALAR));
+    k = (conv_case){8, 8, 3, 3, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, ENGINE_ACT_NONE, 0};
     to_desc(&k, 1, &d);
     assert_false(cpu_conv_direct.applies(&d, CPU_ISA_SCALAR));
     printf("direct: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
