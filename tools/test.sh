@@ -3,7 +3,9 @@
 # a normal (debugoptimized) build in build-test/ and an ASan+UBSan build in
 # build-asan/; then the concurrency test in a ThreadSanitizer build
 # (build-tsan/, only what that test needs), a release build that must
-# compile (build-release/, -O3 warnings) and, in CI runs (CI=true), each
+# compile (build-release/, -O3 warnings), the cpu backend's aarch64 (NEON)
+# path cross-compiled and its kernel tests run under qemu
+# (tools/check-aarch64.sh, build-aarch64/) and, in CI runs (CI=true), each
 # libFuzzer target for FUZZ_SECONDS (default 60) through tools/fuzz.sh
 # (build-fuzz/, clang-14). Exits non-zero on any failure.
 set -eu
@@ -71,6 +73,15 @@ if ninja -C "$dir" >/dev/null; then passed=$((passed + 1)); else
   echo "test.sh: $dir: the release build failed"; echo "$passed passed, $((failed + 1)) failed"; exit 1
 fi
 
+# The aarch64 (NEON) path, which no native build here compiles: the cpu
+# module's sources cross-compiled at -O2 and -O3 (warnings are errors), the
+# module linked with -z defs, and tests/cpu's GEMM and conv kernel tests run
+# on NEON and scalar under qemu-aarch64. Counts as one test.
+if tools/check-aarch64.sh; then passed=$((passed + 1)); else
+  echo "test.sh: tools/check-aarch64.sh: the aarch64 (NEON) cross build or its emulated kernel tests failed"
+  echo "$passed passed, $((failed + 1)) failed"; exit 1
+fi
+
 # Short fuzzing in CI: every target for FUZZ_SECONDS; each target counts as
 # one test (a crash, leak, timeout or sanitizer report fails it).
 fuzzed=""
@@ -85,5 +96,5 @@ if [ "${CI:-}" = true ]; then
   failed=$((failed + all - ok))
   [ "$rc" -eq 0 ] || { echo "test.sh: fuzzing failed"; echo "$passed passed, $((failed > 0 ? failed : 1)) failed"; exit 1; }
 fi
-echo "test.sh: every suite passed in build-test, build-asan and build-tsan, build-release compiled$fuzzed"
+echo "test.sh: every suite passed in build-test, build-asan and build-tsan, build-release compiled, the aarch64 check passed$fuzzed"
 echo "$passed passed, $failed failed"

@@ -2,7 +2,8 @@
  * tests/cpu/test_cpu_conv_special.c - the cpu backend's specialised
  * convolution algorithms (conv_depthwise.c, conv_winograd.c) against the
  * reference Conv kernel (ref_Conv, double accumulation), on every ISA this
- * machine runs (AVX-512, AVX2, scalar).
+ * machine runs (AVX-512, AVX2, scalar; NEON and scalar on aarch64, run
+ * under emulation by tools/check-aarch64.sh).
  *
  * Data: seeded xorshift streams; inputs uniform in [-1, 1], weights at
  * kaiming scale (uniform with variance 2 / fan_in), bias and the residual
@@ -68,6 +69,9 @@ static int isa_list(cpu_isa *out) {
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
         out[n++] = CPU_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out[n++] = CPU_ISA_AVX2;
+#endif
+#if defined(__aarch64__)
+    out[n++] = CPU_ISA_NEON; /* baseline on aarch64 */
 #endif
     out[n++] = CPU_ISA_SCALAR;
     return n;

@@ -1,7 +1,8 @@
 /* test_cpu_gemm.c - the cpu backend's GEMM (driver + micro-kernels of every
  * ISA this machine runs) against a naive double loop: odd sizes (1, primes,
  * sizes that are not multiples of any tile), every epilogue activation,
- * with and without the residual sum, serial and threaded. */
+ * with and without the residual sum, serial and threaded. On aarch64 (run
+ * under emulation by tools/check-aarch64.sh) the ISAs are NEON and scalar. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -111,6 +112,9 @@ static void sizes_all_isas(void **state) {
     static const int sizes[] = {1, 2, 3, 5, 7, 8, 13, 17, 31, 33, 47};
     const int ns = (int)(sizeof sizes / sizeof sizes[0]);
     int tested = 0;
+#if defined(__aarch64__)
+    assert_non_null(isa_table(CPU_ISA_NEON)); /* the NEON kernels are compiled in and tested */
+#endif
     for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
         const cpu_kernels *k = isa_table((cpu_isa)isa);
         if (!k) continue;
