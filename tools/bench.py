@@ -2,10 +2,13 @@
 """bench.py - the cpu backend against PyTorch on torchvision CNNs, same run.
 
 For each model (batch 1, 224x224; inception_v3 at 299; torchvision with
-random weights, exported to ONNX once into a cache folder) it alternates,
-for --rounds rounds:
+random weights, exported to ONNX once into a cache folder) it alternates
     engine-run MODEL --bench RUNS --json -b cpu --threads T
     PyTorch (torch.set_num_threads(T), no_grad, eval) RUNS timed runs
+once per round; each round sweeps every model, so a model's --rounds
+rounds are spread over the whole run (on a shared machine whose speed
+changes for minutes at a time, consecutive rounds of one model all landed
+in the same slow or fast spell)
 and measures the machine's FMA peak for T threads with a tiny C probe
 (compiled here with gcc, -fopenmp) before and after the models. It writes
 docs/PERFORMANCE.md (the "cpu backend" section) with, per model, the median
@@ -233,22 +236,25 @@ def write_doc(path, rows, meta):
                    + (" - other jobs were running on this shared machine, so absolute figures are noisy."
                       if max(meta['load_start'], meta['load_end']) > 1.5 else "."))
     section.append("")
-    section.append("| model | input | GMACs | engine ms (median) | PyTorch ms (median) | speed-up vs PyTorch | "
-                   "engine GFLOP/s | % of peak | target % | ncnn ms (issue) |")
-    section.append("|---|---|---|---|---|---|---|---|---|---|")
+    section.append("| model | input | GMACs | engine ms (median) | engine rounds (min-max) | PyTorch ms (median) | "
+                   "speed-up vs PyTorch | engine GFLOP/s | % of peak | target % | ncnn ms (issue) |")
+    section.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
-            section.append(f"| {r['model']} | {r['size']} | - | failed: {r['error']} | | | | | | |")
+            section.append(f"| {r['model']} | {r['size']} | - | failed: {r['error']} | | | | | | | |")
             continue
         tgt = TARGET_PCT.get(r["model"])
         nc = NCNN_MS.get(r["model"])
         section.append(
-            f"| {r['model']} | {r['size']} | {r['macs'] / 1e9:.2f} | {r['engine_ms']:.2f} | {r['torch_ms']:.2f} | "
+            f"| {r['model']} | {r['size']} | {r['macs'] / 1e9:.2f} | {r['engine_ms']:.2f} | "
+            f"{r['engine_lo']:.2f}-{r['engine_hi']:.2f} | {r['torch_ms']:.2f} | "
             f"{r['torch_ms'] / r['engine_ms']:.2f}x | {r['gflops']:.1f} | {r['pct']:.0f}% | "
             f"{str(tgt) + '%' if tgt else '-'} | {nc if nc else '-'} |")
     section.append("")
     section.append("Engine: median over the rounds of engine-run's per-round median (each round loads and "
-                   "compiles the model, then warms up); PyTorch: median of all timed runs, in the same process "
+                   "compiles the model, then warms up; every round sweeps all models, so one model's rounds "
+                   "are minutes apart); the min-max column is the spread of those round medians, the "
+                   "machine's own noise. PyTorch: median of all timed runs, in the same process "
                    "as this script, alternating with the engine. GFLOP/s = 2 x MACs (engine-run --json, the "
                    "convolution and Gemm MACs of the graph) / engine median.")
     section.append("")
@@ -302,25 +308,36 @@ def main():
         probe, probe_isa = build_probe(tmp)
         peak_before = run_probe(probe, args.threads)
         log(f"FMA peak ({probe_isa}, {args.threads} threads): {peak_before:.1f} GFLOP/s")
-        rows = []
+        rows, state = [], {}
         for name in names:
             size = MODELS[name][1]
-            row = {"model": name, "size": f"{size}x{size}"}
-            try:
-                path = export(name, args.cache)
-                model, x = torch_model(name)
-                eng, tor, macs = [], [], 0
-                for r in range(args.rounds):
-                    j = time_engine(engine_run, path, args.threads, args.runs, args.warmup)
-                    eng.append(j["latency_ms"]["median"])
-                    macs = j["macs"]
-                    tor += time_torch(model, x, args.runs, args.warmup if r == 0 else 1)
-                    log(f"{name} round {r + 1}: engine {eng[-1]:.2f} ms, torch {statistics.median(tor):.2f} ms")
-                row.update(engine_ms=statistics.median(eng), torch_ms=statistics.median(tor), macs=macs)
-            except Exception as e:  # one failing model does not stop the others
-                row["error"] = str(e).replace("|", "/")[:200]
-                log(f"{name}: {row['error']}")
-            rows.append(row)
+            rows.append({"model": name, "size": f"{size}x{size}"})
+        for r in range(args.rounds):
+            for row in rows:
+                name = row["model"]
+                if "error" in row:
+                    continue
+                try:
+                    if name not in state:
+                        path = export(name, args.cache)
+                        model, x = torch_model(name)
+                        state[name] = {"path": path, "model": model, "x": x, "eng": [], "tor": []}
+                    st = state[name]
+                    j = time_engine(engine_run, st["path"], args.threads, args.runs, args.warmup)
+                    st["eng"].append(j["latency_ms"]["median"])
+                    row["macs"] = j["macs"]
+                    st["tor"] += time_torch(st["model"], st["x"], args.runs, args.warmup if r == 0 else 1)
+                    log(f"{name} round {r + 1}: engine {st['eng'][-1]:.2f} ms, "
+                        f"torch {statistics.median(st['tor']):.2f} ms")
+                except Exception as e:  # one failing model does not stop the others
+                    row["error"] = str(e).replace("|", "/")[:200]
+                    log(f"{name}: {row['error']}")
+        for row in rows:
+            st = state.get(row["model"])
+            if "error" not in row and st:
+                row.update(engine_ms=statistics.median(st["eng"]), engine_lo=min(st["eng"]),
+                           engine_hi=max(st["eng"]), torch_ms=statistics.median(st["tor"]))
+        state.clear()
         peak_after = run_probe(probe, args.threads)
     peak = max(peak_before, peak_after)
     for r in rows:
