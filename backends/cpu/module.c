@@ -65,7 +65,7 @@ typedef struct ref_step {
     ref_kernel_fn fn;   /* used when cs.exec is NULL: reference or plugin host kernel */
     int first_slot; /* n_inputs slots, then n_outputs slots */
     int skip;
-    int fused_into;     /* a Mul run inside this later Conv step (its in_scale), -1: none */
+    int fused_into;     /* runs inside this later Conv step (an SE Mul: its in_scale; a 1x1 conv: its pre), -1: none */
     int extra_slot;     /* the fused Mul's scale operand, read as in[n_inputs]; -1: none */
     int scratch_buf;    /* plan buffer of the node's scratch, -1: none */
     size_t scratch_off;
@@ -562,7 +562,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 n_const += n->outputs[j]->data != NULL;
             }
         const int const_skip = n_present > 0 && n_const == n_present;
-        step->skip = const_skip || step->fused_into >= 0 || is_view[k]; /* fused: runs inside a later Conv */
+        step->skip = const_skip || step->fused_into >= 0 || is_view[k]; /* fused or a view: not run */
 
         /* A fused Mul: X is the Mul's unscaled operand, and the scale comes
          * in one extra slot after the outputs. */
