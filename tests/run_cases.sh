@@ -25,10 +25,14 @@ fi
 # RUNNER "-": generate only (tests/conformance/run_conformance.sh).
 [ "$runner" = - ] && exit 0
 # BACKENDS: space-separated runs, each a --backend LIST, optionally
-# "@ISA" to force the cpu backend's ISA (ENGINE_CPU_ISA), e.g. "ref cpu cpu@avx2".
+# "@ISA" to force the cpu backend's ISA (ENGINE_CPU_ISA), and ":blocked" to
+# run every node that has a blocked-layout kernel on it
+# (ENGINE_CPU_BLOCKED=all), e.g. "ref cpu cpu@avx2 cpu:blocked cpu@avx2:blocked".
 for b in $backends; do
+  blocked=
+  case $b in *:blocked) blocked=all b=${b%:blocked} ;; esac
   be=${b%%@*} isa=
   [ "$be" != "$b" ] && isa=${b#*@}
-  ENGINE_CPU_ISA=$isa "$runner" --backend "$be" "$out"
-  ENGINE_CPU_ISA=$isa "$runner" --backend "$be" --no-fuse "$out"
+  ENGINE_CPU_BLOCKED=$blocked ENGINE_CPU_ISA=$isa "$runner" --backend "$be" "$out"
+  ENGINE_CPU_BLOCKED=$blocked ENGINE_CPU_ISA=$isa "$runner" --backend "$be" --no-fuse "$out"
 done

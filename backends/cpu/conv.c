@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpu_blocked.h"
 #include "cpu_internal.h"
 
 /* The algorithms, one per line (the specialised kernels add theirs). */
@@ -128,6 +129,10 @@ static engine_status conv_exec(const cpu_step *s, const void *const *in, void *c
     const float *xs = s->in_scale ? in[s->node->n_inputs] : NULL;
     float *y = out[0];
     size_t in_img = (size_t)d->C * (size_t)d->H * (size_t)d->W, out_img = (size_t)d->M * (size_t)d->OH * (size_t)d->OW;
+    if (s->blk_vl) { /* the blocked layout: images of whole channel blocks */
+        in_img = cpu_blk_image_floats(s->blk_vl, d->C, (size_t)d->H * (size_t)d->W);
+        out_img = cpu_blk_image_floats(s->blk_vl, d->M, (size_t)d->OH * (size_t)d->OW);
+    }
     for (int64_t b = 0; b < x->dims[0]; ++b) {
         const float *xb = xp + (size_t)b * in_img, *sb = sum ? sum + (size_t)b * out_img : NULL;
         if (xs)
@@ -164,5 +169,56 @@ engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s) {
     } else {
         snprintf(s->kernel, sizeof s->kernel, "%s__%s", best->name, c->k->isa_name);
     }
+    return ENGINE_OK;
+}
+
+/* ---- the blocked algorithms (cpu_blocked.h) ---- */
+
+/* The blocked algorithm for d on isa: depthwise or direct; NULL: none. */
+static const cpu_conv_algo *blocked_algo(const cpu_conv2d *d, cpu_isa isa) {
+    if (!cpu_blk_vl(isa)) return NULL;
+    if (cpu_conv_dw_blk.applies(d, isa)) return &cpu_conv_dw_blk;
+    if (cpu_conv_direct_blk.applies(d, isa)) return &cpu_conv_direct_blk;
+    return NULL;
+}
+
+int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threads, double *nchw_ns, double *blk_ns) {
+    cpu_conv2d d;
+    if (n->op != ENGINE_OP_Conv || !describe_conv(n, threads, &d)) return 0;
+    const cpu_conv_algo *b = blocked_algo(&d, k->isa), *a = choose_algo(&d, k->isa);
+    if (!b || !a) return 0;
+    /* The blocked estimates are calibrated in ns (one image, caches warm);
+     * the GEMM's and Winograd's are about twice their measured times
+     * (tests/cpu/bench_cpu_conv, 2 threads, AVX-512: GEMM 0.48-0.55 of
+     * its estimate on 3x3 C64 56x56 .. C512 7x7, 1x1 C96->576 14x14 and
+     * 3x3 s2 C128->256 28x28; Winograd 0.47-0.58 at 56x56 .. 14x14, 0.18
+     * at 7x7), which is fine for choosing among themselves (one scale)
+     * but not against a kernel with honest ns: they are put on that scale
+     * here. The depthwise and gemv estimates are near their times. */
+    const double scale = a == &cpu_conv_gemm || a == &cpu_conv_winograd ? 0.5 : 1.0;
+    *nchw_ns = a->estimate_ns(&d, k->isa) * scale;
+    *blk_ns = b->estimate_ns(&d, k->isa);
+    return 1;
+}
+
+engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    if (n->op != ENGINE_OP_Conv || s->in_scale || s->pre || !describe_conv(n, c->threads, &s->conv))
+        return ENGINE_ERR_UNSUPPORTED;
+    const cpu_conv_algo *a = blocked_algo(&s->conv, c->k->isa);
+    if (!a) return ENGINE_ERR_UNSUPPORTED;
+    size_t bytes = a->packed_size(&s->conv, c->k->isa);
+    void *packed = c->a->alloc(c->a->user, bytes ? bytes : 1, 64);
+    if (!packed) return ENGINE_ERR_OUT_OF_MEMORY;
+    const engine_value *b = engine_node_input(n, 2);
+    a->pack(&s->conv, c->k->isa, n->inputs[1]->data, b ? b->data : NULL, packed);
+    s->prep = packed;
+    s->prep_bytes = bytes;
+    s->algo = a;
+    s->scratch_bytes = a->scratch_size(&s->conv, c->k->isa);
+    s->exec = conv_exec;
+    s->blk_vl = cpu_blk_vl(c->k->isa);
+    s->blk_in_mask = 1u | (s->conv.epi.sum ? 1u << 3 : 0u);
+    snprintf(s->kernel, sizeof s->kernel, "%s__%s", a->name, c->k->isa_name);
     return ENGINE_OK;
 }

@@ -122,6 +122,9 @@ struct cpu_step {
                                    * scale of X's channels, one per image (2) or shared (1) */
     const struct cpu_step *pre;   /* depthwise Conv: the 1x1 conv fused in front of it (conv_pw_dw.c);
                                    * in[0] is then that conv's input */
+    int blk_vl;                   /* 0: the kernel reads and writes NCHW; VL: it runs in the blocked
+                                   * layout (cpu_blocked.h): the inputs in blk_in_mask and output 0 */
+    unsigned blk_in_mask;         /* bit j: input j is read blocked (the others NCHW) */
     char kernel[80];              /* the kernel name: dtype, op, tile, ISA */
 };
 
@@ -159,6 +162,21 @@ engine_status cpu_fuse_pw_dw(cpu_step *dw, const cpu_step *pw);
  * Transpose that reads one run): the module then stores no copy. */
 int cpu_op_view(const engine_node *n, size_t *byte_offset);
 engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s);   /* ops.c */
+
+/* ---- the blocked layout (cpu_blocked.h; module.c decides who runs it) ----
+ * conv.c: the estimates (ns per image) of a Conv node on the NCHW
+ * algorithms and on the blocked ones; 0 when the node has no blocked
+ * kernel (or no SIMD one at all). */
+int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threads, double *nchw_ns, double *blk_ns);
+/* conv.c: prepares a Conv node on a blocked algorithm (blk_vl, mask set). */
+engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s);
+/* ops_blocked.c: when node n has a blocked kernel on k (Conv through
+ * cpu_conv_blocked_costs; pools, global pools, unary activations, and
+ * Add/Sub/Mul/Div of one shape or with a per-channel operand), the mask
+ * of the inputs that kernel reads blocked (bit j: input j); else 0. */
+unsigned cpu_blocked_takes(const engine_node *n, const cpu_kernels *k, int threads);
+/* ops_blocked.c: prepares node n's blocked kernel (UNSUPPORTED: none). */
+engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s);
 /* ops_lrn_resize.c (called from cpu_prepare_op): LRN across channels, and
  * Resize of H and W of a rank-4 map, nearest or linear; anything else
  * (cubic, other ranks, a resized N or C, other dtypes) is UNSUPPORTED. */

@@ -33,6 +33,7 @@
 #include <omp.h>
 #endif
 
+#include "cpu_blocked.h"
 #include "cpu_internal.h"
 #include "ref_kernels.h"
 
@@ -47,6 +48,7 @@ typedef struct ref_state {
     const cpu_kernels *k; /* the ISA chosen at create */
     int threads;
     int verbose;          /* ENGINE_CPU_VERBOSE: print each node's kernel */
+    int blocked;          /* ENGINE_CPU_BLOCKED: 0 never, 1 by cost (default), 2 every node that can */
     char describe[160];
 } ref_state;
 
@@ -58,7 +60,18 @@ typedef struct ref_slot {
     size_t offset;      /* SLOT_ARENA: byte offset in the arena */
     const void *cdata;  /* SLOT_CONST */
     size_t alias_off;   /* SLOT_ARENA/SLOT_OUTPUT: offset inside the alias root's storage (ir.h) */
+    int blk;            /* the value is stored in the blocked layout (cpu_blocked.h) */
+    int cvt;            /* CVT_*: the step converts this operand through its conversion buffer */
+    size_t cvt_off;     /* the operand's place in that buffer */
+    int cvt_C;          /* the operand's images: N x C channels x HW pixels */
+    int64_t cvt_N;
+    size_t cvt_HW;
 } ref_slot;
+
+/* An operand in a form its kernel does not take: an input is converted into
+ * the step's buffer before the kernel runs; an output is written there by
+ * the kernel and converted into the value's storage after. */
+enum { CVT_NONE, CVT_TO_BLOCKED, CVT_TO_NCHW };
 
 typedef struct ref_step {
     const engine_node *node;
@@ -69,6 +82,8 @@ typedef struct ref_step {
     int extra_slot;     /* the fused Mul's scale operand, read as in[n_inputs]; -1: none */
     int scratch_buf;    /* plan buffer of the node's scratch, -1: none */
     size_t scratch_off;
+    int cvt_buf;        /* plan buffer of the layout conversions of its operands, -1: none */
+    size_t cvt_base;
     cpu_step cs;        /* the SIMD kernel, when one took the node */
 } ref_step;
 
@@ -86,6 +101,7 @@ typedef struct ref_program {
     ref_slot *slots;
     const void **in_ptrs;
     void **out_ptrs;
+    void **dst_ptrs; /* an output's storage while the kernel writes its conversion buffer */
     int n_copies;
     ref_copy *copies;
     uint8_t *arena;
@@ -336,6 +352,154 @@ static size_t views_offset(const ref_view *views, int n_views, const engine_valu
     return 0;
 }
 
+/* ---- the blocked layout (cpu_blocked.h) ----
+ * Which nodes run on a blocked kernel (mode), and in which form each value
+ * is stored. A node runs blocked when it has a blocked kernel and: Conv,
+ * when its blocked estimate, plus converting X if X will not be blocked,
+ * beats the NCHW estimate plus converting X if X will be; any other op,
+ * when an input it reads blocked comes blocked (chains continue through
+ * pools and elementwise ops, but do not start there). A value is stored
+ * blocked when its producer runs blocked, every reader reads it blocked,
+ * and it is internal (no partition input or output: those are the seams;
+ * no alias chain; no view's input). A reader that wants the other form
+ * converts (CVT_*); a [N, C, 1, 1] value with C a multiple of VL is the
+ * same bytes in both forms and is never converted.
+ * ENGINE_CPU_BLOCKED=0 turns it off, =all runs every node that has a
+ * blocked kernel blocked (the tests' way to cover every kernel). */
+
+/* Converting costs about this much per float (read + strided write). */
+#define CVT_NS_PER_FLOAT 0.35
+
+static int producer_of(const engine_partition *part, const engine_value *v) {
+    if (!v || v->data) return -1;
+    for (int k = 0; k < part->n_nodes; ++k)
+        for (int j = 0; j < part->nodes[k]->n_outputs; ++j)
+            if (part->nodes[k]->outputs[j] == v) return k;
+    return -1;
+}
+
+static int is_view_input(const engine_partition *part, const int *is_view, const engine_value *v) {
+    for (int k = 0; k < part->n_nodes; ++k)
+        if (is_view[k] && part->nodes[k]->inputs[0] == v) return 1;
+    return 0;
+}
+
+/* 1 when v may be stored blocked at all. */
+static int blk_eligible(const engine_partition *part, const int *is_view, const engine_value *v) {
+    if (!v || v->data || v->alias_of || v->dtype != ENGINE_DTYPE_F32 || v->rank != 4) return 0;
+    for (int d = 0; d < 4; ++d)
+        if (v->dims[d] < 1) return 0;
+    if (v->dims[1] > INT32_MAX / 2) return 0;
+    if (find_value(part->inputs, part->n_inputs, v) >= 0 || find_value(part->outputs, part->n_outputs, v) >= 0)
+        return 0;
+    return !aliased_into(part, v) && !is_view_input(part, is_view, v);
+}
+
+/* The same bytes in both forms: one pixel per channel, whole blocks. */
+static int blk_neutral(const engine_value *v, int vl) {
+    return v && v->rank == 4 && v->dims[2] == 1 && v->dims[3] == 1 && v->dims[1] % vl == 0;
+}
+
+/* The value step k reads as its input j (a fused Mul's or 1x1 conv's
+ * input in place of the fused result). */
+static const engine_value *read_value(const engine_partition *part, const int *fuse, const int *pwdw, int k, int j) {
+    const engine_node *n = part->nodes[k];
+    if (j == 0 && fuse[k] >= 0) {
+        const engine_node *mul = part->nodes[fuse[k]];
+        return mul->inputs[1 - se_scale_operand(mul)];
+    }
+    if (j == 0 && pwdw[k] >= 0) return part->nodes[pwdw[k]]->inputs[0];
+    return n->inputs[j];
+}
+
+static double numel_f(const engine_value *v) {
+    double e = 1.0;
+    for (int d = 0; d < v->rank; ++d) e *= (double)v->dims[d];
+    return e;
+}
+
+/* mode[k]: 1 when node k runs blocked (and mask[k] its blocked inputs);
+ * blk_val[k]: 1 when output 0 of node k is stored blocked. runs[k]: 0 for
+ * the nodes that are not run (constant, fused, views). */
+static void find_blocked(const ref_state *s, const engine_partition *part, const int *runs, const int *fuse,
+                         const int *pwdw, const int *is_view, int *mode, unsigned *mask, int *blk_val) {
+    const int vl = cpu_blk_vl(s->k->isa);
+    for (int k = 0; k < part->n_nodes; ++k) mode[k] = 0, mask[k] = 0, blk_val[k] = 0;
+    if (!vl || !s->blocked) return;
+    for (int k = 0; k < part->n_nodes; ++k) {
+        const engine_node *n = part->nodes[k];
+        if (!runs[k] || fuse[k] >= 0 || pwdw[k] >= 0 || n->plugin) continue;
+        mask[k] = cpu_blocked_takes(n, s->k, s->threads);
+        if (!mask[k]) continue;
+        if (s->blocked == 2) {
+            mode[k] = 1;
+            continue;
+        }
+        /* does an input it would read blocked come blocked? (its producer
+         * runs blocked and the value may be stored so) */
+        int comes = 0;
+        for (int j = 0; j < n->n_inputs && j < 32; ++j) {
+            if (!(mask[k] >> j & 1u)) continue;
+            const engine_value *v = n->inputs[j];
+            int pk = producer_of(part, v);
+            comes |= pk >= 0 && mode[pk] && blk_eligible(part, is_view, v);
+        }
+        if (n->op == ENGINE_OP_Conv) {
+            double nchw_ns, blk_ns;
+            if (!cpu_conv_blocked_costs(n, s->k, s->threads, &nchw_ns, &blk_ns)) continue;
+            const double cvt_x = numel_f(n->inputs[0]) * CVT_NS_PER_FLOAT;
+            mode[k] = blk_ns + (comes ? 0.0 : cvt_x) < nchw_ns + (comes ? cvt_x : 0.0);
+        } else {
+            mode[k] = comes;
+        }
+        if (!mode[k]) mask[k] = 0;
+    }
+    for (int k = 0; k < part->n_nodes; ++k) {
+        if (!mode[k]) continue;
+        const engine_value *v = part->nodes[k]->outputs[0];
+        int ok = blk_eligible(part, is_view, v);
+        for (int r = 0; ok && r < part->n_nodes; ++r) {
+            if (!runs[r]) continue;
+            const engine_node *n = part->nodes[r];
+            for (int j = 0; ok && j < n->n_inputs; ++j)
+                if (read_value(part, fuse, pwdw, r, j) == v) ok = mode[r] && j < 32 && (mask[r] >> j & 1u);
+            if (fuse[r] >= 0) { /* the fused Mul's scale is read too, NCHW */
+                const engine_node *mul = part->nodes[fuse[r]];
+                ok &= mul->inputs[se_scale_operand(mul)] != v;
+            }
+        }
+        blk_val[k] = ok;
+    }
+}
+
+static int value_blocked(const engine_partition *part, const int *blk_val, const engine_value *v) {
+    int pk = producer_of(part, v);
+    return pk >= 0 && blk_val[pk] && part->nodes[pk]->outputs[0] == v;
+}
+
+/* Sets the conversion of slot sl holding v (stored blocked: have) for a
+ * kernel that takes it blocked (want); returns the bytes of its buffer. */
+static size_t slot_conversion(ref_slot *sl, const engine_value *v, int have, int want, int vl) {
+    sl->blk = have;
+    sl->cvt = CVT_NONE;
+    if (!v || have == want || sl->kind == SLOT_NONE || blk_neutral(v, vl)) return 0;
+    sl->cvt = want ? CVT_TO_BLOCKED : CVT_TO_NCHW;
+    sl->cvt_N = v->dims[0];
+    sl->cvt_C = (int)v->dims[1];
+    sl->cvt_HW = (size_t)v->dims[2] * (size_t)v->dims[3];
+    size_t floats = cpu_blk_image_floats(vl, sl->cvt_C, sl->cvt_HW) * (size_t)sl->cvt_N;
+    return (floats * sizeof(float) + REF_ALIGN - 1) / REF_ALIGN * REF_ALIGN;
+}
+
+/* Converts N images of slot sl from src into dst (to the form sl->cvt says). */
+static void run_conversion(const ref_slot *sl, int vl, int threads, const float *src, float *dst, int to_blocked) {
+    const size_t nchw = (size_t)sl->cvt_C * sl->cvt_HW, blk = cpu_blk_image_floats(vl, sl->cvt_C, sl->cvt_HW);
+    for (int64_t b = 0; b < sl->cvt_N; ++b) {
+        if (to_blocked) cpu_blk_from_nchw(vl, sl->cvt_C, sl->cvt_HW, src + (size_t)b * nchw, dst + (size_t)b * blk, threads);
+        else cpu_blk_to_nchw(vl, sl->cvt_C, sl->cvt_HW, src + (size_t)b * blk, dst + (size_t)b * nchw, threads);
+    }
+}
+
 /* ---- resolving a node's input to a slot (at compile) ---- */
 typedef struct slot_ctx {
     const engine_partition *part;
@@ -421,6 +585,8 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
     if (s->threads <= 0) s->threads = 1;
     const char *v = getenv("ENGINE_CPU_VERBOSE");
     s->verbose = v && *v && strcmp(v, "0") != 0;
+    const char *b = getenv("ENGINE_CPU_BLOCKED");
+    s->blocked = !b || !*b ? 1 : strcmp(b, "0") == 0 ? 0 : strcmp(b, "all") == 0 ? 2 : 1;
     snprintf(s->describe, sizeof s->describe, "SIMD CPU kernels (float32, %s, GEMM tile %dx%d, %d thread%s%s)",
              s->k->isa_name, s->k->mr, s->k->nr, s->threads, s->threads == 1 ? "" : "s",
 #ifdef _OPENMP
@@ -461,6 +627,7 @@ static void program_free(ref_state *s, ref_program *p) {
     xfree(s, p->slots);
     xfree(s, (void *)p->in_ptrs);
     xfree(s, p->out_ptrs);
+    xfree(s, p->dst_ptrs);
     xfree(s, p->copies);
     xfree(s, p->arena);
     xfree(s, p);
@@ -487,7 +654,8 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     ref_program *p = NULL;
     ref_buf *bufs = NULL;
     engine_plan_buffer *plan = NULL;
-    int *produced = NULL, *fuse = NULL, *pwdw = NULL, *is_view = NULL;
+    int *produced = NULL, *fuse = NULL, *pwdw = NULL, *is_view = NULL, *runs = NULL, *mode = NULL, *blk_val = NULL;
+    unsigned *blk_mask = NULL;
     ref_view *views = NULL;
     int n_bufs = 0;
     char reason[256];
@@ -520,6 +688,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     p->slots = xalloc(s, sizeof *p->slots * (size_t)(n_slots + 1), _Alignof(ref_slot));
     p->in_ptrs = xalloc(s, sizeof *p->in_ptrs * (size_t)max_in, _Alignof(void *));
     p->out_ptrs = xalloc(s, sizeof *p->out_ptrs * (size_t)max_out, _Alignof(void *));
+    p->dst_ptrs = xalloc(s, sizeof *p->dst_ptrs * (size_t)max_out, _Alignof(void *));
     p->copies = xalloc(s, sizeof *p->copies * (size_t)(part->n_outputs + 1), _Alignof(ref_copy));
     bufs = xalloc(s, sizeof *bufs * (size_t)(n_slots + part->n_nodes + 1), _Alignof(ref_buf));
     plan = xalloc(s, sizeof *plan * (size_t)(n_slots + part->n_nodes + 1), _Alignof(engine_plan_buffer));
@@ -528,8 +697,12 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     pwdw = xalloc(s, sizeof *pwdw * (size_t)(part->n_nodes + 1), _Alignof(int));
     is_view = xalloc(s, sizeof *is_view * (size_t)(part->n_nodes + 1), _Alignof(int));
     views = xalloc(s, sizeof *views * (size_t)(part->n_nodes + 1), _Alignof(ref_view));
-    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->copies || !bufs || !plan || !produced ||
-        !fuse || !pwdw || !is_view || !views)
+    runs = xalloc(s, sizeof *runs * (size_t)(part->n_nodes + 1), _Alignof(int));
+    mode = xalloc(s, sizeof *mode * (size_t)(part->n_nodes + 1), _Alignof(int));
+    blk_val = xalloc(s, sizeof *blk_val * (size_t)(part->n_nodes + 1), _Alignof(int));
+    blk_mask = xalloc(s, sizeof *blk_mask * (size_t)(part->n_nodes + 1), _Alignof(unsigned));
+    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->dst_ptrs || !p->copies || !bufs || !plan || !produced ||
+        !fuse || !pwdw || !is_view || !views || !runs || !mode || !blk_val || !blk_mask)
         goto oom;
     memset(produced, 0, sizeof *produced * (size_t)(part->n_outputs + 1));
     find_se_fusions(s, part, fuse);
@@ -540,6 +713,18 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         if (pwdw[k] >= 0) p->steps[pwdw[k]].fused_into = k;
     }
     const int n_views = find_views(part, p->steps, is_view, views);
+    for (int k = 0; k < part->n_nodes; ++k) {
+        const engine_node *n = part->nodes[k];
+        int n_present = 0, n_const = 0;
+        for (int j = 0; j < n->n_outputs; ++j)
+            if (n->outputs[j]) {
+                ++n_present;
+                n_const += n->outputs[j]->data != NULL;
+            }
+        runs[k] = !(n_present > 0 && n_const == n_present) && p->steps[k].fused_into < 0 && !is_view[k];
+    }
+    find_blocked(s, part, runs, fuse, pwdw, is_view, mode, blk_mask, blk_val);
+    const int vl = cpu_blk_vl(s->k->isa);
 
     /* A value whose alias chain is honoured here lives in its root's
      * storage (one plan buffer, or the caller's output buffer) at alias_off;
@@ -570,11 +755,17 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         const int mul_si = mul ? se_scale_operand(mul) : -1;
         /* A fused 1x1 conv in front: X is that conv's input. */
         const engine_node *pw = pwdw[k] >= 0 ? part->nodes[pwdw[k]] : NULL;
+        size_t cvt_bytes = 0;
         for (int j = 0; j < n->n_inputs; ++j) {
-            const engine_value *v = n->inputs[j];
-            if (j == 0 && mul) v = mul->inputs[1 - mul_si];
-            if (j == 0 && pw) v = pw->inputs[0];
-            if (!resolve_input(&rc, v, k, step->skip, &p->slots[slot++])) goto not_produced;
+            const engine_value *v = read_value(part, fuse, pwdw, k, j);
+            ref_slot *sl = &p->slots[slot++];
+            if (!resolve_input(&rc, v, k, step->skip, sl)) goto not_produced;
+            if (!step->skip && vl) {
+                size_t bytes = slot_conversion(sl, v, value_blocked(part, blk_val, v),
+                                               mode[k] && j < 32 && (blk_mask[k] >> j & 1u), vl);
+                sl->cvt_off = cvt_bytes;
+                cvt_bytes += bytes;
+            }
         }
         for (int j = 0; j < n->n_outputs; ++j) {
             const engine_value *v = n->outputs[j];
@@ -585,6 +776,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 sl->kind = SLOT_NONE;
                 continue;
             }
+            const int stored_blk = j == 0 && blk_val[k];
             size_t aoff = 0;
             const engine_value *r = v->data ? v : engine_alias_resolve(v, &aq, &aoff);
             if (!r->data && (idx = find_value(part->outputs, part->n_outputs, r)) >= 0) {
@@ -610,6 +802,9 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
              * a constant output (never read: readers use data). */
             int ok;
             size_t size = value_bytes(r, &ok);
+            if (ok && stored_blk) /* whole channel blocks */
+                size = cpu_blk_image_floats(vl, (int)r->dims[1], (size_t)r->dims[2] * (size_t)r->dims[3]) *
+                       (size_t)r->dims[0] * sizeof(float);
             if (!ok || size > SIZE_MAX / 4) {
                 node_err(err, err_size, n, "output shape too large or invalid");
                 st = ENGINE_ERR_SHAPE;
@@ -622,10 +817,25 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             sl->alias_off = aoff;
             sl->index = n_bufs++;
         }
+        /* the kernel's output in its form, converted to the stored one */
+        for (int j = 0; j < n->n_outputs && !step->skip && vl; ++j) {
+            ref_slot *sl = &p->slots[step->first_slot + n->n_inputs + j];
+            const int stored_blk = j == 0 && blk_val[k];
+            size_t bytes = slot_conversion(sl, n->outputs[j], j == 0 && mode[k], stored_blk, vl);
+            sl->blk = stored_blk;
+            sl->cvt_off = cvt_bytes;
+            cvt_bytes += bytes;
+        }
         step->extra_slot = -1;
         if (mul) {
             step->extra_slot = slot;
-            if (!resolve_input(&rc, mul->inputs[mul_si], k, 0, &p->slots[slot++])) goto not_produced;
+            ref_slot *sl = &p->slots[slot++];
+            if (!resolve_input(&rc, mul->inputs[mul_si], k, 0, sl)) goto not_produced;
+            if (vl) {
+                size_t bytes = slot_conversion(sl, mul->inputs[mul_si], value_blocked(part, blk_val, mul->inputs[mul_si]), 0, vl);
+                sl->cvt_off = cvt_bytes;
+                cvt_bytes += bytes;
+            }
         }
 
         /* A SIMD kernel if one takes the node; else the reference one. */
@@ -642,8 +852,13 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 const engine_value *sc = mul->inputs[mul_si];
                 step->cs.in_scale = sc->dims[0] == 1 ? 1 : 2;
             }
-            st = cpu_prepare_conv(&pc, &step->cs);
-            if (st == ENGINE_ERR_UNSUPPORTED) st = cpu_prepare_op(&pc, &step->cs);
+            if (mode[k]) {
+                st = cpu_prepare_blocked(&pc, &step->cs);
+                if (st == ENGINE_ERR_UNSUPPORTED) st = ENGINE_ERR_INTERNAL; /* cpu_blocked_takes said yes */
+            } else {
+                st = cpu_prepare_conv(&pc, &step->cs);
+                if (st == ENGINE_ERR_UNSUPPORTED) st = cpu_prepare_op(&pc, &step->cs);
+            }
             if (st == ENGINE_ERR_UNSUPPORTED && (mul || pw || step->fused_into >= 0))
                 st = ENGINE_ERR_INTERNAL; /* the fusion needs the kernel */
             if (st == ENGINE_OK && pw) st = cpu_fuse_pw_dw(&step->cs, &p->steps[pwdw[k]].cs);
@@ -672,6 +887,11 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 step->scratch_buf = n_bufs++;
             }
         }
+        step->cvt_buf = -1;
+        if (cvt_bytes) {
+            bufs[n_bufs] = (ref_buf){NULL, cvt_bytes, k, k, 0};
+            step->cvt_buf = n_bufs++;
+        }
         if (!step->cs.exec && !step->skip)
             snprintf(step->cs.kernel, sizeof step->cs.kernel, "%s_%s__ref", n->plugin ? "plugin" : "f32",
                      n->op_type ? n->op_type : "?");
@@ -683,9 +903,16 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             snprintf(step->cs.kernel, sizeof step->cs.kernel, "view: no copy, its input's storage from byte %zu",
                      views_offset(views, n_views, n->outputs[0]));
         if ((!step->skip || step->fused_into >= 0 || is_view[k]) && (s->verbose || s->log)) {
-            char line[256];
-            snprintf(line, sizeof line, "cpu: node '%s' (%s): %s", n->name ? n->name : "?",
-                     n->op_type ? n->op_type : "?", step->cs.kernel);
+            char line[320], cvts[96] = "";
+            int n_to_blk = 0, n_to_nchw = 0;
+            for (int j = step->first_slot; j < slot; ++j) {
+                n_to_blk += p->slots[j].cvt == CVT_TO_BLOCKED;
+                n_to_nchw += p->slots[j].cvt == CVT_TO_NCHW;
+            }
+            if (n_to_blk || n_to_nchw)
+                snprintf(cvts, sizeof cvts, " (layout conversions: %d to nchw%dc, %d to nchw)", n_to_blk, vl, n_to_nchw);
+            snprintf(line, sizeof line, "cpu: node '%s' (%s): %s%s", n->name ? n->name : "?",
+                     n->op_type ? n->op_type : "?", step->cs.kernel, cvts);
             if (s->verbose) fprintf(stderr, "%s\n", line);
             if (s->log) s->log(s->log_user, ENGINE_LOG_DEBUG, line);
         }
@@ -721,8 +948,10 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     }
     for (int k = 0; k < slot; ++k)
         if (p->slots[k].kind == SLOT_ARENA) p->slots[k].offset = bufs[p->slots[k].index].offset + p->slots[k].alias_off;
-    for (int k = 0; k < part->n_nodes; ++k)
+    for (int k = 0; k < part->n_nodes; ++k) {
         if (p->steps[k].scratch_buf >= 0) p->steps[k].scratch_off = bufs[p->steps[k].scratch_buf].offset;
+        if (p->steps[k].cvt_buf >= 0) p->steps[k].cvt_base = bufs[p->steps[k].cvt_buf].offset;
+    }
 
     xfree(s, bufs);
     xfree(s, plan);
@@ -731,6 +960,10 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     xfree(s, pwdw);
     xfree(s, is_view);
     xfree(s, views);
+    xfree(s, runs);
+    xfree(s, mode);
+    xfree(s, blk_val);
+    xfree(s, blk_mask);
     *program = p;
     return ENGINE_OK;
 
@@ -752,6 +985,10 @@ fail:
     xfree(s, pwdw);
     xfree(s, is_view);
     xfree(s, views);
+    xfree(s, runs);
+    xfree(s, mode);
+    xfree(s, blk_val);
+    xfree(s, blk_mask);
     program_free(s, p);
     return st;
 }
@@ -782,15 +1019,32 @@ static engine_status ref_run(void *state, void *program, const void *const *inpu
         const ref_slot *sl = &p->slots[step->first_slot];
         double start = timing ? now_ms() : 0.0;
         if (!step->skip) {
-            for (int j = 0; j < n->n_inputs; ++j, ++sl) p->in_ptrs[j] = input_ptr(p, sl, inputs, outputs);
-            if (step->extra_slot >= 0)
-                p->in_ptrs[n->n_inputs] = input_ptr(p, &p->slots[step->extra_slot], inputs, outputs);
+            const int vl = cpu_blk_vl(step->cs.k->isa), th = step->cs.threads;
+            uint8_t *cvt = step->cvt_buf >= 0 ? p->arena + step->cvt_base : NULL;
+            for (int j = 0; j < n->n_inputs; ++j, ++sl) {
+                p->in_ptrs[j] = input_ptr(p, sl, inputs, outputs);
+                if (sl->cvt && p->in_ptrs[j]) {
+                    run_conversion(sl, vl, th, p->in_ptrs[j], (float *)(cvt + sl->cvt_off), sl->cvt == CVT_TO_BLOCKED);
+                    p->in_ptrs[j] = cvt + sl->cvt_off;
+                }
+            }
+            if (step->extra_slot >= 0) {
+                const ref_slot *xs = &p->slots[step->extra_slot];
+                p->in_ptrs[n->n_inputs] = input_ptr(p, xs, inputs, outputs);
+                if (xs->cvt) {
+                    run_conversion(xs, vl, th, p->in_ptrs[n->n_inputs], (float *)(cvt + xs->cvt_off), xs->cvt == CVT_TO_BLOCKED);
+                    p->in_ptrs[n->n_inputs] = cvt + xs->cvt_off;
+                }
+            }
+            const ref_slot *out_sl = sl;
             for (int j = 0; j < n->n_outputs; ++j, ++sl) {
                 switch (sl->kind) {
                 case SLOT_OUTPUT: p->out_ptrs[j] = (uint8_t *)outputs[sl->index] + sl->alias_off; break;
                 case SLOT_ARENA: p->out_ptrs[j] = p->arena + sl->offset; break;
                 default: p->out_ptrs[j] = NULL; break;
                 }
+                p->dst_ptrs[j] = p->out_ptrs[j];
+                if (sl->cvt && p->out_ptrs[j]) p->out_ptrs[j] = cvt + sl->cvt_off;
             }
             engine_status st = step->cs.exec
                                    ? step->cs.exec(&step->cs, p->in_ptrs, p->out_ptrs,
@@ -800,6 +1054,9 @@ static engine_status ref_run(void *state, void *program, const void *const *inpu
                 node_err(err, err_size, n, status_str(st));
                 return st;
             }
+            for (int j = 0; j < n->n_outputs; ++j)
+                if (out_sl[j].cvt && p->dst_ptrs[j])
+                    run_conversion(&out_sl[j], vl, th, p->out_ptrs[j], p->dst_ptrs[j], out_sl[j].cvt == CVT_TO_BLOCKED);
         }
         if (timing) {
             double end = now_ms();

@@ -6,12 +6,16 @@
  * a whole model on this shared machine.
  *     bench_cpu_conv C H W M K S PAD GROUP [threads [reps [flush]]]
  * flush = 1 evicts the caches (writes 64 MB) before each run, as in a
- * model where the weights come from memory. */
+ * model where the weights come from memory.
+ * The blocked-layout algorithms (cpu_blocked.h) are timed too where they
+ * apply, on the input converted to the blocked layout beforehand (the
+ * conversion is not timed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cpu_blocked.h"
 #include "cpu_internal.h"
 
 static double now(void) {
@@ -74,6 +78,37 @@ int main(int argc, char **argv) {
         printf("%-24s C%d %dx%d M%d k%d s%d g%d T%d: %.3f ms (estimate %.3f), %.1f GFLOP/s\n", a->name, d.C, d.H, d.W,
                d.M, d.KH, d.SH, d.group, d.threads, best * 1e3, a->estimate_ns(&d, isa) * 1e-6,
                2.0 * macs / best * 1e-9);
+        free(packed);
+        free(scratch);
+    }
+    /* the blocked-layout algorithms: x and y in [CB][H][W][VL] */
+    const int vl = cpu_blk_vl(isa);
+    const cpu_conv_algo *blk[] = {&cpu_conv_direct_blk, &cpu_conv_dw_blk};
+    for (size_t i = 0; vl > 0 && i < sizeof blk / sizeof blk[0]; ++i) {
+        const cpu_conv_algo *a = blk[i];
+        if (!a->applies(&d, isa)) continue;
+        const size_t HW = (size_t)d.H * d.W;
+        float *xb = aalloc(cpu_blk_image_floats(vl, d.C, HW) * 4);
+        float *yb = aalloc(cpu_blk_image_floats(vl, d.M, (size_t)d.OH * d.OW) * 4);
+        void *packed = aalloc(a->packed_size(&d, isa) + 64), *scratch = aalloc(a->scratch_size(&d, isa) + 64);
+        if (!xb || !yb || !packed || !scratch) return 1;
+        memset(xb, 0, cpu_blk_image_floats(vl, d.C, HW) * 4);
+        for (int c = 0; c < d.C; ++c)
+            for (size_t p = 0; p < HW; ++p) xb[((size_t)(c / vl) * HW + p) * vl + (size_t)(c % vl)] = x[(size_t)c * HW + p];
+        a->pack(&d, isa, w, b, packed);
+        double best = 1e30;
+        for (int r = 0; r < R; ++r) {
+            if (junk) memset(junk, r, fl);
+            double t0 = now();
+            a->run(&d, isa, packed, xb, NULL, yb, scratch);
+            double dt = now() - t0;
+            if (dt < best) best = dt;
+        }
+        printf("%-24s C%d %dx%d M%d k%d s%d g%d T%d: %.3f ms (estimate %.3f), %.1f GFLOP/s (blocked)\n", a->name, d.C,
+               d.H, d.W, d.M, d.KH, d.SH, d.group, d.threads, best * 1e3, a->estimate_ns(&d, isa) * 1e-6,
+               2.0 * macs / best * 1e-9);
+        free(xb);
+        free(yb);
         free(packed);
         free(scratch);
     }

@@ -1,0 +1,193 @@
+/*
+ * conv_blocked.c - the blocked-layout conv algorithms of cpu_blocked.h
+ * (cpu_conv_direct_blk, cpu_conv_dw_blk): applicability, cost model,
+ * weight packing, and the dispatch to the per-ISA kernels. The kernels are
+ * conv_blocked_tmpl.h, compiled by conv_blocked_avx512.c (NCHW16c) and
+ * conv_blocked_avx2.c (NCHW8c); there is no portable form (cpu_blk_vl is 0
+ * on the scalar and NEON paths, so applies() refuses them).
+ *
+ * Kernel names: f32_conv_blk_<NB>x<P>__<isa> (NB output blocks x P pixels
+ * per register tile: 2x14 / 1x14 on AVX-512, 2x6 / 1x6 on AVX2; border
+ * columns from zero-padded row copies in scratch, or, where run is given
+ * no scratch, f32_conv_blk_border one pixel at a time) and
+ * f32_dwconv_blk_<Q>__<isa> (Q = 8, 4, 2, 1 pixels per tile).
+ */
+#include <string.h>
+
+#include "cpu_blocked.h"
+#define BLK_GEOM_ONLY
+#include "conv_blocked_tmpl.h"
+
+void cpu_conv_direct_blk_run__avx512(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
+                                     float *y, void *scratch);
+void cpu_conv_direct_blk_run__avx2(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
+                                   float *y, void *scratch);
+void cpu_conv_dw_blk_run__avx512(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
+                                 float *y);
+void cpu_conv_dw_blk_run__avx2(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
+                               float *y);
+
+static int blk_cdiv(int a, int b) { return (a + b - 1) / b; }
+
+static int blk_geom_ok(const cpu_conv2d *d) {
+    return d->C >= 1 && d->M >= 1 && d->H >= 1 && d->W >= 1 && d->OH >= 1 && d->OW >= 1 && d->KH >= 1 &&
+           d->KW >= 1 && d->SH >= 1 && d->SW >= 1 && d->DH >= 1 && d->DW >= 1 && d->PT >= 0 && d->PL >= 0 &&
+           d->PB >= 0 && d->PR >= 0;
+}
+
+/* Work items the kernels thread over, and the threads that get one. */
+static int blk_threads(const cpu_conv2d *d, int items) {
+    int t = d->threads < 1 ? 1 : d->threads;
+    return t < items ? t : (items < 1 ? 1 : items);
+}
+
+/* ---- direct ---- */
+
+static int direct_blk_applies(const cpu_conv2d *d, cpu_isa isa) {
+    return cpu_blk_vl(isa) > 0 && d->group == 1 && blk_geom_ok(d);
+}
+
+/* The FMAs run over whole blocks (C and M rounded up to VL); border
+ * columns cost about the same as the interior (their rows are copied
+ * padded, ~1% of the work). Rates measured with tests/cpu/bench_cpu_conv
+ * (release, one thread, 2-core AVX-512 machine), in MACs/ns: AVX-512
+ * 3x3 C256 14x14 56, C512 7x7 52, C64 56x56 55, C128->256 28x28 s2 49,
+ * 1x1 C320->1280 7x7 52, C96->576 14x14 50 (the GEMM: 40-46 on the same
+ * layers); AVX2 3x3 C256 14x14 29, C512 7x7 25, 1x1 C96->576 14x14 16. */
+static double direct_blk_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
+    const int vl = cpu_blk_vl(isa);
+    if (vl <= 0) return 1e30;
+    const double rate = isa == CPU_ISA_AVX512 ? 52.0 : d->KH * d->KW == 1 ? 16.0 : 25.0;
+    const double cin = (double)blk_cdiv(d->C, vl) * vl, cout = (double)blk_cdiv(d->M, vl) * vl;
+    const double macs = cin * cout * d->KH * d->KW * (double)d->OH * d->OW;
+    blk_geom g;
+    blk_geom_init(d, &g);
+    const int pairs = (blk_cdiv(d->M, vl) + 1) / 2;
+    return macs / rate / (double)blk_threads(d, pairs * g.OH) + 1000.0;
+}
+
+static size_t direct_blk_packed_size(const cpu_conv2d *d, cpu_isa isa) {
+    const int vl = cpu_blk_vl(isa);
+    if (vl <= 0) return 0;
+    const size_t MB = (size_t)blk_cdiv(d->M, vl), CB = (size_t)blk_cdiv(d->C, vl);
+    return (MB * CB * (size_t)d->KH * (size_t)d->KW * (size_t)vl * (size_t)vl + MB * (size_t)vl) * sizeof(float);
+}
+
+/* [MB][CB][KH][KW][VL ci][VL co] from W [M][C][KH][KW], then bias [MB*VL]. */
+static void direct_blk_pack(const cpu_conv2d *d, cpu_isa isa, const float *w, const float *bias, void *packed) {
+    const int vl = cpu_blk_vl(isa);
+    if (vl <= 0) return;
+    const int CB = blk_cdiv(d->C, vl), MB = blk_cdiv(d->M, vl), KK = d->KH * d->KW;
+    float *pw = packed;
+    memset(packed, 0, direct_blk_packed_size(d, isa));
+    for (int m = 0; m < d->M; ++m)
+        for (int c = 0; c < d->C; ++c)
+            for (int k = 0; k < KK; ++k) {
+                size_t o = (((size_t)(m / vl) * CB + (size_t)(c / vl)) * KK + (size_t)k) * vl * vl;
+                pw[o + (size_t)(c % vl) * vl + (size_t)(m % vl)] = w[((size_t)m * d->C + c) * KK + k];
+            }
+    float *pb = pw + (size_t)MB * CB * KK * vl * vl;
+    if (bias) memcpy(pb, bias, (size_t)d->M * sizeof(float));
+}
+
+static size_t blk_no_scratch(const cpu_conv2d *d, cpu_isa isa) {
+    (void)d;
+    (void)isa;
+    return 0;
+}
+
+/* Per thread: the padded copies of one output row's input rows (border
+ * columns; conv_blocked_tmpl.h). */
+static size_t direct_blk_scratch_size(const cpu_conv2d *d, cpu_isa isa) {
+    const int vl = cpu_blk_vl(isa);
+    if (vl <= 0) return 0;
+    blk_geom g;
+    blk_geom_init(d, &g);
+    int pairs = (blk_cdiv(d->M, vl) + 1) / 2;
+    return (size_t)blk_threads(d, pairs * g.OH) * blk_rows_floats(&g, blk_cdiv(d->C, vl), vl) * sizeof(float);
+}
+
+static void direct_blk_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum,
+                           float *y, void *scratch) {
+#if defined(__x86_64__)
+    if (isa == CPU_ISA_AVX512) cpu_conv_direct_blk_run__avx512(d, packed, x, sum, y, scratch);
+    else if (isa == CPU_ISA_AVX2) cpu_conv_direct_blk_run__avx2(d, packed, x, sum, y, scratch);
+#else
+    (void)d, (void)isa, (void)packed, (void)x, (void)sum, (void)y, (void)scratch; /* applies() refused */
+#endif
+}
+
+const cpu_conv_algo cpu_conv_direct_blk = {
+    .name = "f32_conv_blk",
+    .applies = direct_blk_applies,
+    .estimate_ns = direct_blk_estimate_ns,
+    .packed_size = direct_blk_packed_size,
+    .pack = direct_blk_pack,
+    .scratch_size = direct_blk_scratch_size,
+    .run = direct_blk_run,
+    .run_scaled = NULL,
+};
+
+/* ---- depthwise ---- */
+
+static int dw_blk_applies(const cpu_conv2d *d, cpu_isa isa) {
+    return cpu_blk_vl(isa) > 0 && d->group == d->C && d->M == d->C && blk_geom_ok(d);
+}
+
+/* One vector load of x and one FMA per tap and pixel (the weight vector
+ * shared by the tile): load-bound, and short rows pay the per-row set-up.
+ * Measured with bench_cpu_conv (release, one thread), lane MACs/ns:
+ * AVX-512 C576 14x14 3x3 15, C960 7x7 5x5 17, C144 56x56 3x3 s2 15,
+ * C672 14x14 5x5 s2 20 (the NCHW f32_dwconv / _c16: 3.6-8.7); AVX2 8. */
+static double dw_blk_rate(cpu_isa isa) { return isa == CPU_ISA_AVX512 ? 15.0 : 8.0; }
+
+static double dw_blk_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
+    const int vl = cpu_blk_vl(isa);
+    if (vl <= 0) return 1e30;
+    double lanes = (double)blk_cdiv(d->C, vl) * vl * d->OH * (double)d->OW;
+    double macs = lanes * d->KH * d->KW;
+    return macs / dw_blk_rate(isa) / (double)blk_threads(d, blk_cdiv(d->C, vl) * d->OH) + 500.0;
+}
+
+static size_t dw_blk_packed_size(const cpu_conv2d *d, cpu_isa isa) {
+    const int vl = cpu_blk_vl(isa);
+    if (vl <= 0) return 0;
+    const size_t CB = (size_t)blk_cdiv(d->C, vl);
+    return (CB * (size_t)d->KH * (size_t)d->KW * (size_t)vl + CB * (size_t)vl) * sizeof(float);
+}
+
+/* [CB][KH][KW][VL] from W [C][1][KH][KW], then bias [CB*VL]. */
+static void dw_blk_pack(const cpu_conv2d *d, cpu_isa isa, const float *w, const float *bias, void *packed) {
+    const int vl = cpu_blk_vl(isa);
+    if (vl <= 0) return;
+    const int CB = blk_cdiv(d->C, vl), KK = d->KH * d->KW;
+    float *pw = packed;
+    memset(packed, 0, dw_blk_packed_size(d, isa));
+    for (int c = 0; c < d->C; ++c)
+        for (int k = 0; k < KK; ++k)
+            pw[((size_t)(c / vl) * KK + (size_t)k) * vl + (size_t)(c % vl)] = w[(size_t)c * KK + k];
+    float *pb = pw + (size_t)CB * KK * vl;
+    if (bias) memcpy(pb, bias, (size_t)d->C * sizeof(float));
+}
+
+static void dw_blk_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum,
+                       float *y, void *scratch) {
+    (void)scratch;
+#if defined(__x86_64__)
+    if (isa == CPU_ISA_AVX512) cpu_conv_dw_blk_run__avx512(d, packed, x, sum, y);
+    else if (isa == CPU_ISA_AVX2) cpu_conv_dw_blk_run__avx2(d, packed, x, sum, y);
+#else
+    (void)d, (void)isa, (void)packed, (void)x, (void)sum, (void)y; /* applies() refused */
+#endif
+}
+
+const cpu_conv_algo cpu_conv_dw_blk = {
+    .name = "f32_dwconv_blk",
+    .applies = dw_blk_applies,
+    .estimate_ns = dw_blk_estimate_ns,
+    .packed_size = dw_blk_packed_size,
+    .pack = dw_blk_pack,
+    .scratch_size = blk_no_scratch,
+    .run = dw_blk_run,
+    .run_scaled = NULL,
+};

@@ -1,0 +1,459 @@
+/*
+ * conv_blocked_tmpl.h - the blocked-layout convolution kernels (cpu_blocked.h),
+ * written once over conv_special_vec.h and compiled per ISA. Include after
+ * conv_special_vec.h (CSV_AVX512 or CSV_AVX2) with BLK_SUFFIX defined; it
+ * defines cpu_conv_direct_blk_run__<suffix> and cpu_conv_dw_blk_run__<suffix>
+ * (declared in conv_blocked.c). One channel block is one vector: VL == VW.
+ *
+ * Direct (f32_conv_blk_<NB>x<P>__<isa>): per output row and pair of output
+ * channel blocks, the row is cut into a left border, an interior (every kw
+ * tap of every pixel in bounds) and a right border. Interior tiles hold
+ * NB x P accumulators (NB = 2 blocks, or 1 for an odd last block; P pixels,
+ * P <= BLK_PMAX, a compile-time constant at each of the switch's call
+ * sites); for each input block, kh (clamped to the rows in bounds for this
+ * output row), kw and input channel ci, the NB weight vectors are loaded
+ * once and x[ci] of each pixel is broadcast into 2*P FMAs. A row with
+ * border columns first copies its valid input rows, zero-padded to the
+ * columns its taps reach, into the thread's scratch ([CB][KH][Wp][VW], ~1%
+ * of the row's work), and then every pixel is interior: on 7x7 maps the
+ * borders are 2 of 7 columns. Without scratch (run given NULL) the border
+ * pixels take the checked path instead: one pixel at a time with kw
+ * clamped too and four partial sums over ci (nothing tested per tap).
+ * 1x1 stride-1 unpadded convs run as one row of H*W pixels.
+ *
+ * Depthwise (f32_dwconv_blk_<Q>__<isa>): one vector of VL channels per
+ * pixel; interior tiles of 8, 4, 2, 1 pixels share each weight vector;
+ * border pixels with clamped taps and two chains.
+ *
+ * Epilogue in the store: + bias, + sum, csv_act; a last block with padding
+ * lanes is stored as zeros then its valid lanes (zeros stay zeros whatever
+ * the activation maps 0 to).
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "cpu_conv.h"
+
+#ifndef ENGINE_CPU_BLK_GEOM_
+#define ENGINE_CPU_BLK_GEOM_
+/* Geometry shared by both kernels (and conv_blocked.c's scratch_size). */
+typedef struct blk_geom {
+    int H, W, OH, OW, KH, KW, SH, SW, DH, DW, PT, PL;
+    int ow_lo, ow_hi; /* interior columns: every kw tap inside [0, W) */
+} blk_geom;
+
+static inline void blk_geom_init(const cpu_conv2d *d, blk_geom *g) {
+    g->H = d->H, g->W = d->W, g->OH = d->OH, g->OW = d->OW;
+    g->KH = d->KH, g->KW = d->KW, g->SH = d->SH, g->SW = d->SW;
+    g->DH = d->DH, g->DW = d->DW, g->PT = d->PT, g->PL = d->PL;
+    /* 1x1 stride 1 unpadded: the image is one row of H*W pixels (longer tiles) */
+    if (d->KH == 1 && d->KW == 1 && d->SH == 1 && d->SW == 1 && !d->PT && !d->PL && !d->PB && !d->PR) {
+        g->W = g->OW = d->H * d->W;
+        g->H = g->OH = 1;
+    }
+    /* ow*SW - PL >= 0 and ow*SW - PL + (KW-1)*DW <= W-1 */
+    int lo = (g->PL + g->SW - 1) / g->SW;
+    int top = g->W - 1 + g->PL - (g->KW - 1) * g->DW;
+    int hi = top < 0 ? 0 : top / g->SW + 1;
+    if (hi > g->OW) hi = g->OW;
+    if (lo > g->OW) lo = g->OW;
+    if (hi < lo) hi = lo;
+    g->ow_lo = lo, g->ow_hi = hi;
+}
+
+/* Columns of one padded row: those the taps of the outputs reach. */
+static inline int blk_padded_width(const blk_geom *g) { return (g->OW - 1) * g->SW + (g->KW - 1) * g->DW + 1; }
+
+/* Floats of one thread's padded rows [CB][KH][Wp][vl], 64-byte multiple;
+ * 0 where every column is interior (no copies). */
+static inline size_t blk_rows_floats(const blk_geom *g, int CB, int vl) {
+    if (g->ow_lo == 0 && g->ow_hi == g->OW) return 0;
+    return ((size_t)CB * g->KH * (size_t)blk_padded_width(g) * (size_t)vl + 15) / 16 * 16;
+}
+#endif /* ENGINE_CPU_BLK_GEOM_ */
+
+/* conv_blocked.c includes only the geometry (for scratch_size). */
+#ifndef BLK_GEOM_ONLY
+
+#ifndef BLK_SUFFIX
+#error "define BLK_SUFFIX"
+#endif
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define BLK_CAT2_(a, b) a##__##b
+#define BLK_CAT_(a, b) BLK_CAT2_(a, b)
+#define BLK_FN(name) BLK_CAT_(name, BLK_SUFFIX)
+
+/* Pixels per direct tile: 2 x 14 accumulators + 2 weights + 1 broadcast of
+ * 32 zmm; 2 x 6 + 3 of 16 ymm. */
+#if VW == 16
+#define BLK_PMAX 14
+#else
+#define BLK_PMAX 6
+#endif
+
+/* The taps [k0, k1) of a kernel of K taps (dilation D) in bounds for an
+ * output at input position base (= o*S - P) over an input of n. */
+static inline void BLK_FN(blk_taps)(int base, int D, int K, int n, int *k0, int *k1) {
+    int a = base < 0 ? (-base + D - 1) / D : 0;
+    int b = n - 1 - base < 0 ? 0 : (n - 1 - base) / D + 1;
+    if (b > K) b = K;
+    if (a > b) a = b;
+    *k0 = a, *k1 = b;
+}
+
+/* One output vector: + bias, + sum, act, store; nv < VW: padding lanes 0. */
+static inline __attribute__((always_inline)) void BLK_FN(blk_store)(float *y, const float *s, vf acc, vf bias,
+                                                                   const engine_epilogue *e, int nv) {
+    acc = V_ADD(acc, bias);
+    if (s) acc = V_ADD(acc, V_LOAD(s));
+    acc = csv_act(e, acc);
+    if (nv >= VW) {
+        V_STORE(y, acc);
+    } else {
+        V_STORE(y, V_ZERO());
+        V_STOREN(y, acc, nv);
+    }
+}
+
+/* ---- direct ---- */
+
+typedef struct blk_direct_args {
+    const blk_geom *g;
+    const engine_epilogue *e;
+    int CB;
+    size_t x_cb;     /* floats per input block: H*W*VW (the padded rows: KH*Wp*VW) */
+    size_t x_kh;     /* floats per kh step: DH*W*VW (the padded rows: Wp*VW) */
+    ptrdiff_t x_off; /* x + x_off + kh*x_kh + (ow*SW + kw*DW)*VW: tap (kh, kw) of pixel ow */
+    size_t w_mb;     /* floats per output block of weights: CB*KH*KW*VW*VW */
+    const float *x;  /* the image (or the padded rows) */
+    const float *w;  /* output block mb's weights */
+    const float *b;  /* bias of block mb */
+    const float *s;  /* sum at block mb, row oh (NULL: none) */
+    float *y;        /* y at block mb, row oh */
+    size_t y_mb;     /* floats per output block: OH*OW*VW */
+    int nv0, nv1;    /* valid lanes of blocks mb, mb+1 */
+    int kh0, kh1;    /* the row's valid kh */
+    int ih0;         /* oh*SH - PT */
+} blk_direct_args;
+
+/* NB x P interior tile at output column ow0; xs: floats between pixels'
+ * inputs (SW*VW; the constant VW where SW1). */
+static inline __attribute__((always_inline)) void BLK_FN(blk_direct_tile)(const blk_direct_args *a, int ow0,
+                                                                         const int NB, const int P,
+                                                                         const int SW1) {
+    const blk_geom *g = a->g;
+    const int xs = SW1 ? VW : g->SW * VW;
+    const int KW = g->KW, KK = g->KH * g->KW;
+    const size_t w_mb = a->w_mb;
+    vf acc0[BLK_PMAX], acc1[BLK_PMAX];
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+        acc0[p] = V_ZERO();
+        if (NB > 1) acc1[p] = V_ZERO();
+    }
+    for (int cb = 0; cb < a->CB; ++cb) {
+        const float *wc = a->w + (size_t)cb * KK * VW * VW;
+        for (int kh = a->kh0; kh < a->kh1; ++kh) {
+            /* non-negative for every interior pixel's taps */
+            const float *xr = a->x + (a->x_off + (ptrdiff_t)(cb * a->x_cb + (size_t)kh * a->x_kh) +
+                                      (ptrdiff_t)ow0 * g->SW * VW);
+            for (int kw = 0; kw < KW; ++kw) {
+                const float *xp = xr + (size_t)kw * g->DW * VW;
+                const float *wp = wc + (size_t)(kh * KW + kw) * VW * VW;
+#pragma GCC unroll 4
+                for (int ci = 0; ci < VW; ++ci) {
+                    const vf w0 = V_LOAD(wp + ci * VW);
+                    vf w1 = w0;
+                    if (NB > 1) w1 = V_LOAD(wp + w_mb + ci * VW);
+#pragma GCC unroll 16
+                    for (int p = 0; p < P; ++p) {
+                        const vf bx = V_SET1(xp[p * xs + ci]);
+                        acc0[p] = V_FMA(w0, bx, acc0[p]);
+                        if (NB > 1) acc1[p] = V_FMA(w1, bx, acc1[p]);
+                    }
+                }
+            }
+        }
+    }
+    const vf b0 = V_LOAD(a->b);
+    const vf b1 = NB > 1 ? V_LOAD(a->b + VW) : b0;
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+        const size_t o = (size_t)(ow0 + p) * VW;
+        BLK_FN(blk_store)(a->y + o, a->s ? a->s + o : NULL, acc0[p], b0, a->e, a->nv0);
+        if (NB > 1)
+            BLK_FN(blk_store)(a->y + a->y_mb + o, a->s ? a->s + a->y_mb + o : NULL, acc1[p], b1, a->e, a->nv1);
+    }
+}
+
+/* One border pixel ow of NB blocks: kh and kw clamped, 4 partial sums. */
+static inline __attribute__((always_inline)) void BLK_FN(blk_direct_pixel)(const blk_direct_args *a, int ow,
+                                                                          const int NB) {
+    const blk_geom *g = a->g;
+    const int KW = g->KW, KK = g->KH * g->KW;
+    const int iw0 = ow * g->SW - g->PL;
+    int kw0, kw1;
+    BLK_FN(blk_taps)(iw0, g->DW, KW, g->W, &kw0, &kw1);
+    vf s0[4], s1[4];
+    for (int j = 0; j < 4; ++j) s0[j] = s1[j] = V_ZERO();
+    for (int cb = 0; cb < a->CB; ++cb) {
+        const float *wc = a->w + (size_t)cb * KK * VW * VW;
+        for (int kh = a->kh0; kh < a->kh1; ++kh) {
+            const float *xr = a->x + (a->x_off + (ptrdiff_t)(cb * a->x_cb + (size_t)kh * a->x_kh));
+            for (int kw = kw0; kw < kw1; ++kw) {
+                const float *xp = xr + (size_t)(ow * g->SW + kw * g->DW) * VW;
+                const float *wp = wc + (size_t)(kh * KW + kw) * VW * VW;
+                for (int ci = 0; ci < VW; ci += 4) {
+#pragma GCC unroll 4
+                    for (int j = 0; j < 4; ++j) {
+                        const vf bx = V_SET1(xp[ci + j]);
+                        s0[j] = V_FMA(V_LOAD(wp + (ci + j) * VW), bx, s0[j]);
+                        if (NB > 1) s1[j] = V_FMA(V_LOAD(wp + a->w_mb + (ci + j) * VW), bx, s1[j]);
+                    }
+                }
+            }
+        }
+    }
+    const size_t o = (size_t)ow * VW;
+    BLK_FN(blk_store)(a->y + o, a->s ? a->s + o : NULL, V_ADD(V_ADD(s0[0], s0[1]), V_ADD(s0[2], s0[3])),
+                      V_LOAD(a->b), a->e, a->nv0);
+    if (NB > 1)
+        BLK_FN(blk_store)(a->y + a->y_mb + o, a->s ? a->s + a->y_mb + o : NULL,
+                          V_ADD(V_ADD(s1[0], s1[1]), V_ADD(s1[2], s1[3])), V_LOAD(a->b + VW), a->e, a->nv1);
+}
+
+#define BLK_TILE_CASE_(P)                                                      \
+    case P:                                                                    \
+        if (NB > 1) {                                                          \
+            if (SW1) BLK_FN(blk_direct_tile)(a, ow0, 2, P, 1);                 \
+            else BLK_FN(blk_direct_tile)(a, ow0, 2, P, 0);                     \
+        } else {                                                               \
+            if (SW1) BLK_FN(blk_direct_tile)(a, ow0, 1, P, 1);                 \
+            else BLK_FN(blk_direct_tile)(a, ow0, 1, P, 0);                     \
+        }                                                                      \
+        break;
+
+/* The named kernels: f32_conv_blk_<NB>x<P>__<isa>, P from a switch. */
+static void BLK_FN(f32_conv_blk_tile)(const blk_direct_args *a, int ow0, int P, int NB, int SW1) {
+    switch (P) {
+        BLK_TILE_CASE_(1) BLK_TILE_CASE_(2) BLK_TILE_CASE_(3) BLK_TILE_CASE_(4) BLK_TILE_CASE_(5)
+        BLK_TILE_CASE_(6)
+#if BLK_PMAX > 6
+        BLK_TILE_CASE_(7) BLK_TILE_CASE_(8) BLK_TILE_CASE_(9) BLK_TILE_CASE_(10) BLK_TILE_CASE_(11)
+        BLK_TILE_CASE_(12) BLK_TILE_CASE_(13) BLK_TILE_CASE_(14)
+#endif
+    default: break;
+    }
+}
+#undef BLK_TILE_CASE_
+
+static void BLK_FN(f32_conv_blk_border)(const blk_direct_args *a, int ow, int NB) {
+    if (NB > 1) BLK_FN(blk_direct_pixel)(a, ow, 2);
+    else BLK_FN(blk_direct_pixel)(a, ow, 1);
+}
+
+/* Copies the input rows of output row a->ih0 (the valid kh) with the
+ * columns the row's taps reach, zeros outside [0, W), to rows
+ * [CB][KH][Wp][VW]; then every pixel of the row is interior. */
+static void BLK_FN(blk_pad_rows)(const blk_geom *g, int CB, const float *x, int kh0, int kh1, int ih0, float *rows) {
+    const int Wp = blk_padded_width(g), W = g->W, PL = g->PL;
+    const int lead = PL < Wp ? PL : Wp;
+    int n = W < Wp - lead ? W : Wp - lead;
+    for (int cb = 0; cb < CB; ++cb)
+        for (int kh = kh0; kh < kh1; ++kh) {
+            float *dst = rows + ((size_t)cb * g->KH + kh) * Wp * VW;
+            const float *src = x + ((size_t)cb * g->H + (size_t)(ih0 + kh * g->DH)) * W * VW;
+            memset(dst, 0, sizeof(float) * (size_t)lead * VW);
+            memcpy(dst + (size_t)lead * VW, src, sizeof(float) * (size_t)n * VW);
+            memset(dst + (size_t)(lead + n) * VW, 0, sizeof(float) * (size_t)(Wp - lead - n) * VW);
+        }
+}
+
+/* Work item: output block pair `pair`, output row oh; rows: the thread's
+ * scratch for the padded rows (NULL: border pixels take the checked path). */
+static void BLK_FN(blk_direct_item)(const cpu_conv2d *d, const blk_geom *g, const float *packed, const float *x,
+                                    const float *sum, float *y, int pair, int oh, float *rows) {
+    const int CB = (d->C + VW - 1) / VW, MB = (d->M + VW - 1) / VW;
+    const int mb = 2 * pair, NB = mb + 1 < MB ? 2 : 1;
+    blk_direct_args a;
+    a.g = g;
+    a.e = &d->epi;
+    a.CB = CB;
+    a.x_cb = (size_t)g->H * g->W * VW;
+    a.w_mb = (size_t)CB * g->KH * g->KW * VW * VW;
+    a.x = x;
+    a.x_kh = (size_t)g->DH * g->W * VW;
+    a.w = packed + (size_t)mb * a.w_mb;
+    a.b = packed + (size_t)MB * a.w_mb + (size_t)mb * VW;
+    a.y_mb = (size_t)g->OH * g->OW * VW;
+    const size_t yo = (size_t)mb * a.y_mb + (size_t)oh * g->OW * VW;
+    a.y = y + yo;
+    a.s = sum ? sum + yo : NULL;
+    a.nv0 = d->M - mb * VW < VW ? d->M - mb * VW : VW;
+    a.nv1 = NB > 1 ? (d->M - (mb + 1) * VW < VW ? d->M - (mb + 1) * VW : VW) : 0;
+    a.ih0 = oh * g->SH - g->PT;
+    BLK_FN(blk_taps)(a.ih0, g->DH, g->KH, g->H, &a.kh0, &a.kh1);
+    a.x_off = (ptrdiff_t)a.ih0 * g->W * VW - (ptrdiff_t)g->PL * VW;
+    const int SW1 = g->SW == 1;
+    int ow_lo = g->ow_lo, ow_hi = g->ow_hi;
+    if (rows && (ow_lo > 0 || ow_hi < g->OW)) {
+        /* border columns: from padded copies of the rows, all interior */
+        BLK_FN(blk_pad_rows)(g, CB, x, a.kh0, a.kh1, a.ih0, rows);
+        a.x = rows;
+        a.x_cb = (size_t)g->KH * blk_padded_width(g) * VW;
+        a.x_kh = (size_t)blk_padded_width(g) * VW;
+        a.x_off = 0;
+        ow_lo = 0, ow_hi = g->OW;
+    }
+    for (int ow = 0; ow < ow_lo; ++ow) BLK_FN(f32_conv_blk_border)(&a, ow, NB);
+    /* interior: tiles as even as BLK_PMAX allows (54 -> 14 14 13 13) */
+    const int n = ow_hi - ow_lo;
+    if (n > 0) {
+        const int nt = (n + BLK_PMAX - 1) / BLK_PMAX;
+        int ow = ow_lo;
+        for (int t = 0; t < nt; ++t) {
+            const int P = (n - (ow - ow_lo) + (nt - t) - 1) / (nt - t);
+            BLK_FN(f32_conv_blk_tile)(&a, ow, P, NB, SW1);
+            ow += P;
+        }
+    }
+    for (int ow = ow_hi; ow < g->OW; ++ow) BLK_FN(f32_conv_blk_border)(&a, ow, NB);
+}
+
+void BLK_FN(cpu_conv_direct_blk_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
+                                     float *y, void *scratch) {
+    blk_geom g;
+    blk_geom_init(d, &g);
+    const int MB = (d->M + VW - 1) / VW, pairs = (MB + 1) / 2, CB = (d->C + VW - 1) / VW;
+    const int items = pairs * g.OH;
+    const size_t per_thread = blk_rows_floats(&g, CB, VW);
+    int nthr = d->threads < 1 ? 1 : d->threads;
+    if (nthr > items) nthr = items;
+    if (nthr <= 1) {
+        for (int it = 0; it < items; ++it)
+            BLK_FN(blk_direct_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH, scratch);
+        return;
+    }
+    /* consecutive items share a block pair: each thread's weights stay in its cache */
+#pragma omp parallel for num_threads(nthr) schedule(static)
+    for (int it = 0; it < items; ++it) {
+        float *rows = NULL;
+        if (scratch) {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            rows = (float *)scratch + (size_t)tid * per_thread;
+        }
+        BLK_FN(blk_direct_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH, rows);
+    }
+}
+
+/* ---- depthwise ---- */
+
+typedef struct blk_dw_args {
+    const blk_geom *g;
+    const engine_epilogue *e;
+    const float *x; /* block cb of the image */
+    const float *w; /* block cb's weights [KH][KW][VW] */
+    vf bias;
+    const float *s; /* sum at block cb, row oh (NULL: none) */
+    float *y;       /* y at block cb, row oh */
+    int nv, kh0, kh1, ih0;
+} blk_dw_args;
+
+static inline __attribute__((always_inline)) void BLK_FN(blk_dw_tile)(const blk_dw_args *a, int ow0, const int Q) {
+    const blk_geom *g = a->g;
+    const int KW = g->KW, xs = g->SW * VW;
+    vf acc[8];
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; ++q) acc[q] = a->bias;
+    const float *xo = a->x + (size_t)(ow0 * g->SW - g->PL) * VW;
+    for (int kh = a->kh0; kh < a->kh1; ++kh) {
+        const float *xr = xo + (size_t)(a->ih0 + kh * g->DH) * g->W * VW;
+        const float *wr = a->w + (size_t)kh * KW * VW;
+        for (int kw = 0; kw < KW; ++kw) {
+            const vf wv = V_LOAD(wr + kw * VW);
+            const float *xp = xr + (size_t)kw * g->DW * VW;
+#pragma GCC unroll 8
+            for (int q = 0; q < Q; ++q) acc[q] = V_FMA(V_LOAD(xp + q * xs), wv, acc[q]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; ++q) {
+        const size_t o = (size_t)(ow0 + q) * VW;
+        BLK_FN(blk_store)(a->y + o, a->s ? a->s + o : NULL, acc[q], V_ZERO(), a->e, a->nv);
+    }
+}
+
+static void BLK_FN(blk_dw_pixel)(const blk_dw_args *a, int ow) {
+    const blk_geom *g = a->g;
+    const int KW = g->KW, iw0 = ow * g->SW - g->PL;
+    int kw0, kw1;
+    BLK_FN(blk_taps)(iw0, g->DW, KW, g->W, &kw0, &kw1);
+    vf s0 = a->bias, s1 = V_ZERO();
+    for (int kh = a->kh0; kh < a->kh1; ++kh) {
+        const float *xr = a->x + (size_t)((a->ih0 + kh * g->DH) * g->W + iw0) * VW;
+        const float *wr = a->w + (size_t)kh * KW * VW;
+        int kw = kw0;
+        for (; kw + 1 < kw1; kw += 2) {
+            s0 = V_FMA(V_LOAD(xr + (size_t)kw * g->DW * VW), V_LOAD(wr + kw * VW), s0);
+            s1 = V_FMA(V_LOAD(xr + (size_t)(kw + 1) * g->DW * VW), V_LOAD(wr + (kw + 1) * VW), s1);
+        }
+        if (kw < kw1) s0 = V_FMA(V_LOAD(xr + (size_t)kw * g->DW * VW), V_LOAD(wr + kw * VW), s0);
+    }
+    const size_t o = (size_t)ow * VW;
+    BLK_FN(blk_store)(a->y + o, a->s ? a->s + o : NULL, V_ADD(s0, s1), V_ZERO(), a->e, a->nv);
+}
+
+/* The named kernels f32_dwconv_blk_<Q>__<isa>. */
+static void BLK_FN(f32_dwconv_blk_8)(const blk_dw_args *a, int ow0) { BLK_FN(blk_dw_tile)(a, ow0, 8); }
+static void BLK_FN(f32_dwconv_blk_4)(const blk_dw_args *a, int ow0) { BLK_FN(blk_dw_tile)(a, ow0, 4); }
+static void BLK_FN(f32_dwconv_blk_2)(const blk_dw_args *a, int ow0) { BLK_FN(blk_dw_tile)(a, ow0, 2); }
+static void BLK_FN(f32_dwconv_blk_1)(const blk_dw_args *a, int ow0) { BLK_FN(blk_dw_tile)(a, ow0, 1); }
+
+static void BLK_FN(blk_dw_item)(const cpu_conv2d *d, const blk_geom *g, const float *packed, const float *x,
+                                const float *sum, float *y, int cb, int oh) {
+    const int CB = (d->C + VW - 1) / VW;
+    blk_dw_args a;
+    a.g = g;
+    a.e = &d->epi;
+    a.x = x + (size_t)cb * g->H * g->W * VW;
+    a.w = packed + (size_t)cb * g->KH * g->KW * VW;
+    a.bias = V_LOAD(packed + (size_t)CB * g->KH * g->KW * VW + (size_t)cb * VW);
+    const size_t yo = ((size_t)cb * g->OH + oh) * g->OW * VW;
+    a.y = y + yo;
+    a.s = sum ? sum + yo : NULL;
+    a.nv = d->C - cb * VW < VW ? d->C - cb * VW : VW;
+    a.ih0 = oh * g->SH - g->PT;
+    BLK_FN(blk_taps)(a.ih0, g->DH, g->KH, g->H, &a.kh0, &a.kh1);
+    int ow = 0;
+    for (; ow < g->ow_lo; ++ow) BLK_FN(blk_dw_pixel)(&a, ow);
+    for (; ow + 8 <= g->ow_hi; ow += 8) BLK_FN(f32_dwconv_blk_8)(&a, ow);
+    if (ow + 4 <= g->ow_hi) BLK_FN(f32_dwconv_blk_4)(&a, ow), ow += 4;
+    if (ow + 2 <= g->ow_hi) BLK_FN(f32_dwconv_blk_2)(&a, ow), ow += 2;
+    if (ow + 1 <= g->ow_hi) BLK_FN(f32_dwconv_blk_1)(&a, ow), ow += 1;
+    for (; ow < g->OW; ++ow) BLK_FN(blk_dw_pixel)(&a, ow);
+}
+
+void BLK_FN(cpu_conv_dw_blk_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
+                                 float *y) {
+    blk_geom g;
+    blk_geom_init(d, &g);
+    const int CB = (d->C + VW - 1) / VW;
+    const int items = CB * g.OH;
+    int nthr = d->threads < 1 ? 1 : d->threads;
+    if (nthr > items) nthr = items;
+    if (nthr <= 1) {
+        for (int it = 0; it < items; ++it) BLK_FN(blk_dw_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH);
+        return;
+    }
+#pragma omp parallel for num_threads(nthr) schedule(static)
+    for (int it = 0; it < items; ++it) BLK_FN(blk_dw_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH);
+}
+
+#endif /* BLK_GEOM_ONLY */

@@ -1,0 +1,442 @@
+/*
+ * ops_blocked.c - the non-conv kernels of the blocked layout (cpu_blocked.h)
+ * and the conversions between it and NCHW.
+ *
+ * Pools and global pools take one vector of VL channels per output pixel
+ * (no per-row bookkeeping on short 7x7 / 14x14 rows), unary activations
+ * and Add/Sub/Mul/Div run over the padded storage as flat rows (the
+ * ISA's act_row for activations), a per-channel operand ([N or 1, C, 1,
+ * 1], read NCHW) broadcast lane-wise. After a kernel whose result need
+ * not be 0 where its inputs are 0 (Sigmoid, Div, a scalar Add), the
+ * padding lanes are rewritten as zeros (the layout's contract).
+ *
+ * The loops are portable C over a compile-time VL (16 or 8, one inlined
+ * copy each), so the compiler vectorises them over the lanes of a pixel.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu_blocked.h"
+#include "cpu_internal.h"
+
+/* Below this many floats an op runs on the calling thread. */
+#define BLK_PAR_MIN 32768
+
+static int64_t numel(const engine_value *v) {
+    int64_t n = 1;
+    for (int d = 0; d < v->rank; ++d) n *= v->dims[d];
+    return n;
+}
+
+static int is_f32_rank4(const engine_value *v) {
+    return v && v->dtype == ENGINE_DTYPE_F32 && v->rank == 4;
+}
+
+static int same_dims(const engine_value *a, const engine_value *b) {
+    if (a->rank != b->rank) return 0;
+    for (int d = 0; d < a->rank; ++d)
+        if (a->dims[d] != b->dims[d]) return 0;
+    return 1;
+}
+
+/* ---- conversions ---- */
+
+/* Pixels per tile of a conversion: the destination tile (64 x VL floats,
+ * 4 KB at VL 16) stays in L1 while VL source rows stream through it. */
+#define CVT_TILE 64
+
+static inline void from_nchw_vl(const int vl, int C, size_t HW, const float *x, float *xb, int threads) {
+    const int CB = (C + vl - 1) / vl;
+    const size_t tiles = (HW + CVT_TILE - 1) / CVT_TILE;
+    const int par = threads > 1 && (size_t)C * HW > BLK_PAR_MIN;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads) if (par)
+    for (int cb = 0; cb < CB; ++cb)
+        for (size_t t = 0; t < tiles; ++t) {
+            const size_t p0 = t * CVT_TILE, np = HW - p0 < CVT_TILE ? HW - p0 : CVT_TILE;
+            float *dst = xb + ((size_t)cb * HW + p0) * (size_t)vl;
+            const int nl = C - cb * vl < vl ? C - cb * vl : vl;
+            for (int l = 0; l < nl; ++l) {
+                const float *src = x + (size_t)(cb * vl + l) * HW + p0;
+                for (size_t p = 0; p < np; ++p) dst[p * (size_t)vl + (size_t)l] = src[p];
+            }
+            for (int l = nl; l < vl; ++l)
+                for (size_t p = 0; p < np; ++p) dst[p * (size_t)vl + (size_t)l] = 0.0f;
+        }
+}
+
+static inline void to_nchw_vl(const int vl, int C, size_t HW, const float *xb, float *x, int threads) {
+    const int CB = (C + vl - 1) / vl;
+    const size_t tiles = (HW + CVT_TILE - 1) / CVT_TILE;
+    const int par = threads > 1 && (size_t)C * HW > BLK_PAR_MIN;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads) if (par)
+    for (int cb = 0; cb < CB; ++cb)
+        for (size_t t = 0; t < tiles; ++t) {
+            const size_t p0 = t * CVT_TILE, np = HW - p0 < CVT_TILE ? HW - p0 : CVT_TILE;
+            const float *src = xb + ((size_t)cb * HW + p0) * (size_t)vl;
+            const int nl = C - cb * vl < vl ? C - cb * vl : vl;
+            for (int l = 0; l < nl; ++l) {
+                float *dst = x + (size_t)(cb * vl + l) * HW + p0;
+                for (size_t p = 0; p < np; ++p) dst[p] = src[p * (size_t)vl + (size_t)l];
+            }
+        }
+}
+
+void cpu_blk_from_nchw(int vl, int C, size_t HW, const float *x, float *xb, int threads) {
+    if (vl == 16) from_nchw_vl(16, C, HW, x, xb, threads);
+    else from_nchw_vl(8, C, HW, x, xb, threads);
+}
+
+void cpu_blk_to_nchw(int vl, int C, size_t HW, const float *xb, float *x, int threads) {
+    if (vl == 16) to_nchw_vl(16, C, HW, xb, x, threads);
+    else to_nchw_vl(8, C, HW, xb, x, threads);
+}
+
+/* Zeros the padding lanes of N images [CB][HW][vl] of C channels. */
+static void zero_pad_lanes(int vl, int64_t N, int C, size_t HW, float *y) {
+    const int CB = (C + vl - 1) / vl, nl = C - (CB - 1) * vl;
+    if (nl == vl) return;
+    for (int64_t n = 0; n < N; ++n) {
+        float *last = y + ((size_t)(n * CB + CB - 1) * HW) * (size_t)vl;
+        for (size_t p = 0; p < HW; ++p)
+            for (int l = nl; l < vl; ++l) last[p * (size_t)vl + (size_t)l] = 0.0f;
+    }
+}
+
+/* ---- MaxPool / AveragePool ----
+ * iparam: avg, count_include_pad. Geometry from the node. */
+static inline float max_nan(float a, float b) {
+    float m = a > b ? a : b; /* b when either is NaN */
+    return a != a ? a : m;
+}
+
+static inline void pool_vl(const int vl, const cpu_step *s, const float *x, float *y) {
+    const engine_node *n = s->node;
+    const engine_pool_params *p = n->params;
+    const engine_value *xv = n->inputs[0], *yv = n->outputs[0];
+    const int avg = s->iparam[0], incl = s->iparam[1];
+    const int64_t N = xv->dims[0], C = xv->dims[1], H = xv->dims[2], W = xv->dims[3];
+    const int64_t OH = yv->dims[2], OW = yv->dims[3], CB = (C + vl - 1) / vl;
+    const int64_t KH = p->kernel[0], KW = p->kernel[1], SH = p->stride[0], SW = p->stride[1];
+    const int64_t DH = p->dilation[0] > 0 ? p->dilation[0] : 1, DW = p->dilation[1] > 0 ? p->dilation[1] : 1;
+    const int64_t PT = p->pad_begin[0], PL = p->pad_begin[1], PB = p->pad_end[0], PR = p->pad_end[1];
+    const int par = s->threads > 1 && N * CB * OH * OW * KH * KW * vl > BLK_PAR_MIN;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(s->threads) if (par)
+    for (int64_t r = 0; r < N * CB; ++r)
+        for (int64_t oh = 0; oh < OH; ++oh) {
+            const float *xc = x + (size_t)(r * H * W) * (size_t)vl;
+            float *yr = y + (size_t)((r * OH + oh) * OW) * (size_t)vl;
+            const int64_t h0 = oh * SH - PT;
+            int64_t khlo = h0 >= 0 ? 0 : (-h0 + DH - 1) / DH, khhi = h0 >= H ? 0 : (H - 1 - h0) / DH + 1;
+            if (khhi > KH) khhi = KH;
+            if (khhi < khlo) khhi = khlo;
+            int64_t ph = 0;
+            for (int64_t k = 0; k < KH; ++k) ph += h0 + k * DH >= -PT && h0 + k * DH < H + PB;
+            for (int64_t ow = 0; ow < OW; ++ow) {
+                const int64_t w0 = ow * SW - PL;
+                int64_t kwlo = w0 >= 0 ? 0 : (-w0 + DW - 1) / DW, kwhi = w0 >= W ? 0 : (W - 1 - w0) / DW + 1;
+                if (kwhi > KW) kwhi = KW;
+                if (kwhi < kwlo) kwhi = kwlo;
+                float acc[16];
+                for (int l = 0; l < vl; ++l) acc[l] = avg ? 0.0f : -INFINITY;
+                for (int64_t kh = khlo; kh < khhi; ++kh) {
+                    const float *row = xc + (size_t)((h0 + kh * DH) * W) * (size_t)vl;
+                    for (int64_t kw = kwlo; kw < kwhi; ++kw) {
+                        const float *px = row + (size_t)(w0 + kw * DW) * (size_t)vl;
+                        if (avg) {
+#pragma omp simd
+                            for (int l = 0; l < vl; ++l) acc[l] += px[l];
+                        } else {
+#pragma omp simd
+                            for (int l = 0; l < vl; ++l) acc[l] = max_nan(acc[l], px[l]);
+                        }
+                    }
+                }
+                float *py = yr + (size_t)ow * (size_t)vl;
+                if (avg) {
+                    int64_t pw = 0;
+                    for (int64_t k = 0; k < KW; ++k) pw += w0 + k * DW >= -PL && w0 + k * DW < W + PR;
+                    const int64_t div = incl ? ph * pw : (khhi - khlo) * (kwhi - kwlo);
+                    const float inv = div > 0 ? 1.0f / (float)div : NAN;
+                    if (div > 0) {
+                        /* a division, as the reference does (not a multiply by 1/div) */
+                        for (int l = 0; l < vl; ++l) py[l] = acc[l] / (float)div;
+                    } else {
+                        for (int l = 0; l < vl; ++l) py[l] = inv;
+                    }
+                } else {
+                    for (int l = 0; l < vl; ++l) py[l] = acc[l];
+                }
+            }
+        }
+    /* a window with no tap in the image gives -inf / NaN in every lane */
+    zero_pad_lanes(vl, N, (int)C, (size_t)(OH * OW), y);
+}
+
+static engine_status pool_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    if (s->blk_vl == 16) pool_vl(16, s, in[0], out[0]);
+    else pool_vl(8, s, in[0], out[0]);
+    return ENGINE_OK;
+}
+
+static int pool_takes(const engine_node *n) {
+    const engine_pool_params *p = n->params;
+    if (!p || p->spatial != 2 || p->storage_order != 0 || n->n_inputs < 1 || n->n_outputs < 1) return 0;
+    if (n->n_outputs > 1 && n->outputs[1]) return 0; /* Indices */
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    if (!is_f32_rank4(x) || !is_f32_rank4(y) || y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1]) return 0;
+    if (p->kernel[0] < 1 || p->kernel[1] < 1 || p->stride[0] < 1 || p->stride[1] < 1) return 0;
+    return x->dims[1] > 0 && x->dims[1] <= INT32_MAX / 2;
+}
+
+/* ---- GlobalAveragePool / GlobalMaxPool: [N, C, H, W] -> [N, C, 1, 1] ---- */
+static inline void gpool_vl(const int vl, const cpu_step *s, const float *x, float *y) {
+    const engine_value *xv = s->node->inputs[0];
+    const int64_t N = xv->dims[0], C = xv->dims[1], HW = xv->dims[2] * xv->dims[3], CB = (C + vl - 1) / vl;
+    const int avg = s->iparam[0];
+    const int par = s->threads > 1 && N * CB * HW * vl > BLK_PAR_MIN;
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+    for (int64_t r = 0; r < N * CB; ++r) {
+        const float *xc = x + (size_t)(r * HW) * (size_t)vl;
+        float acc[16];
+        for (int l = 0; l < vl; ++l) acc[l] = avg ? 0.0f : (HW ? xc[l] : NAN);
+        for (int64_t p = avg ? 0 : 1; p < HW; ++p) {
+            const float *px = xc + (size_t)p * (size_t)vl;
+            if (avg) {
+#pragma omp simd
+                for (int l = 0; l < vl; ++l) acc[l] += px[l];
+            } else {
+#pragma omp simd
+                for (int l = 0; l < vl; ++l) acc[l] = max_nan(acc[l], px[l]);
+            }
+        }
+        float *py = y + (size_t)r * (size_t)vl;
+        for (int l = 0; l < vl; ++l) py[l] = avg ? (HW ? acc[l] / (float)HW : NAN) : acc[l];
+    }
+    zero_pad_lanes(vl, N, (int)C, 1, y);
+}
+
+static engine_status gpool_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    if (s->blk_vl == 16) gpool_vl(16, s, in[0], out[0]);
+    else gpool_vl(8, s, in[0], out[0]);
+    return ENGINE_OK;
+}
+
+static int gpool_takes(const engine_node *n) {
+    if (n->n_inputs < 1 || n->n_outputs != 1) return 0;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    if (!is_f32_rank4(x) || !is_f32_rank4(y)) return 0;
+    return y->dims[0] == x->dims[0] && y->dims[1] == x->dims[1] && y->dims[2] == 1 && y->dims[3] == 1 &&
+           x->dims[1] > 0 && x->dims[1] <= INT32_MAX / 2;
+}
+
+/* ---- unary activations: the ISA's act_row over the padded storage ---- */
+static int act_of(const engine_node *n, engine_epilogue *e) {
+    const engine_scalar_params *p = n->params;
+    memset(e, 0, sizeof *e);
+    if (!p) return 0;
+    switch (n->op) {
+    case ENGINE_OP_Relu: e->act = ENGINE_ACT_RELU; break;
+    case ENGINE_OP_Clip:
+        if (!(p->min <= p->max)) return 0; /* NaN bounds: the reference's formula decides */
+        e->act = ENGINE_ACT_CLIP, e->alpha = p->min, e->beta = p->max;
+        break;
+    case ENGINE_OP_LeakyRelu: e->act = ENGINE_ACT_LEAKY_RELU, e->alpha = p->alpha; break;
+    case ENGINE_OP_Sigmoid: e->act = ENGINE_ACT_SIGMOID; break;
+    case ENGINE_OP_HardSigmoid: e->act = ENGINE_ACT_HARD_SIGMOID, e->alpha = p->alpha, e->beta = p->beta; break;
+    case ENGINE_OP_HardSwish: e->act = ENGINE_ACT_HARD_SWISH; break;
+    case ENGINE_OP_Tanh: e->act = ENGINE_ACT_TANH; break;
+    default: return 0;
+    }
+    return 1;
+}
+
+static engine_status act_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    engine_epilogue e;
+    act_of(s->node, &e);
+    const engine_value *y = s->node->outputs[0];
+    const int vl = s->blk_vl, C = (int)y->dims[1];
+    const size_t HW = (size_t)(y->dims[2] * y->dims[3]);
+    const size_t total = (size_t)y->dims[0] * cpu_blk_image_floats(vl, C, HW);
+    const float *x = in[0];
+    float *yp = out[0];
+    const size_t chunk = 4096, chunks = (total + chunk - 1) / chunk;
+    const int par = s->threads > 1 && total > BLK_PAR_MIN;
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+    for (size_t i = 0; i < chunks; ++i) {
+        const size_t i0 = i * chunk, len = total - i0 < chunk ? total - i0 : chunk;
+        if (yp + i0 != x + i0) memcpy(yp + i0, x + i0, len * sizeof(float));
+        s->k->act_row(&e, yp + i0, len);
+    }
+    zero_pad_lanes(vl, y->dims[0], C, HW, yp);
+    return ENGINE_OK;
+}
+
+static int act_takes(const engine_node *n) {
+    engine_epilogue e;
+    if (!act_of(n, &e) || n->n_inputs < 1 || n->n_outputs != 1) return 0;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    return is_f32_rank4(x) && is_f32_rank4(y) && same_dims(x, y) && y->dims[1] <= INT32_MAX / 2;
+}
+
+/* ---- Add / Sub / Mul / Div ----
+ * iparam: op, form (0: both operands of y's shape, both blocked; 1: the
+ * operand iparam[2] is per channel [N or 1, C, 1, 1] read NCHW; 2: it is
+ * a single float), small operand index. */
+enum { BB_ADD, BB_SUB, BB_MUL, BB_DIV };
+
+static inline float bb(int op, float a, float b) {
+    switch (op) {
+    case BB_ADD: return a + b;
+    case BB_SUB: return a - b;
+    case BB_MUL: return a * b;
+    default: return a / b;
+    }
+}
+
+static inline void binary_vl(const int vl, const cpu_step *s, const void *const *in, float *y) {
+    const engine_value *yv = s->node->outputs[0];
+    const int op = s->iparam[0], form = s->iparam[1], si = s->iparam[2];
+    const int64_t N = yv->dims[0], C = yv->dims[1], HW = yv->dims[2] * yv->dims[3], CB = (C + vl - 1) / vl;
+    const size_t img = cpu_blk_image_floats(vl, (int)C, (size_t)HW);
+    const int par = s->threads > 1 && (size_t)N * img > BLK_PAR_MIN;
+    if (form == 0) {
+        const float *a = in[0], *b = in[1];
+        const size_t total = (size_t)N * img;
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+        for (size_t i = 0; i < total; ++i) y[i] = bb(op, a[i], b[i]);
+    } else {
+        const float *big = in[1 - si], *sm = in[si];
+        const engine_value *sv = s->node->inputs[si];
+        const int per_image = form == 1 && sv->dims[0] == N && N > 1;
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+        for (int64_t r = 0; r < N * CB; ++r) {
+            const int64_t n = r / CB, cb = r % CB;
+            float v[16];
+            for (int l = 0; l < vl; ++l) {
+                const int64_t c = cb * vl + l;
+                v[l] = form == 2 ? sm[0] : c < C ? sm[(per_image ? n * C : 0) + c] : 0.0f;
+            }
+            const float *bp = big + (size_t)(r * HW) * (size_t)vl;
+            float *yp = y + (size_t)(r * HW) * (size_t)vl;
+            for (int64_t p = 0; p < HW; ++p) {
+                const float *bq = bp + (size_t)p * (size_t)vl;
+                float *yq = yp + (size_t)p * (size_t)vl;
+                if (si == 1) {
+#pragma omp simd
+                    for (int l = 0; l < vl; ++l) yq[l] = bb(op, bq[l], v[l]);
+                } else {
+#pragma omp simd
+                    for (int l = 0; l < vl; ++l) yq[l] = bb(op, v[l], bq[l]);
+                }
+            }
+        }
+    }
+    if (op == BB_DIV || form == 2) zero_pad_lanes(vl, N, (int)C, (size_t)HW, y);
+}
+
+static engine_status binary_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    if (s->blk_vl == 16) binary_vl(16, s, in, out[0]);
+    else binary_vl(8, s, in, out[0]);
+    return ENGINE_OK;
+}
+
+/* The form (see above) and small operand of a binary node, -1: no blocked kernel. */
+static int binary_form(const engine_node *n, int *si) {
+    if (n->op != ENGINE_OP_Add && n->op != ENGINE_OP_Sub && n->op != ENGINE_OP_Mul && n->op != ENGINE_OP_Div) return -1;
+    if (n->n_inputs != 2 || n->n_outputs != 1 || !n->inputs[0] || !n->inputs[1]) return -1;
+    const engine_value *y = n->outputs[0];
+    if (!is_f32_rank4(y) || y->dims[1] > INT32_MAX / 2) return -1;
+    for (int k = 0; k < 2; ++k)
+        if (n->inputs[k]->dtype != ENGINE_DTYPE_F32) return -1;
+    if (same_dims(n->inputs[0], y) && same_dims(n->inputs[1], y)) {
+        *si = 1;
+        return 0;
+    }
+    for (int k = 0; k < 2; ++k) {
+        const engine_value *big = n->inputs[1 - k], *sm = n->inputs[k];
+        if (!same_dims(big, y)) continue;
+        *si = k;
+        if (numel(sm) == 1 && sm->rank <= 4) return 2;
+        if (sm->rank == 4 && (sm->dims[0] == 1 || sm->dims[0] == y->dims[0]) && sm->dims[1] == y->dims[1] &&
+            sm->dims[2] == 1 && sm->dims[3] == 1)
+            return 1;
+    }
+    return -1;
+}
+
+/* ---- the interface ---- */
+
+unsigned cpu_blocked_takes(const engine_node *n, const cpu_kernels *k, int threads) {
+    if (!cpu_blk_vl(k->isa) || n->plugin) return 0;
+    int si, form;
+    double a, b;
+    switch (n->op) {
+    case ENGINE_OP_Conv: /* 2-D only: the layout is of rank-4 values */
+        if (n->n_inputs < 2 || !is_f32_rank4(n->inputs[0]) || !is_f32_rank4(n->outputs[0])) return 0;
+        if (!cpu_conv_blocked_costs(n, k, threads, &a, &b)) return 0;
+        return 1u | (((const engine_conv_params *)n->params)->epilogue.sum ? 1u << 3 : 0u);
+    case ENGINE_OP_MaxPool:
+    case ENGINE_OP_AveragePool: return pool_takes(n) ? 1u : 0u;
+    case ENGINE_OP_GlobalAveragePool:
+    case ENGINE_OP_GlobalMaxPool: return gpool_takes(n) ? 1u : 0u;
+    case ENGINE_OP_Add:
+    case ENGINE_OP_Sub:
+    case ENGINE_OP_Mul:
+    case ENGINE_OP_Div:
+        form = binary_form(n, &si);
+        return form < 0 ? 0u : form == 0 ? 3u : 1u << (1 - si);
+    default: return act_takes(n) ? 1u : 0u;
+    }
+}
+
+engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    const int vl = cpu_blk_vl(c->k->isa);
+    if (!vl || n->plugin) return ENGINE_ERR_UNSUPPORTED;
+    if (n->op == ENGINE_OP_Conv) return cpu_prepare_conv_blocked(c, s);
+    if (!cpu_blocked_takes(n, c->k, c->threads)) return ENGINE_ERR_UNSUPPORTED;
+    s->blk_vl = vl;
+    s->blk_in_mask = 1u;
+    switch (n->op) {
+    case ENGINE_OP_MaxPool:
+    case ENGINE_OP_AveragePool: {
+        const engine_pool_params *p = n->params;
+        s->iparam[0] = n->op == ENGINE_OP_AveragePool;
+        s->iparam[1] = p->count_include_pad;
+        s->exec = pool_blk_exec;
+        snprintf(s->kernel, sizeof s->kernel, "f32_%s%dx%ds%d_nchw%dc__omp",
+                 s->iparam[0] ? "avgpool" : "maxpool", (int)p->kernel[0], (int)p->kernel[1], (int)p->stride[0], vl);
+        return ENGINE_OK;
+    }
+    case ENGINE_OP_GlobalAveragePool:
+    case ENGINE_OP_GlobalMaxPool:
+        s->iparam[0] = n->op == ENGINE_OP_GlobalAveragePool;
+        s->exec = gpool_blk_exec;
+        snprintf(s->kernel, sizeof s->kernel, "f32_global%spool_nchw%dc__omp", s->iparam[0] ? "avg" : "max", vl);
+        return ENGINE_OK;
+    case ENGINE_OP_Add:
+    case ENGINE_OP_Sub:
+    case ENGINE_OP_Mul:
+    case ENGINE_OP_Div: {
+        int si, form = binary_form(n, &si);
+        s->iparam[0] = n->op == ENGINE_OP_Add ? BB_ADD : n->op == ENGINE_OP_Sub ? BB_SUB : n->op == ENGINE_OP_Mul ? BB_MUL : BB_DIV;
+        s->iparam[1] = form;
+        s->iparam[2] = si;
+        s->blk_in_mask = form == 0 ? 3u : 1u << (1 - si);
+        s->exec = binary_blk_exec;
+        snprintf(s->kernel, sizeof s->kernel, "f32_%s_%s_nchw%dc__omp", n->op_type,
+                 form == 0 ? "same" : form == 1 ? "channel" : "scalar", vl);
+        return ENGINE_OK;
+    }
+    default:
+        s->exec = act_blk_exec;
+        snprintf(s->kernel, sizeof s->kernel, "f32_%s_nchw%dc__%s", n->op_type, vl, c->k->isa_name);
+        return ENGINE_OK;
+    }
+}

@@ -1,0 +1,446 @@
+/*
+ * tests/cpu/test_cpu_blocked.c - the blocked-layout conv algorithms of
+ * cpu_blocked.h (conv_blocked.c: cpu_conv_direct_blk, cpu_conv_dw_blk)
+ * against a naive double-precision NCHW conv, on every ISA with a blocked
+ * layout that this machine runs (AVX-512: NCHW16c, AVX2: NCHW8c).
+ *
+ * The test converts inputs to the blocked layout and outputs back with
+ * helpers of its own (not ops_blocked.c: the kernels are tested alone),
+ * writes NaN into every output float first (an unwritten output fails), and
+ * asserts that the padding lanes of every output block are exactly 0.
+ *
+ * Data: seeded xorshift streams; inputs, bias and the residual sum uniform
+ * in [-1, 1], weights at kaiming scale (variance 2 / fan_in). Shapes are
+ * awkward on purpose: C and M not multiples of the block, 1x1 images, pads
+ * larger than the kernel, strides 2 and 3, dilation 2, kernels from 1x1 to
+ * 11x11, 1-D, every epilogue activation with and without sum, threads 1-3.
+ *
+ * Tolerance: |got - want| <= 1e-5 + 1e-4 * |want| per element.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_blocked.h"
+
+/* ---- data ---- */
+
+static uint32_t rng_state;
+static float rnd(void) { /* uniform [-1, 1) */
+    uint32_t s = rng_state;
+    s ^= s << 13;
+    s ^= s >> 17;
+    s ^= s << 5;
+    rng_state = s;
+    return (float)((double)(s >> 8) / 8388608.0 - 1.0);
+}
+
+static float *fill(size_t n, float scale) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    assert_non_null(p);
+    for (size_t i = 0; i < n; ++i) p[i] = rnd() * scale;
+    return p;
+}
+
+static void *alloc64(size_t bytes) {
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+    assert_non_null(p);
+    return p;
+}
+
+/* ---- the ISAs with a blocked layout this machine runs ---- */
+
+static int isa_list(cpu_isa *out) {
+    int n = 0;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        out[n++] = CPU_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out[n++] = CPU_ISA_AVX2;
+#endif
+    return n;
+}
+
+static const char *isa_name(cpu_isa isa) {
+    switch (isa) {
+    case CPU_ISA_AVX512: return "avx512";
+    case CPU_ISA_AVX2: return "avx2";
+    case CPU_ISA_NEON: return "neon";
+    default: return "scalar";
+    }
+}
+
+/* ---- layout helpers (the test's own) ---- */
+
+/* NCHW [C][HW] -> [CB][HW][vl], padding lanes 0. */
+static float *to_blk(int vl, int C, size_t HW, const float *x) {
+    size_t n = cpu_blk_image_floats(vl, C, HW);
+    float *b = alloc64(n * sizeof(float));
+    memset(b, 0, n * sizeof(float));
+    for (int c = 0; c < C; ++c)
+        for (size_t i = 0; i < HW; ++i) b[((size_t)(c / vl) * HW + i) * vl + (size_t)(c % vl)] = x[(size_t)c * HW + i];
+    return b;
+}
+
+static void from_blk(int vl, int C, size_t HW, const float *b, float *x) {
+    for (int c = 0; c < C; ++c)
+        for (size_t i = 0; i < HW; ++i) x[(size_t)c * HW + i] = b[((size_t)(c / vl) * HW + i) * vl + (size_t)(c % vl)];
+}
+
+/* ---- one conv case ---- */
+
+typedef struct conv_case {
+    int C, M, H, W, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, group;
+    engine_act act;
+    int sum, bias;
+} conv_case;
+
+static void to_desc(const conv_case *k, int threads, cpu_conv2d *d) {
+    memset(d, 0, sizeof *d);
+    d->C = k->C, d->M = k->M, d->H = k->H, d->W = k->W;
+    d->KH = k->KH, d->KW = k->KW, d->SH = k->SH, d->SW = k->SW, d->DH = k->DH, d->DW = k->DW;
+    d->PT = k->PT, d->PL = k->PL, d->PB = k->PB, d->PR = k->PR;
+    d->group = k->group;
+    d->OH = (k->H + k->PT + k->PB - k->DH * (k->KH - 1) - 1) / k->SH + 1;
+    d->OW = (k->W + k->PL + k->PR - k->DW * (k->KW - 1) - 1) / k->SW + 1;
+    d->epi.act = k->act;
+    /* parameters that make each activation bend inside the data's range */
+    switch (k->act) {
+    case ENGINE_ACT_CLIP: d->epi.alpha = -0.5f, d->epi.beta = 0.75f; break;
+    case ENGINE_ACT_LEAKY_RELU: d->epi.alpha = 0.1f; break;
+    case ENGINE_ACT_HARD_SIGMOID: d->epi.alpha = 0.2f, d->epi.beta = 0.5f; break;
+    default: break;
+    }
+    d->epi.sum = k->sum;
+    d->threads = threads;
+}
+
+static void case_str(const conv_case *k, char *buf, size_t n) {
+    snprintf(buf, n, "C%d M%d %dx%d k%dx%d s%dx%d d%dx%d pad%d,%d,%d,%d g%d act%d sum%d bias%d", k->C, k->M, k->H,
+             k->W, k->KH, k->KW, k->SH, k->SW, k->DH, k->DW, k->PT, k->PL, k->PB, k->PR, k->group, (int)k->act,
+             k->sum, k->bias);
+}
+
+/* The naive conv in double: y = act(sum_taps w x + bias [+ sum]). */
+static void naive_conv(const cpu_conv2d *d, const float *x, const float *w, const float *b, const float *s,
+                       float *y) {
+    const int Cg = d->C / d->group, Mg = d->M / d->group;
+    for (int m = 0; m < d->M; ++m) {
+        const int g = m / Mg;
+        for (int oh = 0; oh < d->OH; ++oh)
+            for (int ow = 0; ow < d->OW; ++ow) {
+                double acc = b ? (double)b[m] : 0.0;
+                for (int c = 0; c < Cg; ++c)
+                    for (int kh = 0; kh < d->KH; ++kh) {
+                        const int ih = oh * d->SH - d->PT + kh * d->DH;
+                        if (ih < 0 || ih >= d->H) continue;
+                        for (int kw = 0; kw < d->KW; ++kw) {
+                            const int iw = ow * d->SW - d->PL + kw * d->DW;
+                            if (iw < 0 || iw >= d->W) continue;
+                            acc += (double)w[(((size_t)m * Cg + c) * d->KH + kh) * d->KW + kw] *
+                                   (double)x[((size_t)(g * Cg + c) * d->H + ih) * d->W + iw];
+                        }
+                    }
+                const size_t o = ((size_t)m * d->OH + oh) * d->OW + ow;
+                if (s) acc += (double)s[o];
+                y[o] = (float)engine_act_apply(&d->epi, acc);
+            }
+    }
+}
+
+/* Fails on a padding lane of y that is not +0 or an output off the tolerance. */
+static void check_out(const cpu_conv_algo *algo, cpu_isa isa, const char *what, const cpu_conv2d *dp, int vl,
+                      const float *yb, float *got, const float *want) {
+    const cpu_conv2d d = *dp;
+    const int threads = d.threads;
+    const size_t OHW = (size_t)d.OH * d.OW, ny = (size_t)d.M * OHW;
+    /* padding lanes of the last block */
+    const int MB = (d.M + vl - 1) / vl;
+    for (size_t i = 0; i < OHW; ++i)
+        for (int l = d.M - (MB - 1) * vl; l < vl; ++l) {
+            float v = yb[((size_t)(MB - 1) * OHW + i) * vl + (size_t)l];
+            if (v != 0.0f || signbit(v))
+                fail_msg("%s %s %s: padding lane %d of pixel %zu = %g", algo->name, isa_name(isa), what, l, i,
+                         (double)v);
+        }
+    from_blk(vl, d.M, OHW, yb, got);
+    for (size_t i = 0; i < ny; ++i) {
+        double err = fabs((double)got[i] - (double)want[i]);
+        double tol = 1e-5 + 1e-4 * fabs((double)want[i]);
+        if (!(err <= tol)) /* NaN fails too */
+            fail_msg("%s %s %s T%d: y[%zu] (m %zu, pixel %zu) = %.9g, want %.9g", algo->name, isa_name(isa), what,
+                     threads, i, i / OHW, i % OHW, (double)got[i], (double)want[i]);
+    }
+}
+
+/* Runs algo on isa for case k with `threads`; fails on the first output
+ * off the tolerance or a padding lane that is not 0. */
+static void run_case(const cpu_conv_algo *algo, cpu_isa isa, const conv_case *k, int threads, uint32_t seed) {
+    cpu_conv2d d;
+    to_desc(k, threads, &d);
+    char what[200];
+    case_str(k, what, sizeof what);
+    if (!algo->applies(&d, isa)) fail_msg("%s %s: does not apply to %s", algo->name, isa_name(isa), what);
+    assert_true(algo->estimate_ns(&d, isa) > 0.0);
+    const int vl = cpu_blk_vl(isa);
+    rng_state = seed ? seed : 1;
+    const size_t HW = (size_t)d.H * d.W, OHW = (size_t)d.OH * d.OW;
+    const size_t nx = (size_t)d.C * HW, ny = (size_t)d.M * OHW;
+    const size_t nw = (size_t)d.M * (d.C / d.group) * d.KH * d.KW;
+    float *x = fill(nx, 1.0f);
+    float *w = fill(nw, sqrtf(6.0f / (float)((d.C / d.group) * d.KH * d.KW)));
+    float *b = fill((size_t)d.M, 1.0f);
+    float *s = fill(ny, 1.0f);
+    float *want = malloc(ny * sizeof(float)), *got = malloc(ny * sizeof(float));
+    assert_non_null(want);
+    assert_non_null(got);
+    naive_conv(&d, x, w, k->bias ? b : NULL, d.epi.sum ? s : NULL, want);
+
+    float *xb = to_blk(vl, d.C, HW, x), *sb = to_blk(vl, d.M, OHW, s);
+    const size_t nyb = cpu_blk_image_floats(vl, d.M, OHW);
+    float *yb = alloc64(nyb * sizeof(float));
+    for (size_t i = 0; i < nyb; ++i) yb[i] = NAN; /* unwritten outputs fail */
+    void *packed = alloc64(algo->packed_size(&d, isa));
+    algo->pack(&d, isa, w, k->bias ? b : NULL, packed);
+    size_t ss = algo->scratch_size(&d, isa);
+    void *scratch = ss ? alloc64(ss) : NULL;
+    algo->run(&d, isa, packed, xb, d.epi.sum ? sb : NULL, yb, scratch);
+    check_out(algo, isa, what, &d, vl, yb, got, want);
+    if (ss) { /* without scratch: the direct kernel's checked border path */
+        for (size_t i = 0; i < nyb; ++i) yb[i] = NAN;
+        algo->run(&d, isa, packed, xb, d.epi.sum ? sb : NULL, yb, NULL);
+        check_out(algo, isa, what, &d, vl, yb, got, want);
+    }
+
+    free(x);
+    free(w);
+    free(b);
+    free(s);
+    free(want);
+    free(got);
+    free(xb);
+    free(sb);
+    free(yb);
+    free(packed);
+    free(scratch);
+}
+
+/* ---- direct ---- */
+
+static conv_case full(int C, int M, int H, int W, int K, int S, int P, int D) {
+    conv_case k = {C, M, H, W, K, K, S, S, D, D, P, P, P, P, 1, ENGINE_ACT_NONE, 0, 1};
+    return k;
+}
+
+static void test_direct_blk(void **state) {
+    (void)state;
+    cpu_isa isas[4];
+    const int ni = isa_list(isas);
+    if (ni == 0) {
+        printf("direct_blk: no ISA with a blocked layout on this machine, skipped\n");
+        return;
+    }
+    conv_case cases[96];
+    int nc = 0;
+    cases[nc++] = full(3, 5, 9, 11, 3, 1, 1, 1);
+    cases[nc++] = full(17, 24, 14, 14, 3, 1, 1, 1);
+    cases[nc++] = full(33, 17, 7, 7, 3, 1, 1, 1);
+    cases[nc++] = full(24, 33, 15, 13, 3, 2, 1, 1);   /* stride 2 */
+    cases[nc++] = full(5, 40, 16, 17, 3, 3, 1, 1);    /* stride 3 */
+    cases[nc++] = full(17, 17, 13, 15, 3, 1, 2, 2);   /* dilation 2 */
+    cases[nc++] = full(40, 36, 7, 9, 1, 1, 0, 1);     /* 1x1: the one-row form */
+    cases[nc++] = full(33, 70, 5, 3, 1, 1, 0, 1);
+    cases[nc++] = full(17, 19, 9, 8, 1, 2, 0, 1);     /* 1x1 stride 2 */
+    cases[nc++] = full(9, 20, 6, 6, 1, 1, 1, 1);      /* 1x1 padded */
+    cases[nc++] = full(5, 17, 11, 12, 5, 1, 2, 1);
+    cases[nc++] = full(3, 24, 19, 21, 7, 2, 3, 1);
+    cases[nc++] = full(3, 9, 23, 25, 11, 4, 2, 1);
+    cases[nc++] = full(16, 32, 14, 30, 3, 1, 1, 1);   /* exact blocks, long rows */
+    cases[nc++] = full(1, 1, 1, 1, 3, 1, 1, 1);       /* 1x1 image */
+    cases[nc++] = full(24, 5, 1, 1, 1, 1, 0, 1);
+    cases[nc++] = full(17, 33, 1, 1, 3, 2, 1, 1);
+    cases[nc++] = full(5, 7, 3, 4, 3, 1, 5, 1);       /* pads larger than the kernel */
+    cases[nc++] = full(64, 64, 7, 7, 3, 1, 1, 1);
+    cases[nc++] = full(64, 80, 10, 10, 5, 1, 2, 2);   /* dilated 5x5 */
+    {
+        conv_case k = full(5, 9, 14, 23, 3, 1, 0, 1); /* asymmetric pads and strides */
+        k.PT = 0, k.PL = 1, k.PB = 2, k.PR = 0, k.SW = 2;
+        cases[nc++] = k;
+        k = full(6, 18, 2, 9, 3, 1, 0, 1);
+        k.PT = 4, k.PL = 0, k.PB = 3, k.PR = 6;
+        cases[nc++] = k;
+        k = full(7, 11, 10, 12, 3, 1, 0, 1);
+        k.KH = 3, k.KW = 5, k.PL = 2, k.PR = 2, k.PT = 1, k.PB = 1, k.DH = 2;
+        cases[nc++] = k;
+        k = full(17, 20, 1, 67, 1, 1, 0, 1); /* 1-D */
+        k.KW = 5, k.SW = 2, k.PL = 2, k.PR = 2;
+        cases[nc++] = k;
+        k = full(9, 33, 1, 40, 1, 1, 0, 1); /* 1-D dilated, stride 3 */
+        k.KW = 3, k.SW = 3, k.DW = 2, k.PL = 1, k.PR = 4;
+        cases[nc++] = k;
+        k = full(3, 5, 1, 9, 1, 1, 0, 1); /* 1-D kernel 11 wider than the row */
+        k.KW = 11, k.PL = 6, k.PR = 6;
+        cases[nc++] = k;
+        k = full(4, 8, 40, 2, 1, 1, 0, 1); /* tall, narrow, 7x1 */
+        k.KH = 7, k.PT = 3, k.PB = 3, k.SH = 2;
+        cases[nc++] = k;
+    }
+    const int base = nc;
+    /* every activation, with and without sum and bias */
+    for (int a = 0; a <= (int)ENGINE_ACT_TANH; ++a)
+        for (int s = 0; s < 2; ++s) {
+            conv_case k = full(a % 2 ? 19 : 5, a % 2 ? 21 : 7, 9, 13, a % 2 ? 3 : 5, 1 + s, a % 2 ? 1 : 2, 1);
+            k.act = (engine_act)a;
+            k.sum = s;
+            k.bias = (a + s) % 3 != 0;
+            cases[nc++] = k;
+        }
+    assert_true(nc <= 96);
+    int runs = 0;
+    for (int i = 0; i < ni; ++i)
+        for (int c = 0; c < nc; ++c) {
+            conv_case k = cases[c];
+            if (c < base) { /* rotate activations, sum and bias over the shape cases */
+                k.act = (engine_act)(c % ((int)ENGINE_ACT_TANH + 1));
+                k.sum = c % 3 == 1;
+                k.bias = c % 4 != 2;
+            }
+            for (int t = 1; t <= 3; ++t) {
+                run_case(&cpu_conv_direct_blk, isas[i], &k, t, 1000u + (uint32_t)c * 7u + (uint32_t)t);
+                ++runs;
+            }
+        }
+    printf("direct_blk: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
+}
+
+/* ---- depthwise ---- */
+
+static conv_case dw(int C, int H, int W, int K, int S, int P, int D) {
+    conv_case k = {C, C, H, W, K, K, S, S, D, D, P, P, P, P, C, ENGINE_ACT_NONE, 0, 1};
+    return k;
+}
+
+static void test_dw_blk(void **state) {
+    (void)state;
+    cpu_isa isas[4];
+    const int ni = isa_list(isas);
+    if (ni == 0) {
+        printf("dw_blk: no ISA with a blocked layout on this machine, skipped\n");
+        return;
+    }
+    conv_case cases[96];
+    int nc = 0;
+    cases[nc++] = dw(32, 28, 28, 3, 1, 1, 1);
+    cases[nc++] = dw(17, 13, 17, 3, 1, 1, 1);
+    cases[nc++] = dw(17, 13, 17, 3, 2, 1, 1);
+    cases[nc++] = dw(3, 7, 7, 3, 1, 1, 1);
+    cases[nc++] = dw(5, 7, 7, 3, 2, 1, 1);
+    cases[nc++] = dw(1, 1, 1, 3, 1, 1, 1);
+    cases[nc++] = dw(33, 1, 1, 3, 2, 1, 1);
+    cases[nc++] = dw(24, 7, 7, 5, 1, 2, 1);
+    cases[nc++] = dw(37, 14, 14, 5, 2, 2, 1);
+    cases[nc++] = dw(33, 7, 9, 3, 1, 1, 1);
+    cases[nc++] = dw(5, 40, 67, 5, 1, 2, 1);
+    cases[nc++] = dw(4, 16, 16, 3, 1, 0, 1);  /* valid: no padding */
+    cases[nc++] = dw(17, 19, 21, 5, 2, 0, 1);
+    cases[nc++] = dw(3, 13, 17, 3, 1, 2, 2);  /* dilation 2 */
+    cases[nc++] = dw(24, 13, 37, 3, 2, 1, 2);
+    cases[nc++] = dw(17, 11, 19, 7, 1, 3, 1); /* 7x7 */
+    cases[nc++] = dw(9, 15, 23, 7, 2, 3, 1);
+    cases[nc++] = dw(3, 11, 19, 2, 2, 0, 1);  /* 2x2 s2 */
+    cases[nc++] = dw(17, 11, 19, 1, 1, 0, 1); /* 1x1: the one-row form */
+    cases[nc++] = dw(17, 11, 19, 1, 2, 1, 1); /* 1x1 strided, padded */
+    cases[nc++] = dw(24, 12, 20, 3, 3, 1, 1); /* stride 3 */
+    cases[nc++] = dw(9, 13, 13, 9, 1, 4, 1);  /* 9x9 */
+    cases[nc++] = dw(5, 3, 4, 3, 1, 4, 1);    /* pads larger than the kernel */
+    cases[nc++] = dw(64, 14, 14, 3, 1, 1, 1);
+    {
+        conv_case k = dw(5, 14, 23, 3, 1, 0, 1); /* asymmetric pads and strides */
+        k.PT = 0, k.PL = 1, k.PB = 1, k.PR = 0, k.SW = 2;
+        cases[nc++] = k;
+        k = dw(17, 9, 35, 5, 1, 0, 1);
+        k.PT = 2, k.PL = 0, k.PB = 1, k.PR = 2, k.SH = 2;
+        cases[nc++] = k;
+        k = dw(2, 10, 12, 3, 1, 0, 1);
+        k.KH = 3, k.KW = 5, k.PL = 2, k.PR = 2, k.PT = 1, k.PB = 1;
+        cases[nc++] = k;
+        k = dw(19, 1, 50, 1, 1, 0, 1); /* 1-D */
+        k.KW = 3, k.SW = 2, k.DW = 2, k.PL = 1, k.PR = 1;
+        cases[nc++] = k;
+        k = dw(3, 5, 3, 5, 2, 0, 1);
+        k.PT = 6, k.PL = 3, k.PB = 1, k.PR = 7;
+        cases[nc++] = k;
+    }
+    const int base = nc;
+    for (int a = 0; a <= (int)ENGINE_ACT_TANH; ++a)
+        for (int s = 0; s < 2; ++s) {
+            conv_case k = dw(a % 2 ? 17 : 24, 9, 23, a % 2 ? 5 : 3, 1 + s, a % 2 ? 2 : 1, 1);
+            k.act = (engine_act)a;
+            k.sum = s;
+            k.bias = (a + s) % 3 != 0;
+            cases[nc++] = k;
+        }
+    assert_true(nc <= 96);
+    int runs = 0;
+    for (int i = 0; i < ni; ++i)
+        for (int c = 0; c < nc; ++c) {
+            conv_case k = cases[c];
+            if (c < base) {
+                k.act = (engine_act)(c % ((int)ENGINE_ACT_TANH + 1));
+                k.sum = c % 3 == 1;
+                k.bias = c % 4 != 2;
+            }
+            for (int t = 1; t <= 3; ++t) {
+                run_case(&cpu_conv_dw_blk, isas[i], &k, t, 5000u + (uint32_t)c * 7u + (uint32_t)t);
+                ++runs;
+            }
+        }
+    printf("dw_blk: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
+}
+
+/* ---- applies ---- */
+
+static void test_applies(void **state) {
+    (void)state;
+    cpu_conv2d d;
+    conv_case k = full(16, 16, 8, 8, 3, 1, 1, 1);
+    to_desc(&k, 1, &d);
+    assert_true(cpu_conv_direct_blk.applies(&d, CPU_ISA_AVX512));
+    assert_true(cpu_conv_direct_blk.applies(&d, CPU_ISA_AVX2));
+    assert_false(cpu_conv_direct_blk.applies(&d, CPU_ISA_SCALAR));
+    assert_false(cpu_conv_direct_blk.applies(&d, CPU_ISA_NEON));
+    assert_false(cpu_conv_dw_blk.applies(&d, CPU_ISA_AVX512)); /* not depthwise */
+    k.group = 2;                                                /* grouped */
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_direct_blk.applies(&d, CPU_ISA_AVX512));
+    assert_false(cpu_conv_dw_blk.applies(&d, CPU_ISA_AVX512));
+    k = dw(16, 8, 8, 3, 1, 1, 1);
+    to_desc(&k, 1, &d);
+    assert_true(cpu_conv_dw_blk.applies(&d, CPU_ISA_AVX512));
+    assert_true(cpu_conv_dw_blk.applies(&d, CPU_ISA_AVX2));
+    assert_false(cpu_conv_dw_blk.applies(&d, CPU_ISA_SCALAR));
+    assert_false(cpu_conv_dw_blk.applies(&d, CPU_ISA_NEON));
+    assert_false(cpu_conv_direct_blk.applies(&d, CPU_ISA_AVX512)); /* group 16 */
+    k.M = 32;                                                      /* multiplier 2 */
+    to_desc(&k, 1, &d);
+    assert_false(cpu_conv_dw_blk.applies(&d, CPU_ISA_AVX512));
+    assert_null(cpu_conv_direct_blk.run_scaled);
+    assert_null(cpu_conv_dw_blk.run_scaled);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_applies),
+        cmocka_unit_test(test_direct_blk),
+        cmocka_unit_test(test_dw_blk),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
