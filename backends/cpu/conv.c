@@ -195,9 +195,21 @@ int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threa
      * at 7x7), which is fine for choosing among themselves (one scale)
      * but not against a kernel with honest ns: they are put on that scale
      * here. The depthwise and gemv estimates are near their times. */
-    const double scale = a == &cpu_conv_gemm || a == &cpu_conv_winograd ? 0.5 : 1.0;
-    *nchw_ns = a->estimate_ns(&d, k->isa) * scale;
     *blk_ns = b->estimate_ns(&d, k->isa);
+    if (a == &cpu_conv_winograd) {
+        /* Winograd's estimate is further off at 7x7 (its weight-streaming
+         * term dominates there: 7.5 ms estimated, 1.0 measured on C512),
+         * so it is put against the blocked kernel by the ratio of their
+         * measured times (same probe, 2 threads): 0.44-0.63 on maps of
+         * 14x14 and more (C32 28x28 .. C512 28x28, C64 112x112), 0.85-0.94
+         * on 7x7 (C256, C512). */
+        *nchw_ns = *blk_ns * (d.OH * d.OW > 64 ? 0.6 : 0.9);
+        return 1;
+    }
+    /* The depthwise kernels' estimates run low: measured 1.0-3.0x (row
+     * kernel, 112x112 .. 28x28) and 1.1-1.8x (c16) of them. */
+    const int dw = a == &cpu_conv_depthwise || a == &cpu_conv_depthwise_c16;
+    *nchw_ns = a->estimate_ns(&d, k->isa) * (a == &cpu_conv_gemm ? 0.5 : dw ? 1.5 : 1.0);
     return 1;
 }
 

@@ -418,13 +418,72 @@ static double numel_f(const engine_value *v) {
     return e;
 }
 
+/* What the layout choice weighs (find_blocked). */
+typedef struct blk_choice {
+    const ref_state *s;
+    const engine_partition *part;
+    const int *runs, *fuse, *pwdw, *is_view;
+    const unsigned *takes; /* the inputs node k's blocked kernel reads blocked; 0: it has none */
+    const double *cost_n, *cost_b; /* node k's estimate on NCHW and on blocked kernels */
+    int *mode;
+} blk_choice;
+
+/* The conversions value v (output 0 of node pk) costs with the modes as
+ * they are (the rule of the header above: stored blocked when its producer
+ * runs blocked, every reader wants it blocked and it may be). */
+static double blk_value_cost(const blk_choice *c, int pk, const engine_value *v) {
+    const int vl = cpu_blk_vl(c->s->k->isa);
+    if (!v || v->rank != 4 || blk_neutral(v, vl)) return 0.0;
+    int want_b = 0, want_n = 0;
+    for (int r = 0; r < c->part->n_nodes; ++r) {
+        if (!c->runs[r]) continue;
+        const engine_node *n = c->part->nodes[r];
+        for (int j = 0; j < n->n_inputs; ++j)
+            if (read_value(c->part, c->fuse, c->pwdw, r, j) == v) {
+                if (c->mode[r] && j < 32 && (c->takes[r] >> j & 1u)) ++want_b;
+                else ++want_n;
+            }
+        if (c->fuse[r] >= 0 && c->part->nodes[c->fuse[r]]->inputs[se_scale_operand(c->part->nodes[c->fuse[r]])] == v)
+            ++want_n;
+    }
+    const double cvt = numel_f(v) * CVT_NS_PER_FLOAT;
+    const int made_b = pk >= 0 && c->mode[pk];
+    if (made_b && !want_n && blk_eligible(c->part, c->is_view, v)) return 0.0;
+    return cvt * (double)want_b + (made_b ? cvt : 0.0); /* stored NCHW */
+}
+
+/* Node k's cost with its operands' conversions, at the modes as they are. */
+static double blk_local_cost(const blk_choice *c, int k) {
+    const engine_node *n = c->part->nodes[k];
+    double cost = c->mode[k] ? c->cost_b[k] : c->cost_n[k];
+    for (int j = 0; j < n->n_inputs; ++j) {
+        const engine_value *v = read_value(c->part, c->fuse, c->pwdw, k, j);
+        if (v && !v->data) {
+            int pk = producer_of(c->part, v);
+            if (pk >= 0 && c->part->nodes[pk]->outputs[0] == v) cost += blk_value_cost(c, pk, v);
+            else if (pk < 0) cost += blk_value_cost(c, -1, v);
+        } else if (v && c->mode[k] && j < 32 && (c->takes[k] >> j & 1u)) {
+            cost += numel_f(v) * CVT_NS_PER_FLOAT; /* a constant read blocked */
+        }
+    }
+    if (n->n_outputs > 0) cost += blk_value_cost(c, k, n->outputs[0]);
+    return cost;
+}
+
 /* mode[k]: 1 when node k runs blocked (and mask[k] its blocked inputs);
  * blk_val[k]: 1 when output 0 of node k is stored blocked. runs[k]: 0 for
- * the nodes that are not run (constant, fused, views). */
+ * the nodes that are not run (constant, fused, views).
+ * By cost (ENGINE_CPU_BLOCKED unset or 1): each Conv starts on the cheaper
+ * of its two estimates, every other node NCHW; then single nodes are
+ * flipped while a flip lowers the cost of the node and of the conversions
+ * of its operands (pools and elementwise ops cost the same both ways, so
+ * they follow their neighbours: a chain that starts and ends in blocked
+ * convs stays blocked through them), a few passes in node order. */
 static void find_blocked(const ref_state *s, const engine_partition *part, const int *runs, const int *fuse,
-                         const int *pwdw, const int *is_view, int *mode, unsigned *mask, int *blk_val) {
+                         const int *pwdw, const int *is_view, int *mode, unsigned *mask, int *blk_val,
+                         double *cost_n, double *cost_b) {
     const int vl = cpu_blk_vl(s->k->isa);
-    for (int k = 0; k < part->n_nodes; ++k) mode[k] = 0, mask[k] = 0, blk_val[k] = 0;
+    for (int k = 0; k < part->n_nodes; ++k) mode[k] = 0, mask[k] = 0, blk_val[k] = 0, cost_n[k] = cost_b[k] = 0.0;
     if (!vl || !s->blocked) return;
     for (int k = 0; k < part->n_nodes; ++k) {
         const engine_node *n = part->nodes[k];
@@ -435,25 +494,27 @@ static void find_blocked(const ref_state *s, const engine_partition *part, const
             mode[k] = 1;
             continue;
         }
-        /* does an input it would read blocked come blocked? (its producer
-         * runs blocked and the value may be stored so) */
-        int comes = 0;
-        for (int j = 0; j < n->n_inputs && j < 32; ++j) {
-            if (!(mask[k] >> j & 1u)) continue;
-            const engine_value *v = n->inputs[j];
-            int pk = producer_of(part, v);
-            comes |= pk >= 0 && mode[pk] && blk_eligible(part, is_view, v);
+        if (n->op == ENGINE_OP_Conv && !cpu_conv_blocked_costs(n, s->k, s->threads, &cost_n[k], &cost_b[k])) {
+            mask[k] = 0;
+            continue;
         }
-        if (n->op == ENGINE_OP_Conv) {
-            double nchw_ns, blk_ns;
-            if (!cpu_conv_blocked_costs(n, s->k, s->threads, &nchw_ns, &blk_ns)) continue;
-            const double cvt_x = numel_f(n->inputs[0]) * CVT_NS_PER_FLOAT;
-            mode[k] = blk_ns + (comes ? 0.0 : cvt_x) < nchw_ns + (comes ? cvt_x : 0.0);
-        } else {
-            mode[k] = comes;
-        }
-        if (!mode[k]) mask[k] = 0;
+        mode[k] = cost_b[k] < cost_n[k];
     }
+    if (s->blocked == 1) {
+        blk_choice c = {s, part, runs, fuse, pwdw, is_view, mask, cost_n, cost_b, mode};
+        for (int pass = 0, changed = 1; changed && pass < 8; ++pass) {
+            changed = 0;
+            for (int k = 0; k < part->n_nodes; ++k) {
+                if (!mask[k]) continue;
+                double before = blk_local_cost(&c, k);
+                mode[k] = !mode[k];
+                if (blk_local_cost(&c, k) < before - 1e-9) changed = 1;
+                else mode[k] = !mode[k];
+            }
+        }
+    }
+    for (int k = 0; k < part->n_nodes; ++k)
+        if (!mode[k]) mask[k] = 0;
     for (int k = 0; k < part->n_nodes; ++k) {
         if (!mode[k]) continue;
         const engine_value *v = part->nodes[k]->outputs[0];
@@ -656,6 +717,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     engine_plan_buffer *plan = NULL;
     int *produced = NULL, *fuse = NULL, *pwdw = NULL, *is_view = NULL, *runs = NULL, *mode = NULL, *blk_val = NULL;
     unsigned *blk_mask = NULL;
+    double *cost_n = NULL, *cost_b = NULL;
     ref_view *views = NULL;
     int n_bufs = 0;
     char reason[256];
@@ -701,8 +763,10 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     mode = xalloc(s, sizeof *mode * (size_t)(part->n_nodes + 1), _Alignof(int));
     blk_val = xalloc(s, sizeof *blk_val * (size_t)(part->n_nodes + 1), _Alignof(int));
     blk_mask = xalloc(s, sizeof *blk_mask * (size_t)(part->n_nodes + 1), _Alignof(unsigned));
+    cost_n = xalloc(s, sizeof *cost_n * (size_t)(part->n_nodes + 1), _Alignof(double));
+    cost_b = xalloc(s, sizeof *cost_b * (size_t)(part->n_nodes + 1), _Alignof(double));
     if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->dst_ptrs || !p->copies || !bufs || !plan || !produced ||
-        !fuse || !pwdw || !is_view || !views || !runs || !mode || !blk_val || !blk_mask)
+        !fuse || !pwdw || !is_view || !views || !runs || !mode || !blk_val || !blk_mask || !cost_n || !cost_b)
         goto oom;
     memset(produced, 0, sizeof *produced * (size_t)(part->n_outputs + 1));
     find_se_fusions(s, part, fuse);
@@ -723,7 +787,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             }
         runs[k] = !(n_present > 0 && n_const == n_present) && p->steps[k].fused_into < 0 && !is_view[k];
     }
-    find_blocked(s, part, runs, fuse, pwdw, is_view, mode, blk_mask, blk_val);
+    find_blocked(s, part, runs, fuse, pwdw, is_view, mode, blk_mask, blk_val, cost_n, cost_b);
     const int vl = cpu_blk_vl(s->k->isa);
 
     /* A value whose alias chain is honoured here lives in its root's
@@ -964,6 +1028,8 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     xfree(s, mode);
     xfree(s, blk_val);
     xfree(s, blk_mask);
+    xfree(s, cost_n);
+    xfree(s, cost_b);
     *program = p;
     return ENGINE_OK;
 
@@ -989,6 +1055,8 @@ fail:
     xfree(s, mode);
     xfree(s, blk_val);
     xfree(s, blk_mask);
+    xfree(s, cost_n);
+    xfree(s, cost_b);
     program_free(s, p);
     return st;
 }
