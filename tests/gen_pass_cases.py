@@ -320,6 +320,33 @@ class Views(nn.Module):
         return u.flatten(1) * 0.5 + torch.sigmoid(u.reshape(n, -1))
 
 
+class BlockedChain(nn.Module):
+    """A chain the cpu backend can keep in its blocked channel layout
+    (NCHW16c / NCHW8c; the tests run it with ENGINE_CPU_BLOCKED=all too):
+    channel counts that are not multiples of 8 (the padding lanes), a
+    standalone Sigmoid and Div (ops that do not map 0 to 0, so the padding
+    lanes must be rewritten), pools, a depthwise conv, a residual sum, a
+    per-channel scale from a global pool (SE) and a scalar operand."""
+
+    def __init__(self, c=20):
+        super().__init__()
+        self.a = nn.Conv2d(3, c, 3, padding=1)
+        self.b = nn.Conv2d(c, 2 * c, 3, stride=2, padding=1)
+        self.dw = nn.Conv2d(2 * c, 2 * c, 5, padding=2, groups=2 * c)
+        self.pw = nn.Conv2d(2 * c, 2 * c, 1)
+        self.fc = nn.Conv2d(2 * c, 2 * c, 1)
+        self.d = nn.Parameter(torch.rand(1, 2 * c, 1, 1) + 0.5)
+
+    def forward(self, x):
+        y = F.max_pool2d(F.relu(self.a(x)), 3, 1, 1)
+        y = self.b(y)
+        z = torch.sigmoid(self.dw(y)) / self.d
+        z = F.relu(self.pw(z) + y)
+        s = torch.sigmoid(self.fc(F.adaptive_avg_pool2d(z, 1)))
+        z = F.avg_pool2d(z * s, 3, 1, 1, count_include_pad=False) - 0.25
+        return F.adaptive_max_pool2d(z, 1) + F.adaptive_avg_pool2d(torch.tanh(z), 1)
+
+
 def cases():
     g = nn.Hardsigmoid()
     return [
@@ -361,6 +388,8 @@ def cases():
         ("pw_dw_s2_5x5_silu_batch2", PwDw(8, 36, 5, 2, nn.SiLU()), (2, 8, 45, 47), 13, {"Sigmoid", "Mul"}),
         ("pw_dw_dw_sum", PwDw(24, 24, 3, 1, nn.ReLU(), dw_sum=True), (1, 24, 57, 56), 13, {"Add", "Relu"}),
         ("pw_dw_reused", PwDw(16, 24, 3, 1, nn.ReLU(), reuse=True), (1, 16, 56, 56), 13, {"Add"}),
+        ("blocked_chain", BlockedChain(), (1, 3, 15, 14), 13, {"MaxPool", "Sigmoid", "Div", "GlobalAveragePool"}),
+        ("blocked_chain_batch2", BlockedChain(13), (2, 3, 12, 9), 13, {"AveragePool", "Sub", "Tanh"}),
     ]
 
 
