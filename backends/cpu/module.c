@@ -13,7 +13,10 @@
  *     host kernel, so cpu supports exactly what ref supports;
  *   - a Squeeze-Excitation Mul feeding a Conv runs inside that Conv
  *     (find_se_fusions below), and a 1x1 expansion conv inside the
- *     depthwise conv it feeds (find_pw_dw_fusions, conv_pw_dw.c).
+ *     depthwise conv it feeds (find_pw_dw_fusions, conv_pw_dw.c);
+ *   - nodes may run in the blocked channel layout (cpu_blocked.h,
+ *     find_blocked below), values then stored so, with conversions where a
+ *     reader wants the other form (CVT_*).
  * Nothing is allocated per run. Threads: OpenMP, config->threads (0: the
  * number of processors). The ISA is chosen once at create (CPUID, lowered
  * by ENGINE_CPU_ISA); ENGINE_CPU_VERBOSE=1 prints the kernel of every node
@@ -354,12 +357,10 @@ static size_t views_offset(const ref_view *views, int n_views, const engine_valu
 
 /* ---- the blocked layout (cpu_blocked.h) ----
  * Which nodes run on a blocked kernel (mode), and in which form each value
- * is stored. A node runs blocked when it has a blocked kernel and: Conv,
- * when its blocked estimate, plus converting X if X will not be blocked,
- * beats the NCHW estimate plus converting X if X will be; any other op,
- * when an input it reads blocked comes blocked (chains continue through
- * pools and elementwise ops, but do not start there). A value is stored
- * blocked when its producer runs blocked, every reader reads it blocked,
+ * is stored. Nodes with a blocked kernel are chosen by cost (find_blocked:
+ * the conv estimates of both forms and the conversions they cause). A
+ * value is stored blocked when its producer runs blocked, every reader
+ * reads it blocked,
  * and it is internal (no partition input or output: those are the seams;
  * no alias chain; no view's input). A reader that wants the other form
  * converts (CVT_*); a [N, C, 1, 1] value with C a multiple of VL is the
@@ -384,15 +385,24 @@ static int is_view_input(const engine_partition *part, const int *is_view, const
     return 0;
 }
 
-/* 1 when v may be stored blocked at all. */
-static int blk_eligible(const engine_partition *part, const int *is_view, const engine_value *v) {
-    if (!v || v->data || v->alias_of || v->dtype != ENGINE_DTYPE_F32 || v->rank != 4) return 0;
+/* 1 when v is in an alias chain (a Concat's in-place input or output). */
+static int in_chain(const engine_partition *part, const engine_value *v) {
+    return v->alias_of || aliased_into(part, v);
+}
+
+/* 1 when v may be stored blocked at all. A member of an alias chain only
+ * with one image and whole channel blocks (its blocked bytes then sit
+ * where its NCHW bytes would), and only with its whole chain
+ * (find_blocked). */
+static int blk_eligible(const engine_partition *part, const int *is_view, int vl, const engine_value *v) {
+    if (!v || v->data || v->dtype != ENGINE_DTYPE_F32 || v->rank != 4) return 0;
     for (int d = 0; d < 4; ++d)
         if (v->dims[d] < 1) return 0;
     if (v->dims[1] > INT32_MAX / 2) return 0;
     if (find_value(part->inputs, part->n_inputs, v) >= 0 || find_value(part->outputs, part->n_outputs, v) >= 0)
         return 0;
-    return !aliased_into(part, v) && !is_view_input(part, is_view, v);
+    if (in_chain(part, v) && (v->dims[0] != 1 || v->dims[1] % vl)) return 0;
+    return !is_view_input(part, is_view, v);
 }
 
 /* The same bytes in both forms: one pixel per channel, whole blocks. */
@@ -448,7 +458,7 @@ static double blk_value_cost(const blk_choice *c, int pk, const engine_value *v)
     }
     const double cvt = numel_f(v) * CVT_NS_PER_FLOAT;
     const int made_b = pk >= 0 && c->mode[pk];
-    if (made_b && !want_n && blk_eligible(c->part, c->is_view, v)) return 0.0;
+    if (made_b && !want_n && blk_eligible(c->part, c->is_view, vl, v)) return 0.0;
     return cvt * (double)want_b + (made_b ? cvt : 0.0); /* stored NCHW */
 }
 
@@ -515,21 +525,53 @@ static void find_blocked(const ref_state *s, const engine_partition *part, const
     }
     for (int k = 0; k < part->n_nodes; ++k)
         if (!mode[k]) mask[k] = 0;
-    for (int k = 0; k < part->n_nodes; ++k) {
-        if (!mode[k]) continue;
-        const engine_value *v = part->nodes[k]->outputs[0];
-        int ok = blk_eligible(part, is_view, v);
-        for (int r = 0; ok && r < part->n_nodes; ++r) {
-            if (!runs[r]) continue;
-            const engine_node *n = part->nodes[r];
-            for (int j = 0; ok && j < n->n_inputs; ++j)
-                if (read_value(part, fuse, pwdw, r, j) == v) ok = mode[r] && j < 32 && (mask[r] >> j & 1u);
-            if (fuse[r] >= 0) { /* the fused Mul's scale is read too, NCHW */
-                const engine_node *mul = part->nodes[fuse[r]];
-                ok &= mul->inputs[se_scale_operand(mul)] != v;
+    const engine_alias_query aq = engine_alias_partition_query(part);
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int k = 0; k < part->n_nodes; ++k) {
+            blk_val[k] = 0;
+            if (!mode[k]) continue;
+            const engine_value *v = part->nodes[k]->outputs[0];
+            int ok = blk_eligible(part, is_view, vl, v);
+            for (int r = 0; ok && r < part->n_nodes; ++r) {
+                if (!runs[r]) continue;
+                const engine_node *n = part->nodes[r];
+                for (int j = 0; ok && j < n->n_inputs; ++j)
+                    if (read_value(part, fuse, pwdw, r, j) == v) ok = mode[r] && j < 32 && (mask[r] >> j & 1u);
+                if (fuse[r] >= 0) { /* the fused Mul's scale is read too, NCHW */
+                    const engine_node *mul = part->nodes[fuse[r]];
+                    ok &= mul->inputs[se_scale_operand(mul)] != v;
+                }
+            }
+            blk_val[k] = ok;
+        }
+        /* An alias chain is stored in one form: blocked when every member
+         * is (each the output 0 of a node whose result is stored blocked),
+         * else NCHW, and then no Concat of it runs blocked (it would copy
+         * blocked bytes over an in-place member's NCHW ones). */
+        for (int k = 0; k < part->n_nodes; ++k) {
+            const engine_node *n = part->nodes[k];
+            for (int j = 0; j < n->n_outputs; ++j) {
+                const engine_value *v = n->outputs[j];
+                if (!v || !in_chain(part, v) || (j == 0 && blk_val[k])) continue;
+                /* v is NCHW: so is its chain; its Concats run NCHW */
+                size_t off;
+                const engine_value *root = engine_alias_resolve(v, &aq, &off);
+                for (int c = 0; c < part->n_nodes; ++c) {
+                    const engine_node *cn = part->nodes[c];
+                    if (!mode[c] || cn->op != ENGINE_OP_Concat) continue;
+                    int touches = engine_alias_resolve(cn->outputs[0], &aq, &off) == root;
+                    for (int i = 0; !touches && i < cn->n_inputs; ++i)
+                        touches = cn->inputs[i] && in_chain(part, cn->inputs[i]) &&
+                                  engine_alias_resolve(cn->inputs[i], &aq, &off) == root;
+                    if (touches) {
+                        mode[c] = 0;
+                        mask[c] = 0;
+                        changed = 1;
+                    }
+                }
             }
         }
-        blk_val[k] = ok;
     }
 }
 

@@ -370,6 +370,25 @@ static int binary_form(const engine_node *n, int *si) {
     return -1;
 }
 
+/* ---- Concat over channels of one image ----
+ * With N = 1 and every C a multiple of VL, an input's blocked bytes are
+ * its NCHW bytes' size and sit where its NCHW bytes would: the channel
+ * concat of blocked images is the byte concat, as on NCHW (ops.c's
+ * kernel, which skips inputs already stored in place: concat_alias). */
+static unsigned concat_takes(const engine_node *n, int vl) {
+    const engine_axis_params *p = n->params;
+    if (!p || n->n_outputs != 1 || n->n_inputs < 1 || n->n_inputs > 32 || vl <= 0) return 0;
+    const engine_value *y = n->outputs[0];
+    if (!is_f32_rank4(y) || y->dims[0] != 1 || p->axis != 1) return 0;
+    for (int k = 0; k < n->n_inputs; ++k) {
+        const engine_value *x = n->inputs[k];
+        if (!is_f32_rank4(x) || x->dims[0] != 1 || x->dims[1] % vl || x->dims[2] != y->dims[2] ||
+            x->dims[3] != y->dims[3])
+            return 0;
+    }
+    return n->n_inputs == 32 ? 0xFFFFFFFFu : (1u << n->n_inputs) - 1u;
+}
+
 /* ---- the interface ---- */
 
 unsigned cpu_blocked_takes(const engine_node *n, const cpu_kernels *k, int threads) {
@@ -391,6 +410,7 @@ unsigned cpu_blocked_takes(const engine_node *n, const cpu_kernels *k, int threa
     case ENGINE_OP_Div:
         form = binary_form(n, &si);
         return form < 0 ? 0u : form == 0 ? 3u : 1u << (1 - si);
+    case ENGINE_OP_Concat: return concat_takes(n, cpu_blk_vl(k->isa));
     default: return act_takes(n) ? 1u : 0u;
     }
 }
@@ -432,6 +452,14 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
         s->exec = binary_blk_exec;
         snprintf(s->kernel, sizeof s->kernel, "f32_%s_%s_nchw%dc__omp", n->op_type,
                  form == 0 ? "same" : form == 1 ? "channel" : "scalar", vl);
+        return ENGINE_OK;
+    }
+    case ENGINE_OP_Concat: {
+        engine_status st = cpu_prepare_op(c, s); /* the NCHW byte concat */
+        if (st) return st;
+        s->blk_vl = vl;
+        s->blk_in_mask = cpu_blocked_takes(n, c->k, c->threads);
+        snprintf(s->kernel, sizeof s->kernel, "f32_concat_memcpy_nchw%dc", vl);
         return ENGINE_OK;
     }
     default:
