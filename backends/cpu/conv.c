@@ -121,6 +121,22 @@ int cpu_conv_fusable_dw(const engine_node *n, const cpu_kernels *k, int threads)
     return choose_algo(&d, k->isa) == &cpu_conv_depthwise;
 }
 
+/* xsc = xb with channel c scaled by xs[c], one blocked image (the padding
+ * lanes stay zero: they are 0 * 0). */
+static void blk_scale_image(int vl, int C, size_t HW, const float *xb, const float *xs, float *xsc, int threads) {
+    const int CB = (C + vl - 1) / vl;
+    const int par = threads > 1 && (size_t)CB * HW * (size_t)vl > 32768;
+#pragma omp parallel for schedule(static) num_threads(threads) if (par)
+    for (int cb = 0; cb < CB; ++cb) {
+        float sc[16];
+        for (int l = 0; l < vl; ++l) sc[l] = cb * vl + l < C ? xs[cb * vl + l] : 0.0f;
+        const float *src = xb + (size_t)cb * HW * (size_t)vl;
+        float *dst = xsc + (size_t)cb * HW * (size_t)vl;
+        for (size_t p = 0; p < HW; ++p)
+            for (int l = 0; l < vl; ++l) dst[p * (size_t)vl + (size_t)l] = src[p * (size_t)vl + (size_t)l] * sc[l];
+    }
+}
+
 static engine_status conv_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
     const cpu_conv2d *d = &s->conv;
     const engine_value *x = s->node->inputs[0];
@@ -135,7 +151,12 @@ static engine_status conv_exec(const cpu_step *s, const void *const *in, void *c
     }
     for (int64_t b = 0; b < x->dims[0]; ++b) {
         const float *xb = xp + (size_t)b * in_img, *sb = sum ? sum + (size_t)b * out_img : NULL;
-        if (xs)
+        if (xs && s->blk_vl) { /* blocked: the scaled image in the scratch after the algorithm's own */
+            float *xsc = (float *)((char *)scratch + s->blk_scale_off);
+            blk_scale_image(s->blk_vl, d->C, (size_t)d->H * (size_t)d->W, xb,
+                            xs + (s->in_scale > 1 ? (size_t)b * (size_t)d->C : 0), xsc, d->threads);
+            s->algo->run(d, s->k->isa, s->prep, xsc, sb, y + (size_t)b * out_img, scratch);
+        } else if (xs)
             s->algo->run_scaled(d, s->k->isa, s->prep, xb, xs + (s->in_scale > 1 ? (size_t)b * (size_t)d->C : 0), sb,
                                 y + (size_t)b * out_img, scratch);
         else
@@ -215,8 +236,7 @@ int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threa
 
 engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
-    if (n->op != ENGINE_OP_Conv || s->in_scale || s->pre || !describe_conv(n, c->threads, &s->conv))
-        return ENGINE_ERR_UNSUPPORTED;
+    if (n->op != ENGINE_OP_Conv || s->pre || !describe_conv(n, c->threads, &s->conv)) return ENGINE_ERR_UNSUPPORTED;
     const cpu_conv_algo *a = blocked_algo(&s->conv, c->k->isa);
     if (!a) return ENGINE_ERR_UNSUPPORTED;
     size_t bytes = a->packed_size(&s->conv, c->k->isa);
@@ -228,9 +248,14 @@ engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     s->prep_bytes = bytes;
     s->algo = a;
     s->scratch_bytes = a->scratch_size(&s->conv, c->k->isa);
-    s->exec = conv_exec;
     s->blk_vl = cpu_blk_vl(c->k->isa);
+    if (s->in_scale) { /* a fused SE Mul: X is scaled into scratch, then the kernel runs on it */
+        s->blk_scale_off = (s->scratch_bytes + 63) / 64 * 64;
+        s->scratch_bytes = s->blk_scale_off + cpu_blk_image_floats(s->blk_vl, s->conv.C,
+                                                                   (size_t)s->conv.H * (size_t)s->conv.W) * sizeof(float);
+    }
+    s->exec = conv_exec;
     s->blk_in_mask = 1u | (s->conv.epi.sum ? 1u << 3 : 0u);
-    snprintf(s->kernel, sizeof s->kernel, "%s__%s", a->name, c->k->isa_name);
+    snprintf(s->kernel, sizeof s->kernel, "%s%s__%s", a->name, s->in_scale ? "_xscale" : "", c->k->isa_name);
     return ENGINE_OK;
 }

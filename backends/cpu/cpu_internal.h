@@ -125,6 +125,7 @@ struct cpu_step {
     int blk_vl;                   /* 0: the kernel reads and writes NCHW; VL: it runs in the blocked
                                    * layout (cpu_blocked.h): the inputs in blk_in_mask and output 0 */
     unsigned blk_in_mask;         /* bit j: input j is read blocked (the others NCHW) */
+    size_t blk_scale_off;         /* blocked Conv with in_scale: where in scratch X is scaled */
     char kernel[80];              /* the kernel name: dtype, op, tile, ISA */
 };
 

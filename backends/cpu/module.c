@@ -497,7 +497,9 @@ static void find_blocked(const ref_state *s, const engine_partition *part, const
     if (!vl || !s->blocked) return;
     for (int k = 0; k < part->n_nodes; ++k) {
         const engine_node *n = part->nodes[k];
-        if (!runs[k] || fuse[k] >= 0 || pwdw[k] >= 0 || n->plugin) continue;
+        /* an SE-fused Conv may run blocked (X scaled in its scratch; the
+         * scale is read NCHW), a depthwise one with a 1x1 conv inside not */
+        if (!runs[k] || pwdw[k] >= 0 || n->plugin) continue;
         mask[k] = cpu_blocked_takes(n, s->k, s->threads);
         if (!mask[k]) continue;
         if (s->blocked == 2) {
