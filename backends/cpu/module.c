@@ -1061,21 +1061,10 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         if (p->steps[k].cvt_buf >= 0) p->steps[k].cvt_base = bufs[p->steps[k].cvt_buf].offset;
     }
 
-    xfree(s, bufs);
-    xfree(s, plan);
-    xfree(s, produced);
-    xfree(s, fuse);
-    xfree(s, pwdw);
-    xfree(s, is_view);
-    xfree(s, views);
-    xfree(s, runs);
-    xfree(s, mode);
-    xfree(s, blk_val);
-    xfree(s, blk_mask);
-    xfree(s, cost_n);
-    xfree(s, cost_b);
     *program = p;
-    return ENGINE_OK;
+    p = NULL;
+    st = ENGINE_OK;
+    goto done;
 
 not_produced: {
     const engine_node *n = part->nodes[rc.missing_k];
@@ -1088,6 +1077,7 @@ oom:
     set_err(err, err_size, "cpu: %s%s%s", "out of memory while compiling", "", "");
     st = ENGINE_ERR_OUT_OF_MEMORY;
 fail:
+done: /* p is NULL on success (the caller owns it now) */
     xfree(s, bufs);
     xfree(s, plan);
     xfree(s, produced);

@@ -111,6 +111,17 @@ static inline float max_nan(float a, float b) {
     return a != a ? a : m;
 }
 
+/* One tap of a pool window into the VL lanes of acc: sum or NaN-keeping max. */
+static inline void pool_tap(const int vl, int avg, float *acc, const float *px) {
+    if (avg) {
+#pragma omp simd
+        for (int l = 0; l < vl; ++l) acc[l] += px[l];
+    } else {
+#pragma omp simd
+        for (int l = 0; l < vl; ++l) acc[l] = max_nan(acc[l], px[l]);
+    }
+}
+
 static inline void pool_vl(const int vl, const cpu_step *s, const float *x, float *y) {
     const engine_node *n = s->node;
     const engine_pool_params *p = n->params;
@@ -143,14 +154,7 @@ static inline void pool_vl(const int vl, const cpu_step *s, const float *x, floa
                 for (int64_t kh = khlo; kh < khhi; ++kh) {
                     const float *row = xc + (size_t)((h0 + kh * DH) * W) * (size_t)vl;
                     for (int64_t kw = kwlo; kw < kwhi; ++kw) {
-                        const float *px = row + (size_t)(w0 + kw * DW) * (size_t)vl;
-                        if (avg) {
-#pragma omp simd
-                            for (int l = 0; l < vl; ++l) acc[l] += px[l];
-                        } else {
-#pragma omp simd
-                            for (int l = 0; l < vl; ++l) acc[l] = max_nan(acc[l], px[l]);
-                        }
+                        pool_tap(vl, avg, acc, row + (size_t)(w0 + kw * DW) * (size_t)vl);
                     }
                 }
                 float *py = yr + (size_t)ow * (size_t)vl;
@@ -202,16 +206,7 @@ static inline void gpool_vl(const int vl, const cpu_step *s, const float *x, flo
         const float *xc = x + (size_t)(r * HW) * (size_t)vl;
         float acc[16];
         for (int l = 0; l < vl; ++l) acc[l] = avg ? 0.0f : (HW ? xc[l] : NAN);
-        for (int64_t p = avg ? 0 : 1; p < HW; ++p) {
-            const float *px = xc + (size_t)p * (size_t)vl;
-            if (avg) {
-#pragma omp simd
-                for (int l = 0; l < vl; ++l) acc[l] += px[l];
-            } else {
-#pragma omp simd
-                for (int l = 0; l < vl; ++l) acc[l] = max_nan(acc[l], px[l]);
-            }
-        }
+        for (int64_t p = avg ? 0 : 1; p < HW; ++p) pool_tap(vl, avg, acc, xc + (size_t)p * (size_t)vl);
         float *py = y + (size_t)r * (size_t)vl;
         for (int l = 0; l < vl; ++l) py[l] = avg ? (HW ? acc[l] / (float)HW : NAN) : acc[l];
     }
