@@ -360,9 +360,9 @@ static size_t views_offset(const ref_view *views, int n_views, const engine_valu
  * is stored. Nodes with a blocked kernel are chosen by cost (find_blocked:
  * the conv estimates of both forms and the conversions they cause). A
  * value is stored blocked when its producer runs blocked, every reader
- * reads it blocked,
- * and it is internal (no partition input or output: those are the seams;
- * no alias chain; no view's input). A reader that wants the other form
+ * reads it blocked, and it is internal (no partition input or output:
+ * those are the seams; no view's input; an alias chain only as a whole,
+ * with one image and whole channel blocks). A reader that wants the other form
  * converts (CVT_*); a [N, C, 1, 1] value with C a multiple of VL is the
  * same bytes in both forms and is never converted.
  * ENGINE_CPU_BLOCKED=0 turns it off, =all runs every node that has a
