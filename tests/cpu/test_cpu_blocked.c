@@ -15,7 +15,8 @@
  * larger than the kernel, strides 2 and 3, dilation 2, kernels from 1x1 to
  * 11x11, 1-D, every epilogue activation with and without sum, threads 1-3.
  *
- * Tolerance: |got - want| <= 1e-5 + 1e-4 * |want| per element.
+ * Tolerance: |got - want| <= 1e-5 + 1e-4 * |want| per element. Also the
+ * module's layout conversions (ops_blocked.c), exactly.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -436,9 +437,53 @@ static void test_applies(void **state) {
     assert_null(cpu_conv_dw_blk.run_scaled);
 }
 
+/* ---- the module's conversions (ops_blocked.c) ----
+ * NCHW -> blocked puts channel c of pixel p at [c / VL][p][c % VL] and
+ * zeros in the padding lanes (the layout's contract), even over garbage;
+ * blocked -> NCHW gives the image back bit for bit and writes nothing past
+ * it; both alike on 1..3 threads and on sizes around the tile (64 px). */
+static void test_conversions(void **state) {
+    (void)state;
+    static const int Cs[] = {1, 3, 8, 16, 17, 24, 33};
+    static const size_t HWs[] = {1, 7, 63, 64, 65, 196, 3136};
+    int runs = 0;
+    for (int vl = 8; vl <= 16; vl += 8)
+        for (size_t ci = 0; ci < sizeof Cs / sizeof Cs[0]; ++ci)
+            for (size_t hi = 0; hi < sizeof HWs / sizeof HWs[0]; ++hi)
+                for (int threads = 1; threads <= 3; ++threads) {
+                    const int C = Cs[ci];
+                    const size_t HW = HWs[hi], n = (size_t)C * HW, nb = cpu_blk_image_floats(vl, C, HW);
+                    rng_state = (uint32_t)(C * 7919 + (int)HW * 31 + vl + threads);
+                    float *x = malloc(n * sizeof *x), *xb = malloc(nb * sizeof *xb),
+                          *back = malloc((n + 1) * sizeof *back);
+                    assert_non_null(x);
+                    assert_non_null(xb);
+                    assert_non_null(back);
+                    for (size_t i = 0; i < n; ++i) x[i] = rnd();
+                    for (size_t i = 0; i < nb; ++i) xb[i] = NAN;
+                    cpu_blk_from_nchw(vl, C, HW, x, xb, threads);
+                    for (int c = 0; c < (C + vl - 1) / vl * vl; ++c)
+                        for (size_t p = 0; p < HW; ++p) {
+                            const float got = xb[((size_t)(c / vl) * HW + p) * (size_t)vl + (size_t)(c % vl)];
+                            if (c < C) assert_true(got == x[(size_t)c * HW + p]);
+                            else assert_true(got == 0.0f && !signbit(got));
+                        }
+                    back[n] = 12345.0f;
+                    cpu_blk_to_nchw(vl, C, HW, xb, back, threads);
+                    assert_memory_equal(back, x, n * sizeof *x);
+                    assert_true(back[n] == 12345.0f);
+                    free(x);
+                    free(xb);
+                    free(back);
+                    ++runs;
+                }
+    printf("conversions: %d shapes x VL x threads round-trip exactly\n", runs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_applies),
+        cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_direct_blk),
         cmocka_unit_test(test_dw_blk),
     };
