@@ -183,5 +183,9 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s);
  * (cubic, other ranks, a resized N or C, other dtypes) is UNSUPPORTED. */
 engine_status cpu_prepare_lrn(const cpu_prep_ctx *c, cpu_step *s);
 engine_status cpu_prepare_resize(const cpu_prep_ctx *c, cpu_step *s);
+/* ops_lrn_resize.c: 1 when cpu_prepare_resize takes node n; and the same
+ * Resize in the blocked layout with VL lanes (cpu_blocked.h). */
+int cpu_resize_takes(const engine_node *n);
+engine_status cpu_prepare_resize_blocked(const cpu_prep_ctx *c, cpu_step *s, int vl);
 
 #endif /* ENGINE_CPU_INTERNAL_H */

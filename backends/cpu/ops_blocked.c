@@ -2,7 +2,8 @@
  * ops_blocked.c - the non-conv kernels of the blocked layout (cpu_blocked.h)
  * and the conversions between it and NCHW.
  *
- * Pools and global pools take one vector of VL channels per output pixel
+ * (Resize in the blocked layout lives beside its NCHW kernel, in
+ * ops_lrn_resize.c.) Pools and global pools take one vector of VL channels per output pixel
  * (no per-row bookkeeping on short 7x7 / 14x14 rows), unary activations
  * and Add/Sub/Mul/Div run over the padded storage as flat rows (the
  * ISA's act_row for activations), a per-channel operand ([N or 1, C, 1,
@@ -406,6 +407,7 @@ unsigned cpu_blocked_takes(const engine_node *n, const cpu_kernels *k, int threa
         form = binary_form(n, &si);
         return form < 0 ? 0u : form == 0 ? 3u : 1u << (1 - si);
     case ENGINE_OP_Concat: return concat_takes(n, cpu_blk_vl(k->isa));
+    case ENGINE_OP_Resize: return cpu_resize_takes(n) ? 1u : 0u;
     default: return act_takes(n) ? 1u : 0u;
     }
 }
@@ -449,6 +451,7 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
                  form == 0 ? "same" : form == 1 ? "channel" : "scalar", vl);
         return ENGINE_OK;
     }
+    case ENGINE_OP_Resize: return cpu_prepare_resize_blocked(c, s, vl);
     case ENGINE_OP_Concat: {
         engine_status st = cpu_prepare_op(c, s); /* the NCHW byte concat */
         if (st) return st;

@@ -164,9 +164,10 @@ static resize_tap2 tap2_at(void *base, int64_t off, int64_t len) {
 }
 
 /* The taps of every output position along one dim into t (linear) or
- * idx (nearest); 0 when the sampling rule rejects the scale. */
-static int resize_axis(const engine_resize_params *p, double scale, int64_t len_in, int64_t len_out, int32_t *idx,
-                       resize_tap2 *t) {
+ * idx (nearest); 0 when the sampling rule rejects the scale. With t and
+ * idx NULL it only checks. */
+static int resize_axis(const engine_resize_params *p, int linear, double scale, int64_t len_in, int64_t len_out,
+                       int32_t *idx, resize_tap2 *t) {
     for (int64_t o = 0; o < len_out; ++o) {
         int64_t ti[ENGINE_RESIZE_MAX_TAPS];
         double tw[ENGINE_RESIZE_MAX_TAPS];
@@ -174,18 +175,19 @@ static int resize_axis(const engine_resize_params *p, double scale, int64_t len_
         if (nt < 1 || nt > 2) return 0;
         for (int k = 0; k < nt; ++k)
             if (ti[k] < 0 || ti[k] >= len_in) return 0;
-        if (idx) {
+        if (!linear) {
             if (nt != 1 || tw[0] != 1.0) return 0;
-            idx[o] = (int32_t)ti[0];
+            if (idx) idx[o] = (int32_t)ti[0];
             continue;
         }
+        /* a tap the reference weighs with a nonzero double is kept */
+        if (nt == 2 && tw[1] != 0.0 && (float)tw[1] == 0.0f) return 0;
+        if (tw[0] == 0.0 || (float)tw[0] == 0.0f) return 0;
+        if (!t) continue;
         t->i0[o] = (int32_t)ti[0];
         t->w0[o] = (float)tw[0];
         t->i1[o] = (int32_t)(nt == 2 ? ti[1] : ti[0]);
         t->w1[o] = nt == 2 ? (float)tw[1] : 0.0f;
-        /* a tap the reference weighs with a nonzero double is kept */
-        if (nt == 2 && tw[1] != 0.0 && t->w1[o] == 0.0f) return 0;
-        if (tw[0] == 0.0 || t->w0[o] == 0.0f) return 0;
     }
     return 1;
 }
@@ -276,25 +278,104 @@ static engine_status resize_exec(const cpu_step *s, const void *const *in, void 
     return ENGINE_OK;
 }
 
-engine_status cpu_prepare_resize(const cpu_prep_ctx *c, cpu_step *s) {
-    const engine_node *n = s->node;
+int cpu_resize_takes(const engine_node *n) {
     const engine_resize_params *p = n->params;
-    if (!p || n->op != ENGINE_OP_Resize || n->n_inputs < 1 || n->n_outputs < 1) return ENGINE_ERR_UNSUPPORTED;
+    if (!p || n->op != ENGINE_OP_Resize || n->n_inputs < 1 || n->n_outputs < 1) return 0;
     const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    if (!x || !y || x->dtype != ENGINE_DTYPE_F32 || y->dtype != ENGINE_DTYPE_F32) return ENGINE_ERR_UNSUPPORTED;
-    if (x->rank != 4 || y->rank != 4) return ENGINE_ERR_UNSUPPORTED;
-    if (p->mode != ENGINE_RESIZE_NEAREST && p->mode != ENGINE_RESIZE_LINEAR) return ENGINE_ERR_UNSUPPORTED;
-    if (p->coord == ENGINE_COORD_TF_CROP_AND_RESIZE) return ENGINE_ERR_UNSUPPORTED;
+    if (!x || !y || x->dtype != ENGINE_DTYPE_F32 || y->dtype != ENGINE_DTYPE_F32) return 0;
+    if (x->rank != 4 || y->rank != 4) return 0;
+    if (p->mode != ENGINE_RESIZE_NEAREST && p->mode != ENGINE_RESIZE_LINEAR) return 0;
+    if (p->coord == ENGINE_COORD_TF_CROP_AND_RESIZE) return 0;
     /* scales (2) and sizes (3) must have been constants */
     for (int k = 2; k < n->n_inputs && k < 4; ++k)
-        if (n->inputs[k] && !n->inputs[k]->data && engine_value_numel(n->inputs[k]) > 0)
-            return ENGINE_ERR_UNSUPPORTED;
+        if (n->inputs[k] && !n->inputs[k]->data && engine_value_numel(n->inputs[k]) > 0) return 0;
     for (int d = 0; d < 4; ++d)
-        if (x->dims[d] < 1 || y->dims[d] < 1 || x->dims[d] > INT32_MAX / 2 || y->dims[d] > INT32_MAX / 2)
-            return ENGINE_ERR_UNSUPPORTED;
+        if (x->dims[d] < 1 || y->dims[d] < 1 || x->dims[d] > INT32_MAX / 2 || y->dims[d] > INT32_MAX / 2) return 0;
     /* N and C pass straight through (else the reference resamples them) */
     for (int d = 0; d < 2; ++d)
-        if (p->scales[d] != 1.0f || x->dims[d] != y->dims[d]) return ENGINE_ERR_UNSUPPORTED;
+        if (p->scales[d] != 1.0f || x->dims[d] != y->dims[d]) return 0;
+    const int linear = p->mode == ENGINE_RESIZE_LINEAR;
+    return resize_axis(p, linear, (double)p->scales[3], x->dims[3], y->dims[3], NULL, NULL) &&
+           resize_axis(p, linear, (double)p->scales[2], x->dims[2], y->dims[2], NULL, NULL);
+}
+
+/* The blocked layout (cpu_blocked.h): one vector of VL channels per
+ * pixel, the same taps and the same float operations per lane as above
+ * (W first, then H), so the results are those of the NCHW kernel. Units:
+ * (image x channel block x output row). */
+static inline void resize_blk_vl(const int vl, const cpu_step *s, const float *x, float *y) {
+    const engine_value *xv = s->node->inputs[0], *yv = s->node->outputs[0];
+    const int64_t N = yv->dims[0], C = yv->dims[1], IH = xv->dims[2], IW = xv->dims[3], OH = yv->dims[2],
+                  OW = yv->dims[3], CB = (C + vl - 1) / vl, units = N * CB * OH;
+    const int linear = s->iparam[0];
+    const int par = s->threads > 1 && N * CB * OH * OW * vl > PAR_MIN && units > 1;
+    const int32_t *ix = s->prep, *iy = ix + OW;
+    const resize_tap2 tw = tap2_at(s->prep, 0, OW), th = tap2_at(s->prep, OW, OH);
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
+    for (int64_t u = 0; u < units; ++u) {
+        const int64_t r = u / OH, oh = u % OH;
+        const float *xp = x + (size_t)(r * IH * IW) * (size_t)vl;
+        float *yr = y + (size_t)((r * OH + oh) * OW) * (size_t)vl;
+        if (!linear) {
+            const float *xr = xp + (size_t)((int64_t)iy[oh] * IW) * (size_t)vl;
+            for (int64_t ow = 0; ow < OW; ++ow)
+                memcpy(yr + (size_t)ow * (size_t)vl, xr + (size_t)ix[ow] * (size_t)vl, (size_t)vl * sizeof(float));
+            continue;
+        }
+        const float a0 = th.w0[oh], a1 = th.w1[oh];
+        const float *x0 = xp + (size_t)((int64_t)th.i0[oh] * IW) * (size_t)vl;
+        const float *x1 = xp + (size_t)((int64_t)th.i1[oh] * IW) * (size_t)vl;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+            const float w0 = tw.w0[ow], w1 = tw.w1[ow];
+            const size_t c0 = (size_t)tw.i0[ow] * (size_t)vl, c1 = (size_t)tw.i1[ow] * (size_t)vl;
+            float *py = yr + (size_t)ow * (size_t)vl;
+            float b0[16], b1[16];
+#pragma omp simd
+            for (int l = 0; l < vl; ++l) {
+                b0[l] = w0 * x0[c0 + (size_t)l];
+                b1[l] = w0 * x1[c0 + (size_t)l];
+            }
+            if (w1 != 0.0f) {
+#pragma omp simd
+                for (int l = 0; l < vl; ++l) {
+                    b0[l] = b0[l] + w1 * x0[c1 + (size_t)l];
+                    b1[l] = b1[l] + w1 * x1[c1 + (size_t)l];
+                }
+            }
+            if (a1 != 0.0f) {
+#pragma omp simd
+                for (int l = 0; l < vl; ++l) py[l] = a0 * b0[l] + a1 * b1[l];
+            } else {
+#pragma omp simd
+                for (int l = 0; l < vl; ++l) py[l] = a0 * b0[l];
+            }
+        }
+    }
+}
+
+static engine_status resize_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    if (s->blk_vl == 16) resize_blk_vl(16, s, in[0], out[0]);
+    else resize_blk_vl(8, s, in[0], out[0]);
+    return ENGINE_OK;
+}
+
+engine_status cpu_prepare_resize_blocked(const cpu_prep_ctx *c, cpu_step *s, int vl) {
+    engine_status st = cpu_prepare_resize(c, s);
+    if (st) return st;
+    s->scratch_bytes = 0;
+    s->blk_vl = vl;
+    s->blk_in_mask = 1u;
+    s->exec = resize_blk_exec;
+    snprintf(s->kernel, sizeof s->kernel, "f32_resize_%s_nchw%dc__omp", s->iparam[0] ? "linear" : "nearest", vl);
+    return ENGINE_OK;
+}
+
+engine_status cpu_prepare_resize(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    if (!cpu_resize_takes(n)) return ENGINE_ERR_UNSUPPORTED;
+    const engine_resize_params *p = n->params;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
     const int linear = p->mode == ENGINE_RESIZE_LINEAR;
     const int64_t IH = x->dims[2], IW = x->dims[3], OH = y->dims[2], OW = y->dims[3];
     const int wkeep = p->scales[3] == 1.0f && IW == OW;
@@ -304,12 +385,12 @@ engine_status cpu_prepare_resize(const cpu_prep_ctx *c, cpu_step *s) {
     int ok;
     if (linear) {
         resize_tap2 tw = tap2_at(prep, 0, OW), th = tap2_at(prep, OW, OH);
-        ok = resize_axis(p, (double)p->scales[3], IW, OW, NULL, &tw) &&
-             resize_axis(p, (double)p->scales[2], IH, OH, NULL, &th);
+        ok = resize_axis(p, 1, (double)p->scales[3], IW, OW, NULL, &tw) &&
+             resize_axis(p, 1, (double)p->scales[2], IH, OH, NULL, &th);
     } else {
         int32_t *ix = prep;
-        ok = resize_axis(p, (double)p->scales[3], IW, OW, ix, NULL) &&
-             resize_axis(p, (double)p->scales[2], IH, OH, ix + OW, NULL);
+        ok = resize_axis(p, 0, (double)p->scales[3], IW, OW, ix, NULL) &&
+             resize_axis(p, 0, (double)p->scales[2], IH, OH, ix + OW, NULL);
     }
     if (!ok) {
         c->a->free(c->a->user, prep);
