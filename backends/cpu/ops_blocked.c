@@ -48,50 +48,45 @@ static int same_dims(const engine_value *a, const engine_value *b) {
  * 4 KB at VL 16) stays in L1 while VL source rows stream through it. */
 #define CVT_TILE 64
 
-static inline void from_nchw_vl(const int vl, int C, size_t HW, const float *x, float *xb, int threads) {
+/* One image, either way (to_blk: NCHW src into blocked dst, the padding
+ * lanes written as zeros; else back). Channel block cb starts at
+ * cb * VL * HW floats in both forms; inside it channel l of pixel p is at
+ * l * HW + p in NCHW and at p * VL + l blocked. Tiles of (channel block,
+ * CVT_TILE pixels) are the units of the threads. */
+static inline void convert_vl(const int vl, const int to_blk, int C, size_t HW, const float *src, float *dst,
+                              int threads) {
     const int CB = (C + vl - 1) / vl;
     const size_t tiles = (HW + CVT_TILE - 1) / CVT_TILE;
+    const size_t nl_st = HW, nl_px = 1, bl_st = 1, bl_px = (size_t)vl; /* NCHW / blocked: lane, pixel strides */
+    const size_t sl = to_blk ? nl_st : bl_st, sp = to_blk ? nl_px : bl_px;
+    const size_t dl = to_blk ? bl_st : nl_st, dp = to_blk ? bl_px : nl_px;
     const int par = threads > 1 && (size_t)C * HW > BLK_PAR_MIN;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads) if (par)
     for (int cb = 0; cb < CB; ++cb)
         for (size_t t = 0; t < tiles; ++t) {
             const size_t p0 = t * CVT_TILE, np = HW - p0 < CVT_TILE ? HW - p0 : CVT_TILE;
-            float *dst = xb + ((size_t)cb * HW + p0) * (size_t)vl;
+            const size_t base = (size_t)cb * (size_t)vl * HW;
             const int nl = C - cb * vl < vl ? C - cb * vl : vl;
             for (int l = 0; l < nl; ++l) {
-                const float *src = x + (size_t)(cb * vl + l) * HW + p0;
-                for (size_t p = 0; p < np; ++p) dst[p * (size_t)vl + (size_t)l] = src[p];
+                const float *s = src + base + (size_t)l * sl + p0 * sp;
+                float *d = dst + base + (size_t)l * dl + p0 * dp;
+                for (size_t p = 0; p < np; ++p) d[p * dp] = s[p * sp];
             }
-            for (int l = nl; l < vl; ++l)
-                for (size_t p = 0; p < np; ++p) dst[p * (size_t)vl + (size_t)l] = 0.0f;
-        }
-}
-
-static inline void to_nchw_vl(const int vl, int C, size_t HW, const float *xb, float *x, int threads) {
-    const int CB = (C + vl - 1) / vl;
-    const size_t tiles = (HW + CVT_TILE - 1) / CVT_TILE;
-    const int par = threads > 1 && (size_t)C * HW > BLK_PAR_MIN;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads) if (par)
-    for (int cb = 0; cb < CB; ++cb)
-        for (size_t t = 0; t < tiles; ++t) {
-            const size_t p0 = t * CVT_TILE, np = HW - p0 < CVT_TILE ? HW - p0 : CVT_TILE;
-            const float *src = xb + ((size_t)cb * HW + p0) * (size_t)vl;
-            const int nl = C - cb * vl < vl ? C - cb * vl : vl;
-            for (int l = 0; l < nl; ++l) {
-                float *dst = x + (size_t)(cb * vl + l) * HW + p0;
-                for (size_t p = 0; p < np; ++p) dst[p] = src[p * (size_t)vl + (size_t)l];
+            for (int l = nl; to_blk && l < vl; ++l) {
+                float *d = dst + base + (size_t)l * dl + p0 * dp;
+                for (size_t p = 0; p < np; ++p) d[p * dp] = 0.0f;
             }
         }
 }
 
 void cpu_blk_from_nchw(int vl, int C, size_t HW, const float *x, float *xb, int threads) {
-    if (vl == 16) from_nchw_vl(16, C, HW, x, xb, threads);
-    else from_nchw_vl(8, C, HW, x, xb, threads);
+    if (vl == 16) convert_vl(16, 1, C, HW, x, xb, threads);
+    else convert_vl(8, 1, C, HW, x, xb, threads);
 }
 
 void cpu_blk_to_nchw(int vl, int C, size_t HW, const float *xb, float *x, int threads) {
-    if (vl == 16) to_nchw_vl(16, C, HW, xb, x, threads);
-    else to_nchw_vl(8, C, HW, xb, x, threads);
+    if (vl == 16) convert_vl(16, 0, C, HW, xb, x, threads);
+    else convert_vl(8, 0, C, HW, xb, x, threads);
 }
 
 /* Zeros the padding lanes of N images [CB][HW][vl] of C channels. */

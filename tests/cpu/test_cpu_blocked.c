@@ -31,52 +31,15 @@
 
 #include "cpu_blocked.h"
 
-/* ---- data ---- */
+#include "cpu_test_util.h"
 
-static uint32_t rng_state;
-static float rnd(void) { /* uniform [-1, 1) */
-    uint32_t s = rng_state;
-    s ^= s << 13;
-    s ^= s >> 17;
-    s ^= s << 5;
-    rng_state = s;
-    return (float)((double)(s >> 8) / 8388608.0 - 1.0);
-}
-
-static float *fill(size_t n, float scale) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    assert_non_null(p);
-    for (size_t i = 0; i < n; ++i) p[i] = rnd() * scale;
-    return p;
-}
-
-static void *alloc64(size_t bytes) {
-    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
-    assert_non_null(p);
-    return p;
-}
-
-/* ---- the ISAs with a blocked layout this machine runs ---- */
-
-static int isa_list(cpu_isa *out) {
-    int n = 0;
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-        out[n++] = CPU_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out[n++] = CPU_ISA_AVX2;
-#endif
+/* The ISAs this machine runs that have a blocked layout. */
+static int blk_isa_list(cpu_isa *out) {
+    cpu_isa all[4];
+    int n = 0, na = isa_list(all);
+    for (int i = 0; i < na; ++i)
+        if (cpu_blk_vl(all[i]) > 0) out[n++] = all[i];
     return n;
-}
-
-static const char *isa_name(cpu_isa isa) {
-    switch (isa) {
-    case CPU_ISA_AVX512: return "avx512";
-    case CPU_ISA_AVX2: return "avx2";
-    case CPU_ISA_NEON: return "neon";
-    default: return "scalar";
-    }
 }
 
 /* ---- layout helpers (the test's own) ---- */
@@ -244,7 +207,7 @@ static conv_case full(int C, int M, int H, int W, int K, int S, int P, int D) {
 static void test_direct_blk(void **state) {
     (void)state;
     cpu_isa isas[4];
-    const int ni = isa_list(isas);
+    const int ni = blk_isa_list(isas);
     if (ni == 0) {
         printf("direct_blk: no ISA with a blocked layout on this machine, skipped\n");
         return;
@@ -332,7 +295,7 @@ static conv_case dw(int C, int H, int W, int K, int S, int P, int D) {
 static void test_dw_blk(void **state) {
     (void)state;
     cpu_isa isas[4];
-    const int ni = isa_list(isas);
+    const int ni = blk_isa_list(isas);
     if (ni == 0) {
         printf("dw_blk: no ISA with a blocked layout on this machine, skipped\n");
         return;
