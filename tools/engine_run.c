@@ -41,6 +41,7 @@ typedef struct options {
     int threads;
     const char *device;
     const char *precision; /* --precision fp16|fp32 (backends that offer fp16) */
+    const char *tune;      /* --tune none|fast|full (backends with a tuner) */
     int no_fuse;
     int strict;
     int list_backends;
@@ -69,6 +70,8 @@ static void usage(FILE *f) {
             "  --strict                 fail instead of falling back to another backend\n"
             "  --seed N                 seed of the random inputs (default 42)\n"
             "  --precision fp32|fp16    storage precision where a backend offers fp16 (opencl)\n"
+            "  --tune none|fast|full    auto-tune kernels per layer where a backend can (opencl); winners are\n"
+            "                           cached beside the program cache and reused by later runs\n"
             "  --list-backends, --version, --help\n");
 }
 
@@ -325,7 +328,7 @@ static int list_backends(engine_context *ctx) {
 enum {
     OPT_OUTPUT_DIR = 256, OPT_IMAGE, OPT_SIZE, OPT_MEAN, OPT_STD, OPT_TOP, OPT_BENCH, OPT_WARMUP, OPT_PROFILE,
     OPT_TRACE, OPT_JSON, OPT_DUMP, OPT_THREADS, OPT_DEVICE, OPT_PLUGIN, OPT_NO_FUSE, OPT_STRICT, OPT_LIST,
-    OPT_VERSION, OPT_HELP, OPT_SEED, OPT_PRECISION
+    OPT_VERSION, OPT_HELP, OPT_SEED, OPT_PRECISION, OPT_TUNE
 };
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -342,7 +345,8 @@ static int parse_args(int argc, char **argv, options *o) {
         {"no-fuse", no_argument, 0, OPT_NO_FUSE}, {"strict", no_argument, 0, OPT_STRICT},
         {"list-backends", no_argument, 0, OPT_LIST}, {"version", no_argument, 0, OPT_VERSION},
         {"help", no_argument, 0, OPT_HELP}, {"seed", required_argument, 0, OPT_SEED},
-        {"precision", required_argument, 0, OPT_PRECISION}, {0, 0, 0, 0}};
+        {"precision", required_argument, 0, OPT_PRECISION}, {"tune", required_argument, 0, OPT_TUNE},
+        {0, 0, 0, 0}};
     o->warmup = -1;
     o->seed = 42;
     int c;
@@ -380,6 +384,10 @@ static int parse_args(int argc, char **argv, options *o) {
         case OPT_PRECISION:
             o->precision = optarg;
             bad = strcmp(optarg, "fp16") != 0 && strcmp(optarg, "fp32") != 0;
+            break;
+        case OPT_TUNE:
+            o->tune = optarg;
+            bad = strcmp(optarg, "none") != 0 && strcmp(optarg, "fast") != 0 && strcmp(optarg, "full") != 0;
             break;
         case OPT_PLUGIN:
             if (o->n_plugins >= MAX_IO) return fail("too many --plugin options", NULL) ? 2 : 2;
@@ -466,6 +474,7 @@ int main(int argc, char **argv) {
     so.threads = o.threads;
     so.device = o.device;
     so.precision = o.precision;
+    so.tune = o.tune;
     so.profile = o.profile || o.trace;
     double t_compile = now_ms();
     if (engine_session_create(model, &so, &session) != ENGINE_OK) {

@@ -7,7 +7,8 @@ set -eu
 # What each is for: gcc/meson/ninja/pkg-config build it; protobuf-c decodes
 # ONNX; cmocka runs the unit tests; stb decodes images for --image;
 # ocl-icd + opencl-c-headers + CLBlast build the OpenCL backend and POCL
-# runs it on the CPU in tests; clang-14 + its runtime give libFuzzer and
+# runs it on the CPU in tests; oclgrind simulates a device to check the
+# OpenCL kernels for out-of-bounds accesses, races and barrier divergence; clang-14 + its runtime give libFuzzer and
 # ThreadSanitizer; gcc-aarch64-linux-gnu + libc6-dev-arm64-cross (its C
 # library, only a recommendation of the compiler, so named here)
 # cross-compile the cpu backend's aarch64 (NEON) path and qemu-user runs
@@ -15,7 +16,7 @@ set -eu
 # torch/torchvision/onnx is the test oracle (generates models and reference
 # outputs, never runs inside the engine).
 pkgs="gcc meson ninja-build pkg-config libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libstb-dev
-      ocl-icd-opencl-dev opencl-c-headers libclblast-dev pocl-opencl-icd clinfo
+      ocl-icd-opencl-dev opencl-c-headers libclblast-dev pocl-opencl-icd clinfo oclgrind
       clang-14 libclang-rt-14-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
       python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-sklearn python3-pil"

@@ -28,6 +28,7 @@ static const ocl_api real_api = {
     .Finish = clFinish,
     .GetEventProfilingInfo = clGetEventProfilingInfo,
     .ReleaseEvent = clReleaseEvent,
+    .GetKernelWorkGroupInfo = clGetKernelWorkGroupInfo,
     .Sgemm = CLBlastSgemm,
 };
 

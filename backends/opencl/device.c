@@ -94,6 +94,8 @@ static void probe_device(const ocl_api *cl, ocl_device *o) {
         o->global_mem = 0;
     if (cl->GetDeviceInfo(o->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof o->max_alloc, &o->max_alloc, NULL))
         o->max_alloc = 0;
+    if (cl->GetDeviceInfo(o->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof o->max_wg, &o->max_wg, NULL))
+        o->max_wg = 0;
 }
 
 static const char *type_name(cl_device_type t) {
@@ -387,4 +389,27 @@ engine_status ocl_build_program(ocl_state *s, char *err, size_t err_size) {
         }
     }
     return ENGINE_OK;
+}
+
+int ocl_kernel_fits(ocl_state *s, cl_kernel k, size_t wg, char *why, size_t why_size) {
+    size_t kwg = 0;
+    cl_ulong lmem = 0;
+    if (s->cl->GetKernelWorkGroupInfo(k, s->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL)) kwg = 0;
+    if (s->cl->GetKernelWorkGroupInfo(k, s->dev.device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof lmem, &lmem, NULL)) lmem = 0;
+    size_t cap = s->wg_cap;
+    if (kwg && (!cap || kwg < cap)) cap = kwg;
+    if (cap && wg > cap) {
+        if (why && why_size)
+            snprintf(why, why_size, "a work group of %zu items exceeds the %zu this kernel may use on this device%s", wg,
+                     cap, s->gpu_limits ? " (ENGINE_OPENCL_GPU_LIMITS)" : "");
+        return 0;
+    }
+    if (s->local_cap && lmem > s->local_cap) {
+        if (why && why_size)
+            snprintf(why, why_size, "%llu bytes of local memory exceed the %llu this device allows%s",
+                     (unsigned long long)lmem, (unsigned long long)s->local_cap,
+                     s->gpu_limits ? " (ENGINE_OPENCL_GPU_LIMITS)" : "");
+        return 0;
+    }
+    return 1;
 }

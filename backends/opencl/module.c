@@ -35,6 +35,7 @@
 #include "engine/alias.h"
 #include "engine/plugin.h"
 #include "engine/resize_taps.h"
+#include "conv_tune.h"
 #include "ocl_internal.h"
 
 #define OCL_EXPORT __attribute__((visibility("default")))
@@ -730,7 +731,160 @@ static void emit_copy_strided(builder *b, int xs, int xextra, int ys, int yextra
     launch(b, b->p->slots[xs].lng ? "f_copy_l" : "f_copy", (size_t)total, "MTT", mo, xs, xextra, ys, yextra);
 }
 
+/* ---- fast single-group 1-D/2-D convolutions (conv_tiled.cl, tune.c) ---- */
+
+/* A packed weight slot of `count` floats, zero-filled; *data points at it
+ * (valid until the next weight is added). */
+static int wts_new(builder *b, size_t count, float **data) {
+    int k = slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_WEIGHTS, count);
+    if (k < 0 || !grow(b, (void **)&b->wts, &b->cap_wts, b->n_wts + count + 32, sizeof(float))) return -1;
+    b->n_wts = (b->n_wts + 31) / 32 * 32;
+    b->p->slots[k].off = b->n_wts;
+    *data = b->wts + b->n_wts;
+    memset(*data, 0, count * sizeof(float));
+    b->n_wts += count;
+    return k;
+}
+
+/* The last launch recorded gets an explicit geometry. */
+static void launch_geometry(builder *b, const size_t *gs, const size_t *ls, int use_local) {
+    if (b->st || !b->p->n_launches) return;
+    ocl_launch *l = &b->p->launches[b->p->n_launches - 1];
+    l->work_dim = 3;
+    for (int d = 0; d < 3; ++d) {
+        l->gsz[d] = gs[d];
+        l->lsz[d] = ls[d];
+    }
+    l->use_local = use_local;
+}
+
+/* Emits a single-group 1-D/2-D convolution with constant weights on the
+ * kernels of conv_tiled.cl; returns 0 (nothing emitted) for what they do
+ * not cover (groups, 3-D, run-time weights, ENGINE_OPENCL_CONV set). */
+static int emit_conv_fast(builder *b, const engine_node *n) {
+    const engine_conv_params *p = n->params;
+    const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
+    const char *mode = getenv("ENGINE_OPENCL_CONV");
+    if (n->op != ENGINE_OP_Conv || p->group != 1 || p->spatial < 1 || p->spatial > 2 || !w->data ||
+        w->dtype != ENGINE_DTYPE_F32 || (mode && *mode))
+        return 0;
+    const engine_value *bias = engine_node_input(n, 2), *sum = p->epilogue.sum ? engine_node_input(n, 3) : NULL;
+    int sp = p->spatial;
+    ocl_conv_desc d;
+    memset(&d, 0, sizeof d);
+    int *g = d.g;
+    int N = (int)x->dims[0], C = (int)x->dims[1], M = (int)y->dims[1];
+    /* a 1-D convolution is a 2-D one on rows of height 1 */
+    g[0] = C;
+    g[1] = sp == 2 ? (int)x->dims[2] : 1;
+    g[2] = (int)x->dims[1 + sp];
+    g[3] = M;
+    g[4] = sp == 2 ? (int)y->dims[2] : 1;
+    g[5] = (int)y->dims[1 + sp];
+    g[6] = sp == 2 ? (int)p->kernel[0] : 1;
+    g[7] = (int)p->kernel[sp - 1];
+    g[8] = sp == 2 && p->stride[0] > 0 ? (int)p->stride[0] : 1;
+    g[9] = p->stride[sp - 1] > 0 ? (int)p->stride[sp - 1] : 1;
+    g[10] = sp == 2 ? (int)p->pad_begin[0] : 0;
+    g[11] = (int)p->pad_begin[sp - 1];
+    g[12] = sp == 2 && p->dilation[0] > 0 ? (int)p->dilation[0] : 1;
+    g[13] = p->dilation[sp - 1] > 0 ? (int)p->dilation[sp - 1] : 1;
+    int Mp = (M + 7) / 8 * 8, KH = g[6], KW = g[7], K = C * KH * KW, P = g[4] * g[5];
+    float a1, b1;
+    g[14] = Mp;
+    g[15] = act_code(&p->epilogue, &a1, &b1);
+    g[16] = 0;
+    g[17] = 1;
+    g[18] = 1;
+    /* int indexing inside the kernels, with room for split-K's partials */
+    if (N < 1 || (int64_t)K * Mp * 16 > INT_MAX / 16 || (int64_t)N * M * P > INT_MAX / 16 ||
+        (int64_t)N * C * g[1] * g[2] > INT_MAX / 16)
+        return 0;
+    d.batch = N;
+    d.pointwise = KH == 1 && KW == 1 && g[8] == 1 && g[9] == 1 && g[10] == 0 && g[11] == 0;
+    for (int i = 0; i < sp; ++i) d.pointwise &= p->pad_end[i] == 0;
+    d.wino_ok = !b->s->fp16 && KH == 3 && KW == 3 && g[8] == 1 && g[9] == 1 && g[12] == 1 && g[13] == 1 && sp == 2 &&
+                C >= 8 && M >= 8 && !getenv("ENGINE_OPENCL_NO_WINOGRAD");
+    d.w = w->data;
+    d.bias = bias && bias->data && bias->dtype == ENGINE_DTYPE_F32 ? bias->data : NULL;
+    conv_choice ch;
+    if (!ocl_conv_choose(b->s, &d, &ch)) {
+        node_err(b, n, ENGINE_ERR_BACKEND, "%s", "creating a convolution kernel failed");
+        return 1;
+    }
+    /* ENGINE_OPENCL_CONV_KERNEL=NAME[,direct|,ksN]: this variant for every
+     * convolution it can run, without Winograd or split along K in N (the
+     * tests run each one) */
+    const char *force = getenv("ENGINE_OPENCL_CONV_KERNEL");
+    if (force && *force) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "%s", force);
+        char *comma = strchr(nm, ',');
+        int ks = 1;
+        if (comma) {
+            *comma = 0;
+            if (strcmp(comma + 1, "direct") == 0) ch.wino = 0;
+            if (sscanf(comma + 1, "ks%d", &ks) != 1 || ks < 1 || ks > 16) ks = 1;
+        }
+        int v = ocl_conv_variant_find(nm);
+        if (v >= 0) ch.variant = v, ch.ks = ks, ch.lx = ch.ly = 0;
+    }
+    const conv_variant *v = &ocl_conv_variants[ch.variant];
+    /* what a variant cannot run falls to its neighbour */
+    if (v->kind == CV_PW && !d.pointwise && !ch.wino) v = &ocl_conv_variants[ocl_conv_variant_find("f_conv_rv_8x16")];
+    if (v->kind == CV_RV && ch.wino) v = &ocl_conv_variants[ocl_conv_variant_find("f_conv_pw_8x16")];
+    int xs = IN(0), bs = bias ? slot_read(b, bias) : -1, ss = sum ? slot_read(b, sum) : -1;
+    if (b->st) return 1;
+    float *wp = NULL;
+    int ws = wts_new(b, ch.wino ? (size_t)16 * C * Mp : (size_t)K * Mp, &wp);
+    if (ws < 0) return 1;
+    ocl_conv_pack(&d, ch.wino, wp);
+    int ys = OUT(0);
+    int mo = meta_add(b, g, 19);
+    if (b->st) return 1;
+    int bslot = bs >= 0 ? bs : ws, sslot = ss >= 0 ? ss : ws;
+    size_t gs[3], ls[3];
+    int ul;
+    if (ch.wino) {
+        int TT = ((g[4] + 1) / 2) * ((g[5] + 1) / 2);
+        int gm[19] = {C, 1, TT, M, 1, TT, 1, 1, 1, 1, 0, 0, 1, 1, Mp, 0, C * Mp, 16, 1};
+        int mo2 = meta_add(b, gm, 19);
+        int vs = slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)N * 16 * C * TT);
+        int ms = slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)N * 16 * M * TT);
+        if (b->st || vs < 0 || ms < 0) return 1;
+        size_t g3[3] = {(size_t)TT, (size_t)C, (size_t)N}, l1[3] = {1, 1, 1};
+        launch(b, "f_wino_in", 1, "MTT", mo, xs, 0, vs, 0);
+        launch_geometry(b, g3, l1, 0);
+        ocl_conv_geometry(v, TT, 1, TT, M, Mp, N * 16, 1, ch.lx, ch.ly, gs, ls, &ul);
+        launch(b, v->name, 1, "MTTTiTiTff", mo2, vs, 0, ws, 0, ws, 0, 0, ws, 0, 0, ms, 0, 0.0, 0.0);
+        launch_geometry(b, gs, ls, ul);
+        size_t g4[3] = {(size_t)TT, (size_t)M, (size_t)N};
+        launch(b, "f_wino_out", 1, "MTTiTiTff", mo, ms, 0, bslot, 0, bs >= 0, sslot, 0, ss >= 0, ys, 0, (double)a1,
+               (double)b1);
+        launch_geometry(b, g4, l1, 0);
+        return 1;
+    }
+    int ks = v->kind == CV_TILE ? ch.ks : 1;
+    ocl_conv_geometry(v, P, g[4], g[5], M, Mp, N, ks, ch.lx, ch.ly, gs, ls, &ul);
+    if (ks > 1) {
+        b->meta[mo + 18] = ks;
+        int total = N * M * P;
+        int ps = slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)ks * (size_t)total);
+        if (ps < 0) return 1;
+        launch(b, v->name, 1, "MTTTiTiTff", mo, xs, 0, ws, 0, ws, 0, 0, ws, 0, 0, ps, 0, 0.0, 0.0);
+        launch_geometry(b, gs, ls, ul);
+        launch(b, "f_splitk_sum", (size_t)total, "MTiTiTiTff", mo, ps, 0, total, bslot, 0, bs >= 0, sslot, 0, ss >= 0,
+               ys, 0, (double)a1, (double)b1);
+        return 1;
+    }
+    launch(b, v->name, 1, "MTTTiTiTff", mo, xs, 0, ws, 0, bslot, 0, bs >= 0, sslot, 0, ss >= 0, ys, 0, (double)a1,
+           (double)b1);
+    launch_geometry(b, gs, ls, ul);
+    return 1;
+}
+
 static void emit_conv(builder *b, const engine_node *n) {
+    if (emit_conv_fast(b, n)) return;
     const engine_conv_params *p = n->params;
     const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
     const engine_value *bias = engine_node_input(n, 2), *sum = p->epilogue.sum ? engine_node_input(n, 3) : NULL;
@@ -845,6 +999,14 @@ static void emit_pool(builder *b, const engine_node *n) {
     g[23] = p->count_include_pad;
     int xs = IN(0), ys = OUT(0);
     int mo = meta_add(b, g, 24);
+    if (sp == 2) {
+        /* 2-D maps: f_pool2d on a 3-D range (no index decoding, clipped windows) */
+        size_t gs[3] = {(size_t)g[6], (size_t)g[5], (size_t)g[0]}, ls[3] = {1, 1, 1};
+        if (numel(y) == 0) return;
+        launch(b, "f_pool2d", 1, "MTT", mo, xs, 0, ys, 0);
+        launch_geometry(b, gs, ls, 0);
+        return;
+    }
     launch(b, "f_pool", (size_t)numel(y), "MTT", mo, xs, 0, ys, 0);
 }
 
@@ -1472,7 +1634,7 @@ static void emit_node(builder *b, const engine_node *n) {
 
 /* ---- host conversions (fp16 storage, bool seams) ---- */
 
-static uint16_t f32_to_f16(float f) {
+uint16_t ocl_f32_to_f16(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);
     uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xffu, man = x & 0x7fffffu;
@@ -1492,7 +1654,7 @@ static uint16_t f32_to_f16(float f) {
     return (uint16_t)(sign | h);
 }
 
-static float f16_to_f32(uint16_t h) {
+float ocl_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, x;
     if (exp == 0) {
         float v = ldexpf((float)man, -24);
@@ -1520,7 +1682,7 @@ static void to_storage(const ocl_state *s, engine_dtype dt, const void *src, voi
     }
     for (size_t e = 0; e < count; ++e) {
         float v = dt == ENGINE_DTYPE_BOOL ? (float)(((const uint8_t *)src)[e] != 0) : ((const float *)src)[e];
-        if (s->fp16) ((uint16_t *)dst)[e] = f32_to_f16(v);
+        if (s->fp16) ((uint16_t *)dst)[e] = ocl_f32_to_f16(v);
         else ((float *)dst)[e] = v;
     }
 }
@@ -1540,7 +1702,7 @@ static void from_storage(const ocl_state *s, engine_dtype dt, const void *src, v
         return;
     }
     for (size_t e = 0; e < count; ++e) {
-        float v = s->fp16 ? f16_to_f32(((const uint16_t *)src)[e]) : ((const float *)src)[e];
+        float v = s->fp16 ? ocl_f16_to_f32(((const uint16_t *)src)[e]) : ((const float *)src)[e];
         if (dt == ENGINE_DTYPE_BOOL) ((uint8_t *)dst)[e] = v != 0.0f;
         else ((float *)dst)[e] = v;
     }
@@ -1581,7 +1743,26 @@ static engine_status ocl_create(const engine_backend_config *config, void **stat
         s->a.free(s->a.user, s);
         return ENGINE_ERR_INVALID_ARGUMENT;
     }
+    /* The session's tuning level, else ENGINE_OPENCL_TUNE; none by default. */
+    const char *tune = config->tune ? config->tune : getenv("ENGINE_OPENCL_TUNE");
+    if (tune && strcmp(tune, "fast") == 0) s->tune_level = OCL_TUNE_FAST;
+    else if (tune && strcmp(tune, "full") == 0) s->tune_level = OCL_TUNE_FULL;
+    else if (tune && tune[0] && strcmp(tune, "none") != 0) {
+        if (err && err_size) snprintf(err, err_size, "opencl: unknown tuning level '%s' (none, fast, full)", tune);
+        s->a.free(s->a.user, s);
+        return ENGINE_ERR_INVALID_ARGUMENT;
+    }
     engine_status st = ocl_open(s, config, err, err_size);
+    if (!st) {
+        const char *lim = getenv("ENGINE_OPENCL_GPU_LIMITS");
+        s->gpu_limits = lim && strcmp(lim, "0") != 0 && lim[0];
+        s->wg_cap = s->dev.max_wg;
+        s->local_cap = s->dev.local_mem;
+        if (s->gpu_limits) {
+            if (!s->wg_cap || s->wg_cap > 256) s->wg_cap = 256;
+            if (!s->local_cap || s->local_cap > 32768) s->local_cap = 32768;
+        }
+    }
     if (st) {
         ocl_close(s);
         s->a.free(s->a.user, s);
@@ -1605,6 +1786,7 @@ static engine_status ocl_create(const engine_backend_config *config, void **stat
 static void ocl_destroy(void *state) {
     ocl_state *s = state;
     if (!s) return;
+    ocl_tune_close(s);
     ocl_close(s);
     s->a.free(s->a.user, s);
 }
@@ -1798,6 +1980,15 @@ static engine_status realise(ocl_state *s, ocl_program *p, builder *b, char *err
             }
         }
         if (e) return cl_fail(s, e, "setting kernel arguments", err, err_size);
+        char why[200];
+        if (l->work_dim && l->use_local &&
+            !ocl_kernel_fits(s, l->kernel, l->lsz[0] * l->lsz[1] * l->lsz[2], why, sizeof why)) {
+            const engine_node *n = l->step < b->part->n_nodes ? b->part->nodes[l->step] : NULL;
+            if (err && err_size)
+                snprintf(err, err_size, "node '%s' (%s) on opencl device '%s': kernel %s: %s", n ? n->name : "?",
+                         n ? n->op_type : "?", s->dev.name, l->kname, why);
+            return ENGINE_ERR_UNSUPPORTED;
+        }
     }
     return ENGINE_OK;
 }
@@ -1960,6 +2151,14 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
     xfree(s, b->meta);
     xfree(s, b->wts);
     xfree(s, b->iwts);
+    if (s->tuned && s->log) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "opencl: tuned %d convolution shape(s) in %.0f ms", s->tuned, s->tune_ms);
+        s->log(s->log_user, ENGINE_LOG_INFO, msg);
+        s->tuned = 0;
+        s->tune_ms = 0;
+    }
+    ocl_tune_save(s);
     *program = p;
     return ENGINE_OK;
 fail:

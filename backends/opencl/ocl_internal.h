@@ -6,6 +6,7 @@
 #define ENGINE_OCL_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/backend.h"
 #include "ocl_api.h"
@@ -26,6 +27,7 @@ typedef struct ocl_device {
     int images;    /* CL_DEVICE_IMAGE_SUPPORT */
     cl_uint compute_units;
     cl_ulong local_mem, global_mem, max_alloc;
+    size_t max_wg; /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
 } ocl_device;
 
 typedef struct ocl_state {
@@ -50,13 +52,39 @@ typedef struct ocl_state {
     int n_plugin_programs;
     double compile_ms;
     int from_cache, built;
+    /* The convolution auto-tuner (tune.c): level, table (NULL until first
+     * use), layers tuned and the time spent, for program_stats. */
+    int tune_level;
+    void *tune;
+    /* Work-group size and local memory a launch may use: the device's, or
+     * with ENGINE_OPENCL_GPU_LIMITS=1 at most 256 items and 32 KiB (what
+     * AMD and many GPUs allow), so that a kernel that fits only a CPU
+     * device fails on POCL too. */
+    size_t wg_cap;
+    cl_ulong local_cap;
+    int gpu_limits;
+    /* Per conv_tiled.cl variant (tune.c): the largest work group it may
+     * use here, 0 not yet probed, -1 none (its local memory does not fit). */
+    long conv_cap[16];
+    int tuned;
+    double tune_ms;
 } ocl_state;
+
+/* Tuning levels (engine_backend_config.tune / ENGINE_OPENCL_TUNE). */
+enum { OCL_TUNE_NONE, OCL_TUNE_FAST, OCL_TUNE_FULL };
 
 /* device.c */
 engine_status ocl_open(ocl_state *s, const engine_backend_config *config, char *err, size_t err_size);
 void ocl_close(ocl_state *s);
 /* Build (or load from the binary cache) the kernel program once. */
 engine_status ocl_build_program(ocl_state *s, char *err, size_t err_size);
+/* IEEE half conversions (round to nearest even), module.c. */
+uint16_t ocl_f32_to_f16(float f);
+float ocl_f16_to_f32(uint16_t h);
+/* Whether kernel `k` may run work groups of `wg` items on this device
+ * under the caps above (its own CL_KERNEL_WORK_GROUP_SIZE and local memory
+ * included); 0 with the reason in why. */
+int ocl_kernel_fits(ocl_state *s, cl_kernel k, size_t wg, char *why, size_t why_size);
 /* A short name of an OpenCL error code. */
 const char *ocl_err_name(cl_int e);
 

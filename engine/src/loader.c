@@ -254,6 +254,7 @@ engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engi
     cfg.threads = o ? o->threads : 0;
     cfg.device = o ? o->device : NULL;
     cfg.precision = o ? o->precision : NULL;
+    cfg.tune = o ? o->tune : NULL;
     cfg.host = &host;
     char err[512] = "";
     engine_status st = b->iface->create(&cfg, &b->state, err, sizeof err);

@@ -210,20 +210,25 @@ static CLBlastStatusCode w_Sgemm(CLBlastLayout lay, CLBlastTranspose ta, CLBlast
     if (r == CLBlastSuccess && e && *e) ++inj.live[O_EVENT];
     return r;
 }
+static cl_int w_GetKernelWorkGroupInfo(cl_kernel k, cl_device_id d, cl_kernel_work_group_info i, size_t s, void *v,
+                                       size_t *r) {
+    FAIL_INT("GetKernelWorkGroupInfo", CL_INVALID_VALUE);
+    return real->GetKernelWorkGroupInfo(k, d, i, s, v, r);
+}
 
 static const ocl_api injected = {
     w_GetPlatformIDs, w_GetPlatformInfo, w_GetDeviceIDs, w_GetDeviceInfo, w_CreateContext, w_ReleaseContext,
     w_CreateCommandQueue, w_ReleaseCommandQueue, w_CreateProgramWithSource, w_CreateProgramWithBinary,
     w_BuildProgram, w_GetProgramInfo, w_GetProgramBuildInfo, w_ReleaseProgram, w_CreateKernel, w_SetKernelArg,
     w_ReleaseKernel, w_CreateBuffer, w_ReleaseMemObject, w_EnqueueWriteBuffer, w_EnqueueReadBuffer,
-    w_EnqueueNDRangeKernel, w_Finish, w_GetEventProfilingInfo, w_ReleaseEvent, w_Sgemm,
+    w_EnqueueNDRangeKernel, w_Finish, w_GetEventProfilingInfo, w_ReleaseEvent, w_Sgemm, w_GetKernelWorkGroupInfo,
 };
 
 static const char *const entry_names[] = {
     "GetPlatformIDs", "GetPlatformInfo", "GetDeviceIDs", "GetDeviceInfo", "CreateContext", "CreateCommandQueue",
     "CreateProgramWithSource", "CreateProgramWithBinary", "BuildProgram", "GetProgramInfo", "CreateKernel",
     "SetKernelArg", "CreateBuffer", "EnqueueWriteBuffer", "EnqueueReadBuffer", "EnqueueNDRangeKernel", "Finish",
-    "GetEventProfilingInfo", "Sgemm",
+    "GetEventProfilingInfo", "Sgemm", "GetKernelWorkGroupInfo",
 };
 
 /* ---- host allocator that can fail the i-th allocation ---- */
@@ -453,13 +458,15 @@ static void test_inject_every_call(void **st_) {
             ++injected_total;
             /* Some failures are absorbed on purpose: a probe of one device
              * property (defaults), a cache read or write (rebuilt or left
-             * out), a profiling query (that node reports 0 ms). */
+             * out), a profiling query (that node reports 0 ms), a kernel's work-group
+             * query (its limit is then the device's). */
             int absorbable = strcmp(entry_names[e], "GetDeviceInfo") == 0 ||
                              (strcmp(entry_names[e], "GetDeviceIDs") == 0 && at > 1) ||
                              strcmp(entry_names[e], "GetPlatformInfo") == 0 ||
                              strcmp(entry_names[e], "GetProgramInfo") == 0 ||
                              strcmp(entry_names[e], "CreateProgramWithBinary") == 0 ||
                              strcmp(entry_names[e], "GetEventProfilingInfo") == 0 ||
+                             strcmp(entry_names[e], "GetKernelWorkGroupInfo") == 0 ||
                              (strcmp(entry_names[e], "BuildProgram") == 0 && at == 1);
             if (st == ENGINE_OK) {
                 if (!absorbable) fail_msg("%s #%d failed but the lifecycle returned ok", entry_names[e], at);

@@ -79,6 +79,10 @@ typedef struct engine_backend_config {
     const char *device;         /* device selector or NULL */
     const engine_host_services *host; /* always filled */
     const char *precision;      /* "fp32" (default, also for NULL) or "fp16" */
+    /* Kernel auto-tuning level where a backend has a tuner (opencl):
+     * "none" (NULL: the backend's own default), "fast" or "full".
+     * Appended: a backend must accept a config without it (NULL). */
+    const char *tune;
 } engine_backend_config;
 
 typedef struct engine_partition {

@@ -226,6 +226,14 @@ typedef struct engine_session_options {
      * engine-conformance --diverge). Costs memory and a seam per value: each
      * value becomes a partition output, which backends must write. */
     int keep_intermediates;
+    /* Kernel auto-tuning where a backend has a tuner (opencl): "none"
+     * (NULL: the backend's default, ENGINE_OPENCL_TUNE for opencl), "fast"
+     * or "full". Tuning times kernel variants per layer shape on the device
+     * at session creation and keeps the winners in a file beside the
+     * backend's program cache, so a later session (any level) reuses them.
+     * Like precision, it is taken from the first session that starts the
+     * backend in a context. */
+    const char *tune;
 } engine_session_options;
 
 /* Places every node on a backend and compiles the partitions. The model

@@ -1,0 +1,465 @@
+/* backends/opencl/conv_tiled.cl - the fast single-group 2-D convolutions
+ * (and the pointwise GEMM) of the OpenCL backend.
+ *
+ * All of them compute Y[n, m, p] = act(sum_k Wp[k, m] * Xcol[n, k, p] +
+ * bias[m] + sum[n, m, p]) with k = (c, kh, kw) and p = (oh, ow): an
+ * implicit GEMM whose B operand (the im2col of X) is never written. The
+ * weights come packed at compile (module's conv emitter): Wp is [K][Mp],
+ * Mp = M rounded up to a multiple of 8 with zero rows, so a work item
+ * loads its RM output channels of one k with one vector load.
+ *
+ * Shapes come as kernel arguments (a `conv_geom` is 16 ints in the meta
+ * buffer), never as build options: one program serves every layer and
+ * every input shape.
+ *
+ * meta layout (16 ints at mo):
+ *   0 C   1 IH  2 IW  3 M   4 OH  5 OW  6 KH  7 KW
+ *   8 SH  9 SW 10 PH 11 PW 12 DH 13 DW 14 Mp 15 act
+ *  16 WBS 17 WBM: batch n reads the weights at w + (n % WBM) * WBS (the
+ *     Winograd GEMMs: 16 weight matrices; convolutions: WBS 0, WBM 1)
+ *  18 KS: split-K factor of f_conv_tile (1: none); with KS > 1 the tile
+ *     kernel writes raw partial sums [KS][N][M][P] to y and f_splitk_sum
+ *     adds them up with the epilogue
+ *
+ * Kernels:
+ *   f_conv_rb_<RM>x<RN>   register-blocked direct: a work item computes
+ *                         RM output channels x RN consecutive output
+ *                         pixels, reading X and Wp through the caches; no
+ *                         local memory and no barrier (what CPU devices
+ *                         such as POCL run best; GPUs run it well on big
+ *                         L1s). Global size (ceil(P/RN), Mp/RM, N).
+ *   f_conv_tile_<TM>x<TN> local-memory tiled implicit GEMM: a work group
+ *                         of (TN/4) x (TM/4) items computes a TM x TN tile
+ *                         of Y, stepping K by 16 through local memory
+ *                         (A and B tiles, 16 x (TM + TN) floats); each item
+ *                         holds a 4 x 4 register tile. What GPUs run best.
+ *                         Global size (ceil(P/TN)*TN/4, ceil(M/TM)*TM/4, N),
+ *                         local (TN/4, TM/4, 1).
+ */
+
+/* RM consecutive weights of one k: Wp + k*Mp + m0 (m0 a multiple of RM). */
+#ifdef ENGINE_FP16
+#define LDW4(p, i) vload_half4(0, (p) + (i))
+#define LDW8(p, i) vload_half8(0, (p) + (i))
+#else
+#define LDW4(p, i) vload4(0, (p) + (i))
+#define LDW8(p, i) vload8(0, (p) + (i))
+#endif
+
+/* The epilogue shared by every kernel here: bias, residual sum, activation,
+ * store; only for m < M and p < P. */
+#define CONV_STORE(m, p, v)                                                                                      \
+    do {                                                                                                         \
+        float v_ = (v);                                                                                          \
+        int o_ = (n * M + (m)) * P + (p);                                                                        \
+        if (has_bias) v_ += LD(bias, bo + (m));                                                                  \
+        if (has_sum) v_ += LD(s, so + o_);                                                                       \
+        ST(y, yo + o_, act_f(v_, act, a, b));                                                                    \
+    } while (0)
+
+#define CONV_GEOM                                                                                                \
+    __global const int *g = m + mo;                                                                              \
+    const int C = g[0], IH = g[1], IW = g[2], M = g[3], OH = g[4], OW = g[5], KH = g[6], KW = g[7];            \
+    const int SH = g[8], SW = g[9], PH = g[10], PW = g[11], DH = g[12], DW = g[13], Mp = g[14], act = g[15];    \
+    const int WBS = g[16], WBM = g[17], KS = g[18];                                                              \
+    const int P = OH * OW, K = C * KH * KW;                                                                      \
+    (void)K;                                                                                                     \
+    (void)KS
+
+/* ---- register-blocked direct ---- */
+
+#define CONV_RB(RM, RN, LDWV, VT)                                                                                \
+    __kernel void f_conv_rb_##RM##x##RN(__global const int *m, int mo, __global const T *x, int xo,             \
+                                        __global const T *w, int wo, __global const T *bias, int bo,            \
+                                        int has_bias, __global const T *s, int so, int has_sum, __global T *y,  \
+                                        int yo, float a, float b) {                                             \
+        CONV_GEOM;                                                                                               \
+        const int p0 = get_global_id(0) * RN, m0 = get_global_id(1) * RM, n = get_global_id(2);                 \
+        if (p0 >= P || m0 >= Mp) return;                                                                         \
+        VT acc[RN];                                                                                              \
+        _Pragma("unroll") for (int j = 0; j < RN; ++j) acc[j] = (VT)(0.0f);                                                        \
+        const int plane = IH * IW;                                                                               \
+        __global const T *xn = x + xo + n * C * plane;                                                           \
+        __global const T *wk = w + wo + (n % WBM) * WBS + m0;                                                                      \
+        if (KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0 && p0 + RN <= P) {                   \
+            /* pointwise: the RN pixels are RN consecutive elements of each input plane */                      \
+            for (int c = 0; c < C; ++c) {                                                                        \
+                VT wv = LDWV(wk, c * Mp);                                                                        \
+                __global const T *xc = xn + c * plane + p0;                                                      \
+                _Pragma("unroll") for (int j = 0; j < RN; ++j) acc[j] = fma((VT)(LD(xc, j)), wv, acc[j]);                          \
+            }                                                                                                    \
+        } else {                                                                                                 \
+            int ihb[RN], iwb[RN];                                                                                \
+            _Pragma("unroll") for (int j = 0; j < RN; ++j) {                                                                       \
+                int p = min(p0 + j, P - 1);                                                                      \
+                int oh = p / OW, ow = p - oh * OW;                                                               \
+                ihb[j] = oh * SH - PH;                                                                           \
+                iwb[j] = ow * SW - PW;                                                                           \
+            }                                                                                                    \
+            for (int c = 0; c < C; ++c) {                                                                        \
+                __global const T *xc = xn + c * plane;                                                           \
+                for (int kh = 0; kh < KH; ++kh) {                                                                \
+                    for (int kw = 0; kw < KW; ++kw) {                                                            \
+                        VT wv = LDWV(wk, ((c * KH + kh) * KW + kw) * Mp);                                        \
+                        _Pragma("unroll") for (int j = 0; j < RN; ++j) {                                                           \
+                            int ih = ihb[j] + kh * DH, iw = iwb[j] + kw * DW;                                    \
+                            float xv = (ih >= 0 && ih < IH && iw >= 0 && iw < IW) ? LD(xc, ih * IW + iw) : 0.0f; \
+                            acc[j] = fma((VT)(xv), wv, acc[j]);                                                  \
+                        }                                                                                        \
+                    }                                                                                            \
+                }                                                                                                \
+            }                                                                                                    \
+        }                                                                                                        \
+        _Pragma("unroll") for (int j = 0; j < RN; ++j) {                                                                           \
+            if (p0 + j >= P) break;                                                                              \
+            float r_[RM];                                                                                        \
+            vstore##RM(acc[j], 0, r_);                                                                           \
+            _Pragma("unroll") for (int i = 0; i < RM; ++i)                                                                         \
+                if (m0 + i < M) CONV_STORE(m0 + i, p0 + j, r_[i]);                                               \
+        }                                                                                                        \
+    }
+
+CONV_RB(8, 4, LDW8, float8)
+CONV_RB(8, 8, LDW8, float8)
+
+/* ---- local-memory tiled implicit GEMM ---- */
+
+/* TM x TN output tile per work group of (TN/4) x (TM/4) items, 4x4 per
+ * item (interleaved: item (tx, ty) owns rows ty + i*TM/4 and columns
+ * tx + j*TN/4, so neighbouring items read neighbouring local words and
+ * store neighbouring pixels), K in steps of 16 through local memory. The
+ * A tile (weights) is loaded from Wp rows (contiguous in m); the B tile
+ * gathers the implicit im2col: for k = (c, kh, kw) and pixel p the input
+ * element, zero outside the image. Dimension 2 is n * KS + the K slice. */
+#define CONV_TILE(TM, TN)                                                                                        \
+    __kernel __attribute__((reqd_work_group_size(TN / 4, TM / 4, 1))) void f_conv_tile_##TM##x##TN(              \
+        __global const int *m, int mo, __global const T *x, int xo, __global const T *w, int wo,                \
+        __global const T *bias, int bo, int has_bias, __global const T *s, int so, int has_sum, __global T *y,  \
+        int yo, float a, float b) {                                                                              \
+        CONV_GEOM;                                                                                               \
+        __local float As[16][TM];                                                                                \
+        __local float Bs[16][TN];                                                                                \
+        const int tx = get_local_id(0), ty = get_local_id(1);                                                    \
+        const int n = get_global_id(2) / KS, ks = get_global_id(2) - n * KS;                                     \
+        const int nth = (TN / 4) * (TM / 4), tid = ty * (TN / 4) + tx;                                          \
+        const int pt = get_group_id(0) * TN, mt = get_group_id(1) * TM;                                          \
+        const int plane = IH * IW, KK = KH * KW;                                                                 \
+        const int pw = KK == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0;                                      \
+        /* this slice's K range, in whole steps of 16 */                                                         \
+        const int kstep = (K + 16 * KS - 1) / (16 * KS) * 16;                                                    \
+        const int kb = ks * kstep, ke = min(K, kb + kstep);                                                      \
+        __global const T *xn = x + xo + n * C * plane;                                                           \
+        __global const T *wn = w + wo + (n % WBM) * WBS;                                                         \
+        float acc[4][4];                                                                                         \
+        _Pragma("unroll") for (int i = 0; i < 4; ++i)                                                            \
+            _Pragma("unroll") for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;                                      \
+        for (int k0 = kb; k0 < ke; k0 += 16) {                                                                   \
+            for (int e = tid; e < 16 * TM; e += nth) {                                                           \
+                int kk = e / TM, mm = e - kk * TM;                                                               \
+                int k = k0 + kk, mg = mt + mm;                                                                   \
+                As[kk][mm] = (k < ke && mg < Mp) ? LD(wn, k * Mp + mg) : 0.0f;                                   \
+            }                                                                                                    \
+            for (int e = tid; e < 16 * TN; e += nth) {                                                           \
+                int kk = e / TN, pp = e - kk * TN;                                                               \
+                int k = k0 + kk, p = pt + pp;                                                                    \
+                float v = 0.0f;                                                                                  \
+                if (k < ke && p < P) {                                                                           \
+                    if (pw) {                                                                                    \
+                        v = LD(xn, k * plane + p);                                                               \
+                    } else {                                                                                     \
+                        int c = k / KK, r = k - c * KK, kh = r / KW, kw = r - kh * KW;                           \
+                        int oh = p / OW, ow = p - oh * OW;                                                       \
+                        int ih = oh * SH - PH + kh * DH, iw = ow * SW - PW + kw * DW;                            \
+                        if (ih >= 0 && ih < IH && iw >= 0 && iw < IW) v = LD(xn, c * plane + ih * IW + iw);      \
+                    }                                                                                            \
+                }                                                                                                \
+                Bs[kk][pp] = v;                                                                                  \
+            }                                                                                                    \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                                        \
+            _Pragma("unroll") for (int kk = 0; kk < 16; ++kk) {                                                  \
+                float av[4], bv[4];                                                                              \
+                _Pragma("unroll") for (int i = 0; i < 4; ++i) av[i] = As[kk][ty + i * (TM / 4)];                 \
+                _Pragma("unroll") for (int j = 0; j < 4; ++j) bv[j] = Bs[kk][tx + j * (TN / 4)];                 \
+                _Pragma("unroll") for (int i = 0; i < 4; ++i)                                                    \
+                    _Pragma("unroll") for (int j = 0; j < 4; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);      \
+            }                                                                                                    \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                                        \
+        }                                                                                                        \
+        const int nimg = (int)get_global_size(2) / KS;                                                           \
+        _Pragma("unroll") for (int i = 0; i < 4; ++i) {                                                          \
+            int mg = mt + ty + i * (TM / 4);                                                                     \
+            if (mg >= M) continue;                                                                               \
+            _Pragma("unroll") for (int j = 0; j < 4; ++j) {                                                      \
+                int p = pt + tx + j * (TN / 4);                                                                  \
+                if (p >= P) continue;                                                                            \
+                if (KS > 1)                                                                                      \
+                    ST(y, yo + ((ks * nimg + n) * M + mg) * P + p, acc[i][j]);                                   \
+                else                                                                                             \
+                    CONV_STORE(mg, p, acc[i][j]);                                                                \
+            }                                                                                                    \
+        }                                                                                                        \
+    }
+
+CONV_TILE(64, 64)
+CONV_TILE(32, 64)
+CONV_TILE(64, 32)
+CONV_TILE(32, 32)
+
+/* Split-K: y = act(sum over the KS slices of part + bias + sum), one work
+ * item per output element; part is [KS][N*M*P]. Global size N*M*P. */
+__kernel void f_splitk_sum(__global const int *m, int mo, __global const T *part, int po, int total,
+                           __global const T *bias, int bo, int has_bias, __global const T *s, int so, int has_sum,
+                           __global T *y, int yo, float a, float b) {
+    __global const int *g = m + mo;
+    const int M = g[3], P = g[4] * g[5], act = g[15], KS = g[18];
+    const int i = get_global_id(0);
+    float v = 0.0f;
+    for (int k = 0; k < KS; ++k) v += LD(part, po + k * total + i);
+    if (has_bias) v += LD(bias, bo + (i / P) % M);
+    if (has_sum) v += LD(s, so + i);
+    ST(y, yo + i, act_f(v, act, a, b));
+}
+
+/* ---- row-vector direct (CPU devices) ----
+ * A work item computes RM output channels x VN consecutive output pixels
+ * of one output row as RM vectors of VN lanes: per tap, one vector load of
+ * the input row (stride 1, inside the image) or a lane-wise gather, and RM
+ * vector FMAs with the weights broadcast. Explicit vectors, because a CPU
+ * device (POCL) does not vectorise across work items once a kernel has
+ * loops with bounds inside. Global size (ceil(OW/VN), Mp/RM, N*OH). */
+#ifdef ENGINE_FP16
+#define LDV8(p, i) vload_half8(0, (p) + (i))
+#define LDV16(p, i) vload_half16(0, (p) + (i))
+#else
+#define LDV8(p, i) vload8(0, (p) + (i))
+#define LDV16(p, i) vload16(0, (p) + (i))
+#endif
+
+/* Every other element from i: lanes 0, 2, ... 2*VN-2 (stride-2 rows). */
+#define EVEN8(p, i) (LDV16(p, i).even)
+#define EVEN16(p, i) ((float16)(LDV16(p, i).even, LDV16(p, (i) + 16).even))
+
+#define CONV_RV(RM, VN, VT, LDV, WT, LDWV)                                                                       \
+    __kernel void f_conv_rv_##RM##x##VN(__global const int *m, int mo, __global const T *x, int xo,             \
+                                        __global const T *w, int wo, __global const T *bias, int bo,            \
+                                        int has_bias, __global const T *s, int so, int has_sum, __global T *y,  \
+                                        int yo, float a, float b) {                                             \
+        CONV_GEOM;                                                                                               \
+        const int ow0 = get_global_id(0) * VN, m0 = get_global_id(1) * RM;                                      \
+        const int n = get_global_id(2) / OH, oh = get_global_id(2) - n * OH;                                    \
+        if (ow0 >= OW || m0 >= Mp || n >= (int)(get_global_size(2) / OH)) return;                               \
+        const int plane = IH * IW, iwb = ow0 * SW - PW, ihb = oh * SH - PH;                                      \
+        VT acc[RM];                                                                                              \
+        _Pragma("unroll") for (int i = 0; i < RM; ++i) acc[i] = (VT)(0.0f);                                                        \
+        __global const T *xn = x + xo + n * C * plane;                                                           \
+        __global const T *wk = w + wo + (n % WBM) * WBS + m0;                                                                      \
+        for (int c = 0; c < C; ++c) {                                                                            \
+            __global const T *xc = xn + c * plane;                                                               \
+            for (int kh = 0; kh < KH; ++kh) {                                                                    \
+                int ih = ihb + kh * DH;                                                                          \
+                if (ih < 0 || ih >= IH) continue;                                                                \
+                __global const T *xr = xc + ih * IW;                                                             \
+                __global const T *wr = wk + (c * KH + kh) * KW * Mp;                                             \
+                for (int kw = 0; kw < KW; ++kw) {                                                                \
+                    int iw0 = iwb + kw * DW;                                                                     \
+                    VT xv;                                                                                       \
+                    if (SW == 1 && iw0 >= 0 && iw0 + VN <= IW) {                                                 \
+                        xv = LDV(xr, iw0);                                                                       \
+                    } else if (SW == 2 && iw0 >= 0 && iw0 + 2 * VN <= IW) {                                      \
+                        xv = EVEN##VN(xr, iw0);                                                                  \
+                    } else {                                                                                     \
+                        float t_[VN];                                                                            \
+                        _Pragma("unroll") for (int l = 0; l < VN; ++l) {                                                           \
+                            int iw = iw0 + l * SW;                                                               \
+                            t_[l] = iw >= 0 && iw < IW ? LD(xr, iw) : 0.0f;                                      \
+                        }                                                                                        \
+                        xv = vload##VN(0, t_);                                                                   \
+                    }                                                                                            \
+                    float w_[RM];                                                                                \
+                    vstore##RM(LDWV(wr, kw * Mp), 0, w_);                                                        \
+                    _Pragma("unroll") for (int i = 0; i < RM; ++i) acc[i] = fma((VT)(w_[i]), xv, acc[i]);                          \
+                }                                                                                                \
+            }                                                                                                    \
+        }                                                                                                        \
+        const int p0 = oh * OW + ow0, nv = min(VN, OW - ow0);                                                   \
+        _Pragma("unroll") for (int i = 0; i < RM; ++i) {                                                                           \
+            if (m0 + i >= M) break;                                                                              \
+            float r_[VN];                                                                                        \
+            vstore##VN(acc[i], 0, r_);                                                                           \
+            for (int l = 0; l < nv; ++l) CONV_STORE(m0 + i, p0 + l, r_[l]);                                      \
+        }                                                                                                        \
+    }
+
+CONV_RV(8, 16, float16, LDV16, float8, LDW8)
+CONV_RV(8, 8, float8, LDV8, float8, LDW8)
+
+/* Pointwise (1x1, stride 1, no pad): the pixels of a plane are contiguous,
+ * so VN consecutive pixels of the flattened plane (rows wrap) take one
+ * vector load per input channel. Global size (ceil(P/VN), Mp/RM, N). */
+#define CONV_PW(RM, VN, VT, LDV, LDWV)                                                                           \
+    __kernel void f_conv_pw_##RM##x##VN(__global const int *m, int mo, __global const T *x, int xo,             \
+                                        __global const T *w, int wo, __global const T *bias, int bo,            \
+                                        int has_bias, __global const T *s, int so, int has_sum, __global T *y,  \
+                                        int yo, float a, float b) {                                             \
+        CONV_GEOM;                                                                                               \
+        const int p0 = get_global_id(0) * VN, m0 = get_global_id(1) * RM, n = get_global_id(2);                 \
+        if (p0 >= P || m0 >= Mp) return;                                                                         \
+        const int plane = IH * IW;                                                                               \
+        VT acc[RM];                                                                                              \
+        _Pragma("unroll") for (int i = 0; i < RM; ++i) acc[i] = (VT)(0.0f);                                                        \
+        __global const T *xn = x + xo + n * C * plane + p0;                                                      \
+        __global const T *wk = w + wo + (n % WBM) * WBS + m0;                                                                      \
+        if (p0 + VN <= P) {                                                                                      \
+            for (int c = 0; c < C; ++c) {                                                                        \
+                VT xv = LDV(xn, c * plane);                                                                      \
+                float w_[RM];                                                                                    \
+                vstore##RM(LDWV(wk, c * Mp), 0, w_);                                                             \
+                _Pragma("unroll") for (int i = 0; i < RM; ++i) acc[i] = fma((VT)(w_[i]), xv, acc[i]);                              \
+            }                                                                                                    \
+        } else {                                                                                                 \
+            for (int c = 0; c < C; ++c) {                                                                        \
+                float t_[VN];                                                                                    \
+                _Pragma("unroll") for (int l = 0; l < VN; ++l) t_[l] = p0 + l < P ? LD(xn, c * plane + l) : 0.0f;                  \
+                VT xv = vload##VN(0, t_);                                                                        \
+                float w_[RM];                                                                                    \
+                vstore##RM(LDWV(wk, c * Mp), 0, w_);                                                             \
+                _Pragma("unroll") for (int i = 0; i < RM; ++i) acc[i] = fma((VT)(w_[i]), xv, acc[i]);                              \
+            }                                                                                                    \
+        }                                                                                                        \
+        const int nv = min(VN, P - p0);                                                                          \
+        _Pragma("unroll") for (int i = 0; i < RM; ++i) {                                                                           \
+            if (m0 + i >= M) break;                                                                              \
+            float r_[VN];                                                                                        \
+            vstore##VN(acc[i], 0, r_);                                                                           \
+            for (int l = 0; l < nv; ++l) CONV_STORE(m0 + i, p0 + l, r_[l]);                                      \
+        }                                                                                                        \
+    }
+
+CONV_PW(8, 16, float16, LDV16, LDW8)
+CONV_PW(8, 8, float8, LDV8, LDW8)
+
+/* ---- Winograd F(2x2, 3x3) for 3x3 stride 1 dilation 1 ----
+ * Y = A^T [ sum_c (G g G^T) .* (B^T d B) ] A per 2x2 output tile: the
+ * input transform writes V [N*16][C][TT] (TT = tiles per image), the 16
+ * products are one batched GEMM (the pointwise/tile kernels with WBM 16:
+ * U [16][C][Mp] packed at compile) into Mo [N*16][M][TT], and the output
+ * transform adds bias, residual and activation as the direct kernels do.
+ * 2.25x fewer multiplications than the direct convolution. meta: the
+ * conv's 16+3 ints. */
+#define WINO_TILES                                                                                               \
+    const int TH = (OH + 1) / 2, TW = (OW + 1) / 2, TT = TH * TW;                                                \
+    (void)TT
+
+__kernel void f_wino_in(__global const int *m, int mo, __global const T *x, int xo, __global T *v, int vo) {
+    CONV_GEOM;
+    WINO_TILES;
+    const int t = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    if (t >= TT) return;
+    const int th = t / TW, tw = t - th * TW, ih0 = th * 2 - PH, iw0 = tw * 2 - PW;
+    __global const T *xc = x + xo + (n * C + c) * IH * IW;
+    float d[4][4];
+    _Pragma("unroll") for (int i = 0; i < 4; ++i) {
+        int ih = ih0 + i;
+        _Pragma("unroll") for (int j = 0; j < 4; ++j) {
+            int iw = iw0 + j;
+            d[i][j] = ih >= 0 && ih < IH && iw >= 0 && iw < IW ? LD(xc, ih * IW + iw) : 0.0f;
+        }
+    }
+    /* B^T d: rows */
+    float r[4][4];
+    _Pragma("unroll") for (int j = 0; j < 4; ++j) {
+        r[0][j] = d[0][j] - d[2][j];
+        r[1][j] = d[1][j] + d[2][j];
+        r[2][j] = d[2][j] - d[1][j];
+        r[3][j] = d[1][j] - d[3][j];
+    }
+    __global T *vn = v + vo + (n * 16 * C + c) * TT + t;
+    const int xs = C * TT; /* stride between the 16 transformed elements */
+    _Pragma("unroll") for (int i = 0; i < 4; ++i) {
+        ST(vn, (i * 4 + 0) * xs, r[i][0] - r[i][2]);
+        ST(vn, (i * 4 + 1) * xs, r[i][1] + r[i][2]);
+        ST(vn, (i * 4 + 2) * xs, r[i][2] - r[i][1]);
+        ST(vn, (i * 4 + 3) * xs, r[i][1] - r[i][3]);
+    }
+}
+
+__kernel void f_wino_out(__global const int *m, int mo, __global const T *mt, int mto, __global const T *bias, int bo,
+                         int has_bias, __global const T *s, int so, int has_sum, __global T *y, int yo, float a,
+                         float b) {
+    CONV_GEOM;
+    WINO_TILES;
+    const int t = get_global_id(0), oc = get_global_id(1), n = get_global_id(2);
+    if (t >= TT) return;
+    const int th = t / TW, tw = t - th * TW;
+    __global const T *mn = mt + mto + (n * 16 * M + oc) * TT + t;
+    const int xs = M * TT;
+    float q[4][4];
+    _Pragma("unroll") for (int i = 0; i < 4; ++i)
+        _Pragma("unroll") for (int j = 0; j < 4; ++j) q[i][j] = LD(mn, (i * 4 + j) * xs);
+    /* A^T q A, A^T = [1 1 1 0; 0 1 -1 -1] */
+    float r[2][4];
+    _Pragma("unroll") for (int j = 0; j < 4; ++j) {
+        r[0][j] = q[0][j] + q[1][j] + q[2][j];
+        r[1][j] = q[1][j] - q[2][j] - q[3][j];
+    }
+    _Pragma("unroll") for (int i = 0; i < 2; ++i) {
+        int oh = th * 2 + i;
+        if (oh >= OH) break;
+        float o0 = r[i][0] + r[i][1] + r[i][2], o1 = r[i][1] - r[i][2] - r[i][3];
+        int ow = tw * 2;
+        CONV_STORE(oc, oh * OW + ow, o0);
+        if (ow + 1 < OW) CONV_STORE(oc, oh * OW + ow + 1, o1);
+    }
+}
+
+/* ---- 2-D pooling ----
+ * MaxPool / AveragePool over 2-D maps (f_pool's meta, whose depth entries
+ * are 1): one work item per output element on a 3-D range (ow, oh, n*C),
+ * so no index is decoded by division, and the window's bounds are clipped
+ * once instead of tested per tap. Same results as f_pool: max propagates
+ * NaN, average divides by the taps inside the image (or, with
+ * count_include_pad, by those inside the padded image). */
+__kernel void f_pool2d(__global const int *m, int mo, __global const T *x, int xo, __global T *y, int yo) {
+    __global const int *g = m + mo;
+    const int IH = g[2], IW = g[3], OH = g[5], OW = g[6];
+    const int ow = get_global_id(0), oh = get_global_id(1), c = get_global_id(2);
+    if (ow >= OW || oh >= OH) return;
+    const int KH = g[8], KW = g[9], SH = g[11], SW = g[12], DH = g[14], DW = g[15], PH = g[17], PW = g[18];
+    const int avg = g[22], incl = g[23];
+    const int h0 = oh * SH - PH, w0 = ow * SW - PW;
+    /* taps inside the image: [kh0, kh1) x [kw0, kw1) */
+    const int kh0 = h0 < 0 ? (-h0 + DH - 1) / DH : 0, kw0 = w0 < 0 ? (-w0 + DW - 1) / DW : 0;
+    const int kh1 = min(KH, (IH - h0 + DH - 1) / DH), kw1 = min(KW, (IW - w0 + DW - 1) / DW);
+    __global const T *xc = x + xo + c * IH * IW;
+    float acc = avg ? 0.0f : -INFINITY;
+    int any = 0;
+    for (int kh = kh0; kh < kh1; ++kh) {
+        __global const T *xr = xc + (h0 + kh * DH) * IW + w0;
+        for (int kw = kw0; kw < kw1; ++kw) {
+            float v = LD(xr, kw * DW);
+            if (avg) acc += v;
+            else if (v > acc || (isnan(v) && !isnan(acc)) || !any) acc = v;
+            any = 1;
+        }
+    }
+    if (avg) {
+        int div;
+        if (incl) {
+            /* taps inside the padded image */
+            int ch = 0, cw = 0;
+            for (int k = 0; k < KH; ++k) {
+                int pos = h0 + k * DH;
+                ch += pos >= -PH && pos < IH + g[20];
+            }
+            for (int k = 0; k < KW; ++k) {
+                int pos = w0 + k * DW;
+                cw += pos >= -PW && pos < IW + g[21];
+            }
+            div = ch * cw;
+        } else {
+            div = max(kh1 - kh0, 0) * max(kw1 - kw0, 0);
+        }
+        acc = div > 0 ? acc / (float)div : NAN;
+    }
+    ST(y, yo + c * OH * OW + oh * OW + ow, acc);
+}
