@@ -463,3 +463,54 @@ __kernel void f_pool2d(__global const int *m, int mo, __global const T *x, int x
     }
     ST(y, yo + c * OH * OW + oh * OW + ow, acc);
 }
+
+/* ---- depthwise, row vectors ----
+ * One input channel per group (C == M == groups): a work item computes VN
+ * consecutive output pixels of one row of one channel as a vector, with
+ * the KH x KW taps as scalars broadcast over it; stride 1 and 2 rows inside
+ * the image take vector loads, the rest a lane-wise gather. Weights as the
+ * model holds them ([C][1][KH][KW]), so run-time weights work too. meta:
+ * CONV_GEOM's 16 (M = C, Mp unused). Global (ceil(OW/VN), C, N*OH). */
+#define DW_RV(VN, VT, LDV)                                                                                       \
+    __kernel void f_dwconv_rv_##VN(__global const int *m, int mo, __global const T *x, int xo,                 \
+                                   __global const T *w, int wo, __global const T *bias, int bo, int has_bias,  \
+                                   __global const T *s, int so, int has_sum, __global T *y, int yo, float a,   \
+                                   float b) {                                                                   \
+        CONV_GEOM;                                                                                               \
+        const int ow0 = get_global_id(0) * VN, c = get_global_id(1);                                            \
+        const int n = get_global_id(2) / OH, oh = get_global_id(2) - n * OH;                                    \
+        if (ow0 >= OW || c >= C) return;                                                                         \
+        const int iwb = ow0 * SW - PW, ihb = oh * SH - PH;                                                       \
+        __global const T *xc = x + xo + (n * C + c) * IH * IW;                                                   \
+        __global const T *wc = w + wo + c * KH * KW;                                                             \
+        VT acc = (VT)(0.0f);                                                                                     \
+        for (int kh = 0; kh < KH; ++kh) {                                                                        \
+            int ih = ihb + kh * DH;                                                                              \
+            if (ih < 0 || ih >= IH) continue;                                                                    \
+            __global const T *xr = xc + ih * IW;                                                                 \
+            for (int kw = 0; kw < KW; ++kw) {                                                                    \
+                int iw0 = iwb + kw * DW;                                                                         \
+                VT xv;                                                                                           \
+                if (SW == 1 && iw0 >= 0 && iw0 + VN <= IW) {                                                     \
+                    xv = LDV(xr, iw0);                                                                           \
+                } else if (SW == 2 && iw0 >= 0 && iw0 + 2 * VN <= IW) {                                          \
+                    xv = EVEN##VN(xr, iw0);                                                                      \
+                } else {                                                                                         \
+                    float t_[VN];                                                                                \
+                    _Pragma("unroll") for (int l = 0; l < VN; ++l) {                                             \
+                        int iw = iw0 + l * SW;                                                                   \
+                        t_[l] = iw >= 0 && iw < IW ? LD(xr, iw) : 0.0f;                                          \
+                    }                                                                                            \
+                    xv = vload##VN(0, t_);                                                                       \
+                }                                                                                                \
+                acc = fma((VT)(LD(wc, kh * KW + kw)), xv, acc);                                                  \
+            }                                                                                                    \
+        }                                                                                                        \
+        float r_[VN];                                                                                            \
+        vstore##VN(acc, 0, r_);                                                                                  \
+        const int p0 = oh * OW + ow0, nv = min(VN, OW - ow0);                                                    \
+        for (int l = 0; l < nv; ++l) CONV_STORE(c, p0 + l, r_[l]);                                               \
+    }
+
+DW_RV(8, float8, LDV8)
+DW_RV(16, float16, LDV16)

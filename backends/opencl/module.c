@@ -761,20 +761,14 @@ static void launch_geometry(builder *b, const size_t *gs, const size_t *ls, int 
 /* Emits a single-group 1-D/2-D convolution with constant weights on the
  * kernels of conv_tiled.cl; returns 0 (nothing emitted) for what they do
  * not cover (groups, 3-D, run-time weights, ENGINE_OPENCL_CONV set). */
-static int emit_conv_fast(builder *b, const engine_node *n) {
+/* conv_tiled.cl's 19-int geometry of a 1-D or 2-D Conv (a 1-D one is a
+ * 2-D one on rows of height 1); 0 when the shape is outside what its int
+ * indexing covers (with room for split-K's partials). */
+static int conv_geom(const engine_node *n, int *g, float *a1, float *b1) {
     const engine_conv_params *p = n->params;
-    const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
-    const char *mode = getenv("ENGINE_OPENCL_CONV");
-    if (n->op != ENGINE_OP_Conv || p->group != 1 || p->spatial < 1 || p->spatial > 2 || !w->data ||
-        w->dtype != ENGINE_DTYPE_F32 || (mode && *mode))
-        return 0;
-    const engine_value *bias = engine_node_input(n, 2), *sum = p->epilogue.sum ? engine_node_input(n, 3) : NULL;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
     int sp = p->spatial;
-    ocl_conv_desc d;
-    memset(&d, 0, sizeof d);
-    int *g = d.g;
     int N = (int)x->dims[0], C = (int)x->dims[1], M = (int)y->dims[1];
-    /* a 1-D convolution is a 2-D one on rows of height 1 */
     g[0] = C;
     g[1] = sp == 2 ? (int)x->dims[2] : 1;
     g[2] = (int)x->dims[1 + sp];
@@ -789,17 +783,58 @@ static int emit_conv_fast(builder *b, const engine_node *n) {
     g[11] = (int)p->pad_begin[sp - 1];
     g[12] = sp == 2 && p->dilation[0] > 0 ? (int)p->dilation[0] : 1;
     g[13] = p->dilation[sp - 1] > 0 ? (int)p->dilation[sp - 1] : 1;
-    int Mp = (M + 7) / 8 * 8, KH = g[6], KW = g[7], K = C * KH * KW, P = g[4] * g[5];
-    float a1, b1;
+    int Mp = (M + 7) / 8 * 8, K = C * g[6] * g[7], P = g[4] * g[5];
     g[14] = Mp;
-    g[15] = act_code(&p->epilogue, &a1, &b1);
+    g[15] = act_code(&p->epilogue, a1, b1);
     g[16] = 0;
     g[17] = 1;
     g[18] = 1;
-    /* int indexing inside the kernels, with room for split-K's partials */
-    if (N < 1 || (int64_t)K * Mp * 16 > INT_MAX / 16 || (int64_t)N * M * P > INT_MAX / 16 ||
-        (int64_t)N * C * g[1] * g[2] > INT_MAX / 16)
+    return N >= 1 && C >= 1 && M >= 1 && P >= 1 && (int64_t)K * Mp * 16 <= INT_MAX / 16 && (int64_t)N * M * P <= INT_MAX / 16 &&
+           (int64_t)N * C * g[1] * g[2] <= INT_MAX / 16;
+}
+
+/* Depthwise 1-D/2-D convolutions (one input channel per group) on
+ * f_dwconv_rv_<VN>; weights read as the model holds them (constants or
+ * run-time values). 0: not emitted. */
+static int emit_dwconv_fast(builder *b, const engine_node *n) {
+    const engine_conv_params *p = n->params;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    const char *mode = getenv("ENGINE_OPENCL_CONV");
+    if (n->op != ENGINE_OP_Conv || p->spatial < 1 || p->spatial > 2 || x->dims[1] != p->group ||
+        y->dims[1] != p->group || (mode && *mode))
         return 0;
+    int g[19];
+    float a1, b1;
+    if (!conv_geom(n, g, &a1, &b1)) return 0;
+    const engine_value *bias = engine_node_input(n, 2), *sum = p->epilogue.sum ? engine_node_input(n, 3) : NULL;
+    int xs = IN(0), ws = IN(1), bs = bias ? slot_read(b, bias) : -1, ss = sum ? slot_read(b, sum) : -1;
+    int ys = OUT(0);
+    int mo = meta_add(b, g, 19);
+    if (b->st) return 1;
+    int vn = g[5] >= 12 ? 16 : 8;
+    size_t gs[3] = {(size_t)((g[5] + vn - 1) / vn), (size_t)g[0], (size_t)x->dims[0] * (size_t)g[4]}, ls[3] = {1, 1, 1};
+    launch(b, vn == 16 ? "f_dwconv_rv_16" : "f_dwconv_rv_8", 1, "MTTTiTiTff", mo, xs, 0, ws, 0, bs >= 0 ? bs : ws, 0,
+           bs >= 0, ss >= 0 ? ss : ws, 0, ss >= 0, ys, 0, (double)a1, (double)b1);
+    launch_geometry(b, gs, ls, 0);
+    return 1;
+}
+
+static int emit_conv_fast(builder *b, const engine_node *n) {
+    const engine_conv_params *p = n->params;
+    const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
+    const char *mode = getenv("ENGINE_OPENCL_CONV");
+    if (n->op != ENGINE_OP_Conv || p->group != 1 || p->spatial < 1 || p->spatial > 2 || !w->data ||
+        w->dtype != ENGINE_DTYPE_F32 || (mode && *mode))
+        return 0;
+    const engine_value *bias = engine_node_input(n, 2), *sum = p->epilogue.sum ? engine_node_input(n, 3) : NULL;
+    int sp = p->spatial;
+    ocl_conv_desc d;
+    memset(&d, 0, sizeof d);
+    int *g = d.g;
+    float a1, b1;
+    if (!conv_geom(n, g, &a1, &b1)) return 0;
+    int N = (int)x->dims[0], C = (int)x->dims[1], M = (int)y->dims[1];
+    int Mp = g[14], KH = g[6], KW = g[7], K = C * KH * KW, P = g[4] * g[5];
     d.batch = N;
     d.pointwise = KH == 1 && KW == 1 && g[8] == 1 && g[9] == 1 && g[10] == 0 && g[11] == 0;
     for (int i = 0; i < sp; ++i) d.pointwise &= p->pad_end[i] == 0;
@@ -884,7 +919,7 @@ static int emit_conv_fast(builder *b, const engine_node *n) {
 }
 
 static void emit_conv(builder *b, const engine_node *n) {
-    if (emit_conv_fast(b, n)) return;
+    if (emit_conv_fast(b, n) || emit_dwconv_fast(b, n)) return;
     const engine_conv_params *p = n->params;
     const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
     const engine_value *bias = engine_node_input(n, 2), *sum = p->epilogue.sum ? engine_node_input(n, 3) : NULL;
