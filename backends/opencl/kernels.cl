@@ -1,7 +1,9 @@
 /* backends/opencl/kernels.cl - every kernel of the OpenCL backend, OpenCL C 1.2.
  *
- * Embedded into the module at build time (embed.c) and built once per
- * context (then kept in the program-binary cache). Conventions:
+ * Embedded into the module at build time (embed.c) after ocl_codes.h, the
+ * op codes these kernels switch on (U_*, B_*, R_*, POOL_*, PAD_*, NB_*),
+ * which the C side includes too; built once per context (then kept in the
+ * program-binary cache). Conventions:
  *   - A tensor argument is a (buffer, element offset) pair: activations live
  *     in one arena buffer, constants in one weight buffer (module.c).
  *   - Shapes and per-node integers come from the meta buffer `m` at `mo`
@@ -21,32 +23,12 @@
 #define ST(p, i, v) ((p)[(i)] = (v))
 #endif
 
-/* Unary op codes (module.c's OCL_U_*). Epilogue activations use the same. */
-#define U_COPY 0
-#define U_RELU 1
-#define U_LEAKY 2
-#define U_CLIP 3
-#define U_SIGMOID 4
-#define U_HSIGMOID 5
-#define U_HSWISH 6
-#define U_TANH 7
-#define U_SOFTPLUS 8
-#define U_ELU 9
-#define U_SELU 10
-#define U_MISH 11
-#define U_SQRT 12
-#define U_EXP 13
-#define U_LOG 14
-#define U_NEG 15
-#define U_ABS 16
-#define U_SILU 17
-#define U_TOBOOL 18
-
 static float softplus_f(float x) {
     /* log(1 + e^x) without overflow */
     return log1p(exp(-fabs(x))) + fmax(x, 0.0f);
 }
 
+/* The unary ops and the epilogue activations (U_* codes, ocl_codes.h). */
 static float act_f(float x, int op, float a, float b) {
     switch (op) {
     case U_RELU: return x > 0.0f ? x : 0.0f;
@@ -71,6 +53,8 @@ static float act_f(float x, int op, float a, float b) {
     }
 }
 
+/* A unary op (U_* code) of the storage type: activations, Sqrt/Exp/Log,
+ * Neg/Abs, copies, Cast to bool. */
 __kernel void f_unary(__global const T *x, int xo, __global T *y, int yo, int op, float a, float b) {
     int i = get_global_id(0);
     ST(y, yo + i, act_f(LD(x, xo + i), op, a, b));
@@ -88,15 +72,8 @@ __kernel void f_epilogue(__global T *y, int yo, __global const T *bias, int bo, 
 }
 
 /* Broadcast binary/ternary ops. meta: r, dims[r], sa[r], sb[r], sc[r]
- * (element strides of each input over the output's index, 0 on broadcast). */
-#define B_ADD 0
-#define B_SUB 1
-#define B_MUL 2
-#define B_DIV 3
-#define B_POW 4
-#define B_PRELU 5
-#define B_EQUAL 6
-#define B_WHERE 7
+ * (element strides of each input over the output's index, 0 on broadcast);
+ * op is a B_* code. */
 __kernel void f_broadcast(__global const int *m, int mo, __global const T *pa, int ao, __global const T *pb, int bo,
                           __global const T *pc, int co, __global T *y, int yo, int op) {
     int i = get_global_id(0);
@@ -151,7 +128,7 @@ __kernel void f_gather(__global const int *m, int mo, __global const T *x, int x
     ST(y, yo + i, LD(x, xo + (pre * len + m[mo + 3 + j]) * post + p));
 }
 
-/* Pad. meta: r, mode, in[r], out[r], begin[r]. */
+/* Pad. meta: r, mode (PAD_*), in[r], out[r], begin[r]. */
 __kernel void f_pad(__global const int *m, int mo, __global const T *x, int xo, __global T *y, int yo, float value) {
     int i = get_global_id(0);
     int r = m[mo], mode = m[mo + 1];
@@ -161,9 +138,9 @@ __kernel void f_pad(__global const int *m, int mo, __global const T *x, int xo, 
         int k = rem % on - m[mo + 2 + 2 * r + d];
         rem /= on;
         if (k < 0 || k >= n) {
-            if (mode == 0) {
+            if (mode == PAD_CONSTANT) {
                 outside = 1;
-            } else if (mode == 2) {
+            } else if (mode == PAD_EDGE) {
                 k = k < 0 ? 0 : n - 1;
             } else if (n == 1) {
                 k = 0;
@@ -320,12 +297,13 @@ __kernel void f_convt(__global const int *m, int mo, __global const T *x, int xo
 }
 
 /* MaxPool / AveragePool over 3 spatial dims. meta: NC ID IH IW OD OH OW
- * KD KH KW SD SH SW DD DH DW PBD PBH PBW PED PEH PEW avg include_pad. */
+ * KD KH KW SD SH SW DD DH DW PBD PBH PBW PED PEH PEW kind (POOL_*)
+ * include_pad. */
 __kernel void f_pool(__global const int *m, int mo, __global const T *x, int xo, __global T *y, int yo) {
     int i = get_global_id(0);
     __global const int *g = m + mo;
     int ID = g[1], IH = g[2], IW = g[3], OD = g[4], OH = g[5], OW = g[6];
-    int avg = g[22], incl = g[23];
+    int avg = g[22] == POOL_AVG, incl = g[23];
     int o[3], in[3] = {ID, IH, IW};
     o[2] = i % OW;
     int t = i / OW;
@@ -369,8 +347,8 @@ __kernel void f_pool(__global const int *m, int mo, __global const T *x, int xo,
     ST(y, yo + i, acc);
 }
 
-/* ReduceSum/Mean/Max and the global pools. meta: r, op (0 sum, 1 mean,
- * 2 max), mask, dims[r]. One work item per output element. */
+/* ReduceSum/Mean/Max and the global pools. meta: r, op (R_* code), mask,
+ * dims[r]. One work item per output element. */
 __kernel void f_reduce(__global const int *m, int mo, __global const T *x, int xo, __global T *y, int yo) {
     int i = get_global_id(0);
     int r = m[mo], op = m[mo + 1], mask = m[mo + 2];
@@ -385,7 +363,7 @@ __kernel void f_reduce(__global const int *m, int mo, __global const T *x, int x
         }
         stride *= dims[d];
     }
-    float acc = op == 2 ? -INFINITY : 0.0f;
+    float acc = op == R_MAX ? -INFINITY : 0.0f;
     for (int j = 0; j < count; ++j) {
         int off = 0, rj = j;
         stride = 1;
@@ -397,10 +375,10 @@ __kernel void f_reduce(__global const int *m, int mo, __global const T *x, int x
             stride *= dims[d];
         }
         float v = LD(x, base + off);
-        if (op == 2) acc = (v > acc || isnan(v)) ? v : acc;
+        if (op == R_MAX) acc = (v > acc || isnan(v)) ? v : acc;
         else acc += v;
     }
-    if (op == 1) acc = count > 0 ? acc / (float)count : NAN;
+    if (op == R_MEAN) acc = count > 0 ? acc / (float)count : NAN;
     ST(y, yo + i, acc);
 }
 
@@ -514,16 +492,16 @@ __kernel void f_from_f32(__global const float *x, __global T *y, int yo) {
  * int64, int32, int8 and uint8 tensors are stored as long on the device
  * (module.c converts at the seams); `nb` says which width the value has
  * and results are wrapped to it (two's complement, as the reference and
- * numpy do): 0 int64, 1 int32, 2 int8, 3 uint8. Bool stays in the storage
+ * numpy do; NB_* codes). Bool stays in the storage
  * type T as 0/1. Errors the reference reports (an integer division by
  * zero, a run-time Gather index out of range) set *flag = step + 1 (the
  * node's position in the partition) and write 0; module.c reads the flag
  * after the run and returns the error. */
 static long narrow_l(long v, int nb) {
     switch (nb) {
-    case 1: return ((v & 0xffffffffL) ^ 0x80000000L) - 0x80000000L;
-    case 2: return ((v & 0xffL) ^ 0x80L) - 0x80L;
-    case 3: return v & 0xffL;
+    case NB_I32: return ((v & 0xffffffffL) ^ 0x80000000L) - 0x80000000L;
+    case NB_I8: return ((v & 0xffL) ^ 0x80L) - 0x80L;
+    case NB_U8: return v & 0xffL;
     default: return v;
     }
 }
@@ -606,9 +584,9 @@ __kernel void f_pad_l(__global const int *m, int mo, __global const long *x, int
         int k = rem % on - m[mo + 2 + 2 * r + d];
         rem /= on;
         if (k < 0 || k >= n) {
-            if (mode == 0) {
+            if (mode == PAD_CONSTANT) {
                 outside = 1;
-            } else if (mode == 2) {
+            } else if (mode == PAD_EDGE) {
                 k = k < 0 ? 0 : n - 1;
             } else if (n == 1) {
                 k = 0;
@@ -664,7 +642,7 @@ __kernel void f_arith_l(__global const int *m, int mo, __global const long *pa, 
     case B_MUL: v = (long)(a * b); break;
     default: {
         long sa = (long)a, sb = (long)b;
-        long mn = nb == 1 ? (long)INT_MIN : LONG_MIN;
+        long mn = nb == NB_I32 ? (long)INT_MIN : LONG_MIN;
         if (sb == 0) {
             *flag = step + 1;
             v = 0;

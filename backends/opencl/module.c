@@ -26,7 +26,6 @@
  * Concat skips an input that already sits at its destination slice. */
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,29 +34,82 @@
 #include "engine/alias.h"
 #include "engine/plugin.h"
 #include "engine/resize_taps.h"
+#include "ocl_codes.h"
 #include "ocl_internal.h"
 
 #define OCL_EXPORT __attribute__((visibility("default")))
 #define OCL_ALIGN 128u
 #define OCL_MAX_RANK 8
 
-enum { U_COPY, U_RELU, U_LEAKY, U_CLIP, U_SIGMOID, U_HSIGMOID, U_HSWISH, U_TANH, U_SOFTPLUS, U_ELU, U_SELU,
-       U_MISH, U_SQRT, U_EXP, U_LOG, U_NEG, U_ABS, U_SILU, U_TOBOOL };
-enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_PRELU, B_EQUAL, B_WHERE };
-
 enum { BUF_NONE, BUF_ARENA, BUF_WEIGHTS, BUF_META, BUF_IWEIGHTS };
 
-/* A kernel argument recorded at compile, set once the buffers exist. */
+/* f_pad reads engine_pad_mode as it is. */
+_Static_assert(ENGINE_PAD_CONSTANT == PAD_CONSTANT && ENGINE_PAD_REFLECT == PAD_REFLECT &&
+                   ENGINE_PAD_EDGE == PAD_EDGE,
+               "ocl_codes.h's PAD_* differ from engine_pad_mode");
+
+/* A kernel argument recorded at compile, bound (clSetKernelArg) once the
+ * buffers exist (realise). Build them with the A_* constructors below,
+ * which the compiler type-checks; each produces the kernel parameters
+ * named beside its kind. */
+typedef enum ocl_arg_kind {
+    OCL_ARG_TENSOR,  /* slot i + extra elements -> (buffer, int element offset) */
+    OCL_ARG_META,    /* meta offset i -> (meta buffer, int offset) */
+    OCL_ARG_WEIGHTS, /* the weight buffer (Resize's tap weights) */
+    OCL_ARG_FLAG,    /* the error-flag buffer; the launch gets the node's error message */
+    OCL_ARG_INT,     /* int i */
+    OCL_ARG_FLOAT,   /* float f */
+    OCL_ARG_LONG,    /* long (cl_long) ll */
+    OCL_ARG_OWN,     /* plugin nodes: their own buffer i */
+    OCL_ARG_NULL,    /* plugin nodes: a NULL buffer (an omitted input or output) */
+    OCL_ARG_RAW      /* plugin nodes: `size` raw scalar bytes */
+} ocl_arg_kind;
+
 typedef struct ocl_arg {
-    char type;   /* 'T' tensor (value slot + extra offset), 'M' meta (+ offset), 'W' weight buffer, 'i', 'f',
-                  * 'L' long, 'F' the error-flag buffer,
-                  * plugin nodes: 'B' own buffer i, 'N' NULL buffer, 'S' raw scalar bytes */
+    ocl_arg_kind kind;
     int i, extra;
     float f;
     long long ll;
     unsigned char raw[16];
     size_t size;
 } ocl_arg;
+
+/* A tensor: the value in `slot` (a slot index; negative only after an
+ * error, which then makes the launch an internal error) at `extra`
+ * elements past the slot's start. */
+static inline ocl_arg A_T(int slot, int extra) {
+    return (ocl_arg){.kind = OCL_ARG_TENSOR, .i = slot, .extra = extra};
+}
+/* The meta buffer at offset `off` (a meta_add result). */
+static inline ocl_arg A_META(int off) {
+    return (ocl_arg){.kind = OCL_ARG_META, .i = off};
+}
+/* The weight buffer itself, no offset. */
+static inline ocl_arg A_W(void) {
+    return (ocl_arg){.kind = OCL_ARG_WEIGHTS};
+}
+/* The error-flag buffer: the kernel writes step + 1 there on a run-time
+ * error (Gather: an index out of range; else an integer division by
+ * zero), and run returns that error naming the node. */
+static inline ocl_arg A_FLAG(void) {
+    return (ocl_arg){.kind = OCL_ARG_FLAG};
+}
+static inline ocl_arg A_I(int v) {
+    return (ocl_arg){.kind = OCL_ARG_INT, .i = v};
+}
+static inline ocl_arg A_F(float v) {
+    return (ocl_arg){.kind = OCL_ARG_FLOAT, .f = v};
+}
+static inline ocl_arg A_L(int64_t v) {
+    return (ocl_arg){.kind = OCL_ARG_LONG, .ll = (long long)v};
+}
+/* A plugin node's own buffer (an ocl_own index). */
+static inline ocl_arg A_OWN(int own) {
+    return (ocl_arg){.kind = OCL_ARG_OWN, .i = own};
+}
+static inline ocl_arg A_NULL(void) {
+    return (ocl_arg){.kind = OCL_ARG_NULL};
+}
 
 #define OCL_MAX_ARGS (2 * ENGINE_PLUGIN_MAX_IO + ENGINE_PLUGIN_CL_MAX_ARGS)
 
@@ -233,9 +285,9 @@ static int dclass(engine_dtype t) {
     }
 }
 
-/* The kernels' width code of an integer dtype (kernels.cl, narrow_l). */
+/* The kernels' width code of an integer dtype (NB_*, ocl_codes.h). */
 static int nbits(engine_dtype t) {
-    return t == ENGINE_DTYPE_I32 ? 1 : t == ENGINE_DTYPE_I8 ? 2 : t == ENGINE_DTYPE_U8 ? 3 : 0;
+    return t == ENGINE_DTYPE_I32 ? NB_I32 : t == ENGINE_DTYPE_I8 ? NB_I8 : t == ENGINE_DTYPE_U8 ? NB_U8 : NB_I64;
 }
 
 static int is_int(engine_dtype t) {
@@ -461,46 +513,42 @@ static ocl_launch *launch_new(builder *b, const char *kname, size_t global) {
     return l;
 }
 
-/* Records a kernel launch. fmt: one letter per argument:
- *   T  slot (int), extra element offset (int) -> buffer + int offset
- *   M  meta offset (int)                      -> meta buffer + int offset
- *   W  the weight buffer (a dummy tensor for absent optional inputs)
- *   F  the error-flag buffer (the launch is named after the node for the message)
- *   i  int        f  double (as float)        L  int64_t (a long) */
-static void launch(builder *b, const char *kname, size_t global, const char *fmt, ...) {
+/* Appends a launch of the module's kernel `kname` over `global` work items
+ * with args[0..nargs). Nothing is recorded when global is 0 (an empty
+ * output). Use OCL_LAUNCH. */
+static void launch_args(builder *b, const char *kname, size_t global, const ocl_arg *args, int nargs) {
     if (b->st || global == 0) return;
+    if (nargs > OCL_MAX_ARGS) { /* a module kernel never has that many: a bug here */
+        b->st = ENGINE_ERR_INTERNAL;
+        return;
+    }
     ocl_launch *l = launch_new(b, kname, global);
     if (!l) return;
-    va_list ap;
-    va_start(ap, fmt);
-    for (const char *c = fmt; *c && l->nargs < OCL_MAX_ARGS; ++c) {
-        ocl_arg *a = &l->args[l->nargs++];
-        a->type = *c;
-        switch (*c) {
-        case 'T':
-            a->i = va_arg(ap, int);
-            a->extra = va_arg(ap, int);
-            if (a->i < 0) b->st = b->st ? b->st : ENGINE_ERR_INTERNAL;
-            break;
-        case 'M': a->i = va_arg(ap, int); break;
-        case 'W': break;
-        case 'F':
+    for (int k = 0; k < nargs; ++k) {
+        const ocl_arg *a = &args[k];
+        l->args[l->nargs++] = *a;
+        /* A tensor of no slot: an emitter read a slot after an error it
+         * did not test; the launch would bind garbage. */
+        if (a->kind == OCL_ARG_TENSOR && a->i < 0) b->st = b->st ? b->st : ENGINE_ERR_INTERNAL;
+        if (a->kind == OCL_ARG_FLAG) {
             b->has_flag = 1;
+            /* The message run returns when the kernel sets the flag. */
             if (b->step < b->part->n_nodes) {
                 const engine_node *fn = b->part->nodes[b->step];
-                snprintf(l->what, sizeof l->what, "node '%.80s' (%.40s) on opencl device '%.60s': %s", fn->name, fn->op_type,
-                         b->s->dev.name,
+                snprintf(l->what, sizeof l->what, "node '%.80s' (%.40s) on opencl device '%.60s': %s", fn->name,
+                         fn->op_type, b->s->dev.name,
                          fn->op == ENGINE_OP_Gather ? "an index is out of range" : "integer division by zero");
             }
-            break;
-        case 'L': a->ll = (long long)va_arg(ap, int64_t); break;
-        case 'B': a->i = va_arg(ap, int); break;
-        case 'i': a->i = va_arg(ap, int); break;
-        case 'f': a->f = (float)va_arg(ap, double); break;
         }
     }
-    va_end(ap);
 }
+
+/* OCL_LAUNCH(b, "f_pool", global, A_META(mo), A_T(xs, 0), A_T(ys, 0)):
+ * the arguments as a compound-literal array, counted by sizeof (which does
+ * not evaluate them again). */
+#define OCL_LAUNCH(b, kname, global, ...)                                                                     \
+    launch_args((b), (kname), (global), (const ocl_arg[]){__VA_ARGS__},                                       \
+                (int)(sizeof((const ocl_arg[]){__VA_ARGS__}) / sizeof(ocl_arg)))
 
 /* ---- supports ---- */
 
@@ -727,7 +775,8 @@ static void emit_copy_strided(builder *b, int xs, int xextra, int ys, int yextra
     }
     int mo = meta_add(b, meta, 1 + 3 * r);
     if (b->st || xs < 0) return;
-    launch(b, b->p->slots[xs].lng ? "f_copy_l" : "f_copy", (size_t)total, "MTT", mo, xs, xextra, ys, yextra);
+    OCL_LAUNCH(b, b->p->slots[xs].lng ? "f_copy_l" : "f_copy", (size_t)total, A_META(mo), A_T(xs, xextra),
+               A_T(ys, yextra));
 }
 
 static void emit_conv(builder *b, const engine_node *n) {
@@ -778,8 +827,8 @@ static void emit_conv(builder *b, const engine_node *n) {
             l->c_extra = img * g[5] * (int)plane;
             l->ldc = (int)plane;
         }
-        launch(b, "f_epilogue", (size_t)numel(y), "TTiTiiiiff", ys, 0, bs >= 0 ? bs : ys, 0, bs >= 0,
-               ss >= 0 ? ss : ys, 0, ss >= 0, (int)plane, g[5], g[22], (double)a1, (double)b1);
+        OCL_LAUNCH(b, "f_epilogue", (size_t)numel(y), A_T(ys, 0), A_T(bs >= 0 ? bs : ys, 0), A_I(bs >= 0),
+                   A_T(ss >= 0 ? ss : ys, 0), A_I(ss >= 0), A_I((int)plane), A_I(g[5]), A_I(g[22]), A_F(a1), A_F(b1));
         return;
     }
     int mo = meta_add(b, g, 23);
@@ -797,7 +846,8 @@ static void emit_conv(builder *b, const engine_node *n) {
         int cs = slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)(ck * plane));
         if (cs < 0) return;
         for (int img = 0; img < g[0]; ++img) {
-            launch(b, "f_im2col", (size_t)(ck * plane), "MTT", mo, xs, img * g[1] * g[2] * g[3] * g[4], cs, 0);
+            OCL_LAUNCH(b, "f_im2col", (size_t)(ck * plane), A_META(mo), A_T(xs, img * g[1] * g[2] * g[3] * g[4]),
+                       A_T(cs, 0));
             ocl_launch *l = launch_new(b, NULL, 0);
             if (!l) return;
             l->gm = g[5];
@@ -813,17 +863,17 @@ static void emit_conv(builder *b, const engine_node *n) {
             l->c_extra = img * g[5] * (int)plane;
             l->ldc = (int)plane;
         }
-        launch(b, "f_epilogue", (size_t)numel(y), "TTiTiiiiff", ys, 0, bs >= 0 ? bs : ys, 0, bs >= 0,
-               ss >= 0 ? ss : ys, 0, ss >= 0, (int)plane, g[5], g[22], (double)a1, (double)b1);
+        OCL_LAUNCH(b, "f_epilogue", (size_t)numel(y), A_T(ys, 0), A_T(bs >= 0 ? bs : ys, 0), A_I(bs >= 0),
+                   A_T(ss >= 0 ? ss : ys, 0), A_I(ss >= 0), A_I((int)plane), A_I(g[5]), A_I(g[22]), A_F(a1), A_F(b1));
         return;
     }
     /* Depthwise (one input channel per group): its own kernel. Else four
      * output channels per work item where they share a group. */
     int dw = !T && g[1] == g[21] && !(mode && strcmp(mode, "generic") == 0);
     int four = !T && !dw && (g[5] / g[21]) % 4 == 0 && !getenv("ENGINE_OPENCL_NO_CONV4");
-    launch(b, T ? "f_convt" : dw ? "f_dwconv" : four ? "f_conv4" : "f_conv", (size_t)numel(y) / (four ? 4 : 1),
-           "MTTTiTiTff", mo, xs, 0, ws, 0, bs >= 0 ? bs : ws, 0, bs >= 0, ss >= 0 ? ss : ws, 0, ss >= 0, ys, 0,
-           (double)a1, (double)b1);
+    OCL_LAUNCH(b, T ? "f_convt" : dw ? "f_dwconv" : four ? "f_conv4" : "f_conv", (size_t)numel(y) / (four ? 4 : 1),
+               A_META(mo), A_T(xs, 0), A_T(ws, 0), A_T(bs >= 0 ? bs : ws, 0), A_I(bs >= 0), A_T(ss >= 0 ? ss : ws, 0),
+               A_I(ss >= 0), A_T(ys, 0), A_F(a1), A_F(b1));
 }
 
 static void emit_pool(builder *b, const engine_node *n) {
@@ -841,11 +891,11 @@ static void emit_pool(builder *b, const engine_node *n) {
         g[16 + i] = d >= 0 ? (int)p->pad_begin[d] : 0;
         g[19 + i] = d >= 0 ? (int)p->pad_end[d] : 0;
     }
-    g[22] = n->op == ENGINE_OP_AveragePool;
+    g[22] = n->op == ENGINE_OP_AveragePool ? POOL_AVG : POOL_MAX;
     g[23] = p->count_include_pad;
     int xs = IN(0), ys = OUT(0);
     int mo = meta_add(b, g, 24);
-    launch(b, "f_pool", (size_t)numel(y), "MTT", mo, xs, 0, ys, 0);
+    OCL_LAUNCH(b, "f_pool", (size_t)numel(y), A_META(mo), A_T(xs, 0), A_T(ys, 0));
 }
 
 static void emit_reduce(builder *b, const engine_node *n, int op, uint32_t mask) {
@@ -857,7 +907,7 @@ static void emit_reduce(builder *b, const engine_node *n, int op, uint32_t mask)
     for (int d = 0; d < x->rank; ++d) meta[3 + d] = (int)x->dims[d];
     int xs = IN(0), ys = OUT(0);
     int mo = meta_add(b, meta, 3 + x->rank);
-    launch(b, "f_reduce", (size_t)numel(n->outputs[0]), "MTT", mo, xs, 0, ys, 0);
+    OCL_LAUNCH(b, "f_reduce", (size_t)numel(n->outputs[0]), A_META(mo), A_T(xs, 0), A_T(ys, 0));
 }
 
 static void emit_matmul(builder *b, const engine_node *n) {
@@ -952,12 +1002,13 @@ static void emit_matmul(builder *b, const engine_node *n) {
             sa += (int64_t)M * K;
             sb += (int64_t)K * N;
         }
-        if (g[10] != U_COPY) launch(b, "f_unary", (size_t)numel(y), "TTiff", ys, 0, ys, 0, g[10], (double)a1, (double)b1);
+        if (g[10] != U_COPY)
+            OCL_LAUNCH(b, "f_unary", (size_t)numel(y), A_T(ys, 0), A_T(ys, 0), A_I(g[10]), A_F(a1), A_F(b1));
         return;
     }
     int mo = meta_add(b, g, 12 + 3 * br);
-    launch(b, "f_matmul", (size_t)numel(y), "MTTTTffff", mo, as, 0, bs, 0, cs >= 0 ? cs : as, 0, ys, 0,
-           (double)alpha, (double)beta, (double)a1, (double)b1);
+    OCL_LAUNCH(b, "f_matmul", (size_t)numel(y), A_META(mo), A_T(as, 0), A_T(bs, 0), A_T(cs >= 0 ? cs : as, 0),
+               A_T(ys, 0), A_F(alpha), A_F(beta), A_F(a1), A_F(b1));
 }
 
 /* Resize: per-dim tap tables (engine/resize_taps.h, the reference's rule)
@@ -1016,7 +1067,7 @@ static void emit_resize(builder *b, const engine_node *n) {
         if (b->st) return;
     }
     int mo = meta_add(b, head, 1 + 5 * r);
-    launch(b, "f_resize", (size_t)numel(y), "MTWT", mo, xs, 0, ys, 0);
+    OCL_LAUNCH(b, "f_resize", (size_t)numel(y), A_META(mo), A_T(xs, 0), A_W(), A_T(ys, 0));
 }
 
 static int own_new(builder *b, size_t size, const void *data) {
@@ -1072,29 +1123,27 @@ static void emit_plugin(builder *b, const engine_node *n) {
     for (int k = 0; k < op->max_inputs; ++k) {
         const engine_value *v = k < n->n_inputs ? n->inputs[k] : NULL;
         ocl_arg *a = &args[na++];
-        a->type = 'N';
+        *a = A_NULL();
         if (!v) continue;
         size_t es = host_size(v->dtype);
         size_t bytes = (size_t)numel(v) * es;
         if (v->data) {
-            a->type = 'B';
-            a->i = own_new(b, bytes, v->data);
+            *a = A_OWN(own_new(b, bytes, v->data));
             continue;
         }
         int vs = slot_read(b, v), o = own_new(b, bytes, NULL);
         if (b->st) return;
-        launch(b, "f_to_f32", (size_t)numel(v), "TB", vs, 0, o);
-        a->type = 'B';
-        a->i = o;
+        OCL_LAUNCH(b, "f_to_f32", (size_t)numel(v), A_T(vs, 0), A_OWN(o));
+        *a = A_OWN(o);
     }
     for (int k = 0; k < op->max_outputs; ++k) {
         const engine_value *v = k < n->n_outputs ? n->outputs[k] : NULL;
         ocl_arg *a = &args[na++];
-        a->type = 'N';
+        *a = A_NULL();
         out_own[k] = -1;
         if (!v) continue;
-        a->type = 'B';
-        a->i = out_own[k] = own_new(b, (size_t)numel(v) * 4, NULL);
+        out_own[k] = own_new(b, (size_t)numel(v) * 4, NULL);
+        *a = A_OWN(out_own[k]);
     }
     if (op->cl_args) {
         engine_plugin_cl_arg extra[ENGINE_PLUGIN_CL_MAX_ARGS];
@@ -1112,14 +1161,13 @@ static void emit_plugin(builder *b, const engine_node *n) {
                     node_err(b, n, ENGINE_ERR_INVALID_ARGUMENT, "%s", "the plugin's cl_args gave an empty buffer");
                     return;
                 }
-                a->type = 'B';
-                a->i = own_new(b, extra[j].size, extra[j].data);
+                *a = A_OWN(own_new(b, extra[j].size, extra[j].data));
             } else {
                 if (extra[j].size < 1 || extra[j].size > 16) {
                     node_err(b, n, ENGINE_ERR_INVALID_ARGUMENT, "%s", "a scalar argument of a bad size");
                     return;
                 }
-                a->type = 'S';
+                a->kind = OCL_ARG_RAW;
                 a->size = extra[j].size;
                 memcpy(a->raw, extra[j].value, extra[j].size);
             }
@@ -1127,12 +1175,10 @@ static void emit_plugin(builder *b, const engine_node *n) {
     }
     size_t gsz[3] = {1, 1, 1}, lsz[3] = {0, 0, 0};
     int wd = 0;
-    char msg[64] = "";
     if (op->cl_geometry(n, gsz, lsz, &wd) || wd < 1 || wd > 3) {
         node_err(b, n, ENGINE_ERR_INVALID_ARGUMENT, "%s", "the plugin's cl_geometry failed or gave a bad work_dim");
         return;
     }
-    (void)msg;
     ocl_launch *l = launch_new(b, op->cl_kernel_name, gsz[0]);
     if (!l) return;
     l->prog = prog;
@@ -1145,7 +1191,7 @@ static void emit_plugin(builder *b, const engine_node *n) {
     for (int k = 0; k < op->max_outputs && k < n->n_outputs; ++k) {
         if (out_own[k] < 0) continue;
         out_slot[k] = slot_write(b, n->outputs[k]);
-        launch(b, "f_from_f32", (size_t)numel(n->outputs[k]), "BT", out_own[k], out_slot[k], 0);
+        OCL_LAUNCH(b, "f_from_f32", (size_t)numel(n->outputs[k]), A_OWN(out_own[k]), A_T(out_slot[k], 0));
     }
 }
 
@@ -1162,18 +1208,18 @@ static void emit_node(builder *b, const engine_node *n) {
         if (b->st) return;
         int xl = b->p->slots[xs].lng, yl = b->p->slots[ys].lng;
         if (xl && yl) /* integer copies, Neg/Abs, Cast between widths */
-            launch(b, "f_unary_l", (size_t)numel(y), "TTii", xs, 0, ys, 0, u == U_TOBOOL ? U_COPY : u,
-                   nbits(y->dtype));
+            OCL_LAUNCH(b, "f_unary_l", (size_t)numel(y), A_T(xs, 0), A_T(ys, 0), A_I(u == U_TOBOOL ? U_COPY : u),
+                       A_I(nbits(y->dtype)));
         else if (yl) /* Cast float/bool -> integer */
-            launch(b, "f_cast_tl", (size_t)numel(y), "TTi", xs, 0, ys, 0, nbits(y->dtype));
+            OCL_LAUNCH(b, "f_cast_tl", (size_t)numel(y), A_T(xs, 0), A_T(ys, 0), A_I(nbits(y->dtype)));
         else if (xl) /* Cast integer -> float/bool */
-            launch(b, "f_cast_lt", (size_t)numel(y), "TTi", xs, 0, ys, 0, y->dtype == ENGINE_DTYPE_BOOL);
+            OCL_LAUNCH(b, "f_cast_lt", (size_t)numel(y), A_T(xs, 0), A_T(ys, 0), A_I(y->dtype == ENGINE_DTYPE_BOOL));
         else
-            launch(b, "f_unary", (size_t)numel(y), "TTiff", xs, 0, ys, 0, u, (double)a1, (double)b1);
+            OCL_LAUNCH(b, "f_unary", (size_t)numel(y), A_T(xs, 0), A_T(ys, 0), A_I(u), A_F(a1), A_F(b1));
         /* Dropout's mask in inference: all true. */
         if (n->op == ENGINE_OP_Dropout && n->n_outputs > 1 && n->outputs[1]) {
             int ms = OUT(1);
-            launch(b, "f_fill", (size_t)numel(n->outputs[1]), "Tf", ms, 0, 1.0);
+            OCL_LAUNCH(b, "f_fill", (size_t)numel(n->outputs[1]), A_T(ms, 0), A_F(1.0f));
         }
         return;
     }
@@ -1195,25 +1241,27 @@ static void emit_node(builder *b, const engine_node *n) {
         if (b->st) return;
         size_t cnt = (size_t)numel(y);
         if (op == B_WHERE && b->p->slots[ys].lng)
-            launch(b, "f_where_l", cnt, "MTTTT", mo, as, 0, bs, 0, cs, 0, ys, 0);
+            OCL_LAUNCH(b, "f_where_l", cnt, A_META(mo), A_T(as, 0), A_T(bs, 0), A_T(cs, 0), A_T(ys, 0));
         else if (op == B_EQUAL && b->p->slots[as].lng)
-            launch(b, "f_equal_l", cnt, "MTTT", mo, as, 0, bs, 0, ys, 0);
+            OCL_LAUNCH(b, "f_equal_l", cnt, A_META(mo), A_T(as, 0), A_T(bs, 0), A_T(ys, 0));
         else if (op == B_POW && b->p->slots[bs].lng)
-            launch(b, "f_pow_l", cnt, "MTTT", mo, as, 0, bs, 0, ys, 0);
+            OCL_LAUNCH(b, "f_pow_l", cnt, A_META(mo), A_T(as, 0), A_T(bs, 0), A_T(ys, 0));
         else if (b->p->slots[ys].lng) /* Add/Sub/Mul/Div of integers; a division by zero is an error */
-            launch(b, "f_arith_l", cnt, "MTTTiiFi", mo, as, 0, bs, 0, ys, 0, op, nbits(y->dtype), b->step);
+            OCL_LAUNCH(b, "f_arith_l", cnt, A_META(mo), A_T(as, 0), A_T(bs, 0), A_T(ys, 0), A_I(op),
+                       A_I(nbits(y->dtype)), A_FLAG(), A_I(b->step));
         else
-            launch(b, "f_broadcast", cnt, "MTTTTi", mo, as, 0, bs, 0, cs, 0, ys, 0, op);
+            OCL_LAUNCH(b, "f_broadcast", cnt, A_META(mo), A_T(as, 0), A_T(bs, 0), A_T(cs, 0), A_T(ys, 0), A_I(op));
         return;
     }
     case ENGINE_OP_Conv: case ENGINE_OP_ConvTranspose: emit_conv(b, n); return;
     case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool: emit_pool(b, n); return;
     case ENGINE_OP_GlobalAveragePool: case ENGINE_OP_GlobalMaxPool:
-        emit_reduce(b, n, n->op == ENGINE_OP_GlobalMaxPool ? 2 : 1, ((uint32_t)1 << x->rank) - 4u);
+        emit_reduce(b, n, n->op == ENGINE_OP_GlobalMaxPool ? R_MAX : R_MEAN, ((uint32_t)1 << x->rank) - 4u);
         return;
     case ENGINE_OP_ReduceMean: case ENGINE_OP_ReduceSum: case ENGINE_OP_ReduceMax: {
         const engine_reduce_params *p = n->params;
-        emit_reduce(b, n, n->op == ENGINE_OP_ReduceMax ? 2 : n->op == ENGINE_OP_ReduceMean ? 1 : 0, p->axes_mask);
+        emit_reduce(b, n, n->op == ENGINE_OP_ReduceMax ? R_MAX : n->op == ENGINE_OP_ReduceMean ? R_MEAN : R_SUM,
+                    p->axes_mask);
         return;
     }
     case ENGINE_OP_Gemm: case ENGINE_OP_MatMul: emit_matmul(b, n); return;
@@ -1227,8 +1275,8 @@ static void emit_node(builder *b, const engine_node *n) {
         }
         int xs = IN(0), ys = OUT(0);
         if (len > 0)
-            launch(b, "f_softmax", (size_t)(outer * inner), "TTiii", xs, 0, ys, 0, (int)len, (int)inner,
-                   n->op == ENGINE_OP_LogSoftmax);
+            OCL_LAUNCH(b, "f_softmax", (size_t)(outer * inner), A_T(xs, 0), A_T(ys, 0), A_I((int)len), A_I((int)inner),
+                       A_I(n->op == ENGINE_OP_LogSoftmax));
         return;
     }
     case ENGINE_OP_BatchNormalization: {
@@ -1238,8 +1286,8 @@ static void emit_node(builder *b, const engine_node *n) {
         int64_t plane = plane_of(x);
         /* Each parameter tensor is its own (buffer, offset): the weight
          * buffer for constants, the arena for run-time values. */
-        launch(b, "f_batchnorm", (size_t)numel(y), "TTTTTTiif", xs, 0, sc, 0, bi, 0, me, 0, va, 0, ys, 0, (int)plane,
-               (int)x->dims[1], (double)p->epsilon);
+        OCL_LAUNCH(b, "f_batchnorm", (size_t)numel(y), A_T(xs, 0), A_T(sc, 0), A_T(bi, 0), A_T(me, 0), A_T(va, 0),
+                   A_T(ys, 0), A_I((int)plane), A_I((int)x->dims[1]), A_F(p->epsilon));
         return;
     }
     case ENGINE_OP_InstanceNormalization: {
@@ -1248,8 +1296,8 @@ static void emit_node(builder *b, const engine_node *n) {
         if (b->st) return;
         int64_t plane = plane_of(x);
         if (plane > 0)
-            launch(b, "f_instnorm", (size_t)(x->dims[0] * x->dims[1]), "TTTTiif", xs, 0, sc, 0, bi, 0, ys, 0,
-                   (int)plane, (int)x->dims[1], (double)p->epsilon);
+            OCL_LAUNCH(b, "f_instnorm", (size_t)(x->dims[0] * x->dims[1]), A_T(xs, 0), A_T(sc, 0), A_T(bi, 0),
+                       A_T(ys, 0), A_I((int)plane), A_I((int)x->dims[1]), A_F(p->epsilon));
         return;
     }
     case ENGINE_OP_LRN: {
@@ -1257,8 +1305,8 @@ static void emit_node(builder *b, const engine_node *n) {
         int64_t plane = plane_of(x);
         int lo = (int)((p->size - 1) / 2), hi = (int)(p->size - 1 - lo);
         int xs = IN(0), ys = OUT(0);
-        launch(b, "f_lrn", (size_t)numel(y), "TTiiiifffi", xs, 0, ys, 0, (int)plane, (int)x->dims[1], lo, hi,
-               (double)p->alpha, (double)p->beta, (double)p->bias, (int)p->size);
+        OCL_LAUNCH(b, "f_lrn", (size_t)numel(y), A_T(xs, 0), A_T(ys, 0), A_I((int)plane), A_I((int)x->dims[1]), A_I(lo),
+                   A_I(hi), A_F(p->alpha), A_F(p->beta), A_F(p->bias), A_I((int)p->size));
         return;
     }
     case ENGINE_OP_Resize: case ENGINE_OP_Upsample: emit_resize(b, n); return;
@@ -1403,8 +1451,8 @@ static void emit_node(builder *b, const engine_node *n) {
             int mo = meta_add(b, g3, 3);
             int xs = IN(0), is = IN(1), ys = OUT(0);
             if (b->st) return;
-            launch(b, b->p->slots[xs].lng ? "f_gather_rt_l" : "f_gather_rt", (size_t)numel(y), "MTTTFi", mo, xs, 0,
-                   is, 0, ys, 0, b->step);
+            OCL_LAUNCH(b, b->p->slots[xs].lng ? "f_gather_rt_l" : "f_gather_rt", (size_t)numel(y), A_META(mo),
+                       A_T(xs, 0), A_T(is, 0), A_T(ys, 0), A_FLAG(), A_I(b->step));
             return;
         }
         int *meta = xalloc(b->s, sizeof(int) * (size_t)(ni + 3));
@@ -1430,7 +1478,8 @@ static void emit_node(builder *b, const engine_node *n) {
         xfree(b->s, meta);
         int xs = IN(0), ys = OUT(0);
         if (b->st) return;
-        launch(b, b->p->slots[xs].lng ? "f_gather_l" : "f_gather", (size_t)numel(y), "MTT", mo, xs, 0, ys, 0);
+        OCL_LAUNCH(b, b->p->slots[xs].lng ? "f_gather_l" : "f_gather", (size_t)numel(y), A_META(mo), A_T(xs, 0),
+                   A_T(ys, 0));
         return;
     }
     case ENGINE_OP_Pad: {
@@ -1457,10 +1506,11 @@ static void emit_node(builder *b, const engine_node *n) {
                                                                                                            : (int64_t)v;
             int nb = nbits(y->dtype);
             uint64_t u = (uint64_t)iv;
-            iv = nb == 1 ? (int64_t)(int32_t)(uint32_t)u : nb == 2 ? (int64_t)(int8_t)(uint8_t)u : nb == 3 ? (int64_t)(uint8_t)u : iv;
-            launch(b, "f_pad_l", (size_t)numel(y), "MTTL", mo, xs, 0, ys, 0, iv);
+            iv = nb == NB_I32 ? (int64_t)(int32_t)(uint32_t)u : nb == NB_I8 ? (int64_t)(int8_t)(uint8_t)u
+               : nb == NB_U8 ? (int64_t)(uint8_t)u : iv;
+            OCL_LAUNCH(b, "f_pad_l", (size_t)numel(y), A_META(mo), A_T(xs, 0), A_T(ys, 0), A_L(iv));
         } else {
-            launch(b, "f_pad", (size_t)numel(y), "MTTf", mo, xs, 0, ys, 0, p->value);
+            OCL_LAUNCH(b, "f_pad", (size_t)numel(y), A_META(mo), A_T(xs, 0), A_T(ys, 0), A_F((float)p->value));
         }
         return;
     }
@@ -1762,39 +1812,39 @@ static engine_status realise(ocl_state *s, ocl_program *p, builder *b, char *err
             const ocl_arg *a = &l->args[j];
             cl_mem m;
             int off;
-            switch (a->type) {
-            case 'T':
+            switch (a->kind) {
+            case OCL_ARG_TENSOR:
                 m = buf_of(p, p->slots[a->i].buf);
                 off = (int)p->slots[a->i].off + a->extra;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 if (!e) e = cl->SetKernelArg(l->kernel, ai++, sizeof off, &off);
                 break;
-            case 'M':
+            case OCL_ARG_META:
                 m = p->meta;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 if (!e) e = cl->SetKernelArg(l->kernel, ai++, sizeof a->i, &a->i);
                 break;
-            case 'W':
+            case OCL_ARG_WEIGHTS:
                 m = p->weights;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 break;
-            case 'F':
+            case OCL_ARG_FLAG:
                 m = p->flag;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 break;
-            case 'L': {
+            case OCL_ARG_LONG: {
                 cl_long v = (cl_long)a->ll;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof v, &v);
                 break;
             }
-            case 'B':
+            case OCL_ARG_OWN:
                 m = p->own[a->i];
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 break;
-            case 'N': e = cl->SetKernelArg(l->kernel, ai++, sizeof(cl_mem), NULL); break;
-            case 'S': e = cl->SetKernelArg(l->kernel, ai++, a->size, a->raw); break;
-            case 'i': e = cl->SetKernelArg(l->kernel, ai++, sizeof a->i, &a->i); break;
-            case 'f': e = cl->SetKernelArg(l->kernel, ai++, sizeof a->f, &a->f); break;
+            case OCL_ARG_NULL: e = cl->SetKernelArg(l->kernel, ai++, sizeof(cl_mem), NULL); break;
+            case OCL_ARG_RAW: e = cl->SetKernelArg(l->kernel, ai++, a->size, a->raw); break;
+            case OCL_ARG_INT: e = cl->SetKernelArg(l->kernel, ai++, sizeof a->i, &a->i); break;
+            case OCL_ARG_FLOAT: e = cl->SetKernelArg(l->kernel, ai++, sizeof a->f, &a->f); break;
             }
         }
         if (e) return cl_fail(s, e, "setting kernel arguments", err, err_size);
