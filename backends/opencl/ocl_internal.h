@@ -60,7 +60,8 @@ engine_status ocl_build_program(ocl_state *s, char *err, size_t err_size);
 /* A short name of an OpenCL error code. */
 const char *ocl_err_name(cl_int e);
 
-/* The embedded kernels (generated from kernels.cl at build time). */
+/* The embedded kernel source: ocl_codes.h and the .cl files, concatenated at
+ * build time (embed.c, in the order of meson.build's ocl_cl_sources). */
 extern const char ocl_kernels_source[];
 
 #endif /* ENGINE_OCL_INTERNAL_H */
