@@ -412,58 +412,6 @@ __kernel void f_wino_out(__global const int *m, int mo, __global const T *mt, in
     }
 }
 
-/* ---- 2-D pooling ----
- * MaxPool / AveragePool over 2-D maps (f_pool's meta, whose depth entries
- * are 1): one work item per output element on a 3-D range (ow, oh, n*C),
- * so no index is decoded by division, and the window's bounds are clipped
- * once instead of tested per tap. Same results as f_pool: max propagates
- * NaN, average divides by the taps inside the image (or, with
- * count_include_pad, by those inside the padded image). */
-__kernel void f_pool2d(__global const int *m, int mo, __global const T *x, int xo, __global T *y, int yo) {
-    __global const int *g = m + mo;
-    const int IH = g[2], IW = g[3], OH = g[5], OW = g[6];
-    const int ow = get_global_id(0), oh = get_global_id(1), c = get_global_id(2);
-    if (ow >= OW || oh >= OH) return;
-    const int KH = g[8], KW = g[9], SH = g[11], SW = g[12], DH = g[14], DW = g[15], PH = g[17], PW = g[18];
-    const int avg = g[22], incl = g[23];
-    const int h0 = oh * SH - PH, w0 = ow * SW - PW;
-    /* taps inside the image: [kh0, kh1) x [kw0, kw1) */
-    const int kh0 = h0 < 0 ? (-h0 + DH - 1) / DH : 0, kw0 = w0 < 0 ? (-w0 + DW - 1) / DW : 0;
-    const int kh1 = min(KH, (IH - h0 + DH - 1) / DH), kw1 = min(KW, (IW - w0 + DW - 1) / DW);
-    __global const T *xc = x + xo + c * IH * IW;
-    float acc = avg ? 0.0f : -INFINITY;
-    int any = 0;
-    for (int kh = kh0; kh < kh1; ++kh) {
-        __global const T *xr = xc + (h0 + kh * DH) * IW + w0;
-        for (int kw = kw0; kw < kw1; ++kw) {
-            float v = LD(xr, kw * DW);
-            if (avg) acc += v;
-            else if (v > acc || (isnan(v) && !isnan(acc)) || !any) acc = v;
-            any = 1;
-        }
-    }
-    if (avg) {
-        int div;
-        if (incl) {
-            /* taps inside the padded image */
-            int ch = 0, cw = 0;
-            for (int k = 0; k < KH; ++k) {
-                int pos = h0 + k * DH;
-                ch += pos >= -PH && pos < IH + g[20];
-            }
-            for (int k = 0; k < KW; ++k) {
-                int pos = w0 + k * DW;
-                cw += pos >= -PW && pos < IW + g[21];
-            }
-            div = ch * cw;
-        } else {
-            div = max(kh1 - kh0, 0) * max(kw1 - kw0, 0);
-        }
-        acc = div > 0 ? acc / (float)div : NAN;
-    }
-    ST(y, yo + c * OH * OW + oh * OW + ow, acc);
-}
-
 /* ---- depthwise, row vectors ----
  * One input channel per group (C == M == groups): a work item computes VN
  * consecutive output pixels of one row of one channel as a vector, with

@@ -1,12 +1,15 @@
-/* backends/opencl/module.c - the OpenCL backend module (engine-backend-opencl.so).
+/* backends/opencl/module.c - the OpenCL backend module (engine-backend-opencl.so):
+ * the backend interface, the op -> family dispatch, and compile / run.
  *
  * compile turns a partition into a fixed list of launches:
  *   - every activation the partition touches (its inputs and outputs too)
  *     gets a slot in ONE device arena, placed by the host's liveness
  *     planner; constants (float/bool) are converted to the storage type and
  *     uploaded ONCE into one weight buffer; shapes and per-node integers go
- *     into one meta buffer;
- *   - each node becomes one or more launches: a kernel object whose
+ *     into one meta buffer (the builder, builder.c);
+ *   - each node becomes one or more launches, recorded by its op family's
+ *     emitter (conv.c, gemm.c, pool.c, elementwise.c, reduce.c, resize.c,
+ *     tensor.c, norm.c; plugin.c for plugin ops): a kernel object whose
  *     arguments are all set at compile (buffers never move), or a CLBlast
  *     SGEMM (fp32; GEMM-shaped work) followed by an epilogue kernel.
  * run writes the partition inputs into the arena, enqueues the launches in
@@ -14,572 +17,53 @@
  * allocated per run, and host<->device copies happen only at the seams.
  *
  * Storage is float, or half with precision fp16 (converted on the host at
- * the seams and at weight upload); bool values are stored as 0/1 in the
- * same type and converted at the seams. Integer tensors (int64, int32,
- * int8, uint8) are stored as long (OpenCL C 1.2's 64-bit integer, full
- * profile), converted at the seams, their constants in a weight buffer of
- * their own; kernels wrap results to the tensor's width.
+ * the seams and at weight upload, storage.c); bool values are stored as 0/1
+ * in the same type and converted at the seams. Integer tensors (int64,
+ * int32, int8, uint8) are stored as long (OpenCL C 1.2's 64-bit integer,
+ * full profile), converted at the seams, their constants in a weight buffer
+ * of their own; kernels wrap results to the tensor's width.
  *
  * Concat aliases (ir.h, engine_value.alias_of): a value whose alias chain
  * is written entirely inside the partition is placed at its root's slot +
  * the summed offset, the root's lifetime covers every member's, and the
  * Concat skips an input that already sits at its destination slice. */
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/alias.h"
-#include "engine/plugin.h"
-#include "engine/resize_taps.h"
 #include "conv_tune.h"
-#include "ocl_internal.h"
+#include "ocl_builder.h"
 
 #define OCL_EXPORT __attribute__((visibility("default")))
-#define OCL_ALIGN 128u
-#define OCL_MAX_RANK 8
 
-enum { U_COPY, U_RELU, U_LEAKY, U_CLIP, U_SIGMOID, U_HSIGMOID, U_HSWISH, U_TANH, U_SOFTPLUS, U_ELU, U_SELU,
-       U_MISH, U_SQRT, U_EXP, U_LOG, U_NEG, U_ABS, U_SILU, U_TOBOOL };
-enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_PRELU, B_EQUAL, B_WHERE };
+/* ---- dispatch: op -> family ---- */
 
-enum { BUF_NONE, BUF_ARENA, BUF_WEIGHTS, BUF_META, BUF_IWEIGHTS };
+typedef struct ocl_family {
+    void (*emit)(ocl_builder *b, const engine_node *n);
+    int (*supports)(const engine_node *n);
+} ocl_family;
 
-/* A kernel argument recorded at compile, set once the buffers exist. */
-typedef struct ocl_arg {
-    char type;   /* 'T' tensor (value slot + extra offset), 'M' meta (+ offset), 'W' weight buffer, 'i', 'f',
-                  * 'L' long, 'F' the error-flag buffer,
-                  * plugin nodes: 'B' own buffer i, 'N' NULL buffer, 'S' raw scalar bytes */
-    int i, extra;
-    float f;
-    long long ll;
-    unsigned char raw[16];
-    size_t size;
-} ocl_arg;
+/* Each op of ENGINE_OP_LIST (ops.h) to its family's emitter and supports
+ * check (ocl_builder.h): an op added to the list lands in its family's
+ * file, and a new family fails to build here until it has one. */
+static const ocl_family families[ENGINE_OP_COUNT_] = {
+#define ENTRY_(name, family) [ENGINE_OP_##name] = {ocl_emit_##family, ocl_supports_##family},
+    ENGINE_OP_LIST(ENTRY_)
+#undef ENTRY_
+};
 
-#define OCL_MAX_ARGS (2 * ENGINE_PLUGIN_MAX_IO + ENGINE_PLUGIN_CL_MAX_ARGS)
-
-/* A buffer of a plugin node's own (offset 0, float32 or the constant's
- * bytes), created at compile with `data` copied in when non-NULL. */
-typedef struct ocl_own {
-    size_t size;
-    const void *data;
-} ocl_own;
-
-typedef struct ocl_launch {
-    int step;           /* node index in the partition */
-    const char *kname;  /* NULL: a CLBlast SGEMM */
-    size_t global;
-    cl_program prog;    /* NULL: the module's program; else a plugin op's */
-    int work_dim;       /* 0: 1-D over `global`, local chosen by the driver */
-    size_t gsz[3], lsz[3];
-    int use_local;
-    int nargs;
-    ocl_arg args[OCL_MAX_ARGS];
-    cl_kernel kernel;
-    /* SGEMM: C[m,n] = alpha * op(A) * op(B) + beta * C, row major. */
-    int ta, tb, gm, gn, gk, lda, ldb, ldc;
-    float alpha, beta;
-    int a_slot, a_extra, b_slot, b_extra, c_slot, c_extra;
-    char what[256]; /* launches that can set the error flag: the message of that error */
-} ocl_launch;
-
-/* Where a value lives: an arena slot or a weight-buffer range. */
-typedef struct ocl_slot {
-    const engine_value *v;
-    int buf;        /* BUF_ARENA, BUF_WEIGHTS or BUF_IWEIGHTS */
-    int lng;        /* stored as long (integer dtypes); else the storage type T */
-    size_t esz;     /* device bytes per element */
-    size_t count;   /* elements */
-    int first, last;
-    size_t off;     /* elements of esz bytes */
-    int part_in, part_out; /* partition position or -1 */
-    /* Concat alias: stored in slot `root` at element `aoff` (root -1: own
-     * storage). A root is planned with the union of its members' lifetimes. */
-    int root;
-    size_t aoff;
-} ocl_slot;
-
-/* A partition output that no node writes. */
-typedef struct ocl_copy {
-    int out_index, in_index; /* in_index -1: from cdata */
-    const void *cdata;
-    size_t nbytes;
-} ocl_copy;
-
-typedef struct ocl_seam {
-    int index, slot;
-    engine_dtype dtype;
-    size_t count;
-    size_t staging; /* byte offset in the staging buffer (conversions) */
-} ocl_seam;
-
-typedef struct ocl_program {
-    int n_steps;
-    int n_launches;
-    ocl_launch *launches;
-    int n_slots;
-    ocl_slot *slots;
-    int n_in, n_out, n_copies;
-    ocl_seam *ins, *outs;
-    ocl_copy *copies;
-    unsigned char *staging;
-    size_t staging_bytes;
-    cl_mem arena, weights, meta, iweights;
-    cl_mem flag;      /* one int: step + 1 of a node that hit a run-time error (NULL: no such launch) */
-    int flag_val;     /* read back after each run */
-    int n_own;
-    ocl_own *own_info;
-    cl_mem *own;
-    size_t arena_bytes, weight_bytes, meta_bytes;
-    cl_event *events;
-} ocl_program;
-
-/* Compile-time builder. */
-typedef struct builder {
-    ocl_state *s;
-    ocl_program *p;
-    const engine_partition *part;
-    int cap_launches, cap_slots;
-    size_t cap_own;
-    int *meta;
-    size_t n_meta, cap_meta;
-    float *wts;
-    size_t n_wts, cap_wts;
-    int64_t *iwts; /* integer constants (long on the device) */
-    size_t n_iwts, cap_iwts;
-    int has_flag;
-    int step;
-    char *err;
-    size_t err_size;
-    engine_status st;
-} builder;
-
-/* ---- small helpers ---- */
-
-static size_t tsize(const ocl_state *s) {
-    return s->fp16 ? 2 : 4;
-}
-
-static void *xalloc(ocl_state *s, size_t size) {
-    return s->a.alloc(s->a.user, size ? size : 1, 64);
-}
-
-static void xfree(ocl_state *s, void *p) {
-    if (p) s->a.free(s->a.user, p);
-}
-
-static void node_err(builder *b, const engine_node *n, engine_status st, const char *fmt, const char *what) {
-    if (b->st) return;
-    b->st = st;
-    if (b->err && b->err_size) {
-        char msg[600];
-        snprintf(msg, sizeof msg, fmt, what);
-        snprintf(b->err, b->err_size, "node '%s' (%s) on opencl device '%s': %s", n ? n->name : "?",
-                 n ? n->op_type : "?", b->s->dev.name, msg);
-    }
-}
-
-static void oom(builder *b) {
-    if (b->st) return;
-    b->st = ENGINE_ERR_OUT_OF_MEMORY;
-    if (b->err && b->err_size) snprintf(b->err, b->err_size, "opencl: out of host memory while compiling");
-}
-
-static int grow(builder *b, void **ptr, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 1;
-    size_t nc = *cap ? *cap : 64;
-    while (nc < need) nc *= 2;
-    void *np = xalloc(b->s, nc * elem);
-    if (!np) {
-        oom(b);
-        return 0;
-    }
-    if (*ptr) {
-        memcpy(np, *ptr, *cap * elem);
-        xfree(b->s, *ptr);
-    }
-    *ptr = np;
-    *cap = nc;
-    return 1;
-}
-
-/* Appends ints to the meta buffer; returns their offset (or -1). */
-static int meta_add(builder *b, const int *v, int n) {
-    if (b->st || !grow(b, (void **)&b->meta, &b->cap_meta, b->n_meta + (size_t)n + 1, sizeof(int))) return -1;
-    if (b->n_meta + (size_t)n > INT_MAX) {
-        node_err(b, NULL, ENGINE_ERR_UNSUPPORTED, "%s", "too many parameters");
-        return -1;
-    }
-    int off = (int)b->n_meta;
-    if (n) memcpy(b->meta + b->n_meta, v, sizeof(int) * (size_t)n);
-    b->n_meta += (size_t)n;
-    return off;
-}
-
-static int fits_int(int64_t v) {
-    return v >= INT_MIN && v <= INT_MAX;
-}
-
-/* Device storage class of a dtype: 0 the storage type T (float32; bool as
- * 0/1), 1 long (the integer dtypes), -1 not on the device. */
-static int dclass(engine_dtype t) {
-    switch (t) {
-    case ENGINE_DTYPE_F32: case ENGINE_DTYPE_BOOL: return 0;
-    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_I32: case ENGINE_DTYPE_I8: case ENGINE_DTYPE_U8: return 1;
-    default: return -1;
-    }
-}
-
-/* The kernels' width code of an integer dtype (kernels.cl, narrow_l). */
-static int nbits(engine_dtype t) {
-    return t == ENGINE_DTYPE_I32 ? 1 : t == ENGINE_DTYPE_I8 ? 2 : t == ENGINE_DTYPE_U8 ? 3 : 0;
-}
-
-static int is_int(engine_dtype t) {
-    return t == ENGINE_DTYPE_I64 || t == ENGINE_DTYPE_I32;
-}
-
-/* Host bytes per element (the module does not link libengine's
- * engine_dtype_size). */
-static size_t host_size(engine_dtype t) {
-    switch (t) {
-    case ENGINE_DTYPE_BOOL: case ENGINE_DTYPE_U8: case ENGINE_DTYPE_I8: return 1;
-    case ENGINE_DTYPE_F16: return 2;
-    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_F64: return 8;
-    default: return 4;
-    }
-}
-
-/* Integer host value k of dtype t, widened. */
-static int64_t int_at(engine_dtype t, const void *p, size_t k) {
-    switch (t) {
-    case ENGINE_DTYPE_I64: return ((const int64_t *)p)[k];
-    case ENGINE_DTYPE_I32: return ((const int32_t *)p)[k];
-    case ENGINE_DTYPE_I8: return ((const int8_t *)p)[k];
-    default: return ((const uint8_t *)p)[k];
-    }
-}
-
-static int numel_ok(const engine_value *v) {
-    if (!v || v->rank < 0 || v->rank > OCL_MAX_RANK) return 0;
-    int64_t n = 1;
-    for (int d = 0; d < v->rank; ++d) {
-        if (v->dims[d] < 0 || (v->dims[d] && n > INT_MAX / v->dims[d])) return 0;
-        n *= v->dims[d];
-    }
-    return 1;
-}
-
-static int64_t numel(const engine_value *v) {
-    int64_t n = 1;
-    for (int d = 0; d < v->rank; ++d) n *= v->dims[d];
-    return n;
-}
-
-/* Elements of one (n, c) plane of a [N, C, ...] value. */
-static int64_t plane_of(const engine_value *v) {
-    int64_t p = 1;
-    for (int d = 2; d < v->rank; ++d) p *= v->dims[d];
-    return p;
-}
-
-static void c_strides(const engine_value *v, int64_t *st) {
-    int64_t s = 1;
-    for (int d = v->rank - 1; d >= 0; --d) {
-        st[d] = s;
-        s *= v->dims[d];
-    }
-}
-
-/* Strides of `in` over `out`'s index space (numpy broadcasting, right aligned). */
-static void bcast_strides(const engine_value *in, const engine_value *out, int *st) {
-    int64_t cs[ENGINE_MAX_RANK];
-    c_strides(in, cs);
-    for (int d = 0; d < out->rank; ++d) {
-        int di = d - (out->rank - in->rank);
-        st[d] = di < 0 || in->dims[di] == 1 ? 0 : (int)cs[di];
-    }
-}
-
-/* ---- slots ---- */
-
-static int find_in(engine_value *const *list, int n, const engine_value *v) {
-    for (int k = 0; k < n; ++k)
-        if (list[k] == v) return k;
-    return -1;
-}
-
-static int slot_find(builder *b, const engine_value *v) {
-    for (int k = b->p->n_slots - 1; k >= 0; --k)
-        if (b->p->slots[k].v == v) return k;
-    return -1;
-}
-
-static int slot_new(builder *b, const engine_value *v, engine_dtype dt, int buf, size_t count) {
-    ocl_program *p = b->p;
-    size_t cap = (size_t)b->cap_slots;
-    if (!grow(b, (void **)&p->slots, &cap, (size_t)p->n_slots + 1, sizeof(ocl_slot))) return -1;
-    b->cap_slots = (int)cap;
-    ocl_slot *sl = &p->slots[p->n_slots];
-    memset(sl, 0, sizeof *sl);
-    sl->v = v;
-    sl->buf = buf;
-    sl->lng = dclass(dt) == 1;
-    sl->esz = sl->lng ? 8 : tsize(b->s);
-    sl->count = count;
-    sl->first = sl->last = b->step;
-    sl->part_in = sl->part_out = -1;
-    sl->root = -1;
-    return p->n_slots++;
-}
-
-/* The slot an input value is read from (uploading constants on first use). */
-static int slot_read(builder *b, const engine_value *v) {
-    if (b->st) return -1;
-    int k = slot_find(b, v);
-    if (k >= 0) {
-        if (b->p->slots[k].buf == BUF_ARENA && b->p->slots[k].last < b->step) b->p->slots[k].last = b->step;
-        return k;
-    }
-    size_t count = (size_t)numel(v);
-    if (v->data && dclass(v->dtype) == 1) {
-        k = slot_new(b, v, v->dtype, BUF_IWEIGHTS, count);
-        if (k < 0 || !grow(b, (void **)&b->iwts, &b->cap_iwts, b->n_iwts + count + 16, sizeof(int64_t))) return -1;
-        b->n_iwts = (b->n_iwts + 15) / 16 * 16;
-        b->p->slots[k].off = b->n_iwts;
-        for (size_t e = 0; e < count; ++e) b->iwts[b->n_iwts + e] = int_at(v->dtype, v->data, e);
-        b->n_iwts += count;
-        return k;
-    }
-    if (v->data) {
-        k = slot_new(b, v, v->dtype, BUF_WEIGHTS, count);
-        if (k < 0) return -1;
-        size_t need = b->n_wts + count + 32;
-        if (!grow(b, (void **)&b->wts, &b->cap_wts, need, sizeof(float))) return -1;
-        /* Keep every weight 128-byte aligned (CLBlast and vector loads). */
-        b->n_wts = (b->n_wts + 31) / 32 * 32;
-        b->p->slots[k].off = b->n_wts;
-        for (size_t e = 0; e < count; ++e)
-            b->wts[b->n_wts + e] = v->dtype == ENGINE_DTYPE_BOOL ? (float)(((const uint8_t *)v->data)[e] != 0)
-                                                                  : ((const float *)v->data)[e];
-        b->n_wts += count;
-        return k;
-    }
-    int pin = find_in(b->part->inputs, b->part->n_inputs, v);
-    if (pin < 0) {
-        node_err(b, b->part->nodes[b->step], ENGINE_ERR_INVALID_MODEL, "input '%s' is not produced before use",
-                 v->name);
-        return -1;
-    }
-    k = slot_new(b, v, v->dtype, BUF_ARENA, count);
-    if (k < 0) return -1;
-    b->p->slots[k].first = 0;
-    b->p->slots[k].part_in = pin;
-    return k;
-}
-
-/* The root of v's Concat-alias chain (ir.h), with v's element offset in
- * it, when the chain may share the root's slot here: the shared rule of
- * engine/alias.h (every link and the root written inside this partition,
- * no link but the root a partition output, each slice inside its target),
- * plus one dtype throughout and an offset of whole elements, since the
- * device stores integers wider than the host does. NULL: v gets storage of
- * its own (the Concat then copies it; same result). ENGINE_OPENCL_NO_ALIAS=1
- * turns it off. */
-static const engine_value *alias_root(const builder *b, const engine_value *v, size_t *elems) {
-    if (!v->alias_of) return NULL;
-    const char *off = getenv("ENGINE_OPENCL_NO_ALIAS");
-    if (off && strcmp(off, "0") != 0) return NULL;
-    engine_alias_query q = engine_alias_partition_query(b->part);
-    size_t bytes = 0, hs = host_size(v->dtype);
-    const engine_value *root = engine_alias_resolve(v, &q, &bytes);
-    if (root == v) return NULL;
-    for (const engine_value *c = v; c != root; c = c->alias_of)
-        if (c->alias_of->dtype != v->dtype) return NULL;
-    if (bytes % hs) return NULL;
-    *elems = bytes / hs;
-    return root;
-}
-
-/* The slot a node output is written to. */
-static int slot_write(builder *b, const engine_value *v) {
-    if (b->st) return -1;
-    int k = -1;
-    if (!v->data) {
-        size_t ae = 0;
-        const engine_value *root = alias_root(b, v, &ae);
-        if (root) {
-            /* The root's slot is created by its first member (the Concat
-             * that writes the root comes later) and planned once. */
-            int r = slot_find(b, root);
-            if (r < 0 && (r = slot_new(b, root, root->dtype, BUF_ARENA, (size_t)numel(root))) < 0) return -1;
-            if ((k = slot_new(b, v, v->dtype, BUF_ARENA, (size_t)numel(v))) < 0) return -1;
-            b->p->slots[k].root = r;
-            b->p->slots[k].aoff = ae;
-            return k;
-        }
-        /* An alias root written now: its slot exists when a member came first. */
-        k = slot_find(b, v);
-        if (k >= 0 && b->p->slots[k].buf == BUF_ARENA && b->p->slots[k].part_in < 0 && b->p->slots[k].root < 0) {
-            if (b->p->slots[k].last < b->step) b->p->slots[k].last = b->step;
-        } else {
-            k = -1;
-        }
-    }
-    /* A constant output of a node that still runs: scratch (readers use data). */
-    if (k < 0) k = slot_new(b, v->data ? NULL : v, v->dtype, BUF_ARENA, (size_t)numel(v));
-    if (k < 0) return -1;
-    int pout = v->data ? -1 : find_in(b->part->outputs, b->part->n_outputs, v);
-    if (pout >= 0) {
-        b->p->slots[k].part_out = pout;
-        b->p->slots[k].last = INT_MAX; /* fixed up to the last step */
-    }
-    return k;
-}
-
-/* Where a slot's bytes are: (slot that owns the storage, element offset). */
-static int slot_home(const ocl_program *p, int k, size_t *off) {
-    *off = p->slots[k].root >= 0 ? p->slots[k].aoff : 0;
-    return p->slots[k].root >= 0 ? p->slots[k].root : k;
-}
-
-/* ---- launches ---- */
-
-static ocl_launch *launch_new(builder *b, const char *kname, size_t global) {
-    if (b->st) return NULL;
-    size_t cap = (size_t)b->cap_launches;
-    if (!grow(b, (void **)&b->p->launches, &cap, (size_t)b->p->n_launches + 1, sizeof(ocl_launch))) return NULL;
-    b->cap_launches = (int)cap;
-    ocl_launch *l = &b->p->launches[b->p->n_launches++];
-    memset(l, 0, sizeof *l);
-    l->step = b->step;
-    l->kname = kname;
-    l->global = global;
-    return l;
-}
-
-/* Records a kernel launch. fmt: one letter per argument:
- *   T  slot (int), extra element offset (int) -> buffer + int offset
- *   M  meta offset (int)                      -> meta buffer + int offset
- *   W  the weight buffer (a dummy tensor for absent optional inputs)
- *   F  the error-flag buffer (the launch is named after the node for the message)
- *   i  int        f  double (as float)        L  int64_t (a long) */
-static void launch(builder *b, const char *kname, size_t global, const char *fmt, ...) {
-    if (b->st || global == 0) return;
-    ocl_launch *l = launch_new(b, kname, global);
-    if (!l) return;
-    va_list ap;
-    va_start(ap, fmt);
-    for (const char *c = fmt; *c && l->nargs < OCL_MAX_ARGS; ++c) {
-        ocl_arg *a = &l->args[l->nargs++];
-        a->type = *c;
-        switch (*c) {
-        case 'T':
-            a->i = va_arg(ap, int);
-            a->extra = va_arg(ap, int);
-            if (a->i < 0) b->st = b->st ? b->st : ENGINE_ERR_INTERNAL;
-            break;
-        case 'M': a->i = va_arg(ap, int); break;
-        case 'W': break;
-        case 'F':
-            b->has_flag = 1;
-            if (b->step < b->part->n_nodes) {
-                const engine_node *fn = b->part->nodes[b->step];
-                snprintf(l->what, sizeof l->what, "node '%.80s' (%.40s) on opencl device '%.60s': %s", fn->name, fn->op_type,
-                         b->s->dev.name,
-                         fn->op == ENGINE_OP_Gather ? "an index is out of range" : "integer division by zero");
-            }
-            break;
-        case 'L': a->ll = (long long)va_arg(ap, int64_t); break;
-        case 'B': a->i = va_arg(ap, int); break;
-        case 'i': a->i = va_arg(ap, int); break;
-        case 'f': a->f = (float)va_arg(ap, double); break;
-        }
-    }
-    va_end(ap);
+/* The family of an op; NULL for ENGINE_OP_UNKNOWN and anything outside
+ * the list. */
+static const ocl_family *family_of(engine_op op) {
+    if ((int)op <= 0 || op >= ENGINE_OP_COUNT_ || !families[op].emit) return NULL;
+    return &families[op];
 }
 
 /* ---- supports ---- */
 
-static int unary_code(const engine_node *n, float *a, float *bb) {
-    const engine_scalar_params *p = n->params;
-    *a = *bb = 0.0f;
-    switch (n->op) {
-    case ENGINE_OP_Relu: return U_RELU;
-    case ENGINE_OP_LeakyRelu: *a = p ? p->alpha : 0.01f; return U_LEAKY;
-    case ENGINE_OP_Clip:
-        if (!p) return -1;
-        *a = p->min;
-        *bb = p->max;
-        return U_CLIP;
-    case ENGINE_OP_Sigmoid: return U_SIGMOID;
-    case ENGINE_OP_HardSigmoid:
-        if (!p) return -1;
-        *a = p->alpha;
-        *bb = p->beta;
-        return U_HSIGMOID;
-    case ENGINE_OP_HardSwish: return U_HSWISH;
-    case ENGINE_OP_Tanh: return U_TANH;
-    case ENGINE_OP_Softplus: return U_SOFTPLUS;
-    case ENGINE_OP_Elu: *a = p ? p->alpha : 1.0f; return U_ELU;
-    case ENGINE_OP_Selu:
-        if (!p) return -1;
-        *a = p->alpha;
-        *bb = p->gamma;
-        return U_SELU;
-    case ENGINE_OP_Mish: return U_MISH;
-    case ENGINE_OP_Sqrt: return U_SQRT;
-    case ENGINE_OP_Exp: return U_EXP;
-    case ENGINE_OP_Log: return U_LOG;
-    case ENGINE_OP_Neg: return U_NEG;
-    case ENGINE_OP_Abs: return U_ABS;
-    case ENGINE_OP_Identity: case ENGINE_OP_Dropout: case ENGINE_OP_Reshape: case ENGINE_OP_Flatten:
-    case ENGINE_OP_Squeeze: case ENGINE_OP_Unsqueeze:
-        return U_COPY;
-    case ENGINE_OP_Cast:
-        return n->outputs[0]->dtype == ENGINE_DTYPE_BOOL && n->inputs[0]->dtype != ENGINE_DTYPE_BOOL ? U_TOBOOL
-                                                                                                     : U_COPY;
-    default: return -1;
-    }
-}
-
-static int act_code(const engine_epilogue *e, float *a, float *bb) {
-    *a = e->alpha;
-    *bb = e->beta;
-    switch (e->act) {
-    case ENGINE_ACT_NONE: return U_COPY;
-    case ENGINE_ACT_RELU: return U_RELU;
-    case ENGINE_ACT_CLIP: return U_CLIP;
-    case ENGINE_ACT_LEAKY_RELU: return U_LEAKY;
-    case ENGINE_ACT_SIGMOID: return U_SIGMOID;
-    case ENGINE_ACT_HARD_SIGMOID: return U_HSIGMOID;
-    case ENGINE_ACT_HARD_SWISH: return U_HSWISH;
-    case ENGINE_ACT_SILU: return U_SILU;
-    case ENGINE_ACT_MISH: return U_MISH;
-    case ENGINE_ACT_TANH: return U_TANH;
-    }
-    return -1;
-}
-
-/* Inputs holding data the kernels read (the others are shape operands:
- * Reshape's shape, Slice's starts, Resize's scales...). */
-static int data_inputs(const engine_node *n) {
-    switch (n->op) {
-    case ENGINE_OP_Conv: case ENGINE_OP_ConvTranspose: return 4;
-    case ENGINE_OP_BatchNormalization: return 5;
-    case ENGINE_OP_InstanceNormalization: case ENGINE_OP_Gemm: case ENGINE_OP_Where: return 3;
-    case ENGINE_OP_Add: case ENGINE_OP_Sub: case ENGINE_OP_Mul: case ENGINE_OP_Div: case ENGINE_OP_Pow:
-    case ENGINE_OP_PRelu: case ENGINE_OP_Equal: case ENGINE_OP_MatMul: case ENGINE_OP_Gather:
-        return 2;
-    case ENGINE_OP_Concat: return INT_MAX;
-    default: return 1;
-    }
-}
-
+/* Ops whose params (n->params) the emitters read. */
 static int needs_params(engine_op op) {
     switch (op) {
     case ENGINE_OP_Conv: case ENGINE_OP_ConvTranspose: case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool:
@@ -594,41 +78,16 @@ static int needs_params(engine_op op) {
     }
 }
 
-/* A plugin node runs when its op brings OpenCL C and its non-constant
- * inputs and outputs are float32 (constants go up as their bytes). */
-static int plugin_supported(const engine_node *n) {
-    const engine_plugin_op *op = n->plugin;
-    if (!op->cl_source || !op->cl_kernel_name || !op->cl_geometry) return 0;
-    if (n->n_inputs > op->max_inputs || n->n_outputs > op->max_outputs || op->max_inputs > ENGINE_PLUGIN_MAX_IO ||
-        op->max_outputs > ENGINE_PLUGIN_MAX_IO)
-        return 0;
-    for (int k = 0; k < n->n_inputs; ++k) {
-        const engine_value *v = n->inputs[k];
-        if (v && (!numel_ok(v) || (!v->data && v->dtype != ENGINE_DTYPE_F32))) return 0;
-    }
-    for (int k = 0; k < n->n_outputs; ++k) {
-        const engine_value *v = n->outputs[k];
-        if (v && (!numel_ok(v) || v->dtype != ENGINE_DTYPE_F32)) return 0;
-    }
-    return 1;
-}
-
-/* Every data input (the first nd) and the first output float32. */
-static int all_f32(const engine_node *n, int nd) {
-    for (int k = 0; k < n->n_inputs && k < nd; ++k)
-        if (n->inputs[k] && n->inputs[k]->dtype != ENGINE_DTYPE_F32) return 0;
-    return n->outputs[0]->dtype == ENGINE_DTYPE_F32;
-}
-
+/* The checks common to every op, then the op's family's own. */
 static int ocl_supports_node(const engine_node *n) {
-    if (n && n->plugin) return plugin_supported(n);
+    if (n && n->plugin) return ocl_supports_plugin(n);
     if (!n || n->op == ENGINE_OP_UNKNOWN || n->n_inputs < 1 || n->n_outputs < 1) return 0;
     /* Nothing to run: every output is already a constant. */
     int all_const = 1;
     for (int k = 0; k < n->n_outputs; ++k) all_const &= !n->outputs[k] || n->outputs[k]->data != NULL;
     if (all_const) return 1;
     if (!n->params && needs_params(n->op)) return 0;
-    int nd = data_inputs(n);
+    int nd = ocl_data_inputs(n);
     for (int k = 0; k < n->n_inputs && k < nd; ++k) {
         const engine_value *v = n->inputs[k];
         if (v && (dclass(v->dtype) < 0 || !numel_ok(v))) return 0;
@@ -644,1103 +103,23 @@ static int ocl_supports_node(const engine_node *n) {
             return 0;
         if (dclass(v->dtype) < 0 || !numel_ok(v)) return 0;
     }
-    const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    if (!x || !y) return 0;
-    const engine_value *x1 = engine_node_input(n, 1);
-    switch (n->op) {
-    case ENGINE_OP_Conv: case ENGINE_OP_ConvTranspose: {
-        /* weights and bias: constants or run-time values alike */
-        const engine_conv_params *p = n->params;
-        return all_f32(n, 4) && x->rank >= 3 && x->rank <= 5 && p->spatial == x->rank - 2 && p->group > 0 && x1;
-    }
-    case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool: {
-        const engine_pool_params *p = n->params;
-        return all_f32(n, 1) && x->rank >= 3 && x->rank <= 5 && p->storage_order == 0;
-    }
-    case ENGINE_OP_GlobalAveragePool: case ENGINE_OP_GlobalMaxPool:
-        return all_f32(n, 1) && x->rank >= 2 && x->rank <= 31;
-    case ENGINE_OP_ReduceMean: case ENGINE_OP_ReduceSum: case ENGINE_OP_ReduceMax:
-        return all_f32(n, 1) && x->rank <= 31;
-    case ENGINE_OP_Resize: case ENGINE_OP_Upsample: {
-        const engine_resize_params *p = n->params;
-        if (!all_f32(n, 1) || p->coord == ENGINE_COORD_TF_CROP_AND_RESIZE || x->rank != y->rank) return 0;
-        if (n->op == ENGINE_OP_Upsample && p->mode == ENGINE_RESIZE_CUBIC) return 0;
-        return p->mode <= ENGINE_RESIZE_CUBIC;
-    }
-    case ENGINE_OP_Gather: /* indices constant (into the meta buffer) or a run-time tensor */
-        return x1 && is_int(x1->dtype) && x->dtype == y->dtype;
-    case ENGINE_OP_Gemm: return all_f32(n, 3) && x1 && x1->rank == 2; /* A's view: params m, k */
-    case ENGINE_OP_MatMul: return all_f32(n, 2) && x->rank >= 1 && x1 && x1->rank >= 1;
-    case ENGINE_OP_BatchNormalization: return all_f32(n, 5) && x->rank >= 2 && n->n_inputs >= 5;
-    case ENGINE_OP_InstanceNormalization: return all_f32(n, 3) && x->rank >= 2 && n->n_inputs >= 3;
-    case ENGINE_OP_LRN: return all_f32(n, 1) && x->rank >= 2;
-    case ENGINE_OP_DepthToSpace: case ENGINE_OP_SpaceToDepth: return x->rank == 4 && x->dtype == y->dtype;
-    case ENGINE_OP_Shape: case ENGINE_OP_Constant: case ENGINE_OP_ConstantOfShape:
-        return 0; /* only ever constant (folded) in practice; nothing to run otherwise */
-    case ENGINE_OP_Add: case ENGINE_OP_Sub: case ENGINE_OP_Mul: case ENGINE_OP_Div:
-        return x1 && x1->dtype == x->dtype && y->dtype == x->dtype && (x->dtype == ENGINE_DTYPE_F32 || is_int(x->dtype));
-    case ENGINE_OP_Pow:
-        return x1 && x->dtype == ENGINE_DTYPE_F32 && y->dtype == ENGINE_DTYPE_F32 &&
-               (x1->dtype == ENGINE_DTYPE_F32 || is_int(x1->dtype));
-    case ENGINE_OP_Equal:
-        return x1 && x1->dtype == x->dtype && y->dtype == ENGINE_DTYPE_BOOL &&
-               (x->dtype == ENGINE_DTYPE_F32 || x->dtype == ENGINE_DTYPE_BOOL || is_int(x->dtype));
-    case ENGINE_OP_Where:
-        return n->n_inputs >= 3 && x->dtype == ENGINE_DTYPE_BOOL && x1 && n->inputs[2] &&
-               x1->dtype == y->dtype && n->inputs[2]->dtype == y->dtype;
-    case ENGINE_OP_Neg: case ENGINE_OP_Abs:
-        return x->dtype == y->dtype && (x->dtype == ENGINE_DTYPE_F32 || is_int(x->dtype));
-    case ENGINE_OP_Tile: return 2 * y->rank <= 16 && x->dtype == y->dtype;
-    case ENGINE_OP_Cast: return 1; /* any pair of device classes */
-    case ENGINE_OP_Concat:
-        for (int k = 0; k < n->n_inputs; ++k)
-            if (!n->inputs[k] || n->inputs[k]->dtype != y->dtype) return 0;
-        return 1;
-    case ENGINE_OP_Split:
-        for (int k = 0; k < n->n_outputs; ++k)
-            if (n->outputs[k] && n->outputs[k]->dtype != x->dtype) return 0;
-        return 1;
-    case ENGINE_OP_Slice: case ENGINE_OP_Transpose: case ENGINE_OP_Pad: case ENGINE_OP_Expand:
-    case ENGINE_OP_Identity: case ENGINE_OP_Dropout: case ENGINE_OP_Reshape: case ENGINE_OP_Flatten:
-    case ENGINE_OP_Squeeze: case ENGINE_OP_Unsqueeze:
-        return x->dtype == y->dtype; /* data movement: any device class */
-    default: break;
-    }
-    /* The rest: float arithmetic (activations, Softmax, PRelu...). */
-    return all_f32(n, nd);
+    if (!n->inputs[0] || !n->outputs[0]) return 0;
+    const ocl_family *f = family_of(n->op);
+    return f && f->supports(n);
 }
 
-/* ---- per-op emitters ---- */
-
-#define IN(k) slot_read(b, n->inputs[k])
-#define OUT(k) slot_write(b, n->outputs[k])
-
-static void emit_copy_strided(builder *b, int xs, int xextra, int ys, int yextra, int r, const int64_t *count,
-                              const int64_t *is, const int64_t *os) {
-    int meta[1 + 3 * 16];
-    int64_t total = 1;
-    meta[0] = r;
-    for (int d = 0; d < r; ++d) {
-        meta[1 + d] = (int)count[d];
-        meta[1 + r + d] = (int)is[d];
-        meta[1 + 2 * r + d] = (int)os[d];
-        total *= count[d];
-    }
-    int mo = meta_add(b, meta, 1 + 3 * r);
-    if (b->st || xs < 0) return;
-    launch(b, b->p->slots[xs].lng ? "f_copy_l" : "f_copy", (size_t)total, "MTT", mo, xs, xextra, ys, yextra);
-}
-
-/* ---- fast single-group 1-D/2-D convolutions (conv_tiled.cl, tune.c) ---- */
-
-/* A packed weight slot of `count` floats, zero-filled; *data points at it
- * (valid until the next weight is added). */
-static int wts_new(builder *b, size_t count, float **data) {
-    int k = slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_WEIGHTS, count);
-    if (k < 0 || !grow(b, (void **)&b->wts, &b->cap_wts, b->n_wts + count + 32, sizeof(float))) return -1;
-    b->n_wts = (b->n_wts + 31) / 32 * 32;
-    b->p->slots[k].off = b->n_wts;
-    *data = b->wts + b->n_wts;
-    memset(*data, 0, count * sizeof(float));
-    b->n_wts += count;
-    return k;
-}
-
-/* The last launch recorded gets an explicit geometry. */
-static void launch_geometry(builder *b, const size_t *gs, const size_t *ls, int use_local) {
-    if (b->st || !b->p->n_launches) return;
-    ocl_launch *l = &b->p->launches[b->p->n_launches - 1];
-    l->work_dim = 3;
-    for (int d = 0; d < 3; ++d) {
-        l->gsz[d] = gs[d];
-        l->lsz[d] = ls[d];
-    }
-    l->use_local = use_local;
-}
-
-/* Emits a single-group 1-D/2-D convolution with constant weights on the
- * kernels of conv_tiled.cl; returns 0 (nothing emitted) for what they do
- * not cover (groups, 3-D, run-time weights, ENGINE_OPENCL_CONV set). */
-/* conv_tiled.cl's 19-int geometry of a 1-D or 2-D Conv (a 1-D one is a
- * 2-D one on rows of height 1); 0 when the shape is outside what its int
- * indexing covers (with room for split-K's partials). */
-static int conv_geom(const engine_node *n, int *g, float *a1, float *b1) {
-    const engine_conv_params *p = n->params;
-    const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    int sp = p->spatial;
-    int N = (int)x->dims[0], C = (int)x->dims[1], M = (int)y->dims[1];
-    g[0] = C;
-    g[1] = sp == 2 ? (int)x->dims[2] : 1;
-    g[2] = (int)x->dims[1 + sp];
-    g[3] = M;
-    g[4] = sp == 2 ? (int)y->dims[2] : 1;
-    g[5] = (int)y->dims[1 + sp];
-    g[6] = sp == 2 ? (int)p->kernel[0] : 1;
-    g[7] = (int)p->kernel[sp - 1];
-    g[8] = sp == 2 && p->stride[0] > 0 ? (int)p->stride[0] : 1;
-    g[9] = p->stride[sp - 1] > 0 ? (int)p->stride[sp - 1] : 1;
-    g[10] = sp == 2 ? (int)p->pad_begin[0] : 0;
-    g[11] = (int)p->pad_begin[sp - 1];
-    g[12] = sp == 2 && p->dilation[0] > 0 ? (int)p->dilation[0] : 1;
-    g[13] = p->dilation[sp - 1] > 0 ? (int)p->dilation[sp - 1] : 1;
-    int Mp = (M + 7) / 8 * 8, K = C * g[6] * g[7], P = g[4] * g[5];
-    g[14] = Mp;
-    g[15] = act_code(&p->epilogue, a1, b1);
-    g[16] = 0;
-    g[17] = 1;
-    g[18] = 1;
-    return N >= 1 && C >= 1 && M >= 1 && P >= 1 && (int64_t)K * Mp * 16 <= INT_MAX / 16 && (int64_t)N * M * P <= INT_MAX / 16 &&
-           (int64_t)N * C * g[1] * g[2] <= INT_MAX / 16;
-}
-
-/* Depthwise 1-D/2-D convolutions (one input channel per group) on
- * f_dwconv_rv_<VN>; weights read as the model holds them (constants or
- * run-time values). 0: not emitted. */
-static int emit_dwconv_fast(builder *b, const engine_node *n) {
-    const engine_conv_params *p = n->params;
-    const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    const char *mode = getenv("ENGINE_OPENCL_CONV");
-    if (n->op != ENGINE_OP_Conv || p->spatial < 1 || p->spatial > 2 || x->dims[1] != p->group ||
-        y->dims[1] != p->group || (mode && *mode))
-        return 0;
-    int g[19];
-    float a1, b1;
-    if (!conv_geom(n, g, &a1, &b1)) return 0;
-    const engine_value *bias = engine_node_input(n, 2), *sum = p->epilogue.sum ? engine_node_input(n, 3) : NULL;
-    int xs = IN(0), ws = IN(1), bs = bias ? slot_read(b, bias) : -1, ss = sum ? slot_read(b, sum) : -1;
-    int ys = OUT(0);
-    int mo = meta_add(b, g, 19);
-    if (b->st) return 1;
-    int vn = g[5] >= 12 ? 16 : 8;
-    size_t gs[3] = {(size_t)((g[5] + vn - 1) / vn), (size_t)g[0], (size_t)x->dims[0] * (size_t)g[4]}, ls[3] = {1, 1, 1};
-    launch(b, vn == 16 ? "f_dwconv_rv_16" : "f_dwconv_rv_8", 1, "MTTTiTiTff", mo, xs, 0, ws, 0, bs >= 0 ? bs : ws, 0,
-           bs >= 0, ss >= 0 ? ss : ws, 0, ss >= 0, ys, 0, (double)a1, (double)b1);
-    launch_geometry(b, gs, ls, 0);
-    return 1;
-}
-
-static int emit_conv_fast(builder *b, const engine_node *n) {
-    const engine_conv_params *p = n->params;
-    const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
-    const char *mode = getenv("ENGINE_OPENCL_CONV");
-    if (n->op != ENGINE_OP_Conv || p->group != 1 || p->spatial < 1 || p->spatial > 2 || !w->data ||
-        w->dtype != ENGINE_DTYPE_F32 || (mode && *mode))
-        return 0;
-    const engine_value *bias = engine_node_input(n, 2), *sum = p->epilogue.sum ? engine_node_input(n, 3) : NULL;
-    int sp = p->spatial;
-    ocl_conv_desc d;
-    memset(&d, 0, sizeof d);
-    int *g = d.g;
-    float a1, b1;
-    if (!conv_geom(n, g, &a1, &b1)) return 0;
-    int N = (int)x->dims[0], C = (int)x->dims[1], M = (int)y->dims[1];
-    int Mp = g[14], KH = g[6], KW = g[7], K = C * KH * KW, P = g[4] * g[5];
-    d.batch = N;
-    d.pointwise = KH == 1 && KW == 1 && g[8] == 1 && g[9] == 1 && g[10] == 0 && g[11] == 0;
-    for (int i = 0; i < sp; ++i) d.pointwise &= p->pad_end[i] == 0;
-    d.wino_ok = !b->s->fp16 && KH == 3 && KW == 3 && g[8] == 1 && g[9] == 1 && g[12] == 1 && g[13] == 1 && sp == 2 &&
-                C >= 8 && M >= 8 && !getenv("ENGINE_OPENCL_NO_WINOGRAD");
-    d.w = w->data;
-    d.bias = bias && bias->data && bias->dtype == ENGINE_DTYPE_F32 ? bias->data : NULL;
-    conv_choice ch;
-    if (!ocl_conv_choose(b->s, &d, &ch)) {
-        node_err(b, n, ENGINE_ERR_BACKEND, "%s", "creating a convolution kernel failed");
-        return 1;
-    }
-    /* ENGINE_OPENCL_CONV_KERNEL=NAME[,direct|,ksN]: this variant for every
-     * convolution it can run, without Winograd or split along K in N (the
-     * tests run each one) */
-    const char *force = getenv("ENGINE_OPENCL_CONV_KERNEL");
-    if (force && *force) {
-        char nm[64];
-        snprintf(nm, sizeof nm, "%s", force);
-        char *comma = strchr(nm, ',');
-        int ks = 1;
-        if (comma) {
-            *comma = 0;
-            if (strcmp(comma + 1, "direct") == 0) ch.wino = 0;
-            if (sscanf(comma + 1, "ks%d", &ks) != 1 || ks < 1 || ks > 16) ks = 1;
-        }
-        int v = ocl_conv_variant_find(nm);
-        if (v >= 0) ch.variant = v, ch.ks = ks, ch.lx = ch.ly = 0;
-    }
-    const conv_variant *v = &ocl_conv_variants[ch.variant];
-    /* what a variant cannot run falls to its neighbour */
-    if (v->kind == CV_PW && !d.pointwise && !ch.wino) v = &ocl_conv_variants[ocl_conv_variant_find("f_conv_rv_8x16")];
-    if (v->kind == CV_RV && ch.wino) v = &ocl_conv_variants[ocl_conv_variant_find("f_conv_pw_8x16")];
-    int xs = IN(0), bs = bias ? slot_read(b, bias) : -1, ss = sum ? slot_read(b, sum) : -1;
-    if (b->st) return 1;
-    float *wp = NULL;
-    int ws = wts_new(b, ch.wino ? (size_t)16 * C * Mp : (size_t)K * Mp, &wp);
-    if (ws < 0) return 1;
-    ocl_conv_pack(&d, ch.wino, wp);
-    int ys = OUT(0);
-    int mo = meta_add(b, g, 19);
-    if (b->st) return 1;
-    int bslot = bs >= 0 ? bs : ws, sslot = ss >= 0 ? ss : ws;
-    size_t gs[3], ls[3];
-    int ul;
-    if (ch.wino) {
-        int TT = ((g[4] + 1) / 2) * ((g[5] + 1) / 2);
-        int gm[19] = {C, 1, TT, M, 1, TT, 1, 1, 1, 1, 0, 0, 1, 1, Mp, 0, C * Mp, 16, 1};
-        int mo2 = meta_add(b, gm, 19);
-        int vs = slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)N * 16 * C * TT);
-        int ms = slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)N * 16 * M * TT);
-        if (b->st || vs < 0 || ms < 0) return 1;
-        size_t g3[3] = {(size_t)TT, (size_t)C, (size_t)N}, l1[3] = {1, 1, 1};
-        launch(b, "f_wino_in", 1, "MTT", mo, xs, 0, vs, 0);
-        launch_geometry(b, g3, l1, 0);
-        ocl_conv_geometry(v, TT, 1, TT, M, Mp, N * 16, 1, ch.lx, ch.ly, gs, ls, &ul);
-        launch(b, v->name, 1, "MTTTiTiTff", mo2, vs, 0, ws, 0, ws, 0, 0, ws, 0, 0, ms, 0, 0.0, 0.0);
-        launch_geometry(b, gs, ls, ul);
-        size_t g4[3] = {(size_t)TT, (size_t)M, (size_t)N};
-        launch(b, "f_wino_out", 1, "MTTiTiTff", mo, ms, 0, bslot, 0, bs >= 0, sslot, 0, ss >= 0, ys, 0, (double)a1,
-               (double)b1);
-        launch_geometry(b, g4, l1, 0);
-        return 1;
-    }
-    int ks = v->kind == CV_TILE ? ch.ks : 1;
-    ocl_conv_geometry(v, P, g[4], g[5], M, Mp, N, ks, ch.lx, ch.ly, gs, ls, &ul);
-    if (ks > 1) {
-        b->meta[mo + 18] = ks;
-        int total = N * M * P;
-        int ps = slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)ks * (size_t)total);
-        if (ps < 0) return 1;
-        launch(b, v->name, 1, "MTTTiTiTff", mo, xs, 0, ws, 0, ws, 0, 0, ws, 0, 0, ps, 0, 0.0, 0.0);
-        launch_geometry(b, gs, ls, ul);
-        launch(b, "f_splitk_sum", (size_t)total, "MTiTiTiTff", mo, ps, 0, total, bslot, 0, bs >= 0, sslot, 0, ss >= 0,
-               ys, 0, (double)a1, (double)b1);
-        return 1;
-    }
-    launch(b, v->name, 1, "MTTTiTiTff", mo, xs, 0, ws, 0, bslot, 0, bs >= 0, sslot, 0, ss >= 0, ys, 0, (double)a1,
-           (double)b1);
-    launch_geometry(b, gs, ls, ul);
-    return 1;
-}
-
-static void emit_conv(builder *b, const engine_node *n) {
-    if (emit_conv_fast(b, n) || emit_dwconv_fast(b, n)) return;
-    const engine_conv_params *p = n->params;
-    const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
-    const engine_value *bias = engine_node_input(n, 2), *sum = p->epilogue.sum ? engine_node_input(n, 3) : NULL;
-    int sp = p->spatial, T = n->op == ENGINE_OP_ConvTranspose;
-    int g[23];
-    g[0] = (int)x->dims[0];
-    g[1] = (int)x->dims[1];
-    g[5] = (int)y->dims[1];
-    for (int i = 0; i < 3; ++i) {
-        int d = i - (3 - sp); /* spatial index, negative: a leading size-1 dim */
-        g[2 + i] = d >= 0 ? (int)x->dims[2 + d] : 1;
-        g[6 + i] = d >= 0 ? (int)y->dims[2 + d] : 1;
-        g[9 + i] = d >= 0 ? (int)p->kernel[d] : 1;
-        g[12 + i] = d >= 0 && p->stride[d] > 0 ? (int)p->stride[d] : 1;
-        g[15 + i] = d >= 0 && p->dilation[d] > 0 ? (int)p->dilation[d] : 1;
-        g[18 + i] = d >= 0 ? (int)p->pad_begin[d] : 0;
-    }
-    g[21] = (int)p->group;
-    float a1, b1;
-    g[22] = act_code(&p->epilogue, &a1, &b1);
-    int xs = IN(0), ws = IN(1), bs = bias ? slot_read(b, bias) : -1, ss = sum ? slot_read(b, sum) : -1;
-    int ys = OUT(0);
-    if (b->st) return;
-    (void)w;
-    int64_t plane = plane_of(y);
-    /* 1x1, stride 1, no pad, one group: a GEMM per image through CLBlast. */
-    int pointwise = !T && b->s->clblast && p->group == 1;
-    for (int i = 0; i < sp; ++i)
-        pointwise &= p->kernel[i] == 1 && p->stride[i] == 1 && p->pad_begin[i] == 0 && p->pad_end[i] == 0;
-    if (pointwise && g[1] * (int64_t)g[5] * plane >= 4096) {
-        for (int img = 0; img < g[0]; ++img) {
-            ocl_launch *l = launch_new(b, NULL, 0);
-            if (!l) return;
-            l->gm = g[5];
-            l->gn = (int)plane;
-            l->gk = g[1];
-            l->alpha = 1.0f;
-            l->beta = 0.0f;
-            l->a_slot = ws;
-            l->lda = g[1];
-            l->b_slot = xs;
-            l->b_extra = img * g[1] * (int)plane;
-            l->ldb = (int)plane;
-            l->c_slot = ys;
-            l->c_extra = img * g[5] * (int)plane;
-            l->ldc = (int)plane;
-        }
-        launch(b, "f_epilogue", (size_t)numel(y), "TTiTiiiiff", ys, 0, bs >= 0 ? bs : ys, 0, bs >= 0,
-               ss >= 0 ? ss : ys, 0, ss >= 0, (int)plane, g[5], g[22], (double)a1, (double)b1);
-        return;
-    }
-    int mo = meta_add(b, g, 23);
-    /* ENGINE_OPENCL_CONV=im2col: single-group kxk convolutions as im2col
-     * into a scratch slot of the arena (live for this node only), one
-     * CLBlast SGEMM per image (W[M, C*K] x col[C*K, P]), then the epilogue
-     * kernel. Opt-in: on POCL it is 1.5-2.5x slower than f_conv4
-     * (docs/PERFORMANCE.md); it is there for devices where CLBlast's GEMM
-     * wins (GPUs), to be measured where one is lent. */
-    int64_t ck = (int64_t)g[1] * g[9] * g[10] * g[11];
-    const char *mode = getenv("ENGINE_OPENCL_CONV");
-    int im2col = !T && b->s->clblast && p->group == 1 && mode && strcmp(mode, "im2col") == 0 &&
-                 ck * plane <= INT_MAX / 2 && (int64_t)g[5] * ck * plane >= 65536;
-    if (im2col) {
-        int cs = slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)(ck * plane));
-        if (cs < 0) return;
-        for (int img = 0; img < g[0]; ++img) {
-            launch(b, "f_im2col", (size_t)(ck * plane), "MTT", mo, xs, img * g[1] * g[2] * g[3] * g[4], cs, 0);
-            ocl_launch *l = launch_new(b, NULL, 0);
-            if (!l) return;
-            l->gm = g[5];
-            l->gn = (int)plane;
-            l->gk = (int)ck;
-            l->alpha = 1.0f;
-            l->beta = 0.0f;
-            l->a_slot = ws;
-            l->lda = (int)ck;
-            l->b_slot = cs;
-            l->ldb = (int)plane;
-            l->c_slot = ys;
-            l->c_extra = img * g[5] * (int)plane;
-            l->ldc = (int)plane;
-        }
-        launch(b, "f_epilogue", (size_t)numel(y), "TTiTiiiiff", ys, 0, bs >= 0 ? bs : ys, 0, bs >= 0,
-               ss >= 0 ? ss : ys, 0, ss >= 0, (int)plane, g[5], g[22], (double)a1, (double)b1);
-        return;
-    }
-    /* Depthwise (one input channel per group): its own kernel. Else four
-     * output channels per work item where they share a group. */
-    int dw = !T && g[1] == g[21] && !(mode && strcmp(mode, "generic") == 0);
-    int four = !T && !dw && (g[5] / g[21]) % 4 == 0 && !getenv("ENGINE_OPENCL_NO_CONV4");
-    launch(b, T ? "f_convt" : dw ? "f_dwconv" : four ? "f_conv4" : "f_conv", (size_t)numel(y) / (four ? 4 : 1),
-           "MTTTiTiTff", mo, xs, 0, ws, 0, bs >= 0 ? bs : ws, 0, bs >= 0, ss >= 0 ? ss : ws, 0, ss >= 0, ys, 0,
-           (double)a1, (double)b1);
-}
-
-static void emit_pool(builder *b, const engine_node *n) {
-    const engine_pool_params *p = n->params;
-    const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    int sp = x->rank - 2, g[24];
-    g[0] = (int)(x->dims[0] * x->dims[1]);
-    for (int i = 0; i < 3; ++i) {
-        int d = i - (3 - sp);
-        g[1 + i] = d >= 0 ? (int)x->dims[2 + d] : 1;
-        g[4 + i] = d >= 0 ? (int)y->dims[2 + d] : 1;
-        g[7 + i] = d >= 0 ? (int)p->kernel[d] : 1;
-        g[10 + i] = d >= 0 && p->stride[d] > 0 ? (int)p->stride[d] : 1;
-        g[13 + i] = d >= 0 && p->dilation[d] > 0 ? (int)p->dilation[d] : 1;
-        g[16 + i] = d >= 0 ? (int)p->pad_begin[d] : 0;
-        g[19 + i] = d >= 0 ? (int)p->pad_end[d] : 0;
-    }
-    g[22] = n->op == ENGINE_OP_AveragePool;
-    g[23] = p->count_include_pad;
-    int xs = IN(0), ys = OUT(0);
-    int mo = meta_add(b, g, 24);
-    if (sp == 2) {
-        /* 2-D maps: f_pool2d on a 3-D range (no index decoding, clipped windows) */
-        size_t gs[3] = {(size_t)g[6], (size_t)g[5], (size_t)g[0]}, ls[3] = {1, 1, 1};
-        if (numel(y) == 0) return;
-        launch(b, "f_pool2d", 1, "MTT", mo, xs, 0, ys, 0);
-        launch_geometry(b, gs, ls, 0);
-        return;
-    }
-    launch(b, "f_pool", (size_t)numel(y), "MTT", mo, xs, 0, ys, 0);
-}
-
-static void emit_reduce(builder *b, const engine_node *n, int op, uint32_t mask) {
-    const engine_value *x = n->inputs[0];
-    int meta[3 + 32];
-    meta[0] = x->rank;
-    meta[1] = op;
-    meta[2] = (int)mask;
-    for (int d = 0; d < x->rank; ++d) meta[3 + d] = (int)x->dims[d];
-    int xs = IN(0), ys = OUT(0);
-    int mo = meta_add(b, meta, 3 + x->rank);
-    launch(b, "f_reduce", (size_t)numel(n->outputs[0]), "MTT", mo, xs, 0, ys, 0);
-}
-
-static void emit_matmul(builder *b, const engine_node *n) {
-    const engine_value *va = n->inputs[0], *vb = n->inputs[1], *y = n->outputs[0];
-    const engine_gemm_params *gp = n->op == ENGINE_OP_Gemm ? n->params : NULL;
-    const engine_value *vc = gp ? engine_node_input(n, 2) : NULL;
-    int g[12 + 3 * 6] = {0};
-    int M, N, K, br = 0;
-    int64_t batch = 1;
-    if (gp) {
-        M = (int)y->dims[0];
-        N = (int)y->dims[1];
-        K = (int)gp->k; /* A may be a flattened higher-rank tensor (engine.flatten_axis) */
-        g[3] = gp->trans_a ? 1 : K;
-        g[4] = gp->trans_a ? M : 1;
-        g[5] = gp->trans_b ? 1 : N;
-        g[6] = gp->trans_b ? K : 1;
-        if (vc) {
-            int64_t cm = vc->rank == 2 ? vc->dims[0] : 1, cn = vc->rank >= 1 ? vc->dims[vc->rank - 1] : 1;
-            g[7] = 1;
-            g[8] = cm == 1 ? 0 : (int)cn;
-            g[9] = cn == 1 ? 0 : 1;
-        }
-    } else {
-        int ra = va->rank, rb = vb->rank;
-        M = ra >= 2 ? (int)va->dims[ra - 2] : 1;
-        K = (int)va->dims[ra - 1];
-        N = rb >= 2 ? (int)vb->dims[rb - 1] : 1;
-        g[3] = K;
-        g[4] = 1;
-        g[5] = N;
-        g[6] = 1;
-        int ba = ra > 2 ? ra - 2 : 0, bb = rb > 2 ? rb - 2 : 0;
-        br = ba > bb ? ba : bb;
-        if (br > 6) {
-            node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "more than 6 batch dims");
-            return;
-        }
-        int64_t stride_a = (int64_t)M * K, stride_b = (int64_t)K * N;
-        for (int i = br - 1; i >= 0; --i) {
-            int ia = i - (br - ba), ib = i - (br - bb);
-            int64_t da = ia >= 0 ? va->dims[ia] : 1, db = ib >= 0 ? vb->dims[ib] : 1;
-            int64_t bd = da > db ? da : db;
-            if (da == 0 || db == 0) bd = 0;
-            g[12 + i] = (int)bd;
-            g[12 + br + i] = da == 1 ? 0 : (int)stride_a;
-            g[12 + 2 * br + i] = db == 1 ? 0 : (int)stride_b;
-            stride_a *= da;
-            stride_b *= db;
-            batch *= bd;
-        }
-    }
-    g[0] = M;
-    g[1] = N;
-    g[2] = K;
-    g[11] = br;
-    float a1 = 0, b1 = 0;
-    g[10] = gp ? act_code(&gp->epilogue, &a1, &b1) : U_COPY;
-    int as = IN(0), bs = IN(1), cs = vc ? slot_read(b, vc) : -1, ys = OUT(0);
-    if (b->st) return;
-    float alpha = gp ? gp->alpha : 1.0f, beta = gp ? gp->beta : 0.0f;
-    /* CLBlast: no broadcast batch (each batch its own GEMM), big enough to
-     * pay for the call. */
-    int bcast = 0;
-    for (int i = 0; i < br; ++i) bcast |= g[12 + br + i] == 0 || g[12 + 2 * br + i] == 0;
-    if (b->s->clblast && !bcast && (int64_t)M * N * K >= 32768 && batch <= 64) {
-        if (vc) { /* Y = C broadcast, then SGEMM with beta */
-            int64_t cnt[2] = {M, N}, is[2] = {g[8], g[9]}, os[2] = {N, 1};
-            emit_copy_strided(b, cs, 0, ys, 0, 2, cnt, is, os);
-        }
-        int64_t sa = 0, sb = 0;
-        for (int64_t t = 0; t < batch; ++t) {
-            /* batch offsets: the batch dims are not broadcast, so contiguous */
-            ocl_launch *l = launch_new(b, NULL, 0);
-            if (!l) return;
-            l->ta = gp && gp->trans_a;
-            l->tb = gp && gp->trans_b;
-            l->gm = M;
-            l->gn = N;
-            l->gk = K;
-            l->alpha = alpha;
-            l->beta = vc ? beta : 0.0f;
-            l->a_slot = as;
-            l->a_extra = (int)sa;
-            l->lda = l->ta ? M : K;
-            l->b_slot = bs;
-            l->b_extra = (int)sb;
-            l->ldb = l->tb ? K : N;
-            l->c_slot = ys;
-            l->c_extra = (int)(t * M * N);
-            l->ldc = N;
-            sa += (int64_t)M * K;
-            sb += (int64_t)K * N;
-        }
-        if (g[10] != U_COPY) launch(b, "f_unary", (size_t)numel(y), "TTiff", ys, 0, ys, 0, g[10], (double)a1, (double)b1);
-        return;
-    }
-    int mo = meta_add(b, g, 12 + 3 * br);
-    launch(b, "f_matmul", (size_t)numel(y), "MTTTTffff", mo, as, 0, bs, 0, cs >= 0 ? cs : as, 0, ys, 0,
-           (double)alpha, (double)beta, (double)a1, (double)b1);
-}
-
-/* Resize: per-dim tap tables (engine/resize_taps.h, the reference's rule)
- * in the weight buffer. */
-static void emit_resize(builder *b, const engine_node *n) {
-    engine_resize_params p = *(const engine_resize_params *)n->params;
-    if (n->op == ENGINE_OP_Upsample) {
-        p.coord = ENGINE_COORD_ASYMMETRIC;
-        p.nearest = ENGINE_NEAREST_FLOOR;
-    }
-    const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    int r = x->rank, head[1 + 5 * OCL_MAX_RANK];
-    int64_t ist[ENGINE_MAX_RANK];
-    c_strides(x, ist);
-    head[0] = r;
-    int xs = IN(0), ys = OUT(0);
-    if (b->st) return;
-    /* The weights go into the weight buffer as a pseudo-constant slot. */
-    for (int d = 0; d < r; ++d) {
-        int nt = 1;
-        int64_t li = x->dims[d], lo = y->dims[d];
-        double scale = (double)p.scales[d];
-        int identity = scale == 1.0 && li == lo;
-        if (!identity) nt = p.mode == ENGINE_RESIZE_NEAREST ? 1 : p.mode == ENGINE_RESIZE_LINEAR ? 2 : 4;
-        head[1 + d] = (int)lo;
-        head[1 + r + d] = (int)ist[d];
-        head[1 + 2 * r + d] = nt;
-        size_t cnt = (size_t)lo * (size_t)nt;
-        int *ix = xalloc(b->s, cnt * sizeof(int) + 4);
-        if (!ix) {
-            oom(b);
-            return;
-        }
-        if (!grow(b, (void **)&b->wts, &b->cap_wts, b->n_wts + cnt + 64, sizeof(float))) {
-            xfree(b->s, ix);
-            return;
-        }
-        b->n_wts = (b->n_wts + 31) / 32 * 32;
-        head[1 + 4 * r + d] = (int)b->n_wts;
-        for (int64_t o = 0; o < lo; ++o) {
-            int64_t ti[4] = {o, 0, 0, 0};
-            double tw[4] = {1.0, 0, 0, 0};
-            if (!identity && engine_resize_taps(&p, o, scale, li, lo, ti, tw) != nt) {
-                xfree(b->s, ix);
-                node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "bad scale or coordinate mode");
-                return;
-            }
-            for (int k = 0; k < nt; ++k) {
-                ix[o * nt + k] = (int)ti[k];
-                b->wts[b->n_wts + (size_t)o * nt + k] = (float)tw[k];
-            }
-        }
-        b->n_wts += cnt;
-        head[1 + 3 * r + d] = meta_add(b, ix, (int)cnt);
-        xfree(b->s, ix);
-        if (b->st) return;
-    }
-    int mo = meta_add(b, head, 1 + 5 * r);
-    launch(b, "f_resize", (size_t)numel(y), "MTWT", mo, xs, 0, ys, 0);
-}
-
-static int own_new(builder *b, size_t size, const void *data) {
-    if (b->st || !grow(b, (void **)&b->p->own_info, &b->cap_own, (size_t)b->p->n_own + 1, sizeof(ocl_own))) return -1;
-    b->p->own_info[b->p->n_own] = (ocl_own){size ? size : 4, data};
-    return b->p->n_own++;
-}
-
-/* The plugin op's program, built once per backend instance. */
-static cl_program plugin_program(builder *b, const engine_node *n) {
-    ocl_state *s = b->s;
-    const engine_plugin_op *op = n->plugin;
-    for (int k = 0; k < s->n_plugin_programs; ++k)
-        if (s->plugin_programs[k].op == op) return s->plugin_programs[k].program;
-    if (s->n_plugin_programs == (int)(sizeof s->plugin_programs / sizeof *s->plugin_programs)) {
-        node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "more than 16 plugin ops with OpenCL kernels");
-        return NULL;
-    }
-    cl_int e;
-    const char *src = op->cl_source;
-    cl_program prog = s->cl->CreateProgramWithSource(s->ctx, 1, &src, NULL, &e);
-    if (!prog || e) {
-        node_err(b, n, e == CL_OUT_OF_HOST_MEMORY ? ENGINE_ERR_OUT_OF_MEMORY : ENGINE_ERR_BACKEND,
-                 "creating the plugin's OpenCL program failed (%s)", ocl_err_name(e ? e : CL_OUT_OF_HOST_MEMORY));
-        return NULL;
-    }
-    e = s->cl->BuildProgram(prog, 1, &s->dev.device, op->cl_build_options ? op->cl_build_options : "", NULL, NULL);
-    if (e) {
-        char log[400] = "", what[460];
-        if (s->cl->GetProgramBuildInfo(prog, s->dev.device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL))
-            log[0] = 0;
-        log[sizeof log - 1] = 0;
-        snprintf(what, sizeof what, "plugin kernel build failed (%s): %s", ocl_err_name(e), log);
-        s->cl->ReleaseProgram(prog);
-        node_err(b, n, ENGINE_ERR_BACKEND, "%s", what);
-        return NULL;
-    }
-    s->plugin_programs[s->n_plugin_programs].op = op;
-    s->plugin_programs[s->n_plugin_programs++].program = prog;
-    return prog;
-}
-
-/* A plugin node: its inputs copied (converted) into float32 buffers of its
- * own, the op's kernel with the argument order of plugin.h, its outputs
- * copied back into the arena. */
-static void emit_plugin(builder *b, const engine_node *n) {
-    const engine_plugin_op *op = n->plugin;
-    cl_program prog = plugin_program(b, n);
-    if (!prog) return;
-    ocl_arg args[OCL_MAX_ARGS];
-    int na = 0, out_own[ENGINE_PLUGIN_MAX_IO], out_slot[ENGINE_PLUGIN_MAX_IO];
-    memset(args, 0, sizeof args);
-    for (int k = 0; k < op->max_inputs; ++k) {
-        const engine_value *v = k < n->n_inputs ? n->inputs[k] : NULL;
-        ocl_arg *a = &args[na++];
-        a->type = 'N';
-        if (!v) continue;
-        size_t es = host_size(v->dtype);
-        size_t bytes = (size_t)numel(v) * es;
-        if (v->data) {
-            a->type = 'B';
-            a->i = own_new(b, bytes, v->data);
-            continue;
-        }
-        int vs = slot_read(b, v), o = own_new(b, bytes, NULL);
-        if (b->st) return;
-        launch(b, "f_to_f32", (size_t)numel(v), "TB", vs, 0, o);
-        a->type = 'B';
-        a->i = o;
-    }
-    for (int k = 0; k < op->max_outputs; ++k) {
-        const engine_value *v = k < n->n_outputs ? n->outputs[k] : NULL;
-        ocl_arg *a = &args[na++];
-        a->type = 'N';
-        out_own[k] = -1;
-        if (!v) continue;
-        a->type = 'B';
-        a->i = out_own[k] = own_new(b, (size_t)numel(v) * 4, NULL);
-    }
-    if (op->cl_args) {
-        engine_plugin_cl_arg extra[ENGINE_PLUGIN_CL_MAX_ARGS];
-        int ne = 0;
-        char msg[256] = "";
-        engine_status st = op->cl_args(n, extra, &ne, msg, sizeof msg);
-        if (st || ne < 0 || ne > ENGINE_PLUGIN_CL_MAX_ARGS) {
-            node_err(b, n, st ? st : ENGINE_ERR_INVALID_ARGUMENT, "the plugin's cl_args failed: %s", msg);
-            return;
-        }
-        for (int j = 0; j < ne; ++j) {
-            ocl_arg *a = &args[na++];
-            if (extra[j].kind == ENGINE_PLUGIN_CL_ARG_BUFFER) {
-                if (!extra[j].data || !extra[j].size) {
-                    node_err(b, n, ENGINE_ERR_INVALID_ARGUMENT, "%s", "the plugin's cl_args gave an empty buffer");
-                    return;
-                }
-                a->type = 'B';
-                a->i = own_new(b, extra[j].size, extra[j].data);
-            } else {
-                if (extra[j].size < 1 || extra[j].size > 16) {
-                    node_err(b, n, ENGINE_ERR_INVALID_ARGUMENT, "%s", "a scalar argument of a bad size");
-                    return;
-                }
-                a->type = 'S';
-                a->size = extra[j].size;
-                memcpy(a->raw, extra[j].value, extra[j].size);
-            }
-        }
-    }
-    size_t gsz[3] = {1, 1, 1}, lsz[3] = {0, 0, 0};
-    int wd = 0;
-    char msg[64] = "";
-    if (op->cl_geometry(n, gsz, lsz, &wd) || wd < 1 || wd > 3) {
-        node_err(b, n, ENGINE_ERR_INVALID_ARGUMENT, "%s", "the plugin's cl_geometry failed or gave a bad work_dim");
-        return;
-    }
-    (void)msg;
-    ocl_launch *l = launch_new(b, op->cl_kernel_name, gsz[0]);
-    if (!l) return;
-    l->prog = prog;
-    l->work_dim = wd;
-    memcpy(l->gsz, gsz, sizeof gsz);
-    memcpy(l->lsz, lsz, sizeof lsz);
-    l->use_local = lsz[0] != 0;
-    l->nargs = na;
-    memcpy(l->args, args, sizeof(ocl_arg) * (size_t)na);
-    for (int k = 0; k < op->max_outputs && k < n->n_outputs; ++k) {
-        if (out_own[k] < 0) continue;
-        out_slot[k] = slot_write(b, n->outputs[k]);
-        launch(b, "f_from_f32", (size_t)numel(n->outputs[k]), "BT", out_own[k], out_slot[k], 0);
-    }
-}
-
-static void emit_node(builder *b, const engine_node *n) {
+/* A node's launches, by its family's emitter. */
+static void emit_node(ocl_builder *b, const engine_node *n) {
     if (n->plugin) {
-        emit_plugin(b, n);
+        ocl_emit_plugin(b, n);
         return;
     }
-    const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    float a1, b1;
-    int u = unary_code(n, &a1, &b1);
-    if (u >= 0) {
-        int xs = IN(0), ys = OUT(0);
-        if (b->st) return;
-        int xl = b->p->slots[xs].lng, yl = b->p->slots[ys].lng;
-        if (xl && yl) /* integer copies, Neg/Abs, Cast between widths */
-            launch(b, "f_unary_l", (size_t)numel(y), "TTii", xs, 0, ys, 0, u == U_TOBOOL ? U_COPY : u,
-                   nbits(y->dtype));
-        else if (yl) /* Cast float/bool -> integer */
-            launch(b, "f_cast_tl", (size_t)numel(y), "TTi", xs, 0, ys, 0, nbits(y->dtype));
-        else if (xl) /* Cast integer -> float/bool */
-            launch(b, "f_cast_lt", (size_t)numel(y), "TTi", xs, 0, ys, 0, y->dtype == ENGINE_DTYPE_BOOL);
-        else
-            launch(b, "f_unary", (size_t)numel(y), "TTiff", xs, 0, ys, 0, u, (double)a1, (double)b1);
-        /* Dropout's mask in inference: all true. */
-        if (n->op == ENGINE_OP_Dropout && n->n_outputs > 1 && n->outputs[1]) {
-            int ms = OUT(1);
-            launch(b, "f_fill", (size_t)numel(n->outputs[1]), "Tf", ms, 0, 1.0);
-        }
+    const ocl_family *f = family_of(n->op);
+    if (!f) {
+        ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "no OpenCL kernel for this op");
         return;
     }
-    switch (n->op) {
-    case ENGINE_OP_Add: case ENGINE_OP_Sub: case ENGINE_OP_Mul: case ENGINE_OP_Div: case ENGINE_OP_Pow:
-    case ENGINE_OP_PRelu: case ENGINE_OP_Equal: case ENGINE_OP_Where: {
-        int op = n->op == ENGINE_OP_Add ? B_ADD : n->op == ENGINE_OP_Sub ? B_SUB : n->op == ENGINE_OP_Mul ? B_MUL
-               : n->op == ENGINE_OP_Div ? B_DIV : n->op == ENGINE_OP_Pow ? B_POW : n->op == ENGINE_OP_PRelu ? B_PRELU
-               : n->op == ENGINE_OP_Equal ? B_EQUAL : B_WHERE;
-        int r = y->rank, meta[1 + 4 * OCL_MAX_RANK];
-        meta[0] = r;
-        for (int d = 0; d < r; ++d) meta[1 + d] = (int)y->dims[d];
-        bcast_strides(n->inputs[0], y, meta + 1 + r);
-        bcast_strides(n->inputs[1], y, meta + 1 + 2 * r);
-        if (op == B_WHERE) bcast_strides(n->inputs[2], y, meta + 1 + 3 * r);
-        else memset(meta + 1 + 3 * r, 0, sizeof(int) * (size_t)r);
-        int as = IN(0), bs = IN(1), cs = op == B_WHERE ? IN(2) : as, ys = OUT(0);
-        int mo = meta_add(b, meta, 1 + 4 * r);
-        if (b->st) return;
-        size_t cnt = (size_t)numel(y);
-        if (op == B_WHERE && b->p->slots[ys].lng)
-            launch(b, "f_where_l", cnt, "MTTTT", mo, as, 0, bs, 0, cs, 0, ys, 0);
-        else if (op == B_EQUAL && b->p->slots[as].lng)
-            launch(b, "f_equal_l", cnt, "MTTT", mo, as, 0, bs, 0, ys, 0);
-        else if (op == B_POW && b->p->slots[bs].lng)
-            launch(b, "f_pow_l", cnt, "MTTT", mo, as, 0, bs, 0, ys, 0);
-        else if (b->p->slots[ys].lng) /* Add/Sub/Mul/Div of integers; a division by zero is an error */
-            launch(b, "f_arith_l", cnt, "MTTTiiFi", mo, as, 0, bs, 0, ys, 0, op, nbits(y->dtype), b->step);
-        else
-            launch(b, "f_broadcast", cnt, "MTTTTi", mo, as, 0, bs, 0, cs, 0, ys, 0, op);
-        return;
-    }
-    case ENGINE_OP_Conv: case ENGINE_OP_ConvTranspose: emit_conv(b, n); return;
-    case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool: emit_pool(b, n); return;
-    case ENGINE_OP_GlobalAveragePool: case ENGINE_OP_GlobalMaxPool:
-        emit_reduce(b, n, n->op == ENGINE_OP_GlobalMaxPool ? 2 : 1, ((uint32_t)1 << x->rank) - 4u);
-        return;
-    case ENGINE_OP_ReduceMean: case ENGINE_OP_ReduceSum: case ENGINE_OP_ReduceMax: {
-        const engine_reduce_params *p = n->params;
-        emit_reduce(b, n, n->op == ENGINE_OP_ReduceMax ? 2 : n->op == ENGINE_OP_ReduceMean ? 1 : 0, p->axes_mask);
-        return;
-    }
-    case ENGINE_OP_Gemm: case ENGINE_OP_MatMul: emit_matmul(b, n); return;
-    case ENGINE_OP_Softmax: case ENGINE_OP_LogSoftmax: {
-        const engine_softmax_params *p = n->params;
-        int64_t outer = 1, len = 1, inner = 1;
-        for (int d = 0; d < x->rank; ++d) {
-            if (d < p->axis) outer *= x->dims[d];
-            else if (d == p->axis || p->legacy) len *= x->dims[d];
-            else inner *= x->dims[d];
-        }
-        int xs = IN(0), ys = OUT(0);
-        if (len > 0)
-            launch(b, "f_softmax", (size_t)(outer * inner), "TTiii", xs, 0, ys, 0, (int)len, (int)inner,
-                   n->op == ENGINE_OP_LogSoftmax);
-        return;
-    }
-    case ENGINE_OP_BatchNormalization: {
-        const engine_scalar_params *p = n->params;
-        int xs = IN(0), sc = IN(1), bi = IN(2), me = IN(3), va = IN(4), ys = OUT(0);
-        if (b->st) return;
-        int64_t plane = plane_of(x);
-        /* Each parameter tensor is its own (buffer, offset): the weight
-         * buffer for constants, the arena for run-time values. */
-        launch(b, "f_batchnorm", (size_t)numel(y), "TTTTTTiif", xs, 0, sc, 0, bi, 0, me, 0, va, 0, ys, 0, (int)plane,
-               (int)x->dims[1], (double)p->epsilon);
-        return;
-    }
-    case ENGINE_OP_InstanceNormalization: {
-        const engine_scalar_params *p = n->params;
-        int xs = IN(0), sc = IN(1), bi = IN(2), ys = OUT(0);
-        if (b->st) return;
-        int64_t plane = plane_of(x);
-        if (plane > 0)
-            launch(b, "f_instnorm", (size_t)(x->dims[0] * x->dims[1]), "TTTTiif", xs, 0, sc, 0, bi, 0, ys, 0,
-                   (int)plane, (int)x->dims[1], (double)p->epsilon);
-        return;
-    }
-    case ENGINE_OP_LRN: {
-        const engine_scalar_params *p = n->params;
-        int64_t plane = plane_of(x);
-        int lo = (int)((p->size - 1) / 2), hi = (int)(p->size - 1 - lo);
-        int xs = IN(0), ys = OUT(0);
-        launch(b, "f_lrn", (size_t)numel(y), "TTiiiifffi", xs, 0, ys, 0, (int)plane, (int)x->dims[1], lo, hi,
-               (double)p->alpha, (double)p->beta, (double)p->bias, (int)p->size);
-        return;
-    }
-    case ENGINE_OP_Resize: case ENGINE_OP_Upsample: emit_resize(b, n); return;
-    case ENGINE_OP_Concat: {
-        const engine_axis_params *p = n->params;
-        int ys = OUT(0);
-        int64_t os[ENGINE_MAX_RANK], at = 0;
-        c_strides(y, os);
-        if (b->st) return;
-        size_t yoff;
-        int yhome = slot_home(b->p, ys, &yoff);
-        for (int k = 0; k < n->n_inputs; ++k) {
-            const engine_value *v = n->inputs[k];
-            if (!v) continue;
-            int64_t is[ENGINE_MAX_RANK];
-            c_strides(v, is);
-            int vs = slot_read(b, v);
-            if (vs < 0) return;
-            /* An input whose storage already is its destination slice (a
-             * Concat alias) needs no copy. */
-            size_t voff;
-            int vhome = slot_home(b->p, vs, &voff);
-            int in_place = vhome == yhome && voff == yoff + (size_t)(at * os[p->axis]);
-            if (numel(v) > 0 && !in_place)
-                emit_copy_strided(b, vs, 0, ys, (int)(at * os[p->axis]), v->rank, v->dims, is, os);
-            at += v->dims[p->axis];
-        }
-        return;
-    }
-    case ENGINE_OP_Split: {
-        const engine_axis_params *p = n->params;
-        int xs = IN(0);
-        int64_t is[ENGINE_MAX_RANK], at = 0;
-        c_strides(x, is);
-        for (int k = 0; k < n->n_outputs; ++k) {
-            const engine_value *v = n->outputs[k];
-            if (!v) {
-                at += k < p->n_sizes ? p->sizes[k] : 0;
-                continue;
-            }
-            int64_t os[ENGINE_MAX_RANK];
-            c_strides(v, os);
-            int vs = slot_write(b, v);
-            if (numel(v) > 0) emit_copy_strided(b, xs, (int)(at * is[p->axis]), vs, 0, v->rank, v->dims, is, os);
-            at += v->dims[p->axis];
-        }
-        return;
-    }
-    case ENGINE_OP_Slice: {
-        const engine_slice_params *p = n->params;
-        int64_t is[ENGINE_MAX_RANK], os[ENGINE_MAX_RANK], st[ENGINE_MAX_RANK], base = 0;
-        c_strides(x, is);
-        c_strides(y, os);
-        for (int d = 0; d < x->rank; ++d) {
-            st[d] = is[d] * p->step[d];
-            if (y->dims[d] > 0) base += p->start[d] * is[d];
-        }
-        int xs = IN(0), ys = OUT(0);
-        if (fits_int(base)) emit_copy_strided(b, xs, (int)base, ys, 0, y->rank, y->dims, st, os);
-        return;
-    }
-    case ENGINE_OP_Transpose: {
-        const engine_transpose_params *p = n->params;
-        int64_t is[ENGINE_MAX_RANK], os[ENGINE_MAX_RANK], st[ENGINE_MAX_RANK];
-        c_strides(x, is);
-        c_strides(y, os);
-        for (int d = 0; d < y->rank; ++d) st[d] = is[p->perm[d]];
-        int xs = IN(0), ys = OUT(0);
-        emit_copy_strided(b, xs, 0, ys, 0, y->rank, y->dims, st, os);
-        return;
-    }
-    case ENGINE_OP_Expand: {
-        int64_t os[ENGINE_MAX_RANK], st[ENGINE_MAX_RANK];
-        int bs[ENGINE_MAX_RANK];
-        c_strides(y, os);
-        bcast_strides(x, y, bs);
-        for (int d = 0; d < y->rank; ++d) st[d] = bs[d];
-        int xs = IN(0), ys = OUT(0);
-        emit_copy_strided(b, xs, 0, ys, 0, y->rank, y->dims, st, os);
-        return;
-    }
-    case ENGINE_OP_Tile: {
-        int64_t is[ENGINE_MAX_RANK], os[ENGINE_MAX_RANK], cnt[16], ist[16], ost[16];
-        c_strides(x, is);
-        c_strides(y, os);
-        int r = y->rank;
-        for (int d = 0; d < r; ++d) {
-            cnt[2 * d] = x->dims[d] ? y->dims[d] / x->dims[d] : 0;
-            cnt[2 * d + 1] = x->dims[d];
-            ist[2 * d] = 0;
-            ist[2 * d + 1] = is[d];
-            ost[2 * d] = x->dims[d] * os[d];
-            ost[2 * d + 1] = os[d];
-        }
-        int xs = IN(0), ys = OUT(0);
-        emit_copy_strided(b, xs, 0, ys, 0, 2 * r, cnt, ist, ost);
-        return;
-    }
-    case ENGINE_OP_DepthToSpace: case ENGINE_OP_SpaceToDepth: {
-        const engine_axis_params *p = n->params;
-        int64_t bsz = p->blocksize, N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
-        int64_t cnt[6], ist[6], ost[6];
-        if (n->op == ENGINE_OP_DepthToSpace) {
-            int64_t Co = C / (bsz * bsz);
-            int64_t sN = C * H * W, sc, sb1, sb2;
-            if (p->crd) {
-                sc = bsz * bsz * H * W;
-                sb1 = bsz * H * W;
-                sb2 = H * W;
-            } else {
-                sb1 = bsz * Co * H * W;
-                sb2 = Co * H * W;
-                sc = H * W;
-            }
-            int64_t c6[6] = {N, Co, H, bsz, W, bsz}, i6[6] = {sN, sc, W, sb1, 1, sb2};
-            memcpy(cnt, c6, sizeof c6);
-            memcpy(ist, i6, sizeof i6);
-        } else {
-            int64_t c6[6] = {N, bsz, bsz, C, H / bsz, W / bsz}, i6[6] = {C * H * W, W, 1, H * W, bsz * W, bsz};
-            memcpy(cnt, c6, sizeof c6);
-            memcpy(ist, i6, sizeof i6);
-        }
-        int64_t s = 1;
-        for (int d = 5; d >= 0; --d) {
-            ost[d] = s;
-            s *= cnt[d];
-        }
-        int xs = IN(0), ys = OUT(0);
-        emit_copy_strided(b, xs, 0, ys, 0, 6, cnt, ist, ost);
-        return;
-    }
-    case ENGINE_OP_Gather: {
-        const engine_axis_params *p = n->params;
-        const engine_value *ix = n->inputs[1];
-        int64_t len = x->dims[p->axis], pre = 1, post = 1, ni = numel(ix);
-        for (int d = 0; d < p->axis; ++d) pre *= x->dims[d];
-        for (int d = p->axis + 1; d < x->rank; ++d) post *= x->dims[d];
-        if (!ix->data) {
-            /* Run-time indices: read on the device, checked there (an
-             * index out of range is an error of the run, as in ref). */
-            int g3[3] = {(int)len, (int)ni, (int)(post ? post : 1)};
-            int mo = meta_add(b, g3, 3);
-            int xs = IN(0), is = IN(1), ys = OUT(0);
-            if (b->st) return;
-            launch(b, b->p->slots[xs].lng ? "f_gather_rt_l" : "f_gather_rt", (size_t)numel(y), "MTTTFi", mo, xs, 0,
-                   is, 0, ys, 0, b->step);
-            return;
-        }
-        int *meta = xalloc(b->s, sizeof(int) * (size_t)(ni + 3));
-        if (!meta) {
-            oom(b);
-            return;
-        }
-        meta[0] = (int)len;
-        meta[1] = (int)ni;
-        meta[2] = (int)(post ? post : 1);
-        for (int64_t k = 0; k < ni; ++k) {
-            int64_t v = ix->dtype == ENGINE_DTYPE_I64 ? ((const int64_t *)ix->data)[k]
-                                                      : ((const int32_t *)ix->data)[k];
-            if (v < 0) v += len;
-            if (v < 0 || v >= len) {
-                xfree(b->s, meta);
-                node_err(b, n, ENGINE_ERR_INVALID_MODEL, "%s", "index out of range");
-                return;
-            }
-            meta[3 + k] = (int)v;
-        }
-        int mo = meta_add(b, meta, (int)(ni + 3));
-        xfree(b->s, meta);
-        int xs = IN(0), ys = OUT(0);
-        if (b->st) return;
-        launch(b, b->p->slots[xs].lng ? "f_gather_l" : "f_gather", (size_t)numel(y), "MTT", mo, xs, 0, ys, 0);
-        return;
-    }
-    case ENGINE_OP_Pad: {
-        const engine_pad_params *p = n->params;
-        int r = x->rank, meta[2 + 3 * OCL_MAX_RANK];
-        meta[0] = r;
-        meta[1] = (int)p->mode;
-        for (int d = 0; d < r; ++d) {
-            meta[2 + d] = (int)x->dims[d];
-            meta[2 + r + d] = (int)y->dims[d];
-            meta[2 + 2 * r + d] = (int)p->pad_begin[d];
-        }
-        int xs = IN(0), ys = OUT(0);
-        if (numel(x) == 0 && p->mode != ENGINE_PAD_CONSTANT && numel(y) > 0) {
-            node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "reflect/edge padding of an empty tensor");
-            return;
-        }
-        int mo = meta_add(b, meta, 2 + 3 * r);
-        if (b->st) return;
-        if (b->p->slots[xs].lng) {
-            /* the pad value as the reference stores it: toward zero, wrapped to the width */
-            double v = p->value;
-            int64_t iv = isnan(v) ? 0 : v >= 9223372036854775808.0 ? INT64_MAX : v <= -9223372036854775808.0 ? INT64_MIN
-                                                                                                           : (int64_t)v;
-            int nb = nbits(y->dtype);
-            uint64_t u = (uint64_t)iv;
-            iv = nb == 1 ? (int64_t)(int32_t)(uint32_t)u : nb == 2 ? (int64_t)(int8_t)(uint8_t)u : nb == 3 ? (int64_t)(uint8_t)u : iv;
-            launch(b, "f_pad_l", (size_t)numel(y), "MTTL", mo, xs, 0, ys, 0, iv);
-        } else {
-            launch(b, "f_pad", (size_t)numel(y), "MTTf", mo, xs, 0, ys, 0, p->value);
-        }
-        return;
-    }
-    default:
-        node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "no OpenCL kernel for this op");
-        return;
-    }
-}
-
-/* ---- host conversions (fp16 storage, bool seams) ---- */
-
-uint16_t ocl_f32_to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xffu, man = x & 0x7fffffu;
-    if (exp == 0xffu) return (uint16_t)(sign | 0x7c00u | (man ? 0x200u : 0));
-    int e = (int)exp - 127 + 15;
-    if (e >= 31) return (uint16_t)(sign | 0x7c00u);
-    if (e <= 0) {
-        if (e < -10) return (uint16_t)sign;
-        man |= 0x800000u;
-        int shift = 14 - e;
-        uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (h & 1))) ++h;
-        return (uint16_t)(sign | h);
-    }
-    uint32_t h = ((uint32_t)e << 10) | (man >> 13), rem = man & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) ++h; /* may carry into the exponent: still right */
-    return (uint16_t)(sign | h);
-}
-
-float ocl_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, x;
-    if (exp == 0) {
-        float v = ldexpf((float)man, -24);
-        return sign ? -v : v;
-    }
-    if (exp == 31) x = sign | 0x7f800000u | (man << 13);
-    else x = sign | ((exp - 15 + 127) << 23) | (man << 13);
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
-/* Does a seam of this dtype go through the staging buffer (a conversion)?
- * float32 only in fp16 storage; int64 never (stored as it is); the others
- * always. */
-static int needs_stage(const ocl_state *s, engine_dtype dt) {
-    return dt == ENGINE_DTYPE_I64 ? 0 : dt == ENGINE_DTYPE_F32 ? s->fp16 : 1;
-}
-
-/* host values (dtype) -> device storage (T, or long for integers) */
-static void to_storage(const ocl_state *s, engine_dtype dt, const void *src, void *dst, size_t count) {
-    if (dclass(dt) == 1) {
-        for (size_t e = 0; e < count; ++e) ((int64_t *)dst)[e] = int_at(dt, src, e);
-        return;
-    }
-    for (size_t e = 0; e < count; ++e) {
-        float v = dt == ENGINE_DTYPE_BOOL ? (float)(((const uint8_t *)src)[e] != 0) : ((const float *)src)[e];
-        if (s->fp16) ((uint16_t *)dst)[e] = ocl_f32_to_f16(v);
-        else ((float *)dst)[e] = v;
-    }
-}
-
-static void from_storage(const ocl_state *s, engine_dtype dt, const void *src, void *dst, size_t count) {
-    if (dclass(dt) == 1) {
-        /* the kernels keep values wrapped to the width: plain narrowing */
-        const int64_t *q = src;
-        for (size_t e = 0; e < count; ++e) {
-            switch (dt) {
-            case ENGINE_DTYPE_I64: ((int64_t *)dst)[e] = q[e]; break;
-            case ENGINE_DTYPE_I32: ((int32_t *)dst)[e] = (int32_t)q[e]; break;
-            case ENGINE_DTYPE_I8: ((int8_t *)dst)[e] = (int8_t)q[e]; break;
-            default: ((uint8_t *)dst)[e] = (uint8_t)q[e]; break;
-            }
-        }
-        return;
-    }
-    for (size_t e = 0; e < count; ++e) {
-        float v = s->fp16 ? ocl_f16_to_f32(((const uint16_t *)src)[e]) : ((const float *)src)[e];
-        if (dt == ENGINE_DTYPE_BOOL) ((uint8_t *)dst)[e] = v != 0.0f;
-        else ((float *)dst)[e] = v;
-    }
+    f->emit(b, n);
 }
 
 /* ---- the interface ---- */
@@ -1788,20 +167,20 @@ static engine_status ocl_create(const engine_backend_config *config, void **stat
         return ENGINE_ERR_INVALID_ARGUMENT;
     }
     engine_status st = ocl_open(s, config, err, err_size);
-    if (!st) {
-        const char *lim = getenv("ENGINE_OPENCL_GPU_LIMITS");
-        s->gpu_limits = lim && strcmp(lim, "0") != 0 && lim[0];
-        s->wg_cap = s->dev.max_wg;
-        s->local_cap = s->dev.local_mem;
-        if (s->gpu_limits) {
-            if (!s->wg_cap || s->wg_cap > 256) s->wg_cap = 256;
-            if (!s->local_cap || s->local_cap > 32768) s->local_cap = 32768;
-        }
-    }
     if (st) {
         ocl_close(s);
         s->a.free(s->a.user, s);
         return st;
+    }
+    /* What a launch may use (ocl_kernel_fits): the device's limits, or
+     * GPU-like ones with ENGINE_OPENCL_GPU_LIMITS=1 (the tests on POCL). */
+    const char *lim = getenv("ENGINE_OPENCL_GPU_LIMITS");
+    s->gpu_limits = lim && lim[0] && strcmp(lim, "0") != 0;
+    s->wg_cap = s->dev.max_wg;
+    s->local_cap = s->dev.local_mem;
+    if (s->gpu_limits) {
+        if (!s->wg_cap || s->wg_cap > 256) s->wg_cap = 256;
+        if (!s->local_cap || s->local_cap > 32768) s->local_cap = 32768;
     }
     /* CLBlast for GEMM-shaped work (fp32 only: its half GEMM accumulates in
      * half). ENGINE_OPENCL_CLBLAST=0 keeps everything on our own kernels. */
@@ -1856,16 +235,16 @@ static void program_free(ocl_state *s, ocl_program *p) {
     if (p->meta) s->cl->ReleaseMemObject(p->meta);
     for (int k = 0; k < p->n_own && p->own; ++k)
         if (p->own[k]) s->cl->ReleaseMemObject(p->own[k]);
-    xfree(s, p->own);
-    xfree(s, p->own_info);
-    xfree(s, p->launches);
-    xfree(s, p->slots);
-    xfree(s, p->ins);
-    xfree(s, p->outs);
-    xfree(s, p->copies);
-    xfree(s, p->staging);
-    xfree(s, p->events);
-    xfree(s, p);
+    ocl_xfree(s, p->own);
+    ocl_xfree(s, p->own_info);
+    ocl_xfree(s, p->launches);
+    ocl_xfree(s, p->slots);
+    ocl_xfree(s, p->ins);
+    ocl_xfree(s, p->outs);
+    ocl_xfree(s, p->copies);
+    ocl_xfree(s, p->staging);
+    ocl_xfree(s, p->events);
+    ocl_xfree(s, p);
 }
 
 static void ocl_release(void *state, void *program) {
@@ -1897,10 +276,10 @@ static cl_mem buf_of(const ocl_program *p, int buf) {
 }
 
 /* Creates the buffers and kernel objects once the plan is known. */
-static engine_status realise(ocl_state *s, ocl_program *p, builder *b, char *err, size_t err_size) {
+static engine_status realise(ocl_state *s, ocl_program *p, ocl_builder *b, char *err, size_t err_size) {
     const ocl_api *cl = s->cl;
     cl_int e = CL_SUCCESS;
-    const size_t ts = tsize(s);
+    const size_t ts = ocl_tsize(s);
     p->weight_bytes = (b->n_wts ? b->n_wts : 1) * ts;
     p->meta_bytes = (b->n_meta ? b->n_meta : 1) * sizeof(int);
     size_t arena = p->arena_bytes ? p->arena_bytes : ts;
@@ -1917,12 +296,12 @@ static engine_status realise(ocl_state *s, ocl_program *p, builder *b, char *err
         return cl_fail(s, e ? e : CL_MEM_OBJECT_ALLOCATION_FAILURE, "allocating the activation arena", err, err_size);
     }
     /* Weights converted to the storage type, uploaded once. */
-    void *host = xalloc(s, p->weight_bytes);
+    void *host = ocl_xalloc(s, p->weight_bytes);
     if (!host) return cl_fail(s, CL_OUT_OF_HOST_MEMORY, "staging the weights", err, err_size);
     memset(host, 0, p->weight_bytes);
-    to_storage(s, ENGINE_DTYPE_F32, b->wts, host, b->n_wts);
+    ocl_to_storage(s, ENGINE_DTYPE_F32, b->wts, host, b->n_wts);
     p->weights = cl->CreateBuffer(s->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, p->weight_bytes, host, &e);
-    xfree(s, host);
+    ocl_xfree(s, host);
     if (!p->weights || e) {
         p->weights = NULL;
         return cl_fail(s, e ? e : CL_MEM_OBJECT_ALLOCATION_FAILURE, "uploading the weights", err, err_size);
@@ -1952,7 +331,7 @@ static engine_status realise(ocl_state *s, ocl_program *p, builder *b, char *err
         return cl_fail(s, e ? e : CL_MEM_OBJECT_ALLOCATION_FAILURE, "uploading the kernel parameters", err, err_size);
     }
     if (p->n_own) {
-        p->own = xalloc(s, sizeof *p->own * (size_t)p->n_own);
+        p->own = ocl_xalloc(s, sizeof *p->own * (size_t)p->n_own);
         if (!p->own) return cl_fail(s, CL_OUT_OF_HOST_MEMORY, "allocating plugin buffers", err, err_size);
         memset(p->own, 0, sizeof *p->own * (size_t)p->n_own);
         for (int k = 0; k < p->n_own; ++k) {
@@ -1979,42 +358,43 @@ static engine_status realise(ocl_state *s, ocl_program *p, builder *b, char *err
             const ocl_arg *a = &l->args[j];
             cl_mem m;
             int off;
-            switch (a->type) {
-            case 'T':
+            switch (a->kind) {
+            case OCL_ARG_TENSOR:
                 m = buf_of(p, p->slots[a->i].buf);
                 off = (int)p->slots[a->i].off + a->extra;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 if (!e) e = cl->SetKernelArg(l->kernel, ai++, sizeof off, &off);
                 break;
-            case 'M':
+            case OCL_ARG_META:
                 m = p->meta;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 if (!e) e = cl->SetKernelArg(l->kernel, ai++, sizeof a->i, &a->i);
                 break;
-            case 'W':
+            case OCL_ARG_WEIGHTS:
                 m = p->weights;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 break;
-            case 'F':
+            case OCL_ARG_FLAG:
                 m = p->flag;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 break;
-            case 'L': {
+            case OCL_ARG_LONG: {
                 cl_long v = (cl_long)a->ll;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof v, &v);
                 break;
             }
-            case 'B':
+            case OCL_ARG_OWN:
                 m = p->own[a->i];
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 break;
-            case 'N': e = cl->SetKernelArg(l->kernel, ai++, sizeof(cl_mem), NULL); break;
-            case 'S': e = cl->SetKernelArg(l->kernel, ai++, a->size, a->raw); break;
-            case 'i': e = cl->SetKernelArg(l->kernel, ai++, sizeof a->i, &a->i); break;
-            case 'f': e = cl->SetKernelArg(l->kernel, ai++, sizeof a->f, &a->f); break;
+            case OCL_ARG_NULL: e = cl->SetKernelArg(l->kernel, ai++, sizeof(cl_mem), NULL); break;
+            case OCL_ARG_RAW: e = cl->SetKernelArg(l->kernel, ai++, a->size, a->raw); break;
+            case OCL_ARG_INT: e = cl->SetKernelArg(l->kernel, ai++, sizeof a->i, &a->i); break;
+            case OCL_ARG_FLOAT: e = cl->SetKernelArg(l->kernel, ai++, sizeof a->f, &a->f); break;
             }
         }
         if (e) return cl_fail(s, e, "setting kernel arguments", err, err_size);
+        /* an explicit work group within what the kernel may use here */
         char why[200];
         if (l->work_dim && l->use_local &&
             !ocl_kernel_fits(s, l->kernel, l->lsz[0] * l->lsz[1] * l->lsz[2], why, sizeof why)) {
@@ -2049,18 +429,18 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
     engine_status st = ocl_build_program(s, err, err_size);
     if (st) return st;
 
-    builder bld;
+    ocl_builder bld;
     memset(&bld, 0, sizeof bld);
-    builder *b = &bld;
+    ocl_builder *b = &bld;
     b->s = s;
     b->part = part;
     b->err = err;
     b->err_size = err_size;
     engine_plan_buffer *plan = NULL;
     int *plan_slot = NULL;
-    ocl_program *p = xalloc(s, sizeof *p);
+    ocl_program *p = ocl_xalloc(s, sizeof *p);
     if (!p) {
-        oom(b);
+        ocl_oom(b);
         goto fail;
     }
     memset(p, 0, sizeof *p);
@@ -2078,11 +458,11 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
 
     /* Seams: inputs uploaded, outputs read back; outputs no node writes are
      * host copies (from a constant or an input). */
-    p->ins = xalloc(s, sizeof *p->ins * (size_t)(part->n_inputs + 1));
-    p->outs = xalloc(s, sizeof *p->outs * (size_t)(part->n_outputs + 1));
-    p->copies = xalloc(s, sizeof *p->copies * (size_t)(part->n_outputs + 1));
+    p->ins = ocl_xalloc(s, sizeof *p->ins * (size_t)(part->n_inputs + 1));
+    p->outs = ocl_xalloc(s, sizeof *p->outs * (size_t)(part->n_outputs + 1));
+    p->copies = ocl_xalloc(s, sizeof *p->copies * (size_t)(part->n_outputs + 1));
     if (!p->ins || !p->outs || !p->copies) {
-        oom(b);
+        ocl_oom(b);
         goto fail;
     }
     for (int k = 0; k < p->n_slots; ++k) {
@@ -2098,7 +478,7 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
         for (int k = 0; k < p->n_out; ++k) written |= p->outs[k].index == j;
         if (written) continue;
         const engine_value *v = part->outputs[j];
-        int in = v && !v->data ? find_in(part->inputs, part->n_inputs, v) : -1;
+        int in = v && !v->data ? ocl_find_in(part->inputs, part->n_inputs, v) : -1;
         if (!v || (!v->data && in < 0)) {
             if (err && err_size) snprintf(err, err_size, "opencl: partition output '%s' is not produced", v ? v->name : "?");
             b->st = ENGINE_ERR_INVALID_MODEL;
@@ -2112,21 +492,21 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
         ocl_seam *list = pass ? p->outs : p->ins;
         int cnt = pass ? p->n_out : p->n_in;
         for (int k = 0; k < cnt; ++k)
-            if (needs_stage(s, list[k].dtype)) {
+            if (ocl_needs_stage(s, list[k].dtype)) {
                 list[k].staging = p->staging_bytes;
                 p->staging_bytes += (list[k].count * 8 + 63) / 64 * 64;
             }
     }
-    if (p->staging_bytes && !(p->staging = xalloc(s, p->staging_bytes))) {
-        oom(b);
+    if (p->staging_bytes && !(p->staging = ocl_xalloc(s, p->staging_bytes))) {
+        ocl_oom(b);
         goto fail;
     }
 
     /* The arena: every arena slot planned by the shared liveness planner. */
-    plan = xalloc(s, sizeof *plan * (size_t)(p->n_slots + 1));
-    plan_slot = xalloc(s, sizeof *plan_slot * (size_t)(p->n_slots + 1));
+    plan = ocl_xalloc(s, sizeof *plan * (size_t)(p->n_slots + 1));
+    plan_slot = ocl_xalloc(s, sizeof *plan_slot * (size_t)(p->n_slots + 1));
     if (!plan || !plan_slot) {
-        oom(b);
+        ocl_oom(b);
         goto fail;
     }
     int np = 0;
@@ -2150,12 +530,12 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
     }
     st = s->host->plan_arena(&s->a, plan, np, OCL_ALIGN, &p->arena_bytes);
     if (st) {
-        if (st == ENGINE_ERR_OUT_OF_MEMORY) oom(b);
+        if (st == ENGINE_ERR_OUT_OF_MEMORY) ocl_oom(b);
         else if (err && err_size) snprintf(err, err_size, "opencl: memory plan failed (sizes overflow)");
         b->st = st;
         goto fail;
     }
-    if (p->arena_bytes / tsize(s) > INT_MAX || b->n_wts > INT_MAX || b->n_iwts > INT_MAX) {
+    if (p->arena_bytes / ocl_tsize(s) > INT_MAX || b->n_wts > INT_MAX || b->n_iwts > INT_MAX) {
         if (err && err_size)
             snprintf(err, err_size, "opencl: device '%s': activations or weights exceed 2^31 elements", s->dev.name);
         b->st = ENGINE_ERR_UNSUPPORTED;
@@ -2166,9 +546,9 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
         if (p->slots[k].root >= 0) p->slots[k].off = p->slots[p->slots[k].root].off + p->slots[k].aoff;
 
     if ((b->st = realise(s, p, b, err, err_size))) goto fail;
-    p->events = xalloc(s, sizeof *p->events * (size_t)(p->n_launches + 1));
+    p->events = ocl_xalloc(s, sizeof *p->events * (size_t)(p->n_launches + 1));
     if (!p->events) {
-        oom(b);
+        ocl_oom(b);
         goto fail;
     }
     memset(p->events, 0, sizeof *p->events * (size_t)(p->n_launches + 1));
@@ -2181,28 +561,28 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
         b->st = cl_fail(s, e, "the trial run", err, err_size);
         goto fail;
     }
-    xfree(s, plan);
-    xfree(s, plan_slot);
-    xfree(s, b->meta);
-    xfree(s, b->wts);
-    xfree(s, b->iwts);
+    ocl_xfree(s, plan);
+    ocl_xfree(s, plan_slot);
+    ocl_xfree(s, b->meta);
+    ocl_xfree(s, b->wts);
+    ocl_xfree(s, b->iwts);
     if (s->tuned && s->log) {
         char msg[200];
         snprintf(msg, sizeof msg, "opencl: tuned %d convolution shape(s) in %.0f ms", s->tuned, s->tune_ms);
         s->log(s->log_user, ENGINE_LOG_INFO, msg);
-        s->tuned = 0;
-        s->tune_ms = 0;
     }
+    s->tuned = 0;
+    s->tune_ms = 0;
     ocl_tune_save(s);
     *program = p;
     return ENGINE_OK;
 fail:
     if (s->queue) s->cl->Finish(s->queue);
-    xfree(s, plan);
-    xfree(s, plan_slot);
-    xfree(s, b->meta);
-    xfree(s, b->wts);
-    xfree(s, b->iwts);
+    ocl_xfree(s, plan);
+    ocl_xfree(s, plan_slot);
+    ocl_xfree(s, b->meta);
+    ocl_xfree(s, b->wts);
+    ocl_xfree(s, b->iwts);
     program_free(s, p);
     return b->st ? b->st : ENGINE_ERR_INTERNAL;
 }
@@ -2278,8 +658,8 @@ static engine_status ocl_run(void *state, void *program, const void *const *inpu
         const ocl_seam *sm = &p->ins[k];
         const ocl_slot *sl = &p->slots[sm->slot];
         const void *src = inputs[sm->index];
-        if (needs_stage(s, sm->dtype)) {
-            to_storage(s, sm->dtype, src, p->staging + sm->staging, sm->count);
+        if (ocl_needs_stage(s, sm->dtype)) {
+            ocl_to_storage(s, sm->dtype, src, p->staging + sm->staging, sm->count);
             src = p->staging + sm->staging;
         }
         if (sm->count && (e = cl->EnqueueWriteBuffer(q, p->arena, CL_FALSE, sl->off * sl->esz, sm->count * sl->esz,
@@ -2299,7 +679,7 @@ static engine_status ocl_run(void *state, void *program, const void *const *inpu
     for (int k = 0; k < p->n_out; ++k) {
         const ocl_seam *sm = &p->outs[k];
         const ocl_slot *sl = &p->slots[sm->slot];
-        void *dst = needs_stage(s, sm->dtype) ? (void *)(p->staging + sm->staging) : outputs[sm->index];
+        void *dst = ocl_needs_stage(s, sm->dtype) ? (void *)(p->staging + sm->staging) : outputs[sm->index];
         if (sm->count && (e = cl->EnqueueReadBuffer(q, p->arena, CL_FALSE, sl->off * sl->esz, sm->count * sl->esz, dst,
                                                     0, NULL, NULL))) {
             st = cl_fail(s, e, "reading an output", err, err_size);
@@ -2328,8 +708,8 @@ static engine_status ocl_run(void *state, void *program, const void *const *inpu
     }
     for (int k = 0; k < p->n_out; ++k) {
         const ocl_seam *sm = &p->outs[k];
-        if (needs_stage(s, sm->dtype))
-            from_storage(s, sm->dtype, p->staging + sm->staging, outputs[sm->index], sm->count);
+        if (ocl_needs_stage(s, sm->dtype))
+            ocl_from_storage(s, sm->dtype, p->staging + sm->staging, outputs[sm->index], sm->count);
     }
     for (int c = 0; c < p->n_copies; ++c) {
         const ocl_copy *cp = &p->copies[c];
@@ -2389,3 +769,4 @@ OCL_EXPORT const engine_backend_iface *engine_backend_entry(void);
 OCL_EXPORT const engine_backend_iface *engine_backend_entry(void) {
     return &ocl_iface;
 }
+

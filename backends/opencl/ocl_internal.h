@@ -88,7 +88,8 @@ int ocl_kernel_fits(ocl_state *s, cl_kernel k, size_t wg, char *why, size_t why_
 /* A short name of an OpenCL error code. */
 const char *ocl_err_name(cl_int e);
 
-/* The embedded kernels (generated from kernels.cl at build time). */
+/* The embedded kernel source: ocl_codes.h and the .cl files, concatenated at
+ * build time (embed.c, in the order of meson.build's ocl_cl_sources). */
 extern const char ocl_kernels_source[];
 
 #endif /* ENGINE_OCL_INTERNAL_H */

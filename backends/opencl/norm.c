@@ -1,0 +1,57 @@
+/* backends/opencl/norm.c - the norm family: BatchNormalization (inference),
+ * InstanceNormalization and LRN (kernels in norm.cl). Each parameter
+ * tensor is its own (buffer, offset): the weight buffer for constants, the
+ * arena for run-time values. */
+#include "ocl_builder.h"
+
+int ocl_supports_norm(const engine_node *n) {
+    const engine_value *x = n->inputs[0];
+    switch (n->op) {
+    case ENGINE_OP_BatchNormalization: return ocl_all_f32(n, 5) && x->rank >= 2 && n->n_inputs >= 5;
+    case ENGINE_OP_InstanceNormalization: return ocl_all_f32(n, 3) && x->rank >= 2 && n->n_inputs >= 3;
+    case ENGINE_OP_LRN: return ocl_all_f32(n, 1) && x->rank >= 2;
+    default: return 0;
+    }
+}
+
+static void emit_batchnorm(ocl_builder *b, const engine_node *n) {
+    const engine_scalar_params *p = n->params;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    int xs = IN(0), sc = IN(1), bi = IN(2), me = IN(3), va = IN(4), ys = OUT(0);
+    if (b->st) return;
+    int64_t plane = plane_of(x);
+    OCL_LAUNCH(b, "f_batchnorm", (size_t)numel(y), A_T(xs, 0), A_T(sc, 0), A_T(bi, 0), A_T(me, 0), A_T(va, 0),
+               A_T(ys, 0), A_I((int)plane), A_I((int)x->dims[1]), A_F(p->epsilon));
+}
+
+/* One work item per (n, c) plane: mean and variance, then the plane. */
+static void emit_instnorm(ocl_builder *b, const engine_node *n) {
+    const engine_scalar_params *p = n->params;
+    const engine_value *x = n->inputs[0];
+    int xs = IN(0), sc = IN(1), bi = IN(2), ys = OUT(0);
+    if (b->st) return;
+    int64_t plane = plane_of(x);
+    if (plane > 0)
+        OCL_LAUNCH(b, "f_instnorm", (size_t)(x->dims[0] * x->dims[1]), A_T(xs, 0), A_T(sc, 0), A_T(bi, 0), A_T(ys, 0),
+                   A_I((int)plane), A_I((int)x->dims[1]), A_F(p->epsilon));
+}
+
+/* Across channels: the window is [c - lo, c + hi], lo = (size - 1) / 2. */
+static void emit_lrn(ocl_builder *b, const engine_node *n) {
+    const engine_scalar_params *p = n->params;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    int64_t plane = plane_of(x);
+    int lo = (int)((p->size - 1) / 2), hi = (int)(p->size - 1 - lo);
+    int xs = IN(0), ys = OUT(0);
+    OCL_LAUNCH(b, "f_lrn", (size_t)numel(y), A_T(xs, 0), A_T(ys, 0), A_I((int)plane), A_I((int)x->dims[1]), A_I(lo),
+               A_I(hi), A_F(p->alpha), A_F(p->beta), A_F(p->bias), A_I((int)p->size));
+}
+
+void ocl_emit_norm(ocl_builder *b, const engine_node *n) {
+    switch (n->op) {
+    case ENGINE_OP_BatchNormalization: emit_batchnorm(b, n); return;
+    case ENGINE_OP_InstanceNormalization: emit_instnorm(b, n); return;
+    case ENGINE_OP_LRN: emit_lrn(b, n); return;
+    default: ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "no OpenCL kernel for this op"); return;
+    }
+}

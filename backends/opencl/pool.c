@@ -1,0 +1,59 @@
+/* backends/opencl/pool.c - the pool family: MaxPool and AveragePool on
+ * f_pool (pool.cl); GlobalAveragePool and GlobalMaxPool are reductions
+ * over the spatial dims (reduce.c's f_reduce). */
+#include "ocl_builder.h"
+
+int ocl_supports_pool(const engine_node *n) {
+    const engine_value *x = n->inputs[0];
+    switch (n->op) {
+    case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool: {
+        const engine_pool_params *p = n->params;
+        return ocl_all_f32(n, 1) && x->rank >= 3 && x->rank <= 5 && p->storage_order == 0;
+    }
+    case ENGINE_OP_GlobalAveragePool: case ENGINE_OP_GlobalMaxPool:
+        return ocl_all_f32(n, 1) && x->rank >= 2 && x->rank <= 31;
+    default: return 0;
+    }
+}
+
+static void emit_pool(ocl_builder *b, const engine_node *n) {
+    const engine_pool_params *p = n->params;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    int sp = x->rank - 2, g[24];
+    g[0] = (int)(x->dims[0] * x->dims[1]);
+    for (int i = 0; i < 3; ++i) {
+        int d = i - (3 - sp);
+        g[1 + i] = d >= 0 ? (int)x->dims[2 + d] : 1;
+        g[4 + i] = d >= 0 ? (int)y->dims[2 + d] : 1;
+        g[7 + i] = d >= 0 ? (int)p->kernel[d] : 1;
+        g[10 + i] = d >= 0 && p->stride[d] > 0 ? (int)p->stride[d] : 1;
+        g[13 + i] = d >= 0 && p->dilation[d] > 0 ? (int)p->dilation[d] : 1;
+        g[16 + i] = d >= 0 ? (int)p->pad_begin[d] : 0;
+        g[19 + i] = d >= 0 ? (int)p->pad_end[d] : 0;
+    }
+    g[22] = n->op == ENGINE_OP_AveragePool ? POOL_AVG : POOL_MAX;
+    g[23] = p->count_include_pad;
+    int xs = IN(0), ys = OUT(0);
+    int mo = ocl_meta_add(b, g, 24);
+    if (sp == 2) {
+        /* 2-D maps: f_pool2d on a 3-D range (no index decoding, clipped windows) */
+        size_t gs[3] = {(size_t)g[6], (size_t)g[5], (size_t)g[0]}, ls[3] = {1, 1, 1};
+        if (numel(y) == 0) return;
+        OCL_LAUNCH(b, "f_pool2d", 1, A_META(mo), A_T(xs, 0), A_T(ys, 0));
+        ocl_launch_geometry(b, gs, ls, 0);
+        return;
+    }
+    OCL_LAUNCH(b, "f_pool", (size_t)numel(y), A_META(mo), A_T(xs, 0), A_T(ys, 0));
+}
+
+void ocl_emit_pool(ocl_builder *b, const engine_node *n) {
+    switch (n->op) {
+    case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool: emit_pool(b, n); return;
+    case ENGINE_OP_GlobalAveragePool: case ENGINE_OP_GlobalMaxPool:
+        /* every dim from 2 on: mask bits 2..rank-1 */
+        ocl_emit_reduction(b, n, n->op == ENGINE_OP_GlobalMaxPool ? R_MAX : R_MEAN,
+                           ((uint32_t)1 << n->inputs[0]->rank) - 4u);
+        return;
+    default: ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "no OpenCL kernel for this op"); return;
+    }
+}

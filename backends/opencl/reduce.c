@@ -1,0 +1,68 @@
+/* backends/opencl/reduce.c - the reduce and softmax families (one file:
+ * Softmax is a reduction along one axis; kernels in reduce.cl):
+ * ReduceMean/ReduceSum/ReduceMax on f_reduce (which also serves the global
+ * pools, pool.c), Softmax and LogSoftmax on f_softmax. */
+#include "ocl_builder.h"
+
+void ocl_emit_reduction(ocl_builder *b, const engine_node *n, int op, uint32_t mask) {
+    const engine_value *x = n->inputs[0];
+    int meta[3 + 32];
+    meta[0] = x->rank;
+    meta[1] = op;
+    meta[2] = (int)mask;
+    for (int d = 0; d < x->rank; ++d) meta[3 + d] = (int)x->dims[d];
+    int xs = IN(0), ys = OUT(0);
+    int mo = ocl_meta_add(b, meta, 3 + x->rank);
+    OCL_LAUNCH(b, "f_reduce", (size_t)numel(n->outputs[0]), A_META(mo), A_T(xs, 0), A_T(ys, 0));
+}
+
+/* ---- reduce ---- */
+
+int ocl_supports_reduce(const engine_node *n) {
+    switch (n->op) {
+    case ENGINE_OP_ReduceMean: case ENGINE_OP_ReduceSum: case ENGINE_OP_ReduceMax:
+        /* float32 only: int64 ReduceSum/ReduceMax fall back to ref */
+        return ocl_all_f32(n, 1) && n->inputs[0]->rank <= 31;
+    default: return 0;
+    }
+}
+
+void ocl_emit_reduce(ocl_builder *b, const engine_node *n) {
+    const engine_reduce_params *p = n->params;
+    switch (n->op) {
+    case ENGINE_OP_ReduceMean: ocl_emit_reduction(b, n, R_MEAN, p->axes_mask); return;
+    case ENGINE_OP_ReduceSum: ocl_emit_reduction(b, n, R_SUM, p->axes_mask); return;
+    case ENGINE_OP_ReduceMax: ocl_emit_reduction(b, n, R_MAX, p->axes_mask); return;
+    default: ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "no OpenCL kernel for this op"); return;
+    }
+}
+
+/* ---- softmax ---- */
+
+int ocl_supports_softmax(const engine_node *n) {
+    switch (n->op) {
+    case ENGINE_OP_Softmax: case ENGINE_OP_LogSoftmax: return ocl_all_f32(n, ocl_data_inputs(n));
+    default: return 0;
+    }
+}
+
+void ocl_emit_softmax(ocl_builder *b, const engine_node *n) {
+    if (n->op != ENGINE_OP_Softmax && n->op != ENGINE_OP_LogSoftmax) {
+        ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "no OpenCL kernel for this op");
+        return;
+    }
+    const engine_softmax_params *p = n->params;
+    const engine_value *x = n->inputs[0];
+    /* rows of `len` elements at stride `inner`; legacy (opset < 13): every
+     * dim from the axis on is one row */
+    int64_t outer = 1, len = 1, inner = 1;
+    for (int d = 0; d < x->rank; ++d) {
+        if (d < p->axis) outer *= x->dims[d];
+        else if (d == p->axis || p->legacy) len *= x->dims[d];
+        else inner *= x->dims[d];
+    }
+    int xs = IN(0), ys = OUT(0);
+    if (len > 0)
+        OCL_LAUNCH(b, "f_softmax", (size_t)(outer * inner), A_T(xs, 0), A_T(ys, 0), A_I((int)len), A_I((int)inner),
+                   A_I(n->op == ENGINE_OP_LogSoftmax));
+}
