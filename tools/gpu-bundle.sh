@@ -63,9 +63,11 @@ ninja -C "$build" -j"${JOBS:-2}" $targets ||
 command -v clinfo >/dev/null || die "no clinfo (apt-get install clinfo)"
 
 # ---- binaries and libraries ----
-rm -rf "$out.tmp"
-mkdir -p "$out.tmp/bin" "$out.tmp/lib/engine/backends" "$out.tmp/lib/icd" "$out.tmp/data"
-b=$out.tmp
+# Assembled inside the (ignored) build folder, then moved to OUTDIR.
+b=$root/$build/gpu-bundle.tmp
+case $build in /*) b=$build/gpu-bundle.tmp ;; esac
+rm -rf "$b"
+mkdir -p "$b/bin" "$b/lib/engine/backends" "$b/lib/icd" "$b/data"
 cp "$build/tools/engine-run" "$build/tests/case_runner" "$(command -v clinfo)" "$b/bin/"
 cp -L "$build/engine/libengine.so.0" "$b/lib/libengine.so.0"
 for m in ref cpu opencl; do
@@ -135,7 +137,7 @@ done
 } >"$b/MANIFEST.txt"
 
 rm -rf "$out"
-mv "$out.tmp" "$out"
+mv "$b" "$out"
 say "bundle in $out: $(du -s --apparent-size -B1 "$out" | cut -f1 | awk '{ printf "%.1f MiB", $1 / 1048576 }')" \
   "(bin+lib $(du -sc --apparent-size -B1 "$out/bin" "$out/lib" | tail -1 | cut -f1 | awk '{ printf "%.1f", $1 / 1048576 }')," \
   "data $(du -s --apparent-size -B1 "$out/data" | cut -f1 | awk '{ printf "%.1f", $1 / 1048576 }') MiB)"
