@@ -10,7 +10,8 @@
 # It configures a release build in build-gpu/ (GPU_BUNDLE_BUILD; warnings not
 # fatal), builds the
 # few targets needed (ninja -j${JOBS:-2}) and fills OUTDIR with:
-#   bin/   engine-run, case_runner (tests/), clinfo (Debian's clinfo package)
+#   bin/   engine-run, case_runner (tests/), bench_conv_tiled (tests/opencl/,
+#          for tools/gpu-layers.sh), clinfo (Debian's clinfo package)
 #   lib/   libengine.so.0; lib/engine/backends/engine-backend-{ref,cpu,opencl}.so
 #          (the names the loader looks for: ENGINE_BACKEND_PATH, and
 #          <folder of libengine>/engine/backends); the shared libraries those
@@ -55,7 +56,7 @@ if [ ! -f "$build/build.ninja" ]; then
 else
   meson configure "$build" -Dbuildtype=release -Dwerror=false >/dev/null
 fi
-targets="tools/engine-run tests/case_runner backends/ref/engine-backend-ref.so
+targets="tools/engine-run tests/case_runner tests/opencl/bench_conv_tiled backends/ref/engine-backend-ref.so
 backends/cpu/engine-backend-cpu.so backends/opencl/engine-backend-opencl.so"
 # shellcheck disable=SC2086
 ninja -C "$build" -j"${JOBS:-2}" $targets ||
@@ -68,7 +69,7 @@ b=$root/$build/gpu-bundle.tmp
 case $build in /*) b=$build/gpu-bundle.tmp ;; esac
 rm -rf "$b"
 mkdir -p "$b/bin" "$b/lib/engine/backends" "$b/lib/icd" "$b/data"
-cp "$build/tools/engine-run" "$build/tests/case_runner" "$(command -v clinfo)" "$b/bin/"
+cp "$build/tools/engine-run" "$build/tests/case_runner" "$build/tests/opencl/bench_conv_tiled" "$(command -v clinfo)" "$b/bin/"
 cp -L "$build/engine/libengine.so.0" "$b/lib/libengine.so.0"
 for m in ref cpu opencl; do
   cp "$build/backends/$m/engine-backend-$m.so" "$b/lib/engine/backends/"

@@ -143,8 +143,8 @@ static int emit_conv_fast(ocl_builder *b, const engine_node *n) {
     }
     const conv_variant *v = &ocl_conv_variants[ch.variant];
     /* what a variant cannot run falls to its neighbour */
-    if (v->kind == CV_PW && !d.pointwise && !ch.wino) v = &ocl_conv_variants[ocl_conv_variant_find("f_conv_rv_8x16")];
-    if (v->kind == CV_RV && ch.wino) v = &ocl_conv_variants[ocl_conv_variant_find("f_conv_pw_8x16")];
+    if (v->kind == CV_PW && !d.pointwise && !ch.wino) v = &ocl_conv_variants[CVI_RV_8x16];
+    if (v->kind == CV_RV && ch.wino) v = &ocl_conv_variants[CVI_PW_8x16];
     int xs = IN(0), bs = bias ? ocl_slot_read(b, bias) : -1, ss = sum ? ocl_slot_read(b, sum) : -1;
     if (b->st) return 1;
     float *wp = NULL;

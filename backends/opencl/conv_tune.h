@@ -21,6 +21,11 @@ typedef struct conv_variant {
     int rm, rn;       /* register tile RM x RN (RB, RV, PW), work-group tile TM x TN (TILE) */
 } conv_variant;
 
+/* Indices into ocl_conv_variants (the table's order). */
+enum {
+    CVI_PW_8x16, CVI_PW_8x8, CVI_RV_8x16, CVI_RV_8x8, CVI_RB_8x4, CVI_RB_8x8,
+    CVI_TILE_64x64, CVI_TILE_32x64, CVI_TILE_64x32, CVI_TILE_32x32
+};
 extern const conv_variant ocl_conv_variants[];
 extern const int ocl_n_conv_variants;
 /* The index of a variant by kernel name, or -1. */

@@ -91,13 +91,12 @@ conv_choice ocl_conv_default(const ocl_state *s, const ocl_conv_desc *d) {
     if (s->dev.type & CL_DEVICE_TYPE_CPU) {
         /* work groups across output channels: a group's items share their
          * input columns, which then come from cache (measured on POCL) */
-        const char *name = d->pointwise || c.wino ? "f_conv_pw_8x16" : OW >= 12 ? "f_conv_rv_8x16" : "f_conv_rv_8x8";
-        c.variant = ocl_conv_variant_find(name);
+        c.variant = d->pointwise || c.wino ? CVI_PW_8x16 : OW >= 12 ? CVI_RV_8x16 : CVI_RV_8x8;
         c.lx = 1;
         c.ly = divisor_upto(Mp / 8, 16);
         return c;
     }
-    c.variant = ocl_conv_variant_find(M <= 32 ? "f_conv_tile_32x64" : "f_conv_tile_64x64");
+    c.variant = M <= 32 ? CVI_TILE_32x64 : CVI_TILE_64x64;
     if (c.wino) return c; /* its GEMMs are 16 per image already */
     const conv_variant *v = &ocl_conv_variants[c.variant];
     int64_t groups = (int64_t)((P + v->rn - 1) / v->rn) * ((M + v->rm - 1) / v->rm) * d->batch;
@@ -635,7 +634,7 @@ int ocl_conv_choose(ocl_state *s, const ocl_conv_desc *d, conv_choice *out) {
     if (fits < 0) return 0;
     if (!fits) {
         /* the vector kernels without a local size fit every device */
-        c.variant = ocl_conv_variant_find(d->pointwise || c.wino ? "f_conv_pw_8x16" : "f_conv_rv_8x16");
+        c.variant = d->pointwise || c.wino ? CVI_PW_8x16 : CVI_RV_8x16;
         c.ks = 1;
         c.lx = c.ly = 0;
         if (choice_fits(s, &c) < 0) return 0;
