@@ -59,7 +59,8 @@ void ocl_conv_geometry(const conv_variant *v, int P, int OH, int OW, int M, int 
 
 /* The choice when nothing is tuned: on CPU devices the explicit-vector
  * kernels with work groups across the output channels, on GPUs the tiles
- * (split along K when the tiles alone cannot fill the compute units). */
+ * (split along K, up to 8 slices of at least 64, while the tiles fill
+ * fewer than 2 work groups per compute unit). */
 conv_choice ocl_conv_default(const ocl_state *s, const ocl_conv_desc *d);
 
 /* Packs the weights for the direct kernels, Wp [K][Mp] (zero rows past M),
