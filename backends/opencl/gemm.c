@@ -5,7 +5,10 @@
  * batches and M*N*K >= 32768 runs as one CLBlast SGEMM per batch (Gemm's C
  * first copied into Y, then beta), followed by f_unary for a fused
  * activation; everything else runs on f_matmul, which takes the batch
- * broadcast, transposes, C and the epilogue itself. */
+ * broadcast, transposes, C and the epilogue itself. On CPU devices a Gemm
+ * of at most 4 rows with B transposed (Linear layers) runs on f_gemv_nt. */
+#include <limits.h>
+
 #include "ocl_builder.h"
 
 int ocl_supports_gemm(const engine_node *n) {
@@ -84,6 +87,17 @@ void ocl_emit_gemm(ocl_builder *b, const engine_node *n) {
      * pay for the call. */
     int bcast = 0;
     for (int i = 0; i < br; ++i) bcast |= g[12 + br + i] == 0 || g[12 + 2 * br + i] == 0;
+    /* A few rows against a transposed B (Linear layers at small batch) on a
+     * CPU device: f_gemv_nt streams each weight row once (CLBlast's GEMM
+     * took 243 ms for VGG-16's 25088x4096 layer on POCL, f_gemv_nt 17;
+     * GPUs keep CLBlast, which spreads K over more work items). */
+    if (gp && !gp->trans_a && gp->trans_b && M >= 1 && M <= 4 && (b->s->dev.type & CL_DEVICE_TYPE_CPU) &&
+        (int64_t)M * K <= INT_MAX && (int64_t)N * K <= INT_MAX) {
+        int mo = ocl_meta_add(b, g, 12);
+        OCL_LAUNCH(b, "f_gemv_nt", (size_t)N, A_META(mo), A_T(as, 0), A_T(bs, 0), A_T(cs >= 0 ? cs : as, 0),
+                   A_T(ys, 0), A_F(alpha), A_F(beta), A_F(a1), A_F(b1));
+        return;
+    }
     if (b->s->clblast && !bcast && (int64_t)M * N * K >= 32768 && batch <= 64) {
         if (vc) { /* Y = C broadcast, then SGEMM with beta */
             int64_t cnt[2] = {M, N}, is[2] = {g[8], g[9]}, os[2] = {N, 1};

@@ -29,3 +29,44 @@ __kernel void f_matmul(__global const int *m, int mo, __global const T *A, int a
     if (g[7]) acc += beta * LD(Cm, co + mm * g[8] + n * g[9]);
     ST(y, yo + i, act_f(acc, g[10], a1, b1));
 }
+
+/* Gemm with few rows (M <= 4, a batch of feature vectors) and B transposed
+ * as Linear layers export it (B is [N][K], each output's weights one
+ * contiguous row): one work item per output column n computes every row's
+ * dot product from one pass over that weight row, 16 lanes at a time, so
+ * the weights (the bulk of the bytes) stream once. f_matmul's meta (no
+ * batch dims). Global size N. */
+#ifdef ENGINE_FP16
+#define GV_LD16(p, i) vload_half16(0, (p) + (i))
+#else
+#define GV_LD16(p, i) vload16(0, (p) + (i))
+#endif
+__kernel void f_gemv_nt(__global const int *m, int mo, __global const T *A, int ao, __global const T *B, int bo,
+                        __global const T *Cm, int co, __global T *y, int yo, float alpha, float beta, float a1,
+                        float b1) {
+    __global const int *g = m + mo;
+    const int M = g[0], N = g[1], K = g[2], n = get_global_id(0);
+    if (n >= N) return;
+    __global const T *w = B + bo + n * K;
+    float16 acc[4] = {(float16)(0.0f), (float16)(0.0f), (float16)(0.0f), (float16)(0.0f)};
+    float tail[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const int K16 = K / 16 * 16;
+    for (int k = 0; k < K16; k += 16) {
+        float16 wv = GV_LD16(w, k);
+        _Pragma("unroll") for (int r = 0; r < 4; ++r)
+            if (r < M) acc[r] = fma(GV_LD16(A, ao + r * K + k), wv, acc[r]);
+    }
+    for (int k = K16; k < K; ++k) {
+        float wv = LD(w, k);
+        for (int r = 0; r < M; ++r) tail[r] += LD(A, ao + r * K + k) * wv;
+    }
+    for (int r = 0; r < M; ++r) {
+        float16 v = acc[r];
+        float8 s8 = v.lo + v.hi;
+        float4 s4 = s8.lo + s8.hi;
+        float2 s2 = s4.lo + s4.hi;
+        float acc1 = (s2.x + s2.y + tail[r]) * alpha;
+        if (g[7]) acc1 += beta * LD(Cm, co + r * g[8] + n * g[9]);
+        ST(y, yo + r * N + n, act_f(acc1, g[10], a1, b1));
+    }
+}
