@@ -239,6 +239,25 @@ __kernel void f_splitk_sum(__global const int *m, int mo, __global const T *part
 #define EVEN8(p, i) (LDV16(p, i).even)
 #define EVEN16(p, i) ((float16)(LDV16(p, i).even, LDV16(p, (i) + 16).even))
 
+/* VN input elements of row xr from column iw0 at stride SW, zero outside
+ * [0, IW): one vector load where the segment is inside the row (stride 1,
+ * and stride 2 through EVEN), else lane by lane. A statement expression is
+ * not OpenCL C, so the vector is built by a helper per width. */
+#define ROW_LOAD_FN(VN, VT, LDV)                                                                                 \
+    static VT row_load##VN(__global const T *xr, int iw0, int SW, int IW) {                                      \
+        if (SW == 1 && iw0 >= 0 && iw0 + VN <= IW) return LDV(xr, iw0);                                          \
+        if (SW == 2 && iw0 >= 0 && iw0 + 2 * VN <= IW) return EVEN##VN(xr, iw0);                                 \
+        float t_[VN];                                                                                            \
+        _Pragma("unroll") for (int l = 0; l < VN; ++l) {                                                         \
+            int iw = iw0 + l * SW;                                                                               \
+            t_[l] = iw >= 0 && iw < IW ? LD(xr, iw) : 0.0f;                                                      \
+        }                                                                                                        \
+        return vload##VN(0, t_);                                                                                 \
+    }
+ROW_LOAD_FN(8, float8, LDV8)
+ROW_LOAD_FN(16, float16, LDV16)
+#define ROW_LOAD(VN, VT, LDV, xr, iw0) row_load##VN((xr), (iw0), SW, IW)
+
 #define CONV_RV(RM, VN, VT, LDV, WT, LDWV)                                                                       \
     __kernel void f_conv_rv_##RM##x##VN(__global const int *m, int mo, __global const T *x, int xo,             \
                                         __global const T *w, int wo, __global const T *bias, int bo,            \
@@ -262,19 +281,7 @@ __kernel void f_splitk_sum(__global const int *m, int mo, __global const T *part
                 __global const T *wr = wk + (c * KH + kh) * KW * Mp;                                             \
                 for (int kw = 0; kw < KW; ++kw) {                                                                \
                     int iw0 = iwb + kw * DW;                                                                     \
-                    VT xv;                                                                                       \
-                    if (SW == 1 && iw0 >= 0 && iw0 + VN <= IW) {                                                 \
-                        xv = LDV(xr, iw0);                                                                       \
-                    } else if (SW == 2 && iw0 >= 0 && iw0 + 2 * VN <= IW) {                                      \
-                        xv = EVEN##VN(xr, iw0);                                                                  \
-                    } else {                                                                                     \
-                        float t_[VN];                                                                            \
-                        _Pragma("unroll") for (int l = 0; l < VN; ++l) {                                                           \
-                            int iw = iw0 + l * SW;                                                               \
-                            t_[l] = iw >= 0 && iw < IW ? LD(xr, iw) : 0.0f;                                      \
-                        }                                                                                        \
-                        xv = vload##VN(0, t_);                                                                   \
-                    }                                                                                            \
+                    VT xv = ROW_LOAD(VN, VT, LDV, xr, iw0);                                                          \
                     float w_[RM];                                                                                \
                     vstore##RM(LDWV(wr, kw * Mp), 0, w_);                                                        \
                     _Pragma("unroll") for (int i = 0; i < RM; ++i) acc[i] = fma((VT)(w_[i]), xv, acc[i]);                          \
@@ -438,19 +445,7 @@ __kernel void f_wino_out(__global const int *m, int mo, __global const T *mt, in
             __global const T *xr = xc + ih * IW;                                                                 \
             for (int kw = 0; kw < KW; ++kw) {                                                                    \
                 int iw0 = iwb + kw * DW;                                                                         \
-                VT xv;                                                                                           \
-                if (SW == 1 && iw0 >= 0 && iw0 + VN <= IW) {                                                     \
-                    xv = LDV(xr, iw0);                                                                           \
-                } else if (SW == 2 && iw0 >= 0 && iw0 + 2 * VN <= IW) {                                          \
-                    xv = EVEN##VN(xr, iw0);                                                                      \
-                } else {                                                                                         \
-                    float t_[VN];                                                                                \
-                    _Pragma("unroll") for (int l = 0; l < VN; ++l) {                                             \
-                        int iw = iw0 + l * SW;                                                                   \
-                        t_[l] = iw >= 0 && iw < IW ? LD(xr, iw) : 0.0f;                                          \
-                    }                                                                                            \
-                    xv = vload##VN(0, t_);                                                                       \
-                }                                                                                                \
+                VT xv = ROW_LOAD(VN, VT, LDV, xr, iw0);                                                              \
                 acc = fma((VT)(LD(wc, kh * KW + kw)), xv, acc);                                                  \
             }                                                                                                    \
         }                                                                                                        \

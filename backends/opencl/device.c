@@ -253,7 +253,7 @@ static uint64_t fnv_str(uint64_t h, const char *s) {
 }
 
 /* The cache folder (created when missing) in buf; 0 when off or unusable. */
-static int cache_dir(char *buf, size_t size) {
+int ocl_cache_dir(char *buf, size_t size) {
     const char *off = getenv("ENGINE_OPENCL_CACHE");
     if (off && strcmp(off, "0") == 0) return 0;
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -336,7 +336,7 @@ engine_status ocl_build_program(ocl_state *s, char *err, size_t err_size) {
              extra ? extra : "");
     double t0 = now_ms();
     char dir[4096], path[4200];
-    int use_cache = cache_dir(dir, sizeof dir);
+    int use_cache = ocl_cache_dir(dir, sizeof dir);
     if (use_cache) {
         uint64_t h = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
         const char *fields[] = {ocl_kernels_source, options, s->dev.name, s->dev.driver_version,

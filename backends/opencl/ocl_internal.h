@@ -76,6 +76,10 @@ enum { OCL_TUNE_NONE, OCL_TUNE_FAST, OCL_TUNE_FULL };
 /* device.c */
 engine_status ocl_open(ocl_state *s, const engine_backend_config *config, char *err, size_t err_size);
 void ocl_close(ocl_state *s);
+/* The on-disk cache folder (created when missing) in buf: the program
+ * binaries and the tuning table live there; 0 when off
+ * (ENGINE_OPENCL_CACHE=0) or unusable. */
+int ocl_cache_dir(char *buf, size_t size);
 /* Build (or load from the binary cache) the kernel program once. */
 engine_status ocl_build_program(ocl_state *s, char *err, size_t err_size);
 /* IEEE half conversions (round to nearest even), module.c. */

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,19 +161,6 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-static int tune_dir(char *buf, size_t size) {
-    const char *off = getenv("ENGINE_OPENCL_CACHE");
-    if (off && strcmp(off, "0") == 0) return 0;
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    int n;
-    if (xdg && xdg[0] == '/') n = snprintf(buf, size, "%s/engine/opencl", xdg);
-    else if (home && home[0]) n = snprintf(buf, size, "%s/.cache/engine/opencl", home);
-    else return 0;
-    if (n < 0 || (size_t)n >= size) return 0;
-    struct stat st;
-    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode); /* made by the program cache beside it */
-}
-
 static int table_add(ocl_state *s, tune_table *t, const tune_entry *e) {
     if (t->n == t->cap) {
         int nc = t->cap ? t->cap * 2 : 32;
@@ -228,7 +214,7 @@ static tune_table *table_get(ocl_state *s) {
     memset(t, 0, sizeof *t);
     s->tune = t;
     char dir[4096];
-    if (!tune_dir(dir, sizeof dir)) return t;
+    if (!ocl_cache_dir(dir, sizeof dir)) return t;
     uint64_t h = 0xcbf29ce484222325ull;
     const char *fields[] = {s->dev.name, s->dev.driver_version, s->dev.platform_version, ocl_kernels_source,
                             s->fp16 ? "fp16" : "fp32"};
