@@ -3,7 +3,8 @@
 # engine-run: device listing and selection, fallback when the kernel build
 # fails (a real driver error: ENGINE_OPENCL_BUILD_OPTIONS with an option the
 # driver refuses), --strict, the program-binary cache (cold, warm, corrupt,
-# off), fp16 and profiling.
+# off), the convolution tuner's table (written, reused, corrupt), fp16 and
+# profiling.
 set -eu
 run=$1 gen=$2 work=$3
 py=${PYTHON:-/usr/bin/python3}
@@ -58,6 +59,28 @@ grep -q '"kernels_from_cache":1' "$out" || { cat "$out"; fail "rebuilt entry not
 rm -rf "$cache"
 ENGINE_OPENCL_CACHE=0 bench >"$out" 2>"$err" || { cat "$out" "$err"; fail "cache off"; }
 [ ! -d "$cache/engine/opencl" ] || [ -z "$(ls "$cache/engine/opencl")" ] || fail "ENGINE_OPENCL_CACHE=0 wrote a cache file"
+
+# The convolution tuner: --tune fast writes the winners into a table beside
+# the program cache, with the untuned run's results; --tune none reuses the
+# table and leaves it as it is; a corrupt table is ignored (the run still
+# succeeds) and rewritten by the next tuning; an unknown level is refused.
+rm -rf "$cache"
+tuned() { XDG_CACHE_HOME=$cache "$run" "$model" -b opencl --strict -o "$work/$2.npy" --tune "$1"; }
+tuned none untuned >"$out" 2>&1 || { cat "$out"; fail "--tune none without a table"; }
+tuned fast tuned >"$out" 2>&1 || { cat "$out"; fail "--tune fast"; }
+table=$(ls "$cache"/engine/opencl/tune-*.txt 2>/dev/null | head -n 1)
+[ -n "$table" ] && head -n 1 "$table" | grep -q '^ENGTUNE1 [1-9]' || fail "--tune fast wrote no tuning table"
+grep -q ' : [01] f_conv_' "$table" || { cat "$table"; fail "the tuning table has no winner"; }
+"$py" -c "import numpy as np, sys; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); sys.exit(0 if np.allclose(a, b, 1e-4, 1e-5) else 1)" \
+  "$work/untuned.npy" "$work/tuned.npy" || fail "the tuned choice changed the result"
+cp "$table" "$work/table.saved"
+tuned none reused >"$out" 2>&1 || { cat "$out"; fail "--tune none with a table"; }
+cmp -s "$table" "$work/table.saved" || fail "--tune none rewrote the tuning table"
+printf 'ENGTUNE1 1 0\nnot a line of the table\n' >"$table"
+tuned none corrupt >"$out" 2>&1 || { cat "$out"; fail "a corrupt tuning table broke the run"; }
+tuned fast retuned >"$out" 2>&1 || { cat "$out"; fail "--tune fast over a corrupt table"; }
+head -n 1 "$table" | grep -q '^ENGTUNE1 [1-9]' || fail "the corrupt tuning table was not rewritten"
+if "$run" "$model" -b opencl --tune extreme >"$out" 2>&1; then fail "--tune extreme accepted"; fi
 
 # fp16 and profiling.
 "$run" "$model" -b opencl --strict --precision fp16 >"$out" 2>&1 || { cat "$out"; fail "--precision fp16"; }
