@@ -301,14 +301,18 @@ typedef struct tune_job {
     float *ref;
 } tune_job;
 
+/* A device buffer of `count` elements of the storage type plus 64 bytes of
+ * slack, filled from data (converted) when given; the host copy covers the
+ * whole buffer (the slack zeroed), since CL_MEM_COPY_HOST_PTR reads it all. */
 static cl_mem dev_buffer(tune_job *j, size_t count, const float *data) {
     ocl_state *s = j->s;
     size_t es = s->fp16 ? 2 : 4;
     cl_int e;
     void *host = NULL;
     if (data) {
-        host = s->a.alloc(s->a.user, count * es + 1, 64);
+        host = s->a.alloc(s->a.user, count * es + 64, 64);
         if (!host) return NULL;
+        memset((char *)host + count * es, 0, 64);
         if (s->fp16)
             for (size_t i = 0; i < count; ++i) ((uint16_t *)host)[i] = ocl_f32_to_f16(data[i]);
         else
