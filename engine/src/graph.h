@@ -28,10 +28,26 @@ typedef struct eng_graph {
     char *name;
     eng_name_map *map;     /* value name -> value */
     int unnamed_counter;
+    /* Symbolic dims of the graph inputs as the file names them:
+     * input_syms[k * ENGINE_MAX_RANK + axis] is the dim_param of input k at
+     * that axis ("" for an unnamed free dim), NULL where the dim is fixed.
+     * Such dims are -1 in the input's dims. NULL when every dim is fixed. */
+    char **input_syms;
 } eng_graph;
+
+/* Internal value flag: `data` belongs to another graph (a clone shares the
+ * template's constants, eng_graph_clone); never freed through this one. */
+#define ENG_VALUE_BORROWED (1u << 30)
 
 engine_status eng_graph_create(engine_context *ctx, eng_graph **out);
 void eng_graph_free(eng_graph *g);
+
+/* A copy of src (values, nodes, attributes, input and output lists) for
+ * specialising at other input shapes. Constant data is shared, not copied
+ * (ENG_VALUE_BORROWED): src must outlive the copy. Node params and plugin
+ * resolution are copied as pointers only when src has none (a template is
+ * not inferred); input_syms is not copied. */
+engine_status eng_graph_clone(const eng_graph *src, eng_graph **out);
 
 /* Looks a value up by name; NULL if absent. */
 engine_value *eng_graph_find(const eng_graph *g, const char *name);

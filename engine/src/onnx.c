@@ -496,6 +496,8 @@ static engine_status import_inputs(importer *im, const Onnx__GraphProto *gp) {
             return eng_error(ctx, ENGINE_ERR_UNSUPPORTED, "graph input '%s' has rank %zu; at most %d is supported",
                              name, sp->n_dim, ENGINE_MAX_RANK);
         int64_t dims[ENGINE_MAX_RANK];
+        const char *syms[ENGINE_MAX_RANK] = {0};
+        int n_sym = 0;
         for (size_t d = 0; d < sp->n_dim; ++d) {
             const Onnx__TensorShapeProto__Dimension *dim = sp->dim[d];
             if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
@@ -505,20 +507,29 @@ static engine_status import_inputs(importer *im, const Onnx__GraphProto *gp) {
                 dims[d] = dim->dim_value;
                 continue;
             }
-            const char *param = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && dim->dim_param
-                                    ? dim->dim_param
-                                    : "?";
-            if (d != 0)
-                return eng_error(ctx, ENGINE_ERR_UNSUPPORTED,
-                                 "input '%s' has a symbolic dimension '%s' at axis %zu; pass fixed shapes", name, param,
-                                 d);
-            eng_log(ctx, ENGINE_LOG_WARN, "input '%s': symbolic batch dimension '%s' taken as 1", name, param);
-            dims[d] = 1;
+            /* A symbolic (dim_param) or free dim: kept, bound per run
+             * (session.c specialises on the shapes a run brings). */
+            syms[d] = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && dim->dim_param
+                          ? dim->dim_param
+                          : "";
+            dims[d] = 0;
+            n_sym++;
         }
         st = eng_graph_add_value(g, name, &v);
         if (!st) st = eng_value_set_shape(g, v, dtype, (int)sp->n_dim, dims);
         if (!st) st = grow_list(ctx, &g->inputs, &g->n_inputs, v);
         if (st) return st;
+        if (n_sym) {
+            if (!g->input_syms && !(g->input_syms = eng_calloc(ctx, gp->n_input * ENGINE_MAX_RANK, sizeof(char *))))
+                return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory importing graph inputs");
+            for (size_t d = 0; d < sp->n_dim; ++d) {
+                if (!syms[d]) continue;
+                v->dims[d] = -1;
+                char **slot = &g->input_syms[(size_t)(g->n_inputs - 1) * ENGINE_MAX_RANK + d];
+                if (!(*slot = eng_strdup(ctx, syms[d])))
+                    return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory importing graph inputs");
+            }
+        }
         v->flags |= ENGINE_VALUE_GRAPH_INPUT;
     }
     return ENGINE_OK;
