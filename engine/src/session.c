@@ -51,6 +51,7 @@ typedef struct eng_spec {
     size_t copy_bytes;
     engine_node_timing *timings;
     size_t bytes;      /* what it holds, for the cache bound */
+    size_t weight_bytes; /* packed by its compiles */
     double build_ms;
     int ran;           /* a run has completed: slots hold its values */
     struct eng_spec *newer, *older; /* the cache's recency list */
@@ -384,8 +385,9 @@ static void spec_free(engine_session *s, eng_spec *sp) {
     eng_free(ctx, sp);
 }
 
-static double spec_footprint(const eng_spec *sp) {
+static double spec_footprint(eng_spec *sp) {
     double bytes = (double)sp->arena_bytes;
+    sp->weight_bytes = 0;
     for (int k = 0; k < sp->n_parts; ++k) {
         const partition_rt *pr = &sp->parts[k];
         const engine_backend_iface *it = pr->backend->mod->iface;
@@ -393,6 +395,7 @@ static double spec_footprint(const eng_spec *sp) {
         memset(&ps, 0, sizeof ps);
         if (!it->program_stats || !pr->program || it->program_stats(pr->backend->state, pr->program, &ps)) continue;
         bytes += (double)ps.arena_bytes + (double)ps.weight_bytes + (double)ps.device_bytes;
+        sp->weight_bytes += ps.weight_bytes;
     }
     return bytes;
 }
@@ -930,6 +933,7 @@ engine_status engine_session_cache_info_get(const engine_session *s, engine_sess
     full.evictions = s->evictions;
     full.bytes = s->spec_bytes;
     full.last_build_ms = s->last_build_ms;
+    for (const eng_spec *sp = s->cur; sp; sp = sp->older) full.packed_weight_bytes += sp->weight_bytes;
     memcpy(info, &full, full.struct_size);
     return ENGINE_OK;
 }

@@ -144,6 +144,45 @@ static void test_every_backend_every_shape(void **state) {
     engine_context_destroy(ctx);
 }
 
+/* Weights are packed once per session, not once per signature. */
+static void test_weights_packed_once(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    if (!has_backend(ctx, "cpu")) {
+        engine_context_destroy(ctx);
+        skip();
+    }
+    engine_model *m = load(ctx, "convnet.onnx");
+    assert_int_equal(engine_model_optimize(m, ENGINE_OPT_DEFAULT), ENGINE_OK);
+    engine_session *s = session(m, "cpu", NULL, 32, 0);
+    assert_non_null(s);
+    static float x[4 * 3 * 28 * 28];
+    for (size_t k = 0; k < sizeof x / sizeof x[0]; ++k) x[k] = (float)((k * 7) % 13) * 0.1f - 0.6f;
+    size_t first = 0;
+    for (int i = 0; i < 20; ++i) {
+        engine_tensor in, out[2];
+        memset(&in, 0, sizeof in);
+        memset(out, 0, sizeof out);
+        in.dtype = ENGINE_DTYPE_F32;
+        in.rank = 4;
+        in.dims[0] = 1 + i % 4;
+        in.dims[1] = 3;
+        in.dims[2] = 8 + i;
+        in.dims[3] = 28 - i;
+        in.data = x;
+        assert_int_equal(engine_session_run_tensors(s, &in, 1, out, 2), ENGINE_OK);
+        engine_session_cache_info ci = cache(s);
+        assert_int_equal(ci.entries, i + 1);
+        if (i == 0) first = ci.packed_weight_bytes;
+        assert_true(first > 0);
+        assert_int_equal(ci.packed_weight_bytes, first);
+    }
+    engine_session_free(s);
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
 /* The dynamic model at the static model's shape gives the same bits. */
 static void test_same_as_static(void **state) {
     (void)state;
@@ -584,6 +623,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_backend_every_shape),
         cmocka_unit_test(test_same_as_static),
+        cmocka_unit_test(test_weights_packed_once),
         cmocka_unit_test(test_cache_bounds),
         cmocka_unit_test(test_shape_overrides),
         cmocka_unit_test(test_bad_inputs),

@@ -342,6 +342,11 @@ typedef struct engine_session_cache_info {
     long long evictions;
     size_t bytes;       /* what the entries hold (the bound's measure) */
     double last_build_ms; /* time of the last specialisation, compile included */
+    /* Bytes of weights packed by the entries' compiles (engine_program_stats
+     * weight_bytes): a backend that shares packed weights between
+     * specialisations (cpu) packs each weight once, so this stays the same
+     * for 1 and 20 signatures. */
+    size_t packed_weight_bytes;
 } engine_session_cache_info;
 ENGINE_API engine_status engine_session_cache_info_get(const engine_session *session,
                                                        engine_session_cache_info *info);
