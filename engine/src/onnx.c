@@ -832,6 +832,12 @@ engine_status eng_onnx_load(engine_context *ctx, const void *data, size_t size, 
         st = eng_error(ctx, ENGINE_ERR_PARSE, "not an ONNX model: it has no graph");
         goto fail;
     }
+    /* As the ONNX checker: every model states its IR version (1 or more). */
+    if (!mp->has_ir_version || mp->ir_version < 1) {
+        st = eng_error(ctx, ENGINE_ERR_INVALID_MODEL, "the model's ir_version is %lld: a model must state its IR version (>= 1)",
+                       (long long)(mp->has_ir_version ? mp->ir_version : 0));
+        goto fail;
+    }
     st = eng_graph_create(ctx, &g);
     if (st) goto fail;
     im.g = g;
