@@ -807,7 +807,8 @@ static void check_python_model(fixture *f, const char *dir) {
     assert_int_equal(st, ENGINE_OK);
     assert_int_equal(g->opset, 13);
     assert_int_equal(g->n_inputs, 1);
-    assert_int_equal(g->inputs[0]->dims[0], 1); /* symbolic N */
+    assert_int_equal(g->inputs[0]->dims[0], -1); /* symbolic N, kept */
+    assert_string_equal(g->input_syms[0], "N");
     assert_int_equal(g->inputs[0]->dims[2], 4);
     assert_int_equal(g->n_nodes, 4); /* Constant folded */
     engine_value *w = eng_graph_find(g, "W");

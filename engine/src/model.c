@@ -25,6 +25,11 @@ static engine_status finish_load(engine_context *ctx, eng_graph *g, engine_model
         if ((st = eng_graph_infer(g, &folded))) goto fail;
         eng_graph_remove_dead(g);
         m->folded = folded;
+    } else {
+        /* What needs no input shape is folded once, in the template. */
+        if ((st = eng_graph_fold_constants(g, &folded))) goto fail;
+        eng_graph_remove_dead(g);
+        m->folded = folded;
     }
     *out = m;
     return ENGINE_OK;
