@@ -131,6 +131,11 @@ void eng_graph_free(eng_graph *g) {
         for (int k = 0; k < g->n_inputs * ENGINE_MAX_RANK; ++k) eng_free(ctx, g->input_syms[k]);
         eng_free(ctx, g->input_syms);
     }
+    for (int k = 0; k < g->n_subs; ++k) eng_free(ctx, g->subs[k].scans);
+    eng_free(ctx, g->subs);
+    for (int k = 0; k < g->n_bodies; ++k) eng_graph_free(g->bodies[k]);
+    eng_free(ctx, g->bodies);
+    eng_free(ctx, g->outer);
     if (g->map) eng_free(ctx, g->map->slots);
     eng_free(ctx, g->map);
     eng_free(ctx, g);
@@ -306,7 +311,49 @@ void eng_graph_remove_node(eng_graph *g, engine_node *n) {
     memmove(&g->nodes[at], &g->nodes[at + 1], (size_t)(g->n_nodes - at - 1) * sizeof *g->nodes);
     g->n_nodes--;
     for (int k = 0; k < g->n_nodes; ++k) g->nodes[k]->index = k;
+    for (int k = 0; k < g->n_subs;) { /* its bodies' entries go (the bodies stay with their owner) */
+        if (g->subs[k].node == n) {
+            eng_free(g->ctx, g->subs[k].scans);
+            g->subs[k] = g->subs[--g->n_subs];
+        } else {
+            ++k;
+        }
+    }
     free_node(g->ctx, n);
+}
+
+engine_status eng_graph_add_sub(eng_graph *g, engine_node *n, int branch, int n_explicit, eng_graph *body) {
+    if (g->n_subs == g->cap_subs) {
+        int ncap = g->cap_subs ? g->cap_subs * 2 : 4;
+        eng_subgraph *ns = eng_realloc(g->ctx, g->subs, (size_t)g->cap_subs * sizeof *ns, (size_t)ncap * sizeof *ns);
+        if (!ns) return eng_error(g->ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory recording a subgraph");
+        g->subs = ns;
+        g->cap_subs = ncap;
+    }
+    eng_subgraph *e = &g->subs[g->n_subs++];
+    memset(e, 0, sizeof *e);
+    e->node = n;
+    e->branch = branch;
+    e->n_explicit = n_explicit;
+    e->body = body;
+    return ENGINE_OK;
+}
+
+eng_subgraph *eng_graph_find_sub(const eng_graph *g, const engine_node *n, int branch) {
+    for (int k = 0; k < g->n_subs; ++k)
+        if (g->subs[k].node == n && g->subs[k].branch == branch) return &g->subs[k];
+    return NULL;
+}
+
+engine_status eng_graph_own_body(eng_graph *g, eng_graph *body) {
+    eng_graph **nb = eng_realloc(g->ctx, g->bodies, (size_t)g->n_bodies * sizeof *nb, (size_t)(g->n_bodies + 1) * sizeof *nb);
+    if (!nb) {
+        eng_graph_free(body);
+        return eng_error(g->ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory keeping a subgraph");
+    }
+    g->bodies = nb;
+    g->bodies[g->n_bodies++] = body;
+    return ENGINE_OK;
 }
 
 int eng_graph_use_count(const eng_graph *g, const engine_value *v) {
@@ -392,7 +439,7 @@ engine_status eng_graph_sort(eng_graph *g) {
     }
     for (int k = 0; k < g->n_values; ++k) {
         engine_value *v = g->values[k];
-        if ((v->flags & (ENGINE_VALUE_GRAPH_INPUT | ENGINE_VALUE_CONST)) && !v->producer) ready[k] = 1;
+        if ((v->flags & (ENGINE_VALUE_GRAPH_INPUT | ENGINE_VALUE_CONST | ENG_VALUE_OUTER)) && !v->producer) ready[k] = 1;
     }
     /* Every consumed value must have a source. */
     for (int k = 0; k < n; ++k) {
@@ -542,6 +589,10 @@ engine_status eng_graph_clone(const eng_graph *src, eng_graph **out) {
                 if (copy_attr(ctx, &s->attrs[a], &n->attrs[a])) goto oom;
             }
         }
+    }
+    for (int k = 0; k < src->n_subs; ++k) { /* bodies stay the source's */
+        const eng_subgraph *e = &src->subs[k];
+        if ((st = eng_graph_add_sub(g, g->nodes[e->node->index], e->branch, e->n_explicit, e->body))) goto fail;
     }
     if (src->n_inputs) {
         if (!(g->inputs = eng_calloc(ctx, (size_t)src->n_inputs, sizeof *g->inputs))) goto oom;

@@ -117,6 +117,13 @@ engine_status eng_graph_infer(eng_graph *g, int *folded) {
     }
     for (int k = 0; k < g->n_nodes; ++k) {
         engine_node *n = g->nodes[k];
+        if (eng_is_control(n)) {
+            /* If/Loop: expanded in place; go on at the same index. */
+            engine_status st = eng_expand_control(g, k);
+            if (st) return st;
+            --k;
+            continue;
+        }
         for (int i = 0; i < n->n_inputs; ++i)
             if (n->inputs[i] && n->inputs[i]->rank < 0)
                 return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "input %d '%s' has no known shape", i,

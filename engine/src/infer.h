@@ -23,4 +23,10 @@ engine_status eng_graph_fold_constants(eng_graph *g, int *folded);
  * constant outputs (used by the folder; exposed for passes). */
 engine_status eng_fold_node(eng_graph *g, engine_node *n);
 
+/* Control flow (control.c): non-zero for an If or Loop node; node k of g
+ * expanded (If: the taken branch in its place; Loop: one iteration before
+ * it, or its results when done). Inference then goes on at index k. */
+int eng_is_control(const engine_node *n);
+engine_status eng_expand_control(eng_graph *g, int k);
+
 #endif /* ENGINE_INFER_H */

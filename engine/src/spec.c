@@ -30,7 +30,7 @@ static const struct {
     {"ReduceMax", 1u << 1},     {"ReduceMin", 1u << 1},    {"ReduceProd", 1u << 1},
     {"ReduceL1", 1u << 1},      {"ReduceL2", 1u << 1},     {"ReduceLogSumExp", 1u << 1},
     {"ReduceSumSquare", 1u << 1}, {"TopK", 1u << 1},       {"Range", 0x7u},
-    {"OneHot", 1u << 1},
+    {"OneHot", 1u << 1},        {"If", 1u << 0},           {"Loop", 0x3u},
 };
 
 int eng_param_slot(const engine_node *n, int k) {
@@ -69,7 +69,13 @@ engine_status eng_model_classify(engine_model *m) {
     int symbolic = 0;
     for (int k = 0; k < g->n_inputs; ++k) {
         const engine_value *v = g->inputs[k];
-        m->value_input[k] = want[v->index];
+        /* Shape parameters are small tensors of fixed size (a shape, axes,
+         * pads, bounds, a flag). A big or symbolic-sized input that reaches
+         * such a slot is data: specialising on its values would compile per
+         * run, so it stays an input and the op refuses it, by name. */
+        int64_t numel = 1;
+        for (int d = 0; d < v->rank; ++d) numel = v->dims[d] < 0 || numel > 4096 ? -1 : numel * v->dims[d];
+        m->value_input[k] = want[v->index] && numel >= 0 && numel <= 4096;
         m->n_value_inputs += want[v->index];
         for (int d = 0; d < v->rank; ++d) symbolic |= v->dims[d] < 0;
     }

@@ -15,6 +15,12 @@ Writes (onnx helper graphs, references from numpy / torch in float64):
   reshape_param.onnx x[2,6] float, shape[2] int64 (a graph input: a
                      shape parameter) -> Reshape -> y.
   shared_dim.onnx    a[N,4] + b[N,4] -> y (one symbolic name on two inputs).
+  if_batch.onnx      x[N,4]: If (N == 1) then Relu(x) * 2 else x + bias (an
+                     outer-scope value), the branch fixed by the shape.
+  loop_rows.onnx     x[N,4]: Loop over the N rows (trip count from Shape):
+                     carried running sum of the rows (initial: an outer
+                     value), scan output of each row times the iteration
+                     number, cond passed through; outputs sum [4], scan [N,4].
 """
 import os
 import sys
@@ -102,6 +108,79 @@ def main():
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 8
     onnx.save(m, os.path.join(out, "shared_dim.onnx"))
+    control_models(out)
+
+
+def control_models(out):
+    I64, F, B = TensorProto.INT64, TensorProto.FLOAT, TensorProto.BOOL
+    c = lambda name, arr: numpy_helper.from_array(np.asarray(arr), name)  # noqa: E731
+    then_g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Mul", ["r", "two"], ["t_out"])], "then", [],
+        [helper.make_tensor_value_info("t_out", F, None)], initializer=[c("two", np.float32(2.0))])
+    else_g = helper.make_graph([helper.make_node("Add", ["x", "bias"], ["e_out"])], "else", [],
+                               [helper.make_tensor_value_info("e_out", F, None)])
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Equal", ["n", "one"], ["is1"]),
+        helper.make_node("If", ["is1"], ["y"], name="branch", then_branch=then_g, else_branch=else_g),
+    ]
+    g = helper.make_graph(nodes, "if_batch", [helper.make_tensor_value_info("x", F, ["N", 4])],
+                          [helper.make_tensor_value_info("y", F, ["N", 4])],
+                          initializer=[c("zero", np.int64(0)), c("one", np.int64(1)),
+                                       c("bias", np.array([0.5, -1, 2, 0.25], np.float32))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(out, "if_batch.onnx"))
+
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Gather", ["x", "i"], ["row"], axis=0),
+         helper.make_node("Add", ["acc_in", "row"], ["acc_out"]),
+         helper.make_node("Cast", ["i"], ["fi"], to=F),
+         helper.make_node("Mul", ["row", "fi"], ["scan"])],
+        "body",
+        [helper.make_tensor_value_info("i", I64, []), helper.make_tensor_value_info("cond_in", B, []),
+         helper.make_tensor_value_info("acc_in", F, None)],
+        [helper.make_tensor_value_info("cond_out", B, []), helper.make_tensor_value_info("acc_out", F, None),
+         helper.make_tensor_value_info("scan", F, None)])
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Loop", ["n", "true", "init"], ["sum", "scans"], name="rows", body=body),
+    ]
+    g = helper.make_graph(nodes, "loop_rows", [helper.make_tensor_value_info("x", F, ["N", 4])],
+                          [helper.make_tensor_value_info("sum", F, [4]),
+                           helper.make_tensor_value_info("scans", F, ["N", 4])],
+                          initializer=[c("zero", np.int64(0)), c("true", np.bool_(True)),
+                                       c("init", np.array([1, 2, 3, 4], np.float32))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(out, "loop_rows.onnx"))
+
+    # An If on data (refused, named) and one on a bool graph input (a shape
+    # parameter: each value its own specialisation).
+    nodes = [helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+             helper.make_node("Equal", ["total", "zero_f"], ["is0"]),
+             helper.make_node("If", ["is0"], ["y"], name="on_data", then_branch=then_g, else_branch=else_g)]
+    g = helper.make_graph(nodes, "if_data", [helper.make_tensor_value_info("x", F, ["N", 4])],
+                          [helper.make_tensor_value_info("y", F, ["N", 4])],
+                          initializer=[c("zero_f", np.float32(0)),
+                                       c("bias", np.array([0.5, -1, 2, 0.25], np.float32))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, os.path.join(out, "if_data.onnx"))
+    nodes = [helper.make_node("If", ["flag"], ["y"], name="on_flag", then_branch=then_g, else_branch=else_g)]
+    g = helper.make_graph(nodes, "if_flag", [helper.make_tensor_value_info("x", F, ["N", 4]),
+                                             helper.make_tensor_value_info("flag", B, [])],
+                          [helper.make_tensor_value_info("y", F, ["N", 4])],
+                          initializer=[c("bias", np.array([0.5, -1, 2, 0.25], np.float32))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(out, "if_flag.onnx"))
 
 
 if __name__ == "__main__":

@@ -470,6 +470,97 @@ static void test_shape_parameter_input(void **state) {
     engine_context_destroy(ctx);
 }
 
+/* If and Loop whose condition and trip count the shapes fix: expanded per
+ * specialisation, on every backend; on data: refused with the node. */
+static void test_control_flow(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    engine_model *mif = load(ctx, "if_batch.onnx"), *mloop = load(ctx, "loop_rows.onnx"),
+                 *mflag = load(ctx, "if_flag.onnx");
+    assert_true(engine_model_input_is_shape_param(mflag, 1));
+    const float bias[4] = {0.5f, -1, 2, 0.25f};
+    const char *backends[] = {"ref", "cpu", "opencl"};
+    static float x[5 * 4];
+    for (int k = 0; k < 20; ++k) x[k] = (float)((k * 7) % 11) - 5.0f;
+    for (int b = 0; b < 3; ++b) {
+        if (!has_backend(ctx, backends[b])) continue;
+        engine_session *si = session(mif, backends[b], NULL, 0, 0), *sl = session(mloop, backends[b], NULL, 0, 0),
+                       *sf = session(mflag, backends[b], NULL, 0, 0);
+        if (!si || !sl || !sf) {
+            engine_session_free(si);
+            engine_session_free(sl);
+            engine_session_free(sf);
+            if (b == 2) continue;
+            fail_msg("%s: %s", backends[b], engine_context_error(ctx));
+        }
+        for (int n = 1; n <= 5; n += 2) {
+            engine_tensor in[2], out[2];
+            memset(in, 0, sizeof in);
+            memset(out, 0, sizeof out);
+            in[0].dtype = ENGINE_DTYPE_F32;
+            in[0].rank = 2;
+            in[0].dims[0] = n;
+            in[0].dims[1] = 4;
+            in[0].data = x;
+            assert_int_equal(engine_session_run_tensors(si, in, 1, out, 1), ENGINE_OK);
+            for (int k = 0; k < n * 4; ++k)
+                assert_float_equal(((float *)out[0].data)[k], n == 1 ? (x[k] > 0 ? 2 * x[k] : 0) : x[k] + bias[k % 4], 1e-6);
+            memset(out, 0, sizeof out);
+            if (engine_session_run_tensors(sl, in, 1, out, 2) != ENGINE_OK)
+                fail_msg("loop on %s: %s", backends[b], engine_context_error(ctx));
+            assert_int_equal(out[0].rank, 1);
+            assert_int_equal(out[1].dims[0], n);
+            for (int c = 0; c < 4; ++c) {
+                float sum = (float)(c + 1);
+                for (int r = 0; r < n; ++r) {
+                    sum += x[r * 4 + c];
+                    assert_float_equal(((float *)out[1].data)[r * 4 + c], x[r * 4 + c] * (float)r, 1e-5);
+                }
+                assert_float_equal(((float *)out[0].data)[c], sum, 1e-5);
+            }
+            /* The bool input picks the branch: both values, twice each. */
+            for (int f = 0; f < 4; ++f) {
+                uint8_t flag = (uint8_t)(f & 1);
+                in[1].dtype = ENGINE_DTYPE_BOOL;
+                in[1].rank = 0;
+                in[1].data = &flag;
+                memset(out, 0, sizeof out);
+                assert_int_equal(engine_session_run_tensors(sf, in, 2, out, 1), ENGINE_OK);
+                for (int k = 0; k < n * 4; ++k)
+                    assert_float_equal(((float *)out[0].data)[k], flag ? (x[k] > 0 ? 2 * x[k] : 0) : x[k] + bias[k % 4],
+                                       1e-6);
+            }
+        }
+        assert_int_equal(cache(sf).misses, 6); /* 3 shapes x 2 flag values */
+        assert_int_equal(cache(sf).hits, 6);
+        engine_session_free(si);
+        engine_session_free(sl);
+        engine_session_free(sf);
+    }
+    /* A condition computed from the data: refused, naming the If. */
+    engine_model *md = load(ctx, "if_data.onnx");
+    engine_session *sd = session(md, "ref", NULL, 0, 0);
+    assert_non_null(sd);
+    engine_tensor in, out;
+    memset(&in, 0, sizeof in);
+    memset(&out, 0, sizeof out);
+    in.dtype = ENGINE_DTYPE_F32;
+    in.rank = 2;
+    in.dims[0] = 2;
+    in.dims[1] = 4;
+    in.data = x;
+    assert_int_equal(engine_session_run_tensors(sd, &in, 1, &out, 1), ENGINE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(engine_context_error(ctx), "node 'on_data' (If)"));
+    assert_non_null(strstr(engine_context_error(ctx), "depends on the data"));
+    engine_session_free(sd);
+    engine_model_free(md);
+    engine_model_free(mif);
+    engine_model_free(mloop);
+    engine_model_free(mflag);
+    engine_context_destroy(ctx);
+}
+
 /* Two sessions of one model with different options each get what they
  * asked for (backend instances per option set): opencl fp16 vs fp32. */
 static void test_two_sessions_options(void **state) {
@@ -628,6 +719,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_shape_overrides),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_shape_parameter_input),
+        cmocka_unit_test(test_control_flow),
         cmocka_unit_test(test_two_sessions_options),
         cmocka_unit_test(test_out_of_memory_sweep),
     };
