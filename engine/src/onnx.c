@@ -590,6 +590,9 @@ static engine_status import_body(importer *im, engine_node *n, const Onnx__Attri
         snprintf(msg, sizeof msg, "%s", ctx->message);
         return eng_node_error(ctx, n, st, "in attribute '%s': %s", ap->name, msg);
     }
+    if (strcmp(n->op_type, "If") == 0 && body->n_inputs)
+        return eng_node_error(ctx, n, ENGINE_ERR_INVALID_MODEL, "attribute '%s': an If branch takes no inputs (it has %d)",
+                              ap->name, body->n_inputs);
     /* What the body reads but neither defines nor receives: outer scope. */
     for (int k = 0; k < body->n_values; ++k) {
         engine_value *v = body->values[k];

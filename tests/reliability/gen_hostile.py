@@ -214,7 +214,10 @@ def build_cases():
     m = model([helper.make_node("If", ["C"], ["Y"], name="if",
                                 then_branch=relu_model().graph, else_branch=relu_model().graph)],
               [vi("C", [], TensorProto.BOOL)], [vi("Y", None)])
-    case("subgraph", UNSUPPORTED, "control flow", m)
+    case("if_branch_with_inputs", INVALID_MODEL, "an If branch takes no inputs", m)
+    m = model([helper.make_node("Scan", ["X"], ["Y"], name="scan", num_scan_inputs=1, body=relu_model().graph)],
+              [vi("X", [1, 4])], [vi("Y", None)])
+    case("scan", UNSUPPORTED, "only If and Loop bodies are supported", m)
 
     # ---- external data ----
     def write_weights(folder, name="w.bin", nbytes=16):
