@@ -13,7 +13,8 @@
  *    after it, and the OpenCL programs built meanwhile;
  *  - memory: 1,000 runs cycling 20 shapes (H-8..H+11 x W) with the default
  *    cache (8 signatures: every run a miss and an eviction), the process's
- *    resident memory after 100, 500 and 1,000 runs. */
+ *    resident memory after 100, 500 and 1,000 runs (CYCLE_RUNS: another
+ *    count; then after 100, half and all of them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,12 +90,14 @@ static engine_session *session(engine_context *ctx, engine_model *m, const char 
 }
 
 int main(int argc, char **argv) {
-    if (argc != 9) {
-        fprintf(stderr, "usage: bench-shapes DYNAMIC.onnx STATIC.onnx BACKEND THREADS N C H W\n");
+    if (argc != 9 && argc != 10) {
+        fprintf(stderr, "usage: bench-shapes DYNAMIC.onnx STATIC.onnx BACKEND THREADS N C H W [CYCLE_RUNS]\n");
         return 2;
     }
     const char *backend = argv[3];
     int threads = atoi(argv[4]), N = atoi(argv[5]), C = atoi(argv[6]), H = atoi(argv[7]), W = atoi(argv[8]);
+    int cycles = argc > 9 ? atoi(argv[9]) : 1000;
+    if (cycles < 100) cycles = 100;
     engine_context *ctx = NULL;
     if (engine_context_create(NULL, &ctx) != ENGINE_OK) die(NULL, "context");
     engine_model *dm = NULL, *sm = NULL;
@@ -145,13 +148,13 @@ int main(int argc, char **argv) {
     ds = session(ctx, dm, backend, threads);
     long r100 = 0, r500 = 0, r1000 = 0;
     double t0 = now_ms();
-    for (int i = 1; i <= 1000; ++i) {
+    for (int i = 1; i <= cycles; ++i) {
         run(ctx, ds, x, N, C, H - 8 + (i % 20), W);
         if (i == 100) r100 = rss_kb();
-        if (i == 500) r500 = rss_kb();
-        if (i == 1000) r1000 = rss_kb();
+        if (i == cycles / 2) r500 = rss_kb();
+        if (i == cycles) r1000 = rss_kb();
     }
-    double cycle_ms = (now_ms() - t0) / 1000.0;
+    double cycle_ms = (now_ms() - t0) / cycles;
     engine_session_cache_info_get(ds, &ci);
     printf("{\"backend\":\"%s\",\"threads\":%d,\"shape\":[%d,%d,%d,%d],"
            "\"steady_dynamic_ms\":%.3f,\"steady_static_ms\":%.3f,\"first_run_ms\":%.3f,\"steady_new_ms\":%.3f,"
