@@ -400,18 +400,22 @@ static verdict run_case(engine_context *ctx, engine_model *model, const char *ba
         set_msg(msg, "model has %d inputs / %d outputs, the case folder %d / %d", ni, no, cd->n_in, cd->n_out);
         goto done;
     }
-    const void *inputs[MAX_IO];
-    void *outputs[MAX_IO];
+    engine_tensor ins[MAX_IO], outs[MAX_IO];
+    memset(outs, 0, sizeof outs);
     for (int k = 0; k < ni; k++) {
         engine_tensor_info info;
         engine_model_input_info(model, k, &info);
         engine_tensor *t = &cd->in[k];
+        int fixed = 1;
         int64_t n = 1;
-        for (int d = 0; d < info.rank; d++)
+        for (int d = 0; d < info.rank; d++) {
+            fixed &= info.dims[d] >= 0;
             n *= info.dims[d];
-        /* Rank-0 and [1] hold the same one element; shapes otherwise must
-         * match in element count (the engine checks nothing here). */
-        if (n != engine_tensor_numel(t)) {
+        }
+        /* Rank-0 and [1] hold the same one element; with fixed dims the
+         * file's element count must match (its shape is taken as the
+         * model's), with symbolic ones its shape is the run's. */
+        if (fixed && n != engine_tensor_numel(t)) {
             set_msg(msg, "input %d (%s): %lld elements in the file, the model wants %lld", k, info.name,
                     (long long)engine_tensor_numel(t), (long long)n);
             goto done;
@@ -420,21 +424,27 @@ static verdict run_case(engine_context *ctx, engine_model *model, const char *ba
             set_msg(msg, "input %d: %s", k, engine_context_error(ctx));
             goto done;
         }
-        inputs[k] = t->data;
+        ins[k] = *t;
+        ins[k].name = NULL;
+        if (fixed) {
+            ins[k].rank = info.rank;
+            memcpy(ins[k].dims, info.dims, sizeof ins[k].dims);
+        }
     }
-    out->n = no;
-    for (int k = 0; k < no; k++) {
-        engine_model_output_info(model, k, &out->info[k]);
-        int64_t n = 1;
-        for (int d = 0; d < out->info[k].rank; d++)
-            n *= out->info[k].dims[d];
-        out->data[k] = xcalloc((size_t)n, engine_dtype_size(out->info[k].dtype));
-        outputs[k] = out->data[k];
-    }
-    if ((st = engine_session_run(s, inputs, outputs))) {
+    if ((st = engine_session_run_tensors(s, ins, ni, outs, no))) {
         set_msg(msg, "%s", engine_context_error(ctx));
         v = st == ENGINE_ERR_UNSUPPORTED ? V_UNSUP : V_FAIL;
         goto done;
+    }
+    out->n = no;
+    for (int k = 0; k < no; k++) { /* the session's storage lasts until its next run: copied */
+        engine_model_output_info(model, k, &out->info[k]);
+        out->info[k].dtype = outs[k].dtype;
+        out->info[k].rank = outs[k].rank;
+        memcpy(out->info[k].dims, outs[k].dims, sizeof out->info[k].dims);
+        size_t bytes = (size_t)engine_tensor_numel(&outs[k]) * engine_dtype_size(outs[k].dtype);
+        out->data[k] = xcalloc(bytes ? bytes : 1, 1);
+        if (bytes) memcpy(out->data[k], outs[k].data, bytes);
     }
     v = V_PASS;
 done:
