@@ -10,7 +10,7 @@
 # It configures a release build in build-gpu/ (GPU_BUNDLE_BUILD; warnings not
 # fatal), builds the
 # few targets needed (ninja -j${JOBS:-2}) and fills OUTDIR with:
-#   bin/   engine-run, case_runner (tests/), bench_conv_tiled (tests/opencl/,
+#   bin/   engine-run, bench-shapes, case_runner and test_dynamic (tests/), bench_conv_tiled (tests/opencl/,
 #          for tools/gpu-layers.sh), clinfo (Debian's clinfo package)
 #   lib/   libengine.so.0; lib/engine/backends/engine-backend-{ref,cpu,opencl}.so
 #          (the names the loader looks for: ENGINE_BACKEND_PATH, and
@@ -20,6 +20,7 @@
 #          libgcc_s); lib/icd/libOpenCL.so.1 (ocl-icd), kept apart: gpu-check.sh
 #          puts it on LD_LIBRARY_PATH only where the machine has no ICD loader.
 #   data/op/     the per-op cases (tests/gen_op_cases.py, ~3 MB)
+#   data/dynamic/ the models of tests/dynamic (symbolic dims, If, Loop; ~1 MB)
 #   data/zoo/    the zoo cases that fit GPU_BUNDLE_ZOO_MB (default 28) MB, smallest
 #                first (the full zoo is ~470 MB of random weights: the other
 #                models are listed in data/zoo-remote.txt and exported on the GPU
@@ -56,7 +57,7 @@ if [ ! -f "$build/build.ninja" ]; then
 else
   meson configure "$build" -Dbuildtype=release -Dwerror=false >/dev/null
 fi
-targets="tools/engine-run tests/case_runner tests/opencl/bench_conv_tiled backends/ref/engine-backend-ref.so
+targets="tools/engine-run tools/bench-shapes tests/case_runner tests/dynamic/test_dynamic tests/opencl/bench_conv_tiled backends/ref/engine-backend-ref.so
 backends/cpu/engine-backend-cpu.so backends/opencl/engine-backend-opencl.so"
 # shellcheck disable=SC2086
 ninja -C "$build" -j"${JOBS:-2}" $targets ||
@@ -69,7 +70,8 @@ b=$root/$build/gpu-bundle.tmp
 case $build in /*) b=$build/gpu-bundle.tmp ;; esac
 rm -rf "$b"
 mkdir -p "$b/bin" "$b/lib/engine/backends" "$b/lib/icd" "$b/data"
-cp "$build/tools/engine-run" "$build/tests/case_runner" "$build/tests/opencl/bench_conv_tiled" "$(command -v clinfo)" "$b/bin/"
+cp "$build/tools/engine-run" "$build/tools/bench-shapes" "$build/tests/case_runner" "$build/tests/dynamic/test_dynamic" \
+  "$build/tests/opencl/bench_conv_tiled" "$(command -v clinfo)" "$b/bin/"
 cp -L "$build/engine/libengine.so.0" "$b/lib/libengine.so.0"
 for m in ref cpu opencl; do
   cp "$build/backends/$m/engine-backend-$m.so" "$b/lib/engine/backends/"
@@ -118,6 +120,8 @@ grep -v '^#' "$data/zoo/INDEX" | while read -r c; do
     echo "$c" >>"$b/data/zoo-remote.txt"
   fi
 done
+# Models with run-time shapes (tests/dynamic; tools/gpu-dynamic.sh).
+"$py" tests/dynamic/gen_dynamic_models.py "$b/data/dynamic" >/dev/null
 # Bench graphs without weights (the fallback when the GPU machine cannot export).
 mkdir -p "$b/data/bench" "$data/bench"
 "$py" tools/gpu_check.py export "$data/bench" "$(echo "$bench_models" | tr ' ' ,)" >/dev/null
