@@ -195,7 +195,8 @@ engine_status eng_infer_Resize(eng_graph *g, engine_node *n) {
     return finish(g, n, &p, dims);
 }
 
-/* Upsample: scales attribute (opset 7-8) or constant input 1 (opset 9);
+/* Upsample: height_scale/width_scale attributes (opsets 1-6), the scales
+ * attribute (7-8) or constant input 1 (9, and 10 where it is deprecated);
  * asymmetric coordinates, nearest rounds down. */
 engine_status eng_infer_Upsample(eng_graph *g, engine_node *n) {
     int opset = eng_opset(g, n);
@@ -209,7 +210,18 @@ engine_status eng_infer_Upsample(eng_graph *g, engine_node *n) {
     p.nearest = ENGINE_NEAREST_FLOOR;
     float scales[ENGINE_MAX_RANK];
     int cnt;
-    if (opset < 9) {
+    if (opset < 7) { /* Upsample-1: height_scale and width_scale of a 4-D input */
+        if (n->inputs[0]->rank != 4)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 (X) has rank %d, expected 4 (opset %d)",
+                                  n->inputs[0]->rank, opset);
+        if (!engine_node_attr(n, "height_scale") || !engine_node_attr(n, "width_scale"))
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL,
+                                  "required attributes 'height_scale' and 'width_scale' are missing (opset %d)", opset);
+        cnt = 4;
+        scales[0] = scales[1] = 1.0f;
+        if ((st = eng_attr_float(g, n, "height_scale", 1.0f, &scales[2]))) return st;
+        if ((st = eng_attr_float(g, n, "width_scale", 1.0f, &scales[3]))) return st;
+    } else if (opset < 9) {
         if (!engine_node_attr(n, "scales"))
             return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "required attribute 'scales' is missing");
         if ((st = eng_attr_floats(g, n, "scales", scales, ENGINE_MAX_RANK, &cnt))) return st;

@@ -265,13 +265,17 @@ engine_status ref_Identity(const engine_node *n, const void *const *in, void *co
     return copy_through(n, in, out);
 }
 
-/* Dropout at inference: Y = X, and the optional mask is all true. */
+/* Dropout at inference: Y = X, and the optional mask is all true (bool;
+ * before opset 10 of the data's type, float32 here: all 1). */
 engine_status ref_Dropout(const engine_node *n, const void *const *in, void *const *out) {
     const engine_value *mask = n->n_outputs > 1 ? n->outputs[1] : NULL;
-    if (mask && out[1] && mask->dtype != ENGINE_DTYPE_BOOL) return ENGINE_ERR_UNSUPPORTED;
+    if (mask && out[1] && mask->dtype != ENGINE_DTYPE_BOOL && mask->dtype != ENGINE_DTYPE_F32)
+        return ENGINE_ERR_UNSUPPORTED;
     engine_status st = copy_through(n, in, out);
     if (st != ENGINE_OK) return st;
-    if (mask && out[1]) memset(out[1], 1, (size_t)engine_value_numel(mask));
+    if (mask && out[1] && mask->dtype == ENGINE_DTYPE_BOOL) memset(out[1], 1, (size_t)engine_value_numel(mask));
+    if (mask && out[1] && mask->dtype == ENGINE_DTYPE_F32)
+        for (int64_t i = 0, c = engine_value_numel(mask); i < c; ++i) ((float *)out[1])[i] = 1.0f;
     return ENGINE_OK;
 }
 
