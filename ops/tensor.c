@@ -559,8 +559,11 @@ engine_status eng_infer_Dropout(eng_graph *g, engine_node *n) {
     return eng_set_output(g, n, 1, ENGINE_DTYPE_BOOL, x->rank, x->dims);
 }
 
-/* Pad: pads/value attributes before opset 11; then inputs pads,
- * constant_value and (opset 18) axes. */
+/* Pad: paddings (opset 1) or pads (2-10) and value attributes; from 11
+ * inputs pads, constant_value and (opset 18) axes; opset 19 adds mode
+ * wrap, periodic along each axis (the spec's torus) whatever the pad
+ * length; numpy's np.pad, which ONNX's reference runs, repeats otherwise
+ * once a pad exceeds the axis. */
 engine_status eng_infer_Pad(eng_graph *g, engine_node *n) {
     int opset = eng_opset(g, n);
     engine_status st = eng_check_input_count(g, n, opset < 11 ? 1 : 2, opset < 11 ? 1 : 4);
@@ -575,6 +578,7 @@ engine_status eng_infer_Pad(eng_graph *g, engine_node *n) {
     if (strcmp(mode, "constant") == 0) p.mode = ENGINE_PAD_CONSTANT;
     else if (strcmp(mode, "reflect") == 0) p.mode = ENGINE_PAD_REFLECT;
     else if (strcmp(mode, "edge") == 0) p.mode = ENGINE_PAD_EDGE;
+    else if (strcmp(mode, "wrap") == 0 && opset >= 19) p.mode = ENGINE_PAD_WRAP;
     else return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "mode '%s' is not supported", mode);
     int64_t pads[2 * ENGINE_MAX_RANK], axes[ENGINE_MAX_RANK];
     int cnt, n_axes = -1;
@@ -623,8 +627,9 @@ engine_status eng_infer_Pad(eng_graph *g, engine_node *n) {
             return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE,
                                   "reflect pads %lld, %lld on axis %d need an input larger than them (size %lld)",
                                   (long long)b, (long long)e, d, (long long)in);
-        if (p.mode == ENGINE_PAD_EDGE && (b > 0 || e > 0) && in == 0)
-            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "edge padding an empty axis %d", d);
+        if ((p.mode == ENGINE_PAD_EDGE || p.mode == ENGINE_PAD_WRAP) && (b > 0 || e > 0) && in == 0)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "%s padding an empty axis %d",
+                                  p.mode == ENGINE_PAD_EDGE ? "edge" : "wrap", d);
     }
     if ((st = eng_set_output(g, n, 0, x->dtype, r, dims))) return st;
     engine_pad_params *out = eng_node_params(g, n, sizeof *out);

@@ -1054,10 +1054,19 @@ def gen_resize():
         make_case(name, [node], [("X", x)], [("Y", f32(ref))], inits=inits, opset=opset)
 
 
-def gen_old_opsets():
+def gen_opset_forms():
     """The forms of opsets 1-6 (and the other old attribute forms) that no
     node test covers: legacy broadcasting, consumed_inputs, is_test,
-    attribute shapes, Cast-1's type names, Tile-1, Upsample-1."""
+    attribute shapes, Cast-1's type names, Tile-1, Upsample-1; and Pad-19's
+    wrap mode (onnx 1.12's checker predates opset 19: built unchecked)."""
+    for name, xs, pads in (("pad_opset19_wrap", (1, 2, 3, 4), [0, 0, 1, 2, 0, 0, 2, 1]),
+                           ("pad_opset19_wrap_full", (3, 4), [3, 0, 1, 4])):  # pads up to the size
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        r = len(xs)
+        ref = np.pad(x, [(pads[d], pads[r + d]) for d in range(r)], mode="wrap")
+        make_case(name, [helper.make_node("Pad", ["X", "p"], ["Y"], mode="wrap")], [("X", x)], [("Y", ref)],
+                  inits={"p": np.array(pads, np.int64)}, opset=19, check=False)
     # Add/Sub/Mul/Div/Pow/Equal before opset 7: broadcast=1 aligns B at axis
     for name, op, opset, bshape, axis, fn in (
             ("add_opset6_broadcast_axis1", "Add", 6, (3, 4), 1, np.add),
@@ -1627,7 +1636,7 @@ def main(argv):
     gen_reduce()
     gen_resize()
     gen_tensor()
-    gen_old_opsets()
+    gen_opset_forms()
 
     # every op of ENGINE_OP_LIST must be covered
     ops_h = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine", "include", "engine", "ops.h")

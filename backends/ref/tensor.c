@@ -411,7 +411,8 @@ engine_status ref_Pad(const engine_node *n, const void *const *in, void *const *
     const engine_pad_params *p = n->params;
     if (!p) return ENGINE_ERR_INVALID_ARGUMENT;
     if (x->rank != y->rank) return ENGINE_ERR_SHAPE;
-    if (p->mode != ENGINE_PAD_CONSTANT && p->mode != ENGINE_PAD_REFLECT && p->mode != ENGINE_PAD_EDGE)
+    if (p->mode != ENGINE_PAD_CONSTANT && p->mode != ENGINE_PAD_REFLECT && p->mode != ENGINE_PAD_EDGE &&
+        p->mode != ENGINE_PAD_WRAP)
         return ENGINE_ERR_UNSUPPORTED;
     uint8_t fill[8];
     scalar v = {0, 0, p->value};
@@ -430,6 +431,9 @@ engine_status ref_Pad(const engine_node *n, const void *const *in, void *const *
                     outside = 1;
                 } else if (p->mode == ENGINE_PAD_EDGE) {
                     k = k < 0 ? 0 : m - 1;
+                } else if (p->mode == ENGINE_PAD_WRAP) {
+                    k %= m;
+                    if (k < 0) k += m;
                 } else if (m == 1) {
                     k = 0;
                 } else {

@@ -268,7 +268,8 @@ typedef struct engine_slice_params {
 typedef enum engine_pad_mode {
     ENGINE_PAD_CONSTANT = 0,
     ENGINE_PAD_REFLECT = 1,
-    ENGINE_PAD_EDGE = 2
+    ENGINE_PAD_EDGE = 2,
+    ENGINE_PAD_WRAP = 3 /* opset 19: the input repeats (a torus) */
 } engine_pad_mode;
 
 /* Pad: pads_begin/pads_end per input dimension (may be negative: crops),
