@@ -96,6 +96,8 @@ engine_status eng_infer_Resize(eng_graph *g, engine_node *n) {
     else if (strcmp(s, "align_corners") == 0) p.coord = ENGINE_COORD_ALIGN_CORNERS;
     else if (strcmp(s, "asymmetric") == 0) p.coord = ENGINE_COORD_ASYMMETRIC;
     else if (strcmp(s, "half_pixel_symmetric") == 0) p.coord = ENGINE_COORD_HALF_PIXEL_SYMMETRIC;
+    else if (strcmp(s, "tf_half_pixel_for_nn") == 0 && opset < 13) /* Resize-11's, dropped in 13 */
+        p.coord = ENGINE_COORD_TF_HALF_PIXEL_FOR_NN;
     else if (strcmp(s, "tf_crop_and_resize") == 0)
         return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
                               "coordinate_transformation_mode 'tf_crop_and_resize' is not supported");

@@ -252,6 +252,8 @@ def resize_coord(xo, scale, in_len, out_len, mode):
         return xo * (in_len - 1) / (out_len - 1) if out_len > 1 else 0.0 * xo
     if mode == "asymmetric":
         return xo / scale
+    if mode == "tf_half_pixel_for_nn":  # Resize-11 only
+        return (xo + 0.5) / scale
     raise ValueError(mode)
 
 
@@ -978,6 +980,11 @@ def gen_resize():
     case("resize13_nearest_round_prefer_ceil_sizes", (1, 1, 5, 4), 13, "nearest", "half_pixel",
          "round_prefer_ceil", sizes=[1, 1, 8, 7])
     case("resize11_nearest_ceil_asym_sizes", (1, 1, 4, 4), 11, "nearest", "asymmetric", "ceil", sizes=[1, 1, 6, 6])
+    # tf_half_pixel_for_nn: Resize-11's own mode, dropped in 13
+    case("resize11_nearest_tf_half_pixel_for_nn", (1, 2, 5, 4), 11, "nearest", "tf_half_pixel_for_nn", "floor",
+         scales=[1, 1, 1.6, 2.5])
+    case("resize11_nearest_tf_half_pixel_for_nn_down", (1, 1, 7, 6), 11, "nearest", "tf_half_pixel_for_nn",
+         sizes=[1, 1, 3, 4])
     case("resize13_nearest_align_corners", (1, 1, 3, 4), 13, "nearest", "align_corners", "round_prefer_floor",
          sizes=[1, 1, 6, 7])
     case("resize13_nearest_floor_sizes_asym", (1, 2, 5, 3), 13, "nearest", "asymmetric", "floor",

@@ -220,7 +220,8 @@ typedef enum engine_resize_coord {
     ENGINE_COORD_ALIGN_CORNERS = 2,
     ENGINE_COORD_ASYMMETRIC = 3,
     ENGINE_COORD_TF_CROP_AND_RESIZE = 4, /* rejected by shape inference (needs roi) */
-    ENGINE_COORD_HALF_PIXEL_SYMMETRIC = 5
+    ENGINE_COORD_HALF_PIXEL_SYMMETRIC = 5,
+    ENGINE_COORD_TF_HALF_PIXEL_FOR_NN = 6 /* Resize-11 only: (x + 0.5) / scale */
 } engine_resize_coord;
 
 typedef enum engine_resize_nearest {
