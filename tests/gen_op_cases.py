@@ -1154,6 +1154,11 @@ def gen_opset_forms():
     x = normal(rng, (3, 4))
     make_case(name, [helper.make_node("Dropout", ["X"], ["Y"], is_test=1, ratio=0.4)], [("X", x)], [("Y", x)],
               opset=6)
+    name = "dropout_opset7_unread_mask"  # the mask of opsets 1-9 has the data's type
+    rng = rng_for(name)
+    x = normal(rng, (2, 5))
+    make_case(name, [helper.make_node("Dropout", ["X"], ["T", "M"]), helper.make_node("Relu", ["T"], ["Y"])],
+              [("X", x)], [("Y", np.maximum(x, 0))], opset=7)
 
     # Reshape-1 (shape attribute), Concat-1 (axis 1 by default), Split-2 (attribute)
     name = "reshape_opset1_shape_attr"
