@@ -13,7 +13,9 @@ static engine_status parse_mode(eng_graph *g, const engine_node *n, engine_resiz
         *mode = ENGINE_RESIZE_LINEAR;
     else if (strcmp(s, "cubic") == 0 && n->op == ENGINE_OP_Resize && eng_opset(g, n) >= 11)
         *mode = ENGINE_RESIZE_CUBIC;
-    else return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "mode '%s' is not supported", s);
+    else
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "mode '%s' is not supported in opset %d", s,
+                              eng_opset(g, n));
     return ENGINE_OK;
 }
 
@@ -100,10 +102,11 @@ engine_status eng_infer_Resize(eng_graph *g, engine_node *n) {
         p.coord = ENGINE_COORD_TF_HALF_PIXEL_FOR_NN;
     else if (strcmp(s, "tf_crop_and_resize") == 0)
         return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
-                              "coordinate_transformation_mode 'tf_crop_and_resize' is not supported");
+                              "coordinate_transformation_mode 'tf_crop_and_resize' (opset %d) is not supported: "
+                              "roi and extrapolation_value are not implemented", opset);
     else
-        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "coordinate_transformation_mode '%s' is not supported",
-                              s);
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                              "coordinate_transformation_mode '%s' is not supported in opset %d", s, opset);
     if ((st = eng_attr_string(g, n, "nearest_mode", "round_prefer_floor", &s))) return st;
     if (strcmp(s, "round_prefer_floor") == 0) p.nearest = ENGINE_NEAREST_ROUND_PREFER_FLOOR;
     else if (strcmp(s, "round_prefer_ceil") == 0) p.nearest = ENGINE_NEAREST_ROUND_PREFER_CEIL;
@@ -116,7 +119,9 @@ engine_status eng_infer_Resize(eng_graph *g, engine_node *n) {
     p.exclude_outside = v != 0;
     if ((st = eng_attr_float(g, n, "extrapolation_value", 0.0f, &p.extrapolation_value))) return st;
     if ((st = eng_attr_int(g, n, "antialias", 0, &v))) return st;
-    if (v) return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "antialias=1 is not supported");
+    if (v)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                              "antialias=1 (opset %d) is not supported: no backend has the widened filter", opset);
 
     /* opset 18: axes names the dimensions scales/sizes cover */
     int64_t axes[ENGINE_MAX_RANK];

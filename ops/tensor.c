@@ -579,7 +579,7 @@ engine_status eng_infer_Pad(eng_graph *g, engine_node *n) {
     else if (strcmp(mode, "reflect") == 0) p.mode = ENGINE_PAD_REFLECT;
     else if (strcmp(mode, "edge") == 0) p.mode = ENGINE_PAD_EDGE;
     else if (strcmp(mode, "wrap") == 0 && opset >= 19) p.mode = ENGINE_PAD_WRAP;
-    else return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "mode '%s' is not supported", mode);
+    else return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "mode '%s' is not supported in opset %d", mode, opset);
     int64_t pads[2 * ENGINE_MAX_RANK], axes[ENGINE_MAX_RANK];
     int cnt, n_axes = -1;
     if (opset < 11) {

@@ -226,7 +226,7 @@ def build_cases():
                [vi("Y", None)], opset=6))
     case("mish_before_opset18", INVALID_MODEL, "'mish' (Mish): Mish is not defined in opset 17",
          model([helper.make_node("Mish", ["X"], ["Y"], name="mish")], [vi("X", [4])], [vi("Y", None)], opset=17))
-    case("resize_opset18_antialias", UNSUPPORTED, "'rs' (Resize): antialias=1 is not supported",
+    case("resize_opset18_antialias", UNSUPPORTED, "'rs' (Resize): antialias=1 (opset 18) is not supported",
          model([helper.make_node("Resize", ["X", "", "S"], ["Y"], name="rs", antialias=1, mode="linear")],
                [vi("X", [1, 1, 4, 4])], [vi("Y", None)], [init("S", np.array([1, 1, 0.5, 0.5], np.float32))],
                opset=18))
