@@ -1093,6 +1093,13 @@ def gen_opset_forms():
             attrs["consumed_inputs"] = [0, 0]
         make_case(name, [helper.make_node(op, ["A", "B"], ["C"], **attrs)], [("A", a)],
                   [("C", f32(fn(d64(a), bb)))], inits={"B": b}, opset=opset)
+    name = "mul_opset6_shared_b_two_axes"  # one constant B aligned two ways: each node gets its own copy
+    rng = rng_for(name)
+    a1, a2, b = normal(rng, (2, 3, 4)), normal(rng, (3, 5)), normal(rng, (3,))
+    make_case(name, [helper.make_node("Mul", ["A1", "B"], ["C1"], broadcast=1, axis=1),
+                     helper.make_node("Mul", ["A2", "B"], ["C2"], broadcast=1, axis=0)], [("A1", a1), ("A2", a2)],
+              [("C1", f32(d64(a1) * d64(b)[:, None])), ("C2", f32(d64(a2) * d64(b)[:, None]))], inits={"B": b},
+              opset=6)
     name = "add_opset6_same_shape_inputs"
     rng = rng_for(name)
     a, b = normal(rng, (3, 4)), normal(rng, (3, 4))
