@@ -29,17 +29,29 @@ engine_status eng_infer_BatchNormalization(eng_graph *g, engine_node *n) {
         return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 (X) has rank %d, expected at least 2 (N, C, ...)",
                               x->rank);
     int64_t c = x->dims[1];
-    if ((st = check_channel_vectors(g, n, 1, 4, c))) return st;
     engine_scalar_params p;
     memset(&p, 0, sizeof p);
     if ((st = eng_attr_float(g, n, "epsilon", 1e-5f, &p.epsilon))) return st;
-    int64_t training = 0, spatial = 1;
+    /* Versions 1 (consumed_inputs: ignored) and 6 have is_test, whose
+     * default 0 is training; 1 to 8 have spatial (default 1); 14 brings
+     * training_mode. momentum only matters in training. */
+    int opset = eng_opset(g, n);
+    int64_t training = 0, spatial = 1, is_test = 1;
     if ((st = eng_attr_int(g, n, "training_mode", 0, &training))) return st;
     if ((st = eng_attr_int(g, n, "spatial", 1, &spatial))) return st;
+    if (opset < 7 && (st = eng_attr_int(g, n, "is_test", 0, &is_test))) return st;
     if (training)
         return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "training_mode=1 is not supported (inference only)");
-    if (!spatial)
-        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "spatial=0 (per-activation statistics) is not supported");
+    if (!is_test)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                              "is_test=0 (opset %d: training mode, batch statistics, its default) is not supported; "
+                              "inference needs is_test=1", opset);
+    /* spatial=0 (opsets 1-8): statistics per activation, [C, D1, ...]; on
+     * rank-2 input they are per channel, the same thing. */
+    if (!spatial && opset < 9 && x->rank > 2)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                              "spatial=0 (per-activation statistics) on rank %d input is not supported", x->rank);
+    if ((st = check_channel_vectors(g, n, 1, 4, c))) return st;
     if ((st = eng_same_as_input(g, n, 0))) return st;
     /* Outputs 1-4 (running/saved statistics) exist only in training. Old
      * exporters sometimes declare them unused: give them a shape, but

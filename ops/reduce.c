@@ -9,7 +9,10 @@ static engine_status reduce_common(eng_graph *g, engine_node *n) {
     engine_status st = eng_check_input_count(g, n, 1, 2);
     if (st) return st;
     const engine_value *x = n->inputs[0];
-    if ((st = eng_check_dtype(g, n, 0, "data", ENG_DT_NUM))) return st;
+    /* ReduceMax-20 takes bool too (any true) */
+    unsigned types = ENG_DT_NUM;
+    if (n->op == ENGINE_OP_ReduceMax && eng_opset(g, n) >= 20) types |= ENG_DT(ENGINE_DTYPE_BOOL);
+    if ((st = eng_check_dtype(g, n, 0, "data", types))) return st;
     int64_t keepdims, noop;
     if ((st = eng_attr_int(g, n, "keepdims", 1, &keepdims))) return st;
     if ((st = eng_attr_int(g, n, "noop_with_empty_axes", 0, &noop))) return st;

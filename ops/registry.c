@@ -1,7 +1,7 @@
 /* ops/registry.c - op lookup by name and dispatch to shape functions. */
 #include <string.h>
 
-#include "ops_internal.h"
+#include "ops_util.h"
 
 typedef struct op_entry {
     const char *name;
@@ -28,10 +28,28 @@ const char *eng_op_name(engine_op op) {
     return op_table[op].name;
 }
 
+/* The first opset of the default domain that defines each op (ONNX's
+ * Operators.md); ops not listed here exist from opset 1. The shape
+ * functions read each later version's attributes and inputs themselves. */
+static int op_since(engine_op op) {
+    switch (op) {
+    case ENGINE_OP_Expand: return 8;
+    case ENGINE_OP_Where: case ENGINE_OP_ConstantOfShape: return 9;
+    case ENGINE_OP_Resize: return 10;
+    case ENGINE_OP_HardSwish: return 14;
+    case ENGINE_OP_Mish: return 18;
+    default: return 1;
+    }
+}
+
 engine_status eng_infer_node(eng_graph *g, engine_node *n) {
     if (n->op == ENGINE_OP_UNKNOWN) return eng_plugin_infer_node(g, n); /* plugin.c */
     if (n->op <= ENGINE_OP_UNKNOWN || n->op >= ENGINE_OP_COUNT_ || !op_table[n->op].infer)
         return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "op '%s'%s%s is not supported", n->op_type,
                               n->domain[0] ? " of domain " : "", n->domain);
+    int opset = eng_opset(g, n), since = op_since(n->op);
+    if (opset < since)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "%s is not defined in opset %d (it exists from opset %d)",
+                              op_table[n->op].name, opset, since);
     return op_table[n->op].infer(g, n);
 }

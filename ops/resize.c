@@ -13,7 +13,9 @@ static engine_status parse_mode(eng_graph *g, const engine_node *n, engine_resiz
         *mode = ENGINE_RESIZE_LINEAR;
     else if (strcmp(s, "cubic") == 0 && n->op == ENGINE_OP_Resize && eng_opset(g, n) >= 11)
         *mode = ENGINE_RESIZE_CUBIC;
-    else return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "mode '%s' is not supported", s);
+    else
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "mode '%s' is not supported in opset %d", s,
+                              eng_opset(g, n));
     return ENGINE_OK;
 }
 
@@ -96,12 +98,15 @@ engine_status eng_infer_Resize(eng_graph *g, engine_node *n) {
     else if (strcmp(s, "align_corners") == 0) p.coord = ENGINE_COORD_ALIGN_CORNERS;
     else if (strcmp(s, "asymmetric") == 0) p.coord = ENGINE_COORD_ASYMMETRIC;
     else if (strcmp(s, "half_pixel_symmetric") == 0) p.coord = ENGINE_COORD_HALF_PIXEL_SYMMETRIC;
+    else if (strcmp(s, "tf_half_pixel_for_nn") == 0 && opset < 13) /* Resize-11's, dropped in 13 */
+        p.coord = ENGINE_COORD_TF_HALF_PIXEL_FOR_NN;
     else if (strcmp(s, "tf_crop_and_resize") == 0)
         return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
-                              "coordinate_transformation_mode 'tf_crop_and_resize' is not supported");
+                              "coordinate_transformation_mode 'tf_crop_and_resize' (opset %d) is not supported: "
+                              "roi and extrapolation_value are not implemented", opset);
     else
-        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "coordinate_transformation_mode '%s' is not supported",
-                              s);
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                              "coordinate_transformation_mode '%s' is not supported in opset %d", s, opset);
     if ((st = eng_attr_string(g, n, "nearest_mode", "round_prefer_floor", &s))) return st;
     if (strcmp(s, "round_prefer_floor") == 0) p.nearest = ENGINE_NEAREST_ROUND_PREFER_FLOOR;
     else if (strcmp(s, "round_prefer_ceil") == 0) p.nearest = ENGINE_NEAREST_ROUND_PREFER_CEIL;
@@ -114,7 +119,9 @@ engine_status eng_infer_Resize(eng_graph *g, engine_node *n) {
     p.exclude_outside = v != 0;
     if ((st = eng_attr_float(g, n, "extrapolation_value", 0.0f, &p.extrapolation_value))) return st;
     if ((st = eng_attr_int(g, n, "antialias", 0, &v))) return st;
-    if (v) return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "antialias=1 is not supported");
+    if (v)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                              "antialias=1 (opset %d) is not supported: no backend has the widened filter", opset);
 
     /* opset 18: axes names the dimensions scales/sizes cover */
     int64_t axes[ENGINE_MAX_RANK];
@@ -195,7 +202,8 @@ engine_status eng_infer_Resize(eng_graph *g, engine_node *n) {
     return finish(g, n, &p, dims);
 }
 
-/* Upsample: scales attribute (opset 7-8) or constant input 1 (opset 9);
+/* Upsample: height_scale/width_scale attributes (opsets 1-6), the scales
+ * attribute (7-8) or constant input 1 (9, and 10 where it is deprecated);
  * asymmetric coordinates, nearest rounds down. */
 engine_status eng_infer_Upsample(eng_graph *g, engine_node *n) {
     int opset = eng_opset(g, n);
@@ -209,7 +217,18 @@ engine_status eng_infer_Upsample(eng_graph *g, engine_node *n) {
     p.nearest = ENGINE_NEAREST_FLOOR;
     float scales[ENGINE_MAX_RANK];
     int cnt;
-    if (opset < 9) {
+    if (opset < 7) { /* Upsample-1: height_scale and width_scale of a 4-D input */
+        if (n->inputs[0]->rank != 4)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 (X) has rank %d, expected 4 (opset %d)",
+                                  n->inputs[0]->rank, opset);
+        if (!engine_node_attr(n, "height_scale") || !engine_node_attr(n, "width_scale"))
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL,
+                                  "required attributes 'height_scale' and 'width_scale' are missing (opset %d)", opset);
+        cnt = 4;
+        scales[0] = scales[1] = 1.0f;
+        if ((st = eng_attr_float(g, n, "height_scale", 1.0f, &scales[2]))) return st;
+        if ((st = eng_attr_float(g, n, "width_scale", 1.0f, &scales[3]))) return st;
+    } else if (opset < 9) {
         if (!engine_node_attr(n, "scales"))
             return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "required attribute 'scales' is missing");
         if ((st = eng_attr_floats(g, n, "scales", scales, ENGINE_MAX_RANK, &cnt))) return st;

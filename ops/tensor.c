@@ -23,11 +23,12 @@ engine_status eng_infer_Concat(eng_graph *g, engine_node *n) {
     const engine_value *x = n->inputs[0];
     if ((st = eng_check_dtype(g, n, 0, "inputs", ENG_DT_ANY))) return st;
     if (x->rank < 1) return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 is a scalar; expected rank >= 1");
-    if (!engine_node_attr(n, "axis"))
+    /* Concat-1: axis optional, 1 by default; required from opset 4 */
+    if (!engine_node_attr(n, "axis") && eng_opset(g, n) >= 4)
         return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "required attribute 'axis' is missing");
     int64_t axis;
     int ax;
-    if ((st = eng_attr_int(g, n, "axis", 0, &axis))) return st;
+    if ((st = eng_attr_int(g, n, "axis", 1, &axis))) return st;
     if ((st = eng_norm_axis(g, n, axis, x->rank, 0, "axis", &ax))) return st;
     int64_t dims[ENGINE_MAX_RANK];
     memcpy(dims, x->dims, sizeof(int64_t) * (size_t)x->rank);
@@ -194,14 +195,24 @@ engine_status eng_infer_Slice(eng_graph *g, engine_node *n) {
     return ENGINE_OK;
 }
 
+/* Reshape: the shape is an attribute in opsets 1-4 (consumed_inputs
+ * ignored), input 1 from opset 5. */
 engine_status eng_infer_Reshape(eng_graph *g, engine_node *n) {
-    engine_status st = eng_check_input_count(g, n, 2, 2);
+    int old = eng_opset(g, n) < 5;
+    engine_status st = eng_check_input_count(g, n, old ? 1 : 2, old ? 1 : 2);
     if (st) return st;
     const engine_value *x = n->inputs[0];
     if ((st = eng_check_dtype(g, n, 0, "data", ENG_DT_ANY))) return st;
     int64_t shape[ENGINE_MAX_RANK];
     int cnt;
-    if ((st = eng_const_ints(g, n, 1, shape, ENGINE_MAX_RANK, &cnt))) return st;
+    if (old) {
+        if ((st = eng_attr_ints(g, n, "shape", shape, ENGINE_MAX_RANK, &cnt))) return st;
+        if (cnt < 0)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "attribute 'shape' is missing (opset %d)",
+                                  eng_opset(g, n));
+    } else if ((st = eng_const_ints(g, n, 1, shape, ENGINE_MAX_RANK, &cnt))) {
+        return st;
+    }
     int64_t allowzero;
     if ((st = eng_attr_int(g, n, "allowzero", 0, &allowzero))) return st;
     int64_t total;
@@ -522,6 +533,13 @@ engine_status eng_infer_Dropout(eng_graph *g, engine_node *n) {
     engine_status st = eng_check_input_count(g, n, 1, opset < 12 ? 1 : 3);
     if (st) return st;
     if ((st = eng_check_dtype(g, n, 0, "data", ENG_DT_ANY))) return st;
+    /* Opsets 1 and 6: is_test, whose default 0 is training (random drops) */
+    int64_t is_test = 1;
+    if (opset < 7 && (st = eng_attr_int(g, n, "is_test", 0, &is_test))) return st;
+    if (!is_test)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                              "is_test=0 (opset %d: training mode, its default) is not supported; inference needs "
+                              "is_test=1", opset);
     double training = 0.0;
     int present = 0;
     if (eng_has_input(n, 2) && (st = eng_const_scalar(g, n, 2, &training, &present))) return st;
@@ -530,11 +548,22 @@ engine_status eng_infer_Dropout(eng_graph *g, engine_node *n) {
     if (n->n_outputs > 2) return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "has %d outputs, at most 2", n->n_outputs);
     const engine_value *x = n->inputs[0];
     if ((st = eng_same_as_input(g, n, 0))) return st;
+    /* Before opset 10 the mask has the data's type; the backends write a
+     * bool mask only, so an older mask must go unread. */
+    if (opset < 10 && n->n_outputs > 1 && n->outputs[1]) {
+        if (eng_graph_use_count(g, n->outputs[1]) > 0)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                                  "output 1 (mask) of the data's type (opset %d) is not supported", opset);
+        return eng_set_output(g, n, 1, x->dtype, x->rank, x->dims);
+    }
     return eng_set_output(g, n, 1, ENGINE_DTYPE_BOOL, x->rank, x->dims);
 }
 
-/* Pad: pads/value attributes before opset 11; then inputs pads,
- * constant_value and (opset 18) axes. */
+/* Pad: paddings (opset 1) or pads (2-10) and value attributes; from 11
+ * inputs pads, constant_value and (opset 18) axes; opset 19 adds mode
+ * wrap, periodic along each axis (the spec's torus) whatever the pad
+ * length; numpy's np.pad, which ONNX's reference runs, repeats otherwise
+ * once a pad exceeds the axis. */
 engine_status eng_infer_Pad(eng_graph *g, engine_node *n) {
     int opset = eng_opset(g, n);
     engine_status st = eng_check_input_count(g, n, opset < 11 ? 1 : 2, opset < 11 ? 1 : 4);
@@ -549,13 +578,16 @@ engine_status eng_infer_Pad(eng_graph *g, engine_node *n) {
     if (strcmp(mode, "constant") == 0) p.mode = ENGINE_PAD_CONSTANT;
     else if (strcmp(mode, "reflect") == 0) p.mode = ENGINE_PAD_REFLECT;
     else if (strcmp(mode, "edge") == 0) p.mode = ENGINE_PAD_EDGE;
-    else return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "mode '%s' is not supported", mode);
+    else if (strcmp(mode, "wrap") == 0 && opset >= 19) p.mode = ENGINE_PAD_WRAP;
+    else return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "mode '%s' is not supported in opset %d", mode, opset);
     int64_t pads[2 * ENGINE_MAX_RANK], axes[ENGINE_MAX_RANK];
     int cnt, n_axes = -1;
     if (opset < 11) {
-        if (!engine_node_attr(n, "pads"))
-            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "required attribute 'pads' is missing");
-        if ((st = eng_attr_ints(g, n, "pads", pads, 2 * ENGINE_MAX_RANK, &cnt))) return st;
+        const char *pname = opset < 2 ? "paddings" : "pads"; /* Pad-1 calls them paddings */
+        if (!engine_node_attr(n, pname))
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "required attribute '%s' is missing (opset %d)",
+                                  pname, opset);
+        if ((st = eng_attr_ints(g, n, pname, pads, 2 * ENGINE_MAX_RANK, &cnt))) return st;
         float value;
         if ((st = eng_attr_float(g, n, "value", 0.0f, &value))) return st;
         p.value = value;
@@ -595,8 +627,9 @@ engine_status eng_infer_Pad(eng_graph *g, engine_node *n) {
             return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE,
                                   "reflect pads %lld, %lld on axis %d need an input larger than them (size %lld)",
                                   (long long)b, (long long)e, d, (long long)in);
-        if (p.mode == ENGINE_PAD_EDGE && (b > 0 || e > 0) && in == 0)
-            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "edge padding an empty axis %d", d);
+        if ((p.mode == ENGINE_PAD_EDGE || p.mode == ENGINE_PAD_WRAP) && (b > 0 || e > 0) && in == 0)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "%s padding an empty axis %d",
+                                  p.mode == ENGINE_PAD_EDGE ? "edge" : "wrap", d);
     }
     if ((st = eng_set_output(g, n, 0, x->dtype, r, dims))) return st;
     engine_pad_params *out = eng_node_params(g, n, sizeof *out);
@@ -609,10 +642,23 @@ engine_status eng_infer_Cast(eng_graph *g, engine_node *n) {
     engine_status st = eng_check_input_count(g, n, 1, 1);
     if (st) return st;
     if ((st = eng_check_dtype(g, n, 0, "input", ENG_DT_ANY))) return st;
-    if (!engine_node_attr(n, "to"))
-        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "required attribute 'to' is missing");
-    int64_t to;
-    if ((st = eng_attr_int(g, n, "to", 0, &to))) return st;
+    const engine_attr *ta = engine_node_attr(n, "to");
+    if (!ta) return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "required attribute 'to' is missing");
+    int64_t to = 0;
+    if (ta->type == ENGINE_ATTR_STRING && eng_opset(g, n) < 6) {
+        /* Cast-1: the type by its TensorProto name */
+        static const struct { const char *name; int64_t type; } names[] = {
+            {"FLOAT", ENGINE_DTYPE_F32}, {"UINT8", ENGINE_DTYPE_U8}, {"INT8", ENGINE_DTYPE_I8},
+            {"INT32", ENGINE_DTYPE_I32}, {"INT64", ENGINE_DTYPE_I64}, {"BOOL", ENGINE_DTYPE_BOOL},
+            {"FLOAT16", ENGINE_DTYPE_F16}, {"DOUBLE", ENGINE_DTYPE_F64}};
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; ++k)
+            if (ta->s && strcmp(ta->s, names[k].name) == 0) to = names[k].type;
+        if (!to)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "cast to type '%s' is not supported",
+                                  ta->s ? ta->s : "");
+    } else if ((st = eng_attr_int(g, n, "to", 0, &to))) {
+        return st;
+    }
     if (to <= 0 || to >= 32 || !(ENG_DT_ANY & ENG_DT(to)))
         return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "cast to type %lld is not supported", (long long)to);
     const engine_value *x = n->inputs[0];
@@ -641,15 +687,30 @@ engine_status eng_infer_Expand(eng_graph *g, engine_node *n) {
     return eng_set_output(g, n, 0, x->dtype, rank, dims);
 }
 
+/* Tile: repeats per axis (input 1) from opset 6; Tile-1 takes two scalars
+ * instead, tiles (input 1) copies along axis (input 2). The kernels read
+ * only the input and output shapes. */
 engine_status eng_infer_Tile(eng_graph *g, engine_node *n) {
-    engine_status st = eng_check_input_count(g, n, 2, 2);
+    int old = eng_opset(g, n) < 6;
+    engine_status st = eng_check_input_count(g, n, old ? 3 : 2, old ? 3 : 2);
     if (st) return st;
     const engine_value *x = n->inputs[0];
     if ((st = eng_check_dtype(g, n, 0, "input", ENG_DT_ANY))) return st;
-    if ((st = eng_check_dtype(g, n, 1, "repeats", ENG_DT(ENGINE_DTYPE_I64)))) return st;
     int64_t rep[ENGINE_MAX_RANK];
     int cnt;
-    if ((st = eng_const_ints(g, n, 1, rep, ENGINE_MAX_RANK, &cnt))) return st;
+    if (old) {
+        double tiles, axis;
+        int present;
+        if ((st = eng_const_scalar(g, n, 1, &tiles, &present))) return st;
+        if ((st = eng_const_scalar(g, n, 2, &axis, &present))) return st;
+        int ax;
+        if ((st = eng_norm_axis(g, n, (int64_t)axis, x->rank, 0, "axis", &ax))) return st;
+        cnt = x->rank;
+        for (int d = 0; d < cnt; ++d) rep[d] = d == ax ? (int64_t)tiles : 1;
+    } else {
+        if ((st = eng_check_dtype(g, n, 1, "repeats", ENG_DT(ENGINE_DTYPE_I64)))) return st;
+        if ((st = eng_const_ints(g, n, 1, rep, ENGINE_MAX_RANK, &cnt))) return st;
+    }
     if (cnt != x->rank)
         return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "repeats has %d values but input 0 has rank %d", cnt,
                               x->rank);

@@ -68,7 +68,7 @@ def make_case(name, nodes, inputs, outputs, inits=None, opset=13, tol=TOL, check
     graph = helper.make_graph(nodes, name, g_inputs, g_outputs, init_list)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="gen_op_cases")
-    assert 7 <= opset <= 18, (name, opset)  # the engine supports opsets 7 to 18
+    assert 1 <= opset <= 21, (name, opset)  # the engine supports opsets 1 to 21
     if opset > 17:
         model.ir_version = 8
     if check:
@@ -252,6 +252,8 @@ def resize_coord(xo, scale, in_len, out_len, mode):
         return xo * (in_len - 1) / (out_len - 1) if out_len > 1 else 0.0 * xo
     if mode == "asymmetric":
         return xo / scale
+    if mode == "tf_half_pixel_for_nn":  # Resize-11 only
+        return (xo + 0.5) / scale
     raise ValueError(mode)
 
 
@@ -978,6 +980,11 @@ def gen_resize():
     case("resize13_nearest_round_prefer_ceil_sizes", (1, 1, 5, 4), 13, "nearest", "half_pixel",
          "round_prefer_ceil", sizes=[1, 1, 8, 7])
     case("resize11_nearest_ceil_asym_sizes", (1, 1, 4, 4), 11, "nearest", "asymmetric", "ceil", sizes=[1, 1, 6, 6])
+    # tf_half_pixel_for_nn: Resize-11's own mode, dropped in 13
+    case("resize11_nearest_tf_half_pixel_for_nn", (1, 2, 5, 4), 11, "nearest", "tf_half_pixel_for_nn", "floor",
+         scales=[1, 1, 1.6, 2.5])
+    case("resize11_nearest_tf_half_pixel_for_nn_down", (1, 1, 7, 6), 11, "nearest", "tf_half_pixel_for_nn",
+         sizes=[1, 1, 3, 4])
     case("resize13_nearest_align_corners", (1, 1, 3, 4), 13, "nearest", "align_corners", "round_prefer_floor",
          sizes=[1, 1, 6, 7])
     case("resize13_nearest_floor_sizes_asym", (1, 2, 5, 3), 13, "nearest", "asymmetric", "floor",
@@ -1052,6 +1059,191 @@ def gen_resize():
             node = helper.make_node("Upsample", ["X"], ["Y"], mode=mode, scales=[float(v) for v in scales])
             inits = {}
         make_case(name, [node], [("X", x)], [("Y", f32(ref))], inits=inits, opset=opset)
+
+
+def gen_opset_forms():
+    """The forms of opsets 1-6 (and the other old attribute forms) that no
+    node test covers: legacy broadcasting, consumed_inputs, is_test,
+    attribute shapes, Cast-1's type names, Tile-1, Upsample-1; and Pad-19's
+    wrap mode (onnx 1.12's checker predates opset 19: built unchecked)."""
+    for name, xs, pads in (("pad_opset19_wrap", (1, 2, 3, 4), [0, 0, 1, 2, 0, 0, 2, 1]),
+                           ("pad_opset19_wrap_full", (3, 4), [3, 0, 1, 4])):  # pads up to the size
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        r = len(xs)
+        ref = np.pad(x, [(pads[d], pads[r + d]) for d in range(r)], mode="wrap")
+        make_case(name, [helper.make_node("Pad", ["X", "p"], ["Y"], mode="wrap")], [("X", x)], [("Y", ref)],
+                  inits={"p": np.array(pads, np.int64)}, opset=19, check=False)
+    # Add/Sub/Mul/Div/Pow/Equal before opset 7: broadcast=1 aligns B at axis
+    for name, op, opset, bshape, axis, fn in (
+            ("add_opset6_broadcast_axis1", "Add", 6, (3, 4), 1, np.add),
+            ("mul_opset6_broadcast_axis0", "Mul", 6, (2,), 0, np.multiply),
+            ("sub_opset1_broadcast_suffix", "Sub", 1, (4, 5), None, np.subtract),
+            ("div_opset6_broadcast_scalar", "Div", 6, (), None, np.divide),
+            ("pow_opset1_broadcast_axis2", "Pow", 1, (4,), 2, np.power)):
+        rng = rng_for(name)
+        a = uniform(rng, (2, 3, 4, 5), 0.5, 2.0)
+        b = uniform(rng, bshape, 0.5, 2.0)
+        ax = 4 - len(bshape) if axis is None else axis
+        bb = d64(b).reshape(bshape + (1,) * (4 - ax - len(bshape)))
+        attrs = {"broadcast": 1}
+        if axis is not None:
+            attrs["axis"] = axis
+        if opset == 1 and op != "Pow":
+            attrs["consumed_inputs"] = [0, 0]
+        make_case(name, [helper.make_node(op, ["A", "B"], ["C"], **attrs)], [("A", a)],
+                  [("C", f32(fn(d64(a), bb)))], inits={"B": b}, opset=opset)
+    name = "mul_opset6_shared_b_two_axes"  # one constant B aligned two ways: each node gets its own copy
+    rng = rng_for(name)
+    a1, a2, b = normal(rng, (2, 3, 4)), normal(rng, (3, 5)), normal(rng, (3,))
+    make_case(name, [helper.make_node("Mul", ["A1", "B"], ["C1"], broadcast=1, axis=1),
+                     helper.make_node("Mul", ["A2", "B"], ["C2"], broadcast=1, axis=0)], [("A1", a1), ("A2", a2)],
+              [("C1", f32(d64(a1) * d64(b)[:, None])), ("C2", f32(d64(a2) * d64(b)[:, None]))], inits={"B": b},
+              opset=6)
+    name = "add_opset6_same_shape_inputs"
+    rng = rng_for(name)
+    a, b = normal(rng, (3, 4)), normal(rng, (3, 4))
+    make_case(name, [helper.make_node("Add", ["A", "B"], ["C"])], [("A", a), ("B", b)],
+              [("C", f32(d64(a) + d64(b)))], opset=6)
+    name = "equal_opset1_broadcast_axis1"
+    rng = rng_for(name)
+    a = rng.integers(0, 3, (2, 3, 4)).astype(np.int64)
+    b = rng.integers(0, 3, (3,)).astype(np.int64)
+    make_case(name, [helper.make_node("Equal", ["A", "B"], ["C"], broadcast=1, axis=1)], [("A", a)],
+              [("C", np.equal(a, b[:, None]))], inits={"B": b}, opset=1)
+
+    # consumed_inputs (opset 1) is ignored
+    name = "relu_opset1_consumed_inputs"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4))
+    make_case(name, [helper.make_node("Relu", ["X"], ["Y"], consumed_inputs=[0])], [("X", x)],
+              [("Y", f32(np.maximum(d64(x), 0)))], opset=1)
+    name = "clip_opset1_attrs"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4), 2.0)
+    make_case(name, [helper.make_node("Clip", ["X"], ["Y"], min=-0.5, max=1.0, consumed_inputs=[0])], [("X", x)],
+              [("Y", f32(np.clip(d64(x), -0.5, 1.0)))], opset=1)
+    name = "leakyrelu_opset1"
+    rng = rng_for(name)
+    x = normal(rng, (2, 5))
+    make_case(name, [helper.make_node("LeakyRelu", ["X"], ["Y"], alpha=0.2, consumed_inputs=[0])], [("X", x)],
+              [("Y", f32(np.where(x >= 0, d64(x), 0.2 * d64(x))))], opset=1)
+
+    # BatchNormalization: opset 1 (consumed_inputs, is_test), 6 (is_test), 7 spatial=0 on rank 2
+    for name, opset, xs, attrs in (
+            ("batchnorm_opset1_is_test", 1, (2, 3, 4, 4), {"is_test": 1, "consumed_inputs": [0, 0, 0, 1, 1]}),
+            ("batchnorm_opset6_is_test", 6, (2, 3, 5), {"is_test": 1, "epsilon": 1e-3, "momentum": 0.8}),
+            ("batchnorm_opset7_spatial0_rank2", 7, (4, 3), {"spatial": 0})):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        c = xs[1]
+        sc, bi, mu = normal(rng, (c,)), normal(rng, (c,)), normal(rng, (c,))
+        var = uniform(rng, (c,), 0.5, 2.0)
+        eps = attrs.get("epsilon", 1e-5)
+        sh = (1, c) + (1,) * (len(xs) - 2)
+        ref = (d64(x) - d64(mu).reshape(sh)) / np.sqrt(d64(var).reshape(sh) + eps) * d64(sc).reshape(sh) \
+            + d64(bi).reshape(sh)
+        make_case(name, [helper.make_node("BatchNormalization", ["X", "s", "b", "m", "v"], ["Y"], **attrs)],
+                  [("X", x)], [("Y", f32(ref))], inits={"s": sc, "b": bi, "m": mu, "v": var}, opset=opset)
+    name = "instancenorm_opset1_consumed_inputs"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4, 5))
+    sc, bi = normal(rng, (3,)), normal(rng, (3,))
+    mean = d64(x).mean(axis=(2, 3), keepdims=True)
+    var = d64(x).var(axis=(2, 3), keepdims=True)
+    ref = (d64(x) - mean) / np.sqrt(var + 1e-5) * d64(sc).reshape(1, 3, 1, 1) + d64(bi).reshape(1, 3, 1, 1)
+    make_case(name, [helper.make_node("InstanceNormalization", ["X", "s", "b"], ["Y"], consumed_inputs=[0, 0, 0])],
+              [("X", x)], [("Y", f32(ref))], inits={"s": sc, "b": bi}, opset=1)
+
+    # Dropout with is_test=1 (opsets 1 and 6): the identity
+    name = "dropout_opset6_is_test"
+    rng = rng_for(name)
+    x = normal(rng, (3, 4))
+    make_case(name, [helper.make_node("Dropout", ["X"], ["Y"], is_test=1, ratio=0.4)], [("X", x)], [("Y", x)],
+              opset=6)
+    name = "dropout_opset7_unread_mask"  # the mask of opsets 1-9 has the data's type
+    rng = rng_for(name)
+    x = normal(rng, (2, 5))
+    make_case(name, [helper.make_node("Dropout", ["X"], ["T", "M"]), helper.make_node("Relu", ["T"], ["Y"])],
+              [("X", x)], [("Y", np.maximum(x, 0))], opset=7)
+
+    # Reshape-1 (shape attribute), Concat-1 (axis 1 by default), Split-2 (attribute)
+    name = "reshape_opset1_shape_attr"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4))
+    make_case(name, [helper.make_node("Reshape", ["X"], ["Y"], shape=[0, -1])], [("X", x)],
+              [("Y", x.reshape(2, 12))], opset=1)
+    name = "concat_opset1_default_axis"
+    rng = rng_for(name)
+    a, b = normal(rng, (2, 3, 2)), normal(rng, (2, 1, 2))
+    make_case(name, [helper.make_node("Concat", ["A", "B"], ["C"])], [("A", a), ("B", b)],
+              [("C", np.concatenate([a, b], axis=1))], opset=1, check=False)
+    name = "split_opset2_attr"
+    rng = rng_for(name)
+    x = normal(rng, (2, 6))
+    make_case(name, [helper.make_node("Split", ["X"], ["Y0", "Y1"], axis=1, split=[2, 4])], [("X", x)],
+              [("Y0", x[:, :2]), ("Y1", x[:, 2:])], opset=2)
+    name = "squeeze_unsqueeze_opset1_attr"
+    rng = rng_for(name)
+    x = normal(rng, (2, 1, 3))
+    make_case(name, [helper.make_node("Squeeze", ["X"], ["T"], axes=[1]),
+                     helper.make_node("Unsqueeze", ["T"], ["Y"], axes=[0])], [("X", x)],
+              [("Y", x.reshape(1, 2, 3))], opset=1)
+    name = "reducemean_opset1_axes_attr"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4))
+    make_case(name, [helper.make_node("ReduceMean", ["X"], ["Y"], axes=[2], keepdims=0)], [("X", x)],
+              [("Y", f32(d64(x).mean(axis=2)))], opset=1)
+    name = "softmax_opset1_axis1_rank3"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4))
+    x2 = d64(x).reshape(2, 12)
+    e = np.exp(x2 - x2.max(axis=1, keepdims=True))
+    make_case(name, [helper.make_node("Softmax", ["X"], ["Y"])], [("X", x)],
+              [("Y", f32((e / e.sum(axis=1, keepdims=True)).reshape(2, 3, 4)))], opset=1)
+
+    # Pad-1 (paddings) and Pad-2 (pads) attributes
+    name = "pad_opset1_paddings"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3))
+    make_case(name, [helper.make_node("Pad", ["X"], ["Y"], paddings=[0, 1, 1, 2], value=1.5)], [("X", x)],
+              [("Y", np.pad(x, ((0, 1), (1, 2)), constant_values=1.5))], opset=1)
+    name = "pad_opset2_reflect"
+    rng = rng_for(name)
+    x = normal(rng, (1, 2, 4, 4))
+    make_case(name, [helper.make_node("Pad", ["X"], ["Y"], pads=[0, 0, 1, 2, 0, 0, 2, 1], mode="reflect")],
+              [("X", x)], [("Y", np.pad(x, ((0, 0), (0, 0), (1, 2), (2, 1)), mode="reflect"))], opset=2)
+
+    # Cast-1: the type by name
+    name = "cast_opset1_to_string"
+    rng = rng_for(name)
+    x = rng.integers(-5, 5, (3, 4)).astype(np.int64)
+    make_case(name, [helper.make_node("Cast", ["X"], ["Y"], to="FLOAT")], [("X", x)],
+              [("Y", x.astype(np.float32))], opset=1, check=False)
+
+    # Tile-1: tiles copies along axis (two scalar inputs)
+    name = "tile_opset1_tiles_axis"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3))
+    make_case(name, [helper.make_node("Tile", ["X", "t", "a"], ["Y"])], [("X", x)], [("Y", np.tile(x, (1, 3)))],
+              inits={"t": np.array(3, np.int64), "a": np.array(1, np.int64)}, opset=1, check=False)
+
+    # Upsample-1: height_scale/width_scale; Gemm-6 with broadcast; MaxPool-1
+    name = "upsample_opset1_nearest"
+    rng = rng_for(name)
+    x = normal(rng, (1, 2, 3, 3))
+    make_case(name, [helper.make_node("Upsample", ["X"], ["Y"], height_scale=2.0, width_scale=3.0)], [("X", x)],
+              [("Y", x.repeat(2, axis=2).repeat(3, axis=3))], opset=1, check=False)
+    name = "gemm_opset6_broadcast_c"
+    rng = rng_for(name)
+    a, b, c = normal(rng, (3, 4)), normal(rng, (4, 5)), normal(rng, (5,))
+    make_case(name, [helper.make_node("Gemm", ["A", "B", "C"], ["Y"], broadcast=1, alpha=0.5)], [("A", a)],
+              [("Y", f32(0.5 * d64(a) @ d64(b) + d64(c)))], inits={"B": b, "C": c}, opset=6)
+    name = "maxpool_opset1"
+    rng = rng_for(name)
+    x = normal(rng, (1, 2, 4, 4))
+    make_case(name, [helper.make_node("MaxPool", ["X"], ["Y"], kernel_shape=[2, 2], strides=[2, 2])], [("X", x)],
+              [("Y", x.reshape(1, 2, 2, 2, 2, 2).max(axis=(3, 5)))], opset=1)
 
 
 def gen_tensor():
@@ -1463,6 +1655,7 @@ def main(argv):
     gen_reduce()
     gen_resize()
     gen_tensor()
+    gen_opset_forms()
 
     # every op of ENGINE_OP_LIST must be covered
     ops_h = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine", "include", "engine", "ops.h")

@@ -8,8 +8,9 @@
 set -eu
 kind=$1 runner=$2 gen=$3 out=$4 backends=${5:-ref}
 py=${PYTHON:-/usr/bin/python3}
-genargs=""
-[ "$kind" = zoo ] && genargs="--preserve-bn"
+# GENARGS: extra generator options (run_conformance.sh: --onnx VERSION).
+genargs=${GENARGS:-}
+[ "$kind" = zoo ] && genargs="$genargs --preserve-bn"
 # Regenerated when the generator's folder (its helper scripts included)
 # changes: STAMP holds a hash of those sources, and of ops.h, which the node
 # test selection reads.

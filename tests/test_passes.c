@@ -37,7 +37,7 @@ static engine_context *new_ctx(void) {
 static eng_graph *new_graph(engine_context *ctx) {
     eng_graph *g;
     assert_int_equal(eng_graph_create(ctx, &g), ENGINE_OK);
-    g->opset = 17;
+    g->opset = 18; /* Mish exists from 18 */
     rng_state = 12345;
     return g;
 }

@@ -468,10 +468,15 @@ static void test_activation(void **state) {
     static const char *const plain[] = {"Relu", "Sigmoid", "HardSwish", "Tanh", "Softplus", "Mish",
                                         "Sqrt", "Exp",     "Log",       "Neg",  "Abs"};
     for (size_t k = 0; k < sizeof plain / sizeof plain[0]; ++k) {
-        engine_node *n = node(f, plain[k], 14, 1, 1, in_f32(f, L(2, 3)));
+        engine_node *n = node(f, plain[k], 18, 1, 1, in_f32(f, L(2, 3)));
         ok(f, n);
         shape_is(OUT(n, 0), F32, L(2, 3));
     }
+    /* an op used before the opset that defines it */
+    err(f, node(f, "Mish", 17, 1, 1, in_f32(f, L(2, 3))), ENGINE_ERR_INVALID_MODEL,
+        "Mish is not defined in opset 17 (it exists from opset 18)");
+    err(f, node(f, "Resize", 9, 1, 2, in_f32(f, L(1, 1, 2, 2)), in_f32(f, L(4))), ENGINE_ERR_INVALID_MODEL,
+        "opset 9");
     engine_node *n = node(f, "Neg", 13, 1, 1, in_t(f, I64, L(4)));
     ok(f, n);
     shape_is(OUT(n, 0), I64, L(4));

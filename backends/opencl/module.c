@@ -99,7 +99,8 @@ static int ocl_supports_node(const engine_node *n) {
     for (int k = 0; k < n->n_outputs; ++k) {
         const engine_value *v = n->outputs[k];
         if (!v) continue;
-        if (k > 0 && n->op != ENGINE_OP_Split && !(n->op == ENGINE_OP_Dropout && k == 1 && v->dtype == ENGINE_DTYPE_BOOL))
+        if (k > 0 && n->op != ENGINE_OP_Split && !(n->op == ENGINE_OP_Dropout && k == 1 &&
+                                                (v->dtype == ENGINE_DTYPE_BOOL || v->dtype == ENGINE_DTYPE_F32)))
             return 0;
         if (dclass(v->dtype) < 0 || !numel_ok(v)) return 0;
     }

@@ -63,6 +63,7 @@
 #define PAD_CONSTANT 0
 #define PAD_REFLECT 1
 #define PAD_EDGE 2
+#define PAD_WRAP 3
 
 /* Width of an integer tensor stored as long (the `nb` arguments:
  * narrow_l, f_to_l, f_unary_l, f_arith_l, f_cast_tl): results are wrapped

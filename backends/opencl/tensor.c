@@ -17,7 +17,7 @@
 
 /* f_pad reads engine_pad_mode as it is. */
 _Static_assert(ENGINE_PAD_CONSTANT == PAD_CONSTANT && ENGINE_PAD_REFLECT == PAD_REFLECT &&
-                   ENGINE_PAD_EDGE == PAD_EDGE,
+                   ENGINE_PAD_EDGE == PAD_EDGE && ENGINE_PAD_WRAP == PAD_WRAP,
                "ocl_codes.h's PAD_* differ from engine_pad_mode");
 
 void ocl_emit_copy_strided(ocl_builder *b, int xs, int xextra, int ys, int yextra, int r, const int64_t *count,
@@ -257,7 +257,7 @@ static void emit_pad(ocl_builder *b, const engine_node *n) {
     }
     int xs = IN(0), ys = OUT(0);
     if (numel(x) == 0 && p->mode != ENGINE_PAD_CONSTANT && numel(y) > 0) {
-        ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "reflect/edge padding of an empty tensor");
+        ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "reflect/edge/wrap padding of an empty tensor");
         return;
     }
     int mo = ocl_meta_add(b, meta, 2 + 3 * r);

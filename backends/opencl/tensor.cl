@@ -96,6 +96,9 @@ __kernel void f_pad(__global const int *m, int mo, __global const T *x, int xo, 
                 outside = 1;
             } else if (mode == PAD_EDGE) {
                 k = k < 0 ? 0 : n - 1;
+            } else if (mode == PAD_WRAP) {
+                k = k % n;
+                if (k < 0) k += n;
             } else if (n == 1) {
                 k = 0;
             } else {
@@ -126,6 +129,9 @@ __kernel void f_pad_l(__global const int *m, int mo, __global const long *x, int
                 outside = 1;
             } else if (mode == PAD_EDGE) {
                 k = k < 0 ? 0 : n - 1;
+            } else if (mode == PAD_WRAP) {
+                k = k % n;
+                if (k < 0) k += n;
             } else if (n == 1) {
                 k = 0;
             } else {

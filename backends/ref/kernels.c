@@ -96,8 +96,10 @@ int ref_supports(const engine_node *n) {
 
     case ENGINE_OP_ReduceMean:
         return n->params && same01(n, FLOATS_);
-    case ENGINE_OP_ReduceSum: case ENGINE_OP_ReduceMax:
+    case ENGINE_OP_ReduceSum:
         return n->params && same01(n, FLOATS_ | BIT_(ENGINE_DTYPE_I64));
+    case ENGINE_OP_ReduceMax: /* bool: ReduceMax-20 */
+        return n->params && same01(n, FLOATS_ | BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_BOOL));
 
     case ENGINE_OP_Concat:
         if (!n->params || !is(out_(n, 0), ANY_)) return 0;
@@ -116,7 +118,8 @@ int ref_supports(const engine_node *n) {
     case ENGINE_OP_Identity: case ENGINE_OP_Expand: case ENGINE_OP_Tile:
         return same01(n, ANY_);
     case ENGINE_OP_Dropout:
-        return same01(n, ANY_) && (!out_(n, 1) || is(out_(n, 1), BIT_(ENGINE_DTYPE_BOOL)));
+        /* the mask: bool, or float32 before opset 10 */
+        return same01(n, ANY_) && (!out_(n, 1) || is(out_(n, 1), BIT_(ENGINE_DTYPE_BOOL) | BIT_(ENGINE_DTYPE_F32)));
     case ENGINE_OP_Gather:
         return n->params && same01(n, ANY_) &&
                is(in_(n, 1), BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_I32));

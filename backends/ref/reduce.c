@@ -5,8 +5,9 @@
  * copies the input: noop_with_empty_axes). keepdims only changes the
  * output's shape, not its C-order data, so the kernel ignores it. For each
  * output element we walk the reduced sub-space; float32 accumulates in
- * double, int64 (ReduceSum/ReduceMax) in wrapping integers. An empty
- * reduction gives 0 (Sum), NaN (Mean) or the type's lowest value (Max). */
+ * double, int64 (ReduceSum/ReduceMax) in wrapping integers; bool
+ * (ReduceMax-20) is any-true. An empty reduction gives 0 (Sum), NaN (Mean)
+ * or the type's lowest value (Max; false for bool). */
 #include <math.h>
 #include <stdint.h>
 
@@ -20,7 +21,8 @@ static engine_status reduce(const engine_node *n, const void *const *in, void *c
     const engine_reduce_params *p = n->params;
     if (!x || !y || !p || !in[0] || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
     if (x->dtype != y->dtype) return ENGINE_ERR_UNSUPPORTED;
-    if (x->dtype != ENGINE_DTYPE_F32 && !(x->dtype == ENGINE_DTYPE_I64 && k != R_MEAN))
+    if (x->dtype != ENGINE_DTYPE_F32 && !(x->dtype == ENGINE_DTYPE_I64 && k != R_MEAN) &&
+        !(x->dtype == ENGINE_DTYPE_BOOL && k == R_MAX))
         return ENGINE_ERR_UNSUPPORTED;
     if (x->rank < 0 || x->rank > ENGINE_MAX_RANK) return ENGINE_ERR_SHAPE;
 
@@ -71,6 +73,8 @@ static engine_status reduce(const engine_node *n, const void *const *in, void *c
                 } else {
                     facc += v;
                 }
+            } else if (x->dtype == ENGINE_DTYPE_BOOL) { /* ReduceMax-20: any true */
+                if (((const uint8_t *)in[0])[off]) imax = 1;
             } else {
                 int64_t v = ((const int64_t *)in[0])[off];
                 if (k == R_MAX) {
@@ -83,6 +87,8 @@ static engine_status reduce(const engine_node *n, const void *const *in, void *c
         if (x->dtype == ENGINE_DTYPE_F32) {
             if (k == R_MEAN) facc = n_red > 0 ? facc / (double)n_red : NAN;
             ((float *)out[0])[o] = (float)facc;
+        } else if (x->dtype == ENGINE_DTYPE_BOOL) {
+            ((uint8_t *)out[0])[o] = imax == 1; /* an empty reduction: false, the lowest */
         } else {
             ((int64_t *)out[0])[o] = k == R_MAX ? imax : (int64_t)isum;
         }

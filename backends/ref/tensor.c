@@ -265,13 +265,17 @@ engine_status ref_Identity(const engine_node *n, const void *const *in, void *co
     return copy_through(n, in, out);
 }
 
-/* Dropout at inference: Y = X, and the optional mask is all true. */
+/* Dropout at inference: Y = X, and the optional mask is all true (bool;
+ * before opset 10 of the data's type, float32 here: all 1). */
 engine_status ref_Dropout(const engine_node *n, const void *const *in, void *const *out) {
     const engine_value *mask = n->n_outputs > 1 ? n->outputs[1] : NULL;
-    if (mask && out[1] && mask->dtype != ENGINE_DTYPE_BOOL) return ENGINE_ERR_UNSUPPORTED;
+    if (mask && out[1] && mask->dtype != ENGINE_DTYPE_BOOL && mask->dtype != ENGINE_DTYPE_F32)
+        return ENGINE_ERR_UNSUPPORTED;
     engine_status st = copy_through(n, in, out);
     if (st != ENGINE_OK) return st;
-    if (mask && out[1]) memset(out[1], 1, (size_t)engine_value_numel(mask));
+    if (mask && out[1] && mask->dtype == ENGINE_DTYPE_BOOL) memset(out[1], 1, (size_t)engine_value_numel(mask));
+    if (mask && out[1] && mask->dtype == ENGINE_DTYPE_F32)
+        for (int64_t i = 0, c = engine_value_numel(mask); i < c; ++i) ((float *)out[1])[i] = 1.0f;
     return ENGINE_OK;
 }
 
@@ -407,7 +411,8 @@ engine_status ref_Pad(const engine_node *n, const void *const *in, void *const *
     const engine_pad_params *p = n->params;
     if (!p) return ENGINE_ERR_INVALID_ARGUMENT;
     if (x->rank != y->rank) return ENGINE_ERR_SHAPE;
-    if (p->mode != ENGINE_PAD_CONSTANT && p->mode != ENGINE_PAD_REFLECT && p->mode != ENGINE_PAD_EDGE)
+    if (p->mode != ENGINE_PAD_CONSTANT && p->mode != ENGINE_PAD_REFLECT && p->mode != ENGINE_PAD_EDGE &&
+        p->mode != ENGINE_PAD_WRAP)
         return ENGINE_ERR_UNSUPPORTED;
     uint8_t fill[8];
     scalar v = {0, 0, p->value};
@@ -426,6 +431,9 @@ engine_status ref_Pad(const engine_node *n, const void *const *in, void *const *
                     outside = 1;
                 } else if (p->mode == ENGINE_PAD_EDGE) {
                     k = k < 0 ? 0 : m - 1;
+                } else if (p->mode == ENGINE_PAD_WRAP) {
+                    k %= m;
+                    if (k < 0) k += m;
                 } else if (m == 1) {
                     k = 0;
                 } else {

@@ -12,8 +12,10 @@
 
 #include "onnx-subset.pb-c.h"
 
-#define ENG_OPSET_MIN 7
-#define ENG_OPSET_MAX 18
+/* The default domain's opsets the ops/ shape functions know, version by
+ * version (each reads the attributes and inputs of the node's opset). */
+#define ENG_OPSET_MIN 1
+#define ENG_OPSET_MAX 21
 
 /* ---- protobuf-c allocator over the context's ---- */
 

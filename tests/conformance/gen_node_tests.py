@@ -1,7 +1,12 @@
 #!/usr/bin/python3
 """Generate ONNX's own node tests in the engine's case format.
 
-Usage: /usr/bin/python3 tests/conformance/gen_node_tests.py OUTDIR [--ops-h PATH]
+Usage: PYTHON tests/conformance/gen_node_tests.py OUTDIR [--ops-h PATH] [--onnx VERSION]
+
+Two suites come from it: `node`, from Debian's onnx 1.12 (/usr/bin/python3),
+and `node-new`, from onnx PINNED_ONNX below, which run_conformance.sh
+installs from PyPI into a virtual environment in the build folder (that
+release reaches opset 21). --onnx VERSION refuses to run under another onnx.
 
 Runs the test-case generators shipped with the installed onnx package
 (onnx.backend.test.case.node, the ones `python3 -m onnx.backend.test.cmd_tools
@@ -58,12 +63,17 @@ ELEM_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.I
 # as an initializer holding the data set's value instead (listed in the
 # case's `frozen` file). The op still sees exactly the same values.
 PARAM_INPUTS = {
-    "Clip": (1, 2), "Pad": (1, 2), "ConstantOfShape": (0,), "Reshape": (1,), "Expand": (1,),
+    "Clip": (1, 2), "Pad": (1, 2, 3), "ConstantOfShape": (0,), "Reshape": (1,), "Expand": (1,),
     "Tile": (1,), "Slice": (1, 2, 3, 4), "Squeeze": (1,), "Unsqueeze": (1,), "Split": (1,),
     "Resize": (1, 2, 3), "Upsample": (1,), "ReduceSum": (1,), "ReduceMean": (1,),
     "ReduceMax": (1,), "Dropout": (1, 2),
 }
-MIN_OPSET = 7  # the engine's range is 7-18 (engine/src/onnx.c)
+# The engine's range of the default domain (engine/src/onnx.c).
+MIN_OPSET, MAX_OPSET = 1, 21
+# The onnx release of the `node-new` suite (run_conformance.sh reads this
+# line): the newest whose opsets stay within MAX_OPSET (1.17 brings 22), and
+# which installs beside Debian's numpy 1.24 and protobuf 3.21.
+PINNED_ONNX = "1.16.2"
 
 
 def freeze_params(model, inputs):
@@ -122,8 +132,8 @@ def exclusion(case, ops):
     if bad_ops:
         return "unsupported op: " + ",".join(bad_ops)
     opset = max((o.version for o in case.model.opset_import if o.domain in ("", "ai.onnx")), default=0)
-    if opset < MIN_OPSET:
-        return f"unsupported opset: {opset} (the engine reads {MIN_OPSET}-18)"
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        return f"unsupported opset: {opset} (the engine reads {MIN_OPSET}-{MAX_OPSET})"
     for name, t in value_types(g):
         kind = t.WhichOneof("value")
         if kind != "tensor_type":
@@ -150,7 +160,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("outdir")
     ap.add_argument("--ops-h", default=DEFAULT_OPS_H)
+    ap.add_argument("--onnx", metavar="VERSION", help="fail unless the onnx imported is this release")
     args = ap.parse_args()
+    if args.onnx and onnx.__version__ != args.onnx:
+        print(f"error: onnx {onnx.__version__} imported, {args.onnx} required", file=sys.stderr)
+        return 1
     ops = engine_ops(args.ops_h)
     if not ops:
         print(f"error: no ops found in {args.ops_h}", file=sys.stderr)

@@ -203,14 +203,37 @@ def build_cases():
          model([helper.make_node("Identity", ["X"], ["Y"], name="id")], [vi("X", [4], TensorProto.STRING)],
                [vi("Y", None)]))
     m = relu_model()
-    m.opset_import[0].version = 5
-    case("opset_too_old", UNSUPPORTED, "ONNX opset 5 is not supported (supported: 7 to 18)", m)
+    m.opset_import[0].version = 0
+    case("opset_too_old", UNSUPPORTED, "ONNX opset 0 is not supported (supported: 1 to 21)", m)
     m = relu_model()
     m.opset_import[0].version = 99
     case("opset_too_new", UNSUPPORTED, "ONNX opset 99 is not supported", m)
     m = relu_model()
     del m.opset_import[:]
     case("no_opset", PARSE, "no opset_import", m)
+    # ---- old opsets: forms refused with the node, op, opset and reason ----
+    bn = [init(k, np.ones([2], np.float32)) for k in ("s", "b", "m", "v")]
+    case("bn_opset6_training", UNSUPPORTED, "'bn' (BatchNormalization): is_test=0 (opset 6",
+         model([helper.make_node("BatchNormalization", ["X", "s", "b", "m", "v"], ["Y"], name="bn")],
+               [vi("X", [1, 2, 3, 3])], [vi("Y", None)], bn, opset=6))
+    case("bn_opset7_spatial0", UNSUPPORTED, "'bn' (BatchNormalization): spatial=0",
+         model([helper.make_node("BatchNormalization", ["X", "s", "b", "m", "v"], ["Y"], name="bn", spatial=0)],
+               [vi("X", [1, 2, 3, 3])], [vi("Y", None)], bn, opset=7))
+    case("dropout_opset6_training", UNSUPPORTED, "'drop' (Dropout): is_test=0 (opset 6",
+         model([helper.make_node("Dropout", ["X"], ["Y"], name="drop")], [vi("X", [1, 4])], [vi("Y", None)],
+               opset=6))
+    case("add_opset6_computed_b_axis", UNSUPPORTED, "'add' (Add): broadcast of a computed B",
+         model([helper.make_node("Add", ["X", "B"], ["Y"], name="add", broadcast=1, axis=1)],
+               [vi("X", [2, 3, 4]), vi("B", [3])], [vi("Y", None)], opset=6))
+    case("add_opset6_no_broadcast", SHAPE, "'add' (Add): opset 6 without broadcast=1 needs equal shapes",
+         model([helper.make_node("Add", ["X", "B"], ["Y"], name="add")], [vi("X", [2, 3]), vi("B", [3])],
+               [vi("Y", None)], opset=6))
+    case("mish_before_opset18", INVALID_MODEL, "'mish' (Mish): Mish is not defined in opset 17",
+         model([helper.make_node("Mish", ["X"], ["Y"], name="mish")], [vi("X", [4])], [vi("Y", None)], opset=17))
+    case("resize_opset18_antialias", UNSUPPORTED, "'rs' (Resize): antialias=1 (opset 18) is not supported",
+         model([helper.make_node("Resize", ["X", "", "S"], ["Y"], name="rs", antialias=1, mode="linear")],
+               [vi("X", [1, 1, 4, 4])], [vi("Y", None)], [init("S", np.array([1, 1, 0.5, 0.5], np.float32))],
+               opset=18))
     m = model([helper.make_node("If", ["C"], ["Y"], name="if",
                                 then_branch=relu_model().graph, else_branch=relu_model().graph)],
               [vi("C", [], TensorProto.BOOL)], [vi("Y", None)])

@@ -220,7 +220,8 @@ typedef enum engine_resize_coord {
     ENGINE_COORD_ALIGN_CORNERS = 2,
     ENGINE_COORD_ASYMMETRIC = 3,
     ENGINE_COORD_TF_CROP_AND_RESIZE = 4, /* rejected by shape inference (needs roi) */
-    ENGINE_COORD_HALF_PIXEL_SYMMETRIC = 5
+    ENGINE_COORD_HALF_PIXEL_SYMMETRIC = 5,
+    ENGINE_COORD_TF_HALF_PIXEL_FOR_NN = 6 /* Resize-11 only: (x + 0.5) / scale */
 } engine_resize_coord;
 
 typedef enum engine_resize_nearest {
@@ -268,7 +269,8 @@ typedef struct engine_slice_params {
 typedef enum engine_pad_mode {
     ENGINE_PAD_CONSTANT = 0,
     ENGINE_PAD_REFLECT = 1,
-    ENGINE_PAD_EDGE = 2
+    ENGINE_PAD_EDGE = 2,
+    ENGINE_PAD_WRAP = 3 /* opset 19: the input repeats (a torus) */
 } engine_pad_mode;
 
 /* Pad: pads_begin/pads_end per input dimension (may be negative: crops),

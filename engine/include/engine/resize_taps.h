@@ -44,6 +44,8 @@ static inline double engine_resize_x_original(const engine_resize_params *p, dou
     }
     case ENGINE_COORD_ASYMMETRIC:
         return x / scale;
+    case ENGINE_COORD_TF_HALF_PIXEL_FOR_NN:
+        return (x + 0.5) / scale;
     case ENGINE_COORD_HALF_PIXEL_SYMMETRIC: {
         double adjustment = (double)len_out / (scale * (double)len_in);
         double center = (double)len_in / 2.0;
