@@ -13,13 +13,11 @@ Runs the test-case generators shipped with the installed onnx package
 generate-data` runs) and writes, for every test whose ops are all in the
 engine's op list (engine/include/engine/ops.h) and whose tensors are of types
 the engine loads:
-  OUTDIR/<test>/model.onnx        the test's model, as generated
+  OUTDIR/<test>/model.onnx        the test's model, as generated (parameter
+                                  inputs such as Reshape's shape stay graph
+                                  inputs, as ONNX ships them)
   OUTDIR/<test>/input_<k>.npy     data set 0 (data set i > 0: <test>@<i>)
   OUTDIR/<test>/output_<k>.npy    ONNX's expected outputs
-  OUTDIR/<test>/frozen           parameter inputs (shapes, axes, pads, Clip
-                                  bounds, ...) written as initializers, since
-                                  the engine compiles static shapes (see
-                                  PARAM_INPUTS); absent when none
   OUTDIR/<test>/tolerance         "allclose ATOL RTOL": the test's own
                                   (ONNX's default 1e-7 / 1e-3)
   OUTDIR/INDEX                    the selected tests, one a line
@@ -57,50 +55,12 @@ ELEM_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.I
               onnx.TensorProto.BOOL, onnx.TensorProto.UINT8}
 
 
-# Inputs the engine needs constant (it compiles static shapes; ops/*.c
-# reject them otherwise): op -> input positions. The node tests feed these as
-# graph inputs; when such an input is a graph input, the generator writes it
-# as an initializer holding the data set's value instead (listed in the
-# case's `frozen` file). The op still sees exactly the same values.
-PARAM_INPUTS = {
-    "Clip": (1, 2), "Pad": (1, 2, 3), "ConstantOfShape": (0,), "Reshape": (1,), "Expand": (1,),
-    "Tile": (1,), "Slice": (1, 2, 3, 4), "Squeeze": (1,), "Unsqueeze": (1,), "Split": (1,),
-    "Resize": (1, 2, 3), "Upsample": (1,), "ReduceSum": (1,), "ReduceMean": (1,),
-    "ReduceMax": (1,), "Dropout": (1, 2),
-}
 # The engine's range of the default domain (engine/src/onnx.c).
 MIN_OPSET, MAX_OPSET = 1, 21
 # The onnx release of the `node-new` suite (run_conformance.sh reads this
 # line): the newest whose opsets stay within MAX_OPSET (1.17 brings 22), and
 # which installs beside Debian's numpy 1.24 and protobuf 3.21.
 PINNED_ONNX = "1.16.2"
-
-
-def freeze_params(model, inputs):
-    """Returns (model, inputs, frozen names) with the parameter inputs that
-    are graph inputs turned into initializers."""
-    g = model.graph
-    names = [i.name for i in g.input]
-    want = set()
-    for n in g.node:
-        for k in PARAM_INPUTS.get(n.op_type, ()):
-            if k < len(n.input) and n.input[k] in names:
-                want.add(n.input[k])
-    if not want:
-        return model, list(inputs), []
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    keep_in, keep_data, frozen = [], [], []
-    for vi, a in zip(model.graph.input, inputs):
-        if vi.name in want:
-            m.graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(a), vi.name))
-            frozen.append(vi.name)
-        else:
-            keep_in.append(vi)
-            keep_data.append(a)
-    del m.graph.input[:]
-    m.graph.input.extend(keep_in)
-    return m, keep_data, frozen
 
 
 def engine_ops(path):
@@ -187,12 +147,11 @@ def main():
             if os.path.exists(d):
                 shutil.rmtree(d)
             os.makedirs(d)
-            model, inputs, frozen = freeze_params(case.model, inputs)
+            # As ONNX ships it: parameter inputs (shapes, axes, pads, Clip
+            # bounds, ...) stay graph inputs; the engine specialises on their
+            # values (docs/ARCHITECTURE.md, "Shapes at run time").
             with open(os.path.join(d, "model.onnx"), "wb") as fh:
-                fh.write(model.SerializeToString())
-            if frozen:
-                with open(os.path.join(d, "frozen"), "w") as fh:
-                    fh.write("".join(f + "\n" for f in frozen))
+                fh.write(case.model.SerializeToString())
             for k, a in enumerate(inputs):
                 np.save(os.path.join(d, f"input_{k}.npy"), np.ascontiguousarray(np.asarray(a)))
             for k, a in enumerate(outputs):
