@@ -46,6 +46,7 @@ def main():
     ap.add_argument("--models", default="resnet18,resnet50,mobilenet_v2")
     ap.add_argument("--backends", default="cpu,opencl")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cycles", type=int, default=1000, help="runs cycling 20 shapes for the memory figure")
     args = ap.parse_args()
     os.makedirs(CACHE, exist_ok=True)
     exe = os.path.join(args.build, "tools", "bench-shapes")
@@ -53,7 +54,7 @@ def main():
     for name in args.models.split(","):
         dyn, sta = export(name, True), export(name, False)
         for backend in args.backends.split(","):
-            cmd = [exe, dyn, sta, backend, str(args.threads), "1", "3", "224", "224"]
+            cmd = [exe, dyn, sta, backend, str(args.threads), "1", "3", "224", "224", str(args.cycles)]
             print("$", " ".join(cmd), file=sys.stderr)
             p = subprocess.run(cmd, capture_output=True, text=True)
             if p.returncode:
@@ -64,7 +65,7 @@ def main():
             rows.append(r)
             print(json.dumps(r), file=sys.stderr)
     print("| model | backend | steady, dynamic ms | steady, static ms | first run at a new shape ms "
-          "| its steady ms | first / steady (median, max) | device program rebuilt | RSS after 100 / 500 / 1,000 "
+          "| its steady ms | first / steady (median, max) | device program rebuilt | RSS after 100 / half / all "
           "cycling runs (MiB) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
