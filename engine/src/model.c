@@ -235,8 +235,8 @@ static void emit_json_string(dump_buf *d, const char *s) {
 /* "float32[1,3,224,224]"; a symbolic dim by its name (syms: the input's
  * names, or NULL), "?" where unnamed or not yet inferred. */
 static void shape_str_sym(const engine_value *v, char *const *syms, char *buf, size_t size) {
-    if (v->rank < 0) {
-        snprintf(buf, size, "%s[?]", engine_dtype_name(v->dtype));
+    if (v->rank < 0) { /* a template's value: known per specialisation */
+        snprintf(buf, size, "%s", v->dtype ? engine_dtype_name(v->dtype) : "?");
         return;
     }
     size_t w = (size_t)snprintf(buf, size, "%s[", engine_dtype_name(v->dtype));
