@@ -376,7 +376,7 @@ static engine_status prepare_pool(const cpu_prep_ctx *c, cpu_step *s) {
     if (x->rank != 4 || y->rank != 4 || y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1]) return ENGINE_ERR_UNSUPPORTED;
     if (p->kernel[0] < 1 || p->kernel[1] < 1 || p->stride[0] < 1 || p->stride[1] < 1) return ENGINE_ERR_UNSUPPORTED;
     s->exec = pool_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_%s%dx%ds%d_nchw__omp", n->op == ENGINE_OP_MaxPool ? "maxpool" : "avgpool",
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s%dx%ds%d_nchw__pool", n->op == ENGINE_OP_MaxPool ? "maxpool" : "avgpool",
              (int)p->kernel[0], (int)p->kernel[1], (int)p->stride[0]);
     (void)c;
     return ENGINE_OK;
@@ -425,7 +425,7 @@ static engine_status prepare_gpool(const cpu_prep_ctx *c, cpu_step *s) {
     s->exec = gpool_exec;
     s->iparam[0] = s->node->op == ENGINE_OP_GlobalAveragePool;
     s->iparam[1] = 2;
-    snprintf(s->kernel, sizeof s->kernel, "f32_global%spool_nchw__omp",
+    snprintf(s->kernel, sizeof s->kernel, "f32_global%spool_nchw__pool",
              s->node->op == ENGINE_OP_GlobalAveragePool ? "avg" : "max");
     (void)c;
     return ENGINE_OK;
@@ -450,7 +450,7 @@ static engine_status prepare_reduce(const cpu_prep_ctx *c, cpu_step *s) {
     s->exec = gpool_exec;
     s->iparam[0] = n->op == ENGINE_OP_ReduceMean ? 1 : n->op == ENGINE_OP_ReduceSum ? 2 : 0;
     s->iparam[1] = a;
-    snprintf(s->kernel, sizeof s->kernel, "f32_%s_trailing__omp", n->op_type);
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s_trailing__pool", n->op_type);
     (void)c;
     return ENGINE_OK;
 }
@@ -500,7 +500,7 @@ static engine_status prepare_bn(const cpu_prep_ctx *c, cpu_step *s) {
         t[C + i] = (float)((double)bias[i] - (double)mean[i] * m);
     }
     s->exec = bn_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_batchnorm_nchw__omp");
+    snprintf(s->kernel, sizeof s->kernel, "f32_batchnorm_nchw__pool");
     return ENGINE_OK;
 }
 
@@ -664,7 +664,7 @@ static engine_status prepare_binary(const cpu_prep_ctx *c, cpu_step *s) {
     s->iparam[3] = (int)mid;
     s->iparam[4] = (int)inner;
     s->exec = binary_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_%s_%s__omp", n->op_type, mid == total ? "same" : "bcast");
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s_%s__pool", n->op_type, mid == total ? "same" : "bcast");
     (void)c;
     return ENGINE_OK;
 }
@@ -773,7 +773,7 @@ static engine_status prepare_strided_copy(const cpu_prep_ctx *c, cpu_step *s) {
     strided_geom g;
     if (s->node->n_inputs < 1 || s->node->n_outputs < 1 || !strided_geom_of(s->node, &g)) return ENGINE_ERR_UNSUPPORTED;
     s->exec = strided_copy_exec;
-    snprintf(s->kernel, sizeof s->kernel, "x%d_%s_%s__omp", (int)(8 * elem_size(s->node->outputs[0]->dtype)),
+    snprintf(s->kernel, sizeof s->kernel, "x%d_%s_%s__pool", (int)(8 * elem_size(s->node->outputs[0]->dtype)),
              s->node->op == ENGINE_OP_Transpose ? "transpose" : "slice", g.st[g.rank - 1] == 1 ? "memcpy" : "strided");
     return ENGINE_OK;
 }

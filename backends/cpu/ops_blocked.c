@@ -495,7 +495,7 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
         s->iparam[0] = n->op == ENGINE_OP_AveragePool;
         s->iparam[1] = p->count_include_pad;
         s->exec = pool_blk_exec;
-        snprintf(s->kernel, sizeof s->kernel, "f32_%s%dx%ds%d_nchw%dc__omp",
+        snprintf(s->kernel, sizeof s->kernel, "f32_%s%dx%ds%d_nchw%dc__pool",
                  s->iparam[0] ? "avgpool" : "maxpool", (int)p->kernel[0], (int)p->kernel[1], (int)p->stride[0], vl);
         return ENGINE_OK;
     }
@@ -503,7 +503,7 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     case ENGINE_OP_GlobalMaxPool:
         s->iparam[0] = n->op == ENGINE_OP_GlobalAveragePool;
         s->exec = gpool_blk_exec;
-        snprintf(s->kernel, sizeof s->kernel, "f32_global%spool_nchw%dc__omp", s->iparam[0] ? "avg" : "max", vl);
+        snprintf(s->kernel, sizeof s->kernel, "f32_global%spool_nchw%dc__pool", s->iparam[0] ? "avg" : "max", vl);
         return ENGINE_OK;
     case ENGINE_OP_Add:
     case ENGINE_OP_Sub:
@@ -515,7 +515,7 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
         s->iparam[2] = si;
         s->blk_in_mask = form == 0 ? 3u : 1u << (1 - si);
         s->exec = binary_blk_exec;
-        snprintf(s->kernel, sizeof s->kernel, "f32_%s_%s_nchw%dc__omp", n->op_type,
+        snprintf(s->kernel, sizeof s->kernel, "f32_%s_%s_nchw%dc__pool", n->op_type,
                  form == 0 ? "same" : form == 1 ? "channel" : "scalar", vl);
         return ENGINE_OK;
     }

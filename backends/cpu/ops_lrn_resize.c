@@ -132,7 +132,7 @@ engine_status cpu_prepare_lrn(const cpu_prep_ctx *c, cpu_step *s) {
     s->iparam[2] = (int)nb;
     s->iparam[3] = kind;
     s->exec = lrn_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_lrn_nchw%s__omp", kind == LRN_POW_075 ? "_beta075" : "");
+    snprintf(s->kernel, sizeof s->kernel, "f32_lrn_nchw%s__pool", kind == LRN_POW_075 ? "_beta075" : "");
     return ENGINE_OK;
 }
 
@@ -385,7 +385,7 @@ engine_status cpu_prepare_resize_blocked(const cpu_prep_ctx *c, cpu_step *s, int
     s->blk_vl = vl;
     s->blk_in_mask = 1u;
     s->exec = resize_blk_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_resize_%s_nchw%dc__omp", s->iparam[0] ? "linear" : "nearest", vl);
+    snprintf(s->kernel, sizeof s->kernel, "f32_resize_%s_nchw%dc__pool", s->iparam[0] ? "linear" : "nearest", vl);
     return ENGINE_OK;
 }
 
@@ -432,6 +432,6 @@ engine_status cpu_prepare_resize(const cpu_prep_ctx *c, cpu_step *s) {
     const size_t threads = (size_t)(c->threads > 1 ? c->threads : 1);
     s->scratch_bytes = linear && !wkeep ? threads * 2 * (size_t)rowf * sizeof(float) : 0;
     s->exec = resize_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_resize_%s_nchw__omp", linear ? "linear" : "nearest");
+    snprintf(s->kernel, sizeof s->kernel, "f32_resize_%s_nchw__pool", linear ? "linear" : "nearest");
     return ENGINE_OK;
 }
