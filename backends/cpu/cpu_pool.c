@@ -44,6 +44,7 @@ struct cpu_pool {
     engine_allocator a;
     int threads;      /* requested, caller included */
     long long spin_ns;
+    int yield;        /* spin-waits call sched_yield (ENGINE_CPU_SPIN_YIELD, experiment) */
 
     pthread_mutex_t start_mu; /* guards starting the workers */
     int started;              /* workers running (0: not yet tried) */
@@ -78,6 +79,14 @@ static inline void cpu_relax(void) {
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
+}
+
+/* One step of a spin-wait. Every 16th step yields the CPU: on an idle
+ * core sched_yield returns at once (a microsecond of latency), on a busy
+ * one the thread that the spinner would have kept off the core runs. */
+static inline void spin_pause(const cpu_pool *p, int i) {
+    cpu_relax();
+    if (p->yield && (i & 15) == 0) sched_yield();
 }
 
 static long long now_ns(void) {
@@ -121,7 +130,7 @@ static void *worker_main(void *arg) {
         if (cur == seen && !atomic_load(&p->stop) && p->spin_ns > 0) {
             const long long end = now_ns() + p->spin_ns;
             for (int i = 1;; ++i) {
-                cpu_relax();
+                spin_pause(p, i);
                 cur = atomic_load(&p->seq);
                 if (cur != seen || atomic_load(&p->stop)) break;
                 if ((i & 63) == 0 && now_ns() >= end) break;
@@ -154,6 +163,8 @@ engine_status cpu_pool_create(const engine_allocator *a, int threads, int spin_u
     p->a = *a;
     p->threads = threads;
     p->spin_ns = (long long)spin_us * 1000LL;
+    const char *y = getenv("ENGINE_CPU_SPIN_YIELD");
+    p->yield = !y || strcmp(y, "0") != 0;
     if (pthread_mutex_init(&p->start_mu, NULL)) goto err0;
     if (pthread_mutex_init(&p->mu, NULL)) goto err1;
     if (pthread_cond_init(&p->wake, NULL)) goto err2;
@@ -268,7 +279,7 @@ void cpu_parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, voi
     if (atomic_load(&p->done) != units) {
         const long long end = p->spin_ns > 0 ? now_ns() + p->spin_ns : 0;
         for (int i = 1; p->spin_ns > 0 && atomic_load(&p->done) != units; ++i) {
-            cpu_relax();
+            spin_pause(p, i);
             if ((i & 63) == 0 && now_ns() >= end) break;
         }
         if (atomic_load(&p->done) != units) {
