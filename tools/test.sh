@@ -42,8 +42,9 @@ done
 # ThreadSanitizer: tests/reliability/test_threads (several contexts at once,
 # one session handed between threads) with the modules it loads, the cpu
 # sessions on two threads of the backend's own pool (backends/cpu/cpu_pool.c,
-# instrumented like the rest); and tests/cpu/test_cpu_pool (several threads
-# on one pool, several pools at once).
+# instrumented like the rest), once with a pool per context and once with
+# the process-wide one; and tests/cpu/test_cpu_pool (several threads on one
+# pool, several pools at once).
 dir=build-tsan
 opts="-Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug"
 if [ -f "$dir/build.ninja" ]; then
@@ -66,6 +67,13 @@ rc=0
 ENGINE_TEST_CPU_THREADS=2 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/reliability/tsan.supp \
   meson test -C "$dir" --no-rebuild --print-errorlogs $tsan_tests || rc=$?
 ntsan=$(echo $tsan_tests | wc -w)
+# again with every context on the one process-wide pool (ENGINE_CPU_POOL=shared)
+if [ "$rc" -eq 0 ] && [ "$ntsan" -gt 1 ]; then
+  ENGINE_CPU_POOL=shared ENGINE_TEST_CPU_THREADS=2 \
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/reliability/tsan.supp \
+    meson test -C "$dir" --no-rebuild --print-errorlogs threads || rc=$?
+  ntsan=$((ntsan + 1))
+fi
 if [ "$rc" -eq 0 ]; then passed=$((passed + ntsan)); else failed=$((failed + 1)); fi
 [ "$rc" -eq 0 ] || { echo "test.sh: $dir: threads failed under ThreadSanitizer"; echo "$passed passed, $failed failed"; exit 1; }
 

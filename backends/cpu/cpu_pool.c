@@ -293,6 +293,52 @@ void cpu_parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, voi
     atomic_store(&p->busy, 0);
 }
 
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static cpu_pool *shared_pool;
+static int shared_refs;
+
+static void *heap_alloc(void *user, size_t size, size_t align) {
+    (void)user;
+    if (align < sizeof(void *)) align = sizeof(void *);
+    return aligned_alloc(align, (size + align - 1) / align * align);
+}
+
+static void heap_free(void *user, void *ptr) {
+    (void)user;
+    free(ptr);
+}
+
+engine_status cpu_pool_acquire_shared(int spin_us, cpu_pool **out) {
+    if (!out) return ENGINE_ERR_INVALID_ARGUMENT;
+    engine_status st = ENGINE_OK;
+    pthread_mutex_lock(&shared_mu);
+    if (!shared_pool) {
+        const engine_allocator a = {heap_alloc, heap_free, NULL};
+        st = cpu_pool_create(&a, cpu_available_cpus(), spin_us, &shared_pool);
+    }
+    if (st == ENGINE_OK) ++shared_refs;
+    *out = st == ENGINE_OK ? shared_pool : NULL;
+    pthread_mutex_unlock(&shared_mu);
+    return st;
+}
+
+void cpu_pool_release_shared(cpu_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&shared_mu);
+    cpu_pool *dead = NULL;
+    if (p == shared_pool && --shared_refs == 0) {
+        dead = shared_pool;
+        shared_pool = NULL;
+    }
+    pthread_mutex_unlock(&shared_mu);
+    cpu_pool_destroy(dead);
+}
+
+int cpu_pool_shared_from_env(void) {
+    const char *e = getenv("ENGINE_CPU_POOL");
+    return e && strcmp(e, "shared") == 0;
+}
+
 int cpu_pool_spin_from_env(void) {
     const char *e = getenv("ENGINE_CPU_SPIN");
     if (!e || !*e || strcmp(e, "default") == 0) return CPU_POOL_SPIN_DEFAULT_US;

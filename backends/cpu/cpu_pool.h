@@ -55,6 +55,18 @@ void cpu_pool_destroy(cpu_pool *p);
 int cpu_pool_start(cpu_pool *p);
 int cpu_pool_threads(const cpu_pool *p);
 
+/* The process-wide pool (ENGINE_CPU_POOL=shared): every backend state
+ * that asks for it shares one pool of cpu_available_cpus() threads, so
+ * several contexts running at once from several threads of a server never
+ * have more pool workers than the process has CPUs: each loop takes the
+ * workers if they are free, else runs on its caller. Reference-counted;
+ * its memory comes from malloc (it outlives any one context's
+ * allocator). ENGINE_ERR_OUT_OF_MEMORY when that fails. */
+engine_status cpu_pool_acquire_shared(int spin_us, cpu_pool **out);
+void cpu_pool_release_shared(cpu_pool *p);
+/* 1 when ENGINE_CPU_POOL asks for the shared pool ("shared"). */
+int cpu_pool_shared_from_env(void);
+
 /* Binds p (may be NULL) to the calling thread; returns the previous one. */
 cpu_pool *cpu_pool_bind(cpu_pool *p);
 

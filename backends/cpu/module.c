@@ -20,7 +20,8 @@
  * Nothing is allocated per run. Threads: the backend's own pool
  * (cpu_pool.h), one per backend state, i.e. per context; config->threads
  * (0: the CPUs this process may use, from its affinity mask and cgroup
- * quota), spin budget ENGINE_CPU_SPIN. The ISA is chosen once at create (CPUID, lowered
+ * quota), spin budget ENGINE_CPU_SPIN; ENGINE_CPU_POOL=shared: one pool
+ * for every context of the process (cpu_pool_acquire_shared). The ISA is chosen once at create (CPUID, lowered
  * by ENGINE_CPU_ISA); ENGINE_CPU_VERBOSE=1 prints the kernel of every node
  * at compile (also sent to the log callback at debug level). */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
@@ -51,6 +52,7 @@ typedef struct ref_state {
     int threads;
     int spin_us;          /* the pool's spin budget (ENGINE_CPU_SPIN) */
     cpu_pool *pool;       /* threads - 1 workers, started by the first run */
+    int shared_pool;      /* pool is the process-wide one (ENGINE_CPU_POOL=shared) */
     int verbose;          /* ENGINE_CPU_VERBOSE: print each node's kernel */
     int blocked;          /* ENGINE_CPU_BLOCKED: 0 never, 1 by cost (default), 2 every node that can */
     char describe[160];
@@ -688,7 +690,9 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
     if (s->threads <= 0) s->threads = cpu_available_cpus();
     if (s->threads > POOL_THREADS_MAX) s->threads = POOL_THREADS_MAX;
     s->spin_us = cpu_pool_spin_from_env();
-    engine_status pst = cpu_pool_create(&s->a, s->threads, s->spin_us, &s->pool);
+    s->shared_pool = cpu_pool_shared_from_env();
+    engine_status pst = s->shared_pool ? cpu_pool_acquire_shared(s->spin_us, &s->pool)
+                                       : cpu_pool_create(&s->a, s->threads, s->spin_us, &s->pool);
     if (pst != ENGINE_OK) {
         config->allocator.free(config->allocator.user, s);
         set_err(err, err_size, "cpu: %s%s%s", "out of memory", "", "");
@@ -698,8 +702,9 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
     s->verbose = v && *v && strcmp(v, "0") != 0;
     const char *b = getenv("ENGINE_CPU_BLOCKED");
     s->blocked = !b || !*b ? 1 : strcmp(b, "0") == 0 ? 0 : strcmp(b, "all") == 0 ? 2 : 1;
-    snprintf(s->describe, sizeof s->describe, "SIMD CPU kernels (float32, %s, GEMM tile %dx%d, %d thread%s, spin %d us)",
-             s->k->isa_name, s->k->mr, s->k->nr, s->threads, s->threads == 1 ? "" : "s", s->spin_us);
+    snprintf(s->describe, sizeof s->describe, "SIMD CPU kernels (float32, %s, GEMM tile %dx%d, %d thread%s, spin %d us%s)",
+             s->k->isa_name, s->k->mr, s->k->nr, s->threads, s->threads == 1 ? "" : "s", s->spin_us,
+             s->shared_pool ? ", shared pool" : "");
     if (note && s->log) s->log(s->log_user, ENGINE_LOG_WARN, note);
     *state = s;
     return ENGINE_OK;
@@ -708,7 +713,8 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
 static void ref_destroy(void *state) {
     ref_state *s = state;
     if (!s) return;
-    cpu_pool_destroy(s->pool);
+    if (s->shared_pool) cpu_pool_release_shared(s->pool);
+    else cpu_pool_destroy(s->pool);
     s->a.free(s->a.user, s);
 }
 

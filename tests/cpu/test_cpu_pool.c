@@ -231,6 +231,35 @@ static void test_pools_at_once(void **state) {
     run_drivers(0);
 }
 
+/* The process-wide pool: one pool for every holder, reference-counted;
+ * three threads (three "contexts") run loops on it at once. */
+static void test_shared_pool(void **state) {
+    (void)state;
+    cpu_pool *a = NULL, *b = NULL;
+    assert_int_equal(cpu_pool_acquire_shared(20, &a), ENGINE_OK);
+    assert_int_equal(cpu_pool_acquire_shared(20, &b), ENGINE_OK);
+    assert_ptr_equal(a, b);
+    assert_int_equal(cpu_pool_threads(a), cpu_available_cpus());
+    cpu_pool_start(a);
+    enum { D = 3 };
+    atomic_int failures;
+    atomic_init(&failures, 0);
+    pthread_t th[D];
+    driver_arg args[D];
+    for (int d = 0; d < D; ++d) {
+        args[d] = (driver_arg){a, 200, &failures};
+        assert_int_equal(pthread_create(&th[d], NULL, driver, &args[d]), 0);
+    }
+    for (int d = 0; d < D; ++d) pthread_join(th[d], NULL);
+    assert_int_equal(atomic_load(&failures), 0);
+    cpu_pool_release_shared(b);
+    cpu_pool_release_shared(a); /* the last holder: destroyed */
+    assert_int_equal(cpu_pool_acquire_shared(0, &a), ENGINE_OK);
+    assert_non_null(a);
+    cpu_pool_release_shared(a);
+    cpu_pool_release_shared(NULL);
+}
+
 /* A pool created and destroyed without a loop, and without being started. */
 static void test_create_destroy(void **state) {
     (void)state;
@@ -311,6 +340,7 @@ int main(void) {
         cmocka_unit_test(test_no_pool),
         cmocka_unit_test(test_threads_share_one_pool),
         cmocka_unit_test(test_pools_at_once),
+        cmocka_unit_test(test_shared_pool),
         cmocka_unit_test(test_create_destroy),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_available_cpus),
