@@ -44,7 +44,10 @@ typedef void (*cpu_task_fn)(void *ctx, int tid, int64_t i0, int64_t i1);
 
 /* A pool of `threads` threads: the caller plus threads - 1 workers, started
  * lazily by the first cpu_pool_start. spin_us: the spin budget (0: block at
- * once). ENGINE_ERR_OUT_OF_MEMORY when the allocator fails. */
+ * once); spin-waits yield the CPU every 16 pauses unless
+ * ENGINE_CPU_SPIN_YIELD=0. ENGINE_ERR_OUT_OF_MEMORY when the allocator
+ * fails (the pool's memory is taken from `a`; the worker threads' stacks
+ * are the C library's). */
 engine_status cpu_pool_create(const engine_allocator *a, int threads, int spin_us, cpu_pool **out);
 /* Stops and joins the workers and frees the pool. NULL is a no-op. The pool
  * must not be running a loop. */
