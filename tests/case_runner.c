@@ -81,13 +81,6 @@ static void dims_str(char *buf, size_t cap, int rank, const int64_t *dims)
         snprintf(buf + off, cap - off, "]");
 }
 
-static int64_t numel_of(int rank, const int64_t *dims)
-{
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++)
-        n *= dims[i];
-    return n;
-}
 
 static double half_to_double(uint16_t h)
 {
@@ -276,7 +269,7 @@ static int run_one(const case_info *ci, char *msg)
     engine_session *sess = NULL;
     engine_tensor *ins = NULL, *exps = NULL;
     const void **in_ptrs = NULL;
-    void **out_ptrs = NULL;
+    engine_tensor *out_ptrs = NULL;
     engine_tensor_info *out_infos = NULL;
     int n_in = 0, n_out = 0;
     char *path = NULL;
@@ -359,22 +352,36 @@ static int run_one(const case_info *ci, char *msg)
             engine_msg(msg, ctx, st, fname);
             goto out;
         }
-        if (ins[k].rank != info.rank || memcmp(ins[k].dims, info.dims, (size_t)info.rank * sizeof(int64_t)) != 0) {
+        int fits = ins[k].rank == info.rank; /* symbolic dims (-1) take any size */
+        for (int d = 0; fits && d < info.rank; ++d) fits = info.dims[d] < 0 || ins[k].dims[d] == info.dims[d];
+        if (!fits) {
             dims_str(d1, sizeof d1, ins[k].rank, ins[k].dims);
             dims_str(d2, sizeof d2, info.rank, info.dims);
             snprintf(msg, MSG_CAP, "%s has shape %s, model input %d (%s) wants %s", fname, d1, k,
                      info.name ? info.name : "?", d2);
             goto out;
         }
+        ins[k].name = NULL; /* bound by position */
         in_ptrs[k] = ins[k].data;
     }
 
+    /* Outputs come back with their run-time shapes, in the session's storage. */
+    for (int k = 0; k < n_out; k++) memset(&out_ptrs[k], 0, sizeof out_ptrs[k]);
+    if ((st = engine_session_run_tensors(sess, ins, n_in, out_ptrs, n_out)) != ENGINE_OK) {
+        engine_msg(msg, ctx, st, "engine_session_run_tensors");
+        goto out;
+    }
     for (int k = 0; k < n_out; k++) {
         engine_tensor_info *info = &out_infos[k];
-        if ((st = engine_model_output_info(model, k, info)) != ENGINE_OK) {
+        engine_tensor_info model_info;
+        if ((st = engine_model_output_info(model, k, &model_info)) != ENGINE_OK) {
             engine_msg(msg, ctx, st, "engine_model_output_info");
             goto out;
         }
+        info->name = model_info.name;
+        info->dtype = out_ptrs[k].dtype;
+        info->rank = out_ptrs[k].rank;
+        memcpy(info->dims, out_ptrs[k].dims, sizeof info->dims);
         snprintf(fname, sizeof fname, "output_%d.npy", k);
         path = path_join(ci->dir, fname);
         if (!path) {
@@ -396,39 +403,20 @@ static int run_one(const case_info *ci, char *msg)
                      d1, d2);
             goto out;
         }
-        size_t es = engine_dtype_size(info->dtype);
-        if (es == 0) {
-            snprintf(msg, MSG_CAP, "output %d has unknown dtype %d", k, (int)info->dtype);
-            goto out;
-        }
-        int64_t n = numel_of(info->rank, info->dims);
-        out_ptrs[k] = calloc((size_t)(n > 0 ? n : 1), es);
-        if (!out_ptrs[k]) {
-            snprintf(msg, MSG_CAP, "out of memory");
-            goto out;
-        }
-    }
-
-    if ((st = engine_session_run(sess, (const void *const *)in_ptrs, (void *const *)out_ptrs)) != ENGINE_OK) {
-        engine_msg(msg, ctx, st, "engine_session_run");
-        goto out;
     }
 
     for (int k = 0; k < n_out; k++) {
         char label[192];
         snprintf(label, sizeof label, "output %d (%s, %s)", k, out_infos[k].name ? out_infos[k].name : "?",
                  engine_dtype_name(out_infos[k].dtype));
-        if (compare_output(label, out_ptrs[k], out_infos[k].dtype, &exps[k], &tol, msg))
+        if (compare_output(label, out_ptrs[k].data, out_infos[k].dtype, &exps[k], &tol, msg))
             goto out;
     }
     rc = 0;
 
 out:
     free(path);
-    if (out_ptrs)
-        for (int k = 0; k < n_out; k++)
-            free(out_ptrs[k]);
-    free(out_ptrs);
+    free(out_ptrs); /* the data is the session's */
     free(out_infos);
     if (exps)
         for (int k = 0; k < n_out; k++)

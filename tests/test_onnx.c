@@ -702,7 +702,7 @@ static void test_invalid_graphs(void **state) {
     a->g = malloc(sizeof *a->g);
     onnx__graph_proto__init(a->g);
     ADD_NODE(m, n);
-    expect_error(f, m, NULL, ENGINE_ERR_UNSUPPORTED, "branch", "then_branch");
+    expect_error(f, m, NULL, ENGINE_ERR_INVALID_MODEL, "branch", "then_branch"); /* an empty body */
     /* an input without a shape */
     m = model(13);
     ADD_INPUT(m, value_info("x", ENGINE_DTYPE_F32, -1, NULL));
@@ -724,16 +724,21 @@ static void test_symbolic_dims(void **state) {
     ADD_OUTPUT(m, value_info("y", ENGINE_DTYPE_F32, -1, NULL));
     eng_graph *g;
     assert_int_equal(load(f, m, NULL, &g), ENGINE_OK);
-    assert_int_equal(g->inputs[0]->dims[0], 1);
+    /* Symbolic dims are kept (-1) with their names, bound per run. */
+    assert_int_equal(g->inputs[0]->dims[0], -1);
     assert_int_equal(g->inputs[0]->dims[3], 8);
-    assert_non_null(f->warnings);
-    assert_non_null(strstr(f->warnings, "'N'"));
+    assert_non_null(g->input_syms);
+    assert_string_equal(g->input_syms[0], "N");
+    assert_null(g->input_syms[3]);
     eng_graph_free(g);
     m = model(13);
     ADD_INPUT(m, value_info("x", ENGINE_DTYPE_F32, 4, (int64_t[]){1, 3, -2, 8}));
     ADD_NODE(m, node("Relu", "relu", L("x"), L("y")));
     ADD_OUTPUT(m, value_info("y", ENGINE_DTYPE_F32, -1, NULL));
-    expect_error(f, m, NULL, ENGINE_ERR_UNSUPPORTED, "'x'", "'H'");
+    assert_int_equal(load(f, m, NULL, &g), ENGINE_OK);
+    assert_int_equal(g->inputs[0]->dims[2], -1);
+    assert_string_equal(g->input_syms[2], "H");
+    eng_graph_free(g);
 }
 
 static void test_omitted_inputs(void **state) {
@@ -802,7 +807,8 @@ static void check_python_model(fixture *f, const char *dir) {
     assert_int_equal(st, ENGINE_OK);
     assert_int_equal(g->opset, 13);
     assert_int_equal(g->n_inputs, 1);
-    assert_int_equal(g->inputs[0]->dims[0], 1); /* symbolic N */
+    assert_int_equal(g->inputs[0]->dims[0], -1); /* symbolic N, kept */
+    assert_string_equal(g->input_syms[0], "N");
     assert_int_equal(g->inputs[0]->dims[2], 4);
     assert_int_equal(g->n_nodes, 4); /* Constant folded */
     engine_value *w = eng_graph_find(g, "W");

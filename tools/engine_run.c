@@ -48,6 +48,8 @@ typedef struct options {
     unsigned seed;
     const char *plugins[MAX_IO]; /* --plugin FILE, in order */
     int n_plugins;
+    const char *shapes[MAX_IO]; /* --shape NAME=DIMS, in order */
+    int n_shapes;
 } options;
 
 static void usage(FILE *f) {
@@ -69,6 +71,8 @@ static void usage(FILE *f) {
             "  --threads N, --device SPEC, --plugin FILE (repeatable), --no-fuse,\n"
             "  --strict                 fail instead of falling back to another backend\n"
             "  --seed N                 seed of the random inputs (default 42)\n"
+            "  --shape NAME=DIMS        dims of input NAME (e.g. x=1x3x320x320; repeatable): binds the model's\n"
+            "                           symbolic dims, compiles that shape ahead and shapes the random input\n"
             "  --precision fp32|fp16    storage precision where a backend offers fp16 (opencl)\n"
             "  --tune none|fast|full    auto-tune kernels per layer where a backend can (opencl); winners are\n"
             "                           cached beside the program cache and reused by later runs\n"
@@ -328,7 +332,7 @@ static int list_backends(engine_context *ctx) {
 enum {
     OPT_OUTPUT_DIR = 256, OPT_IMAGE, OPT_SIZE, OPT_MEAN, OPT_STD, OPT_TOP, OPT_BENCH, OPT_WARMUP, OPT_PROFILE,
     OPT_TRACE, OPT_JSON, OPT_DUMP, OPT_THREADS, OPT_DEVICE, OPT_PLUGIN, OPT_NO_FUSE, OPT_STRICT, OPT_LIST,
-    OPT_VERSION, OPT_HELP, OPT_SEED, OPT_PRECISION, OPT_TUNE
+    OPT_VERSION, OPT_HELP, OPT_SEED, OPT_PRECISION, OPT_TUNE, OPT_SHAPE
 };
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -346,7 +350,7 @@ static int parse_args(int argc, char **argv, options *o) {
         {"list-backends", no_argument, 0, OPT_LIST}, {"version", no_argument, 0, OPT_VERSION},
         {"help", no_argument, 0, OPT_HELP}, {"seed", required_argument, 0, OPT_SEED},
         {"precision", required_argument, 0, OPT_PRECISION}, {"tune", required_argument, 0, OPT_TUNE},
-        {0, 0, 0, 0}};
+        {"shape", required_argument, 0, OPT_SHAPE}, {0, 0, 0, 0}};
     o->warmup = -1;
     o->seed = 42;
     int c;
@@ -389,6 +393,11 @@ static int parse_args(int argc, char **argv, options *o) {
             o->tune = optarg;
             bad = strcmp(optarg, "none") != 0 && strcmp(optarg, "fast") != 0 && strcmp(optarg, "full") != 0;
             break;
+        case OPT_SHAPE:
+            if (o->n_shapes >= MAX_IO) return fail("too many --shape options", NULL) ? 2 : 2;
+            o->shapes[o->n_shapes++] = optarg;
+            bad = !strchr(optarg, '=');
+            break;
         case OPT_PLUGIN:
             if (o->n_plugins >= MAX_IO) return fail("too many --plugin options", NULL) ? 2 : 2;
             o->plugins[o->n_plugins++] = optarg;
@@ -428,6 +437,54 @@ static int parse_args(int argc, char **argv, options *o) {
     return 0;
 }
 
+/* "[1,3,H,W]" with the model's names for symbolic dims. */
+static void dims_str(const engine_model *m, int input, const engine_tensor_info *info, char *buf, size_t size) {
+    size_t w = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < info->rank && w < size; ++d) {
+        const char *sym = info->dims[d] < 0 ? engine_model_input_dim_name(m, input, d) : NULL;
+        if (info->dims[d] >= 0)
+            w += (size_t)snprintf(buf + w, size - w, d ? ",%lld" : "%lld", (long long)info->dims[d]);
+        else
+            w += (size_t)snprintf(buf + w, size - w, "%s%s", d ? "," : "", sym && sym[0] ? sym : "?");
+    }
+    if (w < size) snprintf(buf + w, size - w, "]");
+}
+
+/* The dims --shape gives input `name`: 1 found (rank and dims set), 0 not
+ * given, -1 malformed. */
+static int shape_option(const options *o, const char *name, int *rank, int64_t *dims) {
+    for (int k = 0; k < o->n_shapes; ++k) {
+        const char *spec = o->shapes[k], *eq = strrchr(spec, '=');
+        if (!eq || strlen(name) != (size_t)(eq - spec) || strncmp(spec, name, (size_t)(eq - spec)) != 0) continue;
+        const char *q = eq + 1;
+        int r = 0;
+        while (*q) {
+            char *stop;
+            long long v = strtoll(q, &stop, 10);
+            if (stop == q || v < 0 || r == ENGINE_MAX_RANK || (*stop && *stop != 'x')) return -1;
+            dims[r++] = v;
+            q = *stop ? stop + 1 : stop;
+        }
+        *rank = r;
+        return 1;
+    }
+    return 0;
+}
+
+/* Inputs made here (random, images) are refused above this size before
+ * anything is allocated: the dims come from the command line or a file. */
+#define CLI_MAX_INPUT_BYTES ((uint64_t)8 << 30)
+
+static int check_input_size(const engine_tensor_info *info) {
+    uint64_t bytes = engine_dtype_size(info->dtype);
+    for (int d = 0; d < info->rank; ++d) {
+        if (info->dims[d] < 0) return -1;
+        if (info->dims[d] && bytes > CLI_MAX_INPUT_BYTES / (uint64_t)info->dims[d]) return -1;
+        bytes *= (uint64_t)info->dims[d];
+    }
+    return bytes > CLI_MAX_INPUT_BYTES ? -1 : 0;
+}
+
 int main(int argc, char **argv) {
     options o;
     memset(&o, 0, sizeof o);
@@ -439,13 +496,19 @@ int main(int argc, char **argv) {
     engine_session *session = NULL;
     engine_tensor inputs[MAX_IO];
     int loaded[MAX_IO] = {0}; /* 1: from engine_tensor_load (engine-owned) */
-    void *outputs[MAX_IO];
+    engine_tensor outs[MAX_IO]; /* session-provided storage */
+    char shapes_opt[4096] = "";
     memset(inputs, 0, sizeof inputs);
-    memset(outputs, 0, sizeof outputs);
+    memset(outs, 0, sizeof outs);
     int n_in = 0, n_out = 0;
     rc = 1;
 
-    if (engine_context_create(NULL, &ctx) != ENGINE_OK) return fail("cannot create a context", "out of memory");
+    /* Tensor sizes implied by a file or the command line are checked before
+     * anything is allocated (the engine refuses bigger ones at load). */
+    engine_context_options co;
+    memset(&co, 0, sizeof co);
+    co.max_tensor_bytes = (size_t)CLI_MAX_INPUT_BYTES;
+    if (engine_context_create(&co, &ctx) != ENGINE_OK) return fail("cannot create a context", "out of memory");
     /* A refused plugin is reported and the run goes on (the engine does):
      * a model that needs its op then fails to load, naming the op. */
     for (int k = 0; k < o.n_plugins; ++k)
@@ -476,6 +539,11 @@ int main(int argc, char **argv) {
     so.precision = o.precision;
     so.tune = o.tune;
     so.profile = o.profile || o.trace;
+    for (int k = 0; k < o.n_shapes; ++k) {
+        size_t len = strlen(shapes_opt);
+        snprintf(shapes_opt + len, sizeof shapes_opt - len, "%s%s", k ? ";" : "", o.shapes[k]);
+    }
+    so.shapes = o.n_shapes ? shapes_opt : NULL;
     double t_compile = now_ms();
     if (engine_session_create(model, &so, &session) != ENGINE_OK) {
         fail("cannot compile model", engine_context_error(ctx));
@@ -538,15 +606,14 @@ int main(int argc, char **argv) {
             goto done;
         }
         int same = inputs[index].rank == info.rank;
-        for (int d = 0; same && d < info.rank; ++d) same = inputs[index].dims[d] == info.dims[d];
+        for (int d = 0; same && d < info.rank; ++d) same = info.dims[d] < 0 || inputs[index].dims[d] == info.dims[d];
         if (!same) {
-            char want[128] = "", got[128] = "";
-            for (int d = 0; d < info.rank; ++d)
-                snprintf(want + strlen(want), sizeof want - strlen(want), d ? ",%lld" : "%lld", (long long)info.dims[d]);
+            char want[256] = "", got[128] = "";
+            dims_str(model, index, &info, want, sizeof want);
             for (int d = 0; d < inputs[index].rank; ++d)
                 snprintf(got + strlen(got), sizeof got - strlen(got), d ? ",%lld" : "%lld",
                          (long long)inputs[index].dims[d]);
-            fprintf(stderr, "engine-run: input '%s' from %s has shape [%s]; the model expects [%s]\n", info.name, file,
+            fprintf(stderr, "engine-run: input '%s' from %s has shape [%s]; the model expects %s\n", info.name, file,
                     got, want);
             goto done;
         }
@@ -556,6 +623,51 @@ int main(int argc, char **argv) {
         if (inputs[k].data) continue;
         engine_tensor_info info;
         engine_model_input_info(model, k, &info);
+        /* Dims: --shape, else the model's; a symbolic batch (axis 0) is 1. */
+        int rank = 0;
+        int64_t dims[ENGINE_MAX_RANK];
+        int given = shape_option(&o, info.name, &rank, dims);
+        if (given < 0 || (given && rank != info.rank)) {
+            fprintf(stderr, "engine-run: --shape for '%s': bad dims (the input has rank %d; e.g. %s=1x3x224x224)\n",
+                    info.name, info.rank, info.name);
+            goto done;
+        }
+        if (engine_model_input_is_shape_param(model, k)) {
+            fprintf(stderr, "engine-run: input '%s' holds values that decide shapes; give it with -i %s=FILE\n",
+                    info.name, info.name);
+            goto done;
+        }
+        for (int d = 0; d < info.rank; ++d) {
+            if (given) {
+                if (info.dims[d] >= 0 && dims[d] != info.dims[d]) {
+                    char want[256];
+                    dims_str(model, k, &info, want, sizeof want);
+                    fprintf(stderr, "engine-run: --shape for '%s': axis %d is %lld; the model expects %s\n", info.name,
+                            d, (long long)dims[d], want);
+                    goto done;
+                }
+                info.dims[d] = dims[d];
+            } else if (info.dims[d] < 0) {
+                if (d == 0 || (o.image && info.rank == 4 && o.size_w && o.size_h)) {
+                    info.dims[d] = d == 0 ? 1 : d == 2 ? o.size_h : d == 3 ? o.size_w : -1;
+                } else {
+                    const char *sym = engine_model_input_dim_name(model, k, d);
+                    fprintf(stderr,
+                            "engine-run: input '%s' has symbolic dim '%s' at axis %d: give --shape %s=DIMS or -i %s=FILE\n",
+                            info.name, sym && sym[0] ? sym : "?", d, info.name, info.name);
+                    goto done;
+                }
+                if (info.dims[d] < 0) {
+                    fprintf(stderr, "engine-run: input '%s' axis %d is symbolic: give --shape\n", info.name, d);
+                    goto done;
+                }
+            }
+        }
+        if (check_input_size(&info)) {
+            fprintf(stderr, "engine-run: input '%s' would need more than %llu bytes; refused\n", info.name,
+                    (unsigned long long)CLI_MAX_INPUT_BYTES);
+            goto done;
+        }
         if (o.image) {
             char err[512];
             if (load_image(&o, &info, &inputs[k], err, sizeof err)) {
@@ -570,19 +682,7 @@ int main(int argc, char **argv) {
             goto done;
         }
     }
-    for (int k = 0; k < n_out; ++k) {
-        engine_tensor_info info;
-        engine_model_output_info(model, k, &info);
-        int64_t n = 1;
-        for (int d = 0; d < info.rank; ++d) n *= info.dims[d];
-        outputs[k] = calloc((size_t)(n ? n : 1), engine_dtype_size(info.dtype));
-        if (!outputs[k]) {
-            fail("out of memory", NULL);
-            goto done;
-        }
-    }
-    const void *in_ptrs[MAX_IO];
-    for (int k = 0; k < n_in; ++k) in_ptrs[k] = inputs[k].data;
+    for (int k = 0; k < n_in; ++k) inputs[k].name = NULL; /* matched by position */
 
     int warmup = o.warmup >= 0 ? o.warmup : (o.bench ? 3 : 0);
     int runs = o.bench ? o.bench : 1;
@@ -591,16 +691,25 @@ int main(int argc, char **argv) {
         fail("out of memory", NULL);
         goto done;
     }
-    double first_run_ms = 0;
+    double first_run_ms = 0, first_build_ms = 0;
+    engine_session_cache_info ci0, ci1;
+    memset(&ci0, 0, sizeof ci0);
+    ci0.struct_size = sizeof ci0;
+    ci1 = ci0;
+    engine_session_cache_info_get(session, &ci0);
     for (int r = 0; r < warmup + runs; ++r) {
         double t0 = now_ms();
-        if (engine_session_run(session, in_ptrs, outputs) != ENGINE_OK) {
+        if (engine_session_run_tensors(session, inputs, n_in, outs, n_out) != ENGINE_OK) {
             free(times);
             fail("run failed", engine_context_error(ctx));
             goto done;
         }
         double dt = now_ms() - t0;
-        if (r == 0) first_run_ms = dt;
+        if (r == 0) {
+            first_run_ms = dt;
+            engine_session_cache_info_get(session, &ci1);
+            if (ci1.misses > ci0.misses) first_build_ms = ci1.last_build_ms;
+        }
         if (r >= warmup) times[r - warmup] = dt;
     }
 
@@ -608,12 +717,11 @@ int main(int argc, char **argv) {
     for (int k = 0; k < n_out; ++k) {
         engine_tensor_info info;
         engine_model_output_info(model, k, &info);
-        engine_tensor t;
-        memset(&t, 0, sizeof t);
-        t.dtype = info.dtype;
-        t.rank = info.rank;
-        memcpy(t.dims, info.dims, sizeof t.dims);
-        t.data = outputs[k];
+        info.dtype = outs[k].dtype;
+        info.rank = outs[k].rank;
+        memcpy(info.dims, outs[k].dims, sizeof info.dims);
+        engine_tensor t = outs[k];
+        t.name = NULL;
         char path[4096];
         const char *dest = NULL;
         if (k == 0 && o.output) dest = o.output;
@@ -630,13 +738,13 @@ int main(int argc, char **argv) {
             fail("cannot write output", engine_context_error(ctx));
             goto done;
         }
-        if (k == 0 && o.top && print_top(&info, outputs[0], o.top)) {
+        if (k == 0 && o.top && print_top(&info, outs[0].data, o.top)) {
             free(times);
             fail("--top needs a float32 1xN output", info.name);
             goto done;
         }
         if (!o.json && !o.top && !o.bench && !o.output && !o.output_dir && !o.dump_graph && !o.profile)
-            print_summary(&info, outputs[k]);
+            print_summary(&info, outs[k].data);
     }
 
     if (o.profile || o.trace) {
@@ -664,11 +772,11 @@ int main(int argc, char **argv) {
                    "\"macs\":%lld,\"nodes\":%d,\"load_ms\":%.3f,\"compile_ms\":%.3f,\"first_run_ms\":%.3f,"
                    "\"arena_bytes\":%zu,\"partition_arena_bytes\":%zu,\"weight_bytes\":%zu,\"device_bytes\":%zu,"
                    "\"partitions\":%d,\"kernels_built\":%d,\"kernels_from_cache\":%d,\"peak_rss_kb\":%ld,"
-                   "\"backend\":",
+                   "\"specialize_ms\":%.3f,\"specializations\":%d,\"backend\":",
                    mn, med, p90, mx, runs, warmup, (long long)engine_model_macs(model), engine_model_node_count(model),
                    t_load, t_compile, first_run_ms, engine_session_arena_bytes(session), ss.arena_bytes,
                    ss.weight_bytes, ss.device_bytes, ss.n_partitions, ss.kernels_built, ss.kernels_from_cache,
-                   peak_rss_kb());
+                   peak_rss_kb(), first_build_ms, ci1.entries);
             json_string(stdout, o.backends ? o.backends : "auto");
             printf("}\n");
         } else {
@@ -678,6 +786,10 @@ int main(int argc, char **argv) {
                    "arenas %zu bytes, packed weights %zu bytes, peak RSS %ld KiB\n",
                    t_load, t_compile, first_run_ms, (double)engine_model_macs(model) * 1e-9,
                    engine_session_arena_bytes(session), ss.arena_bytes, ss.weight_bytes, peak_rss_kb());
+            if (first_build_ms > 0)
+                printf("first run at a new input shape: %.3f ms, of which %.3f ms specialising and compiling "
+                       "(%d shape%s compiled)\n",
+                       first_run_ms, first_build_ms, ci1.entries, ci1.entries == 1 ? "" : "s");
             if (ss.kernels_built || ss.kernels_from_cache)
                 printf("device kernels: %d built from source, %d from the binary cache; device memory %zu bytes\n",
                        ss.kernels_built, ss.kernels_from_cache, ss.device_bytes);
@@ -693,7 +805,6 @@ done:
             engine_tensor_release(ctx, &inputs[k]);
         else
             free(inputs[k].data);
-        free(outputs[k]);
     }
     engine_session_free(session);
     engine_model_free(model);

@@ -181,6 +181,37 @@ static engine_status conv_exec(const cpu_step *s, const void *const *in, void *c
     return ENGINE_OK;
 }
 
+/* Packing a conv's weights through the instance's store (cpu_prep_shared). */
+typedef struct conv_pack_ctx {
+    const cpu_conv_algo *algo;
+    const cpu_conv2d *d;
+    cpu_isa isa;
+    const float *w, *bias;
+} conv_pack_ctx;
+
+static void conv_pack(const void *vctx, void *dst) {
+    const conv_pack_ctx *p = vctx;
+    p->algo->pack(p->d, p->isa, p->w, p->bias, dst);
+}
+
+/* The packed layout of every algorithm depends on the channels, kernel,
+ * groups and ISA (and the thread count, kept for safety), never on the
+ * spatial size: one packing serves every input shape. */
+static engine_status conv_prep(const cpu_prep_ctx *c, cpu_step *s, const cpu_conv_algo *a) {
+    const engine_node *n = s->node;
+    const cpu_conv2d *d = &s->conv;
+    const engine_value *b = engine_node_input(n, 2);
+    conv_pack_ctx pc = {a, d, c->k->isa, n->inputs[1]->data, b ? b->data : NULL};
+    cpu_wkey key;
+    memset(&key, 0, sizeof key);
+    key.src[0] = pc.w;
+    key.src[1] = pc.bias;
+    key.layout = a;
+    int dims[10] = {d->C, d->M, d->KH, d->KW, d->group, (int)c->k->isa, d->threads, 0, 0, 0};
+    memcpy(key.dims, dims, sizeof dims);
+    return cpu_prep_shared(c, s, &key, a->packed_size(d, c->k->isa), conv_pack, &pc);
+}
+
 engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
     if (n->op == ENGINE_OP_ConvTranspose) return cpu_prepare_convtranspose(c, s);
@@ -188,13 +219,8 @@ engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s) {
     const cpu_conv_algo *best = choose_algo(&s->conv, c->k->isa);
     if (!best) return ENGINE_ERR_UNSUPPORTED;
     if (s->in_scale && !best->run_scaled) return ENGINE_ERR_INTERNAL; /* cpu_conv_takes_input_scale said yes */
-    size_t bytes = best->packed_size(&s->conv, c->k->isa);
-    void *packed = c->a->alloc(c->a->user, bytes ? bytes : 1, 64);
-    if (!packed) return ENGINE_ERR_OUT_OF_MEMORY;
-    const engine_value *b = engine_node_input(n, 2);
-    best->pack(&s->conv, c->k->isa, n->inputs[1]->data, b ? b->data : NULL, packed);
-    s->prep = packed;
-    s->prep_bytes = bytes;
+    engine_status st = conv_prep(c, s, best);
+    if (st) return st;
     s->algo = best;
     s->scratch_bytes = best->scratch_size(&s->conv, c->k->isa);
     s->exec = conv_exec;
@@ -255,13 +281,8 @@ engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     if (n->op != ENGINE_OP_Conv || s->pre || !describe_conv(n, c->threads, &s->conv)) return ENGINE_ERR_UNSUPPORTED;
     const cpu_conv_algo *a = blocked_algo(&s->conv, c->k->isa);
     if (!a) return ENGINE_ERR_UNSUPPORTED;
-    size_t bytes = a->packed_size(&s->conv, c->k->isa);
-    void *packed = c->a->alloc(c->a->user, bytes ? bytes : 1, 64);
-    if (!packed) return ENGINE_ERR_OUT_OF_MEMORY;
-    const engine_value *b = engine_node_input(n, 2);
-    a->pack(&s->conv, c->k->isa, n->inputs[1]->data, b ? b->data : NULL, packed);
-    s->prep = packed;
-    s->prep_bytes = bytes;
+    engine_status st = conv_prep(c, s, a);
+    if (st) return st;
     s->algo = a;
     s->scratch_bytes = a->scratch_size(&s->conv, c->k->isa);
     s->blk_vl = cpu_blk_vl(c->k->isa);

@@ -113,8 +113,9 @@ struct cpu_step {
     cpu_exec_fn exec;             /* NULL: a reference kernel or the plugin's host kernel */
     const cpu_kernels *k;         /* the ISA table */
     int threads;
-    void *prep;                   /* packed weights (owned, freed at release) */
+    void *prep;                   /* packed weights (owned, freed at release; or shared: prep_shared) */
     size_t prep_bytes;
+    int prep_shared;              /* prep is a reference into the instance's weight store */
     size_t scratch_bytes;         /* arena scratch for the node's run */
     const cpu_conv_algo *algo;    /* Conv: the chosen algorithm */
     cpu_conv2d conv;              /* Conv: its description */
@@ -142,11 +143,39 @@ engine_status cpu_run_range(const cpu_step *s, const void *const *in, void *cons
                             cpu_range_fn body, int threads, int64_t n);
 
 /* What preparers get from the module. */
+typedef struct cpu_wstore cpu_wstore;
+
 typedef struct cpu_prep_ctx {
     const engine_allocator *a;
     const cpu_kernels *k;
     int threads;
+    cpu_wstore *store; /* the instance's packed-weight store (module.c) */
+    size_t *fresh_bytes; /* bytes packed by this compile (not found in the store) */
 } cpu_prep_ctx;
+
+/* What a packed constant operand is made from and how: its source arrays
+ * (constant data pointers: the engine keeps them alive, unchanged, while a
+ * program that read them lives), the layout (an algorithm's address or a
+ * name) and the dims the packing depends on. Zero unused members: keys are
+ * compared bytewise. */
+typedef struct cpu_wkey {
+    const void *src[3];
+    const void *layout;
+    int dims[10];
+} cpu_wkey;
+
+/* Packed weights shared by every program of a backend instance: every
+ * specialisation of a dynamic model (and sessions of one model) packs a
+ * weight once. Sets s->prep to the entry for key, packing it with
+ * pack(pack_ctx, dst) into `bytes` fresh bytes when the store lacks it;
+ * the step holds a reference (s->prep_shared) released with its program.
+ * ENGINE_ERR_OUT_OF_MEMORY when it cannot be had. */
+engine_status cpu_prep_shared(const cpu_prep_ctx *c, cpu_step *s, const cpu_wkey *key, size_t bytes,
+                              void (*pack)(const void *pack_ctx, void *dst), const void *pack_ctx);
+/* The store's life (wstore.c): allocator a must outlive it. */
+cpu_wstore *cpu_wstore_new(const engine_allocator *a);
+void cpu_wstore_unref(cpu_wstore *w, void *data);
+void cpu_wstore_free(cpu_wstore *w);
 
 /* Prepare a node for a SIMD kernel: fill exec, prep, scratch_bytes and
  * kernel. ENGINE_ERR_UNSUPPORTED: no SIMD kernel for this node as it is

@@ -56,7 +56,9 @@ typedef struct ref_state {
     int verbose;          /* ENGINE_CPU_VERBOSE: print each node's kernel */
     int blocked;          /* ENGINE_CPU_BLOCKED: 0 never, 1 by cost (default), 2 every node that can */
     char describe[160];
+    cpu_wstore *store;    /* packed weights shared by the instance's programs */
 } ref_state;
+
 
 enum { SLOT_NONE, SLOT_CONST, SLOT_INPUT, SLOT_OUTPUT, SLOT_ARENA };
 
@@ -680,6 +682,12 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
     }
     memset(s, 0, sizeof *s);
     s->a = config->allocator;
+    s->store = cpu_wstore_new(&s->a);
+    if (!s->store) {
+        config->allocator.free(config->allocator.user, s);
+        set_err(err, err_size, "cpu: %s%s%s", "out of memory", "", "");
+        return ENGINE_ERR_OUT_OF_MEMORY;
+    }
     s->host = config->host;
     s->log = config->log;
     s->log_user = config->log_user;
@@ -694,6 +702,7 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
     engine_status pst = s->shared_pool ? cpu_pool_acquire_shared(s->spin_us, &s->pool)
                                        : cpu_pool_create(&s->a, s->threads, s->spin_us, &s->pool);
     if (pst != ENGINE_OK) {
+        cpu_wstore_free(s->store);
         config->allocator.free(config->allocator.user, s);
         set_err(err, err_size, "cpu: %s%s%s", "out of memory", "", "");
         return pst;
@@ -715,6 +724,7 @@ static void ref_destroy(void *state) {
     if (!s) return;
     if (s->shared_pool) cpu_pool_release_shared(s->pool);
     else cpu_pool_destroy(s->pool);
+    cpu_wstore_free(s->store);
     s->a.free(s->a.user, s);
 }
 
@@ -735,7 +745,12 @@ static int ref_supports_iface(void *state, const engine_node *node) {
 
 static void program_free(ref_state *s, ref_program *p) {
     if (!p) return;
-    for (int k = 0; p->steps && k < p->n_steps; ++k) xfree(s, p->steps[k].cs.prep);
+    for (int k = 0; p->steps && k < p->n_steps; ++k) {
+        if (p->steps[k].cs.prep_shared)
+            cpu_wstore_unref(s->store, p->steps[k].cs.prep);
+        else
+            xfree(s, p->steps[k].cs.prep);
+    }
     xfree(s, p->steps);
     xfree(s, p->slots);
     xfree(s, (void *)p->in_ptrs);
@@ -963,7 +978,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
          * packed weights are used there) but not run. */
         const int prepare = !const_skip && !is_view[k] && (step->fused_into < 0 || n->op == ENGINE_OP_Conv);
         if (prepare && !n->plugin) {
-            cpu_prep_ctx pc = {&s->a, s->k, s->threads};
+            cpu_prep_ctx pc = {&s->a, s->k, s->threads, s->store, &p->weight_bytes};
             if (mul) {
                 const engine_value *sc = mul->inputs[mul_si];
                 step->cs.in_scale = sc->dims[0] == 1 ? 1 : 2;
@@ -990,7 +1005,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 node_err(err, err_size, n, "preparing the SIMD kernel failed");
                 goto fail;
             }
-            p->weight_bytes += step->cs.prep_bytes;
+            if (!step->cs.prep_shared) p->weight_bytes += step->cs.prep_bytes; /* shared: counted when packed */
             if (step->cs.exec && step->cs.scratch_bytes && !step->skip) {
                 size_t size = step->cs.scratch_bytes;
                 if (size > SIZE_MAX / 4) {

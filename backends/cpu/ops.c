@@ -126,6 +126,19 @@ static engine_status gemm_exec(const cpu_step *s, const void *const *in, void *c
     return ENGINE_OK;
 }
 
+typedef struct gemm_pack_ctx {
+    const float *b;
+    int64_t N, K;
+    int transB;
+} gemm_pack_ctx;
+
+static void gemm_pack_wt(const void *vctx, void *dst) {
+    const gemm_pack_ctx *g = vctx;
+    float *wt = dst;
+    for (int64_t j = 0; j < g->N; ++j)
+        for (int64_t k = 0; k < g->K; ++k) wt[j * g->K + k] = g->transB ? g->b[j * g->K + k] : g->b[k * g->N + j];
+}
+
 static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
     if (!all_f32(n) || n->n_inputs < 2) return ENGINE_ERR_UNSUPPORTED;
@@ -157,11 +170,17 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
         crow = C->rank == 2 ? (int)C->dims[0] : 1;
         ccol = C->rank >= 1 ? (int)C->dims[C->rank - 1] : 1;
     }
-    float *wt = prep_alloc(c, s, sizeof(float) * (size_t)N * (size_t)K);
-    if (!wt) return ENGINE_ERR_OUT_OF_MEMORY;
-    const float *b = B->data;
-    for (int64_t j = 0; j < N; ++j)
-        for (int64_t k = 0; k < K; ++k) wt[j * K + k] = transB ? b[j * K + k] : b[k * N + j];
+    /* Wt through the instance's store: one packing for every batch size. */
+    gemm_pack_ctx gp = {B->data, N, K, transB};
+    cpu_wkey key;
+    memset(&key, 0, sizeof key);
+    key.src[0] = B->data;
+    key.layout = "gemm_wt";
+    key.dims[0] = (int)N;
+    key.dims[1] = (int)K;
+    key.dims[2] = transB;
+    engine_status st = cpu_prep_shared(c, s, &key, sizeof(float) * (size_t)N * (size_t)K, gemm_pack_wt, &gp);
+    if (st) return st;
     s->iparam[0] = (int)R;
     s->iparam[1] = (int)N;
     s->iparam[2] = (int)K;

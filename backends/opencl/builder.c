@@ -305,3 +305,104 @@ int ocl_wts_new(ocl_builder *b, size_t count, float **data) {
     b->n_wts += count;
     return k;
 }
+
+/* ---- the weight store (ocl_builder.h, ocl_wts_shared) ----
+ * Reference counted by the programs; a key's source arrays stay alive and
+ * unchanged while an entry does (the engine keeps a partition's constants
+ * alive while a program compiled from it lives). */
+typedef struct ocl_wentry {
+    ocl_wkey key;
+    size_t count;
+    cl_mem mem;
+    int refs;
+    struct ocl_wentry *next;
+} ocl_wentry;
+
+static int hold(ocl_builder *b, ocl_wentry *e) {
+    ocl_program *p = b->p;
+    if (p->n_shared == p->cap_shared) {
+        int ncap = p->cap_shared ? p->cap_shared * 2 : 16;
+        ocl_wentry **ns = ocl_xalloc(b->s, (size_t)ncap * sizeof *ns);
+        if (!ns) return 0;
+        if (p->n_shared) memcpy(ns, p->shared, (size_t)p->n_shared * sizeof *ns);
+        ocl_xfree(b->s, p->shared);
+        p->shared = ns;
+        p->cap_shared = ncap;
+    }
+    p->shared[p->n_shared++] = e;
+    e->refs++;
+    return 1;
+}
+
+int ocl_wts_shared(ocl_builder *b, const ocl_wkey *key, size_t count, void (*pack)(const void *ctx, float *dst),
+                   const void *ctx) {
+    ocl_state *s = b->s;
+    if (b->st) return -1;
+    ocl_wentry *e = s->wstore;
+    while (e && !(e->count == count && memcmp(&e->key, key, sizeof *key) == 0)) e = e->next;
+    if (!e) {
+        float *host = ocl_xalloc(s, count * sizeof(float));
+        void *dev = ocl_xalloc(s, count * ocl_tsize(s));
+        e = ocl_xalloc(s, sizeof *e);
+        if (!host || !dev || !e) {
+            ocl_xfree(s, host);
+            ocl_xfree(s, dev);
+            ocl_xfree(s, e);
+            b->st = ENGINE_ERR_OUT_OF_MEMORY;
+            snprintf(b->err, b->err_size, "opencl: out of memory packing weights");
+            return -1;
+        }
+        memset(host, 0, count * sizeof(float));
+        pack(ctx, host);
+        ocl_to_storage(s, ENGINE_DTYPE_F32, host, dev, count);
+        ocl_xfree(s, host);
+        cl_int err = CL_SUCCESS;
+        cl_mem mem = s->cl->CreateBuffer(s->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, count * ocl_tsize(s), dev, &err);
+        ocl_xfree(s, dev);
+        if (!mem || err) {
+            ocl_xfree(s, e);
+            b->st = err == CL_OUT_OF_HOST_MEMORY ? ENGINE_ERR_OUT_OF_MEMORY : ENGINE_ERR_BACKEND;
+            snprintf(b->err, b->err_size, "opencl: device '%s': uploading packed weights failed (%s)", s->dev.name,
+                     ocl_err_name(err ? err : CL_MEM_OBJECT_ALLOCATION_FAILURE));
+            return -1;
+        }
+        e->key = *key;
+        e->count = count;
+        e->mem = mem;
+        e->refs = 0;
+        e->next = s->wstore;
+        s->wstore = e;
+        b->p->weight_bytes += count * ocl_tsize(s); /* packed by this compile */
+    }
+    if (!hold(b, e)) {
+        if (e->refs == 0) ocl_wstore_unref(s, (e->refs = 1, e));
+        b->st = ENGINE_ERR_OUT_OF_MEMORY;
+        snprintf(b->err, b->err_size, "opencl: out of memory holding packed weights");
+        return -1;
+    }
+    int k = ocl_slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_SHARED, count);
+    if (k < 0) return -1; /* the program's reference is dropped at release */
+    b->p->slots[k].mem = e->mem;
+    b->p->slots[k].off = 0;
+    return k;
+}
+
+void ocl_wstore_unref(ocl_state *s, ocl_wentry *e) {
+    if (--e->refs > 0) return;
+    for (ocl_wentry **pe = &s->wstore; *pe; pe = &(*pe)->next)
+        if (*pe == e) {
+            *pe = e->next;
+            break;
+        }
+    s->cl->ReleaseMemObject(e->mem);
+    ocl_xfree(s, e);
+}
+
+void ocl_wstore_free(ocl_state *s) {
+    while (s->wstore) {
+        ocl_wentry *e = s->wstore;
+        s->wstore = e->next;
+        s->cl->ReleaseMemObject(e->mem);
+        ocl_xfree(s, e);
+    }
+}

@@ -96,6 +96,16 @@ static int emit_dwconv_fast(ocl_builder *b, const engine_node *n) {
     return 1;
 }
 
+typedef struct conv_pack_ctx {
+    const ocl_conv_desc *d;
+    int wino;
+} conv_pack_ctx;
+
+static void conv_pack_cb(const void *ctx, float *dst) {
+    const conv_pack_ctx *c = ctx;
+    ocl_conv_pack(c->d, c->wino, dst);
+}
+
 static int emit_conv_fast(ocl_builder *b, const engine_node *n) {
     const engine_conv_params *p = n->params;
     const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
@@ -147,10 +157,15 @@ static int emit_conv_fast(ocl_builder *b, const engine_node *n) {
     if (v->kind == CV_RV && ch.wino) v = &ocl_conv_variants[CVI_PW_8x16];
     int xs = IN(0), bs = bias ? ocl_slot_read(b, bias) : -1, ss = sum ? ocl_slot_read(b, sum) : -1;
     if (b->st) return 1;
-    float *wp = NULL;
-    int ws = ocl_wts_new(b, ch.wino ? (size_t)16 * C * Mp : (size_t)K * Mp, &wp);
+    /* Packed once per instance for every shape (ocl_wts_shared). */
+    ocl_wkey key;
+    memset(&key, 0, sizeof key);
+    key.src[0] = d.w;
+    int kdims[8] = {ch.wino, C, M, Mp, K, g[6], g[7], 0};
+    memcpy(key.dims, kdims, sizeof kdims);
+    conv_pack_ctx pc = {&d, ch.wino};
+    int ws = ocl_wts_shared(b, &key, ch.wino ? (size_t)16 * C * Mp : (size_t)K * Mp, conv_pack_cb, &pc);
     if (ws < 0) return 1;
-    ocl_conv_pack(&d, ch.wino, wp);
     int ys = OUT(0);
     int mo = ocl_meta_add(b, g, 19);
     if (b->st) return 1;

@@ -201,6 +201,7 @@ static void ocl_destroy(void *state) {
     ocl_state *s = state;
     if (!s) return;
     ocl_tune_close(s);
+    ocl_wstore_free(s);
     ocl_close(s);
     s->a.free(s->a.user, s);
 }
@@ -244,6 +245,8 @@ static void program_free(ocl_state *s, ocl_program *p) {
     ocl_xfree(s, p->copies);
     ocl_xfree(s, p->staging);
     ocl_xfree(s, p->events);
+    for (int k = 0; k < p->n_shared; ++k) ocl_wstore_unref(s, p->shared[k]);
+    ocl_xfree(s, p->shared);
     ocl_xfree(s, p);
 }
 
@@ -280,13 +283,14 @@ static engine_status realise(ocl_state *s, ocl_program *p, ocl_builder *b, char 
     const ocl_api *cl = s->cl;
     cl_int e = CL_SUCCESS;
     const size_t ts = ocl_tsize(s);
-    p->weight_bytes = (b->n_wts ? b->n_wts : 1) * ts;
+    const size_t wbytes = (b->n_wts ? b->n_wts : 1) * ts;
+    p->weight_bytes += wbytes; /* and what the weight store packed for it (ocl_wts_shared) */
     p->meta_bytes = (b->n_meta ? b->n_meta : 1) * sizeof(int);
     size_t arena = p->arena_bytes ? p->arena_bytes : ts;
-    if (s->dev.max_alloc && (arena > s->dev.max_alloc || p->weight_bytes > s->dev.max_alloc)) {
+    if (s->dev.max_alloc && (arena > s->dev.max_alloc || wbytes > s->dev.max_alloc)) {
         if (err && err_size)
             snprintf(err, err_size, "opencl: device '%s': a buffer of %zu bytes exceeds the device's %llu-byte limit",
-                     s->dev.name, arena > p->weight_bytes ? arena : p->weight_bytes,
+                     s->dev.name, arena > wbytes ? arena : wbytes,
                      (unsigned long long)s->dev.max_alloc);
         return ENGINE_ERR_OUT_OF_MEMORY;
     }
@@ -296,11 +300,11 @@ static engine_status realise(ocl_state *s, ocl_program *p, ocl_builder *b, char 
         return cl_fail(s, e ? e : CL_MEM_OBJECT_ALLOCATION_FAILURE, "allocating the activation arena", err, err_size);
     }
     /* Weights converted to the storage type, uploaded once. */
-    void *host = ocl_xalloc(s, p->weight_bytes);
+    void *host = ocl_xalloc(s, wbytes);
     if (!host) return cl_fail(s, CL_OUT_OF_HOST_MEMORY, "staging the weights", err, err_size);
-    memset(host, 0, p->weight_bytes);
+    memset(host, 0, wbytes);
     ocl_to_storage(s, ENGINE_DTYPE_F32, b->wts, host, b->n_wts);
-    p->weights = cl->CreateBuffer(s->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, p->weight_bytes, host, &e);
+    p->weights = cl->CreateBuffer(s->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, wbytes, host, &e);
     ocl_xfree(s, host);
     if (!p->weights || e) {
         p->weights = NULL;
@@ -360,7 +364,7 @@ static engine_status realise(ocl_state *s, ocl_program *p, ocl_builder *b, char 
             int off;
             switch (a->kind) {
             case OCL_ARG_TENSOR:
-                m = buf_of(p, p->slots[a->i].buf);
+                m = p->slots[a->i].buf == BUF_SHARED ? p->slots[a->i].mem : buf_of(p, p->slots[a->i].buf);
                 off = (int)p->slots[a->i].off + a->extra;
                 e = cl->SetKernelArg(l->kernel, ai++, sizeof m, &m);
                 if (!e) e = cl->SetKernelArg(l->kernel, ai++, sizeof off, &off);

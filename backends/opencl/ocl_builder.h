@@ -36,7 +36,7 @@
 #define OCL_MAX_RANK 8   /* the most dims a device value has (f_resize's o[8], k[8]) */
 
 /* Which device buffer a slot lives in. */
-enum { BUF_NONE, BUF_ARENA, BUF_WEIGHTS, BUF_META, BUF_IWEIGHTS };
+enum { BUF_NONE, BUF_ARENA, BUF_WEIGHTS, BUF_META, BUF_IWEIGHTS, BUF_SHARED };
 
 /* ---- typed kernel arguments ----
  * A kernel argument is recorded at compile and bound (clSetKernelArg) once
@@ -147,6 +147,7 @@ typedef struct ocl_slot {
      * storage). A root is planned with the union of its members' lifetimes. */
     int root;
     size_t aoff;
+    cl_mem mem;     /* BUF_SHARED: the weight store's buffer (off 0) */
 } ocl_slot;
 
 /* A partition output that no node writes. */
@@ -182,6 +183,8 @@ typedef struct ocl_program {
     cl_mem *own;
     size_t arena_bytes, weight_bytes, meta_bytes;
     cl_event *events;
+    struct ocl_wentry **shared; /* weight-store entries this program holds */
+    int n_shared, cap_shared;
 } ocl_program;
 
 /* ---- the compile-time builder ---- */
@@ -359,6 +362,24 @@ void ocl_launch_geometry(ocl_builder *b, const size_t *gs, const size_t *ls, int
  * the emitter packs itself (uploaded once, like constants); *data points at
  * it until the next weight is added. -1 on error. */
 int ocl_wts_new(ocl_builder *b, size_t count, float **data);
+
+/* A slot of `count` floats of packed weights shared through the instance's
+ * weight store (every specialisation of a dynamic model, and sessions of
+ * one model, upload a packed weight once): the entry for `key` (its source
+ * arrays and packed layout; unused members zero) if there is one, else
+ * pack(ctx, dst) fills `count` zeroed floats that are converted to the
+ * storage type and uploaded. The program holds a reference, dropped at
+ * release (ocl_wstore_unref). -1 on error (b->st set). */
+typedef struct ocl_wkey {
+    const void *src[2];
+    int dims[8];
+} ocl_wkey;
+int ocl_wts_shared(ocl_builder *b, const ocl_wkey *key, size_t count, void (*pack)(const void *ctx, float *dst),
+                   const void *ctx);
+/* Drops a program's reference; the last one frees the buffer. */
+void ocl_wstore_unref(ocl_state *s, struct ocl_wentry *e);
+/* Frees what is left of the store (the state's end). */
+void ocl_wstore_free(ocl_state *s);
 
 /* The U_* code and its two parameters of a fused epilogue's activation;
  * -1 for an activation the kernels lack. */

@@ -68,6 +68,8 @@ typedef struct ocl_state {
     long conv_cap[16];
     int tuned;
     double tune_ms;
+    /* Packed weights shared by the instance's programs (builder.c). */
+    struct ocl_wentry *wstore;
 } ocl_state;
 
 /* Tuning levels (engine_backend_config.tune / ENGINE_OPENCL_TUNE). */

@@ -5,6 +5,10 @@
 
 #include "internal.h"
 
+const char *engine_version(void) {
+    return ENGINE_VERSION_STRING;
+}
+
 const char *engine_status_str(engine_status status) {
     switch (status) {
     case ENGINE_OK: return "ok";

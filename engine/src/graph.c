@@ -88,7 +88,7 @@ engine_status eng_graph_create(engine_context *ctx, eng_graph **out) {
 static void free_value(engine_context *ctx, engine_value *v) {
     if (!v) return;
     eng_free(ctx, v->name);
-    eng_free(ctx, v->data);
+    if (!(v->flags & ENG_VALUE_BORROWED)) eng_free(ctx, v->data);
     eng_free(ctx, v);
 }
 
@@ -127,6 +127,15 @@ void eng_graph_free(eng_graph *g) {
     eng_free(ctx, g->inputs);
     eng_free(ctx, g->outputs);
     eng_free(ctx, g->name);
+    if (g->input_syms) {
+        for (int k = 0; k < g->n_inputs * ENGINE_MAX_RANK; ++k) eng_free(ctx, g->input_syms[k]);
+        eng_free(ctx, g->input_syms);
+    }
+    for (int k = 0; k < g->n_subs; ++k) eng_free(ctx, g->subs[k].scans);
+    eng_free(ctx, g->subs);
+    for (int k = 0; k < g->n_bodies; ++k) eng_graph_free(g->bodies[k]);
+    eng_free(ctx, g->bodies);
+    eng_free(ctx, g->outer);
     if (g->map) eng_free(ctx, g->map->slots);
     eng_free(ctx, g->map);
     eng_free(ctx, g);
@@ -209,7 +218,8 @@ engine_status eng_value_set_shape(eng_graph *g, engine_value *v, engine_dtype dt
 }
 
 void eng_value_set_data(eng_graph *g, engine_value *v, void *data) {
-    if (v->data && v->data != data) eng_free(g->ctx, v->data);
+    if (v->data && v->data != data && !(v->flags & ENG_VALUE_BORROWED)) eng_free(g->ctx, v->data);
+    if (v->data != data) v->flags &= ~ENG_VALUE_BORROWED;
     v->data = data;
     v->flags |= ENGINE_VALUE_CONST;
 }
@@ -301,7 +311,49 @@ void eng_graph_remove_node(eng_graph *g, engine_node *n) {
     memmove(&g->nodes[at], &g->nodes[at + 1], (size_t)(g->n_nodes - at - 1) * sizeof *g->nodes);
     g->n_nodes--;
     for (int k = 0; k < g->n_nodes; ++k) g->nodes[k]->index = k;
+    for (int k = 0; k < g->n_subs;) { /* its bodies' entries go (the bodies stay with their owner) */
+        if (g->subs[k].node == n) {
+            eng_free(g->ctx, g->subs[k].scans);
+            g->subs[k] = g->subs[--g->n_subs];
+        } else {
+            ++k;
+        }
+    }
     free_node(g->ctx, n);
+}
+
+engine_status eng_graph_add_sub(eng_graph *g, engine_node *n, int branch, int n_explicit, eng_graph *body) {
+    if (g->n_subs == g->cap_subs) {
+        int ncap = g->cap_subs ? g->cap_subs * 2 : 4;
+        eng_subgraph *ns = eng_realloc(g->ctx, g->subs, (size_t)g->cap_subs * sizeof *ns, (size_t)ncap * sizeof *ns);
+        if (!ns) return eng_error(g->ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory recording a subgraph");
+        g->subs = ns;
+        g->cap_subs = ncap;
+    }
+    eng_subgraph *e = &g->subs[g->n_subs++];
+    memset(e, 0, sizeof *e);
+    e->node = n;
+    e->branch = branch;
+    e->n_explicit = n_explicit;
+    e->body = body;
+    return ENGINE_OK;
+}
+
+eng_subgraph *eng_graph_find_sub(const eng_graph *g, const engine_node *n, int branch) {
+    for (int k = 0; k < g->n_subs; ++k)
+        if (g->subs[k].node == n && g->subs[k].branch == branch) return &g->subs[k];
+    return NULL;
+}
+
+engine_status eng_graph_own_body(eng_graph *g, eng_graph *body) {
+    eng_graph **nb = eng_realloc(g->ctx, g->bodies, (size_t)g->n_bodies * sizeof *nb, (size_t)(g->n_bodies + 1) * sizeof *nb);
+    if (!nb) {
+        eng_graph_free(body);
+        return eng_error(g->ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory keeping a subgraph");
+    }
+    g->bodies = nb;
+    g->bodies[g->n_bodies++] = body;
+    return ENGINE_OK;
 }
 
 int eng_graph_use_count(const eng_graph *g, const engine_value *v) {
@@ -387,7 +439,7 @@ engine_status eng_graph_sort(eng_graph *g) {
     }
     for (int k = 0; k < g->n_values; ++k) {
         engine_value *v = g->values[k];
-        if ((v->flags & (ENGINE_VALUE_GRAPH_INPUT | ENGINE_VALUE_CONST)) && !v->producer) ready[k] = 1;
+        if ((v->flags & (ENGINE_VALUE_GRAPH_INPUT | ENGINE_VALUE_CONST | ENG_VALUE_OUTER)) && !v->producer) ready[k] = 1;
     }
     /* Every consumed value must have a source. */
     for (int k = 0; k < n; ++k) {
@@ -445,5 +497,118 @@ done:
     eng_free(ctx, ready);
     eng_free(ctx, placed);
     eng_free(ctx, order);
+    return st;
+}
+
+/* ---- clones (specialisation, session.c) ---- */
+
+static engine_status copy_attr_value(engine_context *ctx, const engine_value *src, engine_value **out) {
+    engine_value *v = eng_calloc(ctx, 1, sizeof *v);
+    if (!v) return ENGINE_ERR_OUT_OF_MEMORY;
+    *v = *src;
+    v->name = NULL;
+    v->data = NULL;
+    v->flags &= ~ENG_VALUE_BORROWED;
+    v->producer = NULL;
+    v->alias_of = NULL;
+    size_t bytes = src->rank >= 0 ? engine_value_nbytes(src) : 0;
+    v->name = eng_strdup(ctx, src->name ? src->name : "");
+    if (src->data) {
+        v->data = eng_alloc(ctx, bytes + 1);
+        if (v->data) memcpy(v->data, src->data, bytes);
+    }
+    *out = v;
+    if (!v->name || (src->data && !v->data)) return ENGINE_ERR_OUT_OF_MEMORY;
+    return ENGINE_OK;
+}
+
+static engine_status copy_attr(engine_context *ctx, const engine_attr *a, engine_attr *b) {
+    memset(b, 0, sizeof *b);
+    b->type = a->type;
+    b->f = a->f;
+    b->i = a->i;
+    b->n = a->n;
+    b->name = eng_strdup(ctx, a->name);
+    if (!b->name) return ENGINE_ERR_OUT_OF_MEMORY;
+    if (a->s && !(b->s = eng_strdup(ctx, a->s))) return ENGINE_ERR_OUT_OF_MEMORY;
+    if (a->floats) {
+        if (!(b->floats = eng_alloc(ctx, (size_t)a->n * sizeof *b->floats + 1))) return ENGINE_ERR_OUT_OF_MEMORY;
+        memcpy(b->floats, a->floats, (size_t)a->n * sizeof *b->floats);
+    }
+    if (a->ints) {
+        if (!(b->ints = eng_alloc(ctx, (size_t)a->n * sizeof *b->ints + 1))) return ENGINE_ERR_OUT_OF_MEMORY;
+        memcpy(b->ints, a->ints, (size_t)a->n * sizeof *b->ints);
+    }
+    if (a->strings) {
+        if (!(b->strings = eng_calloc(ctx, (size_t)a->n + 1, sizeof *b->strings))) return ENGINE_ERR_OUT_OF_MEMORY;
+        for (int k = 0; k < a->n; ++k)
+            if (a->strings[k] && !(b->strings[k] = eng_strdup(ctx, a->strings[k]))) return ENGINE_ERR_OUT_OF_MEMORY;
+    }
+    if (a->t) return copy_attr_value(ctx, a->t, &b->t);
+    return ENGINE_OK;
+}
+
+engine_status eng_graph_clone(const eng_graph *src, eng_graph **out) {
+    engine_context *ctx = src->ctx;
+    eng_graph *g = NULL;
+    engine_status st = eng_graph_create(ctx, &g);
+    if (st) return st;
+    g->opset = src->opset;
+    g->unnamed_counter = src->unnamed_counter;
+    if (src->name && !(g->name = eng_strdup(ctx, src->name))) goto oom;
+    for (int k = 0; k < src->n_values; ++k) {
+        const engine_value *s = src->values[k];
+        engine_value *v;
+        if ((st = eng_graph_add_value(g, s->name, &v))) goto fail;
+        v->dtype = s->dtype;
+        v->rank = s->rank;
+        memcpy(v->dims, s->dims, sizeof v->dims);
+        v->flags = s->flags;
+        if (s->data) {
+            v->data = s->data; /* constants are immutable: shared with the source */
+            v->flags |= ENG_VALUE_BORROWED;
+        }
+    }
+    for (int k = 0; k < src->n_nodes; ++k) {
+        const engine_node *s = src->nodes[k];
+        engine_node *n;
+        if ((st = eng_graph_add_node(g, s->name, s->op_type, s->domain, s->n_inputs, s->n_outputs, &n))) goto fail;
+        n->op = s->op;
+        n->opset = s->opset;
+        n->plugin = s->plugin;
+        for (int i = 0; i < s->n_inputs; ++i) n->inputs[i] = s->inputs[i] ? g->values[s->inputs[i]->index] : NULL;
+        for (int o = 0; o < s->n_outputs; ++o)
+            if (s->outputs[o]) {
+                n->outputs[o] = g->values[s->outputs[o]->index];
+                n->outputs[o]->producer = n;
+            }
+        if (s->n_attrs) {
+            if (!(n->attrs = eng_calloc(ctx, (size_t)s->n_attrs, sizeof *n->attrs))) goto oom;
+            for (int a = 0; a < s->n_attrs; ++a) {
+                n->n_attrs = a + 1;
+                if (copy_attr(ctx, &s->attrs[a], &n->attrs[a])) goto oom;
+            }
+        }
+    }
+    for (int k = 0; k < src->n_subs; ++k) { /* bodies stay the source's */
+        const eng_subgraph *e = &src->subs[k];
+        if ((st = eng_graph_add_sub(g, g->nodes[e->node->index], e->branch, e->n_explicit, e->body))) goto fail;
+    }
+    if (src->n_inputs) {
+        if (!(g->inputs = eng_calloc(ctx, (size_t)src->n_inputs, sizeof *g->inputs))) goto oom;
+        for (int k = 0; k < src->n_inputs; ++k) g->inputs[k] = g->values[src->inputs[k]->index];
+        g->n_inputs = src->n_inputs;
+    }
+    if (src->n_outputs) {
+        if (!(g->outputs = eng_calloc(ctx, (size_t)src->n_outputs, sizeof *g->outputs))) goto oom;
+        for (int k = 0; k < src->n_outputs; ++k) g->outputs[k] = g->values[src->outputs[k]->index];
+        g->n_outputs = src->n_outputs;
+    }
+    *out = g;
+    return ENGINE_OK;
+oom:
+    st = eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory copying the graph for a new input shape");
+fail:
+    eng_graph_free(g);
     return st;
 }

@@ -28,10 +28,64 @@ typedef struct eng_graph {
     char *name;
     eng_name_map *map;     /* value name -> value */
     int unnamed_counter;
+    /* Symbolic dims of the graph inputs as the file names them:
+     * input_syms[k * ENGINE_MAX_RANK + axis] is the dim_param of input k at
+     * that axis ("" for an unnamed free dim), NULL where the dim is fixed.
+     * Such dims are -1 in the input's dims. NULL when every dim is fixed. */
+    char **input_syms;
+    /* Control flow (engine/src/control.c). subs: the bodies of this graph's
+     * If and Loop nodes (borrowed: they live in `bodies` of the graph that
+     * imported them, or of the template a clone was made from). bodies:
+     * the subgraphs this graph owns, freed with it. outer: in a body, the
+     * values it reads from an enclosing scope (flag ENG_VALUE_OUTER), in
+     * the order of the node's implicit inputs. */
+    struct eng_subgraph *subs;
+    int n_subs, cap_subs;
+    struct eng_graph **bodies;
+    int n_bodies;
+    engine_value **outer;
+    int n_outer;
 } eng_graph;
+
+/* One body of an If (branch 0: then, 1: else) or Loop (branch 0) node.
+ * The node's inputs are its n_explicit ONNX inputs, then the body's outer
+ * values in the body's `outer` order (implicit inputs: so sorting, liveness
+ * and dependencies see them). Loop expansion keeps its progress here. */
+typedef struct eng_subgraph {
+    engine_node *node;
+    int branch;
+    int n_explicit;
+    struct eng_graph *body;
+    /* Loop unrolling state (control.c). */
+    int started;
+    int64_t iter, remaining;
+    engine_value **scans; /* per iteration, per scan output */
+    int n_scans, cap_scans;
+} eng_subgraph;
+
+/* Registers a body of node n (the graph does not own it). */
+engine_status eng_graph_add_sub(eng_graph *g, engine_node *n, int branch, int n_explicit, struct eng_graph *body);
+/* The body `branch` of n, or NULL. */
+eng_subgraph *eng_graph_find_sub(const eng_graph *g, const engine_node *n, int branch);
+/* Makes g own body (freed with g). On failure body is freed. */
+engine_status eng_graph_own_body(eng_graph *g, struct eng_graph *body);
+
+/* Internal value flag: a body's reference to a value of an enclosing scope. */
+#define ENG_VALUE_OUTER (1u << 29)
+
+/* Internal value flag: `data` belongs to another graph (a clone shares the
+ * template's constants, eng_graph_clone); never freed through this one. */
+#define ENG_VALUE_BORROWED (1u << 30)
 
 engine_status eng_graph_create(engine_context *ctx, eng_graph **out);
 void eng_graph_free(eng_graph *g);
+
+/* A copy of src (values, nodes, attributes, input and output lists) for
+ * specialising at other input shapes. Constant data is shared, not copied
+ * (ENG_VALUE_BORROWED): src must outlive the copy. Node params and plugin
+ * resolution are copied as pointers only when src has none (a template is
+ * not inferred); input_syms is not copied. */
+engine_status eng_graph_clone(const eng_graph *src, eng_graph **out);
 
 /* Looks a value up by name; NULL if absent. */
 engine_value *eng_graph_find(const eng_graph *g, const char *name);

@@ -117,6 +117,13 @@ engine_status eng_graph_infer(eng_graph *g, int *folded) {
     }
     for (int k = 0; k < g->n_nodes; ++k) {
         engine_node *n = g->nodes[k];
+        if (eng_is_control(n)) {
+            /* If/Loop: expanded in place; go on at the same index. */
+            engine_status st = eng_expand_control(g, k);
+            if (st) return st;
+            --k;
+            continue;
+        }
         for (int i = 0; i < n->n_inputs; ++i)
             if (n->inputs[i] && n->inputs[i]->rank < 0)
                 return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "input %d '%s' has no known shape", i,
@@ -151,6 +158,37 @@ engine_status eng_graph_infer(eng_graph *g, int *folded) {
             st = eng_fold_node(g, n);
             if (st) return st;
             count++;
+        }
+    }
+    if (folded) *folded = count;
+    return ENGINE_OK;
+}
+
+engine_status eng_graph_fold_constants(eng_graph *g, int *folded) {
+    int count = 0;
+    for (int k = 0; k < g->n_nodes; ++k) {
+        engine_node *n = g->nodes[k];
+        if (n->op == ENGINE_OP_UNKNOWN || n->op == ENGINE_OP_Shape) continue;
+        int all_const = n->op == ENGINE_OP_Constant, done = 1;
+        for (int i = 0; i < n->n_inputs; ++i) {
+            const engine_value *v = n->inputs[i];
+            if (!v) continue;
+            all_const = (v->flags & ENGINE_VALUE_CONST) && v->rank >= 0;
+            if (!all_const) break;
+        }
+        for (int o = 0; o < n->n_outputs; ++o)
+            if (n->outputs[o] && !(n->outputs[o]->flags & ENGINE_VALUE_CONST)) done = 0;
+        if (!all_const || done) continue;
+        engine_status st = eng_infer_node(g, n);
+        if (st) return st;
+        if (foldable(n)) {
+            if ((st = eng_fold_node(g, n))) return st;
+            count++;
+        } else {
+            /* Not folded (too big to hold twice): each specialisation infers
+             * it again, from a template left as imported. */
+            for (int o = 0; o < n->n_outputs; ++o)
+                if (n->outputs[o]) n->outputs[o]->rank = -1;
         }
     }
     if (folded) *folded = count;

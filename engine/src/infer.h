@@ -13,8 +13,20 @@
  * eng_graph_remove_dead drops them. *folded (may be NULL) counts them. */
 engine_status eng_graph_infer(eng_graph *g, int *folded);
 
+/* The part of eng_graph_infer that needs no input shapes: nodes whose
+ * inputs are all constant are inferred and folded (a dynamic model's
+ * template, at load: every specialisation then shares the results, e.g.
+ * the weights torch exports behind Identity nodes). */
+engine_status eng_graph_fold_constants(eng_graph *g, int *folded);
+
 /* Evaluates node n with the reference kernels into freshly allocated
  * constant outputs (used by the folder; exposed for passes). */
 engine_status eng_fold_node(eng_graph *g, engine_node *n);
+
+/* Control flow (control.c): non-zero for an If or Loop node; node k of g
+ * expanded (If: the taken branch in its place; Loop: one iteration before
+ * it, or its results when done). Inference then goes on at index k. */
+int eng_is_control(const engine_node *n);
+engine_status eng_expand_control(eng_graph *g, int k);
 
 #endif /* ENGINE_INFER_H */

@@ -24,13 +24,26 @@
 #define ENG_ERRMSG_SIZE 1024
 #define ENG_MAX_BACKENDS 16
 
+struct eng_backend;
+
+/* One started backend: the module's state for one configuration (threads,
+ * device, precision, tune). Sessions with other options get other
+ * instances, so options apply per session; instances live until the
+ * context is destroyed. */
+typedef struct eng_binst {
+    struct eng_backend *mod;
+    void *state;
+    int threads;
+    char *device, *precision, *tune; /* never NULL ("" for the default) */
+    struct eng_binst *next;
+} eng_binst;
+
 typedef struct eng_backend {
     char *name;
     char *path;
     void *dl; /* dlopen handle */
     const engine_backend_iface *iface;
-    void *state; /* NULL until created (lazily, with the session's config) */
-    int created;
+    eng_binst *insts; /* started instances, created lazily by sessions */
     char *description;
 } eng_backend;
 
@@ -69,8 +82,10 @@ void eng_log(engine_context *ctx, engine_log_level level, const char *fmt, ...) 
 /* Fills ctx->allocator from a (the C library when a is NULL or incomplete). */
 void eng_context_init_allocator(engine_context *ctx, const engine_allocator *a);
 
-/* Creates the backend's state on first use (loader.c). */
-engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engine_session_options *o);
+/* The instance of backend b for the session options o (NULL: defaults),
+ * created on first use (loader.c). */
+engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engine_session_options *o,
+                                 eng_binst **out);
 /* The shared memory planner handed to backends (planner.c; contract in
  * backend.h, engine_host_services.plan_arena). */
 engine_status eng_plan_arena(const engine_allocator *allocator, engine_plan_buffer *buffers, int n, size_t alignment,

@@ -212,7 +212,15 @@ void engine_context_destroy(engine_context *ctx) {
     eng_plugins_free(ctx);
     for (int k = ctx->n_backends - 1; k >= 0; --k) {
         eng_backend *b = &ctx->backends[k];
-        if (b->created) b->iface->destroy(b->state);
+        while (b->insts) {
+            eng_binst *i = b->insts;
+            b->insts = i->next;
+            i->mod->iface->destroy(i->state);
+            eng_free(ctx, i->device);
+            eng_free(ctx, i->precision);
+            eng_free(ctx, i->tune);
+            eng_free(ctx, i);
+        }
         eng_free(ctx, b->name);
         eng_free(ctx, b->path);
         eng_free(ctx, b->description);
@@ -241,25 +249,64 @@ const char *engine_backend_rejections(const engine_context *ctx) {
     return ctx && ctx->rejections ? ctx->rejections : "";
 }
 
-/* Backends are created lazily, the first time a session or a query needs
- * them, with the thread count and device of that first use. */
-engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engine_session_options *o) {
+/* Backends are started lazily, the first time a session or a query needs
+ * them; each distinct (threads, device, precision, tune) gets its own
+ * instance, so a second session with other options gets what it asked for. */
+static const char *opt_str(const char *s) {
+    return s ? s : "";
+}
+
+engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engine_session_options *o,
+                                 eng_binst **out) {
     static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena};
-    if (b->created) return ENGINE_OK;
+    int threads = o ? o->threads : 0;
+    const char *device = opt_str(o ? o->device : NULL), *precision = opt_str(o ? o->precision : NULL),
+               *tune = opt_str(o ? o->tune : NULL);
+    for (eng_binst *i = b->insts; i; i = i->next)
+        if (i->threads == threads && !strcmp(i->device, device) && !strcmp(i->precision, precision) &&
+            !strcmp(i->tune, tune)) {
+            *out = i;
+            return ENGINE_OK;
+        }
+    eng_binst *inst = eng_calloc(ctx, 1, sizeof *inst);
+    if (inst) {
+        inst->device = eng_strdup(ctx, device);
+        inst->precision = eng_strdup(ctx, precision);
+        inst->tune = eng_strdup(ctx, tune);
+    }
+    if (!inst || !inst->device || !inst->precision || !inst->tune) {
+        if (inst) {
+            eng_free(ctx, inst->device);
+            eng_free(ctx, inst->precision);
+            eng_free(ctx, inst->tune);
+        }
+        eng_free(ctx, inst);
+        return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory starting backend '%s'", b->name);
+    }
+    inst->mod = b;
+    inst->threads = threads;
     engine_backend_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.allocator = ctx->allocator;
     cfg.log = ctx->log;
     cfg.log_user = ctx->log_user;
-    cfg.threads = o ? o->threads : 0;
-    cfg.device = o ? o->device : NULL;
-    cfg.precision = o ? o->precision : NULL;
-    cfg.tune = o ? o->tune : NULL;
+    cfg.threads = threads;
+    cfg.device = device[0] ? device : NULL;
+    cfg.precision = precision[0] ? precision : NULL;
+    cfg.tune = tune[0] ? tune : NULL;
     cfg.host = &host;
     char err[512] = "";
-    engine_status st = b->iface->create(&cfg, &b->state, err, sizeof err);
-    if (st) return eng_error(ctx, st, "backend '%s' failed to start: %s", b->name, err[0] ? err : engine_status_str(st));
-    b->created = 1;
+    engine_status st = b->iface->create(&cfg, &inst->state, err, sizeof err);
+    if (st) {
+        eng_free(ctx, inst->device);
+        eng_free(ctx, inst->precision);
+        eng_free(ctx, inst->tune);
+        eng_free(ctx, inst);
+        return eng_error(ctx, st, "backend '%s' failed to start: %s", b->name, err[0] ? err : engine_status_str(st));
+    }
+    inst->next = b->insts;
+    b->insts = inst;
+    *out = inst;
     return ENGINE_OK;
 }
 
@@ -267,14 +314,16 @@ const char *engine_backend_description(const engine_context *ctx, int index) {
     if (!ctx || index < 0 || index >= ctx->n_backends) return NULL;
     engine_context *mctx = (engine_context *)ctx; /* lazily created state is a cache */
     eng_backend *b = &mctx->backends[index];
-    if (eng_backend_ensure(mctx, b, NULL)) return "unavailable";
-    return b->iface->describe ? b->iface->describe(b->state) : b->name;
+    eng_binst *i;
+    if (eng_backend_ensure(mctx, b, NULL, &i)) return "unavailable";
+    return b->iface->describe ? b->iface->describe(i->state) : b->name;
 }
 
 int engine_backend_score(const engine_context *ctx, int index) {
     if (!ctx || index < 0 || index >= ctx->n_backends) return -1;
     engine_context *mctx = (engine_context *)ctx;
     eng_backend *b = &mctx->backends[index];
-    if (eng_backend_ensure(mctx, b, NULL)) return -1;
-    return b->iface->score(b->state);
+    eng_binst *i;
+    if (eng_backend_ensure(mctx, b, NULL, &i)) return -1;
+    return b->iface->score(i->state);
 }

@@ -9,23 +9,32 @@
 #include "ops_internal.h"
 
 static engine_status finish_load(engine_context *ctx, eng_graph *g, engine_model **out) {
-    engine_model *m = NULL;
     int folded = 0;
-    engine_status st = eng_graph_infer(g, &folded);
-    if (st) goto fail;
-    eng_graph_remove_dead(g);
-    m = eng_calloc(ctx, 1, sizeof *m);
+    engine_status st;
+    engine_model *m = eng_calloc(ctx, 1, sizeof *m);
     if (!m) {
-        st = eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory creating the model");
-        goto fail;
+        eng_graph_free(g);
+        return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory creating the model");
     }
     m->ctx = ctx;
     m->graph = g;
-    m->folded = folded;
+    if ((st = eng_model_classify(m))) goto fail;
+    if (!m->dynamic) {
+        /* Static shapes: inferred and folded once, here. A dynamic model
+         * stays a template; sessions specialise it per run (spec.c). */
+        if ((st = eng_graph_infer(g, &folded))) goto fail;
+        eng_graph_remove_dead(g);
+        m->folded = folded;
+    } else {
+        /* What needs no input shape is folded once, in the template. */
+        if ((st = eng_graph_fold_constants(g, &folded))) goto fail;
+        eng_graph_remove_dead(g);
+        m->folded = folded;
+    }
     *out = m;
     return ENGINE_OK;
 fail:
-    eng_graph_free(g);
+    engine_model_free(m);
     return st;
 }
 
@@ -81,12 +90,17 @@ void engine_model_free(engine_model *model) {
     if (!model) return;
     engine_context *ctx = model->ctx;
     eng_graph_free(model->graph);
+    eng_free(ctx, model->value_input);
     eng_free(ctx, model);
 }
 
 engine_status engine_model_optimize(engine_model *model, unsigned flags) {
     if (!model) return ENGINE_ERR_INVALID_ARGUMENT;
     if (flags == ENGINE_OPT_NONE) return ENGINE_OK;
+    if (model->dynamic) { /* the passes run on each specialisation (spec.c) */
+        model->optimized = 1;
+        return ENGINE_OK;
+    }
     /* The load already folded constants and removed dead nodes; the passes
      * (docs/PASSES.md) rewrite what is left. */
     engine_status st = eng_passes_run(model->graph, model->passes, ENG_MAX_PASS_STATS, &model->n_passes);
@@ -115,6 +129,22 @@ engine_status engine_model_input_info(const engine_model *model, int index, engi
     if (!model || !info || index < 0 || index >= model->graph->n_inputs) return ENGINE_ERR_INVALID_ARGUMENT;
     fill_info(model->graph->inputs[index], info);
     return ENGINE_OK;
+}
+
+const char *engine_model_input_dim_name(const engine_model *model, int index, int axis) {
+    if (!model || index < 0 || index >= model->graph->n_inputs || axis < 0 || axis >= ENGINE_MAX_RANK ||
+        !model->graph->input_syms)
+        return NULL;
+    return model->graph->input_syms[index * ENGINE_MAX_RANK + axis];
+}
+
+int engine_model_is_dynamic(const engine_model *model) {
+    return model && model->dynamic;
+}
+
+int engine_model_input_is_shape_param(const engine_model *model, int index) {
+    if (!model || index < 0 || index >= model->graph->n_inputs || !model->value_input) return 0;
+    return model->value_input[index];
 }
 
 engine_status engine_model_output_info(const engine_model *model, int index, engine_tensor_info *info) {
@@ -155,11 +185,14 @@ static int64_t node_macs(const engine_node *n) {
     }
 }
 
-int64_t engine_model_macs(const engine_model *model) {
-    if (!model) return 0;
+static int64_t graph_macs(const eng_graph *g) {
     int64_t total = 0;
-    for (int k = 0; k < model->graph->n_nodes; ++k) total += node_macs(model->graph->nodes[k]);
+    for (int k = 0; k < g->n_nodes; ++k) total += node_macs(g->nodes[k]);
     return total;
+}
+
+int64_t engine_model_macs(const engine_model *model) {
+    return model ? graph_macs(model->graph) : 0;
 }
 
 /* ---- dumps ---- */
@@ -199,10 +232,25 @@ static void emit_json_string(dump_buf *d, const char *s) {
     d->write(d->user, buf);
 }
 
-static void shape_str(const engine_value *v, char *buf, size_t size) {
+/* "float32[1,3,224,224]"; a symbolic dim by its name (syms: the input's
+ * names, or NULL), "?" where unnamed or not yet inferred. */
+static void shape_str_sym(const engine_value *v, char *const *syms, char *buf, size_t size) {
+    if (v->rank < 0) {
+        snprintf(buf, size, "%s[?]", engine_dtype_name(v->dtype));
+        return;
+    }
     size_t w = (size_t)snprintf(buf, size, "%s[", engine_dtype_name(v->dtype));
-    for (int k = 0; k < v->rank && w < size; ++k) w += (size_t)snprintf(buf + w, size - w, k ? ",%lld" : "%lld", (long long)v->dims[k]);
+    for (int k = 0; k < v->rank && w < size; ++k) {
+        if (v->dims[k] >= 0)
+            w += (size_t)snprintf(buf + w, size - w, k ? ",%lld" : "%lld", (long long)v->dims[k]);
+        else
+            w += (size_t)snprintf(buf + w, size - w, "%s%s", k ? "," : "", syms && syms[k] && syms[k][0] ? syms[k] : "?");
+    }
     if (w < size) snprintf(buf + w, size - w, "]");
+}
+
+static void shape_str(const engine_value *v, char *buf, size_t size) {
+    shape_str_sym(v, NULL, buf, size);
 }
 
 /* The fused epilogue a pass gave n (docs/PASSES.md) as text: "sum+Relu",
@@ -233,13 +281,32 @@ static int count_aliased(const eng_graph *g) {
     return count;
 }
 
-/* Provided by session.c: the backend a node was placed on, or NULL. */
+/* Provided by session.c: the backend a node was placed on, or NULL; the
+ * graph of the session's current signature. */
 const char *eng_session_node_backend(const engine_session *s, const engine_node *n);
+const eng_graph *eng_session_graph(const engine_session *s, const eng_spec_graph **info);
 
 engine_status engine_model_dump(const engine_model *model, const engine_session *session, int json,
                                 engine_write_fn write, void *user) {
     if (!model || !write) return ENGINE_ERR_INVALID_ARGUMENT;
     const eng_graph *g = model->graph;
+    const eng_pass_stat *passes = model->passes;
+    int n_passes = model->n_passes, folded = model->folded;
+    char *const *syms = model->graph->input_syms;
+    if (model->dynamic && session) {
+        /* A dynamic model: the session's current specialisation. */
+        const eng_spec_graph *info = NULL;
+        const eng_graph *sg = eng_session_graph(session, &info);
+        if (sg) {
+            g = sg;
+            syms = NULL;
+            if (info) {
+                passes = info->passes;
+                n_passes = info->n_passes;
+                folded = info->folded;
+            }
+        }
+    }
     dump_buf d = {write, user};
     char shape[256], fused[64];
     if (json) {
@@ -297,27 +364,27 @@ engine_status engine_model_dump(const engine_model *model, const engine_session 
             emit(&d, "}");
         }
         emit(&d, "],\"passes\":[");
-        for (int k = 0; k < model->n_passes; ++k) {
+        for (int k = 0; k < n_passes; ++k) {
             emit(&d, "%s{\"name\":", k ? "," : "");
-            emit_json_string(&d, model->passes[k].name);
-            emit(&d, ",\"before\":%d,\"after\":%d,\"changed\":%d}", model->passes[k].before,
-                 model->passes[k].after, model->passes[k].changed);
+            emit_json_string(&d, passes[k].name);
+            emit(&d, ",\"before\":%d,\"after\":%d,\"changed\":%d}", passes[k].before,
+                 passes[k].after, passes[k].changed);
         }
         emit(&d, "],\"node_count\":%d,\"folded\":%d,\"macs\":%lld,\"aliased\":%d,\"copy_free_concats\":%d}\n",
-             g->n_nodes, model->folded, (long long)engine_model_macs(model), count_aliased(g),
+             g->n_nodes, folded, (long long)graph_macs(g), count_aliased(g),
              eng_pass_concat_copy_free(g));
         return ENGINE_OK;
     }
     emit(&d, "graph: %d nodes, %d inputs, %d outputs, %d nodes folded into constants, %lld MACs\n", g->n_nodes,
-         g->n_inputs, g->n_outputs, model->folded, (long long)engine_model_macs(model));
-    for (int k = 0; k < model->n_passes; ++k)
-        emit(&d, "  pass   %-16s %d -> %d nodes, %d rewrites\n", model->passes[k].name, model->passes[k].before,
-             model->passes[k].after, model->passes[k].changed);
+         g->n_inputs, g->n_outputs, folded, (long long)graph_macs(g));
+    for (int k = 0; k < n_passes; ++k)
+        emit(&d, "  pass   %-16s %d -> %d nodes, %d rewrites\n", passes[k].name, passes[k].before,
+             passes[k].after, passes[k].changed);
     if (count_aliased(g))
         emit(&d, "  concat elimination: %d values stored in a Concat output, %d Concats copy nothing\n",
              count_aliased(g), eng_pass_concat_copy_free(g));
     for (int k = 0; k < g->n_inputs; ++k) {
-        shape_str(g->inputs[k], shape, sizeof shape);
+        shape_str_sym(g->inputs[k], syms ? syms + k * ENGINE_MAX_RANK : NULL, shape, sizeof shape);
         emit(&d, "  input  %s %s\n", g->inputs[k]->name, shape);
     }
     for (int k = 0; k < g->n_nodes; ++k) {

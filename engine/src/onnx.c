@@ -403,6 +403,7 @@ typedef struct importer {
     const char *base_dir;
     domain_opset *domains;
     size_t n_domains;
+    int depth; /* 0: the main graph; n: a body nested n deep */
 } importer;
 
 static int is_default_domain(const char *d) {
@@ -496,6 +497,8 @@ static engine_status import_inputs(importer *im, const Onnx__GraphProto *gp) {
             return eng_error(ctx, ENGINE_ERR_UNSUPPORTED, "graph input '%s' has rank %zu; at most %d is supported",
                              name, sp->n_dim, ENGINE_MAX_RANK);
         int64_t dims[ENGINE_MAX_RANK];
+        const char *syms[ENGINE_MAX_RANK] = {0};
+        int n_sym = 0;
         for (size_t d = 0; d < sp->n_dim; ++d) {
             const Onnx__TensorShapeProto__Dimension *dim = sp->dim[d];
             if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
@@ -505,22 +508,123 @@ static engine_status import_inputs(importer *im, const Onnx__GraphProto *gp) {
                 dims[d] = dim->dim_value;
                 continue;
             }
-            const char *param = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && dim->dim_param
-                                    ? dim->dim_param
-                                    : "?";
-            if (d != 0)
-                return eng_error(ctx, ENGINE_ERR_UNSUPPORTED,
-                                 "input '%s' has a symbolic dimension '%s' at axis %zu; pass fixed shapes", name, param,
-                                 d);
-            eng_log(ctx, ENGINE_LOG_WARN, "input '%s': symbolic batch dimension '%s' taken as 1", name, param);
-            dims[d] = 1;
+            /* A symbolic (dim_param) or free dim: kept, bound per run
+             * (session.c specialises on the shapes a run brings). */
+            syms[d] = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && dim->dim_param
+                          ? dim->dim_param
+                          : "";
+            dims[d] = 0;
+            n_sym++;
         }
         st = eng_graph_add_value(g, name, &v);
         if (!st) st = eng_value_set_shape(g, v, dtype, (int)sp->n_dim, dims);
         if (!st) st = grow_list(ctx, &g->inputs, &g->n_inputs, v);
         if (st) return st;
+        if (n_sym) {
+            if (!g->input_syms && !(g->input_syms = eng_calloc(ctx, gp->n_input * ENGINE_MAX_RANK, sizeof(char *))))
+                return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory importing graph inputs");
+            for (size_t d = 0; d < sp->n_dim; ++d) {
+                if (!syms[d]) continue;
+                v->dims[d] = -1;
+                char **slot = &g->input_syms[(size_t)(g->n_inputs - 1) * ENGINE_MAX_RANK + d];
+                if (!(*slot = eng_strdup(ctx, syms[d])))
+                    return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory importing graph inputs");
+            }
+        }
         v->flags |= ENGINE_VALUE_GRAPH_INPUT;
     }
+    return ENGINE_OK;
+}
+
+static engine_status import_nodes(importer *im, const Onnx__GraphProto *gp);
+static engine_status import_outputs(importer *im, const Onnx__GraphProto *gp);
+static engine_status import_initializers(importer *im, const Onnx__GraphProto *gp);
+
+/* Nesting of If/Loop bodies a model may have. */
+#define MAX_BODY_DEPTH 16
+
+/* A body's formal inputs: name, and dtype and shape where the file gives
+ * them (Loop bodies often leave them out: inference fills them in). */
+static engine_status import_body_inputs(importer *im, const Onnx__GraphProto *gp) {
+    engine_context *ctx = im->ctx;
+    eng_graph *g = im->g;
+    for (size_t k = 0; k < gp->n_input; ++k) {
+        const Onnx__ValueInfoProto *vi = gp->input[k];
+        if (!vi->name || !vi->name[0]) return eng_error(ctx, ENGINE_ERR_INVALID_MODEL, "subgraph input %zu has no name", k);
+        engine_value *v;
+        engine_status st = eng_graph_add_value(g, vi->name, &v);
+        if (st) return st;
+        if (vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && vi->type->tensor_type &&
+            vi->type->tensor_type->has_elem_type) {
+            char what[300];
+            snprintf(what, sizeof what, "subgraph input '%.256s'", vi->name);
+            if ((st = check_dtype(ctx, vi->type->tensor_type->elem_type, what, &v->dtype))) return st;
+        }
+        if ((st = grow_list(ctx, &g->inputs, &g->n_inputs, v))) return st;
+        v->flags |= ENGINE_VALUE_GRAPH_INPUT;
+    }
+    return ENGINE_OK;
+}
+
+/* Imports attribute `ap` (a GraphProto) of control node n as a body of the
+ * enclosing graph; its outer-scope references become n's implicit inputs. */
+static engine_status import_body(importer *im, engine_node *n, const Onnx__AttributeProto *ap, int branch,
+                                 int n_explicit) {
+    engine_context *ctx = im->ctx;
+    if (im->depth >= MAX_BODY_DEPTH)
+        return eng_node_error(ctx, n, ENGINE_ERR_UNSUPPORTED, "subgraphs nested more than %d deep", MAX_BODY_DEPTH);
+    eng_graph *body = NULL;
+    engine_status st = eng_graph_create(ctx, &body);
+    if (st) return st;
+    body->opset = im->g->opset;
+    if ((st = eng_graph_own_body(im->g, body))) return st; /* freed with the enclosing graph from here */
+    importer sub = *im;
+    sub.g = body;
+    sub.depth = im->depth + 1;
+    const Onnx__GraphProto *gp = ap->g;
+    if (gp->n_sparse_initializer)
+        return eng_node_error(ctx, n, ENGINE_ERR_UNSUPPORTED, "attribute '%s': sparse initializers", ap->name);
+    if ((st = import_initializers(&sub, gp)) || (st = import_body_inputs(&sub, gp)) || (st = import_nodes(&sub, gp)) ||
+        (st = import_outputs(&sub, gp))) {
+        char msg[ENG_ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ctx->message);
+        return eng_node_error(ctx, n, st, "in attribute '%s': %s", ap->name, msg);
+    }
+    if (strcmp(n->op_type, "If") == 0 && body->n_inputs)
+        return eng_node_error(ctx, n, ENGINE_ERR_INVALID_MODEL, "attribute '%s': an If branch takes no inputs (it has %d)",
+                              ap->name, body->n_inputs);
+    /* What the body reads but neither defines nor receives: outer scope. */
+    for (int k = 0; k < body->n_values; ++k) {
+        engine_value *v = body->values[k];
+        if (v->producer || (v->flags & (ENGINE_VALUE_CONST | ENGINE_VALUE_GRAPH_INPUT))) continue;
+        engine_value **no = eng_realloc(ctx, body->outer, (size_t)body->n_outer * sizeof *no,
+                                        (size_t)(body->n_outer + 1) * sizeof *no);
+        if (!no) return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory importing a subgraph");
+        body->outer = no;
+        body->outer[body->n_outer++] = v;
+        v->flags |= ENG_VALUE_OUTER;
+    }
+    if ((st = eng_graph_sort(body))) {
+        char msg[ENG_ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ctx->message);
+        return eng_node_error(ctx, n, st, "in attribute '%s': %s", ap->name, msg);
+    }
+    /* The outer values become implicit inputs of n, after its own. */
+    int base = n->n_inputs;
+    engine_value **ni = eng_realloc(ctx, n->inputs, (size_t)n->n_inputs * sizeof *ni,
+                                    (size_t)(n->n_inputs + body->n_outer + 1) * sizeof *ni);
+    if (!ni) return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory importing a subgraph");
+    n->inputs = ni;
+    for (int k = 0; k < body->n_outer; ++k) {
+        engine_value *v;
+        if ((st = eng_graph_get_value(im->g, body->outer[k]->name, &v))) return st;
+        n->inputs[base + k] = v;
+    }
+    n->n_inputs = base + body->n_outer;
+    /* Each body lists its outer values from the node's input `base`. */
+    if ((st = eng_graph_add_sub(im->g, n, branch, n_explicit, body))) return st;
+    eng_subgraph *e = eng_graph_find_sub(im->g, n, branch);
+    e->n_explicit = base; /* body->outer[k] is n->inputs[base + k] */
     return ENGINE_OK;
 }
 
@@ -555,9 +659,16 @@ static engine_status import_attr(importer *im, engine_node *n, const Onnx__Attri
     case ENGINE_ATTR_INTS:
     case ENGINE_ATTR_STRINGS: break;
     case ENGINE_ATTR_GRAPH:
+        if (ap->g && !n->domain[0] &&
+            ((strcmp(n->op_type, "If") == 0 && (strcmp(ap->name, "then_branch") == 0 || strcmp(ap->name, "else_branch") == 0)) ||
+             (strcmp(n->op_type, "Loop") == 0 && strcmp(ap->name, "body") == 0)))
+            return import_body(im, n, ap, strcmp(ap->name, "else_branch") == 0, n->n_inputs);
+        return eng_node_error(ctx, n, ENGINE_ERR_UNSUPPORTED,
+                              "attribute '%s' holds a subgraph; only If and Loop bodies are supported (not %s)", ap->name,
+                              n->op_type);
     case 10: /* GRAPHS */
         return eng_node_error(ctx, n, ENGINE_ERR_UNSUPPORTED,
-                              "attribute '%s' holds a subgraph; control flow (If, Loop, Scan) is not supported",
+                              "attribute '%s' holds subgraphs; control flow other than If and Loop is not supported",
                               ap->name);
     default:
         return eng_node_error(ctx, n, ENGINE_ERR_UNSUPPORTED, "attribute '%s' has unsupported type %d", ap->name,
@@ -719,7 +830,8 @@ static engine_status import_nodes(importer *im, const Onnx__GraphProto *gp) {
                              op_type);
         /* Trailing omitted ("") inputs and outputs are dropped altogether. */
         size_t n_in = np->n_input, n_out = np->n_output;
-        while (n_in && (!np->input[n_in - 1] || !np->input[n_in - 1][0])) n_in--;
+        const int control = !domain[0] && (strcmp(op_type, "If") == 0 || strcmp(op_type, "Loop") == 0);
+        while (!control && n_in && (!np->input[n_in - 1] || !np->input[n_in - 1][0])) n_in--;
         while (n_out && (!np->output[n_out - 1] || !np->output[n_out - 1][0])) n_out--;
         engine_node *n;
         engine_status st = eng_graph_add_node(g, name, op_type, domain, (int)n_in, (int)n_out, &n);
@@ -819,6 +931,12 @@ engine_status eng_onnx_load(engine_context *ctx, const void *data, size_t size, 
     if (!mp) return eng_error(ctx, ENGINE_ERR_PARSE, "not an ONNX model: protobuf decoding failed");
     if (!mp->graph) {
         st = eng_error(ctx, ENGINE_ERR_PARSE, "not an ONNX model: it has no graph");
+        goto fail;
+    }
+    /* As the ONNX checker: every model states its IR version (1 or more). */
+    if (!mp->has_ir_version || mp->ir_version < 1) {
+        st = eng_error(ctx, ENGINE_ERR_INVALID_MODEL, "the model's ir_version is %lld: a model must state its IR version (>= 1)",
+                       (long long)(mp->has_ir_version ? mp->ir_version : 0));
         goto fail;
     }
     st = eng_graph_create(ctx, &g);

@@ -9,13 +9,14 @@
  * inputs and outputs are read from and written to the caller's buffers
  * directly. Nothing is allocated per run. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "model.h"
 
 typedef struct partition_rt {
-    eng_backend *backend;
+    eng_binst *backend;
     engine_partition part;
     const engine_node **nodes;
     engine_value **inputs;
@@ -26,12 +27,19 @@ typedef struct partition_rt {
     int first_node; /* index in the graph's node list */
 } partition_rt;
 
-struct engine_session {
-    engine_model *model;
-    engine_context *ctx;
-    eng_backend **order; /* priority order of usable backends */
-    int n_order;
-    eng_backend **placement; /* per graph node */
+/* One compiled signature: the graph (the model's own for a static model,
+ * a specialised copy for a dynamic one), its placement, partitions and
+ * seam buffers. */
+typedef struct eng_spec {
+    eng_graph *graph;
+    int owns_graph;
+    eng_spec_graph info; /* folded count and pass figures (dynamic models) */
+    /* The signature: every input's dims, then the bytes of the value
+     * inputs, compared exactly. */
+    int64_t (*key_dims)[ENGINE_MAX_RANK];
+    unsigned char *key_vals;
+    size_t key_vals_bytes;
+    eng_binst **placement; /* per graph node */
     partition_rt *parts;
     int n_parts;
     /* Host buffers: value index -> pointer for this run. */
@@ -41,12 +49,35 @@ struct engine_session {
     size_t *arena_offset; /* per value, SIZE_MAX when not in the arena */
     int copies;
     size_t copy_bytes;
-    int profile;
     engine_node_timing *timings;
+    size_t bytes;      /* what it holds, for the cache bound */
+    size_t weight_bytes; /* packed by its compiles */
+    double build_ms;
+    int ran;           /* a run has completed: slots hold its values */
+    struct eng_spec *newer, *older; /* the cache's recency list */
+} eng_spec;
+
+struct engine_session {
+    engine_model *model;
+    engine_context *ctx;
+    eng_binst **order; /* priority order of usable backends */
+    int n_order;
+    int strict;
+    int profile;
+    int keep_all; /* keep_intermediates: every produced value is a seam */
+    eng_spec *cur;      /* the current signature (most recently used) */
+    eng_spec *oldest;   /* the least recently used */
+    int n_specs, max_specs;
+    size_t spec_bytes, max_spec_bytes;
+    long long hits, misses, evictions;
+    double last_build_ms;
     double run_start_ms;
     int timing_part;
-    int keep_all; /* keep_intermediates: every produced value is a seam */
-    int ran;      /* a run has completed: slots hold its values */
+    /* engine_session_run_tensors: outputs the session provides. */
+    void **out_store;
+    size_t *out_store_bytes;
+    /* scratch for one signature */
+    int64_t (*want_dims)[ENGINE_MAX_RANK];
 };
 
 static double now_ms(void) {
@@ -57,9 +88,17 @@ static double now_ms(void) {
 
 const char *eng_session_node_backend(const engine_session *s, const engine_node *n);
 const char *eng_session_node_backend(const engine_session *s, const engine_node *n) {
-    if (!s || n->index < 0 || n->index >= s->model->graph->n_nodes || s->model->graph->nodes[n->index] != n)
-        return NULL;
-    return s->placement[n->index] ? s->placement[n->index]->name : NULL;
+    const eng_spec *sp = s ? s->cur : NULL;
+    if (!sp || n->index < 0 || n->index >= sp->graph->n_nodes || sp->graph->nodes[n->index] != n) return NULL;
+    return sp->placement[n->index] ? sp->placement[n->index]->mod->name : NULL;
+}
+
+/* The graph of the session's current signature (model.c's dumps), or NULL. */
+const eng_graph *eng_session_graph(const engine_session *s, const eng_spec_graph **info);
+const eng_graph *eng_session_graph(const engine_session *s, const eng_spec_graph **info) {
+    if (!s || !s->cur) return NULL;
+    if (info) *info = s->cur->owns_graph ? &s->cur->info : NULL;
+    return s->cur->graph;
 }
 
 /* Resolves opts->backends into a priority list of created backends. */
@@ -81,6 +120,7 @@ static engine_status resolve_order(engine_session *s, const engine_session_optio
             memcpy(name, p, len);
             name[len] = 0;
             eng_backend *found = NULL;
+            eng_binst *inst = NULL;
             for (int k = 0; k < ctx->n_backends; ++k)
                 if (strcmp(ctx->backends[k].name, name) == 0) found = &ctx->backends[k];
             if (!found) {
@@ -91,14 +131,14 @@ static engine_status resolve_order(engine_session *s, const engine_session_optio
                 }
                 return eng_error(ctx, ENGINE_ERR_NOT_FOUND, "backend '%s' is not loaded (loaded: %s)", name, avail);
             }
-            engine_status st = eng_backend_ensure(ctx, found, o);
+            engine_status st = eng_backend_ensure(ctx, found, o, &inst);
             if (st) {
                 if (o->strict) return st;
                 eng_log(ctx, ENGINE_LOG_WARN, "%s; falling back", ctx->message);
             } else {
                 int dup = 0;
-                for (int k = 0; k < n; ++k) dup |= s->order[k] == found;
-                if (!dup) s->order[n++] = found;
+                for (int k = 0; k < n; ++k) dup |= s->order[k] == inst;
+                if (!dup) s->order[n++] = inst;
             }
             if (!end) break;
             p = end + 1;
@@ -111,18 +151,20 @@ static engine_status resolve_order(engine_session *s, const engine_session_optio
         for (int k = 0; k < ctx->n_backends; ++k) {
             eng_backend *b = &ctx->backends[k];
             int dup = 0;
-            for (int j = 0; j < n; ++j) dup |= s->order[j] == b;
+            for (int j = 0; j < n; ++j) dup |= s->order[j]->mod == b;
             if (dup) continue;
-            if (eng_backend_ensure(ctx, b, o)) {
+            eng_binst *inst;
+            if (eng_backend_ensure(ctx, b, o, &inst)) {
                 eng_log(ctx, ENGINE_LOG_WARN, "%s", ctx->message);
                 continue;
             }
-            s->order[n++] = b;
+            s->order[n++] = inst;
         }
         for (int a = start; a < n; ++a)
             for (int b = a + 1; b < n; ++b)
-                if (s->order[b]->iface->score(s->order[b]->state) > s->order[a]->iface->score(s->order[a]->state)) {
-                    eng_backend *t = s->order[a];
+                if (s->order[b]->mod->iface->score(s->order[b]->state) >
+                    s->order[a]->mod->iface->score(s->order[a]->state)) {
+                    eng_binst *t = s->order[a];
                     s->order[a] = s->order[b];
                     s->order[b] = t;
                 }
@@ -133,20 +175,20 @@ static engine_status resolve_order(engine_session *s, const engine_session_optio
     return ENGINE_OK;
 }
 
-static engine_status place(engine_session *s, int strict) {
-    eng_graph *g = s->model->graph;
+static engine_status place(engine_session *s, eng_spec *sp) {
+    eng_graph *g = sp->graph;
     for (int k = 0; k < g->n_nodes; ++k) {
         engine_node *n = g->nodes[k];
         for (int b = 0; b < s->n_order; ++b)
-            if (s->order[b]->iface->supports(s->order[b]->state, n)) {
-                s->placement[k] = s->order[b];
+            if (s->order[b]->mod->iface->supports(s->order[b]->state, n)) {
+                sp->placement[k] = s->order[b];
                 break;
             }
-        if (!s->placement[k]) {
-            if (strict)
+        if (!sp->placement[k]) {
+            if (s->strict)
                 return eng_node_error(s->ctx, n, ENGINE_ERR_UNSUPPORTED,
                                       "not supported by backend '%s' and --strict forbids falling back",
-                                      s->order[0]->name);
+                                      s->order[0]->mod->name);
             return eng_node_error(s->ctx, n, ENGINE_ERR_UNSUPPORTED, "no loaded backend supports this node");
         }
     }
@@ -158,9 +200,9 @@ static int is_activation(const engine_value *v) {
 }
 
 /* Builds partitions and their input/output lists; sizes the seam arena. */
-static engine_status build_partitions(engine_session *s) {
+static engine_status build_partitions(engine_session *s, eng_spec *sp) {
     engine_context *ctx = s->ctx;
-    eng_graph *g = s->model->graph;
+    eng_graph *g = sp->graph;
     int nn = g->n_nodes;
     /* part_of[value] = partition producing it, -1 for graph inputs/consts. */
     int *part_of = eng_alloc(ctx, sizeof(int) * ((size_t)g->n_values + 1));
@@ -172,15 +214,15 @@ static engine_status build_partitions(engine_session *s) {
     }
     int np = 0;
     for (int k = 0; k < nn; ++k) {
-        if (k == 0 || s->placement[k] != s->placement[k - 1]) np++;
+        if (k == 0 || sp->placement[k] != sp->placement[k - 1]) np++;
         node_part[k] = np - 1;
     }
-    s->parts = eng_calloc(ctx, (size_t)np + 1, sizeof *s->parts);
-    if (!s->parts) {
+    sp->parts = eng_calloc(ctx, (size_t)np + 1, sizeof *sp->parts);
+    if (!sp->parts) {
         st = eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory building partitions");
         goto done;
     }
-    s->n_parts = np;
+    sp->n_parts = np;
     for (int v = 0; v < g->n_values; ++v) part_of[v] = -1;
     for (int k = 0; k < nn; ++k)
         for (int o = 0; o < g->nodes[k]->n_outputs; ++o)
@@ -199,8 +241,8 @@ static engine_status build_partitions(engine_session *s) {
             engine_value *v = n->inputs[i];
             if (is_activation(v) && part_of[v->index] >= 0 && part_of[v->index] != node_part[k]) {
                 if (!seam[v->index]) {
-                    s->copies++;
-                    s->copy_bytes += engine_value_nbytes(v);
+                    sp->copies++;
+                    sp->copy_bytes += engine_value_nbytes(v);
                 }
                 seam[v->index] = 1;
             }
@@ -214,7 +256,7 @@ static engine_status build_partitions(engine_session *s) {
                 if (g->nodes[k]->outputs[o]) seam[g->nodes[k]->outputs[o]->index] |= 1;
 
     for (int p = 0; p < np; ++p) {
-        partition_rt *pr = &s->parts[p];
+        partition_rt *pr = &sp->parts[p];
         int first = -1, count = 0;
         for (int k = 0; k < nn; ++k)
             if (node_part[k] == p) {
@@ -222,7 +264,7 @@ static engine_status build_partitions(engine_session *s) {
                 count++;
             }
         pr->first_node = first;
-        pr->backend = s->placement[first];
+        pr->backend = sp->placement[first];
         pr->nodes = eng_calloc(ctx, (size_t)count, sizeof *pr->nodes);
         /* Upper bounds for the input and output lists. */
         int max_in = 0, max_out = 0;
@@ -267,17 +309,17 @@ static engine_status build_partitions(engine_session *s) {
      * to the caller's buffers). Simple bump layout; seams are few. */
     size_t off = 0;
     for (int v = 0; v < g->n_values; ++v) {
-        s->arena_offset[v] = SIZE_MAX;
+        sp->arena_offset[v] = SIZE_MAX;
         if (seam[v] == 1) {
-            s->arena_offset[v] = off;
+            sp->arena_offset[v] = off;
             off += (engine_value_nbytes(g->values[v]) + 63) & ~(size_t)63;
         }
     }
     eng_free(ctx, seam);
-    s->arena_bytes = off;
+    sp->arena_bytes = off;
     if (off) {
-        s->arena = eng_alloc(ctx, off);
-        if (!s->arena) {
+        sp->arena = eng_alloc(ctx, off);
+        if (!sp->arena) {
             st = eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory allocating %zu bytes of seam buffers", off);
             goto done;
         }
@@ -289,15 +331,16 @@ done:
 }
 
 /* Compiles every partition; on failure *failed is the backend that failed. */
-static engine_status compile_all(engine_session *s, eng_backend **failed) {
-    for (int p = 0; p < s->n_parts; ++p) {
-        partition_rt *pr = &s->parts[p];
+static engine_status compile_all(engine_session *s, eng_spec *sp, eng_binst **failed) {
+    for (int p = 0; p < sp->n_parts; ++p) {
+        partition_rt *pr = &sp->parts[p];
         char err[1024] = "";
-        engine_status st = pr->backend->iface->compile(pr->backend->state, &pr->part, &pr->program, err, sizeof err);
+        engine_status st =
+            pr->backend->mod->iface->compile(pr->backend->state, &pr->part, &pr->program, err, sizeof err);
         if (st) {
             pr->program = NULL;
             *failed = pr->backend;
-            return eng_error(s->ctx, st, "backend '%s' failed to compile: %s", pr->backend->name,
+            return eng_error(s->ctx, st, "backend '%s' failed to compile: %s", pr->backend->mod->name,
                              err[0] ? err : engine_status_str(st));
         }
     }
@@ -306,37 +349,331 @@ static engine_status compile_all(engine_session *s, eng_backend **failed) {
 
 /* Releases the partitions, their programs and the seam arena, and clears
  * the placement (so that placement can run again). */
-static void free_partitions(engine_session *s) {
+static void free_partitions(engine_session *s, eng_spec *sp) {
     engine_context *ctx = s->ctx;
-    for (int p = 0; p < s->n_parts; ++p) {
-        partition_rt *pr = &s->parts[p];
-        if (pr->program) pr->backend->iface->release(pr->backend->state, pr->program);
+    for (int p = 0; p < sp->n_parts; ++p) {
+        partition_rt *pr = &sp->parts[p];
+        if (pr->program) pr->backend->mod->iface->release(pr->backend->state, pr->program);
         eng_free(ctx, pr->nodes);
         eng_free(ctx, pr->inputs);
         eng_free(ctx, pr->outputs);
         eng_free(ctx, pr->in_ptrs);
         eng_free(ctx, pr->out_ptrs);
     }
-    eng_free(ctx, s->parts);
-    eng_free(ctx, s->arena);
-    s->parts = NULL;
-    s->n_parts = 0;
-    s->arena = NULL;
-    s->arena_bytes = 0;
-    s->copies = 0;
-    s->copy_bytes = 0;
-    if (s->placement) memset(s->placement, 0, sizeof *s->placement * ((size_t)s->model->graph->n_nodes + 1));
+    eng_free(ctx, sp->parts);
+    eng_free(ctx, sp->arena);
+    sp->parts = NULL;
+    sp->n_parts = 0;
+    sp->arena = NULL;
+    sp->arena_bytes = 0;
+    sp->copies = 0;
+    sp->copy_bytes = 0;
+    if (sp->placement) memset(sp->placement, 0, sizeof *sp->placement * ((size_t)sp->graph->n_nodes + 1));
+}
+
+static void spec_free(engine_session *s, eng_spec *sp) {
+    if (!sp) return;
+    engine_context *ctx = s->ctx;
+    if (sp->graph) free_partitions(s, sp);
+    eng_free(ctx, sp->placement);
+    eng_free(ctx, sp->slot);
+    eng_free(ctx, sp->arena_offset);
+    eng_free(ctx, sp->timings);
+    eng_free(ctx, sp->key_dims);
+    eng_free(ctx, sp->key_vals);
+    if (sp->owns_graph) eng_graph_free(sp->graph);
+    eng_free(ctx, sp);
+}
+
+static double spec_footprint(eng_spec *sp) {
+    double bytes = (double)sp->arena_bytes;
+    sp->weight_bytes = 0;
+    for (int k = 0; k < sp->n_parts; ++k) {
+        const partition_rt *pr = &sp->parts[k];
+        const engine_backend_iface *it = pr->backend->mod->iface;
+        engine_program_stats ps;
+        memset(&ps, 0, sizeof ps);
+        if (!it->program_stats || !pr->program || it->program_stats(pr->backend->state, pr->program, &ps)) continue;
+        bytes += (double)ps.arena_bytes + (double)ps.weight_bytes + (double)ps.device_bytes;
+        sp->weight_bytes += ps.weight_bytes;
+    }
+    return bytes;
+}
+
+/* Places, partitions and compiles graph g (taking it when owns) into a new
+ * signature entry. A backend whose compile fails (a device fault, device
+ * memory, a kernel build the driver refuses) is dropped from the session's
+ * order and its nodes placed again on the next backends; strict fails. */
+static engine_status spec_build(engine_session *s, eng_graph *g, int owns, eng_spec **out) {
+    engine_context *ctx = s->ctx;
+    engine_status st;
+    double t0 = now_ms();
+    eng_spec *sp = eng_calloc(ctx, 1, sizeof *sp);
+    if (!sp) {
+        if (owns) eng_graph_free(g);
+        return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+    }
+    sp->graph = g;
+    sp->owns_graph = owns;
+    sp->placement = eng_calloc(ctx, (size_t)g->n_nodes + 1, sizeof *sp->placement);
+    sp->slot = eng_calloc(ctx, (size_t)g->n_values + 1, sizeof *sp->slot);
+    sp->arena_offset = eng_calloc(ctx, (size_t)g->n_values + 1, sizeof *sp->arena_offset);
+    sp->timings = eng_calloc(ctx, (size_t)g->n_nodes + 1, sizeof *sp->timings);
+    if (!sp->placement || !sp->slot || !sp->arena_offset || !sp->timings) {
+        st = eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+        goto fail;
+    }
+    for (;;) {
+        eng_binst *failed = NULL;
+        if ((st = place(s, sp))) goto fail;
+        if ((st = build_partitions(s, sp))) goto fail;
+        if (!(st = compile_all(s, sp, &failed))) break;
+        if (s->strict || !failed || s->n_order < 2) goto fail;
+        eng_log(ctx, ENGINE_LOG_WARN, "%s; falling back", ctx->message);
+        int k = 0;
+        while (k < s->n_order && s->order[k] != failed) ++k;
+        if (k == s->n_order) goto fail;
+        for (; k + 1 < s->n_order; ++k) s->order[k] = s->order[k + 1];
+        --s->n_order;
+        free_partitions(s, sp);
+    }
+    for (int k = 0; k < g->n_nodes; ++k) {
+        sp->timings[k].node = g->nodes[k]->name;
+        sp->timings[k].op = g->nodes[k]->op_type;
+        sp->timings[k].backend = sp->placement[k]->mod->name;
+    }
+    double fp = spec_footprint(sp);
+    sp->bytes = fp > (double)SIZE_MAX ? SIZE_MAX : (size_t)fp;
+    sp->build_ms = now_ms() - t0;
+    *out = sp;
+    return ENGINE_OK;
+fail:
+    spec_free(s, sp);
+    return st;
+}
+
+/* ---- the signature cache: a recency list, newest at s->cur ---- */
+
+static void cache_unlink(engine_session *s, eng_spec *sp) {
+    if (sp->newer) sp->newer->older = sp->older;
+    if (sp->older) sp->older->newer = sp->newer;
+    if (s->cur == sp) s->cur = sp->older;
+    if (s->oldest == sp) s->oldest = sp->newer;
+    sp->newer = sp->older = NULL;
+}
+
+static void cache_push(engine_session *s, eng_spec *sp) {
+    sp->older = s->cur;
+    sp->newer = NULL;
+    if (s->cur) s->cur->newer = sp;
+    s->cur = sp;
+    if (!s->oldest) s->oldest = sp;
+}
+
+/* Evicts from the old end while over a bound; never the current entry. */
+static void cache_trim(engine_session *s) {
+    while (s->oldest && s->oldest != s->cur &&
+           (s->n_specs > s->max_specs || s->spec_bytes > s->max_spec_bytes)) {
+        eng_spec *victim = s->oldest;
+        cache_unlink(s, victim);
+        s->n_specs--;
+        s->spec_bytes -= victim->bytes;
+        s->evictions++;
+        spec_free(s, victim);
+    }
+}
+
+static int key_matches(const engine_session *s, const eng_spec *sp, const int64_t (*dims)[ENGINE_MAX_RANK],
+                       const void *const *values) {
+    const eng_graph *t = s->model->graph;
+    if (!sp->key_dims) return 0;
+    if (memcmp(sp->key_dims, dims, sizeof *dims * (size_t)t->n_inputs) != 0) return 0;
+    size_t off = 0;
+    for (int k = 0; k < t->n_inputs; ++k) {
+        if (!s->model->value_input[k]) continue;
+        size_t bytes = (size_t)engine_dtype_size(t->inputs[k]->dtype);
+        for (int d = 0; d < t->inputs[k]->rank; ++d) bytes *= (size_t)dims[k][d];
+        if (off + bytes > sp->key_vals_bytes || (bytes && memcmp(sp->key_vals + off, values[k], bytes) != 0)) return 0;
+        off += bytes;
+    }
+    return off == sp->key_vals_bytes;
+}
+
+/* Makes the signature (dims, values) current: the last one costs a
+ * comparison, a cached one a list move, a new one a specialisation. */
+static engine_status select_spec(engine_session *s, const int64_t (*dims)[ENGINE_MAX_RANK],
+                                 const void *const *values) {
+    engine_context *ctx = s->ctx;
+    engine_model *m = s->model;
+    const eng_graph *t = m->graph;
+    if (s->cur && key_matches(s, s->cur, dims, values)) {
+        s->hits++;
+        return ENGINE_OK;
+    }
+    for (eng_spec *sp = s->cur ? s->cur->older : NULL; sp; sp = sp->older)
+        if (key_matches(s, sp, dims, values)) {
+            cache_unlink(s, sp);
+            cache_push(s, sp);
+            s->hits++;
+            return ENGINE_OK;
+        }
+    /* A miss. */
+    size_t vbytes = 0;
+    for (int k = 0; k < t->n_inputs; ++k) {
+        if (!m->value_input[k]) continue;
+        size_t bytes = engine_dtype_size(t->inputs[k]->dtype);
+        for (int d = 0; d < t->inputs[k]->rank; ++d) bytes *= (size_t)dims[k][d];
+        vbytes += bytes;
+    }
+    double t0 = now_ms();
+    int64_t(*kd)[ENGINE_MAX_RANK] = eng_alloc(ctx, sizeof *kd * ((size_t)t->n_inputs + 1));
+    unsigned char *kv = vbytes ? eng_alloc(ctx, vbytes) : NULL;
+    if (!kd || (vbytes && !kv)) {
+        eng_free(ctx, kd);
+        eng_free(ctx, kv);
+        return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory keying a new input signature");
+    }
+    memcpy(kd, dims, sizeof *kd * (size_t)t->n_inputs);
+    size_t off = 0;
+    for (int k = 0; k < t->n_inputs; ++k) {
+        if (!m->value_input[k]) continue;
+        size_t bytes = engine_dtype_size(t->inputs[k]->dtype);
+        for (int d = 0; d < t->inputs[k]->rank; ++d) bytes *= (size_t)dims[k][d];
+        if (bytes) memcpy(kv + off, values[k], bytes);
+        off += bytes;
+    }
+    eng_spec_graph sg;
+    memset(&sg, 0, sizeof sg);
+    engine_status st = eng_specialise(m, dims, values, &sg);
+    eng_spec *sp = NULL;
+    if (!st) st = spec_build(s, sg.graph, 1, &sp);
+    if (st) {
+        eng_free(ctx, kd);
+        eng_free(ctx, kv);
+        return st;
+    }
+    sp->info = sg;
+    sp->key_dims = kd;
+    sp->key_vals = kv;
+    sp->key_vals_bytes = vbytes;
+    sp->build_ms = now_ms() - t0;
+    s->last_build_ms = sp->build_ms;
+    cache_push(s, sp);
+    s->n_specs++;
+    s->spec_bytes += sp->bytes;
+    s->misses++;
+    cache_trim(s);
+    return ENGINE_OK;
+}
+
+/* Reads "NAME=1x3x224x224;NAME=..." into s->want_dims for the inputs it
+ * names; the others keep their fixed dims (-1 where symbolic). */
+static engine_status parse_shapes(engine_session *s, const char *text) {
+    engine_context *ctx = s->ctx;
+    const eng_graph *t = s->model->graph;
+    const char *p = text;
+    while (*p) {
+        const char *end = strchr(p, ';');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char item[512];
+        if (len >= sizeof item) return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "shape override too long: '%.64s...'", p);
+        memcpy(item, p, len);
+        item[len] = 0;
+        char *eq = strrchr(item, '=');
+        if (len && !eq)
+            return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "shape override '%s' is not NAME=DIMS (e.g. x=1x3x224x224)", item);
+        if (eq) {
+            *eq = 0;
+            int k = 0;
+            while (k < t->n_inputs && strcmp(t->inputs[k]->name, item) != 0) ++k;
+            if (k == t->n_inputs)
+                return eng_error(ctx, ENGINE_ERR_NOT_FOUND, "shape override: the model has no input '%s'", item);
+            int rank = 0;
+            int64_t dims[ENGINE_MAX_RANK];
+            const char *q = eq + 1;
+            while (*q) {
+                char *stop;
+                long long v = strtoll(q, &stop, 10);
+                if (stop == q || v < 0 || rank == ENGINE_MAX_RANK || (*stop && *stop != 'x'))
+                    return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "shape override for '%s': bad dims '%s'", item, eq + 1);
+                dims[rank++] = v;
+                q = *stop ? stop + 1 : stop;
+            }
+            if (rank != t->inputs[k]->rank)
+                return eng_error(ctx, ENGINE_ERR_SHAPE, "shape override for input '%s': rank %d given, the model has rank %d",
+                                 item, rank, t->inputs[k]->rank);
+            for (int d = 0; d < rank; ++d) s->want_dims[k][d] = dims[d];
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    return ENGINE_OK;
+}
+
+/* Checks one input's dims against the model's: fixed dims equal, one
+ * symbolic name one value (bound[] collects names across inputs). */
+static engine_status check_dims(engine_session *s, int k, int rank, const int64_t *dims, const char **bound_name,
+                                int64_t *bound_val, int *n_bound) {
+    engine_context *ctx = s->ctx;
+    const eng_graph *t = s->model->graph;
+    const engine_value *v = t->inputs[k];
+    if (rank != v->rank)
+        return eng_error(ctx, ENGINE_ERR_SHAPE, "input '%s' has rank %d; the model expects rank %d", v->name, rank,
+                         v->rank);
+    for (int d = 0; d < rank; ++d) {
+        if (dims[d] < 0)
+            return eng_error(ctx, ENGINE_ERR_SHAPE, "input '%s' axis %d: negative dim %lld", v->name, d,
+                             (long long)dims[d]);
+        if (v->dims[d] >= 0) {
+            if (dims[d] != v->dims[d])
+                return eng_error(ctx, ENGINE_ERR_SHAPE, "input '%s' axis %d: expected %lld, got %lld", v->name, d,
+                                 (long long)v->dims[d], (long long)dims[d]);
+            continue;
+        }
+        const char *name = t->input_syms ? t->input_syms[k * ENGINE_MAX_RANK + d] : NULL;
+        if (!name || !name[0]) continue; /* a free dim: any value */
+        int b = 0;
+        while (b < *n_bound && strcmp(bound_name[b], name) != 0) ++b;
+        if (b < *n_bound) {
+            if (bound_val[b] != dims[d])
+                return eng_error(ctx, ENGINE_ERR_SHAPE,
+                                 "input '%s' axis %d: symbolic dim '%s' is already %lld, got %lld", v->name, d, name,
+                                 (long long)bound_val[b], (long long)dims[d]);
+        } else if (*n_bound < ENGINE_MAX_RANK * 16) {
+            bound_name[*n_bound] = name;
+            bound_val[(*n_bound)++] = dims[d];
+        }
+    }
+    return ENGINE_OK;
+}
+
+static engine_status check_signature(engine_session *s, const int64_t (*dims)[ENGINE_MAX_RANK]) {
+    const char *bound_name[ENGINE_MAX_RANK * 16];
+    int64_t bound_val[ENGINE_MAX_RANK * 16];
+    int n_bound = 0;
+    const eng_graph *t = s->model->graph;
+    for (int k = 0; k < t->n_inputs; ++k) {
+        engine_status st = check_dims(s, k, t->inputs[k]->rank, dims[k], bound_name, bound_val, &n_bound);
+        if (st) return st;
+    }
+    return ENGINE_OK;
 }
 
 void engine_session_free(engine_session *s) {
     if (!s) return;
     engine_context *ctx = s->ctx;
-    free_partitions(s);
+    while (s->cur) {
+        eng_spec *sp = s->cur;
+        cache_unlink(s, sp);
+        spec_free(s, sp);
+    }
+    if (s->out_store) {
+        for (int k = 0; k < s->model->graph->n_outputs; ++k) eng_free(ctx, s->out_store[k]);
+    }
+    eng_free(ctx, s->out_store);
+    eng_free(ctx, s->out_store_bytes);
+    eng_free(ctx, s->want_dims);
     eng_free(ctx, s->order);
-    eng_free(ctx, s->placement);
-    eng_free(ctx, s->slot);
-    eng_free(ctx, s->arena_offset);
-    eng_free(ctx, s->timings);
     eng_free(ctx, s);
 }
 
@@ -352,39 +689,40 @@ engine_status engine_session_create(engine_model *model, const engine_session_op
     if (!s) return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory creating a session");
     s->model = model;
     s->ctx = ctx;
+    s->strict = o.strict;
     s->profile = o.profile;
     s->keep_all = o.keep_intermediates != 0;
+    s->max_specs = o.max_specializations > 0 ? o.max_specializations : 8;
+    s->max_spec_bytes = o.max_specialization_bytes ? o.max_specialization_bytes : (size_t)1 << 30;
     s->order = eng_calloc(ctx, ENG_MAX_BACKENDS, sizeof *s->order);
-    s->placement = eng_calloc(ctx, (size_t)g->n_nodes + 1, sizeof *s->placement);
-    s->slot = eng_calloc(ctx, (size_t)g->n_values + 1, sizeof *s->slot);
-    s->arena_offset = eng_calloc(ctx, (size_t)g->n_values + 1, sizeof *s->arena_offset);
-    s->timings = eng_calloc(ctx, (size_t)g->n_nodes + 1, sizeof *s->timings);
-    if (!s->order || !s->placement || !s->slot || !s->arena_offset || !s->timings) {
+    s->want_dims = eng_calloc(ctx, (size_t)g->n_inputs + 1, sizeof *s->want_dims);
+    s->out_store = eng_calloc(ctx, (size_t)g->n_outputs + 1, sizeof *s->out_store);
+    s->out_store_bytes = eng_calloc(ctx, (size_t)g->n_outputs + 1, sizeof *s->out_store_bytes);
+    if (!s->order || !s->want_dims || !s->out_store || !s->out_store_bytes) {
         st = eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory creating a session");
         goto fail;
     }
     if ((st = resolve_order(s, &o))) goto fail;
-    /* A backend whose compile fails (a device fault, device memory, a kernel
-     * build the driver refuses) is dropped and its nodes placed again on
-     * the next backends; --strict fails instead. */
-    for (;;) {
-        eng_backend *failed = NULL;
-        if ((st = place(s, o.strict))) goto fail;
-        if ((st = build_partitions(s))) goto fail;
-        if (!(st = compile_all(s, &failed))) break;
-        if (o.strict || !failed || s->n_order < 2) goto fail;
-        eng_log(ctx, ENGINE_LOG_WARN, "%s; falling back", ctx->message);
-        int k = 0;
-        while (k < s->n_order && s->order[k] != failed) ++k;
-        if (k == s->n_order) goto fail;
-        for (; k + 1 < s->n_order; ++k) s->order[k] = s->order[k + 1];
-        --s->n_order;
-        free_partitions(s);
-    }
-    for (int k = 0; k < g->n_nodes; ++k) {
-        s->timings[k].node = g->nodes[k]->name;
-        s->timings[k].op = g->nodes[k]->op_type;
-        s->timings[k].backend = s->placement[k]->name;
+    for (int k = 0; k < g->n_inputs; ++k) memcpy(s->want_dims[k], g->inputs[k]->dims, sizeof s->want_dims[k]);
+    if (o.shapes && (st = parse_shapes(s, o.shapes))) goto fail;
+    if (!model->dynamic) {
+        if ((st = check_signature(s, (const int64_t(*)[ENGINE_MAX_RANK])s->want_dims))) goto fail;
+        eng_spec *sp;
+        if ((st = spec_build(s, g, 0, &sp))) goto fail;
+        s->last_build_ms = sp->build_ms;
+        cache_push(s, sp);
+        s->n_specs = 1;
+        s->spec_bytes = sp->bytes;
+    } else if (o.shapes) {
+        /* Overrides compile ahead when they bind every symbolic dim and
+         * the model needs no input values to know its shapes. */
+        int complete = model->n_value_inputs == 0;
+        for (int k = 0; k < g->n_inputs; ++k)
+            for (int d = 0; d < g->inputs[k]->rank; ++d) complete &= s->want_dims[k][d] >= 0;
+        if (complete) {
+            if ((st = check_signature(s, (const int64_t(*)[ENGINE_MAX_RANK])s->want_dims))) goto fail;
+            if ((st = select_spec(s, (const int64_t(*)[ENGINE_MAX_RANK])s->want_dims, NULL))) goto fail;
+        }
     }
     *out = s;
     return ENGINE_OK;
@@ -395,43 +733,45 @@ fail:
 
 static void on_timing(void *user, int node_in_partition, double start_ms, double ms) {
     engine_session *s = user;
-    partition_rt *pr = &s->parts[s->timing_part];
+    partition_rt *pr = &s->cur->parts[s->timing_part];
     if (node_in_partition < 0 || node_in_partition >= pr->part.n_nodes) return;
-    engine_node_timing *t = &s->timings[pr->first_node + node_in_partition];
+    engine_node_timing *t = &s->cur->timings[pr->first_node + node_in_partition];
     t->start_ms = s->run_start_ms + start_ms;
     t->ms = ms;
 }
 
-engine_status engine_session_run(engine_session *s, const void *const *inputs, void *const *outputs) {
-    if (!s || (!inputs && s->model->graph->n_inputs) || !outputs) return ENGINE_ERR_INVALID_ARGUMENT;
+/* Runs the current signature: inputs[k] in template input order, outputs[k]
+ * in template output order. */
+static engine_status run_current(engine_session *s, const void *const *inputs, void *const *outputs) {
     engine_context *ctx = s->ctx;
-    eng_graph *g = s->model->graph;
+    eng_spec *sp = s->cur;
+    eng_graph *g = sp->graph;
     for (int v = 0; v < g->n_values; ++v) {
         engine_value *val = g->values[v];
-        s->slot[v] = val->data ? val->data : (s->arena_offset[v] != SIZE_MAX ? s->arena + s->arena_offset[v] : NULL);
+        sp->slot[v] = val->data ? val->data : (sp->arena_offset[v] != SIZE_MAX ? sp->arena + sp->arena_offset[v] : NULL);
     }
     for (int k = 0; k < g->n_inputs; ++k) {
         if (!inputs[k]) return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "input %d ('%s') is NULL", k, g->inputs[k]->name);
-        s->slot[g->inputs[k]->index] = (void *)inputs[k];
+        if (!(g->inputs[k]->flags & ENGINE_VALUE_CONST)) sp->slot[g->inputs[k]->index] = (void *)inputs[k];
     }
     for (int k = 0; k < g->n_outputs; ++k) {
         engine_value *v = g->outputs[k];
         if (!outputs[k]) return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "output %d ('%s') is NULL", k, v->name);
-        if (v->producer) s->slot[v->index] = outputs[k];
+        if (v->producer) sp->slot[v->index] = outputs[k];
     }
-    s->ran = 0;
+    sp->ran = 0;
     double t0 = now_ms();
-    for (int p = 0; p < s->n_parts; ++p) {
-        partition_rt *pr = &s->parts[p];
-        for (int i = 0; i < pr->part.n_inputs; ++i) pr->in_ptrs[i] = s->slot[pr->inputs[i]->index];
-        for (int o = 0; o < pr->part.n_outputs; ++o) pr->out_ptrs[o] = s->slot[pr->outputs[o]->index];
+    for (int p = 0; p < sp->n_parts; ++p) {
+        partition_rt *pr = &sp->parts[p];
+        for (int i = 0; i < pr->part.n_inputs; ++i) pr->in_ptrs[i] = sp->slot[pr->inputs[i]->index];
+        for (int o = 0; o < pr->part.n_outputs; ++o) pr->out_ptrs[o] = sp->slot[pr->outputs[o]->index];
         char err[1024] = "";
         s->timing_part = p;
         s->run_start_ms = now_ms() - t0;
-        engine_status st = pr->backend->iface->run(pr->backend->state, pr->program, pr->in_ptrs, pr->out_ptrs,
-                                                   s->profile ? on_timing : NULL, s, err, sizeof err);
+        engine_status st = pr->backend->mod->iface->run(pr->backend->state, pr->program, pr->in_ptrs, pr->out_ptrs,
+                                                        s->profile ? on_timing : NULL, s, err, sizeof err);
         if (st)
-            return eng_error(ctx, st, "backend '%s' failed to run: %s", pr->backend->name,
+            return eng_error(ctx, st, "backend '%s' failed to run: %s", pr->backend->mod->name,
                              err[0] ? err : engine_status_str(st));
     }
     /* Outputs that no node produces: constants and pass-through inputs. */
@@ -443,18 +783,170 @@ engine_status engine_session_run(engine_session *s, const void *const *inputs, v
             if (g->inputs[i] == v) src = inputs[i];
         if (src && src != outputs[k]) memcpy(outputs[k], src, engine_value_nbytes(v));
     }
-    s->ran = 1;
+    sp->ran = 1;
+    return ENGINE_OK;
+}
+
+engine_status engine_session_run(engine_session *s, const void *const *inputs, void *const *outputs) {
+    if (!s || (!inputs && s->model->graph->n_inputs) || !outputs) return ENGINE_ERR_INVALID_ARGUMENT;
+    if (!s->cur)
+        return eng_error(s->ctx, ENGINE_ERR_INVALID_ARGUMENT,
+                         "the model has symbolic dims or shape-parameter inputs and no shapes are bound yet: use "
+                         "engine_session_run_tensors or the shapes session option");
+    if (s->model->n_value_inputs) {
+        /* The values of shape-parameter inputs are part of the signature. */
+        engine_status st = select_spec(s, (const int64_t(*)[ENGINE_MAX_RANK])s->cur->key_dims, (const void *const *)inputs);
+        if (st) return st;
+    }
+    return run_current(s, inputs, outputs);
+}
+
+engine_status engine_session_run_tensors(engine_session *s, const engine_tensor *inputs, int n_inputs,
+                                         engine_tensor *outputs, int n_outputs) {
+    if (!s) return ENGINE_ERR_INVALID_ARGUMENT;
+    engine_context *ctx = s->ctx;
+    engine_model *m = s->model;
+    const eng_graph *t = m->graph;
+    if (n_inputs != t->n_inputs || (n_inputs && !inputs))
+        return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "%d inputs given; the model has %d", n_inputs, t->n_inputs);
+    if (n_outputs != t->n_outputs || (n_outputs && !outputs))
+        return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "%d outputs given; the model has %d", n_outputs,
+                         t->n_outputs);
+    const void *in_data[64];
+    void *out_data[64];
+    const void **in_ptr = in_data;
+    void **out_ptr = out_data;
+    engine_status st = ENGINE_OK;
+    if (t->n_inputs > 64 || t->n_outputs > 64) {
+        in_ptr = eng_calloc(ctx, (size_t)t->n_inputs + 1, sizeof *in_ptr);
+        out_ptr = eng_calloc(ctx, (size_t)t->n_outputs + 1, sizeof *out_ptr);
+        if (!in_ptr || !out_ptr) {
+            st = eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory binding inputs");
+            goto done;
+        }
+    }
+    /* Bind inputs by name or position; check dtypes and dims. */
+    const char *bound_name[ENGINE_MAX_RANK * 16];
+    int64_t bound_val[ENGINE_MAX_RANK * 16];
+    int n_bound = 0;
+    for (int k = 0; k < t->n_inputs; ++k) {
+        const engine_value *v = t->inputs[k];
+        const engine_tensor *in = &inputs[k];
+        for (int j = 0; j < n_inputs; ++j)
+            if (inputs[j].name && strcmp(inputs[j].name, v->name) == 0) in = &inputs[j];
+        if (in->name && strcmp(in->name, v->name) != 0) {
+            st = eng_error(ctx, ENGINE_ERR_NOT_FOUND, "no input tensor named '%s' (given: '%s')", v->name, in->name);
+            goto done;
+        }
+        if (in->dtype != v->dtype) {
+            st = eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "input '%s' is %s; the model expects %s", v->name,
+                           engine_dtype_name(in->dtype), engine_dtype_name(v->dtype));
+            goto done;
+        }
+        if (in->rank < 0 || in->rank > ENGINE_MAX_RANK) {
+            st = eng_error(ctx, ENGINE_ERR_SHAPE, "input '%s' has rank %d", v->name, in->rank);
+            goto done;
+        }
+        if ((st = check_dims(s, k, in->rank, in->dims, bound_name, bound_val, &n_bound))) goto done;
+        memset(s->want_dims[k], 0, sizeof s->want_dims[k]);
+        memcpy(s->want_dims[k], in->dims, sizeof in->dims[0] * (size_t)in->rank);
+        if (!in->data && engine_tensor_numel(in) != 0) {
+            st = eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "input '%s' has no data", v->name);
+            goto done;
+        }
+        in_ptr[k] = in->data ? in->data : (const void *)s; /* empty: any non-NULL pointer */
+    }
+    if (!m->dynamic && s->cur) {
+        /* A static model: the dims were checked against the fixed ones. */
+    } else if ((st = select_spec(s, (const int64_t(*)[ENGINE_MAX_RANK])s->want_dims, in_ptr))) {
+        goto done;
+    }
+    /* Outputs: the caller's buffers when big enough, else the session's. */
+    const eng_graph *g = s->cur->graph;
+    for (int k = 0; k < t->n_outputs; ++k) {
+        const engine_value *v = g->outputs[k];
+        size_t need = engine_value_nbytes(v);
+        engine_tensor *o = &outputs[k];
+        if (o->data) {
+            if (o->rank < 0 || o->rank > ENGINE_MAX_RANK) {
+                st = eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "output '%s': capacity rank %d", v->name, o->rank);
+                goto done;
+            }
+            int64_t cap = engine_tensor_numel(o);
+            if (cap < engine_value_numel(v)) {
+                st = eng_error(ctx, ENGINE_ERR_SHAPE,
+                               "output '%s' needs %lld elements; the buffer given holds %lld", v->name,
+                               (long long)engine_value_numel(v), (long long)cap);
+                goto done;
+            }
+            out_ptr[k] = o->data;
+        } else {
+            if (s->out_store_bytes[k] < need + 1) {
+                void *nb = eng_alloc(ctx, need + 64);
+                if (!nb) {
+                    st = eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for output '%s' (%zu bytes)",
+                                   v->name, need);
+                    goto done;
+                }
+                eng_free(ctx, s->out_store[k]);
+                s->out_store[k] = nb;
+                s->out_store_bytes[k] = need + 64;
+            }
+            out_ptr[k] = s->out_store[k];
+        }
+    }
+    if ((st = run_current(s, in_ptr, out_ptr))) goto done;
+    for (int k = 0; k < t->n_outputs; ++k) {
+        const engine_value *v = g->outputs[k];
+        outputs[k].dtype = v->dtype;
+        outputs[k].rank = v->rank;
+        memset(outputs[k].dims, 0, sizeof outputs[k].dims);
+        for (int d = 0; d < v->rank; ++d) outputs[k].dims[d] = v->dims[d];
+        outputs[k].data = out_ptr[k];
+    }
+done:
+    if (in_ptr != in_data) eng_free(ctx, (void *)in_ptr);
+    if (out_ptr != out_data) eng_free(ctx, out_ptr);
+    return st;
+}
+
+engine_status engine_session_output_info(const engine_session *s, int index, engine_tensor_info *info) {
+    if (!s || !info || index < 0 || index >= s->model->graph->n_outputs) return ENGINE_ERR_INVALID_ARGUMENT;
+    if (!s->cur) return ENGINE_ERR_INVALID_ARGUMENT;
+    const engine_value *v = s->cur->graph->outputs[index];
+    memset(info, 0, sizeof *info);
+    info->name = v->name;
+    info->dtype = v->dtype;
+    info->rank = v->rank;
+    for (int d = 0; d < v->rank && d < ENGINE_MAX_RANK; ++d) info->dims[d] = v->dims[d];
+    return ENGINE_OK;
+}
+
+engine_status engine_session_cache_info_get(const engine_session *s, engine_session_cache_info *info) {
+    if (!s || !info || info->struct_size < sizeof(size_t)) return ENGINE_ERR_INVALID_ARGUMENT;
+    engine_session_cache_info full;
+    memset(&full, 0, sizeof full);
+    full.struct_size = info->struct_size < sizeof full ? info->struct_size : sizeof full;
+    full.entries = s->n_specs;
+    full.hits = s->hits;
+    full.misses = s->misses;
+    full.evictions = s->evictions;
+    full.bytes = s->spec_bytes;
+    full.last_build_ms = s->last_build_ms;
+    for (const eng_spec *sp = s->cur; sp; sp = sp->older) full.packed_weight_bytes += sp->weight_bytes;
+    memcpy(info, &full, full.struct_size);
     return ENGINE_OK;
 }
 
 engine_status engine_session_node_output(const engine_session *s, int node, int output, const char **node_name,
                                          const char **op, engine_tensor_info *info, const void **data) {
     if (!s) return ENGINE_ERR_INVALID_ARGUMENT;
-    eng_graph *g = s->model->graph;
     if (!s->keep_all)
         return eng_error(s->ctx, ENGINE_ERR_INVALID_ARGUMENT,
                          "engine_session_node_output needs a session created with keep_intermediates");
-    if (!s->ran) return eng_error(s->ctx, ENGINE_ERR_INVALID_ARGUMENT, "engine_session_node_output: no run yet");
+    if (!s->cur || !s->cur->ran)
+        return eng_error(s->ctx, ENGINE_ERR_INVALID_ARGUMENT, "engine_session_node_output: no run yet");
+    eng_graph *g = s->cur->graph;
     if (node < 0 || node >= g->n_nodes || output < 0 || output >= g->nodes[node]->n_outputs ||
         !g->nodes[node]->outputs[output])
         return eng_error(s->ctx, ENGINE_ERR_NOT_FOUND, "no output %d of node %d", output, node);
@@ -469,45 +961,58 @@ engine_status engine_session_node_output(const engine_session *s, int node, int 
         info->rank = v->rank;
         for (int d = 0; d < v->rank && d < ENGINE_MAX_RANK; ++d) info->dims[d] = v->dims[d];
     }
-    if (data) *data = s->slot[v->index];
+    if (data) *data = s->cur->slot[v->index];
     return ENGINE_OK;
 }
 
 engine_status engine_session_placement(const engine_session *s, engine_write_fn write, void *user) {
     if (!s || !write) return ENGINE_ERR_INVALID_ARGUMENT;
     char line[256];
-    eng_graph *g = s->model->graph;
+    const eng_spec *sp = s->cur;
+    if (!sp) {
+        write(user, "placement: not yet made (the model's shapes are bound by the first run)\n");
+        return ENGINE_OK;
+    }
+    eng_graph *g = sp->graph;
     for (int b = 0; b < s->n_order; ++b) {
         int count = 0;
-        for (int k = 0; k < g->n_nodes; ++k) count += s->placement[k] == s->order[b];
-        snprintf(line, sizeof line, "placement: %-8s %d node%s\n", s->order[b]->name, count, count == 1 ? "" : "s");
+        for (int k = 0; k < g->n_nodes; ++k) count += sp->placement[k] == s->order[b];
+        snprintf(line, sizeof line, "placement: %-8s %d node%s\n", s->order[b]->mod->name, count,
+                 count == 1 ? "" : "s");
         write(user, line);
     }
-    snprintf(line, sizeof line, "placement: %d partition%s, %d cop%s at seams, %zu bytes moved per run\n", s->n_parts,
-             s->n_parts == 1 ? "" : "s", s->copies, s->copies == 1 ? "y" : "ies", s->copy_bytes);
+    snprintf(line, sizeof line, "placement: %d partition%s, %d cop%s at seams, %zu bytes moved per run\n", sp->n_parts,
+             sp->n_parts == 1 ? "" : "s", sp->copies, sp->copies == 1 ? "y" : "ies", sp->copy_bytes);
     write(user, line);
     return ENGINE_OK;
 }
 
 engine_status engine_session_timings(const engine_session *s, const engine_node_timing **timings, int *count) {
     if (!s || !timings || !count) return ENGINE_ERR_INVALID_ARGUMENT;
-    *timings = s->timings;
-    *count = s->model->graph->n_nodes;
+    if (!s->cur) {
+        *timings = NULL;
+        *count = 0;
+        return ENGINE_OK;
+    }
+    *timings = s->cur->timings;
+    *count = s->cur->graph->n_nodes;
     return ENGINE_OK;
 }
 
 size_t engine_session_arena_bytes(const engine_session *s) {
-    return s ? s->arena_bytes : 0;
+    return s && s->cur ? s->cur->arena_bytes : 0;
 }
 
 engine_status engine_session_get_stats(const engine_session *s, engine_session_stats *out) {
     if (!s || !out) return ENGINE_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
-    out->seam_bytes = s->arena_bytes;
-    out->n_partitions = s->n_parts;
-    for (int k = 0; k < s->n_parts; ++k) {
-        const partition_rt *pr = &s->parts[k];
-        const engine_backend_iface *it = pr->backend->iface;
+    const eng_spec *sp = s->cur;
+    if (!sp) return ENGINE_OK;
+    out->seam_bytes = sp->arena_bytes;
+    out->n_partitions = sp->n_parts;
+    for (int k = 0; k < sp->n_parts; ++k) {
+        const partition_rt *pr = &sp->parts[k];
+        const engine_backend_iface *it = pr->backend->mod->iface;
         engine_program_stats ps;
         memset(&ps, 0, sizeof ps);
         if (!it->program_stats || !pr->program || it->program_stats(pr->backend->state, pr->program, &ps)) continue;

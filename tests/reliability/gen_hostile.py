@@ -86,6 +86,10 @@ def case(name, status, substring, m, setup=None):
 
 
 def build_cases():
+    # ---- the model itself ----
+    m = model([helper.make_node("Relu", ["X"], ["Y"], name="relu")], [vi("X", [1, 4])], [vi("Y", None)])
+    m.ir_version = 0
+    case("ir_version_0", INVALID_MODEL, "ir_version is 0", m)
     # ---- ranks, dims, sizes ----
     t = init("W", np.zeros([1] * 9, np.float32))
     case("rank9_initializer", UNSUPPORTED, "rank 9 is above the supported 8",
@@ -210,7 +214,10 @@ def build_cases():
     m = model([helper.make_node("If", ["C"], ["Y"], name="if",
                                 then_branch=relu_model().graph, else_branch=relu_model().graph)],
               [vi("C", [], TensorProto.BOOL)], [vi("Y", None)])
-    case("subgraph", UNSUPPORTED, "control flow", m)
+    case("if_branch_with_inputs", INVALID_MODEL, "an If branch takes no inputs", m)
+    m = model([helper.make_node("Scan", ["X"], ["Y"], name="scan", num_scan_inputs=1, body=relu_model().graph)],
+              [vi("X", [1, 4])], [vi("Y", None)])
+    case("scan", UNSUPPORTED, "only If and Loop bodies are supported", m)
 
     # ---- external data ----
     def write_weights(folder, name="w.bin", nbytes=16):
@@ -291,6 +298,21 @@ def main():
     onnx.checker.check_model(small)
     with open(os.path.join(out, "small.onnx"), "wb") as f:
         f.write(small.SerializeToString())
+    # Its dynamic twin (symbolic batch, height and width): the sweeps also
+    # run it at two shapes.
+    nodes = [helper.make_node("Conv", ["X", "W", "B"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "G", "H"], ["Y"], name="fc", transB=1)]
+    inits = [init("W", rng.standard_normal((3, 2, 3, 3)).astype(np.float32)),
+             init("B", rng.standard_normal(3).astype(np.float32)),
+             init("G", rng.standard_normal((5, 3)).astype(np.float32)),
+             init("H", rng.standard_normal(5).astype(np.float32))]
+    dyn = model(nodes, [vi("X", ["N", 2, "H", "W"])], [vi("Y", ["N", 5])], inits)
+    onnx.checker.check_model(dyn)
+    with open(os.path.join(out, "small_dyn.onnx"), "wb") as f:
+        f.write(dyn.SerializeToString())
     with open(os.path.join(out, "manifest.tsv"), "w") as f:
         f.writelines(lines)
     if len(sys.argv) > 2:

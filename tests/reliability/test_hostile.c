@@ -103,46 +103,54 @@ static engine_status try_bytes(engine_context *ctx, const void *data, size_t siz
     so.threads = 1;
     if (ost == ENGINE_OK && engine_session_create(m, &so, &s) == ENGINE_OK) {
         int ni = engine_model_input_count(m), no = engine_model_output_count(m);
-        void *in[16] = {0}, *out[16] = {0};
-        int ok = ni <= 16 && no <= 16 && engine_model_macs(m) < 50000000;
-        size_t total = 0;
-        for (int k = 0; ok && k < ni + no; ++k) {
-            engine_tensor_info info;
-            engine_status ist = k < ni ? engine_model_input_info(m, k, &info) : engine_model_output_info(m, k - ni, &info);
-            assert_int_equal(ist, ENGINE_OK);
-            size_t bytes = engine_dtype_size(info.dtype);
-            for (int d = 0; d < info.rank && bytes; ++d) {
-                if (info.dims[d] > (1 << 24) || bytes * (size_t)info.dims[d] > ((size_t)64 << 20)) ok = 0;
-                else bytes *= (size_t)info.dims[d];
+        /* Two runs; symbolic dims bound to other small sizes in each, so a
+         * dynamic model specialises twice (shape-changing runs). */
+        for (int run = 0; run < 2 && ni <= 16 && no <= 16 && engine_model_macs(m) < 50000000; ++run) {
+            engine_tensor in[16], out[16];
+            memset(in, 0, sizeof in);
+            memset(out, 0, sizeof out);
+            int ok = 1;
+            size_t total = 0;
+            for (int k = 0; ok && k < ni; ++k) {
+                engine_tensor_info info;
+                assert_int_equal(engine_model_input_info(m, k, &info), ENGINE_OK);
+                in[k].dtype = info.dtype;
+                in[k].rank = info.rank;
+                size_t bytes = engine_dtype_size(info.dtype);
+                for (int d = 0; d < info.rank && bytes; ++d) {
+                    int64_t v = info.dims[d] >= 0 ? info.dims[d] : (int64_t)(1 + run * 3 + (int)(rnd() % 3));
+                    in[k].dims[d] = v;
+                    if (v > (1 << 24) || bytes * (size_t)v > ((size_t)64 << 20)) ok = 0;
+                    else bytes *= (size_t)v;
+                }
+                total += bytes;
+                if (!ok || total > ((size_t)64 << 20)) {
+                    ok = 0;
+                    break;
+                }
+                unsigned char *p = calloc(1, bytes ? bytes : 1);
+                assert_non_null(p);
+                if (info.dtype == ENGINE_DTYPE_F32)
+                    for (size_t e = 0; e < bytes / 4; ++e) ((float *)p)[e] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+                in[k].data = p;
             }
-            total += bytes;
-            if (!ok || total > ((size_t)64 << 20)) {
-                ok = 0;
-                break;
+            if (ok) {
+                engine_status rst = engine_session_run_tensors(s, in, ni, out, no);
+                if (rst == ENGINE_ERR_INTERNAL || rst < ENGINE_OK || rst > ENGINE_ERR_SECURITY)
+                    fail_msg("run: %d: %s", rst, engine_context_error(ctx));
+                if (ran && rst == ENGINE_OK && run == 0) ++*ran;
             }
-            unsigned char *p = calloc(1, bytes ? bytes : 1);
-            assert_non_null(p);
-            if (k < ni && info.dtype == ENGINE_DTYPE_F32)
-                for (size_t e = 0; e < bytes / 4; ++e) ((float *)p)[e] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
-            if (k < ni) in[k] = p;
-            else out[k - ni] = p;
+            for (int k = 0; k < 16; ++k) free(in[k].data);
         }
-        if (ok) {
-            engine_status rst = engine_session_run(s, (const void *const *)in, out);
-            if (rst == ENGINE_ERR_INTERNAL) fail_msg("run: %s", engine_context_error(ctx));
-            if (ran) ++*ran;
-        }
-        for (int k = 0; k < 16; ++k) free(in[k]), free(out[k]);
         engine_session_free(s);
     }
     engine_model_free(m);
     return ENGINE_OK;
 }
 
-static void test_truncated(void **state) {
-    (void)state;
+static void truncated(const char *file) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/small.onnx", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
     size_t size;
     unsigned char *buf = read_all(path, &size);
     engine_context *ctx = new_ctx();
@@ -157,22 +165,26 @@ static void test_truncated(void **state) {
         if (try_bytes(ctx, cut, n, NULL) == ENGINE_OK) loaded++;
         free(cut);
     }
-    printf("truncated: %zu prefixes, %d loaded\n", size, loaded);
+    printf("truncated %s: %zu prefixes, %d loaded\n", file, size, loaded);
     engine_context_destroy(ctx);
     free(buf);
 }
 
-static void test_byte_flips(void **state) {
+static void test_truncated(void **state) {
     (void)state;
+    truncated("small.onnx");
+    truncated("small_dyn.onnx");
+}
+
+static void byte_flips(const char *file, int rounds) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/small.onnx", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
     size_t size;
     unsigned char *buf = read_all(path, &size);
     unsigned char *mut = malloc(size);
     engine_context *ctx = new_ctx();
     rnd_state = 0x2545f4914f6cdd1dull;
     int loaded = 0, ran = 0;
-    const int rounds = 3000;
     for (int r = 0; r < rounds; ++r) {
         memcpy(mut, buf, size);
         int flips = 1 + (int)(rnd() % 4);
@@ -183,10 +195,16 @@ static void test_byte_flips(void **state) {
         }
         if (try_bytes(ctx, mut, size, &ran) == ENGINE_OK) loaded++;
     }
-    printf("byte flips: %d mutants, %d loaded, %d ran\n", rounds, loaded, ran);
+    printf("byte flips %s: %d mutants, %d loaded, %d ran\n", file, rounds, loaded, ran);
     engine_context_destroy(ctx);
     free(mut);
     free(buf);
+}
+
+static void test_byte_flips(void **state) {
+    (void)state;
+    byte_flips("small.onnx", 3000);
+    byte_flips("small_dyn.onnx", 1500);
 }
 
 static void test_garbage(void **state) {

@@ -55,6 +55,10 @@ typedef enum engine_status {
     ENGINE_ERR_INTERNAL = 12         /* a broken invariant inside the engine: a bug, please report */
 } engine_status;
 
+/* The library's version at run time ("0.1.0"): what was loaded, which may
+ * differ from the ENGINE_VERSION_STRING a program was compiled against. */
+ENGINE_API const char *engine_version(void);
+
 /* A static, never-NULL name for a status ("ENGINE_OK", "out of memory", ...). */
 ENGINE_API const char *engine_status_str(engine_status status);
 
@@ -164,8 +168,17 @@ ENGINE_API int engine_plugin_op_count(const engine_context *ctx);
 /* ---- models ---------------------------------------------------------- */
 
 /* Loads an ONNX model file. External data files are resolved relative to
- * the model's folder and must stay inside it. Shapes are inferred and
- * constant subgraphs folded, so the loaded graph has static shapes. */
+ * the model's folder and must stay inside it.
+ *
+ * A model whose inputs all have fixed dims is inferred and its constant
+ * subgraphs folded here, so its graph has static shapes. A model is
+ * dynamic when an input has a symbolic dim (a dim_param such as "batch",
+ * or a free dim), or when the values of a graph input decide shapes (a
+ * Reshape shape, Slice starts, Pad pads, reduce axes, Clip bounds ... fed
+ * by the caller: engine_model_input_is_shape_param). A dynamic model keeps
+ * its symbolic dims; sessions specialise it per run signature (every
+ * input's dims plus the values of the shape-parameter inputs), see
+ * engine_session_run_tensors. */
 ENGINE_API engine_status engine_model_load_file(engine_context *ctx, const char *path, engine_model **out);
 /* Same from memory. base_dir (may be NULL: external data is then refused)
  * is the folder external data files are confined to. The bytes are copied
@@ -197,9 +210,22 @@ typedef struct engine_tensor_info {
     int64_t dims[ENGINE_MAX_RANK];
 } engine_tensor_info;
 
+/* Input info: a symbolic dim is -1 in dims (its name from
+ * engine_model_input_dim_name). Output info: for a dynamic model rank is
+ * -1 (shapes are known per run: engine_session_output_info). */
 ENGINE_API engine_status engine_model_input_info(const engine_model *model, int index, engine_tensor_info *info);
 ENGINE_API engine_status engine_model_output_info(const engine_model *model, int index, engine_tensor_info *info);
-/* Number of nodes left in the graph and multiply-accumulates of one run. */
+/* The name the file gives a symbolic dim of input `index` ("batch",
+ * "height"; "" for an unnamed free dim); NULL for a fixed dim or a bad
+ * index. Owned by the model. */
+ENGINE_API const char *engine_model_input_dim_name(const engine_model *model, int index, int axis);
+/* Non-zero when the model is specialised per run (above). */
+ENGINE_API int engine_model_is_dynamic(const engine_model *model);
+/* Non-zero when the values of input `index` decide shapes: each distinct
+ * value is its own specialisation (keep such inputs few-valued). */
+ENGINE_API int engine_model_input_is_shape_param(const engine_model *model, int index);
+/* Number of nodes left in the graph and multiply-accumulates of one run
+ * (for a dynamic model: of the template, whose MACs are unknown: 0). */
 ENGINE_API int engine_model_node_count(const engine_model *model);
 ENGINE_API int64_t engine_model_macs(const engine_model *model);
 
@@ -210,6 +236,16 @@ ENGINE_API engine_status engine_model_dump(const engine_model *model, const engi
                                            engine_write_fn write, void *user);
 
 /* ---- sessions ---------------------------------------------------------- */
+
+/* A host tensor, C order. Tensors filled by engine_tensor_load own their
+ * data and name (free them with engine_tensor_release). */
+typedef struct engine_tensor {
+    engine_dtype dtype;
+    int rank;
+    int64_t dims[ENGINE_MAX_RANK];
+    void *data;
+    char *name; /* TensorProto name, or NULL */
+} engine_tensor;
 
 typedef struct engine_session_options {
     /* Comma-separated backend names in priority order, or "auto" / NULL:
@@ -234,6 +270,19 @@ typedef struct engine_session_options {
      * Like precision, it is taken from the first session that starts the
      * backend in a context. */
     const char *tune;
+    /* Shapes at run time (dynamic models, engine_model_load_file). */
+    /* Shape overrides compiled at creation, like ONNX Runtime's
+     * free-dimension overrides: "NAME=1x3x224x224" per input, several
+     * separated by ';' (a dim of 0 is an empty axis). NULL: none; the
+     * first run compiles. Each override must fit the input's fixed dims.
+     * Static models accept only their own shapes here. */
+    const char *shapes;
+    /* The specialisation cache: at most this many compiled signatures
+     * (0: 8) and this many bytes of activations, seams and per-program
+     * weights held by them (0: 1 GiB); the least recently used is evicted,
+     * never the one running. */
+    int max_specializations;
+    size_t max_specialization_bytes;
 } engine_session_options;
 
 /* Places every node on a backend and compiles the partitions. The model
@@ -244,8 +293,63 @@ ENGINE_API void engine_session_free(engine_session *session);
 
 /* Runs the model once. inputs[i] is the data of model input i (C order,
  * the input's dtype and shape); outputs[i] receives model output i and must
- * hold engine_tensor_info's element count of its dtype. */
+ * hold engine_tensor_info's element count of its dtype. For a dynamic
+ * model this runs at the session's current signature (the last run, or the
+ * shapes option); ENGINE_ERR_INVALID_ARGUMENT when there is none yet. */
 ENGINE_API engine_status engine_session_run(engine_session *session, const void *const *inputs, void *const *outputs);
+
+/* Runs the model once on inputs that carry their shapes; outputs come back
+ * with theirs. Works for static and dynamic models.
+ *
+ * inputs[0 .. n_inputs-1]: one per model input (n_inputs must equal
+ * engine_model_input_count), matched by name when `name` is set, else by
+ * position; dtype must be the input's, rank its rank, every fixed dim
+ * equal, and one symbolic name bound to one value across all inputs
+ * (ENGINE_ERR_SHAPE naming the input, axis, expected and got). Dims that
+ * imply more than the context's max_tensor_bytes are refused before
+ * anything is allocated.
+ *
+ * outputs[0 .. n_outputs-1] (n_outputs must equal the model's output
+ * count), in model output order. Storage: when outputs[k].data is NULL,
+ * the session provides it (valid until the next run on the session or
+ * engine_session_free; the caller must not free it); otherwise data is
+ * the caller's buffer and the dims passed in give its capacity (their
+ * element count, of the output's dtype), and an output that does not fit
+ * fails with ENGINE_ERR_SHAPE. On success dtype, rank and dims are the
+ * output's; name is left as it was.
+ *
+ * A new signature specialises the model (inference, folding, passes,
+ * placement, compile) and caches the result (session options
+ * max_specializations / max_specialization_bytes); a repeat of the last
+ * signature costs a comparison of the dims. */
+ENGINE_API engine_status engine_session_run_tensors(engine_session *session, const engine_tensor *inputs,
+                                                    int n_inputs, engine_tensor *outputs, int n_outputs);
+
+/* Output `index` as of the session's current signature (after a run, or
+ * after creation for a static model or with shape overrides):
+ * ENGINE_ERR_INVALID_ARGUMENT when there is no current signature. */
+ENGINE_API engine_status engine_session_output_info(const engine_session *session, int index,
+                                                    engine_tensor_info *info);
+
+/* The specialisation cache of a session. Set struct_size to
+ * sizeof(engine_session_cache_info) before the call; fields past a
+ * smaller struct_size are not written (the struct grows by appending). */
+typedef struct engine_session_cache_info {
+    size_t struct_size;
+    int entries;        /* compiled signatures held */
+    long long hits;     /* runs that found their signature compiled */
+    long long misses;   /* runs (and overrides) that compiled a new one */
+    long long evictions;
+    size_t bytes;       /* what the entries hold (the bound's measure) */
+    double last_build_ms; /* time of the last specialisation, compile included */
+    /* Bytes of weights packed by the entries' compiles (engine_program_stats
+     * weight_bytes): a backend that shares packed weights between
+     * specialisations (cpu) packs each weight once, so this stays the same
+     * for 1 and 20 signatures. */
+    size_t packed_weight_bytes;
+} engine_session_cache_info;
+ENGINE_API engine_status engine_session_cache_info_get(const engine_session *session,
+                                                       engine_session_cache_info *info);
 
 /* Placement summary: one line per backend with its node count, then the
  * copies inserted at partition seams and the bytes they move. */
@@ -294,15 +398,6 @@ ENGINE_API size_t engine_session_arena_bytes(const engine_session *session);
 
 /* ---- tensor files ------------------------------------------------------ */
 
-/* A host tensor, C order. Tensors filled by engine_tensor_load own their
- * data and name (free them with engine_tensor_release). */
-typedef struct engine_tensor {
-    engine_dtype dtype;
-    int rank;
-    int64_t dims[ENGINE_MAX_RANK];
-    void *data;
-    char *name; /* TensorProto name, or NULL */
-} engine_tensor;
 
 /* Reads a .npy file (float32, float64, int64, int32, bool, uint8; C order;
  * version 1.0 to 3.0 headers) or a serialized ONNX TensorProto (.pb),

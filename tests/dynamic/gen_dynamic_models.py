@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""Models with run-time shapes for tests/dynamic/test_dynamic.c.
+
+Usage: gen_dynamic_models.py OUTDIR
+
+Writes (onnx helper graphs, references from numpy / torch in float64):
+  convnet.onnx       x[N,3,H,W] -> Conv3x3 -> Relu -> MaxPool2 -> Conv1x1, and
+                     GlobalAveragePool -> Flatten -> Gemm: outputs "map"
+                     [N,8,H/2,W/2] and "logits" [N,5]; Shape/Gather/Reshape
+                     arithmetic as torch exports it (the Flatten is a Reshape
+                     to [N, -1] computed from Shape(x)).
+  convnet_1x3x16x12.onnx  the same graph with fixed dims (the static path).
+  convnet_<N>x<H>x<W>.in.npy / .map.npy / .logits.npy  seeded inputs and
+                     float64 references for the shapes in SHAPES.
+  reshape_param.onnx x[2,6] float, shape[2] int64 (a graph input: a
+                     shape parameter) -> Reshape -> y.
+  shared_dim.onnx    a[N,4] + b[N,4] -> y (one symbolic name on two inputs).
+  if_batch.onnx      x[N,4]: If (N == 1) then Relu(x) * 2 else x + bias (an
+                     outer-scope value), the branch fixed by the shape.
+  loop_rows.onnx     x[N,4]: Loop over the N rows (trip count from Shape):
+                     carried running sum of the rows (initial: an outer
+                     value), scan output of each row times the iteration
+                     number, cond passed through; outputs sum [4], scan [N,4].
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+SHAPES = [(1, 16, 12), (2, 16, 12), (3, 9, 13), (1, 12, 16), (4, 20, 8)]
+
+
+def convnet(dims):
+    rng = np.random.default_rng(7)
+    w1 = (rng.standard_normal((8, 3, 3, 3)) * 0.3).astype(np.float32)
+    b1 = (rng.standard_normal(8) * 0.1).astype(np.float32)
+    w2 = (rng.standard_normal((8, 8, 1, 1)) * 0.3).astype(np.float32)
+    b2 = (rng.standard_normal(8) * 0.1).astype(np.float32)
+    wg = (rng.standard_normal((5, 8)) * 0.3).astype(np.float32)
+    bg = (rng.standard_normal(5) * 0.1).astype(np.float32)
+    inits = [numpy_helper.from_array(a, n) for a, n in
+             ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"), (wg, "wg"), (bg, "bg"),
+              (np.array([0], np.int64), "zero"), (np.array([-1], np.int64), "minus1"))]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "w2", "b2"], ["map"], name="conv2", kernel_shape=[1, 1]),
+        helper.make_node("GlobalAveragePool", ["map"], ["gap"], name="gap"),
+        # torch's x.view(x.size(0), -1): Shape -> Gather -> Unsqueeze -> Concat -> Reshape
+        helper.make_node("Shape", ["x"], ["xs"], name="shape"),
+        helper.make_node("Gather", ["xs", "zero"], ["n"], name="gather", axis=0),
+        helper.make_node("Concat", ["n", "minus1"], ["flat_shape"], name="concat", axis=0),
+        helper.make_node("Reshape", ["gap", "flat_shape"], ["flat"], name="flatten"),
+        helper.make_node("Gemm", ["flat", "wg", "bg"], ["logits"], name="fc", transB=1),
+    ]
+    g = helper.make_graph(nodes, "convnet", [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+                          [helper.make_tensor_value_info("map", TensorProto.FLOAT, ["N", 8, "h2", "w2"]),
+                           helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 5])], initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m, (w1, b1, w2, b2, wg, bg)
+
+
+def reference(x, params):
+    import torch
+    import torch.nn.functional as F
+    w1, b1, w2, b2, wg, bg = (torch.from_numpy(p).double() for p in params)
+    t = torch.from_numpy(x).double()
+    c = F.relu(F.conv2d(t, w1, b1, padding=1))
+    p = F.max_pool2d(c, 2, 2)
+    m = F.conv2d(p, w2, b2)
+    logits = F.linear(m.mean(dim=(2, 3)), wg, bg)
+    return m.numpy().astype(np.float32), logits.numpy().astype(np.float32)
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    m, params = convnet(["N", 3, "H", "W"])
+    onnx.save(m, os.path.join(out, "convnet.onnx"))
+    ms, _ = convnet([1, 3, 16, 12])
+    onnx.save(ms, os.path.join(out, "convnet_1x3x16x12.onnx"))
+    rng = np.random.default_rng(42)
+    for n, h, w in SHAPES:
+        x = rng.standard_normal((n, 3, h, w)).astype(np.float32)
+        mp, lg = reference(x, params)
+        base = os.path.join(out, f"convnet_{n}x{h}x{w}")
+        np.save(base + ".in.npy", x)
+        np.save(base + ".map.npy", mp)
+        np.save(base + ".logits.npy", lg)
+
+    g = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape")], "reshape_param",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6]),
+                           helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, os.path.join(out, "reshape_param.onnx"))
+
+    g = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"], name="add")], "shared_dim",
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 4]),
+                           helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, os.path.join(out, "shared_dim.onnx"))
+    control_models(out)
+
+
+def control_models(out):
+    I64, F, B = TensorProto.INT64, TensorProto.FLOAT, TensorProto.BOOL
+    c = lambda name, arr: numpy_helper.from_array(np.asarray(arr), name)  # noqa: E731
+    then_g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Mul", ["r", "two"], ["t_out"])], "then", [],
+        [helper.make_tensor_value_info("t_out", F, None)], initializer=[c("two", np.float32(2.0))])
+    else_g = helper.make_graph([helper.make_node("Add", ["x", "bias"], ["e_out"])], "else", [],
+                               [helper.make_tensor_value_info("e_out", F, None)])
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Equal", ["n", "one"], ["is1"]),
+        helper.make_node("If", ["is1"], ["y"], name="branch", then_branch=then_g, else_branch=else_g),
+    ]
+    g = helper.make_graph(nodes, "if_batch", [helper.make_tensor_value_info("x", F, ["N", 4])],
+                          [helper.make_tensor_value_info("y", F, ["N", 4])],
+                          initializer=[c("zero", np.int64(0)), c("one", np.int64(1)),
+                                       c("bias", np.array([0.5, -1, 2, 0.25], np.float32))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(out, "if_batch.onnx"))
+
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Gather", ["x", "i"], ["row"], axis=0),
+         helper.make_node("Add", ["acc_in", "row"], ["acc_out"]),
+         helper.make_node("Cast", ["i"], ["fi"], to=F),
+         helper.make_node("Mul", ["row", "fi"], ["scan"])],
+        "body",
+        [helper.make_tensor_value_info("i", I64, []), helper.make_tensor_value_info("cond_in", B, []),
+         helper.make_tensor_value_info("acc_in", F, None)],
+        [helper.make_tensor_value_info("cond_out", B, []), helper.make_tensor_value_info("acc_out", F, None),
+         helper.make_tensor_value_info("scan", F, None)])
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Loop", ["n", "true", "init"], ["sum", "scans"], name="rows", body=body),
+    ]
+    g = helper.make_graph(nodes, "loop_rows", [helper.make_tensor_value_info("x", F, ["N", 4])],
+                          [helper.make_tensor_value_info("sum", F, [4]),
+                           helper.make_tensor_value_info("scans", F, ["N", 4])],
+                          initializer=[c("zero", np.int64(0)), c("true", np.bool_(True)),
+                                       c("init", np.array([1, 2, 3, 4], np.float32))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(out, "loop_rows.onnx"))
+
+    # An If on data (refused, named) and one on a bool graph input (a shape
+    # parameter: each value its own specialisation).
+    nodes = [helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+             helper.make_node("Equal", ["total", "zero_f"], ["is0"]),
+             helper.make_node("If", ["is0"], ["y"], name="on_data", then_branch=then_g, else_branch=else_g)]
+    g = helper.make_graph(nodes, "if_data", [helper.make_tensor_value_info("x", F, ["N", 4])],
+                          [helper.make_tensor_value_info("y", F, ["N", 4])],
+                          initializer=[c("zero_f", np.float32(0)),
+                                       c("bias", np.array([0.5, -1, 2, 0.25], np.float32))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, os.path.join(out, "if_data.onnx"))
+    nodes = [helper.make_node("If", ["flag"], ["y"], name="on_flag", then_branch=then_g, else_branch=else_g)]
+    g = helper.make_graph(nodes, "if_flag", [helper.make_tensor_value_info("x", F, ["N", 4]),
+                                             helper.make_tensor_value_info("flag", B, [])],
+                          [helper.make_tensor_value_info("y", F, ["N", 4])],
+                          initializer=[c("bias", np.array([0.5, -1, 2, 0.25], np.float32))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(out, "if_flag.onnx"))
+
+
+if __name__ == "__main__":
+    main()

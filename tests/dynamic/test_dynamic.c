@@ -1,0 +1,727 @@
+/* Models with run-time shapes through the public API (tests/dynamic/
+ * gen_dynamic_models.py writes them, with float64 torch references):
+ * specialisation per signature on every loaded backend, the signature
+ * cache (hit, miss, eviction by count and by bytes), shape overrides,
+ * shape-parameter inputs, session-provided and caller-provided outputs,
+ * every refusal of a bad input shape, two sessions with different options,
+ * and an out-of-memory sweep over load + specialise + run. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+static const char *dir; /* argv[1]: the generated models */
+static const int shapes[][3] = {{1, 16, 12}, {2, 16, 12}, {3, 9, 13}, {1, 12, 16}, {4, 20, 8}};
+#define N_SHAPES 5
+
+static void path(char *buf, size_t size, const char *file) {
+    snprintf(buf, size, "%s/%s", dir, file);
+}
+
+static engine_model *load(engine_context *ctx, const char *file) {
+    char p[1024];
+    path(p, sizeof p, file);
+    engine_model *m = NULL;
+    if (engine_model_load_file(ctx, p, &m) != ENGINE_OK) fail_msg("%s: %s", file, engine_context_error(ctx));
+    return m;
+}
+
+static void load_npy(engine_context *ctx, const char *file, engine_tensor *t) {
+    char p[1024];
+    path(p, sizeof p, file);
+    memset(t, 0, sizeof *t);
+    if (engine_tensor_load(ctx, p, t) != ENGINE_OK) fail_msg("%s: %s", file, engine_context_error(ctx));
+}
+
+static int has_backend(engine_context *ctx, const char *name) {
+    if (!TEST_OPENCL && strcmp(name, "opencl") == 0) return 0;
+    for (int k = 0; k < engine_backend_count(ctx); ++k)
+        if (strcmp(engine_backend_name(ctx, k), name) == 0) return 1;
+    return 0;
+}
+
+static engine_session *session(engine_model *m, const char *backend, const char *shapes_opt, int max_specs,
+                               size_t max_bytes) {
+    engine_session_options o;
+    memset(&o, 0, sizeof o);
+    o.backends = backend;
+    o.strict = 1;
+    o.shapes = shapes_opt;
+    o.max_specializations = max_specs;
+    o.max_specialization_bytes = max_bytes;
+    engine_session *s = NULL;
+    engine_status st = engine_session_create(m, &o, &s);
+    if (st) return NULL;
+    return s;
+}
+
+static engine_session_cache_info cache(engine_session *s) {
+    engine_session_cache_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.struct_size = sizeof ci;
+    assert_int_equal(engine_session_cache_info_get(s, &ci), ENGINE_OK);
+    return ci;
+}
+
+/* Max |a - b| / (atol + rtol |b|) over the elements, as the op cases judge. */
+static double worst(const float *a, const float *b, int64_t n) {
+    double w = 0;
+    for (int64_t k = 0; k < n; ++k) {
+        double e = fabs((double)a[k] - (double)b[k]) / (1e-5 + 1e-4 * fabs((double)b[k]));
+        if (!(e <= w)) w = e;
+    }
+    return w;
+}
+
+/* Runs convnet at shape i; outputs compared with torch's float64. */
+static void run_shape(engine_context *ctx, engine_session *s, int i) {
+    char f[256];
+    engine_tensor x, ref_map, ref_logits;
+    snprintf(f, sizeof f, "convnet_%dx%dx%d.in.npy", shapes[i][0], shapes[i][1], shapes[i][2]);
+    load_npy(ctx, f, &x);
+    snprintf(f, sizeof f, "convnet_%dx%dx%d.map.npy", shapes[i][0], shapes[i][1], shapes[i][2]);
+    load_npy(ctx, f, &ref_map);
+    snprintf(f, sizeof f, "convnet_%dx%dx%d.logits.npy", shapes[i][0], shapes[i][1], shapes[i][2]);
+    load_npy(ctx, f, &ref_logits);
+    engine_tensor out[2];
+    memset(out, 0, sizeof out);
+    x.name = NULL;
+    if (engine_session_run_tensors(s, &x, 1, out, 2) != ENGINE_OK) fail_msg("shape %d: %s", i, engine_context_error(ctx));
+    assert_int_equal(out[0].rank, 4);
+    for (int d = 0; d < 4; ++d) assert_int_equal(out[0].dims[d], ref_map.dims[d]);
+    assert_int_equal(out[1].rank, 2);
+    assert_int_equal(out[1].dims[0], shapes[i][0]);
+    double w0 = worst(out[0].data, ref_map.data, engine_tensor_numel(&ref_map));
+    double w1 = worst(out[1].data, ref_logits.data, engine_tensor_numel(&ref_logits));
+    if (w0 > 1 || w1 > 1) fail_msg("shape %d: outside atol 1e-5 + rtol 1e-4 (x%.2f, x%.2f)", i, w0, w1);
+    engine_tensor_release(ctx, &x);
+    engine_tensor_release(ctx, &ref_map);
+    engine_tensor_release(ctx, &ref_logits);
+}
+
+static void test_every_backend_every_shape(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    engine_model *m = load(ctx, "convnet.onnx");
+    assert_true(engine_model_is_dynamic(m));
+    engine_tensor_info info;
+    assert_int_equal(engine_model_input_info(m, 0, &info), ENGINE_OK);
+    assert_int_equal(info.dims[0], -1);
+    assert_int_equal(info.dims[1], 3);
+    assert_string_equal(engine_model_input_dim_name(m, 0, 0), "N");
+    assert_string_equal(engine_model_input_dim_name(m, 0, 3), "W");
+    assert_null(engine_model_input_dim_name(m, 0, 1));
+    assert_int_equal(engine_model_optimize(m, ENGINE_OPT_DEFAULT), ENGINE_OK);
+    const char *backends[] = {"ref", "cpu", "opencl"};
+    int ran = 0;
+    for (int b = 0; b < 3; ++b) {
+        if (!has_backend(ctx, backends[b])) continue;
+        engine_session *s = session(m, backends[b], NULL, 0, 0);
+        if (!s) {
+            if (b == 2) continue; /* opencl without a usable device */
+            fail_msg("%s: %s", backends[b], engine_context_error(ctx));
+        }
+        for (int i = 0; i < N_SHAPES; ++i) run_shape(ctx, s, i);
+        for (int i = N_SHAPES - 1; i >= 0; --i) run_shape(ctx, s, i); /* all cached */
+        engine_session_cache_info ci = cache(s);
+        assert_int_equal(ci.misses, N_SHAPES);
+        assert_int_equal(ci.hits, N_SHAPES);
+        assert_int_equal(ci.entries, N_SHAPES);
+        assert_int_equal(ci.evictions, 0);
+        engine_session_free(s);
+        ran++;
+    }
+    assert_true(ran >= 2);
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
+/* Weights are packed once per session, not once per signature. */
+static void test_weights_packed_once(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    if (!has_backend(ctx, "cpu")) {
+        engine_context_destroy(ctx);
+        skip();
+    }
+    engine_model *m = load(ctx, "convnet.onnx");
+    assert_int_equal(engine_model_optimize(m, ENGINE_OPT_DEFAULT), ENGINE_OK);
+    engine_session *s = session(m, "cpu", NULL, 32, 0);
+    assert_non_null(s);
+    static float x[4 * 3 * 28 * 28];
+    for (size_t k = 0; k < sizeof x / sizeof x[0]; ++k) x[k] = (float)((k * 7) % 13) * 0.1f - 0.6f;
+    size_t first = 0;
+    for (int i = 0; i < 20; ++i) {
+        engine_tensor in, out[2];
+        memset(&in, 0, sizeof in);
+        memset(out, 0, sizeof out);
+        in.dtype = ENGINE_DTYPE_F32;
+        in.rank = 4;
+        in.dims[0] = 1 + i % 4;
+        in.dims[1] = 3;
+        in.dims[2] = 8 + i;
+        in.dims[3] = 28 - i;
+        in.data = x;
+        assert_int_equal(engine_session_run_tensors(s, &in, 1, out, 2), ENGINE_OK);
+        engine_session_cache_info ci = cache(s);
+        assert_int_equal(ci.entries, i + 1);
+        if (i == 0) first = ci.packed_weight_bytes;
+        assert_true(first > 0);
+        assert_int_equal(ci.packed_weight_bytes, first);
+    }
+    engine_session_free(s);
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
+/* The dynamic model at the static model's shape gives the same bits. */
+static void test_same_as_static(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    engine_model *dm = load(ctx, "convnet.onnx"), *sm = load(ctx, "convnet_1x3x16x12.onnx");
+    assert_false(engine_model_is_dynamic(sm));
+    assert_int_equal(engine_model_optimize(dm, ENGINE_OPT_DEFAULT), ENGINE_OK);
+    assert_int_equal(engine_model_optimize(sm, ENGINE_OPT_DEFAULT), ENGINE_OK);
+    const char *backend = has_backend(ctx, "cpu") ? "cpu" : "ref";
+    engine_session *ds = session(dm, backend, NULL, 0, 0), *ss = session(sm, backend, NULL, 0, 0);
+    assert_non_null(ds);
+    assert_non_null(ss);
+    engine_tensor x;
+    load_npy(ctx, "convnet_1x16x12.in.npy", &x);
+    x.name = NULL;
+    engine_tensor a[2], b[2];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    assert_int_equal(engine_session_run_tensors(ds, &x, 1, a, 2), ENGINE_OK);
+    assert_int_equal(engine_session_run_tensors(ss, &x, 1, b, 2), ENGINE_OK);
+    for (int k = 0; k < 2; ++k) {
+        assert_int_equal(engine_tensor_numel(&a[k]), engine_tensor_numel(&b[k]));
+        assert_memory_equal(a[k].data, b[k].data, (size_t)engine_tensor_numel(&a[k]) * sizeof(float));
+    }
+    /* The static model through the old call too, and its own dims only. */
+    float map[8 * 8 * 6], logits[5];
+    const void *in[1] = {x.data};
+    void *outs[2] = {map, logits};
+    assert_int_equal(engine_session_run(ss, in, outs), ENGINE_OK);
+    assert_memory_equal(map, b[0].data, sizeof map);
+    x.dims[0] = 2;
+    assert_int_equal(engine_session_run_tensors(ss, &x, 1, a, 2), ENGINE_ERR_SHAPE);
+    assert_non_null(strstr(engine_context_error(ctx), "axis 0: expected 1, got 2"));
+    x.dims[0] = 1;
+    engine_tensor_release(ctx, &x);
+    engine_session_free(ds);
+    engine_session_free(ss);
+    engine_model_free(dm);
+    engine_model_free(sm);
+    engine_context_destroy(ctx);
+}
+
+static void test_cache_bounds(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    engine_model *m = load(ctx, "convnet.onnx");
+    /* By count: 2 entries; A B A(hit) C(evicts B) B(miss, evicts A). */
+    engine_session *s = session(m, "ref", NULL, 2, 0);
+    assert_non_null(s);
+    int order[] = {0, 1, 0, 2, 1};
+    for (int k = 0; k < 5; ++k) run_shape(ctx, s, order[k]);
+    engine_session_cache_info ci = cache(s);
+    assert_int_equal(ci.hits, 1);
+    assert_int_equal(ci.misses, 4);
+    assert_int_equal(ci.evictions, 2);
+    assert_int_equal(ci.entries, 2);
+    run_shape(ctx, s, 2); /* C stayed */
+    assert_int_equal(cache(s).hits, 2);
+    engine_session_free(s);
+    /* By bytes: a bound below one entry keeps just the current one. */
+    s = session(m, "ref", NULL, 0, 1);
+    assert_non_null(s);
+    for (int k = 0; k < 3; ++k) run_shape(ctx, s, k);
+    ci = cache(s);
+    assert_int_equal(ci.entries, 1);
+    assert_int_equal(ci.evictions, 2);
+    assert_true(ci.bytes > 1);
+    /* A smaller struct_size gets only its fields. */
+    engine_session_cache_info small;
+    memset(&small, 0x5a, sizeof small);
+    small.struct_size = offsetof(engine_session_cache_info, hits);
+    assert_int_equal(engine_session_cache_info_get(s, &small), ENGINE_OK);
+    assert_int_equal(small.entries, 1);
+    long long poison;
+    memset(&poison, 0x5a, sizeof poison);
+    assert_memory_equal(&small.hits, &poison, sizeof poison);
+    engine_session_free(s);
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
+static void test_shape_overrides(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    engine_model *m = load(ctx, "convnet.onnx");
+    /* No signature yet: the old run call and output info refuse. */
+    engine_session *s = session(m, "ref", NULL, 0, 0);
+    assert_non_null(s);
+    engine_tensor_info info;
+    assert_int_equal(engine_session_output_info(s, 0, &info), ENGINE_ERR_INVALID_ARGUMENT);
+    const void *in[1] = {s};
+    void *outs[2] = {s, s};
+    assert_int_equal(engine_session_run(s, in, outs), ENGINE_ERR_INVALID_ARGUMENT);
+    engine_session_free(s);
+    /* Overrides compile at creation. */
+    s = session(m, "ref", "x=3x3x9x13", 0, 0);
+    assert_non_null(s);
+    assert_int_equal(cache(s).misses, 1);
+    assert_int_equal(engine_session_output_info(s, 0, &info), ENGINE_OK);
+    assert_int_equal(info.rank, 4);
+    assert_int_equal(info.dims[0], 3);
+    assert_int_equal(info.dims[2], 4);
+    assert_int_equal(info.dims[3], 6);
+    run_shape(ctx, s, 2);
+    assert_int_equal(cache(s).hits, 1);
+    assert_int_equal(cache(s).misses, 1);
+    engine_session_free(s);
+    /* Bad overrides, named. */
+    struct {
+        const char *opt, *msg;
+        engine_status st;
+    } bad[] = {
+        {"y=1x3x8x8", "no input 'y'", ENGINE_ERR_NOT_FOUND},
+        {"x=1x3x8", "rank 3 given", ENGINE_ERR_SHAPE},
+        {"x=1x4x8x8", "axis 1: expected 3, got 4", ENGINE_ERR_SHAPE},
+        {"x=1x3xAx8", "bad dims", ENGINE_ERR_INVALID_ARGUMENT},
+        {"x", "NAME=DIMS", ENGINE_ERR_INVALID_ARGUMENT},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; ++k) {
+        engine_session_options o;
+        memset(&o, 0, sizeof o);
+        o.backends = "ref";
+        o.shapes = bad[k].opt;
+        engine_session *t = NULL;
+        assert_int_equal(engine_session_create(m, &o, &t), bad[k].st);
+        assert_null(t);
+        if (!strstr(engine_context_error(ctx), bad[k].msg))
+            fail_msg("'%s': message '%s' lacks '%s'", bad[k].opt, engine_context_error(ctx), bad[k].msg);
+    }
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
+static void test_bad_inputs(void **state) {
+    (void)state;
+    engine_context_options co;
+    memset(&co, 0, sizeof co);
+    co.max_tensor_bytes = (size_t)64 << 20;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(&co, &ctx), ENGINE_OK);
+    engine_model *m = load(ctx, "shared_dim.onnx");
+    engine_session *s = session(m, "ref", NULL, 0, 0);
+    assert_non_null(s);
+    float a[3 * 4], b[3 * 4], y[3 * 4];
+    for (int k = 0; k < 12; ++k) {
+        a[k] = (float)k * 0.5f - 2.0f;
+        b[k] = 1.0f - (float)k * 0.25f;
+    }
+    engine_tensor in[2];
+    memset(in, 0, sizeof in);
+    in[0].dtype = in[1].dtype = ENGINE_DTYPE_F32;
+    in[0].rank = in[1].rank = 2;
+    in[0].dims[0] = in[1].dims[0] = 3;
+    in[0].dims[1] = in[1].dims[1] = 4;
+    in[0].data = a;
+    in[1].data = b;
+    /* Caller-provided output: dims give its capacity. */
+    engine_tensor out;
+    memset(&out, 0, sizeof out);
+    out.rank = 1;
+    out.dims[0] = 12;
+    out.data = y;
+    assert_int_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_OK);
+    assert_ptr_equal(out.data, y);
+    assert_int_equal(out.rank, 2);
+    for (int k = 0; k < 12; ++k) assert_float_equal(y[k], a[k] + b[k], 0);
+    /* Too small a buffer. */
+    out.rank = 1;
+    out.dims[0] = 11;
+    assert_int_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_ERR_SHAPE);
+    assert_non_null(strstr(engine_context_error(ctx), "needs 12 elements; the buffer given holds 11"));
+    /* One symbolic name, two values. */
+    out.data = NULL;
+    in[1].dims[0] = 2;
+    assert_int_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_ERR_SHAPE);
+    assert_non_null(strstr(engine_context_error(ctx), "input 'b' axis 0: symbolic dim 'N' is already 3, got 2"));
+    in[1].dims[0] = 3;
+    /* Fixed dim, rank, dtype, counts, names. */
+    in[1].dims[1] = 5;
+    assert_int_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_ERR_SHAPE);
+    assert_non_null(strstr(engine_context_error(ctx), "input 'b' axis 1: expected 4, got 5"));
+    in[1].dims[1] = 4;
+    in[0].rank = 3;
+    in[0].dims[2] = 1;
+    assert_int_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_ERR_SHAPE);
+    assert_non_null(strstr(engine_context_error(ctx), "input 'a' has rank 3; the model expects rank 2"));
+    in[0].rank = 2;
+    in[0].dims[2] = 0;
+    in[0].dtype = ENGINE_DTYPE_I64;
+    assert_int_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(engine_context_error(ctx), "input 'a' is int64; the model expects float32"));
+    in[0].dtype = ENGINE_DTYPE_F32;
+    assert_int_equal(engine_session_run_tensors(s, in, 1, &out, 1), ENGINE_ERR_INVALID_ARGUMENT);
+    in[0].name = "nope";
+    assert_int_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_ERR_NOT_FOUND);
+    /* By name, in any order. */
+    engine_tensor swapped[2] = {in[1], in[0]};
+    swapped[0].name = "b";
+    swapped[1].name = "a";
+    assert_int_equal(engine_session_run_tensors(s, swapped, 2, &out, 1), ENGINE_OK);
+    in[0].name = NULL;
+    /* Dims implying more than max_tensor_bytes: refused before allocating. */
+    in[0].dims[0] = in[1].dims[0] = (int64_t)1 << 40;
+    assert_int_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(engine_context_error(ctx), "max_tensor_bytes"));
+    in[0].dims[0] = in[1].dims[0] = (int64_t)1 << 62;
+    assert_int_not_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_OK);
+    /* Zero rows: an empty signature is valid. */
+    in[0].dims[0] = in[1].dims[0] = 0;
+    assert_int_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_OK);
+    assert_int_equal(out.dims[0], 0);
+    /* Still good after all that. */
+    in[0].dims[0] = in[1].dims[0] = 3;
+    out.data = NULL;
+    assert_int_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_OK);
+    for (int k = 0; k < 12; ++k) assert_float_equal(((float *)out.data)[k], a[k] + b[k], 0);
+    engine_session_free(s);
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
+static void test_shape_parameter_input(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    engine_model *m = load(ctx, "reshape_param.onnx");
+    assert_true(engine_model_is_dynamic(m));
+    assert_false(engine_model_input_is_shape_param(m, 0));
+    assert_true(engine_model_input_is_shape_param(m, 1));
+    const char *backend = has_backend(ctx, "cpu") ? "cpu" : "ref";
+    engine_session *s = session(m, backend, NULL, 0, 0);
+    assert_non_null(s);
+    float x[12];
+    for (int k = 0; k < 12; ++k) x[k] = (float)k;
+    int64_t shape[2];
+    engine_tensor in[2];
+    memset(in, 0, sizeof in);
+    in[0].dtype = ENGINE_DTYPE_F32;
+    in[0].rank = 2;
+    in[0].dims[0] = 2;
+    in[0].dims[1] = 6;
+    in[0].data = x;
+    in[1].dtype = ENGINE_DTYPE_I64;
+    in[1].rank = 1;
+    in[1].dims[0] = 2;
+    in[1].data = shape;
+    const int64_t want[][2] = {{3, 4}, {4, 3}, {3, 4}, {-1, 6}, {12, 1}};
+    for (int k = 0; k < 5; ++k) {
+        engine_tensor out;
+        memset(&out, 0, sizeof out);
+        shape[0] = want[k][0];
+        shape[1] = want[k][1];
+        assert_int_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_OK);
+        assert_int_equal(out.rank, 2);
+        assert_int_equal(out.dims[0], want[k][0] < 0 ? 2 : want[k][0]);
+        assert_int_equal(out.dims[1], want[k][1]);
+        assert_memory_equal(out.data, x, sizeof x);
+    }
+    engine_session_cache_info ci = cache(s);
+    assert_int_equal(ci.misses, 4); /* the values are the key: [3,4] twice */
+    assert_int_equal(ci.hits, 1);
+    /* A value that cannot be a shape: refused by the Reshape, named. */
+    shape[0] = 5;
+    shape[1] = 5;
+    engine_tensor out;
+    memset(&out, 0, sizeof out);
+    assert_int_not_equal(engine_session_run_tensors(s, in, 2, &out, 1), ENGINE_OK);
+    assert_non_null(strstr(engine_context_error(ctx), "reshape"));
+    /* The old call takes the values too. */
+    shape[0] = 6;
+    shape[1] = 2;
+    float y[12];
+    const void *ins[2] = {x, shape};
+    void *outs[1] = {y};
+    assert_int_equal(engine_session_run(s, ins, outs), ENGINE_OK);
+    assert_memory_equal(y, x, sizeof x);
+    engine_tensor_info info;
+    assert_int_equal(engine_session_output_info(s, 0, &info), ENGINE_OK);
+    assert_int_equal(info.dims[0], 6);
+    engine_session_free(s);
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
+/* If and Loop whose condition and trip count the shapes fix: expanded per
+ * specialisation, on every backend; on data: refused with the node. */
+static void test_control_flow(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    engine_model *mif = load(ctx, "if_batch.onnx"), *mloop = load(ctx, "loop_rows.onnx"),
+                 *mflag = load(ctx, "if_flag.onnx");
+    assert_true(engine_model_input_is_shape_param(mflag, 1));
+    const float bias[4] = {0.5f, -1, 2, 0.25f};
+    const char *backends[] = {"ref", "cpu", "opencl"};
+    static float x[5 * 4];
+    for (int k = 0; k < 20; ++k) x[k] = (float)((k * 7) % 11) - 5.0f;
+    for (int b = 0; b < 3; ++b) {
+        if (!has_backend(ctx, backends[b])) continue;
+        engine_session *si = session(mif, backends[b], NULL, 0, 0), *sl = session(mloop, backends[b], NULL, 0, 0),
+                       *sf = session(mflag, backends[b], NULL, 0, 0);
+        if (!si || !sl || !sf) {
+            engine_session_free(si);
+            engine_session_free(sl);
+            engine_session_free(sf);
+            if (b == 2) continue;
+            fail_msg("%s: %s", backends[b], engine_context_error(ctx));
+        }
+        for (int n = 1; n <= 5; n += 2) {
+            engine_tensor in[2], out[2];
+            memset(in, 0, sizeof in);
+            memset(out, 0, sizeof out);
+            in[0].dtype = ENGINE_DTYPE_F32;
+            in[0].rank = 2;
+            in[0].dims[0] = n;
+            in[0].dims[1] = 4;
+            in[0].data = x;
+            assert_int_equal(engine_session_run_tensors(si, in, 1, out, 1), ENGINE_OK);
+            for (int k = 0; k < n * 4; ++k)
+                assert_float_equal(((float *)out[0].data)[k], n == 1 ? (x[k] > 0 ? 2 * x[k] : 0) : x[k] + bias[k % 4], 1e-6);
+            memset(out, 0, sizeof out);
+            if (engine_session_run_tensors(sl, in, 1, out, 2) != ENGINE_OK)
+                fail_msg("loop on %s: %s", backends[b], engine_context_error(ctx));
+            assert_int_equal(out[0].rank, 1);
+            assert_int_equal(out[1].dims[0], n);
+            for (int c = 0; c < 4; ++c) {
+                float sum = (float)(c + 1);
+                for (int r = 0; r < n; ++r) {
+                    sum += x[r * 4 + c];
+                    assert_float_equal(((float *)out[1].data)[r * 4 + c], x[r * 4 + c] * (float)r, 1e-5);
+                }
+                assert_float_equal(((float *)out[0].data)[c], sum, 1e-5);
+            }
+            /* The bool input picks the branch: both values, twice each. */
+            for (int f = 0; f < 4; ++f) {
+                uint8_t flag = (uint8_t)(f & 1);
+                in[1].dtype = ENGINE_DTYPE_BOOL;
+                in[1].rank = 0;
+                in[1].data = &flag;
+                memset(out, 0, sizeof out);
+                assert_int_equal(engine_session_run_tensors(sf, in, 2, out, 1), ENGINE_OK);
+                for (int k = 0; k < n * 4; ++k)
+                    assert_float_equal(((float *)out[0].data)[k], flag ? (x[k] > 0 ? 2 * x[k] : 0) : x[k] + bias[k % 4],
+                                       1e-6);
+            }
+        }
+        assert_int_equal(cache(sf).misses, 6); /* 3 shapes x 2 flag values */
+        assert_int_equal(cache(sf).hits, 6);
+        engine_session_free(si);
+        engine_session_free(sl);
+        engine_session_free(sf);
+    }
+    /* A condition computed from the data: refused, naming the If. */
+    engine_model *md = load(ctx, "if_data.onnx");
+    engine_session *sd = session(md, "ref", NULL, 0, 0);
+    assert_non_null(sd);
+    engine_tensor in, out;
+    memset(&in, 0, sizeof in);
+    memset(&out, 0, sizeof out);
+    in.dtype = ENGINE_DTYPE_F32;
+    in.rank = 2;
+    in.dims[0] = 2;
+    in.dims[1] = 4;
+    in.data = x;
+    assert_int_equal(engine_session_run_tensors(sd, &in, 1, &out, 1), ENGINE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(engine_context_error(ctx), "node 'on_data' (If)"));
+    assert_non_null(strstr(engine_context_error(ctx), "depends on the data"));
+    engine_session_free(sd);
+    engine_model_free(md);
+    engine_model_free(mif);
+    engine_model_free(mloop);
+    engine_model_free(mflag);
+    engine_context_destroy(ctx);
+}
+
+/* Two sessions of one model with different options each get what they
+ * asked for (backend instances per option set): opencl fp16 vs fp32. */
+static void test_two_sessions_options(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    if (!has_backend(ctx, "opencl")) {
+        engine_context_destroy(ctx);
+        skip();
+    }
+    engine_model *m = load(ctx, "convnet_1x3x16x12.onnx");
+    engine_session_options o;
+    memset(&o, 0, sizeof o);
+    o.backends = "opencl";
+    o.strict = 1;
+    o.precision = "fp32";
+    engine_session *s32 = NULL, *s16 = NULL, *r = NULL;
+    if (engine_session_create(m, &o, &s32) != ENGINE_OK) {
+        engine_model_free(m);
+        engine_context_destroy(ctx);
+        skip();
+    }
+    o.precision = "fp16";
+    assert_int_equal(engine_session_create(m, &o, &s16), ENGINE_OK);
+    o.backends = "ref";
+    o.precision = NULL;
+    assert_int_equal(engine_session_create(m, &o, &r), ENGINE_OK);
+    engine_tensor x;
+    load_npy(ctx, "convnet_1x16x12.in.npy", &x);
+    x.name = NULL;
+    engine_tensor a[2], b[2], c[2];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    memset(c, 0, sizeof c);
+    assert_int_equal(engine_session_run_tensors(s32, &x, 1, a, 2), ENGINE_OK);
+    assert_int_equal(engine_session_run_tensors(s16, &x, 1, b, 2), ENGINE_OK);
+    assert_int_equal(engine_session_run_tensors(r, &x, 1, c, 2), ENGINE_OK);
+    int64_t n = engine_tensor_numel(&c[0]);
+    assert_true(worst(a[0].data, c[0].data, n) <= 1);  /* fp32: the op tolerance */
+    assert_true(worst(b[0].data, c[0].data, n) > 1);   /* fp16 storage: visibly rounded */
+    double e16 = 0;
+    for (int64_t k = 0; k < n; ++k) {
+        double e = fabs((double)((float *)b[0].data)[k] - ((float *)c[0].data)[k]);
+        if (e > e16) e16 = e;
+    }
+    assert_true(e16 < 0.05);
+    engine_tensor_release(ctx, &x);
+    engine_session_free(s32);
+    engine_session_free(s16);
+    engine_session_free(r);
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
+/* Allocation i fails, for every i, over context + load + two signatures:
+ * each attempt succeeds with the right answer or reports out of memory,
+ * and leaks nothing. */
+typedef struct failing {
+    long countdown;
+    long live;
+} failing;
+
+static void *fail_alloc(void *user, size_t size, size_t align) {
+    failing *f = user;
+    if (f->countdown-- == 0) return NULL;
+    void *p = NULL;
+    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1)) return NULL;
+    f->live++;
+    return p;
+}
+
+static void fail_free(void *user, void *ptr) {
+    failing *f = user;
+    if (ptr) f->live--;
+    free(ptr);
+}
+
+static engine_status oom_attempt(const engine_allocator *a, float *out_sum) {
+    engine_context_options co;
+    memset(&co, 0, sizeof co);
+    co.allocator = *a;
+    co.no_default_backends = 1;
+    engine_context *ctx = NULL;
+    engine_status st = engine_context_create(&co, &ctx);
+    if (st) return st;
+    char p[1024];
+    snprintf(p, sizeof p, "%s", REF_MODULE);
+    engine_model *m = NULL;
+    engine_session *s = NULL;
+    if ((st = engine_context_load_backend(ctx, p))) goto done;
+    path(p, sizeof p, "convnet.onnx");
+    if ((st = engine_model_load_file(ctx, p, &m))) goto done;
+    if ((st = engine_model_optimize(m, ENGINE_OPT_DEFAULT))) goto done;
+    engine_session_options o;
+    memset(&o, 0, sizeof o);
+    o.backends = "ref";
+    o.max_specializations = 1;
+    if ((st = engine_session_create(m, &o, &s))) goto done;
+    static float x[2 * 3 * 10 * 6];
+    for (size_t k = 0; k < sizeof x / sizeof x[0]; ++k) x[k] = (float)((k * 37) % 11) * 0.1f - 0.5f;
+    *out_sum = 0;
+    for (int r = 0; r < 3; ++r) {
+        engine_tensor in, out[2];
+        memset(&in, 0, sizeof in);
+        memset(out, 0, sizeof out);
+        in.dtype = ENGINE_DTYPE_F32;
+        in.rank = 4;
+        in.dims[0] = r == 1 ? 2 : 1;
+        in.dims[1] = 3;
+        in.dims[2] = 10;
+        in.dims[3] = 6;
+        in.data = x;
+        if ((st = engine_session_run_tensors(s, &in, 1, out, 2))) goto done;
+        for (int64_t k = 0; k < engine_tensor_numel(&out[1]); ++k) *out_sum += ((float *)out[1].data)[k];
+    }
+done:
+    engine_session_free(s);
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+    return st;
+}
+
+static void test_out_of_memory_sweep(void **state) {
+    (void)state;
+    float expect = 0, got = 0;
+    engine_allocator plain = {fail_alloc, fail_free, &(failing){-1, 0}};
+    assert_int_equal(oom_attempt(&plain, &expect), ENGINE_OK);
+    int failures = 0;
+    for (long i = 0;; ++i) {
+        failing f = {i, 0};
+        engine_allocator a = {fail_alloc, fail_free, &f};
+        engine_status st = oom_attempt(&a, &got);
+        if (st != ENGINE_OK && st != ENGINE_ERR_OUT_OF_MEMORY) fail_msg("allocation %ld: status %d", i, st);
+        if (f.live != 0) fail_msg("allocation %ld: %ld blocks leaked", i, f.live);
+        if (st) {
+            failures++;
+            continue;
+        }
+        assert_float_equal(got, expect, 0);
+        if (f.countdown >= 0) break; /* ran to the end without reaching allocation i */
+    }
+    assert_true(failures > 100);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_dynamic MODELS_DIR\n");
+        return 2;
+    }
+    dir = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_backend_every_shape),
+        cmocka_unit_test(test_same_as_static),
+        cmocka_unit_test(test_weights_packed_once),
+        cmocka_unit_test(test_cache_bounds),
+        cmocka_unit_test(test_shape_overrides),
+        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_shape_parameter_input),
+        cmocka_unit_test(test_control_flow),
+        cmocka_unit_test(test_two_sessions_options),
+        cmocka_unit_test(test_out_of_memory_sweep),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
