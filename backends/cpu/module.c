@@ -18,12 +18,13 @@
  *     find_blocked below), values then stored so, with conversions where a
  *     reader wants the other form (CVT_*).
  * Nothing is allocated per run. Threads: the backend's own pool
- * (cpu_pool.h), one per backend state, i.e. per context; config->threads
- * (0: the CPUs this process may use, from its affinity mask and cgroup
- * quota), spin budget ENGINE_CPU_SPIN; ENGINE_CPU_POOL=shared: one pool
- * for every context of the process (cpu_pool_acquire_shared). The ISA is chosen once at create (CPUID, lowered
- * by ENGINE_CPU_ISA); ENGINE_CPU_VERBOSE=1 prints the kernel of every node
- * at compile (also sent to the log callback at debug level). */
+ * (cpu_pool.h), one per backend instance (per context and session
+ * options); config->threads (0: the CPUs this process may use, from its
+ * affinity mask and cgroup quota), spin budget ENGINE_CPU_SPIN;
+ * ENGINE_CPU_POOL=shared: one pool for every instance in the process
+ * (cpu_pool_acquire_shared). The ISA is chosen once at create (CPUID,
+ * lowered by ENGINE_CPU_ISA); ENGINE_CPU_VERBOSE=1 prints the kernel of
+ * every node at compile (also sent to the log callback at debug level). */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
