@@ -18,6 +18,21 @@ ms of the engine and of PyTorch, the speed-up, the achieved GFLOP/s
 Needs Debian's /usr/bin/python3 (torch, torchvision, onnx). Usage:
     /usr/bin/python3 tools/bench.py [--build DIR] [--models a,b] [--runs N]
                                     [--rounds N] [--threads T] [--quick]
+
+--shared: the cpu backend on shared cores (issue 21), against ONNX Runtime's
+CPU provider. Per round, for each scenario (quiet; one competing busy loop
+started by this script with setsid, i.e. in a session and so an autogroup
+of its own, at nice 19; the same at nice 0; stopped by its pid after the
+scenario) and each model, alternating which side goes first:
+    engine-run MODEL -i INPUT.npy --bench RUNS --json -b cpu --threads T
+    ONNX Runtime, intra_op_num_threads T, the same INPUT.npy, RUNS timed runs
+    engine-run ... --threads 1 (the done-when compares T threads with 1)
+ONNX Runtime comes from PyPI into a virtual environment the script creates
+(--ort-venv, default ~/.cache/engine-bench/ort-venv, made with
+`/usr/bin/python3 -m venv --system-site-packages`); a benchmark dependency
+only, never installed into the system. It writes the section "cpu backend
+on shared cores" of docs/PERFORMANCE.md. Models (default): resnet18,
+squeezenet1_1, mobilenet_v2, googlenet.
 """
 import argparse
 import datetime
@@ -25,6 +40,7 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -50,6 +66,33 @@ MODELS = {
     "alexnet": ({}, 224),
 }
 QUICK = ["resnet18", "mobilenet_v2", "squeezenet1_1"]
+SHARED_MODELS = ["resnet18", "squeezenet1_1", "mobilenet_v2", "googlenet"]
+SCENARIOS = {"quiet": None, "nice19": 19, "nice0": 0}
+
+# Run by the virtual environment's python: one ONNX Runtime session (CPU
+# provider, T intra-op threads, sequential), warm-up, then RUNS timed runs
+# on the .npy input; prints {"times": [...ms], "version": ...}.
+ORT_TIMER = r"""
+import json, sys, time
+import numpy as np
+import onnxruntime as ort
+path, inp_path, threads, runs, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+so = ort.SessionOptions()
+so.intra_op_num_threads = threads
+so.inter_op_num_threads = 1
+so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+name = sess.get_inputs()[0].name
+x = np.load(inp_path)
+for _ in range(warmup):
+    sess.run(None, {name: x})
+t = []
+for _ in range(runs):
+    t0 = time.perf_counter()
+    sess.run(None, {name: x})
+    t.append((time.perf_counter() - t0) * 1e3)
+print(json.dumps({"times": t, "version": ort.__version__}))
+"""
 
 # ncnn's benchncnn on a machine of this kind (issue 5), ms at 2 threads.
 NCNN_MS = {
@@ -197,14 +240,169 @@ def time_torch(model, x, runs, warmup):
     return times
 
 
-def time_engine(engine_run, path, threads, runs, warmup):
+def time_engine(engine_run, path, threads, runs, warmup, inp=None):
     cmd = [engine_run, path, "-b", "cpu", "--strict", "--threads", str(threads), "--bench", str(runs),
-           "--warmup", str(warmup), "--json"]
+           "--warmup", str(warmup), "--json"] + (["-i", inp] if inp else [])
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed: {p.stderr.strip()[-400:]}")
     line = [l for l in p.stdout.splitlines() if l.startswith("{")][-1]
     return json.loads(line)
+
+
+def ort_python(venv):
+    """The virtual environment's python with onnxruntime, made on first use."""
+    py = os.path.join(venv, "bin", "python")
+    if not os.access(py, os.X_OK):
+        log(f"creating {venv} (--system-site-packages)")
+        subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", venv], check=True)
+    if subprocess.run([py, "-c", "import onnxruntime"], capture_output=True).returncode != 0:
+        log(f"installing onnxruntime into {venv}")
+        subprocess.run([py, "-m", "pip", "install", "-q", "onnxruntime"], check=True)
+    return py
+
+
+def time_ort(py, timer, path, inp, threads, runs, warmup):
+    p = subprocess.run([py, timer, path, inp, str(threads), str(runs), str(warmup)], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"onnxruntime on {path} failed: {p.stderr.strip()[-400:]}")
+    return json.loads([l for l in p.stdout.splitlines() if l.startswith("{")][-1])
+
+
+def start_busy(nice):
+    """One busy loop in a session of its own (setsid: its own autogroup, as
+    another service would be; a loop in this script's session at nice 19
+    gets almost no CPU and shows nothing). setsid and nice exec, so the pid
+    is the loop's."""
+    p = subprocess.Popen(["setsid", "nice", "-n", str(nice), "/bin/sh", "-c", "while :; do :; done"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    try:
+        if os.getsid(p.pid) != p.pid:
+            log(f"warning: the busy loop {p.pid} is not a session leader")
+    except OSError:
+        pass
+    return p
+
+
+def stop_busy(p):
+    if p is None or p.poll() is not None:
+        return
+    os.kill(p.pid, signal.SIGTERM)
+    try:
+        p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+
+
+def write_shared_doc(path, rows, meta):
+    section = ["## cpu backend on shared cores (tools/bench.py --shared)", ""]
+    section.append(f"Measured {meta['date']} on **{meta['machine']}** ({meta['cores']} logical CPUs), batch 1, "
+                   f"random weights, float32; engine `ENGINE_CPU_SPIN={meta['spin']}`, ONNX Runtime "
+                   f"{meta['ort']} (CPU provider, default spinning). Command: `{meta['command']}`")
+    section.append(f"Load average at start / end: {meta['load_start']:.2f} / {meta['load_end']:.2f}"
+                   + (" - other jobs were running on this shared machine as well, so every figure is noisy; "
+                      "compare within a row." if max(meta['load_start'], meta['load_end']) > 1.5 else "."))
+    section.append("")
+    section.append("Scenarios: `quiet`; `nice19` / `nice0`: one busy loop (`setsid nice -n N sh -c 'while :; do :; "
+                   "done'`, started and stopped by the script by its pid) for the whole scenario. Each cell: "
+                   "median over the rounds of each round's median (runs per round in the command), and the range "
+                   "of the round medians. Done when (issue 21): under contention T threads within 1.5x of 1 "
+                   "thread, and no slower than ONNX Runtime at T threads.")
+    section.append("")
+    T = meta["threads"]
+    section.append(f"| scenario | model | engine {T}T ms | engine 1T ms | {T}T / 1T | ONNX Runtime {T}T ms | "
+                   f"engine / ORT |")
+    section.append("|---|---|---|---|---|---|---|")
+
+    def cell(v):
+        if not v:
+            return "-"
+        return f"{statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})" if len(v) > 1 else f"{v[0]:.2f}"
+    for r in rows:
+        if r.get("error"):
+            section.append(f"| {r['scenario']} | {r['model']} | failed: {r['error']} | | | | |")
+            continue
+        e, e1, o = r["eng"], r["eng1"], r["ort"]
+        ratio1 = f"{statistics.median(e) / statistics.median(e1):.2f}" if e and e1 else "-"
+        ratio_o = f"{statistics.median(e) / statistics.median(o):.2f}" if e and o else "-"
+        section.append(f"| {r['scenario']} | {r['model']} | {cell(e)} | {cell(e1)} | {ratio1} | {cell(o)} | "
+                       f"{ratio_o} |")
+    section.append("")
+    text = "\n".join(section) + "\n"
+    old = open(path).read() if os.path.exists(path) else "# Performance\n"
+    pat = re.compile(r"## cpu backend on shared cores \(tools/bench.py --shared\)\n.*?(?=\n## |\Z)", re.S)
+    if pat.search(old):
+        new = pat.sub(lambda m: text.rstrip("\n") + "\n", old, count=1)
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    with open(path, "w") as f:
+        f.write(new)
+
+
+def main_shared(args, engine_run):
+    names = args.models.split(",") if args.models else SHARED_MODELS
+    scen = args.scenarios.split(",")
+    for sc in scen:
+        if sc not in SCENARIOS:
+            sys.exit(f"bench.py: unknown scenario '{sc}' (known: {', '.join(SCENARIOS)})")
+    import numpy as np
+    py = ort_python(args.ort_venv)
+    load_start = load_avg()[0]
+    rows = {(sc, n): {"scenario": sc, "model": n, "eng": [], "eng1": [], "ort": []} for sc in scen for n in names}
+    ort_version = "?"
+    with tempfile.TemporaryDirectory() as tmp:
+        timer = os.path.join(tmp, "ort_timer.py")
+        with open(timer, "w") as f:
+            f.write(ORT_TIMER)
+        paths, inputs = {}, {}
+        for n in names:
+            paths[n] = export(n, args.cache)
+            size = MODELS[n][1]
+            inputs[n] = os.path.join(tmp, f"{n}_input.npy")
+            np.save(inputs[n], np.random.default_rng(42).standard_normal((1, 3, size, size)).astype(np.float32))
+        for r in range(args.rounds):
+            for sc in scen:
+                busy = start_busy(SCENARIOS[sc]) if SCENARIOS[sc] is not None else None
+                try:
+                    for n in names:
+                        row = rows[(sc, n)]
+                        if row.get("error"):
+                            continue
+                        try:
+                            sides = ["eng", "ort", "eng1"] if r % 2 == 0 else ["ort", "eng", "eng1"]
+                            for side in sides:
+                                if side == "ort":
+                                    j = time_ort(py, timer, paths[n], inputs[n], args.threads, args.runs, args.warmup)
+                                    ort_version = j["version"]
+                                    row["ort"].append(statistics.median(j["times"]))
+                                else:
+                                    th = args.threads if side == "eng" else 1
+                                    j = time_engine(engine_run, paths[n], th, args.runs, args.warmup, inputs[n])
+                                    row[side].append(j["latency_ms"]["median"])
+                            log(f"round {r + 1} {sc:6s} {n:14s} engine {row['eng'][-1]:8.2f} ms  1T "
+                                f"{row['eng1'][-1]:8.2f} ms  ORT {row['ort'][-1]:8.2f} ms")
+                        except Exception as e:  # one failing model does not stop the others
+                            row["error"] = str(e).replace("|", "/")[:200]
+                            log(f"{sc} {n}: {row['error']}")
+                finally:
+                    stop_busy(busy)
+    cmd = "/usr/bin/python3 tools/bench.py " + " ".join(a for a in sys.argv[1:])
+    meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": cpu_model(),
+            "cores": os.cpu_count(), "threads": args.threads, "command": cmd.strip(),
+            "spin": os.environ.get("ENGINE_CPU_SPIN", "default"), "ort": ort_version,
+            "load_start": load_start, "load_end": load_avg()[0]}
+    out = [rows[(sc, n)] for sc in scen for n in names]
+    write_shared_doc(args.out, out, meta)
+    for r in out:
+        if r.get("error"):
+            print(f"{r['scenario']:6s} {r['model']:14s} failed: {r['error']}")
+            continue
+        e, e1, o = (statistics.median(r[k]) for k in ("eng", "eng1", "ort"))
+        print(f"{r['scenario']:6s} {r['model']:14s} engine {e:8.2f} ms  1T {e1:8.2f} ms ({e / e1:.2f}x)  "
+              f"ORT {o:8.2f} ms (engine/ORT {e / o:.2f})")
+    log(f"wrote {args.out}")
 
 
 def find_engine_run(build):
@@ -288,7 +486,17 @@ def main():
     ap.add_argument("--quick", action="store_true", help="3 small models, 5 runs, 2 rounds")
     ap.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "engine-bench"))
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "PERFORMANCE.md"))
+    ap.add_argument("--shared", action="store_true",
+                    help="the shared-cores scenarios against ONNX Runtime (issue 21; see above)")
+    ap.add_argument("--scenarios", default="quiet,nice19,nice0", help="--shared: comma list of quiet,nice19,nice0")
+    ap.add_argument("--ort-venv", default=os.path.join(os.path.expanduser("~"), ".cache", "engine-bench", "ort-venv"),
+                    help="--shared: the virtual environment holding onnxruntime (created when missing)")
     args = ap.parse_args()
+    if args.shared:
+        if args.quick:
+            args.runs, args.rounds = 5, 2
+        main_shared(args, find_engine_run(args.build))
+        return
     if args.quick:
         args.runs, args.rounds = 5, 2
     names = args.models.split(",") if args.models else (QUICK if args.quick else list(MODELS))

@@ -2,7 +2,7 @@
 # The cpu backend's aarch64 (NEON) path, checked on an x86-64 machine:
 #
 # 1. cross-compiles, with aarch64-linux-gnu-gcc and the project's flags
-#    (-std=c11 -D_GNU_SOURCE -fvisibility=hidden -fopenmp, -Wall -Wextra
+#    (-std=c11 -D_GNU_SOURCE -fvisibility=hidden -fopenmp-simd -pthread, -Wall -Wextra
 #    -Werror), every C file the cpu module is built from on aarch64: the
 #    portable list, the NEON list (with its c_args) and module.c of
 #    backends/cpu/meson.build, and the reference kernels it links
@@ -11,7 +11,7 @@
 #    warnings only show there);
 # 2. links engine-backend-cpu.so for aarch64 from each with -z defs: the
 #    module takes nothing from its host (its only undefined symbols are
-#    libc's, libm's and libgomp's), so a symbol that no object defines
+#    libc's and libm's), so a symbol that no object defines
 #    fails the link; and checks that it exports engine_backend_entry and
 #    holds the NEON kernel table;
 # 3. unless --no-run: builds tests/cpu/test_cpu_gemm and
@@ -101,23 +101,23 @@ cmocka_lib=$arm64_root/usr/lib/aarch64-linux-gnu
 {
   echo "# Written by tools/check-aarch64.sh; do not edit."
   echo "cc = $cc"
-  echo "common = -I$src/backends/cpu -I$src/engine/include -I$src/backends/ref -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -fvisibility=hidden -fPIC -fopenmp"
+  echo "common = -I$src/backends/cpu -I$src/engine/include -I$src/backends/ref -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -fvisibility=hidden -fPIC -fopenmp-simd -pthread"
   echo "rule cc"
   echo "  command = \$cc -MD -MF \$out.d \$common \$flags -c \$in -o \$out"
   echo "  depfile = \$out.d"
   echo "  deps = gcc"
   echo "  description = CC \$out"
-  # -z defs: the module must define (or take from libc, libm, libgomp)
+  # -z defs: the module must define (or take from libc, libm)
   # every symbol it uses; meson links it the same way (-shared,
-  # -z nodelete, -lm, -fopenmp) without the check.
+  # -z nodelete, -lm, -pthread) without the check.
   echo "rule ar"
   echo "  command = rm -f \$out && aarch64-linux-gnu-ar crs \$out \$in"
   echo "  description = AR \$out"
   echo "rule module"
-  echo "  command = \$cc -shared -fPIC -o \$out \$in -Wl,-z,defs -Wl,-z,nodelete -Wl,--as-needed -lm -fopenmp"
+  echo "  command = \$cc -shared -fPIC -o \$out \$in -Wl,-z,defs -Wl,-z,nodelete -Wl,--as-needed -lm -pthread"
   echo "  description = LINK \$out"
   echo "rule exe"
-  echo "  command = \$cc -o \$out \$in -Wl,--as-needed -Wl,--no-undefined -L$cmocka_lib -Wl,-rpath,$cmocka_lib -lcmocka -lm -fopenmp"
+  echo "  command = \$cc -o \$out \$in -Wl,--as-needed -Wl,--no-undefined -L$cmocka_lib -Wl,-rpath,$cmocka_lib -lcmocka -lm -pthread"
   echo "  description = LINK \$out"
   for v in O2 O3; do
     if [ "$v" = O2 ]; then opt="-O2"; else opt="-O3 -DNDEBUG"; fi

@@ -40,9 +40,11 @@ for cfg in test asan; do
 done
 
 # ThreadSanitizer: tests/reliability/test_threads (several contexts at once,
-# one session handed between threads) with the modules it loads. The cpu
-# sessions run one worker each here: the cpu backend's OpenMP (libgomp) is
-# not TSan-instrumented, its barriers would be reported as races.
+# one session handed between threads) with the modules it loads, the cpu
+# sessions on two threads of the backend's own pool (backends/cpu/cpu_pool.c,
+# instrumented like the rest), once with a pool per context and once with
+# the process-wide one; and tests/cpu/test_cpu_pool (several threads on one
+# pool, several pools at once).
 dir=build-tsan
 opts="-Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug"
 if [ -f "$dir/build.ninja" ]; then
@@ -53,14 +55,26 @@ else
   meson setup $opts "$dir" >/dev/null
 fi
 targets="tests/reliability/test_threads backends/ref/engine-backend-ref.so"
-ninja -C "$dir" -t targets all | grep -q '^backends/cpu/engine-backend-cpu.so:' &&
-  targets="$targets backends/cpu/engine-backend-cpu.so"
+tsan_tests=threads
+if ninja -C "$dir" -t targets all | grep -q '^backends/cpu/engine-backend-cpu.so:'; then
+  targets="$targets backends/cpu/engine-backend-cpu.so tests/cpu/test_cpu_pool"
+  tsan_tests="threads cpu_pool"
+fi
 # shellcheck disable=SC2086
 ninja -C "$dir" $targets
 rc=0
-ENGINE_TEST_CPU_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/reliability/tsan.supp \
-  meson test -C "$dir" --no-rebuild --print-errorlogs threads || rc=$?
-if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+# shellcheck disable=SC2086
+ENGINE_TEST_CPU_THREADS=2 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/reliability/tsan.supp \
+  meson test -C "$dir" --no-rebuild --print-errorlogs $tsan_tests || rc=$?
+ntsan=$(echo $tsan_tests | wc -w)
+# again with every context on the one process-wide pool (ENGINE_CPU_POOL=shared)
+if [ "$rc" -eq 0 ] && [ "$ntsan" -gt 1 ]; then
+  ENGINE_CPU_POOL=shared ENGINE_TEST_CPU_THREADS=2 \
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/reliability/tsan.supp \
+    meson test -C "$dir" --no-rebuild --print-errorlogs threads || rc=$?
+  ntsan=$((ntsan + 1))
+fi
+if [ "$rc" -eq 0 ]; then passed=$((passed + ntsan)); else failed=$((failed + 1)); fi
 [ "$rc" -eq 0 ] || { echo "test.sh: $dir: threads failed under ThreadSanitizer"; echo "$passed passed, $failed failed"; exit 1; }
 
 # A release build (-O3) must compile too: warnings are errors, and some

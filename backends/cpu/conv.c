@@ -123,18 +123,34 @@ int cpu_conv_fusable_dw(const engine_node *n, const cpu_kernels *k, int threads)
 
 /* xsc = xb with channel c scaled by xs[c], one blocked image (the padding
  * lanes stay zero: they are 0 * 0). */
-static void blk_scale_image(int vl, int C, size_t HW, const float *xb, const float *xs, float *xsc, int threads) {
-    const int CB = (C + vl - 1) / vl;
-    const int par = threads > 1 && (size_t)CB * HW * (size_t)vl > 32768;
-#pragma omp parallel for schedule(static) num_threads(threads) if (par)
-    for (int cb = 0; cb < CB; ++cb) {
+typedef struct blk_scale_ctx {
+    int vl, C;
+    size_t HW;
+    const float *xb, *xs;
+    float *xsc;
+} blk_scale_ctx;
+
+static void blk_scale_task(void *vc, int tid, int64_t cb0_, int64_t cb1_) {
+    const int cb0 = (int)cb0_, cb1 = (int)cb1_;
+    (void)tid;
+    const blk_scale_ctx *c = vc;
+    const int vl = c->vl;
+    const size_t HW = c->HW;
+    for (int cb = cb0; cb < cb1; ++cb) {
         float sc[16];
-        for (int l = 0; l < vl; ++l) sc[l] = cb * vl + l < C ? xs[cb * vl + l] : 0.0f;
-        const float *src = xb + (size_t)cb * HW * (size_t)vl;
-        float *dst = xsc + (size_t)cb * HW * (size_t)vl;
+        for (int l = 0; l < vl; ++l) sc[l] = cb * vl + l < c->C ? c->xs[cb * vl + l] : 0.0f;
+        const float *src = c->xb + (size_t)cb * HW * (size_t)vl;
+        float *dst = c->xsc + (size_t)cb * HW * (size_t)vl;
         for (size_t p = 0; p < HW; ++p)
             for (int l = 0; l < vl; ++l) dst[p * (size_t)vl + (size_t)l] = src[p * (size_t)vl + (size_t)l] * sc[l];
     }
+}
+
+static void blk_scale_image(int vl, int C, size_t HW, const float *xb, const float *xs, float *xsc, int threads) {
+    const int CB = (C + vl - 1) / vl;
+    const int par = threads > 1 && (size_t)CB * HW * (size_t)vl > 32768;
+    blk_scale_ctx c = {vl, C, HW, xb, xs, xsc};
+    cpu_parallel_for(par ? threads : 1, CB, 0, blk_scale_task, &c);
 }
 
 static engine_status conv_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {

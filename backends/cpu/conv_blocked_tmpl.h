@@ -79,9 +79,7 @@ static inline size_t blk_rows_floats(const blk_geom *g, int CB, int vl) {
 #error "define BLK_SUFFIX"
 #endif
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "cpu_pool.h"
 
 #define BLK_CAT2_(a, b) a##__##b
 #define BLK_CAT_(a, b) BLK_CAT2_(a, b)
@@ -324,6 +322,23 @@ static void BLK_FN(blk_direct_item)(const cpu_conv2d *d, const blk_geom *g, cons
     for (int ow = ow_hi; ow < g->OW; ++ow) BLK_FN(f32_conv_blk_border)(&a, ow, NB);
 }
 
+typedef struct BLK_FN(blk_par) {
+    const cpu_conv2d *d;
+    const blk_geom *g;
+    const void *packed;
+    const float *x, *sum;
+    float *y;
+    void *scratch;
+    size_t per_thread;
+} BLK_FN(blk_par);
+
+static void BLK_FN(blk_direct_task)(void *vc, int tid, int64_t i0, int64_t i1) {
+    const BLK_FN(blk_par) *c = vc;
+    float *rows = c->scratch ? (float *)c->scratch + (size_t)tid * c->per_thread : NULL;
+    for (int it = (int)i0; it < (int)i1; ++it)
+        BLK_FN(blk_direct_item)(c->d, c->g, c->packed, c->x, c->sum, c->y, it / c->g->OH, it % c->g->OH, rows);
+}
+
 void BLK_FN(cpu_conv_direct_blk_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
                                      float *y, void *scratch) {
     blk_geom g;
@@ -338,19 +353,9 @@ void BLK_FN(cpu_conv_direct_blk_run)(const cpu_conv2d *d, const void *packed, co
             BLK_FN(blk_direct_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH, scratch);
         return;
     }
-    /* consecutive items share a block pair: each thread's weights stay in its cache */
-#pragma omp parallel for num_threads(nthr) schedule(static)
-    for (int it = 0; it < items; ++it) {
-        float *rows = NULL;
-        if (scratch) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            rows = (float *)scratch + (size_t)tid * per_thread;
-        }
-        BLK_FN(blk_direct_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH, rows);
-    }
+    /* units of consecutive items share a block pair: a thread's weights stay in its cache */
+    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, scratch, per_thread};
+    cpu_parallel_for(nthr, items, 0, BLK_FN(blk_direct_task), &c);
 }
 
 /* ---- depthwise ---- */
@@ -440,6 +445,13 @@ static void BLK_FN(blk_dw_item)(const cpu_conv2d *d, const blk_geom *g, const fl
     for (; ow < g->OW; ++ow) BLK_FN(blk_dw_pixel)(&a, ow);
 }
 
+static void BLK_FN(blk_dw_task)(void *vc, int tid, int64_t i0, int64_t i1) {
+    (void)tid;
+    const BLK_FN(blk_par) *c = vc;
+    for (int it = (int)i0; it < (int)i1; ++it)
+        BLK_FN(blk_dw_item)(c->d, c->g, c->packed, c->x, c->sum, c->y, it / c->g->OH, it % c->g->OH);
+}
+
 void BLK_FN(cpu_conv_dw_blk_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
                                  float *y) {
     blk_geom g;
@@ -452,8 +464,8 @@ void BLK_FN(cpu_conv_dw_blk_run)(const cpu_conv2d *d, const void *packed, const 
         for (int it = 0; it < items; ++it) BLK_FN(blk_dw_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH);
         return;
     }
-#pragma omp parallel for num_threads(nthr) schedule(static)
-    for (int it = 0; it < items; ++it) BLK_FN(blk_dw_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH);
+    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, NULL, 0};
+    cpu_parallel_for(nthr, items, 0, BLK_FN(blk_dw_task), &c);
 }
 
 #endif /* BLK_GEOM_ONLY */

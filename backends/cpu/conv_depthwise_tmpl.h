@@ -22,9 +22,7 @@
 
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "cpu_pool.h"
 
 #ifndef ENGINE_CPU_DW_GEOM_
 #define ENGINE_CPU_DW_GEOM_
@@ -241,23 +239,31 @@ void DW_FN(cpu_dwconv_planes)(const cpu_conv2d *d, const void *packed, int c0, i
 }
 
 /* packed: weights [C][KH*KW], then bias [C] at dw_bias_offset. */
-void DW_FN(cpu_dwconv_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
-                           void *scratch) {
+/* The arguments of a run, for the pool's tasks. */
+typedef struct DW_FN(dw_par) {
+    const cpu_conv2d *d;
+    const void *packed;
+    const float *x, *sum;
+    float *y;
+    void *scratch;
+    int phase;
+} DW_FN(dw_par);
+
+static void DW_FN(dw_row_task)(void *vc, int tid, int64_t c0, int64_t c1) {
+    const DW_FN(dw_par) *a = vc;
+    const cpu_conv2d *d = a->d;
     dw_geom g;
     dw_geom_init(d, &g);
-    const int C = d->C;
     const size_t in_plane = (size_t)d->H * d->W;
-    int nthr = dw_threads(d);
-    (void)nthr;
-#pragma omp parallel for num_threads(nthr) schedule(dynamic, 4)
-    for (int c = 0; c < C; ++c) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        float *plane = (float *)scratch + (size_t)tid * g.plane_floats;
-        DW_FN(cpu_dwconv_planes)(d, packed, c, 1, x + (size_t)c * in_plane, in_plane, sum, y, plane);
-    }
+    float *plane = (float *)a->scratch + (size_t)tid * g.plane_floats;
+    for (int c = (int)c0; c < (int)c1; ++c)
+        DW_FN(cpu_dwconv_planes)(d, a->packed, c, 1, a->x + (size_t)c * in_plane, in_plane, a->sum, a->y, plane);
+}
+
+void DW_FN(cpu_dwconv_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                           void *scratch) {
+    DW_FN(dw_par) a = {d, packed, x, sum, y, scratch, 0};
+    cpu_parallel_for(dw_threads(d), d->C, 4, DW_FN(dw_row_task), &a);
 }
 
 /* ---- Channel-vector form (f32_dwconv_c16): small maps ----
@@ -365,8 +371,11 @@ static void DW_FN(dw16_block_any)(const cpu_conv2d *d, const dw16_geom *g, const
     DW_FN(dw16_block)(d, g, tile, w, bias, has_sum, out, d->KH, d->KW);
 }
 
-void DW_FN(cpu_dwconv16_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
-                             void *scratch) {
+static void DW_FN(dw16_task)(void *vc, int tid, int64_t u0, int64_t u1);
+
+/* u0 < 0: the whole run on the pool; else blocks [u0, u1) on thread tid_. */
+static void DW_FN(dw16_range)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                              void *scratch, int tid_, int64_t u0, int64_t u1) {
     dw16_geom g;
     dw16_geom_init(d, &g);
     const float *wts = packed;
@@ -378,14 +387,13 @@ void DW_FN(cpu_dwconv16_run)(const cpu_conv2d *d, const void *packed, const floa
      * r - PT, tile column q input column q - PL */
     const int r0 = d->PT, r1 = d->PT + H < g.rows ? d->PT + H : g.rows;
     const int q0 = d->PL, q1 = d->PL + W < g.cols ? d->PL + W : g.cols;
-    int nthr = dw16_threads(d);
-    (void)nthr;
-#pragma omp parallel for num_threads(nthr) schedule(dynamic, 1)
-    for (int b = 0; b < NB; ++b) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+    if (u0 < 0) {
+        DW_FN(dw_par) a = {d, packed, x, sum, y, scratch, 0};
+        cpu_parallel_for(dw16_threads(d), NB, 1, DW_FN(dw16_task), &a);
+        return;
+    }
+    for (int b = (int)u0; b < (int)u1; ++b) {
+        const int tid = tid_;
         float *tile = (float *)scratch + (size_t)tid * g.per_thread;
         float *out = tile + g.in_floats;
         const int c0 = b * 16, nc = C - c0 < 16 ? C - c0 : 16;
@@ -415,6 +423,16 @@ void DW_FN(cpu_dwconv16_run)(const cpu_conv2d *d, const void *packed, const floa
             for (int p = 0; p < OHW; ++p) yc[p] = out[(size_t)p * 16 + l];
         }
     }
+}
+
+static void DW_FN(dw16_task)(void *vc, int tid, int64_t u0, int64_t u1) {
+    const DW_FN(dw_par) *a = vc;
+    DW_FN(dw16_range)(a->d, a->packed, a->x, a->sum, a->y, a->scratch, tid, u0, u1);
+}
+
+void DW_FN(cpu_dwconv16_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                             void *scratch) {
+    DW_FN(dw16_range)(d, packed, x, sum, y, scratch, 0, -1, -1);
 }
 
 /* ---- Small-C direct convolution (f32_conv_direct_m8; cpu_conv_direct in conv_depthwise.c) ----
@@ -451,8 +469,12 @@ static inline size_t direct_bias_offset(const cpu_conv2d *d) {
 #endif
 
 /* scratch: C planes of dw_geom's plane_floats. */
-void DW_FN(cpu_conv_direct_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
-                                void *scratch) {
+static void DW_FN(direct_task)(void *vc, int tid, int64_t u0, int64_t u1);
+
+/* phase 0: the whole run on the pool; 1: fill the planes of channels
+ * [u0, u1); 2: the (block, output row) units [u0, u1). */
+static void DW_FN(direct_range)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                                void *scratch, int phase, int64_t u0, int64_t u1) {
     dw_geom geo;
     dw_geom_init(d, &geo);
     const int C = d->C, KH = d->KH, KW = d->KW, OH = d->OH, OW = d->OW, MB = direct_blocks(d);
@@ -468,13 +490,20 @@ void DW_FN(cpu_conv_direct_run)(const cpu_conv2d *d, const void *packed, const f
         tap_off[kw] = (o % d->SW) * geo.phase_len + o / d->SW;
     }
     const int nthr = d->threads < 1 ? 1 : d->threads;
-    (void)nthr;
-#pragma omp parallel num_threads(nthr)
+    if (phase == 0) {
+        DW_FN(dw_par) a = {d, packed, x, sum, y, scratch, 1};
+        cpu_parallel_for(nthr, C, 0, DW_FN(direct_task), &a);
+        a.phase = 2; /* the pool's join: every plane is filled */
+        cpu_parallel_for(nthr, (int64_t)MB * OH, 2, DW_FN(direct_task), &a);
+        return;
+    }
+    if (phase == 1) {
+        for (int c = (int)u0; c < (int)u1; ++c)
+            DW_FN(dw_fill_plane)(d, &geo, x + (size_t)c * in_plane, planes + (size_t)c * geo.plane_floats);
+        return;
+    }
     {
-#pragma omp for schedule(static)
-        for (int c = 0; c < C; ++c) DW_FN(dw_fill_plane)(d, &geo, x + (size_t)c * in_plane, planes + (size_t)c * geo.plane_floats);
-#pragma omp for schedule(dynamic, 2)
-        for (int u = 0; u < MB * OH; ++u) {
+        for (int u = (int)u0; u < (int)u1; ++u) {
             const int blk = u / OH, oh = u % OH, g = blk / MBg, mg0 = blk % MBg * DIRECT_MB;
             const int m0 = g * Mg + mg0, mn = Mg - mg0 < DIRECT_MB ? Mg - mg0 : DIRECT_MB;
             const float *wb = wts + (size_t)blk * (size_t)Cg * (size_t)(KH * KW) * DIRECT_MB;
@@ -506,4 +535,15 @@ void DW_FN(cpu_conv_direct_run)(const cpu_conv2d *d, const void *packed, const f
             }
         }
     }
+}
+
+static void DW_FN(direct_task)(void *vc, int tid, int64_t u0, int64_t u1) {
+    (void)tid;
+    const DW_FN(dw_par) *a = vc;
+    DW_FN(direct_range)(a->d, a->packed, a->x, a->sum, a->y, a->scratch, a->phase, u0, u1);
+}
+
+void DW_FN(cpu_conv_direct_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                                void *scratch) {
+    DW_FN(direct_range)(d, packed, x, sum, y, scratch, 0, -1, -1);
 }

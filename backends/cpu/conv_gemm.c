@@ -12,9 +12,6 @@
  * by the micro-kernel's store. run_scaled multiplies every packed row by
  * its input channel's scale (a Squeeze-Excitation Mul fused by module.c). */
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "cpu_internal.h"
 
@@ -130,6 +127,29 @@ static size_t gemm_scratch_size(const cpu_conv2d *d, cpu_isa isa) {
     return cpu_gemm_scratch_bytes(cpu_kernels_for(isa), Mg, N, K, d->threads);
 }
 
+typedef struct group_ctx {
+    const cpu_conv2d *d;
+    const cpu_kernels *k;
+    int Cg, Mg, K, N;
+    size_t per, in_g, out_g, slice;
+    const float *A, *bias, *x, *xscale, *sum;
+    float *y;
+    cpu_pack_b_fn pack;
+    void *scratch;
+} group_ctx;
+
+/* Groups [g0, g1) on thread tid, each GEMM serial on that thread. */
+static void group_task(void *vc, int tid, int64_t g0_, int64_t g1_) {
+    const int g0 = (int)g0_, g1 = (int)g1_;
+    const group_ctx *c = vc;
+    for (int g = g0; g < g1; ++g) {
+        conv_b_ctx ctx = {c->d, c->x + (size_t)g * c->in_g, c->xscale ? c->xscale + (size_t)g * (size_t)c->Cg : NULL, c->Cg};
+        cpu_gemm_run(c->k, c->Mg, c->N, c->K, c->A + (size_t)g * c->per, c->bias + (size_t)g * (size_t)c->Mg, c->pack,
+                     &ctx, c->y + (size_t)g * c->out_g, (size_t)c->N, c->sum ? c->sum + (size_t)g * c->out_g : NULL,
+                     (size_t)c->N, &c->d->epi, 1, (char *)c->scratch + c->slice * (size_t)tid);
+    }
+}
+
 static void gemm_run_scaled(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x,
                             const float *xscale, const float *sum, float *y, void *scratch) {
     const cpu_kernels *k = cpu_kernels_for(isa);
@@ -138,25 +158,14 @@ static void gemm_run_scaled(const cpu_conv2d *d, cpu_isa isa, const void *packed
     const size_t in_g = (size_t)Cg * (size_t)d->H * (size_t)d->W, out_g = (size_t)Mg * (size_t)N;
     const float *A = packed, *bias = A + per * (size_t)G;
     cpu_pack_b_fn pack = is_pointwise(d) ? pack_pointwise : pack_im2col;
-    /* Many groups: one thread per group, each GEMM serial; else each
-     * group's GEMM uses all threads. The two cases are separate loops on
-     * purpose: a GEMM's parallel region inside an `if (0)` parallel region
-     * is a nested region, for which libgomp starts fresh threads every
-     * time (no pool): ResNet-50 on 2 threads read 65 ms (passive wait) and
-     * 212 ms (active) against 51 ms on one thread. */
+    /* Many groups: one thread per group (a unit is one group), each GEMM
+     * serial; else each group's GEMM uses all threads. A GEMM started from
+     * inside a loop of the pool runs on its caller alone (cpu_pool.h), so
+     * the serial GEMMs are asked for with threads = 1 anyway. */
     if (G > 1 && G >= d->threads) {
-        size_t slice = cpu_gemm_scratch_bytes(k, Mg, N, K, 1);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(d->threads)
-        for (int g = 0; g < G; ++g) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            conv_b_ctx ctx = {d, x + (size_t)g * in_g, xscale ? xscale + (size_t)g * (size_t)Cg : NULL, Cg};
-            cpu_gemm_run(k, Mg, N, K, A + (size_t)g * per, bias + (size_t)g * (size_t)Mg, pack, &ctx,
-                         y + (size_t)g * out_g, (size_t)N, sum ? sum + (size_t)g * out_g : NULL, (size_t)N, &d->epi,
-                         1, (char *)scratch + slice * (size_t)tid);
-        }
+        group_ctx c = {d, k, Cg, Mg, K, N, per, in_g, out_g, cpu_gemm_scratch_bytes(k, Mg, N, K, 1),
+                       A, bias, x, xscale, sum, y, pack, scratch};
+        cpu_parallel_for(d->threads, G, 1, group_task, &c);
         return;
     }
     for (int g = 0; g < G; ++g) {

@@ -85,6 +85,30 @@ void cpu_dot4(const float *w, size_t ldw, const float *x, int K, int nm, float *
     }
 }
 
+typedef struct gemv_ctx {
+    const cpu_conv2d *d;
+    const float *w, *bias, *x, *sum;
+    float *y;
+    int M, K;
+} gemv_ctx;
+
+static void gemv_task(void *vc, int tid, int64_t b0_, int64_t b1_) {
+    const int b0 = (int)b0_, b1 = (int)b1_;
+    (void)tid;
+    const gemv_ctx *c = vc;
+    const int M = c->M, K = c->K;
+    for (int b = b0; b < b1; ++b) {
+        const int m0 = b * 4, nm = M - m0 < 4 ? M - m0 : 4;
+        float acc[4];
+        cpu_dot4(c->w + (size_t)m0 * K, (size_t)K, c->x, K, nm, acc);
+        for (int j = 0; j < nm; ++j) {
+            float v = acc[j] + c->bias[m0 + j];
+            if (c->sum) v += c->sum[m0 + j];
+            c->y[m0 + j] = cpu_act_scalar(&c->d->epi, v);
+        }
+    }
+}
+
 /* Four outputs per pass over x, so x is loaded once per four weight rows. */
 static void gemv_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum, float *y,
                      void *scratch) {
@@ -96,18 +120,8 @@ static void gemv_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const
     const int blocks = (M + 3) / 4;
     /* a thread per block of rows only when there is enough to stream */
     const int par = d->threads > 1 && (size_t)M * (size_t)K >= 32768;
-    (void)par;
-#pragma omp parallel for schedule(static) num_threads(d->threads) if (par)
-    for (int b = 0; b < blocks; ++b) {
-        const int m0 = b * 4, nm = M - m0 < 4 ? M - m0 : 4;
-        float acc[4];
-        cpu_dot4(w + (size_t)m0 * K, (size_t)K, x, K, nm, acc);
-        for (int j = 0; j < nm; ++j) {
-            float v = acc[j] + bias[m0 + j];
-            if (sum) v += sum[m0 + j];
-            y[m0 + j] = cpu_act_scalar(&d->epi, v);
-        }
-    }
+    gemv_ctx c = {d, w, bias, x, sum, y, M, K};
+    cpu_parallel_for(par ? d->threads : 1, blocks, 0, gemv_task, &c);
 }
 
 const cpu_conv_algo cpu_conv_gemv = {

@@ -20,9 +20,6 @@
  * stay in L2 anyway. */
 #include <stdio.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "cpu_internal.h"
 
@@ -52,49 +49,69 @@ static int run_threads(const cpu_step *s) {
     return s->threads < 1 ? 1 : s->threads;
 }
 
+typedef struct pw_dw_ctx {
+    const cpu_step *s;
+    const cpu_conv2d *a, *d;
+    const cpu_kernels *k;
+    const pw_dw_geom *g;
+    const float *A, *abias, *x, *sum;
+    float *Bp, *per_thread, *y;
+} pw_dw_ctx;
+
+/* Phase 1: B panels [j0, j1) of the image, shared by every thread. */
+static void pack_task(void *vc, int tid, int64_t j0_, int64_t j1_) {
+    const int j0 = (int)j0_, j1 = (int)j1_;
+    (void)tid;
+    const pw_dw_ctx *c = vc;
+    const int NR = c->k->nr, K = c->g->K, HW = c->g->HW;
+    for (int j = j0; j < j1; ++j) {
+        const int n0 = j * NR, nr = HW - n0 < NR ? HW - n0 : NR;
+        float *panel = c->Bp + (size_t)j * (size_t)K * (size_t)NR;
+        for (int kk = 0; kk < K; ++kk, panel += NR) {
+            memcpy(panel, c->x + (size_t)kk * (size_t)HW + n0, (size_t)nr * sizeof(float));
+            if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
+        }
+    }
+}
+
+/* Phase 2: blocks of MR expanded channels, each expanded into the thread's
+ * buffer and consumed there by the depthwise row kernel. */
+static void block_task(void *vc, int tid, int64_t mb0_, int64_t mb1_) {
+    const int mb0 = (int)mb0_, mb1 = (int)mb1_;
+    const pw_dw_ctx *c = vc;
+    const cpu_kernels *k = c->k;
+    const pw_dw_geom *g = c->g;
+    const int MR = k->mr, NR = k->nr, K = g->K, M = g->M, HW = g->HW, NP = g->NP;
+    float *blk = c->per_thread + (size_t)tid * (g->blk_floats + g->plane_floats), *plane = blk + g->blk_floats;
+    for (int mb = mb0; mb < mb1; ++mb) {
+        const int m0 = mb * MR, mr = M - m0 < MR ? M - m0 : MR;
+        const float *ap = c->A + (size_t)mb * (size_t)MR * (size_t)K;
+        for (int j = 0; j < NP; ++j) {
+            const int n0 = j * NR, nr = HW - n0 < NR ? HW - n0 : NR;
+            k->gemm(K, ap, c->Bp + (size_t)j * (size_t)K * (size_t)NR, blk + n0, (size_t)HW, mr, nr, c->abias + m0,
+                    NULL, 0, &c->a->epi);
+        }
+        cpu_dwconv_planes(k->isa, c->d, c->s->prep, m0, mr, blk, (size_t)HW, c->sum, c->y, plane);
+    }
+}
+
 static engine_status pw_dw_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
     const cpu_step *pw = s->pre;
     const cpu_conv2d *a = &pw->conv, *d = &s->conv;
     const cpu_kernels *k = s->k;
     pw_dw_geom g;
     geom_init(k, a, d, &g);
-    const int MR = k->mr, NR = k->nr, K = g.K, M = g.M, HW = g.HW, NP = g.NP, MB = g.MB;
+    const int K = g.K, M = g.M, HW = g.HW;
     const float *A = pw->prep, *abias = A + cpu_gemm_packed_a_floats(k, M, K);
     float *Bp = scratch, *per_thread = Bp + g.bp_floats;
     const size_t out_img = (size_t)M * (size_t)d->OH * (size_t)d->OW, in_img = (size_t)K * (size_t)HW;
     const int64_t batch = s->node->inputs[0]->dims[0];
     for (int64_t b = 0; b < batch; ++b) {
-        const float *x = (const float *)in[0] + (size_t)b * in_img;
-        const float *sum = d->epi.sum ? (const float *)in[3] + (size_t)b * out_img : NULL;
-        float *y = (float *)out[0] + (size_t)b * out_img;
-#pragma omp parallel num_threads(run_threads(s))
-        {
-#pragma omp for schedule(static)
-            for (int j = 0; j < NP; ++j) {
-                const int n0 = j * NR, nr = HW - n0 < NR ? HW - n0 : NR;
-                float *panel = Bp + (size_t)j * (size_t)K * (size_t)NR;
-                for (int kk = 0; kk < K; ++kk, panel += NR) {
-                    memcpy(panel, x + (size_t)kk * (size_t)HW + n0, (size_t)nr * sizeof(float));
-                    if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
-                }
-            }
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            float *blk = per_thread + (size_t)tid * (g.blk_floats + g.plane_floats), *plane = blk + g.blk_floats;
-#pragma omp for schedule(dynamic, 1)
-            for (int mb = 0; mb < MB; ++mb) {
-                const int m0 = mb * MR, mr = M - m0 < MR ? M - m0 : MR;
-                const float *ap = A + (size_t)mb * (size_t)MR * (size_t)K;
-                for (int j = 0; j < NP; ++j) {
-                    const int n0 = j * NR, nr = HW - n0 < NR ? HW - n0 : NR;
-                    k->gemm(K, ap, Bp + (size_t)j * (size_t)K * (size_t)NR, blk + n0, (size_t)HW, mr, nr, abias + m0,
-                            NULL, 0, &a->epi);
-                }
-                cpu_dwconv_planes(k->isa, d, s->prep, m0, mr, blk, (size_t)HW, sum, y, plane);
-            }
-        }
+        pw_dw_ctx c = {s, a, d, k, &g, A, abias, (const float *)in[0] + (size_t)b * in_img,
+                       d->epi.sum ? (const float *)in[3] + (size_t)b * out_img : NULL, Bp, per_thread,
+                       (float *)out[0] + (size_t)b * out_img};
+        cpu_parallel_for(run_threads(s), g.NP, 0, pack_task, &c);
+        cpu_parallel_for(run_threads(s), g.MB, 1, block_task, &c);
     }
     return ENGINE_OK;
 }

@@ -80,6 +80,55 @@ static size_t ct_cols_floats(const cpu_conv2d *d) {
     return (R * (size_t)d->H * (size_t)d->W + 15u) / 16u * 16u;
 }
 
+typedef struct col2im_ctx {
+    const cpu_conv2d *d;
+    const cpu_kernels *k;
+    int g, Mg, KHW, N, OHW;
+    const float *bias, *cols, *sb;
+    float *yb;
+} col2im_ctx;
+
+/* Output channels [mm0, mm1) of group g: bias (+ residual), the columns
+ * scattered back onto the map, the activation. */
+static void col2im_task(void *vc, int tid, int64_t mm0_, int64_t mm1_) {
+    const int mm0 = (int)mm0_, mm1 = (int)mm1_;
+    (void)tid;
+    const col2im_ctx *cx = vc;
+    const cpu_conv2d *d = cx->d;
+    const int g = cx->g, Mg = cx->Mg, KHW = cx->KHW, N = cx->N, OHW = cx->OHW;
+    const float *bias = cx->bias, *cols = cx->cols, *sb = cx->sb;
+    float *yb = cx->yb;
+    for (int mm = mm0; mm < mm1; ++mm) {
+        const int m = g * Mg + mm;
+        float *yp = yb + (size_t)m * (size_t)OHW;
+        const float *sp = sb ? sb + (size_t)m * (size_t)OHW : NULL;
+        for (int i = 0; i < OHW; ++i) yp[i] = bias[m] + (sp ? sp[i] : 0.0f);
+        for (int kh = 0; kh < d->KH; ++kh)
+            for (int kw = 0; kw < d->KW; ++kw) {
+                const float *cr = cols + ((size_t)mm * (size_t)KHW + (size_t)(kh * d->KW + kw)) * (size_t)N;
+                /* input columns iw whose output column is inside [0, OW) */
+                const int off = kw * d->DW - d->PL;
+                int lo = off >= 0 ? 0 : (-off + d->SW - 1) / d->SW;
+                int hi = off >= d->OW ? 0 : (d->OW - 1 - off) / d->SW + 1;
+                if (hi > d->W) hi = d->W;
+                if (hi <= lo) continue;
+                for (int ih = 0; ih < d->H; ++ih) {
+                    const int oh = ih * d->SH - d->PT + kh * d->DH;
+                    if (oh < 0 || oh >= d->OH) continue;
+                    float *yr = yp + (size_t)oh * (size_t)d->OW + off;
+                    const float *c = cr + (size_t)ih * (size_t)d->W;
+                    if (d->SW == 1) {
+#pragma omp simd
+                        for (int iw = lo; iw < hi; ++iw) yr[iw] += c[iw];
+                    } else {
+                        for (int iw = lo; iw < hi; ++iw) yr[iw * d->SW] += c[iw];
+                    }
+                }
+            }
+        cx->k->act_row(&d->epi, yp, (size_t)OHW);
+    }
+}
+
 static engine_status ct_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
     const cpu_conv2d *d = &s->conv;
     const cpu_kernels *k = s->k;
@@ -99,36 +148,8 @@ static engine_status ct_exec(const cpu_step *s, const void *const *in, void *con
             ct_b_ctx ctx = {xb + (size_t)g * (size_t)Cg * (size_t)N, (size_t)N};
             cpu_gemm_run(k, R, N, Cg, A + (size_t)g * per, zeros, ct_pack_rows, &ctx, cols, (size_t)N, NULL, 0, &none,
                          s->threads, gscratch);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(s->threads)
-            for (int mm = 0; mm < Mg; ++mm) {
-                const int m = g * Mg + mm;
-                float *yp = yb + (size_t)m * (size_t)OHW;
-                const float *sp = sb ? sb + (size_t)m * (size_t)OHW : NULL;
-                for (int i = 0; i < OHW; ++i) yp[i] = bias[m] + (sp ? sp[i] : 0.0f);
-                for (int kh = 0; kh < d->KH; ++kh)
-                    for (int kw = 0; kw < d->KW; ++kw) {
-                        const float *cr = cols + ((size_t)mm * (size_t)KHW + (size_t)(kh * d->KW + kw)) * (size_t)N;
-                        /* input columns iw whose output column is inside [0, OW) */
-                        const int off = kw * d->DW - d->PL;
-                        int lo = off >= 0 ? 0 : (-off + d->SW - 1) / d->SW;
-                        int hi = off >= d->OW ? 0 : (d->OW - 1 - off) / d->SW + 1;
-                        if (hi > d->W) hi = d->W;
-                        if (hi <= lo) continue;
-                        for (int ih = 0; ih < d->H; ++ih) {
-                            const int oh = ih * d->SH - d->PT + kh * d->DH;
-                            if (oh < 0 || oh >= d->OH) continue;
-                            float *yr = yp + (size_t)oh * (size_t)d->OW + off;
-                            const float *c = cr + (size_t)ih * (size_t)d->W;
-                            if (d->SW == 1) {
-#pragma omp simd
-                                for (int iw = lo; iw < hi; ++iw) yr[iw] += c[iw];
-                            } else {
-                                for (int iw = lo; iw < hi; ++iw) yr[iw * d->SW] += c[iw];
-                            }
-                        }
-                    }
-                k->act_row(&d->epi, yp, (size_t)OHW);
-            }
+            col2im_ctx cc = {d, k, g, Mg, KHW, N, OHW, bias, cols, sb, yb};
+            cpu_parallel_for(s->threads, Mg, 1, col2im_task, &cc);
         }
     }
     return ENGINE_OK;

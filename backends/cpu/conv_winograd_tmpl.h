@@ -30,9 +30,7 @@
 
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "cpu_pool.h"
 
 #ifndef ENGINE_CPU_WG_GEOM_
 #define ENGINE_CPU_WG_GEOM_
@@ -272,6 +270,52 @@ static void WG_FN(wg_block_panel)(const cpu_conv2d *d, const wg_geom *g, const f
         }
 }
 
+typedef struct WG_FN(wg_par) {
+    const cpu_conv2d *d;
+    const wg_geom *g;
+    const float *U, *bias, *x, *sum;
+    float *y, *xc, *per_thread;
+    int nmb, blocks;
+    int v_blk[POOL_THREADS_MAX]; /* split_m: the block whose input thread t's V holds (-1: none) */
+} WG_FN(wg_par);
+
+static void WG_FN(wg_pack_task)(void *vc, int tid, int64_t u0, int64_t u1) {
+    (void)tid;
+    const WG_FN(wg_par) *c = vc;
+    for (int cb = (int)u0; cb < (int)u1; ++cb) WG_FN(wg_pack_input)(c->d, c->g, c->x, c->xc, cb);
+}
+
+/* split_m: a unit is one panel of one block; a thread transforms a block's
+ * input into its own V when it first takes a panel of that block (a small
+ * share of the work), so no join separates the blocks: the units are
+ * claimed in order, and a thread that the OS parks holds one panel. */
+static void WG_FN(wg_panel_task)(void *vc, int tid, int64_t u0, int64_t u1) {
+    WG_FN(wg_par) *c = vc;
+    const wg_geom *g = c->g;
+    float *V = c->per_thread + (size_t)tid * (g->v_floats + g->o_floats), *O = V + g->v_floats;
+    for (int u = (int)u0; u < (int)u1; ++u) {
+        const int blk = u / c->nmb, mb = u % c->nmb;
+        const int t0 = blk * g->nt, n = g->T - t0 < g->nt ? g->T - t0 : g->nt;
+        if (c->v_blk[tid] != blk) {
+            WG_FN(wg_block_input)(g, c->xc, t0, n, V);
+            c->v_blk[tid] = blk;
+        }
+        WG_FN(wg_block_panel)(c->d, g, c->U, c->bias, V, O, t0, n, mb, c->sum, c->y);
+    }
+}
+
+/* else a unit is a block: its input transform and every panel. */
+static void WG_FN(wg_block_task)(void *vc, int tid, int64_t u0, int64_t u1) {
+    const WG_FN(wg_par) *c = vc;
+    const wg_geom *g = c->g;
+    float *V = c->per_thread + (size_t)tid * (g->v_floats + g->o_floats), *O = V + g->v_floats;
+    for (int blk = (int)u0; blk < (int)u1; ++blk) {
+        const int t0 = blk * g->nt, n = g->T - t0 < g->nt ? g->T - t0 : g->nt;
+        WG_FN(wg_block_input)(g, c->xc, t0, n, V);
+        for (int mb = 0; mb < c->nmb; ++mb) WG_FN(wg_block_panel)(c->d, g, c->U, c->bias, V, O, t0, n, mb, c->sum, c->y);
+    }
+}
+
 /* packed: U [36][Mpad/Mblk][Cpad][Mblk], then bias [Mpad] (conv_winograd.c).
  * scratch: xc, then per thread V and O. */
 void WG_FN(cpu_wino_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
@@ -282,39 +326,13 @@ void WG_FN(cpu_wino_run)(const cpu_conv2d *d, const void *packed, const float *x
     const float *U = packed;
     const float *bias = U + (size_t)36 * g.Mpad * g.Cpad;
     float *xc = scratch;
-    float *per_thread = xc + g.xc_floats;
     const int blocks = (g.T + nt - 1) / nt;
-    int nthr = g.threads;
-    (void)nthr;
-#pragma omp parallel num_threads(nthr)
-    {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        float *V = per_thread + (size_t)tid * (g.v_floats + g.o_floats);
-        float *O = V + g.v_floats;
-#pragma omp for schedule(dynamic, 1)
-        for (int cb = 0; cb < Cb; ++cb) WG_FN(wg_pack_input)(d, &g, x, xc, cb);
-        /* (the loop's implicit barrier: xc is complete below) */
-        if (g.split_m) {
-            /* Each thread transforms the block's input itself (a small
-             * share of the work) and takes a static share of the panels:
-             * no barrier inside the block, which matters when the threads
-             * are not always on a core together. */
-            for (int blk = 0; blk < blocks; ++blk) {
-                const int t0 = blk * nt, n = g.T - t0 < nt ? g.T - t0 : nt;
-                WG_FN(wg_block_input)(&g, xc, t0, n, V);
-#pragma omp for schedule(dynamic, 1) nowait
-                for (int mb = 0; mb < nmb; ++mb) WG_FN(wg_block_panel)(d, &g, U, bias, V, O, t0, n, mb, sum, y);
-            }
-        } else {
-#pragma omp for schedule(dynamic, 1)
-            for (int blk = 0; blk < blocks; ++blk) {
-                const int t0 = blk * nt, n = g.T - t0 < nt ? g.T - t0 : nt;
-                WG_FN(wg_block_input)(&g, xc, t0, n, V);
-                for (int mb = 0; mb < nmb; ++mb) WG_FN(wg_block_panel)(d, &g, U, bias, V, O, t0, n, mb, sum, y);
-            }
-        }
-    }
+    int nthr = g.threads < 1 ? 1 : g.threads;
+    if (nthr > POOL_THREADS_MAX) nthr = POOL_THREADS_MAX;
+    WG_FN(wg_par) c = {d, &g, U, bias, x, sum, y, xc, xc + g.xc_floats, nmb, blocks, {0}};
+    for (int t = 0; t < nthr; ++t) c.v_blk[t] = -1;
+    cpu_parallel_for(nthr, Cb, 1, WG_FN(wg_pack_task), &c);
+    /* the pool's join: xc is complete below */
+    if (g.split_m) cpu_parallel_for(nthr, (int64_t)blocks * nmb, 1, WG_FN(wg_panel_task), &c);
+    else cpu_parallel_for(nthr, blocks, 1, WG_FN(wg_block_task), &c);
 }

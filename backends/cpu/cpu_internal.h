@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "cpu_conv.h"
+#include "cpu_pool.h"
 #include "engine/ir.h"
 
 /* The largest register tile of any ISA (partial tiles go through a
@@ -129,6 +130,17 @@ struct cpu_step {
     size_t blk_scale_off;         /* blocked Conv with in_scale: where in scratch X is scaled */
     char kernel[80];              /* the kernel name: dtype, op, tile, ISA */
 };
+
+/* A node's kernel written as one function that both starts its loop and
+ * runs pieces of it: called with u0 < 0 (from its exec) it computes its
+ * geometry and hands [0, n) to cpu_run_range, which calls it back with
+ * u0 <= u < u1 on the pool's threads (tid: the thread, for per-thread
+ * scratch). Keeps each loop body where it was written. */
+typedef engine_status (*cpu_range_fn)(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+                                      int tid, int64_t u0, int64_t u1);
+/* ops.c: runs body over [0, n) on up to `threads` threads; ENGINE_OK. */
+engine_status cpu_run_range(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+                            cpu_range_fn body, int threads, int64_t n);
 
 /* What preparers get from the module. */
 typedef struct cpu_wstore cpu_wstore;

@@ -14,9 +14,6 @@
  * with its own B block in the scratch. */
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "cpu_internal.h"
 
@@ -191,6 +188,48 @@ static void gemm_rows_shared(const gemm_job *j, int t0, int t1, const float *B, 
 /* Rows of B packed per unit of the shared packing phase. */
 #define GEMM_PACK_ROWS 256
 
+typedef struct gemm_par {
+    const gemm_job *j;
+    int mt, nt, kchunks, units, kc_max;
+    size_t bf;
+    float *scratch;
+} gemm_par;
+
+/* Split by N: a unit is one B panel, packed by the thread that takes it
+ * into its own block of the scratch. */
+static void n_panel_task(void *vc, int tid, int64_t u0_, int64_t u1_) {
+    const int u0 = (int)u0_, u1 = (int)u1_;
+    const gemm_par *c = vc;
+    float *block = c->scratch + c->bf * (size_t)tid;
+    for (int u = u0; u < u1; ++u) gemm_range(c->j, 0, c->mt, u, u + 1, block);
+}
+
+/* Split by M, phase 1: every thread packs pieces of the whole of B. */
+static void pack_all_task(void *vc, int tid, int64_t u0_, int64_t u1_) {
+    const int u0 = (int)u0_, u1 = (int)u1_;
+    (void)tid;
+    const gemm_par *c = vc;
+    const cpu_kernels *k = c->j->k;
+    const int K = c->j->K, N = c->j->N;
+    for (int u = u0; u < u1; ++u) {
+        const int q = u / c->kchunks, k0 = u % c->kchunks * GEMM_PACK_ROWS;
+        const int kc = K - k0 < GEMM_PACK_ROWS ? K - k0 : GEMM_PACK_ROWS;
+        const int n0 = q * k->nr, nr = N - n0 < k->nr ? N - n0 : k->nr;
+        c->j->pack_b(c->j->ctx, n0, nr, k->nr, k0, kc, c->scratch + ((size_t)q * (size_t)K + (size_t)k0) * (size_t)k->nr);
+    }
+}
+
+/* Split by M, phase 2: blocks of A panels against the packed B. */
+static void a_rows_task(void *vc, int tid, int64_t u0_, int64_t u1_) {
+    const int u0 = (int)u0_, u1 = (int)u1_;
+    (void)tid;
+    const gemm_par *c = vc;
+    for (int u = u0; u < u1; ++u) {
+        const int t0 = (int)((long long)u * c->mt / c->units), t1 = (int)((long long)(u + 1) * c->mt / c->units);
+        gemm_rows_shared(c->j, t0, t1, c->scratch, c->kc_max);
+    }
+}
+
 void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
                   cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
                   const engine_epilogue *epi, int threads, void *scratch) {
@@ -206,19 +245,9 @@ void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacke
      * often parked by the OS, and a static split then waits for it. A C
      * tile is only ever written by one unit. */
     if (split_by_n(k, M, N, threads)) {
-        /* A unit is one B panel, packed by the thread that takes it. */
         const int used = threads < nt ? threads : nt;
-        const size_t bf = block_floats(k, K);
-#pragma omp parallel num_threads(used)
-        {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            float *block = (float *)scratch + bf * (size_t)tid;
-#pragma omp for schedule(dynamic, 1)
-            for (int u = 0; u < nt; ++u) gemm_range(&j, 0, mt, u, u + 1, block);
-        }
+        gemm_par c = {&j, mt, nt, 0, 0, 0, block_floats(k, K), scratch};
+        cpu_parallel_for(used, nt, 1, n_panel_task, &c);
         return;
     }
     /* Few B panels (7x7 maps: N = 49 is two panels): the threads first
@@ -226,26 +255,13 @@ void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacke
      * again, as before, cost more than the FMAs on a 3x3 conv over 512
      * channels: 64K short gathers per unit), then split the A panels, K
      * blocked so that the block of B stays in L2. */
-    float *B = scratch;
     const int kchunks = K > 0 ? (K + GEMM_PACK_ROWS - 1) / GEMM_PACK_ROWS : 0;
     const int units = mt < 4 * threads ? mt : 4 * threads;
-    const int used = threads < units ? threads : units, kc_max = shared_k_block(k, N, K);
-#pragma omp parallel num_threads(used)
-    {
-#pragma omp for schedule(dynamic, 1)
-        for (int u = 0; u < nt * kchunks; ++u) {
-            const int q = u / kchunks, k0 = u % kchunks * GEMM_PACK_ROWS;
-            const int kc = K - k0 < GEMM_PACK_ROWS ? K - k0 : GEMM_PACK_ROWS;
-            const int n0 = q * k->nr, nr = N - n0 < k->nr ? N - n0 : k->nr;
-            pack_b(ctx, n0, nr, k->nr, k0, kc, B + ((size_t)q * (size_t)K + (size_t)k0) * (size_t)k->nr);
-        }
-        /* the implied barrier: B is complete */
-#pragma omp for schedule(dynamic, 1)
-        for (int u = 0; u < units; ++u) {
-            const int t0 = (int)((long long)u * mt / units), t1 = (int)((long long)(u + 1) * mt / units);
-            gemm_rows_shared(&j, t0, t1, B, kc_max);
-        }
-    }
+    const int used = threads < units ? threads : units;
+    gemm_par c = {&j, mt, nt, kchunks, units, shared_k_block(k, N, K), 0, scratch};
+    cpu_parallel_for(used, nt * kchunks, 1, pack_all_task, &c);
+    /* the pool's join: B is complete */
+    cpu_parallel_for(used, units, 1, a_rows_task, &c);
 }
 
 /* ---- ISA tables and selection ---- */

@@ -17,10 +17,14 @@
  *   - nodes may run in the blocked channel layout (cpu_blocked.h,
  *     find_blocked below), values then stored so, with conversions where a
  *     reader wants the other form (CVT_*).
- * Nothing is allocated per run. Threads: OpenMP, config->threads (0: the
- * number of processors). The ISA is chosen once at create (CPUID, lowered
- * by ENGINE_CPU_ISA); ENGINE_CPU_VERBOSE=1 prints the kernel of every node
- * at compile (also sent to the log callback at debug level). */
+ * Nothing is allocated per run. Threads: the backend's own pool
+ * (cpu_pool.h), one per backend instance (per context and session
+ * options); config->threads (0: the CPUs this process may use, from its
+ * affinity mask and cgroup quota), spin budget ENGINE_CPU_SPIN;
+ * ENGINE_CPU_POOL=shared: one pool for every instance in the process
+ * (cpu_pool_acquire_shared). The ISA is chosen once at create (CPUID,
+ * lowered by ENGINE_CPU_ISA); ENGINE_CPU_VERBOSE=1 prints the kernel of
+ * every node at compile (also sent to the log callback at debug level). */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -32,9 +36,6 @@
 #include "engine/alias.h"
 #include "engine/backend.h"
 #include <stdlib.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "cpu_blocked.h"
 #include "cpu_internal.h"
@@ -50,6 +51,9 @@ typedef struct ref_state {
     void *log_user;
     const cpu_kernels *k; /* the ISA chosen at create */
     int threads;
+    int spin_us;          /* the pool's spin budget (ENGINE_CPU_SPIN) */
+    cpu_pool *pool;       /* threads - 1 workers, started by the first run */
+    int shared_pool;      /* pool is the process-wide one (ENGINE_CPU_POOL=shared) */
     int verbose;          /* ENGINE_CPU_VERBOSE: print each node's kernel */
     int blocked;          /* ENGINE_CPU_BLOCKED: 0 never, 1 by cost (default), 2 every node that can */
     char describe[160];
@@ -692,22 +696,25 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
     s->k = cpu_kernels_for(cpu_isa_select(&note));
     if (!s->k) s->k = &cpu_kernels_scalar;
     s->threads = config->threads;
-#ifdef _OPENMP
-    if (s->threads <= 0) s->threads = omp_get_num_procs();
-#endif
-    if (s->threads <= 0) s->threads = 1;
+    if (s->threads <= 0) s->threads = cpu_available_cpus();
+    if (s->threads > POOL_THREADS_MAX) s->threads = POOL_THREADS_MAX;
+    s->spin_us = cpu_pool_spin_from_env();
+    s->shared_pool = cpu_pool_shared_from_env();
+    engine_status pst = s->shared_pool ? cpu_pool_acquire_shared(s->spin_us, &s->pool)
+                                       : cpu_pool_create(&s->a, s->threads, s->spin_us, &s->pool);
+    if (pst != ENGINE_OK) {
+        cpu_wstore_free(s->store);
+        config->allocator.free(config->allocator.user, s);
+        set_err(err, err_size, "cpu: %s%s%s", "out of memory", "", "");
+        return pst;
+    }
     const char *v = getenv("ENGINE_CPU_VERBOSE");
     s->verbose = v && *v && strcmp(v, "0") != 0;
     const char *b = getenv("ENGINE_CPU_BLOCKED");
     s->blocked = !b || !*b ? 1 : strcmp(b, "0") == 0 ? 0 : strcmp(b, "all") == 0 ? 2 : 1;
-    snprintf(s->describe, sizeof s->describe, "SIMD CPU kernels (float32, %s, GEMM tile %dx%d, %d thread%s%s)",
-             s->k->isa_name, s->k->mr, s->k->nr, s->threads, s->threads == 1 ? "" : "s",
-#ifdef _OPENMP
-             ", OpenMP"
-#else
-             ", no OpenMP"
-#endif
-    );
+    snprintf(s->describe, sizeof s->describe, "SIMD CPU kernels (float32, %s, GEMM tile %dx%d, %d thread%s, spin %d us%s)",
+             s->k->isa_name, s->k->mr, s->k->nr, s->threads, s->threads == 1 ? "" : "s", s->spin_us,
+             s->shared_pool ? ", shared pool" : "");
     if (note && s->log) s->log(s->log_user, ENGINE_LOG_WARN, note);
     *state = s;
     return ENGINE_OK;
@@ -716,6 +723,8 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
 static void ref_destroy(void *state) {
     ref_state *s = state;
     if (!s) return;
+    if (s->shared_pool) cpu_pool_release_shared(s->pool);
+    else cpu_pool_destroy(s->pool);
     cpu_wstore_free(s->store);
     s->a.free(s->a.user, s);
 }
@@ -1121,14 +1130,28 @@ static const void *input_ptr(const ref_program *p, const ref_slot *sl, const voi
     }
 }
 
+static engine_status run_steps(ref_program *p, const void *const *inputs, void *const *outputs,
+                               engine_timing_fn timing, void *timing_user, char *err, size_t err_size);
+
 static engine_status ref_run(void *state, void *program, const void *const *inputs, void *const *outputs,
                              engine_timing_fn timing, void *timing_user, char *err, size_t err_size) {
-    (void)state;
+    ref_state *s = state;
     ref_program *p = program;
-    if (!p) {
+    if (!p || !s) {
         set_err(err, err_size, "cpu: %s%s%s", "no program", "", "");
         return ENGINE_ERR_INVALID_ARGUMENT;
     }
+    /* The pool serves this run's kernels through the calling thread (no
+     * worker could start: they run on the caller alone, still correct). */
+    cpu_pool_start(s->pool);
+    cpu_pool *prev = cpu_pool_bind(s->pool);
+    engine_status st = run_steps(p, inputs, outputs, timing, timing_user, err, err_size);
+    cpu_pool_bind(prev);
+    return st;
+}
+
+static engine_status run_steps(ref_program *p, const void *const *inputs, void *const *outputs,
+                               engine_timing_fn timing, void *timing_user, char *err, size_t err_size) {
     double t0 = timing ? now_ms() : 0.0;
     for (int k = 0; k < p->n_steps; ++k) {
         const ref_step *step = &p->steps[k];

@@ -50,10 +50,56 @@ static void *prep_alloc(const cpu_prep_ctx *c, cpu_step *s, size_t bytes) {
     return s->prep;
 }
 
+typedef struct range_ctx {
+    const cpu_step *s;
+    const void *const *in;
+    void *const *out;
+    void *scratch;
+    cpu_range_fn body;
+} range_ctx;
+
+static void range_task(void *vc, int tid, int64_t u0, int64_t u1) {
+    const range_ctx *c = vc;
+    (void)c->body(c->s, c->in, c->out, c->scratch, tid, u0, u1);
+}
+
+engine_status cpu_run_range(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+                            cpu_range_fn body, int threads, int64_t n) {
+    range_ctx c = {s, in, out, scratch, body};
+    cpu_parallel_for(threads, n, 0, range_task, &c);
+    return ENGINE_OK;
+}
+
 /* ---- Gemm / MatMul with a constant weight operand ----
  * prep: Wt [N][K] (row n: the weights of output n, contiguous) then, for
  * Gemm, nothing else: C is read from its input at run. iparam: R, N, K,
  * has C, C rows, C cols. */
+typedef struct dense_ctx {
+    const float *wt, *a, *cm;
+    float *y;
+    int N, K, R, crow, ccol;
+    float alpha, beta;
+} dense_ctx;
+
+static void dense_task(void *vc, int tid, int64_t b0, int64_t b1) {
+    (void)tid;
+    const dense_ctx *c = vc;
+    const int N = c->N, K = c->K;
+    for (int b = (int)b0; b < (int)b1; ++b) {
+        const int n0 = b * 4, nm = N - n0 < 4 ? N - n0 : 4;
+        for (int r = 0; r < c->R; ++r) {
+            float acc[4];
+            cpu_dot4(c->wt + (size_t)n0 * (size_t)K, (size_t)K, c->a + (size_t)r * (size_t)K, K, nm, acc);
+            for (int j = 0; j < nm; ++j) {
+                const int n = n0 + j;
+                float v = c->alpha * acc[j];
+                if (c->cm) v += c->beta * c->cm[(size_t)(c->crow == 1 ? 0 : r) * (size_t)c->ccol + (size_t)(c->ccol == 1 ? 0 : n)];
+                c->y[(size_t)r * (size_t)N + (size_t)n] = v;
+            }
+        }
+    }
+}
+
 static engine_status gemm_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
     (void)scratch;
     const int R = s->iparam[0], N = s->iparam[1], K = s->iparam[2], hasC = s->iparam[3];
@@ -74,20 +120,8 @@ static engine_status gemm_exec(const cpu_step *s, const void *const *in, void *c
      * waiting on one add chain: AlexNet's 9216 -> 4096 layer, 2 threads, 8.6-8.9
      * -> 5.7-7.5 ms, ~26 GB/s of weights at best) */
     const int blocks = (N + 3) / 4;
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int b = 0; b < blocks; ++b) {
-        const int n0 = b * 4, nm = N - n0 < 4 ? N - n0 : 4;
-        for (int r = 0; r < R; ++r) {
-            float acc[4];
-            cpu_dot4(wt + (size_t)n0 * (size_t)K, (size_t)K, a + (size_t)r * (size_t)K, K, nm, acc);
-            for (int j = 0; j < nm; ++j) {
-                const int n = n0 + j;
-                float v = alpha * acc[j];
-                if (cm) v += beta * cm[(size_t)(crow == 1 ? 0 : r) * (size_t)ccol + (size_t)(ccol == 1 ? 0 : n)];
-                y[(size_t)r * (size_t)N + (size_t)n] = v;
-            }
-        }
-    }
+    dense_ctx dc = {wt, a, cm, y, N, K, R, crow, ccol, alpha, beta};
+    cpu_parallel_for(par ? s->threads : 1, blocks, 0, dense_task, &dc);
     if (epi.act != ENGINE_ACT_NONE) s->k->act_row(&epi, y, (size_t)R * (size_t)N);
     return ENGINE_OK;
 }
@@ -269,7 +303,9 @@ static void maxpool_s1_plane(const float *xc, float *yc, int64_t H, int64_t W, i
     }
 }
 
-static engine_status pool_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+static engine_status pool_exec_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+        int tid, int64_t u0, int64_t u1) {
+    (void)tid;
     (void)scratch;
     const engine_node *n = s->node;
     const engine_pool_params *p = n->params;
@@ -283,18 +319,18 @@ static engine_status pool_exec(const cpu_step *s, const void *const *in, void *c
     float *yp = out[0];
     int par = NC * OH * OW * KH * KW > PAR_MIN && s->threads > 1;
     if (!avg && DH == 1 && DW == 1 && SH == 1 && SW == 1 && OW == W && KW <= 16 && OH * W <= MAXPOOL_PLANE) {
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-        for (int64_t c = 0; c < NC; ++c) maxpool_s1_plane(xp + c * H * W, yp + c * OH * OW, H, W, OH, KH, KW, PT, PL);
+        if (u0 < 0) return cpu_run_range(s, in, out, scratch, pool_exec_body, par ? s->threads : 1, (int64_t)(NC));
+        for (int64_t c = (int64_t)u0; c < (int64_t)u1; ++c) maxpool_s1_plane(xp + c * H * W, yp + c * OH * OW, H, W, OH, KH, KW, PT, PL);
         return ENGINE_OK;
     }
     if (!avg && DH == 1 && DW == 1 && W <= MAXPOOL_ROW) {
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-        for (int64_t c = 0; c < NC; ++c)
+        if (u0 < 0) return cpu_run_range(s, in, out, scratch, pool_exec_body, par ? s->threads : 1, (int64_t)(NC));
+        for (int64_t c = (int64_t)u0; c < (int64_t)u1; ++c)
             maxpool_sep_channel(xp + c * H * W, yp + c * OH * OW, H, W, OH, OW, KH, KW, SH, SW, PT, PL);
         return ENGINE_OK;
     }
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int64_t c = 0; c < NC; ++c) {
+    if (u0 < 0) return cpu_run_range(s, in, out, scratch, pool_exec_body, par ? s->threads : 1, (int64_t)(NC));
+    for (int64_t c = (int64_t)u0; c < (int64_t)u1; ++c) {
         const float *xc = xp + c * H * W;
         float *yc = yp + c * OH * OW;
         for (int64_t oh = 0; oh < OH; ++oh) {
@@ -346,6 +382,10 @@ static engine_status pool_exec(const cpu_step *s, const void *const *in, void *c
     return ENGINE_OK;
 }
 
+static engine_status pool_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return pool_exec_body(s, in, out, scratch, 0, -1, -1);
+}
+
 static engine_status prepare_pool(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
     const engine_pool_params *p = n->params;
@@ -355,7 +395,7 @@ static engine_status prepare_pool(const cpu_prep_ctx *c, cpu_step *s) {
     if (x->rank != 4 || y->rank != 4 || y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1]) return ENGINE_ERR_UNSUPPORTED;
     if (p->kernel[0] < 1 || p->kernel[1] < 1 || p->stride[0] < 1 || p->stride[1] < 1) return ENGINE_ERR_UNSUPPORTED;
     s->exec = pool_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_%s%dx%ds%d_nchw__omp", n->op == ENGINE_OP_MaxPool ? "maxpool" : "avgpool",
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s%dx%ds%d_nchw__pool", n->op == ENGINE_OP_MaxPool ? "maxpool" : "avgpool",
              (int)p->kernel[0], (int)p->kernel[1], (int)p->stride[0]);
     (void)c;
     return ENGINE_OK;
@@ -364,7 +404,9 @@ static engine_status prepare_pool(const cpu_prep_ctx *c, cpu_step *s) {
 /* ---- global pools, and ReduceMean/Sum/Max over trailing axes ----
  * y[c] = reduce(x[c, 0:plane]) for c < NC. iparam[0]: 0 max, 1 mean, 2 sum;
  * iparam[1] the axis where the reduced run starts. */
-static engine_status gpool_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+static engine_status gpool_exec_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+        int tid, int64_t u0, int64_t u1) {
+    (void)tid;
     (void)scratch;
     const engine_value *x = s->node->inputs[0];
     int64_t NC = 1;
@@ -374,8 +416,8 @@ static engine_status gpool_exec(const cpu_step *s, const void *const *in, void *
     const float *xp = in[0];
     float *y = out[0];
     int par = NC * plane > PAR_MIN && s->threads > 1;
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int64_t c = 0; c < NC; ++c) {
+    if (u0 < 0) return cpu_run_range(s, in, out, scratch, gpool_exec_body, par ? s->threads : 1, (int64_t)(NC));
+    for (int64_t c = (int64_t)u0; c < (int64_t)u1; ++c) {
         const float *xc = xp + c * plane;
         if (avg) {
             float acc = 0.0f;
@@ -392,13 +434,17 @@ static engine_status gpool_exec(const cpu_step *s, const void *const *in, void *
     return ENGINE_OK;
 }
 
+static engine_status gpool_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return gpool_exec_body(s, in, out, scratch, 0, -1, -1);
+}
+
 static engine_status prepare_gpool(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_value *x = s->node->inputs[0], *y = s->node->outputs[0];
     if (!all_f32(s->node) || x->rank < 3 || numel(y) != x->dims[0] * x->dims[1]) return ENGINE_ERR_UNSUPPORTED;
     s->exec = gpool_exec;
     s->iparam[0] = s->node->op == ENGINE_OP_GlobalAveragePool;
     s->iparam[1] = 2;
-    snprintf(s->kernel, sizeof s->kernel, "f32_global%spool_nchw__omp",
+    snprintf(s->kernel, sizeof s->kernel, "f32_global%spool_nchw__pool",
              s->node->op == ENGINE_OP_GlobalAveragePool ? "avg" : "max");
     (void)c;
     return ENGINE_OK;
@@ -423,27 +469,33 @@ static engine_status prepare_reduce(const cpu_prep_ctx *c, cpu_step *s) {
     s->exec = gpool_exec;
     s->iparam[0] = n->op == ENGINE_OP_ReduceMean ? 1 : n->op == ENGINE_OP_ReduceSum ? 2 : 0;
     s->iparam[1] = a;
-    snprintf(s->kernel, sizeof s->kernel, "f32_%s_trailing__omp", n->op_type);
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s_trailing__pool", n->op_type);
     (void)c;
     return ENGINE_OK;
 }
 
 /* ---- BatchNormalization (inference): y = x * mul[c] + add[c] ---- */
-static engine_status bn_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+static engine_status bn_exec_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+        int tid, int64_t u0, int64_t u1) {
+    (void)tid;
     (void)scratch;
     const engine_value *x = s->node->inputs[0];
     const int64_t N = x->dims[0], C = x->dims[1], plane = N * C > 0 ? numel(x) / (N * C) : 0;
     const float *mul = s->prep, *add = mul + C, *xp = in[0];
     float *y = out[0];
     int par = N * C * plane > PAR_MIN && s->threads > 1;
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int64_t r = 0; r < N * C; ++r) {
+    if (u0 < 0) return cpu_run_range(s, in, out, scratch, bn_exec_body, par ? s->threads : 1, (int64_t)(N * C));
+    for (int64_t r = (int64_t)u0; r < (int64_t)u1; ++r) {
         const float m = mul[r % C], a = add[r % C];
         const float *xr = xp + r * plane;
         float *yr = y + r * plane;
         for (int64_t i = 0; i < plane; ++i) yr[i] = xr[i] * m + a;
     }
     return ENGINE_OK;
+}
+
+static engine_status bn_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return bn_exec_body(s, in, out, scratch, 0, -1, -1);
 }
 
 static engine_status prepare_bn(const cpu_prep_ctx *c, cpu_step *s) {
@@ -467,12 +519,14 @@ static engine_status prepare_bn(const cpu_prep_ctx *c, cpu_step *s) {
         t[C + i] = (float)((double)bias[i] - (double)mean[i] * m);
     }
     s->exec = bn_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_batchnorm_nchw__omp");
+    snprintf(s->kernel, sizeof s->kernel, "f32_batchnorm_nchw__pool");
     return ENGINE_OK;
 }
 
 /* ---- activation ops through the ISA's act_row ---- */
-static engine_status act_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+static engine_status act_exec_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+        int tid, int64_t u0, int64_t u1) {
+    (void)tid;
     (void)scratch;
     const engine_scalar_params *p = s->node->params;
     engine_epilogue e = {(engine_act)s->iparam[0], 0.0f, 0.0f, 0};
@@ -484,13 +538,17 @@ static engine_status act_exec(const cpu_step *s, const void *const *in, void *co
     float *y = out[0];
     const int64_t chunk = 4096;
     int par = total > PAR_MIN && s->threads > 1;
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int64_t i0 = 0; i0 < total; i0 += chunk) {
-        int64_t len = total - i0 < chunk ? total - i0 : chunk;
+    if (u0 < 0) return cpu_run_range(s, in, out, scratch, act_exec_body, par ? s->threads : 1, (total + chunk - 1) / chunk);
+    for (int64_t u = u0; u < u1; ++u) {
+        const int64_t i0 = u * chunk, len = total - i0 < chunk ? total - i0 : chunk;
         if (y + i0 != x + i0) memcpy(y + i0, x + i0, (size_t)len * sizeof(float));
         s->k->act_row(&e, y + i0, (size_t)len);
     }
     return ENGINE_OK;
+}
+
+static engine_status act_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return act_exec_body(s, in, out, scratch, 0, -1, -1);
 }
 
 static engine_status prepare_act(const cpu_prep_ctx *c, cpu_step *s) {
@@ -536,7 +594,9 @@ static inline float bin(int op, float a, float b) {
     }
 }
 
-static engine_status binary_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+static engine_status binary_exec_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+        int tid, int64_t u0, int64_t u1) {
+    (void)tid;
     (void)scratch;
     const int op = s->iparam[0], si = s->iparam[1];
     const int64_t outer = s->iparam[2], mid = s->iparam[3], inner = s->iparam[4];
@@ -545,8 +605,8 @@ static engine_status binary_exec(const cpu_step *s, const void *const *in, void 
     const int64_t total = outer * mid * inner;
     int par = total > PAR_MIN && s->threads > 1;
     if (inner == 1) {
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-        for (int64_t o = 0; o < outer; ++o) {
+        if (u0 < 0) return cpu_run_range(s, in, out, scratch, binary_exec_body, par ? s->threads : 1, (int64_t)(outer));
+        for (int64_t o = (int64_t)u0; o < (int64_t)u1; ++o) {
             const float *b = big + o * mid;
             float *yo = y + o * mid;
             if (si == 1)
@@ -556,8 +616,8 @@ static engine_status binary_exec(const cpu_step *s, const void *const *in, void 
         }
         return ENGINE_OK;
     }
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int64_t r = 0; r < outer * mid; ++r) {
+    if (u0 < 0) return cpu_run_range(s, in, out, scratch, binary_exec_body, par ? s->threads : 1, (int64_t)(outer * mid));
+    for (int64_t r = (int64_t)u0; r < (int64_t)u1; ++r) {
         const float v = sm[r % mid];
         const float *b = big + r * inner;
         float *yr = y + r * inner;
@@ -567,6 +627,10 @@ static engine_status binary_exec(const cpu_step *s, const void *const *in, void 
             for (int64_t i = 0; i < inner; ++i) yr[i] = bin(op, v, b[i]);
     }
     return ENGINE_OK;
+}
+
+static engine_status binary_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return binary_exec_body(s, in, out, scratch, 0, -1, -1);
 }
 
 static engine_status prepare_binary(const cpu_prep_ctx *c, cpu_step *s) {
@@ -619,7 +683,7 @@ static engine_status prepare_binary(const cpu_prep_ctx *c, cpu_step *s) {
     s->iparam[3] = (int)mid;
     s->iparam[4] = (int)inner;
     s->exec = binary_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_%s_%s__omp", n->op_type, mid == total ? "same" : "bcast");
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s_%s__pool", n->op_type, mid == total ? "same" : "bcast");
     (void)c;
     return ENGINE_OK;
 }
@@ -683,7 +747,9 @@ static int strided_geom_of(const engine_node *n, strided_geom *g) {
     return 1;
 }
 
-static engine_status strided_copy_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+static engine_status strided_copy_exec_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+        int tid, int64_t u0, int64_t u1) {
+    (void)tid;
     (void)scratch;
     strided_geom g;
     if (!strided_geom_of(s->node, &g)) return ENGINE_ERR_INVALID_ARGUMENT; /* checked at prepare */
@@ -695,8 +761,8 @@ static engine_status strided_copy_exec(const cpu_step *s, const void *const *in,
     const char *x = in[0];
     char *y = out[0];
     int par = s->threads > 1 && rows > 1 && rows * inner > PAR_MIN;
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int64_t row = 0; row < rows; ++row) {
+    if (u0 < 0) return cpu_run_range(s, in, out, scratch, strided_copy_exec_body, par ? s->threads : 1, (int64_t)(rows));
+    for (int64_t row = (int64_t)u0; row < (int64_t)u1; ++row) {
         int64_t off = g.base, rem = row;
         for (int d = r - 2; d >= 0; --d) {
             off += rem % g.dims[d] * g.st[d];
@@ -717,12 +783,16 @@ static engine_status strided_copy_exec(const cpu_step *s, const void *const *in,
     return ENGINE_OK;
 }
 
+static engine_status strided_copy_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return strided_copy_exec_body(s, in, out, scratch, 0, -1, -1);
+}
+
 static engine_status prepare_strided_copy(const cpu_prep_ctx *c, cpu_step *s) {
     (void)c;
     strided_geom g;
     if (s->node->n_inputs < 1 || s->node->n_outputs < 1 || !strided_geom_of(s->node, &g)) return ENGINE_ERR_UNSUPPORTED;
     s->exec = strided_copy_exec;
-    snprintf(s->kernel, sizeof s->kernel, "x%d_%s_%s__omp", (int)(8 * elem_size(s->node->outputs[0]->dtype)),
+    snprintf(s->kernel, sizeof s->kernel, "x%d_%s_%s__pool", (int)(8 * elem_size(s->node->outputs[0]->dtype)),
              s->node->op == ENGINE_OP_Transpose ? "transpose" : "slice", g.st[g.rank - 1] == 1 ? "memcpy" : "strided");
     return ENGINE_OK;
 }

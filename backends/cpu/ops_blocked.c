@@ -54,16 +54,42 @@ static int same_dims(const engine_value *a, const engine_value *b) {
  * l * HW + p in NCHW and at p * VL + l blocked. Tiles of (channel block,
  * CVT_TILE pixels) are the units of the threads. */
 static inline void convert_vl(const int vl, const int to_blk, int C, size_t HW, const float *src, float *dst,
-                              int threads) {
+                              int threads, int64_t u0, int64_t u1);
+
+typedef struct convert_ctx {
+    int vl, to_blk, C;
+    size_t HW;
+    const float *src;
+    float *dst;
+} convert_ctx;
+
+static void convert_task(void *vc, int tid, int64_t u0, int64_t u1) {
+    (void)tid;
+    const convert_ctx *c = vc;
+    /* one inlined copy per (VL, direction), as before */
+    if (c->vl == 16 && c->to_blk) convert_vl(16, 1, c->C, c->HW, c->src, c->dst, 1, u0, u1);
+    else if (c->vl == 16) convert_vl(16, 0, c->C, c->HW, c->src, c->dst, 1, u0, u1);
+    else if (c->to_blk) convert_vl(8, 1, c->C, c->HW, c->src, c->dst, 1, u0, u1);
+    else convert_vl(8, 0, c->C, c->HW, c->src, c->dst, 1, u0, u1);
+}
+
+/* u0 < 0: the whole image on up to `threads` threads; else units [u0, u1). */
+static inline void convert_vl(const int vl, const int to_blk, int C, size_t HW, const float *src, float *dst,
+                              int threads, int64_t u0, int64_t u1) {
     const int CB = (C + vl - 1) / vl;
     const size_t tiles = (HW + CVT_TILE - 1) / CVT_TILE;
     const size_t nl_st = HW, nl_px = 1, bl_st = 1, bl_px = (size_t)vl; /* NCHW / blocked: lane, pixel strides */
     const size_t sl = to_blk ? nl_st : bl_st, sp = to_blk ? nl_px : bl_px;
     const size_t dl = to_blk ? bl_st : nl_st, dp = to_blk ? bl_px : nl_px;
     const int par = threads > 1 && (size_t)C * HW > BLK_PAR_MIN;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads) if (par)
-    for (int cb = 0; cb < CB; ++cb)
-        for (size_t t = 0; t < tiles; ++t) {
+    if (u0 < 0) {
+        convert_ctx c = {vl, to_blk, C, HW, src, dst};
+        cpu_parallel_for(par ? threads : 1, (int64_t)CB * (int64_t)tiles, 0, convert_task, &c);
+        return;
+    }
+    for (int64_t q = u0; q < u1; ++q) {
+            const int cb = (int)(q / (int64_t)tiles);
+            const size_t t = (size_t)(q % (int64_t)tiles);
             const size_t p0 = t * CVT_TILE, np = HW - p0 < CVT_TILE ? HW - p0 : CVT_TILE;
             const size_t base = (size_t)cb * (size_t)vl * HW;
             const int nl = C - cb * vl < vl ? C - cb * vl : vl;
@@ -80,13 +106,13 @@ static inline void convert_vl(const int vl, const int to_blk, int C, size_t HW, 
 }
 
 void cpu_blk_from_nchw(int vl, int C, size_t HW, const float *x, float *xb, int threads) {
-    if (vl == 16) convert_vl(16, 1, C, HW, x, xb, threads);
-    else convert_vl(8, 1, C, HW, x, xb, threads);
+    if (vl == 16) convert_vl(16, 1, C, HW, x, xb, threads, -1, -1);
+    else convert_vl(8, 1, C, HW, x, xb, threads, -1, -1);
 }
 
 void cpu_blk_to_nchw(int vl, int C, size_t HW, const float *xb, float *x, int threads) {
-    if (vl == 16) convert_vl(16, 0, C, HW, xb, x, threads);
-    else convert_vl(8, 0, C, HW, xb, x, threads);
+    if (vl == 16) convert_vl(16, 0, C, HW, xb, x, threads, -1, -1);
+    else convert_vl(8, 0, C, HW, xb, x, threads, -1, -1);
 }
 
 /* Zeros the padding lanes of N images [CB][HW][vl] of C channels. */
@@ -118,7 +144,13 @@ static inline void pool_tap(const int vl, int avg, float *acc, const float *px) 
     }
 }
 
-static inline void pool_vl(const int vl, const cpu_step *s, const float *x, float *y) {
+static engine_status pool_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch, int tid,
+                                   int64_t u0, int64_t u1);
+
+static inline void pool_vl(const int vl, const cpu_step *s, const void *const *in, void *const *out, int64_t u0,
+                           int64_t u1) {
+    const float *x = in[0];
+    float *y = out[0];
     const engine_node *n = s->node;
     const engine_pool_params *p = n->params;
     const engine_value *xv = n->inputs[0], *yv = n->outputs[0];
@@ -129,9 +161,10 @@ static inline void pool_vl(const int vl, const cpu_step *s, const float *x, floa
     const int64_t DH = p->dilation[0] > 0 ? p->dilation[0] : 1, DW = p->dilation[1] > 0 ? p->dilation[1] : 1;
     const int64_t PT = p->pad_begin[0], PL = p->pad_begin[1], PB = p->pad_end[0], PR = p->pad_end[1];
     const int par = s->threads > 1 && N * CB * OH * OW * KH * KW * vl > BLK_PAR_MIN;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(s->threads) if (par)
-    for (int64_t r = 0; r < N * CB; ++r)
-        for (int64_t oh = 0; oh < OH; ++oh) {
+    if (u0 < 0) cpu_run_range(s, in, out, NULL, pool_blk_body, par ? s->threads : 1, N * CB * OH);
+    else
+        for (int64_t q = u0; q < u1; ++q) {
+            const int64_t r = q / OH, oh = q % OH;
             const float *xc = x + (size_t)(r * H * W) * (size_t)vl;
             float *yr = y + (size_t)((r * OH + oh) * OW) * (size_t)vl;
             const int64_t h0 = oh * SH - PT;
@@ -170,14 +203,21 @@ static inline void pool_vl(const int vl, const cpu_step *s, const float *x, floa
                 }
             }
         }
+    if (u0 >= 0) return;
     /* a window with no tap in the image gives -inf / NaN in every lane */
     zero_pad_lanes(vl, N, (int)C, (size_t)(OH * OW), y);
 }
 
+static engine_status pool_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch, int tid,
+                                   int64_t u0, int64_t u1) {
+    (void)scratch, (void)tid;
+    if (s->blk_vl == 16) pool_vl(16, s, in, out, u0, u1);
+    else pool_vl(8, s, in, out, u0, u1);
+    return ENGINE_OK;
+}
+
 static engine_status pool_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
-    (void)scratch;
-    if (s->blk_vl == 16) pool_vl(16, s, in[0], out[0]);
-    else pool_vl(8, s, in[0], out[0]);
+    pool_blk_body(s, in, out, scratch, 0, -1, -1);
     return ENGINE_OK;
 }
 
@@ -192,13 +232,20 @@ static int pool_takes(const engine_node *n) {
 }
 
 /* ---- GlobalAveragePool / GlobalMaxPool: [N, C, H, W] -> [N, C, 1, 1] ---- */
-static inline void gpool_vl(const int vl, const cpu_step *s, const float *x, float *y) {
+static engine_status gpool_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch, int tid,
+                                   int64_t u0, int64_t u1);
+
+static inline void gpool_vl(const int vl, const cpu_step *s, const void *const *in, void *const *out, int64_t u0,
+                            int64_t u1) {
+    const float *x = in[0];
+    float *y = out[0];
     const engine_value *xv = s->node->inputs[0];
     const int64_t N = xv->dims[0], C = xv->dims[1], HW = xv->dims[2] * xv->dims[3], CB = (C + vl - 1) / vl;
     const int avg = s->iparam[0];
     const int par = s->threads > 1 && N * CB * HW * vl > BLK_PAR_MIN;
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int64_t r = 0; r < N * CB; ++r) {
+    if (u0 < 0) cpu_run_range(s, in, out, NULL, gpool_blk_body, par ? s->threads : 1, N * CB);
+    else
+        for (int64_t r = u0; r < u1; ++r) {
         const float *xc = x + (size_t)(r * HW) * (size_t)vl;
         float acc[16];
         for (int l = 0; l < vl; ++l) acc[l] = avg ? 0.0f : (HW ? xc[l] : NAN);
@@ -206,13 +253,20 @@ static inline void gpool_vl(const int vl, const cpu_step *s, const float *x, flo
         float *py = y + (size_t)r * (size_t)vl;
         for (int l = 0; l < vl; ++l) py[l] = avg ? (HW ? acc[l] / (float)HW : NAN) : acc[l];
     }
+    if (u0 >= 0) return;
     zero_pad_lanes(vl, N, (int)C, 1, y);
 }
 
+static engine_status gpool_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch, int tid,
+                                   int64_t u0, int64_t u1) {
+    (void)scratch, (void)tid;
+    if (s->blk_vl == 16) gpool_vl(16, s, in, out, u0, u1);
+    else gpool_vl(8, s, in, out, u0, u1);
+    return ENGINE_OK;
+}
+
 static engine_status gpool_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
-    (void)scratch;
-    if (s->blk_vl == 16) gpool_vl(16, s, in[0], out[0]);
-    else gpool_vl(8, s, in[0], out[0]);
+    gpool_blk_body(s, in, out, scratch, 0, -1, -1);
     return ENGINE_OK;
 }
 
@@ -245,8 +299,9 @@ static int act_of(const engine_node *n, engine_epilogue *e) {
     return 1;
 }
 
-static engine_status act_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
-    (void)scratch;
+static engine_status act_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch, int tid,
+                                   int64_t u0, int64_t u1) {
+    (void)scratch, (void)tid;
     engine_epilogue e;
     act_of(s->node, &e);
     const engine_value *y = s->node->outputs[0];
@@ -257,14 +312,19 @@ static engine_status act_blk_exec(const cpu_step *s, const void *const *in, void
     float *yp = out[0];
     const size_t chunk = 4096, chunks = (total + chunk - 1) / chunk;
     const int par = s->threads > 1 && total > BLK_PAR_MIN;
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (size_t i = 0; i < chunks; ++i) {
+    if (u0 < 0) cpu_run_range(s, in, out, NULL, act_blk_body, par ? s->threads : 1, (int64_t)chunks);
+    else
+        for (size_t i = (size_t)u0; i < (size_t)u1; ++i) {
         const size_t i0 = i * chunk, len = total - i0 < chunk ? total - i0 : chunk;
         if (yp + i0 != x + i0) memcpy(yp + i0, x + i0, len * sizeof(float));
         s->k->act_row(&e, yp + i0, len);
     }
-    zero_pad_lanes(vl, y->dims[0], C, HW, yp);
+    if (u0 < 0) zero_pad_lanes(vl, y->dims[0], C, HW, yp);
     return ENGINE_OK;
+}
+
+static engine_status act_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return act_blk_body(s, in, out, scratch, 0, -1, -1);
 }
 
 static int act_takes(const engine_node *n) {
@@ -289,7 +349,12 @@ static inline float bb(int op, float a, float b) {
     }
 }
 
-static inline void binary_vl(const int vl, const cpu_step *s, const void *const *in, float *y) {
+static engine_status binary_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch, int tid,
+                                   int64_t u0, int64_t u1);
+
+static inline void binary_vl(const int vl, const cpu_step *s, const void *const *in, void *const *out, int64_t u0,
+                             int64_t u1) {
+    float *y = out[0];
     const engine_value *yv = s->node->outputs[0];
     const int op = s->iparam[0], form = s->iparam[1], si = s->iparam[2];
     const int64_t N = yv->dims[0], C = yv->dims[1], HW = yv->dims[2] * yv->dims[3], CB = (C + vl - 1) / vl;
@@ -298,14 +363,16 @@ static inline void binary_vl(const int vl, const cpu_step *s, const void *const 
     if (form == 0) {
         const float *a = in[0], *b = in[1];
         const size_t total = (size_t)N * img;
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-        for (size_t i = 0; i < total; ++i) y[i] = bb(op, a[i], b[i]);
+        if (u0 < 0) cpu_run_range(s, in, out, NULL, binary_blk_body, par ? s->threads : 1, (int64_t)total);
+        else
+            for (size_t i = (size_t)u0; i < (size_t)u1; ++i) y[i] = bb(op, a[i], b[i]);
     } else {
         const float *big = in[1 - si], *sm = in[si];
         const engine_value *sv = s->node->inputs[si];
         const int per_image = form == 1 && sv->dims[0] == N && N > 1;
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-        for (int64_t r = 0; r < N * CB; ++r) {
+        if (u0 < 0) cpu_run_range(s, in, out, NULL, binary_blk_body, par ? s->threads : 1, N * CB);
+        else
+            for (int64_t r = u0; r < u1; ++r) {
             const int64_t n = r / CB, cb = r % CB;
             float v[16];
             for (int l = 0; l < vl; ++l) {
@@ -327,13 +394,19 @@ static inline void binary_vl(const int vl, const cpu_step *s, const void *const 
             }
         }
     }
-    if (op == BB_DIV || form == 2) zero_pad_lanes(vl, N, (int)C, (size_t)HW, y);
+    if (u0 < 0 && (op == BB_DIV || form == 2)) zero_pad_lanes(vl, N, (int)C, (size_t)HW, y);
+}
+
+static engine_status binary_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch, int tid,
+                                   int64_t u0, int64_t u1) {
+    (void)scratch, (void)tid;
+    if (s->blk_vl == 16) binary_vl(16, s, in, out, u0, u1);
+    else binary_vl(8, s, in, out, u0, u1);
+    return ENGINE_OK;
 }
 
 static engine_status binary_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
-    (void)scratch;
-    if (s->blk_vl == 16) binary_vl(16, s, in, out[0]);
-    else binary_vl(8, s, in, out[0]);
+    binary_blk_body(s, in, out, scratch, 0, -1, -1);
     return ENGINE_OK;
 }
 
@@ -422,7 +495,7 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
         s->iparam[0] = n->op == ENGINE_OP_AveragePool;
         s->iparam[1] = p->count_include_pad;
         s->exec = pool_blk_exec;
-        snprintf(s->kernel, sizeof s->kernel, "f32_%s%dx%ds%d_nchw%dc__omp",
+        snprintf(s->kernel, sizeof s->kernel, "f32_%s%dx%ds%d_nchw%dc__pool",
                  s->iparam[0] ? "avgpool" : "maxpool", (int)p->kernel[0], (int)p->kernel[1], (int)p->stride[0], vl);
         return ENGINE_OK;
     }
@@ -430,7 +503,7 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     case ENGINE_OP_GlobalMaxPool:
         s->iparam[0] = n->op == ENGINE_OP_GlobalAveragePool;
         s->exec = gpool_blk_exec;
-        snprintf(s->kernel, sizeof s->kernel, "f32_global%spool_nchw%dc__omp", s->iparam[0] ? "avg" : "max", vl);
+        snprintf(s->kernel, sizeof s->kernel, "f32_global%spool_nchw%dc__pool", s->iparam[0] ? "avg" : "max", vl);
         return ENGINE_OK;
     case ENGINE_OP_Add:
     case ENGINE_OP_Sub:
@@ -442,7 +515,7 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
         s->iparam[2] = si;
         s->blk_in_mask = form == 0 ? 3u : 1u << (1 - si);
         s->exec = binary_blk_exec;
-        snprintf(s->kernel, sizeof s->kernel, "f32_%s_%s_nchw%dc__omp", n->op_type,
+        snprintf(s->kernel, sizeof s->kernel, "f32_%s_%s_nchw%dc__pool", n->op_type,
                  form == 0 ? "same" : form == 1 ? "channel" : "scalar", vl);
         return ENGINE_OK;
     }

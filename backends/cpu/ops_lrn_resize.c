@@ -23,9 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #elif defined(__aarch64__) && defined(__ARM_NEON)
@@ -38,13 +36,6 @@
 /* Below this many output elements a node runs on one thread (as ops.c). */
 #define PAR_MIN 16384
 
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 /* ---- LRN ----
  * A unit is LRN_BLOCK pixels of one (n, c) plane: the window's squares are
@@ -78,7 +69,9 @@ static void div_pow075(const float *x, const float *d, float *y, int64_t n) {
     }
 }
 
-static engine_status lrn_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+static engine_status lrn_exec_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+        int tid, int64_t u0, int64_t u1) {
+    (void)tid;
     (void)scratch;
     const engine_value *xv = s->node->inputs[0];
     const engine_scalar_params *p = s->node->params;
@@ -90,8 +83,8 @@ static engine_status lrn_exec(const cpu_step *s, const void *const *in, void *co
     float *y = out[0];
     const int64_t units = xv->dims[0] * C * nb;
     int par = s->threads > 1 && engine_value_numel(xv) > PAR_MIN && units > 1;
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int64_t u = 0; u < units; ++u) {
+    if (u0 < 0) return cpu_run_range(s, in, out, scratch, lrn_exec_body, par ? s->threads : 1, (int64_t)(units));
+    for (int64_t u = (int64_t)u0; u < (int64_t)u1; ++u) {
         const int64_t nc = u / nb, i0 = u % nb * LRN_BLOCK, c = nc % C;
         const int64_t len = plane - i0 < LRN_BLOCK ? plane - i0 : LRN_BLOCK;
         const int64_t c0 = c - lo < 0 ? 0 : c - lo, c1 = c + hi >= C ? C - 1 : c + hi;
@@ -111,6 +104,10 @@ static engine_status lrn_exec(const cpu_step *s, const void *const *in, void *co
             for (int64_t i = 0; i < len; ++i) yc[i] = xc[i] / powf(d[i], beta);
     }
     return ENGINE_OK;
+}
+
+static engine_status lrn_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return lrn_exec_body(s, in, out, scratch, 0, -1, -1);
 }
 
 engine_status cpu_prepare_lrn(const cpu_prep_ctx *c, cpu_step *s) {
@@ -135,7 +132,7 @@ engine_status cpu_prepare_lrn(const cpu_prep_ctx *c, cpu_step *s) {
     s->iparam[2] = (int)nb;
     s->iparam[3] = kind;
     s->exec = lrn_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_lrn_nchw%s__omp", kind == LRN_POW_075 ? "_beta075" : "");
+    snprintf(s->kernel, sizeof s->kernel, "f32_lrn_nchw%s__pool", kind == LRN_POW_075 ? "_beta075" : "");
     return ENGINE_OK;
 }
 
@@ -201,7 +198,9 @@ static void resize_row_w(const float *row, resize_tap2 tw, int64_t OW, float *ds
     }
 }
 
-static engine_status resize_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+static engine_status resize_exec_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+        int tid, int64_t u0, int64_t u1) {
+    (void)tid;
     const engine_value *xv = s->node->inputs[0], *yv = s->node->outputs[0];
     const int64_t NC = yv->dims[0] * yv->dims[1], IH = xv->dims[2], IW = xv->dims[3], OH = yv->dims[2],
                   OW = yv->dims[3];
@@ -212,8 +211,8 @@ static engine_status resize_exec(const cpu_step *s, const void *const *in, void 
     int par = s->threads > 1 && NC * OH * OW > PAR_MIN && units > 1;
     if (!linear) {
         const int32_t *ix = s->prep, *iy = ix + OW;
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-        for (int64_t u = 0; u < units; ++u) {
+        if (u0 < 0) return cpu_run_range(s, in, out, scratch, resize_exec_body, par ? s->threads : 1, (int64_t)(units));
+        for (int64_t u = (int64_t)u0; u < (int64_t)u1; ++u) {
             const int64_t nc = u / nbh, oh0 = u % nbh * rb, oh1 = oh0 + rb < OH ? oh0 + rb : OH;
             const float *xp = x + nc * IH * IW;
             float *yp = y + nc * OH * OW;
@@ -231,8 +230,8 @@ static engine_status resize_exec(const cpu_step *s, const void *const *in, void 
         return ENGINE_OK;
     }
     const resize_tap2 tw = tap2_at(s->prep, 0, OW), th = tap2_at(s->prep, OW, OH);
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int64_t u = 0; u < units; ++u) {
+    if (u0 < 0) return cpu_run_range(s, in, out, scratch, resize_exec_body, par ? s->threads : 1, (int64_t)(units));
+    for (int64_t u = (int64_t)u0; u < (int64_t)u1; ++u) {
         const int64_t nc = u / nbh, oh0 = u % nbh * rb, oh1 = oh0 + rb < OH ? oh0 + rb : OH;
         const float *xp = x + nc * IH * IW;
         float *yp = y + nc * OH * OW;
@@ -240,7 +239,7 @@ static engine_status resize_exec(const cpu_step *s, const void *const *in, void 
         float *buf[2] = {NULL, NULL};
         int64_t held[2] = {-1, -1};
         if (!wkeep) {
-            buf[0] = (float *)scratch + (size_t)thread_id() * 2 * (size_t)rowf;
+            buf[0] = (float *)scratch + (size_t)tid * 2 * (size_t)rowf;
             buf[1] = buf[0] + rowf;
         }
         for (int64_t oh = oh0; oh < oh1; ++oh) {
@@ -278,6 +277,10 @@ static engine_status resize_exec(const cpu_step *s, const void *const *in, void 
     return ENGINE_OK;
 }
 
+static engine_status resize_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return resize_exec_body(s, in, out, scratch, 0, -1, -1);
+}
+
 int cpu_resize_takes(const engine_node *n) {
     const engine_resize_params *p = n->params;
     if (!p || n->op != ENGINE_OP_Resize || n->n_inputs < 1 || n->n_outputs < 1) return 0;
@@ -303,7 +306,13 @@ int cpu_resize_takes(const engine_node *n) {
  * pixel, the same taps and the same float operations per lane as above
  * (W first, then H), so the results are those of the NCHW kernel. Units:
  * (image x channel block x output row). */
-static inline void resize_blk_vl(const int vl, const cpu_step *s, const float *x, float *y) {
+static engine_status resize_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch, int tid,
+                                   int64_t u0, int64_t u1);
+
+static inline void resize_blk_vl(const int vl, const cpu_step *s, const void *const *in, void *const *out,
+                                 int64_t u0, int64_t u1) {
+    const float *x = in[0];
+    float *y = out[0];
     const engine_value *xv = s->node->inputs[0], *yv = s->node->outputs[0];
     const int64_t N = yv->dims[0], C = yv->dims[1], IH = xv->dims[2], IW = xv->dims[3], OH = yv->dims[2],
                   OW = yv->dims[3], CB = (C + vl - 1) / vl, units = N * CB * OH;
@@ -311,8 +320,11 @@ static inline void resize_blk_vl(const int vl, const cpu_step *s, const float *x
     const int par = s->threads > 1 && N * CB * OH * OW * vl > PAR_MIN && units > 1;
     const int32_t *ix = s->prep, *iy = ix + OW;
     const resize_tap2 tw = tap2_at(s->prep, 0, OW), th = tap2_at(s->prep, OW, OH);
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (par)
-    for (int64_t u = 0; u < units; ++u) {
+    if (u0 < 0) {
+        cpu_run_range(s, in, out, NULL, resize_blk_body, par ? s->threads : 1, units);
+        return;
+    }
+    for (int64_t u = u0; u < u1; ++u) {
         const int64_t r = u / OH, oh = u % OH;
         const float *xp = x + (size_t)(r * IH * IW) * (size_t)vl;
         float *yr = y + (size_t)((r * OH + oh) * OW) * (size_t)vl;
@@ -353,10 +365,16 @@ static inline void resize_blk_vl(const int vl, const cpu_step *s, const float *x
     }
 }
 
+static engine_status resize_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch, int tid,
+                                   int64_t u0, int64_t u1) {
+    (void)scratch, (void)tid;
+    if (s->blk_vl == 16) resize_blk_vl(16, s, in, out, u0, u1);
+    else resize_blk_vl(8, s, in, out, u0, u1);
+    return ENGINE_OK;
+}
+
 static engine_status resize_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
-    (void)scratch;
-    if (s->blk_vl == 16) resize_blk_vl(16, s, in[0], out[0]);
-    else resize_blk_vl(8, s, in[0], out[0]);
+    resize_blk_body(s, in, out, scratch, 0, -1, -1);
     return ENGINE_OK;
 }
 
@@ -367,7 +385,7 @@ engine_status cpu_prepare_resize_blocked(const cpu_prep_ctx *c, cpu_step *s, int
     s->blk_vl = vl;
     s->blk_in_mask = 1u;
     s->exec = resize_blk_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_resize_%s_nchw%dc__omp", s->iparam[0] ? "linear" : "nearest", vl);
+    snprintf(s->kernel, sizeof s->kernel, "f32_resize_%s_nchw%dc__pool", s->iparam[0] ? "linear" : "nearest", vl);
     return ENGINE_OK;
 }
 
@@ -414,6 +432,6 @@ engine_status cpu_prepare_resize(const cpu_prep_ctx *c, cpu_step *s) {
     const size_t threads = (size_t)(c->threads > 1 ? c->threads : 1);
     s->scratch_bytes = linear && !wkeep ? threads * 2 * (size_t)rowf * sizeof(float) : 0;
     s->exec = resize_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_resize_%s_nchw__omp", linear ? "linear" : "nearest");
+    snprintf(s->kernel, sizeof s->kernel, "f32_resize_%s_nchw__pool", linear ? "linear" : "nearest");
     return ENGINE_OK;
 }

@@ -17,6 +17,7 @@
 
 #include "cpu_blocked.h"
 #include "cpu_internal.h"
+#include "cpu_test_pool.h"
 
 static double now(void) {
     struct timespec t;
@@ -47,6 +48,7 @@ int main(int argc, char **argv) {
     if (d.C < 1 || d.H < 1 || d.W < 1 || d.M < 1 || d.KH < 1 || d.SH < 1 || d.PT < 0 || d.group < 1 ||
         d.C % d.group || d.M % d.group || d.threads < 1 || R < 1)
         return 2;
+    if (d.threads > 1 && test_pool_bind(d.threads) != 0) return 1;
     d.OH = (d.H + 2 * d.PT - d.KH) / d.SH + 1;
     d.OW = (d.W + 2 * d.PL - d.KW) / d.SW + 1;
     d.epi.act = ENGINE_ACT_RELU;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cpu_internal.h"
+#include "cpu_test_pool.h"
 
 typedef struct bmat {
     const float *b; /* K x N row major */
@@ -43,6 +44,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bench_cpu_gemm [M N K [threads [reps]]]\n");
         return 2;
     }
+    if (T > 1 && test_pool_bind(T) != 0) return 1;
     const cpu_kernels *k = cpu_kernels_for(cpu_isa_select(NULL));
     float *A = aalloc(sizeof(float) * (size_t)M * K), *B = aalloc(sizeof(float) * (size_t)K * N);
     float *C = aalloc(sizeof(float) * (size_t)M * N), *bias = aalloc(sizeof(float) * (size_t)M);

@@ -32,6 +32,7 @@
 #include "cpu_blocked.h"
 
 #include "cpu_test_util.h"
+#include "cpu_test_pool.h"
 
 /* The ISAs this machine runs that have a blocked layout. */
 static int blk_isa_list(cpu_isa *out) {
@@ -450,5 +451,5 @@ int main(void) {
         cmocka_unit_test(test_direct_blk),
         cmocka_unit_test(test_dw_blk),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, test_pool_setup, test_pool_teardown);
 }

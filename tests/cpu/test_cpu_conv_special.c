@@ -35,6 +35,7 @@
 #include "ref_kernels.h"
 
 #include "cpu_test_util.h"
+#include "cpu_test_pool.h"
 
 /* ---- one conv case ---- */
 
@@ -549,5 +550,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_winograd_applies),
         cmocka_unit_test(test_winograd),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, test_pool_setup, test_pool_teardown);
 }

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "cpu_internal.h"
+#include "cpu_test_pool.h"
 
 typedef struct bmat {
     const float *b; /* K x N row major */
@@ -196,5 +197,5 @@ int main(void) {
         cmocka_unit_test(every_activation),
         cmocka_unit_test(activation_extremes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, test_pool_setup, test_pool_teardown);
 }

@@ -138,10 +138,9 @@ static void own_contexts(const char *backend, int threads) {
 }
 
 /* The cpu session's own worker threads: 2, or $ENGINE_TEST_CPU_THREADS.
- * The ThreadSanitizer run sets 1: the cpu backend parallelises with
- * OpenMP, and libgomp's barriers are not instrumented, so TSan would report
- * every hand-over between its workers; what that run checks is threads of
- * the application, each with its own context. */
+ * The cpu backend's threads are its own pool (backends/cpu/cpu_pool.c,
+ * pthreads and C11 atomics), so the ThreadSanitizer run checks them too
+ * (tools/test.sh sets 2). */
 static int cpu_threads(void) {
     const char *e = getenv("ENGINE_TEST_CPU_THREADS");
     int n = e ? atoi(e) : 2;
