@@ -48,6 +48,7 @@ typedef struct options {
     unsigned seed;
     const char *plugins[MAX_IO]; /* --plugin FILE, in order */
     int n_plugins;
+    const char *spin;            /* --spin latency|default|shared|none|US */
     const char *shapes[MAX_IO]; /* --shape NAME=DIMS, in order */
     int n_shapes;
 } options;
@@ -71,6 +72,8 @@ static void usage(FILE *f) {
             "  --threads N, --device SPEC, --plugin FILE (repeatable), --no-fuse,\n"
             "  --strict                 fail instead of falling back to another backend\n"
             "  --seed N                 seed of the random inputs (default 42)\n"
+            "  --spin latency|default|shared|none|US  how the cpu backend's idle threads wait: spin 2 ms,\n"
+            "                           100 us (default), or sleep at once (cores shared with other work)\n"
             "  --shape NAME=DIMS        dims of input NAME (e.g. x=1x3x320x320; repeatable): binds the model's\n"
             "                           symbolic dims, compiles that shape ahead and shapes the random input\n"
             "  --precision fp32|fp16    storage precision where a backend offers fp16 (opencl)\n"
@@ -332,7 +335,7 @@ static int list_backends(engine_context *ctx) {
 enum {
     OPT_OUTPUT_DIR = 256, OPT_IMAGE, OPT_SIZE, OPT_MEAN, OPT_STD, OPT_TOP, OPT_BENCH, OPT_WARMUP, OPT_PROFILE,
     OPT_TRACE, OPT_JSON, OPT_DUMP, OPT_THREADS, OPT_DEVICE, OPT_PLUGIN, OPT_NO_FUSE, OPT_STRICT, OPT_LIST,
-    OPT_VERSION, OPT_HELP, OPT_SEED, OPT_PRECISION, OPT_TUNE, OPT_SHAPE
+    OPT_VERSION, OPT_HELP, OPT_SEED, OPT_PRECISION, OPT_TUNE, OPT_SHAPE, OPT_SPIN
 };
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -350,7 +353,7 @@ static int parse_args(int argc, char **argv, options *o) {
         {"list-backends", no_argument, 0, OPT_LIST}, {"version", no_argument, 0, OPT_VERSION},
         {"help", no_argument, 0, OPT_HELP}, {"seed", required_argument, 0, OPT_SEED},
         {"precision", required_argument, 0, OPT_PRECISION}, {"tune", required_argument, 0, OPT_TUNE},
-        {"shape", required_argument, 0, OPT_SHAPE}, {0, 0, 0, 0}};
+        {"shape", required_argument, 0, OPT_SHAPE}, {"spin", required_argument, 0, OPT_SPIN}, {0, 0, 0, 0}};
     o->warmup = -1;
     o->seed = 42;
     int c;
@@ -393,6 +396,14 @@ static int parse_args(int argc, char **argv, options *o) {
             o->tune = optarg;
             bad = strcmp(optarg, "none") != 0 && strcmp(optarg, "fast") != 0 && strcmp(optarg, "full") != 0;
             break;
+        case OPT_SPIN: {
+            o->spin = optarg;
+            char *end = NULL;
+            long us = strtol(optarg, &end, 10);
+            bad = !(strcmp(optarg, "latency") == 0 || strcmp(optarg, "default") == 0 || strcmp(optarg, "shared") == 0 ||
+                    strcmp(optarg, "none") == 0 || (end != optarg && !*end && us >= 0));
+            break;
+        }
         case OPT_SHAPE:
             if (o->n_shapes >= MAX_IO) return fail("too many --shape options", NULL) ? 2 : 2;
             o->shapes[o->n_shapes++] = optarg;
@@ -538,6 +549,7 @@ int main(int argc, char **argv) {
     so.device = o.device;
     so.precision = o.precision;
     so.tune = o.tune;
+    so.spin = o.spin;
     so.profile = o.profile || o.trace;
     for (int k = 0; k < o.n_shapes; ++k) {
         size_t len = strlen(shapes_opt);

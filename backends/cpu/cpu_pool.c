@@ -340,7 +340,10 @@ int cpu_pool_shared_from_env(void) {
 }
 
 int cpu_pool_spin_from_env(void) {
-    const char *e = getenv("ENGINE_CPU_SPIN");
+    return cpu_pool_spin_parse(getenv("ENGINE_CPU_SPIN"));
+}
+
+int cpu_pool_spin_parse(const char *e) {
     if (!e || !*e || strcmp(e, "default") == 0) return CPU_POOL_SPIN_DEFAULT_US;
     if (strcmp(e, "latency") == 0) return 2000;
     if (strcmp(e, "shared") == 0 || strcmp(e, "none") == 0) return 0;

@@ -82,6 +82,8 @@ void cpu_parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, voi
  * "latency" (2000), "default" (CPU_POOL_SPIN_DEFAULT_US), "shared" or
  * "none" (0). Unset, empty or unreadable: the default. */
 int cpu_pool_spin_from_env(void);
+/* The same from a setting (engine_session_options.spin): NULL or bad: the default. */
+int cpu_pool_spin_parse(const char *setting);
 
 /* The number of CPUs this process may use: its affinity mask, lowered to
  * the cgroup v2 CPU quota (/sys/fs/cgroup/cpu.max, rounded up); at least

@@ -698,7 +698,8 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
     s->threads = config->threads;
     if (s->threads <= 0) s->threads = cpu_available_cpus();
     if (s->threads > POOL_THREADS_MAX) s->threads = POOL_THREADS_MAX;
-    s->spin_us = cpu_pool_spin_from_env();
+    /* The session's setting (appended to the config), else the environment. */
+    s->spin_us = config->spin ? cpu_pool_spin_parse(config->spin) : cpu_pool_spin_from_env();
     s->shared_pool = cpu_pool_shared_from_env();
     engine_status pst = s->shared_pool ? cpu_pool_acquire_shared(s->spin_us, &s->pool)
                                        : cpu_pool_create(&s->a, s->threads, s->spin_us, &s->pool);

@@ -34,7 +34,7 @@ typedef struct eng_binst {
     struct eng_backend *mod;
     void *state;
     int threads;
-    char *device, *precision, *tune; /* never NULL ("" for the default) */
+    char *device, *precision, *tune, *spin; /* never NULL ("" for the default) */
     struct eng_binst *next;
 } eng_binst;
 

@@ -219,6 +219,7 @@ void engine_context_destroy(engine_context *ctx) {
             eng_free(ctx, i->device);
             eng_free(ctx, i->precision);
             eng_free(ctx, i->tune);
+            eng_free(ctx, i->spin);
             eng_free(ctx, i);
         }
         eng_free(ctx, b->name);
@@ -261,10 +262,10 @@ engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engi
     static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena};
     int threads = o ? o->threads : 0;
     const char *device = opt_str(o ? o->device : NULL), *precision = opt_str(o ? o->precision : NULL),
-               *tune = opt_str(o ? o->tune : NULL);
+               *tune = opt_str(o ? o->tune : NULL), *spin = opt_str(o ? o->spin : NULL);
     for (eng_binst *i = b->insts; i; i = i->next)
         if (i->threads == threads && !strcmp(i->device, device) && !strcmp(i->precision, precision) &&
-            !strcmp(i->tune, tune)) {
+            !strcmp(i->tune, tune) && !strcmp(i->spin, spin)) {
             *out = i;
             return ENGINE_OK;
         }
@@ -273,12 +274,14 @@ engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engi
         inst->device = eng_strdup(ctx, device);
         inst->precision = eng_strdup(ctx, precision);
         inst->tune = eng_strdup(ctx, tune);
+        inst->spin = eng_strdup(ctx, spin);
     }
-    if (!inst || !inst->device || !inst->precision || !inst->tune) {
+    if (!inst || !inst->device || !inst->precision || !inst->tune || !inst->spin) {
         if (inst) {
             eng_free(ctx, inst->device);
             eng_free(ctx, inst->precision);
             eng_free(ctx, inst->tune);
+            eng_free(ctx, inst->spin);
         }
         eng_free(ctx, inst);
         return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory starting backend '%s'", b->name);
@@ -294,6 +297,7 @@ engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engi
     cfg.device = device[0] ? device : NULL;
     cfg.precision = precision[0] ? precision : NULL;
     cfg.tune = tune[0] ? tune : NULL;
+    cfg.spin = spin[0] ? spin : NULL;
     cfg.host = &host;
     char err[512] = "";
     engine_status st = b->iface->create(&cfg, &inst->state, err, sizeof err);
@@ -301,6 +305,7 @@ engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engi
         eng_free(ctx, inst->device);
         eng_free(ctx, inst->precision);
         eng_free(ctx, inst->tune);
+        eng_free(ctx, inst->spin);
         eng_free(ctx, inst);
         return eng_error(ctx, st, "backend '%s' failed to start: %s", b->name, err[0] ? err : engine_status_str(st));
     }

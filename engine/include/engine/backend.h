@@ -83,6 +83,9 @@ typedef struct engine_backend_config {
      * "none" (NULL: the backend's own default), "fast" or "full".
      * Appended: a backend must accept a config without it (NULL). */
     const char *tune;
+    /* How idle worker threads wait, where a backend has a pool (cpu):
+     * engine_session_options.spin. Appended: NULL from older engines. */
+    const char *spin;
 } engine_backend_config;
 
 typedef struct engine_partition {

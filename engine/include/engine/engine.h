@@ -253,7 +253,7 @@ typedef struct engine_session_options {
      * support fall back to the next one in the list. */
     const char *backends;
     int strict;          /* non-zero: fail instead of falling back */
-    int threads;         /* 0: the number of cores */
+    int threads;         /* 0: the CPUs this process may use (affinity mask, cgroup quota) */
     const char *device;  /* backend-specific device selector, or NULL */
     int profile;         /* non-zero: record per-node timings */
     const char *precision; /* "fp32" (NULL) or "fp16" (backends that offer it) */
@@ -283,6 +283,11 @@ typedef struct engine_session_options {
      * never the one running. */
     int max_specializations;
     size_t max_specialization_bytes;
+    /* How a CPU backend's idle worker threads wait (cpu): "latency" (spin
+     * 2 ms before sleeping), "default" (100 us), "shared" or "none" (sleep
+     * at once: for machines whose cores other processes use), or a number
+     * of microseconds. NULL: $ENGINE_CPU_SPIN, else "default". */
+    const char *spin;
 } engine_session_options;
 
 /* Places every node on a backend and compiles the partitions. The model
