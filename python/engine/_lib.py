@@ -217,7 +217,10 @@ def lib() -> ctypes.CDLL:
         handle = None
         for cand in _candidates():
             try:
-                handle = ctypes.CDLL(cand)
+                # RTLD_GLOBAL: plugins and modules resolve engine_* symbols
+                # against the libengine that loads them, as they do in a
+                # program linked with -lengine.
+                handle = ctypes.CDLL(cand, mode=ctypes.RTLD_GLOBAL)
                 break
             except OSError as e:
                 errors.append(f"{cand}: {e}")

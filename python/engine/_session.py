@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _lib as L
-from ._errors import DTypeError, EngineError, InvalidArgumentError, NotFoundError, ShapeError, error_for
+from ._errors import DTypeError, InternalError, InvalidArgumentError, NotFoundError, ShapeError, error_for
 
 Dim = Union[int, str, None]
 """A dim: an int, a symbolic dim's name ("batch"), or None (unnamed, or not known yet)."""
@@ -547,16 +547,21 @@ class Session:
             for k, b in enumerate(out):
                 if b is None:
                     continue
+                code = self._out_code(k)
+                want = _np_dtype(code) if code else None
+                if want is None:
+                    raise InvalidArgumentError(
+                        f"out[{k}] ('{self._out_names[k]}'): the output's dtype is known only after a first run"
+                    )
                 if (
                     not isinstance(b, np.ndarray)
-                    or b.dtype != self._out_dtypes[k]
+                    or b.dtype != want
                     or not b.flags.c_contiguous
                     or not b.flags.writeable
                     or not b.flags.aligned
                 ):
                     raise DTypeError(
-                        f"out[{k}] ('{self._out_names[k]}'): a writable C-contiguous array of dtype "
-                        f"{self._out_dtypes[k]} is needed"
+                        f"out[{k}] ('{self._out_names[k]}'): a writable C-contiguous array of dtype {want} is needed"
                     )
                 bufs[k] = b
 
@@ -576,7 +581,7 @@ class Session:
                 tout[k].rank = 1
                 tout[k].dims[0] = flat.size
                 tout[k].data = b.ctypes.data
-                tout[k].dtype = self._out_codes[k]
+                tout[k].dtype = self._out_code(k)
 
         with self._lock:
             ctx = self._live()
@@ -591,6 +596,8 @@ class Session:
                     raise DTypeError(f"output '{self._out_names[k]}': its element type has no numpy equivalent")
                 b = bufs[k]
                 if b is not None:
+                    if dtype != b.dtype:  # the engine wrote another type than the buffer's
+                        raise InternalError(f"output '{self._out_names[k]}' came back as {dtype}, not {b.dtype}")
                     n = int(np.prod(shape, dtype=np.int64))
                     results.append(b.reshape(-1)[:n].reshape(shape))
                     continue
@@ -602,6 +609,17 @@ class Session:
                 results.append(np.frombuffer(raw, dtype=dtype).reshape(shape).copy())
         del arrays  # kept alive until here: the engine read them during the call
         return results
+
+    def _out_code(self, k: int) -> int:
+        """engine_dtype of output k: the model's, else the current signature's (0 when unknown)."""
+        if self._out_codes[k]:
+            return self._out_codes[k]
+        info = L.TensorInfo()
+        with self._lock:
+            self._live()
+            if self._lib.engine_session_output_info(self._session, k, ctypes.byref(info)) == L.OK:
+                return int(info.dtype)
+        return 0
 
     # -- reports
 
