@@ -119,3 +119,22 @@ def torch_models(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, object]:
         "two": str(two_path),
         "two_torch": two.double(),
     }
+
+
+@pytest.fixture(scope="session")
+def resnet18(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, object]:
+    """torchvision ResNet-18 with seeded random weights, exported with dynamic batch, height and width."""
+    torch = pytest.importorskip("torch")
+    tv = pytest.importorskip("torchvision")
+    torch.manual_seed(18)
+    net = tv.models.resnet18(weights=None, num_classes=100).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+    path = tmp_path_factory.mktemp("resnet18") / "resnet18_dynamic.onnx"
+    torch.onnx.export(net, torch.randn(1, 3, 64, 64), str(path), input_names=["input"], output_names=["logits"],
+                      opset_version=13,
+                      dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch"}})
+    return {"path": str(path), "torch": net.double()}

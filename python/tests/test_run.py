@@ -139,3 +139,18 @@ def test_default_backends_and_close(lenet: str, loaded_backends: engine.Backends
     with pytest.raises(engine.InvalidArgumentError, match="closed"):
         s.run(feeds={"input": np.zeros((1, 1, 32, 32), np.float32)})
     s.close()  # twice is fine
+
+
+def test_torchvision_resnet18(backend: str, resnet18: dict) -> None:
+    """The issue's 'done when': a torchvision model on each backend, at two shapes, against float64 torch."""
+    torch = pytest.importorskip("torch")
+    s = engine.Session(resnet18["path"], backends=(backend,), strict=True)
+    assert s.inputs()[0].shape == ("batch", 3, "height", "width")
+    rng = np.random.default_rng(18)
+    for shape in [(1, 3, 64, 64), (2, 3, 49, 71)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        (y,) = s.run(feeds={"input": x})
+        with torch.no_grad():
+            want = resnet18["torch"](torch.from_numpy(x.astype(np.float64))).numpy()
+        assert y.shape == want.shape == (shape[0], 100)
+        assert rel_l2(y, want) <= 1e-4, (backend, shape, rel_l2(y, want))
