@@ -7,6 +7,7 @@ import time
 from typing import List
 
 import numpy as np
+import pytest
 
 import engine
 
@@ -65,29 +66,38 @@ def test_one_session_shared(torch_models: dict) -> None:
 
 
 def test_gil_released_during_run(torch_models: dict) -> None:
-    """While one thread runs a slow model, another keeps running Python code."""
+    """While one thread runs a model, another keeps running Python code.
+
+    A run that held the GIL would stall the loop below for whole runs
+    (about 0.1 s each here): the time spent in stalls over 50 ms stays
+    well under half of the runs' time when the GIL is released.
+    """
     s = engine.Session(torch_models["cnn"], backends="ref")
     x = np.zeros((4, 3, 160, 160), np.float32)
     s.run(feeds={"image": x})  # compile this shape first
     t0 = time.perf_counter()
     s.run(feeds={"image": x})
     one = time.perf_counter() - t0
+    runs = max(2, min(20, int(0.8 / max(one, 1e-3))))
     done = threading.Event()
 
     def work() -> None:
-        for _ in range(3):
+        for _ in range(runs):
             s.run(feeds={"image": x})
         done.set()
 
     t = threading.Thread(target=work)
-    last = time.perf_counter()
-    worst = 0.0
+    start = last = time.perf_counter()
+    stalled = 0.0
     t.start()
     while not done.is_set():
         time.sleep(0.002)
         now = time.perf_counter()
-        worst = max(worst, now - last)
+        if now - last > 0.05:
+            stalled += now - last
         last = now
+    total = time.perf_counter() - start
     t.join()
-    # a run that held the GIL would stall this loop for a whole run
-    assert worst < max(0.5 * one, 0.05) or one < 0.02, (worst, one)
+    if one < 0.05:
+        pytest.skip(f"a run takes {one * 1000:.1f} ms here: too short to tell a held GIL from scheduling")
+    assert stalled < 0.5 * total, (stalled, total, one)
