@@ -131,6 +131,9 @@ class NodeTiming(ctypes.Structure):
     ]
 
 
+# void (*engine_log_fn)(void *user, engine_log_level level, const char *message)
+LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+
 # void (*engine_write_fn)(void *user, const char *text)
 WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -42,13 +43,37 @@ _plugins: List[str] = []
 _plugins_lock = threading.Lock()
 
 
+log = logging.getLogger("engine")
+"""The engine's own messages (a backend that failed to start and was skipped, ...) go to this logger.
+
+Silent unless the application configures logging (a library's NullHandler).
+"""
+log.addHandler(logging.NullHandler())
+
+# engine_log_level -> logging level
+_LOG_LEVELS = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
+
+
+def _log_message(_user: Optional[int], level: int, message: Optional[bytes]) -> None:
+    try:
+        log.log(_LOG_LEVELS[level] if 0 <= level < len(_LOG_LEVELS) else logging.DEBUG, L.text(message))
+    except Exception:  # never let an exception cross back into C
+        pass
+
+
+_LOG_CALLBACK = L.LOG_FN(_log_message)  # one for the process: contexts only point at it
+
+
 class _Context:
-    """One engine_context: backends discovered, registered plugins loaded."""
+    """One engine_context: backends discovered, registered plugins loaded, messages sent to ``log``."""
 
     def __init__(self, max_tensor_bytes: int = 0, plugins: bool = True) -> None:
         self._lib = L.lib()
         opts = L.ContextOptions()
         opts.max_tensor_bytes = max_tensor_bytes
+        opts.log = ctypes.cast(_LOG_CALLBACK, ctypes.c_void_p)
+        # the most detailed level the logger would print (ERROR = 0 ... DEBUG = 3)
+        opts.log_level = max(k for k, lv in enumerate(_LOG_LEVELS) if k == 0 or log.isEnabledFor(lv))
         handle = ctypes.c_void_p()
         st = self._lib.engine_context_create(ctypes.byref(opts), ctypes.byref(handle))
         if st != L.OK:
@@ -712,5 +737,4 @@ __all__ = [
     "load_plugin",
     "plugins",
     "version",
-    "EngineError",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
@@ -66,3 +67,17 @@ def test_plugin_refused() -> None:
     assert bad not in engine.plugins()
     with pytest.raises(engine.NotFoundError):
         engine.load_plugin(os.path.join(plugin_dir, "no-such-plugin.so"))
+
+
+def test_engine_messages_logged(caplog: pytest.LogCaptureFixture, lenet: str,
+                                loaded_backends: engine.Backends) -> None:
+    caplog.set_level(logging.INFO, logger="engine")
+    engine.Session(lenet, backends="cpu")
+    assert any("backend 'cpu' loaded" in r.getMessage() for r in caplog.records if r.name == "engine")
+    if "opencl" not in loaded_backends:
+        return
+    caplog.clear()
+    s = engine.Session(lenet, backends=("opencl", "cpu"), device="7:7")  # no such device: falls back
+    assert "placement: cpu" in s.placement()
+    warned = [r for r in caplog.records if r.name == "engine" and r.levelno == logging.WARNING]
+    assert any("opencl" in r.getMessage() and "falling back" in r.getMessage() for r in warned)
