@@ -71,7 +71,8 @@ class _Context:
         self._lib = L.lib()
         opts = L.ContextOptions()
         opts.max_tensor_bytes = max_tensor_bytes
-        opts.log = ctypes.cast(_LOG_CALLBACK, ctypes.c_void_p)
+        self._log_cb = _LOG_CALLBACK  # held by every context: alive as long as any (interpreter exit included)
+        opts.log = ctypes.cast(self._log_cb, ctypes.c_void_p)
         # the most detailed level the logger would print (ERROR = 0 ... DEBUG = 3)
         opts.log_level = max(k for k, lv in enumerate(_LOG_LEVELS) if k == 0 or log.isEnabledFor(lv))
         handle = ctypes.c_void_p()
@@ -278,7 +279,9 @@ class Session:
         shapes: shapes to compile at creation, ``{input name: dims}``, for a
             model with symbolic dims (the session option "shapes"); other
             shapes are compiled at the first run that uses them.
-        strict: fail (BackendError) instead of falling back to another backend.
+        strict: use the first named backend only, and fail instead of
+            falling back (a node it cannot run, a backend that is not
+            loaded or does not start: the EngineError says which).
         profile: record per-node timings of each run (:meth:`profile`).
         optimize: run the graph passes (folding, fusions) before compiling.
         device: a backend-specific device selector (opencl: "0:0"), or None.
