@@ -600,7 +600,7 @@ class Session:
             tin[k].rank = a.ndim
             for d in range(a.ndim):
                 tin[k].dims[d] = a.shape[d]
-            tin[k].data = a.ctypes.data if a.size else None
+            tin[k].data = a.ctypes.data
             tin[k].name = raw.name
         tout = (L.Tensor * max(self._n_out, 1))()
         for k, b in enumerate(bufs):
