@@ -14,12 +14,13 @@ set -eu
 # cross-compile the cpu backend's aarch64 (NEON) path and qemu-user runs
 # its kernel tests (tools/check-aarch64.sh); python3 with
 # torch/torchvision/onnx is the test oracle (generates models and reference
-# outputs, never runs inside the engine).
+# outputs, never runs inside the engine); python3-pytest runs the Python
+# package's tests (python/tests).
 pkgs="gcc meson ninja-build pkg-config libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libstb-dev
       ocl-icd-opencl-dev opencl-c-headers libclblast-dev pocl-opencl-icd clinfo oclgrind
       clang-14 libclang-rt-14-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-      python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-sklearn python3-pil"
+      python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-sklearn python3-pil python3-pytest"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
