@@ -678,11 +678,16 @@ void engine_session_free(engine_session *s) {
 }
 
 engine_status engine_session_create(engine_model *model, const engine_session_options *opts, engine_session **out) {
+    return engine_session_create_sized(model, opts, sizeof *opts, out);
+}
+
+engine_status engine_session_create_sized(engine_model *model, const engine_session_options *opts, size_t opts_size,
+                                          engine_session **out) {
     if (!model || !out) return ENGINE_ERR_INVALID_ARGUMENT;
     engine_context *ctx = model->ctx;
     engine_session_options o;
     memset(&o, 0, sizeof o);
-    if (opts) o = *opts;
+    if (opts) memcpy(&o, opts, opts_size < sizeof o ? opts_size : sizeof o);
     eng_graph *g = model->graph;
     engine_status st;
     engine_session *s = eng_calloc(ctx, 1, sizeof *s);

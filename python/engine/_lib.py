@@ -92,6 +92,7 @@ class SessionOptions(ctypes.Structure):
         ("shapes", ctypes.c_char_p),
         ("max_specializations", ctypes.c_int),
         ("max_specialization_bytes", ctypes.c_size_t),
+        ("spin", ctypes.c_char_p),
     ]
 
 
@@ -171,6 +172,7 @@ _SIGNATURES = {
     "engine_model_node_count": (_I, [_P]),
     "engine_model_macs": (ctypes.c_int64, [_P]),
     "engine_session_create": (_I, [_P, ctypes.POINTER(SessionOptions), ctypes.POINTER(_P)]),
+    "engine_session_create_sized": (_I, [_P, ctypes.POINTER(SessionOptions), ctypes.c_size_t, ctypes.POINTER(_P)]),
     "engine_session_free": (None, [_P]),
     "engine_session_run_tensors": (_I, [_P, ctypes.POINTER(Tensor), _I, ctypes.POINTER(Tensor), _I]),
     "engine_session_output_info": (_I, [_P, _I, ctypes.POINTER(TensorInfo)]),

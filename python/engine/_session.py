@@ -370,7 +370,9 @@ class Session:
         opts.tune = _enc(tune)
         opts.shapes = _enc(self._shapes_option(shapes)) if shapes else None
         opts.max_specializations = int(max_specializations)
-        ctx.check(lib.engine_session_create(self._model, ctypes.byref(opts), ctypes.byref(self._session)))
+        # Sized: a libengine of another version reads what both know.
+        ctx.check(lib.engine_session_create_sized(self._model, ctypes.byref(opts), ctypes.sizeof(opts),
+                                                  ctypes.byref(self._session)))
 
     # -- construction helpers
 

@@ -294,6 +294,13 @@ typedef struct engine_session_options {
  * must outlive the session. */
 ENGINE_API engine_status engine_session_create(engine_model *model, const engine_session_options *opts,
                                                engine_session **out);
+/* The same for callers that may be built against another version of this
+ * header (language bindings, plugins of other programs): opts_size is the
+ * sizeof(engine_session_options) the caller knows. The struct grows by
+ * appending: members past opts_size read as zero (their defaults), and a
+ * caller's larger struct is read up to the members this library knows. */
+ENGINE_API engine_status engine_session_create_sized(engine_model *model, const engine_session_options *opts,
+                                                     size_t opts_size, engine_session **out);
 ENGINE_API void engine_session_free(engine_session *session);
 
 /* Runs the model once. inputs[i] is the data of model input i (C order,
