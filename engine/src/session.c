@@ -385,19 +385,33 @@ static void spec_free(engine_session *s, eng_spec *sp) {
     eng_free(ctx, sp);
 }
 
-static double spec_footprint(eng_spec *sp) {
-    double bytes = (double)sp->arena_bytes;
-    sp->weight_bytes = 0;
+/* What every compiled partition of sp reports (backend.h,
+ * engine_program_stats), summed into out (zeroed first). */
+static void spec_stats(const eng_spec *sp, engine_session_stats *out) {
+    memset(out, 0, sizeof *out);
+    out->seam_bytes = sp->arena_bytes;
+    out->n_partitions = sp->n_parts;
     for (int k = 0; k < sp->n_parts; ++k) {
         const partition_rt *pr = &sp->parts[k];
         const engine_backend_iface *it = pr->backend->mod->iface;
         engine_program_stats ps;
         memset(&ps, 0, sizeof ps);
         if (!it->program_stats || !pr->program || it->program_stats(pr->backend->state, pr->program, &ps)) continue;
-        bytes += (double)ps.arena_bytes + (double)ps.weight_bytes + (double)ps.device_bytes;
-        sp->weight_bytes += ps.weight_bytes;
+        out->arena_bytes += ps.arena_bytes;
+        out->weight_bytes += ps.weight_bytes;
+        out->device_bytes += ps.device_bytes;
+        out->compile_ms += ps.compile_ms;
+        out->kernels_from_cache += ps.kernels_from_cache;
+        out->kernels_built += ps.kernels_built;
     }
-    return bytes;
+}
+
+/* The bytes sp holds, for the cache bound; records what it packed. */
+static double spec_footprint(eng_spec *sp) {
+    engine_session_stats st;
+    spec_stats(sp, &st);
+    sp->weight_bytes = st.weight_bytes;
+    return (double)st.seam_bytes + (double)st.arena_bytes + (double)st.weight_bytes + (double)st.device_bytes;
 }
 
 /* Places, partitions and compiles graph g (taking it when owns) into a new
@@ -1011,22 +1025,6 @@ size_t engine_session_arena_bytes(const engine_session *s) {
 engine_status engine_session_get_stats(const engine_session *s, engine_session_stats *out) {
     if (!s || !out) return ENGINE_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
-    const eng_spec *sp = s->cur;
-    if (!sp) return ENGINE_OK;
-    out->seam_bytes = sp->arena_bytes;
-    out->n_partitions = sp->n_parts;
-    for (int k = 0; k < sp->n_parts; ++k) {
-        const partition_rt *pr = &sp->parts[k];
-        const engine_backend_iface *it = pr->backend->mod->iface;
-        engine_program_stats ps;
-        memset(&ps, 0, sizeof ps);
-        if (!it->program_stats || !pr->program || it->program_stats(pr->backend->state, pr->program, &ps)) continue;
-        out->arena_bytes += ps.arena_bytes;
-        out->weight_bytes += ps.weight_bytes;
-        out->device_bytes += ps.device_bytes;
-        out->compile_ms += ps.compile_ms;
-        out->kernels_from_cache += ps.kernels_from_cache;
-        out->kernels_built += ps.kernels_built;
-    }
+    if (s->cur) spec_stats(s->cur, out);
     return ENGINE_OK;
 }
