@@ -15,12 +15,16 @@ set -eu
 # its kernel tests (tools/check-aarch64.sh); python3 with
 # torch/torchvision/onnx is the test oracle (generates models and reference
 # outputs, never runs inside the engine); python3-pytest runs the Python
-# package's tests (python/tests).
+# package's tests (python/tests); python3-distributed (Dask) runs
+# engine.dask, the scale-out over image sets (python/engine/dask.py);
+# python3-fastapi + python3-uvicorn serve the Open Inference Protocol
+# (engine-serve) and python3-requests is its test client.
 pkgs="gcc meson ninja-build pkg-config libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libstb-dev
       ocl-icd-opencl-dev opencl-c-headers libclblast-dev pocl-opencl-icd clinfo oclgrind
       clang-14 libclang-rt-14-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-      python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-sklearn python3-pil python3-pytest"
+      python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-sklearn python3-pil python3-pytest
+      python3-distributed python3-fastapi python3-uvicorn python3-requests"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
