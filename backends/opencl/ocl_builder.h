@@ -420,6 +420,7 @@ OCL_FAMILY_DECL_(softmax)     /* reduce.c: Softmax, LogSoftmax */
 OCL_FAMILY_DECL_(resize)      /* resize.c: Resize, Upsample */
 OCL_FAMILY_DECL_(tensor)      /* tensor.c: data movement, views, Gather, Pad, Cast... */
 OCL_FAMILY_DECL_(norm)        /* norm.c: BatchNormalization, InstanceNormalization, LRN */
+OCL_FAMILY_DECL_(index)       /* index.c: NonZero, NMS, TopK, Range: none (host, folded or cpu) */
 #undef OCL_FAMILY_DECL_
 
 /* plugin.c: a plugin op (plugin.h) that brings OpenCL C with float32

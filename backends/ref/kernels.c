@@ -94,6 +94,14 @@ int ref_supports(const engine_node *n) {
                is(out_(n, 0), ANY_) && in_(n, 1)->dtype == out_(n, 0)->dtype &&
                in_(n, 2)->dtype == out_(n, 0)->dtype;
 
+    case ENGINE_OP_TopK:
+        return n->params && same01(n, ARITH_) && is(out_(n, 1), BIT_(ENGINE_DTYPE_I64));
+    case ENGINE_OP_Range:
+        return same01(n, ARITH_ | BIT_(ENGINE_DTYPE_F64));
+    case ENGINE_OP_NonZero: /* host stages only (ref_dd_run); never placed on a backend */
+    case ENGINE_OP_NonMaxSuppression:
+        return 0;
+
     case ENGINE_OP_ReduceMean:
         return n->params && same01(n, FLOATS_);
     case ENGINE_OP_ReduceSum:

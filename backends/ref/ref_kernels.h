@@ -33,4 +33,13 @@ ref_kernel_fn ref_kernel_for_node(const engine_node *n);
  * needs them), or a plugin op with a host kernel. */
 int ref_supports(const engine_node *n);
 
+/* Ops whose output shape depends on their input values
+ * (engine_op_data_dependent: NonZero, NonMaxSuppression), run by libengine
+ * on the host between the stages of a run. ref_dd_bound: an upper bound of
+ * output 0's element count from the input dims and the small data inputs
+ * (NMS's max_output_boxes_per_class). ref_dd_run: writes output 0 (int64)
+ * into out, which has room for cap elements, and its dims into dims[2]. */
+int64_t ref_dd_bound(const engine_node *n, const void *const *in);
+engine_status ref_dd_run(const engine_node *n, const void *const *in, void *out, int64_t cap, int64_t *dims);
+
 #endif /* ENGINE_REF_KERNELS_H */

@@ -14,9 +14,10 @@
  *    before the next is copied. When the trip count is spent or the
  *    condition is a constant false, the Loop becomes Identity nodes for the
  *    carried values and Unsqueeze + Concat for the scan outputs.
- * Control flow whose condition or trip count depends on data is refused
- * with the node's name (ops with data-dependent shapes are not in the
- * engine yet either). */
+ * An If whose condition, or a Loop whose trip count or first condition,
+ * comes from data starts a later stage of the run (session.c), in which
+ * those values are constants. A loop condition that the body computes
+ * from data is refused with the node's name. */
 #include <stdio.h>
 #include <string.h>
 
@@ -314,7 +315,8 @@ static engine_status expand_loop(eng_graph *g, int k) {
     int64_t cond = 1;
     if (n->inputs[1] && !const_scalar(n->inputs[1], &cond))
         return eng_node_error(ctx, n, ENGINE_ERR_UNSUPPORTED,
-                              "the loop condition '%s' depends on the data of the run; not supported yet",
+                              "the loop condition '%s', computed by the body from the data of the run, is not "
+                              "supported (a condition from shapes, or a trip count, is)",
                               n->inputs[1]->name);
     if (e->remaining == 0 || !cond) return finish_loop(g, n, e, k, n_carried, n_scan);
     if (e->iter >= MAX_LOOP_ITERATIONS)
@@ -348,6 +350,15 @@ static engine_status expand_loop(eng_graph *g, int k) {
     e->remaining--;
     move_appended(g, from, k);
     return ENGINE_OK;
+}
+
+int eng_control_on_data(const eng_graph *g, const engine_node *n) {
+    int64_t v;
+    if (strcmp(n->op_type, "If") == 0) return n->n_inputs >= 1 && n->inputs[0] && !const_scalar(n->inputs[0], &v);
+    const eng_subgraph *e = eng_graph_find_sub(g, n, 0);
+    if (!e || e->started) return 0; /* a started loop's condition from data: refused by expand_loop */
+    return (n->n_inputs >= 1 && n->inputs[0] && !const_scalar(n->inputs[0], &v)) ||
+           (n->n_inputs >= 2 && n->inputs[1] && !const_scalar(n->inputs[1], &v));
 }
 
 int eng_is_control(const engine_node *n) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model.h"
 #include "ops_internal.h"
 #include "ref_kernels.h"
 
@@ -13,7 +14,7 @@
 #define FOLD_MAX_BYTES ((size_t)64 << 20)
 
 static int foldable(const engine_node *n) {
-    if (n->op == ENGINE_OP_UNKNOWN || !ref_kernel_for(n->op) || !ref_supports(n)) return 0;
+    if (n->op == ENGINE_OP_UNKNOWN || engine_op_data_dependent(n->op) || !ref_kernel_for(n->op) || !ref_supports(n)) return 0;
     size_t total = 0;
     for (int o = 0; o < n->n_outputs; ++o) {
         const engine_value *v = n->outputs[o];
@@ -108,15 +109,45 @@ static engine_status check_size_limit(eng_graph *g, const engine_node *n, const 
     return ENGINE_OK;
 }
 
-engine_status eng_graph_infer(eng_graph *g, int *folded) {
+static int has_deferred_input(const engine_node *n) {
+    for (int i = 0; i < n->n_inputs; ++i)
+        if (n->inputs[i] && (n->inputs[i]->flags & ENG_VALUE_DEFERRED)) return 1;
+    return 0;
+}
+
+static int has_data_param(const engine_node *n) {
+    for (int i = 0; i < n->n_inputs; ++i)
+        if (n->inputs[i] && eng_param_slot(n, i) && !(n->inputs[i]->flags & ENGINE_VALUE_CONST)) return 1;
+    return 0;
+}
+
+/* Leaves n for a later stage. The outputs of an op whose shape depends on
+ * data keep the dtype and rank its shape function gave them. */
+static void defer_node(engine_node *n, int *deferred) {
+    for (int o = 0; o < n->n_outputs; ++o) {
+        engine_value *v = n->outputs[o];
+        if (!v) continue;
+        v->flags |= ENG_VALUE_DEFERRED;
+        if (!engine_op_data_dependent(n->op)) v->rank = -1;
+    }
+    (*deferred)++;
+}
+
+/* deferred: NULL for a graph that must infer whole (eng_graph_infer). */
+static engine_status infer_graph(eng_graph *g, int *folded, int *deferred) {
     int count = 0;
     size_t activations = 0;
     for (int k = 0; k < g->n_inputs; ++k) {
         engine_status st = check_size_limit(g, NULL, g->inputs[k], &activations);
         if (st) return st;
     }
+    if (deferred) *deferred = 0;
     for (int k = 0; k < g->n_nodes; ++k) {
         engine_node *n = g->nodes[k];
+        if (deferred && (has_deferred_input(n) || (eng_is_control(n) && eng_control_on_data(g, n)))) {
+            defer_node(n, deferred);
+            continue;
+        }
         if (eng_is_control(n)) {
             /* If/Loop: expanded in place; go on at the same index. */
             engine_status st = eng_expand_control(g, k);
@@ -128,9 +159,24 @@ engine_status eng_graph_infer(eng_graph *g, int *folded) {
             if (n->inputs[i] && n->inputs[i]->rank < 0)
                 return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "input %d '%s' has no known shape", i,
                                       n->inputs[i]->name);
+        char saved[ENG_ERRMSG_SIZE];
+        if (deferred) memcpy(saved, g->ctx->message, sizeof saved);
         engine_status st = eng_infer_node(g, n);
+        if (st && deferred && has_data_param(n)) {
+            /* A shape parameter computed from data: constant in a later stage. */
+            memcpy(g->ctx->message, saved, sizeof saved);
+            defer_node(n, deferred);
+            continue;
+        }
         if (st == ENGINE_ERR_UNSUPPORTED && n->op == ENGINE_OP_UNKNOWN && !n->plugin) return name_unknown_ops(g, k, st);
         if (st) return st;
+        if (engine_op_data_dependent(n->op)) {
+            if (!deferred)
+                return eng_node_error(g->ctx, n, ENGINE_ERR_INTERNAL,
+                                      "the output shape depends on data, and this graph was inferred in one stage");
+            defer_node(n, deferred);
+            continue;
+        }
         for (int o = 0; o < n->n_outputs; ++o)
             if (n->outputs[o] && n->outputs[o]->rank < 0) {
                 /* Output 0 is always the op's: a shape function that left it
@@ -164,11 +210,19 @@ engine_status eng_graph_infer(eng_graph *g, int *folded) {
     return ENGINE_OK;
 }
 
+engine_status eng_graph_infer(eng_graph *g, int *folded) {
+    return infer_graph(g, folded, NULL);
+}
+
+engine_status eng_graph_infer_staged(eng_graph *g, int *folded, int *deferred) {
+    return infer_graph(g, folded, deferred);
+}
+
 engine_status eng_graph_fold_constants(eng_graph *g, int *folded) {
     int count = 0;
     for (int k = 0; k < g->n_nodes; ++k) {
         engine_node *n = g->nodes[k];
-        if (n->op == ENGINE_OP_UNKNOWN || n->op == ENGINE_OP_Shape) continue;
+        if (n->op == ENGINE_OP_UNKNOWN || n->op == ENGINE_OP_Shape || engine_op_data_dependent(n->op)) continue;
         int all_const = n->op == ENGINE_OP_Constant, done = 1;
         for (int i = 0; i < n->n_inputs; ++i) {
             const engine_value *v = n->inputs[i];

@@ -19,6 +19,7 @@ struct engine_model {
     int dynamic;
     unsigned char *value_input;
     int n_value_inputs;
+    int data_dependent; /* an op's output shape depends on data: runs in stages */
 };
 
 /* A graph specialised for one run signature, with what was done to it. */
@@ -27,6 +28,8 @@ typedef struct eng_spec_graph {
     int folded;
     eng_pass_stat passes[ENG_MAX_PASS_STATS];
     int n_passes;
+    int deferred; /* nodes left for later stages (eng_graph_infer_staged): graph is
+                     then inferred up to them, not yet optimised */
 } eng_spec_graph;
 
 /* spec.c */
@@ -36,7 +39,9 @@ int eng_param_slot(const engine_node *n, int k);
 engine_status eng_model_classify(engine_model *m);
 /* Copies the template with input k bound to dims[k] (every dim >= 0) and,
  * for the value inputs, constant data copied from values[k]; then infers,
- * folds and (when the model was optimised) runs the passes. */
+ * folds and (when the model was optimised) runs the passes. When some
+ * nodes must wait for data (out->deferred > 0), out->graph is returned
+ * inferred up to them and the caller cuts it into stages. */
 engine_status eng_specialise(const engine_model *m, const int64_t (*dims)[ENGINE_MAX_RANK],
                              const void *const *values, eng_spec_graph *out);
 

@@ -13,7 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "infer.h"
 #include "model.h"
+#include "ref_kernels.h"
 
 typedef struct partition_rt {
     eng_binst *backend;
@@ -54,6 +56,7 @@ typedef struct eng_spec {
     size_t weight_bytes; /* packed by its compiles */
     double build_ms;
     int ran;           /* a run has completed: slots hold its values */
+    struct eng_stage *stage; /* nodes wait for data: the run goes in stages (below) */
     struct eng_spec *newer, *older; /* the cache's recency list */
 } eng_spec;
 
@@ -72,6 +75,7 @@ struct engine_session {
     long long hits, misses, evictions;
     double last_build_ms;
     double run_start_ms;
+    eng_spec *timing_spec;
     int timing_part;
     /* engine_session_run_tensors: outputs the session provides. */
     void **out_store;
@@ -371,9 +375,12 @@ static void free_partitions(engine_session *s, eng_spec *sp) {
     if (sp->placement) memset(sp->placement, 0, sizeof *sp->placement * ((size_t)sp->graph->n_nodes + 1));
 }
 
+static void stage_free(engine_session *s, struct eng_stage *stg);
+
 static void spec_free(engine_session *s, eng_spec *sp) {
     if (!sp) return;
     engine_context *ctx = s->ctx;
+    stage_free(s, sp->stage); /* before the graph its tail borrows from */
     if (sp->graph) free_partitions(s, sp);
     eng_free(ctx, sp->placement);
     eng_free(ctx, sp->slot);
@@ -464,6 +471,425 @@ static engine_status spec_build(engine_session *s, eng_graph *g, int owns, eng_s
 fail:
     spec_free(s, sp);
     return st;
+}
+
+/* ---- stages: a signature whose graph has nodes that wait for data ----
+ *
+ * When an op's output shape depends on data (NonZero, NonMaxSuppression),
+ * or a shape parameter (TopK's k, a Reshape shape, an If condition) is
+ * computed from data, the specialised graph is inferred up to those nodes
+ * (eng_graph_infer_staged) and cut in three:
+ *  - the head: every node that needs no such data, compiled as any
+ *    signature is; its outputs are the model outputs it produces and the
+ *    values the rest reads;
+ *  - the host ops: NonZero / NonMaxSuppression nodes whose inputs the head
+ *    (or the caller) provides, run on the host with the reference kernels
+ *    into buffers that grow and are kept;
+ *  - the tail: the remaining nodes as a template of their own, whose
+ *    inputs are head values and host-op results, run by an inner session
+ *    with its own signature cache (so a detection count seen before costs
+ *    a lookup, and a tail that has stages itself recurses).
+ * On opencl the head's outputs come back to the host once per run (the
+ * stage boundary is a seam). */
+typedef struct eng_stage {
+    eng_graph *full; /* the specialised graph, inferred up to the deferred nodes */
+    eng_spec *head;  /* NULL when no node runs before the host ops */
+    int n_head_out;
+    int *head_out;   /* per head output: value index in full */
+    void **head_buf;
+    unsigned char *head_arena;
+    engine_node **host; /* nodes of full, in order */
+    int n_host;
+    void **host_buf;
+    size_t *host_cap;
+    int64_t (*host_dims)[2];
+    engine_model *tail_model; /* NULL when the host ops produce every remaining output */
+    engine_session *tail;
+    int *tail_in; /* per tail input: value index in full */
+    engine_tensor *tail_tin, *tail_tout;
+    int *out_tail, *out_host; /* per model output: index in the tail's outputs / host ops, or -1 */
+    const void **ptr;         /* per value of full: its data in this run */
+    engine_tensor *last_out;  /* per model output: dtype and dims of the last run */
+    int ran;
+} eng_stage;
+
+static engine_status stage_oom(engine_context *ctx) {
+    return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory splitting the run into stages");
+}
+
+static int value_deferred(const engine_value *v) {
+    return v && (v->flags & ENG_VALUE_DEFERRED);
+}
+
+static int node_deferred(const engine_node *n) {
+    for (int o = 0; o < n->n_outputs; ++o)
+        if (value_deferred(n->outputs[o])) return 1;
+    return 0;
+}
+
+static int host_op(const engine_node *n) {
+    if (!engine_op_data_dependent(n->op) || !node_deferred(n)) return 0;
+    for (int i = 0; i < n->n_inputs; ++i)
+        if (value_deferred(n->inputs[i])) return 0;
+    return 1;
+}
+
+/* Replaces g's output list with the n values of g listed by index. */
+static engine_status set_outputs(eng_graph *g, const int *idx, int n) {
+    engine_value **outs = eng_calloc(g->ctx, (size_t)n + 1, sizeof *outs);
+    if (!outs) return stage_oom(g->ctx);
+    for (int v = 0; v < g->n_values; ++v) g->values[v]->flags &= ~(unsigned)ENGINE_VALUE_GRAPH_OUTPUT;
+    for (int k = 0; k < n; ++k) {
+        outs[k] = g->values[idx[k]];
+        outs[k]->flags |= ENGINE_VALUE_GRAPH_OUTPUT;
+    }
+    eng_free(g->ctx, g->outputs);
+    g->outputs = outs;
+    g->n_outputs = n;
+    return ENGINE_OK;
+}
+
+static engine_status session_inner(engine_session *parent, engine_model *m, engine_session **out);
+static engine_status run_spec(engine_session *s, eng_spec *sp, const void *const *inputs, void *const *outputs);
+
+static void stage_free(engine_session *s, eng_stage *stg) {
+    if (!stg) return;
+    engine_context *ctx = s->ctx;
+    engine_session_free(stg->tail);
+    engine_model_free(stg->tail_model);
+    if (stg->head) {
+        stg->head->stage = NULL;
+        spec_free(s, stg->head);
+    }
+    for (int j = 0; j < stg->n_host; ++j) eng_free(ctx, stg->host_buf ? stg->host_buf[j] : NULL);
+    eng_free(ctx, stg->host_buf);
+    eng_free(ctx, stg->host_cap);
+    eng_free(ctx, stg->host_dims);
+    eng_free(ctx, stg->host);
+    eng_free(ctx, stg->head_out);
+    eng_free(ctx, stg->head_buf);
+    eng_free(ctx, stg->head_arena);
+    eng_free(ctx, stg->tail_in);
+    eng_free(ctx, stg->tail_tin);
+    eng_free(ctx, stg->tail_tout);
+    eng_free(ctx, stg->out_tail);
+    eng_free(ctx, stg->out_host);
+    eng_free(ctx, (void *)stg->ptr);
+    eng_free(ctx, stg->last_out);
+    eng_free(ctx, stg);
+}
+
+/* The head: a copy of full keeping the nodes that need no deferred data,
+ * with outputs head_out; inferred again (node params), optimised and
+ * compiled. */
+static engine_status stage_head(engine_session *s, eng_stage *stg, eng_spec_graph *info) {
+    engine_context *ctx = s->ctx;
+    eng_graph *h = NULL;
+    engine_status st = eng_graph_clone(stg->full, &h);
+    if (st) return st;
+    if ((st = set_outputs(h, stg->head_out, stg->n_head_out))) goto fail;
+    for (int v = 0; v < h->n_values; ++v) h->values[v]->flags &= ~(unsigned)ENG_VALUE_DEFERRED;
+    eng_graph_remove_dead(h);
+    int folded = 0;
+    if ((st = eng_graph_infer(h, &folded))) goto fail;
+    eng_graph_remove_dead(h);
+    info->n_passes = 0;
+    if (s->model->optimized && (st = eng_passes_run(h, info->passes, ENG_MAX_PASS_STATS, &info->n_passes)))
+        goto fail;
+    /* spec_build takes h, also when it fails */
+    if ((st = spec_build(s, h, 1, &stg->head))) return st;
+    size_t off = 0;
+    for (int k = 0; k < stg->n_head_out; ++k) off += (engine_value_nbytes(stg->full->values[stg->head_out[k]]) + 63) & ~(size_t)63;
+    stg->head_arena = eng_alloc(ctx, off + 64);
+    if (!stg->head_arena) return stage_oom(ctx);
+    off = 0;
+    for (int k = 0; k < stg->n_head_out; ++k) {
+        stg->head_buf[k] = stg->head_arena + off;
+        off += (engine_value_nbytes(stg->full->values[stg->head_out[k]]) + 63) & ~(size_t)63;
+    }
+    return ENGINE_OK;
+fail:
+    eng_graph_free(h);
+    return st;
+}
+
+/* The tail: a copy of full without the head's nodes and the host ops,
+ * whose inputs are the values in tail_need, as a model template of its own
+ * run by an inner session. */
+static engine_status stage_tail(engine_session *s, eng_stage *stg, const unsigned char *tail_need, const int *outs,
+                                int n_outs) {
+    engine_context *ctx = s->ctx;
+    eng_graph *full = stg->full, *t = NULL;
+    engine_status st = eng_graph_clone(full, &t);
+    if (st) return st;
+    int n_in = 0;
+    for (int v = 0; v < full->n_values; ++v) n_in += tail_need[v] != 0;
+    engine_value **ins = eng_calloc(ctx, (size_t)n_in + 1, sizeof *ins);
+    engine_node **drop = eng_calloc(ctx, (size_t)t->n_nodes + 1, sizeof *drop);
+    if (!ins || !drop) {
+        eng_free(ctx, ins);
+        eng_free(ctx, drop);
+        eng_graph_free(t);
+        return stage_oom(ctx);
+    }
+    int n_drop = 0;
+    for (int k = 0; k < full->n_nodes; ++k)
+        if (!node_deferred(full->nodes[k]) || host_op(full->nodes[k])) drop[n_drop++] = t->nodes[k];
+    for (int k = 0; k < n_drop; ++k) eng_graph_remove_node(t, drop[k]);
+    eng_free(ctx, drop);
+    if ((st = set_outputs(t, outs, n_outs))) {
+        eng_free(ctx, ins);
+        eng_graph_free(t);
+        return st;
+    }
+    n_in = 0;
+    for (int v = 0; v < t->n_values; ++v) {
+        engine_value *val = t->values[v];
+        val->flags &= ~(unsigned)(ENG_VALUE_DEFERRED | ENGINE_VALUE_GRAPH_INPUT);
+        if (tail_need[v]) {
+            val->flags |= ENGINE_VALUE_GRAPH_INPUT;
+            ins[n_in++] = val;
+        }
+    }
+    eng_free(ctx, t->inputs);
+    t->inputs = ins;
+    t->n_inputs = n_in;
+    eng_graph_remove_dead(t);
+    engine_model *tm = eng_calloc(ctx, 1, sizeof *tm);
+    if (!tm) {
+        eng_graph_free(t);
+        return stage_oom(ctx);
+    }
+    tm->ctx = ctx;
+    tm->graph = t;
+    tm->optimized = s->model->optimized;
+    stg->tail_model = tm;
+    if ((st = eng_model_classify(tm))) return st;
+    tm->dynamic = 1;
+    stg->tail_in = eng_calloc(ctx, (size_t)n_in + 1, sizeof *stg->tail_in);
+    stg->tail_tin = eng_calloc(ctx, (size_t)n_in + 1, sizeof *stg->tail_tin);
+    stg->tail_tout = eng_calloc(ctx, (size_t)t->n_outputs + 1, sizeof *stg->tail_tout);
+    if (!stg->tail_in || !stg->tail_tin || !stg->tail_tout) return stage_oom(ctx);
+    for (int k = 0; k < n_in; ++k) stg->tail_in[k] = eng_graph_find(full, t->inputs[k]->name)->index;
+    return session_inner(s, tm, &stg->tail);
+}
+
+/* Cuts the specialised graph full (taken) into stages: see above. */
+static engine_status stage_build(engine_session *s, eng_graph *full, eng_spec_graph *info, eng_spec **out) {
+    engine_context *ctx = s->ctx;
+    engine_status st;
+    double t0 = now_ms();
+    eng_spec *sp = eng_calloc(ctx, 1, sizeof *sp);
+    eng_stage *stg = eng_calloc(ctx, 1, sizeof *stg);
+    unsigned char *need = eng_calloc(ctx, (size_t)full->n_values + 1, 2);
+    int *outs = eng_calloc(ctx, (size_t)full->n_outputs + 1, sizeof *outs);
+    if (!sp || !stg || !need || !outs) {
+        eng_free(ctx, sp);
+        eng_free(ctx, stg);
+        eng_free(ctx, need);
+        eng_free(ctx, outs);
+        eng_graph_free(full);
+        return stage_oom(ctx);
+    }
+    unsigned char *tail_need = need + full->n_values + 1;
+    sp->graph = full;
+    sp->owns_graph = 1;
+    sp->stage = stg;
+    stg->full = full;
+    int nv = full->n_values, nn = full->n_nodes, no = full->n_outputs;
+    sp->placement = eng_calloc(ctx, (size_t)nn + 1, sizeof *sp->placement);
+    sp->slot = eng_calloc(ctx, (size_t)nv + 1, sizeof *sp->slot);
+    sp->arena_offset = eng_calloc(ctx, (size_t)nv + 1, sizeof *sp->arena_offset);
+    sp->timings = eng_calloc(ctx, (size_t)nn + 1, sizeof *sp->timings);
+    stg->host = eng_calloc(ctx, (size_t)nn + 1, sizeof *stg->host);
+    stg->head_out = eng_calloc(ctx, (size_t)nv + 1, sizeof *stg->head_out);
+    stg->head_buf = eng_calloc(ctx, (size_t)nv + 1, sizeof *stg->head_buf);
+    stg->ptr = eng_calloc(ctx, (size_t)nv + 1, sizeof *stg->ptr);
+    stg->out_tail = eng_calloc(ctx, (size_t)no + 1, sizeof *stg->out_tail);
+    stg->out_host = eng_calloc(ctx, (size_t)no + 1, sizeof *stg->out_host);
+    stg->last_out = eng_calloc(ctx, (size_t)no + 1, sizeof *stg->last_out);
+    if (!sp->placement || !sp->slot || !sp->arena_offset || !sp->timings || !stg->host || !stg->head_out ||
+        !stg->head_buf || !stg->ptr || !stg->out_tail || !stg->out_host || !stg->last_out) {
+        st = stage_oom(ctx);
+        goto fail;
+    }
+    /* What the host ops and the tail read. */
+    for (int k = 0; k < nn; ++k) {
+        engine_node *n = full->nodes[k];
+        if (!node_deferred(n)) continue;
+        int host = host_op(n);
+        if (host) stg->host[stg->n_host++] = n;
+        for (int i = 0; i < n->n_inputs; ++i) {
+            engine_value *v = n->inputs[i];
+            if (!v || (v->flags & ENGINE_VALUE_CONST)) continue;
+            if (!value_deferred(v)) need[v->index] = 1;
+            if (!host && (!value_deferred(v) || (v->producer && host_op(v->producer)))) tail_need[v->index] = 1;
+        }
+    }
+    for (int k = 0; k < no; ++k) {
+        engine_value *v = full->outputs[k];
+        stg->out_tail[k] = stg->out_host[k] = -1;
+        if (!value_deferred(v)) need[v->index] |= 2;
+        for (int j = 0; j < stg->n_host; ++j)
+            if (v->producer == stg->host[j]) stg->out_host[k] = j;
+    }
+    for (int v = 0; v < nv; ++v) {
+        const engine_value *val = full->values[v];
+        if (need[v] && val->producer && !(val->flags & ENGINE_VALUE_CONST)) stg->head_out[stg->n_head_out++] = v;
+    }
+    if (stg->n_head_out == 0 && stg->n_host == 0) {
+        /* No progress: the first deferred node reads a shape parameter
+         * computed from data that cannot become a constant here. */
+        for (int k = 0; k < nn; ++k)
+            if (node_deferred(full->nodes[k])) {
+                st = eng_node_error(ctx, full->nodes[k], ENGINE_ERR_UNSUPPORTED,
+                                    "an input that decides its output shape is computed from data and is too "
+                                    "large to specialise on (more than 4096 elements)");
+                goto fail;
+            }
+        st = eng_error(ctx, ENGINE_ERR_INTERNAL, "staged run without stages");
+        goto fail;
+    }
+    stg->host_buf = eng_calloc(ctx, (size_t)stg->n_host + 1, sizeof *stg->host_buf);
+    stg->host_cap = eng_calloc(ctx, (size_t)stg->n_host + 1, sizeof *stg->host_cap);
+    stg->host_dims = eng_calloc(ctx, (size_t)stg->n_host + 1, sizeof *stg->host_dims);
+    if (!stg->host_buf || !stg->host_cap || !stg->host_dims) {
+        st = stage_oom(ctx);
+        goto fail;
+    }
+    if (stg->n_head_out && (st = stage_head(s, stg, info))) goto fail;
+    int n_outs = 0;
+    for (int k = 0; k < no; ++k)
+        if (value_deferred(full->outputs[k]) && stg->out_host[k] < 0) {
+            stg->out_tail[k] = n_outs;
+            outs[n_outs++] = full->outputs[k]->index;
+        }
+    if (n_outs && (st = stage_tail(s, stg, tail_need, outs, n_outs))) goto fail;
+    eng_free(ctx, need);
+    eng_free(ctx, outs);
+    sp->bytes = stg->head ? stg->head->bytes : 0;
+    sp->build_ms = now_ms() - t0;
+    *out = sp;
+    return ENGINE_OK;
+fail:
+    eng_free(ctx, need);
+    eng_free(ctx, outs);
+    spec_free(s, sp);
+    return st;
+}
+
+/* Copies a run's output (data with dtype and dims) into the caller's
+ * tensor, or into the session's storage when it gives none. */
+static engine_status deliver_output(engine_session *s, int k, const engine_tensor *src, engine_tensor *dst) {
+    engine_context *ctx = s->ctx;
+    const char *name = s->model->graph->outputs[k]->name;
+    size_t need = (size_t)engine_tensor_numel(src) * engine_dtype_size(src->dtype);
+    void *to;
+    if (dst->data) {
+        if (dst->rank < 0 || dst->rank > ENGINE_MAX_RANK)
+            return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "output '%s': capacity rank %d", name, dst->rank);
+        if (engine_tensor_numel(dst) < engine_tensor_numel(src))
+            return eng_error(ctx, ENGINE_ERR_SHAPE, "output '%s' needs %lld elements; the buffer given holds %lld", name,
+                             (long long)engine_tensor_numel(src), (long long)engine_tensor_numel(dst));
+        to = dst->data;
+    } else {
+        if (s->out_store_bytes[k] < need + 1) {
+            void *nb = eng_alloc(ctx, need + 64);
+            if (!nb) return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for output '%s' (%zu bytes)", name, need);
+            eng_free(ctx, s->out_store[k]);
+            s->out_store[k] = nb;
+            s->out_store_bytes[k] = need + 64;
+        }
+        to = s->out_store[k];
+    }
+    if (need && src->data != to) memmove(to, src->data, need);
+    dst->dtype = src->dtype;
+    dst->rank = src->rank;
+    memset(dst->dims, 0, sizeof dst->dims);
+    for (int d = 0; d < src->rank; ++d) dst->dims[d] = src->dims[d];
+    dst->data = to;
+    return ENGINE_OK;
+}
+
+/* Runs staged signature sp: head, host ops, tail; then the outputs. */
+static engine_status run_staged(engine_session *s, eng_spec *sp, const void *const *inputs, engine_tensor *outputs) {
+    engine_context *ctx = s->ctx;
+    eng_stage *stg = sp->stage;
+    eng_graph *full = stg->full;
+    engine_status st;
+    stg->ran = 0;
+    for (int v = 0; v < full->n_values; ++v) stg->ptr[v] = full->values[v]->data;
+    for (int k = 0; k < full->n_inputs; ++k)
+        if (!(full->inputs[k]->flags & ENGINE_VALUE_CONST)) stg->ptr[full->inputs[k]->index] = inputs[k];
+    if (stg->head) {
+        if ((st = run_spec(s, stg->head, inputs, stg->head_buf))) return st;
+        for (int k = 0; k < stg->n_head_out; ++k) stg->ptr[stg->head_out[k]] = stg->head_buf[k];
+    }
+    for (int j = 0; j < stg->n_host; ++j) {
+        engine_node *n = stg->host[j];
+        const void *in[8] = {0};
+        if (n->n_inputs > 8) return eng_node_error(ctx, n, ENGINE_ERR_INVALID_MODEL, "too many inputs");
+        for (int i = 0; i < n->n_inputs; ++i) in[i] = n->inputs[i] ? stg->ptr[n->inputs[i]->index] : NULL;
+        int64_t cap = ref_dd_bound(n, in);
+        if (cap < 0 || (uint64_t)cap > (uint64_t)(SIZE_MAX / 16))
+            return eng_node_error(ctx, n, ENGINE_ERR_SHAPE, "its output could hold %lld elements, too many", (long long)cap);
+        size_t bytes = (size_t)cap * sizeof(int64_t) + 64;
+        if (stg->host_cap[j] < bytes) {
+            void *nb = eng_alloc(ctx, bytes);
+            if (!nb) return eng_node_error(ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for %zu bytes of output", bytes);
+            eng_free(ctx, stg->host_buf[j]);
+            stg->host_buf[j] = nb;
+            stg->host_cap[j] = bytes;
+        }
+        if ((st = ref_dd_run(n, in, stg->host_buf[j], cap, stg->host_dims[j])))
+            return eng_node_error(ctx, n, st, "failed on the host: %s", engine_status_str(st));
+        stg->ptr[n->outputs[0]->index] = stg->host_buf[j];
+    }
+    const eng_graph *t = stg->tail_model ? stg->tail_model->graph : NULL;
+    if (t) {
+        for (int k = 0; k < t->n_inputs; ++k) {
+            const engine_value *v = full->values[stg->tail_in[k]];
+            engine_tensor *ti = &stg->tail_tin[k];
+            memset(ti, 0, sizeof *ti);
+            ti->name = t->inputs[k]->name;
+            ti->dtype = v->dtype;
+            ti->rank = v->rank;
+            for (int d = 0; d < v->rank; ++d) ti->dims[d] = v->dims[d];
+            for (int j = 0; j < stg->n_host; ++j)
+                if (v->producer == stg->host[j]) {
+                    ti->dims[0] = stg->host_dims[j][0];
+                    ti->dims[1] = stg->host_dims[j][1];
+                }
+            ti->data = (void *)stg->ptr[v->index];
+        }
+        for (int k = 0; k < t->n_outputs; ++k) memset(&stg->tail_tout[k], 0, sizeof stg->tail_tout[k]);
+        if ((st = engine_session_run_tensors(stg->tail, stg->tail_tin, t->n_inputs, stg->tail_tout, t->n_outputs)))
+            return st;
+    }
+    for (int k = 0; k < full->n_outputs; ++k) {
+        const engine_value *v = full->outputs[k];
+        engine_tensor src;
+        memset(&src, 0, sizeof src);
+        if (stg->out_tail[k] >= 0) {
+            src = stg->tail_tout[stg->out_tail[k]];
+        } else {
+            src.dtype = v->dtype;
+            src.rank = v->rank;
+            for (int d = 0; d < v->rank; ++d) src.dims[d] = v->dims[d];
+            if (stg->out_host[k] >= 0) {
+                src.dims[0] = stg->host_dims[stg->out_host[k]][0];
+                src.dims[1] = stg->host_dims[stg->out_host[k]][1];
+            }
+            src.data = (void *)stg->ptr[v->index];
+        }
+        if (!src.data && engine_tensor_numel(&src))
+            return eng_error(ctx, ENGINE_ERR_INTERNAL, "output '%s' was not produced by any stage", v->name);
+        stg->last_out[k] = src;
+        stg->last_out[k].data = NULL;
+        if ((st = deliver_output(s, k, &src, &outputs[k]))) return st;
+    }
+    stg->ran = 1;
+    return ENGINE_OK;
 }
 
 /* ---- the signature cache: a recency list, newest at s->cur ---- */
@@ -560,7 +986,7 @@ static engine_status select_spec(engine_session *s, const int64_t (*dims)[ENGINE
     memset(&sg, 0, sizeof sg);
     engine_status st = eng_specialise(m, dims, values, &sg);
     eng_spec *sp = NULL;
-    if (!st) st = spec_build(s, sg.graph, 1, &sp);
+    if (!st) st = sg.deferred ? stage_build(s, sg.graph, &sg, &sp) : spec_build(s, sg.graph, 1, &sp);
     if (st) {
         eng_free(ctx, kd);
         eng_free(ctx, kv);
@@ -691,6 +1117,33 @@ void engine_session_free(engine_session *s) {
     eng_free(ctx, s);
 }
 
+/* A session over m (a stage's tail) with parent's backends and options. */
+static engine_status session_inner(engine_session *parent, engine_model *m, engine_session **out) {
+    engine_context *ctx = parent->ctx;
+    const eng_graph *g = m->graph;
+    engine_session *s = eng_calloc(ctx, 1, sizeof *s);
+    if (!s) return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+    s->model = m;
+    s->ctx = ctx;
+    s->strict = parent->strict;
+    s->profile = parent->profile;
+    s->keep_all = parent->keep_all;
+    s->max_specs = parent->max_specs;
+    s->max_spec_bytes = parent->max_spec_bytes;
+    s->order = eng_calloc(ctx, ENG_MAX_BACKENDS, sizeof *s->order);
+    s->want_dims = eng_calloc(ctx, (size_t)g->n_inputs + 1, sizeof *s->want_dims);
+    s->out_store = eng_calloc(ctx, (size_t)g->n_outputs + 1, sizeof *s->out_store);
+    s->out_store_bytes = eng_calloc(ctx, (size_t)g->n_outputs + 1, sizeof *s->out_store_bytes);
+    if (!s->order || !s->want_dims || !s->out_store || !s->out_store_bytes) {
+        engine_session_free(s);
+        return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+    }
+    memcpy(s->order, parent->order, sizeof *s->order * (size_t)parent->n_order);
+    s->n_order = parent->n_order;
+    *out = s;
+    return ENGINE_OK;
+}
+
 engine_status engine_session_create(engine_model *model, const engine_session_options *opts, engine_session **out) {
     return engine_session_create_sized(model, opts, sizeof *opts, out);
 }
@@ -732,9 +1185,10 @@ engine_status engine_session_create_sized(engine_model *model, const engine_sess
         cache_push(s, sp);
         s->n_specs = 1;
         s->spec_bytes = sp->bytes;
-    } else if (o.shapes) {
-        /* Overrides compile ahead when they bind every symbolic dim and
-         * the model needs no input values to know its shapes. */
+    } else {
+        /* Compile ahead when every dim is known (fixed, or bound by the
+         * shapes overrides) and the model needs no input values to know its
+         * shapes. */
         int complete = model->n_value_inputs == 0;
         for (int k = 0; k < g->n_inputs; ++k)
             for (int d = 0; d < g->inputs[k]->rank; ++d) complete &= s->want_dims[k][d] >= 0;
@@ -752,18 +1206,17 @@ fail:
 
 static void on_timing(void *user, int node_in_partition, double start_ms, double ms) {
     engine_session *s = user;
-    partition_rt *pr = &s->cur->parts[s->timing_part];
+    partition_rt *pr = &s->timing_spec->parts[s->timing_part];
     if (node_in_partition < 0 || node_in_partition >= pr->part.n_nodes) return;
-    engine_node_timing *t = &s->cur->timings[pr->first_node + node_in_partition];
+    engine_node_timing *t = &s->timing_spec->timings[pr->first_node + node_in_partition];
     t->start_ms = s->run_start_ms + start_ms;
     t->ms = ms;
 }
 
-/* Runs the current signature: inputs[k] in template input order, outputs[k]
- * in template output order. */
-static engine_status run_current(engine_session *s, const void *const *inputs, void *const *outputs) {
+/* Runs compiled signature sp: inputs[k] in its graph's input order,
+ * outputs[k] in its graph's output order. */
+static engine_status run_spec(engine_session *s, eng_spec *sp, const void *const *inputs, void *const *outputs) {
     engine_context *ctx = s->ctx;
-    eng_spec *sp = s->cur;
     eng_graph *g = sp->graph;
     for (int v = 0; v < g->n_values; ++v) {
         engine_value *val = g->values[v];
@@ -785,6 +1238,7 @@ static engine_status run_current(engine_session *s, const void *const *inputs, v
         for (int i = 0; i < pr->part.n_inputs; ++i) pr->in_ptrs[i] = sp->slot[pr->inputs[i]->index];
         for (int o = 0; o < pr->part.n_outputs; ++o) pr->out_ptrs[o] = sp->slot[pr->outputs[o]->index];
         char err[1024] = "";
+        s->timing_spec = sp;
         s->timing_part = p;
         s->run_start_ms = now_ms() - t0;
         engine_status st = pr->backend->mod->iface->run(pr->backend->state, pr->program, pr->in_ptrs, pr->out_ptrs,
@@ -817,7 +1271,11 @@ engine_status engine_session_run(engine_session *s, const void *const *inputs, v
         engine_status st = select_spec(s, (const int64_t(*)[ENGINE_MAX_RANK])s->cur->key_dims, (const void *const *)inputs);
         if (st) return st;
     }
-    return run_current(s, inputs, outputs);
+    if (s->cur->stage)
+        return eng_error(s->ctx, ENGINE_ERR_INVALID_ARGUMENT,
+                         "the model's output shapes depend on the data of each run (it runs in stages): use "
+                         "engine_session_run_tensors");
+    return run_spec(s, s->cur, inputs, outputs);
 }
 
 engine_status engine_session_run_tensors(engine_session *s, const engine_tensor *inputs, int n_inputs,
@@ -880,6 +1338,10 @@ engine_status engine_session_run_tensors(engine_session *s, const engine_tensor 
     } else if ((st = select_spec(s, (const int64_t(*)[ENGINE_MAX_RANK])s->want_dims, in_ptr))) {
         goto done;
     }
+    if (s->cur->stage) {
+        st = run_staged(s, s->cur, in_ptr, outputs);
+        goto done;
+    }
     /* Outputs: the caller's buffers when big enough, else the session's. */
     const eng_graph *g = s->cur->graph;
     for (int k = 0; k < t->n_outputs; ++k) {
@@ -914,7 +1376,7 @@ engine_status engine_session_run_tensors(engine_session *s, const engine_tensor 
             out_ptr[k] = s->out_store[k];
         }
     }
-    if ((st = run_current(s, in_ptr, out_ptr))) goto done;
+    if ((st = run_spec(s, s->cur, in_ptr, out_ptr))) goto done;
     for (int k = 0; k < t->n_outputs; ++k) {
         const engine_value *v = g->outputs[k];
         outputs[k].dtype = v->dtype;
@@ -938,6 +1400,17 @@ engine_status engine_session_output_info(const engine_session *s, int index, eng
     info->dtype = v->dtype;
     info->rank = v->rank;
     for (int d = 0; d < v->rank && d < ENGINE_MAX_RANK; ++d) info->dims[d] = v->dims[d];
+    const struct eng_stage *stg = s->cur->stage;
+    if (stg) { /* the shape of the last run's output; -1 for what only a run tells */
+        const engine_tensor *last = &stg->last_out[index];
+        if (stg->ran) {
+            info->dtype = last->dtype;
+            info->rank = last->rank;
+            for (int d = 0; d < last->rank; ++d) info->dims[d] = last->dims[d];
+        } else if (info->rank < 0) {
+            info->rank = 0;
+        }
+    }
     return ENGINE_OK;
 }
 
@@ -953,6 +1426,19 @@ engine_status engine_session_cache_info_get(const engine_session *s, engine_sess
     full.bytes = s->spec_bytes;
     full.last_build_ms = s->last_build_ms;
     for (const eng_spec *sp = s->cur; sp; sp = sp->older) full.packed_weight_bytes += sp->weight_bytes;
+    if (s->cur && s->cur->stage && s->cur->stage->tail) {
+        /* a staged signature: its tail's cache too (signatures of the later stage) */
+        engine_session_cache_info tail;
+        memset(&tail, 0, sizeof tail);
+        tail.struct_size = sizeof tail;
+        engine_session_cache_info_get(s->cur->stage->tail, &tail);
+        full.entries += tail.entries;
+        full.hits += tail.hits;
+        full.misses += tail.misses;
+        full.evictions += tail.evictions;
+        full.bytes += tail.bytes;
+        full.packed_weight_bytes += tail.packed_weight_bytes;
+    }
     memcpy(info, &full, full.struct_size);
     return ENGINE_OK;
 }
@@ -990,6 +1476,26 @@ engine_status engine_session_placement(const engine_session *s, engine_write_fn 
     const eng_spec *sp = s->cur;
     if (!sp) {
         write(user, "placement: not yet made (the model's shapes are bound by the first run)\n");
+        return ENGINE_OK;
+    }
+    if (sp->stage) {
+        /* Stages: the head's placement, the host ops, then the tail's. */
+        const struct eng_stage *stg = sp->stage;
+        if (stg->head) {
+            write(user, "placement: stage 1 (up to the ops whose output shapes depend on data)\n");
+            engine_session head = *s;
+            head.cur = stg->head;
+            engine_session_placement(&head, write, user);
+        }
+        for (int j = 0; j < stg->n_host; ++j) {
+            snprintf(line, sizeof line, "placement: host     %s '%.160s' (libengine, between stages: its output shape depends on data)\n",
+                     stg->host[j]->op_type, stg->host[j]->name);
+            write(user, line);
+        }
+        if (stg->tail) {
+            write(user, "placement: next stage (specialised on the shapes and values the data gave)\n");
+            engine_session_placement(stg->tail, write, user);
+        }
         return ENGINE_OK;
     }
     eng_graph *g = sp->graph;

@@ -51,6 +51,16 @@ static void mark_back(const eng_graph *g, const engine_value *v, unsigned char *
     for (int i = 0; i < p->n_inputs; ++i) mark_back(g, p->inputs[i], want);
 }
 
+/* Non-zero when g or one of its bodies has an op whose output shape
+ * depends on data. */
+static int has_data_dependent_op(const eng_graph *g) {
+    for (int k = 0; k < g->n_nodes; ++k)
+        if (engine_op_data_dependent(g->nodes[k]->op)) return 1;
+    for (int k = 0; k < g->n_subs; ++k)
+        if (has_data_dependent_op(g->subs[k].body)) return 1;
+    return 0;
+}
+
 engine_status eng_model_classify(engine_model *m) {
     eng_graph *g = m->graph;
     engine_context *ctx = m->ctx;
@@ -80,7 +90,8 @@ engine_status eng_model_classify(engine_model *m) {
         for (int d = 0; d < v->rank; ++d) symbolic |= v->dims[d] < 0;
     }
     eng_free(ctx, want);
-    m->dynamic = symbolic || m->n_value_inputs > 0;
+    m->data_dependent = has_data_dependent_op(g);
+    m->dynamic = symbolic || m->n_value_inputs > 0 || m->data_dependent;
     return ENGINE_OK;
 }
 
@@ -104,10 +115,16 @@ engine_status eng_specialise(const engine_model *m, const int64_t (*dims)[ENGINE
         if (bytes) memcpy(data, values[k], bytes);
         eng_value_set_data(g, v, data);
     }
-    int folded = 0;
-    if ((st = eng_graph_infer(g, &folded))) goto fail;
-    eng_graph_remove_dead(g);
+    int folded = 0, deferred = 0;
     out->n_passes = 0;
+    if ((st = eng_graph_infer_staged(g, &folded, &deferred))) goto fail;
+    out->deferred = deferred;
+    if (deferred) { /* the session cuts it into stages (session.c) */
+        out->graph = g;
+        out->folded = folded;
+        return ENGINE_OK;
+    }
+    eng_graph_remove_dead(g);
     if (m->optimized && (st = eng_passes_run(g, out->passes, ENG_MAX_PASS_STATS, &out->n_passes))) goto fail;
     out->graph = g;
     out->folded = folded;

@@ -83,7 +83,11 @@ extern "C" {
     X(Expand, tensor)                                                                              \
     X(Tile, tensor)                                                                                \
     X(DepthToSpace, tensor)                                                                        \
-    X(SpaceToDepth, tensor)
+    X(SpaceToDepth, tensor)                                                                        \
+    X(NonZero, index)                                                                              \
+    X(NonMaxSuppression, index)                                                                    \
+    X(TopK, index)                                                                                 \
+    X(Range, index)
 
 typedef enum engine_op {
     ENGINE_OP_UNKNOWN = 0,
@@ -249,6 +253,30 @@ typedef struct engine_resize_params {
  *   Split: n_outputs sizes in `sizes`, along axis
  *   DepthToSpace, SpaceToDepth: blocksize, crd (1 for DepthToSpace mode CRD)
  *   Shape: start, end (opset 15 slice of the shape, already clamped) */
+/* TopK: axis (normalised), k (from input 1, or the attribute before
+ * opset 10), largest, sorted. Ties keep the lower index first. */
+typedef struct engine_topk_params {
+    int axis;
+    int largest;
+    int sorted;
+    int64_t k;
+} engine_topk_params;
+
+/* NonMaxSuppression: center_point_box. Its other inputs
+ * (max_output_boxes_per_class, iou_threshold, score_threshold) are data,
+ * read when it runs. */
+typedef struct engine_nms_params {
+    int center_point_box;
+} engine_nms_params;
+
+/* Ops whose output shape depends on input values (NonZero,
+ * NonMaxSuppression): shape inference gives the data-dependent axis as -1;
+ * such a node is never handed to a backend. libengine runs it on the host
+ * between the stages of a run (docs/ARCHITECTURE.md, "Sync points"). */
+static inline int engine_op_data_dependent(engine_op op) {
+    return op == ENGINE_OP_NonZero || op == ENGINE_OP_NonMaxSuppression;
+}
+
 typedef struct engine_axis_params {
     int axis;
     int64_t blocksize;
