@@ -162,7 +162,7 @@ static engine_status infer_graph(eng_graph *g, int *folded, int *deferred) {
         char saved[ENG_ERRMSG_SIZE];
         if (deferred) memcpy(saved, g->ctx->message, sizeof saved);
         engine_status st = eng_infer_node(g, n);
-        if (st && deferred && has_data_param(n)) {
+        if (st && st != ENGINE_ERR_OUT_OF_MEMORY && deferred && has_data_param(n)) {
             /* A shape parameter computed from data: constant in a later stage. */
             memcpy(g->ctx->message, saved, sizeof saved);
             defer_node(n, deferred);

@@ -588,6 +588,8 @@ static engine_status stage_head(engine_session *s, eng_stage *stg, eng_spec_grap
     engine_status st = eng_graph_clone(stg->full, &h);
     if (st) return st;
     if ((st = set_outputs(h, stg->head_out, stg->n_head_out))) goto fail;
+    for (int k = h->n_nodes - 1; k >= 0; --k) /* the deferred nodes go (remove_dead need not succeed) */
+        if (node_deferred(stg->full->nodes[k])) eng_graph_remove_node(h, h->nodes[k]);
     for (int v = 0; v < h->n_values; ++v) h->values[v]->flags &= ~(unsigned)ENG_VALUE_DEFERRED;
     eng_graph_remove_dead(h);
     int folded = 0;

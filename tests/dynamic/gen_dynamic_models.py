@@ -80,6 +80,7 @@ def reference(x, params):
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
+    data_dependent_models(out)
     m, params = convnet(["N", 3, "H", "W"])
     onnx.save(m, os.path.join(out, "convnet.onnx"))
     ms, _ = convnet([1, 3, 16, 12])
@@ -181,6 +182,59 @@ def control_models(out):
     m.ir_version = 8
     onnx.checker.check_model(m)
     onnx.save(m, os.path.join(out, "if_flag.onnx"))
+
+
+def data_dependent_models(out):
+    """Models whose output shapes depend on data: NonZero feeding a tail, NMS
+    with a Gather of the kept boxes (inputs and torchvision's answer saved,
+    one case with no detection), TopK whose k is counted from the data."""
+    import torch
+    import torchvision
+    I64, F = TensorProto.INT64, TensorProto.FLOAT
+    c = lambda name, arr: numpy_helper.from_array(np.asarray(arr), name)  # noqa: E731
+
+    def save(nodes, name, inputs, outputs, inits, opset):
+        g = helper.make_graph(nodes, name, inputs, [helper.make_tensor_value_info(o, t, None) for o, t in outputs],
+                              initializer=inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+        m.ir_version = 7
+        onnx.save(m, os.path.join(out, name + ".onnx"))
+
+    save([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("NonZero", ["r"], ["nz"], name="nonzero"),
+          helper.make_node("Transpose", ["nz"], ["nzt"], perm=[1, 0]),
+          helper.make_node("ReduceSum", ["r"], ["s"], keepdims=0)],
+         "nonzero_tail", [helper.make_tensor_value_info("x", F, ["N", 4])],
+         [("nzt", I64), ("s", F), ("nz", I64)], [], 13)
+    save([helper.make_node("NonMaxSuppression", ["boxes", "scores", "maxb", "iou", "sth"], ["sel"], name="nms"),
+          helper.make_node("Gather", ["sel", "two"], ["bidx"], axis=1),
+          helper.make_node("Squeeze", ["boxes"], ["b2"], axes=[0]),
+          helper.make_node("Gather", ["b2", "bidx"], ["picked"], axis=0)],
+         "nms_gather", [helper.make_tensor_value_info("boxes", F, [1, "B", 4]),
+                        helper.make_tensor_value_info("scores", F, [1, 2, "B"])],
+         [("sel", I64), ("picked", F)],
+         [c("maxb", np.array([3], np.int64)), c("iou", np.array([0.5], np.float32)),
+          c("sth", np.array([0.1], np.float32)), c("two", np.int64(2))], 11)
+    rng = np.random.default_rng(7)
+    for case, nb in enumerate((6, 9, 5)):
+        b = rng.uniform(0, 10, (1, nb, 4)).astype(np.float32)
+        b[..., 2:] = b[..., :2] + rng.uniform(1, 5, (1, nb, 2)).astype(np.float32)
+        sc = rng.uniform(0, 1, (1, 2, nb)).astype(np.float32)
+        if case == 2:
+            sc *= 0.05  # below the score threshold: no detection
+        sel = []
+        for cl in range(2):
+            idx = np.nonzero(sc[0, cl] > 0.1)[0]
+            keep = torchvision.ops.nms(torch.tensor(b[0, idx]), torch.tensor(sc[0, cl, idx]), 0.5).numpy()[:3]
+            sel += [[0, cl, int(idx[k])] for k in keep]
+        base = os.path.join(out, "nms_%d" % case)
+        np.save(base + ".boxes.npy", b)
+        np.save(base + ".scores.npy", sc)
+        np.save(base + ".sel.npy", np.array(sel, np.int64).reshape(-1, 3))
+    save([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("NonZero", ["r"], ["nz"]),
+          helper.make_node("Shape", ["nz"], ["shp"]), helper.make_node("Slice", ["shp", "one", "two"], ["k"]),
+          helper.make_node("TopK", ["x", "k"], ["vals", "idx"], axis=0, name="topk")],
+         "topk_data", [helper.make_tensor_value_info("x", F, [10])], [("vals", F), ("idx", I64)],
+         [c("one", np.array([1], np.int64)), c("two", np.array([2], np.int64))], 11)
 
 
 if __name__ == "__main__":
