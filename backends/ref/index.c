@@ -228,7 +228,7 @@ engine_status ref_TopK(const engine_node *n, const void *const *in, void *const 
     if (len == 0 || k == 0 || outer * inner == 0) return ENGINE_OK;
     topk_item *items = malloc(sizeof *items * (size_t)len);
     if (!items) return ENGINE_ERR_OUT_OF_MEMORY;
-    size_t es = engine_dtype_size(x->dtype);
+    size_t es = x->dtype == ENGINE_DTYPE_I64 ? 8 : 4; /* float32, int32, int64 (ref_supports) */
     for (int64_t o = 0; o < outer; ++o)
         for (int64_t i = 0; i < inner; ++i) {
             for (int64_t j = 0; j < len; ++j) {
