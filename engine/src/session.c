@@ -836,6 +836,10 @@ static engine_status run_staged(engine_session *s, eng_spec *sp, const void *con
         if (cap < 0 || (uint64_t)cap > (uint64_t)(SIZE_MAX / 16))
             return eng_node_error(ctx, n, ENGINE_ERR_SHAPE, "its output could hold %lld elements, too many", (long long)cap);
         size_t bytes = (size_t)cap * sizeof(int64_t) + 64;
+        if (ctx->max_tensor_bytes && bytes - 64 > ctx->max_tensor_bytes)
+            return eng_node_error(ctx, n, ENGINE_ERR_UNSUPPORTED,
+                                  "its output may need %zu bytes, above the context's max_tensor_bytes (%zu)", bytes - 64,
+                                  ctx->max_tensor_bytes);
         if (stg->host_cap[j] < bytes) {
             void *nb = eng_alloc(ctx, bytes);
             if (!nb) return eng_node_error(ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for %zu bytes of output", bytes);

@@ -336,6 +336,27 @@ def main():
     onnx.checker.check_model(dyn)
     with open(os.path.join(out, "small_dyn.onnx"), "wb") as f:
         f.write(dyn.SerializeToString())
+    # Output shapes from data, for the truncation and byte-flip sweeps: NMS
+    # (its limits as initializers a flip can make huge, negative or NaN),
+    # NonZero feeding TopK's k, and a Gather by the kept indices.
+    nodes = [helper.make_node("NonMaxSuppression", ["B", "S", "maxb", "iou", "sth"], ["sel"], name="nms"),
+             helper.make_node("Gather", ["sel", "two"], ["bi"], axis=1),
+             helper.make_node("Squeeze", ["B"], ["b2"], axes=[0]),
+             helper.make_node("Gather", ["b2", "bi"], ["picked"], axis=0),
+             helper.make_node("Relu", ["S"], ["r"]),
+             helper.make_node("NonZero", ["r"], ["nz"]),
+             helper.make_node("Shape", ["nz"], ["shp"]),
+             helper.make_node("Slice", ["shp", "one", "two1"], ["k"]),
+             helper.make_node("Reshape", ["S", "flat"], ["sf"]),
+             helper.make_node("TopK", ["sf", "k"], ["tv", "ti"], axis=0, name="topk")]
+    inits = [init("maxb", np.array([4], np.int64)), init("iou", np.array([0.5], np.float32)),
+             init("sth", np.array([0.2], np.float32)), init("two", np.array(2, np.int64)),
+             init("one", np.array([1], np.int64)), init("two1", np.array([2], np.int64)),
+             init("flat", np.array([-1], np.int64))]
+    dd = model(nodes, [vi("B", [1, 6, 4]), vi("S", [1, 2, 6])], [vi("picked", None), vi("tv", None), vi("ti", None)],
+               inits, opset=11)
+    with open(os.path.join(out, "small_dd.onnx"), "wb") as f:
+        f.write(dd.SerializeToString())
     with open(os.path.join(out, "manifest.tsv"), "w") as f:
         f.writelines(lines)
     if len(sys.argv) > 2:

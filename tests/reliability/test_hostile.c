@@ -174,6 +174,7 @@ static void test_truncated(void **state) {
     (void)state;
     truncated("small.onnx");
     truncated("small_dyn.onnx");
+    truncated("small_dd.onnx");
 }
 
 static void byte_flips(const char *file, int rounds) {
@@ -205,6 +206,7 @@ static void test_byte_flips(void **state) {
     (void)state;
     byte_flips("small.onnx", 3000);
     byte_flips("small_dyn.onnx", 1500);
+    byte_flips("small_dd.onnx", 1500);
 }
 
 static void test_garbage(void **state) {
