@@ -45,7 +45,8 @@ if [ ! -f "$seeds/.done" ]; then
   mkdir -p "$seeds/models" "$seeds/tensors"
   "$py" tests/gen_op_cases.py "$seeds/op" >/dev/null
   "$py" tests/reliability/gen_hostile.py "$seeds/hostile" >/dev/null
-  for f in "$seeds"/op/*/model.onnx "$seeds"/hostile/*/model.onnx "$seeds"/hostile/small.onnx; do
+  for f in "$seeds"/op/*/model.onnx "$seeds"/hostile/*/model.onnx "$seeds"/hostile/small.onnx \
+           "$seeds"/hostile/small_dyn.onnx "$seeds"/hostile/small_dd.onnx; do
     d=$(basename "$(dirname "$f")")
     cp "$f" "$seeds/models/$d-$(basename "$f")"
   done
