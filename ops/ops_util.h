@@ -67,4 +67,8 @@ engine_status eng_const_scalar(eng_graph *g, const engine_node *n, int k, double
 /* Element k of a tensor's data as double (any supported dtype). */
 double eng_tensor_elem(const engine_value *v, int64_t k);
 
+/* Output k with dtype and rank, dims as given: an axis whose extent depends
+ * on data is -1 (ops whose engine_op_data_dependent is true). */
+engine_status eng_set_dd_output(eng_graph *g, engine_node *n, int k, engine_dtype dt, int rank, const int64_t *dims);
+
 #endif /* ENGINE_OPS_UTIL_H */

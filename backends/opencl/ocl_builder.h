@@ -420,7 +420,8 @@ OCL_FAMILY_DECL_(softmax)     /* reduce.c: Softmax, LogSoftmax */
 OCL_FAMILY_DECL_(resize)      /* resize.c: Resize, Upsample */
 OCL_FAMILY_DECL_(tensor)      /* tensor.c: data movement, views, Gather, Pad, Cast... */
 OCL_FAMILY_DECL_(norm)        /* norm.c: BatchNormalization, InstanceNormalization, LRN */
-OCL_FAMILY_DECL_(index)       /* index.c: NonZero, NMS, TopK, Range: none (host, folded or cpu) */
+OCL_FAMILY_DECL_(index)       /* index.c: NonZero, TopK, Range, Gather/ScatterElements/ND: none (host, folded or cpu) */
+OCL_FAMILY_DECL_(detect)      /* index.c: NonMaxSuppression, RoiAlign: none (host or cpu) */
 #undef OCL_FAMILY_DECL_
 
 /* plugin.c: a plugin op (plugin.h) that brings OpenCL C with float32

@@ -1,8 +1,11 @@
-/* backends/ref/index.c - NonZero, NonMaxSuppression, TopK, Range.
+/* backends/ref/index.c - NonZero, TopK, Range, GatherElements, GatherND,
+ * ScatterElements, ScatterND.
  *
- * NonZero and NonMaxSuppression also have a host form (ref_dd_run): their
- * output shape depends on the input values, so libengine runs them between
- * the stages of a run, with the output's extent found by the kernel. */
+ * NonZero also has a host form (ref_nonzero_run, through ref_dd_run): its
+ * output shape depends on the input values, so libengine runs it between
+ * the stages of a run, with the output's extent found by the kernel.
+ * Indices read at run time are checked: one out of range is
+ * ENGINE_ERR_INVALID_ARGUMENT, never a read or write outside a buffer. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +35,7 @@ static double elem(const engine_value *v, const void *data, int64_t i) {
 
 /* ---- NonZero ---- */
 
-static engine_status nonzero(const engine_node *n, const void *x, int64_t *out, int64_t cap, int64_t *dims) {
+engine_status ref_nonzero_run(const engine_node *n, const void *x, int64_t *out, int64_t cap, int64_t *dims) {
     const engine_value *v = n->inputs[0];
     int64_t total = numel(v), count = 0;
     int rank = v->rank;
@@ -56,150 +59,7 @@ static engine_status nonzero(const engine_node *n, const void *x, int64_t *out, 
 
 engine_status ref_NonZero(const engine_node *n, const void *const *in, void *const *out) {
     int64_t dims[2];
-    return nonzero(n, in[0], out[0], numel(n->outputs[0]), dims);
-}
-
-/* ---- NonMaxSuppression (ONNX opset 10/11) ---- */
-
-typedef struct nms_box {
-    float y1, x1, y2, x2; /* corners, min first */
-} nms_box;
-
-static nms_box box_at(const float *b, int cpb) {
-    nms_box r;
-    if (cpb) { /* [x_center, y_center, width, height] */
-        float xc = b[0], yc = b[1], w = b[2], h = b[3];
-        r.x1 = xc - w * 0.5f;
-        r.x2 = xc + w * 0.5f;
-        r.y1 = yc - h * 0.5f;
-        r.y2 = yc + h * 0.5f;
-    } else { /* [y1, x1, y2, x2], the diagonal in either order */
-        r.y1 = fminf(b[0], b[2]);
-        r.y2 = fmaxf(b[0], b[2]);
-        r.x1 = fminf(b[1], b[3]);
-        r.x2 = fmaxf(b[1], b[3]);
-    }
-    return r;
-}
-
-/* Intersection over union; 0 when either box has no area (or NaN). */
-static float iou(nms_box a, nms_box b) {
-    float aa = (a.y2 - a.y1) * (a.x2 - a.x1), ab = (b.y2 - b.y1) * (b.x2 - b.x1);
-    if (!(aa > 0.0f) || !(ab > 0.0f)) return 0.0f;
-    float ih = fminf(a.y2, b.y2) - fmaxf(a.y1, b.y1), iw = fminf(a.x2, b.x2) - fmaxf(a.x1, b.x1);
-    if (!(ih > 0.0f) || !(iw > 0.0f)) return 0.0f;
-    float inter = ih * iw;
-    return inter / (aa + ab - inter);
-}
-
-typedef struct nms_cand {
-    float score;
-    int64_t index;
-} nms_cand;
-
-/* Higher score first; equal scores keep the lower box index first. */
-static int cand_cmp(const void *pa, const void *pb) {
-    const nms_cand *a = pa, *b = pb;
-    if (a->score != b->score) return a->score > b->score ? -1 : 1;
-    return (a->index > b->index) - (a->index < b->index);
-}
-
-/* The data inputs: max boxes per class (default 0), IoU threshold (0),
- * score threshold (none). */
-static void nms_limits(const engine_node *n, const void *const *in, int64_t *max_per, float *iou_thr,
-                       int *has_score, float *score_thr) {
-    *max_per = 0;
-    *iou_thr = 0.0f;
-    *has_score = 0;
-    *score_thr = 0.0f;
-    const engine_value *v;
-    if ((v = engine_node_input(n, 2)) && in[2] && numel(v) == 1) {
-        double m = elem(v, in[2], 0);
-        *max_per = m > 0.0 ? (m > 9.0e18 ? INT64_MAX : (int64_t)m) : 0;
-    }
-    if ((v = engine_node_input(n, 3)) && in[3] && numel(v) == 1) *iou_thr = (float)elem(v, in[3], 0);
-    if ((v = engine_node_input(n, 4)) && in[4] && numel(v) == 1) {
-        *has_score = 1;
-        *score_thr = (float)elem(v, in[4], 0);
-    }
-}
-
-int64_t ref_dd_bound(const engine_node *n, const void *const *in) {
-    if (n->op == ENGINE_OP_NonZero) return numel(n->inputs[0]) * (n->inputs[0]->rank > 0 ? n->inputs[0]->rank : 1);
-    if (n->op != ENGINE_OP_NonMaxSuppression) return 0;
-    int64_t max_per;
-    float t, s;
-    int hs;
-    nms_limits(n, in, &max_per, &t, &hs, &s);
-    int64_t boxes = n->inputs[0]->dims[1];
-    int64_t per = max_per < boxes ? max_per : boxes;
-    return n->inputs[1]->dims[0] * n->inputs[1]->dims[1] * per * 3;
-}
-
-static engine_status nms(const engine_node *n, const void *const *in, int64_t *out, int64_t cap, int64_t *dims) {
-    const engine_nms_params *p = n->params;
-    const float *boxes = in[0], *scores = in[1];
-    int64_t batches = n->inputs[0]->dims[0], nb = n->inputs[0]->dims[1], classes = n->inputs[1]->dims[1];
-    int64_t max_per;
-    float iou_thr, score_thr;
-    int has_score;
-    nms_limits(n, in, &max_per, &iou_thr, &has_score, &score_thr);
-    int cpb = p ? p->center_point_box : 0;
-    int64_t count = 0;
-    dims[0] = 0;
-    dims[1] = 3;
-    if (max_per == 0 || nb == 0) return ENGINE_OK;
-    nms_cand *cand = malloc(sizeof *cand * (size_t)nb);
-    nms_box *kept = malloc(sizeof *kept * (size_t)nb);
-    if (!cand || !kept) {
-        free(cand);
-        free(kept);
-        return ENGINE_ERR_OUT_OF_MEMORY;
-    }
-    engine_status st = ENGINE_OK;
-    for (int64_t b = 0; b < batches && !st; ++b)
-        for (int64_t c = 0; c < classes && !st; ++c) {
-            const float *sc = scores + (b * classes + c) * nb;
-            int64_t nc = 0;
-            for (int64_t i = 0; i < nb; ++i) {
-                if (isnan(sc[i]) || (has_score && !(sc[i] > score_thr))) continue;
-                cand[nc].score = sc[i];
-                cand[nc].index = i;
-                nc++;
-            }
-            qsort(cand, (size_t)nc, sizeof *cand, cand_cmp);
-            int64_t nk = 0;
-            for (int64_t i = 0; i < nc && nk < max_per; ++i) {
-                nms_box bx = box_at(boxes + (b * nb + cand[i].index) * 4, cpb);
-                int keep = 1;
-                for (int64_t j = 0; j < nk && keep; ++j) keep = !(iou(bx, kept[j]) > iou_thr);
-                if (!keep) continue;
-                if ((count + 1) * 3 > cap) {
-                    st = ENGINE_ERR_INTERNAL;
-                    break;
-                }
-                kept[nk++] = bx;
-                out[count * 3 + 0] = b;
-                out[count * 3 + 1] = c;
-                out[count * 3 + 2] = cand[i].index;
-                count++;
-            }
-        }
-    free(cand);
-    free(kept);
-    dims[0] = count;
-    return st;
-}
-
-engine_status ref_NonMaxSuppression(const engine_node *n, const void *const *in, void *const *out) {
-    int64_t dims[2];
-    return nms(n, in, out[0], numel(n->outputs[0]), dims);
-}
-
-engine_status ref_dd_run(const engine_node *n, const void *const *in, void *out, int64_t cap, int64_t *dims) {
-    if (n->op == ENGINE_OP_NonZero) return nonzero(n, in[0], out, cap, dims);
-    if (n->op == ENGINE_OP_NonMaxSuppression) return nms(n, in, out, cap, dims);
-    return ENGINE_ERR_UNSUPPORTED;
+    return ref_nonzero_run(n, in[0], out[0], numel(n->outputs[0]), dims);
 }
 
 /* ---- TopK ---- */
@@ -275,4 +135,155 @@ engine_status ref_Range(const engine_node *n, const void *const *in, void *const
     }
     default: return ENGINE_ERR_UNSUPPORTED;
     }
+}
+
+/* ---- GatherElements, GatherND, ScatterElements, ScatterND ---- */
+
+static size_t esize(engine_dtype t) {
+    switch (t) {
+    case ENGINE_DTYPE_U8: case ENGINE_DTYPE_I8: case ENGINE_DTYPE_BOOL: return 1;
+    case ENGINE_DTYPE_F16: return 2;
+    case ENGINE_DTYPE_F32: case ENGINE_DTYPE_I32: return 4;
+    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_F64: return 8;
+    default: return 0;
+    }
+}
+
+/* Index j of an int64/int32 index tensor, negative counted from dim;
+ * -1 when outside [0, dim). */
+static int64_t index_at(const engine_value *idx, const void *data, int64_t j, int64_t dim) {
+    int64_t i = idx->dtype == ENGINE_DTYPE_I64 ? ((const int64_t *)data)[j] : ((const int32_t *)data)[j];
+    if (i < 0) i += dim;
+    return i >= 0 && i < dim ? i : -1;
+}
+
+static void strides_of(const engine_value *v, int64_t *st) {
+    int64_t s = 1;
+    for (int d = v->rank - 1; d >= 0; --d) {
+        st[d] = s;
+        s *= v->dims[d];
+    }
+}
+
+/* dst op= src for one element; reduction as engine_index_params. */
+static void combine(engine_dtype t, size_t es, int red, void *dst, const void *src) {
+    if (red == 0 || esize(t) != es) {
+        memcpy(dst, src, es);
+        return;
+    }
+#define COMBINE_(T)                                                                                       \
+    do {                                                                                                  \
+        T a = *(T *)dst, b = *(const T *)src;                                                             \
+        *(T *)dst = red == 1 ? (T)(a + b) : red == 2 ? (T)(a * b) : red == 3 ? (a > b ? a : b) : (a < b ? a : b); \
+    } while (0)
+    switch (t) {
+    case ENGINE_DTYPE_F32: COMBINE_(float); break;
+    case ENGINE_DTYPE_I64: COMBINE_(int64_t); break;
+    case ENGINE_DTYPE_I32: COMBINE_(int32_t); break;
+    default: memcpy(dst, src, es); break;
+    }
+#undef COMBINE_
+}
+
+/* Position j of `of` (C order) as the offset in `into` (strides st) with
+ * axis `ax` replaced by `at`. */
+static int64_t offset_with(const engine_value *of, int64_t j, const int64_t *st, int ax, int64_t at) {
+    int64_t off = 0;
+    for (int d = of->rank - 1; d >= 0; --d) {
+        int64_t e = of->dims[d] > 0 ? of->dims[d] : 1, c = j % e;
+        j /= e;
+        off += (d == ax ? at : c) * st[d];
+    }
+    return off;
+}
+
+engine_status ref_GatherElements(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_index_params *p = n->params;
+    const engine_value *x = n->inputs[0], *idx = n->inputs[1];
+    size_t es = esize(x->dtype);
+    if (!p || !es) return ENGINE_ERR_UNSUPPORTED;
+    int64_t st[ENGINE_MAX_RANK];
+    strides_of(x, st);
+    for (int64_t j = 0; j < numel(idx); ++j) {
+        int64_t i = index_at(idx, in[1], j, x->dims[p->axis]);
+        if (i < 0) return ENGINE_ERR_INVALID_ARGUMENT;
+        memcpy((char *)out[0] + j * (int64_t)es, (const char *)in[0] + offset_with(idx, j, st, p->axis, i) * (int64_t)es, es);
+    }
+    return ENGINE_OK;
+}
+
+engine_status ref_ScatterElements(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_index_params *p = n->params;
+    const engine_value *x = n->inputs[0], *idx = n->inputs[1];
+    size_t es = esize(x->dtype);
+    if (!p || !es) return ENGINE_ERR_UNSUPPORTED;
+    if (out[0] != in[0]) memcpy(out[0], in[0], (size_t)numel(x) * es);
+    int64_t st[ENGINE_MAX_RANK];
+    strides_of(x, st);
+    for (int64_t j = 0; j < numel(idx); ++j) {
+        int64_t i = index_at(idx, in[1], j, x->dims[p->axis]);
+        if (i < 0) return ENGINE_ERR_INVALID_ARGUMENT;
+        combine(x->dtype, es, p->reduction, (char *)out[0] + offset_with(idx, j, st, p->axis, i) * (int64_t)es,
+                (const char *)in[2] + j * (int64_t)es);
+    }
+    return ENGINE_OK;
+}
+
+/* The data offset (in elements) of index tuple t of an ND index tensor
+ * whose last dim is k, from data dim `first` on; -1 when out of range. */
+static int64_t tuple_offset(const engine_value *x, const int64_t *xst, const int64_t *tuple, int64_t k, int first) {
+    int64_t off = 0;
+    for (int64_t q = 0; q < k; ++q) {
+        int64_t dim = x->dims[first + q], i = tuple[q];
+        if (i < 0) i += dim;
+        if (i < 0 || i >= dim) return -1;
+        off += i * xst[first + q];
+    }
+    return off;
+}
+
+engine_status ref_GatherND(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_index_params *p = n->params;
+    const engine_value *x = n->inputs[0], *idx = n->inputs[1];
+    size_t es = esize(x->dtype);
+    if (!p || !es) return ENGINE_ERR_UNSUPPORTED;
+    int b = p->batch_dims;
+    int64_t k = idx->dims[idx->rank - 1], batches = 1, tuples = 1, slice = 1;
+    for (int d = 0; d < b; ++d) batches *= idx->dims[d];
+    for (int d = b; d < idx->rank - 1; ++d) tuples *= idx->dims[d];
+    for (int d = b + (int)k; d < x->rank; ++d) slice *= x->dims[d];
+    int64_t xst[ENGINE_MAX_RANK];
+    strides_of(x, xst);
+    int64_t per_batch = b > 0 ? xst[b - 1] : numel(x);
+    const int64_t *I = in[1];
+    for (int64_t bt = 0; bt < batches; ++bt)
+        for (int64_t t = 0; t < tuples; ++t) {
+            int64_t off = tuple_offset(x, xst, I + (bt * tuples + t) * k, k, b);
+            if (off < 0) return ENGINE_ERR_INVALID_ARGUMENT;
+            memcpy((char *)out[0] + (bt * tuples + t) * slice * (int64_t)es,
+                   (const char *)in[0] + (bt * per_batch + off) * (int64_t)es, (size_t)slice * es);
+        }
+    return ENGINE_OK;
+}
+
+engine_status ref_ScatterND(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_index_params *p = n->params;
+    const engine_value *x = n->inputs[0], *idx = n->inputs[1];
+    size_t es = esize(x->dtype);
+    if (!p || !es) return ENGINE_ERR_UNSUPPORTED;
+    if (out[0] != in[0]) memcpy(out[0], in[0], (size_t)numel(x) * es);
+    int64_t k = idx->dims[idx->rank - 1], tuples = 1, slice = 1;
+    for (int d = 0; d < idx->rank - 1; ++d) tuples *= idx->dims[d];
+    for (int d = (int)k; d < x->rank; ++d) slice *= x->dims[d];
+    int64_t xst[ENGINE_MAX_RANK];
+    strides_of(x, xst);
+    const int64_t *I = in[1];
+    for (int64_t t = 0; t < tuples; ++t) {
+        int64_t off = tuple_offset(x, xst, I + t * k, k, 0);
+        if (off < 0) return ENGINE_ERR_INVALID_ARGUMENT;
+        for (int64_t e = 0; e < slice; ++e)
+            combine(x->dtype, es, p->reduction, (char *)out[0] + (off + e) * (int64_t)es,
+                    (const char *)in[2] + (t * slice + e) * (int64_t)es);
+    }
+    return ENGINE_OK;
 }

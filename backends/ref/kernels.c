@@ -59,6 +59,20 @@ static int ranks_ok(const engine_node *n) {
     return 1;
 }
 
+int64_t ref_dd_bound(const engine_node *n, const void *const *in) {
+    if (n->op == ENGINE_OP_NonZero) {
+        const engine_value *x = n->inputs[0];
+        return engine_value_numel(x) * (x->rank > 0 ? x->rank : 1);
+    }
+    return n->op == ENGINE_OP_NonMaxSuppression ? ref_nms_bound(n, in) : 0;
+}
+
+engine_status ref_dd_run(const engine_node *n, const void *const *in, void *out, int64_t cap, int64_t *dims) {
+    if (n->op == ENGINE_OP_NonZero) return ref_nonzero_run(n, in[0], out, cap, dims);
+    if (n->op == ENGINE_OP_NonMaxSuppression) return ref_nms_run(n, in, out, cap, dims);
+    return ENGINE_ERR_UNSUPPORTED;
+}
+
 ref_kernel_fn ref_kernel_for_node(const engine_node *n) {
     if (n && n->plugin) return n->plugin->host_kernel; /* same signature as ref_kernel_fn */
     return n ? ref_kernel_for(n->op) : NULL;
@@ -98,6 +112,16 @@ int ref_supports(const engine_node *n) {
         return n->params && same01(n, ARITH_) && is(out_(n, 1), BIT_(ENGINE_DTYPE_I64));
     case ENGINE_OP_Range:
         return same01(n, ARITH_ | BIT_(ENGINE_DTYPE_F64));
+    case ENGINE_OP_GatherElements: case ENGINE_OP_GatherND:
+        return n->params && same01(n, ANY_) && is(in_(n, 1), BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_I32));
+    case ENGINE_OP_ScatterElements: case ENGINE_OP_ScatterND:
+        if (!n->params || !same01(n, ANY_) || !is(in_(n, 1), BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_I32)) ||
+            !in_(n, 2) || in_(n, 2)->dtype != in_(n, 0)->dtype)
+            return 0;
+        return ((const engine_index_params *)n->params)->reduction == 0 || same01(n, ARITH_);
+    case ENGINE_OP_RoiAlign:
+        return n->params && same01(n, FLOATS_) && is(in_(n, 1), FLOATS_) &&
+               is(in_(n, 2), BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_I32));
     case ENGINE_OP_NonZero: /* host stages only (ref_dd_run); never placed on a backend */
     case ENGINE_OP_NonMaxSuppression:
         return 0;

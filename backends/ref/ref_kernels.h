@@ -41,5 +41,9 @@ int ref_supports(const engine_node *n);
  * into out, which has room for cap elements, and its dims into dims[2]. */
 int64_t ref_dd_bound(const engine_node *n, const void *const *in);
 engine_status ref_dd_run(const engine_node *n, const void *const *in, void *out, int64_t cap, int64_t *dims);
+/* Their op-specific halves (index.c, detect.c). */
+engine_status ref_nonzero_run(const engine_node *n, const void *x, int64_t *out, int64_t cap, int64_t *dims);
+int64_t ref_nms_bound(const engine_node *n, const void *const *in);
+engine_status ref_nms_run(const engine_node *n, const void *const *in, int64_t *out, int64_t cap, int64_t *dims);
 
 #endif /* ENGINE_REF_KERNELS_H */

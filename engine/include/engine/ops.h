@@ -85,9 +85,14 @@ extern "C" {
     X(DepthToSpace, tensor)                                                                        \
     X(SpaceToDepth, tensor)                                                                        \
     X(NonZero, index)                                                                              \
-    X(NonMaxSuppression, index)                                                                    \
+    X(NonMaxSuppression, detect)                                                                   \
     X(TopK, index)                                                                                 \
-    X(Range, index)
+    X(Range, index)                                                                                \
+    X(GatherElements, index)                                                                       \
+    X(GatherND, index)                                                                             \
+    X(ScatterElements, index)                                                                      \
+    X(ScatterND, index)                                                                            \
+    X(RoiAlign, detect)
 
 typedef enum engine_op {
     ENGINE_OP_UNKNOWN = 0,
@@ -261,6 +266,26 @@ typedef struct engine_topk_params {
     int sorted;
     int64_t k;
 } engine_topk_params;
+
+/* GatherElements, ScatterElements: axis (normalised). GatherND:
+ * batch_dims. ScatterElements, ScatterND: reduction (0 none, 1 add, 2 mul,
+ * 3 max, 4 min). Indices read at run time are checked by the kernels. */
+typedef struct engine_index_params {
+    int axis;
+    int batch_dims;
+    int reduction;
+} engine_index_params;
+
+/* RoiAlign: mode (0 avg, 1 max), output size, sampling_ratio (0:
+ * adaptive), spatial_scale, half_pixel (coordinate_transformation_mode,
+ * from opset 16; opset 10 is output_half_pixel). */
+typedef struct engine_roialign_params {
+    int max_mode;
+    int half_pixel;
+    int64_t out_h, out_w;
+    int64_t sampling_ratio;
+    float spatial_scale;
+} engine_roialign_params;
 
 /* NonMaxSuppression: center_point_box. Its other inputs
  * (max_output_boxes_per_class, iou_threshold, score_threshold) are data,
