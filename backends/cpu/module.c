@@ -1192,7 +1192,7 @@ static engine_status run_steps(ref_program *p, const void *const *inputs, void *
                                                    step->scratch_buf >= 0 ? p->arena + step->scratch_off : NULL)
                                    : step->fn(n, p->in_ptrs, p->out_ptrs);
             if (st != ENGINE_OK) {
-                node_err(err, err_size, n, status_str(st));
+                node_err(err, err_size, n, ref_kernel_failure(n, st) ? ref_kernel_failure(n, st) : status_str(st));
                 return st;
             }
             for (int j = 0; j < n->n_outputs; ++j)

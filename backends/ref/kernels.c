@@ -59,6 +59,17 @@ static int ranks_ok(const engine_node *n) {
     return 1;
 }
 
+const char *ref_kernel_failure(const engine_node *n, engine_status st) {
+    if (st != ENGINE_ERR_INVALID_ARGUMENT) return NULL;
+    switch (n->op) {
+    case ENGINE_OP_Gather: case ENGINE_OP_GatherElements: case ENGINE_OP_GatherND: case ENGINE_OP_ScatterElements:
+    case ENGINE_OP_ScatterND:
+        return "an index read at run time is out of range";
+    case ENGINE_OP_RoiAlign: return "a batch index out of range, or a box coordinate that is not finite";
+    default: return NULL;
+    }
+}
+
 int64_t ref_dd_bound(const engine_node *n, const void *const *in) {
     if (n->op == ENGINE_OP_NonZero) {
         const engine_value *x = n->inputs[0];

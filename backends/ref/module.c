@@ -484,7 +484,7 @@ static engine_status ref_run(void *state, void *program, const void *const *inpu
             }
             engine_status st = step->fn(n, p->in_ptrs, p->out_ptrs);
             if (st != ENGINE_OK) {
-                node_err(err, err_size, n, status_str(st));
+                node_err(err, err_size, n, ref_kernel_failure(n, st) ? ref_kernel_failure(n, st) : status_str(st));
                 return st;
             }
         }

@@ -33,6 +33,10 @@ ref_kernel_fn ref_kernel_for_node(const engine_node *n);
  * needs them), or a plugin op with a host kernel. */
 int ref_supports(const engine_node *n);
 
+/* Why a kernel of node n failed with st, in words, where the status alone
+ * does not say (an index read at run time out of range); else NULL. */
+const char *ref_kernel_failure(const engine_node *n, engine_status st);
+
 /* Ops whose output shape depends on their input values
  * (engine_op_data_dependent: NonZero, NonMaxSuppression), run by libengine
  * on the host between the stages of a run. ref_dd_bound: an upper bound of
