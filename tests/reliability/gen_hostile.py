@@ -20,6 +20,7 @@ from onnx import TensorProto, helper
 
 # engine_status numbers (engine.h)
 PARSE, INVALID_MODEL, UNSUPPORTED, SHAPE, SECURITY = 4, 5, 6, 7, 11
+INVALID_ARGUMENT = 1
 
 F = TensorProto.FLOAT
 I64 = TensorProto.INT64
@@ -359,9 +360,74 @@ def main():
         f.write(dd.SerializeToString())
     with open(os.path.join(out, "manifest.tsv"), "w") as f:
         f.writelines(lines)
+    runtime_cases(out)
     if len(sys.argv) > 2:
         with open(sys.argv[2], "w") as f:
             f.write(f"{len(lines)} cases\n")
+
+
+def runtime_cases(out):
+    """Valid models given hostile values at run time: indices out of range,
+    NaN boxes, negative counts. Each either fails with a message (status 0
+    in the manifest means it must succeed; its output 0 is then compared
+    with out.npy when written). runtime.tsv: NAME, STATUS, SUBSTRING, INPUTS."""
+    I64 = TensorProto.INT64
+    rows = []
+
+    def rt(name, nodes, inputs, arrays, status, substring, outputs=("y",), expect=None, opset=16, inits=()):
+        m = model(nodes, inputs, [vi(o, None) for o in outputs], inits, opset=opset)
+        d = os.path.join(out, "rt_" + name)
+        os.makedirs(d)
+        with open(os.path.join(d, "model.onnx"), "wb") as f:
+            f.write(m.SerializeToString())
+        for k, a in enumerate(arrays):
+            np.save(os.path.join(d, "input_%d.npy" % k), a)
+        if expect is not None:
+            np.save(os.path.join(d, "out.npy"), expect)
+        rows.append(f"rt_{name}\t{status}\t{substring}\t{len(arrays)}\n")
+
+    x23 = np.arange(6, dtype=np.float32).reshape(2, 3)
+    ge = [helper.make_node("GatherElements", ["x", "i"], ["y"], axis=1, name="ge")]
+    ge_in = [vi("x", [2, 3]), vi("i", [2, 2], I64)]
+    rt("gather_elements_oob", ge, ge_in, [x23, np.array([[0, 5], [1, 2]], np.int64)], INVALID_ARGUMENT,
+       "node 'ge' (GatherElements): an index read at run time is out of range")
+    neg = np.array([[-1, 0], [1, -3]], np.int64)
+    rt("gather_elements_negative", ge, ge_in, [x23, neg], 0, "", expect=np.take_along_axis(x23, neg % 3, 1))
+    rt("gathernd_oob", [helper.make_node("GatherND", ["x", "i"], ["y"], name="gnd")],
+       [vi("x", [2, 3]), vi("i", [1, 2], I64)], [x23, np.array([[2, 0]], np.int64)], INVALID_ARGUMENT,
+       "node 'gnd' (GatherND): an index read at run time is out of range")
+    rt("scatter_elements_oob", [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=0, name="se")],
+       [vi("x", [2, 3]), vi("i", [1, 3], I64), vi("u", [1, 3])],
+       [x23, np.array([[0, 7, 1]], np.int64), np.ones((1, 3), np.float32)], INVALID_ARGUMENT,
+       "node 'se' (ScatterElements): an index read at run time is out of range")
+    rt("scatternd_oob", [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], name="snd")],
+       [vi("x", [2, 3]), vi("i", [1, 1], I64), vi("u", [1, 3])],
+       [x23, np.array([[-3]], np.int64), np.ones((1, 3), np.float32)], INVALID_ARGUMENT,
+       "node 'snd' (ScatterND): an index read at run time is out of range")
+    roi = [helper.make_node("RoiAlign", ["x", "r", "b"], ["y"], output_height=2, output_width=2, name="roi")]
+    roi_in = [vi("x", [1, 1, 4, 4]), vi("r", [1, 4]), vi("b", [1], I64)]
+    xm = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    rt("roialign_nan_box", roi, roi_in, [xm, np.array([[0, 0, np.nan, 3]], np.float32), np.zeros(1, np.int64)],
+       INVALID_ARGUMENT, "node 'roi' (RoiAlign): a batch index out of range, or a box coordinate that is not finite")
+    rt("roialign_batch_oob", roi, roi_in, [xm, np.array([[0, 0, 2, 3]], np.float32), np.array([3], np.int64)],
+       INVALID_ARGUMENT, "node 'roi' (RoiAlign): a batch index out of range")
+    nms = [helper.make_node("NonMaxSuppression", ["b", "s", "m", "t"], ["y"], name="nms")]
+    nms_in = [vi("b", [1, 3, 4]), vi("s", [1, 1, 3]), vi("m", [1], I64), vi("t", [1])]
+    boxes = np.array([[[0, 0, 1, 1], [np.nan, 0, 1, 1], [0, 0, 1, 1]]], np.float32)
+    rt("nms_nan", nms, nms_in, [boxes, np.array([[[0.9, 0.8, np.nan]]], np.float32), np.array([5], np.int64),
+                                np.array([0.5], np.float32)], 0, "",
+       expect=np.array([[0, 0, 0], [0, 0, 1]], np.int64), opset=11)
+    rt("nms_negative_max", nms, nms_in, [boxes, np.array([[[0.9, 0.8, 0.7]]], np.float32),
+                                         np.array([-5], np.int64), np.array([0.5], np.float32)], 0, "",
+       expect=np.zeros((0, 3), np.int64), opset=11)
+    tk = [helper.make_node("TopK", ["x", "k"], ["y", "yi"], name="topk")]
+    tk_in = [vi("x", [2, 3]), vi("k", [1], I64)]
+    rt("topk_k_too_large", tk, tk_in, [x23, np.array([4], np.int64)], SHAPE,
+       "node 'topk' (TopK): k = 4 is outside [0, 3]", outputs=("y", "yi"), opset=11)
+    rt("topk_k_negative", tk, tk_in, [x23, np.array([-1], np.int64)], SHAPE,
+       "node 'topk' (TopK): k = -1 is outside [0, 3]", outputs=("y", "yi"), opset=11)
+    with open(os.path.join(out, "runtime.tsv"), "w") as f:
+        f.writelines(rows)
 
 
 if __name__ == "__main__":

@@ -320,6 +320,75 @@ static void test_size_limit(void **state) {
     engine_context_destroy(ctx);
 }
 
+
+/* Valid models given hostile values at run time (runtime.tsv, written by
+ * gen_hostile.py): indices out of range fail with the node and the reason,
+ * NaN boxes and negative counts give a defined result; on ref and cpu. */
+static void test_runtime_values(void **state) {
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/runtime.tsv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) fail_msg("cannot open %s", path);
+    engine_context *ctx = new_ctx();
+    char line[2048];
+    int cases = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *name = strtok(line, "\t"), *code = strtok(NULL, "\t"), *rest = strtok(NULL, "");
+        if (!name || !code || !rest) fail_msg("bad runtime.tsv line");
+        char *tab = strrchr(rest, '\t');
+        int n_in = atoi(tab ? tab + 1 : rest);
+        const char *substring = tab ? (*tab = 0, rest) : "";
+        int want = atoi(code);
+        snprintf(path, sizeof path, "%s/%s/model.onnx", dir, name);
+        engine_model *m = NULL;
+        if (engine_model_load_file(ctx, path, &m) != ENGINE_OK) fail_msg("%s: %s", name, engine_context_error(ctx));
+        engine_tensor in[4], expect;
+        memset(in, 0, sizeof in);
+        assert_true(n_in <= 4);
+        for (int k = 0; k < n_in; ++k) {
+            snprintf(path, sizeof path, "%s/%s/input_%d.npy", dir, name, k);
+            assert_int_equal(engine_tensor_load(ctx, path, &in[k]), ENGINE_OK);
+        }
+        memset(&expect, 0, sizeof expect);
+        snprintf(path, sizeof path, "%s/%s/out.npy", dir, name);
+        int has_expect = access(path, R_OK) == 0 && engine_tensor_load(ctx, path, &expect) == ENGINE_OK;
+        const char *backends[] = {"ref", "cpu"};
+        for (int b = 0; b < 2; ++b) {
+            engine_session_options o;
+            memset(&o, 0, sizeof o);
+            o.backends = backends[b];
+            o.strict = 1;
+            engine_session *s = NULL;
+            engine_status st = engine_session_create(m, &o, &s);
+            if (st == ENGINE_OK) {
+                engine_tensor out[2];
+                memset(out, 0, sizeof out);
+                st = engine_session_run_tensors(s, in, n_in, out, engine_model_output_count(m));
+                if (st == ENGINE_OK && has_expect) {
+                    assert_int_equal(out[0].rank, expect.rank);
+                    for (int d = 0; d < expect.rank; ++d) assert_int_equal(out[0].dims[d], expect.dims[d]);
+                    size_t bytes = (size_t)engine_tensor_numel(&expect) * engine_dtype_size(expect.dtype);
+                    if (bytes && memcmp(out[0].data, expect.data, bytes) != 0) fail_msg("%s on %s: wrong output", name, backends[b]);
+                }
+            }
+            const char *msg = engine_context_error(ctx);
+            if ((int)st != want || (want && !strstr(msg, substring)))
+                fail_msg("%s on %s: status %d (want %d), message \"%s\" (want \"%s\")", name, backends[b], st, want, msg,
+                         substring);
+            engine_session_free(s);
+        }
+        for (int k = 0; k < n_in; ++k) engine_tensor_release(ctx, &in[k]);
+        if (has_expect) engine_tensor_release(ctx, &expect);
+        engine_model_free(m);
+        cases++;
+    }
+    fclose(f);
+    engine_context_destroy(ctx);
+    assert_true(cases >= 10);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s CATALOGUE_DIR\n", argv[0]);
@@ -333,6 +402,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_tensor_files),
+        cmocka_unit_test(test_runtime_values),
     };
     return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }
