@@ -1637,6 +1637,198 @@ def gen_tensor():
 SELFCHECK = False
 
 
+def gen_index():
+    """NonZero, TopK, Range, GatherElements, GatherND, ScatterElements,
+    ScatterND, NonMaxSuppression, RoiAlign: numpy references from the spec,
+    torch/torchvision as the second path where it has the op."""
+    import torchvision
+
+    # NonZero: output shape from the data (a host stage), zeros in the input
+    for name, x in [("nonzero_2d", None), ("nonzero_bool_3d", None)]:
+        rng = rng_for(name)
+        if name == "nonzero_2d":
+            x = f32(normal(rng, (4, 5)))
+            x[x < 0.2] = 0
+        else:
+            x = rng.random((2, 3, 4)) > 0.6
+        y = np.array(np.nonzero(x), np.int64)
+        same_close(y, torch.nonzero(torch.tensor(x)).T.numpy(), name)
+        make_case(name, [helper.make_node("NonZero", ["x"], ["y"])], [("x", x)], [("y", y)], opset=13)
+
+    def topk_ref(x, k, axis, largest):
+        key = -x if largest else x
+        idx = np.argsort(key, axis=axis, kind="stable")
+        idx = np.take(idx, np.arange(k), axis=axis)
+        return np.take_along_axis(x, idx, axis), idx.astype(np.int64)
+
+    for name, shape, k, axis, largest, opset, dt in [
+            ("topk_axis1_largest", (3, 7, 4), 3, 1, 1, 11, np.float32),
+            ("topk_last_smallest", (2, 9), 4, -1, 0, 11, np.float32),
+            ("topk_int64_axis0", (6, 3), 2, 0, 1, 11, np.int64),
+            ("topk_opset1_attr_k", (4, 5), 2, -1, 1, 1, np.float32)]:
+        rng = rng_for(name)
+        x = f32(normal(rng, shape)) if dt == np.float32 else rng.integers(-50, 50, shape).astype(np.int64)
+        v, i = topk_ref(x, k, axis, largest)
+        if dt == np.float32:
+            tv, ti = torch.topk(torch.tensor(x), k, dim=axis, largest=bool(largest), sorted=True)
+            same_close(v, tv.numpy(), name)
+        attrs = {"axis": axis}
+        if opset >= 11:
+            attrs["largest"] = largest
+        if opset < 10:
+            attrs["k"] = k
+            make_case(name, [helper.make_node("TopK", ["x"], ["v", "i"], **attrs)], [("x", x)],
+                      [("v", v), ("i", i)], opset=opset)
+        else:
+            make_case(name, [helper.make_node("TopK", ["x", "k"], ["v", "i"], **attrs)], [("x", x)],
+                      [("v", v), ("i", i)], inits={"k": np.array([k], np.int64)}, opset=opset)
+
+    # Range: always folded (its inputs decide its shape), so fed to an Add
+    for name, start, limit, delta, dt in [("range_float_add", 1.5, 9.0, 1.25, np.float32),
+                                          ("range_int64_negative_delta", 10, -3, -3, np.int64)]:
+        r = np.arange(start, limit, delta).astype(dt)
+        rng = rng_for(name)
+        x = f32(normal(rng, r.shape)) if dt == np.float32 else rng.integers(1, 9, r.shape).astype(np.int64)
+        make_case(name, [helper.make_node("Range", ["s", "l", "d"], ["r"]), helper.make_node("Add", ["x", "r"], ["y"])],
+                  [("x", x)], [("y", x + r)],
+                  inits={"s": np.array(start, dt), "l": np.array(limit, dt), "d": np.array(delta, dt)}, opset=11)
+
+    # GatherElements / ScatterElements: indices as graph inputs (read at run time), negatives included
+    rng = rng_for("gather_elements")
+    x = f32(normal(rng, (3, 4, 5)))
+    idx = rng.integers(-4, 4, (3, 2, 5)).astype(np.int64)
+    y = np.take_along_axis(x, idx % 4, axis=1)
+    same_close(y, torch.gather(torch.tensor(x), 1, torch.tensor(idx % 4)).numpy(), "gather_elements")
+    make_case("gather_elements_axis1_negative", [helper.make_node("GatherElements", ["x", "i"], ["y"], axis=1)],
+              [("x", x), ("i", idx)], [("y", y)], opset=13)
+    for name, red, opset in [("scatter_elements_none", "none", 13), ("scatter_elements_add", "add", 16),
+                             ("scatter_elements_max", "max", 18)]:
+        rng = rng_for(name)
+        x = f32(normal(rng, (4, 6)))
+        # distinct targets per column for "none" (ONNX leaves duplicates unordered)
+        idx = np.stack([rng.permutation(4)[:3] for _ in range(6)], axis=1).astype(np.int64)
+        if red != "none":
+            idx = rng.integers(0, 4, (3, 6)).astype(np.int64)
+        u = f32(normal(rng, (3, 6)))
+        y = x.astype(np.float64).copy()
+        for r in range(3):
+            for c in range(6):
+                t = idx[r, c]
+                y[t, c] = u[r, c] if red == "none" else y[t, c] + u[r, c] if red == "add" else max(y[t, c], u[r, c])
+        if red == "none":
+            same_close(f32(y), torch.tensor(x).scatter(0, torch.tensor(idx), torch.tensor(u)).numpy(), name)
+        attrs = {"axis": 0} if red == "none" else {"axis": 0, "reduction": red}
+        make_case(name, [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], **attrs)],
+                  [("x", x), ("i", idx), ("u", u)], [("y", f32(y))], opset=opset)
+
+    # GatherND (batch_dims 0 and 1) and ScatterND
+    rng = rng_for("gathernd")
+    x = f32(normal(rng, (2, 3, 4)))
+    idx = np.array([[[1, 2], [0, -1]], [[2, 3], [1, 0]]], np.int64)  # batch_dims 1: index (dim1, dim2)
+    y = np.stack([np.stack([x[b, i % 3, j % 4] for i, j in idx[b]]) for b in range(2)])
+    make_case("gathernd_batch_dims1", [helper.make_node("GatherND", ["x", "i"], ["y"], batch_dims=1)],
+              [("x", x), ("i", idx)], [("y", y)], opset=13)
+    idx0 = np.array([[1, 0], [0, 2]], np.int64)
+    make_case("gathernd_slices", [helper.make_node("GatherND", ["x", "i"], ["y"])], [("x", x), ("i", idx0)],
+              [("y", np.stack([x[1, 0], x[0, 2]]))], opset=11)
+    for name, red, opset in [("scatternd_none", "none", 13), ("scatternd_mul", "mul", 16)]:
+        rng = rng_for(name)
+        x = f32(normal(rng, (4, 3, 2)))
+        idx = np.array([[2], [0]], np.int64) if red == "none" else np.array([[1], [1], [3]], np.int64)
+        u = f32(normal(rng, (idx.shape[0], 3, 2)))
+        y = x.astype(np.float64).copy()
+        for k in range(idx.shape[0]):
+            y[idx[k, 0]] = u[k] if red == "none" else y[idx[k, 0]] * u[k]
+        attrs = {} if red == "none" else {"reduction": red}
+        make_case(name, [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], **attrs)],
+                  [("x", x), ("i", idx), ("u", u)], [("y", f32(y))], opset=opset)
+
+    # NonMaxSuppression, center_point_box 1, two batches and classes, against torchvision's nms
+    rng = rng_for("nms_center")
+    nb = 8
+    cxcy = rng.uniform(2, 10, (2, nb, 2))
+    wh = rng.uniform(1, 5, (2, nb, 2))
+    boxes = f32(np.concatenate([cxcy, wh], axis=2))
+    scores = f32(rng.uniform(0, 1, (2, 2, nb)))
+    sel = []
+    for b in range(2):
+        corners = torch.tensor(np.concatenate([cxcy[b] - wh[b] / 2, cxcy[b] + wh[b] / 2], axis=1))
+        for c in range(2):
+            keep_mask = scores[b, c] > 0.25
+            ids = np.nonzero(keep_mask)[0]
+            keep = torchvision.ops.nms(corners[ids], torch.tensor(scores[b, c, ids], dtype=torch.float64), 0.4).numpy()
+            sel += [[b, c, int(ids[k])] for k in keep[:4]]
+    make_case("nms_center_point_box", [helper.make_node("NonMaxSuppression", ["b", "s", "m", "t", "st"], ["y"],
+                                                        center_point_box=1)],
+              [("b", boxes), ("s", scores)], [("y", np.array(sel, np.int64))],
+              inits={"m": np.array([4], np.int64), "t": np.array([0.4], np.float32),
+                     "st": np.array([0.25], np.float32)}, opset=11)
+
+    # RoiAlign: avg against torchvision (aligned = half_pixel), max against the numpy reference
+    def roi_ref(x, rois, bidx, oh, ow, sr, scale, half, mode):
+        n_r, c = rois.shape[0], x.shape[1]
+        h, w = x.shape[2], x.shape[3]
+        out = np.zeros((n_r, c, oh, ow))
+        off = 0.5 if half else 0.0
+        for r in range(n_r):
+            x0, y0, x1, y1 = [float(v) * scale - off for v in rois[r]]
+            rw, rh = x1 - x0, y1 - y0
+            if not half:
+                rw, rh = max(rw, 1.0), max(rh, 1.0)
+            bh, bw = rh / oh, rw / ow
+            gh = sr if sr > 0 else int(np.ceil(rh / oh))
+            gw = sr if sr > 0 else int(np.ceil(rw / ow))
+            for ph in range(oh):
+                for pw in range(ow):
+                    vals = []
+                    for iy in range(gh):
+                        yy = y0 + ph * bh + (iy + 0.5) * bh / gh
+                        for ix in range(gw):
+                            xx = x0 + pw * bw + (ix + 0.5) * bw / gw
+                            if yy < -1 or yy > h or xx < -1 or xx > w:
+                                vals.append(np.zeros((4, c)))
+                                continue
+                            yv, xv = max(yy, 0.0), max(xx, 0.0)
+                            ylo, xlo = int(yv), int(xv)
+                            if ylo >= h - 1:
+                                ylo = yhi = h - 1
+                                yv = float(ylo)
+                            else:
+                                yhi = ylo + 1
+                            if xlo >= w - 1:
+                                xlo = xhi = w - 1
+                                xv = float(xlo)
+                            else:
+                                xhi = xlo + 1
+                            ly, lx = yv - ylo, xv - xlo
+                            pl = x[bidx[r]].astype(np.float64)
+                            vals.append(np.stack([(1 - ly) * (1 - lx) * pl[:, ylo, xlo], (1 - ly) * lx * pl[:, ylo, xhi],
+                                                  ly * (1 - lx) * pl[:, yhi, xlo], ly * lx * pl[:, yhi, xhi]]))
+                    v = np.stack(vals)  # samples, 4, c
+                    out[r, :, ph, pw] = v.sum(axis=(0, 1)) / max(gh * gw, 1) if mode == "avg" else v.max(axis=1).max(axis=0)
+        return out
+
+    rng = rng_for("roialign")
+    x = f32(normal(rng, (2, 3, 10, 12)))
+    rois = f32(np.array([[1.2, 0.5, 7.9, 6.1], [0.0, 2.0, 11.5, 9.5], [3.3, 3.1, 4.0, 4.2], [-2.0, -1.0, 5.0, 3.0]]))
+    bidx = np.array([0, 1, 1, 0], np.int64)
+    for name, half, mode, sr, opset in [("roialign_avg_output_half_pixel", 0, "avg", 0, 10),
+                                        ("roialign_avg_half_pixel_sr2", 1, "avg", 2, 16),
+                                        ("roialign_max_half_pixel", 1, "max", 2, 16)]:
+        y = roi_ref(x, rois, bidx, 3, 4, sr, 0.75, half, mode)
+        if mode == "avg":
+            tv = torchvision.ops.roi_align(torch.tensor(x, dtype=torch.float64),
+                                           torch.tensor(np.concatenate([bidx[:, None], rois], 1), dtype=torch.float64),
+                                           (3, 4), spatial_scale=0.75, sampling_ratio=sr if sr > 0 else -1,
+                                           aligned=bool(half)).numpy()
+            same_close(y, tv, name)
+        attrs = {"output_height": 3, "output_width": 4, "sampling_ratio": sr, "spatial_scale": 0.75, "mode": mode}
+        if opset >= 16:
+            attrs["coordinate_transformation_mode"] = "half_pixel" if half else "output_half_pixel"
+        make_case(name, [helper.make_node("RoiAlign", ["x", "r", "b"], ["y"], **attrs)],
+                  [("x", x), ("r", rois), ("b", bidx)], [("y", f32(y))], opset=opset)
+
+
 def main(argv):
     global SELFCHECK
     args = [a for a in argv[1:] if not a.startswith("--")]
@@ -1655,6 +1847,7 @@ def main(argv):
     gen_reduce()
     gen_resize()
     gen_tensor()
+    gen_index()
     gen_opset_forms()
 
     # every op of ENGINE_OP_LIST must be covered

@@ -201,6 +201,7 @@ static engine_status ocl_create(const engine_backend_config *config, void **stat
 static void ocl_destroy(void *state) {
     ocl_state *s = state;
     if (!s) return;
+    ocl_xfree(s, s->proven);
     ocl_tune_close(s);
     ocl_wstore_free(s);
     ocl_close(s);
@@ -415,6 +416,11 @@ static engine_status realise(ocl_state *s, ocl_program *p, ocl_builder *b, char 
 
 static engine_status enqueue_all(ocl_state *s, ocl_program *p, cl_command_queue q, int with_events, char *err,
                                  size_t err_size);
+static engine_status enqueue_all_masked(ocl_state *s, ocl_program *p, cl_command_queue q, int with_events,
+                                        const unsigned char *mask, char *err, size_t err_size);
+static uint64_t launch_key(const ocl_launch *l);
+static int proven_has(const ocl_state *s, uint64_t key);
+static void proven_add(ocl_state *s, uint64_t key);
 
 static engine_status ocl_compile(void *state, const engine_partition *part, void **program, char *err,
                                  size_t err_size) {
@@ -557,15 +563,32 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
         goto fail;
     }
     memset(p->events, 0, sizeof *p->events * (size_t)(p->n_launches + 1));
-    /* One pass over the launches now: CLBlast compiles its kernels on the
-     * first call, and a launch the device refuses fails here, at compile
-     * (where placement can still react), not in the first run. */
-    if ((b->st = enqueue_all(s, p, s->queue, 0, err, err_size))) goto fail;
-    cl_int e = s->cl->Finish(s->queue);
-    if (e) {
-        b->st = cl_fail(s, e, "the trial run", err, err_size);
+    /* A trial pass over the launches that have not run on this instance
+     * before (a kernel at a work-group size, an SGEMM shape): CLBlast
+     * compiles its kernels on the first call, and a launch the device
+     * refuses fails here, at compile (where placement can still react),
+     * not in the first run. A later specialisation of the same model
+     * repeats few of them, so its first run is not a second run. */
+    uint64_t *keys = ocl_xalloc(s, sizeof *keys * (size_t)(p->n_launches + 1));
+    unsigned char *trial = ocl_xalloc(s, (size_t)p->n_launches + 1);
+    if (!keys || !trial) {
+        ocl_xfree(s, keys);
+        ocl_xfree(s, trial);
+        ocl_oom(b);
         goto fail;
     }
+    for (int k = 0; k < p->n_launches; ++k) {
+        keys[k] = launch_key(&p->launches[k]);
+        trial[k] = !proven_has(s, keys[k]);
+    }
+    b->st = enqueue_all_masked(s, p, s->queue, 0, trial, err, err_size);
+    cl_int e = b->st ? CL_SUCCESS : s->cl->Finish(s->queue);
+    if (!b->st && e) b->st = cl_fail(s, e, "the trial run", err, err_size);
+    for (int k = 0; !b->st && k < p->n_launches; ++k)
+        if (trial[k]) proven_add(s, keys[k]); /* a failed add only means a later trial */
+    ocl_xfree(s, keys);
+    ocl_xfree(s, trial);
+    if (b->st) goto fail;
     ocl_xfree(s, plan);
     ocl_xfree(s, plan_slot);
     ocl_xfree(s, b->meta);
@@ -592,10 +615,79 @@ fail:
     return b->st ? b->st : ENGINE_ERR_INTERNAL;
 }
 
+/* ---- the proven-launch set ---- */
+
+static uint64_t mix64(uint64_t h, uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
+/* What decides whether a launch can fail on the device: the kernel and
+ * its work-group size; for an SGEMM, its shape and transposes (CLBlast
+ * picks and compiles kernels by them). Never 0. */
+static uint64_t launch_key(const ocl_launch *l) {
+    uint64_t h = 0x1234567ull;
+    if (l->kname) {
+        for (const char *c = l->kname; *c; ++c) h = mix64(h, (unsigned char)*c);
+        h = mix64(h, (uint64_t)l->work_dim);
+        h = mix64(h, (uint64_t)l->use_local);
+        for (int d = 0; d < 3; ++d) h = mix64(h, l->use_local ? (uint64_t)l->lsz[d] : 0);
+    } else {
+        h = mix64(h, 0xb1a5ull);
+        h = mix64(h, (uint64_t)l->ta * 2 + (uint64_t)l->tb);
+        h = mix64(h, (uint64_t)l->gm);
+        h = mix64(h, (uint64_t)l->gn);
+        h = mix64(h, (uint64_t)l->gk);
+    }
+    return h ? h : 1;
+}
+
+static int proven_has(const ocl_state *s, uint64_t key) {
+    if (!s->cap_proven) return 0;
+    for (size_t i = (size_t)key & (s->cap_proven - 1);; i = (i + 1) & (s->cap_proven - 1)) {
+        if (s->proven[i] == key) return 1;
+        if (!s->proven[i]) return 0;
+    }
+}
+
+static void proven_add(ocl_state *s, uint64_t key) {
+    if (proven_has(s, key)) return;
+    if ((s->n_proven + 1) * 2 > s->cap_proven) {
+        size_t cap = s->cap_proven ? s->cap_proven * 2 : 256;
+        uint64_t *t = ocl_xalloc(s, sizeof *t * cap);
+        if (!t) return;
+        memset(t, 0, sizeof *t * cap);
+        for (size_t k = 0; k < s->cap_proven; ++k)
+            if (s->proven[k])
+                for (size_t i = (size_t)s->proven[k] & (cap - 1);; i = (i + 1) & (cap - 1))
+                    if (!t[i]) {
+                        t[i] = s->proven[k];
+                        break;
+                    }
+        ocl_xfree(s, s->proven);
+        s->proven = t;
+        s->cap_proven = cap;
+    }
+    for (size_t i = (size_t)key & (s->cap_proven - 1);; i = (i + 1) & (s->cap_proven - 1))
+        if (!s->proven[i]) {
+            s->proven[i] = key;
+            s->n_proven++;
+            return;
+        }
+}
+
 static engine_status enqueue_all(ocl_state *s, ocl_program *p, cl_command_queue q, int with_events, char *err,
                                  size_t err_size) {
+    return enqueue_all_masked(s, p, q, with_events, NULL, err, err_size);
+}
+
+/* Enqueues the launches (those with mask[k] set, or all when mask is NULL). */
+static engine_status enqueue_all_masked(ocl_state *s, ocl_program *p, cl_command_queue q, int with_events,
+                                        const unsigned char *mask, char *err, size_t err_size) {
     const ocl_api *cl = s->cl;
     for (int k = 0; k < p->n_launches; ++k) {
+        if (mask && !mask[k]) continue;
         ocl_launch *l = &p->launches[k];
         cl_event *ev = with_events ? &p->events[k] : NULL;
         if (ev) *ev = NULL;

@@ -70,6 +70,11 @@ typedef struct ocl_state {
     double tune_ms;
     /* Packed weights shared by the instance's programs (builder.c). */
     struct ocl_wentry *wstore;
+    /* Launches that have run once on this instance (module.c, trial pass):
+     * an open-addressed set of 64-bit keys (kernel and work-group size, or
+     * an SGEMM's shape), so a later program's trial runs only what is new. */
+    uint64_t *proven;
+    size_t n_proven, cap_proven;
 } ocl_state;
 
 /* Tuning levels (engine_backend_config.tune / ENGINE_OPENCL_TUNE). */
