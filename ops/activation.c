@@ -47,7 +47,56 @@ PLAIN_UNARY_(Exp, ENG_DT_FLOAT)
 PLAIN_UNARY_(Log, ENG_DT_FLOAT)
 PLAIN_UNARY_(Neg, ENG_DT_NUM)
 PLAIN_UNARY_(Abs, ENG_DT_NUM)
+PLAIN_UNARY_(Floor, ENG_DT_FLOAT)
+PLAIN_UNARY_(Ceil, ENG_DT_FLOAT)
+PLAIN_UNARY_(Round, ENG_DT_FLOAT)
+PLAIN_UNARY_(Sign, ENG_DT_NUM)
+PLAIN_UNARY_(Reciprocal, ENG_DT_FLOAT)
+PLAIN_UNARY_(Sin, ENG_DT_FLOAT)
+PLAIN_UNARY_(Cos, ENG_DT_FLOAT)
+PLAIN_UNARY_(Softsign, ENG_DT_FLOAT)
+PLAIN_UNARY_(Not, ENG_DT(ENGINE_DTYPE_BOOL))
+/* Erf (ONNX allows integer inputs too) and Shrink below: float32 only here;
+ * an integer input is refused by eng_check_dtype with its dtype named. */
+PLAIN_UNARY_(Erf, ENG_DT_FLOAT)
 #undef PLAIN_UNARY_
+
+engine_status eng_infer_ThresholdedRelu(eng_graph *g, engine_node *n) {
+    engine_scalar_params p = defaults();
+    engine_status st = eng_attr_float(g, n, "alpha", 1.0f, &p.alpha);
+    return st ? st : unary(g, n, ENG_DT_FLOAT, &p);
+}
+
+engine_status eng_infer_Celu(eng_graph *g, engine_node *n) {
+    engine_scalar_params p = defaults();
+    engine_status st = eng_attr_float(g, n, "alpha", 1.0f, &p.alpha);
+    if (st) return st;
+    if (p.alpha == 0.0f || isnan(p.alpha))
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "attribute alpha must be non-zero, got %g",
+                              (double)p.alpha);
+    return unary(g, n, ENG_DT_FLOAT, &p);
+}
+
+/* Shrink: y = x < -lambd ? x + bias : x > lambd ? x - bias : 0. */
+engine_status eng_infer_Shrink(eng_graph *g, engine_node *n) {
+    engine_scalar_params p = defaults();
+    engine_status st = eng_attr_float(g, n, "lambd", 0.5f, &p.alpha);
+    if (!st) st = eng_attr_float(g, n, "bias", 0.0f, &p.bias);
+    return st ? st : unary(g, n, ENG_DT_FLOAT, &p);
+}
+
+/* Gelu (opset 20): approximate "none" (erf) or "tanh". */
+engine_status eng_infer_Gelu(eng_graph *g, engine_node *n) {
+    engine_scalar_params p = defaults();
+    const char *mode;
+    engine_status st = eng_attr_string(g, n, "approximate", "none", &mode);
+    if (st) return st;
+    if (strcmp(mode, "tanh") == 0) p.size = 1;
+    else if (strcmp(mode, "none") != 0)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL,
+                              "attribute approximate must be \"none\" or \"tanh\", got \"%s\"", mode);
+    return unary(g, n, ENG_DT_FLOAT, &p);
+}
 
 engine_status eng_infer_LeakyRelu(eng_graph *g, engine_node *n) {
     engine_scalar_params p = defaults();

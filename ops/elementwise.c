@@ -1,5 +1,7 @@
 /* ops/elementwise.c - shape inference for the broadcasting binary ops,
- * Equal and Where (numpy broadcasting; no params). */
+ * the comparisons, the logical ops, Mod, Where and the variadic
+ * Min/Max/Sum/Mean (numpy broadcasting; only Mod has params). */
+#include <stdio.h>
 #include <string.h>
 
 #include "ops_util.h"
@@ -117,4 +119,107 @@ engine_status eng_infer_Where(eng_graph *g, engine_node *n) {
     if ((st = eng_broadcast(g, n, n->inputs[0], n->inputs[1], &rank, dims))) return st;
     if ((st = eng_broadcast_dims(g, n, rank, dims, n->inputs[2]->rank, n->inputs[2]->dims, &rank, dims))) return st;
     return eng_set_output(g, n, 0, n->inputs[1]->dtype, rank, dims);
+}
+
+/* Comparisons: numeric inputs of one dtype (float only before opset 9 for
+ * Greater/Less), bool output. GreaterOrEqual/LessOrEqual start at 12. */
+static engine_status compare(eng_graph *g, engine_node *n) {
+    unsigned m = ENG_DT_NUM;
+    if ((n->op == ENGINE_OP_Greater || n->op == ENGINE_OP_Less) && eng_opset(g, n) < 9) m = ENG_DT_FLOAT;
+    return binary(g, n, m, m, 1, ENGINE_DTYPE_BOOL);
+}
+
+engine_status eng_infer_Greater(eng_graph *g, engine_node *n) {
+    return compare(g, n);
+}
+
+engine_status eng_infer_Less(eng_graph *g, engine_node *n) {
+    return compare(g, n);
+}
+
+engine_status eng_infer_GreaterOrEqual(eng_graph *g, engine_node *n) {
+    return compare(g, n);
+}
+
+engine_status eng_infer_LessOrEqual(eng_graph *g, engine_node *n) {
+    return compare(g, n);
+}
+
+/* And, Or, Xor: bool inputs, bool output (opset 1: legacy broadcast). */
+engine_status eng_infer_And(eng_graph *g, engine_node *n) {
+    return binary(g, n, ENG_DT(ENGINE_DTYPE_BOOL), ENG_DT(ENGINE_DTYPE_BOOL), 1, ENGINE_DTYPE_BOOL);
+}
+
+engine_status eng_infer_Or(eng_graph *g, engine_node *n) {
+    return binary(g, n, ENG_DT(ENGINE_DTYPE_BOOL), ENG_DT(ENGINE_DTYPE_BOOL), 1, ENGINE_DTYPE_BOOL);
+}
+
+engine_status eng_infer_Xor(eng_graph *g, engine_node *n) {
+    return binary(g, n, ENG_DT(ENGINE_DTYPE_BOOL), ENG_DT(ENGINE_DTYPE_BOOL), 1, ENGINE_DTYPE_BOOL);
+}
+
+/* Mod (opsets 10, 13): numeric inputs of one dtype. fmod = 0 is the
+ * integer modulo (the result has the divisor's sign); the spec requires
+ * fmod = 1 for floating-point inputs. The attribute travels in the params'
+ * `to` (ops.h). */
+engine_status eng_infer_Mod(eng_graph *g, engine_node *n) {
+    int64_t fmod;
+    engine_status st = eng_attr_int(g, n, "fmod", 0, &fmod);
+    if (st) return st;
+    if (fmod != 0 && fmod != 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "attribute fmod must be 0 or 1, got %lld",
+                              (long long)fmod);
+    if ((st = binary(g, n, ENG_DT_NUM, ENG_DT_NUM, 1, ENGINE_DTYPE_UNDEFINED))) return st;
+    if (n->inputs[0]->dtype == ENGINE_DTYPE_F32 && fmod == 0)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL,
+                              "floating-point inputs need attribute fmod = 1 (the spec leaves fmod = 0 to integers)");
+    engine_cast_params *p = eng_node_params(g, n, sizeof *p);
+    if (!p) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    p->to = (int)fmod;
+    p->value = 0.0;
+    return ENGINE_OK;
+}
+
+/* Min, Max, Sum, Mean: one or more inputs of one dtype, all broadcast
+ * together (multidirectional, opset 8 on; before it the shapes are equal,
+ * which broadcasting accepts too). Float only before opset 12 (Min/Max) and
+ * for Sum/Mean. */
+static engine_status variadic(eng_graph *g, engine_node *n, unsigned mask) {
+    if (n->n_inputs < 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "needs at least one input, got none");
+    int rank = 0;
+    int64_t dims[ENGINE_MAX_RANK];
+    engine_status st;
+    for (int k = 0; k < n->n_inputs; ++k) {
+        char what[24];
+        snprintf(what, sizeof what, "data_%d", k);
+        if (!eng_has_input(n, k))
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "input %d (%s) is missing", k, what);
+        if ((st = eng_check_dtype(g, n, k, what, mask))) return st;
+        if (k > 0 && (st = eng_check_same_dtype(g, n, 0, k))) return st;
+        const engine_value *v = n->inputs[k];
+        if (k == 0) {
+            rank = v->rank;
+            memcpy(dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
+        } else if ((st = eng_broadcast_dims(g, n, rank, dims, v->rank, v->dims, &rank, dims))) {
+            return st;
+        }
+    }
+    return eng_set_output(g, n, 0, n->inputs[0]->dtype, rank, dims);
+}
+
+engine_status eng_infer_Min(eng_graph *g, engine_node *n) {
+    return variadic(g, n, eng_opset(g, n) < 12 ? ENG_DT_FLOAT : ENG_DT_NUM);
+}
+
+engine_status eng_infer_Max(eng_graph *g, engine_node *n) {
+    return variadic(g, n, eng_opset(g, n) < 12 ? ENG_DT_FLOAT : ENG_DT_NUM);
+}
+
+engine_status eng_infer_Sum(eng_graph *g, engine_node *n) {
+    return variadic(g, n, ENG_DT_FLOAT);
+}
+
+engine_status eng_infer_Mean(eng_graph *g, engine_node *n) {
+    return variadic(g, n, ENG_DT_FLOAT);
 }

@@ -1,4 +1,6 @@
-/* ops/reduce.c - shape inference for ReduceMean, ReduceSum, ReduceMax. */
+/* ops/reduce.c - shape inference for the reductions (ReduceMean, ReduceSum,
+ * ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSumExp,
+ * ReduceSumSquare) and ArgMax/ArgMin. */
 #include "ops_util.h"
 
 /* axes come from the attribute (ReduceSum before 13, the others before 18)
@@ -9,9 +11,10 @@ static engine_status reduce_common(eng_graph *g, engine_node *n) {
     engine_status st = eng_check_input_count(g, n, 1, 2);
     if (st) return st;
     const engine_value *x = n->inputs[0];
-    /* ReduceMax-20 takes bool too (any true) */
+    /* ReduceMax-20 and ReduceMin-20 take bool too (any true, all true) */
     unsigned types = ENG_DT_NUM;
-    if (n->op == ENGINE_OP_ReduceMax && eng_opset(g, n) >= 20) types |= ENG_DT(ENGINE_DTYPE_BOOL);
+    if ((n->op == ENGINE_OP_ReduceMax || n->op == ENGINE_OP_ReduceMin) && eng_opset(g, n) >= 20)
+        types |= ENG_DT(ENGINE_DTYPE_BOOL);
     if ((st = eng_check_dtype(g, n, 0, "data", types))) return st;
     int64_t keepdims, noop;
     if ((st = eng_attr_int(g, n, "keepdims", 1, &keepdims))) return st;
@@ -57,4 +60,60 @@ engine_status eng_infer_ReduceSum(eng_graph *g, engine_node *n) {
 
 engine_status eng_infer_ReduceMax(eng_graph *g, engine_node *n) {
     return reduce_common(g, n);
+}
+
+#define REDUCE_(Name)                                                                                                 \
+    engine_status eng_infer_##Name(eng_graph *g, engine_node *n) {                                                   \
+        return reduce_common(g, n);                                                                                  \
+    }
+REDUCE_(ReduceMin)
+REDUCE_(ReduceProd)
+REDUCE_(ReduceL1)
+REDUCE_(ReduceL2)
+REDUCE_(ReduceLogSumExp)
+REDUCE_(ReduceSumSquare)
+#undef REDUCE_
+
+/* ArgMax, ArgMin (opsets 1, 11, 12, 13): axis (negative from 11),
+ * keepdims, select_last_index (from 12; accepted whatever the opset).
+ * int64 output. */
+static engine_status arg_common(eng_graph *g, engine_node *n) {
+    engine_status st = eng_check_input_count(g, n, 1, 1);
+    if (st) return st;
+    const engine_value *x = n->inputs[0];
+    if ((st = eng_check_dtype(g, n, 0, "data", ENG_DT_NUM))) return st;
+    int64_t axis, keepdims, last;
+    if ((st = eng_attr_int(g, n, "axis", 0, &axis))) return st;
+    if ((st = eng_attr_int(g, n, "keepdims", 1, &keepdims))) return st;
+    if ((st = eng_attr_int(g, n, "select_last_index", 0, &last))) return st;
+    if (last != 0 && last != 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL,
+                              "attribute select_last_index must be 0 or 1, got %lld", (long long)last);
+    if (x->rank < 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 (data) must have rank >= 1, got a scalar");
+    int ax;
+    if ((st = eng_norm_axis(g, n, axis, x->rank, 0, "axis", &ax))) return st;
+    if (x->dims[ax] == 0)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "axis %d has length 0: no element to select", ax);
+    int rank = 0;
+    int64_t dims[ENGINE_MAX_RANK];
+    for (int d = 0; d < x->rank; ++d) {
+        if (d != ax) dims[rank++] = x->dims[d];
+        else if (keepdims) dims[rank++] = 1;
+    }
+    if ((st = eng_set_output(g, n, 0, ENGINE_DTYPE_I64, rank, dims))) return st;
+    engine_arg_params *p = eng_node_params(g, n, sizeof *p);
+    if (!p) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    p->axis = ax;
+    p->keepdims = keepdims != 0;
+    p->select_last = (int)last;
+    return ENGINE_OK;
+}
+
+engine_status eng_infer_ArgMax(eng_graph *g, engine_node *n) {
+    return arg_common(g, n);
+}
+
+engine_status eng_infer_ArgMin(eng_graph *g, engine_node *n) {
+    return arg_common(g, n);
 }

@@ -509,6 +509,227 @@ def gen_elementwise():
               inits={"k": np.array(1.0, np.float32), "z": np.array(-1.5, np.float32)}, opset=13)
 
 
+def gen_ops17():
+    """Issue 17's unary, binary, variadic, reduction and arg ops."""
+    from math import erf as _erf
+    verf = np.vectorize(_erf)
+
+    def off_int(r, shape):
+        # k + [0.1, 0.4] or k + [0.6, 0.9]: away from integers and halves, so
+        # Floor/Ceil/Round give the same answer on fp16 storage
+        k = r.integers(-4, 4, shape).astype(np.float64)
+        f = r.uniform(0.1, 0.4, shape) + r.choice([0.0, 0.5], shape)
+        return (k + f).astype(np.float32)
+
+    unary("Floor", 13, np.floor, xgen=off_int)
+    unary("Floor", 6, np.floor, xgen=off_int, suffix="_opset6", shape=(3, 5))
+    unary("Ceil", 13, np.ceil, xgen=off_int)
+    unary("Ceil", 1, np.ceil, xgen=off_int, suffix="_opset1", shape=(4, 3))
+    unary("Round", 11, np.round, xgen=off_int)
+    name = "round_halves"  # half to even
+    x = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, 0.2, -0.7], np.float32)
+    make_case(name, [helper.make_node("Round", ["X"], ["Y"])], [("X", x)], [("Y", f32(np.round(d64(x))))], opset=11)
+
+    def away0(r, shape):
+        return (normal(r, shape, 2.0) + np.where(r.random(shape) < 0.5, -0.2, 0.2)).astype(np.float32)
+    unary("Sign", 13, np.sign, xgen=away0)
+    name = "sign_int64"
+    rng = rng_for(name)
+    x = rng.integers(-5, 6, (3, 4)).astype(np.int64)
+    x[0, 0] = 0
+    make_case(name, [helper.make_node("Sign", ["X"], ["Y"])], [("X", x)], [("Y", np.sign(x))], opset=9)
+    unary("Reciprocal", 13, lambda x: 1.0 / x, xgen=away0)
+    unary("Reciprocal", 6, lambda x: 1.0 / x, xgen=lambda r, s: uniform(r, s, 0.5, 3.0), suffix="_opset6")
+    unary("Erf", 13, verf)
+    unary("Sin", 7, np.sin)
+    unary("Cos", 7, np.cos)
+    unary("Softsign", 1, lambda x: x / (1 + np.abs(x)))
+    name = "not"
+    rng = rng_for(name)
+    x = rng.integers(0, 2, (2, 3, 4)).astype(np.bool_)
+    make_case(name, [helper.make_node("Not", ["X"], ["Y"])], [("X", x)], [("Y", np.logical_not(x))], opset=1)
+    unary("ThresholdedRelu", 10, lambda x: np.where(x > 1.0, x, 0.0))
+    unary("ThresholdedRelu", 10, lambda x: np.where(x > 0.5, x, 0.0), attrs={"alpha": 0.5}, suffix="_alpha")
+    unary("Celu", 12, lambda x: np.maximum(0, x) + np.minimum(0, np.expm1(x)))
+    unary("Celu", 12, lambda x: np.maximum(0, x) + np.minimum(0, 2.0 * np.expm1(x / 2.0)), attrs={"alpha": 2.0},
+          suffix="_alpha")
+    unary("Shrink", 9, lambda x: np.where(x < -0.5, x, np.where(x > 0.5, x, 0.0)))
+    unary("Shrink", 9, lambda x: np.where(x < -1.5, x + 0.3, np.where(x > 1.5, x - 0.3, 0.0)),
+          attrs={"lambd": 1.5, "bias": 0.3}, suffix="_lambd_bias")
+    # Gelu is opset 20: unknown to onnx 1.12's checker
+    for tag, approx in (("", None), ("_tanh", "tanh")):
+        name = "gelu" + tag
+        rng = rng_for(name)
+        x = normal(rng, (2, 3, 4, 5), 2.0)
+        xd = d64(x)
+        if approx:
+            ref = 0.5 * xd * (1 + np.tanh(np.sqrt(2 / np.pi) * (xd + 0.044715 * xd ** 3)))
+            same_close(ref, F.gelu(t64(x), approximate="tanh").numpy(), name)
+        else:
+            ref = 0.5 * xd * (1 + verf(xd / np.sqrt(2)))
+            same_close(ref, F.gelu(t64(x)).numpy(), name)
+        attrs = {"approximate": approx} if approx else {}
+        make_case(name, [helper.make_node("Gelu", ["X"], ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))], opset=20,
+                  check=False)
+
+    # comparisons and logical ops (float inputs are small integers, so fp16
+    # storage compares the same values)
+    cmps = {"Greater": (np.greater, 13), "Less": (np.less, 13), "GreaterOrEqual": (np.greater_equal, 16),
+            "LessOrEqual": (np.less_equal, 12)}
+    for op, (fn, opset) in cmps.items():
+        name = f"{op.lower()}_float"
+        rng = rng_for(name)
+        a = rng.integers(-2, 3, (2, 3, 4)).astype(np.float32)
+        b = rng.integers(-2, 3, (3, 1)).astype(np.float32)
+        make_case(name, [helper.make_node(op, ["A", "B"], ["C"])], [("A", a), ("B", b)], [("C", fn(a, b))],
+                  opset=opset)
+        name = f"{op.lower()}_int64"
+        rng = rng_for(name)
+        a = rng.integers(-3, 4, (3, 4)).astype(np.int64)
+        b = rng.integers(-3, 4, (4,)).astype(np.int64)
+        make_case(name, [helper.make_node(op, ["A", "B"], ["C"])], [("A", a), ("B", b)], [("C", fn(a, b))],
+                  opset=opset)
+    name = "greater_opset7"
+    rng = rng_for(name)
+    a = rng.integers(-2, 3, (3, 4)).astype(np.float32)
+    b = rng.integers(-2, 3, (4,)).astype(np.float32)
+    make_case(name, [helper.make_node("Greater", ["A", "B"], ["C"])], [("A", a), ("B", b)],
+              [("C", np.greater(a, b))], opset=7)
+    for op, fn in (("And", np.logical_and), ("Or", np.logical_or), ("Xor", np.logical_xor)):
+        name = op.lower()
+        rng = rng_for(name)
+        a = rng.integers(0, 2, (2, 3, 4)).astype(np.bool_)
+        b = rng.integers(0, 2, (3, 1)).astype(np.bool_)
+        make_case(name, [helper.make_node(op, ["A", "B"], ["C"])], [("A", a), ("B", b)], [("C", fn(a, b))], opset=7)
+    # Greater feeding Where (a shape-subgraph idiom), and a Not of a Less
+    name = "less_not_where"
+    rng = rng_for(name)
+    a = rng.integers(-3, 4, (3, 4)).astype(np.float32)
+    x = normal(rng, (3, 4))
+    nodes = [helper.make_node("Less", ["A", "k"], ["L"]), helper.make_node("Not", ["L"], ["C"]),
+             helper.make_node("Where", ["C", "X", "z"], ["Z"])]
+    make_case(name, nodes, [("A", a), ("X", x)], [("Z", np.where(~(a < 1.0), x, np.float32(0.5)))],
+              inits={"k": np.array(1.0, np.float32), "z": np.array(0.5, np.float32)}, opset=13)
+
+    # Mod
+    name = "mod_fmod_float"
+    rng = rng_for(name)
+    a = off_int(rng, (2, 3, 4)) * 2
+    b = np.array([1.5, -2.25, 3.0, -0.75], np.float32)
+    make_case(name, [helper.make_node("Mod", ["A", "B"], ["C"], fmod=1)], [("A", a), ("B", b)],
+              [("C", f32(np.fmod(d64(a), d64(b))))], opset=13)
+    for fm in (0, 1):
+        name = f"mod_int64_fmod{fm}"
+        rng = rng_for(name)
+        a = rng.integers(-20, 21, (3, 4)).astype(np.int64)
+        b = np.array([3, -4, 5, -1], np.int64)
+        exp = np.fmod(a, b) if fm else np.mod(a, b)
+        make_case(name, [helper.make_node("Mod", ["A", "B"], ["C"], fmod=fm)], [("A", a), ("B", b)],
+                  [("C", exp.astype(np.int64))], opset=10 if fm else 13)
+
+    # variadic Min/Max/Sum/Mean
+    fns = {"Min": np.minimum, "Max": np.maximum, "Sum": np.add, "Mean": None}
+    for op, fn in fns.items():
+        for tag, shapes, opset in (("one", [(2, 3)], 13), ("two", [(2, 3, 4), (3, 1)], 13),
+                                   ("three", [(2, 1, 4), (3, 1), (4,)], 8), ("same_opset6", [(3, 4), (3, 4)], 6)):
+            name = f"{op.lower()}_{tag}"
+            rng = rng_for(name)
+            xs = [normal(rng, s) for s in shapes]
+            if op == "Mean":
+                acc = sum(np.broadcast_to(d64(x), np.broadcast_shapes(*shapes)) for x in xs) / len(xs)
+            else:
+                acc = d64(xs[0])
+                for x in xs[1:]:
+                    acc = fn(acc, d64(x))
+                acc = np.broadcast_to(acc, np.broadcast_shapes(*shapes))
+            names = [f"X{k}" for k in range(len(xs))]
+            make_case(name, [helper.make_node(op, names, ["Y"])], list(zip(names, xs)), [("Y", f32(acc))],
+                      opset=opset)
+    for op, fn in (("Min", np.minimum), ("Max", np.maximum)):
+        name = f"{op.lower()}_int64"
+        rng = rng_for(name)
+        a = rng.integers(-9, 10, (3, 4)).astype(np.int64)
+        b = rng.integers(-9, 10, (4,)).astype(np.int64)
+        c = rng.integers(-9, 10, (3, 1)).astype(np.int64)
+        make_case(name, [helper.make_node(op, ["A", "B", "C"], ["Y"])], [("A", a), ("B", b), ("C", c)],
+                  [("Y", fn(fn(a, b), c))], opset=13)
+
+    # reductions: attribute axes before 18, input axes from 18
+    fns = {"ReduceMin": lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+           "ReduceProd": lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
+           "ReduceL1": lambda x, axis, keepdims: np.sum(np.abs(x), axis=axis, keepdims=keepdims),
+           "ReduceL2": lambda x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)),
+           "ReduceLogSumExp": lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)),
+           "ReduceSumSquare": lambda x, axis, keepdims: np.sum(x * x, axis=axis, keepdims=keepdims)}
+    for op, fn in fns.items():
+        for tag, axes, keep, opset in (("axis1_keep", [1], 1, 13), ("axes23_nokeep", [2, 3], 0, 13),
+                                       ("all_keep", None, 1, 13), ("neg_axis_opset18", [-1], 1, 18),
+                                       ("axes02_nokeep_opset18", [0, 2], 0, 18), ("opset11", [0, -1], 1, 11)):
+            name = f"{op.lower()}_{tag}"
+            rng = rng_for(name)
+            x = uniform(rng, (2, 3, 4, 5), 0.6, 1.5) if op == "ReduceProd" else normal(rng, (2, 3, 4, 5))
+            ref = fn(d64(x), None if axes is None else tuple(axes), bool(keep))
+            attrs = {"keepdims": keep}
+            inits = {}
+            ins = ["X"]
+            if axes is not None:
+                if opset >= 18:
+                    inits["axes"] = np.array(axes, np.int64)
+                    ins.append("axes")
+                else:
+                    attrs["axes"] = axes
+            # reduce-18 is unknown to onnx 1.12's checker
+            make_case(name, [helper.make_node(op, ins, ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))],
+                      inits=inits, opset=opset, check=opset < 18)
+    name = "reducelogsumexp_large"  # needs the max subtracted
+    rng = rng_for(name)
+    x = normal(rng, (3, 6), 3.0) + np.float32(120.0)
+    ref = np.log(np.sum(np.exp(d64(x) - 150.0), axis=1, keepdims=True)) + 150.0
+    make_case(name, [helper.make_node("ReduceLogSumExp", ["X"], ["Y"], axes=[1])], [("X", x)], [("Y", f32(ref))],
+              opset=13)
+    name = "reducemin_empty_axes_noop"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3))
+    make_case(name, [helper.make_node("ReduceMin", ["X", "axes"], ["Y"], noop_with_empty_axes=1)], [("X", x)],
+              [("Y", x)], inits={"axes": np.zeros((0,), np.int64)}, opset=18, check=False)
+    name = "reducemin_int64"  # ref and cpu; opencl reduces float32 only (fallback_cases.txt)
+    rng = rng_for(name)
+    x = rng.integers(-50, 50, (3, 4, 5)).astype(np.int64)
+    make_case(name, [helper.make_node("ReduceMin", ["X"], ["Y"], axes=[1], keepdims=0)], [("X", x)],
+              [("Y", x.min(axis=1))], opset=13)
+
+    # ArgMax/ArgMin
+    for op, fn in (("ArgMax", np.argmax), ("ArgMin", np.argmin)):
+        for tag, axis, keep, last, opset in (("axis1_keep", 1, 1, 0, 13), ("neg_axis_nokeep", -1, 0, 0, 11),
+                                             ("default", None, 1, 0, 1), ("last_index", 2, 1, 1, 12)):
+            name = f"{op.lower()}_{tag}"
+            rng = rng_for(name)
+            if last:  # small integers: ties, where select_last_index matters
+                x = rng.integers(-2, 3, (2, 3, 4)).astype(np.float32)
+            else:
+                x = normal(rng, (2, 3, 4))
+            ax = 0 if axis is None else axis
+            if last:
+                flip = np.flip(x, axis=ax)
+                ref = x.shape[ax] - 1 - fn(flip, axis=ax)
+            else:
+                ref = fn(x, axis=ax)
+            if keep:
+                ref = np.expand_dims(ref, ax)
+            attrs = {"keepdims": keep}
+            if axis is not None:
+                attrs["axis"] = axis
+            if last:
+                attrs["select_last_index"] = 1
+            make_case(name, [helper.make_node(op, ["X"], ["Y"], **attrs)], [("X", x)],
+                      [("Y", ref.astype(np.int64))], opset=opset)
+        name = f"{op.lower()}_int64"
+        rng = rng_for(name)
+        x = rng.integers(-9, 10, (4, 5)).astype(np.int64)
+        make_case(name, [helper.make_node(op, ["X"], ["Y"], axis=0, keepdims=0)], [("X", x)],
+                  [("Y", fn(x, axis=0).astype(np.int64))], opset=13)
+
+
 def gen_conv():
     def case(name, xs, ws, bias=True, s=None, d=None, pads=None, group=1, auto_pad=None, opset=11, kshape_attr=False):
         rng = rng_for(name)
@@ -1839,6 +2060,7 @@ def main(argv):
     out = args[0]
     gen_activations()
     gen_elementwise()
+    gen_ops17()
     gen_conv()
     gen_norm()
     gen_pool()

@@ -552,6 +552,114 @@ static void test_elementwise(void **state) {
     err(f, n, ENGINE_ERR_UNSUPPORTED, "condition");
 }
 
+/* ---- issue 17's ops ---- */
+
+static void test_ops17(void **state) {
+    fx *f = *state;
+    static const char *const plain[] = {"Floor", "Ceil", "Round", "Sign", "Reciprocal", "Erf", "Sin", "Cos",
+                                        "Softsign", "ThresholdedRelu", "Celu", "Shrink", "Gelu"};
+    for (size_t k = 0; k < sizeof plain / sizeof plain[0]; ++k) {
+        engine_node *n = node(f, plain[k], 20, 1, 1, in_f32(f, L(2, 3)));
+        ok(f, n);
+        shape_is(OUT(n, 0), F32, L(2, 3));
+    }
+    engine_node *n = node(f, "Sign", 13, 1, 1, in_t(f, I64, L(4)));
+    ok(f, n);
+    shape_is(OUT(n, 0), I64, L(4));
+    err(f, node(f, "Floor", 13, 1, 1, in_t(f, I64, L(4))), ENGINE_ERR_UNSUPPORTED, "int64");
+    n = node(f, "Not", 1, 1, 1, in_t(f, BOOL, L(3)));
+    ok(f, n);
+    shape_is(OUT(n, 0), BOOL, L(3));
+    err(f, node(f, "Not", 1, 1, 1, in_f32(f, L(3))), ENGINE_ERR_UNSUPPORTED, "float32");
+    err(f, node(f, "Gelu", 19, 1, 1, in_f32(f, L(2))), ENGINE_ERR_INVALID_MODEL, "exists from opset 20");
+    err(f, node(f, "Round", 10, 1, 1, in_f32(f, L(2))), ENGINE_ERR_INVALID_MODEL, "exists from opset 11");
+    n = node(f, "Gelu", 20, 1, 1, in_f32(f, L(2)));
+    as(f, n, "approximate", "tanh");
+    ok(f, n);
+    assert_int_equal(((const engine_scalar_params *)n->params)->size, 1);
+    n = node(f, "Gelu", 20, 1, 1, in_f32(f, L(2)));
+    as(f, n, "approximate", "fast");
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "approximate");
+    n = node(f, "Shrink", 9, 1, 1, in_f32(f, L(2)));
+    ok(f, n);
+    assert_true(((const engine_scalar_params *)n->params)->alpha == 0.5f);
+    n = node(f, "Celu", 12, 1, 1, in_f32(f, L(2)));
+    af(f, n, "alpha", 0.0f);
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "alpha");
+
+    /* comparisons and logical ops: bool out, broadcast */
+    static const char *const cmp[] = {"Greater", "Less", "GreaterOrEqual", "LessOrEqual"};
+    for (size_t k = 0; k < sizeof cmp / sizeof cmp[0]; ++k) {
+        n = node(f, cmp[k], 16, 1, 2, in_t(f, I64, L(2, 1)), in_t(f, I64, L(3)));
+        ok(f, n);
+        shape_is(OUT(n, 0), BOOL, L(2, 3));
+    }
+    err(f, node(f, "Greater", 7, 1, 2, in_t(f, I64, L(2)), in_t(f, I64, L(2))), ENGINE_ERR_UNSUPPORTED, "int64");
+    n = node(f, "Xor", 7, 1, 2, in_t(f, BOOL, L(4, 1)), in_t(f, BOOL, L(3)));
+    ok(f, n);
+    shape_is(OUT(n, 0), BOOL, L(4, 3));
+    err(f, node(f, "And", 7, 1, 2, in_f32(f, L(2)), in_f32(f, L(2))), ENGINE_ERR_UNSUPPORTED, "bool");
+
+    /* Mod: float needs fmod = 1 */
+    n = node(f, "Mod", 13, 1, 2, in_f32(f, L(2, 3)), in_f32(f, L(3)));
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "fmod = 1");
+    n = node(f, "Mod", 13, 1, 2, in_f32(f, L(2, 3)), in_f32(f, L(3)));
+    ai(f, n, "fmod", 1);
+    ok(f, n);
+    shape_is(OUT(n, 0), F32, L(2, 3));
+    n = node(f, "Mod", 10, 1, 2, in_t(f, I64, L(2, 3)), in_t(f, I64, L(1)));
+    ok(f, n);
+    assert_int_equal(((const engine_cast_params *)n->params)->to, 0);
+    n = node(f, "Mod", 13, 1, 2, in_t(f, I64, L(2)), in_t(f, I64, L(2)));
+    ai(f, n, "fmod", 2);
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "fmod");
+
+    /* variadic: every input broadcast; one input; dtypes */
+    n = node(f, "Sum", 13, 1, 3, in_f32(f, L(2, 1, 4)), in_f32(f, L(3, 1)), in_f32(f, L(4)));
+    ok(f, n);
+    shape_is(OUT(n, 0), F32, L(2, 3, 4));
+    n = node(f, "Mean", 13, 1, 1, in_f32(f, L(5)));
+    ok(f, n);
+    shape_is(OUT(n, 0), F32, L(5));
+    n = node(f, "Max", 13, 1, 2, in_t(f, I64, L(2)), in_t(f, I64, L(2)));
+    ok(f, n);
+    shape_is(OUT(n, 0), I64, L(2));
+    err(f, node(f, "Max", 8, 1, 2, in_t(f, I64, L(2)), in_t(f, I64, L(2))), ENGINE_ERR_UNSUPPORTED, "int64");
+    err(f, node(f, "Min", 13, 1, 2, in_f32(f, L(3)), in_f32(f, L(4))), ENGINE_ERR_SHAPE, "broadcast");
+    err(f, node(f, "Min", 13, 1, 2, in_f32(f, L(3)), in_t(f, I64, L(3))), ENGINE_ERR_INVALID_MODEL, "type");
+
+    /* reductions: attribute axes before 18, input from 18 */
+    n = node(f, "ReduceL2", 13, 1, 1, in_f32(f, L(2, 3, 4)));
+    ais(f, n, "axes", L(1, -1));
+    ai(f, n, "keepdims", 0);
+    ok(f, n);
+    shape_is(OUT(n, 0), F32, L(2));
+    n = node(f, "ReduceLogSumExp", 18, 1, 2, in_f32(f, L(2, 3, 4)), ci64(f, L(1)));
+    ok(f, n);
+    shape_is(OUT(n, 0), F32, L(2, 1, 4));
+    n = node(f, "ReduceMin", 20, 1, 1, in_t(f, BOOL, L(2, 3)));
+    ok(f, n);
+    shape_is(OUT(n, 0), BOOL, L(1, 1));
+    err(f, node(f, "ReduceProd", 18, 1, 1, in_t(f, BOOL, L(2))), ENGINE_ERR_UNSUPPORTED, "bool");
+
+    /* ArgMax/ArgMin: int64 out, axis normalised, keepdims */
+    n = node(f, "ArgMax", 13, 1, 1, in_f32(f, L(2, 3, 4)));
+    ai(f, n, "axis", -1);
+    ai(f, n, "keepdims", 0);
+    ok(f, n);
+    shape_is(OUT(n, 0), I64, L(2, 3));
+    assert_int_equal(((const engine_arg_params *)n->params)->axis, 2);
+    n = node(f, "ArgMin", 12, 1, 1, in_t(f, I32, L(5, 2)));
+    ai(f, n, "select_last_index", 1);
+    ok(f, n);
+    shape_is(OUT(n, 0), I64, L(1, 2));
+    assert_int_equal(((const engine_arg_params *)n->params)->select_last, 1);
+    n = node(f, "ArgMax", 13, 1, 1, in_f32(f, L(2, 3)));
+    ai(f, n, "axis", 2);
+    err(f, n, ENGINE_ERR_SHAPE, "axis");
+    err(f, node(f, "ArgMax", 13, 1, 1, in_f32(f, NULL, 0)), ENGINE_ERR_SHAPE, "rank");
+}
+
 /* ---- gemm ---- */
 
 static void test_gemm(void **state) {
@@ -1097,6 +1205,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_norm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops17, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elementwise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gemm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_softmax, setup, teardown),

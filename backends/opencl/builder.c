@@ -274,8 +274,11 @@ int ocl_data_inputs(const engine_node *n) {
     case ENGINE_OP_InstanceNormalization: case ENGINE_OP_Gemm: case ENGINE_OP_Where: return 3;
     case ENGINE_OP_Add: case ENGINE_OP_Sub: case ENGINE_OP_Mul: case ENGINE_OP_Div: case ENGINE_OP_Pow:
     case ENGINE_OP_PRelu: case ENGINE_OP_Equal: case ENGINE_OP_MatMul: case ENGINE_OP_Gather:
+    case ENGINE_OP_Greater: case ENGINE_OP_Less: case ENGINE_OP_GreaterOrEqual: case ENGINE_OP_LessOrEqual:
+    case ENGINE_OP_And: case ENGINE_OP_Or: case ENGINE_OP_Xor: case ENGINE_OP_Mod:
         return 2;
-    case ENGINE_OP_Concat: return INT_MAX;
+    case ENGINE_OP_Concat: case ENGINE_OP_Min: case ENGINE_OP_Max: case ENGINE_OP_Sum: case ENGINE_OP_Mean:
+        return INT_MAX;
     default: return 1;
     }
 }

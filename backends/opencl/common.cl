@@ -53,6 +53,23 @@ static float act_f(float x, int op, float a, float b) {
     case U_ABS: return fabs(x);
     case U_SILU: return x / (1.0f + exp(-x));
     case U_TOBOOL: return x != 0.0f ? 1.0f : 0.0f;
+    case U_FLOOR: return floor(x);
+    case U_CEIL: return ceil(x);
+    case U_ROUND: return rint(x);
+    case U_SIGN: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x);
+    case U_RECIP: return 1.0f / x;
+    case U_ERF: return erf(x);
+    case U_SIN: return sin(x);
+    case U_COS: return cos(x);
+    case U_SOFTSIGN: return x / (1.0f + fabs(x));
+    case U_GELU:
+        if (a != 0.0f) return 0.5f * x * (1.0f + tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+        return 0.5f * x * (1.0f + erf(x * 0.7071067811865476f));
+    case U_THRESH: return x > a ? x : 0.0f;
+    case U_CELU: return fmax(0.0f, x) + fmin(0.0f, a * expm1(x / a));
+    case U_SHRINK: return x < -a ? x + b : (x > a ? x - b : 0.0f);
+    case U_NOT: return x != 0.0f ? 0.0f : 1.0f;
+    case U_SCALE: return x * a;
     default: return x;
     }
 }

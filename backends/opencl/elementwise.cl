@@ -35,6 +35,16 @@ __kernel void f_broadcast(__global const int *m, int mo, __global const T *pa, i
     case B_POW: v = pow(a, b); break;
     case B_PRELU: v = a < 0.0f ? a * b : a; break;
     case B_EQUAL: v = a == b ? 1.0f : 0.0f; break;
+    case B_MIN: v = isnan(a) || isnan(b) ? NAN : fmin(a, b); break;
+    case B_MAX: v = isnan(a) || isnan(b) ? NAN : fmax(a, b); break;
+    case B_FMOD: v = fmod(a, b); break;
+    case B_GT: v = a > b ? 1.0f : 0.0f; break;
+    case B_LT: v = a < b ? 1.0f : 0.0f; break;
+    case B_GE: v = a >= b ? 1.0f : 0.0f; break;
+    case B_LE: v = a <= b ? 1.0f : 0.0f; break;
+    case B_AND: v = a != 0.0f && b != 0.0f ? 1.0f : 0.0f; break;
+    case B_OR: v = a != 0.0f || b != 0.0f ? 1.0f : 0.0f; break;
+    case B_XOR: v = (a != 0.0f) != (b != 0.0f) ? 1.0f : 0.0f; break;
     default: v = a != 0.0f ? b : LD(pc, ic); break; /* Where(cond=a, x=b, y=c) */
     }
     ST(y, yo + i, v);
@@ -51,13 +61,14 @@ static long f_to_l(float f, int nb) {
     return narrow_l(v, nb);
 }
 
-/* Copies (Identity, Reshape...; op U_COPY), Neg and Abs of long tensors,
+/* Copies (Identity, Reshape...; op U_COPY), Neg, Abs and Sign of long tensors,
  * wrapped to the width (also Cast between integer widths). */
 __kernel void f_unary_l(__global const long *x, int xo, __global long *y, int yo, int op, int nb) {
     int i = get_global_id(0);
     long v = x[xo + i];
     /* negation through unsigned: wraps instead of overflowing */
     if (op == U_NEG || (op == U_ABS && v < 0)) v = (long)(0UL - (ulong)v);
+    else if (op == U_SIGN) v = v > 0 ? 1 : (v < 0 ? -1 : 0);
     y[yo + i] = narrow_l(v, nb);
 }
 
@@ -75,8 +86,10 @@ __kernel void f_unary_l(__global const long *x, int xo, __global long *y, int yo
         ic += k * m[mo + 1 + 3 * r + d];                                                                             \
     }
 
-/* Add/Sub/Mul/Div of long tensors (B_* codes), wrapping; Div truncates
- * toward zero, MIN / -1 gives MIN (the reference's rule), / 0 is an error. */
+/* Add/Sub/Mul/Div/Min/Max/Mod of long tensors (B_* codes), wrapping; Div
+ * truncates toward zero, MIN / -1 gives MIN (the reference's rule); B_FMOD
+ * is the truncating remainder, B_MOD takes the divisor's sign, x % -1 is 0;
+ * a divisor of 0 is an error. */
 __kernel void f_arith_l(__global const int *m, int mo, __global const long *pa, int ao, __global const long *pb,
                         int bo, __global long *y, int yo, int op, int nb, __global int *flag, int step) {
     int co = 0;
@@ -88,6 +101,21 @@ __kernel void f_arith_l(__global const int *m, int mo, __global const long *pa, 
     case B_ADD: v = (long)(a + b); break;
     case B_SUB: v = (long)(a - b); break;
     case B_MUL: v = (long)(a * b); break;
+    case B_MIN: v = min((long)a, (long)b); break;
+    case B_MAX: v = max((long)a, (long)b); break;
+    case B_FMOD: case B_MOD: {
+        long sa = (long)a, sb = (long)b;
+        if (sb == 0) {
+            *flag = step + 1;
+            v = 0;
+        } else if (sb == -1) {
+            v = 0;
+        } else {
+            v = sa % sb;
+            if (op == B_MOD && v != 0 && ((v < 0) != (sb < 0))) v += sb;
+        }
+        break;
+    }
     default: {
         long sa = (long)a, sb = (long)b;
         long mn = nb == NB_I32 ? (long)INT_MIN : LONG_MIN;
@@ -112,6 +140,18 @@ __kernel void f_equal_l(__global const int *m, int mo, __global const long *pa, 
     BCAST_INDEX
     (void)ic;
     ST(y, yo + i, pa[ia] == pb[ib] ? 1.0f : 0.0f);
+}
+
+/* Comparisons of long tensors (B_EQUAL, B_GT, B_LT, B_GE, B_LE): a bool
+ * (T 0/1) result. */
+__kernel void f_cmp_l(__global const int *m, int mo, __global const long *pa, int ao, __global const long *pb, int bo,
+                      __global T *y, int yo, int op) {
+    int co = 0;
+    BCAST_INDEX
+    (void)ic;
+    long a = pa[ia], b = pb[ib];
+    int v = op == B_GT ? a > b : op == B_LT ? a < b : op == B_GE ? a >= b : op == B_LE ? a <= b : a == b;
+    ST(y, yo + i, v ? 1.0f : 0.0f);
 }
 
 /* Where(cond, X, Y) with long X and Y; cond is bool (T 0/1). */

@@ -72,7 +72,10 @@ static int needs_params(engine_op op) {
     case ENGINE_OP_Concat: case ENGINE_OP_Split: case ENGINE_OP_Gather: case ENGINE_OP_DepthToSpace:
     case ENGINE_OP_SpaceToDepth: case ENGINE_OP_Slice: case ENGINE_OP_Pad: case ENGINE_OP_Transpose:
     case ENGINE_OP_BatchNormalization: case ENGINE_OP_InstanceNormalization: case ENGINE_OP_LRN:
-    case ENGINE_OP_Clip: case ENGINE_OP_HardSigmoid: case ENGINE_OP_Selu:
+    case ENGINE_OP_Clip: case ENGINE_OP_HardSigmoid: case ENGINE_OP_Selu: case ENGINE_OP_Gelu:
+    case ENGINE_OP_ThresholdedRelu: case ENGINE_OP_Celu: case ENGINE_OP_Shrink: case ENGINE_OP_Mod:
+    case ENGINE_OP_ReduceMin: case ENGINE_OP_ReduceProd: case ENGINE_OP_ReduceL1: case ENGINE_OP_ReduceL2:
+    case ENGINE_OP_ReduceLogSumExp: case ENGINE_OP_ReduceSumSquare: case ENGINE_OP_ArgMax: case ENGINE_OP_ArgMin:
         return 1;
     default: return 0;
     }

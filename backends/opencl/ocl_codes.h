@@ -35,9 +35,26 @@
 #define U_ABS 16
 #define U_SILU 17
 #define U_TOBOOL 18
+#define U_FLOOR 19
+#define U_CEIL 20
+#define U_ROUND 21 /* half to even (rint) */
+#define U_SIGN 22
+#define U_RECIP 23
+#define U_ERF 24
+#define U_SIN 25
+#define U_COS 26
+#define U_SOFTSIGN 27
+#define U_GELU 28 /* a != 0: approximate "tanh" */
+#define U_THRESH 29
+#define U_CELU 30
+#define U_SHRINK 31 /* a: lambd, b: bias */
+#define U_NOT 32    /* bool (T 0/1) */
+#define U_SCALE 33  /* x * a (Mean's division by the input count) */
 
 /* Broadcast binary and ternary ops (f_broadcast; f_arith_l takes
- * B_ADD..B_DIV). */
+ * B_ADD..B_DIV, B_MIN, B_MAX, B_FMOD and B_MOD; f_cmp_l the comparisons
+ * B_EQUAL and B_GT..B_LE). B_MOD (the divisor's sign) is integer only; the
+ * logical ops read bool (T 0/1). */
 #define B_ADD 0
 #define B_SUB 1
 #define B_MUL 2
@@ -46,12 +63,30 @@
 #define B_PRELU 5
 #define B_EQUAL 6
 #define B_WHERE 7
+#define B_MIN 8
+#define B_MAX 9
+#define B_FMOD 10
+#define B_MOD 11
+#define B_GT 12
+#define B_LT 13
+#define B_GE 14
+#define B_LE 15
+#define B_AND 16
+#define B_OR 17
+#define B_XOR 18
 
 /* Reductions (f_reduce, meta[1]): ReduceSum, ReduceMean and the global
- * average pool, ReduceMax and the global max pool. */
+ * average pool, ReduceMax and the global max pool, ReduceMin, ReduceProd,
+ * ReduceL1, ReduceL2, ReduceLogSumExp, ReduceSumSquare. */
 #define R_SUM 0
 #define R_MEAN 1
 #define R_MAX 2
+#define R_MIN 3
+#define R_PROD 4
+#define R_L1 5
+#define R_L2 6
+#define R_LSE 7
+#define R_SSQ 8
 
 /* Pool kind (f_pool, meta[22]). */
 #define POOL_MAX 0

@@ -1,7 +1,7 @@
 /* backends/opencl/reduce.c - the reduce and softmax families (one file:
  * Softmax is a reduction along one axis; kernels in reduce.cl):
- * ReduceMean/ReduceSum/ReduceMax on f_reduce (which also serves the global
- * pools, pool.c), Softmax and LogSoftmax on f_softmax. */
+ * the reductions on f_reduce (which also serves the global pools, pool.c),
+ * ArgMax/ArgMin on f_argmax, Softmax and LogSoftmax on f_softmax. */
 #include "ocl_builder.h"
 
 void ocl_emit_reduction(ocl_builder *b, const engine_node *n, int op, uint32_t mask) {
@@ -20,9 +20,15 @@ void ocl_emit_reduction(ocl_builder *b, const engine_node *n, int op, uint32_t m
 
 int ocl_supports_reduce(const engine_node *n) {
     switch (n->op) {
-    case ENGINE_OP_ReduceMean: case ENGINE_OP_ReduceSum: case ENGINE_OP_ReduceMax:
-        /* float32 only: int64 ReduceSum/ReduceMax fall back to ref */
+    case ENGINE_OP_ReduceMean: case ENGINE_OP_ReduceSum: case ENGINE_OP_ReduceMax: case ENGINE_OP_ReduceMin:
+    case ENGINE_OP_ReduceProd: case ENGINE_OP_ReduceL1: case ENGINE_OP_ReduceL2: case ENGINE_OP_ReduceLogSumExp:
+    case ENGINE_OP_ReduceSumSquare:
+        /* float32 only: int64 and bool reductions fall back to cpu/ref */
         return ocl_all_f32(n, 1) && n->inputs[0]->rank <= 31;
+    case ENGINE_OP_ArgMax: case ENGINE_OP_ArgMin: {
+        const engine_value *x = n->inputs[0];
+        return (x->dtype == ENGINE_DTYPE_F32 || is_int(x->dtype)) && n->outputs[0]->dtype == ENGINE_DTYPE_I64;
+    }
     default: return 0;
     }
 }
@@ -33,6 +39,26 @@ void ocl_emit_reduce(ocl_builder *b, const engine_node *n) {
     case ENGINE_OP_ReduceMean: ocl_emit_reduction(b, n, R_MEAN, p->axes_mask); return;
     case ENGINE_OP_ReduceSum: ocl_emit_reduction(b, n, R_SUM, p->axes_mask); return;
     case ENGINE_OP_ReduceMax: ocl_emit_reduction(b, n, R_MAX, p->axes_mask); return;
+    case ENGINE_OP_ReduceMin: ocl_emit_reduction(b, n, R_MIN, p->axes_mask); return;
+    case ENGINE_OP_ReduceProd: ocl_emit_reduction(b, n, R_PROD, p->axes_mask); return;
+    case ENGINE_OP_ReduceL1: ocl_emit_reduction(b, n, R_L1, p->axes_mask); return;
+    case ENGINE_OP_ReduceL2: ocl_emit_reduction(b, n, R_L2, p->axes_mask); return;
+    case ENGINE_OP_ReduceLogSumExp: ocl_emit_reduction(b, n, R_LSE, p->axes_mask); return;
+    case ENGINE_OP_ReduceSumSquare: ocl_emit_reduction(b, n, R_SSQ, p->axes_mask); return;
+    case ENGINE_OP_ArgMax: case ENGINE_OP_ArgMin: {
+        const engine_arg_params *a = n->params;
+        const engine_value *x = n->inputs[0];
+        int64_t len = x->dims[a->axis], inner = 1;
+        for (int d = a->axis + 1; d < x->rank; ++d) inner *= x->dims[d];
+        int xs = IN(0), ys = OUT(0);
+        if (b->st) return;
+        int xl = b->p->slots[xs].lng;
+        /* the input goes to the argument of its storage class; the other is
+         * bound to the same buffer and never read */
+        OCL_LAUNCH(b, "f_argmax", (size_t)numel(n->outputs[0]), A_T(xs, 0), A_T(xs, 0), A_T(ys, 0), A_I((int)len),
+                   A_I((int)inner ? (int)inner : 1), A_I(n->op == ENGINE_OP_ArgMax), A_I(a->select_last), A_I(xl));
+        return;
+    }
     default: ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "no OpenCL kernel for this op"); return;
     }
 }

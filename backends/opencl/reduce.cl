@@ -1,8 +1,8 @@
 /* backends/opencl/reduce.cl - the reduce and softmax families (reduce.c),
- * OpenCL C 1.2: ReduceSum/Mean/Max (and the global pools), Softmax and
- * LogSoftmax. */
+ * OpenCL C 1.2: the reductions (and the global pools), ArgMax/ArgMin,
+ * Softmax and LogSoftmax. */
 
-/* ReduceSum/Mean/Max and the global pools. meta: r, op (R_* code), mask,
+/* The reductions (R_* codes) and the global pools. meta: r, op, mask,
  * dims[r]. One work item per output element. */
 __kernel void f_reduce(__global const int *m, int mo, __global const T *x, int xo, __global T *y, int yo) {
     int i = get_global_id(0);
@@ -18,23 +18,85 @@ __kernel void f_reduce(__global const int *m, int mo, __global const T *x, int x
         }
         stride *= dims[d];
     }
-    float acc = op == R_MAX ? -INFINITY : 0.0f;
-    for (int j = 0; j < count; ++j) {
-        int off = 0, rj = j;
-        stride = 1;
-        for (int d = r - 1; d >= 0; --d) {
-            if (mask & (1 << d)) {
-                off += (rj % dims[d]) * stride;
-                rj /= dims[d];
-            }
-            stride *= dims[d];
+    float init = op == R_MAX || op == R_LSE ? -INFINITY : (op == R_MIN ? INFINITY : (op == R_PROD ? 1.0f : 0.0f));
+    float acc = init, mx = 0.0f;
+    /* LogSumExp: pass 0 finds the maximum, pass 1 sums exp(v - max) */
+    for (int pass = 0; pass < (op == R_LSE ? 2 : 1); ++pass) {
+        if (pass == 1) {
+            mx = acc;
+            if (isinf(mx) || isnan(mx)) break; /* all -inf (or none), a +inf or a NaN: the maximum is the answer */
+            acc = 0.0f;
         }
-        float v = LD(x, base + off);
-        if (op == R_MAX) acc = (v > acc || isnan(v)) ? v : acc;
-        else acc += v;
+        for (int j = 0; j < count; ++j) {
+            int off = 0, rj = j;
+            stride = 1;
+            for (int d = r - 1; d >= 0; --d) {
+                if (mask & (1 << d)) {
+                    off += (rj % dims[d]) * stride;
+                    rj /= dims[d];
+                }
+                stride *= dims[d];
+            }
+            float v = LD(x, base + off);
+            switch (op) {
+            case R_MAX: case R_LSE:
+                if (pass == 1) acc += exp(v - mx);
+                else acc = (v > acc || isnan(v)) ? v : acc;
+                break;
+            case R_MIN: acc = (v < acc || isnan(v)) ? v : acc; break;
+            case R_PROD: acc *= v; break;
+            case R_L1: acc += fabs(v); break;
+            case R_L2: case R_SSQ: acc += v * v; break;
+            default: acc += v; break;
+            }
+        }
+        if (op == R_LSE && pass == 1) acc = mx + log(acc);
     }
     if (op == R_MEAN) acc = count > 0 ? acc / (float)count : NAN;
+    if (op == R_L2) acc = sqrt(acc);
     ST(y, yo + i, acc);
+}
+
+/* ArgMax (is_max) / ArgMin along one axis: one work item per (outer,
+ * inner) position of a row of `len` elements at stride `inner`; the index
+ * (long) of the first extreme, of the last with `last`; a NaN is the
+ * extreme (numpy). x is T (float) or long (xl). */
+__kernel void f_argmax(__global const T *x, int xo, __global const long *xlng, int xlo, __global long *y, int yo,
+                       int len, int inner, int is_max, int last, int xl) {
+    int i = get_global_id(0);
+    int base = (xl ? xlo : xo) + (i / inner) * len * inner + i % inner;
+    int best = 0;
+    if (xl) {
+        long bv = xlng[base];
+        for (int k = 1; k < len; ++k) {
+            long v = xlng[base + k * inner];
+            if ((is_max ? v > bv : v < bv) || (last && v == bv)) {
+                best = k;
+                bv = v;
+            }
+        }
+    } else {
+        float bv = LD(x, base);
+        for (int k = 1; k < len; ++k) {
+            float v = LD(x, base + k * inner);
+            int better, tie;
+            if (isnan(bv)) {
+                better = 0;
+                tie = isnan(v);
+            } else if (isnan(v)) {
+                better = 1;
+                tie = 0;
+            } else {
+                better = is_max ? v > bv : v < bv;
+                tie = v == bv;
+            }
+            if (better || (last && tie)) {
+                best = k;
+                bv = v;
+            }
+        }
+    }
+    y[yo + i] = best;
 }
 
 /* Softmax / LogSoftmax along one axis: one work item per (outer, inner)

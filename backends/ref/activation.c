@@ -1,8 +1,9 @@
 /* backends/ref/activation.c - reference kernels for the elementwise unary ops.
  *
- * Every op maps float32 -> float32 elementwise (math in double); Neg and Abs
- * also take int64/int32 (wrapping like two's complement: |INT_MIN| = INT_MIN,
- * without signed-overflow UB). PRelu broadcasts its slope to X
+ * Every op maps float32 -> float32 elementwise (math in double); Neg, Abs
+ * and Sign also take int64/int32 (wrapping like two's complement:
+ * |INT_MIN| = INT_MIN, without signed-overflow UB); Not maps bool -> bool.
+ * Round is half to even (rint in the default rounding mode). PRelu broadcasts its slope to X
  * (unidirectional numpy broadcasting). */
 #include <math.h>
 #include <stdint.h>
@@ -11,7 +12,8 @@
 
 typedef enum {
     U_RELU, U_LEAKY, U_CLIP, U_SIGMOID, U_HSIGMOID, U_HSWISH, U_TANH, U_SOFTPLUS, U_ELU, U_SELU, U_MISH,
-    U_SQRT, U_EXP, U_LOG, U_NEG, U_ABS
+    U_SQRT, U_EXP, U_LOG, U_NEG, U_ABS, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RECIP, U_ERF, U_SIN, U_COS,
+    U_SOFTSIGN, U_GELU, U_THRESH, U_CELU, U_SHRINK, U_NOT
 } unary_kind;
 
 static double softplus(double x) {
@@ -48,12 +50,31 @@ static double apply(unary_kind k, const engine_scalar_params *p, double x) {
     case U_LOG: return log(x);
     case U_NEG: return -x;
     case U_ABS: return fabs(x);
+    case U_FLOOR: return floor(x);
+    case U_CEIL: return ceil(x);
+    case U_ROUND: return rint(x);
+    case U_SIGN: return x > 0 ? 1.0 : x < 0 ? -1.0 : x; /* 0 and NaN pass through */
+    case U_RECIP: return 1.0 / x;
+    case U_ERF: return erf(x);
+    case U_SIN: return sin(x);
+    case U_COS: return cos(x);
+    case U_SOFTSIGN: return x / (1.0 + fabs(x));
+    case U_GELU:
+        if (p->size == 1) /* approximate = "tanh" */
+            return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+        return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    case U_THRESH: return x > (double)p->alpha ? x : 0.0;
+    case U_CELU: return fmax(0.0, x) + fmin(0.0, (double)p->alpha * expm1(x / (double)p->alpha));
+    case U_SHRINK:
+        return x < -(double)p->alpha ? x + (double)p->bias : x > (double)p->alpha ? x - (double)p->bias : 0.0;
+    case U_NOT: return x == 0.0; /* bool inputs only reach it through unary() */
     }
     return x;
 }
 
 static int needs_params(unary_kind k) {
-    return k == U_LEAKY || k == U_CLIP || k == U_HSIGMOID || k == U_ELU || k == U_SELU;
+    return k == U_LEAKY || k == U_CLIP || k == U_HSIGMOID || k == U_ELU || k == U_SELU || k == U_GELU ||
+           k == U_THRESH || k == U_CELU || k == U_SHRINK;
 }
 
 static engine_status unary(const engine_node *n, const void *const *in, void *const *out, unary_kind k) {
@@ -71,13 +92,21 @@ static engine_status unary(const engine_node *n, const void *const *in, void *co
         for (int64_t i = 0; i < count; ++i) b[i] = (float)apply(k, p, a[i]);
         return ENGINE_OK;
     }
-    if (k != U_NEG && k != U_ABS) return ENGINE_ERR_UNSUPPORTED;
+    if (k == U_NOT) {
+        if (x->dtype != ENGINE_DTYPE_BOOL) return ENGINE_ERR_UNSUPPORTED;
+        const uint8_t *a = in[0];
+        uint8_t *b = out[0];
+        for (int64_t i = 0; i < count; ++i) b[i] = a[i] == 0;
+        return ENGINE_OK;
+    }
+    if (k != U_NEG && k != U_ABS && k != U_SIGN) return ENGINE_ERR_UNSUPPORTED;
     if (x->dtype == ENGINE_DTYPE_I64) {
         const int64_t *a = in[0];
         int64_t *b = out[0];
         for (int64_t i = 0; i < count; ++i) {
             uint64_t u = (uint64_t)a[i];
-            b[i] = (k == U_NEG || a[i] < 0) ? (int64_t)(0u - u) : a[i];
+            if (k == U_SIGN) b[i] = (a[i] > 0) - (a[i] < 0);
+            else b[i] = (k == U_NEG || a[i] < 0) ? (int64_t)(0u - u) : a[i];
         }
         return ENGINE_OK;
     }
@@ -86,7 +115,8 @@ static engine_status unary(const engine_node *n, const void *const *in, void *co
         int32_t *b = out[0];
         for (int64_t i = 0; i < count; ++i) {
             uint32_t u = (uint32_t)a[i];
-            b[i] = (k == U_NEG || a[i] < 0) ? (int32_t)(0u - u) : a[i];
+            if (k == U_SIGN) b[i] = (a[i] > 0) - (a[i] < 0);
+            else b[i] = (k == U_NEG || a[i] < 0) ? (int32_t)(0u - u) : a[i];
         }
         return ENGINE_OK;
     }
@@ -113,6 +143,20 @@ UNARY_(Exp, U_EXP)
 UNARY_(Log, U_LOG)
 UNARY_(Neg, U_NEG)
 UNARY_(Abs, U_ABS)
+UNARY_(Floor, U_FLOOR)
+UNARY_(Ceil, U_CEIL)
+UNARY_(Round, U_ROUND)
+UNARY_(Sign, U_SIGN)
+UNARY_(Reciprocal, U_RECIP)
+UNARY_(Erf, U_ERF)
+UNARY_(Sin, U_SIN)
+UNARY_(Cos, U_COS)
+UNARY_(Softsign, U_SOFTSIGN)
+UNARY_(Not, U_NOT)
+UNARY_(Gelu, U_GELU)
+UNARY_(ThresholdedRelu, U_THRESH)
+UNARY_(Celu, U_CELU)
+UNARY_(Shrink, U_SHRINK)
 #undef UNARY_
 
 /* PRelu: y = x < 0 ? slope * x : x, slope broadcast (right-aligned) to x. */

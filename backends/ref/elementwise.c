@@ -194,3 +194,205 @@ engine_status ref_Where(const engine_node *n, const void *const *in, void *const
     }
     return ENGINE_OK;
 }
+
+/* ---- comparisons, logical ops, Mod, variadic Min/Max/Sum/Mean ---- */
+
+typedef enum { C_GT, C_LT, C_GE, C_LE } cmp_kind;
+
+/* Greater, Less, GreaterOrEqual, LessOrEqual: float32/int64/int32 inputs of
+ * one type, bool output (a NaN compares false). */
+static engine_status compare(const engine_node *n, const void *const *in, void *const *out, cmp_kind k) {
+    const engine_value *a = engine_node_input(n, 0), *b = engine_node_input(n, 1);
+    const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
+    if (!a || !b || !y || !in[0] || !in[1] || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
+    if (a->dtype != b->dtype || y->dtype != ENGINE_DTYPE_BOOL) return ENGINE_ERR_UNSUPPORTED;
+    if (a->dtype != ENGINE_DTYPE_F32 && a->dtype != ENGINE_DTYPE_I64 && a->dtype != ENGINE_DTYPE_I32)
+        return ENGINE_ERR_UNSUPPORTED;
+    const engine_value *xs[2] = {a, b};
+    bcast bc;
+    engine_status st = bcast_init(&bc, y, xs, 2);
+    if (st != ENGINE_OK) return st;
+    uint8_t *r = out[0];
+    int64_t count = engine_value_numel(y), off[2];
+    for (int64_t i = 0; i < count; ++i) {
+        bcast_offsets(&bc, i, 2, off);
+        int gt, lt, eq;
+        if (a->dtype == ENGINE_DTYPE_F32) {
+            float u = ((const float *)in[0])[off[0]], v = ((const float *)in[1])[off[1]];
+            gt = u > v, lt = u < v, eq = u == v;
+        } else if (a->dtype == ENGINE_DTYPE_I64) {
+            int64_t u = ((const int64_t *)in[0])[off[0]], v = ((const int64_t *)in[1])[off[1]];
+            gt = u > v, lt = u < v, eq = u == v;
+        } else {
+            int32_t u = ((const int32_t *)in[0])[off[0]], v = ((const int32_t *)in[1])[off[1]];
+            gt = u > v, lt = u < v, eq = u == v;
+        }
+        r[i] = (uint8_t)(k == C_GT ? gt : k == C_LT ? lt : k == C_GE ? gt || eq : lt || eq);
+    }
+    return ENGINE_OK;
+}
+
+engine_status ref_Greater(const engine_node *n, const void *const *in, void *const *out) {
+    return compare(n, in, out, C_GT);
+}
+engine_status ref_Less(const engine_node *n, const void *const *in, void *const *out) {
+    return compare(n, in, out, C_LT);
+}
+engine_status ref_GreaterOrEqual(const engine_node *n, const void *const *in, void *const *out) {
+    return compare(n, in, out, C_GE);
+}
+engine_status ref_LessOrEqual(const engine_node *n, const void *const *in, void *const *out) {
+    return compare(n, in, out, C_LE);
+}
+
+typedef enum { L_AND, L_OR, L_XOR } logic_kind;
+
+static engine_status logic(const engine_node *n, const void *const *in, void *const *out, logic_kind k) {
+    const engine_value *a = engine_node_input(n, 0), *b = engine_node_input(n, 1);
+    const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
+    if (!a || !b || !y || !in[0] || !in[1] || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
+    if (a->dtype != ENGINE_DTYPE_BOOL || b->dtype != ENGINE_DTYPE_BOOL || y->dtype != ENGINE_DTYPE_BOOL)
+        return ENGINE_ERR_UNSUPPORTED;
+    const engine_value *xs[2] = {a, b};
+    bcast bc;
+    engine_status st = bcast_init(&bc, y, xs, 2);
+    if (st != ENGINE_OK) return st;
+    const uint8_t *p = in[0], *q = in[1];
+    uint8_t *r = out[0];
+    int64_t count = engine_value_numel(y), off[2];
+    for (int64_t i = 0; i < count; ++i) {
+        bcast_offsets(&bc, i, 2, off);
+        int u = p[off[0]] != 0, v = q[off[1]] != 0;
+        r[i] = (uint8_t)(k == L_AND ? u && v : k == L_OR ? u || v : u != v);
+    }
+    return ENGINE_OK;
+}
+
+engine_status ref_And(const engine_node *n, const void *const *in, void *const *out) {
+    return logic(n, in, out, L_AND);
+}
+engine_status ref_Or(const engine_node *n, const void *const *in, void *const *out) {
+    return logic(n, in, out, L_OR);
+}
+engine_status ref_Xor(const engine_node *n, const void *const *in, void *const *out) {
+    return logic(n, in, out, L_XOR);
+}
+
+/* Mod: fmod = 1 is C's fmod (the dividend's sign; for integers the
+ * truncating remainder); fmod = 0 (integers only) has the divisor's sign.
+ * An integer divisor of 0 is an error, like Div. MIN % -1 is 0 (no
+ * overflow trap). */
+engine_status ref_Mod(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_value *a = engine_node_input(n, 0), *b = engine_node_input(n, 1);
+    const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
+    const engine_cast_params *p = n->params;
+    if (!a || !b || !y || !p || !in[0] || !in[1] || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
+    if (a->dtype != b->dtype || a->dtype != y->dtype) return ENGINE_ERR_UNSUPPORTED;
+    const engine_value *xs[2] = {a, b};
+    bcast bc;
+    engine_status st = bcast_init(&bc, y, xs, 2);
+    if (st != ENGINE_OK) return st;
+    int64_t count = engine_value_numel(y), off[2];
+    int fm = p->to != 0;
+    switch (y->dtype) {
+    case ENGINE_DTYPE_F32: {
+        if (!fm) return ENGINE_ERR_UNSUPPORTED;
+        const float *u = in[0], *v = in[1];
+        float *r = out[0];
+        for (int64_t i = 0; i < count; ++i) {
+            bcast_offsets(&bc, i, 2, off);
+            r[i] = (float)fmod((double)u[off[0]], (double)v[off[1]]);
+        }
+        return ENGINE_OK;
+    }
+#define MOD_CASE_(DT, T)                                                                                   \
+    case DT: {                                                                                             \
+        const T *u = in[0], *v = in[1];                                                                    \
+        T *r = out[0];                                                                                     \
+        for (int64_t i = 0; i < count; ++i) {                                                              \
+            bcast_offsets(&bc, i, 2, off);                                                                 \
+            T x = u[off[0]], d = v[off[1]];                                                                \
+            if (d == 0) return ENGINE_ERR_INVALID_ARGUMENT;                                                \
+            T m = d == -1 ? 0 : (T)(x % d);                                                                \
+            if (!fm && m != 0 && ((m < 0) != (d < 0))) m = (T)(m + d);                                     \
+            r[i] = m;                                                                                      \
+        }                                                                                                  \
+        return ENGINE_OK;                                                                                  \
+    }
+        MOD_CASE_(ENGINE_DTYPE_I64, int64_t)
+        MOD_CASE_(ENGINE_DTYPE_I32, int32_t)
+#undef MOD_CASE_
+    default: return ENGINE_ERR_UNSUPPORTED;
+    }
+}
+
+typedef enum { V_MIN, V_MAX, V_SUM, V_MEAN } variadic_kind;
+
+/* Offset into input x of output element i (strides at the output's rank,
+ * 0 on broadcast dims). */
+static int64_t vb_offset(const engine_value *y, const int64_t *stride, int64_t i) {
+    int64_t off = 0;
+    for (int d = y->rank - 1; d >= 0; --d) {
+        off += (i % y->dims[d]) * stride[d];
+        i /= y->dims[d];
+    }
+    return off;
+}
+
+/* Min, Max (float32, int64, int32), Sum, Mean (float32): every input
+ * broadcast to the output. float32 accumulates in double; a NaN operand
+ * makes Min/Max NaN (numpy's minimum/maximum). */
+static engine_status variadic(const engine_node *n, const void *const *in, void *const *out, variadic_kind k) {
+    const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
+    if (!y || !out[0] || n->n_inputs < 1 || y->rank < 0 || y->rank > ENGINE_MAX_RANK)
+        return ENGINE_ERR_INVALID_ARGUMENT;
+    if (y->dtype != ENGINE_DTYPE_F32 &&
+        !((k == V_MIN || k == V_MAX) && (y->dtype == ENGINE_DTYPE_I64 || y->dtype == ENGINE_DTYPE_I32)))
+        return ENGINE_ERR_UNSUPPORTED;
+    int64_t count = engine_value_numel(y);
+    for (int j = 0; j < n->n_inputs; ++j) {
+        const engine_value *x = engine_node_input(n, j);
+        if (!x || !in[j]) return ENGINE_ERR_INVALID_ARGUMENT;
+        if (x->dtype != y->dtype) return ENGINE_ERR_UNSUPPORTED;
+        int64_t stride[ENGINE_MAX_RANK] = {0};
+        const engine_value *xs[1] = {x};
+        bcast bc;
+        engine_status st = bcast_init(&bc, y, xs, 1);
+        if (st != ENGINE_OK) return st;
+        memcpy(stride, bc.stride[0], sizeof stride);
+        for (int64_t i = 0; i < count; ++i) {
+            int64_t o = vb_offset(y, stride, i);
+            if (y->dtype == ENGINE_DTYPE_F32) {
+                float v = ((const float *)in[j])[o], *r = (float *)out[0] + i;
+                if (j == 0) *r = v;
+                else if (k == V_SUM || k == V_MEAN) *r = (float)((double)*r + (double)v);
+                else if (isnan(v) || isnan(*r)) *r = NAN;
+                else if (k == V_MIN ? v < *r : v > *r) *r = v;
+            } else if (y->dtype == ENGINE_DTYPE_I64) {
+                int64_t v = ((const int64_t *)in[j])[o], *r = (int64_t *)out[0] + i;
+                if (j == 0 || (k == V_MIN ? v < *r : v > *r)) *r = v;
+            } else {
+                int32_t v = ((const int32_t *)in[j])[o], *r = (int32_t *)out[0] + i;
+                if (j == 0 || (k == V_MIN ? v < *r : v > *r)) *r = v;
+            }
+        }
+    }
+    if (k == V_MEAN && n->n_inputs > 1) {
+        float *r = out[0];
+        for (int64_t i = 0; i < count; ++i) r[i] = (float)((double)r[i] / (double)n->n_inputs);
+    }
+    return ENGINE_OK;
+}
+
+engine_status ref_Min(const engine_node *n, const void *const *in, void *const *out) {
+    return variadic(n, in, out, V_MIN);
+}
+engine_status ref_Max(const engine_node *n, const void *const *in, void *const *out) {
+    return variadic(n, in, out, V_MAX);
+}
+engine_status ref_Sum(const engine_node *n, const void *const *in, void *const *out) {
+    return variadic(n, in, out, V_SUM);
+}
+engine_status ref_Mean(const engine_node *n, const void *const *in, void *const *out) {
+    return variadic(n, in, out, V_MEAN);
+}

@@ -98,12 +98,17 @@ int ref_supports(const engine_node *n) {
     /* float32 unary ops; their extra inputs (Clip's min/max) are folded into params. */
     case ENGINE_OP_Relu: case ENGINE_OP_Sigmoid: case ENGINE_OP_HardSwish: case ENGINE_OP_Tanh:
     case ENGINE_OP_Softplus: case ENGINE_OP_Mish: case ENGINE_OP_Sqrt: case ENGINE_OP_Exp: case ENGINE_OP_Log:
+    case ENGINE_OP_Floor: case ENGINE_OP_Ceil: case ENGINE_OP_Round: case ENGINE_OP_Reciprocal: case ENGINE_OP_Erf:
+    case ENGINE_OP_Sin: case ENGINE_OP_Cos: case ENGINE_OP_Softsign:
         return same01(n, FLOATS_);
     case ENGINE_OP_LeakyRelu: case ENGINE_OP_Clip: case ENGINE_OP_HardSigmoid: case ENGINE_OP_Elu:
-    case ENGINE_OP_Selu:
+    case ENGINE_OP_Selu: case ENGINE_OP_Gelu: case ENGINE_OP_ThresholdedRelu: case ENGINE_OP_Celu:
+    case ENGINE_OP_Shrink:
         return n->params && same01(n, FLOATS_);
-    case ENGINE_OP_Neg: case ENGINE_OP_Abs:
+    case ENGINE_OP_Neg: case ENGINE_OP_Abs: case ENGINE_OP_Sign:
         return same01(n, ARITH_);
+    case ENGINE_OP_Not:
+        return same01(n, BIT_(ENGINE_DTYPE_BOOL));
     case ENGINE_OP_PRelu:
         return all_f32(n) && in_(n, 1) && out_(n, 0);
 
@@ -114,6 +119,21 @@ int ref_supports(const engine_node *n) {
     case ENGINE_OP_Equal:
         return is(in_(n, 0), ARITH_ | BIT_(ENGINE_DTYPE_BOOL)) && in_(n, 1) &&
                in_(n, 1)->dtype == in_(n, 0)->dtype && is(out_(n, 0), BIT_(ENGINE_DTYPE_BOOL));
+    case ENGINE_OP_Greater: case ENGINE_OP_Less: case ENGINE_OP_GreaterOrEqual: case ENGINE_OP_LessOrEqual:
+        return is(in_(n, 0), ARITH_) && in_(n, 1) && in_(n, 1)->dtype == in_(n, 0)->dtype &&
+               is(out_(n, 0), BIT_(ENGINE_DTYPE_BOOL));
+    case ENGINE_OP_And: case ENGINE_OP_Or: case ENGINE_OP_Xor:
+        return same01(n, BIT_(ENGINE_DTYPE_BOOL)) && is(in_(n, 1), BIT_(ENGINE_DTYPE_BOOL));
+    case ENGINE_OP_Mod: /* float32 needs fmod = 1 (params->to) */
+        return n->params && same01(n, ARITH_) && in_(n, 1) && in_(n, 1)->dtype == in_(n, 0)->dtype &&
+               (in_(n, 0)->dtype != ENGINE_DTYPE_F32 || ((const engine_cast_params *)n->params)->to);
+    case ENGINE_OP_Min: case ENGINE_OP_Max: case ENGINE_OP_Sum: case ENGINE_OP_Mean: {
+        unsigned set = n->op == ENGINE_OP_Min || n->op == ENGINE_OP_Max ? ARITH_ : FLOATS_;
+        if (!is(out_(n, 0), set)) return 0;
+        for (int k = 0; k < n->n_inputs; ++k)
+            if (!n->inputs[k] || n->inputs[k]->dtype != out_(n, 0)->dtype) return 0;
+        return n->n_inputs >= 1;
+    }
     case ENGINE_OP_Where:
         return is(in_(n, 0), BIT_(ENGINE_DTYPE_BOOL)) && is(in_(n, 1), ANY_) && is(in_(n, 2), ANY_) &&
                is(out_(n, 0), ANY_) && in_(n, 1)->dtype == out_(n, 0)->dtype &&
@@ -141,8 +161,14 @@ int ref_supports(const engine_node *n) {
         return n->params && same01(n, FLOATS_);
     case ENGINE_OP_ReduceSum:
         return n->params && same01(n, FLOATS_ | BIT_(ENGINE_DTYPE_I64));
-    case ENGINE_OP_ReduceMax: /* bool: ReduceMax-20 */
+    case ENGINE_OP_ReduceMax: case ENGINE_OP_ReduceMin: /* bool: ReduceMax-20, ReduceMin-20 */
         return n->params && same01(n, FLOATS_ | BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_BOOL));
+    case ENGINE_OP_ReduceProd: case ENGINE_OP_ReduceL1: case ENGINE_OP_ReduceSumSquare:
+        return n->params && same01(n, FLOATS_ | BIT_(ENGINE_DTYPE_I64));
+    case ENGINE_OP_ReduceL2: case ENGINE_OP_ReduceLogSumExp:
+        return n->params && same01(n, FLOATS_);
+    case ENGINE_OP_ArgMax: case ENGINE_OP_ArgMin:
+        return n->params && is(in_(n, 0), ARITH_) && is(out_(n, 0), BIT_(ENGINE_DTYPE_I64));
 
     case ENGINE_OP_Concat:
         if (!n->params || !is(out_(n, 0), ANY_)) return 0;

@@ -6,6 +6,9 @@
  * op, where Name is the ONNX op_type and family the file in ops/ (and in
  * every backend) that implements it. Add an op here, then its shape
  * function in ops/<family>.c and a kernel in backends/ref/<family>.c.
+ * New ops go at the END of the list, whatever their family: engine_op
+ * values are part of the backend ABI (a module built against an older
+ * list must read the same number as the same op).
  *
  * Parameters are normalised by shape inference: negative axes made
  * positive, auto_pad resolved into explicit pads, attribute-or-input forms
@@ -92,7 +95,41 @@ extern "C" {
     X(GatherND, index)                                                                             \
     X(ScatterElements, index)                                                                      \
     X(ScatterND, index)                                                                            \
-    X(RoiAlign, detect)
+    X(RoiAlign, detect)                                                                            \
+    X(Floor, activation)                                                                           \
+    X(Ceil, activation)                                                                            \
+    X(Round, activation)                                                                           \
+    X(Sign, activation)                                                                            \
+    X(Reciprocal, activation)                                                                      \
+    X(Erf, activation)                                                                             \
+    X(Sin, activation)                                                                             \
+    X(Cos, activation)                                                                             \
+    X(Softsign, activation)                                                                        \
+    X(Not, activation)                                                                             \
+    X(Gelu, activation)                                                                            \
+    X(ThresholdedRelu, activation)                                                                 \
+    X(Celu, activation)                                                                            \
+    X(Shrink, activation)                                                                          \
+    X(Mod, elementwise)                                                                            \
+    X(Min, elementwise)                                                                            \
+    X(Max, elementwise)                                                                            \
+    X(Sum, elementwise)                                                                            \
+    X(Mean, elementwise)                                                                           \
+    X(Greater, elementwise)                                                                        \
+    X(Less, elementwise)                                                                           \
+    X(GreaterOrEqual, elementwise)                                                                 \
+    X(LessOrEqual, elementwise)                                                                    \
+    X(And, elementwise)                                                                            \
+    X(Or, elementwise)                                                                             \
+    X(Xor, elementwise)                                                                            \
+    X(ReduceMin, reduce)                                                                           \
+    X(ReduceProd, reduce)                                                                          \
+    X(ReduceL1, reduce)                                                                            \
+    X(ReduceL2, reduce)                                                                            \
+    X(ReduceLogSumExp, reduce)                                                                     \
+    X(ReduceSumSquare, reduce)                                                                     \
+    X(ArgMax, reduce)                                                                              \
+    X(ArgMin, reduce)
 
 typedef enum engine_op {
     ENGINE_OP_UNKNOWN = 0,
@@ -174,6 +211,8 @@ typedef struct engine_pool_params {
  *   LeakyRelu: alpha            Elu: alpha             Selu: alpha, gamma
  *   HardSigmoid: alpha, beta    Clip: min, max (from attributes or constant
  *   inputs, +-INFINITY when absent)
+ *   ThresholdedRelu: alpha    Celu: alpha            Shrink: alpha = lambd, bias
+ *   Gelu: size = 1 for approximate "tanh", 0 for "none"
  *   BatchNormalization, InstanceNormalization: epsilon
  *   LRN: alpha, beta, bias, size */
 typedef struct engine_scalar_params {
@@ -210,12 +249,24 @@ typedef struct engine_softmax_params {
     int legacy;
 } engine_softmax_params;
 
-/* ReduceMean, ReduceSum, ReduceMax: axes as a bit mask over the input's
- * dimensions (after noop_with_empty_axes and the input form of axes). */
+/* ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1,
+ * ReduceL2, ReduceLogSumExp, ReduceSumSquare: axes as a bit mask over the
+ * input's dimensions (after noop_with_empty_axes and the input form of
+ * axes). An empty reduction gives the op's identity: 0 (Sum, L1, L2,
+ * SumSquare), 1 (Prod), -inf (LogSumExp, Max), +inf (Min), NaN (Mean). */
 typedef struct engine_reduce_params {
     uint32_t axes_mask;
     int keepdims;
 } engine_reduce_params;
+
+/* ArgMax, ArgMin: the index (int64) of the first extreme along `axis`
+ * (non-negative), or of the last with select_last_index (opset 12). A NaN
+ * counts as the extreme (numpy's argmax/argmin). */
+typedef struct engine_arg_params {
+    int axis;
+    int keepdims;
+    int select_last;
+} engine_arg_params;
 
 typedef enum engine_resize_mode {
     ENGINE_RESIZE_NEAREST = 0,
@@ -343,9 +394,12 @@ typedef struct engine_transpose_params {
 /* Cast: the target type (also the output's dtype). ConstantOfShape: the
  * fill value in `value` (as double; the output dtype says how to store it).
  * Reshape, Squeeze, Unsqueeze, Flatten, Identity, Dropout, Expand, Tile,
- * Where, Equal and the binary ops need no params: the output shape (numpy
+ * Where, Equal, the comparisons, the logical ops, Mod (its fmod in `to`,
+ * see below) and the variadic Min/Max/Sum/Mean need no params: the output shape (numpy
  * broadcasting for Expand and the binary ops, repeats already applied for
  * Tile) is in the output value. */
+/* Mod: `to` holds the fmod attribute (1: C fmod, the sign of the dividend;
+ * 0: integer modulo with the sign of the divisor, as Python's %). */
 typedef struct engine_cast_params {
     int to;
     double value;
