@@ -15,10 +15,13 @@ kind=$1 runner=$2 gen=$3 out=$4 list=$5 modes=${6:-fused nofuse} fp16tol=${7:-}
 py=${PYTHON:-/usr/bin/python3}
 genargs=""
 [ "$kind" = zoo ] && genargs="--preserve-bn"
-if [ ! -f "$out/INDEX" ]; then
+# Regenerated when the generator changes (its checksum in STAMP).
+stamp=$(cksum < "$gen")
+if [ ! -f "$out/INDEX" ] || [ ! -f "$out/STAMP" ] || [ "$(cat "$out/STAMP")" != "$stamp" ]; then
   rm -rf "$out.tmp"
   # shellcheck disable=SC2086
   "$py" "$gen" $genargs "$out.tmp" >/dev/null
+  echo "$stamp" > "$out.tmp/STAMP"
   rm -rf "$out"
   mv "$out.tmp" "$out"
 fi
