@@ -120,9 +120,19 @@ class ModelPool:
         """Runs on a free session (waiting for one) in a worker thread."""
         session = await self._free.get()
         try:
-            return await run_in_threadpool(session.run, names, feeds)
+            results = await run_in_threadpool(session.run, names, feeds)
         finally:
             self._free.put_nowait(session)
+        self._learn(names, results)
+        return results
+
+    def _learn(self, names: List[str], results: Sequence[np.ndarray]) -> None:
+        """A dynamic model's output types and ranks are known per run: keep what a run showed."""
+        got = dict(zip(names, results))
+        for k, (name, dtype, shape) in enumerate(self.outputs):
+            if (dtype is None or shape is None) and name in got:
+                arr = got[name]
+                self.outputs[k] = (name, dtype or arr.dtype, shape or (-1,) * arr.ndim)
 
     def close(self) -> None:
         for s in self.sessions:
