@@ -209,7 +209,7 @@ def _json_values(data: Any, dtype: np.dtype, count: int, where: str) -> np.ndarr
         data = [data]
     try:
         arr = np.asarray(data)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, RecursionError) as e:
         raise ProtocolError(400, f"{where}: 'data' is not a regular array of numbers ({e})") from None
     if arr.size != count:
         raise ProtocolError(400, f"{where}: 'data' holds {arr.size} elements, the shape needs {count}")
@@ -248,6 +248,8 @@ def decode_request(model: ModelPool, body: bytes, header_length: Optional[int]) 
         req = json.loads(head)
     except (ValueError, UnicodeDecodeError) as e:
         raise ProtocolError(400, f"the request is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ProtocolError(400, "the request's JSON is nested too deeply") from None
     if not isinstance(req, dict):
         raise ProtocolError(400, "the request must be a JSON object")
     request_id = req.get("id")
@@ -430,6 +432,11 @@ def create_app(models: Dict[str, ModelPool], max_request_bytes: int = DEFAULT_MA
     @app.exception_handler(ProtocolError)
     async def protocol_error(_request: Request, e: ProtocolError) -> JSONResponse:
         return _error(e.status, e.message)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_request: Request, e: Exception) -> JSONResponse:
+        # anything else is the server's fault: still the protocol's error body
+        return _error(500, f"internal error: {type(e).__name__}: {e}")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, e: StarletteHTTPException) -> JSONResponse:

@@ -279,6 +279,14 @@ def test_malformed_requests(server: str) -> None:
     error_of(post({"inputs": [good], "outputs": "logits"}), 400, "outputs")
     error_of(post({"inputs": [good], "parameters": {"binary_data_output": "yes"}}), 400, "binary_data_output")
     error_of(post({"inputs": [good], "id": 5}), 400, "id")
+    deep = b'{"inputs": [{"name": "input", "shape": [1, 1, 32, 32], "datatype": "FP32", "data": ' + \
+        b"[" * 100000 + b"]" * 100000 + b"}]}"
+    error_of(requests.post(server + "/v2/models/lenet/infer", data=deep, timeout=30), 400)
+    deeper: Any = [0.0] * 1024
+    for _ in range(40):  # deeper than numpy's 32 dims
+        deeper = [deeper]
+    nested = dict(good, data=deeper)
+    error_of(post({"inputs": [nested]}), 400, "data")
     # a symbolic dim bound to two values across inputs
     two = {"inputs": [tensor("x", np.zeros((2, 3, 8, 8), np.float32)), tensor("y", np.zeros((3, 4, 8, 8), np.float32))]}
     error_of(infer(server, "two", two), 400, "batch")
