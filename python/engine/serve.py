@@ -54,6 +54,7 @@ SERVER_NAME = "engine"
 MODEL_VERSION = "1"
 DEFAULT_MAX_REQUEST_BYTES = 64 << 20
 HEADER_LENGTH = "inference-header-content-length"
+INLINE_BYTES = 64 << 10  # requests (and answers of a quarter of it) coded on the event loop itself
 
 # protocol datatype <-> numpy dtype. BYTES (strings) and BF16 have no engine tensor type.
 _DATATYPES: Dict[str, np.dtype] = {
@@ -504,12 +505,20 @@ def create_app(models: Dict[str, ModelPool], max_request_bytes: int = DEFAULT_MA
             if not 0 <= header_length <= len(body):
                 raise ProtocolError(400, f"{HEADER_LENGTH} {header_length} is outside the body's "
                                          f"{len(body)} bytes")
-        dec = await run_in_threadpool(decode_request, model, body, header_length)
+        # Coding a small request or answer takes less than a hop to a worker thread and back: it stays on
+        # the event loop; big ones go to a worker, so that the loop keeps serving others meanwhile.
+        if len(body) <= INLINE_BYTES:
+            dec = decode_request(model, body, header_length)
+        else:
+            dec = await run_in_threadpool(decode_request, model, body, header_length)
         try:
             results = await model.run(dec.feeds, dec.outputs)
         except EngineError as e:
             raise ProtocolError(_engine_status(e), e.message) from None
-        content, head_len = await run_in_threadpool(encode_response, model, dec, results)
+        if sum(r.nbytes for r in results) <= INLINE_BYTES // 4:
+            content, head_len = encode_response(model, dec, results)
+        else:
+            content, head_len = await run_in_threadpool(encode_response, model, dec, results)
         if head_len is None:
             return Response(content, media_type="application/json")
         return Response(content, media_type="application/octet-stream",
