@@ -253,6 +253,7 @@ def test_not_found(server: str) -> None:
     error_of(requests.post(server + "/v2/models/lenet/versions/2/infer", json={"inputs": [tensor("input", x)]},
                            timeout=10), 404, "version")
     error_of(requests.get(server + "/v2/elsewhere", timeout=10), 404)
+    error_of(requests.get(server + "/v2/models/lenet/infer", timeout=10), 405)
 
 
 def test_malformed_requests(server: str) -> None:
