@@ -30,7 +30,7 @@ import json
 import math
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -103,7 +103,7 @@ class ModelPool:
     sessions: List[Session]
     inputs: List[TensorInfo]
     outputs: List[Tuple[str, Optional[np.dtype], Optional[Tuple[int, ...]]]]
-    _free: "asyncio.Queue[Session]" = field(default_factory=asyncio.Queue)
+    _free: "Optional[asyncio.Queue[Session]]" = None  # made in the server's event loop (Python < 3.10 binds one)
 
     @classmethod
     def load(cls, name: str, path: str, count: int, **session_options: Any) -> "ModelPool":
@@ -111,14 +111,14 @@ class ModelPool:
             raise ValueError("a model needs at least one session")
         sessions = [Session(path, **session_options) for _ in range(count)]
         first = sessions[0]
-        pool = cls(name=name, path=path, sessions=sessions, inputs=first.inputs(),
-                   outputs=_model_outputs(first))
-        for s in sessions:
-            pool._free.put_nowait(s)
-        return pool
+        return cls(name=name, path=path, sessions=sessions, inputs=first.inputs(), outputs=_model_outputs(first))
 
     async def run(self, feeds: Dict[str, np.ndarray], names: List[str]) -> List[np.ndarray]:
         """Runs on a free session (waiting for one) in a worker thread."""
+        if self._free is None:
+            self._free = asyncio.Queue()
+            for s in self.sessions:
+                self._free.put_nowait(s)
         session = await self._free.get()
         try:
             results = await run_in_threadpool(session.run, names, feeds)

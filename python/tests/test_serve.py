@@ -10,7 +10,6 @@ backend, same threads) and with float64 PyTorch.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
