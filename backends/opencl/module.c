@@ -29,6 +29,7 @@
  * Concat skips an input that already sits at its destination slice. */
 #include <limits.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +171,13 @@ static engine_status ocl_create(const engine_backend_config *config, void **stat
         s->a.free(s->a.user, s);
         return ENGINE_ERR_INVALID_ARGUMENT;
     }
+    /* The OpenCL platform layer's first use is not safe from two threads
+     * at once (POCL crashed in its device probe when two contexts of a new
+     * process created sessions together): opening is serialised per process. */
+    static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&open_lock);
     engine_status st = ocl_open(s, config, err, err_size);
+    pthread_mutex_unlock(&open_lock);
     if (st) {
         ocl_close(s);
         s->a.free(s->a.user, s);

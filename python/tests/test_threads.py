@@ -101,3 +101,34 @@ def test_gil_released_during_run(torch_models: dict) -> None:
     if one < 0.05:
         pytest.skip(f"a run takes {one * 1000:.1f} ms here: too short to tell a held GIL from scheduling")
     assert stalled < 0.5 * total, (stalled, total, one)
+
+
+def test_first_sessions_of_a_process_at_once(lenet: str) -> None:
+    """Two threads of a new process create their first sessions together.
+
+    Each session's context opens every loaded backend, and POCL's first
+    device probe is not safe from two threads at once (this crashed 18
+    times in 20 before the opencl module serialised opening). A fresh
+    interpreter each time, since only a process's first opening races.
+    """
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, engine\n"
+        "errs = []\n"
+        "def mk():\n"
+        "    try:\n"
+        f"        engine.Session({lenet!r}, backends=('cpu',))\n"
+        "    except Exception as e:\n"
+        "        errs.append(e)\n"
+        "ts = [threading.Thread(target=mk) for _ in range(2)]\n"
+        "[t.start() for t in ts]\n"
+        "[t.join() for t in ts]\n"
+        "assert not errs, errs\n"
+    )
+    for _ in range(6):
+        p = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
