@@ -137,7 +137,7 @@ class Preprocess:
 
     @classmethod
     def imagenet(cls, size: Tuple[int, int] = (224, 224), mode: str = "RGB") -> "Preprocess":
-        """torchvision's ImageNet normalisation: RGB in [0, 1], mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225)."""
+        """ImageNet's normalisation (torchvision's): RGB, mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225)."""
         return cls(size=size, mode=mode, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 
     def load(self, path: str, input_shape: Optional[Sequence[Any]] = None) -> np.ndarray:
@@ -585,7 +585,10 @@ def _is_output(name: str) -> bool:
 
 
 def list_files(folder: PathLike, suffixes: Sequence[str] = IMAGE_SUFFIXES + (".npy",)) -> List[str]:
-    """The image and .npy files directly in a folder, sorted, absolute; outputs this module wrote (``*.out*.npy``) left out."""
+    """The image and .npy files directly in a folder, sorted, absolute.
+
+    Outputs this module wrote (``*.out.npy``, ``*.out.<name>.npy``) and its temporary files are left out.
+    """
     root = os.path.abspath(os.fspath(folder))
     want = tuple(s.lower() for s in suffixes)
     names = sorted(n for n in os.listdir(root)

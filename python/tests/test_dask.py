@@ -37,7 +37,7 @@ PRE = ed.Preprocess(size=SIZE, mean=(0.5, 0.4, 0.3), std=(0.25,))
 def client() -> Iterator[Any]:
     try:
         cluster = distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
-                                           dashboard_address=None, silence_logs=40)
+                                           dashboard_address=":0", silence_logs=40)
     except Exception as exc:  # e.g. no loopback networking in a sandbox
         pytest.skip(f"a LocalCluster cannot start here: {type(exc).__name__}: {exc}")
     c = distributed.Client(cluster)
@@ -182,7 +182,8 @@ def test_worker_killed_mid_run(client: Any, torch_models: Dict[str, Any], rgb_fo
         return pre.load(path)
 
     pids_before = set(client.run(os.getpid).values())
-    good = [str(rgb_folder / f"img{i:02d}.png") for i in range(10)] + [str(rgb_folder / f"arr{i}.npy") for i in range(3)]
+    good = [str(rgb_folder / f"img{i:02d}.png") for i in range(10)]
+    good += [str(rgb_folder / f"arr{i}.npy") for i in range(3)]
     npy = [p for p in good if p.endswith(".npy")]
     res = ed.map_files(client, torch_models["cnn"], good, batch_size=2, backends=("cpu",),
                        preprocess=loader, output="npy-beside")
