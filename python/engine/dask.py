@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -68,12 +69,16 @@ __all__ = [
     "output_paths",
 ]
 
+log = logging.getLogger("engine")
+
 PathLike = Union[str, "os.PathLike[str]"]
 Loader = Callable[[str], np.ndarray]
 """A custom loader: a file's path -> one sample (the model input without its batch axis)."""
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
 """What :func:`list_files` takes from a folder besides ``.npy`` files (case-insensitive)."""
+
+_DEFAULT_BACKENDS = ("opencl", "cpu")  # engine.Session's default
 
 OUTPUT_TAG = ".out"
 """Outputs written beside ``x.png`` are ``x.png.out.npy`` (one output) or ``x.png.out.<name>.npy``."""
@@ -436,17 +441,29 @@ def register(
         when a worker present cannot load the model.
     """
     path = os.path.abspath(os.fspath(model))
+    # one spelling per backend list, so that equal options give one plugin name
+    backends = session_options.get("backends", _DEFAULT_BACKENDS)
+    if not isinstance(backends, str):
+        backends = ",".join(str(b).strip() for b in backends)
+    session_options["backends"] = ",".join(b.strip() for b in backends.split(",") if b.strip())
     plugin = SessionPlugin(path, threads=threads, workers_per_host=_workers_per_host(client), **session_options)
-    if not reload:
-        present = client.run_on_scheduler(_plugin_registered, name=plugin.name)
-        if present:
-            return plugin.name
-    client.register_worker_plugin(plugin, name=plugin.name)
+
+    def registered(dask_scheduler: Any, name: str) -> bool:  # pickled by value: the scheduler needs no engine
+        return name in getattr(dask_scheduler, "worker_plugins", {})
+
+    if not reload and client.run_on_scheduler(registered, name=plugin.name):
+        return plugin.name
+    try:
+        client.register_worker_plugin(plugin, name=plugin.name)
+    except BaseException:
+        # a plugin whose setup failed stays registered: take it away, so
+        # that the next call loads the model again instead of finding it
+        try:
+            client.unregister_worker_plugin(plugin.name)
+        except Exception as exc:  # the setup's error matters more; say this one too
+            log.warning("engine.dask: could not unregister %s: %s", plugin.name, exc)
+        raise
     return plugin.name
-
-
-def _plugin_registered(dask_scheduler: Any, name: str) -> bool:
-    return name in getattr(dask_scheduler, "worker_plugins", {})
 
 
 # ---- the task: one batch of files ---------------------------------------------
@@ -603,7 +620,7 @@ def map_files(
     files: Union[PathLike, Iterable[PathLike]],
     *,
     batch_size: int = 8,
-    backends: Union[str, Sequence[str]] = ("opencl", "cpu"),
+    backends: Union[str, Sequence[str]] = _DEFAULT_BACKENDS,
     threads: Optional[int] = None,
     preprocess: Union[Preprocess, Loader, None] = None,
     output: str = "arrays",

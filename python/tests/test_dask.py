@@ -150,6 +150,7 @@ def test_register_once_per_worker(client: Any, lenet: str, torch_models: Dict[st
 
     before = client.run(sessions)
     assert ed.register(client, lenet, backends=("cpu",)) == a
+    assert ed.register(client, lenet, backends=" cpu") == a  # the same options spelt another way
     after = client.run(sessions)
     assert before == after and len(after) == 2
     cores = len(os.sched_getaffinity(0))
@@ -159,8 +160,11 @@ def test_register_once_per_worker(client: Any, lenet: str, torch_models: Dict[st
 
 
 def test_model_errors(client: Any, tmp_path: Path) -> None:
-    with pytest.raises(engine.EngineIOError):
-        ed.register(client, tmp_path / "missing.onnx", backends=("cpu",))
+    for _ in range(2):  # a model that failed to load is not kept registered: the second call fails too
+        with pytest.raises(engine.EngineIOError):
+            ed.register(client, tmp_path / "missing.onnx", backends=("cpu",))
+    assert not any(n.startswith("engine-session-missing") for n in client.run_on_scheduler(
+        lambda dask_scheduler: list(dask_scheduler.worker_plugins)))
     with pytest.raises(engine.InvalidArgumentError):
         ed.map_files(client, tmp_path / "missing.onnx", [], output="csv")
     assert len(ed.map_files(client, tmp_path / "missing.onnx", [])) == 0
