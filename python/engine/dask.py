@@ -307,6 +307,16 @@ def _failed(path: str, exc: BaseException) -> FileResult:
 # ---- the worker plugin --------------------------------------------------------
 
 
+# Sessions of one worker process are created one at a time. Two created at
+# once from two threads crash a fresh process now and then: the opencl
+# backend, which every session opens (it is loaded, and fallback may use
+# it), probes the device through POCL, whose first clGetDeviceInfo calls
+# race (SIGSEGV in libpocl under ocl_open/probe_device). A worker sets up
+# its plugins concurrently (one executor thread each) when it starts with
+# several models registered, e.g. after a restart; this lock keeps it alive.
+_CREATE_LOCK = threading.Lock()
+
+
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -372,7 +382,8 @@ class SessionPlugin(WorkerPlugin):
         with self._lock:
             if self._session is None:
                 threads = self._threads_for(worker)
-                self._session = Session(self.model, threads=threads, **self.session_options)
+                with _CREATE_LOCK:
+                    self._session = Session(self.model, threads=threads, **self.session_options)
                 self.threads_used = threads
             return self._session
 

@@ -206,6 +206,35 @@ def test_worker_killed_mid_run(client: Any, torch_models: Dict[str, Any], rgb_fo
     assert set(client.run(os.getpid).values()) != pids_before  # one worker process is new
 
 
+_SETUP_TOGETHER = """
+import asyncio, sys
+import engine.dask as ed
+
+class Worker:
+    address = "tcp://127.0.0.1:1"
+
+plugins = [ed.SessionPlugin(m, threads=1, backends="cpu") for m in sys.argv[1:]]
+
+async def main():
+    await asyncio.gather(*(p.setup(Worker()) for p in plugins))
+
+asyncio.run(main())
+print("loaded", len([p for p in plugins if p.session() is not None]))
+"""
+
+
+def test_plugins_set_up_together(lenet: str, torch_models: Dict[str, Any]) -> None:
+    """A worker that starts with two models registered sets both plugins up at once (a restarted worker does):
+    in a fresh process, each time (the sessions' creation is serialised; at once, POCL's first probes raced)."""
+    import subprocess
+    import sys
+
+    for _ in range(4):
+        p = subprocess.run([sys.executable, "-c", _SETUP_TOGETHER, lenet, torch_models["cnn"]],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0 and p.stdout.strip() == "loaded 2", (p.returncode, p.stdout, p.stderr[-2000:])
+
+
 def test_preprocess_spec() -> None:
     with pytest.raises(engine.InvalidArgumentError):
         ed.Preprocess(mode="CMYK")
