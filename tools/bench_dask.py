@@ -12,8 +12,8 @@ same work without Dask: one Session with all the cores, the same
 Preprocess, one file at a time, in this process. All setups stay up; after
 one warm-up map each, every round times a map over all N files on each
 setup, in an order that rotates from round to round (a shared machine's
-load changes for minutes at a time), and the median and best images/s of
---rounds rounds are reported.
+load changes for minutes at a time), and the median images/s of the
+--rounds rounds is reported with the slowest and fastest round.
 
 Models: a name looks for ~/.cache/engine-bench/<name>.onnx (exported once
 from torchvision with random weights if missing); a path is used as it is.
@@ -152,6 +152,7 @@ def main() -> int:
     sys.path.insert(0, os.path.join(ROOT, "python"))
 
     cores = len(os.sched_getaffinity(0))
+    load_start = os.getloadavg()[0]
     model = model_path(args.model)
     counts = [int(w) for w in args.workers.split(",") if w.strip()]
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as folder:
@@ -178,19 +179,19 @@ def main() -> int:
         finally:
             for _, _, s in setups:
                 s.close()
-        rows = [(name, shape, statistics.median(rates[k]), max(rates[k]), getattr(s, "load_s", None))
-                for k, (name, shape, s) in enumerate(setups)]
+        rows = [(name, shape, rates[k], getattr(s, "load_s", None)) for k, (name, shape, s) in enumerate(setups)]
 
     load = os.getloadavg()
     print(f"model {os.path.basename(model)}, {args.images} JPEGs 320x240 -> 224x224 (Preprocess.imagenet()), "
           f"backend {args.backend}, batch_size {args.batch_size}, {args.rounds} rounds; "
-          f"{cores} cores ({cpu_name()}), load average {load[0]:.1f} at the end")
+          f"{cores} cores ({cpu_name()}), load average {load_start:.1f} at the start, {load[0]:.1f} at the end")
     print()
-    print("| run | processes x cpu threads | images/s (median) | images/s (best) | model load on the workers |")
+    print("| run | processes x cpu threads | images/s, median of the rounds | slowest - fastest round "
+          "| model load on the workers |")
     print("| --- | --- | --- | --- | --- |")
-    for name, shape, med, best, load_s in rows:
+    for name, shape, got, load_s in rows:
         load_txt = "-" if load_s is None else f"{load_s:.2f} s"
-        print(f"| {name} | {shape} | {med:.1f} | {best:.1f} | {load_txt} |")
+        print(f"| {name} | {shape} | {statistics.median(got):.1f} | {min(got):.1f} - {max(got):.1f} | {load_txt} |")
     return 0
 
 
