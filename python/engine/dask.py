@@ -265,10 +265,12 @@ class MapResult:
 
     @property
     def successes(self) -> List[FileResult]:
+        """The files processed, in order."""
         return [r for r in self.results if r.ok]
 
     @property
     def failures(self) -> List[FileResult]:
+        """The files that failed, in order, each with its error."""
         return [r for r in self.results if not r.ok]
 
     def __len__(self) -> int:
@@ -280,10 +282,15 @@ class MapResult:
     def __getitem__(self, path: PathLike) -> FileResult:
         """The result for a file, by its path (relative paths are made absolute, as map_files does)."""
         key = os.path.abspath(os.fspath(path))
-        for r in self.results:
-            if r.path == key:
-                return r
-        raise KeyError(f"no result for {key}")
+        if self.__dict__.get("_indexed") != len(self.results):  # (re)built when results were added
+            index: Dict[str, FileResult] = {}
+            for r in self.results:
+                index.setdefault(r.path, r)
+            self.__dict__["_index"], self.__dict__["_indexed"] = index, len(self.results)
+        found = self.__dict__["_index"].get(key)
+        if found is None:
+            raise KeyError(f"no result for {key}")
+        return found
 
     def raise_on_failure(self) -> None:
         """Raises RuntimeError listing every failed file and its error, if any failed."""

@@ -235,6 +235,25 @@ def test_plugins_set_up_together(lenet: str, torch_models: Dict[str, Any]) -> No
         assert p.returncode == 0 and p.stdout.strip() == "loaded 2", (p.returncode, p.stdout, p.stderr[-2000:])
 
 
+def test_file_that_always_kills_its_worker(client: Any, lenet: str, tmp_path: Path) -> None:
+    """A batch whose task kills every worker it runs on is given up after Dask's allowed failures:
+    its files are reported with the KilledWorker error, not dropped."""
+    rng = np.random.default_rng(11)
+    victim = tmp_path / "deadly.png"
+    _image(rng, 32, 32, "L").save(victim)
+    allowed = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+    if allowed > 3:
+        pytest.skip(f"distributed.scheduler.allowed-failures is {allowed}: too many worker restarts for a test")
+
+    def loader(path: str) -> np.ndarray:
+        os._exit(19)
+
+    res = ed.map_files(client, lenet, [victim], backends=("cpu",), preprocess=loader)
+    (r,) = res.results
+    assert r.path == str(victim) and r.error is not None and r.error.startswith("KilledWorker:"), r.error
+    client.wait_for_workers(2, timeout=60)
+
+
 def test_preprocess_spec() -> None:
     with pytest.raises(engine.InvalidArgumentError):
         ed.Preprocess(mode="CMYK")
