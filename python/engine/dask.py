@@ -67,6 +67,7 @@ __all__ = [
     "map_files",
     "list_files",
     "output_paths",
+    "plugin_name",
 ]
 
 log = logging.getLogger("engine")
