@@ -136,6 +136,7 @@ void eng_graph_free(eng_graph *g) {
     for (int k = 0; k < g->n_bodies; ++k) eng_graph_free(g->bodies[k]);
     eng_free(ctx, g->bodies);
     eng_free(ctx, g->outer);
+    eng_free(ctx, g->out_decl);
     if (g->map) eng_free(ctx, g->map->slots);
     eng_free(ctx, g->map);
     eng_free(ctx, g);

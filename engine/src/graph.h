@@ -14,6 +14,14 @@
 
 typedef struct eng_name_map eng_name_map;
 
+/* An output's type as the model file declares it: rank -1 when not
+ * declared, a dim -1 when symbolic or unknown. */
+typedef struct eng_decl {
+    engine_dtype dtype;
+    int rank;
+    int64_t dims[ENGINE_MAX_RANK];
+} eng_decl;
+
 typedef struct eng_graph {
     engine_context *ctx;
     engine_value **values; /* every value, constants included */
@@ -45,6 +53,9 @@ typedef struct eng_graph {
     int n_bodies;
     engine_value **outer;
     int n_outer;
+    /* The file's declared output types, one per output (onnx.c; NULL when
+     * not imported from a file). */
+    eng_decl *out_decl;
 } eng_graph;
 
 /* One body of an If (branch 0: then, 1: else) or Loop (branch 0) node.

@@ -149,7 +149,15 @@ int engine_model_input_is_shape_param(const engine_model *model, int index) {
 
 engine_status engine_model_output_info(const engine_model *model, int index, engine_tensor_info *info) {
     if (!model || !info || index < 0 || index >= model->graph->n_outputs) return ENGINE_ERR_INVALID_ARGUMENT;
-    fill_info(model->graph->outputs[index], info);
+    const engine_value *v = model->graph->outputs[index];
+    fill_info(v, info);
+    const eng_decl *d = model->graph->out_decl ? &model->graph->out_decl[index] : NULL;
+    if (model->dynamic && d && (v->rank < 0 || v->dtype == ENGINE_DTYPE_UNDEFINED)) {
+        /* Not inferred yet (shapes come with each run): the file's word. */
+        info->dtype = d->dtype;
+        info->rank = d->rank;
+        for (int k = 0; k < d->rank && k < ENGINE_MAX_RANK; ++k) info->dims[k] = d->dims[k];
+    }
     return ENGINE_OK;
 }
 

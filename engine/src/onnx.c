@@ -880,6 +880,34 @@ static engine_status import_outputs(importer *im, const Onnx__GraphProto *gp) {
         if (st) return st;
         v->flags |= ENGINE_VALUE_GRAPH_OUTPUT;
     }
+    /* What the file declares of each output (a dynamic model reports it
+     * before a run; inference decides the real thing). Best effort: an
+     * undeclared or unknown type stays undefined, never an error. */
+    g->out_decl = eng_calloc(ctx, gp->n_output, sizeof *g->out_decl);
+    if (!g->out_decl) return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory reading the graph outputs");
+    for (size_t k = 0; k < gp->n_output; ++k) {
+        eng_decl *d = &g->out_decl[k];
+        d->rank = -1;
+        const Onnx__TypeProto *type = gp->output[k]->type;
+        if (!type || type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !type->tensor_type) continue;
+        const Onnx__TypeProto__Tensor *tt = type->tensor_type;
+        char what[32];
+        snprintf(what, sizeof what, "output %zu", k);
+        char saved[ENG_ERRMSG_SIZE];
+        memcpy(saved, ctx->message, sizeof saved);
+        if (!tt->has_elem_type || check_dtype(ctx, tt->elem_type, what, &d->dtype)) d->dtype = ENGINE_DTYPE_UNDEFINED;
+        memcpy(ctx->message, saved, sizeof saved);
+        if (tt->shape && tt->shape->n_dim <= ENGINE_MAX_RANK) {
+            d->rank = (int)tt->shape->n_dim;
+            for (size_t a = 0; a < tt->shape->n_dim; ++a) {
+                const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[a];
+                d->dims[a] = dim && dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                                     dim->dim_value >= 0
+                                 ? dim->dim_value
+                                 : -1;
+            }
+        }
+    }
     return ENGINE_OK;
 }
 

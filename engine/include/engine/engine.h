@@ -211,8 +211,10 @@ typedef struct engine_tensor_info {
 } engine_tensor_info;
 
 /* Input info: a symbolic dim is -1 in dims (its name from
- * engine_model_input_dim_name). Output info: for a dynamic model rank is
- * -1 (shapes are known per run: engine_session_output_info). */
+ * engine_model_input_dim_name). Output info: for a dynamic model, the
+ * dtype and rank the model file declares (dtype ENGINE_DTYPE_UNDEFINED and
+ * rank -1 when it declares none), dims -1 where not fixed; the shapes of a
+ * run come from engine_session_output_info or engine_session_run_tensors. */
 ENGINE_API engine_status engine_model_input_info(const engine_model *model, int index, engine_tensor_info *info);
 ENGINE_API engine_status engine_model_output_info(const engine_model *model, int index, engine_tensor_info *info);
 /* The name the file gives a symbolic dim of input `index` ("batch",
