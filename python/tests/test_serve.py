@@ -143,11 +143,12 @@ def test_model_metadata_and_ready(server: str) -> None:
     cnn = requests.get(server + "/v2/models/cnn", timeout=10).json()
     assert cnn["inputs"] == [{"name": "image", "datatype": "FP32", "shape": [-1, 3, -1, -1]}]
     assert [o["name"] for o in cnn["outputs"]] == ["logits", "features"]
-    # a dynamic model's output types and ranks are known once it has run
+    # a dynamic model's output types are what its file declares, before any run
+    assert cnn["outputs"][0]["datatype"] == "FP32"
     x = np.zeros((1, 3, 16, 16), np.float32)
     assert infer(server, "cnn", {"inputs": [tensor("image", x)], "outputs": [{"name": "logits"}]}).status_code == 200
     cnn = requests.get(server + "/v2/models/cnn", timeout=10).json()
-    assert cnn["outputs"][0] == {"name": "logits", "datatype": "FP32", "shape": [-1, -1]}
+    assert cnn["outputs"][0] == {"name": "logits", "datatype": "FP32", "shape": [-1, 10]}
     for path in ("/v2/models/cnn/ready", "/v2/models/cnn/versions/1/ready"):
         r = requests.get(server + path, timeout=10)
         assert r.status_code == 200 and r.json()["ready"] is True
