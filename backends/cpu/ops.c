@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "ref_kernels.h"
 
 /* Below this many elements a node runs on one thread. */
 #define PAR_MIN 16384
@@ -26,18 +27,6 @@ static int all_f32(const engine_node *n) {
     for (int k = 0; k < n->n_outputs; ++k)
         if (n->outputs[k] && n->outputs[k]->dtype != ENGINE_DTYPE_F32) return 0;
     return 1;
-}
-
-/* Element bytes, local: the module must not call into libengine (the host
- * that loads it may not export its symbols). */
-static size_t elem_size(engine_dtype t) {
-    switch (t) {
-    case ENGINE_DTYPE_U8: case ENGINE_DTYPE_I8: case ENGINE_DTYPE_BOOL: return 1;
-    case ENGINE_DTYPE_F16: return 2;
-    case ENGINE_DTYPE_F32: case ENGINE_DTYPE_I32: return 4;
-    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_F64: return 8;
-    default: return 0;
-    }
 }
 
 static int64_t numel(const engine_value *v) {
@@ -706,7 +695,7 @@ typedef struct strided_geom {
 static int strided_geom_of(const engine_node *n, strided_geom *g) {
     const engine_value *x = n->inputs[0], *y = n->outputs[0];
     if (!x || !y || !n->params || x->rank != y->rank || x->rank < 1 || x->rank > ENGINE_MAX_RANK) return 0;
-    if (x->dtype != y->dtype || elem_size(y->dtype) == 0) return 0;
+    if (x->dtype != y->dtype || ref_elem_size(y->dtype) == 0) return 0;
     int64_t xs[ENGINE_MAX_RANK], acc = 1;
     for (int d = x->rank - 1; d >= 0; --d) {
         xs[d] = acc;
@@ -753,7 +742,7 @@ static engine_status strided_copy_exec_body(const cpu_step *s, const void *const
     (void)scratch;
     strided_geom g;
     if (!strided_geom_of(s->node, &g)) return ENGINE_ERR_INVALID_ARGUMENT; /* checked at prepare */
-    const size_t es = elem_size(s->node->outputs[0]->dtype);
+    const size_t es = ref_elem_size(s->node->outputs[0]->dtype);
     const int r = g.rank;
     const int64_t inner = g.dims[r - 1], ist = g.st[r - 1];
     int64_t rows = 1;
@@ -792,7 +781,7 @@ static engine_status prepare_strided_copy(const cpu_prep_ctx *c, cpu_step *s) {
     strided_geom g;
     if (s->node->n_inputs < 1 || s->node->n_outputs < 1 || !strided_geom_of(s->node, &g)) return ENGINE_ERR_UNSUPPORTED;
     s->exec = strided_copy_exec;
-    snprintf(s->kernel, sizeof s->kernel, "x%d_%s_%s__pool", (int)(8 * elem_size(s->node->outputs[0]->dtype)),
+    snprintf(s->kernel, sizeof s->kernel, "x%d_%s_%s__pool", (int)(8 * ref_elem_size(s->node->outputs[0]->dtype)),
              s->node->op == ENGINE_OP_Transpose ? "transpose" : "slice", g.st[g.rank - 1] == 1 ? "memcpy" : "strided");
     return ENGINE_OK;
 }
@@ -804,7 +793,7 @@ int cpu_op_view(const engine_node *n, size_t *byte_offset) {
     for (int j = 1; j < n->n_outputs; ++j)
         if (n->outputs[j]) return 0;
     const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    if (x->dtype != y->dtype || elem_size(y->dtype) == 0 || numel(y) <= 0) return 0;
+    if (x->dtype != y->dtype || ref_elem_size(y->dtype) == 0 || numel(y) <= 0) return 0;
     switch (n->op) {
     case ENGINE_OP_Reshape: case ENGINE_OP_Flatten: case ENGINE_OP_Squeeze: case ENGINE_OP_Unsqueeze:
         return numel(x) == numel(y);
@@ -812,7 +801,7 @@ int cpu_op_view(const engine_node *n, size_t *byte_offset) {
         strided_geom g;
         if (!strided_geom_of(n, &g) || g.rank != 1 || g.st[0] != 1) return 0;
         if (g.base < 0 || g.base + numel(y) > numel(x)) return 0;
-        *byte_offset = (size_t)g.base * elem_size(y->dtype);
+        *byte_offset = (size_t)g.base * ref_elem_size(y->dtype);
         return 1;
     }
     default: return 0;
@@ -825,7 +814,7 @@ static engine_status concat_exec(const cpu_step *s, const void *const *in, void 
     const engine_node *n = s->node;
     const int axis = s->iparam[0];
     const engine_value *y = n->outputs[0];
-    const size_t es = elem_size(y->dtype);
+    const size_t es = ref_elem_size(y->dtype);
     int64_t outer = 1, inner = 1;
     for (int d = 0; d < axis; ++d) outer *= y->dims[d];
     for (int d = axis + 1; d < y->rank; ++d) inner *= y->dims[d];
@@ -850,7 +839,7 @@ static engine_status prepare_concat(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
     const engine_axis_params *p = n->params;
     const engine_value *y = n->outputs[0];
-    if (!p || !y || p->axis < 0 || p->axis >= y->rank || elem_size(y->dtype) == 0) return ENGINE_ERR_UNSUPPORTED;
+    if (!p || !y || p->axis < 0 || p->axis >= y->rank || ref_elem_size(y->dtype) == 0) return ENGINE_ERR_UNSUPPORTED;
     int64_t along = 0;
     for (int k = 0; k < n->n_inputs; ++k) {
         const engine_value *v = n->inputs[k];
@@ -862,7 +851,7 @@ static engine_status prepare_concat(const cpu_prep_ctx *c, cpu_step *s) {
     if (along != y->dims[p->axis]) return ENGINE_ERR_UNSUPPORTED;
     s->iparam[0] = p->axis;
     s->exec = concat_exec;
-    snprintf(s->kernel, sizeof s->kernel, "x%d_concat_memcpy", (int)(8 * elem_size(y->dtype)));
+    snprintf(s->kernel, sizeof s->kernel, "x%d_concat_memcpy", (int)(8 * ref_elem_size(y->dtype)));
     (void)c;
     return ENGINE_OK;
 }

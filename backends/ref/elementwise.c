@@ -162,22 +162,12 @@ engine_status ref_Equal(const engine_node *n, const void *const *in, void *const
     return ENGINE_OK;
 }
 
-static size_t elem_size(engine_dtype t) {
-    switch (t) {
-    case ENGINE_DTYPE_U8: case ENGINE_DTYPE_I8: case ENGINE_DTYPE_BOOL: return 1;
-    case ENGINE_DTYPE_F16: return 2;
-    case ENGINE_DTYPE_F32: case ENGINE_DTYPE_I32: return 4;
-    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_F64: return 8;
-    default: return 0;
-    }
-}
-
 /* Where: bool condition, X and Y of any one element type, all broadcast. */
 engine_status ref_Where(const engine_node *n, const void *const *in, void *const *out) {
     const engine_value *c = engine_node_input(n, 0), *a = engine_node_input(n, 1), *b = engine_node_input(n, 2);
     const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
     if (!c || !a || !b || !y || !in[0] || !in[1] || !in[2] || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
-    size_t es = elem_size(y->dtype);
+    size_t es = ref_elem_size(y->dtype);
     if (c->dtype != ENGINE_DTYPE_BOOL || a->dtype != y->dtype || b->dtype != y->dtype || es == 0)
         return ENGINE_ERR_UNSUPPORTED;
     const engine_value *xs[3] = {c, a, b};

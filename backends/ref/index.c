@@ -139,16 +139,6 @@ engine_status ref_Range(const engine_node *n, const void *const *in, void *const
 
 /* ---- GatherElements, GatherND, ScatterElements, ScatterND ---- */
 
-static size_t esize(engine_dtype t) {
-    switch (t) {
-    case ENGINE_DTYPE_U8: case ENGINE_DTYPE_I8: case ENGINE_DTYPE_BOOL: return 1;
-    case ENGINE_DTYPE_F16: return 2;
-    case ENGINE_DTYPE_F32: case ENGINE_DTYPE_I32: return 4;
-    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_F64: return 8;
-    default: return 0;
-    }
-}
-
 /* Index j of an int64/int32 index tensor, negative counted from dim;
  * -1 when outside [0, dim). */
 static int64_t index_at(const engine_value *idx, const void *data, int64_t j, int64_t dim) {
@@ -167,7 +157,7 @@ static void strides_of(const engine_value *v, int64_t *st) {
 
 /* dst op= src for one element; reduction as engine_index_params. */
 static void combine(engine_dtype t, size_t es, int red, void *dst, const void *src) {
-    if (red == 0 || esize(t) != es) {
+    if (red == 0 || ref_elem_size(t) != es) {
         memcpy(dst, src, es);
         return;
     }
@@ -200,7 +190,7 @@ static int64_t offset_with(const engine_value *of, int64_t j, const int64_t *st,
 engine_status ref_GatherElements(const engine_node *n, const void *const *in, void *const *out) {
     const engine_index_params *p = n->params;
     const engine_value *x = n->inputs[0], *idx = n->inputs[1];
-    size_t es = esize(x->dtype);
+    size_t es = ref_elem_size(x->dtype);
     if (!p || !es) return ENGINE_ERR_UNSUPPORTED;
     int64_t st[ENGINE_MAX_RANK];
     strides_of(x, st);
@@ -215,7 +205,7 @@ engine_status ref_GatherElements(const engine_node *n, const void *const *in, vo
 engine_status ref_ScatterElements(const engine_node *n, const void *const *in, void *const *out) {
     const engine_index_params *p = n->params;
     const engine_value *x = n->inputs[0], *idx = n->inputs[1];
-    size_t es = esize(x->dtype);
+    size_t es = ref_elem_size(x->dtype);
     if (!p || !es) return ENGINE_ERR_UNSUPPORTED;
     if (out[0] != in[0]) memcpy(out[0], in[0], (size_t)numel(x) * es);
     int64_t st[ENGINE_MAX_RANK];
@@ -245,7 +235,7 @@ static int64_t tuple_offset(const engine_value *x, const int64_t *xst, const int
 engine_status ref_GatherND(const engine_node *n, const void *const *in, void *const *out) {
     const engine_index_params *p = n->params;
     const engine_value *x = n->inputs[0], *idx = n->inputs[1];
-    size_t es = esize(x->dtype);
+    size_t es = ref_elem_size(x->dtype);
     if (!p || !es) return ENGINE_ERR_UNSUPPORTED;
     int b = p->batch_dims;
     int64_t k = idx->dims[idx->rank - 1], batches = 1, tuples = 1, slice = 1;
@@ -269,7 +259,7 @@ engine_status ref_GatherND(const engine_node *n, const void *const *in, void *co
 engine_status ref_ScatterND(const engine_node *n, const void *const *in, void *const *out) {
     const engine_index_params *p = n->params;
     const engine_value *x = n->inputs[0], *idx = n->inputs[1];
-    size_t es = esize(x->dtype);
+    size_t es = ref_elem_size(x->dtype);
     if (!p || !es) return ENGINE_ERR_UNSUPPORTED;
     if (out[0] != in[0]) memcpy(out[0], in[0], (size_t)numel(x) * es);
     int64_t k = idx->dims[idx->rank - 1], tuples = 1, slice = 1;

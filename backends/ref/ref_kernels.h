@@ -15,6 +15,19 @@
 
 #include "engine/ir.h"
 
+/* Bytes per element of a dtype, 0 for one the kernels do not store. Inline:
+ * the modules that link these kernels must not call into libengine (the
+ * program that loads them may not export its symbols). */
+static inline size_t ref_elem_size(engine_dtype t) {
+    switch (t) {
+    case ENGINE_DTYPE_U8: case ENGINE_DTYPE_I8: case ENGINE_DTYPE_BOOL: return 1;
+    case ENGINE_DTYPE_F16: return 2;
+    case ENGINE_DTYPE_F32: case ENGINE_DTYPE_I32: return 4;
+    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_F64: return 8;
+    default: return 0;
+    }
+}
+
 typedef engine_status (*ref_kernel_fn)(const engine_node *n, const void *const *in, void *const *out);
 
 /* One kernel per op, defined in backends/ref/<family>.c. */

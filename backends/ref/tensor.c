@@ -12,16 +12,6 @@
 
 #include "ref_kernels.h"
 
-static size_t elem_size(engine_dtype t) {
-    switch (t) {
-    case ENGINE_DTYPE_U8: case ENGINE_DTYPE_I8: case ENGINE_DTYPE_BOOL: return 1;
-    case ENGINE_DTYPE_F16: return 2;
-    case ENGINE_DTYPE_F32: case ENGINE_DTYPE_I32: return 4;
-    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_F64: return 8;
-    default: return 0;
-    }
-}
-
 static int64_t prod(const int64_t *dims, int from, int to) {
     int64_t p = 1;
     for (int d = from; d < to; ++d) p *= dims[d];
@@ -60,7 +50,7 @@ static engine_status io1(const engine_node *n, const void *const *in, void *cons
     if (!*x || !*y || !in[0] || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
     if ((*x)->dtype != (*y)->dtype) return ENGINE_ERR_UNSUPPORTED;
     if (!rank_ok(*x) || !rank_ok(*y)) return ENGINE_ERR_SHAPE;
-    *es = elem_size((*y)->dtype);
+    *es = ref_elem_size((*y)->dtype);
     return *es ? ENGINE_OK : ENGINE_ERR_UNSUPPORTED;
 }
 
@@ -160,7 +150,7 @@ engine_status ref_Concat(const engine_node *n, const void *const *in, void *cons
     const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
     const engine_axis_params *p = n->params;
     if (!y || !p || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
-    size_t es = elem_size(y->dtype);
+    size_t es = ref_elem_size(y->dtype);
     if (!es) return ENGINE_ERR_UNSUPPORTED;
     if (!rank_ok(y) || p->axis < 0 || p->axis >= y->rank) return ENGINE_ERR_SHAPE;
     for (int k = 0; k < n->n_inputs; ++k) {
@@ -188,7 +178,7 @@ engine_status ref_Split(const engine_node *n, const void *const *in, void *const
     const engine_value *x = engine_node_input(n, 0);
     const engine_axis_params *p = n->params;
     if (!x || !p || !in[0]) return ENGINE_ERR_INVALID_ARGUMENT;
-    size_t es = elem_size(x->dtype);
+    size_t es = ref_elem_size(x->dtype);
     if (!es) return ENGINE_ERR_UNSUPPORTED;
     if (!rank_ok(x) || p->axis < 0 || p->axis >= x->rank) return ENGINE_ERR_SHAPE;
     int64_t total = 0;
@@ -352,7 +342,7 @@ engine_status ref_Constant(const engine_node *n, const void *const *in, void *co
     (void)in;
     const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
     if (!y || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
-    size_t es = elem_size(y->dtype);
+    size_t es = ref_elem_size(y->dtype);
     if (!es) return ENGINE_ERR_UNSUPPORTED;
     size_t nbytes = (size_t)engine_value_numel(y) * es;
     const void *src = y->data;
@@ -394,7 +384,7 @@ engine_status ref_ConstantOfShape(const engine_node *n, const void *const *in, v
     const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
     const engine_cast_params *p = n->params;
     if (!y || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
-    if (!elem_size(y->dtype)) return ENGINE_ERR_UNSUPPORTED;
+    if (!ref_elem_size(y->dtype)) return ENGINE_ERR_UNSUPPORTED;
     scalar v = {0, 0, p ? p->value : 0.0};
     int64_t count = engine_value_numel(y);
     for (int64_t i = 0; i < count; ++i) store(y->dtype, out[0], i, v);
@@ -456,11 +446,11 @@ engine_status ref_Cast(const engine_node *n, const void *const *in, void *const 
     const engine_value *x = engine_node_input(n, 0);
     const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
     if (!x || !y || !in[0] || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
-    if (!elem_size(x->dtype) || !elem_size(y->dtype)) return ENGINE_ERR_UNSUPPORTED;
+    if (!ref_elem_size(x->dtype) || !ref_elem_size(y->dtype)) return ENGINE_ERR_UNSUPPORTED;
     if (engine_value_numel(x) != engine_value_numel(y)) return ENGINE_ERR_SHAPE;
     int64_t count = engine_value_numel(y);
     if (x->dtype == y->dtype) {
-        if (out[0] != in[0]) memmove(out[0], in[0], (size_t)count * elem_size(y->dtype));
+        if (out[0] != in[0]) memmove(out[0], in[0], (size_t)count * ref_elem_size(y->dtype));
         return ENGINE_OK;
     }
     for (int64_t i = 0; i < count; ++i) store(y->dtype, out[0], i, load(x->dtype, in[0], i));
