@@ -10,6 +10,7 @@ int ocl_supports_norm(const engine_node *n) {
     case ENGINE_OP_BatchNormalization: return ocl_all_f32(n, 5) && x->rank >= 2 && n->n_inputs >= 5;
     case ENGINE_OP_InstanceNormalization: return ocl_all_f32(n, 3) && x->rank >= 2 && n->n_inputs >= 3;
     case ENGINE_OP_LRN: return ocl_all_f32(n, 1) && x->rank >= 2;
+    case ENGINE_OP_LpNormalization: return ocl_all_f32(n, 1) && x->rank >= 1;
     default: return 0;
     }
 }
@@ -52,6 +53,17 @@ void ocl_emit_norm(ocl_builder *b, const engine_node *n) {
     case ENGINE_OP_BatchNormalization: emit_batchnorm(b, n); return;
     case ENGINE_OP_InstanceNormalization: emit_instnorm(b, n); return;
     case ENGINE_OP_LRN: emit_lrn(b, n); return;
+    case ENGINE_OP_LpNormalization: {
+        const engine_scan_params *p = n->params;
+        const engine_value *x = n->inputs[0];
+        int64_t len = x->dims[p->axis], inner = 1;
+        for (int d = p->axis + 1; d < x->rank; ++d) inner *= x->dims[d];
+        int xs = IN(0), ys = OUT(0);
+        if (len > 0)
+            OCL_LAUNCH(b, "f_lpnorm", (size_t)(numel(x) / len), A_T(xs, 0), A_T(ys, 0), A_I((int)len),
+                       A_I((int)inner), A_I(p->p));
+        return;
+    }
     default: ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "no OpenCL kernel for this op"); return;
     }
 }

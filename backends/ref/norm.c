@@ -95,3 +95,30 @@ engine_status ref_LRN(const engine_node *n, const void *const *in, void *const *
         }
     return ENGINE_OK;
 }
+
+/* LpNormalization: y = x / ||x||_p along the axis (p 1 or 2, in double);
+ * a zero norm divides by zero (NaN), as the ONNX reference does. */
+engine_status ref_LpNormalization(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_scan_params *p = n->params;
+    const engine_value *x = n->inputs[0];
+    if (!p || x->dtype != ENGINE_DTYPE_F32 || n->outputs[0]->dtype != ENGINE_DTYPE_F32) return ENGINE_ERR_UNSUPPORTED;
+    if (p->axis < 0 || p->axis >= x->rank) return ENGINE_ERR_SHAPE;
+    int64_t outer = 1, len = x->dims[p->axis], inner = 1;
+    for (int d = 0; d < p->axis; ++d) outer *= x->dims[d];
+    for (int d = p->axis + 1; d < x->rank; ++d) inner *= x->dims[d];
+    const float *src = in[0];
+    float *y = out[0];
+    for (int64_t o = 0; o < outer; ++o)
+        for (int64_t i = 0; i < inner; ++i) {
+            const float *xs = src + o * len * inner + i;
+            float *ys = y + o * len * inner + i;
+            double acc = 0.0;
+            for (int64_t k = 0; k < len; ++k) {
+                double v = xs[k * inner];
+                acc += p->p == 1 ? fabs(v) : v * v;
+            }
+            double nrm = p->p == 1 ? acc : sqrt(acc);
+            for (int64_t k = 0; k < len; ++k) ys[k * inner] = (float)((double)xs[k * inner] / nrm);
+        }
+    return ENGINE_OK;
+}

@@ -27,6 +27,7 @@ extern "C" {
     X(BatchNormalization, norm)                                                                    \
     X(InstanceNormalization, norm)                                                                 \
     X(LRN, norm)                                                                                   \
+    X(LpNormalization, norm)                                                                       \
     X(Relu, activation)                                                                            \
     X(LeakyRelu, activation)                                                                       \
     X(PRelu, activation)                                                                           \
@@ -85,6 +86,7 @@ extern "C" {
     X(MatMul, gemm)                                                                                \
     X(Softmax, softmax)                                                                            \
     X(LogSoftmax, softmax)                                                                         \
+    X(Hardmax, softmax)                                                                            \
     X(ReduceMean, reduce)                                                                          \
     X(ReduceSum, reduce)                                                                           \
     X(ReduceMax, reduce)                                                                           \
@@ -96,6 +98,7 @@ extern "C" {
     X(ReduceSumSquare, reduce)                                                                     \
     X(ArgMax, reduce)                                                                              \
     X(ArgMin, reduce)                                                                              \
+    X(CumSum, reduce)                                                                              \
     X(Resize, resize)                                                                              \
     X(Upsample, resize)                                                                            \
     X(Concat, tensor)                                                                              \
@@ -113,6 +116,7 @@ extern "C" {
     X(Identity, tensor)                                                                            \
     X(Dropout, tensor)                                                                             \
     X(Pad, tensor)                                                                                 \
+    X(Trilu, tensor)                                                                               \
     X(Cast, tensor)                                                                                \
     X(Expand, tensor)                                                                              \
     X(Tile, tensor)                                                                                \
@@ -229,7 +233,7 @@ typedef struct engine_gemm_params {
     int flatten_axis;         /* -1: A is 2-D as given; else as above */
 } engine_gemm_params;
 
-/* Softmax, LogSoftmax. legacy != 0 (opset < 13): the input is seen as 2-D
+/* Softmax, LogSoftmax, Hardmax. legacy != 0 (opset < 13): the input is seen as 2-D
  * [prod(dims[0:axis]), prod(dims[axis:])] and normalised along the second
  * dimension; otherwise along `axis` only. axis is already non-negative. */
 typedef struct engine_softmax_params {
@@ -246,6 +250,18 @@ typedef struct engine_reduce_params {
     uint32_t axes_mask;
     int keepdims;
 } engine_reduce_params;
+
+/* LpNormalization: axis (non-negative), p (1 or 2): y = x / ||x||_p along
+ * axis. CumSum: axis (from the constant input 1), exclusive, reverse.
+ * Trilu: upper (1: keep j - i >= k; 0: keep j - i <= k over the last two
+ * dims), k (from the optional constant input 1, default 0). */
+typedef struct engine_scan_params {
+    int axis;
+    int p;
+    int exclusive, reverse;
+    int upper;
+    int64_t k;
+} engine_scan_params;
 
 /* ArgMax, ArgMin: the index (int64) of the first extreme along `axis`
  * (non-negative), or of the last with select_last_index (opset 12). A NaN
