@@ -729,6 +729,25 @@ def gen_ops17():
         make_case(name, [helper.make_node(op, ["X"], ["Y"], axis=0, keepdims=0)], [("X", x)],
                   [("Y", fn(x, axis=0).astype(np.int64))], opset=13)
 
+    # a shape subgraph of the new ops, folded into Reshape's constant shape
+    # at load (the folder runs the ref kernels): Floor, Ceil, Max, Min,
+    # Greater, Sum, ReduceProd on Shape's values
+    name = "fold_shape_subgraph"
+    rng = rng_for(name)
+    x = normal(rng, (2, 4, 6))
+    nodes = [helper.make_node("Shape", ["X"], ["s"]), helper.make_node("Cast", ["s"], ["sf"], to=TensorProto.FLOAT),
+             helper.make_node("Div", ["sf", "two"], ["half"]), helper.make_node("Floor", ["half"], ["fl"]),
+             helper.make_node("Ceil", ["half"], ["ce"]), helper.make_node("Max", ["fl", "one"], ["mx"]),
+             helper.make_node("Min", ["ce", "eight"], ["mn"]), helper.make_node("Greater", ["mx", "mn"], ["gt"]),
+             helper.make_node("Where", ["gt", "mx", "mn"], ["w"]), helper.make_node("Sum", ["w", "fl"], ["sm"]),
+             helper.make_node("ReduceProd", ["sm"], ["rp"], keepdims=1),
+             helper.make_node("Cast", ["rp"], ["ri"], to=TensorProto.INT64),
+             helper.make_node("Concat", ["minus1", "ri"], ["shape"], axis=0),
+             helper.make_node("Reshape", ["X", "shape"], ["Y"])]
+    make_case(name, nodes, [("X", x)], [("Y", x.reshape(1, 48))],
+              inits={"two": np.array([2.0], np.float32), "one": np.array([1.0], np.float32),
+                     "eight": np.array([8.0], np.float32), "minus1": np.array([-1], np.int64)}, opset=13)
+
     # Hardmax: 1 at the first maximum of each row (legacy 2-D rows before 13)
     for tag, axis, opset in (("axis1", 1, 13), ("last", -1, 13), ("legacy_axis1", 1, 11), ("default_opset1", None, 1)):
         name = f"hardmax_{tag}"
