@@ -36,7 +36,7 @@ static int op_since(engine_op op) {
     case ENGINE_OP_Sin: case ENGINE_OP_Cos: return 7;
     case ENGINE_OP_Expand: return 8;
     case ENGINE_OP_Where: case ENGINE_OP_ConstantOfShape: case ENGINE_OP_Sign: case ENGINE_OP_Erf:
-    case ENGINE_OP_Shrink:
+    case ENGINE_OP_Shrink: case ENGINE_OP_MeanVarianceNormalization:
         return 9;
     case ENGINE_OP_Resize: case ENGINE_OP_ThresholdedRelu: case ENGINE_OP_Mod: return 10;
     case ENGINE_OP_Round: case ENGINE_OP_CumSum: return 11;

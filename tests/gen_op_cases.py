@@ -784,6 +784,19 @@ def gen_ops17():
             attrs["p"] = pn
         make_case(name, [helper.make_node("LpNormalization", ["X"], ["Y"], **attrs)], [("X", x)],
                   [("Y", f32(xd / nrm))], opset=1)
+    # MeanVarianceNormalization: default axes [0, 2, 3], and others
+    for tag, axes, opset in (("default", None, 13), ("axes1", [1], 9), ("axes_neg12", [-1, -2], 13)):
+        name = f"meanvariancenormalization_{tag}"
+        rng = rng_for(name)
+        x = normal(rng, (2, 3, 4, 5), 2.0) + np.float32(0.5)
+        ax = (0, 2, 3) if axes is None else tuple(a % 4 for a in axes)
+        xd = d64(x)
+        mean = xd.mean(axis=ax, keepdims=True)
+        var = (xd * xd).mean(axis=ax, keepdims=True) - mean * mean
+        ref = (xd - mean) / (np.sqrt(var) + 1e-9)
+        attrs = {} if axes is None else {"axes": axes}
+        make_case(name, [helper.make_node("MeanVarianceNormalization", ["X"], ["Y"], **attrs)], [("X", x)],
+                  [("Y", f32(ref))], opset=opset)
     # CumSum: axis a constant input; exclusive, reverse
     for tag, axis, excl, rev, opset in (("axis1", 1, 0, 0, 14), ("neg_axis_exclusive", -1, 1, 0, 11),
                                         ("reverse", 0, 0, 1, 14), ("reverse_exclusive", 2, 1, 1, 14)):

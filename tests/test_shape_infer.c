@@ -687,6 +687,15 @@ static void test_ops17(void **state) {
     assert_int_equal(((const engine_scan_params *)n->params)->k, -1);
     assert_int_equal(((const engine_scan_params *)n->params)->upper, 0);
     err(f, node(f, "Trilu", 14, 1, 1, in_f32(f, L(4))), ENGINE_ERR_SHAPE, "rank 1");
+
+    /* MeanVarianceNormalization: default axes [0, 2, 3] */
+    n = node(f, "MeanVarianceNormalization", 13, 1, 1, in_f32(f, L(2, 3, 4, 5)));
+    ok(f, n);
+    assert_int_equal(((const engine_reduce_params *)n->params)->axes_mask, 0xdu);
+    err(f, node(f, "MeanVarianceNormalization", 13, 1, 1, in_f32(f, L(2, 3))), ENGINE_ERR_SHAPE, "axes value");
+    n = node(f, "MeanVarianceNormalization", 9, 1, 1, in_f32(f, L(2, 3)));
+    ais(f, n, "axes", L(1, -1));
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "repeats axis 1");
 }
 
 /* ---- gemm ---- */

@@ -28,6 +28,7 @@ extern "C" {
     X(InstanceNormalization, norm)                                                                 \
     X(LRN, norm)                                                                                   \
     X(LpNormalization, norm)                                                                       \
+    X(MeanVarianceNormalization, norm)                                                             \
     X(Relu, activation)                                                                            \
     X(LeakyRelu, activation)                                                                       \
     X(PRelu, activation)                                                                           \
@@ -242,7 +243,8 @@ typedef struct engine_softmax_params {
 } engine_softmax_params;
 
 /* ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1,
- * ReduceL2, ReduceLogSumExp, ReduceSumSquare: axes as a bit mask over the
+ * ReduceL2, ReduceLogSumExp, ReduceSumSquare (and MeanVarianceNormalization,
+ * whose statistics run over axes_mask): axes as a bit mask over the
  * input's dimensions (after noop_with_empty_axes and the input form of
  * axes). An empty reduction gives the op's identity: 0 (Sum, L1, L2,
  * SumSquare), 1 (Prod), -inf (LogSumExp, Max), +inf (Min), NaN (Mean). */
