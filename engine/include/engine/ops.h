@@ -27,8 +27,6 @@ extern "C" {
     X(BatchNormalization, norm)                                                                    \
     X(InstanceNormalization, norm)                                                                 \
     X(LRN, norm)                                                                                   \
-    X(LpNormalization, norm)                                                                       \
-    X(MeanVarianceNormalization, norm)                                                             \
     X(Relu, activation)                                                                            \
     X(LeakyRelu, activation)                                                                       \
     X(PRelu, activation)                                                                           \
@@ -46,20 +44,6 @@ extern "C" {
     X(Log, activation)                                                                             \
     X(Neg, activation)                                                                             \
     X(Abs, activation)                                                                             \
-    X(Floor, activation)                                                                           \
-    X(Ceil, activation)                                                                            \
-    X(Round, activation)                                                                           \
-    X(Sign, activation)                                                                            \
-    X(Reciprocal, activation)                                                                      \
-    X(Erf, activation)                                                                             \
-    X(Sin, activation)                                                                             \
-    X(Cos, activation)                                                                             \
-    X(Softsign, activation)                                                                        \
-    X(Not, activation)                                                                             \
-    X(Gelu, activation)                                                                            \
-    X(ThresholdedRelu, activation)                                                                 \
-    X(Celu, activation)                                                                            \
-    X(Shrink, activation)                                                                          \
     X(Add, elementwise)                                                                            \
     X(Sub, elementwise)                                                                            \
     X(Mul, elementwise)                                                                            \
@@ -67,18 +51,6 @@ extern "C" {
     X(Pow, elementwise)                                                                            \
     X(Equal, elementwise)                                                                          \
     X(Where, elementwise)                                                                          \
-    X(Mod, elementwise)                                                                            \
-    X(Min, elementwise)                                                                            \
-    X(Max, elementwise)                                                                            \
-    X(Sum, elementwise)                                                                            \
-    X(Mean, elementwise)                                                                           \
-    X(Greater, elementwise)                                                                        \
-    X(Less, elementwise)                                                                           \
-    X(GreaterOrEqual, elementwise)                                                                 \
-    X(LessOrEqual, elementwise)                                                                    \
-    X(And, elementwise)                                                                            \
-    X(Or, elementwise)                                                                             \
-    X(Xor, elementwise)                                                                            \
     X(MaxPool, pool)                                                                               \
     X(AveragePool, pool)                                                                           \
     X(GlobalAveragePool, pool)                                                                     \
@@ -87,19 +59,9 @@ extern "C" {
     X(MatMul, gemm)                                                                                \
     X(Softmax, softmax)                                                                            \
     X(LogSoftmax, softmax)                                                                         \
-    X(Hardmax, softmax)                                                                            \
     X(ReduceMean, reduce)                                                                          \
     X(ReduceSum, reduce)                                                                           \
     X(ReduceMax, reduce)                                                                           \
-    X(ReduceMin, reduce)                                                                           \
-    X(ReduceProd, reduce)                                                                          \
-    X(ReduceL1, reduce)                                                                            \
-    X(ReduceL2, reduce)                                                                            \
-    X(ReduceLogSumExp, reduce)                                                                     \
-    X(ReduceSumSquare, reduce)                                                                     \
-    X(ArgMax, reduce)                                                                              \
-    X(ArgMin, reduce)                                                                              \
-    X(CumSum, reduce)                                                                              \
     X(Resize, resize)                                                                              \
     X(Upsample, resize)                                                                            \
     X(Concat, tensor)                                                                              \
@@ -117,12 +79,50 @@ extern "C" {
     X(Identity, tensor)                                                                            \
     X(Dropout, tensor)                                                                             \
     X(Pad, tensor)                                                                                 \
-    X(Trilu, tensor)                                                                               \
     X(Cast, tensor)                                                                                \
     X(Expand, tensor)                                                                              \
     X(Tile, tensor)                                                                                \
     X(DepthToSpace, tensor)                                                                        \
-    X(SpaceToDepth, tensor)
+    X(SpaceToDepth, tensor)                                                                        \
+    X(Floor, activation)                                                                           \
+    X(Ceil, activation)                                                                            \
+    X(Round, activation)                                                                           \
+    X(Sign, activation)                                                                            \
+    X(Reciprocal, activation)                                                                      \
+    X(Erf, activation)                                                                             \
+    X(Sin, activation)                                                                             \
+    X(Cos, activation)                                                                             \
+    X(Softsign, activation)                                                                        \
+    X(Not, activation)                                                                             \
+    X(Gelu, activation)                                                                            \
+    X(ThresholdedRelu, activation)                                                                 \
+    X(Celu, activation)                                                                            \
+    X(Shrink, activation)                                                                          \
+    X(Mod, elementwise)                                                                            \
+    X(Min, elementwise)                                                                            \
+    X(Max, elementwise)                                                                            \
+    X(Sum, elementwise)                                                                            \
+    X(Mean, elementwise)                                                                           \
+    X(Greater, elementwise)                                                                        \
+    X(Less, elementwise)                                                                           \
+    X(GreaterOrEqual, elementwise)                                                                 \
+    X(LessOrEqual, elementwise)                                                                    \
+    X(And, elementwise)                                                                            \
+    X(Or, elementwise)                                                                             \
+    X(Xor, elementwise)                                                                            \
+    X(ReduceMin, reduce)                                                                           \
+    X(ReduceProd, reduce)                                                                          \
+    X(ReduceL1, reduce)                                                                            \
+    X(ReduceL2, reduce)                                                                            \
+    X(ReduceLogSumExp, reduce)                                                                     \
+    X(ReduceSumSquare, reduce)                                                                     \
+    X(ArgMax, reduce)                                                                              \
+    X(ArgMin, reduce)                                                                              \
+    X(CumSum, reduce)                                                                              \
+    X(Hardmax, softmax)                                                                            \
+    X(LpNormalization, norm)                                                                       \
+    X(MeanVarianceNormalization, norm)                                                             \
+    X(Trilu, tensor)
 
 typedef enum engine_op {
     ENGINE_OP_UNKNOWN = 0,
