@@ -1,4 +1,5 @@
-/* ops/norm.c - shape inference for BatchNormalization, InstanceNormalization, LRN. */
+/* ops/norm.c - shape inference for BatchNormalization, InstanceNormalization, LRN,
+ * LpNormalization, MeanVarianceNormalization. */
 #include <string.h>
 
 #include "ops_util.h"
@@ -114,5 +115,56 @@ engine_status eng_infer_LRN(eng_graph *g, engine_node *n) {
     engine_scalar_params *out = eng_node_params(g, n, sizeof *out);
     if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
     *out = p;
+    return ENGINE_OK;
+}
+
+/* LpNormalization (opset 1): axis (default -1), p 1 or 2 (default 2). */
+engine_status eng_infer_LpNormalization(eng_graph *g, engine_node *n) {
+    engine_status st = eng_check_input_count(g, n, 1, 1);
+    if (st) return st;
+    const engine_value *x = n->inputs[0];
+    if ((st = eng_check_dtype(g, n, 0, "input", ENG_DT_FLOAT))) return st;
+    if (x->rank < 1) return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 is a scalar; expected rank >= 1");
+    int64_t axis, pn;
+    if ((st = eng_attr_int(g, n, "axis", -1, &axis))) return st;
+    if ((st = eng_attr_int(g, n, "p", 2, &pn))) return st;
+    if (pn != 1 && pn != 2)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "attribute p must be 1 or 2, got %lld",
+                              (long long)pn);
+    int ax;
+    if ((st = eng_norm_axis(g, n, axis, x->rank, 0, "axis", &ax))) return st;
+    if ((st = eng_same_as_input(g, n, 0))) return st;
+    engine_scan_params *p = eng_node_params(g, n, sizeof *p);
+    if (!p) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    memset(p, 0, sizeof *p);
+    p->axis = ax;
+    p->p = (int)pn;
+    return ENGINE_OK;
+}
+
+/* MeanVarianceNormalization (opsets 9, 13): axes attribute (default
+ * [0, 2, 3]), each in range and not repeated. */
+engine_status eng_infer_MeanVarianceNormalization(eng_graph *g, engine_node *n) {
+    engine_status st = eng_check_input_count(g, n, 1, 1);
+    if (st) return st;
+    const engine_value *x = n->inputs[0];
+    if ((st = eng_check_dtype(g, n, 0, "X", ENG_DT_FLOAT))) return st;
+    int64_t axes[ENGINE_MAX_RANK * 2] = {0, 2, 3};
+    int cnt;
+    if ((st = eng_attr_ints(g, n, "axes", axes, ENGINE_MAX_RANK * 2, &cnt))) return st;
+    if (cnt < 0) cnt = 3;
+    uint32_t mask = 0;
+    for (int k = 0; k < cnt; ++k) {
+        int ax;
+        if ((st = eng_norm_axis(g, n, axes[k], x->rank, 0, "axes value", &ax))) return st;
+        if (mask & (1u << ax))
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "axes repeats axis %d", ax);
+        mask |= 1u << ax;
+    }
+    if ((st = eng_same_as_input(g, n, 0))) return st;
+    engine_reduce_params *p = eng_node_params(g, n, sizeof *p);
+    if (!p) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    p->axes_mask = mask;
+    p->keepdims = 1;
     return ENGINE_OK;
 }

@@ -1,6 +1,8 @@
 /* ops/reduce.c - shape inference for the reductions (ReduceMean, ReduceSum,
  * ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSumExp,
- * ReduceSumSquare) and ArgMax/ArgMin. */
+ * ReduceSumSquare), ArgMax/ArgMin and CumSum. */
+#include <string.h>
+
 #include "ops_util.h"
 
 /* axes come from the attribute (ReduceSum before 13, the others before 18)
@@ -116,4 +118,37 @@ engine_status eng_infer_ArgMax(eng_graph *g, engine_node *n) {
 
 engine_status eng_infer_ArgMin(eng_graph *g, engine_node *n) {
     return arg_common(g, n);
+}
+
+/* CumSum (opsets 11, 14): x numeric, axis a constant scalar input (int32 or
+ * int64), exclusive and reverse attributes (0 or 1). */
+engine_status eng_infer_CumSum(eng_graph *g, engine_node *n) {
+    engine_status st = eng_check_input_count(g, n, 2, 2);
+    if (st) return st;
+    const engine_value *x = n->inputs[0];
+    if ((st = eng_check_dtype(g, n, 0, "x", ENG_DT_NUM))) return st;
+    if ((st = eng_check_dtype(g, n, 1, "axis", ENG_DT_INTS))) return st;
+    if (x->rank < 1) return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 (x) is a scalar; expected rank >= 1");
+    if (n->inputs[1]->rank > 1 || engine_value_numel(n->inputs[1]) != 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 1 (axis) must hold one value, got %lld",
+                              (long long)engine_value_numel(n->inputs[1]));
+    int64_t axis[1], excl, rev;
+    int cnt;
+    if ((st = eng_const_ints(g, n, 1, axis, 1, &cnt))) return st;
+    if ((st = eng_attr_int(g, n, "exclusive", 0, &excl))) return st;
+    if ((st = eng_attr_int(g, n, "reverse", 0, &rev))) return st;
+    if ((excl != 0 && excl != 1) || (rev != 0 && rev != 1))
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL,
+                              "attributes exclusive and reverse must be 0 or 1, got %lld and %lld", (long long)excl,
+                              (long long)rev);
+    int ax;
+    if ((st = eng_norm_axis(g, n, axis[0], x->rank, 0, "axis", &ax))) return st;
+    if ((st = eng_same_as_input(g, n, 0))) return st;
+    engine_scan_params *p = eng_node_params(g, n, sizeof *p);
+    if (!p) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    memset(p, 0, sizeof *p);
+    p->axis = ax;
+    p->exclusive = (int)excl;
+    p->reverse = (int)rev;
+    return ENGINE_OK;
 }

@@ -36,12 +36,12 @@ static int op_since(engine_op op) {
     case ENGINE_OP_Sin: case ENGINE_OP_Cos: return 7;
     case ENGINE_OP_Expand: return 8;
     case ENGINE_OP_Where: case ENGINE_OP_ConstantOfShape: case ENGINE_OP_Sign: case ENGINE_OP_Erf:
-    case ENGINE_OP_Shrink:
+    case ENGINE_OP_Shrink: case ENGINE_OP_MeanVarianceNormalization:
         return 9;
     case ENGINE_OP_Resize: case ENGINE_OP_ThresholdedRelu: case ENGINE_OP_Mod: return 10;
-    case ENGINE_OP_Round: return 11;
+    case ENGINE_OP_Round: case ENGINE_OP_CumSum: return 11;
     case ENGINE_OP_Celu: case ENGINE_OP_GreaterOrEqual: case ENGINE_OP_LessOrEqual: return 12;
-    case ENGINE_OP_HardSwish: return 14;
+    case ENGINE_OP_HardSwish: case ENGINE_OP_Trilu: return 14;
     case ENGINE_OP_Mish: return 18;
     case ENGINE_OP_Gelu: return 20;
     default: return 1;

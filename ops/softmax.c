@@ -1,4 +1,4 @@
-/* ops/softmax.c - shape inference for Softmax and LogSoftmax. */
+/* ops/softmax.c - shape inference for Softmax, LogSoftmax and Hardmax. */
 #include "ops_util.h"
 
 /* Before opset 13 the input is coerced to 2-D at `axis` (default 1); from
@@ -30,5 +30,9 @@ engine_status eng_infer_Softmax(eng_graph *g, engine_node *n) {
 }
 
 engine_status eng_infer_LogSoftmax(eng_graph *g, engine_node *n) {
+    return softmax_common(g, n);
+}
+
+engine_status eng_infer_Hardmax(eng_graph *g, engine_node *n) {
     return softmax_common(g, n);
 }

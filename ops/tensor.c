@@ -785,3 +785,34 @@ engine_status eng_infer_SpaceToDepth(eng_graph *g, engine_node *n) {
     *out = p;
     return ENGINE_OK;
 }
+
+/* Trilu (opset 14): rank >= 2, any dtype; k the optional constant scalar
+ * input 1 (int64, default 0), upper (default 1). */
+engine_status eng_infer_Trilu(eng_graph *g, engine_node *n) {
+    engine_status st = eng_check_input_count(g, n, 1, 2);
+    if (st) return st;
+    const engine_value *x = n->inputs[0];
+    if ((st = eng_check_dtype(g, n, 0, "input", ENG_DT_ANY))) return st;
+    if (x->rank < 2)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 0 has rank %d, expected at least 2", x->rank);
+    int64_t upper, k = 0;
+    if ((st = eng_attr_int(g, n, "upper", 1, &upper))) return st;
+    if (upper != 0 && upper != 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "attribute upper must be 0 or 1, got %lld",
+                              (long long)upper);
+    if (eng_has_input(n, 1)) {
+        if ((st = eng_check_dtype(g, n, 1, "k", ENG_DT(ENGINE_DTYPE_I64)))) return st;
+        if (engine_value_numel(n->inputs[1]) != 1)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "input 1 (k) must hold one value, got %lld",
+                                  (long long)engine_value_numel(n->inputs[1]));
+        int cnt;
+        if ((st = eng_const_ints(g, n, 1, &k, 1, &cnt))) return st;
+    }
+    if ((st = eng_same_as_input(g, n, 0))) return st;
+    engine_scan_params *p = eng_node_params(g, n, sizeof *p);
+    if (!p) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    memset(p, 0, sizeof *p);
+    p->upper = (int)upper;
+    p->k = k;
+    return ENGINE_OK;
+}

@@ -729,6 +729,116 @@ def gen_ops17():
         make_case(name, [helper.make_node(op, ["X"], ["Y"], axis=0, keepdims=0)], [("X", x)],
                   [("Y", fn(x, axis=0).astype(np.int64))], opset=13)
 
+    # a shape subgraph of the new ops, folded into Reshape's constant shape
+    # at load (the folder runs the ref kernels): Floor, Ceil, Max, Min,
+    # Greater, Sum, ReduceProd on Shape's values
+    name = "fold_shape_subgraph"
+    rng = rng_for(name)
+    x = normal(rng, (2, 4, 6))
+    nodes = [helper.make_node("Shape", ["X"], ["s"]), helper.make_node("Cast", ["s"], ["sf"], to=TensorProto.FLOAT),
+             helper.make_node("Div", ["sf", "two"], ["half"]), helper.make_node("Floor", ["half"], ["fl"]),
+             helper.make_node("Ceil", ["half"], ["ce"]), helper.make_node("Max", ["fl", "one"], ["mx"]),
+             helper.make_node("Min", ["ce", "eight"], ["mn"]), helper.make_node("Greater", ["mx", "mn"], ["gt"]),
+             helper.make_node("Where", ["gt", "mx", "mn"], ["w"]), helper.make_node("Sum", ["w", "fl"], ["sm"]),
+             helper.make_node("ReduceProd", ["sm"], ["rp"], keepdims=1),
+             helper.make_node("Cast", ["rp"], ["ri"], to=TensorProto.INT64),
+             helper.make_node("Concat", ["minus1", "ri"], ["shape"], axis=0),
+             helper.make_node("Reshape", ["X", "shape"], ["Y"])]
+    make_case(name, nodes, [("X", x)], [("Y", x.reshape(1, 48))],
+              inits={"two": np.array([2.0], np.float32), "one": np.array([1.0], np.float32),
+                     "eight": np.array([8.0], np.float32), "minus1": np.array([-1], np.int64)}, opset=13)
+
+    # Hardmax: 1 at the first maximum of each row (legacy 2-D rows before 13)
+    for tag, axis, opset in (("axis1", 1, 13), ("last", -1, 13), ("legacy_axis1", 1, 11), ("default_opset1", None, 1)):
+        name = f"hardmax_{tag}"
+        rng = rng_for(name)
+        x = normal(rng, (2, 3, 4))
+        ax = (1 if opset < 13 else -1) if axis is None else axis
+        if opset < 13:
+            x2 = x.reshape(int(np.prod(x.shape[:ax])), -1)
+            ref = np.zeros_like(x2)
+            ref[np.arange(x2.shape[0]), np.argmax(x2, axis=1)] = 1
+            ref = ref.reshape(x.shape)
+        else:
+            idx = np.expand_dims(np.argmax(x, axis=ax), ax)
+            ref = np.zeros_like(x)
+            np.put_along_axis(ref, idx, 1.0, axis=ax)
+        attrs = {} if axis is None else {"axis": axis}
+        make_case(name, [helper.make_node("Hardmax", ["X"], ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))],
+                  opset=opset)
+    # LpNormalization (opset 1)
+    for tag, axis, pn in (("default", None, None), ("axis1_p1", 1, 1), ("axis0_p2", 0, 2)):
+        name = f"lpnormalization_{tag}"
+        rng = rng_for(name)
+        x = normal(rng, (3, 4, 5))
+        ax = -1 if axis is None else axis
+        pv = 2 if pn is None else pn
+        xd = d64(x)
+        nrm = np.sum(np.abs(xd), axis=ax, keepdims=True) if pv == 1 else np.sqrt(np.sum(xd * xd, axis=ax,
+                                                                                         keepdims=True))
+        same_close(xd / nrm, F.normalize(t64(x), p=pv, dim=ax).numpy(), name)
+        attrs = {}
+        if axis is not None:
+            attrs["axis"] = axis
+        if pn is not None:
+            attrs["p"] = pn
+        make_case(name, [helper.make_node("LpNormalization", ["X"], ["Y"], **attrs)], [("X", x)],
+                  [("Y", f32(xd / nrm))], opset=1)
+    # MeanVarianceNormalization: default axes [0, 2, 3], and others
+    for tag, axes, opset in (("default", None, 13), ("axes1", [1], 9), ("axes_neg12", [-1, -2], 13)):
+        name = f"meanvariancenormalization_{tag}"
+        rng = rng_for(name)
+        x = normal(rng, (2, 3, 4, 5), 2.0) + np.float32(0.5)
+        ax = (0, 2, 3) if axes is None else tuple(a % 4 for a in axes)
+        xd = d64(x)
+        mean = xd.mean(axis=ax, keepdims=True)
+        var = (xd * xd).mean(axis=ax, keepdims=True) - mean * mean
+        ref = (xd - mean) / (np.sqrt(var) + 1e-9)
+        attrs = {} if axes is None else {"axes": axes}
+        make_case(name, [helper.make_node("MeanVarianceNormalization", ["X"], ["Y"], **attrs)], [("X", x)],
+                  [("Y", f32(ref))], opset=opset)
+    # CumSum: axis a constant input; exclusive, reverse
+    for tag, axis, excl, rev, opset in (("axis1", 1, 0, 0, 14), ("neg_axis_exclusive", -1, 1, 0, 11),
+                                        ("reverse", 0, 0, 1, 14), ("reverse_exclusive", 2, 1, 1, 14)):
+        name = f"cumsum_{tag}"
+        rng = rng_for(name)
+        x = normal(rng, (3, 4, 5))
+        xd = d64(x)
+        src = np.flip(xd, axis) if rev else xd
+        c = np.cumsum(src, axis=axis)
+        if excl:
+            c = c - src
+        ref = np.flip(c, axis) if rev else c
+        attrs = {}
+        if excl:
+            attrs["exclusive"] = 1
+        if rev:
+            attrs["reverse"] = 1
+        make_case(name, [helper.make_node("CumSum", ["X", "axis"], ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))],
+                  inits={"axis": np.array(axis, np.int64)}, opset=opset)
+    name = "cumsum_int64"
+    rng = rng_for(name)
+    x = rng.integers(-9, 10, (3, 6)).astype(np.int64)
+    make_case(name, [helper.make_node("CumSum", ["X", "axis"], ["Y"])], [("X", x)],
+              [("Y", np.cumsum(x, axis=1).astype(np.int64))], inits={"axis": np.array([1], np.int32)}, opset=14)
+    # Trilu: upper/lower, k from a constant input
+    for tag, upper, k in (("upper", 1, None), ("lower", 0, None), ("upper_k1", 1, 1), ("lower_kneg2", 0, -2),
+                          ("upper_k_big", 1, 9)):
+        name = f"trilu_{tag}"
+        rng = rng_for(name)
+        x = normal(rng, (2, 4, 5))
+        kk = 0 if k is None else k
+        ref = np.triu(x, kk) if upper else np.tril(x, kk)
+        same_close(ref, (torch.triu(t64(x), kk) if upper else torch.tril(t64(x), kk)).numpy(), name)
+        ins = ["X"] if k is None else ["X", "k"]
+        inits = {} if k is None else {"k": np.array(k, np.int64)}
+        make_case(name, [helper.make_node("Trilu", ins, ["Y"], upper=upper)], [("X", x)], [("Y", f32(ref))],
+                  inits=inits, opset=14)
+    name = "trilu_int64"
+    rng = rng_for(name)
+    x = rng.integers(1, 9, (3, 3)).astype(np.int64)
+    make_case(name, [helper.make_node("Trilu", ["X"], ["Y"], upper=0)], [("X", x)], [("Y", np.tril(x))], opset=14)
+
 
 def gen_conv():
     def case(name, xs, ws, bias=True, s=None, d=None, pads=None, group=1, auto_pad=None, opset=11, kshape_attr=False):

@@ -658,6 +658,44 @@ static void test_ops17(void **state) {
     ai(f, n, "axis", 2);
     err(f, n, ENGINE_ERR_SHAPE, "axis");
     err(f, node(f, "ArgMax", 13, 1, 1, in_f32(f, NULL, 0)), ENGINE_ERR_SHAPE, "rank");
+
+    /* Hardmax as Softmax; LpNormalization p 1 or 2 */
+    n = node(f, "Hardmax", 11, 1, 1, in_f32(f, L(2, 3, 4)));
+    ok(f, n);
+    assert_int_equal(((const engine_softmax_params *)n->params)->legacy, 1);
+    n = node(f, "LpNormalization", 1, 1, 1, in_f32(f, L(2, 3)));
+    ok(f, n);
+    assert_int_equal(((const engine_scan_params *)n->params)->axis, 1);
+    assert_int_equal(((const engine_scan_params *)n->params)->p, 2);
+    n = node(f, "LpNormalization", 1, 1, 1, in_f32(f, L(2, 3)));
+    ai(f, n, "p", 3);
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "p must be 1 or 2");
+
+    /* CumSum: constant axis input; Trilu: optional constant k */
+    n = node(f, "CumSum", 14, 1, 2, in_t(f, I64, L(2, 3)), ci64(f, L(-1)));
+    ai(f, n, "reverse", 1);
+    ok(f, n);
+    shape_is(OUT(n, 0), I64, L(2, 3));
+    assert_int_equal(((const engine_scan_params *)n->params)->axis, 1);
+    assert_int_equal(((const engine_scan_params *)n->params)->reverse, 1);
+    err(f, node(f, "CumSum", 14, 1, 2, in_f32(f, L(2, 3)), ci64(f, L(2))), ENGINE_ERR_SHAPE, "axis 2 is out of range");
+    err(f, node(f, "CumSum", 10, 1, 2, in_f32(f, L(2)), ci64(f, L(0))), ENGINE_ERR_INVALID_MODEL, "opset 11");
+    n = node(f, "Trilu", 14, 1, 2, in_t(f, BOOL, L(3, 4)), ci64(f, L(-1)));
+    ai(f, n, "upper", 0);
+    ok(f, n);
+    shape_is(OUT(n, 0), BOOL, L(3, 4));
+    assert_int_equal(((const engine_scan_params *)n->params)->k, -1);
+    assert_int_equal(((const engine_scan_params *)n->params)->upper, 0);
+    err(f, node(f, "Trilu", 14, 1, 1, in_f32(f, L(4))), ENGINE_ERR_SHAPE, "rank 1");
+
+    /* MeanVarianceNormalization: default axes [0, 2, 3] */
+    n = node(f, "MeanVarianceNormalization", 13, 1, 1, in_f32(f, L(2, 3, 4, 5)));
+    ok(f, n);
+    assert_int_equal(((const engine_reduce_params *)n->params)->axes_mask, 0xdu);
+    err(f, node(f, "MeanVarianceNormalization", 13, 1, 1, in_f32(f, L(2, 3))), ENGINE_ERR_SHAPE, "axes value");
+    n = node(f, "MeanVarianceNormalization", 9, 1, 1, in_f32(f, L(2, 3)));
+    ais(f, n, "axes", L(1, -1));
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "repeats axis 1");
 }
 
 /* ---- gemm ---- */

@@ -77,6 +77,8 @@ static int needs_params(engine_op op) {
     case ENGINE_OP_ThresholdedRelu: case ENGINE_OP_Celu: case ENGINE_OP_Shrink: case ENGINE_OP_Mod:
     case ENGINE_OP_ReduceMin: case ENGINE_OP_ReduceProd: case ENGINE_OP_ReduceL1: case ENGINE_OP_ReduceL2:
     case ENGINE_OP_ReduceLogSumExp: case ENGINE_OP_ReduceSumSquare: case ENGINE_OP_ArgMax: case ENGINE_OP_ArgMin:
+    case ENGINE_OP_Hardmax: case ENGINE_OP_LpNormalization: case ENGINE_OP_CumSum: case ENGINE_OP_Trilu:
+    case ENGINE_OP_MeanVarianceNormalization:
         return 1;
     default: return 0;
     }

@@ -10,6 +10,8 @@ int ocl_supports_norm(const engine_node *n) {
     case ENGINE_OP_BatchNormalization: return ocl_all_f32(n, 5) && x->rank >= 2 && n->n_inputs >= 5;
     case ENGINE_OP_InstanceNormalization: return ocl_all_f32(n, 3) && x->rank >= 2 && n->n_inputs >= 3;
     case ENGINE_OP_LRN: return ocl_all_f32(n, 1) && x->rank >= 2;
+    case ENGINE_OP_LpNormalization: return ocl_all_f32(n, 1) && x->rank >= 1;
+    case ENGINE_OP_MeanVarianceNormalization: return ocl_all_f32(n, 1) && x->rank <= 31;
     default: return 0;
     }
 }
@@ -52,6 +54,34 @@ void ocl_emit_norm(ocl_builder *b, const engine_node *n) {
     case ENGINE_OP_BatchNormalization: emit_batchnorm(b, n); return;
     case ENGINE_OP_InstanceNormalization: emit_instnorm(b, n); return;
     case ENGINE_OP_LRN: emit_lrn(b, n); return;
+    case ENGINE_OP_MeanVarianceNormalization: {
+        const engine_reduce_params *p = n->params;
+        const engine_value *x = n->inputs[0];
+        int meta[3 + 32];
+        int64_t groups = 1;
+        meta[0] = x->rank;
+        meta[1] = 0;
+        meta[2] = (int)p->axes_mask;
+        for (int d = 0; d < x->rank; ++d) {
+            meta[3 + d] = (int)x->dims[d];
+            if (!(p->axes_mask & (1u << d))) groups *= x->dims[d];
+        }
+        int xs = IN(0), ys = OUT(0);
+        int mo = ocl_meta_add(b, meta, 3 + x->rank);
+        if (numel(x) > 0) OCL_LAUNCH(b, "f_mvn", (size_t)groups, A_META(mo), A_T(xs, 0), A_T(ys, 0));
+        return;
+    }
+    case ENGINE_OP_LpNormalization: {
+        const engine_scan_params *p = n->params;
+        const engine_value *x = n->inputs[0];
+        int64_t len = x->dims[p->axis], inner = 1;
+        for (int d = p->axis + 1; d < x->rank; ++d) inner *= x->dims[d];
+        int xs = IN(0), ys = OUT(0);
+        if (len > 0)
+            OCL_LAUNCH(b, "f_lpnorm", (size_t)(numel(x) / len), A_T(xs, 0), A_T(ys, 0), A_I((int)len),
+                       A_I((int)inner), A_I(p->p));
+        return;
+    }
     default: ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "no OpenCL kernel for this op"); return;
     }
 }

@@ -43,3 +43,43 @@ __kernel void f_lrn(__global const T *x, int xo, __global T *y, int yo, int plan
     }
     ST(y, yo + i, LD(x, xo + i) / pow(bias + alpha / (float)size * sq, beta));
 }
+
+/* MeanVarianceNormalization: one work item per group of the kept dims
+ * (meta as f_reduce: r, unused, mask, dims[r]); mean and population
+ * variance over the masked dims, then y = (x - mean) / (sqrt(var) + 1e-9). */
+__kernel void f_mvn(__global const int *m, int mo, __global const T *x, int xo, __global T *y, int yo) {
+    int i = get_global_id(0);
+    int r = m[mo], mask = m[mo + 2];
+    __global const int *dims = m + mo + 3;
+    int base = 0, rem = i, stride = 1, count = 1;
+    for (int d = r - 1; d >= 0; --d) {
+        if (mask & (1 << d)) {
+            count *= dims[d];
+        } else {
+            base += (rem % dims[d]) * stride;
+            rem /= dims[d];
+        }
+        stride *= dims[d];
+    }
+    float mean = 0.0f, var = 0.0f;
+    for (int pass = 0; pass < 3; ++pass)
+        for (int j = 0; j < count; ++j) {
+            int off = base, rj = j;
+            stride = 1;
+            for (int d = r - 1; d >= 0; --d) {
+                if (mask & (1 << d)) {
+                    off += (rj % dims[d]) * stride;
+                    rj /= dims[d];
+                }
+                stride *= dims[d];
+            }
+            float v = LD(x, xo + off);
+            if (pass == 0) mean += v;
+            else if (pass == 1) var += (v - mean) * (v - mean);
+            else ST(y, yo + off, (v - mean) / (sqrt(var) + 1e-9f));
+            if (j == count - 1) {
+                if (pass == 0) mean /= (float)count;
+                else if (pass == 1) var /= (float)count;
+            }
+        }
+}

@@ -1,7 +1,7 @@
 /* backends/opencl/reduce.c - the reduce and softmax families (one file:
  * Softmax is a reduction along one axis; kernels in reduce.cl):
  * the reductions on f_reduce (which also serves the global pools, pool.c),
- * ArgMax/ArgMin on f_argmax, Softmax and LogSoftmax on f_softmax. */
+ * ArgMax/ArgMin on f_argmax, CumSum on f_cumsum(_l), Softmax, Hardmax and LogSoftmax on f_softmax. */
 #include "ocl_builder.h"
 
 void ocl_emit_reduction(ocl_builder *b, const engine_node *n, int op, uint32_t mask) {
@@ -28,6 +28,10 @@ int ocl_supports_reduce(const engine_node *n) {
     case ENGINE_OP_ArgMax: case ENGINE_OP_ArgMin: {
         const engine_value *x = n->inputs[0];
         return (x->dtype == ENGINE_DTYPE_F32 || is_int(x->dtype)) && n->outputs[0]->dtype == ENGINE_DTYPE_I64;
+    }
+    case ENGINE_OP_CumSum: {
+        const engine_value *x = n->inputs[0];
+        return (x->dtype == ENGINE_DTYPE_F32 || is_int(x->dtype)) && n->outputs[0]->dtype == x->dtype;
     }
     default: return 0;
     }
@@ -59,6 +63,22 @@ void ocl_emit_reduce(ocl_builder *b, const engine_node *n) {
                    A_I((int)inner ? (int)inner : 1), A_I(n->op == ENGINE_OP_ArgMax), A_I(a->select_last), A_I(xl));
         return;
     }
+    case ENGINE_OP_CumSum: {
+        const engine_scan_params *c = n->params;
+        const engine_value *x = n->inputs[0];
+        int64_t len = x->dims[c->axis], inner = 1;
+        for (int d = c->axis + 1; d < x->rank; ++d) inner *= x->dims[d];
+        int xs = IN(0), ys = OUT(0);
+        if (b->st || len == 0) return;
+        size_t rows = (size_t)(numel(x) / len);
+        if (b->p->slots[xs].lng)
+            OCL_LAUNCH(b, "f_cumsum_l", rows, A_T(xs, 0), A_T(ys, 0), A_I((int)len), A_I((int)inner),
+                       A_I(c->exclusive), A_I(c->reverse), A_I(nbits(x->dtype)));
+        else
+            OCL_LAUNCH(b, "f_cumsum", rows, A_T(xs, 0), A_T(ys, 0), A_I((int)len), A_I((int)inner), A_I(c->exclusive),
+                       A_I(c->reverse));
+        return;
+    }
     default: ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "no OpenCL kernel for this op"); return;
     }
 }
@@ -67,13 +87,13 @@ void ocl_emit_reduce(ocl_builder *b, const engine_node *n) {
 
 int ocl_supports_softmax(const engine_node *n) {
     switch (n->op) {
-    case ENGINE_OP_Softmax: case ENGINE_OP_LogSoftmax: return ocl_all_f32(n, ocl_data_inputs(n));
+    case ENGINE_OP_Softmax: case ENGINE_OP_LogSoftmax: case ENGINE_OP_Hardmax: return ocl_all_f32(n, ocl_data_inputs(n));
     default: return 0;
     }
 }
 
 void ocl_emit_softmax(ocl_builder *b, const engine_node *n) {
-    if (n->op != ENGINE_OP_Softmax && n->op != ENGINE_OP_LogSoftmax) {
+    if (n->op != ENGINE_OP_Softmax && n->op != ENGINE_OP_LogSoftmax && n->op != ENGINE_OP_Hardmax) {
         ocl_node_err(b, n, ENGINE_ERR_UNSUPPORTED, "%s", "no OpenCL kernel for this op");
         return;
     }
@@ -90,5 +110,5 @@ void ocl_emit_softmax(ocl_builder *b, const engine_node *n) {
     int xs = IN(0), ys = OUT(0);
     if (len > 0)
         OCL_LAUNCH(b, "f_softmax", (size_t)(outer * inner), A_T(xs, 0), A_T(ys, 0), A_I((int)len), A_I((int)inner),
-                   A_I(n->op == ENGINE_OP_LogSoftmax));
+                   A_I(n->op == ENGINE_OP_Hardmax ? 2 : n->op == ENGINE_OP_LogSoftmax));
 }

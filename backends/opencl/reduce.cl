@@ -99,11 +99,25 @@ __kernel void f_argmax(__global const T *x, int xo, __global const long *xlng, i
     y[yo + i] = best;
 }
 
-/* Softmax / LogSoftmax along one axis: one work item per (outer, inner)
- * row of `len` elements at stride `inner`. */
-__kernel void f_softmax(__global const T *x, int xo, __global T *y, int yo, int len, int inner, int logsm) {
+/* Softmax / LogSoftmax / Hardmax (mode 0, 1, 2) along one axis: one work
+ * item per (outer, inner) row of `len` elements at stride `inner`. Hardmax
+ * is 1 at the first maximum. */
+__kernel void f_softmax(__global const T *x, int xo, __global T *y, int yo, int len, int inner, int mode) {
     int i = get_global_id(0);
     int base = (i / inner) * len * inner + i % inner;
+    if (mode == 2) {
+        int best = 0;
+        float bv = LD(x, xo + base);
+        for (int k = 1; k < len; ++k) {
+            float v = LD(x, xo + base + k * inner);
+            if (v > bv) {
+                bv = v;
+                best = k;
+            }
+        }
+        for (int k = 0; k < len; ++k) ST(y, yo + base + k * inner, k == best ? 1.0f : 0.0f);
+        return;
+    }
     float mx = -INFINITY;
     for (int k = 0; k < len; ++k) mx = fmax(mx, LD(x, xo + base + k * inner));
     float sum = 0.0f;
@@ -111,6 +125,42 @@ __kernel void f_softmax(__global const T *x, int xo, __global T *y, int yo, int 
     float ls = log(sum);
     for (int k = 0; k < len; ++k) {
         float d = LD(x, xo + base + k * inner) - mx;
-        ST(y, yo + base + k * inner, logsm ? d - ls : exp(d) / sum);
+        ST(y, yo + base + k * inner, mode == 1 ? d - ls : exp(d) / sum);
     }
+}
+
+/* LpNormalization: one work item per row (as f_softmax), y = x / ||x||_p. */
+__kernel void f_lpnorm(__global const T *x, int xo, __global T *y, int yo, int len, int inner, int p) {
+    int i = get_global_id(0);
+    int base = (i / inner) * len * inner + i % inner;
+    float acc = 0.0f;
+    for (int k = 0; k < len; ++k) {
+        float v = LD(x, xo + base + k * inner);
+        acc += p == 1 ? fabs(v) : v * v;
+    }
+    float nrm = p == 1 ? acc : sqrt(acc);
+    for (int k = 0; k < len; ++k) ST(y, yo + base + k * inner, LD(x, xo + base + k * inner) / nrm);
+}
+
+/* CumSum: one work item per row (as f_softmax); exclusive starts from 0,
+ * reverse runs from the row's end. f_cumsum_l: long rows, wrapped to nb. */
+#define CUMSUM_BODY(LOAD, STORE, ACC_T, ZERO)                                                                        \
+    int i = get_global_id(0);                                                                                        \
+    int base = (i / inner) * len * inner + i % inner;                                                                \
+    ACC_T acc = ZERO;                                                                                                \
+    for (int j = 0; j < len; ++j) {                                                                                  \
+        int k = rev ? len - 1 - j : j;                                                                               \
+        ACC_T v = LOAD(x, xo + base + k * inner);                                                                    \
+        if (!excl) acc += v;                                                                                         \
+        STORE(y, yo + base + k * inner, acc);                                                                        \
+        if (excl) acc += v;                                                                                          \
+    }
+__kernel void f_cumsum(__global const T *x, int xo, __global T *y, int yo, int len, int inner, int excl, int rev) {
+    CUMSUM_BODY(LD, ST, float, 0.0f)
+}
+#define STL_NB(p, i, v) ((p)[(i)] = narrow_l((long)(v), nb))
+#define LDL_U(p, i) ((ulong)(p)[(i)])
+__kernel void f_cumsum_l(__global const long *x, int xo, __global long *y, int yo, int len, int inner, int excl,
+                         int rev, int nb) {
+    CUMSUM_BODY(LDL_U, STL_NB, ulong, 0UL)
 }

@@ -47,6 +47,7 @@ int ocl_supports_tensor(const engine_node *n) {
         return 0; /* only ever constant (folded) in practice; nothing to run otherwise */
     case ENGINE_OP_Tile: return 2 * y->rank <= 16 && x->dtype == y->dtype;
     case ENGINE_OP_Cast: return 1; /* any pair of device classes */
+    case ENGINE_OP_Trilu: return x->dtype == y->dtype;
     case ENGINE_OP_Concat:
         for (int k = 0; k < n->n_inputs; ++k)
             if (!n->inputs[k] || n->inputs[k]->dtype != y->dtype) return 0;
@@ -289,6 +290,18 @@ void ocl_emit_tensor(ocl_builder *b, const engine_node *n) {
     case ENGINE_OP_Gather: emit_gather(b, n); return;
     case ENGINE_OP_Pad: emit_pad(b, n); return;
     case ENGINE_OP_Cast: ocl_emit_cast(b, n); return;
+    case ENGINE_OP_Trilu: {
+        const engine_scan_params *p = n->params;
+        const engine_value *x = n->inputs[0];
+        int64_t rows = x->dims[x->rank - 2], cols = x->dims[x->rank - 1];
+        /* |k| past the matrix keeps all or nothing: clamp it to int */
+        int64_t k = p->k < -(rows + 1) ? -(rows + 1) : p->k > cols + 1 ? cols + 1 : p->k;
+        int xs = IN(0), ys = OUT(0);
+        if (b->st || rows == 0 || cols == 0) return;
+        OCL_LAUNCH(b, b->p->slots[xs].lng ? "f_trilu_l" : "f_trilu", (size_t)numel(x), A_T(xs, 0), A_T(ys, 0),
+                   A_I((int)rows), A_I((int)cols), A_I(p->upper), A_I((int)k));
+        return;
+    }
     case ENGINE_OP_Identity: case ENGINE_OP_Reshape: case ENGINE_OP_Flatten: case ENGINE_OP_Squeeze:
     case ENGINE_OP_Unsqueeze:
         /* the same elements in the same order: a copy in the value's class */

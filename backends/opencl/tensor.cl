@@ -164,3 +164,20 @@ __kernel void f_from_f32(__global const float *x, __global T *y, int yo) {
     int i = get_global_id(0);
     ST(y, yo + i, x[i]);
 }
+
+/* Trilu over the last two dims (rows, cols): keeps j - i >= k (upper) or
+ * j - i <= k, zero elsewhere; f_trilu_l for long tensors. */
+__kernel void f_trilu(__global const T *x, int xo, __global T *y, int yo, int rows, int cols, int upper, int k) {
+    int e = get_global_id(0);
+    int j = e % cols, i = (e / cols) % rows;
+    int keep = upper ? j - i >= k : j - i <= k;
+    ST(y, yo + e, keep ? LD(x, xo + e) : 0.0f);
+}
+
+__kernel void f_trilu_l(__global const long *x, int xo, __global long *y, int yo, int rows, int cols, int upper,
+                        int k) {
+    int e = get_global_id(0);
+    int j = e % cols, i = (e / cols) % rows;
+    int keep = upper ? j - i >= k : j - i <= k;
+    y[yo + e] = keep ? x[xo + e] : 0;
+}

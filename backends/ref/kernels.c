@@ -167,6 +167,8 @@ int ref_supports(const engine_node *n) {
         return n->params && same01(n, FLOATS_ | BIT_(ENGINE_DTYPE_I64));
     case ENGINE_OP_ReduceL2: case ENGINE_OP_ReduceLogSumExp:
         return n->params && same01(n, FLOATS_);
+    case ENGINE_OP_CumSum:
+        return n->params && same01(n, ARITH_);
     case ENGINE_OP_ArgMax: case ENGINE_OP_ArgMin:
         return n->params && is(in_(n, 0), ARITH_) && is(out_(n, 0), BIT_(ENGINE_DTYPE_I64));
 
@@ -181,7 +183,7 @@ int ref_supports(const engine_node *n) {
             if (!n->outputs[k] || n->outputs[k]->dtype != in_(n, 0)->dtype) return 0;
         return 1;
     case ENGINE_OP_Slice: case ENGINE_OP_Transpose: case ENGINE_OP_Pad: case ENGINE_OP_DepthToSpace:
-    case ENGINE_OP_SpaceToDepth:
+    case ENGINE_OP_SpaceToDepth: case ENGINE_OP_Trilu:
         return n->params && same01(n, ANY_);
     case ENGINE_OP_Reshape: case ENGINE_OP_Flatten: case ENGINE_OP_Squeeze: case ENGINE_OP_Unsqueeze:
     case ENGINE_OP_Identity: case ENGINE_OP_Expand: case ENGINE_OP_Tile:
@@ -207,6 +209,8 @@ int ref_supports(const engine_node *n) {
     case ENGINE_OP_InstanceNormalization: case ENGINE_OP_LRN: case ENGINE_OP_Gemm: case ENGINE_OP_MatMul:
     case ENGINE_OP_Softmax: case ENGINE_OP_LogSoftmax:
         return all_f32(n) && in_(n, 0) && out_(n, 0);
+    case ENGINE_OP_Hardmax: case ENGINE_OP_LpNormalization: case ENGINE_OP_MeanVarianceNormalization:
+        return n->params && same01(n, FLOATS_);
     case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool: case ENGINE_OP_GlobalAveragePool:
     case ENGINE_OP_GlobalMaxPool:
         /* MaxPool's optional Indices output (int64) is not produced by ref. */

@@ -95,3 +95,84 @@ engine_status ref_LRN(const engine_node *n, const void *const *in, void *const *
         }
     return ENGINE_OK;
 }
+
+/* LpNormalization: y = x / ||x||_p along the axis (p 1 or 2, in double);
+ * a zero norm divides by zero (NaN), as the ONNX reference does. */
+engine_status ref_LpNormalization(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_scan_params *p = n->params;
+    const engine_value *x = n->inputs[0];
+    if (!p || x->dtype != ENGINE_DTYPE_F32 || n->outputs[0]->dtype != ENGINE_DTYPE_F32) return ENGINE_ERR_UNSUPPORTED;
+    if (p->axis < 0 || p->axis >= x->rank) return ENGINE_ERR_SHAPE;
+    int64_t outer = 1, len = x->dims[p->axis], inner = 1;
+    for (int d = 0; d < p->axis; ++d) outer *= x->dims[d];
+    for (int d = p->axis + 1; d < x->rank; ++d) inner *= x->dims[d];
+    const float *src = in[0];
+    float *y = out[0];
+    for (int64_t o = 0; o < outer; ++o)
+        for (int64_t i = 0; i < inner; ++i) {
+            const float *xs = src + o * len * inner + i;
+            float *ys = y + o * len * inner + i;
+            double acc = 0.0;
+            for (int64_t k = 0; k < len; ++k) {
+                double v = xs[k * inner];
+                acc += p->p == 1 ? fabs(v) : v * v;
+            }
+            double nrm = p->p == 1 ? acc : sqrt(acc);
+            for (int64_t k = 0; k < len; ++k) ys[k * inner] = (float)((double)xs[k * inner] / nrm);
+        }
+    return ENGINE_OK;
+}
+
+/* MeanVarianceNormalization: y = (x - mean) / (sqrt(var) + 1e-9) with the
+ * mean and the (population) variance over the axes in params->axes_mask,
+ * as ONNX's function body (there var = E[x^2] - E[x]^2; here the same
+ * value as E[(x - mean)^2], in double). */
+engine_status ref_MeanVarianceNormalization(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_reduce_params *p = n->params;
+    const engine_value *x = n->inputs[0];
+    if (!p || x->dtype != ENGINE_DTYPE_F32 || n->outputs[0]->dtype != ENGINE_DTYPE_F32) return ENGINE_ERR_UNSUPPORTED;
+    if (x->rank < 0 || x->rank > ENGINE_MAX_RANK) return ENGINE_ERR_SHAPE;
+    int64_t stride[ENGINE_MAX_RANK], st = 1;
+    for (int d = x->rank - 1; d >= 0; --d) {
+        stride[d] = st;
+        st *= x->dims[d];
+    }
+    int nk = 0, nr = 0;
+    int64_t kdim[ENGINE_MAX_RANK], kstr[ENGINE_MAX_RANK], rdim[ENGINE_MAX_RANK], rstr[ENGINE_MAX_RANK];
+    int64_t n_out = 1, n_red = 1;
+    for (int d = 0; d < x->rank; ++d) {
+        if (p->axes_mask & (1u << d)) {
+            rdim[nr] = x->dims[d];
+            rstr[nr++] = stride[d];
+            n_red *= x->dims[d];
+        } else {
+            kdim[nk] = x->dims[d];
+            kstr[nk++] = stride[d];
+            n_out *= x->dims[d];
+        }
+    }
+    const float *src = in[0];
+    float *y = out[0];
+    for (int64_t o = 0; o < n_out; ++o) {
+        int64_t base = 0, rem = o;
+        for (int d = nk - 1; d >= 0; --d) {
+            base += (rem % kdim[d]) * kstr[d];
+            rem /= kdim[d];
+        }
+        double mean = 0.0, var = 0.0;
+        for (int pass = 0; pass < 3; ++pass)
+            for (int64_t r = 0; r < n_red; ++r) {
+                int64_t off = base;
+                rem = r;
+                for (int d = nr - 1; d >= 0; --d) {
+                    off += (rem % rdim[d]) * rstr[d];
+                    rem /= rdim[d];
+                }
+                double v = src[off];
+                if (pass == 0) mean += v / (double)n_red;
+                else if (pass == 1) var += (v - mean) * (v - mean) / (double)n_red;
+                else y[off] = (float)((v - mean) / (sqrt(var) + 1e-9));
+            }
+    }
+    return ENGINE_OK;
+}

@@ -8,7 +8,8 @@
  * double (LogSumExp subtracts the maximum first), int64 (ReduceSum, Max,
  * Min, Prod, SumSquare, L1) in wrapping integers; bool (ReduceMax-20,
  * ReduceMin-20) is any-true / all-true. An empty reduction gives the op's
- * identity (ops.h, engine_reduce_params). */
+ * identity (ops.h, engine_reduce_params). ArgMax/ArgMin and CumSum walk
+ * one axis. */
 #include <math.h>
 #include <stdint.h>
 
@@ -191,4 +192,43 @@ engine_status ref_ArgMax(const engine_node *n, const void *const *in, void *cons
 }
 engine_status ref_ArgMin(const engine_node *n, const void *const *in, void *const *out) {
     return arg(n, in, out, 0);
+}
+
+/* CumSum: float32 (summed in double), int64 or int32 (wrapping) running
+ * sums along the axis; exclusive starts from 0, reverse runs from the end. */
+engine_status ref_CumSum(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_value *x = engine_node_input(n, 0);
+    const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
+    const engine_scan_params *p = n->params;
+    if (!x || !y || !p || !in[0] || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
+    if (x->dtype != y->dtype ||
+        (x->dtype != ENGINE_DTYPE_F32 && x->dtype != ENGINE_DTYPE_I64 && x->dtype != ENGINE_DTYPE_I32))
+        return ENGINE_ERR_UNSUPPORTED;
+    if (p->axis < 0 || p->axis >= x->rank) return ENGINE_ERR_SHAPE;
+    int64_t outer = 1, len = x->dims[p->axis], inner = 1;
+    for (int d = 0; d < p->axis; ++d) outer *= x->dims[d];
+    for (int d = p->axis + 1; d < x->rank; ++d) inner *= x->dims[d];
+    for (int64_t o = 0; o < outer; ++o)
+        for (int64_t i = 0; i < inner; ++i) {
+            double facc = 0.0;
+            uint64_t iacc = 0;
+            for (int64_t j = 0; j < len; ++j) {
+                int64_t k = p->reverse ? len - 1 - j : j;
+                int64_t at = o * len * inner + k * inner + i;
+                if (x->dtype == ENGINE_DTYPE_F32) {
+                    double v = ((const float *)in[0])[at];
+                    if (!p->exclusive) facc += v;
+                    ((float *)out[0])[at] = (float)facc;
+                    if (p->exclusive) facc += v;
+                } else {
+                    uint64_t v = x->dtype == ENGINE_DTYPE_I64 ? (uint64_t)((const int64_t *)in[0])[at]
+                                                              : (uint64_t)(int64_t)((const int32_t *)in[0])[at];
+                    if (!p->exclusive) iacc += v;
+                    if (x->dtype == ENGINE_DTYPE_I64) ((int64_t *)out[0])[at] = (int64_t)iacc;
+                    else ((int32_t *)out[0])[at] = (int32_t)(uint32_t)iacc;
+                    if (p->exclusive) iacc += v;
+                }
+            }
+        }
+    return ENGINE_OK;
 }

@@ -550,3 +550,27 @@ engine_status ref_SpaceToDepth(const engine_node *n, const void *const *in, void
                 }
     return ENGINE_OK;
 }
+
+/* Trilu: over the last two dims (rows i, columns j), keeps j - i >= k
+ * (upper) or j - i <= k (lower) and writes zeros elsewhere; any element
+ * type (bytes copied). */
+engine_status ref_Trilu(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_value *x = engine_node_input(n, 0);
+    const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
+    const engine_scan_params *p = n->params;
+    if (!x || !y || !p || !in[0] || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
+    size_t es = ref_elem_size(x->dtype);
+    if (x->dtype != y->dtype || es == 0) return ENGINE_ERR_UNSUPPORTED;
+    if (x->rank < 2) return ENGINE_ERR_SHAPE;
+    int64_t rows = x->dims[x->rank - 2], cols = x->dims[x->rank - 1];
+    int64_t count = engine_value_numel(x);
+    const unsigned char *src = in[0];
+    unsigned char *dst = out[0];
+    for (int64_t e = 0; e < count; ++e) {
+        int64_t j = e % cols, i = (e / cols) % rows;
+        int keep = p->upper ? j - i >= p->k : j - i <= p->k;
+        if (keep) memcpy(dst + (size_t)e * es, src + (size_t)e * es, es);
+        else memset(dst + (size_t)e * es, 0, es);
+    }
+    return ENGINE_OK;
+}

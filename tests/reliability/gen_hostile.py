@@ -124,6 +124,19 @@ def build_cases():
     # ---- attributes out of range ----
     case("softmax_axis", SHAPE, "axis",
          model([helper.make_node("Softmax", ["X"], ["Y"], name="sm", axis=5)], [vi("X", [2, 3])], [vi("Y", None)]))
+    # issue 17's ops: bad attributes are refused, naming node, op and reason
+    case("argmax_axis", SHAPE, "axis 3 is out of range",
+         model([helper.make_node("ArgMax", ["X"], ["Y"], name="am", axis=3)], [vi("X", [2, 3])], [vi("Y", None, I64)]))
+    case("mod_float_fmod0", INVALID_MODEL, "need attribute fmod = 1",
+         model([helper.make_node("Mod", ["X", "X"], ["Y"], name="mod")], [vi("X", [2, 3])], [vi("Y", None)]))
+    case("gelu_approximate", INVALID_MODEL, "approximate must be",
+         model([helper.make_node("Gelu", ["X"], ["Y"], name="gelu", approximate="fast")], [vi("X", [2])],
+               [vi("Y", None)], opset=20))
+    case("lpnorm_p3", INVALID_MODEL, "p must be 1 or 2",
+         model([helper.make_node("LpNormalization", ["X"], ["Y"], name="lp", p=3)], [vi("X", [2, 3])],
+               [vi("Y", None)]))
+    case("trilu_rank1", SHAPE, "expected at least 2",
+         model([helper.make_node("Trilu", ["X"], ["Y"], name="tri")], [vi("X", [4])], [vi("Y", None)], opset=14))
     case("concat_axis", SHAPE, "axis",
          model([helper.make_node("Concat", ["X", "X"], ["Y"], name="cat", axis=-4)], [vi("X", [2, 3])],
                [vi("Y", None)]))

@@ -129,7 +129,12 @@ extern "C" {
     X(ReduceLogSumExp, reduce)                                                                     \
     X(ReduceSumSquare, reduce)                                                                     \
     X(ArgMax, reduce)                                                                              \
-    X(ArgMin, reduce)
+    X(ArgMin, reduce)                                                                              \
+    X(CumSum, reduce)                                                                              \
+    X(Hardmax, softmax)                                                                            \
+    X(LpNormalization, norm)                                                                       \
+    X(MeanVarianceNormalization, norm)                                                             \
+    X(Trilu, tensor)
 
 typedef enum engine_op {
     ENGINE_OP_UNKNOWN = 0,
@@ -241,7 +246,7 @@ typedef struct engine_gemm_params {
     int flatten_axis;         /* -1: A is 2-D as given; else as above */
 } engine_gemm_params;
 
-/* Softmax, LogSoftmax. legacy != 0 (opset < 13): the input is seen as 2-D
+/* Softmax, LogSoftmax, Hardmax. legacy != 0 (opset < 13): the input is seen as 2-D
  * [prod(dims[0:axis]), prod(dims[axis:])] and normalised along the second
  * dimension; otherwise along `axis` only. axis is already non-negative. */
 typedef struct engine_softmax_params {
@@ -250,7 +255,8 @@ typedef struct engine_softmax_params {
 } engine_softmax_params;
 
 /* ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1,
- * ReduceL2, ReduceLogSumExp, ReduceSumSquare: axes as a bit mask over the
+ * ReduceL2, ReduceLogSumExp, ReduceSumSquare (and MeanVarianceNormalization,
+ * whose statistics run over axes_mask): axes as a bit mask over the
  * input's dimensions (after noop_with_empty_axes and the input form of
  * axes). An empty reduction gives the op's identity: 0 (Sum, L1, L2,
  * SumSquare), 1 (Prod), -inf (LogSumExp, Max), +inf (Min), NaN (Mean). */
@@ -258,6 +264,18 @@ typedef struct engine_reduce_params {
     uint32_t axes_mask;
     int keepdims;
 } engine_reduce_params;
+
+/* LpNormalization: axis (non-negative), p (1 or 2): y = x / ||x||_p along
+ * axis. CumSum: axis (from the constant input 1), exclusive, reverse.
+ * Trilu: upper (1: keep j - i >= k; 0: keep j - i <= k over the last two
+ * dims), k (from the optional constant input 1, default 0). */
+typedef struct engine_scan_params {
+    int axis;
+    int p;
+    int exclusive, reverse;
+    int upper;
+    int64_t k;
+} engine_scan_params;
 
 /* ArgMax, ArgMin: the index (int64) of the first extreme along `axis`
  * (non-negative), or of the last with select_last_index (opset 12). A NaN
