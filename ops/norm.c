@@ -168,3 +168,80 @@ engine_status eng_infer_MeanVarianceNormalization(eng_graph *g, engine_node *n) 
     p->keepdims = 1;
     return ENGINE_OK;
 }
+
+/* Scale/bias of a normalisation: present, float32, `want` elements. */
+static engine_status check_vector(eng_graph *g, const engine_node *n, int k, const char *what, int64_t want) {
+    if (!eng_has_input(n, k)) return ENGINE_OK;
+    engine_status st = eng_check_dtype(g, n, k, what, ENG_DT_FLOAT);
+    if (st) return st;
+    if (engine_value_numel(n->inputs[k]) != want)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "%s has %lld elements; %lld expected", what,
+                              (long long)engine_value_numel(n->inputs[k]), (long long)want);
+    return ENGINE_OK;
+}
+
+engine_status eng_infer_LayerNormalization(eng_graph *g, engine_node *n) {
+    engine_status st = eng_check_input_count(g, n, 2, 3);
+    if (st) return st;
+    const engine_value *x = n->inputs[0];
+    if ((st = eng_check_dtype(g, n, 0, "X", ENG_DT_FLOAT))) return st;
+    if (x->rank < 1) return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "X is a scalar");
+    int64_t axis, stash;
+    int ax;
+    if ((st = eng_attr_int(g, n, "axis", -1, &axis))) return st;
+    if ((st = eng_norm_axis(g, n, axis, x->rank, 0, "axis", &ax))) return st;
+    if ((st = eng_attr_int(g, n, "stash_type", 1, &stash))) return st;
+    if (stash != 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "stash_type %lld (only 1, float32, is supported)",
+                              (long long)stash);
+    int64_t inner = 1;
+    for (int d = ax; d < x->rank; ++d) inner *= x->dims[d];
+    if ((st = check_vector(g, n, 1, "Scale", inner))) return st;
+    if ((st = check_vector(g, n, 2, "B", inner))) return st;
+    engine_scalar_params p;
+    memset(&p, 0, sizeof p);
+    if ((st = eng_attr_float(g, n, "epsilon", 1e-5f, &p.epsilon))) return st;
+    p.size = ax;
+    if ((st = eng_same_as_input(g, n, 0))) return st;
+    int64_t sd[ENGINE_MAX_RANK];
+    for (int d = 0; d < x->rank; ++d) sd[d] = d < ax ? x->dims[d] : 1;
+    for (int k = 1; k < 3; ++k)
+        if ((st = eng_set_output(g, n, k, ENGINE_DTYPE_F32, x->rank, sd))) return st;
+    engine_scalar_params *out = eng_node_params(g, n, sizeof *out);
+    if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    *out = p;
+    return ENGINE_OK;
+}
+
+engine_status eng_infer_GroupNormalization(eng_graph *g, engine_node *n) {
+    engine_status st = eng_check_input_count(g, n, 3, 3);
+    if (st) return st;
+    const engine_value *x = n->inputs[0];
+    if ((st = eng_check_dtype(g, n, 0, "X", ENG_DT_FLOAT))) return st;
+    if (x->rank < 2) return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "X has rank %d; [N, C, ...] expected", x->rank);
+    int64_t groups, stash = 1;
+    if (!engine_node_attr(n, "num_groups"))
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "required attribute 'num_groups' is missing");
+    if ((st = eng_attr_int(g, n, "num_groups", 1, &groups))) return st;
+    if (groups < 1 || x->dims[1] % groups != 0)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "num_groups %lld does not divide the %lld channels",
+                              (long long)groups, (long long)x->dims[1]);
+    int per_channel = eng_opset(g, n) >= 21;
+    if (per_channel && (st = eng_attr_int(g, n, "stash_type", 1, &stash))) return st;
+    if (stash != 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "stash_type %lld (only 1, float32, is supported)",
+                              (long long)stash);
+    int64_t want = per_channel ? x->dims[1] : groups;
+    if ((st = check_vector(g, n, 1, "scale", want))) return st;
+    if ((st = check_vector(g, n, 2, "bias", want))) return st;
+    engine_scalar_params p;
+    memset(&p, 0, sizeof p);
+    if ((st = eng_attr_float(g, n, "epsilon", 1e-5f, &p.epsilon))) return st;
+    p.size = groups;
+    p.alpha = (float)per_channel;
+    if ((st = eng_same_as_input(g, n, 0))) return st;
+    engine_scalar_params *out = eng_node_params(g, n, sizeof *out);
+    if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+    *out = p;
+    return ENGINE_OK;
+}

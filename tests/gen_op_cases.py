@@ -2160,6 +2160,52 @@ def gen_index():
                   [("x", x), ("r", rois), ("b", bidx)], [("y", f32(y))], opset=opset)
 
 
+def gen_layer_group_norm():
+    """LayerNormalization (17) against torch's layer_norm, with its Mean and
+    InvStdDev outputs from numpy; GroupNormalization per group (18) from
+    numpy and per channel (21) against torch's group_norm."""
+    for name, shape, axis, bias in [("layernorm_last_axis", (2, 5, 8), -1, True),
+                                    ("layernorm_axis1_no_bias", (3, 4, 2, 5), 1, False)]:
+        rng = rng_for(name)
+        x = f32(normal(rng, shape))
+        ax = axis % len(shape)
+        inner = shape[ax:]
+        sc = f32(uniform(rng, inner, 0.5, 1.5))
+        b = f32(normal(rng, inner)) if bias else None
+        xd = d64(x)
+        axes = tuple(range(ax, len(shape)))
+        mean = xd.mean(axis=axes, keepdims=True)
+        var = ((xd - mean) ** 2).mean(axis=axes, keepdims=True)
+        inv = 1.0 / np.sqrt(var + 1e-5)
+        y = (xd - mean) * inv * d64(sc) + (d64(b) if bias else 0.0)
+        yt = F.layer_norm(t64(x), inner, t64(sc), t64(b) if bias else None, eps=1e-5).numpy()
+        same_close(y, yt, name)
+        ins = ["x", "s"] + (["b"] if bias else [])
+        inits = {"s": sc}
+        if bias:
+            inits["b"] = b
+        make_case(name, [helper.make_node("LayerNormalization", ins, ["y", "m", "i"], axis=axis)], [("x", x)],
+                  [("y", f32(y)), ("m", f32(mean)), ("i", f32(inv))], inits=inits, opset=17)
+    for name, opset in [("groupnorm_opset18_per_group", 18), ("groupnorm_opset21_per_channel", 21)]:
+        rng = rng_for(name)
+        x = f32(normal(rng, (2, 6, 3, 4)))
+        groups = 3
+        n_sb = 6 if opset >= 21 else groups
+        sc = f32(uniform(rng, (n_sb,), 0.5, 1.5))
+        b = f32(normal(rng, (n_sb,)))
+        xd = d64(x).reshape(2, groups, -1)
+        mean = xd.mean(axis=2, keepdims=True)
+        var = ((xd - mean) ** 2).mean(axis=2, keepdims=True)
+        yn = ((xd - mean) / np.sqrt(var + 1e-5)).reshape(x.shape)
+        scc = np.repeat(d64(sc), 2) if opset < 21 else d64(sc)
+        bc = np.repeat(d64(b), 2) if opset < 21 else d64(b)
+        y = yn * scc[None, :, None, None] + bc[None, :, None, None]
+        yt = F.group_norm(t64(x), groups, torch.tensor(scc), torch.tensor(bc), eps=1e-5).numpy()
+        same_close(y, yt, name)
+        make_case(name, [helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=groups)],
+                  [("x", x)], [("y", f32(y))], inits={"s": sc, "b": b}, opset=opset, check=False)
+
+
 def main(argv):
     global SELFCHECK
     args = [a for a in argv[1:] if not a.startswith("--")]
@@ -2180,6 +2226,7 @@ def main(argv):
     gen_resize()
     gen_tensor()
     gen_index()
+    gen_layer_group_norm()
     gen_opset_forms()
 
     # every op of ENGINE_OP_LIST must be covered

@@ -209,6 +209,10 @@ int ref_supports(const engine_node *n) {
     case ENGINE_OP_InstanceNormalization: case ENGINE_OP_LRN: case ENGINE_OP_Gemm: case ENGINE_OP_MatMul:
     case ENGINE_OP_Softmax: case ENGINE_OP_LogSoftmax:
         return all_f32(n) && in_(n, 0) && out_(n, 0);
+    case ENGINE_OP_LayerNormalization: /* Mean and InvStdDev outputs are float32 too */
+        return n->params && all_f32(n) && in_(n, 0) && out_(n, 0);
+    case ENGINE_OP_GroupNormalization:
+        return n->params && all_f32(n) && in_(n, 0) && out_(n, 0);
     case ENGINE_OP_Hardmax: case ENGINE_OP_LpNormalization: case ENGINE_OP_MeanVarianceNormalization:
         return n->params && same01(n, FLOATS_);
     case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool: case ENGINE_OP_GlobalAveragePool:

@@ -176,3 +176,61 @@ engine_status ref_MeanVarianceNormalization(const engine_node *n, const void *co
     }
     return ENGINE_OK;
 }
+
+/* LayerNormalization: each row of the trailing axes [axis, rank) to zero
+ * mean and unit variance (population), then * Scale + B; Mean and
+ * InvStdDev (optional outputs) per row. */
+engine_status ref_LayerNormalization(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_scalar_params *p = n->params;
+    const engine_value *x = n->inputs[0];
+    if (!p || x->dtype != ENGINE_DTYPE_F32 || !out[0]) return ENGINE_ERR_UNSUPPORTED;
+    int64_t rows = 1, inner = 1;
+    for (int d = 0; d < x->rank; ++d) *(d < p->size ? &rows : &inner) *= x->dims[d];
+    const float *X = in[0], *S = in[1], *B = n->n_inputs > 2 ? in[2] : NULL;
+    float *Y = out[0], *M = n->n_outputs > 1 ? out[1] : NULL, *I = n->n_outputs > 2 ? out[2] : NULL;
+    for (int64_t r = 0; r < rows; ++r) {
+        const float *xr = X + r * inner;
+        double mean = 0.0, var = 0.0;
+        for (int64_t i = 0; i < inner; ++i) mean += xr[i];
+        mean /= (double)(inner ? inner : 1);
+        for (int64_t i = 0; i < inner; ++i) var += ((double)xr[i] - mean) * ((double)xr[i] - mean);
+        var /= (double)(inner ? inner : 1);
+        double inv = 1.0 / sqrt(var + (double)p->epsilon);
+        for (int64_t i = 0; i < inner; ++i)
+            Y[r * inner + i] = (float)(((double)xr[i] - mean) * inv * (double)S[i] + (B ? (double)B[i] : 0.0));
+        if (M) M[r] = (float)mean;
+        if (I) I[r] = (float)inv;
+    }
+    return ENGINE_OK;
+}
+
+/* GroupNormalization: the channels in num_groups groups, each group of a
+ * sample (its channels and spatial positions) normalised; scale and bias
+ * per channel (opset 21) or per group (18). */
+engine_status ref_GroupNormalization(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_scalar_params *p = n->params;
+    if (!p || !all_f32(n, 3) || p->size < 1) return ENGINE_ERR_UNSUPPORTED;
+    int64_t N, C, plane;
+    engine_status st = nc_plane(n->inputs[0], &N, &C, &plane);
+    if (st != ENGINE_OK) return st;
+    int64_t G = p->size, cg = C / G, len = cg * plane;
+    const float *x = in[0], *scale = in[1], *bias = in[2];
+    float *y = out[0];
+    for (int64_t b = 0; b < N; ++b)
+        for (int64_t gi = 0; gi < G; ++gi) {
+            const float *xg = x + (b * C + gi * cg) * plane;
+            float *yg = y + (b * C + gi * cg) * plane;
+            double mean = 0.0, var = 0.0;
+            for (int64_t i = 0; i < len; ++i) mean += xg[i];
+            mean /= (double)(len ? len : 1);
+            for (int64_t i = 0; i < len; ++i) var += ((double)xg[i] - mean) * ((double)xg[i] - mean);
+            var /= (double)(len ? len : 1);
+            double inv = 1.0 / sqrt(var + (double)p->epsilon);
+            for (int64_t c = 0; c < cg; ++c) {
+                int64_t k = p->alpha != 0.0f ? gi * cg + c : gi;
+                for (int64_t i = 0; i < plane; ++i)
+                    yg[c * plane + i] = (float)(((double)xg[c * plane + i] - mean) * inv * (double)scale[k] + (double)bias[k]);
+            }
+        }
+    return ENGINE_OK;
+}

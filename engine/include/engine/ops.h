@@ -134,7 +134,9 @@ extern "C" {
     X(Hardmax, softmax)                                                                            \
     X(LpNormalization, norm)                                                                       \
     X(MeanVarianceNormalization, norm)                                                             \
-    X(Trilu, tensor)
+    X(Trilu, tensor)                                                                               \
+    X(LayerNormalization, norm)                                                                    \
+    X(GroupNormalization, norm)
 
 typedef enum engine_op {
     ENGINE_OP_UNKNOWN = 0,
@@ -219,6 +221,9 @@ typedef struct engine_pool_params {
  *   ThresholdedRelu: alpha    Celu: alpha            Shrink: alpha = lambd, bias
  *   Gelu: size = 1 for approximate "tanh", 0 for "none"
  *   BatchNormalization, InstanceNormalization: epsilon
+ *   LayerNormalization: epsilon, size = the first normalised axis
+ *   GroupNormalization: epsilon, size = num_groups, alpha = 1 when scale and
+ *     bias are per channel (opset 21), 0 when per group (opset 18)
  *   LRN: alpha, beta, bias, size */
 typedef struct engine_scalar_params {
     float alpha, beta, gamma;
