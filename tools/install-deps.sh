@@ -18,13 +18,15 @@ set -eu
 # package's tests (python/tests); python3-distributed (Dask) runs
 # engine.dask, the scale-out over image sets (python/engine/dask.py);
 # python3-fastapi + python3-uvicorn serve the Open Inference Protocol
-# (engine-serve) and python3-requests is its test client.
+# (engine-serve) and python3-requests is its test client; python3-venv and
+# python3-setuptools let tools/check-install.sh pip-install the package
+# into a virtual environment, offline.
 pkgs="gcc meson ninja-build pkg-config libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libstb-dev
       ocl-icd-opencl-dev opencl-c-headers libclblast-dev pocl-opencl-icd clinfo oclgrind
       clang-14 libclang-rt-14-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
       python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-sklearn python3-pil python3-pytest
-      python3-distributed python3-fastapi python3-uvicorn python3-requests"
+      python3-distributed python3-fastapi python3-uvicorn python3-requests python3-venv python3-setuptools"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive

@@ -39,6 +39,13 @@ for cfg in test asan; do
   [ "$rc" -eq 0 ] || { echo "test.sh: $dir: meson test failed"; echo "$passed passed, $((failed > 0 ? failed : 1)) failed"; exit 1; }
 done
 
+# The package installs: `meson install` (staged) and `pip install ./python`
+# each run LeNet-5 from the installed package (tools/check-install.sh).
+# Counts as one test.
+if tools/check-install.sh build-test; then passed=$((passed + 1)); else
+  echo "test.sh: tools/check-install.sh: installing the package failed"; echo "$passed passed, $((failed + 1)) failed"; exit 1
+fi
+
 # ThreadSanitizer: tests/reliability/test_threads (several contexts at once,
 # one session handed between threads) with the modules it loads, the cpu
 # sessions on two threads of the backend's own pool (backends/cpu/cpu_pool.c,
