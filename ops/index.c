@@ -1,6 +1,7 @@
 /* ops/index.c - shape functions of the ops that select, enumerate or
  * address elements by index: NonZero, TopK, Range, GatherElements,
- * GatherND, ScatterElements, ScatterND.
+ * GatherND, ScatterElements, ScatterND, OneHot, and Size (the element
+ * count, folded like Shape).
  *
  * NonZero has an output shape that depends on its input values: its shape
  * function checks the input and leaves the data-dependent axis -1 (ops.h,
@@ -254,5 +255,43 @@ engine_status eng_infer_ScatterND(eng_graph *g, engine_node *n) {
     engine_index_params *p = index_params(g, n);
     if (!p) return oom(g, n);
     p->reduction = red;
+    return ENGINE_OK;
+}
+
+engine_status eng_infer_Size(eng_graph *g, engine_node *n) {
+    engine_status st = eng_check_input_count(g, n, 1, 1);
+    if (st) return st;
+    return eng_set_output(g, n, 0, ENGINE_DTYPE_I64, 0, NULL);
+}
+
+engine_status eng_infer_OneHot(eng_graph *g, engine_node *n) {
+    engine_status st = eng_check_input_count(g, n, 3, 3);
+    if (st) return st;
+    const engine_value *idx = n->inputs[0], *vals = n->inputs[2];
+    if ((st = eng_check_dtype(g, n, 0, "indices", ENG_DT_NUM))) return st;
+    if ((st = eng_check_dtype(g, n, 1, "depth", ENG_DT_NUM))) return st;
+    if ((st = eng_check_dtype(g, n, 2, "values", ENG_DT_ANY))) return st;
+    if (engine_value_numel(vals) != 2 || vals->rank != 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "values must be [off_value, on_value]");
+    if (engine_value_numel(n->inputs[1]) != 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "depth must hold one value");
+    double depth;
+    int present;
+    if ((st = eng_const_scalar(g, n, 1, &depth, &present))) return st;
+    if (!present || !(depth >= 1.0) || depth > (double)ENG_MAX_NUMEL)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "depth %g must be at least 1", depth);
+    if (idx->rank + 1 > ENGINE_MAX_RANK)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "output rank exceeds %d", ENGINE_MAX_RANK);
+    int64_t axis;
+    int ax;
+    if ((st = eng_attr_int(g, n, "axis", -1, &axis))) return st;
+    if ((st = eng_norm_axis(g, n, axis, idx->rank + 1, 0, "axis", &ax))) return st;
+    int64_t dims[ENGINE_MAX_RANK];
+    for (int d = 0, k = 0; d <= idx->rank; ++d) dims[d] = d == ax ? (int64_t)depth : idx->dims[k++];
+    if ((st = eng_set_output(g, n, 0, vals->dtype, idx->rank + 1, dims))) return st;
+    engine_index_params *p = index_params(g, n);
+    if (!p) return oom(g, n);
+    p->axis = ax;
+    p->batch_dims = (int)depth; /* depth: at most the output's element count, checked above */
     return ENGINE_OK;
 }

@@ -2206,6 +2206,38 @@ def gen_layer_group_norm():
                   [("x", x)], [("y", f32(y))], inits={"s": sc, "b": b}, opset=opset, check=False)
 
 
+def gen_onehot_size():
+    """OneHot (negative and out-of-range indices, float indices, axes) from
+    numpy and torch's one_hot; Size (folded, like Shape)."""
+    def onehot_ref(idx, depth, off, on, axis):
+        k = np.trunc(idx).astype(np.int64)
+        valid = (k >= -depth) & (k < depth)
+        k = np.where(k < 0, k + depth, k)
+        oh = (np.arange(depth) == k[..., None]) & valid[..., None]
+        out = np.where(oh, on, off)
+        return np.moveaxis(out, -1, axis if axis >= 0 else out.ndim + axis)
+
+    rng = rng_for("onehot")
+    idx = rng.integers(-4, 4, (3, 5)).astype(np.int64)
+    idx[0, 0] = 7  # out of range: a row of off_value
+    vals = np.array([-1.5, 2.0], np.float32)
+    y = f32(onehot_ref(idx, 4, vals[0], vals[1], -1))
+    valid = (idx >= -4) & (idx < 4)
+    yt = F.one_hot(torch.tensor(np.where(valid, idx % 4, 0)), 4).numpy()
+    same_close(np.where(valid[..., None], np.where(yt == 1, 2.0, -1.5), -1.5), y, "onehot")
+    make_case("onehot_last_axis_negative_indices", [helper.make_node("OneHot", ["i", "d", "v"], ["y"], axis=-1)],
+              [("i", idx)], [("y", y)], inits={"d": np.array(4, np.int64), "v": vals}, opset=11)
+    fi = f32(uniform(rng, (2, 3), -2.9, 5.9))
+    vi = np.array([0, 9], np.int64)
+    make_case("onehot_axis0_float_indices_int_values", [helper.make_node("OneHot", ["i", "d", "v"], ["y"], axis=0)],
+              [("i", fi)], [("y", onehot_ref(fi, 5, 0, 9, 0).astype(np.int64))],
+              inits={"d": np.array([5.0], np.float32), "v": vi}, opset=11)
+    x = f32(normal(rng, (2, 3, 4)))
+    make_case("size_3d", [helper.make_node("Size", ["x"], ["n"]), helper.make_node("Cast", ["n"], ["nf"], to=1),
+                          helper.make_node("Mul", ["x", "nf"], ["y"])],
+              [("x", x)], [("y", f32(d64(x) * 24.0))], opset=13)
+
+
 def main(argv):
     global SELFCHECK
     args = [a for a in argv[1:] if not a.startswith("--")]
@@ -2227,6 +2259,7 @@ def main(argv):
     gen_tensor()
     gen_index()
     gen_layer_group_norm()
+    gen_onehot_size()
     gen_opset_forms()
 
     # every op of ENGINE_OP_LIST must be covered

@@ -277,3 +277,38 @@ engine_status ref_ScatterND(const engine_node *n, const void *const *in, void *c
     }
     return ENGINE_OK;
 }
+
+/* ---- Size, OneHot ---- */
+
+engine_status ref_Size(const engine_node *n, const void *const *in, void *const *out) {
+    (void)in;
+    *(int64_t *)out[0] = numel(n->inputs[0]);
+    return ENGINE_OK;
+}
+
+/* OneHot: off_value everywhere, on_value where the index (negative counted
+ * from depth) names the position along axis; an index outside
+ * [-depth, depth) leaves its row all off (ONNX). */
+engine_status ref_OneHot(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_index_params *p = n->params;
+    const engine_value *idx = n->inputs[0], *y = n->outputs[0];
+    size_t es = ref_elem_size(y->dtype);
+    if (!p || !es) return ENGINE_ERR_UNSUPPORTED;
+    int64_t depth = p->batch_dims, outer = 1, inner = 1;
+    for (int d = 0; d < p->axis; ++d) outer *= idx->dims[d];
+    for (int d = p->axis; d < idx->rank; ++d) inner *= idx->dims[d];
+    const char *off = in[2], *on = (const char *)in[2] + es;
+    char *Y = out[0];
+    for (int64_t o = 0; o < outer; ++o)
+        for (int64_t d = 0; d < depth; ++d)
+            for (int64_t i = 0; i < inner; ++i) {
+                double v = elem(idx, in[0], o * inner + i);
+                int64_t k = -1; /* NaN or out of range: all off */
+                if (v > -(double)depth - 1.0 && v < (double)depth) {
+                    k = (int64_t)v; /* toward zero, as a cast to int */
+                    if (k < 0) k += depth;
+                }
+                memcpy(Y + ((o * depth + d) * inner + i) * (int64_t)es, k == d ? on : off, es);
+            }
+    return ENGINE_OK;
+}

@@ -143,6 +143,11 @@ int ref_supports(const engine_node *n) {
         return n->params && same01(n, ARITH_) && is(out_(n, 1), BIT_(ENGINE_DTYPE_I64));
     case ENGINE_OP_Range:
         return same01(n, ARITH_ | BIT_(ENGINE_DTYPE_F64));
+    case ENGINE_OP_Size:
+        return in_(n, 0) && is(out_(n, 0), BIT_(ENGINE_DTYPE_I64));
+    case ENGINE_OP_OneHot:
+        return n->params && is(in_(n, 0), ARITH_) && is(in_(n, 1), ARITH_) && is(in_(n, 2), ANY_) &&
+               is(out_(n, 0), ANY_) && in_(n, 2)->dtype == out_(n, 0)->dtype;
     case ENGINE_OP_GatherElements: case ENGINE_OP_GatherND:
         return n->params && same01(n, ANY_) && is(in_(n, 1), BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_I32));
     case ENGINE_OP_ScatterElements: case ENGINE_OP_ScatterND:

@@ -23,7 +23,7 @@ static int foldable(const engine_node *n) {
         total += engine_value_nbytes(v);
     }
     if (total > FOLD_MAX_BYTES) return 0;
-    if (n->op == ENGINE_OP_Shape) return 1; /* needs only the (static) shape */
+    if (n->op == ENGINE_OP_Shape || n->op == ENGINE_OP_Size) return 1; /* needs only the (static) shape */
     int any = 0;
     for (int i = 0; i < n->n_inputs; ++i) {
         const engine_value *v = n->inputs[i];
@@ -222,7 +222,9 @@ engine_status eng_graph_fold_constants(eng_graph *g, int *folded) {
     int count = 0;
     for (int k = 0; k < g->n_nodes; ++k) {
         engine_node *n = g->nodes[k];
-        if (n->op == ENGINE_OP_UNKNOWN || n->op == ENGINE_OP_Shape || engine_op_data_dependent(n->op)) continue;
+        if (n->op == ENGINE_OP_UNKNOWN || n->op == ENGINE_OP_Shape || n->op == ENGINE_OP_Size ||
+            engine_op_data_dependent(n->op))
+            continue;
         int all_const = n->op == ENGINE_OP_Constant, done = 1;
         for (int i = 0; i < n->n_inputs; ++i) {
             const engine_value *v = n->inputs[i];

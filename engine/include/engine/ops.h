@@ -136,7 +136,9 @@ extern "C" {
     X(MeanVarianceNormalization, norm)                                                             \
     X(Trilu, tensor)                                                                               \
     X(LayerNormalization, norm)                                                                    \
-    X(GroupNormalization, norm)
+    X(GroupNormalization, norm)                                                                    \
+    X(Size, index)                                                                                 \
+    X(OneHot, index)
 
 typedef enum engine_op {
     ENGINE_OP_UNKNOWN = 0,
@@ -341,7 +343,8 @@ typedef struct engine_topk_params {
     int64_t k;
 } engine_topk_params;
 
-/* GatherElements, ScatterElements: axis (normalised). GatherND:
+/* OneHot: axis (normalised into the output's rank), batch_dims = depth.
+ * GatherElements, ScatterElements: axis (normalised). GatherND:
  * batch_dims. ScatterElements, ScatterND: reduction (0 none, 1 add, 2 mul,
  * 3 max, 4 min). Indices read at run time are checked by the kernels. */
 typedef struct engine_index_params {
