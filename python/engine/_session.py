@@ -581,7 +581,8 @@ class Session:
                 want = _np_dtype(code) if code else None
                 if want is None:
                     raise InvalidArgumentError(
-                        f"out[{k}] ('{self._out_names[k]}'): the output's dtype is known only after a first run"
+                        f"out[{k}] ('{self._out_names[k]}'): the model file declares no dtype for this output; "
+                        "it is known after a first run"
                     )
                 if (
                     not isinstance(b, np.ndarray)
