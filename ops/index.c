@@ -292,6 +292,6 @@ engine_status eng_infer_OneHot(eng_graph *g, engine_node *n) {
     engine_index_params *p = index_params(g, n);
     if (!p) return oom(g, n);
     p->axis = ax;
-    p->batch_dims = (int)depth; /* depth: at most the output's element count, checked above */
+    p->depth = (int64_t)depth; /* in [1, ENG_MAX_NUMEL], checked above */
     return ENGINE_OK;
 }

@@ -294,7 +294,7 @@ engine_status ref_OneHot(const engine_node *n, const void *const *in, void *cons
     const engine_value *idx = n->inputs[0], *y = n->outputs[0];
     size_t es = ref_elem_size(y->dtype);
     if (!p || !es) return ENGINE_ERR_UNSUPPORTED;
-    int64_t depth = p->batch_dims, outer = 1, inner = 1;
+    int64_t depth = p->depth, outer = 1, inner = 1;
     for (int d = 0; d < p->axis; ++d) outer *= idx->dims[d];
     for (int d = p->axis; d < idx->rank; ++d) inner *= idx->dims[d];
     const char *off = in[2], *on = (const char *)in[2] + es;

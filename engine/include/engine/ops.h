@@ -343,7 +343,7 @@ typedef struct engine_topk_params {
     int64_t k;
 } engine_topk_params;
 
-/* OneHot: axis (normalised into the output's rank), batch_dims = depth.
+/* OneHot: axis (normalised into the output's rank), depth.
  * GatherElements, ScatterElements: axis (normalised). GatherND:
  * batch_dims. ScatterElements, ScatterND: reduction (0 none, 1 add, 2 mul,
  * 3 max, 4 min). Indices read at run time are checked by the kernels. */
@@ -351,6 +351,7 @@ typedef struct engine_index_params {
     int axis;
     int batch_dims;
     int reduction;
+    int64_t depth;
 } engine_index_params;
 
 /* RoiAlign: mode (0 avg, 1 max), output size, sampling_ratio (0:
