@@ -125,12 +125,14 @@ engine_status ref_Range(const engine_node *n, const void *const *in, void *const
     }
     case ENGINE_DTYPE_I64: {
         int64_t a = *(const int64_t *)in[0], d = *(const int64_t *)in[2];
-        for (int64_t i = 0; i < cnt; ++i) ((int64_t *)out[0])[i] = a + i * d;
+        /* wraps like two's complement where start + i * delta leaves int64 (no UB) */
+        for (int64_t i = 0; i < cnt; ++i) ((int64_t *)out[0])[i] = (int64_t)((uint64_t)a + (uint64_t)i * (uint64_t)d);
         return ENGINE_OK;
     }
     case ENGINE_DTYPE_I32: {
         int32_t a = *(const int32_t *)in[0], d = *(const int32_t *)in[2];
-        for (int64_t i = 0; i < cnt; ++i) ((int32_t *)out[0])[i] = (int32_t)(a + (int32_t)i * d);
+        for (int64_t i = 0; i < cnt; ++i)
+            ((int32_t *)out[0])[i] = (int32_t)(uint32_t)((uint32_t)a + (uint32_t)i * (uint32_t)d);
         return ENGINE_OK;
     }
     default: return ENGINE_ERR_UNSUPPORTED;
