@@ -368,7 +368,7 @@ static const char *const act_names[] = {
     [ENGINE_ACT_NONE] = "None",           [ENGINE_ACT_RELU] = "Relu",       [ENGINE_ACT_CLIP] = "Clip",
     [ENGINE_ACT_LEAKY_RELU] = "LeakyRelu", [ENGINE_ACT_SIGMOID] = "Sigmoid", [ENGINE_ACT_HARD_SIGMOID] = "HardSigmoid",
     [ENGINE_ACT_HARD_SWISH] = "HardSwish", [ENGINE_ACT_SILU] = "Silu",       [ENGINE_ACT_MISH] = "Mish",
-    [ENGINE_ACT_TANH] = "Tanh",
+    [ENGINE_ACT_TANH] = "Tanh",            [ENGINE_ACT_GELU] = "Gelu",
 };
 
 const char *eng_act_name(engine_act act) {

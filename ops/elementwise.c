@@ -81,26 +81,27 @@ static engine_status binary(eng_graph *g, engine_node *n, unsigned mask_a, unsig
 }
 
 engine_status eng_infer_Add(eng_graph *g, engine_node *n) {
-    return binary(g, n, ENG_DT_NUM, ENG_DT_NUM, 1, ENGINE_DTYPE_UNDEFINED);
+    return binary(g, n, ENG_DT_NUM8, ENG_DT_NUM8, 1, ENGINE_DTYPE_UNDEFINED);
 }
 
 engine_status eng_infer_Sub(eng_graph *g, engine_node *n) {
-    return binary(g, n, ENG_DT_NUM, ENG_DT_NUM, 1, ENGINE_DTYPE_UNDEFINED);
+    return binary(g, n, ENG_DT_NUM8, ENG_DT_NUM8, 1, ENGINE_DTYPE_UNDEFINED);
 }
 
 engine_status eng_infer_Mul(eng_graph *g, engine_node *n) {
-    return binary(g, n, ENG_DT_NUM, ENG_DT_NUM, 1, ENGINE_DTYPE_UNDEFINED);
+    return binary(g, n, ENG_DT_NUM8, ENG_DT_NUM8, 1, ENGINE_DTYPE_UNDEFINED);
 }
 
 engine_status eng_infer_Div(eng_graph *g, engine_node *n) {
-    return binary(g, n, ENG_DT_NUM, ENG_DT_NUM, 1, ENGINE_DTYPE_UNDEFINED);
+    return binary(g, n, ENG_DT_NUM8, ENG_DT_NUM8, 1, ENGINE_DTYPE_UNDEFINED);
 }
 
-/* Pow: from opset 12 the exponent may have another type than the base;
- * the output has the base's. */
+/* Pow: from opset 12 the base may be int32/int64 and the exponent may
+ * have another type than the base; the output has the base's. */
 engine_status eng_infer_Pow(eng_graph *g, engine_node *n) {
     int same = eng_opset(g, n) < 12;
-    return binary(g, n, ENG_DT_FLOAT, same ? ENG_DT_FLOAT : ENG_DT_NUM, same, ENGINE_DTYPE_UNDEFINED);
+    return binary(g, n, same ? ENG_DT_FLOAT : ENG_DT_NUM, same ? ENG_DT_FLOAT : ENG_DT_NUM, same,
+                  ENGINE_DTYPE_UNDEFINED);
 }
 
 engine_status eng_infer_Equal(eng_graph *g, engine_node *n) {
@@ -169,7 +170,7 @@ engine_status eng_infer_Mod(eng_graph *g, engine_node *n) {
     if (fmod != 0 && fmod != 1)
         return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "attribute fmod must be 0 or 1, got %lld",
                               (long long)fmod);
-    if ((st = binary(g, n, ENG_DT_NUM, ENG_DT_NUM, 1, ENGINE_DTYPE_UNDEFINED))) return st;
+    if ((st = binary(g, n, ENG_DT_NUM8, ENG_DT_NUM8, 1, ENGINE_DTYPE_UNDEFINED))) return st;
     if (n->inputs[0]->dtype == ENGINE_DTYPE_F32 && fmod == 0)
         return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL,
                               "floating-point inputs need attribute fmod = 1 (the spec leaves fmod = 0 to integers)");
@@ -209,11 +210,11 @@ static engine_status variadic(eng_graph *g, engine_node *n, unsigned mask) {
 }
 
 engine_status eng_infer_Min(eng_graph *g, engine_node *n) {
-    return variadic(g, n, eng_opset(g, n) < 12 ? ENG_DT_FLOAT : ENG_DT_NUM);
+    return variadic(g, n, eng_opset(g, n) < 12 ? ENG_DT_FLOAT : ENG_DT_NUM8);
 }
 
 engine_status eng_infer_Max(eng_graph *g, engine_node *n) {
-    return variadic(g, n, eng_opset(g, n) < 12 ? ENG_DT_FLOAT : ENG_DT_NUM);
+    return variadic(g, n, eng_opset(g, n) < 12 ? ENG_DT_FLOAT : ENG_DT_NUM8);
 }
 
 engine_status eng_infer_Sum(eng_graph *g, engine_node *n) {

@@ -41,8 +41,18 @@ engine_status eng_infer_BatchNormalization(eng_graph *g, engine_node *n) {
     if ((st = eng_attr_int(g, n, "training_mode", 0, &training))) return st;
     if ((st = eng_attr_int(g, n, "spatial", 1, &spatial))) return st;
     if (opset < 7 && (st = eng_attr_int(g, n, "is_test", 0, &is_test))) return st;
-    if (training)
-        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "training_mode=1 is not supported (inference only)");
+    if (training && opset < 14)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "training_mode is not defined in opset %d", opset);
+    if (training) {
+        /* batch statistics: Y normalised by the batch's mean and population
+         * variance; outputs 1 and 2 the running statistics updated with
+         * momentum */
+        p.size = 1;
+        if ((st = eng_attr_float(g, n, "momentum", 0.9f, &p.alpha))) return st;
+        if (n->n_outputs > 3)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "has %d outputs, at most 3 in opset %d",
+                                  n->n_outputs, opset);
+    }
     if (!is_test)
         return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
                               "is_test=0 (opset %d: training mode, batch statistics, its default) is not supported; "
@@ -56,14 +66,15 @@ engine_status eng_infer_BatchNormalization(eng_graph *g, engine_node *n) {
     if ((st = eng_same_as_input(g, n, 0))) return st;
     /* Outputs 1-4 (running/saved statistics) exist only in training. Old
      * exporters sometimes declare them unused: give them a shape, but
-     * refuse a graph that reads them. */
+     * refuse a graph that reads them, but for training_mode's running mean
+     * and variance. */
     for (int k = 1; k < n->n_outputs; ++k) {
         engine_value *o = n->outputs[k];
         if (!o) continue;
         if (k > 4)
             return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "has %d outputs, at most 5 allowed",
                                   n->n_outputs);
-        if (eng_graph_use_count(g, o) > 0)
+        if (!training && eng_graph_use_count(g, o) > 0)
             return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
                                   "output %d ('%s') holds training statistics, which are not computed", k, o->name);
         if ((st = eng_set_output(g, n, k, ENGINE_DTYPE_F32, 1, &c))) return st;

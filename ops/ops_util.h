@@ -13,6 +13,9 @@
 #define ENG_DT_FLOAT ENG_DT(ENGINE_DTYPE_F32)
 #define ENG_DT_INTS (ENG_DT(ENGINE_DTYPE_I64) | ENG_DT(ENGINE_DTYPE_I32))
 #define ENG_DT_NUM (ENG_DT_FLOAT | ENG_DT_INTS)
+/* with the 8-bit integers: the arithmetic ops that take them (Add, Sub,
+ * Mul, Div, Mod, Min, Max) */
+#define ENG_DT_NUM8 (ENG_DT_NUM | ENG_DT(ENGINE_DTYPE_U8) | ENG_DT(ENGINE_DTYPE_I8))
 #define ENG_DT_ANY                                                                                                  \
     (ENG_DT(ENGINE_DTYPE_F32) | ENG_DT(ENGINE_DTYPE_U8) | ENG_DT(ENGINE_DTYPE_I8) | ENG_DT(ENGINE_DTYPE_I32) |       \
      ENG_DT(ENGINE_DTYPE_I64) | ENG_DT(ENGINE_DTYPE_BOOL) | ENG_DT(ENGINE_DTYPE_F16) | ENG_DT(ENGINE_DTYPE_F64))

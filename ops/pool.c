@@ -5,7 +5,10 @@
 
 static engine_status check_x(eng_graph *g, const engine_node *n) {
     const engine_value *x = n->inputs[0];
-    engine_status st = eng_check_dtype(g, n, 0, "X", ENG_DT_FLOAT);
+    /* MaxPool takes uint8 and int8 too (opset 12) */
+    unsigned mask = ENG_DT_FLOAT;
+    if (n->op == ENGINE_OP_MaxPool && eng_opset(g, n) >= 12) mask |= ENG_DT(ENGINE_DTYPE_U8) | ENG_DT(ENGINE_DTYPE_I8);
+    engine_status st = eng_check_dtype(g, n, 0, "X", mask);
     if (st) return st;
     if (x->rank < 3 || x->rank > 2 + ENGINE_MAX_SPATIAL)
         return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
@@ -92,13 +95,10 @@ static engine_status pool_common(eng_graph *g, engine_node *n, int is_max) {
     }
     if ((st = eng_set_output(g, n, 0, x->dtype, x->rank, dims))) return st;
     if (n->n_outputs > 1 && n->outputs[1]) {
-        engine_value *idx = n->outputs[1];
+        /* MaxPool's Indices: the flat index of each maximum (int64) */
         if (!is_max || n->n_outputs > 2)
             return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "has %d outputs, expected %d", n->n_outputs,
                                   is_max ? 2 : 1);
-        /* The Indices output is not computed: allowed only when unused. */
-        if (eng_graph_use_count(g, idx) > 0)
-            return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "output 1 (Indices) is not supported");
         if ((st = eng_set_output(g, n, 1, ENGINE_DTYPE_I64, x->rank, dims))) return st;
     }
     engine_pool_params *out = eng_node_params(g, n, sizeof *out);

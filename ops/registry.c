@@ -38,10 +38,13 @@ static int op_since(engine_op op) {
     case ENGINE_OP_Where: case ENGINE_OP_ConstantOfShape: case ENGINE_OP_Sign: case ENGINE_OP_Erf:
     case ENGINE_OP_Shrink: case ENGINE_OP_MeanVarianceNormalization:
         return 9;
-    case ENGINE_OP_Resize: case ENGINE_OP_ThresholdedRelu: case ENGINE_OP_Mod: return 10;
+    case ENGINE_OP_Resize: case ENGINE_OP_ThresholdedRelu: case ENGINE_OP_Mod: case ENGINE_OP_QuantizeLinear:
+    case ENGINE_OP_DequantizeLinear:
+        return 10;
     case ENGINE_OP_Round: case ENGINE_OP_CumSum: return 11;
-    case ENGINE_OP_Celu: case ENGINE_OP_GreaterOrEqual: case ENGINE_OP_LessOrEqual: return 12;
+    case ENGINE_OP_Celu: case ENGINE_OP_GreaterOrEqual: case ENGINE_OP_LessOrEqual: case ENGINE_OP_Einsum: return 12;
     case ENGINE_OP_HardSwish: case ENGINE_OP_Trilu: return 14;
+    case ENGINE_OP_GridSample: return 16;
     case ENGINE_OP_Mish: return 18;
     case ENGINE_OP_Gelu: return 20;
     default: return 1;

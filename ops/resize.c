@@ -1,4 +1,4 @@
-/* ops/resize.c - shape inference for Resize and Upsample. */
+/* ops/resize.c - shape inference for Resize, Upsample and GridSample. */
 #include <math.h>
 #include <string.h>
 
@@ -58,7 +58,7 @@ static engine_status apply_scales(eng_graph *g, const engine_node *n, const floa
 static void init_params(engine_resize_params *p) {
     memset(p, 0, sizeof *p);
     p->cubic_coeff_a = -0.75f;
-    for (int d = 0; d < 8; ++d) p->scales[d] = 1.0f;
+    for (int d = 0; d < 8; ++d) p->scales[d] = p->roi_end[d] = 1.0f;
 }
 
 static engine_status check_x(eng_graph *g, const engine_node *n) {
@@ -101,9 +101,7 @@ engine_status eng_infer_Resize(eng_graph *g, engine_node *n) {
     else if (strcmp(s, "tf_half_pixel_for_nn") == 0 && opset < 13) /* Resize-11's, dropped in 13 */
         p.coord = ENGINE_COORD_TF_HALF_PIXEL_FOR_NN;
     else if (strcmp(s, "tf_crop_and_resize") == 0)
-        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
-                              "coordinate_transformation_mode 'tf_crop_and_resize' (opset %d) is not supported: "
-                              "roi and extrapolation_value are not implemented", opset);
+        p.coord = ENGINE_COORD_TF_CROP_AND_RESIZE;
     else
         return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
                               "coordinate_transformation_mode '%s' is not supported in opset %d", s, opset);
@@ -119,9 +117,7 @@ engine_status eng_infer_Resize(eng_graph *g, engine_node *n) {
     p.exclude_outside = v != 0;
     if ((st = eng_attr_float(g, n, "extrapolation_value", 0.0f, &p.extrapolation_value))) return st;
     if ((st = eng_attr_int(g, n, "antialias", 0, &v))) return st;
-    if (v)
-        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
-                              "antialias=1 (opset %d) is not supported: no backend has the widened filter", opset);
+    p.antialias = v != 0;
 
     /* opset 18: axes names the dimensions scales/sizes cover */
     int64_t axes[ENGINE_MAX_RANK];
@@ -149,8 +145,28 @@ engine_status eng_infer_Resize(eng_graph *g, engine_node *n) {
     else if (strcmp(policy, "stretch") != 0)
         return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "unknown keep_aspect_ratio_policy '%s'", policy);
 
-    /* scales (input 2) or sizes (input 3); empty tensors mean absent. roi
-     * (input 1) only matters for tf_crop_and_resize, refused above. */
+    /* roi (input 1) only matters for tf_crop_and_resize: starts then ends,
+     * one per axis, normalised; it does not change the output size (ONNX's
+     * reference and ONNX Runtime size the output from scales or sizes
+     * alone) */
+    if (p.coord == ENGINE_COORD_TF_CROP_AND_RESIZE) {
+        float roi[2 * ENGINE_MAX_RANK];
+        int n_roi = -1;
+        if (!eng_has_input(n, 1))
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "tf_crop_and_resize needs input 1 (roi)");
+        if ((st = eng_const_floats(g, n, 1, roi, 2 * ENGINE_MAX_RANK, &n_roi))) return st;
+        if (n_roi != 2 * n_axes)
+            return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "roi has %d values, expected %d (starts and ends of %d axes)",
+                                  n_roi, 2 * n_axes, n_axes);
+        for (int k = 0; k < n_axes; ++k) {
+            if (!isfinite(roi[k]) || !isfinite(roi[n_axes + k]))
+                return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "roi of axis %d is not finite", (int)axes[k]);
+            p.roi_start[axes[k]] = roi[k];
+            p.roi_end[axes[k]] = roi[n_axes + k];
+        }
+    }
+
+    /* scales (input 2) or sizes (input 3); empty tensors mean absent */
     int n_scales = -1, n_sizes = -1;
     int64_t sizes[ENGINE_MAX_RANK];
     if (eng_has_input(n, 2) && (st = eng_const_floats(g, n, 2, scales, ENGINE_MAX_RANK, &n_scales))) return st;
@@ -238,4 +254,63 @@ engine_status eng_infer_Upsample(eng_graph *g, engine_node *n) {
     int64_t dims[ENGINE_MAX_RANK];
     if ((st = apply_scales(g, n, scales, cnt, &p, dims))) return st;
     return finish(g, n, &p, dims);
+}
+
+/* GridSample (16: 4-D, bilinear/nearest/bicubic; 20: the modes renamed
+ * linear/nearest/cubic and N-D input, of which 2-D and 3-D sampling are
+ * supported, cubic in 2-D only). */
+engine_status eng_infer_GridSample(eng_graph *g, engine_node *n) {
+    engine_status st = eng_check_input_count(g, n, 2, 2);
+    if (st) return st;
+    const engine_value *x = n->inputs[0], *grid = n->inputs[1];
+    if ((st = eng_check_dtype(g, n, 0, "X", ENG_DT_FLOAT))) return st;
+    if ((st = eng_check_dtype(g, n, 1, "grid", ENG_DT_FLOAT))) return st;
+    const int opset = eng_opset(g, n);
+    engine_gridsample_params p;
+    memset(&p, 0, sizeof p);
+    const char *mode, *pad;
+    if ((st = eng_attr_string(g, n, "mode", opset >= 20 ? "linear" : "bilinear", &mode))) return st;
+    if ((st = eng_attr_string(g, n, "padding_mode", "zeros", &pad))) return st;
+    int64_t ac;
+    if ((st = eng_attr_int(g, n, "align_corners", 0, &ac))) return st;
+    static const char *const modes16[] = {"nearest", "bilinear", "bicubic"}, *const modes20[] = {"nearest", "linear",
+                                                                                                 "cubic"};
+    const char *const *names = opset >= 20 ? modes20 : modes16;
+    int m = -1;
+    for (int k = 0; k < 3; ++k)
+        if (strcmp(mode, names[k]) == 0) m = k;
+    if (m < 0)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "mode '%s' is not one of %s, %s, %s at opset %d",
+                              mode, names[0], names[1], names[2], opset);
+    p.mode = m == 0 ? ENGINE_RESIZE_NEAREST : m == 1 ? ENGINE_RESIZE_LINEAR : ENGINE_RESIZE_CUBIC;
+    if (strcmp(pad, "zeros") == 0) p.padding = 0;
+    else if (strcmp(pad, "border") == 0) p.padding = 1;
+    else if (strcmp(pad, "reflection") == 0) p.padding = 2;
+    else
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL,
+                              "padding_mode '%s' is not one of zeros, border, reflection", pad);
+    p.align_corners = ac != 0;
+    const int r = x->rank - 2;
+    if (x->rank < 3 || (opset < 20 && x->rank != 4))
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "X has rank %d; expected %s", x->rank,
+                              opset < 20 ? "4 (N, C, H, W) at opset 16" : "at least 3 (N, C, D1, ...)");
+    if (r != 2 && r != 3)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                              "sampling over %d spatial dims is not supported (2 and 3 are)", r);
+    if (r == 3 && p.mode == ENGINE_RESIZE_CUBIC)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "cubic mode over 3 spatial dims is not supported");
+    char b1[ENG_SHAPE_BUF];
+    if (grid->rank != x->rank || grid->dims[0] != x->dims[0] || grid->dims[grid->rank - 1] != r)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_SHAPE, "grid has shape %s; expected [%lld, ..%d dims.., %d]",
+                              eng_shape_str(grid->rank, grid->dims, b1), (long long)x->dims[0], r, r);
+    p.spatial = r;
+    int64_t dims[ENGINE_MAX_RANK];
+    dims[0] = x->dims[0];
+    dims[1] = x->dims[1];
+    for (int d = 0; d < r; ++d) dims[2 + d] = grid->dims[1 + d];
+    if ((st = eng_set_output(g, n, 0, x->dtype, x->rank, dims))) return st;
+    engine_gridsample_params *pp = eng_node_params(g, n, sizeof *pp);
+    if (!pp) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory");
+    *pp = p;
+    return ENGINE_OK;
 }

@@ -543,10 +543,23 @@ engine_status eng_infer_Dropout(eng_graph *g, engine_node *n) {
     double training = 0.0;
     int present = 0;
     if (eng_has_input(n, 2) && (st = eng_const_scalar(g, n, 2, &training, &present))) return st;
-    if (present && training != 0.0)
-        return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED, "training_mode=true is not supported (inference only)");
     if (n->n_outputs > 2) return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "has %d outputs, at most 2", n->n_outputs);
     const engine_value *x = n->inputs[0];
+    if (present && training != 0.0) {
+        /* training_mode (12+): random drops, float32 data */
+        if ((st = eng_check_dtype(g, n, 0, "data", ENG_DT_FLOAT))) return st;
+        double ratio = 0.5;
+        int have_ratio = 0;
+        if (eng_has_input(n, 1) && (st = eng_const_scalar(g, n, 1, &ratio, &have_ratio))) return st;
+        if (!(ratio >= 0.0 && ratio < 1.0))
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "ratio %g must be in [0, 1)", ratio);
+        engine_dropout_params *p = eng_node_params(g, n, sizeof *p);
+        if (!p) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
+        memset(p, 0, sizeof *p);
+        p->ratio = (float)ratio;
+        p->has_seed = engine_node_attr(n, "seed") != NULL;
+        if ((st = eng_attr_int(g, n, "seed", 0, &p->seed))) return st;
+    }
     if ((st = eng_same_as_input(g, n, 0))) return st;
     /* Before opset 10 the mask has the data's type; the backends write a
      * bool mask only, so an older mask must go unread. */

@@ -44,6 +44,7 @@ NP2ONNX = {
     np.dtype(np.int32): TensorProto.INT32,
     np.dtype(np.bool_): TensorProto.BOOL,
     np.dtype(np.uint8): TensorProto.UINT8,
+    np.dtype(np.int8): TensorProto.INT8,
 }
 
 CASES = []  # (name, model, inputs[list of arrays], outputs[list of arrays], tol)
@@ -269,22 +270,60 @@ def nearest_index(xf, mode):
     raise ValueError(mode)
 
 
-def resize_np(x, out_shape, scales, mode, coord, nearest="round_prefer_floor", a=-0.75, exclude_outside=0):
-    """Separable Resize from the ONNX spec, float64. scales: per dim (output/input)."""
+def resize_np(x, out_shape, scales, mode, coord, nearest="round_prefer_floor", a=-0.75, exclude_outside=0,
+              antialias=0, roi=None, extrapolation=0.0):
+    """Separable Resize from the ONNX spec, float64. scales: per dim (output/input); roi: per dim
+    (start, end) for tf_crop_and_resize, whose positions outside the input are `extrapolation`."""
     y = d64(x)
+    outside = np.zeros(tuple(out_shape), bool)
     for ax in range(x.ndim):
         n_in, n_out = y.shape[ax], out_shape[ax]
-        if n_in == n_out and scales[ax] == 1.0:
+        if n_in == n_out and scales[ax] == 1.0 and coord != "tf_crop_and_resize":
             continue
         xo = np.arange(n_out, dtype=np.float64)
-        xf = resize_coord(xo, np.float64(scales[ax]), n_in, n_out, coord)
+        if coord == "tf_crop_and_resize":
+            r0, r1 = roi[ax]
+            xf = (r0 * (n_in - 1) + xo * (r1 - r0) * (n_in - 1) / (n_out - 1) if n_out > 1
+                  else 0.5 * (r0 + r1) * (n_in - 1) + 0 * xo)
+            bad = (xf < 0) | (xf > n_in - 1)
+            shape = [1] * x.ndim
+            shape[ax] = n_out
+            outside |= bad.reshape(shape)
+            xf = np.clip(xf, 0, n_in - 1)
+        else:
+            xf = resize_coord(xo, np.float64(scales[ax]), n_in, n_out, coord)
         W = np.zeros((n_out, n_in))
-        if mode == "nearest":
+        if antialias and mode in ("linear", "cubic") and scales[ax] < 1.0:
+            # the filter stretched by 1/scale over every input position, edge-clamped
+            # (or dropped with exclude_outside), normalised to sum 1
+            s = np.float64(scales[ax])
+            for r in range(n_out):
+                span = int(np.ceil((2.0 if mode == "cubic" else 1.0) / s)) + 2
+                ws = []
+                for j in range(int(np.floor(xf[r])) - span, int(np.floor(xf[r])) + span + 1):
+                    t = abs(j - xf[r]) * s
+                    if mode == "linear":
+                        wt = max(0.0, 1.0 - t)
+                    elif t <= 1:
+                        wt = ((a + 2) * t - (a + 3)) * t * t + 1
+                    elif t < 2:
+                        wt = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+                    else:
+                        wt = 0.0
+                    if exclude_outside and not (0 <= j < n_in):
+                        wt = 0.0
+                    ws.append((min(max(j, 0), n_in - 1), wt))
+                tot = sum(v for _, v in ws)
+                for j, v in ws:
+                    W[r, j] += v / tot
+        elif mode == "nearest":
             idx = np.clip(nearest_index(xf, nearest), 0, n_in - 1).astype(int)
             # the index must not depend on float32 vs float64 arithmetic
-            xf32 = resize_coord(xo.astype(np.float32), np.float32(scales[ax]), n_in, n_out, coord).astype(np.float32)
-            idx32 = np.clip(nearest_index(xf32, nearest), 0, n_in - 1).astype(int)
-            assert np.array_equal(idx, idx32), ("fragile nearest", xf, xf32)
+            if coord != "tf_crop_and_resize":
+                xf32 = resize_coord(xo.astype(np.float32), np.float32(scales[ax]), n_in, n_out,
+                                    coord).astype(np.float32)
+                idx32 = np.clip(nearest_index(xf32, nearest), 0, n_in - 1).astype(int)
+                assert np.array_equal(idx, idx32), ("fragile nearest", xf, xf32)
             W[np.arange(n_out), idx] = 1.0
         elif mode == "linear":
             x0 = np.floor(xf)
@@ -311,7 +350,7 @@ def resize_np(x, out_shape, scales, mode, coord, nearest="round_prefer_floor", a
                 for j, v in ws:
                     W[r, j] += v / tot
         y = np.moveaxis(np.tensordot(W, np.moveaxis(y, ax, 0), axes=(1, 0)), 0, ax)
-    return y
+    return np.where(outside, extrapolation, y)
 
 
 # ------------------------------------------------------------------- cases
@@ -1100,6 +1139,32 @@ def gen_pool():
     case("avgpool_asym_pads_cip", "avg", (1, 2, 5, 6), [3, 2], pads=[1, 0, 0, 1], cip=1)
     case("avgpool1d_cip", "avg", (2, 3, 9), [3], s=[2], pads=[1, 1], cip=1)
 
+    # MaxPool's Indices (opset 8+): the flat index of the first maximum in the whole input;
+    # torch's return_indices gives it within the plane, row major
+    for name, xs, k, s, pads, order in (("maxpool_indices", (2, 3, 7, 8), [3, 3], [2, 2], [1, 1, 1, 1], 0),
+                                        ("maxpool_indices_colmajor", (1, 2, 5, 6), [2, 3], [1, 2], None, 1),
+                                        ("maxpool_indices_1d", (2, 2, 9), [3], [2], [1, 1], 0),
+                                        ("maxpool_indices_3d", (1, 2, 4, 5, 4), [2, 2, 2], [2, 1, 2], None, 0)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        sp = len(xs) - 2
+        p = pads or [0] * (2 * sp)
+        attrs = {"kernel_shape": k, "strides": s}
+        if pads:
+            attrs["pads"] = pads
+        if order:
+            attrs["storage_order"] = 1
+        fn = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[sp]
+        yt, it = fn(t64(x), k, s, p[:sp], return_indices=True)
+        it = it.numpy().astype(np.int64)
+        plane = int(np.prod(xs[2:]))
+        if order:  # column major over the spatial dims (2-D here): h + w * H
+            H, W = xs[2], xs[3]
+            it = (it // W) + (it % W) * H
+        nc = np.arange(xs[0] * xs[1], dtype=np.int64).reshape(xs[0], xs[1], *([1] * sp)) * plane
+        make_case(name, [helper.make_node("MaxPool", ["X"], ["Y", "I"], **attrs)], [("X", x)],
+                  [("Y", f32(yt.numpy())), ("I", it + nc)], opset=12)
+
     for name, op, xs, fn in (("globalavgpool", "GlobalAveragePool", (2, 3, 4, 5), np.mean),
                              ("globalmaxpool", "GlobalMaxPool", (2, 3, 4, 5), np.max),
                              ("globalavgpool_1d", "GlobalAveragePool", (2, 3, 7), np.mean),
@@ -1252,7 +1317,7 @@ def gen_reduce():
 
 def gen_resize():
     def case(name, xs, opset, mode, coord=None, nearest=None, scales=None, sizes=None, a=None, excl=None,
-             torch_ref=None):
+             torch_ref=None, antialias=0, roi=None, extrap=None):
         rng = rng_for(name)
         x = normal(rng, xs)
         attrs = {"mode": mode}
@@ -1264,6 +1329,10 @@ def gen_resize():
             attrs["cubic_coeff_a"] = a
         if excl:
             attrs["exclude_outside"] = excl
+        if antialias:
+            attrs["antialias"] = 1
+        if extrap is not None:
+            attrs["extrapolation_value"] = extrap
         inits = {}
         if scales is not None:
             sc = [float(np.float32(v)) for v in scales]
@@ -1284,17 +1353,25 @@ def gen_resize():
                 ins = ["X", "roi", "scales", "sizes"]
             else:
                 ins = ["X", "", "", "sizes"]
+        if roi is not None:  # tf_crop_and_resize: roi as input 1 (starts, then ends)
+            inits["roi"] = np.array([r[0] for r in roi] + [r[1] for r in roi], np.float32)
+            ins[1] = "roi"
         ref = resize_np(x, out_shape, sc, mode, coord or "half_pixel", nearest or "round_prefer_floor",
-                        -0.75 if a is None else a, excl or 0)
+                        -0.75 if a is None else a, excl or 0, antialias,
+                        None if roi is None else [(float(np.float32(r0)), float(np.float32(r1))) for r0, r1 in roi],
+                        0.0 if extrap is None else extrap)
         if torch_ref is not None:
             tmode, ac = torch_ref
             kw = {"size": out_shape[2:]} if sizes is not None or ac else {"scale_factor": scales[2:]}
             if tmode != "nearest":
                 kw["align_corners"] = ac
+            if antialias:
+                kw["antialias"] = True
             tr = F.interpolate(t64(x), mode=tmode, **kw).numpy()
             same_close(ref, tr, name)
+        # Debian's onnx (1.12) knows Resize up to opset 13: its checker refuses antialias
         make_case(name, [helper.make_node("Resize", ins, ["Y"], **attrs)], [("X", x)], [("Y", f32(ref))],
-                  inits=inits, opset=opset)
+                  inits=inits, opset=opset, check=opset < 18)
 
     X4 = (1, 2, 4, 4)
     case("resize13_nearest_asym_floor_x2", X4, 13, "nearest", "asymmetric", "floor", scales=[1, 1, 2, 2],
@@ -1374,6 +1451,24 @@ def gen_resize():
     case("resize13_cubic_asymmetric", (1, 1, 4, 4), 13, "cubic", "asymmetric", scales=[1, 1, 2, 2], a=-0.75)
     case("resize13_cubic_pytorch_half_pixel_sizes", (1, 2, 4, 4), 13, "cubic", "pytorch_half_pixel",
          sizes=[1, 2, 6, 7], a=-0.75, torch_ref=("bicubic", False))
+    # antialias (18): torch's antialiased interpolation keeps only the taps inside the input
+    # (exclude_outside=1) and uses a = -0.5 for bicubic; edge-clamped taps (exclude_outside=0)
+    # against the numpy form of the spec only
+    case("resize18_linear_antialias_down", (1, 2, 13, 17), 18, "linear", "half_pixel", sizes=[1, 2, 5, 4],
+         excl=1, antialias=1, torch_ref=("bilinear", False))
+    case("resize18_cubic_antialias_down", (1, 2, 12, 15), 18, "cubic", "half_pixel", sizes=[1, 2, 5, 6],
+         a=-0.5, excl=1, antialias=1, torch_ref=("bicubic", False))
+    case("resize18_linear_antialias_clamped", (1, 1, 9, 11), 18, "linear", "half_pixel", scales=[1, 1, 0.4, 0.3],
+         antialias=1)
+    case("resize18_cubic_antialias_clamped_up_w", (1, 1, 9, 5), 18, "cubic", "asymmetric", scales=[1, 1, 0.5, 1.6],
+         antialias=1)  # the filter widens only where the dim shrinks
+    # tf_crop_and_resize: roi per axis, positions outside the input take extrapolation_value
+    case("resize13_tf_crop_and_resize_linear", (1, 2, 6, 7), 13, "linear", "tf_crop_and_resize",
+         sizes=[1, 2, 4, 5], roi=[(0, 1), (0, 1), (0.2, 0.7), (0.1, 0.9)])
+    case("resize13_tf_crop_and_resize_extrapolate", (1, 1, 5, 6), 13, "linear", "tf_crop_and_resize",
+         sizes=[1, 1, 4, 4], roi=[(0, 1), (0, 1), (-0.3, 0.8), (0.4, 1.5)], extrap=-2.5)
+    case("resize13_tf_crop_and_resize_nearest_len1", (1, 1, 5, 6), 13, "nearest", "tf_crop_and_resize",
+         sizes=[1, 1, 1, 3], roi=[(0, 1), (0, 1), (0.25, 0.75), (0, 1)])
 
     # Upsample (opset 9: scales input; opset 7: scales attribute); asymmetric coordinates
     for name, opset, mode, xs, scales in (("upsample9_nearest", 9, "nearest", (1, 2, 3, 4), [1, 1, 2, 3]),
@@ -2238,6 +2333,478 @@ def gen_onehot_size():
               [("x", x)], [("y", f32(d64(x) * 24.0))], opset=13)
 
 
+def gen_int_arith():
+    """8-bit integer arithmetic (Add, Sub, Mul, Div, Mod, Min, Max wrap like numpy's uint8/int8)
+    and Pow with an integer base (opset 12+: the result has the base's type)."""
+    for dt in (np.uint8, np.int8):
+        tn = np.dtype(dt).name
+        for op, fn in (("Add", np.add), ("Sub", np.subtract), ("Mul", np.multiply)):
+            name = f"{op.lower()}_{tn}_bcast"
+            rng = rng_for(name)
+            info = np.iinfo(dt)
+            a = rng.integers(info.min, info.max + 1, (2, 3, 4)).astype(dt)
+            b = rng.integers(info.min, info.max + 1, (3, 1)).astype(dt)
+            make_case(name, [helper.make_node(op, ["A", "B"], ["Y"])], [("A", a), ("B", b)], [("Y", fn(a, b))],
+                      opset=14)
+        name = f"div_{tn}"
+        rng = rng_for(name)
+        a = rng.integers(-100 if dt == np.int8 else 0, 120, (3, 5)).astype(dt)
+        b = rng.integers(1, 9, (3, 5)).astype(dt) * (np.where(rng.random((3, 5)) < 0.5, -1, 1).astype(dt)
+                                                    if dt == np.int8 else 1)
+        q = np.trunc(a.astype(np.float64) / b.astype(np.float64)).astype(dt)  # C's truncation toward zero
+        make_case(name, [helper.make_node("Div", ["A", "B"], ["Y"])], [("A", a), ("B", b)], [("Y", q)], opset=14)
+        for fm in (0, 1):
+            name = f"mod_{tn}_fmod{fm}"
+            r = np.fmod(a, b) if fm else np.mod(a, b)
+            make_case(name, [helper.make_node("Mod", ["A", "B"], ["Y"], fmod=fm)], [("A", a), ("B", b)],
+                      [("Y", r.astype(dt))], opset=13)
+        for op, fn in (("Min", np.minimum), ("Max", np.maximum)):
+            name = f"{op.lower()}_{tn}_3inputs"
+            rng = rng_for(name)
+            info = np.iinfo(dt)
+            xs = [rng.integers(info.min, info.max + 1, s).astype(dt) for s in ((2, 4), (4,), (2, 1))]
+            make_case(name, [helper.make_node(op, ["X0", "X1", "X2"], ["Y"])],
+                      [(f"X{k}", x) for k, x in enumerate(xs)], [("Y", fn(fn(xs[0], xs[1]), xs[2]))], opset=13)
+    name = "maxpool_uint8"
+    rng = rng_for(name)
+    x = rng.integers(0, 256, (1, 2, 5, 6)).astype(np.uint8)
+    y = F.max_pool2d(torch.from_numpy(x.astype(np.float64)), 2, 2).numpy().astype(np.uint8)
+    make_case(name, [helper.make_node("MaxPool", ["X"], ["Y"], kernel_shape=[2, 2], strides=[2, 2])], [("X", x)],
+              [("Y", y)], opset=12)
+    for bt, et in ((np.int32, np.int32), (np.int64, np.int64), (np.int32, np.float32), (np.int64, np.float32)):
+        name = f"pow_{np.dtype(bt).name}_{np.dtype(et).name}"
+        rng = rng_for(name)
+        a = rng.integers(-6, 7, (3, 4)).astype(bt)
+        # float exponents in quarters: exact in fp16 storage too (opencl's fp16 run)
+        e = (rng.integers(0, 6, (4,)) if et != np.float32 else rng.integers(0, 12, (4,)) / 4.0).astype(et)
+        ref = (np.power(a, e) if et != np.float32 else np.trunc(np.power(a.astype(np.float64), e))).astype(bt)
+        ref = np.where(np.isnan(np.power(a.astype(np.float64), e.astype(np.float64))), 0, ref).astype(bt)
+        make_case(name, [helper.make_node("Pow", ["A", "E"], ["Y"])], [("A", a), ("E", e)], [("Y", ref)], opset=15)
+    # ReduceMax/ReduceMin of bool (opset 20: any / all)
+    for name, op, fn in (("reducemax_bool", "ReduceMax", np.any), ("reducemin_bool", "ReduceMin", np.all)):
+        rng = rng_for(name)
+        x = rng.random((3, 4, 5)) < (0.15 if op == "ReduceMax" else 0.85)
+        make_case(name, [helper.make_node(op, ["X", "A"], ["Y"], keepdims=1)], [("X", x)],
+                  [("Y", fn(x, axis=(1,), keepdims=True))], inits={"A": np.array([1], np.int64)}, opset=20,
+                  check=False)
+
+
+def gen_training_forms():
+    """BatchNormalization with training_mode (14+): batch statistics, running mean and variance
+    updated with momentum (population variance, as ONNX defines it)."""
+    for name, xs, mom, outs in (("batchnorm_training_mode", (3, 4, 5, 6), 0.8, 3),
+                                ("batchnorm_training_mode_rank2_default_momentum", (7, 5), None, 3)):
+        rng = rng_for(name)
+        x = normal(rng, xs, 2.0) + 0.5
+        C = xs[1]
+        sc, b = normal(rng, (C,)), normal(rng, (C,))
+        rm, rv = normal(rng, (C,)), uniform(rng, (C,), 0.5, 2.0)
+        axes = tuple(a for a in range(len(xs)) if a != 1)
+        bm, bv = d64(x).mean(axis=axes), d64(x).var(axis=axes)
+        shp = [1, C] + [1] * (len(xs) - 2)
+        y = (d64(x) - bm.reshape(shp)) / np.sqrt(bv.reshape(shp) + 1e-5) * d64(sc).reshape(shp) + d64(b).reshape(shp)
+        yt = F.batch_norm(t64(x), None, None, t64(sc), t64(b), training=True, eps=1e-5).numpy()
+        same_close(y, yt, name)
+        m = 0.9 if mom is None else mom
+        attrs = {"training_mode": 1}
+        if mom is not None:
+            attrs["momentum"] = mom
+        outputs = [("Y", f32(y)), ("RM", f32(d64(rm) * m + bm * (1 - m))), ("RV", f32(d64(rv) * m + bv * (1 - m)))]
+        make_case(name, [helper.make_node("BatchNormalization", ["X", "S", "B", "M", "V"],
+                                          [o[0] for o in outputs[:outs]], **attrs)],
+                  [("X", x)], outputs[:outs], inits={"S": sc, "B": b, "M": rm, "V": rv}, opset=15)
+    # Dropout with training_mode true and a seed: numpy's draws (np.random.seed(seed), then
+    # uniform [0, 1) per element, dropped below ratio), as ONNX's reference draws them
+    for name, xs, ratio, seed in (("dropout_training_seed_ratio03", (2, 3, 40), 0.3, 7),
+                                  ("dropout_training_seed_ratio0", (4, 5), 0.0, 3)):
+        rng = rng_for(name)
+        x = normal(rng, xs)
+        np.random.seed(seed)
+        keep = np.random.uniform(0, 1.0, xs) >= np.float32(ratio)
+        y = x * keep * (np.float32(1) / (np.float32(1) - np.float32(ratio)))
+        make_case(name, [helper.make_node("Dropout", ["X", "R", "T"], ["Y", "M"], seed=seed)], [("X", x)],
+                  [("Y", y.astype(np.float32)), ("M", keep)],
+                  inits={"R": np.array(ratio, np.float32), "T": np.array(True)}, opset=13)
+
+
+def gen_transformer_forms():
+    """What transformer-style exports write out: a linear layer on tokens (MatMul + Add(bias),
+    fused into a Gemm by the passes), the exact GELU as Div/Erf/Add/Mul/Mul (one Gelu after
+    the passes), and a LayerNormalization large enough to run threaded on the cpu backend."""
+    name = "linear_tokens_gelu"
+    rng = rng_for(name)
+    x = normal(rng, (2, 9, 24))
+    w, b = normal(rng, (24, 40), 0.3), normal(rng, (40,))
+    t = torch.from_numpy(d64(x)) @ torch.from_numpy(d64(w)) + torch.from_numpy(d64(b))
+    y = F.gelu(t).numpy()
+    c = {"W": w, "B": b, "S2": np.array(1.4142135381698608, np.float32), "ONE": np.array(1.0, np.float32),
+         "HALF": np.array(0.5, np.float32)}
+    nodes = [helper.make_node("MatMul", ["X", "W"], ["t"]), helper.make_node("Add", ["t", "B"], ["u"]),
+             helper.make_node("Div", ["u", "S2"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
+             helper.make_node("Add", ["e", "ONE"], ["a"]), helper.make_node("Mul", ["u", "a"], ["m"]),
+             helper.make_node("Mul", ["m", "HALF"], ["Y"])]
+    make_case(name, nodes, [("X", x)], [("Y", f32(y))], inits=c, opset=13)
+    name = "layernorm_threaded"
+    rng = rng_for(name)
+    x = normal(rng, (2, 30, 40, 96))
+    sc, bi = normal(rng, (96,)), normal(rng, (96,))
+    y = F.layer_norm(t64(x), (96,), t64(sc), t64(bi), eps=1e-6).numpy()
+    make_case(name, [helper.make_node("LayerNormalization", ["X", "S", "B"], ["Y"], axis=-1, epsilon=1e-6)],
+              [("X", x)], [("Y", f32(y))], inits={"S": sc, "B": bi}, opset=17)
+    # products on the cpu backend's packed GEMM: both operands at run time (attention, batch
+    # dims broadcast; batches spread over threads, or one large batch threaded inside), a
+    # constant weight over many rows, Gemm with a row-vector C and a full C
+    for name, xa, xb in (("matmul_dyn_attention", (2, 3, 37, 16), (2, 3, 16, 41)),
+                         ("matmul_dyn_bcast_one_batch", (1, 70, 33), (33, 50)),
+                         ("matmul_dyn_bcast_b", (3, 2, 19, 8), (2, 8, 23))):
+        rng = rng_for(name)
+        a, b = normal(rng, xa), normal(rng, xb)
+        make_case(name, [helper.make_node("MatMul", ["A", "B"], ["Y"])], [("A", a), ("B", b)],
+                  [("Y", f32(np.matmul(d64(a), d64(b))))], opset=13)
+    name = "matmul_const_many_rows"
+    rng = rng_for(name)
+    a, w = normal(rng, (2, 50, 24)), normal(rng, (24, 40))
+    make_case(name, [helper.make_node("MatMul", ["A", "W"], ["Y"])], [("A", a)],
+              [("Y", f32(np.matmul(d64(a), d64(w))))], inits={"W": w}, opset=13)
+    # attention scores: rows of 197 (not a vector multiple), threaded, a masked (-inf) band
+    name = "softmax_attention_rows"
+    rng = rng_for(name)
+    x = normal(rng, (1, 4, 37, 197), 3.0)
+    x[..., 150:160] = -np.inf
+    e = np.exp(d64(x) - d64(x).max(axis=-1, keepdims=True))
+    make_case(name, [helper.make_node("Softmax", ["X"], ["Y"], axis=-1)], [("X", x)],
+              [("Y", f32(e / e.sum(axis=-1, keepdims=True)))], opset=13)
+    for name, cs in (("gemm_many_rows_c_row", (1, 30)), ("gemm_many_rows_c_full", (45, 30))):
+        rng = rng_for(name)
+        a, w, cc = normal(rng, (45, 20)), normal(rng, (30, 20)), normal(rng, cs)
+        make_case(name, [helper.make_node("Gemm", ["A", "W", "C"], ["Y"], transB=1)], [("A", a)],
+                  [("Y", f32(d64(a) @ d64(w).T + d64(cc)))], inits={"W": w, "C": cc}, opset=13)
+
+
+def half_exact(a):
+    """float32 values that float16 holds exactly."""
+    return np.asarray(a, np.float32).astype(np.float16).astype(np.float32)
+
+
+def gen_ops25():
+    """Einsum (numpy's einsum and torch.einsum, in float64, must agree),
+    GridSample (torch's grid_sample in float64), QuantizeLinear and
+    DequantizeLinear (numpy from the ONNX text: x / scale in float32, rounded
+    half to even, plus the zero point, saturated; (x - zp) * scale)."""
+    # ---- Einsum ----
+    einsum_cases = [
+        ("einsum_batch_matmul", "bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+        ("einsum_attention_scores", "bhqd,bhkd->bhqk", [(2, 3, 5, 8), (2, 3, 6, 8)]),
+        ("einsum_ellipsis_broadcast_matmul", "...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 6)]),
+        ("einsum_matvec", "ij,j->i", [(5, 7), (7,)]),
+        ("einsum_b_transposed", "ij,kj->ik", [(4, 6), (5, 6)]),
+        ("einsum_output_swapped", "ij,jk->ki", [(3, 4), (4, 5)]),
+        ("einsum_implicit_matmul", "ij,jk", [(3, 4), (4, 5)]),
+        ("einsum_implicit_inner", "i,i", [(6,), (6,)]),
+        ("einsum_implicit_uppercase_order", "bA,Ac", [(3, 4), (4, 2)]),
+        ("einsum_transpose", "ij->ji", [(3, 5)]),
+        ("einsum_diagonal", "ii->i", [(4, 4)]),
+        ("einsum_trace_implicit", "ii", [(5, 5)]),
+        ("einsum_batch_diagonal", "...ii->...i", [(2, 3, 4, 4)]),
+        ("einsum_sum_all", "ijk->", [(2, 3, 4)]),
+        ("einsum_sum_one_axis", "ijk->ik", [(2, 3, 4)]),
+        ("einsum_outer", "i,j->ij", [(3,), (4,)]),
+        ("einsum_three_chain", "bij,bjk,bkl->bil", [(2, 3, 4), (2, 4, 2), (2, 2, 5)]),
+        ("einsum_bilinear", "bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]),
+        ("einsum_spaces_and_sum_in_both", " bij , bkj -> bk ", [(2, 3, 4), (2, 5, 4)]),
+        ("einsum_permuted_batch", "ibj,jbk->bik", [(3, 2, 4), (4, 2, 5)]),
+        # big enough for opencl's CLBlast path (M*N*K >= 32768): B transposed,
+        # A transposed, and the output column-first (operands swapped)
+        ("einsum_large_attention", "bhqd,bhkd->bhqk", [(1, 2, 40, 24), (1, 2, 48, 24)]),
+        ("einsum_large_a_transposed", "bji,bjk->bik", [(2, 40, 36), (2, 40, 30)]),
+        ("einsum_large_output_swapped", "ij,jk->ki", [(40, 32), (32, 36)]),
+    ]
+    for name, eq, shapes in einsum_cases:
+        rng = rng_for(name)
+        xs = [f32(normal(rng, sh)) for sh in shapes]
+        ref = np.einsum(eq.replace(" ", ""), *[d64(x) for x in xs])
+        same_close(ref, torch.einsum(eq.replace(" ", ""), *[t64(x) for x in xs]).numpy(), name)
+        names = [f"x{k}" for k in range(len(xs))]
+        # onnx 1.12's inference refuses an ellipsis that broadcasts (numpy allows it)
+        make_case(name, [helper.make_node("Einsum", names, ["y"], equation=eq)],
+                  list(zip(names, xs)), [("y", f32(ref))], opset=12, infer="broadcast" not in name)
+    rng = rng_for("einsum_int64")
+    a = rng.integers(-9, 9, (3, 4)).astype(np.int64)
+    b = rng.integers(-9, 9, (4, 2)).astype(np.int64)
+    make_case("einsum_int64_matmul", [helper.make_node("Einsum", ["a", "b"], ["y"], equation="ij,jk->ik")],
+              [("a", a), ("b", b)], [("y", np.einsum("ij,jk->ik", a, b))], opset=12)
+    # a constant operand (a weight): folded with the other when both are
+    rng = rng_for("einsum_const_weight")
+    x = f32(normal(rng, (2, 5, 6)))
+    w = f32(normal(rng, (6, 3)))
+    make_case("einsum_const_weight", [helper.make_node("Einsum", ["x", "w"], ["y"], equation="btc,cd->btd")],
+              [("x", x)], [("y", f32(np.einsum("btc,cd->btd", d64(x), d64(w))))], inits={"w": w}, opset=12)
+
+    # ---- GridSample ----
+    def grid_case(name, mode, pad, ac, xshape, gshape, opset=16, grid=None, tmode=None):
+        rng = rng_for(name)
+        x = f32(normal(rng, xshape))
+        # grid values half holds exactly: fp16 storage samples the same points
+        g = half_exact(uniform(rng, gshape, -1.25, 1.25)) if grid is None else grid
+        y = F.grid_sample(t64(x), t64(g), mode=tmode or mode, padding_mode=pad, align_corners=bool(ac)).numpy()
+        make_case(name, [helper.make_node("GridSample", ["x", "g"], ["y"], mode=mode, padding_mode=pad,
+                                          align_corners=ac)],
+                  [("x", x), ("g", g)], [("y", f32(y))], opset=opset, check=opset < 20)
+
+    for mode in ("bilinear", "nearest", "bicubic"):
+        for pad in ("zeros", "border", "reflection"):
+            for ac in (0, 1):
+                grid_case(f"gridsample_{mode}_{pad}_ac{ac}", mode, pad, ac, (2, 3, 5, 6), (2, 4, 7, 2))
+    # nearest on exact ties (x = k + 0.5): torch rounds half to even
+    tie = np.array([-0.5, 0.0, 0.5, -1.0, 1.0, 0.25, -0.75, 0.75], np.float32)
+    gt = np.stack(np.meshgrid(tie, tie[::-1]), axis=-1)[None].astype(np.float32)
+    for ac in (0, 1):
+        grid_case(f"gridsample_nearest_ties_ac{ac}", "nearest", "zeros", ac, (1, 2, 4, 4), gt.shape, grid=gt)
+    # opset 20: the new mode names, and 3-D (volumetric) sampling
+    grid_case("gridsample_opset20_cubic_border", "cubic", "border", 0, (1, 2, 4, 5), (1, 3, 6, 2), opset=20,
+              tmode="bicubic")
+    for mode, tmode in (("linear", "bilinear"), ("nearest", "nearest")):
+        for pad, ac in (("zeros", 0), ("border", 1), ("reflection", 0), ("reflection", 1)):
+            grid_case(f"gridsample_opset20_3d_{mode}_{pad}_ac{ac}", mode, pad, ac, (2, 2, 3, 4, 5), (2, 2, 3, 4, 3),
+                      opset=20, tmode=tmode)
+
+    # ---- QuantizeLinear / DequantizeLinear ----
+    def spread(x, scale, zp, axis, block, zdt):
+        """scale and zero point (zdt) broadcastable against x: per tensor, per axis or per block."""
+        sc = np.asarray(scale, np.float32)
+        z = np.zeros(sc.shape, zdt) if zp is None else np.asarray(zp).astype(zdt)
+        if block:
+            cut = tuple(slice(0, n) for n in x.shape)
+            return np.repeat(sc, block, axis=axis)[cut], np.repeat(z, block, axis=axis)[cut]
+        if sc.ndim == 1 and sc.size > 1:
+            shape = [1] * x.ndim
+            shape[axis] = sc.size
+            return sc.reshape(shape), z.reshape(shape)
+        return sc, z
+
+    def q_ref(x, scale, zp, axis, block, dt):
+        info = np.iinfo(dt)
+        sc, z = spread(x, scale, zp, axis, block, np.int64)
+        if x.dtype == np.int32:
+            q = x.astype(np.float64) / sc.astype(np.float64)
+        else:
+            q = (x / sc).astype(np.float32)
+        return np.clip(np.rint(q).astype(np.int64) + z, info.min, info.max).astype(dt)
+
+    def dq_ref(x, scale, zp, axis, block):
+        sc, z = spread(x, scale, zp, axis, block, np.float32)
+        return ((x.astype(np.float32) - z) * sc).astype(np.float32)
+
+    # (name, opset, x shape, scale shape, zp dtype or None, axis attr, block_size, output dtype, extra attrs)
+    q_cases = [
+        ("quantizelinear_opset10_per_tensor_uint8", 10, (3, 8), (), np.uint8, None, 0, np.uint8, {}),
+        ("quantizelinear_per_axis_int8", 13, (2, 3, 4), (3,), np.int8, 1, 0, np.int8, {}),
+        ("quantizelinear_per_axis_negative_axis", 13, (2, 3, 5), (5,), np.uint8, -1, 0, np.uint8, {}),
+        ("quantizelinear_no_zero_point_saturates", 13, (4, 6), (), None, None, 0, np.uint8, {}),
+        ("quantizelinear_opset19_saturate_int8", 19, (3, 5), (1,), np.int8, None, 0, np.int8, {"saturate": 1}),
+        ("quantizelinear_opset21_blocked", 21, (2, 5, 3), (2, 3, 3), np.int8, 1, 2, np.int8, {}),
+        ("quantizelinear_opset21_output_dtype_int8", 21, (3, 4), (), None, None, 0, np.int8, {"output_dtype": 3}),
+    ]
+    for name, opset, xs, ss, zdt, axis, block, odt, extra in q_cases:
+        rng = rng_for(name)
+        x = f32(normal(rng, xs, 3.0))
+        sc = f32(uniform(rng, ss, 0.02, 0.08)) if ss else np.array(0.5, np.float32)
+        if name.endswith("saturates"):
+            x = f32(normal(rng, xs, 100.0))
+        if ss == ():
+            x.flat[:6] = [0.25, 0.75, -0.25, -0.75, 1.25, 2.25]  # x / 0.5 = k + 0.5: ties go to even
+        # values half holds exactly, so that opencl's fp16 storage quantizes the same numbers
+        x, sc = half_exact(x), half_exact(sc)
+        zp = None
+        ins = ["x", "s"]
+        inits = {"s": sc}
+        if zdt is not None:
+            info = np.iinfo(zdt)
+            zp = rng.integers(max(info.min, -20), min(info.max, 20) + 1, ss).astype(zdt)
+            if zdt == np.uint8:
+                zp = np.asarray(zp + 100, np.uint8)
+            ins.append("z")
+            inits["z"] = zp
+        attrs = dict(extra)
+        if axis is not None:
+            attrs["axis"] = axis
+        if block:
+            attrs["block_size"] = block
+        ax = axis if axis is not None else 1
+        y = q_ref(x, sc, zp, ax % x.ndim, block, odt)
+        make_case(name, [helper.make_node("QuantizeLinear", ins, ["y"], **attrs)], [("x", x)], [("y", y)],
+                  inits=inits, opset=opset, check=opset < 19)
+    rng = rng_for("quantizelinear_int32_input")
+    xi = rng.integers(-5000, 5000, (3, 4)).astype(np.int32)
+    sc = np.array(37.0, np.float32)
+    zp = np.array(-3, np.int8)
+    make_case("quantizelinear_int32_input", [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"])],
+              [("x", xi)], [("y", q_ref(xi, sc, zp, 1, 0, np.int8))], inits={"s": sc, "z": zp}, opset=13)
+
+    dq_cases = [
+        ("dequantizelinear_opset10_per_tensor_uint8", 10, (3, 7), (), np.uint8, None, 0),
+        ("dequantizelinear_per_axis_int8_axis0", 13, (4, 3, 2), (4,), np.int8, 0, 0),
+        ("dequantizelinear_int32_no_zero_point", 13, (2, 6), (), np.int32, None, 0),
+        ("dequantizelinear_opset21_blocked_uint8", 21, (3, 7), (3, 3), np.uint8, -1, 3),
+    ]
+    for name, opset, xs, ss, dt, axis, block in dq_cases:
+        rng = rng_for(name)
+        info = np.iinfo(dt)
+        x = rng.integers(max(info.min, -100000), min(info.max, 100000) + 1, xs).astype(dt)
+        sc = f32(uniform(rng, ss, 0.01, 0.1))
+        ins = ["x", "s"]
+        inits = {"s": sc}
+        zp = None
+        if dt != np.int32:
+            zp = rng.integers(max(info.min, -10), min(info.max, 10) + 1, ss).astype(dt)
+            ins.append("z")
+            inits["z"] = zp
+        attrs = {}
+        if axis is not None:
+            attrs["axis"] = axis
+        if block:
+            attrs["block_size"] = block
+        ax = axis if axis is not None else 1
+        y = dq_ref(x, sc, zp, ax % x.ndim, block)
+        make_case(name, [helper.make_node("DequantizeLinear", ins, ["y"], **attrs)], [("x", x)], [("y", y)],
+                  inits=inits, opset=opset, check=opset < 19)
+    # a QDQ pair on a constant weight (folded at load) feeding a MatMul, and
+    # fake quantization of the activation (a Q then DQ at run time)
+    rng = rng_for("qdq_weight_and_activation")
+    x = half_exact(normal(rng, (3, 6)))
+    wq = rng.integers(-127, 128, (6, 4)).astype(np.int8)
+    ws = f32(uniform(rng, (4,), 0.01, 0.03))
+    xs_ = np.array(0.0625, np.float32)
+    xz = np.array(128, np.uint8)
+    wd = dq_ref(wq, ws, None, 1, 0)
+    xq = q_ref(x, xs_, xz, 1, 0, np.uint8)
+    xd = dq_ref(xq, xs_, xz, 1, 0)
+    y = f32(d64(xd) @ d64(wd))
+    make_case("qdq_weight_and_activation",
+              [helper.make_node("DequantizeLinear", ["wq", "ws"], ["w"], axis=1),
+               helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+               helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+               helper.make_node("MatMul", ["xd", "w"], ["y"])],
+              [("x", x)], [("y", y)], inits={"wq": wq, "ws": ws, "xs": xs_, "xz": xz}, opset=13)
+
+
+def gen_index_wide():
+    """The index ops on integer dtypes, duplicate indices under every
+    reduction, and rows longer than a work group (the OpenCL kernels serialise
+    scatters per line and reduce LayerNorm/GroupNorm/TopK rows in tiles of up
+    to 256): expected values from numpy loops in float64 / exact integers."""
+    rng = rng_for("gather_elements_int32_idx")
+    x = rng.integers(-2**40, 2**40, (3, 4)).astype(np.int64)
+    idx = rng.integers(-3, 3, (2, 4)).astype(np.int32)
+    make_case("gather_elements_int32_idx_int64_data", [helper.make_node("GatherElements", ["x", "i"], ["y"], axis=0)],
+              [("x", x), ("i", idx)], [("y", np.take_along_axis(x, idx % 3, axis=0))], opset=13)
+
+    def scatter_el_ref(x, idx, u, axis, red):
+        y = x.copy()
+        for p in np.ndindex(*idx.shape):
+            q = list(p)
+            q[axis] = idx[p] % x.shape[axis]
+            q = tuple(q)
+            y[q] = u[p] if red == "none" else y[q] + u[p] if red == "add" else y[q] * u[p] if red == "mul" \
+                else max(y[q], u[p]) if red == "max" else min(y[q], u[p])
+        return y
+
+    rng = rng_for("scatter_elements_int32_add_dups")
+    x = rng.integers(2**31 - 8, 2**31 - 1, (3, 5)).astype(np.int32)
+    idx = rng.integers(-5, 5, (3, 4)).astype(np.int64)
+    u = rng.integers(1, 9, (3, 4)).astype(np.int32)
+    # int32 addition wraps (two's complement), as numpy's int32
+    y = scatter_el_ref(x.astype(np.int64), idx, u.astype(np.int64), 1, "add")
+    y = ((y + 2**31) % 2**32 - 2**31).astype(np.int32)
+    make_case("scatter_elements_int32_add_dups", [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=1,
+                                                                   reduction="add")],
+              [("x", x), ("i", idx), ("u", u)], [("y", y)], opset=16)
+    rng = rng_for("scatter_elements_mul_1d_dups")
+    x = f32(uniform(rng, (7,), 0.5, 1.5))
+    idx = rng.integers(0, 7, (300,)).astype(np.int64)
+    u = f32(uniform(rng, (300,), 0.9, 1.1))
+    make_case("scatter_elements_mul_1d_dups", [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"],
+                                                                reduction="mul")],
+              [("x", x), ("i", idx), ("u", u)], [("y", f32(scatter_el_ref(d64(x), idx, d64(u), 0, "mul")))],
+              opset=16, tol="allclose 1e-5 1e-4")
+    rng = rng_for("scatter_elements_min_int64")
+    x = rng.integers(-50, 50, (4, 3)).astype(np.int64)
+    idx = rng.integers(0, 4, (5, 3)).astype(np.int64)
+    u = rng.integers(-80, 80, (5, 3)).astype(np.int64)
+    make_case("scatter_elements_min_int64", [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=0,
+                                                              reduction="min")],
+              [("x", x), ("i", idx), ("u", u)], [("y", scatter_el_ref(x, idx, u, 0, "min"))], opset=18)
+
+    def scatter_nd_ref(x, idx, u, red):
+        y = x.copy()
+        k = idx.shape[-1]
+        for t in np.ndindex(*idx.shape[:-1]):
+            at = tuple(int(v) % x.shape[q] for q, v in enumerate(idx[t]))
+            y[at] = u[t] if red == "none" else y[at] + u[t] if red == "add" else np.maximum(y[at], u[t])
+        return y
+
+    rng = rng_for("scatternd_add_dups_k2")
+    x = f32(normal(rng, (3, 4, 5)))
+    idx = np.array([[[0, 1], [2, -1]], [[0, 1], [1, 2]], [[2, 3], [0, 1]]], np.int64)
+    u = f32(normal(rng, (3, 2, 5)))
+    make_case("scatternd_add_dups_k2", [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], reduction="add")],
+              [("x", x), ("i", idx), ("u", u)], [("y", f32(scatter_nd_ref(d64(x), idx, d64(u), "add")))], opset=16)
+    rng = rng_for("scatternd_max_int32_points")
+    x = rng.integers(-100, 100, (6, 7)).astype(np.int32)
+    idx = rng.integers(0, 6, (40, 2)).astype(np.int64)
+    idx[:, 1] = rng.integers(-7, 7, 40)
+    u = rng.integers(-100, 100, (40,)).astype(np.int32)
+    make_case("scatternd_max_int32_points", [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], reduction="max")],
+              [("x", x), ("i", idx), ("u", u)], [("y", scatter_nd_ref(x, idx, u, "max"))], opset=18)
+
+    rng = rng_for("gathernd_int32_data")
+    x = rng.integers(-1000, 1000, (4, 3, 2)).astype(np.int32)
+    idx = np.array([[[3, -1, 1]], [[0, 2, 0]]], np.int64)
+    make_case("gathernd_int32_data", [helper.make_node("GatherND", ["x", "i"], ["y"])], [("x", x), ("i", idx)],
+              [("y", np.array([[x[3, 2, 1]], [x[0, 2, 0]]], np.int32))], opset=13)
+
+    rng = rng_for("onehot_int32_bool_values")
+    idx = rng.integers(-3, 5, (2, 4)).astype(np.int32)
+    vals = np.array([False, True])
+    y = np.zeros((2, 3, 4), np.bool_)
+    for a in range(2):
+        for c in range(4):
+            v = idx[a, c]
+            if -3 <= v < 3:
+                y[a, v % 3, c] = True
+    make_case("onehot_int32_bool_values", [helper.make_node("OneHot", ["i", "d", "v"], ["y"], axis=1)],
+              [("i", idx)], [("y", y)], inits={"d": np.array(3, np.int32), "v": vals}, opset=11)
+
+    rng = rng_for("layernorm_long_rows_stats")
+    x = f32(normal(rng, (3, 700), 2.0) + 1.5)
+    sc = f32(uniform(rng, (700,), 0.5, 1.5))
+    b = f32(normal(rng, (700,)))
+    xd = d64(x)
+    mean = xd.mean(axis=1, keepdims=True)
+    inv = 1.0 / np.sqrt(((xd - mean) ** 2).mean(axis=1, keepdims=True) + 1e-5)
+    make_case("layernorm_long_rows_stats", [helper.make_node("LayerNormalization", ["x", "s", "b"], ["y", "m", "iv"])],
+              [("x", x)], [("y", f32((xd - mean) * inv * d64(sc) + d64(b))), ("m", f32(mean)), ("iv", f32(inv))],
+              inits={"s": sc, "b": b}, opset=17)
+    rng = rng_for("groupnorm_large_groups")
+    x = f32(normal(rng, (2, 4, 19, 21)))
+    sc = f32(uniform(rng, (4,), 0.5, 1.5))
+    b = f32(normal(rng, (4,)))
+    xd = d64(x).reshape(2, 2, -1)
+    mean = xd.mean(axis=2, keepdims=True)
+    yn = ((xd - mean) / np.sqrt(((xd - mean) ** 2).mean(axis=2, keepdims=True) + 1e-5)).reshape(x.shape)
+    make_case("groupnorm_large_groups", [helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=2)],
+              [("x", x)], [("y", f32(yn * d64(sc)[None, :, None, None] + d64(b)[None, :, None, None]))],
+              inits={"s": sc, "b": b}, opset=21, check=False)
+
+    # TopK over rows longer than a work group, many ties (broken by the lower index)
+    rng = rng_for("topk_long_rows_ties")
+    x = rng.integers(0, 40, (2, 600, 3)).astype(np.float32)
+    idx = np.take(np.argsort(-x, axis=1, kind="stable"), np.arange(7), axis=1)
+    make_case("topk_long_rows_ties", [helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=1)], [("x", x)],
+              [("v", np.take_along_axis(x, idx, 1)), ("i", idx.astype(np.int64))],
+              inits={"k": np.array([7], np.int64)}, opset=11)
+
+
 def main(argv):
     global SELFCHECK
     args = [a for a in argv[1:] if not a.startswith("--")]
@@ -2260,7 +2827,12 @@ def main(argv):
     gen_index()
     gen_layer_group_norm()
     gen_onehot_size()
+    gen_ops25()
+    gen_index_wide()
     gen_opset_forms()
+    gen_int_arith()
+    gen_training_forms()
+    gen_transformer_forms()
 
     # every op of ENGINE_OP_LIST must be covered
     ops_h = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine", "include", "engine", "ops.h")

@@ -3,24 +3,9 @@
 # usage: test_engine_run.sh ENGINE_RUN SOURCE_ROOT
 set -u
 run=$1 src=$2
-py=${PYTHON:-/usr/bin/python3}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/     /' "$2" | head -20; }
+. "$(dirname "$0")/cli_lib.sh"
 
 model=$src/demo/lenet5.onnx
-
-# expect_ok NAME CMD...: exit 0
-expect_ok() { local name=$1; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$name"; else bad "$name (exit $?)" "$tmp/err"; fi; }
-# expect_err NAME CMD...: non-zero exit and exactly one line on stderr naming the problem
-expect_err() {
-  local name=$1 pattern=$2; shift 2
-  if "$@" >"$tmp/out" 2>"$tmp/err"; then bad "$name (exit 0)" "$tmp/out"; return; fi
-  if [ "$(wc -l <"$tmp/err")" -ne 1 ]; then bad "$name (stderr is not one line)" "$tmp/err"; return; fi
-  if grep -q -- "$pattern" "$tmp/err"; then ok "$name"; else bad "$name (no '$pattern' in stderr)" "$tmp/err"; fi
-}
 
 expect_ok "version" "$run" --version
 grep -q "engine-run" "$tmp/out" || bad "version text" "$tmp/out"

@@ -251,7 +251,7 @@ static void expect_same(eng_graph *g, snapshot *before) {
 }
 
 /* Entries of the pipeline's stats: each pass, then remove_dead. */
-#define N_PASS_STATS 11
+#define N_PASS_STATS 14
 
 /* Runs the default pipeline. */
 static void optimise(eng_graph *g) {
@@ -669,8 +669,11 @@ static void test_pipeline_and_dump(void **state) {
                                  "{\"name\":\"batchnorm_to_conv\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"merge_branches\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"fuse_residual\",\"before\":2,\"after\":2,\"changed\":0},"
+                                 "{\"name\":\"fuse_matmul_bias\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"fuse_activation\",\"before\":2,\"after\":1,\"changed\":1},"
                                  "{\"name\":\"fuse_flatten_gemm\",\"before\":1,\"after\":1,\"changed\":0},"
+                                 "{\"name\":\"fuse_gelu\",\"before\":1,\"after\":1,\"changed\":0},"
+                                 "{\"name\":\"fuse_layernorm\",\"before\":1,\"after\":1,\"changed\":0},"
                                  "{\"name\":\"concat_alias\",\"before\":1,\"after\":1,\"changed\":0},"
                                  "{\"name\":\"remove_dead\",\"before\":1,\"after\":1,\"changed\":"));
     text[0] = 0;
@@ -824,6 +827,171 @@ static void act_case(const char *kind, engine_act want) {
     }
     expect_same(g, &before);
     free_graph(ctx, g);
+}
+
+/* ---- fuse_gelu ---- */
+
+/* x[2,5,7] -> the exact GELU written out in one of the exporters' orders
+ * -> y; `fuses`: whether it must become one Gelu. */
+static void gelu_case(const char *form, int fuses) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[3] = {2, 5, 7};
+    input(g, "x", 3, xd);
+    cscalar(g, "one", 1.0f);
+    cscalar(g, "half", 0.5f);
+    if (strcmp(form, "mul_rsqrt2") == 0) {
+        cscalar(g, "c", 0.70710678f);
+        node(g, "Mul", "scale", "c,x", "d");
+    } else {
+        cscalar(g, "c", strcmp(form, "wrong_constant") == 0 ? 1.5f : 1.41421356f);
+        node(g, "Div", "scale", "x,c", "d");
+    }
+    node(g, "Erf", "erf", "d", "e");
+    node(g, "Add", "add", strcmp(form, "mul_rsqrt2") == 0 ? "one,e" : "e,one", "a");
+    if (strcmp(form, "half_first") == 0) {
+        node(g, "Mul", "h", "x,half", "hx");
+        node(g, "Mul", "m", "a,hx", "y");
+    } else {
+        node(g, "Mul", "m1", strcmp(form, "mul_rsqrt2") == 0 ? "a,x" : "x,a", "xa");
+        node(g, "Mul", "m", strcmp(form, "mul_rsqrt2") == 0 ? "half,xa" : "xa,half", "y");
+    }
+    output(g, "y");
+    if (strcmp(form, "erf_is_output") == 0) output(g, "e");
+    finish(g);
+    int nodes = g->n_nodes;
+    snapshot before = run_all(g);
+    int changed = run_pass(g, eng_pass_fuse_gelu);
+    if (changed != fuses) fail_msg("%s: %d rewrites, expected %d", form, changed, fuses);
+    if (fuses) {
+        assert_int_equal(g->n_nodes, 1);
+        assert_int_equal(g->nodes[0]->op, ENGINE_OP_Gelu);
+        assert_ptr_equal(g->nodes[0]->inputs[0], eng_graph_find(g, "x"));
+        assert_ptr_equal(eng_graph_find(g, "y")->producer, g->nodes[0]);
+    } else {
+        assert_int_equal(g->n_nodes, nodes);
+        assert_int_equal(count_op(g, ENGINE_OP_Gelu), 0);
+    }
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_fuse_gelu(void **state) {
+    (void)state;
+    gelu_case("torch", 1);
+    gelu_case("mul_rsqrt2", 1);
+    gelu_case("half_first", 1);
+    gelu_case("wrong_constant", 0);
+    gelu_case("erf_is_output", 0);
+}
+
+/* ---- fuse_matmul_bias ---- */
+
+/* x [shape] -> MatMul(W [K, N]) -> Add(bias) -> y; `fuses`: whether it
+ * must become a Gemm (and a Reshape for rank > 2). */
+static void linear_case(const char *form, int fuses) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int rank3 = strcmp(form, "rank2") != 0;
+    int64_t xd[3] = {2, 5, 6}, x2[2] = {5, 6}, wd[2] = {6, 4}, bd[2] = {1, 4}, b3[3] = {1, 1, 4};
+    input(g, "x", rank3 ? 3 : 2, rank3 ? xd : x2);
+    cfloat(g, "w", 2, wd, -1, 1);
+    if (strcmp(form, "bias_rank3") == 0) cfloat(g, "b", 3, b3, -1, 1);
+    else if (strcmp(form, "bias_row") == 0) cfloat(g, "b", 2, bd, -1, 1);
+    else cfloat(g, "b", 1, &bd[1], -1, 1);
+    if (strcmp(form, "weight_computed") == 0) {
+        input(g, "wi", 2, wd); /* a weight given at run time */
+        node(g, "MatMul", "mm", "x,wi", "t");
+    } else {
+        node(g, "MatMul", "mm", "x,w", "t");
+    }
+    node(g, "Add", "add", strcmp(form, "bias_first") == 0 ? "b,t" : "t,b", "y");
+    output(g, "y");
+    if (strcmp(form, "t_is_output") == 0) output(g, "t");
+    finish(g);
+    snapshot before = run_all(g);
+    int changed = run_pass(g, eng_pass_fuse_matmul_bias);
+    if (changed != fuses) fail_msg("%s: %d rewrites, expected %d", form, changed, fuses);
+    if (fuses) {
+        assert_int_equal(count_op(g, ENGINE_OP_MatMul), 0);
+        assert_int_equal(count_op(g, ENGINE_OP_Add), 0);
+        assert_int_equal(count_op(g, ENGINE_OP_Gemm), 1);
+        assert_int_equal(count_op(g, ENGINE_OP_Reshape), rank3);
+        assert_true(eng_graph_find(g, "y")->producer->op == (rank3 ? ENGINE_OP_Reshape : ENGINE_OP_Gemm));
+    } else {
+        assert_int_equal(count_op(g, ENGINE_OP_Gemm), 0);
+    }
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_fuse_matmul_bias(void **state) {
+    (void)state;
+    linear_case("rank3", 1);
+    linear_case("rank2", 1);
+    linear_case("bias_first", 1);
+    linear_case("bias_row", 1);
+    linear_case("bias_rank3", 0);   /* Gemm's C takes rank <= 2 */
+    linear_case("weight_computed", 0);
+    linear_case("t_is_output", 0);
+}
+
+/* ---- fuse_layernorm ---- */
+
+/* x [2,5,6] -> layer normalisation written out over `axes` -> y. */
+static void layernorm_case(const char *form, int fuses) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[3] = {2, 5, 6}, cd[1] = {6}, c2[2] = {5, 6};
+    int two_axes = strcmp(form, "two_axes") == 0;
+    int64_t axes[2] = {two_axes ? -2 : -1, -1};
+    if (strcmp(form, "not_trailing") == 0) axes[0] = 1;
+    input(g, "x", 3, xd);
+    cscalar(g, "two", 2.0f);
+    cscalar(g, "eps", 1e-6f);
+    cfloat(g, "gamma", two_axes ? 2 : 1, two_axes ? c2 : cd, 0.5f, 1.5f);
+    cfloat(g, "beta", two_axes ? 2 : 1, two_axes ? c2 : cd, -1, 1);
+    attr_ints(g, node(g, "ReduceMean", "m1", "x", "m"), "axes", two_axes ? 2 : 1, axes);
+    node(g, "Sub", "sub", "x,m", "d");
+    if (strcmp(form, "mul_square") == 0) node(g, "Mul", "sq", "d,d", "p");
+    else node(g, "Pow", "sq", "d,two", "p");
+    attr_ints(g, node(g, "ReduceMean", "m2", "p", "v"), "axes", two_axes ? 2 : 1, axes);
+    node(g, "Add", "addeps", strcmp(form, "eps_first") == 0 ? "eps,v" : "v,eps", "ve");
+    node(g, "Sqrt", "sqrt", "ve", "s");
+    if (strcmp(form, "no_affine") == 0) {
+        node(g, "Div", "div", "d,s", "y");
+    } else {
+        node(g, "Div", "div", "d,s", "n");
+        node(g, "Mul", "mul", "n,gamma", "ng");
+        node(g, "Add", "add", "ng,beta", "y");
+    }
+    output(g, "y");
+    if (strcmp(form, "d_is_output") == 0) output(g, "d");
+    finish(g);
+    snapshot before = run_all(g);
+    int changed = run_pass(g, eng_pass_fuse_layernorm);
+    if (changed != fuses) fail_msg("%s: %d rewrites, expected %d", form, changed, fuses);
+    if (fuses) {
+        assert_int_equal(g->n_nodes, 1);
+        assert_int_equal(g->nodes[0]->op, ENGINE_OP_LayerNormalization);
+        assert_ptr_equal(eng_graph_find(g, "y")->producer, g->nodes[0]);
+        assert_int_equal(((const engine_scalar_params *)g->nodes[0]->params)->size, two_axes ? 1 : 2);
+    } else {
+        assert_int_equal(count_op(g, ENGINE_OP_LayerNormalization), 0);
+    }
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_fuse_layernorm(void **state) {
+    (void)state;
+    layernorm_case("torch", 1);
+    layernorm_case("mul_square", 1);
+    layernorm_case("eps_first", 1);
+    layernorm_case("no_affine", 1);
+    layernorm_case("two_axes", 1);
+    layernorm_case("not_trailing", 0);
+    layernorm_case("d_is_output", 0);
 }
 
 static void test_act_fires(void **state) {
@@ -1257,7 +1425,37 @@ static eng_graph *all_passes_graph(engine_context *ctx) {
     node(g, "Flatten", "flat", "gz", "fz");
     cfloat(g, "wf", 2, wf, -1, 1);
     attr_int(g, node(g, "Gemm", "fc", "fz,wf", "o"), "transB", 1);
-    output(g, "o");
+    /* the exact GELU written out (fuse_gelu) */
+    cscalar(g, "sqrt2", 1.41421356f);
+    cscalar(g, "one", 1.0f);
+    cscalar(g, "half", 0.5f);
+    node(g, "Div", "gdiv", "o,sqrt2", "gd");
+    node(g, "Erf", "gerf", "gd", "ge");
+    node(g, "Add", "gadd", "ge,one", "ga");
+    node(g, "Mul", "gm1", "o,ga", "gx");
+    node(g, "Mul", "gm2", "gx,half", "og");
+    /* a linear layer as MatMul + Add (fuse_matmul_bias) */
+    int64_t wl[2] = {3, 5}, bl[1] = {5};
+    cfloat(g, "wl", 2, wl, -1, 1);
+    cfloat(g, "bl", 1, bl, -1, 1);
+    node(g, "MatMul", "lin", "og,wl", "lt");
+    node(g, "Add", "lbias", "bl,lt", "lo");
+    /* layer normalisation written out over the last axis (fuse_layernorm) */
+    int64_t last[1] = {-1};
+    cscalar(g, "two", 2.0f);
+    cscalar(g, "eps", 1e-5f);
+    cfloat(g, "lg", 1, bl, 0.5f, 1.5f);
+    cfloat(g, "lb", 1, bl, -1, 1);
+    attr_ints(g, node(g, "ReduceMean", "lm1", "lo", "lmean"), "axes", 1, last);
+    node(g, "Sub", "lsub", "lo,lmean", "ld");
+    node(g, "Pow", "lpow", "ld,two", "lsq");
+    attr_ints(g, node(g, "ReduceMean", "lm2", "lsq", "lvar"), "axes", 1, last);
+    node(g, "Add", "leps", "lvar,eps", "lve");
+    node(g, "Sqrt", "lsqrt", "lve", "lstd");
+    node(g, "Div", "ldiv", "ld,lstd", "ln");
+    node(g, "Mul", "lmul", "ln,lg", "lng");
+    node(g, "Add", "ladd", "lng,lb", "lnout");
+    output(g, "lnout");
     finish(g);
     return g;
 }
@@ -1276,8 +1474,11 @@ static void test_all_passes(void **state) {
             strcmp(stats[k].name, "fold_bn_next") != 0)
             fail_msg("pass %s did nothing", stats[k].name);
     /* c0 (SiLU), the merged RepVGG conv (Relu), cr (sum, Relu), bnz (dw),
-     * the pool and one Gemm reading the pooled [1,4,1,1] */
-    assert_int_equal(g->n_nodes, 6);
+     * the pool, one Gemm reading the pooled [1,4,1,1], the Gelu, the
+     * linear layer's Gemm (2-D: no Reshape) and the LayerNormalization */
+    assert_int_equal(g->n_nodes, 9);
+    assert_int_equal(count_op(g, ENGINE_OP_LayerNormalization), 1);
+    assert_int_equal(count_op(g, ENGINE_OP_Gelu), 1);
     assert_int_equal(count_op(g, ENGINE_OP_Conv), 4);
     expect_same(g, &before);
     free_graph(ctx, g);
@@ -1746,6 +1947,9 @@ int main(void) {
         cmocka_unit_test(test_noop_graph_outputs),
         cmocka_unit_test(test_pipeline_and_dump),
         cmocka_unit_test(test_act_fires),
+        cmocka_unit_test(test_fuse_gelu),
+        cmocka_unit_test(test_fuse_matmul_bias),
+        cmocka_unit_test(test_fuse_layernorm),
         cmocka_unit_test(test_act_near_misses),
         cmocka_unit_test(test_act_gemm_convtranspose),
         cmocka_unit_test(test_residual_fires),

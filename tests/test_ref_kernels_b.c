@@ -336,6 +336,38 @@ static void test_pow(void **state) {
     assert_floats(y, want2, 4, 1e-7);
 }
 
+/* Dropout in training_mode without a seed: about `ratio` of the elements
+ * dropped, the rest scaled, the mask true where kept, and each run its
+ * own draws; with a seed, the same drops every run. */
+static void test_dropout_training(void **state) {
+    (void)state;
+    enum { N = 4000 };
+    engine_value vx = V(ENGINE_DTYPE_F32, 1, D(N)), vm = V(ENGINE_DTYPE_BOOL, 1, D(N));
+    static float x[N], y[N], y2[N];
+    static uint8_t m[N], m2[N];
+    for (int i = 0; i < N; ++i) x[i] = 1.0f + (float)(i % 7);
+    engine_dropout_params p = {.ratio = 0.25f, .has_seed = 0, .seed = 0};
+    tnode t;
+    T(&t, OP_(Dropout), &p, 1, &vx, NULL, NULL, 2, &vx, &vm);
+    assert_true(ref_supports(&t.n));
+    assert_int_equal(call(&t, x, NULL, NULL, y, m), ENGINE_OK);
+    assert_int_equal(call(&t, x, NULL, NULL, y2, m2), ENGINE_OK);
+    int dropped = 0, differ = 0;
+    for (int i = 0; i < N; ++i) {
+        dropped += !m[i];
+        differ += m[i] != m2[i];
+        assert_true(m[i] ? fabsf(y[i] - x[i] / 0.75f) < 1e-6f * y[i] : y[i] == 0.0f);
+    }
+    assert_in_range(dropped, N / 4 - 150, N / 4 + 150);
+    assert_true(differ > 100);
+    p.has_seed = 1;
+    p.seed = 42;
+    assert_int_equal(call(&t, x, NULL, NULL, y, m), ENGINE_OK);
+    assert_int_equal(call(&t, x, NULL, NULL, y2, m2), ENGINE_OK);
+    assert_memory_equal(m, m2, N);
+    assert_memory_equal(y, y2, sizeof y);
+}
+
 static void test_equal_where(void **state) {
     (void)state;
     engine_value va = V(ENGINE_DTYPE_I64, 2, D(2, 3)), vb = V(ENGINE_DTYPE_I64, 1, D(3)),
@@ -1067,6 +1099,7 @@ int main(void) {
         cmocka_unit_test(test_broadcast_add),
         cmocka_unit_test(test_integer_arith),
         cmocka_unit_test(test_pow),
+        cmocka_unit_test(test_dropout_training),
         cmocka_unit_test(test_equal_where),
         cmocka_unit_test(test_reduce),
         cmocka_unit_test(test_slice),

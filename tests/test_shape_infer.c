@@ -437,9 +437,18 @@ static void test_norm(void **state) {
     assert_true(fabsf(((const engine_scalar_params *)n->params)->epsilon - 1e-5f) < 1e-10f);
     n = node(f, "BatchNormalization", 15, 1, 5, in_f32(f, L(2, 3, 4, 4)), c3, c3, in_f32(f, L(4)), c3);
     err(f, n, ENGINE_ERR_SHAPE, "input 3 (mean) has shape [4] but input 0 (X) has 3 channels");
+    /* training_mode: running mean and variance as outputs 1 and 2 */
     n = node(f, "BatchNormalization", 15, 3, 5, in_f32(f, L(2, 3, 4, 4)), c3, c3, c3, c3);
     ai(f, n, "training_mode", 1);
-    err(f, n, ENGINE_ERR_UNSUPPORTED, "training_mode");
+    af(f, n, "momentum", 0.5f);
+    ok(f, n);
+    shape_is(OUT(n, 1), F32, L(3));
+    shape_is(OUT(n, 2), F32, L(3));
+    assert_int_equal(((const engine_scalar_params *)n->params)->size, 1);
+    assert_true(fabsf(((const engine_scalar_params *)n->params)->alpha - 0.5f) < 1e-9f);
+    n = node(f, "BatchNormalization", 9, 1, 5, in_f32(f, L(2, 3, 4, 4)), c3, c3, c3, c3);
+    ai(f, n, "training_mode", 1);
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "training_mode is not defined in opset 9");
     n = node(f, "BatchNormalization", 15, 1, 4, in_f32(f, L(2, 3, 4, 4)), c3, c3, c3);
     err(f, n, ENGINE_ERR_INVALID_MODEL, "input 4 is missing");
 
@@ -854,7 +863,16 @@ static void test_resize(void **state) {
 
     n = node(f, "Resize", 13, 1, 3, x, NULL, cf32(f, LF(1, 1, 2, 2)));
     as(f, n, "coordinate_transformation_mode", "tf_crop_and_resize");
-    err(f, n, ENGINE_ERR_UNSUPPORTED, "tf_crop_and_resize");
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "needs input 1 (roi)");
+    n = node(f, "Resize", 13, 1, 3, x, cf32(f, LF(0, 0, 0.5f, 1, 1, 1)), cf32(f, LF(1, 1, 2, 2)));
+    as(f, n, "coordinate_transformation_mode", "tf_crop_and_resize");
+    err(f, n, ENGINE_ERR_SHAPE, "roi has 6 values, expected 8");
+    n = node(f, "Resize", 13, 1, 3, x, cf32(f, LF(0, 0, 0.5f, 0, 1, 1, 1, 0.5f)), cf32(f, LF(1, 1, 2, 2)));
+    as(f, n, "coordinate_transformation_mode", "tf_crop_and_resize");
+    ok(f, n);
+    shape_is(OUT(n, 0), F32, L(1, 3, 20, 40));
+    assert_float_equal(((const engine_resize_params *)n->params)->roi_start[2], 0.5f, 0);
+    assert_float_equal(((const engine_resize_params *)n->params)->roi_end[3], 0.5f, 0);
     n = node(f, "Resize", 13, 1, 4, x, NULL, cf32(f, LF(1, 1, 2, 2)), ci64(f, L(1, 3, 20, 40)));
     err(f, n, ENGINE_ERR_INVALID_MODEL, "both scales and sizes");
     n = node(f, "Resize", 13, 1, 3, x, NULL, in_f32(f, L(4)));
@@ -1228,6 +1246,130 @@ static void test_overflow(void **state) {
     err(f, n, ENGINE_ERR_SHAPE, NULL);
 }
 
+/* ---- Einsum, GridSample, QuantizeLinear, DequantizeLinear ---- */
+
+static engine_node *einsum(fx *f, const char *eq, int n_in, engine_value *a, engine_value *b) {
+    engine_node *n = n_in == 1 ? node(f, "Einsum", 12, 1, 1, a) : node(f, "Einsum", 12, 1, 2, a, b);
+    as(f, n, "equation", eq);
+    return n;
+}
+
+static void test_ops25(void **state) {
+    fx *f = *state;
+    engine_node *n;
+    /* Einsum: explicit, implicit (ASCII order), ellipsis broadcast, diagonal */
+    n = einsum(f, "bhqd,bhkd->bhqk", 2, in_f32(f, L(2, 3, 5, 8)), in_f32(f, L(2, 3, 6, 8)));
+    ok(f, n);
+    shape_is(n->outputs[0], F32, L(2, 3, 5, 6));
+    n = einsum(f, "bA,Ac", 2, in_f32(f, L(3, 4)), in_f32(f, L(4, 2)));
+    ok(f, n);
+    shape_is(n->outputs[0], F32, L(3, 2));
+    n = einsum(f, "...ij,...jk->...ik", 2, in_f32(f, L(2, 1, 3, 4)), in_f32(f, L(5, 4, 6)));
+    ok(f, n);
+    shape_is(n->outputs[0], F32, L(2, 5, 3, 6));
+    n = einsum(f, "ii", 1, in_f32(f, L(4, 4)), NULL);
+    ok(f, n);
+    assert_int_equal(n->outputs[0]->rank, 0);
+    /* refusals: malformed equations, operand count, shapes */
+    err(f, einsum(f, "ij,jk->ik", 1, in_f32(f, L(2, 3)), NULL), ENGINE_ERR_INVALID_MODEL, "more operands");
+    err(f, einsum(f, "ij->ij", 2, in_f32(f, L(2, 3)), in_f32(f, L(3))), ENGINE_ERR_INVALID_MODEL,
+        "1 operands; the node has 2 inputs");
+    err(f, einsum(f, "ij,jk->iz", 2, in_f32(f, L(2, 3)), in_f32(f, L(3, 4))), ENGINE_ERR_INVALID_MODEL, "'z' is in no");
+    err(f, einsum(f, "ij,jk->ii", 2, in_f32(f, L(2, 3)), in_f32(f, L(3, 4))), ENGINE_ERR_INVALID_MODEL, "twice");
+    err(f, einsum(f, "i1,jk", 2, in_f32(f, L(2, 3)), in_f32(f, L(3, 4))), ENGINE_ERR_INVALID_MODEL, "'1'");
+    err(f, einsum(f, "i..j->ij", 1, in_f32(f, L(2, 3)), NULL), ENGINE_ERR_INVALID_MODEL, "ellipsis");
+    err(f, einsum(f, "ij->i->j", 1, in_f32(f, L(2, 3)), NULL), ENGINE_ERR_INVALID_MODEL, "stray");
+    err(f, einsum(f, "ijk->i", 1, in_f32(f, L(2, 3)), NULL), ENGINE_ERR_SHAPE, "3 letters");
+    err(f, einsum(f, "ij,jk->ik", 2, in_f32(f, L(2, 3)), in_f32(f, L(4, 5))), ENGINE_ERR_SHAPE, "letter 'j'");
+    err(f, einsum(f, "ii->i", 1, in_f32(f, L(2, 3)), NULL), ENGINE_ERR_SHAPE, "repeats");
+    err(f, einsum(f, "...i->i", 1, in_f32(f, L(2, 3)), NULL), ENGINE_ERR_INVALID_MODEL, "no '...'");
+    err(f, einsum(f, "...i,...i->...i", 2, in_f32(f, L(2, 3)), in_f32(f, L(4, 3))), ENGINE_ERR_SHAPE, "broadcast");
+    err(f, node(f, "Einsum", 12, 1, 1, in_f32(f, L(2))), ENGINE_ERR_INVALID_MODEL, "'equation'");
+    err(f, einsum(f, "i,i", 2, in_f32(f, L(2)), in_t(f, I64, L(2))), ENGINE_ERR_INVALID_MODEL, "int64");
+
+    /* GridSample: 16 (4-D), 20 (3-D sampling), refusals */
+    n = node(f, "GridSample", 16, 1, 2, in_f32(f, L(2, 3, 5, 6)), in_f32(f, L(2, 4, 7, 2)));
+    ok(f, n);
+    shape_is(n->outputs[0], F32, L(2, 3, 4, 7));
+    n = node(f, "GridSample", 20, 1, 2, in_f32(f, L(1, 2, 3, 4, 5)), in_f32(f, L(1, 6, 7, 8, 3)));
+    as(f, n, "mode", "nearest");
+    ok(f, n);
+    shape_is(n->outputs[0], F32, L(1, 2, 6, 7, 8));
+    n = node(f, "GridSample", 16, 1, 2, in_f32(f, L(2, 3, 5, 6)), in_f32(f, L(2, 4, 7, 2)));
+    as(f, n, "mode", "linear"); /* opset 20's name */
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "mode 'linear'");
+    n = node(f, "GridSample", 16, 1, 2, in_f32(f, L(2, 3, 5, 6)), in_f32(f, L(2, 4, 7, 2)));
+    as(f, n, "padding_mode", "wrap");
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "padding_mode 'wrap'");
+    err(f, node(f, "GridSample", 16, 1, 2, in_f32(f, L(2, 3, 5, 6)), in_f32(f, L(1, 4, 7, 2))), ENGINE_ERR_SHAPE,
+        "grid has shape");
+    err(f, node(f, "GridSample", 16, 1, 2, in_f32(f, L(2, 3, 5, 6)), in_f32(f, L(2, 4, 7, 3))), ENGINE_ERR_SHAPE,
+        "grid has shape");
+    err(f, node(f, "GridSample", 16, 1, 2, in_f32(f, L(2, 3, 5, 6, 7)), in_f32(f, L(2, 4, 7, 8, 3))),
+        ENGINE_ERR_SHAPE, "opset 16");
+    n = node(f, "GridSample", 20, 1, 2, in_f32(f, L(1, 2, 3, 4, 5)), in_f32(f, L(1, 6, 7, 8, 3)));
+    as(f, n, "mode", "cubic");
+    err(f, n, ENGINE_ERR_UNSUPPORTED, "cubic");
+    err(f, node(f, "GridSample", 20, 1, 2, in_f32(f, L(1, 2, 9)), in_f32(f, L(1, 6, 1))), ENGINE_ERR_UNSUPPORTED,
+        "1 spatial");
+    err(f, node(f, "GridSample", 15, 1, 2, in_f32(f, L(2, 3, 5, 6)), in_f32(f, L(2, 4, 7, 2))),
+        ENGINE_ERR_INVALID_MODEL, "opset 16");
+
+    /* QuantizeLinear / DequantizeLinear */
+    n = node(f, "QuantizeLinear", 13, 1, 3, in_f32(f, L(2, 3, 4)), in_f32(f, L(3)),
+             in_t(f, ENGINE_DTYPE_I8, L(3)));
+    ok(f, n);
+    shape_is(n->outputs[0], ENGINE_DTYPE_I8, L(2, 3, 4));
+    assert_int_equal(((const engine_quant_params *)n->params)->axis, 1);
+    n = node(f, "QuantizeLinear", 10, 1, 2, in_f32(f, L(2, 3)), cf32_scalar(f, 0.5f));
+    ok(f, n);
+    shape_is(n->outputs[0], ENGINE_DTYPE_U8, L(2, 3));
+    assert_int_equal(((const engine_quant_params *)n->params)->axis, -1);
+    n = node(f, "QuantizeLinear", 21, 1, 2, in_f32(f, L(2, 5, 3)), in_f32(f, L(2, 3, 3)));
+    ai(f, n, "block_size", 2);
+    ok(f, n);
+    assert_int_equal(((const engine_quant_params *)n->params)->block_size, 2);
+    n = node(f, "DequantizeLinear", 13, 1, 2, in_t(f, I32, L(4, 2)), in_f32(f, L(4)));
+    ai(f, n, "axis", 0);
+    ok(f, n);
+    shape_is(n->outputs[0], F32, L(4, 2));
+    /* refusals */
+    err(f, node(f, "DequantizeLinear", 13, 1, 3, in_t(f, ENGINE_DTYPE_U8, L(4)), in_f32(f, L(1)),
+                in_t(f, ENGINE_DTYPE_I8, L(1))),
+        ENGINE_ERR_INVALID_MODEL, "zero_point has type int8; x has uint8");
+    n = node(f, "QuantizeLinear", 21, 1, 3, in_f32(f, L(4)), in_f32(f, L(1)), in_t(f, ENGINE_DTYPE_U8, L(1)));
+    ai(f, n, "output_dtype", 3);
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "differs from zero_point");
+    n = node(f, "QuantizeLinear", 21, 1, 2, in_f32(f, L(4)), in_f32(f, L(1)));
+    ai(f, n, "output_dtype", 17);
+    err(f, n, ENGINE_ERR_UNSUPPORTED, "float8e4m3fn");
+    n = node(f, "QuantizeLinear", 21, 1, 2, in_f32(f, L(4)), in_f32(f, L(1)));
+    ai(f, n, "output_dtype", 5);
+    err(f, n, ENGINE_ERR_UNSUPPORTED, "int16");
+    n = node(f, "QuantizeLinear", 21, 1, 2, in_f32(f, L(4)), in_f32(f, L(1)));
+    ai(f, n, "output_dtype", 22);
+    err(f, n, ENGINE_ERR_UNSUPPORTED, "int4");
+    err(f, node(f, "QuantizeLinear", 13, 1, 2, in_f32(f, L(2, 3)), in_f32(f, L(4))), ENGINE_ERR_SHAPE,
+        "scale has 4 values");
+    err(f, node(f, "QuantizeLinear", 10, 1, 2, in_f32(f, L(2, 3)), in_f32(f, L(3))), ENGINE_ERR_SHAPE, "opset 13");
+    err(f, node(f, "QuantizeLinear", 13, 1, 3, in_f32(f, L(2, 3)), in_f32(f, L(3)), in_t(f, ENGINE_DTYPE_U8, L(2))),
+        ENGINE_ERR_SHAPE, "zero_point has shape");
+    n = node(f, "QuantizeLinear", 13, 1, 2, in_f32(f, L(2, 3)), in_f32(f, L(3)));
+    ai(f, n, "axis", 2);
+    err(f, n, ENGINE_ERR_SHAPE, "axis");
+    n = node(f, "QuantizeLinear", 21, 1, 2, in_f32(f, L(2, 5)), in_f32(f, L(2, 2)));
+    ai(f, n, "block_size", 2);
+    err(f, n, ENGINE_ERR_SHAPE, "block_size 2");
+    n = node(f, "QuantizeLinear", 21, 1, 2, in_f32(f, L(2, 5)), in_f32(f, L(2, 3)));
+    ai(f, n, "block_size", -1);
+    err(f, n, ENGINE_ERR_INVALID_MODEL, "negative");
+    err(f, node(f, "QuantizeLinear", 13, 1, 2, in_t(f, I64, L(2)), in_f32(f, L(1))), ENGINE_ERR_UNSUPPORTED,
+        "int64");
+    err(f, node(f, "DequantizeLinear", 13, 1, 2, in_f32(f, L(2)), in_f32(f, L(1))), ENGINE_ERR_UNSUPPORTED, "float32");
+    err(f, node(f, "DequantizeLinear", 13, 1, 2, in_t(f, ENGINE_DTYPE_U8, L(2)), in_t(f, I64, L(1))),
+        ENGINE_ERR_UNSUPPORTED, "scale");
+}
+
 static void test_unknown_op(void **state) {
     fx *f = *state;
     engine_node *n = node(f, "FancyOp", 13, 1, 1, in_f32(f, L(2)));
@@ -1256,6 +1398,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_constants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misc_tensor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops25, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_op, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

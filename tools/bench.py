@@ -33,6 +33,14 @@ ONNX Runtime comes from PyPI into a virtual environment the script creates
 only, never installed into the system. It writes the section "cpu backend
 on shared cores" of docs/PERFORMANCE.md. Models (default): resnet18,
 squeezenet1_1, mobilenet_v2, googlenet.
+
+--ort: the cpu backend against ONNX Runtime's CPU provider (issue 19), per
+model, thread count (--thread-list, default 2,1) and batch (--batches,
+default 1,8), on models exported once with a symbolic batch: per round the
+two alternate (which goes first alternating too) on the same seeded input,
+and the peak RSS of each is kept. It writes the section "cpu backend
+against ONNX Runtime" of docs/PERFORMANCE.md. Models (default): issue 19's
+ten, then convnext_tiny and vit_b_16.
 """
 import argparse
 import datetime
@@ -64,9 +72,15 @@ MODELS = {
     "inception_v3": ({"aux_logits": False, "init_weights": True}, 299),
     "regnet_y_400mf": ({}, 224),
     "alexnet": ({}, 224),
+    # transformer-style (issue 17): LayerNorm written out at opset 13, GELU, attention
+    "convnext_tiny": ({}, 224),
+    "vit_b_16": ({}, 224),
 }
 QUICK = ["resnet18", "mobilenet_v2", "squeezenet1_1"]
 SHARED_MODELS = ["resnet18", "squeezenet1_1", "mobilenet_v2", "googlenet"]
+# --ort: issue 19's table, then the transformer-style models
+ORT_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "shufflenet_v2_x1_0", "squeezenet1_1",
+              "googlenet", "densenet121", "efficientnet_b0", "vgg16", "convnext_tiny", "vit_b_16"]
 SCENARIOS = {"quiet": None, "nice19": 19, "nice0": 0}
 
 # Run by the virtual environment's python: one ONNX Runtime session (CPU
@@ -81,6 +95,12 @@ so = ort.SessionOptions()
 so.intra_op_num_threads = threads
 so.inter_op_num_threads = 1
 so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+def hwm_kb():  # this address space's high-water mark (ru_maxrss keeps the parent's from before exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+base_kb = hwm_kb()
 sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 name = sess.get_inputs()[0].name
 x = np.load(inp_path)
@@ -91,7 +111,8 @@ for _ in range(runs):
     t0 = time.perf_counter()
     sess.run(None, {name: x})
     t.append((time.perf_counter() - t0) * 1e3)
-print(json.dumps({"times": t, "version": ort.__version__}))
+peak_kb = hwm_kb()
+print(json.dumps({"times": t, "version": ort.__version__, "peak_kb": peak_kb, "base_kb": base_kb}))
 """
 
 # ncnn's benchncnn on a machine of this kind (issue 5), ms at 2 threads.
@@ -200,8 +221,10 @@ def run_probe(exe, threads):
     return float(out[0])
 
 
-def export(name, cache):
-    path = os.path.join(cache, f"{name}.onnx")
+def export(name, cache, dynamic=False):
+    """The model exported once into the cache; dynamic: with a symbolic batch dimension (the
+    engine and ONNX Runtime then take any batch)."""
+    path = os.path.join(cache, f"{name}_dynbatch.onnx" if dynamic else f"{name}.onnx")
     if os.path.exists(path):
         return path
     import torch
@@ -211,9 +234,11 @@ def export(name, cache):
     model = getattr(torchvision.models, name)(weights=None, **kwargs).eval()
     x = torch.randn(1, 3, size, size)
     tmp = path + ".tmp"
-    with torch.no_grad():
-        torch.onnx.export(model, x, tmp, opset_version=13, input_names=["input"], output_names=["output"],
-                          do_constant_folding=True)
+    # not under no_grad: there torchvision's attention takes PyTorch's fused fast path, which
+    # torch.onnx cannot export (aten::_native_multi_head_attention)
+    axes = {"dynamic_axes": {"input": {0: "batch"}, "output": {0: "batch"}}} if dynamic else {}
+    torch.onnx.export(model, x, tmp, opset_version=13, input_names=["input"], output_names=["output"],
+                      do_constant_folding=True, **axes)
     os.replace(tmp, path)
     return path
 
@@ -296,6 +321,23 @@ def stop_busy(p):
         p.wait()
 
 
+def cell(v):
+    """A table cell: the median of the round medians and their range."""
+    if not v:
+        return "-"
+    return f"{statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})" if len(v) > 1 else f"{v[0]:.2f}"
+
+
+def replace_section(path, title, text):
+    """Writes text as the section `title` of the markdown file, in place of the old one or appended."""
+    old = open(path).read() if os.path.exists(path) else "# Performance\n"
+    pat = re.compile(re.escape(title) + r"\n.*?(?=\n## |\Z)", re.S)
+    new = pat.sub(lambda m: text.rstrip("\n") + "\n", old, count=1) if pat.search(old) else \
+        old.rstrip("\n") + "\n\n" + text
+    with open(path, "w") as f:
+        f.write(new)
+
+
 def write_shared_doc(path, rows, meta):
     section = ["## cpu backend on shared cores (tools/bench.py --shared)", ""]
     section.append(f"Measured {meta['date']} on **{meta['machine']}** ({meta['cores']} logical CPUs), batch 1, "
@@ -316,10 +358,6 @@ def write_shared_doc(path, rows, meta):
                    f"engine / ORT |")
     section.append("|---|---|---|---|---|---|---|")
 
-    def cell(v):
-        if not v:
-            return "-"
-        return f"{statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})" if len(v) > 1 else f"{v[0]:.2f}"
     for r in rows:
         if r.get("error"):
             section.append(f"| {r['scenario']} | {r['model']} | failed: {r['error']} | | | | |")
@@ -330,15 +368,7 @@ def write_shared_doc(path, rows, meta):
         section.append(f"| {r['scenario']} | {r['model']} | {cell(e)} | {cell(e1)} | {ratio1} | {cell(o)} | "
                        f"{ratio_o} |")
     section.append("")
-    text = "\n".join(section) + "\n"
-    old = open(path).read() if os.path.exists(path) else "# Performance\n"
-    pat = re.compile(r"## cpu backend on shared cores \(tools/bench.py --shared\)\n.*?(?=\n## |\Z)", re.S)
-    if pat.search(old):
-        new = pat.sub(lambda m: text.rstrip("\n") + "\n", old, count=1)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    with open(path, "w") as f:
-        f.write(new)
+    replace_section(path, section[0], "\n".join(section) + "\n")
 
 
 def main_shared(args, engine_run):
@@ -402,6 +432,108 @@ def main_shared(args, engine_run):
         e, e1, o = (statistics.median(r[k]) for k in ("eng", "eng1", "ort"))
         print(f"{r['scenario']:6s} {r['model']:14s} engine {e:8.2f} ms  1T {e1:8.2f} ms ({e / e1:.2f}x)  "
               f"ORT {o:8.2f} ms (engine/ORT {e / o:.2f})")
+    log(f"wrote {args.out}")
+
+
+def write_ort_doc(path, rows, meta):
+    title = "## cpu backend against ONNX Runtime (tools/bench.py --ort)"
+    sec = [title, ""]
+    sec.append(f"Measured {meta['date']} on **{meta['machine']}** ({meta['cores']} logical CPUs), random weights, "
+               f"float32, models exported with a symbolic batch (opset 13), ONNX Runtime {meta['ort']} (CPU "
+               f"provider, intra-op threads = T, sequential). Command: `{meta['command']}`")
+    sec.append(f"Load average at start / end: {meta['load_start']:.2f} / {meta['load_end']:.2f}"
+               + (" - other jobs were running on this shared machine as well, so every figure is noisy; "
+                  "compare within a row." if max(meta['load_start'], meta['load_end']) > 1.5 else "."))
+    sec.append("")
+    sec.append("Each cell: median over the rounds of each round's median (engine and ONNX Runtime alternate, "
+               "which goes first alternating too), and the range of the round medians. `speed vs ORT` is ORT ms / "
+               "engine ms (above 1: the engine is faster); `paired` is the median of each round's own ratio "
+               "(the two sides of a round run back to back, so a change of the host's state between rounds, "
+               "such as the two vCPUs landing on one physical core's SMT siblings, cancels out), with its range. "
+               "Peak RSS: engine-run's process high-water mark; ONNX "
+               "Runtime's less its interpreter's own (numpy and onnxruntime imported, before the session).")
+    sec.append("")
+    sec.append("| model | T | batch | engine ms | ONNX Runtime ms | speed vs ORT | paired | engine peak RSS MB | "
+               "ORT peak RSS MB |")
+    sec.append("|---|---|---|---|---|---|---|---|---|")
+
+    for r in rows:
+        if r.get("error"):
+            sec.append(f"| {r['model']} | {r['threads']} | {r['batch']} | failed: {r['error']} | | | | | |")
+            continue
+        sp = f"{statistics.median(r['ort']) / statistics.median(r['eng']):.2f}x" if r["eng"] and r["ort"] else "-"
+        er = f"{max(r['eng_rss']) / 1024:.0f}" if r["eng_rss"] else "-"
+        orr = f"{max(r['ort_rss']) / 1024:.0f}" if r["ort_rss"] else "-"
+        pr = [o / e for e, o in zip(r["eng"], r["ort"]) if e > 0]
+        pc = f"{statistics.median(pr):.2f}x ({min(pr):.2f}-{max(pr):.2f})" if pr else "-"
+        sec.append(f"| {r['model']} | {r['threads']} | {r['batch']} | {cell(r['eng'])} | {cell(r['ort'])} | {sp} | "
+                   f"{pc} | {er} | {orr} |")
+    sec.append("")
+    replace_section(path, title, "\n".join(sec) + "\n")
+
+
+def main_ort(args, engine_run):
+    """Issue 19's comparison: for each model, thread count and batch, engine-run and ONNX Runtime
+    alternate over the rounds on the same seeded input."""
+    names = args.models.split(",") if args.models else ORT_MODELS
+    for n in names:
+        if n not in MODELS:
+            sys.exit(f"bench.py: unknown model '{n}' (known: {', '.join(MODELS)})")
+    threads = [int(t) for t in args.thread_list.split(",")]
+    batches = [int(b) for b in args.batches.split(",")]
+    import numpy as np
+    py = ort_python(args.ort_venv)
+    os.makedirs(args.cache, exist_ok=True)
+    load_start = load_avg()[0]
+    rows = [{"model": n, "threads": t, "batch": b, "eng": [], "ort": [], "eng_rss": [], "ort_rss": []}
+            for n in names for t in threads for b in batches]
+    ort_version = "?"
+    with tempfile.TemporaryDirectory() as tmp:
+        timer = os.path.join(tmp, "ort_timer.py")
+        with open(timer, "w") as f:
+            f.write(ORT_TIMER)
+        paths, inputs = {}, {}
+        for r in range(args.rounds):
+            for row in rows:
+                n, t, b = row["model"], row["threads"], row["batch"]
+                if row.get("error"):
+                    continue
+                try:
+                    if n not in paths:
+                        paths[n] = export(n, args.cache, dynamic=True)
+                    key = (n, b)
+                    if key not in inputs:
+                        size = MODELS[n][1]
+                        inputs[key] = os.path.join(tmp, f"{n}_b{b}.npy")
+                        np.save(inputs[key], np.random.default_rng(42).standard_normal((b, 3, size, size))
+                                .astype(np.float32))
+                    for side in (["eng", "ort"] if r % 2 == 0 else ["ort", "eng"]):
+                        if side == "ort":
+                            j = time_ort(py, timer, paths[n], inputs[key], t, args.runs, args.warmup)
+                            ort_version = j["version"]
+                            row["ort"].append(statistics.median(j["times"]))
+                            row["ort_rss"].append(j["peak_kb"] - j["base_kb"])
+                        else:
+                            j = time_engine(engine_run, paths[n], t, args.runs, args.warmup, inputs[key])
+                            row["eng"].append(j["latency_ms"]["median"])
+                            row["eng_rss"].append(j.get("peak_rss_kb", 0))
+                    log(f"round {r + 1} {n:20s} T{t} b{b}: engine {row['eng'][-1]:9.2f} ms  ORT "
+                        f"{row['ort'][-1]:9.2f} ms")
+                except Exception as e:  # one failing model does not stop the others
+                    row["error"] = str(e).replace("|", "/")[:200]
+                    log(f"{n} T{t} b{b}: {row['error']}")
+    cmd = "/usr/bin/python3 tools/bench.py " + " ".join(a for a in sys.argv[1:])
+    meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": cpu_model(),
+            "cores": os.cpu_count(), "command": cmd.strip(), "ort": ort_version, "load_start": load_start,
+            "load_end": load_avg()[0]}
+    write_ort_doc(args.out, rows, meta)
+    for r in rows:
+        if r.get("error"):
+            print(f"{r['model']:20s} T{r['threads']} b{r['batch']} failed: {r['error']}")
+            continue
+        e, o = statistics.median(r["eng"]), statistics.median(r["ort"])
+        print(f"{r['model']:20s} T{r['threads']} b{r['batch']}  engine {e:9.2f} ms  ORT {o:9.2f} ms  "
+              f"speed vs ORT {o / e:.2f}x")
     log(f"wrote {args.out}")
 
 
@@ -489,9 +621,18 @@ def main():
     ap.add_argument("--shared", action="store_true",
                     help="the shared-cores scenarios against ONNX Runtime (issue 21; see above)")
     ap.add_argument("--scenarios", default="quiet,nice19,nice0", help="--shared: comma list of quiet,nice19,nice0")
+    ap.add_argument("--ort", action="store_true",
+                    help="engine against ONNX Runtime's CPU provider per model, thread count and batch (issue 19)")
+    ap.add_argument("--thread-list", default="2,1", help="--ort: comma list of thread counts (default 2,1)")
+    ap.add_argument("--batches", default="1,8", help="--ort: comma list of batch sizes (default 1,8)")
     ap.add_argument("--ort-venv", default=os.path.join(os.path.expanduser("~"), ".cache", "engine-bench", "ort-venv"),
                     help="--shared: the virtual environment holding onnxruntime (created when missing)")
     args = ap.parse_args()
+    if args.ort:
+        if args.quick:
+            args.runs, args.rounds = 5, 2
+        main_ort(args, find_engine_run(args.build))
+        return
     if args.shared:
         if args.quick:
             args.runs, args.rounds = 5, 2

@@ -8,23 +8,18 @@
 #    --size 32 --mean 0 --std 1 --top 1, printing "FILE -> predicted P".
 # 2. One run of demo/lenet5_batch.onnx over demo/heldout_x.npy (all held-out
 #    digits), then argmax vs demo/heldout_y.npy with numpy: "accuracy: X/N = P%".
-# Exits non-zero if engine-run fails or the accuracy is below 90%.
-# The assets come from tools/train_lenet.py (see demo/README.md).
+# 3. tools/demo_detect.sh: the shape detector of demo/detect on its sample
+#    scenes, drawn into build/demo-detect/ (or $DEMO_OUT), found vs truth.
+# Exits non-zero if engine-run fails, the accuracy is below 90% or the
+# detector finds fewer than 80% of the objects.
+# The assets come from tools/train_lenet.py (see demo/README.md) and
+# tools/train_detector.py (demo/detect/README.md).
 set -u
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ENGINE_RUN=${1:-build/tools/engine-run}
+DEMO_SCRIPT=demo.sh
+. "$(dirname "$0")/demo_env.sh"
 [ $# -gt 0 ] && shift
-PYTHON=${PYTHON:-/usr/bin/python3}
-[ -x "$PYTHON" ] || PYTHON=python3
 DEMO="$ROOT/demo"
-
-# A relative default works from the repository root as well as from here.
-if [ ! -x "$ENGINE_RUN" ] && [ -x "$ROOT/$ENGINE_RUN" ]; then ENGINE_RUN="$ROOT/$ENGINE_RUN"; fi
-if [ ! -x "$ENGINE_RUN" ]; then
-    echo "demo.sh: engine-run not found at '$ENGINE_RUN' (build first, or pass its path)" >&2
-    exit 2
-fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/engine-demo.XXXXXX") || exit 2
 trap 'rm -rf "$TMP"' EXIT INT TERM
@@ -81,4 +76,7 @@ if pct < 90.0:
     print("demo.sh: accuracy below 90%", file=sys.stderr)
     sys.exit(1)
 PY
+
+echo
+"$ROOT/tools/demo_detect.sh" "$ENGINE_RUN" "$@" || status=1
 exit $status

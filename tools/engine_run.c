@@ -18,6 +18,7 @@
 
 #include "engine/backend.h"
 #include "engine/engine.h"
+#include "results.h"
 
 #define MAX_IO 64
 
@@ -51,7 +52,16 @@ typedef struct options {
     const char *spin;            /* --spin latency|default|shared|none|US */
     const char *shapes[MAX_IO]; /* --shape NAME=DIMS, in order */
     int n_shapes;
+    const char *labels; /* --labels FILE: class names, one a line */
+    const char *draw;   /* --draw OUT.png: results drawn over --image */
 } options;
+
+/* What --image did: the picture's own size and the network input's, so that
+ * coordinates in the outputs map back to the picture. */
+typedef struct image_map {
+    const char *path;
+    int image_w, image_h, net_w, net_h;
+} image_map;
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -60,14 +70,20 @@ static void usage(FILE *f) {
             "  -i, --input [NAME=]FILE  .npy or .pb; repeatable; without NAME, in the order of the graph's\n"
             "                           non-initializer inputs; inputs not given are seeded random\n"
             "  -o, --output FILE        the first output as .npy\n"
-            "  --output-dir DIR         every output as DIR/output_<k>.npy, k = the graph output's index\n"
+            "  --output-dir DIR         every output as DIR/output_<k>.npy, k = the graph output's index (DIR made if missing)\n"
             "  --image FILE             PNG/JPEG input, with --size N|WxH, --mean M[,M,M], --std S[,S,S]\n"
             "                           (pixels scaled to [0,1] first; default mean 0, std 1)\n"
+            "                           (an input [N,C,H,W] or [C,H,W]; symbolic H, W: the image's own size)\n"
             "  --top K                  top-K classes of a 1xN output\n"
+            "  --labels FILE            class names, one a line (line k names class k), for --top, --json, --draw\n"
+            "  --draw OUT.png           with --image: the detections (boxes, names and scores, masks, keypoints),\n"
+            "                           segmentation or top classes drawn over the image at its own size\n"
             "  --bench N, --warmup N    N timed runs after the warm-up; min/median/p90/max ms\n"
             "  --profile                per-node table: node, op, backend, output shape, ms, %% of total\n"
             "  --trace FILE             Chrome trace-event JSON of one run (opens in Perfetto)\n"
-            "  --json                   machine-readable stdout (with --bench, --dump-graph)\n"
+            "  --json                   machine-readable stdout: with --bench, --dump-graph; else the results:\n"
+            "                           detections [{\"box\":[x1,y1,x2,y2],\"score\":s,\"label\":id,\"name\":..},..]\n"
+            "                           (boxes in the --image's pixels), top-K classes or segmentation classes\n"
             "  --dump-graph             the graph after optimisation (and placement)\n"
             "  --threads N, --device SPEC, --plugin FILE (repeatable), --no-fuse,\n"
             "  --strict                 fail instead of falling back to another backend\n"
@@ -157,22 +173,43 @@ static int fill_random(engine_tensor *t, const engine_tensor_info *info, uint64_
     return 0;
 }
 
-/* Loads, resizes and normalises an image into an NCHW float tensor shaped
- * like the model's input (channels 1 or 3). */
-static int load_image(const options *o, const engine_tensor_info *info, engine_tensor *t, char *err, size_t errsz) {
-    if (info->rank != 4 || (info->dims[1] != 1 && info->dims[1] != 3) || info->dtype != ENGINE_DTYPE_F32) {
-        snprintf(err, errsz, "--image needs a float32 [N,1|3,H,W] model input; '%s' is not", info->name);
+/* The size of the picture at path, checked against the pixel limit before
+ * anything is decoded. */
+static int image_size(const char *path, int *w, int *h, char *err, size_t errsz) {
+    int c;
+    if (!stbi_info(path, w, h, &c)) {
+        snprintf(err, errsz, "%s: %s", path, stbi_failure_reason());
         return -1;
     }
-    int channels = (int)info->dims[1];
-    int w = o->size_w ? o->size_w : (int)info->dims[3];
-    int h = o->size_h ? o->size_h : (int)info->dims[2];
-    if (w != info->dims[3] || h != info->dims[2]) {
-        snprintf(err, errsz, "--size %dx%d does not match the model input %lldx%lld", w, h, (long long)info->dims[3],
-                 (long long)info->dims[2]);
+    if (*w <= 0 || *h <= 0 || (int64_t)*w * *h > RESULTS_MAX_IMAGE_PIXELS) {
+        snprintf(err, errsz, "%s: %dx%d pixels, more than the %lld allowed", path, *w, *h,
+                 (long long)RESULTS_MAX_IMAGE_PIXELS);
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads, resizes and normalises an image into a float tensor shaped like
+ * the model's input, [N,C,H,W] or [C,H,W] with C 1 or 3 (each batch item
+ * the same picture); records the sizes in map. */
+static int load_image(const options *o, const engine_tensor_info *info, engine_tensor *t, image_map *map, char *err,
+                      size_t errsz) {
+    int rank = info->rank;
+    if ((rank != 4 && rank != 3) || (info->dims[rank - 3] != 1 && info->dims[rank - 3] != 3) ||
+        info->dtype != ENGINE_DTYPE_F32) {
+        snprintf(err, errsz, "--image needs a float32 [N,1|3,H,W] or [1|3,H,W] model input; '%s' is not", info->name);
+        return -1;
+    }
+    int channels = (int)info->dims[rank - 3];
+    int w = o->size_w ? o->size_w : (int)info->dims[rank - 1];
+    int h = o->size_h ? o->size_h : (int)info->dims[rank - 2];
+    if (w != info->dims[rank - 1] || h != info->dims[rank - 2]) {
+        snprintf(err, errsz, "--size %dx%d does not match the model input %lldx%lld", w, h,
+                 (long long)info->dims[rank - 1], (long long)info->dims[rank - 2]);
         return -1;
     }
     int iw, ih, ic;
+    if (image_size(o->image, &iw, &ih, err, errsz)) return -1;
     unsigned char *pix = stbi_load(o->image, &iw, &ih, &ic, channels);
     if (!pix) {
         snprintf(err, errsz, "%s: %s", o->image, stbi_failure_reason());
@@ -193,9 +230,9 @@ static int load_image(const options *o, const engine_tensor_info *info, engine_t
         return -1;
     }
     stbi_image_free(pix);
-    int64_t batch = info->dims[0];
+    int64_t batch = rank == 4 ? info->dims[0] : 1;
     t->dtype = ENGINE_DTYPE_F32;
-    t->rank = 4;
+    t->rank = rank;
     memcpy(t->dims, info->dims, sizeof t->dims);
     float *data = malloc(sizeof(float) * (size_t)(batch * channels * h * w));
     if (!data) {
@@ -215,6 +252,8 @@ static int load_image(const options *o, const engine_tensor_info *info, engine_t
         }
     free(resized);
     t->data = data;
+    map->path = o->image;
+    map->image_w = iw, map->image_h = ih, map->net_w = w, map->net_h = h;
     return 0;
 }
 
@@ -225,7 +264,20 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* The process's peak resident memory in KiB: Linux's VmHWM, the high-water
+ * mark of this address space (getrusage's ru_maxrss keeps the maximum from
+ * before exec, so a child of a large process, a benchmark script with
+ * PyTorch loaded, would report its parent's size); ru_maxrss elsewhere. */
 static long peak_rss_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        long kb = -1;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+        fclose(f);
+        if (kb >= 0) return kb;
+    }
     struct rusage ru;
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
@@ -253,52 +305,20 @@ static void print_summary(const engine_tensor_info *info, const void *data) {
     printf("\n");
 }
 
-static int print_top(const engine_tensor_info *info, const float *data, int k) {
-    int64_t n = 1;
-    for (int d = 0; d < info->rank; ++d) n *= info->dims[d];
-    if (info->dtype != ENGINE_DTYPE_F32 || n <= 0 || (info->rank >= 1 && n != info->dims[info->rank - 1]))
-        return -1;
-    if (k > n) k = (int)n;
-    printf("top-%d of '%s':\n", k, info->name);
-    unsigned char *taken = calloc((size_t)n, 1);
-    if (!taken) return -1;
-    for (int r = 0; r < k; ++r) {
-        int64_t best = -1;
-        for (int64_t c = 0; c < n; ++c)
-            if (!taken[c] && (best < 0 || data[c] > data[best])) best = c;
-        taken[best] = 1;
-        printf("  %d: class %lld  %.6f\n", r + 1, (long long)best, data[best]);
-    }
-    free(taken);
-    return 0;
-}
-
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; ++s) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", (unsigned char)*s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int write_trace(const char *path, const engine_node_timing *t, int count) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     fprintf(f, "{\"traceEvents\":[\n");
     for (int k = 0; k < count; ++k) {
         fprintf(f, "%s{\"name\":", k ? ",\n" : "");
-        json_string(f, t[k].node);
+        results_json_string(f, t[k].node);
         fprintf(f, ",\"cat\":");
-        json_string(f, t[k].op);
+        results_json_string(f, t[k].op);
         fprintf(f, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,\"tid\":1,\"args\":{\"op\":", t[k].start_ms * 1e3,
                 t[k].ms * 1e3);
-        json_string(f, t[k].op);
+        results_json_string(f, t[k].op);
         fprintf(f, ",\"backend\":");
-        json_string(f, t[k].backend);
+        results_json_string(f, t[k].backend);
         fprintf(f, "}}");
     }
     fprintf(f, "\n],\"displayTimeUnit\":\"ms\"}\n");
@@ -335,7 +355,7 @@ static int list_backends(engine_context *ctx) {
 enum {
     OPT_OUTPUT_DIR = 256, OPT_IMAGE, OPT_SIZE, OPT_MEAN, OPT_STD, OPT_TOP, OPT_BENCH, OPT_WARMUP, OPT_PROFILE,
     OPT_TRACE, OPT_JSON, OPT_DUMP, OPT_THREADS, OPT_DEVICE, OPT_PLUGIN, OPT_NO_FUSE, OPT_STRICT, OPT_LIST,
-    OPT_VERSION, OPT_HELP, OPT_SEED, OPT_PRECISION, OPT_TUNE, OPT_SHAPE, OPT_SPIN
+    OPT_VERSION, OPT_HELP, OPT_SEED, OPT_PRECISION, OPT_TUNE, OPT_SHAPE, OPT_SPIN, OPT_LABELS, OPT_DRAW
 };
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -353,7 +373,8 @@ static int parse_args(int argc, char **argv, options *o) {
         {"list-backends", no_argument, 0, OPT_LIST}, {"version", no_argument, 0, OPT_VERSION},
         {"help", no_argument, 0, OPT_HELP}, {"seed", required_argument, 0, OPT_SEED},
         {"precision", required_argument, 0, OPT_PRECISION}, {"tune", required_argument, 0, OPT_TUNE},
-        {"shape", required_argument, 0, OPT_SHAPE}, {"spin", required_argument, 0, OPT_SPIN}, {0, 0, 0, 0}};
+        {"shape", required_argument, 0, OPT_SHAPE}, {"spin", required_argument, 0, OPT_SPIN},
+        {"labels", required_argument, 0, OPT_LABELS}, {"draw", required_argument, 0, OPT_DRAW}, {0, 0, 0, 0}};
     o->warmup = -1;
     o->seed = 42;
     int c;
@@ -413,6 +434,8 @@ static int parse_args(int argc, char **argv, options *o) {
             if (o->n_plugins >= MAX_IO) return fail("too many --plugin options", NULL) ? 2 : 2;
             o->plugins[o->n_plugins++] = optarg;
             break;
+        case OPT_LABELS: o->labels = optarg; break;
+        case OPT_DRAW: o->draw = optarg; break;
         case OPT_NO_FUSE: o->no_fuse = 1; break;
         case OPT_STRICT: o->strict = 1; break;
         case OPT_LIST: o->list_backends = 1; break;
@@ -443,6 +466,14 @@ static int parse_args(int argc, char **argv, options *o) {
     }
     if (!o->model && !o->list_backends) {
         fprintf(stderr, "engine-run: no MODEL given (see --help)\n");
+        return 2;
+    }
+    if (o->draw && !o->image) {
+        fprintf(stderr, "engine-run: --draw %s needs --image FILE: the picture to draw on\n", o->draw);
+        return 2;
+    }
+    if (o->draw && o->bench) {
+        fprintf(stderr, "engine-run: --draw and --bench do not go together\n");
         return 2;
     }
     return 0;
@@ -482,6 +513,49 @@ static int shape_option(const options *o, const char *name, int *rank, int64_t *
     return 0;
 }
 
+/* The outputs for people (--top, --labels, --json without --bench or
+ * --dump-graph, --draw): read as detections, a segmentation or classes
+ * (results.h), printed as JSON or text, drawn over the --image. 0, or -1
+ * after one line on stderr. */
+static int report_results(const options *o, const engine_model *model, const engine_tensor *outs, int n_out,
+                          const image_map *imap, const labels *names) {
+    const char *out_names[MAX_IO];
+    engine_tensor_info declared[MAX_IO];
+    for (int k = 0; k < n_out; ++k) {
+        engine_model_output_info(model, k, &declared[k]);
+        out_names[k] = declared[k].name ? declared[k].name : "";
+    }
+    results res;
+    char err[2048];
+    if (results_read(&res, outs, out_names, declared, n_out, o->top > 0, err, sizeof err)) {
+        fail(o->draw ? "nothing to --draw" : "cannot report the outputs", err);
+        return -1;
+    }
+    /* --image stretched the picture to the network's input: scale back */
+    results_scale sc = {1.0, 1.0};
+    if (imap->path && imap->net_w > 0 && imap->net_h > 0) {
+        sc.sx = (double)imap->image_w / imap->net_w;
+        sc.sy = (double)imap->image_h / imap->net_h;
+    }
+    const labels *l = names->count ? names : NULL;
+    if (o->draw && !imap->path) {
+        fail("--draw needs the --image to feed an input", "every input was given with -i");
+        results_free(&res);
+        return -1;
+    }
+    if (o->json && !o->bench && !o->dump_graph)
+        results_print_json(&res, l, sc, o->top);
+    else if (!o->json)
+        results_print_text(&res, l, sc, o->top);
+    int rc = 0;
+    if (o->draw && results_draw(&res, l, sc, o->top, imap->path, o->draw, err, sizeof err)) {
+        fail("--draw", err);
+        rc = -1;
+    }
+    results_free(&res);
+    return rc;
+}
+
 /* Inputs made here (random, images) are refused above this size before
  * anything is allocated: the dims come from the command line or a file. */
 #define CLI_MAX_INPUT_BYTES ((uint64_t)8 << 30)
@@ -512,7 +586,15 @@ int main(int argc, char **argv) {
     memset(inputs, 0, sizeof inputs);
     memset(outs, 0, sizeof outs);
     int n_in = 0, n_out = 0;
+    image_map imap;
+    memset(&imap, 0, sizeof imap);
+    labels names;
+    memset(&names, 0, sizeof names);
     rc = 1;
+    if (o.labels) {
+        char err[1024];
+        if (labels_load(&names, o.labels, err, sizeof err)) return fail("cannot read --labels", err);
+    }
 
     /* Tensor sizes implied by a file or the command line are checked before
      * anything is allocated (the engine refuses bigger ones at load). */
@@ -660,8 +742,17 @@ int main(int argc, char **argv) {
                 }
                 info.dims[d] = dims[d];
             } else if (info.dims[d] < 0) {
-                if (d == 0 || (o.image && info.rank == 4 && o.size_w && o.size_h)) {
-                    info.dims[d] = d == 0 ? 1 : d == 2 ? o.size_h : d == 3 ? o.size_w : -1;
+                if (o.image && (info.rank == 4 || info.rank == 3) && d >= info.rank - 2) {
+                    /* the picture's H or W: --size, else the picture's own */
+                    int iw = o.size_w, ih = o.size_h;
+                    char err[512];
+                    if (!iw && image_size(o.image, &iw, &ih, err, sizeof err)) {
+                        fail("cannot use --image", err);
+                        goto done;
+                    }
+                    info.dims[d] = d == info.rank - 2 ? ih : iw;
+                } else if (d == 0) {
+                    info.dims[d] = 1;
                 } else {
                     const char *sym = engine_model_input_dim_name(model, k, d);
                     fprintf(stderr,
@@ -682,7 +773,7 @@ int main(int argc, char **argv) {
         }
         if (o.image) {
             char err[512];
-            if (load_image(&o, &info, &inputs[k], err, sizeof err)) {
+            if (load_image(&o, &info, &inputs[k], &imap, err, sizeof err)) {
                 fail("cannot use --image", err);
                 goto done;
             }
@@ -738,6 +829,12 @@ int main(int argc, char **argv) {
         const char *dest = NULL;
         if (k == 0 && o.output) dest = o.output;
         if (o.output_dir) {
+            /* The folder is made when missing (one level, like mkdir). */
+            if (k == 0 && mkdir(o.output_dir, 0777) != 0 && errno != EEXIST) {
+                free(times);
+                fail("cannot create the --output-dir folder", strerror(errno));
+                goto done;
+            }
             snprintf(path, sizeof path, "%s/output_%d.npy", o.output_dir, k);
             if (engine_tensor_save(ctx, path, &t) != ENGINE_OK) {
                 free(times);
@@ -750,13 +847,14 @@ int main(int argc, char **argv) {
             fail("cannot write output", engine_context_error(ctx));
             goto done;
         }
-        if (k == 0 && o.top && print_top(&info, outs[0].data, o.top)) {
-            free(times);
-            fail("--top needs a float32 1xN output", info.name);
-            goto done;
-        }
-        if (!o.json && !o.top && !o.bench && !o.output && !o.output_dir && !o.dump_graph && !o.profile)
+        if (!o.json && !o.top && !o.bench && !o.output && !o.output_dir && !o.dump_graph && !o.profile && !o.draw &&
+            !o.labels)
             print_summary(&info, outs[k].data);
+    }
+    if ((o.top || o.labels || o.draw || (o.json && !o.bench && !o.dump_graph)) &&
+        report_results(&o, model, outs, n_out, &imap, &names)) {
+        free(times);
+        goto done;
     }
 
     if (o.profile || o.trace) {
@@ -789,7 +887,7 @@ int main(int argc, char **argv) {
                    t_load, t_compile, first_run_ms, engine_session_arena_bytes(session), ss.arena_bytes,
                    ss.weight_bytes, ss.device_bytes, ss.n_partitions, ss.kernels_built, ss.kernels_from_cache,
                    peak_rss_kb(), first_build_ms, ci1.entries);
-            json_string(stdout, o.backends ? o.backends : "auto");
+            results_json_string(stdout, o.backends ? o.backends : "auto");
             printf("}\n");
         } else {
             printf("latency ms over %d runs (after %d warm-up): min %.3f  median %.3f  p90 %.3f  max %.3f\n", runs,
@@ -821,5 +919,6 @@ done:
     engine_session_free(session);
     engine_model_free(model);
     engine_context_destroy(ctx);
+    labels_free(&names);
     return rc;
 }

@@ -165,6 +165,30 @@ static inline vf csv_act(const engine_epilogue *e, vf x) {
         vf q = V_MUL(nn, V_ADD(nn, V_SET1(2.0f)));
         return V_MUL(x, V_DIV(q, V_ADD(q, V_SET1(2.0f))));
     }
+    case ENGINE_ACT_GELU: {
+        /* the passes do not fuse GELU into convolutions (yet); a model
+         * that names it in engine.activation still gets it: erf by
+         * Abramowitz and Stegun 7.1.28 (as gelu512), or the tanh form */
+        vf half = V_SET1(0.5f), ax = V_MAX(x, V_SUB(zero, x)), th;
+        if (e->alpha != 0.0f) {
+            vf t = V_MUL(V_SET1(0.7978845608f), V_FMA(V_MUL(V_SET1(0.044715f), x), V_MUL(x, x), x));
+            th = V_SUB(one, V_DIV(V_SET1(2.0f), V_ADD(csv_exp(V_ADD(t, t)), one)));
+        } else {
+            vf z = V_MIN(V_MUL(ax, V_SET1(0.70710678f)), V_SET1(10.0f)), p = V_SET1(0.0000430638f);
+            p = V_FMA(p, z, V_SET1(0.0002765672f));
+            p = V_FMA(p, z, V_SET1(0.0001520143f));
+            p = V_FMA(p, z, V_SET1(0.0092705272f));
+            p = V_FMA(p, z, V_SET1(0.0422820123f));
+            p = V_FMA(p, z, V_SET1(0.0705230784f));
+            p = V_FMA(p, z, one);
+            p = V_MUL(p, p);
+            p = V_MUL(p, p);
+            p = V_MUL(p, p);
+            p = V_MUL(p, p);
+            th = V_MUL(V_DIV(x, V_MAX(ax, V_SET1(1e-30f))), V_SUB(one, V_DIV(one, p)));
+        }
+        return V_MUL(V_MUL(half, x), V_ADD(one, th));
+    }
     case ENGINE_ACT_TANH: {
         /* 1 - 2 / (e^{2x} + 1): absolute error ~1e-7 near 0, fine for atol 1e-5 */
         vf t = csv_exp(V_ADD(x, x));

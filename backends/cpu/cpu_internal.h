@@ -45,7 +45,12 @@ typedef struct cpu_kernels {
     const char *gemm_name; /* e.g. "f32_gemm_8x32__avx512" */
     cpu_gemm_ukernel_fn gemm;
     cpu_act_row_fn act_row;
+    /* p[i] = exp(p[i] - shift) for i < n, returning their sum (softmax). */
+    float (*exp_row)(float *p, size_t n, float shift);
 } cpu_kernels;
+
+/* exp_row with libm's expf: the scalar and NEON tables' (gemm.c). */
+float cpu_exp_row_portable(float *p, size_t n, float shift);
 
 /* One table per ISA file; the ones not compiled for this machine are
  * absent (the module references them under the same #if as meson). */
@@ -204,6 +209,10 @@ engine_status cpu_fuse_pw_dw(cpu_step *dw, const cpu_step *pw);
  * Transpose that reads one run): the module then stores no copy. */
 int cpu_op_view(const engine_node *n, size_t *byte_offset);
 engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s);   /* ops.c */
+/* einsum.c (called from cpu_prepare_op): a two-operand float32 Einsum that
+ * is a batched matrix product (every label a batch, row, column or summed
+ * label) on the GEMM driver; anything else is UNSUPPORTED. */
+engine_status cpu_prepare_einsum(const cpu_prep_ctx *c, cpu_step *s);
 
 /* ---- the blocked layout (cpu_blocked.h; module.c decides who runs it) ----
  * conv.c: the estimates (ns per image) of a Conv node on the NCHW

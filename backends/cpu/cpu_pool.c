@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,24 +52,36 @@ struct cpu_pool {
     int n_workers;            /* under start_mu */
     atomic_int usable;        /* n_workers + 1, read by loops */
 
-    pthread_mutex_t mu; /* the sleep/wake condition */
+    /* The hot words sit on cache lines of their own, grouped by who
+     * writes them how often: a line written by one thread and read by
+     * another moves between the cores at every write, which costs little
+     * between cores that share a cache and a microsecond or more between
+     * cores that do not (a VM's vCPUs land on either, and change). */
+    alignas(64) pthread_mutex_t mu; /* the sleep/wake condition */
     pthread_cond_t wake, done_cv;
 
-    atomic_int busy;           /* a loop owns the pool */
-    atomic_uint seq;           /* the loop number workers wait on */
+    /* once per loop by the caller; spun on by idle workers */
+    alignas(64) atomic_uint seq; /* the loop number workers wait on */
     atomic_int stop;
-    atomic_int sleepers;
-    atomic_int caller_waits;
-    atomic_uint_least64_t claim;
-    /* the current loop (written while the claim word is closed) */
+    /* the current loop (written while the claim word is closed), read by
+     * every claim: changes once per loop */
     _Atomic(cpu_task_fn) fn;
     _Atomic(void *) ctx;
     atomic_int nthr;
     atomic_uint units;                 /* the loop's units: ceil(n / grain) */
     atomic_int_least64_t n, grain;
-    atomic_uint done;                  /* units finished */
 
-    pool_worker workers[];
+    alignas(64) atomic_uint_least64_t claim; /* every unit, by every thread */
+
+    /* once per thread and loop (a thread adds the units it ran when it
+     * finds none left), spun on by the waiting caller */
+    alignas(64) atomic_uint done; /* units finished */
+    atomic_int caller_waits;
+
+    alignas(64) atomic_int busy; /* a loop owns the pool */
+    atomic_int sleepers;
+
+    alignas(64) pool_worker workers[];
 };
 
 static _Thread_local cpu_pool *bound_pool;
@@ -98,25 +111,30 @@ static long long now_ns(void) {
 /* Claims and runs units of the current loop until none is left (or the
  * loop is not the one in `want_seq`, or tid is beyond the loop's threads). */
 static void run_units(cpu_pool *p, int tid, unsigned want_seq) {
+    unsigned mine = 0, loop_units = 0; /* units this thread ran; the loop's count */
     for (;;) {
         uint_least64_t w = atomic_load(&p->claim);
-        if ((unsigned)(w >> 32) != want_seq) return;
+        if ((unsigned)(w >> 32) != want_seq) break;
         const unsigned idx = (unsigned)w;
-        if (idx == CLAIM_CLOSED) return;
+        if (idx == CLAIM_CLOSED) break;
         const unsigned units = atomic_load(&p->units);
         const int nthr = atomic_load(&p->nthr);
         const int64_t n = atomic_load(&p->n), grain = atomic_load(&p->grain);
         cpu_task_fn fn = atomic_load(&p->fn);
         void *ctx = atomic_load(&p->ctx);
-        if (idx >= units || tid >= nthr) return;
+        if (idx >= units || tid >= nthr) break;
         if (!atomic_compare_exchange_weak(&p->claim, &w, w + 1u)) continue;
         const int64_t i0 = (int64_t)idx * grain, i1 = n - i0 < grain ? n : i0 + grain;
         fn(ctx, tid, i0, i1);
-        if (atomic_fetch_add(&p->done, 1u) + 1u == units && atomic_load(&p->caller_waits)) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done_cv);
-            pthread_mutex_unlock(&p->mu);
-        }
+        ++mine;
+        loop_units = units;
+    }
+    /* Publish once: the loop cannot end before these units are counted,
+     * and the claims this thread made were all of loop want_seq. */
+    if (mine && atomic_fetch_add(&p->done, mine) + mine == loop_units && atomic_load(&p->caller_waits)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->done_cv);
+        pthread_mutex_unlock(&p->mu);
     }
 }
 

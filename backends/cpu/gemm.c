@@ -12,6 +12,7 @@
  * blocking does not pay on this machine, see GEMM_KC). Threads take units
  * of B panels (or blocks of A panels when N is small) dynamically, each
  * with its own B block in the scratch. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,15 @@ void cpu_tile_epilogue(const cpu_kernels *k, const float *t, size_t ldt, float *
         for (int j = 0; j < nr; ++j) ci[j] = ti[j] + bias[i] + (si ? si[j] : 0.0f);
         k->act_row(epi, ci, (size_t)nr);
     }
+}
+
+float cpu_exp_row_portable(float *p, size_t n, float shift) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; ++i) {
+        p[i] = expf(p[i] - shift);
+        sum += p[i];
+    }
+    return sum;
 }
 
 size_t cpu_gemm_packed_a_floats(const cpu_kernels *k, int M, int K) {

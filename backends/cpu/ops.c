@@ -115,6 +115,174 @@ static engine_status gemm_exec(const cpu_step *s, const void *const *in, void *c
     return ENGINE_OK;
 }
 
+/* Many rows (a MatMul over every pixel of a map, a transformer's tokens):
+ * the packed GEMM driver, C[R x N] = A[R x K] * W[K x N], with A packed
+ * into MR-row panels per run and W pre-packed once into NR-column panels
+ * (prep: panel p holds W[k][p*NR .. p*NR+NR-1] for every k, zero padded),
+ * which the driver's B callback copies. Gemm's C (a row vector or a full
+ * matrix, alpha = beta = 1) rides in the micro-kernel's sum operand
+ * (row stride 0 for a vector); its activation in the epilogue. iparam: R,
+ * N, K, has C, C rows. scratch: packed A, R zeros (the per-row bias the
+ * driver wants), then the driver's own. */
+#define GEMM_ROWS_MIN 8
+
+typedef struct wpanel_ctx {
+    const float *w; /* pre-packed panels */
+    int K;
+} wpanel_ctx;
+
+static void pack_w_panel(const void *vctx, int n0, int nr, int NR, int k0, int kc, float *panel) {
+    (void)nr;
+    const wpanel_ctx *c = vctx;
+    memcpy(panel, c->w + ((size_t)(n0 / NR) * (size_t)c->K + (size_t)k0) * (size_t)NR,
+           (size_t)kc * (size_t)NR * sizeof(float));
+}
+
+static size_t rows_a_floats(const cpu_kernels *k, int R, int K) {
+    return (cpu_gemm_packed_a_floats(k, R, K) + 15) / 16 * 16;
+}
+
+static engine_status gemm_rows_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    const int R = s->iparam[0], N = s->iparam[1], K = s->iparam[2], hasC = s->iparam[3], crow = s->iparam[4];
+    const cpu_kernels *k = s->k;
+    engine_epilogue epi = {ENGINE_ACT_NONE, 0.0f, 0.0f, 0};
+    if (s->node->op == ENGINE_OP_Gemm) epi = ((const engine_gemm_params *)s->node->params)->epilogue;
+    epi.sum = 0;
+    float *ap = scratch, *zeros = ap + rows_a_floats(k, R, K);
+    void *drv = zeros + ((size_t)R + 15) / 16 * 16;
+    cpu_gemm_pack_a(k, R, K, in[0], (size_t)K, 1, ap);
+    memset(zeros, 0, sizeof(float) * (size_t)R);
+    wpanel_ctx wc = {s->prep, K};
+    const float *sum = hasC ? in[2] : NULL;
+    cpu_gemm_run(k, R, N, K, ap, zeros, pack_w_panel, &wc, out[0], (size_t)N, sum, crow == 1 ? 0 : (size_t)N, &epi,
+                 s->threads, drv);
+    return ENGINE_OK;
+}
+
+/* ---- MatMul with both operands computed at run time ----
+ * (attention's Q K^T and weights V): numpy's batched matmul, batch dims
+ * broadcast, each batch a packed GEMM: A's M x K block packed into MR-row
+ * panels, B's K x N block read panel by panel by the driver's callback.
+ * Batches spread over the threads (each GEMM on one); with fewer batches
+ * than threads, the batches run in turn, each GEMM on every thread.
+ * iparam: M, N, K, batches, per-batch-threaded. scratch: per worker,
+ * packed A, M zeros (the driver's per-row bias) and the driver's own. */
+typedef struct rowmajor_b_ctx {
+    const float *b;
+    int N;
+} rowmajor_b_ctx;
+
+static void pack_rowmajor_b(const void *vctx, int n0, int nr, int NR, int k0, int kc, float *panel) {
+    const rowmajor_b_ctx *c = vctx;
+    for (int k = 0; k < kc; ++k, panel += NR) {
+        memcpy(panel, c->b + (size_t)(k0 + k) * (size_t)c->N + (size_t)n0, (size_t)nr * sizeof(float));
+        if (nr < NR) memset(panel + nr, 0, (size_t)(NR - nr) * sizeof(float));
+    }
+}
+
+/* Offsets of batch i's A and B blocks (in matrices) under broadcasting. */
+static void batch_offsets(const engine_node *n, int64_t i, int64_t *oa, int64_t *ob) {
+    const engine_value *a = n->inputs[0], *b = n->inputs[1], *y = n->outputs[0];
+    int yb = y->rank - 2, ab = a->rank - 2, bb = b->rank - 2;
+    int64_t sa = 1, sb = 1;
+    *oa = *ob = 0;
+    for (int d = yb - 1; d >= 0; --d) {
+        int64_t c = i % y->dims[d];
+        i /= y->dims[d];
+        int da = d - (yb - ab), db = d - (yb - bb);
+        if (da >= 0) {
+            if (a->dims[da] != 1) *oa += c * sa;
+            sa *= a->dims[da];
+        }
+        if (db >= 0) {
+            if (b->dims[db] != 1) *ob += c * sb;
+            sb *= b->dims[db];
+        }
+    }
+}
+
+static size_t dyn_worker_floats(const cpu_kernels *k, int M, int N, int K, int threads) {
+    return rows_a_floats(k, M, K) + ((size_t)M + 15) / 16 * 16 +
+           (cpu_gemm_scratch_bytes(k, M, N, K, threads) + sizeof(float) * 16 - 1) / sizeof(float) / 16 * 16;
+}
+
+static void matmul_dyn_one(const cpu_step *s, const void *const *in, void *const *out, int64_t i, float *ws,
+                           int threads) {
+    const int M = s->iparam[0], N = s->iparam[1], K = s->iparam[2];
+    const cpu_kernels *k = s->k;
+    int64_t oa, ob;
+    batch_offsets(s->node, i, &oa, &ob);
+    float *ap = ws, *zeros = ap + rows_a_floats(k, M, K);
+    void *drv = zeros + ((size_t)M + 15) / 16 * 16;
+    cpu_gemm_pack_a(k, M, K, (const float *)in[0] + oa * (int64_t)M * K, (size_t)K, 1, ap);
+    memset(zeros, 0, sizeof(float) * (size_t)M);
+    rowmajor_b_ctx bc = {(const float *)in[1] + ob * (int64_t)K * N, N};
+    engine_epilogue none = {ENGINE_ACT_NONE, 0.0f, 0.0f, 0};
+    cpu_gemm_run(k, M, N, K, ap, zeros, pack_rowmajor_b, &bc, (float *)out[0] + i * (int64_t)M * N, (size_t)N,
+                 NULL, 0, &none, threads, drv);
+}
+
+static engine_status matmul_dyn_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+                                     int tid, int64_t u0, int64_t u1) {
+    const int M = s->iparam[0], N = s->iparam[1], K = s->iparam[2], batches = s->iparam[3];
+    if (u0 < 0) {
+        if (!s->iparam[4]) { /* few batches: each GEMM on every thread */
+            for (int64_t i = 0; i < batches; ++i) matmul_dyn_one(s, in, out, i, scratch, s->threads);
+            return ENGINE_OK;
+        }
+        return cpu_run_range(s, in, out, scratch, matmul_dyn_body, s->threads, batches);
+    }
+    float *ws = (float *)scratch + (size_t)tid * dyn_worker_floats(s->k, M, N, K, 1);
+    for (int64_t i = u0; i < u1; ++i) matmul_dyn_one(s, in, out, i, ws, 1);
+    return ENGINE_OK;
+}
+
+static engine_status matmul_dyn_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return matmul_dyn_body(s, in, out, scratch, 0, -1, -1);
+}
+
+static engine_status prepare_matmul_dyn(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    const engine_value *a = n->inputs[0], *b = n->inputs[1], *y = n->outputs[0];
+    if (a->rank < 2 || b->rank < 2 || y->rank < 2 || y->rank != (a->rank > b->rank ? a->rank : b->rank))
+        return ENGINE_ERR_UNSUPPORTED;
+    const int64_t M = a->dims[a->rank - 2], K = a->dims[a->rank - 1], N = b->dims[b->rank - 1];
+    if (b->dims[b->rank - 2] != K || M < 1 || N < 1 || K < 1 || M > INT32_MAX / 2 || N > INT32_MAX / 2 ||
+        K > INT32_MAX / 2)
+        return ENGINE_ERR_UNSUPPORTED;
+    const int64_t batches = numel(y) / (M * N);
+    if (batches < 1 || batches > INT32_MAX / 2) return ENGINE_ERR_UNSUPPORTED;
+    const int per_batch = batches >= s->threads && s->threads > 1;
+    s->iparam[0] = (int)M;
+    s->iparam[1] = (int)N;
+    s->iparam[2] = (int)K;
+    s->iparam[3] = (int)batches;
+    s->iparam[4] = per_batch;
+    s->scratch_bytes = sizeof(float) * (per_batch ? (size_t)s->threads * dyn_worker_floats(c->k, (int)M, (int)N, (int)K, 1)
+                                                  : dyn_worker_floats(c->k, (int)M, (int)N, (int)K, s->threads));
+    s->exec = matmul_dyn_exec;
+    snprintf(s->kernel, sizeof s->kernel, "f32_matmul_batched_gemm_%dx%d__%s", c->k->mr, c->k->nr, c->k->isa_name);
+    return ENGINE_OK;
+}
+
+typedef struct wpanel_pack_ctx {
+    const float *b;
+    int64_t N, K;
+    int transB, NR;
+} wpanel_pack_ctx;
+
+static void gemm_pack_panels(const void *vctx, void *dst) {
+    const wpanel_pack_ctx *g = vctx;
+    float *w = dst;
+    const int64_t NR = g->NR, panels = (g->N + NR - 1) / NR;
+    for (int64_t p = 0; p < panels; ++p)
+        for (int64_t k = 0; k < g->K; ++k)
+            for (int64_t j = 0; j < NR; ++j) {
+                const int64_t n = p * NR + j;
+                *w++ = n >= g->N ? 0.0f : g->transB ? g->b[n * g->K + k] : g->b[k * g->N + n];
+            }
+}
+
 typedef struct gemm_pack_ctx {
     const float *b;
     int64_t N, K;
@@ -132,7 +300,9 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
     if (!all_f32(n) || n->n_inputs < 2) return ENGINE_ERR_UNSUPPORTED;
     const engine_value *A = n->inputs[0], *B = n->inputs[1], *C = engine_node_input(n, 2), *Y = n->outputs[0];
-    if (!A || !B || !Y || !B->data || A->data || B->rank != 2) return ENGINE_ERR_UNSUPPORTED;
+    if (!A || !B || !Y || A->data) return ENGINE_ERR_UNSUPPORTED;
+    if (n->op == ENGINE_OP_MatMul && !B->data) return prepare_matmul_dyn(c, s);
+    if (!B->data || B->rank != 2) return ENGINE_ERR_UNSUPPORTED;
     int transB = 0;
     int64_t R, K;
     if (n->op == ENGINE_OP_Gemm) {
@@ -158,6 +328,37 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
             return ENGINE_ERR_UNSUPPORTED;
         crow = C->rank == 2 ? (int)C->dims[0] : 1;
         ccol = C->rank >= 1 ? (int)C->dims[C->rank - 1] : 1;
+    }
+    /* Many rows: the packed GEMM (C only as a row vector or a full matrix
+     * added with alpha = beta = 1; otherwise the row-by-row path) */
+    const engine_gemm_params *gpar = n->op == ENGINE_OP_Gemm ? n->params : NULL;
+    if (R >= GEMM_ROWS_MIN && (!gpar || (gpar->alpha == 1.0f && (!C || gpar->beta == 1.0f))) &&
+        (!C || (ccol == N && (crow == 1 || crow == R)))) {
+        const int NR = c->k->nr;
+        wpanel_pack_ctx wp = {B->data, N, K, transB, NR};
+        cpu_wkey wkey;
+        memset(&wkey, 0, sizeof wkey);
+        wkey.src[0] = B->data;
+        wkey.layout = "gemm_panels";
+        wkey.dims[0] = (int)N;
+        wkey.dims[1] = (int)K;
+        wkey.dims[2] = transB;
+        wkey.dims[3] = NR;
+        size_t panels = (size_t)((N + NR - 1) / NR);
+        engine_status st = cpu_prep_shared(c, s, &wkey, sizeof(float) * panels * (size_t)NR * (size_t)K,
+                                           gemm_pack_panels, &wp);
+        if (st) return st;
+        s->iparam[0] = (int)R;
+        s->iparam[1] = (int)N;
+        s->iparam[2] = (int)K;
+        s->iparam[3] = C != NULL;
+        s->iparam[4] = crow;
+        s->scratch_bytes = sizeof(float) * (rows_a_floats(c->k, (int)R, (int)K) + ((size_t)R + 15) / 16 * 16) +
+                           cpu_gemm_scratch_bytes(c->k, (int)R, (int)N, (int)K, s->threads);
+        s->exec = gemm_rows_exec;
+        snprintf(s->kernel, sizeof s->kernel, "f32_%s_gemm_%dx%d__%s", n->op == ENGINE_OP_Gemm ? "gemm" : "matmul",
+                 c->k->mr, c->k->nr, c->k->isa_name);
+        return ENGINE_OK;
     }
     /* Wt through the instance's store: one packing for every batch size. */
     gemm_pack_ctx gp = {B->data, N, K, transB};
@@ -491,6 +692,7 @@ static engine_status prepare_bn(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
     const engine_scalar_params *p = n->params;
     if (!p || !all_f32(n) || n->n_inputs < 5 || n->inputs[0]->rank < 2) return ENGINE_ERR_UNSUPPORTED;
+    if (p->size) return ENGINE_ERR_UNSUPPORTED; /* training_mode: the reference kernel */
     for (int k = 1; k < n->n_outputs; ++k)
         if (n->outputs[k]) return ENGINE_ERR_UNSUPPORTED;
     for (int k = 1; k < 5; ++k)
@@ -512,6 +714,163 @@ static engine_status prepare_bn(const cpu_prep_ctx *c, cpu_step *s) {
     return ENGINE_OK;
 }
 
+/* ---- LayerNormalization over the trailing dims ----
+ * One row per normalised group (rows split over the threads): mean and
+ * population variance in float with eight partial sums (the compiler
+ * vectorises them), then y = (x - mean) * inv * scale + bias. The Mean and
+ * InvStdDev outputs (training) go to the reference kernel. iparam: rows,
+ * inner. */
+static engine_status layernorm_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+                                    int tid, int64_t u0, int64_t u1) {
+    (void)tid;
+    const int64_t rows = s->iparam[0], inner = s->iparam[1];
+    const float eps = ((const engine_scalar_params *)s->node->params)->epsilon;
+    const float *X = in[0], *S = in[1], *B = s->node->n_inputs > 2 ? in[2] : NULL;
+    float *Y = out[0];
+    int par = rows * inner > PAR_MIN && s->threads > 1;
+    if (u0 < 0) return cpu_run_range(s, in, out, scratch, layernorm_body, par ? s->threads : 1, rows);
+    for (int64_t r = u0; r < u1; ++r) {
+        const float *x = X + r * inner;
+        float *y = Y + r * inner;
+        float acc[8] = {0};
+        int64_t i = 0;
+        for (; i + 8 <= inner; i += 8)
+            for (int j = 0; j < 8; ++j) acc[j] += x[i + j];
+        float sum = 0.0f;
+        for (; i < inner; ++i) sum += x[i];
+        for (int j = 0; j < 8; ++j) sum += acc[j];
+        const float mean = sum / (float)inner;
+        float sq[8] = {0};
+        for (i = 0; i + 8 <= inner; i += 8)
+            for (int j = 0; j < 8; ++j) sq[j] += (x[i + j] - mean) * (x[i + j] - mean);
+        float var = 0.0f;
+        for (; i < inner; ++i) var += (x[i] - mean) * (x[i] - mean);
+        for (int j = 0; j < 8; ++j) var += sq[j];
+        const float inv = 1.0f / sqrtf(var / (float)inner + eps);
+        if (B)
+            for (i = 0; i < inner; ++i) y[i] = (x[i] - mean) * inv * S[i] + B[i];
+        else
+            for (i = 0; i < inner; ++i) y[i] = (x[i] - mean) * inv * S[i];
+    }
+    return ENGINE_OK;
+}
+
+static engine_status layernorm_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return layernorm_body(s, in, out, scratch, 0, -1, -1);
+}
+
+static engine_status prepare_layernorm(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    const engine_scalar_params *p = n->params;
+    if (!p || !all_f32(n) || n->n_inputs < 2 || !n->inputs[1]) return ENGINE_ERR_UNSUPPORTED;
+    for (int k = 1; k < n->n_outputs; ++k)
+        if (n->outputs[k]) return ENGINE_ERR_UNSUPPORTED; /* Mean / InvStdDev: the reference kernel */
+    const engine_value *x = n->inputs[0];
+    int64_t rows = 1, inner = 1;
+    for (int d = 0; d < x->rank; ++d) *(d < p->size ? &rows : &inner) *= x->dims[d];
+    if (inner < 1 || rows < 1 || rows > INT32_MAX / 2 || inner > INT32_MAX / 2) return ENGINE_ERR_UNSUPPORTED;
+    /* scale and bias exactly the normalised shape's size (no broadcast) */
+    if (numel(n->inputs[1]) != inner || (n->n_inputs > 2 && n->inputs[2] && numel(n->inputs[2]) != inner))
+        return ENGINE_ERR_UNSUPPORTED;
+    s->iparam[0] = (int)rows;
+    s->iparam[1] = (int)inner;
+    s->exec = layernorm_exec;
+    snprintf(s->kernel, sizeof s->kernel, "f32_layernorm__%s", c->k->isa_name);
+    return ENGINE_OK;
+}
+
+/* ---- Softmax / LogSoftmax along the last axis (opset 13+ form, or the
+ * legacy 2-D form whose inner block is the row) ----
+ * Per row: the max, exp(x - max) by the ISA's exp_row (summing as it
+ * goes), then the scale (Softmax) or x - max - log(sum) (LogSoftmax).
+ * Other axes go to the reference kernel. iparam: rows, len. */
+static engine_status softmax_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+                                  int tid, int64_t u0, int64_t u1) {
+    (void)tid;
+    const int64_t rows = s->iparam[0], len = s->iparam[1];
+    const int log_form = s->node->op == ENGINE_OP_LogSoftmax;
+    int par = rows * len > PAR_MIN && s->threads > 1;
+    if (u0 < 0) return cpu_run_range(s, in, out, scratch, softmax_body, par ? s->threads : 1, rows);
+    for (int64_t r = u0; r < u1; ++r) {
+        const float *x = (const float *)in[0] + r * len;
+        float *y = (float *)out[0] + r * len;
+        float mx = x[0];
+        for (int64_t i = 1; i < len; ++i) mx = x[i] > mx ? x[i] : mx;
+        if (mx != mx || mx == INFINITY || mx == -INFINITY) { /* NaN or inf: the reference's formula decides */
+            for (int64_t i = 0; i < len; ++i) y[i] = NAN;
+            continue;
+        }
+        if (y != x) memcpy(y, x, (size_t)len * sizeof *y);
+        if (log_form) {
+            float sum = 0.0f;
+            for (int64_t i = 0; i < len; ++i) sum += expf(x[i] - mx);
+            const float l = logf(sum); /* (x - max) first: large x keep their precision */
+            for (int64_t i = 0; i < len; ++i) y[i] = (x[i] - mx) - l;
+            continue;
+        }
+        const float inv = 1.0f / s->k->exp_row(y, (size_t)len, mx);
+        for (int64_t i = 0; i < len; ++i) y[i] *= inv;
+    }
+    return ENGINE_OK;
+}
+
+static engine_status softmax_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return softmax_body(s, in, out, scratch, 0, -1, -1);
+}
+
+static engine_status prepare_softmax(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    const engine_softmax_params *p = n->params;
+    const engine_value *x = n->inputs[0];
+    if (!p || !all_f32(n) || x->rank < 1) return ENGINE_ERR_UNSUPPORTED;
+    int64_t len = 1, rows = 1;
+    if (p->legacy) {
+        for (int d = 0; d < x->rank; ++d) *(d < p->axis ? &rows : &len) *= x->dims[d];
+    } else {
+        if (p->axis != x->rank - 1) return ENGINE_ERR_UNSUPPORTED;
+        len = x->dims[x->rank - 1];
+        rows = len > 0 ? numel(x) / len : 0;
+    }
+    if (len < 1 || rows < 1 || len > INT32_MAX / 2 || rows > INT32_MAX / 2) return ENGINE_ERR_UNSUPPORTED;
+    s->iparam[0] = (int)rows;
+    s->iparam[1] = (int)len;
+    s->exec = softmax_exec;
+    snprintf(s->kernel, sizeof s->kernel, "f32_%s_rows__%s", n->op_type, c->k->isa_name);
+    return ENGINE_OK;
+}
+
+/* ---- RoiAlign: the reference's arithmetic, rois over the threads ---- */
+static engine_status roialign_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+                                   int tid, int64_t u0, int64_t u1) {
+    (void)tid;
+    if (u0 < 0) {
+        engine_status st = ref_roialign_check(s->node, in);
+        if (st) return st;
+        const engine_value *x = s->node->inputs[0];
+        int64_t rois = s->node->inputs[1]->dims[0], work = rois * x->dims[1] * s->iparam[0];
+        return cpu_run_range(s, in, out, scratch, roialign_body, work > PAR_MIN / 4 && s->threads > 1 ? s->threads : 1,
+                             rois);
+    }
+    ref_roialign_rows(s->node, in, out, u0, u1);
+    return ENGINE_OK;
+}
+
+static engine_status roialign_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return roialign_body(s, in, out, scratch, 0, -1, -1);
+}
+
+static engine_status prepare_roialign(const cpu_prep_ctx *c, cpu_step *s) {
+    const engine_node *n = s->node;
+    const engine_roialign_params *p = n->params;
+    if (!p || n->n_inputs < 3 || !n->inputs[1] || !n->inputs[2] || !ref_supports(n)) return ENGINE_ERR_UNSUPPORTED;
+    if (n->inputs[0]->rank != 4 || n->inputs[1]->rank != 2) return ENGINE_ERR_UNSUPPORTED;
+    s->iparam[0] = (int)(p->out_h * p->out_w);
+    s->exec = roialign_exec;
+    snprintf(s->kernel, sizeof s->kernel, "f32_roialign_rows__ref_threaded");
+    (void)c;
+    return ENGINE_OK;
+}
+
 /* ---- activation ops through the ISA's act_row ---- */
 static engine_status act_exec_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
         int tid, int64_t u0, int64_t u1) {
@@ -522,6 +881,7 @@ static engine_status act_exec_body(const cpu_step *s, const void *const *in, voi
     if (e.act == ENGINE_ACT_CLIP) e.alpha = p->min, e.beta = p->max;
     if (e.act == ENGINE_ACT_LEAKY_RELU) e.alpha = p->alpha;
     if (e.act == ENGINE_ACT_HARD_SIGMOID) e.alpha = p->alpha, e.beta = p->beta;
+    if (e.act == ENGINE_ACT_GELU) e.alpha = p->size ? 1.0f : 0.0f; /* approximate "tanh" */
     const int64_t total = numel(s->node->outputs[0]);
     const float *x = in[0];
     float *y = out[0];
@@ -551,6 +911,7 @@ static engine_status prepare_act(const cpu_prep_ctx *c, cpu_step *s) {
     case ENGINE_OP_HardSigmoid: a = ENGINE_ACT_HARD_SIGMOID; break;
     case ENGINE_OP_HardSwish: a = ENGINE_ACT_HARD_SWISH; break;
     case ENGINE_OP_Tanh: a = ENGINE_ACT_TANH; break;
+    case ENGINE_OP_Gelu: a = ENGINE_ACT_GELU; break;
     default: return ENGINE_ERR_UNSUPPORTED;
     }
     if (!all_f32(n) || !n->params || n->n_outputs != 1 || !n->inputs[0] ||
@@ -877,6 +1238,11 @@ engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s) {
     case ENGINE_OP_Slice: return prepare_strided_copy(c, s);
     case ENGINE_OP_LRN: return cpu_prepare_lrn(c, s);
     case ENGINE_OP_Resize: return cpu_prepare_resize(c, s);
+    case ENGINE_OP_LayerNormalization: return prepare_layernorm(c, s);
+    case ENGINE_OP_Softmax:
+    case ENGINE_OP_LogSoftmax: return prepare_softmax(c, s);
+    case ENGINE_OP_RoiAlign: return prepare_roialign(c, s);
+    case ENGINE_OP_Einsum: return cpu_prepare_einsum(c, s);
     default: return prepare_act(c, s);
     }
 }

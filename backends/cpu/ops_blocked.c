@@ -294,6 +294,7 @@ static int act_of(const engine_node *n, engine_epilogue *e) {
     case ENGINE_OP_HardSigmoid: e->act = ENGINE_ACT_HARD_SIGMOID, e->alpha = p->alpha, e->beta = p->beta; break;
     case ENGINE_OP_HardSwish: e->act = ENGINE_ACT_HARD_SWISH; break;
     case ENGINE_OP_Tanh: e->act = ENGINE_ACT_TANH; break;
+    case ENGINE_OP_Gelu: e->act = ENGINE_ACT_GELU, e->alpha = p->size ? 1.0f : 0.0f; break;
     default: return 0;
     }
     return 1;

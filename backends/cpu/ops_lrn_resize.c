@@ -11,7 +11,7 @@
  *   row and column come from engine_resize_taps, the rule the reference
  *   samples with, once at prepare.
  *
- * Cubic, 3-D/5-D Resize, a resized N or C, non-constant scales/sizes and
+ * Cubic, antialias, 3-D/5-D Resize, a resized N or C, non-constant scales/sizes and
  * other dtypes return ENGINE_ERR_UNSUPPORTED from the preparers, so the
  * module runs the reference kernel for them.
  *
@@ -163,12 +163,12 @@ static resize_tap2 tap2_at(void *base, int64_t off, int64_t len) {
 /* The taps of every output position along one dim into t (linear) or
  * idx (nearest); 0 when the sampling rule rejects the scale. With t and
  * idx NULL it only checks. */
-static int resize_axis(const engine_resize_params *p, int linear, double scale, int64_t len_in, int64_t len_out,
-                       int32_t *idx, resize_tap2 *t) {
+static int resize_axis(const engine_resize_params *p, int d, int linear, double scale, int64_t len_in,
+                       int64_t len_out, int32_t *idx, resize_tap2 *t) {
     for (int64_t o = 0; o < len_out; ++o) {
         int64_t ti[ENGINE_RESIZE_MAX_TAPS];
         double tw[ENGINE_RESIZE_MAX_TAPS];
-        int nt = engine_resize_taps(p, o, scale, len_in, len_out, ti, tw);
+        int nt = engine_resize_taps(p, d, o, scale, len_in, len_out, ti, tw, ENGINE_RESIZE_MAX_TAPS);
         if (nt < 1 || nt > 2) return 0;
         for (int k = 0; k < nt; ++k)
             if (ti[k] < 0 || ti[k] >= len_in) return 0;
@@ -288,7 +288,7 @@ int cpu_resize_takes(const engine_node *n) {
     if (!x || !y || x->dtype != ENGINE_DTYPE_F32 || y->dtype != ENGINE_DTYPE_F32) return 0;
     if (x->rank != 4 || y->rank != 4) return 0;
     if (p->mode != ENGINE_RESIZE_NEAREST && p->mode != ENGINE_RESIZE_LINEAR) return 0;
-    if (p->coord == ENGINE_COORD_TF_CROP_AND_RESIZE) return 0;
+    if (p->coord == ENGINE_COORD_TF_CROP_AND_RESIZE || p->antialias) return 0;
     /* scales (2) and sizes (3) must have been constants */
     for (int k = 2; k < n->n_inputs && k < 4; ++k)
         if (n->inputs[k] && !n->inputs[k]->data && engine_value_numel(n->inputs[k]) > 0) return 0;
@@ -298,8 +298,8 @@ int cpu_resize_takes(const engine_node *n) {
     for (int d = 0; d < 2; ++d)
         if (p->scales[d] != 1.0f || x->dims[d] != y->dims[d]) return 0;
     const int linear = p->mode == ENGINE_RESIZE_LINEAR;
-    return resize_axis(p, linear, (double)p->scales[3], x->dims[3], y->dims[3], NULL, NULL) &&
-           resize_axis(p, linear, (double)p->scales[2], x->dims[2], y->dims[2], NULL, NULL);
+    return resize_axis(p, 3, linear, (double)p->scales[3], x->dims[3], y->dims[3], NULL, NULL) &&
+           resize_axis(p, 2, linear, (double)p->scales[2], x->dims[2], y->dims[2], NULL, NULL);
 }
 
 /* The blocked layout (cpu_blocked.h): one vector of VL channels per
@@ -403,12 +403,12 @@ engine_status cpu_prepare_resize(const cpu_prep_ctx *c, cpu_step *s) {
     int ok;
     if (linear) {
         resize_tap2 tw = tap2_at(prep, 0, OW), th = tap2_at(prep, OW, OH);
-        ok = resize_axis(p, 1, (double)p->scales[3], IW, OW, NULL, &tw) &&
-             resize_axis(p, 1, (double)p->scales[2], IH, OH, NULL, &th);
+        ok = resize_axis(p, 3, 1, (double)p->scales[3], IW, OW, NULL, &tw) &&
+             resize_axis(p, 2, 1, (double)p->scales[2], IH, OH, NULL, &th);
     } else {
         int32_t *ix = prep;
-        ok = resize_axis(p, 0, (double)p->scales[3], IW, OW, ix, NULL) &&
-             resize_axis(p, 0, (double)p->scales[2], IH, OH, ix + OW, NULL);
+        ok = resize_axis(p, 3, 0, (double)p->scales[3], IW, OW, ix, NULL) &&
+             resize_axis(p, 2, 0, (double)p->scales[2], IH, OH, ix + OW, NULL);
     }
     if (!ok) {
         c->a->free(c->a->user, prep);

@@ -4,6 +4,7 @@
  * GEMM tile 6x16: 12 ymm accumulators (6 rows x 2 vectors of 8 columns),
  * plus 2 B vectors and a broadcast: 15 of the 16 ymm registers. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "cpu_internal.h"
 
@@ -39,6 +40,36 @@ static inline __m256 sigmoid256(__m256 x) {
     return _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
 }
 
+/* GELU, as gelu512 (ukernel_avx512.c): erf by Abramowitz and Stegun
+ * 7.1.28 (absolute error <= 3e-7), or the tanh form. */
+static inline __m256 gelu256(__m256 x, int tanh_form) {
+    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    if (tanh_form) {
+        __m256 t = _mm256_mul_ps(_mm256_set1_ps(0.7978845608f),
+                                 _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), x), _mm256_mul_ps(x, x), x));
+        __m256 e2 = exp256(_mm256_add_ps(t, t));
+        __m256 th = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e2, one)));
+        return _mm256_mul_ps(_mm256_mul_ps(half, x), _mm256_add_ps(one, th));
+    }
+    __m256 ax = _mm256_max_ps(x, _mm256_sub_ps(_mm256_setzero_ps(), x));
+    __m256 z = _mm256_min_ps(_mm256_mul_ps(ax, _mm256_set1_ps(0.70710678f)), _mm256_set1_ps(10.0f));
+    __m256 p = _mm256_set1_ps(0.0000430638f);
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(0.0002765672f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(0.0001520143f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(0.0092705272f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(0.0422820123f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(0.0705230784f));
+    p = _mm256_fmadd_ps(p, z, one);
+    p = _mm256_mul_ps(p, p);
+    p = _mm256_mul_ps(p, p);
+    p = _mm256_mul_ps(p, p);
+    p = _mm256_mul_ps(p, p);
+    /* erf takes x's sign: x / |x| is exactly +-1 (0 near 0, where erf is 0) */
+    __m256 sgn = _mm256_div_ps(x, _mm256_max_ps(ax, _mm256_set1_ps(1e-30f)));
+    __m256 e = _mm256_mul_ps(sgn, _mm256_sub_ps(one, _mm256_div_ps(one, p)));
+    return _mm256_mul_ps(_mm256_mul_ps(half, x), _mm256_add_ps(one, e));
+}
+
 /* The activations of ops.h, same formulas as engine_act_apply. */
 static inline __m256 act256(const engine_epilogue *e, __m256 x) {
     const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
@@ -64,12 +95,32 @@ static inline __m256 act256(const engine_epilogue *e, __m256 x) {
         __m256 q = _mm256_fmadd_ps(n, n, _mm256_add_ps(n, n));
         return _mm256_mul_ps(x, _mm256_div_ps(q, _mm256_add_ps(q, _mm256_set1_ps(2.0f))));
     }
+    case ENGINE_ACT_GELU: return gelu256(x, e->alpha != 0.0f);
     case ENGINE_ACT_TANH: {
         __m256 e2 = exp256(_mm256_add_ps(x, x));
         return _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e2, one)));
     }
     }
     return x;
+}
+
+static float exp_row_avx2(float *p, size_t n, float shift) {
+    const __m256 sh = _mm256_set1_ps(shift);
+    __m256 acc = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(p + i), sh));
+        _mm256_storeu_ps(p + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float lanes[8], sum = 0.0f;
+    _mm256_storeu_ps(lanes, acc);
+    for (int j = 0; j < 8; ++j) sum += lanes[j];
+    for (; i < n; ++i) {
+        p[i] = expf(p[i] - shift);
+        sum += p[i];
+    }
+    return sum;
 }
 
 static void act_row_avx2(const engine_epilogue *epi, float *p, size_t n) {
@@ -129,4 +180,5 @@ const cpu_kernels cpu_kernels_avx2 = {
     .gemm_name = "f32_gemm_6x16__avx2",
     .gemm = gemm_6x16_avx2,
     .act_row = act_row_avx2,
+    .exp_row = exp_row_avx2,
 };

@@ -43,6 +43,37 @@ static inline __m512 sigmoid512(__m512 x) {
     return _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
 }
 
+/* GELU. erf(z) for z >= 0 as 1 - (1 + a1 z + ... + a6 z^6)^-16
+ * (Abramowitz and Stegun 7.1.28, absolute error <= 3e-7), odd in z; the
+ * tanh form (tanh_form) by 1 - 2 / (e^2t + 1). */
+static inline __m512 gelu512(__m512 x, int tanh_form) {
+    const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+    if (tanh_form) {
+        __m512 t = _mm512_mul_ps(_mm512_set1_ps(0.7978845608f),
+                                 _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), x), _mm512_mul_ps(x, x), x));
+        __m512 e2 = exp512(_mm512_add_ps(t, t));
+        __m512 th = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e2, one)));
+        return _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, th));
+    }
+    __m512 z = _mm512_min_ps(_mm512_abs_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678f))), _mm512_set1_ps(10.0f));
+    __m512 p = _mm512_set1_ps(0.0000430638f);
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(0.0002765672f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(0.0001520143f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(0.0092705272f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(0.0422820123f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(0.0705230784f));
+    p = _mm512_fmadd_ps(p, z, one);
+    p = _mm512_mul_ps(p, p);
+    p = _mm512_mul_ps(p, p);
+    p = _mm512_mul_ps(p, p);
+    p = _mm512_mul_ps(p, p);
+    __m512 erf_abs = _mm512_sub_ps(one, _mm512_div_ps(one, p));
+    /* 1 + erf(x/sqrt2): erf takes x's sign */
+    __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    __m512 s = _mm512_mask_sub_ps(_mm512_add_ps(one, erf_abs), neg, one, erf_abs);
+    return _mm512_mul_ps(_mm512_mul_ps(half, x), s);
+}
+
 /* The activations of ops.h, same formulas as engine_act_apply. */
 static inline __m512 act512(const engine_epilogue *e, __m512 x) {
     const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
@@ -69,6 +100,7 @@ static inline __m512 act512(const engine_epilogue *e, __m512 x) {
         __m512 q = _mm512_fmadd_ps(n, n, _mm512_add_ps(n, n));
         return _mm512_mul_ps(x, _mm512_div_ps(q, _mm512_add_ps(q, _mm512_set1_ps(2.0f))));
     }
+    case ENGINE_ACT_GELU: return gelu512(x, e->alpha != 0.0f);
     case ENGINE_ACT_TANH: {
         /* 1 - 2 / (e^2x + 1): absolute error ~1e-7 near 0, exact limits. */
         __m512 e2 = exp512(_mm512_add_ps(x, x));
@@ -76,6 +108,24 @@ static inline __m512 act512(const engine_epilogue *e, __m512 x) {
     }
     }
     return x;
+}
+
+static float exp_row_avx512(float *p, size_t n, float shift) {
+    const __m512 sh = _mm512_set1_ps(shift);
+    __m512 acc = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(p + i), sh));
+        _mm512_storeu_ps(p + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, p + i), sh));
+        _mm512_mask_storeu_ps(p + i, m, e);
+        acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(m, e));
+    }
+    return _mm512_reduce_add_ps(acc);
 }
 
 static void act_row_avx512(const engine_epilogue *epi, float *p, size_t n) {
@@ -134,4 +184,5 @@ const cpu_kernels cpu_kernels_avx512 = {
     .gemm_name = "f32_gemm_8x32__avx512",
     .gemm = gemm_8x32_avx512,
     .act_row = act_row_avx512,
+    .exp_row = exp_row_avx512,
 };

@@ -65,4 +65,5 @@ const cpu_kernels cpu_kernels_neon = {
     .gemm_name = "f32_gemm_8x8__neon",
     .gemm = gemm_8x8_neon,
     .act_row = act_row_neon,
+    .exp_row = cpu_exp_row_portable,
 };

@@ -31,4 +31,5 @@ const cpu_kernels cpu_kernels_scalar = {
     .gemm_name = "f32_gemm_4x16__scalar",
     .gemm = gemm_4x16_scalar,
     .act_row = act_row_scalar,
+    .exp_row = cpu_exp_row_portable,
 };

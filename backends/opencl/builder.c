@@ -214,6 +214,19 @@ ocl_launch *ocl_launch_new(ocl_builder *b, const char *kname, size_t global) {
     return l;
 }
 
+/* What a launch's error flag means, in the reference's words
+ * (ref_kernel_failure), so that every backend reports a run-time error
+ * alike. */
+static const char *flag_reason(engine_op op) {
+    switch (op) {
+    case ENGINE_OP_Gather: case ENGINE_OP_GatherElements: case ENGINE_OP_GatherND: case ENGINE_OP_ScatterElements:
+    case ENGINE_OP_ScatterND:
+        return "an index read at run time is out of range";
+    case ENGINE_OP_RoiAlign: return "a batch index out of range, or a box coordinate that is not finite";
+    default: return "integer division by zero";
+    }
+}
+
 void ocl_launch_args(ocl_builder *b, const char *kname, size_t global, const ocl_arg *args, int nargs) {
     if (b->st || global == 0) return;
     if (nargs > OCL_MAX_ARGS) { /* a module kernel never has that many: a bug here */
@@ -234,8 +247,7 @@ void ocl_launch_args(ocl_builder *b, const char *kname, size_t global, const ocl
             if (b->step < b->part->n_nodes) {
                 const engine_node *fn = b->part->nodes[b->step];
                 snprintf(l->what, sizeof l->what, "node '%.80s' (%.40s) on opencl device '%.60s': %s", fn->name,
-                         fn->op_type, b->s->dev.name,
-                         fn->op == ENGINE_OP_Gather ? "an index is out of range" : "integer division by zero");
+                         fn->op_type, b->s->dev.name, flag_reason(fn->op));
             }
         }
     }
@@ -257,6 +269,7 @@ int ocl_act_code(const engine_epilogue *e, float *a, float *bb) {
     case ENGINE_ACT_SILU: return U_SILU;
     case ENGINE_ACT_MISH: return U_MISH;
     case ENGINE_ACT_TANH: return U_TANH;
+    case ENGINE_ACT_GELU: *a = e->alpha != 0.0f ? 1.0f : 0.0f; return U_GELU;
     }
     return -1;
 }
@@ -271,13 +284,19 @@ int ocl_data_inputs(const engine_node *n) {
     switch (n->op) {
     case ENGINE_OP_Conv: case ENGINE_OP_ConvTranspose: return 4;
     case ENGINE_OP_BatchNormalization: return 5;
-    case ENGINE_OP_InstanceNormalization: case ENGINE_OP_Gemm: case ENGINE_OP_Where: return 3;
+    case ENGINE_OP_InstanceNormalization: case ENGINE_OP_Gemm: case ENGINE_OP_Where: case ENGINE_OP_QuantizeLinear:
+    case ENGINE_OP_DequantizeLinear: case ENGINE_OP_ScatterElements:
+    case ENGINE_OP_ScatterND: case ENGINE_OP_LayerNormalization: case ENGINE_OP_GroupNormalization:
+    case ENGINE_OP_RoiAlign:
+        return 3;
     case ENGINE_OP_Add: case ENGINE_OP_Sub: case ENGINE_OP_Mul: case ENGINE_OP_Div: case ENGINE_OP_Pow:
     case ENGINE_OP_PRelu: case ENGINE_OP_Equal: case ENGINE_OP_MatMul: case ENGINE_OP_Gather:
+    case ENGINE_OP_GatherElements: case ENGINE_OP_GatherND:
     case ENGINE_OP_Greater: case ENGINE_OP_Less: case ENGINE_OP_GreaterOrEqual: case ENGINE_OP_LessOrEqual:
-    case ENGINE_OP_And: case ENGINE_OP_Or: case ENGINE_OP_Xor: case ENGINE_OP_Mod:
+    case ENGINE_OP_And: case ENGINE_OP_Or: case ENGINE_OP_Xor: case ENGINE_OP_Mod: case ENGINE_OP_GridSample:
         return 2;
     case ENGINE_OP_Concat: case ENGINE_OP_Min: case ENGINE_OP_Max: case ENGINE_OP_Sum: case ENGINE_OP_Mean:
+    case ENGINE_OP_Einsum:
         return INT_MAX;
     default: return 1;
     }
@@ -296,6 +315,23 @@ void ocl_launch_geometry(ocl_builder *b, const size_t *gs, const size_t *ls, int
         l->lsz[d] = ls[d];
     }
     l->use_local = use_local;
+}
+
+size_t ocl_group_size(ocl_builder *b, const char *kname, size_t want) {
+    if (b->st) return 0;
+    cl_int e = CL_SUCCESS;
+    cl_kernel k = b->s->cl->CreateKernel(b->s->program, kname, &e);
+    if (!k || e) {
+        char what[96];
+        snprintf(what, sizeof what, "creating kernel %s (%s)", kname, ocl_err_name(e ? e : CL_INVALID_KERNEL));
+        ocl_node_err(b, b->step < b->part->n_nodes ? b->part->nodes[b->step] : NULL, ENGINE_ERR_BACKEND, "%s", what);
+        return 0;
+    }
+    size_t wg = 1;
+    while (wg * 2 <= want && wg * 2 <= 256) wg *= 2;
+    while (wg > 1 && !ocl_kernel_fits(b->s, k, wg, NULL, 0)) wg /= 2;
+    b->s->cl->ReleaseKernel(k);
+    return wg;
 }
 
 int ocl_wts_new(ocl_builder *b, size_t count, float **data) {

@@ -92,7 +92,58 @@ static long narrow_l(long v, int nb) {
     }
 }
 
+/* Index v of an axis of `len` elements, negative counted from the end;
+ * -1 when it is outside [-len, len) (the gathers and scatters: an index
+ * read at run time is checked before it is used). */
+static int index_in(long v, int len) {
+    if (v < 0) v += len;
+    return v >= 0 && v < len ? (int)v : -1;
+}
+
 /* Loads and stores of the long storage class, so that a kernel body
  * written once as a macro serves both classes (LD/ST for T). */
 #define LDL(p, i) ((p)[(i)])
 #define STL(p, i, v) ((p)[(i)] = (v))
+
+/* ---- dims selected by a mask (f_reduce, f_mvn) ----
+ * Offset in a C-order tensor of r dims of element j of the sub-tensor made
+ * of the dims d whose mask bit equals sel (sel 1: the dims in mask, 0: the
+ * others), and the element count of the masked dims. */
+static int dims_offset(__global const int *dims, int r, int mask, int sel, int j) {
+    int off = 0, stride = 1;
+    for (int d = r - 1; d >= 0; --d) {
+        if (((mask >> d) & 1) == sel) {
+            off += (j % dims[d]) * stride;
+            j /= dims[d];
+        }
+        stride *= dims[d];
+    }
+    return off;
+}
+
+static int dims_count(__global const int *dims, int r, int mask) {
+    int count = 1;
+    for (int d = 0; d < r; ++d)
+        if (mask & (1 << d)) count *= dims[d];
+    return count;
+}
+
+/* ---- work-group reductions ----
+ * out = the sum of every item's v over the work group (its size a power of
+ * 2 of at most 256, one dimension), through the local array sh; every item
+ * gets it, and sh is free again after. A macro, not a function: with its
+ * barriers in a helper called twice by one kernel, POCL 3.1 computed a
+ * wrong group about once in a hundred runs (f_groupnorm); inline, never in
+ * a thousand. */
+#define GROUP_SUM(sh, v, out)                                                                                        \
+    do {                                                                                                             \
+        int l_ = get_local_id(0);                                                                                    \
+        (sh)[l_] = (v);                                                                                              \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                                \
+        for (int h_ = (int)get_local_size(0) / 2; h_ > 0; h_ >>= 1) {                                                \
+            if (l_ < h_) (sh)[l_] += (sh)[l_ + h_];                                                                  \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                                            \
+        }                                                                                                            \
+        (out) = (sh)[0];                                                                                             \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                                \
+    } while (0)

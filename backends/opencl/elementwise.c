@@ -125,6 +125,12 @@ static void emit_bcast_slots(ocl_builder *b, const engine_node *n, const engine_
         OCL_LAUNCH(b, "f_equal_l", cnt, A_META(mo), A_T(as, 0), A_T(bs, 0), A_T(ys, 0));
     else if (cmp && b->p->slots[as].lng)
         OCL_LAUNCH(b, "f_cmp_l", cnt, A_META(mo), A_T(as, 0), A_T(bs, 0), A_T(ys, 0), A_I(op));
+    else if (op == B_POW && b->p->slots[as].lng && b->p->slots[bs].lng)
+        OCL_LAUNCH(b, "f_pow_i", cnt, A_META(mo), A_T(as, 0), A_T(bs, 0), A_NULL(), A_I(0), A_T(ys, 0),
+                   A_I(nbits(y->dtype)));
+    else if (op == B_POW && b->p->slots[as].lng)
+        OCL_LAUNCH(b, "f_pow_i", cnt, A_META(mo), A_T(as, 0), A_NULL(), A_I(0), A_T(bs, 0), A_T(ys, 0),
+                   A_I(nbits(y->dtype)));
     else if (op == B_POW && b->p->slots[bs].lng)
         OCL_LAUNCH(b, "f_pow_l", cnt, A_META(mo), A_T(as, 0), A_T(bs, 0), A_T(ys, 0));
     else if (b->p->slots[ys].lng) /* integer arithmetic; a division by zero is an error */
@@ -196,13 +202,20 @@ void ocl_emit_activation(ocl_builder *b, const engine_node *n) {
 
 /* ---- elementwise ---- */
 
+/* The integer types the arithmetic ops (Add, Sub, Mul, Div, Mod, Min, Max)
+ * take: stored as long, wrapped to their width by f_arith_l. */
+static int is_arith_int(engine_dtype t) {
+    return is_int(t) || t == ENGINE_DTYPE_U8 || t == ENGINE_DTYPE_I8;
+}
+
 int ocl_supports_elementwise(const engine_node *n) {
     const engine_value *x = n->inputs[0], *y = n->outputs[0], *x1 = engine_node_input(n, 1);
     switch (n->op) {
     case ENGINE_OP_Add: case ENGINE_OP_Sub: case ENGINE_OP_Mul: case ENGINE_OP_Div:
-        return x1 && x1->dtype == x->dtype && y->dtype == x->dtype && (x->dtype == ENGINE_DTYPE_F32 || is_int(x->dtype));
-    case ENGINE_OP_Pow:
-        return x1 && x->dtype == ENGINE_DTYPE_F32 && y->dtype == ENGINE_DTYPE_F32 &&
+        return x1 && x1->dtype == x->dtype && y->dtype == x->dtype &&
+               (x->dtype == ENGINE_DTYPE_F32 || is_arith_int(x->dtype));
+    case ENGINE_OP_Pow: /* float32, int64 or int32 base (the output's type) */
+        return x1 && (x->dtype == ENGINE_DTYPE_F32 || is_int(x->dtype)) && y->dtype == x->dtype &&
                (x1->dtype == ENGINE_DTYPE_F32 || is_int(x1->dtype));
     case ENGINE_OP_Equal:
         return x1 && x1->dtype == x->dtype && y->dtype == ENGINE_DTYPE_BOOL &&
@@ -214,10 +227,10 @@ int ocl_supports_elementwise(const engine_node *n) {
         return x1 && x->dtype == ENGINE_DTYPE_BOOL && x1->dtype == ENGINE_DTYPE_BOOL && y->dtype == ENGINE_DTYPE_BOOL;
     case ENGINE_OP_Mod: /* float32 with fmod = 1 (params->to), or integers */
         return n->params && x1 && x1->dtype == x->dtype && y->dtype == x->dtype &&
-               ((x->dtype == ENGINE_DTYPE_F32 && ((const engine_cast_params *)n->params)->to) || is_int(x->dtype));
+               ((x->dtype == ENGINE_DTYPE_F32 && ((const engine_cast_params *)n->params)->to) || is_arith_int(x->dtype));
     case ENGINE_OP_Min: case ENGINE_OP_Max: case ENGINE_OP_Sum: case ENGINE_OP_Mean: {
         int ints = n->op == ENGINE_OP_Min || n->op == ENGINE_OP_Max;
-        if (y->dtype != ENGINE_DTYPE_F32 && !(ints && is_int(y->dtype))) return 0;
+        if (y->dtype != ENGINE_DTYPE_F32 && !(ints && is_arith_int(y->dtype))) return 0;
         for (int k = 0; k < n->n_inputs; ++k)
             if (!n->inputs[k] || n->inputs[k]->dtype != y->dtype) return 0;
         return 1;

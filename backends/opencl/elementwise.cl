@@ -170,6 +170,35 @@ __kernel void f_pow_l(__global const int *m, int mo, __global const T *pa, int a
     ST(y, yo + i, pow(LD(pa, ia), (float)pb[ib]));
 }
 
+/* Pow with an integer base (long, width nb: NB_I64 or NB_I32): an integer
+ * exponent >= 0 (el) raises exactly, wrapping; otherwise (a float exponent
+ * ef, or a negative one) the power in float is truncated toward zero and
+ * saturated to the width, as the reference does in double. */
+__kernel void f_pow_i(__global const int *m, int mo, __global const long *pa, int ao, __global const long *el,
+                      int eo, __global const T *ef, int fo, __global long *y, int yo, int nb) {
+    int co = 0, bo = el ? eo : fo;
+    BCAST_INDEX
+    (void)ic;
+    long base = pa[ia];
+    float e = el ? (float)el[ib] : LD(ef, ib);
+    long v;
+    if (el && el[ib] >= 0) {
+        ulong r = 1, b = (ulong)base;
+        for (ulong k = (ulong)el[ib]; k; k >>= 1) {
+            if (k & 1) r *= b;
+            b *= b;
+        }
+        v = (long)r;
+    } else {
+        float f = trunc(pow((float)base, e));
+        float hi = nb == NB_I32 ? 2147483647.0f : 9.2233720368547758e18f;
+        float lo = nb == NB_I32 ? -2147483648.0f : -9.2233720368547758e18f;
+        v = isnan(f) ? 0 : f >= hi ? (nb == NB_I32 ? (long)INT_MAX : LONG_MAX)
+                     : f <= lo ? (nb == NB_I32 ? (long)INT_MIN : LONG_MIN) : (long)f;
+    }
+    y[yo + i] = narrow_l(v, nb);
+}
+
 /* Cast float or bool (T) -> integer (long, wrapped to nb). */
 __kernel void f_cast_tl(__global const T *x, int xo, __global long *y, int yo, int nb) {
     int i = get_global_id(0);

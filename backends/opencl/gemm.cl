@@ -70,3 +70,36 @@ __kernel void f_gemv_nt(__global const int *m, int mo, __global const T *A, int 
         ST(y, yo + r * N + n, act_f(acc1, g[10], a1, b1));
     }
 }
+
+/* Einsum of one or two operands in general form (gemm.c): one work item
+ * per output element sums over every assignment of the summed labels.
+ * meta: n_inputs, out rank ro, summed labels ns; per output axis its
+ * extent[ro], strides in A[ro] and B[ro]; per summed label extent[ns],
+ * strides in A[ns] and B[ns]. */
+__kernel void f_einsum(__global const int *m, int mo, __global const T *A, int ao, __global const T *B, int bo,
+                       __global T *y, int yo) {
+    int i = get_global_id(0);
+    __global const int *g = m + mo;
+    const int ni = g[0], ro = g[1], ns = g[2];
+    __global const int *od = g + 3, *oa = od + ro, *ob = oa + ro, *sd = ob + ro, *sa = sd + ns, *sb = sa + ns;
+    int pa = ao, pb = bo, t = i, total = 1;
+    for (int d = ro - 1; d >= 0; --d) {
+        int k = t % od[d];
+        t /= od[d];
+        pa += k * oa[d];
+        pb += k * ob[d];
+    }
+    for (int s = 0; s < ns; ++s) total *= sd[s];
+    float acc = 0.0f;
+    for (int j = 0; j < total; ++j) {
+        int rem = j, qa = pa, qb = pb;
+        for (int s = ns - 1; s >= 0; --s) {
+            int k = rem % sd[s];
+            rem /= sd[s];
+            qa += k * sa[s];
+            qb += k * sb[s];
+        }
+        acc += ni == 2 ? LD(A, qa) * LD(B, qb) : LD(A, qa);
+    }
+    ST(y, yo + i, acc);
+}

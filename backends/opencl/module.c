@@ -78,7 +78,10 @@ static int needs_params(engine_op op) {
     case ENGINE_OP_ReduceMin: case ENGINE_OP_ReduceProd: case ENGINE_OP_ReduceL1: case ENGINE_OP_ReduceL2:
     case ENGINE_OP_ReduceLogSumExp: case ENGINE_OP_ReduceSumSquare: case ENGINE_OP_ArgMax: case ENGINE_OP_ArgMin:
     case ENGINE_OP_Hardmax: case ENGINE_OP_LpNormalization: case ENGINE_OP_CumSum: case ENGINE_OP_Trilu:
-    case ENGINE_OP_MeanVarianceNormalization:
+    case ENGINE_OP_MeanVarianceNormalization: case ENGINE_OP_Einsum: case ENGINE_OP_GridSample:
+    case ENGINE_OP_QuantizeLinear: case ENGINE_OP_DequantizeLinear: case ENGINE_OP_GatherElements: case ENGINE_OP_GatherND:
+    case ENGINE_OP_ScatterElements: case ENGINE_OP_ScatterND: case ENGINE_OP_OneHot: case ENGINE_OP_TopK:
+    case ENGINE_OP_RoiAlign: case ENGINE_OP_LayerNormalization: case ENGINE_OP_GroupNormalization:
         return 1;
     default: return 0;
     }
@@ -99,15 +102,21 @@ static int ocl_supports_node(const engine_node *n) {
         if (v && (dclass(v->dtype) < 0 || !numel_ok(v))) return 0;
     }
     /* Outputs: the first is data; extra outputs must be absent except
-     * Split's and Dropout's mask (all true in inference); MaxPool's indices
-     * and BatchNorm's training statistics are refused (so is training in
-     * the reference). */
+     * Split's, Dropout's mask (all true in inference), LayerNormalization's
+     * Mean and InvStdDev, TopK's indices, MaxPool's indices (int64) and
+     * BatchNorm's running statistics in training_mode. */
     for (int k = 0; k < n->n_outputs; ++k) {
         const engine_value *v = n->outputs[k];
         if (!v) continue;
-        if (k > 0 && n->op != ENGINE_OP_Split && !(n->op == ENGINE_OP_Dropout && k == 1 &&
-                                                (v->dtype == ENGINE_DTYPE_BOOL || v->dtype == ENGINE_DTYPE_F32)))
-            return 0;
+        int extra_ok = n->op == ENGINE_OP_Split ||
+                       (n->op == ENGINE_OP_Dropout && k == 1 &&
+                        (v->dtype == ENGINE_DTYPE_BOOL || v->dtype == ENGINE_DTYPE_F32)) ||
+                       (n->op == ENGINE_OP_LayerNormalization && k <= 2 && v->dtype == ENGINE_DTYPE_F32) ||
+                       (n->op == ENGINE_OP_TopK && k == 1 && v->dtype == ENGINE_DTYPE_I64) ||
+                       (n->op == ENGINE_OP_MaxPool && k == 1 && v->dtype == ENGINE_DTYPE_I64) ||
+                       (n->op == ENGINE_OP_BatchNormalization && k <= 2 && n->params &&
+                        ((const engine_scalar_params *)n->params)->size);
+        if (k > 0 && !extra_ok) return 0;
         if (dclass(v->dtype) < 0 || !numel_ok(v)) return 0;
     }
     if (!n->inputs[0] || !n->outputs[0]) return 0;
@@ -426,6 +435,23 @@ static engine_status realise(ocl_state *s, ocl_program *p, ocl_builder *b, char 
     return ENGINE_OK;
 }
 
+/* The trial pass runs before any input is written: the arena is zeroed
+ * first (f_zero, 16-bit words: every slot's size is a multiple of 2 bytes),
+ * so that kernels whose amount of work depends on the data (RoiAlign's
+ * samples per bin, from the boxes) see zeros rather than whatever the
+ * allocation held, and no kernel reads uninitialised memory. */
+static engine_status zero_arena(ocl_state *s, ocl_program *p, char *err, size_t err_size) {
+    size_t words = p->arena_bytes / 2;
+    if (!p->arena || !words) return ENGINE_OK;
+    cl_int e = CL_SUCCESS;
+    cl_kernel k = s->cl->CreateKernel(s->program, "f_zero", &e);
+    if (!k || e) return cl_fail(s, e ? e : CL_INVALID_KERNEL, "creating kernel f_zero", err, err_size);
+    e = s->cl->SetKernelArg(k, 0, sizeof p->arena, &p->arena);
+    if (!e) e = s->cl->EnqueueNDRangeKernel(s->queue, k, 1, NULL, &words, NULL, 0, NULL, NULL);
+    s->cl->ReleaseKernel(k);
+    return e ? cl_fail(s, e, "zeroing the arena", err, err_size) : ENGINE_OK;
+}
+
 static engine_status enqueue_all(ocl_state *s, ocl_program *p, cl_command_queue q, int with_events, char *err,
                                  size_t err_size);
 static engine_status enqueue_all_masked(ocl_state *s, ocl_program *p, cl_command_queue q, int with_events,
@@ -589,11 +615,14 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
         ocl_oom(b);
         goto fail;
     }
+    int any_trial = 0;
     for (int k = 0; k < p->n_launches; ++k) {
         keys[k] = launch_key(&p->launches[k]);
         trial[k] = !proven_has(s, keys[k]);
+        any_trial |= trial[k];
     }
-    b->st = enqueue_all_masked(s, p, s->queue, 0, trial, err, err_size);
+    b->st = any_trial ? zero_arena(s, p, err, err_size) : ENGINE_OK;
+    if (!b->st) b->st = enqueue_all_masked(s, p, s->queue, 0, trial, err, err_size);
     cl_int e = b->st ? CL_SUCCESS : s->cl->Finish(s->queue);
     if (!b->st && e) b->st = cl_fail(s, e, "the trial run", err, err_size);
     for (int k = 0; !b->st && k < p->n_launches; ++k)

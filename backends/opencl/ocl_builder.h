@@ -5,7 +5,8 @@
  * the host conversions (storage.c).
  *
  * How a family file (conv.c, gemm.c, pool.c, elementwise.c, reduce.c,
- * resize.c, tensor.c, norm.c, plugin.c) turns a node into launches:
+ * resize.c, tensor.c, norm.c, index.c, detect.c, plugin.c) turns a node
+ * into launches:
  *   - ocl_slot_read / ocl_slot_write (IN(k), OUT(k)) give the slot of an
  *     input (constants uploaded on first use) or an output;
  *   - ocl_meta_add appends shapes and per-node integers to the meta buffer;
@@ -130,7 +131,7 @@ typedef struct ocl_launch {
     int ta, tb, gm, gn, gk, lda, ldb, ldc;
     float alpha, beta;
     int a_slot, a_extra, b_slot, b_extra, c_slot, c_extra;
-    char what[256]; /* launches that can set the error flag: the message of that error */
+    char what[320]; /* launches that can set the error flag: the message of that error */
 } ocl_launch;
 
 /* Where a value lives: an arena slot or a weight-buffer range. */
@@ -358,6 +359,11 @@ void ocl_launch_args(ocl_builder *b, const char *kname, size_t global, const ocl
 /* Gives the last launch recorded an explicit 3-D geometry: global gs,
  * local ls when use_local (else the driver's). Nothing when a size is 0. */
 void ocl_launch_geometry(ocl_builder *b, const size_t *gs, const size_t *ls, int use_local);
+/* The work-group size for kernel kname (one dimension, local-memory
+ * reductions): the largest power of 2 up to `want` (at least 1) and 256
+ * that the kernel may use on this device under the caps (ocl_kernel_fits).
+ * 0 on error (b->st set: the kernel could not be created). */
+size_t ocl_group_size(ocl_builder *b, const char *kname, size_t want);
 /* A slot of `count` floats in the weight buffer, zero-filled, for weights
  * the emitter packs itself (uploaded once, like constants); *data points at
  * it until the next weight is added. -1 on error. */
@@ -420,8 +426,9 @@ OCL_FAMILY_DECL_(softmax)     /* reduce.c: Softmax, LogSoftmax */
 OCL_FAMILY_DECL_(resize)      /* resize.c: Resize, Upsample */
 OCL_FAMILY_DECL_(tensor)      /* tensor.c: data movement, views, Gather, Pad, Cast... */
 OCL_FAMILY_DECL_(norm)        /* norm.c: BatchNormalization, InstanceNormalization, LRN */
-OCL_FAMILY_DECL_(index)       /* index.c: NonZero, TopK, Range, Gather/ScatterElements/ND: none (host, folded or cpu) */
-OCL_FAMILY_DECL_(detect)      /* index.c: NonMaxSuppression, RoiAlign: none (host or cpu) */
+OCL_FAMILY_DECL_(index)       /* index.c: Gather/ScatterElements/ND, OneHot, TopK (NonZero: host; Range, Size: folded) */
+OCL_FAMILY_DECL_(detect)      /* detect.c: RoiAlign (NonMaxSuppression: host) */
+OCL_FAMILY_DECL_(quant)       /* quant.c: QuantizeLinear, DequantizeLinear */
 #undef OCL_FAMILY_DECL_
 
 /* plugin.c: a plugin op (plugin.h) that brings OpenCL C with float32

@@ -108,4 +108,12 @@
 #define NB_I8 2
 #define NB_U8 3
 
+/* Scatter reductions (f_scatter_el, f_scatter_nd: `red`): the values of
+ * engine_index_params.reduction (ops.h), passed through unchanged. */
+#define SC_SET 0
+#define SC_ADD 1
+#define SC_MUL 2
+#define SC_MAX 3
+#define SC_MIN 4
+
 #endif /* ENGINE_OCL_CODES_H */

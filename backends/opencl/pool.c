@@ -7,8 +7,11 @@ int ocl_supports_pool(const engine_node *n) {
     const engine_value *x = n->inputs[0];
     switch (n->op) {
     case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool: {
-        const engine_pool_params *p = n->params;
-        return ocl_all_f32(n, 1) && x->rank >= 3 && x->rank <= 5 && p->storage_order == 0;
+        /* MaxPool's Indices output (int64) is written by f_pool */
+        if (n->op == ENGINE_OP_MaxPool && n->n_outputs > 1 && n->outputs[1])
+            return n->outputs[1]->dtype == ENGINE_DTYPE_I64 && x->dtype == ENGINE_DTYPE_F32 &&
+                   n->outputs[0]->dtype == ENGINE_DTYPE_F32 && x->rank >= 3 && x->rank <= 5;
+        return ocl_all_f32(n, 1) && x->rank >= 3 && x->rank <= 5;
     }
     case ENGINE_OP_GlobalAveragePool: case ENGINE_OP_GlobalMaxPool:
         return ocl_all_f32(n, 1) && x->rank >= 2 && x->rank <= 31;
@@ -19,7 +22,8 @@ int ocl_supports_pool(const engine_node *n) {
 static void emit_pool(ocl_builder *b, const engine_node *n) {
     const engine_pool_params *p = n->params;
     const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    int sp = x->rank - 2, g[24];
+    int sp = x->rank - 2, g[25];
+    const int indices = n->op == ENGINE_OP_MaxPool && n->n_outputs > 1 && n->outputs[1];
     g[0] = (int)(x->dims[0] * x->dims[1]);
     for (int i = 0; i < 3; ++i) {
         int d = i - (3 - sp);
@@ -33,9 +37,10 @@ static void emit_pool(ocl_builder *b, const engine_node *n) {
     }
     g[22] = n->op == ENGINE_OP_AveragePool ? POOL_AVG : POOL_MAX;
     g[23] = p->count_include_pad;
-    int xs = IN(0), ys = OUT(0);
-    int mo = ocl_meta_add(b, g, 24);
-    if (sp == 2) {
+    g[24] = indices ? 1 + (p->storage_order != 0) : 0;
+    int xs = IN(0), ys = OUT(0), is = indices ? OUT(1) : -1;
+    int mo = ocl_meta_add(b, g, 25);
+    if (sp == 2 && !indices) {
         /* 2-D maps: f_pool2d on a 3-D range (no index decoding, clipped windows) */
         size_t gs[3] = {(size_t)g[6], (size_t)g[5], (size_t)g[0]}, ls[3] = {1, 1, 1};
         if (numel(y) == 0) return;
@@ -43,7 +48,11 @@ static void emit_pool(ocl_builder *b, const engine_node *n) {
         ocl_launch_geometry(b, gs, ls, 0);
         return;
     }
-    OCL_LAUNCH(b, "f_pool", (size_t)numel(y), A_META(mo), A_T(xs, 0), A_T(ys, 0));
+    if (numel(y) == 0) return;
+    if (indices)
+        OCL_LAUNCH(b, "f_pool", (size_t)numel(y), A_META(mo), A_T(xs, 0), A_T(ys, 0), A_T(is, 0));
+    else
+        OCL_LAUNCH(b, "f_pool", (size_t)numel(y), A_META(mo), A_T(xs, 0), A_T(ys, 0), A_NULL(), A_I(0));
 }
 
 void ocl_emit_pool(ocl_builder *b, const engine_node *n) {

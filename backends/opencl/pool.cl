@@ -3,8 +3,11 @@
 
 /* MaxPool / AveragePool over 3 spatial dims. meta: NC ID IH IW OD OH OW
  * KD KH KW SD SH SW DD DH DW PBD PBH PBW PED PEH PEW kind (POOL_*)
- * include_pad. */
-__kernel void f_pool(__global const int *m, int mo, __global const T *x, int xo, __global T *y, int yo) {
+ * include_pad indices. MaxPool's Indices output (indices 1: row major, 2:
+ * column major over the spatial dims) goes to ix: the flat index of the
+ * first maximum in the whole input. */
+__kernel void f_pool(__global const int *m, int mo, __global const T *x, int xo, __global T *y, int yo,
+                     __global long *ix, int io) {
     int i = get_global_id(0);
     __global const int *g = m + mo;
     int ID = g[1], IH = g[2], IW = g[3], OD = g[4], OH = g[5], OW = g[6];
@@ -28,6 +31,7 @@ __kernel void f_pool(__global const int *m, int mo, __global const T *x, int xo,
     float acc = avg ? 0.0f : -INFINITY;
     int valid = 0, any = 0;
     int xc = xo + c * ID * IH * IW;
+    long best = -1;
     for (int kd = 0; kd < g[7]; ++kd) {
         int id = o[0] * g[10] - g[16] + kd * g[13];
         if (id < 0 || id >= ID) continue;
@@ -38,8 +42,12 @@ __kernel void f_pool(__global const int *m, int mo, __global const T *x, int xo,
                 int iw = o[2] * g[12] - g[18] + kw * g[15];
                 if (iw < 0 || iw >= IW) continue;
                 float v = LD(x, xc + (id * IH + ih) * IW + iw);
-                if (avg) acc += v;
-                else if (v > acc || (isnan(v) && !isnan(acc)) || !any) acc = v;
+                if (avg) {
+                    acc += v;
+                } else if (v > acc || (isnan(v) && !isnan(acc)) || !any) {
+                    acc = v;
+                    best = g[24] == 2 ? id + (ih + (long)iw * IH) * ID : ((long)id * IH + ih) * IW + iw;
+                }
                 any = 1;
                 ++valid;
             }
@@ -50,6 +58,7 @@ __kernel void f_pool(__global const int *m, int mo, __global const T *x, int xo,
         acc = div > 0 ? acc / (float)div : NAN;
     }
     ST(y, yo + i, acc);
+    if (g[24]) ix[io + i] = best < 0 ? -1 : (long)c * ID * IH * IW + best;
 }
 
 /* MaxPool / AveragePool over 2-D maps (f_pool's meta, whose depth entries

@@ -23,7 +23,12 @@ int ocl_supports_reduce(const engine_node *n) {
     case ENGINE_OP_ReduceMean: case ENGINE_OP_ReduceSum: case ENGINE_OP_ReduceMax: case ENGINE_OP_ReduceMin:
     case ENGINE_OP_ReduceProd: case ENGINE_OP_ReduceL1: case ENGINE_OP_ReduceL2: case ENGINE_OP_ReduceLogSumExp:
     case ENGINE_OP_ReduceSumSquare:
-        /* float32 only: int64 and bool reductions fall back to cpu/ref */
+        /* float32; ReduceMax/ReduceMin also bool (stored as 0/1 in T: the
+         * max is any, the min all) over non-empty sets; int64 reductions
+         * fall back to cpu/ref */
+        if ((n->op == ENGINE_OP_ReduceMax || n->op == ENGINE_OP_ReduceMin) &&
+            n->inputs[0]->dtype == ENGINE_DTYPE_BOOL && n->outputs[0]->dtype == ENGINE_DTYPE_BOOL)
+            return numel(n->inputs[0]) > 0 && n->inputs[0]->rank <= 31;
         return ocl_all_f32(n, 1) && n->inputs[0]->rank <= 31;
     case ENGINE_OP_ArgMax: case ENGINE_OP_ArgMin: {
         const engine_value *x = n->inputs[0];

@@ -8,16 +8,7 @@ __kernel void f_reduce(__global const int *m, int mo, __global const T *x, int x
     int i = get_global_id(0);
     int r = m[mo], op = m[mo + 1], mask = m[mo + 2];
     __global const int *dims = m + mo + 3;
-    int base = xo, rem = i, stride = 1, count = 1;
-    for (int d = r - 1; d >= 0; --d) {
-        if (mask & (1 << d)) {
-            count *= dims[d];
-        } else {
-            base += (rem % dims[d]) * stride;
-            rem /= dims[d];
-        }
-        stride *= dims[d];
-    }
+    int base = xo + dims_offset(dims, r, mask, 0, i), count = dims_count(dims, r, mask);
     float init = op == R_MAX || op == R_LSE ? -INFINITY : (op == R_MIN ? INFINITY : (op == R_PROD ? 1.0f : 0.0f));
     float acc = init, mx = 0.0f;
     /* LogSumExp: pass 0 finds the maximum, pass 1 sums exp(v - max) */
@@ -28,16 +19,7 @@ __kernel void f_reduce(__global const int *m, int mo, __global const T *x, int x
             acc = 0.0f;
         }
         for (int j = 0; j < count; ++j) {
-            int off = 0, rj = j;
-            stride = 1;
-            for (int d = r - 1; d >= 0; --d) {
-                if (mask & (1 << d)) {
-                    off += (rj % dims[d]) * stride;
-                    rj /= dims[d];
-                }
-                stride *= dims[d];
-            }
-            float v = LD(x, base + off);
+            float v = LD(x, base + dims_offset(dims, r, mask, 1, j));
             switch (op) {
             case R_MAX: case R_LSE:
                 if (pass == 1) acc += exp(v - mx);

@@ -56,8 +56,15 @@ int ocl_supports_tensor(const engine_node *n) {
         for (int k = 0; k < n->n_outputs; ++k)
             if (n->outputs[k] && n->outputs[k]->dtype != x->dtype) return 0;
         return 1;
+    case ENGINE_OP_Dropout:
+        /* training_mode: the drops are drawn on the host at compile, so
+         * only with a seed (each run the same); without one, cpu/ref */
+        if (n->params)
+            return ((const engine_dropout_params *)n->params)->has_seed && x->dtype == ENGINE_DTYPE_F32 &&
+                   y->dtype == ENGINE_DTYPE_F32;
+        return x->dtype == y->dtype;
     case ENGINE_OP_Slice: case ENGINE_OP_Transpose: case ENGINE_OP_Pad: case ENGINE_OP_Expand:
-    case ENGINE_OP_Identity: case ENGINE_OP_Dropout: case ENGINE_OP_Reshape: case ENGINE_OP_Flatten:
+    case ENGINE_OP_Identity: case ENGINE_OP_Reshape: case ENGINE_OP_Flatten:
     case ENGINE_OP_Squeeze: case ENGINE_OP_Unsqueeze:
         return x->dtype == y->dtype; /* data movement: any device class */
     default: return 0;
@@ -278,6 +285,37 @@ static void emit_pad(ocl_builder *b, const engine_node *n) {
     }
 }
 
+/* Dropout in training_mode with a seed: the per-element factor (0 or
+ * 1 / (1 - ratio)) from numpy's draws (engine_mt19937_uniform, as the
+ * reference) goes into the weight buffer; f_dropout applies it. */
+static void emit_dropout_train(ocl_builder *b, const engine_node *n) {
+    const engine_dropout_params *p = n->params;
+    const engine_value *x = n->inputs[0];
+    int xs = IN(0), ys = OUT(0);
+    const int want_mask = n->n_outputs > 1 && n->outputs[1] != NULL;
+    int ms = want_mask ? OUT(1) : ys;
+    if (b->st) return;
+    size_t cnt = (size_t)numel(x);
+    if (cnt == 0) return;
+    double *u = ocl_xalloc(b->s, cnt * sizeof *u);
+    if (!u) {
+        ocl_oom(b);
+        return;
+    }
+    if (!ocl_grow(b, (void **)&b->wts, &b->cap_wts, b->n_wts + cnt + 64, sizeof(float))) {
+        ocl_xfree(b->s, u);
+        return;
+    }
+    engine_mt19937_uniform((uint32_t)p->seed, u, (int64_t)cnt);
+    b->n_wts = (b->n_wts + 31) / 32 * 32;
+    int wo = (int)b->n_wts;
+    const float scale = 1.0f / (1.0f - p->ratio);
+    for (size_t i = 0; i < cnt; ++i) b->wts[b->n_wts + i] = p->ratio > 0.0f && u[i] < (double)p->ratio ? 0.0f : scale;
+    b->n_wts += cnt;
+    ocl_xfree(b->s, u);
+    OCL_LAUNCH(b, "f_dropout", cnt, A_T(xs, 0), A_W(), A_I(wo), A_T(ys, 0), A_T(ms, 0), A_I(want_mask));
+}
+
 void ocl_emit_tensor(ocl_builder *b, const engine_node *n) {
     switch (n->op) {
     case ENGINE_OP_Concat: emit_concat(b, n); return;
@@ -308,6 +346,10 @@ void ocl_emit_tensor(ocl_builder *b, const engine_node *n) {
         ocl_emit_map(b, n, U_COPY, 0.0f, 0.0f);
         return;
     case ENGINE_OP_Dropout:
+        if (n->params) { /* training_mode with a seed (ocl_supports_tensor) */
+            emit_dropout_train(b, n);
+            return;
+        }
         ocl_emit_map(b, n, U_COPY, 0.0f, 0.0f);
         /* Its mask in inference: all true. */
         if (n->n_outputs > 1 && n->outputs[1]) {

@@ -63,14 +63,13 @@ __kernel void f_gather_l(__global const int *m, int mo, __global const long *x, 
     int len = m[mo], nidx = m[mo + 1], post = m[mo + 2];                                                             \
     int p = i % post, rest = i / post;                                                                               \
     int j = rest % nidx, pre = rest / nidx;                                                                          \
-    long k = ix[io + j];                                                                                             \
-    if (k < 0) k += len;                                                                                             \
-    if (k < 0 || k >= len) {                                                                                         \
+    int k = index_in(ix[io + j], len);                                                                               \
+    if (k < 0) {                                                                                                     \
         *flag = step + 1;                                                                                            \
         STX(y, yo + i, ZERO);                                                                                        \
         return;                                                                                                      \
     }                                                                                                                \
-    STX(y, yo + i, LDX(x, xo + (pre * len + (int)k) * post + p));
+    STX(y, yo + i, LDX(x, xo + (pre * len + k) * post + p));
 
 __kernel void f_gather_rt(__global const int *m, int mo, __global const T *x, int xo, __global const long *ix, int io,
                           __global T *y, int yo, __global int *flag, int step) {
@@ -147,7 +146,24 @@ __kernel void f_pad_l(__global const int *m, int mo, __global const long *x, int
     y[yo + i] = outside ? value : x[xo + ii];
 }
 
+/* Zeroes a buffer in 16-bit words (module.c: the arena before the trial
+ * pass at compile). */
+__kernel void f_zero(__global ushort *y) {
+    y[get_global_id(0)] = 0;
+}
+
 /* A constant fill (Dropout's mask in inference: all true). */
+/* Dropout in training_mode: y = x * w (w: 0 where dropped, else the
+ * scale, drawn on the host from the seed, in the weight buffer at wo);
+ * the mask (bool in T) where wanted. */
+__kernel void f_dropout(__global const T *x, int xo, __global const T *wt, int wo, __global T *y, int yo,
+                        __global T *mk, int mko, int want_mask) {
+    int i = get_global_id(0);
+    float w = LD(wt, wo + i);
+    ST(y, yo + i, LD(x, xo + i) * w);
+    if (want_mask) ST(mk, mko + i, w != 0.0f ? 1.0f : 0.0f);
+}
+
 __kernel void f_fill(__global T *y, int yo, float v) {
     int i = get_global_id(0);
     ST(y, yo + i, v);

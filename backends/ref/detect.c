@@ -191,14 +191,15 @@ static void roi_taps(const float *plane, int64_t h, int64_t w, double y, double 
     taps[3] = ly * lx * plane[y1 * w + x1];
 }
 
-engine_status ref_RoiAlign(const engine_node *n, const void *const *in, void *const *out) {
+/* The checks of every roi before any is computed: its batch index and
+ * coordinates (the cpu backend runs ref_roialign_rows on several threads
+ * after this, so a bad roi never reaches them). */
+engine_status ref_roialign_check(const engine_node *n, const void *const *in) {
     const engine_roialign_params *p = n->params;
     const engine_value *x = n->inputs[0], *bi = n->inputs[2];
     if (!p) return ENGINE_ERR_INVALID_ARGUMENT;
-    const float *X = in[0], *rois = in[1];
-    float *Y = out[0];
-    int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3], R = n->inputs[1]->dims[0];
-    int64_t oh = p->out_h, ow = p->out_w;
+    const float *rois = in[1];
+    int64_t N = x->dims[0], R = n->inputs[1]->dims[0];
     double off = p->half_pixel ? 0.5 : 0.0, scale = p->spatial_scale;
     for (int64_t r = 0; r < R; ++r) {
         int64_t b = bi->dtype == ENGINE_DTYPE_I64 ? ((const int64_t *)in[2])[r] : ((const int32_t *)in[2])[r];
@@ -206,6 +207,27 @@ engine_status ref_RoiAlign(const engine_node *n, const void *const *in, void *co
         const float *roi = rois + r * 4;
         for (int q = 0; q < 4; ++q)
             if (!isfinite(roi[q])) return ENGINE_ERR_INVALID_ARGUMENT;
+        double rw = roi[2] * scale - off - (roi[0] * scale - off), rh = roi[3] * scale - off - (roi[1] * scale - off);
+        int64_t gh = p->sampling_ratio > 0 ? p->sampling_ratio : (int64_t)ceil(rh / (double)p->out_h);
+        int64_t gw = p->sampling_ratio > 0 ? p->sampling_ratio : (int64_t)ceil(rw / (double)p->out_w);
+        if (gh > 4096 || gw > 4096) return ENGINE_ERR_INVALID_ARGUMENT; /* a box far larger than any map */
+    }
+    return ENGINE_OK;
+}
+
+/* rois r0 <= r < r1 (checked by ref_roialign_check). */
+void ref_roialign_rows(const engine_node *n, const void *const *in, void *const *out, int64_t r0, int64_t r1) {
+    const engine_roialign_params *p = n->params;
+    const engine_value *x = n->inputs[0], *bi = n->inputs[2];
+    const float *X = in[0], *rois = in[1];
+    float *Y = out[0];
+    int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    int64_t oh = p->out_h, ow = p->out_w;
+    double off = p->half_pixel ? 0.5 : 0.0, scale = p->spatial_scale;
+    for (int64_t r = r0; r < r1; ++r) {
+        int64_t b = bi->dtype == ENGINE_DTYPE_I64 ? ((const int64_t *)in[2])[r] : ((const int32_t *)in[2])[r];
+        if (b < 0 || b >= N) continue;
+        const float *roi = rois + r * 4;
         double x0 = roi[0] * scale - off, y0 = roi[1] * scale - off;
         double rw = roi[2] * scale - off - x0, rh = roi[3] * scale - off - y0;
         if (!p->half_pixel) {
@@ -217,7 +239,6 @@ engine_status ref_RoiAlign(const engine_node *n, const void *const *in, void *co
         int64_t gw = p->sampling_ratio > 0 ? p->sampling_ratio : (int64_t)ceil(rw / (double)ow);
         if (gh < 0) gh = 0;
         if (gw < 0) gw = 0;
-        if (gh > 4096 || gw > 4096) return ENGINE_ERR_INVALID_ARGUMENT; /* a box far larger than any map */
         double count = gh * gw > 0 ? (double)(gh * gw) : 1.0;
         for (int64_t c = 0; c < C; ++c) {
             const float *plane = X + (b * C + c) * H * W;
@@ -243,5 +264,11 @@ engine_status ref_RoiAlign(const engine_node *n, const void *const *in, void *co
                 }
         }
     }
+}
+
+engine_status ref_RoiAlign(const engine_node *n, const void *const *in, void *const *out) {
+    engine_status st = ref_roialign_check(n, in);
+    if (st) return st;
+    ref_roialign_rows(n, in, out, 0, n->inputs[1]->dims[0]);
     return ENGINE_OK;
 }

@@ -93,6 +93,24 @@ static engine_status binary(const engine_node *n, const void *const *in, void *c
         INT_CASE_(ENGINE_DTYPE_I64, int64_t, uint64_t, INT64_MIN)
         INT_CASE_(ENGINE_DTYPE_I32, int32_t, uint32_t, INT32_MIN)
 #undef INT_CASE_
+    case ENGINE_DTYPE_U8:
+    case ENGINE_DTYPE_I8: {
+        /* computed in int32 and wrapped to 8 bits (numpy's uint8/int8) */
+        const int u8 = y->dtype == ENGINE_DTYPE_U8;
+        for (int64_t i = 0; i < count; ++i) {
+            bcast_offsets(&bc, i, 2, off);
+            int32_t u = u8 ? ((const uint8_t *)in[0])[off[0]] : ((const int8_t *)in[0])[off[0]];
+            int32_t v = u8 ? ((const uint8_t *)in[1])[off[1]] : ((const int8_t *)in[1])[off[1]];
+            int32_t r = op == B_ADD ? u + v : op == B_SUB ? u - v : op == B_MUL ? u * v : 0;
+            if (op == B_DIV) {
+                if (v == 0) return ENGINE_ERR_INVALID_ARGUMENT;
+                r = u / v; /* int8 -128 / -1 = 128 wraps to -128 below */
+            }
+            if (u8) ((uint8_t *)out[0])[i] = (uint8_t)(r & 0xff);
+            else ((int8_t *)out[0])[i] = (int8_t)(((r & 0xff) ^ 0x80) - 0x80);
+        }
+        return ENGINE_OK;
+    }
     default: return ENGINE_ERR_UNSUPPORTED;
     }
 }
@@ -110,27 +128,65 @@ engine_status ref_Div(const engine_node *n, const void *const *in, void *const *
     return binary(n, in, out, B_DIV);
 }
 
-/* Pow: float32 base; float32, int64 or int32 exponent; float32 result. */
+/* Pow: float32, int64 or int32 base; float32, int64 or int32 exponent;
+ * the result has the base's type. An integer base with an integer
+ * exponent >= 0 is raised exactly with wrapping (numpy); otherwise the
+ * power is computed in double and, for an integer base, truncated toward
+ * zero (numpy's astype) and saturated to the type's range. */
+static double pow_elem(const engine_value *v, const void *p, int64_t i) {
+    switch (v->dtype) {
+    case ENGINE_DTYPE_F32: return (double)((const float *)p)[i];
+    case ENGINE_DTYPE_I64: return (double)((const int64_t *)p)[i];
+    default: return (double)((const int32_t *)p)[i];
+    }
+}
+
+static int64_t pow_int_exact(int64_t base, int64_t e) {
+    uint64_t r = 1, b = (uint64_t)base;
+    for (uint64_t k = (uint64_t)e; k; k >>= 1) {
+        if (k & 1) r *= b;
+        b *= b;
+    }
+    return (int64_t)r;
+}
+
 engine_status ref_Pow(const engine_node *n, const void *const *in, void *const *out) {
     const engine_value *a = engine_node_input(n, 0), *b = engine_node_input(n, 1);
     const engine_value *y = n->n_outputs > 0 ? n->outputs[0] : NULL;
     if (!a || !b || !y || !in[0] || !in[1] || !out[0]) return ENGINE_ERR_INVALID_ARGUMENT;
-    if (a->dtype != ENGINE_DTYPE_F32 || y->dtype != ENGINE_DTYPE_F32) return ENGINE_ERR_UNSUPPORTED;
+    if (y->dtype != a->dtype) return ENGINE_ERR_UNSUPPORTED;
+    if (a->dtype != ENGINE_DTYPE_F32 && a->dtype != ENGINE_DTYPE_I64 && a->dtype != ENGINE_DTYPE_I32)
+        return ENGINE_ERR_UNSUPPORTED;
     if (b->dtype != ENGINE_DTYPE_F32 && b->dtype != ENGINE_DTYPE_I64 && b->dtype != ENGINE_DTYPE_I32)
         return ENGINE_ERR_UNSUPPORTED;
     const engine_value *xs[2] = {a, b};
     bcast bc;
     engine_status st = bcast_init(&bc, y, xs, 2);
     if (st != ENGINE_OK) return st;
-    const float *p = in[0];
-    float *r = out[0];
     int64_t count = engine_value_numel(y), off[2];
+    const int int_exp = b->dtype != ENGINE_DTYPE_F32;
     for (int64_t i = 0; i < count; ++i) {
         bcast_offsets(&bc, i, 2, off);
-        double e = b->dtype == ENGINE_DTYPE_F32   ? (double)((const float *)in[1])[off[1]]
-                   : b->dtype == ENGINE_DTYPE_I64 ? (double)((const int64_t *)in[1])[off[1]]
-                                                  : (double)((const int32_t *)in[1])[off[1]];
-        r[i] = (float)pow((double)p[off[0]], e);
+        double e = pow_elem(b, in[1], off[1]);
+        if (a->dtype == ENGINE_DTYPE_F32) {
+            ((float *)out[0])[i] = (float)pow((double)((const float *)in[0])[off[0]], e);
+            continue;
+        }
+        int64_t base = a->dtype == ENGINE_DTYPE_I64 ? ((const int64_t *)in[0])[off[0]]
+                                                     : ((const int32_t *)in[0])[off[0]];
+        int64_t r;
+        if (int_exp && e >= 0.0) {
+            int64_t ie = b->dtype == ENGINE_DTYPE_I64 ? ((const int64_t *)in[1])[off[1]]
+                                                      : ((const int32_t *)in[1])[off[1]];
+            r = pow_int_exact(base, ie);
+        } else {
+            double d = trunc(pow((double)base, e));
+            double lo = a->dtype == ENGINE_DTYPE_I64 ? -9223372036854775808.0 : (double)INT32_MIN;
+            double hi = a->dtype == ENGINE_DTYPE_I64 ? 9223372036854774784.0 : (double)INT32_MAX;
+            r = isnan(d) ? 0 : d <= lo ? (int64_t)lo : d >= hi ? (int64_t)hi : (int64_t)d;
+        }
+        if (a->dtype == ENGINE_DTYPE_I64) ((int64_t *)out[0])[i] = r;
+        else ((int32_t *)out[0])[i] = (int32_t)(uint32_t)(uint64_t)r;
     }
     return ENGINE_OK;
 }
@@ -312,6 +368,21 @@ engine_status ref_Mod(const engine_node *n, const void *const *in, void *const *
         MOD_CASE_(ENGINE_DTYPE_I64, int64_t)
         MOD_CASE_(ENGINE_DTYPE_I32, int32_t)
 #undef MOD_CASE_
+    case ENGINE_DTYPE_U8:
+    case ENGINE_DTYPE_I8: {
+        const int u8 = y->dtype == ENGINE_DTYPE_U8;
+        for (int64_t i = 0; i < count; ++i) {
+            bcast_offsets(&bc, i, 2, off);
+            int32_t x = u8 ? ((const uint8_t *)in[0])[off[0]] : ((const int8_t *)in[0])[off[0]];
+            int32_t d = u8 ? ((const uint8_t *)in[1])[off[1]] : ((const int8_t *)in[1])[off[1]];
+            if (d == 0) return ENGINE_ERR_INVALID_ARGUMENT;
+            int32_t m = x % d;
+            if (!fm && m != 0 && ((m < 0) != (d < 0))) m += d;
+            if (u8) ((uint8_t *)out[0])[i] = (uint8_t)m;
+            else ((int8_t *)out[0])[i] = (int8_t)m;
+        }
+        return ENGINE_OK;
+    }
     default: return ENGINE_ERR_UNSUPPORTED;
     }
 }
@@ -329,7 +400,7 @@ static int64_t vb_offset(const engine_value *y, const int64_t *stride, int64_t i
     return off;
 }
 
-/* Min, Max (float32, int64, int32), Sum, Mean (float32): every input
+/* Min, Max (float32, int64, int32, uint8, int8), Sum, Mean (float32): every input
  * broadcast to the output. float32 accumulates in double; a NaN operand
  * makes Min/Max NaN (numpy's minimum/maximum). */
 static engine_status variadic(const engine_node *n, const void *const *in, void *const *out, variadic_kind k) {
@@ -337,7 +408,8 @@ static engine_status variadic(const engine_node *n, const void *const *in, void 
     if (!y || !out[0] || n->n_inputs < 1 || y->rank < 0 || y->rank > ENGINE_MAX_RANK)
         return ENGINE_ERR_INVALID_ARGUMENT;
     if (y->dtype != ENGINE_DTYPE_F32 &&
-        !((k == V_MIN || k == V_MAX) && (y->dtype == ENGINE_DTYPE_I64 || y->dtype == ENGINE_DTYPE_I32)))
+        !((k == V_MIN || k == V_MAX) && (y->dtype == ENGINE_DTYPE_I64 || y->dtype == ENGINE_DTYPE_I32 ||
+                                         y->dtype == ENGINE_DTYPE_U8 || y->dtype == ENGINE_DTYPE_I8)))
         return ENGINE_ERR_UNSUPPORTED;
     int64_t count = engine_value_numel(y);
     for (int j = 0; j < n->n_inputs; ++j) {
@@ -361,8 +433,14 @@ static engine_status variadic(const engine_node *n, const void *const *in, void 
             } else if (y->dtype == ENGINE_DTYPE_I64) {
                 int64_t v = ((const int64_t *)in[j])[o], *r = (int64_t *)out[0] + i;
                 if (j == 0 || (k == V_MIN ? v < *r : v > *r)) *r = v;
-            } else {
+            } else if (y->dtype == ENGINE_DTYPE_I32) {
                 int32_t v = ((const int32_t *)in[j])[o], *r = (int32_t *)out[0] + i;
+                if (j == 0 || (k == V_MIN ? v < *r : v > *r)) *r = v;
+            } else if (y->dtype == ENGINE_DTYPE_U8) {
+                uint8_t v = ((const uint8_t *)in[j])[o], *r = (uint8_t *)out[0] + i;
+                if (j == 0 || (k == V_MIN ? v < *r : v > *r)) *r = v;
+            } else {
+                int8_t v = ((const int8_t *)in[j])[o], *r = (int8_t *)out[0] + i;
                 if (j == 0 || (k == V_MIN ? v < *r : v > *r)) *r = v;
             }
         }

@@ -1,4 +1,4 @@
-/* backends/ref/gemm.c - reference kernels for Gemm and MatMul: dot
+/* backends/ref/gemm.c - reference kernels for Gemm, MatMul and Einsum: dot
  * products accumulated in double. */
 #include "ref_kernels.h"
 
@@ -89,6 +89,80 @@ engine_status ref_MatMul(const engine_node *n, const void *const *in, void *cons
         for (int i = br - 1; i >= 0; --i) { /* odometer over batch dims */
             if (++idx[i] < bdims[i]) break;
             idx[i] = 0;
+        }
+    }
+    return ENGINE_OK;
+}
+
+/* Einsum, for any equation the shape function resolved (ops.h): every
+ * output element sums, over the labels missing from the output, the
+ * product of the inputs at that label assignment. Offsets move with an
+ * odometer over the summed labels; float32 accumulates in double, the
+ * integer types in int64 (wrapping, through unsigned arithmetic). */
+engine_status ref_Einsum(const engine_node *n, const void *const *in, void *const *out) {
+    const engine_einsum_params *p = n->params;
+    const engine_value *vy = n->outputs[0];
+    if (!p || p->n_inputs != n->n_inputs || p->n_inputs > ENGINE_EINSUM_MAX_INPUTS || p->n_labels > 64)
+        return ENGINE_ERR_UNSUPPORTED;
+    const engine_dtype dt = vy->dtype;
+    if (dt != ENGINE_DTYPE_F32 && dt != ENGINE_DTYPE_I64 && dt != ENGINE_DTYPE_I32) return ENGINE_ERR_UNSUPPORTED;
+    const int ni = p->n_inputs, nl = p->n_labels;
+    int64_t st[ENGINE_EINSUM_MAX_INPUTS][ENGINE_EINSUM_MAX_LABELS];
+    for (int k = 0; k < ni; ++k) {
+        const engine_value *v = n->inputs[k];
+        if (!v || v->dtype != dt) return ENGINE_ERR_UNSUPPORTED;
+        engine_einsum_strides(p, k, v->rank, v->dims, st[k]);
+    }
+    /* the summed labels, and how many assignments of them there are */
+    int in_out[ENGINE_EINSUM_MAX_LABELS] = {0}, sum_l[ENGINE_EINSUM_MAX_LABELS], ns = 0;
+    for (int d = 0; d < p->out_rank; ++d) in_out[p->out_label[d]] = 1;
+    int64_t n_sum = 1;
+    for (int l = 0; l < nl; ++l)
+        if (!in_out[l]) {
+            sum_l[ns++] = l;
+            n_sum *= p->label_dim[l];
+        }
+    const int64_t total = engine_value_numel(vy);
+    int64_t oidx[ENGINE_MAX_RANK] = {0};
+    for (int64_t e = 0; e < total; ++e) {
+        int64_t base[ENGINE_EINSUM_MAX_INPUTS];
+        for (int k = 0; k < ni; ++k) {
+            base[k] = 0;
+            for (int d = 0; d < p->out_rank; ++d) base[k] += oidx[d] * st[k][p->out_label[d]];
+        }
+        int64_t sidx[ENGINE_EINSUM_MAX_LABELS] = {0}, off[ENGINE_EINSUM_MAX_INPUTS];
+        for (int k = 0; k < ni; ++k) off[k] = base[k];
+        double accf = 0.0;
+        uint64_t acci = 0;
+        for (int64_t j = 0; j < n_sum; ++j) {
+            if (dt == ENGINE_DTYPE_F32) {
+                double prod = 1.0;
+                for (int k = 0; k < ni; ++k) prod *= (double)((const float *)in[k])[off[k]];
+                accf += prod;
+            } else {
+                uint64_t prod = 1;
+                for (int k = 0; k < ni; ++k)
+                    prod *= dt == ENGINE_DTYPE_I64 ? (uint64_t)((const int64_t *)in[k])[off[k]]
+                                                   : (uint64_t)(int64_t)((const int32_t *)in[k])[off[k]];
+                acci += prod;
+            }
+            /* next assignment of the summed labels (the last one fastest) */
+            for (int s = ns - 1; s >= 0; --s) {
+                const int l = sum_l[s];
+                if (++sidx[s] < p->label_dim[l]) {
+                    for (int k = 0; k < ni; ++k) off[k] += st[k][l];
+                    break;
+                }
+                for (int k = 0; k < ni; ++k) off[k] -= (sidx[s] - 1) * st[k][l];
+                sidx[s] = 0;
+            }
+        }
+        if (dt == ENGINE_DTYPE_F32) ((float *)out[0])[e] = (float)accf;
+        else if (dt == ENGINE_DTYPE_I64) ((int64_t *)out[0])[e] = (int64_t)acci;
+        else ((int32_t *)out[0])[e] = (int32_t)(uint32_t)acci;
+        for (int d = p->out_rank - 1; d >= 0; --d) {
+            if (++oidx[d] < vy->dims[d]) break;
+            oidx[d] = 0;
         }
     }
     return ENGINE_OK;

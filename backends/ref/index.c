@@ -163,15 +163,24 @@ static void combine(engine_dtype t, size_t es, int red, void *dst, const void *s
         memcpy(dst, src, es);
         return;
     }
-#define COMBINE_(T)                                                                                       \
+/* integers add and multiply wrapping (in the unsigned type UT), as numpy's
+ * do, without signed overflow */
+#define COMBINE_(T, UT)                                                                                   \
     do {                                                                                                  \
         T a = *(T *)dst, b = *(const T *)src;                                                             \
-        *(T *)dst = red == 1 ? (T)(a + b) : red == 2 ? (T)(a * b) : red == 3 ? (a > b ? a : b) : (a < b ? a : b); \
+        *(T *)dst = red == 1   ? (T)((UT)a + (UT)b)                                                       \
+                    : red == 2 ? (T)((UT)a * (UT)b)                                                       \
+                    : red == 3 ? (a > b ? a : b)                                                          \
+                               : (a < b ? a : b);                                                         \
     } while (0)
     switch (t) {
-    case ENGINE_DTYPE_F32: COMBINE_(float); break;
-    case ENGINE_DTYPE_I64: COMBINE_(int64_t); break;
-    case ENGINE_DTYPE_I32: COMBINE_(int32_t); break;
+    case ENGINE_DTYPE_F32: {
+        float a = *(float *)dst, b = *(const float *)src;
+        *(float *)dst = red == 1 ? a + b : red == 2 ? a * b : red == 3 ? (a > b ? a : b) : (a < b ? a : b);
+        break;
+    }
+    case ENGINE_DTYPE_I64: COMBINE_(int64_t, uint64_t); break;
+    case ENGINE_DTYPE_I32: COMBINE_(int32_t, uint32_t); break;
     default: memcpy(dst, src, es); break;
     }
 #undef COMBINE_

@@ -21,6 +21,7 @@ ref_kernel_fn ref_kernel_for(engine_op op) {
 #define BIT_(t) (1u << (unsigned)(t))
 #define FLOATS_ BIT_(ENGINE_DTYPE_F32)
 #define ARITH_ (BIT_(ENGINE_DTYPE_F32) | BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_I32))
+#define ARITH8_ (ARITH_ | BIT_(ENGINE_DTYPE_U8) | BIT_(ENGINE_DTYPE_I8))
 #define ANY_                                                                                              \
     (BIT_(ENGINE_DTYPE_F32) | BIT_(ENGINE_DTYPE_U8) | BIT_(ENGINE_DTYPE_I8) | BIT_(ENGINE_DTYPE_I32) |   \
      BIT_(ENGINE_DTYPE_I64) | BIT_(ENGINE_DTYPE_BOOL) | BIT_(ENGINE_DTYPE_F16) | BIT_(ENGINE_DTYPE_F64))
@@ -113,9 +114,9 @@ int ref_supports(const engine_node *n) {
         return all_f32(n) && in_(n, 1) && out_(n, 0);
 
     case ENGINE_OP_Add: case ENGINE_OP_Sub: case ENGINE_OP_Mul: case ENGINE_OP_Div:
-        return same01(n, ARITH_) && is(in_(n, 1), ARITH_) && in_(n, 1)->dtype == in_(n, 0)->dtype;
+        return same01(n, ARITH8_) && is(in_(n, 1), ARITH8_) && in_(n, 1)->dtype == in_(n, 0)->dtype;
     case ENGINE_OP_Pow:
-        return same01(n, FLOATS_) && is(in_(n, 1), ARITH_);
+        return same01(n, ARITH_) && is(in_(n, 1), ARITH_);
     case ENGINE_OP_Equal:
         return is(in_(n, 0), ARITH_ | BIT_(ENGINE_DTYPE_BOOL)) && in_(n, 1) &&
                in_(n, 1)->dtype == in_(n, 0)->dtype && is(out_(n, 0), BIT_(ENGINE_DTYPE_BOOL));
@@ -125,10 +126,10 @@ int ref_supports(const engine_node *n) {
     case ENGINE_OP_And: case ENGINE_OP_Or: case ENGINE_OP_Xor:
         return same01(n, BIT_(ENGINE_DTYPE_BOOL)) && is(in_(n, 1), BIT_(ENGINE_DTYPE_BOOL));
     case ENGINE_OP_Mod: /* float32 needs fmod = 1 (params->to) */
-        return n->params && same01(n, ARITH_) && in_(n, 1) && in_(n, 1)->dtype == in_(n, 0)->dtype &&
+        return n->params && same01(n, ARITH8_) && in_(n, 1) && in_(n, 1)->dtype == in_(n, 0)->dtype &&
                (in_(n, 0)->dtype != ENGINE_DTYPE_F32 || ((const engine_cast_params *)n->params)->to);
     case ENGINE_OP_Min: case ENGINE_OP_Max: case ENGINE_OP_Sum: case ENGINE_OP_Mean: {
-        unsigned set = n->op == ENGINE_OP_Min || n->op == ENGINE_OP_Max ? ARITH_ : FLOATS_;
+        unsigned set = n->op == ENGINE_OP_Min || n->op == ENGINE_OP_Max ? ARITH8_ : FLOATS_;
         if (!is(out_(n, 0), set)) return 0;
         for (int k = 0; k < n->n_inputs; ++k)
             if (!n->inputs[k] || n->inputs[k]->dtype != out_(n, 0)->dtype) return 0;
@@ -220,10 +221,26 @@ int ref_supports(const engine_node *n) {
         return n->params && all_f32(n) && in_(n, 0) && out_(n, 0);
     case ENGINE_OP_Hardmax: case ENGINE_OP_LpNormalization: case ENGINE_OP_MeanVarianceNormalization:
         return n->params && same01(n, FLOATS_);
+    case ENGINE_OP_GridSample:
+        return n->params && all_f32(n) && in_(n, 1) && out_(n, 0);
+    case ENGINE_OP_Einsum: {
+        if (!n->params || !is(out_(n, 0), ARITH_)) return 0;
+        for (int k = 0; k < n->n_inputs; ++k)
+            if (!n->inputs[k] || n->inputs[k]->dtype != out_(n, 0)->dtype) return 0;
+        return n->n_inputs >= 1;
+    }
+    case ENGINE_OP_QuantizeLinear:
+        return n->params && is(in_(n, 0), BIT_(ENGINE_DTYPE_F32) | BIT_(ENGINE_DTYPE_I32)) && is(in_(n, 1), FLOATS_) &&
+               is(out_(n, 0), BIT_(ENGINE_DTYPE_U8) | BIT_(ENGINE_DTYPE_I8)) &&
+               (!in_(n, 2) || in_(n, 2)->dtype == out_(n, 0)->dtype);
+    case ENGINE_OP_DequantizeLinear:
+        return n->params && is(in_(n, 0), BIT_(ENGINE_DTYPE_U8) | BIT_(ENGINE_DTYPE_I8) | BIT_(ENGINE_DTYPE_I32)) &&
+               is(in_(n, 1), FLOATS_) && is(out_(n, 0), FLOATS_) && (!in_(n, 2) || in_(n, 2)->dtype == in_(n, 0)->dtype);
     case ENGINE_OP_MaxPool: case ENGINE_OP_AveragePool: case ENGINE_OP_GlobalAveragePool:
     case ENGINE_OP_GlobalMaxPool:
-        /* MaxPool's optional Indices output (int64) is not produced by ref. */
-        return same01(n, FLOATS_) && !out_(n, 1);
+        /* MaxPool's optional Indices output is int64 */
+        return same01(n, n->op == ENGINE_OP_MaxPool ? FLOATS_ | BIT_(ENGINE_DTYPE_U8) | BIT_(ENGINE_DTYPE_I8) : FLOATS_) &&
+               (!out_(n, 1) || (n->op == ENGINE_OP_MaxPool && out_(n, 1)->dtype == ENGINE_DTYPE_I64));
     case ENGINE_OP_Resize: case ENGINE_OP_Upsample:
         /* roi/scales/sizes are folded into params; only the data is read. */
         return same01(n, FLOATS_);

@@ -1,5 +1,5 @@
 /* backends/ref/norm.c - reference kernels for BatchNormalization
- * (inference form), InstanceNormalization and LRN. Statistics in double. */
+ * (inference and training_mode), InstanceNormalization and LRN. Statistics in double. */
 #include <math.h>
 
 #include "ref_kernels.h"
@@ -21,25 +21,47 @@ static engine_status nc_plane(const engine_value *x, int64_t *N, int64_t *C, int
 }
 
 /* Y = (X - mean) / sqrt(var + eps) * scale + B, per channel. Inputs: X,
- * scale, B, input_mean, input_var. Training-mode outputs are not produced. */
+ * scale, B, input_mean, input_var. With training_mode (params->size) the
+ * mean and (population) variance are the batch's, over every axis but 1,
+ * and outputs 1 and 2, when present, are the running statistics:
+ * input * momentum + batch * (1 - momentum). */
 engine_status ref_BatchNormalization(const engine_node *n, const void *const *in, void *const *out) {
     const engine_scalar_params *p = n->params;
     if (!p || !all_f32(n, 5)) return ENGINE_ERR_UNSUPPORTED;
+    const int training = p->size != 0;
     for (int k = 1; k < n->n_outputs; ++k)
-        if (out[k]) return ENGINE_ERR_UNSUPPORTED;
+        if (out[k] && (!training || k > 2)) return ENGINE_ERR_UNSUPPORTED;
     int64_t N, C, plane;
     engine_status st = nc_plane(n->inputs[0], &N, &C, &plane);
     if (st != ENGINE_OK) return st;
     const float *x = in[0], *scale = in[1], *bias = in[2], *mean = in[3], *var = in[4];
     float *y = out[0];
-    for (int64_t b = 0; b < N; ++b)
-        for (int64_t c = 0; c < C; ++c) {
-            double inv = 1.0 / sqrt((double)var[c] + (double)p->epsilon);
-            double mul = (double)scale[c] * inv, add = (double)bias[c] - (double)mean[c] * mul;
+    for (int64_t c = 0; c < C; ++c) {
+        double m = mean[c], v = var[c];
+        if (training) {
+            double sum = 0.0, sq = 0.0, cnt = (double)N * (double)plane;
+            for (int64_t b = 0; b < N; ++b)
+                for (int64_t i = 0; i < plane; ++i) sum += x[(b * C + c) * plane + i];
+            double bm = cnt > 0 ? sum / cnt : 0.0;
+            for (int64_t b = 0; b < N; ++b)
+                for (int64_t i = 0; i < plane; ++i) {
+                    double d = (double)x[(b * C + c) * plane + i] - bm;
+                    sq += d * d;
+                }
+            double bv = cnt > 0 ? sq / cnt : 0.0, mom = (double)p->alpha;
+            if (n->n_outputs > 1 && out[1]) ((float *)out[1])[c] = (float)(m * mom + bm * (1.0 - mom));
+            if (n->n_outputs > 2 && out[2]) ((float *)out[2])[c] = (float)(v * mom + bv * (1.0 - mom));
+            m = bm;
+            v = bv;
+        }
+        double inv = 1.0 / sqrt(v + (double)p->epsilon);
+        double mul = (double)scale[c] * inv, add = (double)bias[c] - m * mul;
+        for (int64_t b = 0; b < N; ++b) {
             const float *xc = x + (b * C + c) * plane;
             float *yc = y + (b * C + c) * plane;
             for (int64_t i = 0; i < plane; ++i) yc[i] = (float)((double)xc[i] * mul + add);
         }
+    }
     return ENGINE_OK;
 }
 

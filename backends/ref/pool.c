@@ -13,8 +13,10 @@ typedef struct pool_geom {
 static engine_status pool_setup(const engine_node *n, pool_geom *g) {
     const engine_pool_params *p = n->params;
     const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    if (!p || x->dtype != ENGINE_DTYPE_F32 || y->dtype != ENGINE_DTYPE_F32) return ENGINE_ERR_UNSUPPORTED;
-    if (p->storage_order != 0) return ENGINE_ERR_UNSUPPORTED;
+    if (!p || x->dtype != y->dtype) return ENGINE_ERR_UNSUPPORTED;
+    if (x->dtype != ENGINE_DTYPE_F32 &&
+        !(n->op == ENGINE_OP_MaxPool && (x->dtype == ENGINE_DTYPE_U8 || x->dtype == ENGINE_DTYPE_I8)))
+        return ENGINE_ERR_UNSUPPORTED;
     int sp = x->rank - 2;
     if (sp < 1 || sp > ENGINE_MAX_SPATIAL || y->rank != x->rank || y->dims[0] != x->dims[0] ||
         y->dims[1] != x->dims[1])
@@ -35,7 +37,8 @@ static engine_status pool_setup(const engine_node *n, pool_geom *g) {
 }
 
 /* avg != 0: AveragePool, else MaxPool (with its optional Indices output:
- * the flat index of the max in the whole input, row major). */
+ * the flat index of the first max in the whole input; over the spatial
+ * dims row major, or column major with storage_order 1). */
 static engine_status pool_run(const engine_node *n, const void *const *in, void *const *out, int avg) {
     pool_geom g;
     engine_status st = pool_setup(n, &g);
@@ -46,12 +49,14 @@ static engine_status pool_run(const engine_node *n, const void *const *in, void 
         indices = out[1];
     }
     const int include_pad = ((const engine_pool_params *)n->params)->count_include_pad;
+    const int col_major = ((const engine_pool_params *)n->params)->storage_order != 0;
     const int64_t in_sz = g.in[0] * g.in[1] * g.in[2];
-    const float *x = in[0];
-    float *y = out[0];
+    /* float32; MaxPool also uint8 and int8 (exact in double) */
+    const engine_dtype dt = n->inputs[0]->dtype;
+    int64_t yi = 0;
 
     for (int64_t c = 0; c < g.nc; ++c) {
-        const float *xc = x + c * in_sz;
+        const int64_t xc = c * in_sz;
         for (int64_t o0 = 0; o0 < g.out[0]; ++o0)
             for (int64_t o1 = 0; o1 < g.out[1]; ++o1)
                 for (int64_t o2 = 0; o2 < g.out[2]; ++o2) {
@@ -80,12 +85,16 @@ static engine_status pool_run(const engine_node *n, const void *const *in, void 
                             for (int64_t k2 = 0; k2 < g.k[2]; ++k2) {
                                 int64_t i2 = o2 * g.s[2] - g.pb[2] + k2 * g.d[2];
                                 if (i2 < 0 || i2 >= g.in[2]) continue;
-                                double v = xc[(i0 * g.in[1] + i1) * g.in[2] + i2];
+                                int64_t at = xc + (i0 * g.in[1] + i1) * g.in[2] + i2;
+                                double v = dt == ENGINE_DTYPE_F32  ? (double)((const float *)in[0])[at]
+                                           : dt == ENGINE_DTYPE_U8 ? (double)((const uint8_t *)in[0])[at]
+                                                                   : (double)((const int8_t *)in[0])[at];
                                 if (avg)
                                     acc += v;
                                 else if (v > acc || (isnan(v) && !isnan(acc)) || best < 0) {
                                     acc = v;
-                                    best = c * in_sz + (i0 * g.in[1] + i1) * g.in[2] + i2;
+                                    best = c * in_sz + (col_major ? i0 + (i1 + i2 * g.in[1]) * g.in[0]
+                                                                  : (i0 * g.in[1] + i1) * g.in[2] + i2);
                                 }
                                 ++valid;
                             }
@@ -96,7 +105,9 @@ static engine_status pool_run(const engine_node *n, const void *const *in, void 
                         acc = div > 0 ? acc / (double)div : NAN;
                     }
                     if (indices) *indices++ = best;
-                    *y++ = (float)acc;
+                    if (dt == ENGINE_DTYPE_F32) ((float *)out[0])[yi++] = (float)acc;
+                    else if (dt == ENGINE_DTYPE_U8) ((uint8_t *)out[0])[yi++] = (uint8_t)acc;
+                    else ((int8_t *)out[0])[yi++] = (int8_t)acc;
                 }
     }
     return ENGINE_OK;

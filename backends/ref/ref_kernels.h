@@ -58,6 +58,13 @@ const char *ref_kernel_failure(const engine_node *n, engine_status st);
  * into out, which has room for cap elements, and its dims into dims[2]. */
 int64_t ref_dd_bound(const engine_node *n, const void *const *in);
 engine_status ref_dd_run(const engine_node *n, const void *const *in, void *out, int64_t cap, int64_t *dims);
+
+/* RoiAlign in pieces (the cpu backend threads it over the rois): the
+ * checks of every roi (batch index in range, finite coordinates, a
+ * sampling grid of at most 4096 per side), then rois r0 <= r < r1, the
+ * reference's arithmetic exactly. ref_RoiAlign is the two in turn. */
+engine_status ref_roialign_check(const engine_node *n, const void *const *in);
+void ref_roialign_rows(const engine_node *n, const void *const *in, void *const *out, int64_t r0, int64_t r1);
 /* Their op-specific halves (index.c, detect.c). */
 engine_status ref_nonzero_run(const engine_node *n, const void *x, int64_t *out, int64_t cap, int64_t *dims);
 int64_t ref_nms_bound(const engine_node *n, const void *const *in);

@@ -8,7 +8,9 @@
  * already folded into params and output dims, so they are not read. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ref_kernels.h"
 
@@ -255,9 +257,47 @@ engine_status ref_Identity(const engine_node *n, const void *const *in, void *co
     return copy_through(n, in, out);
 }
 
+/* A seed for a Dropout without one: a new one every run (a counter mixed
+ * with the clock). */
+static uint32_t fresh_seed(void) {
+    static uint32_t counter;
+    uint32_t c = __atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED);
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec ^ (c * 2654435761u);
+}
+
+/* Dropout in training_mode (params): drop where the draw is below ratio,
+ * scale the rest by 1 / (1 - ratio); the mask is true where kept. */
+static engine_status dropout_train(const engine_node *n, const engine_dropout_params *p, const void *const *in,
+                                   void *const *out) {
+    const engine_value *x = n->inputs[0], *mask = n->n_outputs > 1 ? n->outputs[1] : NULL;
+    if (x->dtype != ENGINE_DTYPE_F32 || n->outputs[0]->dtype != ENGINE_DTYPE_F32) return ENGINE_ERR_UNSUPPORTED;
+    if (mask && out[1] && mask->dtype != ENGINE_DTYPE_BOOL) return ENGINE_ERR_UNSUPPORTED;
+    const int64_t cnt = engine_value_numel(x);
+    const float scale = 1.0f / (1.0f - p->ratio);
+    double *u = NULL;
+    if (p->ratio > 0.0f && cnt > 0) {
+        u = malloc((size_t)cnt * sizeof *u);
+        if (!u) return ENGINE_ERR_OUT_OF_MEMORY;
+        engine_mt19937_uniform(p->has_seed ? (uint32_t)p->seed : fresh_seed(), u, cnt);
+    }
+    const float *xs = in[0];
+    float *ys = out[0];
+    uint8_t *ms = mask ? out[1] : NULL;
+    for (int64_t i = 0; i < cnt; ++i) {
+        int keep = !u || u[i] >= (double)p->ratio;
+        ys[i] = keep ? xs[i] * scale : 0.0f;
+        if (ms) ms[i] = (uint8_t)keep;
+    }
+    free(u);
+    return ENGINE_OK;
+}
+
 /* Dropout at inference: Y = X, and the optional mask is all true (bool;
  * before opset 10 of the data's type, float32 here: all 1). */
 engine_status ref_Dropout(const engine_node *n, const void *const *in, void *const *out) {
+    if (n->params) return dropout_train(n, n->params, in, out);
     const engine_value *mask = n->n_outputs > 1 ? n->outputs[1] : NULL;
     if (mask && out[1] && mask->dtype != ENGINE_DTYPE_BOOL && mask->dtype != ENGINE_DTYPE_F32)
         return ENGINE_ERR_UNSUPPORTED;

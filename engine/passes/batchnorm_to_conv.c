@@ -16,6 +16,7 @@
 
 static int convertible(const eng_graph *g, const engine_node *bn) {
     if (bn->n_inputs != 5 || !bn->params || !bn->inputs[0] || !bn->outputs[0]) return 0;
+    if (((const engine_scalar_params *)bn->params)->size != 0) return 0; /* training_mode: batch statistics */
     const engine_value *x = bn->inputs[0];
     if (x->dtype != ENGINE_DTYPE_F32 || x->rank < 3 || x->rank > 2 + ENGINE_MAX_SPATIAL) return 0;
     for (int o = 1; o < bn->n_outputs; ++o)

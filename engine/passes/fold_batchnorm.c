@@ -15,6 +15,7 @@ static int const_f32(const engine_value *v) {
 /* The producer P of BN's input, when the fold is valid; NULL otherwise. */
 static engine_node *foldable_producer(const eng_graph *g, const engine_node *bn) {
     if (bn->n_inputs != 5 || !bn->params || !bn->inputs[0] || !bn->outputs[0]) return NULL;
+    if (((const engine_scalar_params *)bn->params)->size != 0) return NULL; /* training_mode: batch statistics */
     for (int o = 1; o < bn->n_outputs; ++o) /* training statistics: never read (shape inference refuses) */
         if (bn->outputs[o] && eng_graph_use_count(g, bn->outputs[o]) > 0) return NULL;
     for (int k = 1; k < 5; ++k)

@@ -21,6 +21,7 @@
  * otherwise. */
 static engine_node *foldable_consumer(const eng_graph *g, const engine_node *bn) {
     if (bn->n_inputs != 5 || !bn->params || !bn->inputs[0] || bn->n_outputs < 1 || !bn->outputs[0]) return NULL;
+    if (((const engine_scalar_params *)bn->params)->size != 0) return NULL; /* training_mode: batch statistics */
     for (int o = 1; o < bn->n_outputs; ++o)
         if (bn->outputs[o] && eng_graph_use_count(g, bn->outputs[o]) > 0) return NULL;
     const engine_value *x = bn->inputs[0], *t = bn->outputs[0];

@@ -26,9 +26,10 @@ static int is_noop(const eng_graph *g, const engine_node *n) {
     case ENGINE_OP_Concat: /* of one input (DenseNet's first dense layer) */
         return n->n_inputs == 1;
     case ENGINE_OP_Dropout: {
-        /* Shape inference refuses training_mode=true; be explicit anyway:
-         * only a constant false (or absent) training_mode is a copy. */
+        /* Only a constant false (or absent) training_mode is a copy; in
+         * training the node has params (engine_dropout_params). */
         const engine_value *t = engine_node_input(n, 2);
+        if (n->params) return 0;
         if (!t) return 1;
         if (!(t->flags & ENGINE_VALUE_CONST) || t->dtype != ENGINE_DTYPE_BOOL || engine_value_numel(t) != 1) return 0;
         return *(const uint8_t *)t->data == 0;

@@ -19,8 +19,11 @@ static const struct {
     {"batchnorm_to_conv", eng_pass_batchnorm_to_conv},
     {"merge_branches", eng_pass_merge_branches},
     {"fuse_residual", eng_pass_fuse_residual},
+    {"fuse_matmul_bias", eng_pass_fuse_matmul_bias},
     {"fuse_activation", eng_pass_fuse_activation},
     {"fuse_flatten_gemm", eng_pass_fuse_flatten_gemm},
+    {"fuse_gelu", eng_pass_fuse_gelu},
+    {"fuse_layernorm", eng_pass_fuse_layernorm},
     /* Last: it only marks storage, and every rewrite before it may rewire
      * or remove a Concat's inputs. */
     {"concat_alias", eng_pass_concat_alias},

@@ -73,6 +73,20 @@ engine_status eng_pass_fuse_activation(eng_graph *g, int *changed);
  * (passes/fuse_flatten_gemm.c). */
 engine_status eng_pass_fuse_flatten_gemm(eng_graph *g, int *changed);
 
+/* MatMul(A [..., K], W [K, N] constant) + Add(bias [N] constant) becomes
+ * one Gemm with engine.flatten_axis and C = bias, then a Reshape back when
+ * A has rank above 2 (passes/fuse_matmul_bias.c). */
+engine_status eng_pass_fuse_matmul_bias(eng_graph *g, int *changed);
+
+/* The exact GELU written out, x * 0.5 * (1 + Erf(x / sqrt 2)) in the orders
+ * exporters use, becomes one Gelu node (passes/fuse_gelu.c). */
+engine_status eng_pass_fuse_gelu(eng_graph *g, int *changed);
+
+/* Layer normalisation written out (ReduceMean, Sub, Pow, ReduceMean, Add,
+ * Sqrt, Div, then Mul(gamma), Add(beta)) becomes one LayerNormalization
+ * (passes/fuse_layernorm.c). */
+engine_status eng_pass_fuse_layernorm(eng_graph *g, int *changed);
+
 engine_status eng_pass_concat_alias(eng_graph *g, int *changed);
 /* The number of Concats whose inputs all sit at their destination slices
  * when every alias is honoured (they copy nothing), for the dump. */

@@ -68,8 +68,7 @@ engine_status engine_model_load_file(engine_context *ctx, const char *path, engi
         strcpy(dir, ".");
     }
     eng_graph *g = NULL;
-    st = eng_onnx_load(ctx, data, size, dir, &g);
-    eng_free(ctx, data);
+    st = eng_onnx_load_owned(ctx, data, size, dir, &g); /* frees data */
     if (st) {
         /* Name the file in the message: the loader names what inside it failed. */
         char msg[ENG_ERRMSG_SIZE];

@@ -298,8 +298,12 @@ done:
     return st;
 }
 
-engine_status eng_onnx_decode_tensor(engine_context *ctx, const Onnx__TensorProto *tp, const char *what,
-                                     const char *base_dir, int to_f32, eng_onnx_tensor *out) {
+/* steal: NULL, or tp itself (a message this loader unpacked and frees):
+ * its raw_data buffer (the engine's allocator, 64-byte aligned) becomes the
+ * tensor's data instead of being copied, so a model's weights are held
+ * once, not twice, while the message is alive. */
+static engine_status decode_tensor(engine_context *ctx, const Onnx__TensorProto *tp, Onnx__TensorProto *steal,
+                                   const char *what, const char *base_dir, int to_f32, eng_onnx_tensor *out) {
     engine_dtype dtype = ENGINE_DTYPE_UNDEFINED;
     engine_status st = check_dtype(ctx, tp->has_data_type ? tp->data_type : 0, what, &dtype);
     if (st) return st;
@@ -336,9 +340,15 @@ engine_status eng_onnx_decode_tensor(engine_context *ctx, const Onnx__TensorProt
                            tp->raw_data.len, nbytes, numel, engine_dtype_name(dtype));
             goto fail;
         }
-        data = eng_alloc(ctx, nbytes);
-        if (!data) goto oom;
-        if (nbytes) memcpy(data, tp->raw_data.data, nbytes);
+        if (steal && nbytes && tp->raw_data.data && ((uintptr_t)tp->raw_data.data % 64) == 0) {
+            data = steal->raw_data.data;
+            steal->raw_data.data = NULL;
+            steal->raw_data.len = 0;
+        } else {
+            data = eng_alloc(ctx, nbytes);
+            if (!data) goto oom;
+            if (nbytes) memcpy(data, tp->raw_data.data, nbytes);
+        }
         le_fixup(data, numel, esize);
         if (dtype == ENGINE_DTYPE_BOOL) /* keep bools 0/1 whatever the file says */
             for (size_t k = 0; k < numel; ++k) ((uint8_t *)data)[k] = ((uint8_t *)data)[k] != 0;
@@ -390,6 +400,11 @@ oom:
 fail:
     eng_free(ctx, data);
     return st;
+}
+
+engine_status eng_onnx_decode_tensor(engine_context *ctx, const Onnx__TensorProto *tp, const char *what,
+                                     const char *base_dir, int to_f32, eng_onnx_tensor *out) {
+    return decode_tensor(ctx, tp, NULL, what, base_dir, to_f32, out);
 }
 
 /* ---- the model ---- */
@@ -457,7 +472,8 @@ static engine_status import_initializers(importer *im, const Onnx__GraphProto *g
             return eng_error(im->ctx, ENGINE_ERR_INVALID_MODEL, "initializer %zu has no name", k);
         snprintf(what, sizeof what, "initializer '%.256s'", tp->name);
         eng_onnx_tensor t;
-        engine_status st = eng_onnx_decode_tensor(im->ctx, tp, what, im->base_dir, 1, &t);
+        /* the message is the loader's own: the weights move out of it */
+        engine_status st = decode_tensor(im->ctx, tp, (Onnx__TensorProto *)tp, what, im->base_dir, 1, &t);
         if (st) return st;
         st = add_constant(im, tp->name, &t, NULL);
         if (st) return st;
@@ -943,9 +959,12 @@ static engine_status import_opsets(importer *im, const Onnx__ModelProto *mp) {
     return ENGINE_OK;
 }
 
-engine_status eng_onnx_load(engine_context *ctx, const void *data, size_t size, const char *base_dir,
-                            eng_graph **out) {
-    if (!ctx || (!data && size) || !out) return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "eng_onnx_load: bad argument");
+static engine_status onnx_load(engine_context *ctx, const void *data, size_t size, void *owned, const char *base_dir,
+                               eng_graph **out) {
+    if (!ctx || (!data && size) || !out) {
+        eng_free(ctx, owned);
+        return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "eng_onnx_load: bad argument");
+    }
     ProtobufCAllocator alloc;
     eng_onnx_allocator(ctx, &alloc);
     importer im;
@@ -956,6 +975,9 @@ engine_status eng_onnx_load(engine_context *ctx, const void *data, size_t size, 
     engine_status st;
     unsigned long failures = ctx->alloc_failures;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(&alloc, size, data);
+    /* the message holds copies of everything: the file's bytes can go now
+     * (a model's weights are then held once at a time, not three times) */
+    eng_free(ctx, owned);
     if (!mp && ctx->alloc_failures != failures)
         return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory decoding the model");
     if (!mp) return eng_error(ctx, ENGINE_ERR_PARSE, "not an ONNX model: protobuf decoding failed");
@@ -997,4 +1019,14 @@ fail:
     eng_graph_free(g);
     onnx__model_proto__free_unpacked(mp, &alloc);
     return st;
+}
+
+engine_status eng_onnx_load(engine_context *ctx, const void *data, size_t size, const char *base_dir,
+                            eng_graph **out) {
+    return onnx_load(ctx, data, size, NULL, base_dir, out);
+}
+
+engine_status eng_onnx_load_owned(engine_context *ctx, void *data, size_t size, const char *base_dir,
+                                  eng_graph **out) {
+    return onnx_load(ctx, data, size, data, base_dir, out);
 }

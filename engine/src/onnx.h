@@ -32,6 +32,11 @@ struct ProtobufCAllocator;
 
 engine_status eng_onnx_load(engine_context *ctx, const void *data, size_t size, const char *base_dir,
                             eng_graph **out);
+/* The same for a buffer from eng_alloc that the loader takes: it is freed
+ * as soon as the message is decoded (in every case), before the graph is
+ * built, so the file's bytes and the weights are not held at once. */
+engine_status eng_onnx_load_owned(engine_context *ctx, void *data, size_t size, const char *base_dir,
+                                  eng_graph **out);
 
 /* Reads a whole file into an eng_alloc'd buffer (freed with eng_free).
  * ENGINE_ERR_IO names the path and the system's reason. */

@@ -1508,9 +1508,26 @@ engine_status engine_session_placement(const engine_session *s, engine_write_fn 
     for (int b = 0; b < s->n_order; ++b) {
         int count = 0;
         for (int k = 0; k < g->n_nodes; ++k) count += sp->placement[k] == s->order[b];
-        snprintf(line, sizeof line, "placement: %-8s %d node%s\n", s->order[b]->mod->name, count,
+        snprintf(line, sizeof line, "placement: %-8s %d node%s", s->order[b]->mod->name, count,
                  count == 1 ? "" : "s");
         write(user, line);
+        /* Which ops run there: each op type once, in graph order, with its count. */
+        for (int k = 0, listed = 0; k < g->n_nodes; ++k) {
+            if (sp->placement[k] != s->order[b]) continue;
+            const char *op = g->nodes[k]->op_type;
+            int seen = 0, n = 0;
+            for (int j = 0; j < g->n_nodes; ++j)
+                if (sp->placement[j] == s->order[b] && strcmp(g->nodes[j]->op_type, op) == 0) {
+                    seen |= j < k;
+                    n++;
+                }
+            if (seen) continue;
+            if (n > 1) snprintf(line, sizeof line, "%s%.64s x%d", listed ? ", " : ": ", op, n);
+            else snprintf(line, sizeof line, "%s%.64s", listed ? ", " : ": ", op);
+            listed = 1;
+            write(user, line);
+        }
+        write(user, "\n");
     }
     snprintf(line, sizeof line, "placement: %d partition%s, %d cop%s at seams, %zu bytes moved per run\n", sp->n_parts,
              sp->n_parts == 1 ? "" : "s", sp->copies, sp->copies == 1 ? "y" : "ies", sp->copy_bytes);

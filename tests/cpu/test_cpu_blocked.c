@@ -260,7 +260,7 @@ static void test_direct_blk(void **state) {
     }
     const int base = nc;
     /* every activation, with and without sum and bias */
-    for (int a = 0; a <= (int)ENGINE_ACT_TANH; ++a)
+    for (int a = 0; a <= (int)ENGINE_ACT_GELU; ++a)
         for (int s = 0; s < 2; ++s) {
             conv_case k = full(a % 2 ? 19 : 5, a % 2 ? 21 : 7, 9, 13, a % 2 ? 3 : 5, 1 + s, a % 2 ? 1 : 2, 1);
             k.act = (engine_act)a;
@@ -274,7 +274,7 @@ static void test_direct_blk(void **state) {
         for (int c = 0; c < nc; ++c) {
             conv_case k = cases[c];
             if (c < base) { /* rotate activations, sum and bias over the shape cases */
-                k.act = (engine_act)(c % ((int)ENGINE_ACT_TANH + 1));
+                k.act = (engine_act)(c % ((int)ENGINE_ACT_GELU + 1));
                 k.sum = c % 3 == 1;
                 k.bias = c % 4 != 2;
             }
@@ -345,7 +345,7 @@ static void test_dw_blk(void **state) {
         cases[nc++] = k;
     }
     const int base = nc;
-    for (int a = 0; a <= (int)ENGINE_ACT_TANH; ++a)
+    for (int a = 0; a <= (int)ENGINE_ACT_GELU; ++a)
         for (int s = 0; s < 2; ++s) {
             conv_case k = dw(a % 2 ? 17 : 24, 9, 23, a % 2 ? 5 : 3, 1 + s, a % 2 ? 2 : 1, 1);
             k.act = (engine_act)a;
@@ -359,7 +359,7 @@ static void test_dw_blk(void **state) {
         for (int c = 0; c < nc; ++c) {
             conv_case k = cases[c];
             if (c < base) {
-                k.act = (engine_act)(c % ((int)ENGINE_ACT_TANH + 1));
+                k.act = (engine_act)(c % ((int)ENGINE_ACT_GELU + 1));
                 k.sum = c % 3 == 1;
                 k.bias = c % 4 != 2;
             }

@@ -227,7 +227,7 @@ static void test_depthwise(void **state) {
     }
     int base = nc;
     /* every activation, with and without sum, on two shapes */
-    for (int a = 0; a <= (int)ENGINE_ACT_TANH; ++a)
+    for (int a = 0; a <= (int)ENGINE_ACT_GELU; ++a)
         for (int s = 0; s < 2; ++s) {
             conv_case k = dw(17, 9, 23, a % 2 ? 5 : 3, 1 + s, a % 2 ? 2 : 1, 1);
             k.act = (engine_act)a;
@@ -240,7 +240,7 @@ static void test_depthwise(void **state) {
         for (int c = 0; c < nc; ++c) {
             conv_case k = cases[c];
             if (c < base) { /* rotate activations and sum over the shape cases too */
-                k.act = (engine_act)(c % ((int)ENGINE_ACT_TANH + 1));
+                k.act = (engine_act)(c % ((int)ENGINE_ACT_GELU + 1));
                 k.sum = c % 3 == 1;
             }
             /* both forms: per-channel rows and 16 channels per vector */
@@ -279,7 +279,7 @@ static void test_gemv(void **state) {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
         const int C = shapes[i][0], M = shapes[i][1], K = shapes[i][2];
         conv_case k = {C, M, K, K, K, K, 1, 1, 1, 1, 0, 0, 0, 0, 1, ENGINE_ACT_NONE, 0};
-        k.act = (engine_act)(i % ((int)ENGINE_ACT_TANH + 1));
+        k.act = (engine_act)(i % ((int)ENGINE_ACT_GELU + 1));
         k.sum = i % 2 == 1;
         cpu_conv2d d;
         to_desc(&k, 1, &d);
@@ -396,7 +396,7 @@ static void test_winograd(void **state) {
         cases[nc++] = k;
     }
     int base = nc;
-    for (int a = 0; a <= (int)ENGINE_ACT_TANH; ++a)
+    for (int a = 0; a <= (int)ENGINE_ACT_GELU; ++a)
         for (int s = 0; s < 2; ++s) {
             conv_case k = wg(19, 21, 9, 13, 1);
             k.act = (engine_act)a;
@@ -412,7 +412,7 @@ static void test_winograd(void **state) {
         for (int c = 0; c < nc; ++c) {
             conv_case k = cases[c];
             if (c < base) {
-                k.act = (engine_act)(c % ((int)ENGINE_ACT_TANH + 1));
+                k.act = (engine_act)(c % ((int)ENGINE_ACT_GELU + 1));
                 k.sum = c % 3 == 1;
             }
             for (int t = 1; t <= 2; ++t) {

@@ -153,7 +153,7 @@ static void every_activation(void **state) {
     static const engine_act acts[] = {ENGINE_ACT_NONE,         ENGINE_ACT_RELU,       ENGINE_ACT_CLIP,
                                       ENGINE_ACT_LEAKY_RELU,   ENGINE_ACT_SIGMOID,    ENGINE_ACT_HARD_SIGMOID,
                                       ENGINE_ACT_HARD_SWISH,   ENGINE_ACT_SILU,       ENGINE_ACT_MISH,
-                                      ENGINE_ACT_TANH};
+                                      ENGINE_ACT_TANH,         ENGINE_ACT_GELU};
     for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
         const cpu_kernels *k = isa_table((cpu_isa)isa);
         if (!k) continue;
@@ -175,9 +175,11 @@ static void activation_extremes(void **state) {
     for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
         const cpu_kernels *k = isa_table((cpu_isa)isa);
         if (!k) continue;
-        for (int act = ENGINE_ACT_NONE; act <= ENGINE_ACT_TANH; ++act) {
-            engine_epilogue epi = {(engine_act)act, 0.2f, 0.5f, 0};
+        /* ENGINE_ACT_GELU + 1: GELU's erf form (alpha 0); GELU itself gets alpha 0.2, the tanh form */
+        for (int act = ENGINE_ACT_NONE; act <= ENGINE_ACT_GELU + 1; ++act) {
+            engine_epilogue epi = {(engine_act)(act > ENGINE_ACT_GELU ? ENGINE_ACT_GELU : act), 0.2f, 0.5f, 0};
             if (act == ENGINE_ACT_CLIP) epi.alpha = -1.0f, epi.beta = 6.0f;
+            if (act > ENGINE_ACT_GELU) epi.alpha = 0.0f;
             float v[32];
             for (int i = 0; i < n; ++i) v[i] = xs[i];
             k->act_row(&epi, v, (size_t)n);

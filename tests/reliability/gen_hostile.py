@@ -137,6 +137,46 @@ def build_cases():
                [vi("Y", None)]))
     case("trilu_rank1", SHAPE, "expected at least 2",
          model([helper.make_node("Trilu", ["X"], ["Y"], name="tri")], [vi("X", [4])], [vi("Y", None)], opset=14))
+    # Einsum, GridSample, QuantizeLinear, DequantizeLinear (issue 17's last ops)
+    def es(name, status, sub, eq, shapes):
+        ins = [vi(f"x{k}", sh) for k, sh in enumerate(shapes)]
+        case(name, status, sub, model([helper.make_node("Einsum", [i.name for i in ins], ["Y"], name="es", equation=eq)],
+                                      ins, [vi("Y", None)], opset=12))
+    # An empty input name is "absent" in ONNX; every Einsum operand is required (found by fuzz_load).
+    case("einsum_missing_operand", INVALID_MODEL, "input 1 is missing",
+         model([helper.make_node("Einsum", ["x0", "", "x2"], ["Y"], name="es", equation="bn,anm,bm->ba")],
+               [vi("x0", [2, 3]), vi("x2", [2, 5])], [vi("Y", None)], opset=12))
+    es("einsum_operand_count", INVALID_MODEL, "has 1 operands; the node has 2 inputs", "ij->ji", [[2, 3], [3]])
+    es("einsum_bad_character", INVALID_MODEL, "character '#'", "i#,jk->ik", [[2, 3], [3, 4]])
+    es("einsum_two_arrows", INVALID_MODEL, "a stray", "ij->j->i", [[2, 3]])
+    es("einsum_rank_mismatch", SHAPE, "operand 0 has 3 letters; input 0 has rank 2", "ijk->i", [[2, 3]])
+    es("einsum_letter_dims", SHAPE, "letter 'j' is 4 in input 1 but 3 elsewhere", "ij,jk->ik", [[2, 3], [4, 5]])
+    es("einsum_output_letter_unknown", INVALID_MODEL, "output letter 'q' is in no operand", "ij->iq", [[2, 3]])
+    es("einsum_no_output_ellipsis", INVALID_MODEL, "no '...'", "...ij->ij", [[5, 2, 3]])
+    gs_in = [vi("X", [1, 2, 4, 4]), vi("G", [1, 3, 3, 2])]
+    case("gridsample_mode", INVALID_MODEL, "mode 'bilinear' is not one of nearest, linear, cubic at opset 20",
+         model([helper.make_node("GridSample", ["X", "G"], ["Y"], name="gs", mode="bilinear")], gs_in,
+               [vi("Y", None)], opset=20))
+    case("gridsample_grid_shape", SHAPE, "grid has shape [1,3,3,3]",
+         model([helper.make_node("GridSample", ["X", "G"], ["Y"], name="gs")],
+               [vi("X", [1, 2, 4, 4]), vi("G", [1, 3, 3, 3])], [vi("Y", None)], opset=16))
+    qx = [vi("X", [2, 3])]
+    case("quantize_zero_point_dtype", INVALID_MODEL, "zero_point has type int8; x has uint8",
+         model([helper.make_node("DequantizeLinear", ["X", "S", "Z"], ["Y"], name="dq")],
+               [vi("X", [2, 3], TensorProto.UINT8)], [vi("Y", None)],
+               [init("S", np.array(0.5, np.float32)), init("Z", np.array(1, np.int8))]))
+    case("quantize_scale_shape", SHAPE, "scale has 4 values; x has 3 along axis 1",
+         model([helper.make_node("QuantizeLinear", ["X", "S"], ["Y"], name="q")], qx, [vi("Y", None)],
+               [init("S", np.ones(4, np.float32))]))
+    case("quantize_axis", SHAPE, "axis 2 is out of range",
+         model([helper.make_node("QuantizeLinear", ["X", "S"], ["Y"], name="q", axis=2)], qx, [vi("Y", None)],
+               [init("S", np.ones(3, np.float32))]))
+    case("quantize_float8", UNSUPPORTED, "output_dtype float8e5m2 (19) is not supported",
+         model([helper.make_node("QuantizeLinear", ["X", "S"], ["Y"], name="q", output_dtype=19)], qx,
+               [vi("Y", None)], [init("S", np.array(0.5, np.float32))], opset=21))
+    case("quantize_int16_tensor", UNSUPPORTED, "data type int16 (5) is not supported",
+         model([helper.make_node("QuantizeLinear", ["X", "S", "Z"], ["Y"], name="q")], qx, [vi("Y", None)],
+               [init("S", np.array(0.5, np.float32)), init("Z", np.array(1, np.int16))]))
     case("concat_axis", SHAPE, "axis",
          model([helper.make_node("Concat", ["X", "X"], ["Y"], name="cat", axis=-4)], [vi("X", [2, 3])],
                [vi("Y", None)]))
@@ -236,6 +276,9 @@ def build_cases():
     case("dropout_opset6_training", UNSUPPORTED, "'drop' (Dropout): is_test=0 (opset 6",
          model([helper.make_node("Dropout", ["X"], ["Y"], name="drop")], [vi("X", [1, 4])], [vi("Y", None)],
                opset=6))
+    case("dropout_training_ratio_1", INVALID_MODEL, "'drop' (Dropout): ratio 1 must be in [0, 1)",
+         model([helper.make_node("Dropout", ["X", "R", "T"], ["Y"], name="drop")], [vi("X", [1, 4])],
+               [vi("Y", None)], [init("R", np.array(1.0, np.float32)), init("T", np.array(True))], opset=13))
     case("add_opset6_computed_b_axis", UNSUPPORTED, "'add' (Add): broadcast of a computed B",
          model([helper.make_node("Add", ["X", "B"], ["Y"], name="add", broadcast=1, axis=1)],
                [vi("X", [2, 3, 4]), vi("B", [3])], [vi("Y", None)], opset=6))
@@ -244,10 +287,17 @@ def build_cases():
                [vi("Y", None)], opset=6))
     case("mish_before_opset18", INVALID_MODEL, "'mish' (Mish): Mish is not defined in opset 17",
          model([helper.make_node("Mish", ["X"], ["Y"], name="mish")], [vi("X", [4])], [vi("Y", None)], opset=17))
-    case("resize_opset18_antialias", UNSUPPORTED, "'rs' (Resize): antialias=1 (opset 18) is not supported",
-         model([helper.make_node("Resize", ["X", "", "S"], ["Y"], name="rs", antialias=1, mode="linear")],
+    case("resize_crop_without_roi", INVALID_MODEL, "'rs' (Resize): tf_crop_and_resize needs input 1 (roi)",
+         model([helper.make_node("Resize", ["X", "", "S"], ["Y"], name="rs", mode="linear",
+                                 coordinate_transformation_mode="tf_crop_and_resize")],
                [vi("X", [1, 1, 4, 4])], [vi("Y", None)], [init("S", np.array([1, 1, 0.5, 0.5], np.float32))],
-               opset=18))
+               opset=13))
+    case("resize_crop_roi_nan", SHAPE, "'rs' (Resize): roi of axis 2 is not finite",
+         model([helper.make_node("Resize", ["X", "R", "", "Z"], ["Y"], name="rs", mode="linear",
+                                 coordinate_transformation_mode="tf_crop_and_resize")],
+               [vi("X", [1, 1, 4, 4])], [vi("Y", None)],
+               [init("R", np.array([0, 0, np.nan, 0, 1, 1, 1, 1], np.float32)),
+                init("Z", np.array([1, 1, 3, 3], np.int64))], opset=13))
     m = model([helper.make_node("If", ["C"], ["Y"], name="if",
                                 then_branch=relu_model().graph, else_branch=relu_model().graph)],
               [vi("C", [], TensorProto.BOOL)], [vi("Y", None)])
@@ -439,6 +489,29 @@ def runtime_cases(out):
        "node 'topk' (TopK): k = 4 is outside [0, 3]", outputs=("y", "yi"), opset=11)
     rt("topk_k_negative", tk, tk_in, [x23, np.array([-1], np.int64)], SHAPE,
        "node 'topk' (TopK): k = -1 is outside [0, 3]", outputs=("y", "yi"), opset=11)
+    # GridSample: NaN and infinite grid coordinates read as outside the input
+    # (zeros), +-inf clamped to the edge by border padding; never a read out
+    # of range. X is 1..6 in a 2x3 map; ac0 y = 0 is halfway between the rows.
+    gx = np.arange(1, 7, dtype=np.float32).reshape(1, 1, 2, 3)
+    gg = np.array([[[[np.nan, 0], [np.inf, 0], [-np.inf, np.nan], [1e30, 0]]]], np.float32)
+    # (reflection takes 1e30 to some pixel inside: only non-finite values there)
+    gr = np.array([[[[np.nan, 0], [np.inf, 0], [-np.inf, np.nan], [0, -np.inf]]]], np.float32)
+    gs_in = [vi("x", [1, 1, 2, 3]), vi("g", [1, 1, 4, 2])]
+    for mode, pad, exp, grid in (("bilinear", "border", [0, 4.5, 0, 4.5], gg), ("bilinear", "zeros", [0, 0, 0, 0], gg),
+                                 ("bicubic", "zeros", [0, 0, 0, 0], gg), ("nearest", "reflection", [0, 0, 0, 0], gr)):
+        rt(f"gridsample_nonfinite_{mode}_{pad}",
+           [helper.make_node("GridSample", ["x", "g"], ["y"], name="gs", mode=mode, padding_mode=pad)], gs_in,
+           [gx, grid], 0, "", expect=np.array(exp, np.float32).reshape(1, 1, 1, 4))
+    # QuantizeLinear of NaN (the zero point), +-inf and huge values
+    # (saturated), and by a zero scale given at run time
+    qn = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], name="q")]
+    q_in = [vi("x", [4]), vi("s", [])]
+    zp = init("z", np.array(10, np.uint8))
+    rt("quantize_nonfinite", qn, q_in, [np.array([np.nan, np.inf, -np.inf, 1e30], np.float32),
+                                        np.array(1.0, np.float32)], 0, "",
+       expect=np.array([10, 255, 0, 255], np.uint8), opset=13, inits=(zp,))
+    rt("quantize_zero_scale", qn, q_in, [np.array([1, -1, 0, np.nan], np.float32), np.array(0.0, np.float32)], 0, "",
+       expect=np.array([255, 0, 10, 10], np.uint8), opset=13, inits=(zp,))
     with open(os.path.join(out, "runtime.tsv"), "w") as f:
         f.writelines(rows)
 

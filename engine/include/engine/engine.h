@@ -365,8 +365,10 @@ typedef struct engine_session_cache_info {
 ENGINE_API engine_status engine_session_cache_info_get(const engine_session *session,
                                                        engine_session_cache_info *info);
 
-/* Placement summary: one line per backend with its node count, then the
- * copies inserted at partition seams and the bytes they move. */
+/* Placement summary: one line per backend with its node count and the op
+ * types placed there ("placement: cpu      3 nodes: TopK, Relu x2"), then
+ * the copies inserted at partition seams and the bytes they move; a model
+ * run in stages gives each stage's lines and the host ops between them. */
 ENGINE_API engine_status engine_session_placement(const engine_session *session, engine_write_fn write, void *user);
 
 /* Memory and build figures of a session: the seam buffers the session owns

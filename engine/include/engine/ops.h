@@ -138,7 +138,11 @@ extern "C" {
     X(LayerNormalization, norm)                                                                    \
     X(GroupNormalization, norm)                                                                    \
     X(Size, index)                                                                                 \
-    X(OneHot, index)
+    X(OneHot, index)                                                                               \
+    X(Einsum, gemm)                                                                                \
+    X(GridSample, resize)                                                                          \
+    X(QuantizeLinear, quant)                                                                       \
+    X(DequantizeLinear, quant)
 
 typedef enum engine_op {
     ENGINE_OP_UNKNOWN = 0,
@@ -175,7 +179,12 @@ typedef enum engine_act {
     ENGINE_ACT_HARD_SWISH,   /* x * max(0, min(1, x / 6 + 1/2)) */
     ENGINE_ACT_SILU,         /* x * sigmoid(x) */
     ENGINE_ACT_MISH,         /* x * tanh(softplus(x)) */
-    ENGINE_ACT_TANH
+    ENGINE_ACT_TANH,
+    /* appended: 0.5 x (1 + erf(x / sqrt 2)); alpha != 0 the tanh form
+     * 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). The cpu backend
+     * runs Gelu nodes with it; the fusion passes do not (yet) put it into
+     * an epilogue. */
+    ENGINE_ACT_GELU
 } engine_act;
 
 typedef struct engine_epilogue {
@@ -212,7 +221,7 @@ typedef struct engine_pool_params {
     int64_t pad_end[ENGINE_MAX_SPATIAL];
     int ceil_mode;
     int count_include_pad; /* AveragePool: divide by the full window */
-    int storage_order;     /* MaxPool: only 0 (row major) is supported */
+    int storage_order;     /* MaxPool's Indices: 0 row major, 1 column major (spatial dims) */
 } engine_pool_params;
 
 /* Every elementwise unary op and BatchNormalization / InstanceNormalization /
@@ -222,7 +231,8 @@ typedef struct engine_pool_params {
  *   inputs, +-INFINITY when absent)
  *   ThresholdedRelu: alpha    Celu: alpha            Shrink: alpha = lambd, bias
  *   Gelu: size = 1 for approximate "tanh", 0 for "none"
- *   BatchNormalization, InstanceNormalization: epsilon
+ *   BatchNormalization, InstanceNormalization: epsilon; BatchNormalization
+ *     with training_mode (14+): size = 1, alpha = momentum
  *   LayerNormalization: epsilon, size = the first normalised axis
  *   GroupNormalization: epsilon, size = num_groups, alpha = 1 when scale and
  *     bias are per channel (opset 21), 0 when per group (opset 18)
@@ -252,6 +262,50 @@ typedef struct engine_gemm_params {
     int64_t m, k, n;
     int flatten_axis;         /* -1: A is 2-D as given; else as above */
 } engine_gemm_params;
+
+/* Einsum: the equation resolved against the input shapes. Every letter,
+ * and every dim the ellipsis stands for, is a label 0..n_labels-1 of extent
+ * label_dim[label] (a dim of 1 in an input broadcasts, as numpy's einsum
+ * does). Axis d of input k is label in_label[k][d]; a label twice in one
+ * input walks that input's diagonal. Output axis d is label out_label[d];
+ * the labels missing from the output are summed over. The shape function
+ * refuses more than ENGINE_EINSUM_MAX_INPUTS inputs. */
+#define ENGINE_EINSUM_MAX_INPUTS 16
+#define ENGINE_EINSUM_MAX_LABELS 64
+typedef struct engine_einsum_params {
+    int n_inputs, n_labels, out_rank;
+    int64_t label_dim[ENGINE_EINSUM_MAX_LABELS];
+    signed char out_label[8];
+    signed char in_label[ENGINE_EINSUM_MAX_INPUTS][8];
+} engine_einsum_params;
+
+/* Element strides of Einsum input k (rank and dims as stored) per label:
+ * st[label] sums the C-order strides of the input's axes with that label
+ * (a diagonal), 0 for a label the input lacks or holds as a broadcast 1. */
+static inline void engine_einsum_strides(const engine_einsum_params *p, int k, int rank, const int64_t *dims,
+                                         int64_t *st) {
+    for (int l = 0; l < p->n_labels; ++l) st[l] = 0;
+    int64_t s = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+        int l = p->in_label[k][d];
+        if (dims[d] != 1 || p->label_dim[l] == 1) st[l] += s;
+        s *= dims[d];
+    }
+}
+
+/* A two-operand Einsum's label roles: has[k][label] = 1 where input k
+ * (rank[k], dims[k]) holds the label, has[2][label] where the output does;
+ * st[k] as engine_einsum_strides for k = 0, 1. */
+static inline void engine_einsum_pair(const engine_einsum_params *p, const int *rank, const int64_t *const *dims,
+                                      int64_t (*st)[ENGINE_EINSUM_MAX_LABELS], int (*has)[ENGINE_EINSUM_MAX_LABELS]) {
+    for (int k = 0; k < 3; ++k)
+        for (int l = 0; l < ENGINE_EINSUM_MAX_LABELS; ++l) has[k][l] = 0;
+    for (int k = 0; k < 2; ++k) {
+        engine_einsum_strides(p, k, rank[k], dims[k], st[k]);
+        for (int d = 0; d < rank[k]; ++d) has[k][p->in_label[k][d]] = 1;
+    }
+    for (int d = 0; d < p->out_rank; ++d) has[2][p->out_label[d]] = 1;
+}
 
 /* Softmax, LogSoftmax, Hardmax. legacy != 0 (opset < 13): the input is seen as 2-D
  * [prod(dims[0:axis]), prod(dims[axis:])] and normalised along the second
@@ -304,7 +358,7 @@ typedef enum engine_resize_coord {
     ENGINE_COORD_PYTORCH_HALF_PIXEL = 1,
     ENGINE_COORD_ALIGN_CORNERS = 2,
     ENGINE_COORD_ASYMMETRIC = 3,
-    ENGINE_COORD_TF_CROP_AND_RESIZE = 4, /* rejected by shape inference (needs roi) */
+    ENGINE_COORD_TF_CROP_AND_RESIZE = 4, /* roi_start/roi_end, extrapolation_value outside */
     ENGINE_COORD_HALF_PIXEL_SYMMETRIC = 5,
     ENGINE_COORD_TF_HALF_PIXEL_FOR_NN = 6 /* Resize-11 only: (x + 0.5) / scale */
 } engine_resize_coord;
@@ -327,7 +381,40 @@ typedef struct engine_resize_params {
     int exclude_outside;
     float extrapolation_value;
     float scales[8];
+    /* appended: antialias (opset 18; linear/cubic downscaling widen the
+     * filter by 1/scale) and, for tf_crop_and_resize, the region of
+     * interest per dimension in normalised coordinates (default 0 and 1) */
+    int antialias;
+    float roi_start[8];
+    float roi_end[8];
 } engine_resize_params;
+
+/* GridSample: input X [N, C, D1..Dn] sampled at grid [N, O1..On, n]
+ * (coordinates in [-1, 1], the last one for the innermost dim: x, y, z).
+ * mode: linear (n-linear), nearest (round half to even) or cubic (2-D
+ * only; a = -0.75). padding: 0 zeros, 1 border, 2 reflection. As
+ * torch.nn.functional.grid_sample: a coordinate that is not finite (NaN,
+ * +-inf) or beyond int range after the padding rule reads as outside the
+ * input (a zero), for cubic before its taps. spatial: n (2 or 3). */
+typedef struct engine_gridsample_params {
+    engine_resize_mode mode;
+    int padding;
+    int align_corners;
+    int spatial;
+} engine_gridsample_params;
+
+/* QuantizeLinear: y = saturate(round_half_even(x / scale) + zero_point),
+ * the division in float32 (as ONNX's reference). DequantizeLinear:
+ * y = (x - zero_point) * scale in float32. axis: -1 per tensor (one scale),
+ * else the (normalised) axis the scales run along: per axis (block_size 0,
+ * scale 1-D of x's extent there) or in blocks of block_size elements
+ * (scale of x's rank, ceil(extent / block_size) there). zero_point (input
+ * 2) is optional: 0. Quantized dtypes: uint8, int8 (and int32 input of
+ * DequantizeLinear). A NaN quantizes to the zero point. */
+typedef struct engine_quant_params {
+    int axis;
+    int64_t block_size;
+} engine_quant_params;
 
 /* Concat, Split, Flatten, Gather, DepthToSpace/SpaceToDepth, Shape.
  *   Concat, Split, Gather, Flatten: axis (non-negative)
@@ -420,8 +507,8 @@ typedef struct engine_transpose_params {
 
 /* Cast: the target type (also the output's dtype). ConstantOfShape: the
  * fill value in `value` (as double; the output dtype says how to store it).
- * Reshape, Squeeze, Unsqueeze, Flatten, Identity, Dropout, Expand, Tile,
- * Where, Equal, the comparisons, the logical ops, Mod (its fmod in `to`,
+ * Reshape, Squeeze, Unsqueeze, Flatten, Identity, Dropout (but in
+ * training_mode, below), Expand, Tile, Where, Equal, the comparisons, the logical ops, Mod (its fmod in `to`,
  * see below) and the variadic Min/Max/Sum/Mean need no params: the output shape (numpy
  * broadcasting for Expand and the binary ops, repeats already applied for
  * Tile) is in the output value. */
@@ -431,6 +518,48 @@ typedef struct engine_cast_params {
     int to;
     double value;
 } engine_cast_params;
+
+/* Dropout with training_mode true (opset 12+): elements are dropped where
+ * a uniform [0, 1) draw is below `ratio`, the rest scaled by
+ * 1 / (1 - ratio). The draws are MT19937's, seeded as numpy's
+ * np.random.seed(seed) and read as its random_sample (ONNX's reference
+ * draws so), afresh every run: with a `seed` attribute every run drops the
+ * same elements; without one (has_seed 0) each run takes a new seed.
+ * Dropout outside training has no params (a copy). */
+typedef struct engine_dropout_params {
+    float ratio;
+    int has_seed;
+    int64_t seed;
+} engine_dropout_params;
+
+/* numpy's legacy MT19937 (np.random.seed of a 32-bit integer, then
+ * random_sample): the n draws in [0, 1) into u. Header-only: every backend
+ * that drops on its own draws the same. */
+static inline void engine_mt19937_uniform(uint32_t seed, double *u, int64_t n) {
+    uint32_t mt[624];
+    mt[0] = seed;
+    for (int i = 1; i < 624; ++i) mt[i] = 1812433253u * (mt[i - 1] ^ (mt[i - 1] >> 30)) + (uint32_t)i;
+    int at = 624;
+    for (int64_t k = 0; k < n; ++k) {
+        uint32_t w[2];
+        for (int h = 0; h < 2; ++h) {
+            if (at == 624) {
+                for (int i = 0; i < 624; ++i) {
+                    uint32_t y = (mt[i] & 0x80000000u) | (mt[(i + 1) % 624] & 0x7fffffffu);
+                    mt[i] = mt[(i + 397) % 624] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
+                }
+                at = 0;
+            }
+            uint32_t y = mt[at++];
+            y ^= y >> 11;
+            y ^= (y << 7) & 0x9d2c5680u;
+            y ^= (y << 15) & 0xefc60000u;
+            y ^= y >> 18;
+            w[h] = y;
+        }
+        u[k] = ((double)(w[0] >> 5) * 67108864.0 + (double)(w[1] >> 6)) / 9007199254740992.0;
+    }
+}
 
 /* The activation of an epilogue applied to one value, in double (the
  * reference computes in double; SIMD and OpenCL backends write their own
@@ -457,6 +586,10 @@ static inline double engine_act_apply(const engine_epilogue *e, double x) {
         return x * __builtin_tanh(sp);
     }
     case ENGINE_ACT_TANH: return __builtin_tanh(x);
+    case ENGINE_ACT_GELU:
+        if (e->alpha != 0.0f)
+            return 0.5 * x * (1.0 + __builtin_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+        return 0.5 * x * (1.0 + __builtin_erf(x * 0.7071067811865476));
     }
     return x;
 }
