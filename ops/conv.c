@@ -5,6 +5,18 @@
 
 typedef enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID } auto_pad_kind;
 
+/* engine.exact_rounding (set by the mark_exact_rounding pass): 0 or 1. */
+static engine_status read_exact_rounding(eng_graph *g, const engine_node *n, engine_conv_params *p) {
+    int64_t v;
+    engine_status st = eng_attr_int(g, n, "engine.exact_rounding", 0, &v);
+    if (st) return st;
+    if (v != 0 && v != 1)
+        return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "engine.exact_rounding is %lld, expected 0 or 1",
+                              (long long)v);
+    p->exact_rounding = (int)v;
+    return ENGINE_OK;
+}
+
 static engine_status read_auto_pad(eng_graph *g, const engine_node *n, auto_pad_kind *out) {
     const char *s;
     engine_status st = eng_attr_string(g, n, "auto_pad", "NOTSET", &s);
@@ -161,6 +173,7 @@ engine_status eng_infer_Conv(eng_graph *g, engine_node *n) {
     for (int d = 0; d < spatial; ++d)
         if ((st = conv_out_dim(g, n, d, x->dims[2 + d], ap, &p, &dims[2 + d]))) return st;
     if ((st = eng_read_epilogue(g, n, 1, x->rank, dims, &p.epilogue))) return st;
+    if ((st = read_exact_rounding(g, n, &p))) return st;
     if ((st = eng_set_output(g, n, 0, ENGINE_DTYPE_F32, x->rank, dims))) return st;
     engine_conv_params *out = eng_node_params(g, n, sizeof *out);
     if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");
@@ -257,6 +270,7 @@ engine_status eng_infer_ConvTranspose(eng_graph *g, engine_node *n) {
                                   (long long)dims[2 + d], d);
     }
     if ((st = eng_read_epilogue(g, n, 1, x->rank, dims, &p.epilogue))) return st;
+    if ((st = read_exact_rounding(g, n, &p))) return st;
     if ((st = eng_set_output(g, n, 0, ENGINE_DTYPE_F32, x->rank, dims))) return st;
     engine_conv_params *out = eng_node_params(g, n, sizeof *out);
     if (!out) return eng_node_error(g->ctx, n, ENGINE_ERR_OUT_OF_MEMORY, "out of memory for params");

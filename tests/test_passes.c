@@ -251,7 +251,7 @@ static void expect_same(eng_graph *g, snapshot *before) {
 }
 
 /* Entries of the pipeline's stats: each pass, then remove_dead. */
-#define N_PASS_STATS 14
+#define N_PASS_STATS 15
 
 /* Runs the default pipeline. */
 static void optimise(eng_graph *g) {
@@ -674,6 +674,7 @@ static void test_pipeline_and_dump(void **state) {
                                  "{\"name\":\"fuse_flatten_gemm\",\"before\":1,\"after\":1,\"changed\":0},"
                                  "{\"name\":\"fuse_gelu\",\"before\":1,\"after\":1,\"changed\":0},"
                                  "{\"name\":\"fuse_layernorm\",\"before\":1,\"after\":1,\"changed\":0},"
+                                 "{\"name\":\"mark_exact_rounding\",\"before\":1,\"after\":1,\"changed\":0},"
                                  "{\"name\":\"concat_alias\",\"before\":1,\"after\":1,\"changed\":0},"
                                  "{\"name\":\"remove_dead\",\"before\":1,\"after\":1,\"changed\":"));
     text[0] = 0;
@@ -883,6 +884,50 @@ static void test_fuse_gelu(void **state) {
     gelu_case("half_first", 1);
     gelu_case("wrong_constant", 0);
     gelu_case("erf_is_output", 0);
+}
+
+/* ---- mark_exact_rounding ---- */
+
+/* conv_dq reads a DequantizeLinear output, conv_q is read by a
+ * QuantizeLinear, conv_f is neither: the first two are marked
+ * (engine.exact_rounding and the param), the third is not, and nothing
+ * computes differently on ref. */
+static void test_mark_exact_rounding(void **state) {
+    (void)state;
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[4] = {1, 2, 5, 5}, wd[4] = {2, 2, 3, 3};
+    input(g, "x", 4, xd);
+    cfloat(g, "w", 4, wd, -1, 1);
+    cscalar(g, "s", 0.05f);
+    node(g, "QuantizeLinear", "q0", "x,s", "xq");
+    node(g, "DequantizeLinear", "dq0", "xq,s", "xd");
+    node(g, "Conv", "conv_dq", "xd,w", "a");
+    node(g, "Relu", "relu", "a", "y1");
+    node(g, "Conv", "conv_q", "x,w", "b");
+    node(g, "QuantizeLinear", "q1", "b,s", "bq");
+    node(g, "DequantizeLinear", "dq1", "bq,s", "y2");
+    node(g, "Conv", "conv_f", "x,w", "y3");
+    output(g, "y1");
+    output(g, "y2");
+    output(g, "y3");
+    finish(g);
+    snapshot before = run_all(g);
+    assert_int_equal(run_pass(g, eng_pass_mark_exact_rounding), 2);
+    const char *names[3] = {"conv_dq", "conv_q", "conv_f"};
+    for (int k = 0; k < 3; ++k) {
+        const engine_node *n = NULL;
+        for (int i = 0; i < g->n_nodes; ++i)
+            if (strcmp(g->nodes[i]->name, names[k]) == 0) n = g->nodes[i];
+        assert_non_null(n);
+        const engine_conv_params *p = n->params;
+        assert_int_equal(p->exact_rounding, k < 2);
+        assert_int_equal(engine_node_attr(n, "engine.exact_rounding") != NULL, k < 2);
+    }
+    /* a second run changes nothing */
+    assert_int_equal(run_pass(g, eng_pass_mark_exact_rounding), 0);
+    expect_same(g, &before);
+    free_graph(ctx, g);
 }
 
 /* ---- fuse_matmul_bias ---- */
@@ -1456,6 +1501,15 @@ static eng_graph *all_passes_graph(engine_context *ctx) {
     node(g, "Mul", "lmul", "ln,lg", "lng");
     node(g, "Add", "ladd", "lng,lb", "lnout");
     output(g, "lnout");
+    /* a quantized conv (mark_exact_rounding) */
+    int64_t qxd[4] = {1, 2, 4, 4}, qwd[4] = {2, 2, 3, 3};
+    input(g, "qx", 4, qxd);
+    cfloat(g, "qw", 4, qwd, -1, 1);
+    cscalar(g, "qs", 0.05f);
+    node(g, "QuantizeLinear", "qq", "qx,qs", "qxq");
+    node(g, "DequantizeLinear", "qdq", "qxq,qs", "qxd");
+    node(g, "Conv", "qconv", "qxd,qw", "qy");
+    output(g, "qy");
     finish(g);
     return g;
 }
@@ -1475,11 +1529,12 @@ static void test_all_passes(void **state) {
             fail_msg("pass %s did nothing", stats[k].name);
     /* c0 (SiLU), the merged RepVGG conv (Relu), cr (sum, Relu), bnz (dw),
      * the pool, one Gemm reading the pooled [1,4,1,1], the Gelu, the
-     * linear layer's Gemm (2-D: no Reshape) and the LayerNormalization */
-    assert_int_equal(g->n_nodes, 9);
+     * linear layer's Gemm (2-D: no Reshape), the LayerNormalization and
+     * the quantized conv's three nodes */
+    assert_int_equal(g->n_nodes, 12);
     assert_int_equal(count_op(g, ENGINE_OP_LayerNormalization), 1);
     assert_int_equal(count_op(g, ENGINE_OP_Gelu), 1);
-    assert_int_equal(count_op(g, ENGINE_OP_Conv), 4);
+    assert_int_equal(count_op(g, ENGINE_OP_Conv), 5);
     expect_same(g, &before);
     free_graph(ctx, g);
 }
@@ -1950,6 +2005,7 @@ int main(void) {
         cmocka_unit_test(test_fuse_gelu),
         cmocka_unit_test(test_fuse_matmul_bias),
         cmocka_unit_test(test_fuse_layernorm),
+        cmocka_unit_test(test_mark_exact_rounding),
         cmocka_unit_test(test_act_near_misses),
         cmocka_unit_test(test_act_gemm_convtranspose),
         cmocka_unit_test(test_residual_fires),

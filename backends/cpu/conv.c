@@ -74,6 +74,7 @@ static int describe_conv(const engine_node *n, int threads, cpu_conv2d *d) {
     d->group = (int)p->group;
     d->epi = p->epilogue;
     d->threads = threads > 0 ? threads : 1;
+    d->exact = p->exact_rounding != 0;
     if (d->group < 1 || d->C % d->group || d->M % d->group || (int64_t)d->C / d->group != w->dims[1]) return 0;
     if (y->dims[1] != d->M || d->SH < 1 || d->SW < 1 || d->DH < 1 || d->DW < 1) return 0;
     if (d->PT < 0 || d->PL < 0 || d->PB < 0 || d->PR < 0) return 0;

@@ -65,7 +65,7 @@ static void wg_geom_for(const cpu_conv2d *d, cpu_isa isa, wg_geom *g) {
 
 static int wg_applies(const cpu_conv2d *d, cpu_isa isa) {
     (void)isa;
-    return d->KH == 3 && d->KW == 3 && d->SH == 1 && d->SW == 1 && d->DH == 1 && d->DW == 1 && d->group == 1 &&
+    return !d->exact && d->KH == 3 && d->KW == 3 && d->SH == 1 && d->SW == 1 && d->DH == 1 && d->DW == 1 && d->group == 1 &&
            d->C >= 1 && d->C <= WG_MAX_C && d->M >= 1 && d->OH >= 1 && d->OW >= 1;
 }
 

@@ -44,6 +44,7 @@ typedef struct cpu_conv2d {
     int group;           /* C and M divisible by it */
     engine_epilogue epi; /* epi.sum: a residual tensor is passed to run */
     int threads;         /* threads the module runs with (>= 1) */
+    int exact;           /* engine_conv_params.exact_rounding: no Winograd */
 } cpu_conv2d;
 
 typedef struct cpu_conv_algo {

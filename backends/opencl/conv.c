@@ -126,7 +126,7 @@ static int emit_conv_fast(ocl_builder *b, const engine_node *n) {
     d.pointwise = KH == 1 && KW == 1 && g[8] == 1 && g[9] == 1 && g[10] == 0 && g[11] == 0;
     for (int i = 0; i < sp; ++i) d.pointwise &= p->pad_end[i] == 0;
     d.wino_ok = !b->s->fp16 && KH == 3 && KW == 3 && g[8] == 1 && g[9] == 1 && g[12] == 1 && g[13] == 1 && sp == 2 &&
-                C >= 8 && M >= 8 && !getenv("ENGINE_OPENCL_NO_WINOGRAD");
+                C >= 8 && M >= 8 && !p->exact_rounding && !getenv("ENGINE_OPENCL_NO_WINOGRAD");
     d.w = w->data;
     d.bias = bias && bias->data && bias->dtype == ENGINE_DTYPE_F32 ? bias->data : NULL;
     conv_choice ch;

@@ -24,6 +24,8 @@ static const struct {
     {"fuse_flatten_gemm", eng_pass_fuse_flatten_gemm},
     {"fuse_gelu", eng_pass_fuse_gelu},
     {"fuse_layernorm", eng_pass_fuse_layernorm},
+    /* After the fusions: a Conv then feeds its QuantizeLinear directly. */
+    {"mark_exact_rounding", eng_pass_mark_exact_rounding},
     /* Last: it only marks storage, and every rewrite before it may rewire
      * or remove a Concat's inputs. */
     {"concat_alias", eng_pass_concat_alias},

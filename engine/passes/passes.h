@@ -87,6 +87,11 @@ engine_status eng_pass_fuse_gelu(eng_graph *g, int *changed);
  * (passes/fuse_layernorm.c). */
 engine_status eng_pass_fuse_layernorm(eng_graph *g, int *changed);
 
+/* Sets engine.exact_rounding on every Conv / ConvTranspose whose X comes
+ * from DequantizeLinear or whose output a QuantizeLinear reads: backends
+ * then compute it without Winograd (passes/mark_exact_rounding.c). */
+engine_status eng_pass_mark_exact_rounding(eng_graph *g, int *changed);
+
 engine_status eng_pass_concat_alias(eng_graph *g, int *changed);
 /* The number of Concats whose inputs all sit at their destination slices
  * when every alias is honoured (they copy nothing), for the dump. */

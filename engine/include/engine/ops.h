@@ -207,6 +207,14 @@ typedef struct engine_conv_params {
     int64_t pad_end[ENGINE_MAX_SPATIAL];
     int64_t output_padding[ENGINE_MAX_SPATIAL];
     engine_epilogue epilogue;
+    /* Appended (2026-12): non-zero when the node sits in a quantized region
+     * (its X comes from DequantizeLinear or its output is requantized; set
+     * by the mark_exact_rounding pass as engine.exact_rounding). A backend
+     * then computes it as plain dot products (GEMM or direct), never with a
+     * transform such as Winograd whose rounding error is larger: at a
+     * QuantizeLinear a rounding flip is a whole quantisation step, and such
+     * steps grow through the layers that follow. */
+    int exact_rounding;
 } engine_conv_params;
 
 /* MaxPool, AveragePool (GlobalAveragePool/GlobalMaxPool have no params:
