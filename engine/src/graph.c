@@ -386,6 +386,10 @@ int eng_graph_remove_dead(eng_graph *g) {
         if (!node_is_live(n, live)) continue;
         for (int i = 0; i < n->n_inputs; ++i)
             if (n->inputs[i]) live[n->inputs[i]->index] = 1;
+        /* a Loop unrolled part way reads its iterations' scan outputs */
+        for (int s = 0; s < g->n_subs; ++s)
+            if (g->subs[s].node == n)
+                for (int j = 0; j < g->subs[s].n_scans; ++j) live[g->subs[s].scans[j]->index] = 1;
     }
     for (int k = g->n_nodes - 1; k >= 0; --k) {
         engine_node *n = g->nodes[k];
@@ -594,6 +598,18 @@ engine_status eng_graph_clone(const eng_graph *src, eng_graph **out) {
     for (int k = 0; k < src->n_subs; ++k) { /* bodies stay the source's */
         const eng_subgraph *e = &src->subs[k];
         if ((st = eng_graph_add_sub(g, g->nodes[e->node->index], e->branch, e->n_explicit, e->body))) goto fail;
+        /* A Loop unrolled part way (a stage's tail cut inside it) goes on
+         * from where it stands: iteration number, trips left, and the scan
+         * outputs of the iterations already made. */
+        eng_subgraph *d = &g->subs[g->n_subs - 1];
+        d->started = e->started;
+        d->iter = e->iter;
+        d->remaining = e->remaining;
+        if (e->n_scans) {
+            if (!(d->scans = eng_calloc(ctx, (size_t)e->n_scans, sizeof *d->scans))) goto oom;
+            for (int j = 0; j < e->n_scans; ++j) d->scans[j] = g->values[e->scans[j]->index];
+            d->n_scans = d->cap_scans = e->n_scans;
+        }
     }
     if (src->n_inputs) {
         if (!(g->inputs = eng_calloc(ctx, (size_t)src->n_inputs, sizeof *g->inputs))) goto oom;

@@ -721,8 +721,12 @@ static engine_status stage_build(engine_session *s, eng_graph *full, eng_spec_gr
         if (!node_deferred(n)) continue;
         int host = host_op(n);
         if (host) stg->host[stg->n_host++] = n;
-        for (int i = 0; i < n->n_inputs; ++i) {
-            engine_value *v = n->inputs[i];
+        /* its inputs, and for a Loop unrolled part way the scan outputs
+         * of the iterations made so far, which it joins when it ends */
+        const eng_subgraph *e = eng_is_control(n) ? eng_graph_find_sub(full, n, 0) : NULL;
+        int n_read = n->n_inputs + (e ? e->n_scans : 0);
+        for (int i = 0; i < n_read; ++i) {
+            engine_value *v = i < n->n_inputs ? n->inputs[i] : e->scans[i - n->n_inputs];
             if (!v || (v->flags & ENGINE_VALUE_CONST)) continue;
             if (!value_deferred(v)) need[v->index] = 1;
             if (!host && (!value_deferred(v) || (v->producer && host_op(v->producer)))) tail_need[v->index] = 1;

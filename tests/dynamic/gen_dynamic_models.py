@@ -17,6 +17,10 @@ Writes (onnx helper graphs, references from numpy / torch in float64):
   shared_dim.onnx    a[N,4] + b[N,4] -> y (one symbolic name on two inputs).
   if_batch.onnx      x[N,4]: If (N == 1) then Relu(x) * 2 else x + bias (an
                      outer-scope value), the branch fixed by the shape.
+  loop_data_stages.onnx  x[7]: Loop whose trip count is the number of
+                     positive x, each iteration i appending the indices
+                     where x > x[i] (NonZero: a stage cut inside every
+                     iteration); outputs acc (all indices), scans (count + i).
   loop_rows.onnx     x[N,4]: Loop over the N rows (trip count from Shape):
                      carried running sum of the rows (initial: an outer
                      value), scan output of each row times the iteration
@@ -230,6 +234,30 @@ def data_dependent_models(out):
         np.save(base + ".boxes.npy", b)
         np.save(base + ".scores.npy", sc)
         np.save(base + ".sel.npy", np.array(sel, np.int64).reshape(-1, 3))
+    # A Loop whose trip count is counted from the data and whose every
+    # iteration has a data-dependent shape inside (a NonZero), so each
+    # iteration is cut into stages: the stages must carry the loop's
+    # progress (iteration number, trips left, scan outputs so far).
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Gather", ["x", "i"], ["xi"], axis=0),
+         helper.make_node("Greater", ["x", "xi"], ["gt"]),
+         helper.make_node("NonZero", ["gt"], ["nzb"]),
+         helper.make_node("Reshape", ["nzb", "minus1"], ["flat"]),
+         helper.make_node("Concat", ["acc_in", "flat"], ["acc_out"], axis=0),
+         helper.make_node("Size", ["flat"], ["cnt"]),
+         helper.make_node("Add", ["cnt", "i"], ["scan"])],
+        "body",
+        [helper.make_tensor_value_info("i", I64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", I64, None)],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", I64, None), helper.make_tensor_value_info("scan", I64, None)])
+    save([helper.make_node("Greater", ["x", "zero_f"], ["pos"]), helper.make_node("NonZero", ["pos"], ["nzp"]),
+          helper.make_node("Shape", ["nzp"], ["shp"]), helper.make_node("Gather", ["shp", "one_s"], ["m"], axis=0),
+          helper.make_node("Loop", ["m", "true", "empty"], ["acc", "scans"], name="staged_loop", body=body)],
+         "loop_data_stages", [helper.make_tensor_value_info("x", F, [7])], [("acc", I64), ("scans", I64)],
+         [c("zero_f", np.float32(0)), c("one_s", np.int64(1)), c("true", np.bool_(True)),
+          c("empty", np.zeros(0, np.int64)), c("minus1", np.array([-1], np.int64))], 13)
     save([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("NonZero", ["r"], ["nz"]),
           helper.make_node("Shape", ["nz"], ["shp"]), helper.make_node("Slice", ["shp", "one", "two"], ["k"]),
           helper.make_node("TopK", ["x", "k"], ["vals", "idx"], axis=0, name="topk")],

@@ -708,6 +708,65 @@ static void test_data_dependent(void **state) {
     engine_context_destroy(ctx);
 }
 
+/* A Loop cut into stages inside every iteration (its trip count and a
+ * NonZero in its body come from the data): every backend, several inputs,
+ * against the loop computed here. The stages carry the loop's progress, so
+ * iteration i sees i (it once restarted at 0 in every stage and never
+ * ended). */
+static void test_loop_data_stages(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    engine_model *m = load(ctx, "loop_data_stages.onnx");
+    assert_true(engine_model_is_dynamic(m));
+    const char *backends[] = {"ref", "cpu", "opencl"};
+    for (int b = 0; b < 3; ++b) {
+        if (!has_backend(ctx, backends[b])) continue;
+        engine_session *s = strict_session(m, backends[b]);
+        if (!s) fail_msg("%s: %s", backends[b], engine_context_error(ctx));
+        for (int r = 0; r < 5; ++r) {
+            float x[7];
+            for (int k = 0; k < 7; ++k) x[k] = r == 4 ? -1.0f : (float)(((k + 2 * r) * 5) % 9) - 3.0f;
+            int64_t want_acc[64], want_scan[7];
+            int n_acc = 0, trips = 0;
+            for (int k = 0; k < 7; ++k) trips += x[k] > 0;
+            for (int i = 0; i < trips; ++i) {
+                int cnt = 0;
+                for (int k = 0; k < 7; ++k)
+                    if (x[k] > x[i]) {
+                        want_acc[n_acc++] = k;
+                        cnt++;
+                    }
+                want_scan[i] = cnt + i;
+            }
+            engine_tensor in, out[2];
+            memset(&in, 0, sizeof in);
+            memset(out, 0, sizeof out);
+            in.dtype = ENGINE_DTYPE_F32;
+            in.rank = 1;
+            in.dims[0] = 7;
+            in.data = x;
+            engine_status st = engine_session_run_tensors(s, &in, 1, out, 2);
+            if (trips == 0) {
+                /* no iteration: a scan output's shape is unknown (the body
+                 * never ran); refused by name, not guessed */
+                assert_int_equal(st, ENGINE_ERR_UNSUPPORTED);
+                assert_non_null(strstr(engine_context_error(ctx), "no iteration"));
+                continue;
+            }
+            if (st != ENGINE_OK) fail_msg("%s, input %d: %s", backends[b], r, engine_context_error(ctx));
+            assert_int_equal(out[0].rank, 1);
+            assert_int_equal(out[0].dims[0], n_acc);
+            for (int k = 0; k < n_acc; ++k) assert_int_equal(((int64_t *)out[0].data)[k], want_acc[k]);
+            assert_int_equal(out[1].dims[0], trips);
+            for (int k = 0; k < trips; ++k) assert_int_equal(((int64_t *)out[1].data)[k], want_scan[k]);
+        }
+        engine_session_free(s);
+    }
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
 /* Two sessions of one model with different options each get what they
  * asked for (backend instances per option set): opencl fp16 vs fp32. */
 static void test_two_sessions_options(void **state) {
@@ -883,6 +942,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_shape_parameter_input),
         cmocka_unit_test(test_control_flow),
         cmocka_unit_test(test_data_dependent),
+        cmocka_unit_test(test_loop_data_stages),
         cmocka_unit_test(test_two_sessions_options),
         cmocka_unit_test(test_out_of_memory_sweep),
     };
