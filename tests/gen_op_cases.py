@@ -406,6 +406,19 @@ def gen_activations():
     x = normal(rng, (3, 4))
     make_case(name, [helper.make_node("Dropout", ["X", "r"], ["Y"])], [("X", x)], [("Y", x)],
               inits={"r": np.array(0.5, np.float32)}, opset=13)
+    # training_mode true at ratio 0 (torchvision's Swin exports its attention
+    # dropout so): nothing drops, scale 1, the mask all true; no seed needed
+    name = "dropout_training_zero_ratio"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4))
+    make_case(name, [helper.make_node("Dropout", ["X", "r", "t"], ["Y"])], [("X", x)], [("Y", x)],
+              inits={"r": np.array(0.0, np.float32), "t": np.array(True)}, opset=13)
+    name = "dropout_training_zero_ratio_mask"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3, 4))
+    make_case(name, [helper.make_node("Dropout", ["X", "r", "t"], ["Y", "M"])], [("X", x)],
+              [("Y", x), ("M", np.ones(x.shape, bool))],
+              inits={"r": np.array(0.0, np.float32), "t": np.array(True)}, opset=13)
 
     # PRelu
     for name, slope_shape in (("prelu_channel", (3, 1, 1)), ("prelu_scalar", (1,)), ("prelu_full", (3, 4, 5))):
@@ -731,11 +744,24 @@ def gen_ops17():
     x = normal(rng, (2, 3))
     make_case(name, [helper.make_node("ReduceMin", ["X", "axes"], ["Y"], noop_with_empty_axes=1)], [("X", x)],
               [("Y", x)], inits={"axes": np.zeros((0,), np.int64)}, opset=18, check=False)
-    name = "reducemin_int64"  # ref and cpu; opencl reduces float32 only (fallback_cases.txt)
+    name = "reducemin_int64"
     rng = rng_for(name)
     x = rng.integers(-50, 50, (3, 4, 5)).astype(np.int64)
     make_case(name, [helper.make_node("ReduceMin", ["X"], ["Y"], axes=[1], keepdims=0)], [("X", x)],
               [("Y", x.min(axis=1))], opset=13)
+    # int64 reductions that stay integers, in wrapping arithmetic as numpy's
+    # int64 (Mask R-CNN's mask Loop takes a ReduceMax of int64)
+    for op, fn, lo, hi in (("ReduceMax", lambda a, ax: a.max(axis=ax, keepdims=True), -2**62, 2**62),
+                           ("ReduceSum", lambda a, ax: a.sum(axis=ax, keepdims=True), 2**61, 2**62),
+                           ("ReduceProd", lambda a, ax: a.prod(axis=ax, keepdims=True), -2**20, 2**20),
+                           ("ReduceL1", lambda a, ax: np.abs(a).sum(axis=ax, keepdims=True), -2**40, 2**40),
+                           ("ReduceSumSquare", lambda a, ax: (a * a).sum(axis=ax, keepdims=True), -2**31, 2**31)):
+        name = f"{op.lower()}_int64"
+        rng = rng_for(name)
+        x = rng.integers(lo, hi, (3, 4, 5)).astype(np.int64)
+        with np.errstate(over="ignore"):
+            ref = fn(x, (0, 2))
+        make_case(name, [helper.make_node(op, ["X"], ["Y"], axes=[0, 2])], [("X", x)], [("Y", ref)], opset=11)
 
     # ArgMax/ArgMin
     for op, fn in (("ArgMax", np.argmax), ("ArgMin", np.argmin)):

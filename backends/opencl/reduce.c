@@ -13,7 +13,10 @@ void ocl_emit_reduction(ocl_builder *b, const engine_node *n, int op, uint32_t m
     for (int d = 0; d < x->rank; ++d) meta[3 + d] = (int)x->dims[d];
     int xs = IN(0), ys = OUT(0);
     int mo = ocl_meta_add(b, meta, 3 + x->rank);
-    OCL_LAUNCH(b, "f_reduce", (size_t)numel(n->outputs[0]), A_META(mo), A_T(xs, 0), A_T(ys, 0));
+    if (x->dtype == ENGINE_DTYPE_I64)
+        OCL_LAUNCH(b, "f_reduce_l", (size_t)numel(n->outputs[0]), A_META(mo), A_T(xs, 0), A_T(ys, 0));
+    else
+        OCL_LAUNCH(b, "f_reduce", (size_t)numel(n->outputs[0]), A_META(mo), A_T(xs, 0), A_T(ys, 0));
 }
 
 /* ---- reduce ---- */
@@ -24,11 +27,15 @@ int ocl_supports_reduce(const engine_node *n) {
     case ENGINE_OP_ReduceProd: case ENGINE_OP_ReduceL1: case ENGINE_OP_ReduceL2: case ENGINE_OP_ReduceLogSumExp:
     case ENGINE_OP_ReduceSumSquare:
         /* float32; ReduceMax/ReduceMin also bool (stored as 0/1 in T: the
-         * max is any, the min all) over non-empty sets; int64 reductions
-         * fall back to cpu/ref */
+         * max is any, the min all) over non-empty sets; int64 for the
+         * reductions that stay integers (f_reduce_l; not Mean, L2,
+         * LogSumExp) */
         if ((n->op == ENGINE_OP_ReduceMax || n->op == ENGINE_OP_ReduceMin) &&
             n->inputs[0]->dtype == ENGINE_DTYPE_BOOL && n->outputs[0]->dtype == ENGINE_DTYPE_BOOL)
             return numel(n->inputs[0]) > 0 && n->inputs[0]->rank <= 31;
+        if (n->inputs[0]->dtype == ENGINE_DTYPE_I64 && n->outputs[0]->dtype == ENGINE_DTYPE_I64)
+            return n->op != ENGINE_OP_ReduceMean && n->op != ENGINE_OP_ReduceL2 &&
+                   n->op != ENGINE_OP_ReduceLogSumExp && n->inputs[0]->rank <= 31;
         return ocl_all_f32(n, 1) && n->inputs[0]->rank <= 31;
     case ENGINE_OP_ArgMax: case ENGINE_OP_ArgMin: {
         const engine_value *x = n->inputs[0];

@@ -39,6 +39,31 @@ __kernel void f_reduce(__global const int *m, int mo, __global const T *x, int x
     ST(y, yo + i, acc);
 }
 
+/* f_reduce on int64 (long) tensors: ReduceSum, Max, Min, Prod, L1 and
+ * SumSquare in wrapping (ulong) arithmetic, as the reference; an empty set
+ * gives the op's identity (LONG_MIN for Max, LONG_MAX for Min). */
+__kernel void f_reduce_l(__global const int *m, int mo, __global const long *x, int xo, __global long *y, int yo) {
+    int i = get_global_id(0);
+    int r = m[mo], op = m[mo + 1], mask = m[mo + 2];
+    __global const int *dims = m + mo + 3;
+    int base = xo + dims_offset(dims, r, mask, 0, i), count = dims_count(dims, r, mask);
+    ulong acc = op == R_PROD ? 1ul : 0ul;
+    long mx = LONG_MIN, mn = LONG_MAX;
+    for (int j = 0; j < count; ++j) {
+        long v = x[base + dims_offset(dims, r, mask, 1, j)];
+        ulong u = as_ulong(v);
+        switch (op) {
+        case R_MAX: mx = v > mx ? v : mx; break;
+        case R_MIN: mn = v < mn ? v : mn; break;
+        case R_PROD: acc *= u; break;
+        case R_L1: acc += v < 0 ? 0ul - u : u; break;
+        case R_SSQ: acc += u * u; break;
+        default: acc += u; break;
+        }
+    }
+    y[yo + i] = op == R_MAX ? mx : op == R_MIN ? mn : as_long(acc);
+}
+
 /* ArgMax (is_max) / ArgMin along one axis: one work item per (outer,
  * inner) position of a row of `len` elements at stride `inner`; the index
  * (long) of the first extreme, of the last with `last`; a NaN is the

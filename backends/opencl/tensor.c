@@ -59,7 +59,7 @@ int ocl_supports_tensor(const engine_node *n) {
     case ENGINE_OP_Dropout:
         /* training_mode: the drops are drawn on the host at compile, so
          * only with a seed (each run the same); without one, cpu/ref */
-        if (n->params)
+        if (n->params && ((const engine_dropout_params *)n->params)->ratio != 0.0f)
             return ((const engine_dropout_params *)n->params)->has_seed && x->dtype == ENGINE_DTYPE_F32 &&
                    y->dtype == ENGINE_DTYPE_F32;
         return x->dtype == y->dtype;
@@ -346,7 +346,9 @@ void ocl_emit_tensor(ocl_builder *b, const engine_node *n) {
         ocl_emit_map(b, n, U_COPY, 0.0f, 0.0f);
         return;
     case ENGINE_OP_Dropout:
-        if (n->params) { /* training_mode with a seed (ocl_supports_tensor) */
+        if (n->params && ((const engine_dropout_params *)n->params)->ratio != 0.0f) {
+            /* training_mode with a seed (ocl_supports_tensor); at ratio 0
+             * nothing drops: the copy below */
             emit_dropout_train(b, n);
             return;
         }

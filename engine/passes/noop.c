@@ -27,9 +27,11 @@ static int is_noop(const eng_graph *g, const engine_node *n) {
         return n->n_inputs == 1;
     case ENGINE_OP_Dropout: {
         /* Only a constant false (or absent) training_mode is a copy; in
-         * training the node has params (engine_dropout_params). */
+         * training the node has params (engine_dropout_params), and is a
+         * copy too at ratio 0 (nothing dropped, scale 1: torchvision's
+         * Swin exports its attention dropout so). */
         const engine_value *t = engine_node_input(n, 2);
-        if (n->params) return 0;
+        if (n->params) return ((const engine_dropout_params *)n->params)->ratio == 0.0f;
         if (!t) return 1;
         if (!(t->flags & ENGINE_VALUE_CONST) || t->dtype != ENGINE_DTYPE_BOOL || engine_value_numel(t) != 1) return 0;
         return *(const uint8_t *)t->data == 0;
