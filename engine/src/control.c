@@ -14,10 +14,10 @@
  *    before the next is copied. When the trip count is spent or the
  *    condition is a constant false, the Loop becomes Identity nodes for the
  *    carried values and Unsqueeze + Concat for the scan outputs.
- * An If whose condition, or a Loop whose trip count or first condition,
- * comes from data starts a later stage of the run (session.c), in which
- * those values are constants. A loop condition that the body computes
- * from data is refused with the node's name. */
+ * An If whose condition, or a Loop whose trip count or condition (the
+ * first, or one the body computes from data: a while loop) comes from data
+ * starts a later stage of the run (session.c), in which those values are
+ * constants: a while loop costs a stage per iteration. */
 #include <stdio.h>
 #include <string.h>
 
@@ -356,7 +356,11 @@ int eng_control_on_data(const eng_graph *g, const engine_node *n) {
     int64_t v;
     if (strcmp(n->op_type, "If") == 0) return n->n_inputs >= 1 && n->inputs[0] && !const_scalar(n->inputs[0], &v);
     const eng_subgraph *e = eng_graph_find_sub(g, n, 0);
-    if (!e || e->started) return 0; /* a started loop's condition from data: refused by expand_loop */
+    if (!e) return 0;
+    /* A started loop whose body computed its condition from data (a while
+     * loop): the next iteration waits for a later stage, where that
+     * condition is a constant (a shape parameter of the stage). */
+    if (e->started) return n->n_inputs >= 2 && n->inputs[1] && !const_scalar(n->inputs[1], &v);
     return (n->n_inputs >= 1 && n->inputs[0] && !const_scalar(n->inputs[0], &v)) ||
            (n->n_inputs >= 2 && n->inputs[1] && !const_scalar(n->inputs[1], &v));
 }

@@ -52,13 +52,39 @@ static void mark_back(const eng_graph *g, const engine_value *v, unsigned char *
     for (int i = 0; i < p->n_inputs; ++i) mark_back(g, p->inputs[i], want);
 }
 
-/* Non-zero when g or one of its bodies has an op whose output shape
- * depends on data. */
-static int has_data_dependent_op(const eng_graph *g) {
+/* Non-zero when v's contents in body b come from anything but constants,
+ * the iteration number and the incoming condition (b's inputs 0 and 1): a
+ * loop-carried value, an outer-scope value or a graph input. seen[] (one
+ * byte per value of b) marks the values already walked. */
+static int body_value_from_data(const eng_graph *b, const engine_value *v, unsigned char *seen) {
+    if (!v || (v->flags & ENGINE_VALUE_CONST) || v->index < 0 || v->index >= b->n_values || seen[v->index]) return 0;
+    seen[v->index] = 1;
+    const engine_node *p = v->producer;
+    if (!p) return !(b->n_inputs >= 2 && (v == b->inputs[0] || v == b->inputs[1]));
+    for (int i = 0; i < p->n_inputs; ++i)
+        if (body_value_from_data(b, p->inputs[i], seen)) return 1;
+    return 0;
+}
+
+/* 1 when g or one of its bodies has an op whose output shape depends on
+ * data, or a Loop whose body computes its condition from data (a while
+ * loop: each iteration waits for the last one's condition); 0 if not; -1
+ * out of memory. */
+static int has_data_dependent_op(engine_context *ctx, const eng_graph *g) {
     for (int k = 0; k < g->n_nodes; ++k)
         if (engine_op_data_dependent(g->nodes[k]->op)) return 1;
-    for (int k = 0; k < g->n_subs; ++k)
-        if (has_data_dependent_op(g->subs[k].body)) return 1;
+    for (int k = 0; k < g->n_subs; ++k) {
+        const eng_subgraph *e = &g->subs[k];
+        int r = has_data_dependent_op(ctx, e->body);
+        if (r) return r;
+        if (e->node && !e->node->domain[0] && strcmp(e->node->op_type, "Loop") == 0 && e->body->n_outputs >= 1) {
+            unsigned char *seen = eng_calloc(ctx, (size_t)e->body->n_values + 1, 1);
+            if (!seen) return -1;
+            r = body_value_from_data(e->body, e->body->outputs[0], seen);
+            eng_free(ctx, seen);
+            if (r) return 1;
+        }
+    }
     return 0;
 }
 
@@ -91,7 +117,9 @@ engine_status eng_model_classify(engine_model *m) {
         for (int d = 0; d < v->rank; ++d) symbolic |= v->dims[d] < 0;
     }
     eng_free(ctx, want);
-    m->data_dependent = has_data_dependent_op(g);
+    int dd = has_data_dependent_op(ctx, g);
+    if (dd < 0) return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory classifying the model's loops");
+    m->data_dependent = dd;
     m->dynamic = symbolic || m->n_value_inputs > 0 || m->data_dependent;
     return ENGINE_OK;
 }

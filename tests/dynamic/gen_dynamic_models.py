@@ -21,6 +21,9 @@ Writes (onnx helper graphs, references from numpy / torch in float64):
                      positive x, each iteration i appending the indices
                      where x > x[i] (NonZero: a stage cut inside every
                      iteration); outputs acc (all indices), scans (count + i).
+  loop_while_data.onnx x[4]: Loop without a trip count whose condition the
+                     body computes from the data (x halved while its sum
+                     exceeds 1); outputs y, sums (one per iteration).
   loop_rows.onnx     x[N,4]: Loop over the N rows (trip count from Shape):
                      carried running sum of the rows (initial: an outer
                      value), scan output of each row times the iteration
@@ -258,6 +261,24 @@ def data_dependent_models(out):
          "loop_data_stages", [helper.make_tensor_value_info("x", F, [7])], [("acc", I64), ("scans", I64)],
          [c("zero_f", np.float32(0)), c("one_s", np.int64(1)), c("true", np.bool_(True)),
           c("empty", np.zeros(0, np.int64)), c("minus1", np.array([-1], np.int64))], 13)
+    # A while loop: no trip count, the condition computed by the body from
+    # the data (halve x until its sum is at most 1); each iteration's
+    # condition is a constant of the next stage.
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["x_in", "half"], ["x_out"]),
+         helper.make_node("ReduceSum", ["x_out"], ["sum"], keepdims=0),
+         helper.make_node("Greater", ["sum", "one_f"], ["cond_out"]),
+         helper.make_node("Identity", ["sum"], ["scan"])],
+        "body",
+        [helper.make_tensor_value_info("i", I64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_in", F, None)],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_out", F, None), helper.make_tensor_value_info("scan", F, None)],
+        [numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+         numpy_helper.from_array(np.array(1.0, np.float32), "one_f")])
+    save([helper.make_node("Loop", ["", "true", "x"], ["y", "sums"], name="while_loop", body=body)],
+         "loop_while_data", [helper.make_tensor_value_info("x", F, [4])], [("y", F), ("sums", F)],
+         [c("true", np.bool_(True))], 13)
     save([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("NonZero", ["r"], ["nz"]),
           helper.make_node("Shape", ["nz"], ["shp"]), helper.make_node("Slice", ["shp", "one", "two"], ["k"]),
           helper.make_node("TopK", ["x", "k"], ["vals", "idx"], axis=0, name="topk")],

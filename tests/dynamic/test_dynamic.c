@@ -767,6 +767,57 @@ static void test_loop_data_stages(void **state) {
     engine_context_destroy(ctx);
 }
 
+/* A while loop (no trip count; the body computes the condition from the
+ * data): each iteration's condition becomes a constant of the next stage.
+ * x is halved while its sum exceeds 1; the iteration count varies by run. */
+static void test_loop_while_data(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    engine_model *m = load(ctx, "loop_while_data.onnx");
+    assert_true(engine_model_is_dynamic(m));
+    static const float xs[4][4] = {
+        {3.1f, 2.7f, 5.3f, 1.9f}, {0.3f, 0.4f, 0.2f, 0.6f}, {400.0f, 250.5f, 90.25f, 300.0f}, {1.5f, -0.25f, 0.5f, 0.75f}};
+    const char *backends[] = {"ref", "cpu", "opencl"};
+    for (int b = 0; b < 3; ++b) {
+        if (!has_backend(ctx, backends[b])) continue;
+        engine_session *s = strict_session(m, backends[b]);
+        if (!s) fail_msg("%s: %s", backends[b], engine_context_error(ctx));
+        for (int r = 0; r < 6; ++r) {
+            const float *x = xs[r % 4];
+            float y[4], sums[64];
+            int iters = 0;
+            double sum;
+            for (int k = 0; k < 4; ++k) y[k] = x[k];
+            do {
+                sum = 0.0;
+                for (int k = 0; k < 4; ++k) sum += (y[k] *= 0.5f);
+                sums[iters++] = (float)sum;
+            } while (sum > 1.0 && iters < 64);
+            engine_tensor in, out[2];
+            memset(&in, 0, sizeof in);
+            memset(out, 0, sizeof out);
+            in.dtype = ENGINE_DTYPE_F32;
+            in.rank = 1;
+            in.dims[0] = 4;
+            in.data = (void *)x;
+            engine_status st = engine_session_run_tensors(s, &in, 1, out, 2);
+            if (st != ENGINE_OK) fail_msg("%s, input %d: %s", backends[b], r, engine_context_error(ctx));
+            assert_int_equal(out[0].rank, 1);
+            assert_int_equal(out[0].dims[0], 4);
+            for (int k = 0; k < 4; ++k) assert_float_equal(((float *)out[0].data)[k], y[k], 1e-6);
+            assert_int_equal(out[1].rank, 1);
+            if (out[1].dims[0] != iters) fail_msg("%s, input %d: %lld iterations, expected %d", backends[b], r,
+                                                  (long long)out[1].dims[0], iters);
+            for (int k = 0; k < iters; ++k)
+                assert_float_equal(((float *)out[1].data)[k], sums[k], 1e-5 + 1e-5 * fabsf(sums[k]));
+        }
+        engine_session_free(s);
+    }
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
 /* Two sessions of one model with different options each get what they
  * asked for (backend instances per option set): opencl fp16 vs fp32. */
 static void test_two_sessions_options(void **state) {
@@ -943,6 +994,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_control_flow),
         cmocka_unit_test(test_data_dependent),
         cmocka_unit_test(test_loop_data_stages),
+        cmocka_unit_test(test_loop_while_data),
         cmocka_unit_test(test_two_sessions_options),
         cmocka_unit_test(test_out_of_memory_sweep),
     };
