@@ -707,9 +707,10 @@ def write_expected(path, got):
 def write_docs(path, report, results, backends):
     lines = [SECTION_BEGIN, "",
              f"torch {report['torch']}, torchvision {report['torchvision']}, {report['sizes']} sizes; "
-             "rel L2 of output 0 against the reference (float64 torch; torch int8 for quantized); "
+             "rel L2 of output 0 against float64 torch (quantized models: against ONNX Runtime, "
+             "QuantizeLinear output by QuantizeLinear output, \"Quantized models\" above); "
              "\"pass (+cpu)\": opencl refused an op under strict placement and cpu ran it; "
-             "\"not run\": ref runs models of at most 50M parameters here.", "",
+             "\"not run\": ref runs the models up to `--ref-max-params`.", "",
              "| model | family | exported | " + " | ".join(backends) + " | rel L2 |",
              "|---|---|---|" + "---|" * len(backends) + "---|"]
     counts = {b: [0, 0] for b in backends}
@@ -729,10 +730,13 @@ def write_docs(path, report, results, backends):
             if r[0] in ("pass", "fail"):
                 counts[b][r[0] == "fail"] += 1
             if r[0] == "skipped":
-                cells.append("not run (ref: too big)")
+                cells.append("not run (ref: too big)" if "parameters" in r[1] else "not run (no ONNX Runtime)")
+            elif r[0] == "pass":
+                cells.append("pass (+cpu)" if "cpu fallback" in r[1] else
+                             "pass (= ORT)" if r[1].startswith("identical") else
+                             "pass (a rounding flip vs ORT)" if "rounding flip" in r[1] else "pass")
             else:
-                cells.append(("pass (+cpu)" if r[1] else "pass") if r[0] == "pass" else
-                             f"{r[0]}: {r[1]}".replace("|", "/")[:120])
+                cells.append(f"{r[0]}: {r[1]}".replace("|", "/")[:120])
             err = err if r[2] is None else max(err or 0.0, r[2])
         if exp == "skipped" and e.get("reason"):
             exp = f"skipped ({e['reason']})"
