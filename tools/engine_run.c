@@ -331,7 +331,8 @@ static void print_profile(const engine_model *model, const engine_node_timing *t
     for (int k = 0; k < count; ++k) total += t[k].ms;
     printf("%-32s %-20s %-8s %10s %7s\n", "node", "op", "backend", "ms", "%");
     for (int k = 0; k < count; ++k)
-        printf("%-32.32s %-20.20s %-8.8s %10.4f %6.2f%%\n", t[k].node, t[k].op, t[k].backend, t[k].ms,
+        printf("%-32.32s %-20.20s %-8.8s %10.4f %6.2f%%\n", t[k].node ? t[k].node : "?", t[k].op ? t[k].op : "?",
+               t[k].backend ? t[k].backend : "?", t[k].ms,
                total > 0 ? 100.0 * t[k].ms / total : 0.0);
     printf("%-32s %-20s %-8s %10.4f %6.2f%%\n", "total", "", "", total, 100.0);
 }

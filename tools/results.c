@@ -321,6 +321,10 @@ void results_free(results *r) {
 /* ---- reports ---- */
 
 void results_json_string(FILE *f, const char *s) {
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; ++p) {
         if (*p == '"' || *p == '\\')

@@ -511,6 +511,12 @@ typedef struct eng_stage {
     const void **ptr;         /* per value of full: its data in this run */
     engine_tensor *last_out;  /* per model output: dtype and dims of the last run */
     int ran;
+    /* timings of the last run: the host ops' (start and length, from the
+     * start of the run) and the tail's start; engine_session_timings joins
+     * them with the head's and the tail's into all[] */
+    double *host_t0, *host_ms, tail_t0;
+    engine_node_timing *all;
+    int n_all, cap_all;
 } eng_stage;
 
 static engine_status stage_oom(engine_context *ctx) {
@@ -576,6 +582,9 @@ static void stage_free(engine_session *s, eng_stage *stg) {
     eng_free(ctx, stg->out_host);
     eng_free(ctx, (void *)stg->ptr);
     eng_free(ctx, stg->last_out);
+    eng_free(ctx, stg->host_t0);
+    eng_free(ctx, stg->host_ms);
+    eng_free(ctx, stg->all);
     eng_free(ctx, stg);
 }
 
@@ -759,7 +768,9 @@ static engine_status stage_build(engine_session *s, eng_graph *full, eng_spec_gr
     stg->host_buf = eng_calloc(ctx, (size_t)stg->n_host + 1, sizeof *stg->host_buf);
     stg->host_cap = eng_calloc(ctx, (size_t)stg->n_host + 1, sizeof *stg->host_cap);
     stg->host_dims = eng_calloc(ctx, (size_t)stg->n_host + 1, sizeof *stg->host_dims);
-    if (!stg->host_buf || !stg->host_cap || !stg->host_dims) {
+    stg->host_t0 = eng_calloc(ctx, (size_t)stg->n_host + 1, sizeof *stg->host_t0);
+    stg->host_ms = eng_calloc(ctx, (size_t)stg->n_host + 1, sizeof *stg->host_ms);
+    if (!stg->host_buf || !stg->host_cap || !stg->host_dims || !stg->host_t0 || !stg->host_ms) {
         st = stage_oom(ctx);
         goto fail;
     }
@@ -824,6 +835,7 @@ static engine_status run_staged(engine_session *s, eng_spec *sp, const void *con
     eng_graph *full = stg->full;
     engine_status st;
     stg->ran = 0;
+    const double t_run = now_ms();
     for (int v = 0; v < full->n_values; ++v) stg->ptr[v] = full->values[v]->data;
     for (int k = 0; k < full->n_inputs; ++k)
         if (!(full->inputs[k]->flags & ENGINE_VALUE_CONST)) stg->ptr[full->inputs[k]->index] = inputs[k];
@@ -851,8 +863,10 @@ static engine_status run_staged(engine_session *s, eng_spec *sp, const void *con
             stg->host_buf[j] = nb;
             stg->host_cap[j] = bytes;
         }
+        stg->host_t0[j] = now_ms() - t_run;
         if ((st = ref_dd_run(n, in, stg->host_buf[j], cap, stg->host_dims[j])))
             return eng_node_error(ctx, n, st, "failed on the host: %s", engine_status_str(st));
+        stg->host_ms[j] = now_ms() - t_run - stg->host_t0[j];
         stg->ptr[n->outputs[0]->index] = stg->host_buf[j];
     }
     const eng_graph *t = stg->tail_model ? stg->tail_model->graph : NULL;
@@ -873,6 +887,7 @@ static engine_status run_staged(engine_session *s, eng_spec *sp, const void *con
             ti->data = (void *)stg->ptr[v->index];
         }
         for (int k = 0; k < t->n_outputs; ++k) memset(&stg->tail_tout[k], 0, sizeof stg->tail_tout[k]);
+        stg->tail_t0 = now_ms() - t_run;
         if ((st = engine_session_run_tensors(stg->tail, stg->tail_tin, t->n_inputs, stg->tail_tout, t->n_outputs)))
             return st;
     }
@@ -1539,6 +1554,42 @@ engine_status engine_session_placement(const engine_session *s, engine_write_fn 
     return ENGINE_OK;
 }
 
+/* A staged signature's timings: the head's nodes, the host ops (backend
+ * "host") and the tail's (recursively), start times from the start of the
+ * run; kept in the stage until its next call. */
+static engine_status stage_timings(const engine_session *s, eng_stage *stg, const engine_node_timing **timings,
+                                   int *count) {
+    const engine_node_timing *tt = NULL;
+    int tn = 0;
+    engine_status st;
+    if (stg->tail && (st = engine_session_timings(stg->tail, &tt, &tn))) return st;
+    int hn = stg->head ? stg->head->graph->n_nodes : 0;
+    int need = hn + stg->n_host + tn;
+    if (need > stg->cap_all) {
+        engine_node_timing *na = eng_realloc(s->ctx, stg->all, (size_t)stg->cap_all * sizeof *na, (size_t)need * sizeof *na);
+        if (!na) return eng_error(s->ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory gathering the stages' timings");
+        stg->all = na;
+        stg->cap_all = need;
+    }
+    int n = 0;
+    for (int k = 0; k < hn; ++k) stg->all[n++] = stg->head->timings[k];
+    for (int j = 0; j < stg->n_host; ++j) {
+        engine_node_timing *t = &stg->all[n++];
+        t->node = stg->host[j]->name;
+        t->op = stg->host[j]->op_type;
+        t->backend = "host";
+        t->start_ms = stg->host_t0[j];
+        t->ms = stg->host_ms[j];
+    }
+    for (int k = 0; k < tn; ++k) {
+        stg->all[n] = tt[k];
+        stg->all[n++].start_ms += stg->tail_t0;
+    }
+    *timings = stg->all;
+    *count = n;
+    return ENGINE_OK;
+}
+
 engine_status engine_session_timings(const engine_session *s, const engine_node_timing **timings, int *count) {
     if (!s || !timings || !count) return ENGINE_ERR_INVALID_ARGUMENT;
     if (!s->cur) {
@@ -1546,6 +1597,7 @@ engine_status engine_session_timings(const engine_session *s, const engine_node_
         *count = 0;
         return ENGINE_OK;
     }
+    if (s->cur->stage) return stage_timings(s, s->cur->stage, timings, count);
     *timings = s->cur->timings;
     *count = s->cur->graph->n_nodes;
     return ENGINE_OK;

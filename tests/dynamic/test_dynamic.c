@@ -818,6 +818,51 @@ static void test_loop_while_data(void **state) {
     engine_context_destroy(ctx);
 }
 
+/* A staged run's profile: the head's nodes, the host op (backend "host")
+ * and the tail's nodes, every entry named, starts in order of the stages. */
+static void test_staged_timings(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    engine_model *m = load(ctx, "nonzero_tail.onnx");
+    engine_session_options o;
+    memset(&o, 0, sizeof o);
+    o.backends = "cpu,ref";
+    o.profile = 1;
+    engine_session *s = NULL;
+    if (engine_session_create(m, &o, &s)) fail_msg("%s", engine_context_error(ctx));
+    float x[3 * 4] = {1.0f, -2.0f, 0.5f, 0.0f, 3.0f, 1.0f, -1.0f, 2.0f, 0.25f, -0.5f, 4.0f, 1.5f};
+    engine_tensor in, out[3];
+    memset(&in, 0, sizeof in);
+    memset(out, 0, sizeof out);
+    in.dtype = ENGINE_DTYPE_F32;
+    in.rank = 2;
+    in.dims[0] = 3;
+    in.dims[1] = 4;
+    in.data = x;
+    for (int r = 0; r < 2; ++r) {
+        if (engine_session_run_tensors(s, &in, 1, out, 3)) fail_msg("%s", engine_context_error(ctx));
+        const engine_node_timing *t = NULL;
+        int n = 0;
+        assert_int_equal(engine_session_timings(s, &t, &n), ENGINE_OK);
+        int host = -1, transpose = -1, relu = -1;
+        for (int k = 0; k < n; ++k) {
+            assert_non_null(t[k].node);
+            assert_non_null(t[k].op);
+            assert_non_null(t[k].backend);
+            assert_true(t[k].ms >= 0.0);
+            if (strcmp(t[k].backend, "host") == 0 && strcmp(t[k].op, "NonZero") == 0) host = k;
+            if (strcmp(t[k].op, "Transpose") == 0) transpose = k;
+            if (strcmp(t[k].op, "Relu") == 0) relu = k;
+        }
+        assert_true(relu >= 0 && host > relu && transpose > host);
+        assert_true(t[relu].start_ms <= t[host].start_ms && t[host].start_ms <= t[transpose].start_ms);
+    }
+    engine_session_free(s);
+    engine_model_free(m);
+    engine_context_destroy(ctx);
+}
+
 /* Two sessions of one model with different options each get what they
  * asked for (backend instances per option set): opencl fp16 vs fp32. */
 static void test_two_sessions_options(void **state) {
@@ -995,6 +1040,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_data_dependent),
         cmocka_unit_test(test_loop_data_stages),
         cmocka_unit_test(test_loop_while_data),
+        cmocka_unit_test(test_staged_timings),
         cmocka_unit_test(test_two_sessions_options),
         cmocka_unit_test(test_out_of_memory_sweep),
     };
