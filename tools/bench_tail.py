@@ -52,20 +52,9 @@ def demo_inputs(n, seed):
 
 def frcnn_model(path):
     import torch
-    import torchvision
-    from tv_zoo import spread_scores
-    torch.manual_seed(0)
-    m = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
-        weights=None, weights_backbone=None, num_classes=5).eval()
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.BatchNorm2d) or type(mod).__name__ == "FrozenBatchNorm2d":
-                mod.running_mean.copy_(torch.randn(mod.running_mean.shape, generator=g) * 0.2)
-                mod.running_var.copy_(torch.rand(mod.running_var.shape, generator=g) + 0.5)
-                mod.weight.copy_(torch.rand(mod.weight.shape, generator=g) + 0.5)
-                mod.bias.copy_(torch.randn(mod.bias.shape, generator=g) * 0.2)
-    spread_scores(m, g)
+    sys.path.insert(0, os.path.join(ROOT, "python", "tests"))
+    from test_detection import build  # random BatchNorm statistics and spread heads, as the test's
+    m = build("fasterrcnn_mobilenet_v3_large_320_fpn")
     image = torch.rand(3, 320, 320)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
