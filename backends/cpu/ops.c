@@ -1038,7 +1038,7 @@ static engine_status prepare_binary(const cpu_prep_ctx *c, cpu_step *s) {
     return ENGINE_OK;
 }
 
-/* ---- Transpose and Slice: one strided copy ----
+/* ---- Transpose, Slice and Expand: one strided copy ----
  * Output element c (multi-index) reads input element base + sum c[d]*st[d]
  * (Transpose: st[d] = input stride of perm[d]; Slice: step[d] * input
  * stride of d, base = the starts). Size-1 dims are dropped and output dims
@@ -1046,7 +1046,10 @@ static engine_status prepare_binary(const cpu_prep_ctx *c, cpu_step *s) {
  * shuffle ([1,2,C/2,H,W], perm 0 2 1 3 4) becomes C rows of H*W contiguous
  * floats and its channel-half Slice a single run: memcpy per row, rows
  * split over the threads. The reference loops per element with a
- * coordinate decode each (about 57% of ShuffleNet v2's time under perf). */
+ * coordinate decode each (about 57% of ShuffleNet v2's time under perf).
+ * Expand is the same copy with stride 0 along the repeated dims (Faster
+ * R-CNN's MultiScaleRoIAlign expands its RoI indices to [R,C,7,7] int64:
+ * 19% of the detector under the reference loop). */
 typedef struct strided_geom {
     int rank;
     int64_t base, dims[ENGINE_MAX_RANK], st[ENGINE_MAX_RANK];
@@ -1055,7 +1058,10 @@ typedef struct strided_geom {
 /* 0 when the node is not one this copy handles as it is (ref then runs). */
 static int strided_geom_of(const engine_node *n, strided_geom *g) {
     const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    if (!x || !y || !n->params || x->rank != y->rank || x->rank < 1 || x->rank > ENGINE_MAX_RANK) return 0;
+    const int expand = n->op == ENGINE_OP_Expand;
+    if (!x || !y || (!expand && !n->params) || y->rank < 1 || y->rank > ENGINE_MAX_RANK || x->rank < 0 ||
+        (expand ? x->rank > y->rank : x->rank != y->rank))
+        return 0;
     if (x->dtype != y->dtype || ref_elem_size(y->dtype) == 0) return 0;
     int64_t xs[ENGINE_MAX_RANK], acc = 1;
     for (int d = x->rank - 1; d >= 0; --d) {
@@ -1067,7 +1073,13 @@ static int strided_geom_of(const engine_node *n, strided_geom *g) {
     for (int d = 0; d < y->rank; ++d) {
         dims[d] = y->dims[d];
         if (dims[d] == 0) return 0; /* empty: nothing to copy, ref does it */
-        if (n->op == ENGINE_OP_Transpose) {
+        if (expand) {
+            /* x aligned to the right; a size-1 (or missing) dim repeats: stride 0 */
+            int xd = d - (y->rank - x->rank);
+            if (xd < 0 || x->dims[xd] == 1) st[d] = 0;
+            else if (x->dims[xd] == y->dims[d]) st[d] = xs[xd];
+            else return 0;
+        } else if (n->op == ENGINE_OP_Transpose) {
             const engine_transpose_params *p = n->params;
             int pd = p->perm[d];
             if (pd < 0 || pd >= x->rank || x->dims[pd] != y->dims[d]) return 0;
@@ -1122,6 +1134,16 @@ static engine_status strided_copy_exec_body(const cpu_step *s, const void *const
         const char *src = x + (ptrdiff_t)off * (ptrdiff_t)es;
         if (ist == 1) {
             memcpy(dst, src, (size_t)inner * es);
+        } else if (ist == 0 && (es == 4 || es == 8)) { /* Expand along the inner run: a fill */
+            if (es == 4) {
+                uint32_t v;
+                memcpy(&v, src, 4);
+                for (int64_t i = 0; i < inner; ++i) ((uint32_t *)dst)[i] = v;
+            } else {
+                uint64_t v;
+                memcpy(&v, src, 8);
+                for (int64_t i = 0; i < inner; ++i) ((uint64_t *)dst)[i] = v;
+            }
         } else if (es == 4) {
             float *d4 = (float *)dst;
             const float *s4 = (const float *)src;
@@ -1143,7 +1165,8 @@ static engine_status prepare_strided_copy(const cpu_prep_ctx *c, cpu_step *s) {
     if (s->node->n_inputs < 1 || s->node->n_outputs < 1 || !strided_geom_of(s->node, &g)) return ENGINE_ERR_UNSUPPORTED;
     s->exec = strided_copy_exec;
     snprintf(s->kernel, sizeof s->kernel, "x%d_%s_%s__pool", (int)(8 * ref_elem_size(s->node->outputs[0]->dtype)),
-             s->node->op == ENGINE_OP_Transpose ? "transpose" : "slice", g.st[g.rank - 1] == 1 ? "memcpy" : "strided");
+             s->node->op == ENGINE_OP_Transpose ? "transpose" : s->node->op == ENGINE_OP_Expand ? "expand" : "slice",
+             g.st[g.rank - 1] == 1 ? "memcpy" : g.st[g.rank - 1] == 0 ? "fill" : "strided");
     return ENGINE_OK;
 }
 
@@ -1235,7 +1258,7 @@ engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s) {
     case ENGINE_OP_Div: return prepare_binary(c, s);
     case ENGINE_OP_Concat: return prepare_concat(c, s);
     case ENGINE_OP_Transpose:
-    case ENGINE_OP_Slice: return prepare_strided_copy(c, s);
+    case ENGINE_OP_Slice: case ENGINE_OP_Expand: return prepare_strided_copy(c, s);
     case ENGINE_OP_LRN: return cpu_prepare_lrn(c, s);
     case ENGINE_OP_Resize: return cpu_prepare_resize(c, s);
     case ENGINE_OP_LayerNormalization: return prepare_layernorm(c, s);
