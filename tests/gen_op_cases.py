@@ -2172,6 +2172,37 @@ def gen_index():
         attrs = {"axis": 0} if red == "none" else {"axis": 0, "reduction": red}
         make_case(name, [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], **attrs)],
                   [("x", x), ("i", idx), ("u", u)], [("y", f32(y))], opset=opset)
+    # the cpu backend's row path (indices' dims after the axis equal the
+    # data's): axis 1 with a smaller leading dim, int32 and negative indices
+    name = "scatter_elements_rows_axis1_int32"
+    rng = rng_for(name)
+    x = f32(normal(rng, (2, 5, 3, 4)))
+    idx = np.zeros((1, 3, 3, 4), np.int32)
+    for a in range(3):
+        for b in range(4):
+            idx[0, :, a, b] = rng.permutation(5)[:3]
+    idx = np.where(rng.random(idx.shape) < 0.5, idx - 5, idx).astype(np.int32)
+    u = f32(normal(rng, (1, 3, 3, 4)))
+    y = x.copy()
+    for r in range(3):
+        for a in range(3):
+            for b in range(4):
+                y[0, idx[0, r, a, b] % 5, a, b] = u[0, r, a, b]
+    same_close(y, torch.tensor(x).scatter(1, torch.tensor(idx % 5).long(), torch.tensor(u)).numpy(), name)
+    make_case(name, [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=1)],
+              [("x", x), ("i", idx), ("u", u)], [("y", y)], opset=13)
+    # torchvision's MultiScaleRoIAlign: each level's RoIs placed by an
+    # expanded index along axis 0 (int64 data here)
+    name = "scatter_elements_rows_roi_levels"
+    rng = rng_for(name)
+    x = rng.integers(-100, 100, (4, 3, 2, 2)).astype(np.int64)
+    rows = np.array([3, 0], np.int64)
+    idx = np.ascontiguousarray(np.broadcast_to(rows[:, None, None, None], (2, 3, 2, 2)))
+    u = rng.integers(-100, 100, (2, 3, 2, 2)).astype(np.int64)
+    y = x.copy()
+    y[rows] = u
+    make_case(name, [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=0)],
+              [("x", x), ("i", idx), ("u", u)], [("y", y)], opset=13)
 
     # GatherND (batch_dims 0 and 1) and ScatterND
     rng = rng_for("gathernd")

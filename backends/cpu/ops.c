@@ -839,6 +839,73 @@ static engine_status prepare_softmax(const cpu_prep_ctx *c, cpu_step *s) {
     return ENGINE_OK;
 }
 
+/* ---- ScatterElements without reduction: rows instead of per-element
+ * coordinates ----
+ * Where the indices' dims after the axis equal the data's (torchvision's
+ * MultiScaleRoIAlign scatters [R,C,7,7] along axis 0 into [N,C,7,7]), the
+ * element at (outer o, axis a, inner k) of the updates goes to data
+ * (o, index, k): a row loop with no division per element. The reference
+ * decodes every element's coordinates (rank divisions each). Writes stay
+ * in the reference's order (duplicate indices: the last update wins). */
+static engine_status scatter_rows_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    (void)scratch;
+    const engine_node *n = s->node;
+    const engine_index_params *p = n->params;
+    const engine_value *x = n->inputs[0], *idx = n->inputs[1];
+    const size_t es = ref_elem_size(x->dtype);
+    const int ax = p->axis;
+    int64_t outer = 1, inner = 1;
+    for (int d = ax + 1; d < x->rank; ++d) inner *= x->dims[d];
+    for (int d = 0; d < ax; ++d) outer *= idx->dims[d];
+    const int64_t A = idx->dims[ax], XA = x->dims[ax];
+    if (out[0] != in[0]) memcpy(out[0], in[0], (size_t)numel(x) * es);
+    char *y = out[0];
+    const char *u = in[2];
+    const int i64 = idx->dtype == ENGINE_DTYPE_I64;
+    for (int64_t o = 0; o < outer; ++o) {
+        /* the data row of outer position o (idx dims before the axis may be smaller than x's) */
+        int64_t xo = 0, rem = o, mul = XA * inner;
+        for (int d = ax - 1; d >= 0; --d) {
+            xo += rem % idx->dims[d] * mul;
+            rem /= idx->dims[d];
+            mul *= x->dims[d];
+        }
+        for (int64_t a = 0; a < A; ++a) {
+            const int64_t j0 = (o * A + a) * inner;
+            for (int64_t k = 0; k < inner; ++k) {
+                int64_t i = i64 ? ((const int64_t *)in[1])[j0 + k] : ((const int32_t *)in[1])[j0 + k];
+                if (i < 0) i += XA;
+                if (i < 0 || i >= XA) return ENGINE_ERR_INVALID_ARGUMENT;
+                const int64_t dst = xo + i * inner + k;
+                if (es == 4) ((uint32_t *)(void *)y)[dst] = ((const uint32_t *)(const void *)u)[j0 + k];
+                else if (es == 8) ((uint64_t *)(void *)y)[dst] = ((const uint64_t *)(const void *)u)[j0 + k];
+                else memcpy(y + dst * (int64_t)es, u + (j0 + k) * (int64_t)es, es);
+            }
+        }
+    }
+    return ENGINE_OK;
+}
+
+static engine_status prepare_scatter_rows(const cpu_prep_ctx *c, cpu_step *s) {
+    (void)c;
+    const engine_node *n = s->node;
+    const engine_index_params *p = n->params;
+    if (!p || p->reduction != 0 || n->n_inputs < 3 || !n->inputs[1] || !n->inputs[2] || !ref_supports(n))
+        return ENGINE_ERR_UNSUPPORTED;
+    const engine_value *x = n->inputs[0], *idx = n->inputs[1], *upd = n->inputs[2];
+    if (x->rank < 1 || idx->rank != x->rank || upd->rank != x->rank || p->axis < 0 || p->axis >= x->rank ||
+        ref_elem_size(x->dtype) == 0 || (idx->dtype != ENGINE_DTYPE_I64 && idx->dtype != ENGINE_DTYPE_I32) ||
+        upd->dtype != x->dtype)
+        return ENGINE_ERR_UNSUPPORTED;
+    for (int d = 0; d < x->rank; ++d) {
+        if (upd->dims[d] != idx->dims[d] || idx->dims[d] > x->dims[d] || idx->dims[d] <= 0) return ENGINE_ERR_UNSUPPORTED;
+        if (d > p->axis && idx->dims[d] != x->dims[d]) return ENGINE_ERR_UNSUPPORTED;
+    }
+    s->exec = scatter_rows_exec;
+    snprintf(s->kernel, sizeof s->kernel, "x%d_scatter_rows__scalar", (int)(8 * ref_elem_size(x->dtype)));
+    return ENGINE_OK;
+}
+
 /* ---- RoiAlign: the reference's arithmetic, rois over the threads ---- */
 static engine_status roialign_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
                                    int tid, int64_t u0, int64_t u1) {
@@ -1265,6 +1332,7 @@ engine_status cpu_prepare_op(const cpu_prep_ctx *c, cpu_step *s) {
     case ENGINE_OP_Softmax:
     case ENGINE_OP_LogSoftmax: return prepare_softmax(c, s);
     case ENGINE_OP_RoiAlign: return prepare_roialign(c, s);
+    case ENGINE_OP_ScatterElements: return prepare_scatter_rows(c, s);
     case ENGINE_OP_Einsum: return cpu_prepare_einsum(c, s);
     default: return prepare_act(c, s);
     }
