@@ -906,10 +906,108 @@ static engine_status prepare_scatter_rows(const cpu_prep_ctx *c, cpu_step *s) {
     return ENGINE_OK;
 }
 
-/* ---- RoiAlign: the reference's arithmetic, rois over the threads ---- */
+/* ---- RoiAlign: the reference's arithmetic, rois over the threads ----
+ * The sampling points of a roi (bins x samples per bin) and their four
+ * bilinear taps (offsets and weights, in double as the reference) are the
+ * same for every channel: computed once per roi into a table, then each
+ * channel is a gather-multiply over the table, in the reference's order
+ * (bit-identical results). A roi whose table does not fit (more than
+ * ROI_TAPS_MAX sampling points) runs the reference's loop. */
+#define ROI_TAPS_MAX 1024
+typedef struct roi_tap {
+    int64_t o[4];
+    double w[4];
+} roi_tap;
+
+/* roi_taps of backends/ref/detect.c, split into where and how much. */
+static void roi_tap_at(int64_t h, int64_t w, double y, double x, roi_tap *t) {
+    memset(t, 0, sizeof *t);
+    if (y < -1.0 || y > (double)h || x < -1.0 || x > (double)w || h <= 0 || w <= 0) return;
+    if (y <= 0) y = 0;
+    if (x <= 0) x = 0;
+    int64_t y0 = (int64_t)y, x0 = (int64_t)x, y1, x1;
+    if (y0 >= h - 1) {
+        y0 = y1 = h - 1;
+        y = (double)y0;
+    } else {
+        y1 = y0 + 1;
+    }
+    if (x0 >= w - 1) {
+        x0 = x1 = w - 1;
+        x = (double)x0;
+    } else {
+        x1 = x0 + 1;
+    }
+    double ly = y - (double)y0, lx = x - (double)x0, hy = 1.0 - ly, hx = 1.0 - lx;
+    t->o[0] = y0 * w + x0, t->w[0] = hy * hx;
+    t->o[1] = y0 * w + x1, t->w[1] = hy * lx;
+    t->o[2] = y1 * w + x0, t->w[2] = ly * hx;
+    t->o[3] = y1 * w + x1, t->w[3] = ly * lx;
+}
+
+static void roialign_rows_tabled(const engine_node *n, const void *const *in, void *const *out, int64_t r0, int64_t r1,
+                                 roi_tap *tab) {
+    const engine_roialign_params *p = n->params;
+    const engine_value *x = n->inputs[0], *bi = n->inputs[2];
+    const float *X = in[0], *rois = in[1];
+    float *Y = out[0];
+    const int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    const int64_t oh = p->out_h, ow = p->out_w;
+    const double off = p->half_pixel ? 0.5 : 0.0, scale = p->spatial_scale;
+    for (int64_t r = r0; r < r1; ++r) {
+        int64_t b = bi->dtype == ENGINE_DTYPE_I64 ? ((const int64_t *)in[2])[r] : ((const int32_t *)in[2])[r];
+        if (b < 0 || b >= N) continue;
+        const float *roi = rois + r * 4;
+        double x0 = roi[0] * scale - off, y0 = roi[1] * scale - off;
+        double rw = roi[2] * scale - off - x0, rh = roi[3] * scale - off - y0;
+        if (!p->half_pixel) {
+            rw = rw > 1.0 ? rw : 1.0;
+            rh = rh > 1.0 ? rh : 1.0;
+        }
+        double bh = rh / (double)oh, bw = rw / (double)ow;
+        int64_t gh = p->sampling_ratio > 0 ? p->sampling_ratio : (int64_t)ceil(rh / (double)oh);
+        int64_t gw = p->sampling_ratio > 0 ? p->sampling_ratio : (int64_t)ceil(rw / (double)ow);
+        if (gh < 0) gh = 0;
+        if (gw < 0) gw = 0;
+        if (oh * ow > ROI_TAPS_MAX || (gh * gw > 0 && oh * ow * gh * gw > ROI_TAPS_MAX)) {
+            ref_roialign_rows(n, in, out, r, r + 1);
+            continue;
+        }
+        const int64_t per = gh * gw;
+        const double count = per > 0 ? (double)per : 1.0;
+        for (int64_t ph = 0; ph < oh; ++ph)
+            for (int64_t pw = 0; pw < ow; ++pw)
+                for (int64_t iy = 0; iy < gh; ++iy) {
+                    double yy = y0 + (double)ph * bh + ((double)iy + 0.5) * bh / (double)gh;
+                    for (int64_t ix = 0; ix < gw; ++ix) {
+                        double xx = x0 + (double)pw * bw + ((double)ix + 0.5) * bw / (double)gw;
+                        roi_tap_at(H, W, yy, xx, &tab[((ph * ow + pw) * gh + iy) * gw + ix]);
+                    }
+                }
+        for (int64_t c = 0; c < C; ++c) {
+            const float *plane = X + (b * C + c) * H * W;
+            float *dst = Y + (r * C + c) * oh * ow;
+            for (int64_t q = 0; q < oh * ow; ++q) {
+                const roi_tap *t = tab + q * per;
+                double acc = 0.0, best = -INFINITY;
+                for (int64_t k = 0; k < per; ++k) {
+                    double t0 = t[k].w[0] * plane[t[k].o[0]], t1 = t[k].w[1] * plane[t[k].o[1]];
+                    double t2 = t[k].w[2] * plane[t[k].o[2]], t3 = t[k].w[3] * plane[t[k].o[3]];
+                    if (p->max_mode) {
+                        double m = fmax(fmax(t0, t1), fmax(t2, t3));
+                        best = m > best ? m : best;
+                    } else {
+                        acc += t0 + t1 + t2 + t3;
+                    }
+                }
+                dst[q] = (float)(p->max_mode ? (per > 0 ? best : 0.0) : acc / count);
+            }
+        }
+    }
+}
+
 static engine_status roialign_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
                                    int tid, int64_t u0, int64_t u1) {
-    (void)tid;
     if (u0 < 0) {
         engine_status st = ref_roialign_check(s->node, in);
         if (st) return st;
@@ -918,7 +1016,9 @@ static engine_status roialign_body(const cpu_step *s, const void *const *in, voi
         return cpu_run_range(s, in, out, scratch, roialign_body, work > PAR_MIN / 4 && s->threads > 1 ? s->threads : 1,
                              rois);
     }
-    ref_roialign_rows(s->node, in, out, u0, u1);
+    /* each thread its table in the step's scratch (prepare_roialign) */
+    if (!scratch || tid < 0 || tid >= (s->threads < 1 ? 1 : s->threads)) ref_roialign_rows(s->node, in, out, u0, u1);
+    else roialign_rows_tabled(s->node, in, out, u0, u1, (roi_tap *)scratch + (size_t)tid * ROI_TAPS_MAX);
     return ENGINE_OK;
 }
 
@@ -932,8 +1032,9 @@ static engine_status prepare_roialign(const cpu_prep_ctx *c, cpu_step *s) {
     if (!p || n->n_inputs < 3 || !n->inputs[1] || !n->inputs[2] || !ref_supports(n)) return ENGINE_ERR_UNSUPPORTED;
     if (n->inputs[0]->rank != 4 || n->inputs[1]->rank != 2) return ENGINE_ERR_UNSUPPORTED;
     s->iparam[0] = (int)(p->out_h * p->out_w);
+    s->scratch_bytes = (size_t)(s->threads < 1 ? 1 : s->threads) * ROI_TAPS_MAX * sizeof(roi_tap);
     s->exec = roialign_exec;
-    snprintf(s->kernel, sizeof s->kernel, "f32_roialign_rows__ref_threaded");
+    snprintf(s->kernel, sizeof s->kernel, "f32_roialign_tabled__threaded");
     (void)c;
     return ENGINE_OK;
 }
