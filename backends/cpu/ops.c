@@ -917,33 +917,8 @@ static engine_status prepare_scatter_rows(const cpu_prep_ctx *c, cpu_step *s) {
 typedef struct roi_tap {
     int64_t o[4];
     double w[4];
+    int in; /* 0: outside the map, contributes nothing */
 } roi_tap;
-
-/* roi_taps of backends/ref/detect.c, split into where and how much. */
-static void roi_tap_at(int64_t h, int64_t w, double y, double x, roi_tap *t) {
-    memset(t, 0, sizeof *t);
-    if (y < -1.0 || y > (double)h || x < -1.0 || x > (double)w || h <= 0 || w <= 0) return;
-    if (y <= 0) y = 0;
-    if (x <= 0) x = 0;
-    int64_t y0 = (int64_t)y, x0 = (int64_t)x, y1, x1;
-    if (y0 >= h - 1) {
-        y0 = y1 = h - 1;
-        y = (double)y0;
-    } else {
-        y1 = y0 + 1;
-    }
-    if (x0 >= w - 1) {
-        x0 = x1 = w - 1;
-        x = (double)x0;
-    } else {
-        x1 = x0 + 1;
-    }
-    double ly = y - (double)y0, lx = x - (double)x0, hy = 1.0 - ly, hx = 1.0 - lx;
-    t->o[0] = y0 * w + x0, t->w[0] = hy * hx;
-    t->o[1] = y0 * w + x1, t->w[1] = hy * lx;
-    t->o[2] = y1 * w + x0, t->w[2] = ly * hx;
-    t->o[3] = y1 * w + x1, t->w[3] = ly * lx;
-}
 
 static void roialign_rows_tabled(const engine_node *n, const void *const *in, void *const *out, int64_t r0, int64_t r1,
                                  roi_tap *tab) {
@@ -981,7 +956,10 @@ static void roialign_rows_tabled(const engine_node *n, const void *const *in, vo
                     double yy = y0 + (double)ph * bh + ((double)iy + 0.5) * bh / (double)gh;
                     for (int64_t ix = 0; ix < gw; ++ix) {
                         double xx = x0 + (double)pw * bw + ((double)ix + 0.5) * bw / (double)gw;
-                        roi_tap_at(H, W, yy, xx, &tab[((ph * ow + pw) * gh + iy) * gw + ix]);
+                        {
+                            roi_tap *t = &tab[((ph * ow + pw) * gh + iy) * gw + ix];
+                            t->in = ref_roialign_tap(H, W, yy, xx, t->o, t->w);
+                        }
                     }
                 }
         for (int64_t c = 0; c < C; ++c) {
@@ -991,8 +969,11 @@ static void roialign_rows_tabled(const engine_node *n, const void *const *in, vo
                 const roi_tap *t = tab + q * per;
                 double acc = 0.0, best = -INFINITY;
                 for (int64_t k = 0; k < per; ++k) {
-                    double t0 = t[k].w[0] * plane[t[k].o[0]], t1 = t[k].w[1] * plane[t[k].o[1]];
-                    double t2 = t[k].w[2] * plane[t[k].o[2]], t3 = t[k].w[3] * plane[t[k].o[3]];
+                    double t0 = 0.0, t1 = 0.0, t2 = 0.0, t3 = 0.0;
+                    if (t[k].in) {
+                        t0 = t[k].w[0] * plane[t[k].o[0]], t1 = t[k].w[1] * plane[t[k].o[1]];
+                        t2 = t[k].w[2] * plane[t[k].o[2]], t3 = t[k].w[3] * plane[t[k].o[3]];
+                    }
                     if (p->max_mode) {
                         double m = fmax(fmax(t0, t1), fmax(t2, t3));
                         best = m > best ? m : best;

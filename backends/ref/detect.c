@@ -163,12 +163,12 @@ engine_status ref_NonMaxSuppression(const engine_node *n, const void *const *in,
 
 /* ---- RoiAlign (opset 10, 16) ---- */
 
-/* Bilinear sample of one channel plane at (y, x), as ONNX defines it:
- * outside [-1, size] contributes nothing; edges clamp. Writes the four
- * weighted taps (max mode takes their max, avg their sum). */
-static void roi_taps(const float *plane, int64_t h, int64_t w, double y, double x, double taps[4]) {
-    taps[0] = taps[1] = taps[2] = taps[3] = 0.0;
-    if (y < -1.0 || y > (double)h || x < -1.0 || x > (double)w || h <= 0 || w <= 0) return;
+/* Where and how much a bilinear sample at (y, x) of an h x w plane reads,
+ * as ONNX defines it: 0 outside [-1, size] (the sample contributes
+ * nothing), else 1; edges clamp. The cpu backend tables these per roi. */
+int ref_roialign_tap(int64_t h, int64_t w, double y, double x, int64_t off[4], double wt[4]) {
+    for (int k = 0; k < 4; ++k) off[k] = 0, wt[k] = 0.0;
+    if (y < -1.0 || y > (double)h || x < -1.0 || x > (double)w || h <= 0 || w <= 0) return 0;
     if (y <= 0) y = 0;
     if (x <= 0) x = 0;
     int64_t y0 = (int64_t)y, x0 = (int64_t)x, y1, x1;
@@ -185,10 +185,20 @@ static void roi_taps(const float *plane, int64_t h, int64_t w, double y, double 
         x1 = x0 + 1;
     }
     double ly = y - (double)y0, lx = x - (double)x0, hy = 1.0 - ly, hx = 1.0 - lx;
-    taps[0] = hy * hx * plane[y0 * w + x0];
-    taps[1] = hy * lx * plane[y0 * w + x1];
-    taps[2] = ly * hx * plane[y1 * w + x0];
-    taps[3] = ly * lx * plane[y1 * w + x1];
+    off[0] = y0 * w + x0, wt[0] = hy * hx;
+    off[1] = y0 * w + x1, wt[1] = hy * lx;
+    off[2] = y1 * w + x0, wt[2] = ly * hx;
+    off[3] = y1 * w + x1, wt[3] = ly * lx;
+    return 1;
+}
+
+/* The four weighted taps of that sample in one channel plane (max mode
+ * takes their max, avg their sum). */
+static void roi_taps(const float *plane, int64_t h, int64_t w, double y, double x, double taps[4]) {
+    int64_t off[4];
+    double wt[4];
+    int in = ref_roialign_tap(h, w, y, x, off, wt);
+    for (int k = 0; k < 4; ++k) taps[k] = in ? wt[k] * plane[off[k]] : 0.0;
 }
 
 /* The checks of every roi before any is computed: its batch index and

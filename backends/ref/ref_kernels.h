@@ -64,6 +64,7 @@ engine_status ref_dd_run(const engine_node *n, const void *const *in, void *out,
  * sampling grid of at most 4096 per side), then rois r0 <= r < r1, the
  * reference's arithmetic exactly. ref_RoiAlign is the two in turn. */
 engine_status ref_roialign_check(const engine_node *n, const void *const *in);
+int ref_roialign_tap(int64_t h, int64_t w, double y, double x, int64_t off[4], double wt[4]);
 void ref_roialign_rows(const engine_node *n, const void *const *in, void *const *out, int64_t r0, int64_t r1);
 /* Their op-specific halves (index.c, detect.c). */
 engine_status ref_nonzero_run(const engine_node *n, const void *x, int64_t *out, int64_t cap, int64_t *dims);
