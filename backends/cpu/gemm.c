@@ -67,8 +67,14 @@ void cpu_gemm_pack_a(const cpu_kernels *k, int M, int K, const float *A, size_t 
  * panel (A panels stream past it, as before the blocking). KC 4096 (two
  * blocks of 2304 for a 3x3 conv over 512 channels) measured 10-15% slower
  * than one block on that layer (C512 7x7 M512: 2.45 -> 2.88 ms), hence a
- * bound only past 16384 (a 2 MB panel). */
-#define GEMM_KC 16384
+ * bound only past 8192 (a 1 MB panel). Past it the panels no longer stream
+ * well: Faster R-CNN's fc6 (100 RoIs x 12544 -> 1024, Intel Xeon with 2 MB
+ * L2, engine-run --bench 20) 31.3 -> 22.4 ms on one thread and 16.9 -> 12.1
+ * on two with two blocks of 6272 (blocks of 4096, 2048, 1024, 512: within
+ * noise of it). Reading a pre-packed B in place instead of copying each
+ * panel's K block into the thread's scratch was 5-10% slower there (the
+ * copy streams the block into L2 ahead of the tiles). */
+#define GEMM_KC 8192
 /* The B block's budget in bytes: one panel (see above). */
 #define GEMM_B_BYTES 1u
 

@@ -132,12 +132,14 @@ static void sizes_all_isas(void **state) {
         bad += check_one(k, 19, 37, 601, ENGINE_ACT_NONE, 0, 2);
         bad += check_one(k, 70, 1000, 29, ENGINE_ACT_RELU, 1, 2);
         bad += check_one(k, 3, 5, 11, ENGINE_ACT_RELU, 0, 3);
-        /* several K blocks (GEMM_KC = 16384; partial sums kept in C, the residual added in the
+        /* several K blocks (GEMM_KC = 8192; partial sums kept in C, the residual added in the
          * first block, the activation after the last), threads split over
          * A panels (small N) and over B panels (wide N) */
         bad += check_one(k, 70, 20, 17000, ENGINE_ACT_SIGMOID, 1, 2);
         bad += check_one(k, 13, 100, 16500, ENGINE_ACT_CLIP, 1, 2);
         bad += check_one(k, 9, 45, 33000, ENGINE_ACT_RELU, 0, 1);
+        /* two blocks of 6272, Faster R-CNN's fc6 (12544 = 256 x 7 x 7), split over B panels */
+        bad += check_one(k, 100, 96, 12544, ENGINE_ACT_RELU, 1, 2);
         /* the small-N split (B packed once by all threads, then A panels
          * split, K blocked to the shared B budget): a 7x7 map of a 3x3 conv
          * over 512 channels (two panels, two K blocks), and three threads */
