@@ -435,6 +435,34 @@ static engine_status realise(ocl_state *s, ocl_program *p, ocl_builder *b, char 
     return ENGINE_OK;
 }
 
+/* A launch that leaves its work-group size to the driver gets, on a CPU
+ * device (POCL), one from a fixed set: per dimension the largest power of
+ * two that divides the global size, all dimensions together at most
+ * OCL_CPU_WG items (and the instance's cap). POCL compiles a work-group
+ * function per kernel and local size, and when the size is left to it
+ * picks one from the global size: every new detection count (new global
+ * sizes in the tail) then compiled each kernel of the tail again, 0.2-1.5
+ * s a count (docs/PERFORMANCE.md). With the fixed set a kernel is compiled
+ * at most a few times whatever the sizes: the demo detector's first run
+ * at a new count went from 154x its steady run to 1.2x (tools/bench_tail.py,
+ * a cold POCL cache), steady runs unchanged (ResNet-18, MobileNet v2,
+ * GoogLeNet within noise of the driver's choice; caps of 16 and 256 the
+ * same). Other devices: NULL, the driver's choice (a GPU driver compiles a
+ * kernel once whatever the size). */
+#define OCL_CPU_WG 64
+
+static const size_t *cpu_local(const ocl_state *s, cl_uint dims, const size_t *g, size_t *l) {
+    if (!(s->dev.type & CL_DEVICE_TYPE_CPU)) return NULL;
+    size_t budget = OCL_CPU_WG;
+    while (s->wg_cap && budget > s->wg_cap) budget /= 2;
+    for (cl_uint d = 0; d < dims; ++d) {
+        const size_t low = g[d] ? g[d] & (~g[d] + 1) : 1; /* the lowest set bit */
+        l[d] = low < budget ? low : budget;
+        budget /= l[d];
+    }
+    return l;
+}
+
 /* The trial pass runs before any input is written: the arena is zeroed
  * first (f_zero, 16-bit words: every slot's size is a multiple of 2 bytes),
  * so that kernels whose amount of work depends on the data (RoiAlign's
@@ -447,7 +475,8 @@ static engine_status zero_arena(ocl_state *s, ocl_program *p, char *err, size_t 
     cl_kernel k = s->cl->CreateKernel(s->program, "f_zero", &e);
     if (!k || e) return cl_fail(s, e ? e : CL_INVALID_KERNEL, "creating kernel f_zero", err, err_size);
     e = s->cl->SetKernelArg(k, 0, sizeof p->arena, &p->arena);
-    if (!e) e = s->cl->EnqueueNDRangeKernel(s->queue, k, 1, NULL, &words, NULL, 0, NULL, NULL);
+    size_t lw;
+    if (!e) e = s->cl->EnqueueNDRangeKernel(s->queue, k, 1, NULL, &words, cpu_local(s, 1, &words, &lw), 0, NULL, NULL);
     s->cl->ReleaseKernel(k);
     return e ? cl_fail(s, e, "zeroing the arena", err, err_size) : ENGINE_OK;
 }
@@ -733,9 +762,13 @@ static engine_status enqueue_all_masked(ocl_state *s, ocl_program *p, cl_command
         cl_event *ev = with_events ? &p->events[k] : NULL;
         if (ev) *ev = NULL;
         if (l->kname) {
-            cl_int e = l->work_dim ? cl->EnqueueNDRangeKernel(q, l->kernel, (cl_uint)l->work_dim, NULL, l->gsz,
-                                                              l->use_local ? l->lsz : NULL, 0, NULL, ev)
-                                   : cl->EnqueueNDRangeKernel(q, l->kernel, 1, NULL, &l->global, NULL, 0, NULL, ev);
+            size_t lfix[3];
+            cl_int e = l->work_dim
+                           ? cl->EnqueueNDRangeKernel(q, l->kernel, (cl_uint)l->work_dim, NULL, l->gsz,
+                                                      l->use_local ? l->lsz : cpu_local(s, (cl_uint)l->work_dim, l->gsz, lfix),
+                                                      0, NULL, ev)
+                           : cl->EnqueueNDRangeKernel(q, l->kernel, 1, NULL, &l->global, cpu_local(s, 1, &l->global, lfix), 0,
+                                                      NULL, ev);
             if (e) {
                 if (ev) *ev = NULL;
                 const engine_node *n = NULL;
