@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "engine/alias.h"
+#include "engine/storage.h"
 #include "engine/backend.h"
 #include <stdlib.h>
 
@@ -61,14 +62,8 @@ typedef struct ref_state {
 } ref_state;
 
 
-enum { SLOT_NONE, SLOT_CONST, SLOT_INPUT, SLOT_OUTPUT, SLOT_ARENA };
-
 typedef struct ref_slot {
-    int kind;
-    int index;          /* SLOT_INPUT/SLOT_OUTPUT: partition position; SLOT_ARENA: buffer id */
-    size_t offset;      /* SLOT_ARENA: byte offset in the arena */
-    const void *cdata;  /* SLOT_CONST */
-    size_t alias_off;   /* SLOT_ARENA/SLOT_OUTPUT: offset inside the alias root's storage (ir.h) */
+    engine_slot at;     /* where the value lives (engine/storage.h) */
     int blk;            /* the value is stored in the blocked layout (cpu_blocked.h) */
     int cvt;            /* CVT_*: the step converts this operand through its conversion buffer */
     size_t cvt_off;     /* the operand's place in that buffer */
@@ -96,14 +91,6 @@ typedef struct ref_step {
     cpu_step cs;        /* the SIMD kernel, when one took the node */
 } ref_step;
 
-/* A partition output no node writes: copied from a constant or an input. */
-typedef struct ref_copy {
-    int out_index;
-    int in_index;      /* -1: from cdata */
-    const void *cdata;
-    size_t nbytes;
-} ref_copy;
-
 typedef struct ref_program {
     int n_steps;
     ref_step *steps;
@@ -112,19 +99,11 @@ typedef struct ref_program {
     void **out_ptrs;
     void **dst_ptrs; /* an output's storage while the kernel writes its conversion buffer */
     int n_copies;
-    ref_copy *copies;
+    engine_storage_copy *copies;
     uint8_t *arena;
     size_t arena_size;
     size_t weight_bytes; /* packed weights held by the steps */
 } ref_program;
-
-/* A buffer of the memory plan (planned by the engine's shared planner). */
-typedef struct ref_buf {
-    const engine_value *value; /* NULL for a scratch slot */
-    size_t size;
-    int def, last;
-    size_t offset;
-} ref_buf;
 
 /* ---- small local helpers (no libengine symbols) ---- */
 
@@ -160,29 +139,6 @@ static const char *dtype_name(engine_dtype t) {
     case ENGINE_DTYPE_UNDEFINED: break;
     }
     return "undefined";
-}
-
-static size_t dtype_size(engine_dtype t) {
-    switch (t) {
-    case ENGINE_DTYPE_U8: case ENGINE_DTYPE_I8: case ENGINE_DTYPE_BOOL: return 1;
-    case ENGINE_DTYPE_F16: return 2;
-    case ENGINE_DTYPE_F32: case ENGINE_DTYPE_I32: return 4;
-    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_F64: return 8;
-    case ENGINE_DTYPE_UNDEFINED: break;
-    }
-    return 0;
-}
-
-/* Bytes of a value; 0 with *ok = 0 on overflow or a bad shape. */
-static size_t value_bytes(const engine_value *v, int *ok) {
-    size_t total = dtype_size(v->dtype);
-    *ok = total != 0 && v->rank >= 0 && v->rank <= ENGINE_MAX_RANK;
-    for (int d = 0; *ok && d < v->rank; ++d) {
-        if (v->dims[d] < 0) *ok = 0;
-        else if (v->dims[d] != 0 && total > SIZE_MAX / 2 / (size_t)v->dims[d]) *ok = 0;
-        else total *= (size_t)v->dims[d];
-    }
-    return *ok ? total : 0;
 }
 
 static void set_err(char *err, size_t err_size, const char *fmt, const char *a, const char *b, const char *c) {
@@ -223,12 +179,6 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-static int find_value(engine_value *const *list, int count, const engine_value *v) {
-    for (int k = 0; k < count; ++k)
-        if (list[k] == v) return k;
-    return -1;
-}
-
 static void *xalloc(ref_state *s, size_t size, size_t align) {
     return s->a.alloc(s->a.user, size ? size : 1, align);
 }
@@ -267,7 +217,7 @@ static int se_scale_operand(const engine_node *m) {
  * output of node k) is read once, as input 0 of a later non-plugin node, is
  * no partition output and no alias root; else -1. */
 static int sole_reader(const engine_partition *part, int k, const engine_value *y) {
-    if (y->alias_of || find_value(part->outputs, part->n_outputs, y) >= 0) return -1;
+    if (y->alias_of || engine_storage_find(part->outputs, part->n_outputs, y) >= 0) return -1;
     int reader = -1, reads = 0, aliased = 0;
     for (int i = 0; i < part->n_nodes; ++i) {
         const engine_node *n = part->nodes[i];
@@ -346,7 +296,7 @@ static int find_views(const engine_partition *part, const ref_step *steps, int *
         if (n->plugin || steps[k].fused_into >= 0 || !cpu_op_view(n, &off)) continue;
         const engine_value *x = n->inputs[0], *y = n->outputs[0];
         if (y->data || x->data || y->alias_of || !engine_alias_partition_writes((void *)part, x)) continue;
-        if (find_value(part->outputs, part->n_outputs, x) >= 0 || find_value(part->outputs, part->n_outputs, y) >= 0)
+        if (engine_storage_find(part->outputs, part->n_outputs, x) >= 0 || engine_storage_find(part->outputs, part->n_outputs, y) >= 0)
             continue;
         if (aliased_into(part, y)) continue;
         is_view[k] = 1;
@@ -405,7 +355,7 @@ static int blk_eligible(const engine_partition *part, const int *is_view, int vl
     for (int d = 0; d < 4; ++d)
         if (v->dims[d] < 1) return 0;
     if (v->dims[1] > INT32_MAX / 2) return 0;
-    if (find_value(part->inputs, part->n_inputs, v) >= 0 || find_value(part->outputs, part->n_outputs, v) >= 0)
+    if (engine_storage_find(part->inputs, part->n_inputs, v) >= 0 || engine_storage_find(part->outputs, part->n_outputs, v) >= 0)
         return 0;
     if (in_chain(part, v) && (v->dims[0] != 1 || v->dims[1] % vl)) return 0;
     return !is_view_input(part, is_view, v);
@@ -593,7 +543,7 @@ static int value_blocked(const engine_partition *part, const int *blk_val, const
 static size_t slot_conversion(ref_slot *sl, const engine_value *v, int have, int want, int vl) {
     sl->blk = have;
     sl->cvt = CVT_NONE;
-    if (!v || have == want || sl->kind == SLOT_NONE || blk_neutral(v, vl)) return 0;
+    if (!v || have == want || sl->at.kind == ENGINE_SLOT_NONE || blk_neutral(v, vl)) return 0;
     sl->cvt = want ? CVT_TO_BLOCKED : CVT_TO_NCHW;
     sl->cvt_N = v->dims[0];
     sl->cvt_C = (int)v->dims[1];
@@ -612,60 +562,21 @@ static void run_conversion(const ref_slot *sl, int vl, int threads, const float 
 }
 
 /* ---- resolving a node's input to a slot (at compile) ---- */
-typedef struct slot_ctx {
-    const engine_partition *part;
-    const engine_alias_query *aq;
-    ref_buf *bufs;
-    const int *n_bufs;
-    const int *produced;
-    const engine_value *missing; /* set when resolve_input fails, */
-    int missing_k;               /* with the reading node's index */
-    const ref_view *views;
-    int n_views;
-} slot_ctx;
 
-/* Fills sl for value v read by step k (a skipped step does not extend
- * liveness). 0 when v is not produced before step k. */
-static int resolve_input(slot_ctx *c, const engine_value *v, int k, int skip, ref_slot *sl) {
-    const engine_partition *part = c->part;
+/* Fills sl for value v read by step k through engine_storage_input, after
+ * following copy-free views back to the value whose storage they share (a
+ * view reads its input's bytes from an offset on). 0 when v is not
+ * produced before step k (st->missing says which). */
+static int resolve_input(engine_storage *st, const ref_view *views, int n_views, const engine_value *v, int k,
+                         int skip, ref_slot *sl) {
     memset(sl, 0, sizeof *sl);
-    int idx;
-    size_t voff = 0; /* a view reads its input's bytes from voff on */
-    for (int i = c->n_views - 1; v && i >= 0; --i)
-        if (c->views[i].y == v) { /* views are in node order: the input of view i is an earlier one's */
-            voff += c->views[i].off;
-            v = c->views[i].x;
+    size_t voff = 0;
+    for (int i = n_views - 1; v && i >= 0; --i)
+        if (views[i].y == v) { /* views are in node order: the input of view i is an earlier one's */
+            voff += views[i].off;
+            v = views[i].x;
         }
-    if (!v) {
-        sl->kind = SLOT_NONE;
-    } else if (v->data) {
-        sl->kind = SLOT_CONST;
-        sl->cdata = v->data;
-    } else if ((idx = find_value(part->inputs, part->n_inputs, v)) >= 0) {
-        sl->kind = SLOT_INPUT;
-        sl->index = idx;
-    } else {
-        size_t aoff;
-        const engine_value *r = engine_alias_resolve(v, c->aq, &aoff);
-        int b;
-        for (b = *c->n_bufs - 1; b >= 0; --b)
-            if (c->bufs[b].value == r) break;
-        if (b >= 0) {
-            sl->kind = SLOT_ARENA;
-            sl->index = b;
-            sl->alias_off = aoff + voff;
-            if (!skip) c->bufs[b].last = k;
-        } else if ((idx = find_value(part->outputs, part->n_outputs, r)) >= 0 && (c->produced[idx] || r != v)) {
-            sl->kind = SLOT_OUTPUT;
-            sl->index = idx;
-            sl->alias_off = aoff + voff;
-        } else {
-            c->missing = v;
-            c->missing_k = k;
-            return 0;
-        }
-    }
-    return 1;
+    return engine_storage_input(st, v, voff, k, skip, &sl->at);
 }
 
 /* ---- the interface ---- */
@@ -782,13 +693,13 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     ref_state *s = state;
     engine_status st = ENGINE_OK;
     ref_program *p = NULL;
-    ref_buf *bufs = NULL;
-    engine_plan_buffer *plan = NULL;
-    int *produced = NULL, *fuse = NULL, *pwdw = NULL, *is_view = NULL, *runs = NULL, *mode = NULL, *blk_val = NULL;
+    engine_storage sp;
+    memset(&sp, 0, sizeof sp);
+    sp.a = &s->a;
+    int *fuse = NULL, *pwdw = NULL, *is_view = NULL, *runs = NULL, *mode = NULL, *blk_val = NULL;
     unsigned *blk_mask = NULL;
     double *cost_n = NULL, *cost_b = NULL;
     ref_view *views = NULL;
-    int n_bufs = 0;
     char reason[256];
 
     if (!s || !part || !program || part->n_nodes < 0 || (part->n_nodes > 0 && !part->nodes)) {
@@ -820,10 +731,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     p->in_ptrs = xalloc(s, sizeof *p->in_ptrs * (size_t)max_in, _Alignof(void *));
     p->out_ptrs = xalloc(s, sizeof *p->out_ptrs * (size_t)max_out, _Alignof(void *));
     p->dst_ptrs = xalloc(s, sizeof *p->dst_ptrs * (size_t)max_out, _Alignof(void *));
-    p->copies = xalloc(s, sizeof *p->copies * (size_t)(part->n_outputs + 1), _Alignof(ref_copy));
-    bufs = xalloc(s, sizeof *bufs * (size_t)(n_slots + part->n_nodes + 1), _Alignof(ref_buf));
-    plan = xalloc(s, sizeof *plan * (size_t)(n_slots + part->n_nodes + 1), _Alignof(engine_plan_buffer));
-    produced = xalloc(s, sizeof *produced * (size_t)(part->n_outputs + 1), _Alignof(int));
+    p->copies = xalloc(s, sizeof *p->copies * (size_t)(part->n_outputs + 1), _Alignof(engine_storage_copy));
     fuse = xalloc(s, sizeof *fuse * (size_t)(part->n_nodes + 1), _Alignof(int));
     pwdw = xalloc(s, sizeof *pwdw * (size_t)(part->n_nodes + 1), _Alignof(int));
     is_view = xalloc(s, sizeof *is_view * (size_t)(part->n_nodes + 1), _Alignof(int));
@@ -834,10 +742,11 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     blk_mask = xalloc(s, sizeof *blk_mask * (size_t)(part->n_nodes + 1), _Alignof(unsigned));
     cost_n = xalloc(s, sizeof *cost_n * (size_t)(part->n_nodes + 1), _Alignof(double));
     cost_b = xalloc(s, sizeof *cost_b * (size_t)(part->n_nodes + 1), _Alignof(double));
-    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->dst_ptrs || !p->copies || !bufs || !plan || !produced ||
-        !fuse || !pwdw || !is_view || !views || !runs || !mode || !blk_val || !blk_mask || !cost_n || !cost_b)
+    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->dst_ptrs || !p->copies || !fuse || !pwdw || !is_view || !views || !runs || !mode || !blk_val || !blk_mask || !cost_n || !cost_b)
         goto oom;
-    memset(produced, 0, sizeof *produced * (size_t)(part->n_outputs + 1));
+    /* where every value lives (engine/storage.h): a buffer per output, a
+     * scratch and a conversion buffer per node at most */
+    if (engine_storage_init(&sp, &s->a, part, REF_ALIGN, n_slots + 2 * part->n_nodes + 1)) goto oom;
     find_se_fusions(s, part, fuse);
     find_pw_dw_fusions(s, part, fuse, pwdw);
     for (int k = 0; k < part->n_nodes; ++k) p->steps[k].fused_into = -1;
@@ -863,8 +772,6 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
      * storage (one plan buffer, or the caller's output buffer) at alias_off;
      * the root's buffer is made at the first write of any member and lives
      * to the last read of any member. */
-    const engine_alias_query aq = engine_alias_partition_query(part);
-    slot_ctx rc = {part, &aq, bufs, &n_bufs, produced, NULL, 0, views, n_views};
     int slot = 0;
     for (int k = 0; k < part->n_nodes; ++k) {
         const engine_node *n = part->nodes[k];
@@ -892,7 +799,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         for (int j = 0; j < n->n_inputs; ++j) {
             const engine_value *v = read_value(part, fuse, pwdw, k, j);
             ref_slot *sl = &p->slots[slot++];
-            if (!resolve_input(&rc, v, k, step->skip, sl)) goto not_produced;
+            if (!resolve_input(&sp, views, n_views, v, k, step->skip, sl)) goto not_produced;
             if (!step->skip && vl) {
                 size_t bytes = slot_conversion(sl, v, value_blocked(part, blk_val, v),
                                                mode[k] && j < 32 && (blk_mask[k] >> j & 1u), vl);
@@ -904,51 +811,19 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             const engine_value *v = n->outputs[j];
             ref_slot *sl = &p->slots[slot++];
             memset(sl, 0, sizeof *sl);
-            int idx;
-            if (!v || step->skip) {
-                sl->kind = SLOT_NONE;
-                continue;
-            }
-            const int stored_blk = j == 0 && blk_val[k];
-            size_t aoff = 0;
-            const engine_value *r = v->data ? v : engine_alias_resolve(v, &aq, &aoff);
-            if (!r->data && (idx = find_value(part->outputs, part->n_outputs, r)) >= 0) {
-                sl->kind = SLOT_OUTPUT;
-                sl->index = idx;
-                sl->alias_off = aoff;
-                if (r == v) produced[idx] = 1;
-                continue;
-            }
-            if (!v->data) {
-                int b;
-                for (b = n_bufs - 1; b >= 0; --b)
-                    if (bufs[b].value == r) break;
-                if (b >= 0) { /* another member of the chain made the root's buffer */
-                    sl->kind = SLOT_ARENA;
-                    sl->index = b;
-                    sl->alias_off = aoff;
-                    if (bufs[b].last < k) bufs[b].last = k;
-                    continue;
-                }
-            }
-            /* An internal value (or the root of its chain), or scratch for
-             * a constant output (never read: readers use data). */
-            int ok;
-            size_t size = value_bytes(r, &ok);
-            if (ok && stored_blk) /* whole channel blocks */
+            /* a value stored blocked takes whole channel blocks (its alias
+             * root's, which a new buffer is made for) */
+            size_t size = 0, aoff = 0;
+            if (v && j == 0 && blk_val[k]) {
+                const engine_value *r = v->data ? v : engine_alias_resolve(v, &sp.aq, &aoff);
                 size = cpu_blk_image_floats(vl, (int)r->dims[1], (size_t)r->dims[2] * (size_t)r->dims[3]) *
                        (size_t)r->dims[0] * sizeof(float);
-            if (!ok || size > SIZE_MAX / 4) {
+            }
+            st = engine_storage_output(&sp, v, k, step->skip, size, &sl->at);
+            if (st) {
                 node_err(err, err_size, n, "output shape too large or invalid");
-                st = ENGINE_ERR_SHAPE;
                 goto fail;
             }
-            size = (size + REF_ALIGN - 1) / REF_ALIGN * REF_ALIGN;
-            if (size == 0) size = REF_ALIGN;
-            bufs[n_bufs] = (ref_buf){v->data ? NULL : r, size, k, k, 0};
-            sl->kind = SLOT_ARENA;
-            sl->alias_off = aoff;
-            sl->index = n_bufs++;
         }
         /* the kernel's output in its form, converted to the stored one */
         for (int j = 0; j < n->n_outputs && !step->skip && vl; ++j) {
@@ -963,7 +838,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         if (mul) {
             step->extra_slot = slot;
             ref_slot *sl = &p->slots[slot++];
-            if (!resolve_input(&rc, mul->inputs[mul_si], k, 0, sl)) goto not_produced;
+            if (!resolve_input(&sp, views, n_views, mul->inputs[mul_si], k, 0, sl)) goto not_produced;
             if (vl) {
                 size_t bytes = slot_conversion(sl, mul->inputs[mul_si], value_blocked(part, blk_val, mul->inputs[mul_si]), 0, vl);
                 sl->cvt_off = cvt_bytes;
@@ -1015,15 +890,14 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                     st = ENGINE_ERR_SHAPE;
                     goto fail;
                 }
-                size = (size + REF_ALIGN - 1) / REF_ALIGN * REF_ALIGN;
-                bufs[n_bufs] = (ref_buf){NULL, size, k, k, 0};
-                step->scratch_buf = n_bufs++;
+                step->scratch_buf = engine_storage_scratch(&sp, size, k, &st);
+                if (st) goto fail;
             }
         }
         step->cvt_buf = -1;
         if (cvt_bytes) {
-            bufs[n_bufs] = (ref_buf){NULL, cvt_bytes, k, k, 0};
-            step->cvt_buf = n_bufs++;
+            step->cvt_buf = engine_storage_scratch(&sp, cvt_bytes, k, &st);
+            if (st) goto fail;
         }
         if (!step->cs.exec && !step->skip)
             snprintf(step->cs.kernel, sizeof step->cs.kernel, "%s_%s__ref", n->plugin ? "plugin" : "f32",
@@ -1052,38 +926,28 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     }
 
     /* Partition outputs that no node writes. */
-    for (int j = 0; j < part->n_outputs; ++j) {
-        const engine_value *v = part->outputs[j];
-        if (produced[j]) continue;
-        int ok, idx = -1;
-        size_t nbytes = v ? value_bytes(v, &ok) : (ok = 0);
-        if (ok && !v->data) idx = find_value(part->inputs, part->n_inputs, v);
-        if (!ok || (!v->data && idx < 0)) {
-            set_err(err, err_size, "cpu: partition output '%s' is not produced%s%s",
-                    v && v->name ? v->name : "?", "", "");
-            st = ENGINE_ERR_INVALID_MODEL;
-            goto fail;
-        }
-        p->copies[p->n_copies++] = (ref_copy){j, v->data ? -1 : idx, v->data, nbytes};
+    const int unfilled = engine_storage_copies(&sp, p->copies, &p->n_copies);
+    if (unfilled >= 0) {
+        const engine_value *v = part->outputs[unfilled];
+        set_err(err, err_size, "cpu: partition output '%s' is not produced%s%s", v && v->name ? v->name : "?", "", "");
+        st = ENGINE_ERR_INVALID_MODEL;
+        goto fail;
     }
 
-    for (int b = 0; b < n_bufs; ++b) plan[b] = (engine_plan_buffer){bufs[b].size, bufs[b].def, bufs[b].last, 0};
-    st = s->host->plan_arena(&s->a, plan, n_bufs, REF_ALIGN, &p->arena_size);
+    st = engine_storage_plan(&sp, s->host, &p->arena_size);
     if (st == ENGINE_ERR_OUT_OF_MEMORY) goto oom;
     if (st) {
         set_err(err, err_size, "cpu: %s%s%s", "memory plan failed (buffer sizes overflow)", "", "");
         goto fail;
     }
-    for (int b = 0; b < n_bufs; ++b) bufs[b].offset = plan[b].offset;
     if (p->arena_size) {
         p->arena = xalloc(s, p->arena_size, REF_ALIGN);
         if (!p->arena) goto oom;
     }
-    for (int k = 0; k < slot; ++k)
-        if (p->slots[k].kind == SLOT_ARENA) p->slots[k].offset = bufs[p->slots[k].index].offset + p->slots[k].alias_off;
+    for (int k = 0; k < slot; ++k) engine_storage_place(&sp, &p->slots[k].at);
     for (int k = 0; k < part->n_nodes; ++k) {
-        if (p->steps[k].scratch_buf >= 0) p->steps[k].scratch_off = bufs[p->steps[k].scratch_buf].offset;
-        if (p->steps[k].cvt_buf >= 0) p->steps[k].cvt_base = bufs[p->steps[k].cvt_buf].offset;
+        if (p->steps[k].scratch_buf >= 0) p->steps[k].scratch_off = sp.bufs[p->steps[k].scratch_buf].offset;
+        if (p->steps[k].cvt_buf >= 0) p->steps[k].cvt_base = sp.bufs[p->steps[k].cvt_buf].offset;
     }
 
     *program = p;
@@ -1092,9 +956,9 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     goto done;
 
 not_produced: {
-    const engine_node *n = part->nodes[rc.missing_k];
+    const engine_node *n = part->nodes[sp.missing_k];
     set_err(err, err_size, "node '%s' (%s): input '%s' is not produced before it is used", n->name ? n->name : "?",
-            n->op_type ? n->op_type : "?", rc.missing && rc.missing->name ? rc.missing->name : "?");
+            n->op_type ? n->op_type : "?", sp.missing && sp.missing->name ? sp.missing->name : "?");
 }
     st = ENGINE_ERR_INVALID_MODEL;
     goto fail;
@@ -1103,9 +967,7 @@ oom:
     st = ENGINE_ERR_OUT_OF_MEMORY;
 fail:
 done: /* p is NULL on success (the caller owns it now) */
-    xfree(s, bufs);
-    xfree(s, plan);
-    xfree(s, produced);
+    engine_storage_free(&sp);
     xfree(s, fuse);
     xfree(s, pwdw);
     xfree(s, is_view);
@@ -1118,17 +980,6 @@ done: /* p is NULL on success (the caller owns it now) */
     xfree(s, cost_b);
     program_free(s, p);
     return st;
-}
-
-static const void *input_ptr(const ref_program *p, const ref_slot *sl, const void *const *inputs,
-                             void *const *outputs) {
-    switch (sl->kind) {
-    case SLOT_CONST: return sl->cdata;
-    case SLOT_INPUT: return inputs[sl->index];
-    case SLOT_OUTPUT: return (const uint8_t *)outputs[sl->index] + sl->alias_off;
-    case SLOT_ARENA: return p->arena + sl->offset;
-    default: return NULL;
-    }
 }
 
 static engine_status run_steps(ref_program *p, const void *const *inputs, void *const *outputs,
@@ -1163,7 +1014,7 @@ static engine_status run_steps(ref_program *p, const void *const *inputs, void *
             const int vl = cpu_blk_vl(step->cs.k->isa), th = step->cs.threads;
             uint8_t *cvt = step->cvt_buf >= 0 ? p->arena + step->cvt_base : NULL;
             for (int j = 0; j < n->n_inputs; ++j, ++sl) {
-                p->in_ptrs[j] = input_ptr(p, sl, inputs, outputs);
+                p->in_ptrs[j] = engine_slot_in(&sl->at, inputs, outputs, p->arena);
                 if (sl->cvt && p->in_ptrs[j]) {
                     run_conversion(sl, vl, th, p->in_ptrs[j], (float *)(cvt + sl->cvt_off), sl->cvt == CVT_TO_BLOCKED);
                     p->in_ptrs[j] = cvt + sl->cvt_off;
@@ -1171,7 +1022,7 @@ static engine_status run_steps(ref_program *p, const void *const *inputs, void *
             }
             if (step->extra_slot >= 0) {
                 const ref_slot *xs = &p->slots[step->extra_slot];
-                p->in_ptrs[n->n_inputs] = input_ptr(p, xs, inputs, outputs);
+                p->in_ptrs[n->n_inputs] = engine_slot_in(&xs->at, inputs, outputs, p->arena);
                 if (xs->cvt) {
                     run_conversion(xs, vl, th, p->in_ptrs[n->n_inputs], (float *)(cvt + xs->cvt_off), xs->cvt == CVT_TO_BLOCKED);
                     p->in_ptrs[n->n_inputs] = cvt + xs->cvt_off;
@@ -1179,11 +1030,7 @@ static engine_status run_steps(ref_program *p, const void *const *inputs, void *
             }
             const ref_slot *out_sl = sl;
             for (int j = 0; j < n->n_outputs; ++j, ++sl) {
-                switch (sl->kind) {
-                case SLOT_OUTPUT: p->out_ptrs[j] = (uint8_t *)outputs[sl->index] + sl->alias_off; break;
-                case SLOT_ARENA: p->out_ptrs[j] = p->arena + sl->offset; break;
-                default: p->out_ptrs[j] = NULL; break;
-                }
+                p->out_ptrs[j] = engine_slot_out(&sl->at, outputs, p->arena);
                 p->dst_ptrs[j] = p->out_ptrs[j];
                 if (sl->cvt && p->out_ptrs[j]) p->out_ptrs[j] = cvt + sl->cvt_off;
             }
@@ -1204,11 +1051,7 @@ static engine_status run_steps(ref_program *p, const void *const *inputs, void *
             timing(timing_user, k, start - t0, end - start);
         }
     }
-    for (int c = 0; c < p->n_copies; ++c) {
-        const ref_copy *cp = &p->copies[c];
-        const void *src = cp->in_index >= 0 ? inputs[cp->in_index] : cp->cdata;
-        if (cp->nbytes && src != outputs[cp->out_index]) memmove(outputs[cp->out_index], src, cp->nbytes);
-    }
+    engine_storage_run_copies(p->copies, p->n_copies, inputs, outputs);
     return ENGINE_OK;
 }
 

@@ -23,6 +23,7 @@
 
 #include "engine/alias.h"
 #include "engine/backend.h"
+#include "engine/storage.h"
 #include "ref_kernels.h"
 
 #define REF_EXPORT __attribute__((visibility("default")))
@@ -33,16 +34,6 @@ typedef struct ref_state {
     const engine_host_services *host;
 } ref_state;
 
-enum { SLOT_NONE, SLOT_CONST, SLOT_INPUT, SLOT_OUTPUT, SLOT_ARENA };
-
-typedef struct ref_slot {
-    int kind;
-    int index;          /* SLOT_INPUT/SLOT_OUTPUT: partition position; SLOT_ARENA: buffer id */
-    size_t offset;      /* SLOT_ARENA: byte offset in the arena */
-    const void *cdata;  /* SLOT_CONST */
-    size_t alias_off;   /* SLOT_ARENA/SLOT_OUTPUT: offset inside the alias root's storage (ir.h) */
-} ref_slot;
-
 typedef struct ref_step {
     const engine_node *node;
     ref_kernel_fn fn;
@@ -50,33 +41,17 @@ typedef struct ref_step {
     int skip;
 } ref_step;
 
-/* A partition output no node writes: copied from a constant or an input. */
-typedef struct ref_copy {
-    int out_index;
-    int in_index;      /* -1: from cdata */
-    const void *cdata;
-    size_t nbytes;
-} ref_copy;
-
 typedef struct ref_program {
     int n_steps;
     ref_step *steps;
-    ref_slot *slots;
+    engine_slot *slots;
     const void **in_ptrs;
     void **out_ptrs;
     int n_copies;
-    ref_copy *copies;
+    engine_storage_copy *copies;
     uint8_t *arena;
     size_t arena_size;
 } ref_program;
-
-/* A buffer of the memory plan (planned by the engine's shared planner). */
-typedef struct ref_buf {
-    const engine_value *value; /* NULL for a scratch slot */
-    size_t size;
-    int def, last;
-    size_t offset;
-} ref_buf;
 
 /* ---- small local helpers (no libengine symbols) ---- */
 
@@ -112,29 +87,6 @@ static const char *dtype_name(engine_dtype t) {
     case ENGINE_DTYPE_UNDEFINED: break;
     }
     return "undefined";
-}
-
-static size_t dtype_size(engine_dtype t) {
-    switch (t) {
-    case ENGINE_DTYPE_U8: case ENGINE_DTYPE_I8: case ENGINE_DTYPE_BOOL: return 1;
-    case ENGINE_DTYPE_F16: return 2;
-    case ENGINE_DTYPE_F32: case ENGINE_DTYPE_I32: return 4;
-    case ENGINE_DTYPE_I64: case ENGINE_DTYPE_F64: return 8;
-    case ENGINE_DTYPE_UNDEFINED: break;
-    }
-    return 0;
-}
-
-/* Bytes of a value; 0 with *ok = 0 on overflow or a bad shape. */
-static size_t value_bytes(const engine_value *v, int *ok) {
-    size_t total = dtype_size(v->dtype);
-    *ok = total != 0 && v->rank >= 0 && v->rank <= ENGINE_MAX_RANK;
-    for (int d = 0; *ok && d < v->rank; ++d) {
-        if (v->dims[d] < 0) *ok = 0;
-        else if (v->dims[d] != 0 && total > SIZE_MAX / 2 / (size_t)v->dims[d]) *ok = 0;
-        else total *= (size_t)v->dims[d];
-    }
-    return *ok ? total : 0;
 }
 
 static void set_err(char *err, size_t err_size, const char *fmt, const char *a, const char *b, const char *c) {
@@ -173,12 +125,6 @@ static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int find_value(engine_value *const *list, int count, const engine_value *v) {
-    for (int k = 0; k < count; ++k)
-        if (list[k] == v) return k;
-    return -1;
 }
 
 static void *xalloc(ref_state *s, size_t size, size_t align) {
@@ -257,10 +203,9 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     ref_state *s = state;
     engine_status st = ENGINE_OK;
     ref_program *p = NULL;
-    ref_buf *bufs = NULL;
-    engine_plan_buffer *plan = NULL;
-    int *produced = NULL;
-    int n_bufs = 0;
+    engine_storage sp;
+    memset(&sp, 0, sizeof sp);
+    sp.a = &s->a;
     char reason[256];
 
     if (!s || !part || !program || part->n_nodes < 0 || (part->n_nodes > 0 && !part->nodes)) {
@@ -287,22 +232,14 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     memset(p, 0, sizeof *p);
     p->n_steps = part->n_nodes;
     p->steps = xalloc(s, sizeof *p->steps * (size_t)(part->n_nodes + 1), _Alignof(ref_step));
-    p->slots = xalloc(s, sizeof *p->slots * (size_t)(n_slots + 1), _Alignof(ref_slot));
+    p->slots = xalloc(s, sizeof *p->slots * (size_t)(n_slots + 1), _Alignof(engine_slot));
     p->in_ptrs = xalloc(s, sizeof *p->in_ptrs * (size_t)max_in, _Alignof(void *));
     p->out_ptrs = xalloc(s, sizeof *p->out_ptrs * (size_t)max_out, _Alignof(void *));
-    p->copies = xalloc(s, sizeof *p->copies * (size_t)(part->n_outputs + 1), _Alignof(ref_copy));
-    bufs = xalloc(s, sizeof *bufs * (size_t)(n_slots + 1), _Alignof(ref_buf));
-    plan = xalloc(s, sizeof *plan * (size_t)(n_slots + 1), _Alignof(engine_plan_buffer));
-    produced = xalloc(s, sizeof *produced * (size_t)(part->n_outputs + 1), _Alignof(int));
-    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->copies || !bufs || !plan || !produced)
-        goto oom;
-    memset(produced, 0, sizeof *produced * (size_t)(part->n_outputs + 1));
+    p->copies = xalloc(s, sizeof *p->copies * (size_t)(part->n_outputs + 1), _Alignof(engine_storage_copy));
+    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->copies) goto oom;
+    /* where every value lives (engine/storage.h): a buffer per output at most */
+    if (engine_storage_init(&sp, &s->a, part, REF_ALIGN, n_slots + 1)) goto oom;
 
-    /* A value whose alias chain is honoured here lives in its root's
-     * storage (one plan buffer, or the caller's output buffer) at alias_off;
-     * the root's buffer is made at the first write of any member and lives
-     * to the last read of any member. */
-    const engine_alias_query aq = engine_alias_partition_query(part);
     int slot = 0;
     for (int k = 0; k < part->n_nodes; ++k) {
         const engine_node *n = part->nodes[k];
@@ -319,124 +256,45 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             }
         step->skip = n_present > 0 && n_const == n_present;
 
-        for (int j = 0; j < n->n_inputs; ++j) {
-            const engine_value *v = n->inputs[j];
-            ref_slot *sl = &p->slots[slot++];
-            memset(sl, 0, sizeof *sl);
-            int idx;
-            if (!v) {
-                sl->kind = SLOT_NONE;
-            } else if (v->data) {
-                sl->kind = SLOT_CONST;
-                sl->cdata = v->data;
-            } else if ((idx = find_value(part->inputs, part->n_inputs, v)) >= 0) {
-                sl->kind = SLOT_INPUT;
-                sl->index = idx;
-            } else {
-                size_t aoff;
-                const engine_value *r = engine_alias_resolve(v, &aq, &aoff);
-                int b;
-                for (b = n_bufs - 1; b >= 0; --b)
-                    if (bufs[b].value == r) break;
-                if (b >= 0) {
-                    sl->kind = SLOT_ARENA;
-                    sl->index = b;
-                    sl->alias_off = aoff;
-                    if (!step->skip) bufs[b].last = k;
-                } else if ((idx = find_value(part->outputs, part->n_outputs, r)) >= 0 && (produced[idx] || r != v)) {
-                    sl->kind = SLOT_OUTPUT;
-                    sl->index = idx;
-                    sl->alias_off = aoff;
-                } else {
-                    set_err(err, err_size, "node '%s' (%s): input '%s' is not produced before it is used",
-                            n->name ? n->name : "?", n->op_type ? n->op_type : "?", v->name ? v->name : "?");
-                    st = ENGINE_ERR_INVALID_MODEL;
-                    goto fail;
-                }
-            }
-        }
-        for (int j = 0; j < n->n_outputs; ++j) {
-            const engine_value *v = n->outputs[j];
-            ref_slot *sl = &p->slots[slot++];
-            memset(sl, 0, sizeof *sl);
-            int idx;
-            if (!v || step->skip) {
-                sl->kind = SLOT_NONE;
-                continue;
-            }
-            size_t aoff = 0;
-            const engine_value *r = v->data ? v : engine_alias_resolve(v, &aq, &aoff);
-            if (!r->data && (idx = find_value(part->outputs, part->n_outputs, r)) >= 0) {
-                sl->kind = SLOT_OUTPUT;
-                sl->index = idx;
-                sl->alias_off = aoff;
-                if (r == v) produced[idx] = 1;
-                continue;
-            }
-            if (!v->data) {
-                int b;
-                for (b = n_bufs - 1; b >= 0; --b)
-                    if (bufs[b].value == r) break;
-                if (b >= 0) { /* another member of the chain made the root's buffer */
-                    sl->kind = SLOT_ARENA;
-                    sl->index = b;
-                    sl->alias_off = aoff;
-                    if (bufs[b].last < k) bufs[b].last = k;
-                    continue;
-                }
-            }
-            /* An internal value (or the root of its chain), or scratch for
-             * a constant output (never read: readers use data). */
-            int ok;
-            size_t size = value_bytes(r, &ok);
-            if (!ok || size > SIZE_MAX / 4) {
-                node_err(err, err_size, n, "output shape too large or invalid");
-                st = ENGINE_ERR_SHAPE;
+        for (int j = 0; j < n->n_inputs; ++j)
+            if (!engine_storage_input(&sp, n->inputs[j], 0, k, step->skip, &p->slots[slot++])) {
+                const engine_value *v = sp.missing;
+                set_err(err, err_size, "node '%s' (%s): input '%s' is not produced before it is used",
+                        n->name ? n->name : "?", n->op_type ? n->op_type : "?", v && v->name ? v->name : "?");
+                st = ENGINE_ERR_INVALID_MODEL;
                 goto fail;
             }
-            size = (size + REF_ALIGN - 1) / REF_ALIGN * REF_ALIGN;
-            if (size == 0) size = REF_ALIGN;
-            bufs[n_bufs] = (ref_buf){v->data ? NULL : r, size, k, k, 0};
-            sl->kind = SLOT_ARENA;
-            sl->alias_off = aoff;
-            sl->index = n_bufs++;
+        for (int j = 0; j < n->n_outputs; ++j) {
+            st = engine_storage_output(&sp, n->outputs[j], k, step->skip, 0, &p->slots[slot++]);
+            if (st) {
+                node_err(err, err_size, n, "output shape too large or invalid");
+                goto fail;
+            }
         }
     }
 
     /* Partition outputs that no node writes. */
-    for (int j = 0; j < part->n_outputs; ++j) {
-        const engine_value *v = part->outputs[j];
-        if (produced[j]) continue;
-        int ok, idx = -1;
-        size_t nbytes = v ? value_bytes(v, &ok) : (ok = 0);
-        if (ok && !v->data) idx = find_value(part->inputs, part->n_inputs, v);
-        if (!ok || (!v->data && idx < 0)) {
-            set_err(err, err_size, "ref: partition output '%s' is not produced%s%s",
-                    v && v->name ? v->name : "?", "", "");
-            st = ENGINE_ERR_INVALID_MODEL;
-            goto fail;
-        }
-        p->copies[p->n_copies++] = (ref_copy){j, v->data ? -1 : idx, v->data, nbytes};
+    const int unfilled = engine_storage_copies(&sp, p->copies, &p->n_copies);
+    if (unfilled >= 0) {
+        const engine_value *v = part->outputs[unfilled];
+        set_err(err, err_size, "ref: partition output '%s' is not produced%s%s", v && v->name ? v->name : "?", "", "");
+        st = ENGINE_ERR_INVALID_MODEL;
+        goto fail;
     }
 
-    for (int b = 0; b < n_bufs; ++b) plan[b] = (engine_plan_buffer){bufs[b].size, bufs[b].def, bufs[b].last, 0};
-    st = s->host->plan_arena(&s->a, plan, n_bufs, REF_ALIGN, &p->arena_size);
+    st = engine_storage_plan(&sp, s->host, &p->arena_size);
     if (st == ENGINE_ERR_OUT_OF_MEMORY) goto oom;
     if (st) {
         set_err(err, err_size, "ref: %s%s%s", "memory plan failed (buffer sizes overflow)", "", "");
         goto fail;
     }
-    for (int b = 0; b < n_bufs; ++b) bufs[b].offset = plan[b].offset;
+    for (int k = 0; k < slot; ++k) engine_storage_place(&sp, &p->slots[k]);
     if (p->arena_size) {
         p->arena = xalloc(s, p->arena_size, REF_ALIGN);
         if (!p->arena) goto oom;
     }
-    for (int k = 0; k < slot; ++k)
-        if (p->slots[k].kind == SLOT_ARENA) p->slots[k].offset = bufs[p->slots[k].index].offset + p->slots[k].alias_off;
 
-    xfree(s, bufs);
-    xfree(s, plan);
-    xfree(s, produced);
+    engine_storage_free(&sp);
     *program = p;
     return ENGINE_OK;
 
@@ -444,9 +302,7 @@ oom:
     set_err(err, err_size, "ref: %s%s%s", "out of memory while compiling", "", "");
     st = ENGINE_ERR_OUT_OF_MEMORY;
 fail:
-    xfree(s, bufs);
-    xfree(s, plan);
-    xfree(s, produced);
+    engine_storage_free(&sp);
     program_free(s, p);
     return st;
 }
@@ -463,25 +319,11 @@ static engine_status ref_run(void *state, void *program, const void *const *inpu
     for (int k = 0; k < p->n_steps; ++k) {
         const ref_step *step = &p->steps[k];
         const engine_node *n = step->node;
-        const ref_slot *sl = &p->slots[step->first_slot];
+        const engine_slot *sl = &p->slots[step->first_slot];
         double start = timing ? now_ms() : 0.0;
         if (!step->skip) {
-            for (int j = 0; j < n->n_inputs; ++j, ++sl) {
-                switch (sl->kind) {
-                case SLOT_CONST: p->in_ptrs[j] = sl->cdata; break;
-                case SLOT_INPUT: p->in_ptrs[j] = inputs[sl->index]; break;
-                case SLOT_OUTPUT: p->in_ptrs[j] = (const uint8_t *)outputs[sl->index] + sl->alias_off; break;
-                case SLOT_ARENA: p->in_ptrs[j] = p->arena + sl->offset; break;
-                default: p->in_ptrs[j] = NULL; break;
-                }
-            }
-            for (int j = 0; j < n->n_outputs; ++j, ++sl) {
-                switch (sl->kind) {
-                case SLOT_OUTPUT: p->out_ptrs[j] = (uint8_t *)outputs[sl->index] + sl->alias_off; break;
-                case SLOT_ARENA: p->out_ptrs[j] = p->arena + sl->offset; break;
-                default: p->out_ptrs[j] = NULL; break;
-                }
-            }
+            for (int j = 0; j < n->n_inputs; ++j, ++sl) p->in_ptrs[j] = engine_slot_in(sl, inputs, outputs, p->arena);
+            for (int j = 0; j < n->n_outputs; ++j, ++sl) p->out_ptrs[j] = engine_slot_out(sl, outputs, p->arena);
             engine_status st = step->fn(n, p->in_ptrs, p->out_ptrs);
             if (st != ENGINE_OK) {
                 node_err(err, err_size, n, ref_kernel_failure(n, st) ? ref_kernel_failure(n, st) : status_str(st));
@@ -493,11 +335,7 @@ static engine_status ref_run(void *state, void *program, const void *const *inpu
             timing(timing_user, k, start - t0, end - start);
         }
     }
-    for (int c = 0; c < p->n_copies; ++c) {
-        const ref_copy *cp = &p->copies[c];
-        const void *src = cp->in_index >= 0 ? inputs[cp->in_index] : cp->cdata;
-        if (cp->nbytes && src != outputs[cp->out_index]) memmove(outputs[cp->out_index], src, cp->nbytes);
-    }
+    engine_storage_run_copies(p->copies, p->n_copies, inputs, outputs);
     return ENGINE_OK;
 }
 
