@@ -670,9 +670,9 @@ static void test_pipeline_and_dump(void **state) {
                                  "{\"name\":\"merge_branches\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"fuse_residual\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"fuse_matmul_bias\",\"before\":2,\"after\":2,\"changed\":0},"
+                                 "{\"name\":\"fuse_gelu\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"fuse_activation\",\"before\":2,\"after\":1,\"changed\":1},"
                                  "{\"name\":\"fuse_flatten_gemm\",\"before\":1,\"after\":1,\"changed\":0},"
-                                 "{\"name\":\"fuse_gelu\",\"before\":1,\"after\":1,\"changed\":0},"
                                  "{\"name\":\"fuse_layernorm\",\"before\":1,\"after\":1,\"changed\":0},"
                                  "{\"name\":\"mark_exact_rounding\",\"before\":1,\"after\":1,\"changed\":0},"
                                  "{\"name\":\"concat_alias\",\"before\":1,\"after\":1,\"changed\":0},"
@@ -884,6 +884,67 @@ static void test_fuse_gelu(void **state) {
     gelu_case("half_first", 1);
     gelu_case("wrong_constant", 0);
     gelu_case("erf_is_output", 0);
+}
+
+/* x[6,4] -> Gemm(bias) -> t[6,8] -> Reshape [2,3,8] -> r -> activation ->
+ * y: the activation becomes the Gemm's epilogue through the Reshape, which
+ * then writes y (how 0). gelu: the activation is the exact GELU written
+ * out (fuse_gelu first makes it a Gelu), else a Relu. how 1: r is also a
+ * graph output; how 2: r has a second reader: no fusion. */
+static void reshape_act_case(int gelu, int how) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    int64_t xd[2] = {6, 4}, wd[2] = {4, 8}, bd[1] = {8}, shape[3] = {2, 3, 8};
+    input(g, "x", 2, xd);
+    cfloat(g, "w", 2, wd, -1, 1);
+    cfloat(g, "b", 1, bd, -1, 1);
+    cints(g, "shape", 3, shape);
+    node(g, "Gemm", "fc", "x,w,b", "t");
+    node(g, "Reshape", "rs", "t,shape", "r");
+    if (gelu) {
+        cscalar(g, "sqrt2", 1.41421356f);
+        cscalar(g, "one", 1.0f);
+        cscalar(g, "half", 0.5f);
+        node(g, "Div", "gdiv", "r,sqrt2", "gd");
+        node(g, "Erf", "gerf", "gd", "ge");
+        node(g, "Add", "gadd", "ge,one", "ga");
+        node(g, "Mul", "gm1", "r,ga", "gx");
+        node(g, "Mul", "gm2", "gx,half", "y");
+    } else {
+        node(g, "Relu", "act", "r", "y");
+    }
+    output(g, "y");
+    if (how == 1) output(g, "r");
+    if (how == 2) {
+        node(g, "Sigmoid", "other", "r", "z");
+        output(g, "z");
+    }
+    finish(g);
+    snapshot before = run_all(g);
+    if (gelu) assert_int_equal(run_pass(g, eng_pass_fuse_gelu), 1);
+    const int nodes = g->n_nodes;
+    const int changed = run_pass(g, eng_pass_fuse_activation);
+    engine_node *fc = find_node(g, "fc");
+    assert_non_null(fc);
+    if (how == 0) {
+        assert_int_equal(changed, 1);
+        assert_int_equal(g->n_nodes, 2);
+        assert_int_equal(epi(fc)->act, gelu ? ENGINE_ACT_GELU : ENGINE_ACT_RELU);
+        assert_float_equal(epi(fc)->alpha, 0.0f, 0.0f); /* the erf form */
+        assert_ptr_equal(eng_graph_find(g, "y")->producer, find_node(g, "rs"));
+    } else {
+        assert_int_equal(changed, 0);
+        assert_int_equal(g->n_nodes, nodes);
+        assert_int_equal(epi(fc)->act, ENGINE_ACT_NONE);
+    }
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_fuse_act_through_reshape(void **state) {
+    (void)state;
+    for (int gelu = 0; gelu < 2; ++gelu)
+        for (int how = 0; how < 3; ++how) reshape_act_case(gelu, how);
 }
 
 /* ---- mark_exact_rounding ---- */
@@ -1528,12 +1589,12 @@ static void test_all_passes(void **state) {
             strcmp(stats[k].name, "fold_bn_next") != 0)
             fail_msg("pass %s did nothing", stats[k].name);
     /* c0 (SiLU), the merged RepVGG conv (Relu), cr (sum, Relu), bnz (dw),
-     * the pool, one Gemm reading the pooled [1,4,1,1], the Gelu, the
-     * linear layer's Gemm (2-D: no Reshape), the LayerNormalization and
-     * the quantized conv's three nodes */
-    assert_int_equal(g->n_nodes, 12);
+     * the pool, one Gemm reading the pooled [1,4,1,1] with the Gelu as its
+     * epilogue, the linear layer's Gemm (2-D: no Reshape), the
+     * LayerNormalization and the quantized conv's three nodes */
+    assert_int_equal(g->n_nodes, 11);
     assert_int_equal(count_op(g, ENGINE_OP_LayerNormalization), 1);
-    assert_int_equal(count_op(g, ENGINE_OP_Gelu), 1);
+    assert_int_equal(count_op(g, ENGINE_OP_Gelu), 0);
     assert_int_equal(count_op(g, ENGINE_OP_Conv), 5);
     expect_same(g, &before);
     free_graph(ctx, g);
@@ -2003,6 +2064,7 @@ int main(void) {
         cmocka_unit_test(test_pipeline_and_dump),
         cmocka_unit_test(test_act_fires),
         cmocka_unit_test(test_fuse_gelu),
+        cmocka_unit_test(test_fuse_act_through_reshape),
         cmocka_unit_test(test_fuse_matmul_bias),
         cmocka_unit_test(test_fuse_layernorm),
         cmocka_unit_test(test_mark_exact_rounding),

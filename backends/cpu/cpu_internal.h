@@ -90,6 +90,9 @@ typedef void (*cpu_pack_b_fn)(const void *ctx, int n0, int nr, int NR, int k0, i
 size_t cpu_gemm_packed_a_floats(const cpu_kernels *k, int M, int K);
 /* Packs A (element (m, k) at A[m*rs + k*cs]) into panels. */
 void cpu_gemm_pack_a(const cpu_kernels *k, int M, int K, const float *A, size_t rs, size_t cs, float *packed);
+/* The same over `threads` threads (the pool's; one for a small A). */
+void cpu_gemm_pack_a_par(const cpu_kernels *k, int M, int K, const float *A, size_t rs, size_t cs, float *packed,
+                         int threads);
 /* Scratch bytes cpu_gemm_run needs for this shape on `threads` threads
  * (a B block per thread, or the whole packed B when N is small). */
 size_t cpu_gemm_scratch_bytes(const cpu_kernels *k, int M, int N, int K, int threads);

@@ -150,7 +150,7 @@ static engine_status gemm_rows_exec(const cpu_step *s, const void *const *in, vo
     epi.sum = 0;
     float *ap = scratch, *zeros = ap + rows_a_floats(k, R, K);
     void *drv = zeros + ((size_t)R + 15) / 16 * 16;
-    cpu_gemm_pack_a(k, R, K, in[0], (size_t)K, 1, ap);
+    cpu_gemm_pack_a_par(k, R, K, in[0], (size_t)K, 1, ap, s->threads);
     memset(zeros, 0, sizeof(float) * (size_t)R);
     wpanel_ctx wc = {s->prep, K};
     const float *sum = hasC ? in[2] : NULL;
@@ -214,7 +214,7 @@ static void matmul_dyn_one(const cpu_step *s, const void *const *in, void *const
     batch_offsets(s->node, i, &oa, &ob);
     float *ap = ws, *zeros = ap + rows_a_floats(k, M, K);
     void *drv = zeros + ((size_t)M + 15) / 16 * 16;
-    cpu_gemm_pack_a(k, M, K, (const float *)in[0] + oa * (int64_t)M * K, (size_t)K, 1, ap);
+    cpu_gemm_pack_a_par(k, M, K, (const float *)in[0] + oa * (int64_t)M * K, (size_t)K, 1, ap, threads);
     memset(zeros, 0, sizeof(float) * (size_t)M);
     rowmajor_b_ctx bc = {(const float *)in[1] + ob * (int64_t)K * N, N};
     engine_epilogue none = {ENGINE_ACT_NONE, 0.0f, 0.0f, 0};

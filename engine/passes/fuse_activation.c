@@ -1,8 +1,13 @@
 /* fuse_activation.c - an activation that alone reads the output of a Conv,
- * ConvTranspose or Gemm becomes that node's fused epilogue (ops.h).
+ * ConvTranspose or Gemm becomes that node's fused epilogue (ops.h). Also
+ * through a Reshape between them (fuse_matmul_bias writes a MatMul over a
+ * rank-3/4 input as Gemm -> Reshape, and transformers' MLPs put their GELU
+ * after it): an elementwise activation commutes with the Reshape, which
+ * then outputs the activation's value.
  *
  * Single-node activations: Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid,
- * HardSwish, Tanh, Mish. Multi-node forms exporters write:
+ * HardSwish, Tanh, Mish, Gelu (fuse_gelu's, both forms). Multi-node forms
+ * exporters write:
  *   SiLU       Mul(x, Sigmoid(x))                  (either operand order)
  *   HardSwish  Mul(x, HardSigmoid(x)), alpha 1/6, beta 1/2
  *   Mish       Mul(x, Tanh(Softplus(x)))
@@ -28,6 +33,11 @@ static int single_act(const engine_node *r, engine_epilogue *e) {
     case ENGINE_OP_HardSwish: e->act = ENGINE_ACT_HARD_SWISH; return 1;
     case ENGINE_OP_Tanh: e->act = ENGINE_ACT_TANH; return 1;
     case ENGINE_OP_Mish: e->act = ENGINE_ACT_MISH; return 1;
+    case ENGINE_OP_Gelu:
+        if (!sp) return 0;
+        e->act = ENGINE_ACT_GELU;
+        e->alpha = sp->size ? 1.0f : 0.0f; /* the tanh form */
+        return 1;
     case ENGINE_OP_LeakyRelu:
         if (!sp) return 0;
         e->act = ENGINE_ACT_LEAKY_RELU;
@@ -127,6 +137,27 @@ static int compose(const engine_epilogue *cur, const engine_epilogue *next, engi
     return 0;
 }
 
+/* p -> Reshape -> one single-node activation, each value private: the
+ * Reshape in *rs, the activation in dead[0]. */
+static int match_through_reshape(const eng_graph *g, const engine_node *p, engine_epilogue *e, engine_node **rs,
+                                 engine_node **dead, int *nd) {
+    engine_value *x = p->outputs[0];
+    engine_node *r[1], *a[1];
+    if (!x || x->dtype != ENGINE_DTYPE_F32 || !eng_pass_private(g, x, 1) || eng_pass_readers(g, x, r, 1) != 1) return 0;
+    for (int o = 1; o < p->n_outputs; ++o)
+        if (p->outputs[o]) return 0;
+    if (r[0]->op != ENGINE_OP_Reshape || r[0]->inputs[0] != x || r[0]->n_outputs != 1 || !r[0]->outputs[0]) return 0;
+    engine_value *y = r[0]->outputs[0];
+    if (y->dtype != ENGINE_DTYPE_F32 || !eng_pass_private(g, y, 1) || eng_pass_readers(g, y, a, 1) != 1) return 0;
+    if (!unary_on(a[0], y) || a[0]->n_inputs != (a[0]->op == ENGINE_OP_Clip ? a[0]->n_inputs : 1) ||
+        !single_act(a[0], e) || !eng_pass_same_shape(a[0]->outputs[0], y))
+        return 0;
+    *rs = r[0];
+    dead[0] = a[0];
+    *nd = 1;
+    return 1;
+}
+
 /* Fuses the pattern after p, if any; *fused = 1 when it did. */
 static engine_status fuse_one(eng_graph *g, engine_node *p, int *fused) {
     *fused = 0;
@@ -135,16 +166,18 @@ static engine_status fuse_one(eng_graph *g, engine_node *p, int *fused) {
     engine_epilogue e = *cur;
     e.act = ENGINE_ACT_NONE;
     e.alpha = e.beta = 0.0f;
-    engine_node *dead[3];
+    engine_node *dead[3], *rs = NULL;
     int nd = 0;
-    if (!match(g, p, &e, dead, &nd)) return ENGINE_OK;
+    if (!match(g, p, &e, dead, &nd) && !match_through_reshape(g, p, &e, &rs, dead, &nd)) return ENGINE_OK;
     if (cur->act != ENGINE_ACT_NONE) {
         engine_epilogue both;
         if (nd != 1 || !compose(cur, &e, &both)) return ENGINE_OK;
         e = both;
     }
     engine_status st = eng_pass_set_epilogue(g, p, &e);
-    if (!st) st = eng_pass_take_output(g, p, dead[nd - 1]);
+    /* the Reshape (when there is one) now outputs the activation's value */
+    if (!st) st = eng_pass_take_output(g, rs ? rs : p, dead[nd - 1]);
+    if (!st && rs) st = eng_infer_node(g, p); /* p's params again, with the activation */
     if (st) return st;
     for (int i = 0; i < nd; ++i) eng_graph_remove_node(g, dead[i]);
     *fused = 1;

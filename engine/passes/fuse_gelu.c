@@ -87,8 +87,9 @@ engine_status eng_pass_fuse_gelu(eng_graph *g, int *changed) {
         if (e->op != ENGINE_OP_Erf || e->plugin || !match(g, e, &x, &last)) continue;
         /* The Gelu goes where the pattern's last node is (x and every
          * reader of y are in order around it); it takes that node's output
-         * and replaces it, and the rest of the pattern is left for
-         * dead-node removal. */
+         * and replaces it, and the rest of the pattern is removed as dead
+         * below (so that x's producer sees the Gelu as x's one reader, and
+         * fuse_activation can take it). */
         engine_node *gelu;
         engine_status st = eng_pass_insert_node(g, last->index, last->name, "Gelu", 1, 1, &gelu);
         if (st) return st;
@@ -102,5 +103,6 @@ engine_status eng_pass_fuse_gelu(eng_graph *g, int *changed) {
         if ((st = eng_infer_node(g, gelu))) return st;
         (*changed)++;
     }
+    if (*changed) eng_graph_remove_dead(g);
     return ENGINE_OK;
 }

@@ -20,9 +20,10 @@ static const struct {
     {"merge_branches", eng_pass_merge_branches},
     {"fuse_residual", eng_pass_fuse_residual},
     {"fuse_matmul_bias", eng_pass_fuse_matmul_bias},
+    /* before the activation fusion, which takes the Gelu it makes */
+    {"fuse_gelu", eng_pass_fuse_gelu},
     {"fuse_activation", eng_pass_fuse_activation},
     {"fuse_flatten_gemm", eng_pass_fuse_flatten_gemm},
-    {"fuse_gelu", eng_pass_fuse_gelu},
     {"fuse_layernorm", eng_pass_fuse_layernorm},
     /* After the fusions: a Conv then feeds its QuantizeLinear directly. */
     {"mark_exact_rounding", eng_pass_mark_exact_rounding},
