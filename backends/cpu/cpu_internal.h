@@ -47,10 +47,16 @@ typedef struct cpu_kernels {
     cpu_act_row_fn act_row;
     /* p[i] = exp(p[i] - shift) for i < n, returning their sum (softmax). */
     float (*exp_row)(float *p, size_t n, float shift);
+    /* y = softmax(x) over n floats (y may be x): the max, exp(x - max) with
+     * its sum, the scale; a row holding a NaN or an infinity becomes NaN
+     * (the reference's formula gives NaN there too). */
+    void (*softmax_row)(const float *x, float *y, size_t n);
 } cpu_kernels;
 
 /* exp_row with libm's expf: the scalar and NEON tables' (gemm.c). */
 float cpu_exp_row_portable(float *p, size_t n, float shift);
+/* softmax_row in plain C over cpu_exp_row_portable (gemm.c). */
+void cpu_softmax_row_portable(const float *x, float *y, size_t n);
 
 /* One table per ISA file; the ones not compiled for this machine are
  * absent (the module references them under the same #if as meson). */

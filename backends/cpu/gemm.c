@@ -38,6 +38,22 @@ float cpu_exp_row_portable(float *p, size_t n, float shift) {
     return sum;
 }
 
+void cpu_softmax_row_portable(const float *x, float *y, size_t n) {
+    float mx = x[0];
+    int bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+        bad |= x[i] != x[i];
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    if (bad || mx == INFINITY || mx == -INFINITY) {
+        for (size_t i = 0; i < n; ++i) y[i] = NAN;
+        return;
+    }
+    if (y != x) memcpy(y, x, n * sizeof *y);
+    const float inv = 1.0f / cpu_exp_row_portable(y, n, mx);
+    for (size_t i = 0; i < n; ++i) y[i] *= inv;
+}
+
 size_t cpu_gemm_packed_a_floats(const cpu_kernels *k, int M, int K) {
     size_t panels = (size_t)(M + k->mr - 1) / (size_t)k->mr;
     return panels * (size_t)k->mr * (size_t)K;

@@ -781,8 +781,8 @@ static engine_status prepare_layernorm(const cpu_prep_ctx *c, cpu_step *s) {
 
 /* ---- Softmax / LogSoftmax along the last axis (opset 13+ form, or the
  * legacy 2-D form whose inner block is the row) ----
- * Per row: the max, exp(x - max) by the ISA's exp_row (summing as it
- * goes), then the scale (Softmax) or x - max - log(sum) (LogSoftmax).
+ * Per row: the ISA's softmax_row (Softmax), or the max, the sum of
+ * exp(x - max) and x - max - log(sum) (LogSoftmax).
  * Other axes go to the reference kernel. iparam: rows, len. */
 static engine_status softmax_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
                                   int tid, int64_t u0, int64_t u1) {
@@ -794,22 +794,20 @@ static engine_status softmax_body(const cpu_step *s, const void *const *in, void
     for (int64_t r = u0; r < u1; ++r) {
         const float *x = (const float *)in[0] + r * len;
         float *y = (float *)out[0] + r * len;
+        if (!log_form) {
+            s->k->softmax_row(x, y, (size_t)len);
+            continue;
+        }
         float mx = x[0];
         for (int64_t i = 1; i < len; ++i) mx = x[i] > mx ? x[i] : mx;
         if (mx != mx || mx == INFINITY || mx == -INFINITY) { /* NaN or inf: the reference's formula decides */
             for (int64_t i = 0; i < len; ++i) y[i] = NAN;
             continue;
         }
-        if (y != x) memcpy(y, x, (size_t)len * sizeof *y);
-        if (log_form) {
-            float sum = 0.0f;
-            for (int64_t i = 0; i < len; ++i) sum += expf(x[i] - mx);
-            const float l = logf(sum); /* (x - max) first: large x keep their precision */
-            for (int64_t i = 0; i < len; ++i) y[i] = (x[i] - mx) - l;
-            continue;
-        }
-        const float inv = 1.0f / s->k->exp_row(y, (size_t)len, mx);
-        for (int64_t i = 0; i < len; ++i) y[i] *= inv;
+        float sum = 0.0f;
+        for (int64_t i = 0; i < len; ++i) sum += expf(x[i] - mx);
+        const float l = logf(sum); /* (x - max) first: large x keep their precision */
+        for (int64_t i = 0; i < len; ++i) y[i] = (x[i] - mx) - l;
     }
     return ENGINE_OK;
 }

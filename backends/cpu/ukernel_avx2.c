@@ -5,6 +5,7 @@
  * plus 2 B vectors and a broadcast: 15 of the 16 ymm registers. */
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "cpu_internal.h"
 
@@ -123,6 +124,35 @@ static float exp_row_avx2(float *p, size_t n, float shift) {
     return sum;
 }
 
+/* Softmax of one row (as softmax_row_avx512), 8 lanes; the tail in C. */
+static void softmax_row_avx2(const float *x, float *y, size_t n) {
+    __m256 m = _mm256_set1_ps(-INFINITY), bad = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        m = _mm256_max_ps(m, v);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m);
+    float mx = -INFINITY;
+    int nan = _mm256_movemask_ps(bad) != 0;
+    for (int j = 0; j < 8; ++j) mx = lanes[j] > mx ? lanes[j] : mx;
+    for (size_t t = i; t < n; ++t) {
+        nan |= x[t] != x[t];
+        mx = x[t] > mx ? x[t] : mx;
+    }
+    if (nan || mx == INFINITY || mx == -INFINITY) {
+        for (i = 0; i < n; ++i) y[i] = NAN;
+        return;
+    }
+    if (y != x) memcpy(y, x, n * sizeof *y);
+    const __m256 inv = _mm256_set1_ps(1.0f / exp_row_avx2(y, n, mx));
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inv));
+    const float s = _mm256_cvtss_f32(inv);
+    for (; i < n; ++i) y[i] *= s;
+}
+
 static void act_row_avx2(const engine_epilogue *epi, float *p, size_t n) {
     if (epi->act == ENGINE_ACT_NONE) return;
     size_t i = 0;
@@ -181,4 +211,5 @@ const cpu_kernels cpu_kernels_avx2 = {
     .gemm = gemm_6x16_avx2,
     .act_row = act_row_avx2,
     .exp_row = exp_row_avx2,
+    .softmax_row = softmax_row_avx2,
 };

@@ -6,6 +6,7 @@
  * 2 B loads and 8 broadcasts per k feed 16 FMAs, enough independent chains
  * to cover the FMA latency on two 512-bit pipes. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "cpu_internal.h"
 
@@ -128,6 +129,47 @@ static float exp_row_avx512(float *p, size_t n, float shift) {
     return _mm512_reduce_add_ps(acc);
 }
 
+/* Softmax of one row, in three vector passes (max with a NaN check, exp
+ * and sum, scale): ViT-B/16's attention rows (197 floats) took 0.9 ns an
+ * element with a scalar max and scale around exp_row. */
+static void softmax_row_avx512(const float *x, float *y, size_t n) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 m = ninf;
+    __mmask16 bad = 0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        bad |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        m = _mm512_max_ps(m, v);
+    }
+    const __mmask16 tail = (__mmask16)((1u << (n - i)) - 1u);
+    if (i < n) {
+        __m512 v = _mm512_mask_loadu_ps(ninf, tail, x + i);
+        bad |= _mm512_mask_cmp_ps_mask(tail, v, v, _CMP_UNORD_Q);
+        m = _mm512_max_ps(m, v);
+    }
+    const float mx = _mm512_reduce_max_ps(m);
+    if (bad || mx == INFINITY || mx == -INFINITY) {
+        for (i = 0; i < n; ++i) y[i] = NAN;
+        return;
+    }
+    const __m512 sh = _mm512_set1_ps(mx);
+    __m512 acc = _mm512_setzero_ps();
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), sh));
+        _mm512_storeu_ps(y + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    if (i < n) {
+        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + i), sh));
+        _mm512_mask_storeu_ps(y + i, tail, e);
+        acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(tail, e));
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(acc));
+    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(y + i), inv));
+    if (i < n) _mm512_mask_storeu_ps(y + i, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, y + i), inv));
+}
+
 static void act_row_avx512(const engine_epilogue *epi, float *p, size_t n) {
     if (epi->act == ENGINE_ACT_NONE) return;
     size_t i = 0;
@@ -185,4 +227,5 @@ const cpu_kernels cpu_kernels_avx512 = {
     .gemm = gemm_8x32_avx512,
     .act_row = act_row_avx512,
     .exp_row = exp_row_avx512,
+    .softmax_row = softmax_row_avx512,
 };

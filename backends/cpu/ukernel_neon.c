@@ -66,4 +66,5 @@ const cpu_kernels cpu_kernels_neon = {
     .gemm = gemm_8x8_neon,
     .act_row = act_row_neon,
     .exp_row = cpu_exp_row_portable,
+    .softmax_row = cpu_softmax_row_portable,
 };

@@ -32,4 +32,5 @@ const cpu_kernels cpu_kernels_scalar = {
     .gemm = gemm_4x16_scalar,
     .act_row = act_row_scalar,
     .exp_row = cpu_exp_row_portable,
+    .softmax_row = cpu_softmax_row_portable,
 };
