@@ -21,7 +21,7 @@
 
 /* The largest register tile of any ISA (partial tiles go through a
  * stack buffer of this size). */
-#define CPU_MAX_MR 8
+#define CPU_MAX_MR 12
 #define CPU_MAX_NR 32
 
 /* The GEMM micro-kernel: C[0:mr, 0:nr] = A_panel * B_panel, then the
@@ -42,7 +42,7 @@ typedef struct cpu_kernels {
     cpu_isa isa;
     const char *isa_name; /* "scalar", "neon", "avx2", "avx512": the kernel name suffix */
     int mr, nr;           /* the micro-kernel's register tile */
-    const char *gemm_name; /* e.g. "f32_gemm_8x32__avx512" */
+    const char *gemm_name; /* e.g. "f32_gemm_12x32__avx512" */
     cpu_gemm_ukernel_fn gemm;
     cpu_act_row_fn act_row;
     /* p[i] = exp(p[i] - shift) for i < n, returning their sum (softmax). */

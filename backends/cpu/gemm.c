@@ -70,18 +70,17 @@ static void pack_a_range(const cpu_kernels *k, int M, int K, const float *A, siz
     for (int t = t0; t < t1; ++t) {
         const int m0 = t * MR;
         float *p = packed + (size_t)t * (size_t)MR * (size_t)K;
-        if (cs == 1 && m0 + MR <= M && MR == 8) {
-            const float *r0 = A + (size_t)m0 * rs, *r1 = r0 + rs, *r2 = r1 + rs, *r3 = r2 + rs, *r4 = r3 + rs,
-                        *r5 = r4 + rs, *r6 = r5 + rs, *r7 = r6 + rs;
-            for (int kk = 0; kk < K; ++kk, p += 8) {
-                p[0] = r0[kk];
-                p[1] = r1[kk];
-                p[2] = r2[kk];
-                p[3] = r3[kk];
-                p[4] = r4[kk];
-                p[5] = r5[kk];
-                p[6] = r6[kk];
-                p[7] = r7[kk];
+        if (cs == 1 && m0 + MR <= M && (MR == 8 || MR == 12)) {
+            const float *r[CPU_MAX_MR];
+            for (int i = 0; i < MR; ++i) r[i] = A + (size_t)(m0 + i) * rs;
+            if (MR == 8) {
+                for (int kk = 0; kk < K; ++kk, p += 8)
+#pragma GCC unroll 8
+                    for (int i = 0; i < 8; ++i) p[i] = r[i][kk];
+            } else {
+                for (int kk = 0; kk < K; ++kk, p += 12)
+#pragma GCC unroll 12
+                    for (int i = 0; i < 12; ++i) p[i] = r[i][kk];
             }
         } else if (cs == 1 && m0 + MR <= M) {
             for (int kk = 0; kk < K; ++kk)
