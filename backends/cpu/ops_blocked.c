@@ -73,6 +73,11 @@ static void convert_task(void *vc, int tid, int64_t u0, int64_t u1) {
     else convert_vl(8, 0, c->C, c->HW, c->src, c->dst, 1, u0, u1);
 }
 
+#if defined(__x86_64__)
+/* A full block's tile through AVX-512 transposes (ukernel_avx512.c). */
+void cpu_blk_tile16__avx512(int to_blk, size_t HW, const float *src, float *dst, int cb, size_t p0, size_t np);
+#endif
+
 /* u0 < 0: the whole image on up to `threads` threads; else units [u0, u1). */
 static inline void convert_vl(const int vl, const int to_blk, int C, size_t HW, const float *src, float *dst,
                               int threads, int64_t u0, int64_t u1) {
@@ -93,6 +98,14 @@ static inline void convert_vl(const int vl, const int to_blk, int C, size_t HW, 
             const size_t p0 = t * CVT_TILE, np = HW - p0 < CVT_TILE ? HW - p0 : CVT_TILE;
             const size_t base = (size_t)cb * (size_t)vl * HW;
             const int nl = C - cb * vl < vl ? C - cb * vl : vl;
+#if defined(__x86_64__)
+            /* VL 16 is AVX-512's (cpu_blk_vl); the test is for callers
+             * that pick VL 16 themselves (tests/cpu) */
+            if (vl == 16 && nl == 16 && __builtin_cpu_supports("avx512f")) {
+                cpu_blk_tile16__avx512(to_blk, HW, src, dst, cb, p0, np);
+                continue;
+            }
+#endif
             for (int l = 0; l < nl; ++l) {
                 const float *s = src + base + (size_t)l * sl + p0 * sp;
                 float *d = dst + base + (size_t)l * dl + p0 * dp;
