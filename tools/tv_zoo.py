@@ -5,7 +5,8 @@ Usage:
   /usr/bin/python3 tools/tv_zoo.py gen OUTDIR [--ci | --full] [--only NAME,...] [--families F,...]
                                    [--skip-families F,...]
   /usr/bin/python3 tools/tv_zoo.py run OUTDIR [--backends ref,cpu,opencl] [--expected FILE [--update]]
-                                   [--ref-max-params N] [--docs docs/CONFORMANCE.md]
+                                   [--ref-max-params N] [--min-params N [--merge]] [--docs docs/CONFORMANCE.md]
+  /usr/bin/python3 tools/tv_zoo.py docs OUTDIR FILE   (the table again from OUTDIR's last results)
 
 The builders are enumerated from torchvision.models.list_models(), one
 family per module (detection, segmentation, video, optical_flow,
@@ -649,6 +650,8 @@ def cmd_run(args):
         for b in backends:
             if b not in loaded:
                 continue
+            if params <= args.min_params:
+                continue
             if b == "ref" and params > args.ref_max_params:
                 results[(name, b)] = ("skipped", f"ref runs models of at most {args.ref_max_params / 1e6:g}M parameters", None)
                 continue
@@ -658,6 +661,11 @@ def cmd_run(args):
             print(f"{name:38s} {b:7s} {r[0]:5s} {time.time() - t:6.1f}s "
                   f"{'' if r[2] is None else 'rel_l2 %.1e ' % r[2]}{r[1]}", flush=True)
     print(f"ran in {time.time() - t0:.0f}s")
+    if args.merge and os.path.exists(os.path.join(args.outdir, "RESULTS.json")):
+        # the earlier run's results for every (model, backend) not run now
+        with open(os.path.join(args.outdir, "RESULTS.json")) as fh:
+            earlier = {(r[0], r[1]): tuple(r[2:]) for r in json.load(fh)}
+        results = {**earlier, **results}
     with open(os.path.join(args.outdir, "RESULTS.json"), "w") as fh:
         json.dump([[n, b] + list(r) for (n, b), r in sorted(results.items())], fh, indent=1)
     if args.docs:
@@ -779,6 +787,10 @@ def main():
     r.add_argument("--backends", default="ref,cpu,opencl")
     r.add_argument("--ref-max-params", type=float, default=float("inf"),
                    help="run on ref only models of at most this many parameters")
+    r.add_argument("--min-params", type=float, default=0.0,
+                   help="run only models of more than this many parameters (with --merge: ref on the big ones)")
+    r.add_argument("--merge", action="store_true",
+                   help="keep OUTDIR's earlier RESULTS.json rows for the (model, backend) pairs not run now")
     r.add_argument("--expected", help="expectation file to check (or --update)")
     r.add_argument("--update", action="store_true")
     r.add_argument("--docs", help="rewrite the generated section of this file (docs/CONFORMANCE.md)")
