@@ -13,7 +13,9 @@ family per module (detection, segmentation, video, optical_flow,
 quantization; the rest is classification): a builder torchvision adds is
 picked up by itself. Each is built with weights=None (nothing downloaded),
 seeded, in eval mode; BatchNorm statistics are randomised (tools/zoo.py's
-randomise_bn) so BN is not an identity.
+randomise_bn) so BN is not an identity, and residual scales initialised
+near zero (ConvNeXt's layer_scale, 1e-6) are set to O(1)
+(randomise_layer_scales) so each block's branch reaches the output.
 
 Sizes. Default (what CI generates with --ci): small inputs, widths kept:
 classification 64x64 (or the smallest the architecture accepts: ViT gets
@@ -73,7 +75,7 @@ import torchvision
 import torchvision.models as tvm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zoo import randomise_bn, randomise_zero_biases, rel_l2  # noqa: E402
+from zoo import randomise_bn, randomise_layer_scales, randomise_zero_biases, rel_l2  # noqa: E402
 
 OPSET = 17
 FLOAT_TOL = 1e-4
@@ -276,6 +278,7 @@ def calibrate_bn(model, family, shapes, seed, gain):
     gen = torch.Generator().manual_seed(seed + 1000)
     reinit_zero_weights(model)
     randomise_zero_biases(model, torch.Generator().manual_seed(seed + 2000))
+    randomise_layer_scales(model, torch.Generator().manual_seed(seed + 3000))
     if family == "detection":
         randomise_bn(Batched(model, True), (1,) + tuple(shapes[0]), gen, gain)
     elif family == "optical_flow":
