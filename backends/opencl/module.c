@@ -514,7 +514,9 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
     b->part = part;
     b->err = err;
     b->err_size = err_size;
-    engine_plan_buffer *plan = NULL;
+    engine_storage sp; /* engine/storage.h: output copies and the arena plan */
+    memset(&sp, 0, sizeof sp);
+    sp.a = &s->a;
     int *plan_slot = NULL;
     ocl_program *p = ocl_xalloc(s, sizeof *p);
     if (!p) {
@@ -551,19 +553,19 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
             p->outs[p->n_out++] = (ocl_seam){sl->part_out, k, sl->v->dtype, sl->count, 0};
         }
     }
-    for (int j = 0; j < part->n_outputs; ++j) {
-        int written = 0;
-        for (int k = 0; k < p->n_out; ++k) written |= p->outs[k].index == j;
-        if (written) continue;
-        const engine_value *v = part->outputs[j];
-        int in = v && !v->data ? ocl_find_in(part->inputs, part->n_inputs, v) : -1;
-        if (!v || (!v->data && in < 0)) {
-            if (err && err_size) snprintf(err, err_size, "opencl: partition output '%s' is not produced", v ? v->name : "?");
-            b->st = ENGINE_ERR_INVALID_MODEL;
-            goto fail;
-        }
-        size_t es = host_size(v->dtype);
-        p->copies[p->n_copies++] = (ocl_copy){j, in, v->data, (size_t)numel(v) * es};
+    /* Every arena slot that is not an alias member is a buffer of the plan
+     * (a member lives in its root's); at most one per slot. */
+    if ((b->st = engine_storage_init(&sp, &s->a, part, OCL_ALIGN, p->n_slots + 1))) {
+        ocl_oom(b);
+        goto fail;
+    }
+    for (int k = 0; k < p->n_out; ++k) sp.produced[p->outs[k].index] = 1;
+    const int unfilled = engine_storage_copies(&sp, p->copies, &p->n_copies);
+    if (unfilled >= 0) {
+        const engine_value *v = part->outputs[unfilled];
+        if (err && err_size) snprintf(err, err_size, "opencl: partition output '%s' is not produced", v ? v->name : "?");
+        b->st = ENGINE_ERR_INVALID_MODEL;
+        goto fail;
     }
     /* Staging for seams that need a conversion (fp16 storage, bool). */
     for (int pass = 0; pass < 2; ++pass) {
@@ -581,9 +583,8 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
     }
 
     /* The arena: every arena slot planned by the shared liveness planner. */
-    plan = ocl_xalloc(s, sizeof *plan * (size_t)(p->n_slots + 1));
     plan_slot = ocl_xalloc(s, sizeof *plan_slot * (size_t)(p->n_slots + 1));
-    if (!plan || !plan_slot) {
+    if (!plan_slot) {
         ocl_oom(b);
         goto fail;
     }
@@ -602,11 +603,15 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
     for (int k = 0; k < p->n_slots; ++k) {
         ocl_slot *sl = &p->slots[k];
         if (sl->buf != BUF_ARENA || sl->root >= 0) continue;
-        size_t bytes = (sl->count * sl->esz + OCL_ALIGN - 1) / OCL_ALIGN * OCL_ALIGN;
-        plan[np] = (engine_plan_buffer){bytes ? bytes : OCL_ALIGN, sl->first, sl->last, 0};
+        const int pb = engine_storage_add(&sp, sl->v, sl->count * sl->esz, sl->first);
+        if (pb < 0) {
+            b->st = ENGINE_ERR_INTERNAL;
+            goto fail;
+        }
+        sp.bufs[pb].last = sl->last;
         plan_slot[np++] = k;
     }
-    st = s->host->plan_arena(&s->a, plan, np, OCL_ALIGN, &p->arena_bytes);
+    st = engine_storage_plan(&sp, s->host, &p->arena_bytes);
     if (st) {
         if (st == ENGINE_ERR_OUT_OF_MEMORY) ocl_oom(b);
         else if (err && err_size) snprintf(err, err_size, "opencl: memory plan failed (sizes overflow)");
@@ -619,7 +624,7 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
         b->st = ENGINE_ERR_UNSUPPORTED;
         goto fail;
     }
-    for (int k = 0; k < np; ++k) p->slots[plan_slot[k]].off = plan[k].offset / p->slots[plan_slot[k]].esz;
+    for (int k = 0; k < np; ++k) p->slots[plan_slot[k]].off = sp.bufs[k].offset / p->slots[plan_slot[k]].esz;
     for (int k = 0; k < p->n_slots; ++k)
         if (p->slots[k].root >= 0) p->slots[k].off = p->slots[p->slots[k].root].off + p->slots[k].aoff;
 
@@ -659,7 +664,7 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
     ocl_xfree(s, keys);
     ocl_xfree(s, trial);
     if (b->st) goto fail;
-    ocl_xfree(s, plan);
+    engine_storage_free(&sp);
     ocl_xfree(s, plan_slot);
     ocl_xfree(s, b->meta);
     ocl_xfree(s, b->wts);
@@ -676,7 +681,7 @@ static engine_status ocl_compile(void *state, const engine_partition *part, void
     return ENGINE_OK;
 fail:
     if (s->queue) s->cl->Finish(s->queue);
-    ocl_xfree(s, plan);
+    engine_storage_free(&sp);
     ocl_xfree(s, plan_slot);
     ocl_xfree(s, b->meta);
     ocl_xfree(s, b->wts);
@@ -882,11 +887,7 @@ static engine_status ocl_run(void *state, void *program, const void *const *inpu
         if (ocl_needs_stage(s, sm->dtype))
             ocl_from_storage(s, sm->dtype, p->staging + sm->staging, outputs[sm->index], sm->count);
     }
-    for (int c = 0; c < p->n_copies; ++c) {
-        const ocl_copy *cp = &p->copies[c];
-        const void *src = cp->in_index >= 0 ? inputs[cp->in_index] : cp->cdata;
-        if (cp->nbytes && src != outputs[cp->out_index]) memmove(outputs[cp->out_index], src, cp->nbytes);
-    }
+    engine_storage_run_copies(p->copies, p->n_copies, inputs, outputs);
     if (timing) {
         /* Per node: from its first launch's start to its last launch's end,
          * in device time, relative to the run's first launch. */

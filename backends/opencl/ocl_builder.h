@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "engine/plugin.h"
+#include "engine/storage.h"
 #include "ocl_codes.h"
 #include "ocl_internal.h"
 
@@ -151,13 +152,6 @@ typedef struct ocl_slot {
     cl_mem mem;     /* BUF_SHARED: the weight store's buffer (off 0) */
 } ocl_slot;
 
-/* A partition output that no node writes. */
-typedef struct ocl_copy {
-    int out_index, in_index; /* in_index -1: from cdata */
-    const void *cdata;
-    size_t nbytes;
-} ocl_copy;
-
 typedef struct ocl_seam {
     int index, slot;
     engine_dtype dtype;
@@ -173,7 +167,7 @@ typedef struct ocl_program {
     ocl_slot *slots;
     int n_in, n_out, n_copies;
     ocl_seam *ins, *outs;
-    ocl_copy *copies;
+    engine_storage_copy *copies; /* partition outputs no node writes (engine/storage.h) */
     unsigned char *staging;
     size_t staging_bytes;
     cl_mem arena, weights, meta, iweights;
