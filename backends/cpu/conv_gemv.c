@@ -90,6 +90,7 @@ typedef struct gemv_ctx {
     const float *w, *bias, *x, *sum;
     float *y;
     int M, K;
+    void (*dot4)(const float *w, size_t ldw, const float *x, int K, int nm, float *acc);
 } gemv_ctx;
 
 static void gemv_task(void *vc, int tid, int64_t b0_, int64_t b1_) {
@@ -100,7 +101,7 @@ static void gemv_task(void *vc, int tid, int64_t b0_, int64_t b1_) {
     for (int b = b0; b < b1; ++b) {
         const int m0 = b * 4, nm = M - m0 < 4 ? M - m0 : 4;
         float acc[4];
-        cpu_dot4(c->w + (size_t)m0 * K, (size_t)K, c->x, K, nm, acc);
+        c->dot4(c->w + (size_t)m0 * K, (size_t)K, c->x, K, nm, acc);
         for (int j = 0; j < nm; ++j) {
             float v = acc[j] + c->bias[m0 + j];
             if (c->sum) v += c->sum[m0 + j];
@@ -112,7 +113,6 @@ static void gemv_task(void *vc, int tid, int64_t b0_, int64_t b1_) {
 /* Four outputs per pass over x, so x is loaded once per four weight rows. */
 static void gemv_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum, float *y,
                      void *scratch) {
-    (void)isa;
     (void)scratch;
     const int M = d->M, K = (int)gemv_k(d);
     const float *w = packed;
@@ -120,7 +120,7 @@ static void gemv_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const
     const int blocks = (M + 3) / 4;
     /* a thread per block of rows only when there is enough to stream */
     const int par = d->threads > 1 && (size_t)M * (size_t)K >= 32768;
-    gemv_ctx c = {d, w, bias, x, sum, y, M, K};
+    gemv_ctx c = {d, w, bias, x, sum, y, M, K, cpu_kernels_for(isa)->dot4};
     cpu_parallel_for(par ? d->threads : 1, blocks, 0, gemv_task, &c);
 }
 

@@ -51,6 +51,10 @@ typedef struct cpu_kernels {
      * its sum, the scale; a row holding a NaN or an infinity becomes NaN
      * (the reference's formula gives NaN there too). */
     void (*softmax_row)(const float *x, float *y, size_t n);
+    /* acc[j] = dot(w + j*ldw, x) over K floats for j < nm <= 4: the
+     * matrix-vector product of a fully connected layer or an N = 1 1x1
+     * conv, four weight rows streamed per pass over x. */
+    void (*dot4)(const float *w, size_t ldw, const float *x, int K, int nm, float *acc);
 } cpu_kernels;
 
 /* exp_row with libm's expf: the scalar and NEON tables' (gemm.c). */

@@ -68,6 +68,7 @@ typedef struct dense_ctx {
     float *y;
     int N, K, R, crow, ccol;
     float alpha, beta;
+    void (*dot4)(const float *w, size_t ldw, const float *x, int K, int nm, float *acc);
 } dense_ctx;
 
 static void dense_task(void *vc, int tid, int64_t b0, int64_t b1) {
@@ -78,7 +79,7 @@ static void dense_task(void *vc, int tid, int64_t b0, int64_t b1) {
         const int n0 = b * 4, nm = N - n0 < 4 ? N - n0 : 4;
         for (int r = 0; r < c->R; ++r) {
             float acc[4];
-            cpu_dot4(c->wt + (size_t)n0 * (size_t)K, (size_t)K, c->a + (size_t)r * (size_t)K, K, nm, acc);
+            c->dot4(c->wt + (size_t)n0 * (size_t)K, (size_t)K, c->a + (size_t)r * (size_t)K, K, nm, acc);
             for (int j = 0; j < nm; ++j) {
                 const int n = n0 + j;
                 float v = c->alpha * acc[j];
@@ -104,12 +105,12 @@ static engine_status gemm_exec(const cpu_step *s, const void *const *in, void *c
         epi = p->epilogue;
     }
     int par = (int64_t)N * K > PAR_MIN && s->threads > 1;
-    /* four weight rows per pass over a row of A (cpu_dot4: four
+    /* four weight rows per pass over a row of A (the ISA's dot4: four
      * independent sums, so the loop streams the weights instead of
      * waiting on one add chain: AlexNet's 9216 -> 4096 layer, 2 threads, 8.6-8.9
      * -> 5.7-7.5 ms, ~26 GB/s of weights at best) */
     const int blocks = (N + 3) / 4;
-    dense_ctx dc = {wt, a, cm, y, N, K, R, crow, ccol, alpha, beta};
+    dense_ctx dc = {wt, a, cm, y, N, K, R, crow, ccol, alpha, beta, s->k->dot4};
     cpu_parallel_for(par ? s->threads : 1, blocks, 0, dense_task, &dc);
     if (epi.act != ENGINE_ACT_NONE) s->k->act_row(&epi, y, (size_t)R * (size_t)N);
     return ENGINE_OK;

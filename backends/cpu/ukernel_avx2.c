@@ -202,6 +202,44 @@ static void gemm_6x16_avx2(int K, const float *a, const float *b, float *c, size
     cpu_tile_epilogue(&cpu_kernels_avx2, t, NR, c, ldc, mr, nr, bias, sum, ldsum, epi);
 }
 
+/* Four dot products against one x (as dot4_avx512), 8 lanes, two vectors
+ * of each row per step; the last K % 8 in C. */
+static float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+static void dot4_avx2(const float *w, size_t ldw, const float *x, int K, int nm, float *acc) {
+    const float *r[4] = {w, nm > 1 ? w + ldw : w, nm > 2 ? w + 2 * ldw : w, nm > 3 ? w + 3 * ldw : w};
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        const __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r[0] + k), x0, a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r[1] + k), x0, a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r[2] + k), x0, a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r[3] + k), x0, a3);
+        b0 = _mm256_fmadd_ps(_mm256_loadu_ps(r[0] + k + 8), x1, b0);
+        b1 = _mm256_fmadd_ps(_mm256_loadu_ps(r[1] + k + 8), x1, b1);
+        b2 = _mm256_fmadd_ps(_mm256_loadu_ps(r[2] + k + 8), x1, b2);
+        b3 = _mm256_fmadd_ps(_mm256_loadu_ps(r[3] + k + 8), x1, b3);
+    }
+    for (; k + 8 <= K; k += 8) {
+        const __m256 x0 = _mm256_loadu_ps(x + k);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r[0] + k), x0, a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r[1] + k), x0, a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r[2] + k), x0, a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r[3] + k), x0, a3);
+    }
+    float s[4] = {hsum256(_mm256_add_ps(a0, b0)), hsum256(_mm256_add_ps(a1, b1)), hsum256(_mm256_add_ps(a2, b2)),
+                  hsum256(_mm256_add_ps(a3, b3))};
+    for (; k < K; ++k)
+        for (int j = 0; j < 4; ++j) s[j] += r[j][k] * x[k];
+    for (int j = 0; j < nm; ++j) acc[j] = s[j];
+}
+
 const cpu_kernels cpu_kernels_avx2 = {
     .isa = CPU_ISA_AVX2,
     .isa_name = "avx2",
@@ -212,4 +250,5 @@ const cpu_kernels cpu_kernels_avx2 = {
     .act_row = act_row_avx2,
     .exp_row = exp_row_avx2,
     .softmax_row = softmax_row_avx2,
+    .dot4 = dot4_avx2,
 };

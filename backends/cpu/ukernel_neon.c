@@ -67,4 +67,5 @@ const cpu_kernels cpu_kernels_neon = {
     .act_row = act_row_neon,
     .exp_row = cpu_exp_row_portable,
     .softmax_row = cpu_softmax_row_portable,
+    .dot4 = cpu_dot4,
 };

@@ -33,4 +33,5 @@ const cpu_kernels cpu_kernels_scalar = {
     .act_row = act_row_scalar,
     .exp_row = cpu_exp_row_portable,
     .softmax_row = cpu_softmax_row_portable,
+    .dot4 = cpu_dot4,
 };

@@ -234,12 +234,54 @@ static void softmax_rows(void **state) {
     }
 }
 
+/* The GEMV kernel (dot4) of every ISA: K around the vector widths and
+ * their unrolls, 1-4 rows, rows padded or not; the weights are allocated
+ * exactly (nm rows), so an ASan build catches a read past the last row. */
+static void dot4_all_isas(void **state) {
+    (void)state;
+    static const int ks[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64, 65, 1280, 1283};
+    for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
+        const cpu_kernels *k = isa_table((cpu_isa)isa);
+        if (!k) continue;
+        assert_non_null(k->dot4);
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ++ki)
+            for (int nm = 1; nm <= 4; ++nm)
+                for (int pad = 0; pad < 2; ++pad) {
+                    const int K = ks[ki];
+                    const size_t ldw = (size_t)K + (size_t)(pad ? 5 : 0);
+                    const size_t nw = (size_t)(nm - 1) * ldw + (size_t)K;
+                    float *w = malloc(nw * sizeof(float)), *x = malloc((size_t)K * sizeof(float));
+                    assert_non_null(w);
+                    assert_non_null(x);
+                    for (size_t i = 0; i < nw; ++i) w[i] = frand();
+                    for (int i = 0; i < K; ++i) x[i] = frand();
+                    float acc[4] = {-1.0f, -1.0f, -1.0f, -1.0f};
+                    k->dot4(w, ldw, x, K, nm, acc);
+                    for (int j = 0; j < nm; ++j) {
+                        double want = 0.0, mag = 0.0;
+                        for (int i = 0; i < K; ++i) {
+                            want += (double)w[(size_t)j * ldw + (size_t)i] * (double)x[i];
+                            mag += fabs((double)w[(size_t)j * ldw + (size_t)i] * (double)x[i]);
+                        }
+                        if (!(fabs(acc[j] - want) <= 1e-6 + 1e-5 * mag))
+                            fail_msg("%s dot4 K=%d nm=%d pad=%d row %d: got %.9g want %.9g", k->isa_name, K, nm, pad, j,
+                                     (double)acc[j], want);
+                    }
+                    for (int j = nm; j < 4; ++j)
+                        if (acc[j] != -1.0f) fail_msg("%s dot4 K=%d nm=%d: wrote acc[%d]", k->isa_name, K, nm, j);
+                    free(w);
+                    free(x);
+                }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sizes_all_isas),
         cmocka_unit_test(every_activation),
         cmocka_unit_test(activation_extremes),
         cmocka_unit_test(softmax_rows),
+        cmocka_unit_test(dot4_all_isas),
     };
     return cmocka_run_group_tests(tests, test_pool_setup, test_pool_teardown);
 }
