@@ -15,6 +15,7 @@
  *   V_FMA(a, b, c)     a * b + c
  *   csv_act(e, v)      the epilogue activation (ops.h formulas) on a vector
  *   csv_deint2(p, &e, &o)  the even and odd floats of p[0 .. 2*VW)
+ *   csv_deint2v(a, b, &e, &o)  the same of the 2*VW floats of a then b
  *   csv_store_rows4(...)   4 vectors of VW channels (4 pixels of a row) to
  *                      VW channel planes, with bias, sum and act (below)
  * Everything is static inline: each ISA's copy stays private to its file.
@@ -55,12 +56,14 @@ static inline vf csv_pow2n(vf n) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(i, _mm512_set1_epi32(127)), 23));
 }
 #define V_ROUND(x) _mm512_roundscale_ps((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-static inline void csv_deint2(const float *p, vf *even, vf *odd) {
+static inline void csv_deint2v(vf a, vf b, vf *even, vf *odd) {
     const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
     *even = _mm512_permutex2var_ps(a, ie, b);
     *odd = _mm512_permutex2var_ps(a, io, b);
+}
+static inline void csv_deint2(const float *p, vf *even, vf *odd) {
+    csv_deint2v(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), even, odd);
 }
 
 #elif defined(CSV_AVX2)
@@ -88,12 +91,14 @@ static inline vf csv_pow2n(vf n) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(i, _mm256_set1_epi32(127)), 23));
 }
 #define V_ROUND(x) _mm256_round_ps((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-static inline void csv_deint2(const float *p, vf *even, vf *odd) {
-    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+static inline void csv_deint2v(vf a, vf b, vf *even, vf *odd) {
     /* per 128-bit lane [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit pairs reordered */
     __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
     *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
     *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+static inline void csv_deint2(const float *p, vf *even, vf *odd) {
+    csv_deint2v(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), even, odd);
 }
 
 #elif defined(CSV_SCALAR)
@@ -112,6 +117,10 @@ typedef float vf;
 #define V_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define V_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define V_FMA(a, b, c) ((a) * (b) + (c))
+static inline void csv_deint2v(vf a, vf b, vf *even, vf *odd) {
+    *even = a;
+    *odd = b;
+}
 static inline void csv_deint2(const float *p, vf *even, vf *odd) {
     *even = p[0];
     *odd = p[1];

@@ -206,6 +206,8 @@ static void test_depthwise(void **state) {
     cases[nc++] = dw(3, 11, 19, 2, 2, 0, 1);  /* generic path: 2x2 s2 */
     cases[nc++] = dw(3, 11, 19, 1, 1, 0, 1);  /* generic path: 1x1 */
     cases[nc++] = dw(3, 12, 20, 3, 3, 1, 1);  /* stride 3 */
+    cases[nc++] = dw(6, 9, 113, 3, 2, 1, 1);  /* stride 2, wide odd rows: whole vectors, then masked */
+    cases[nc++] = dw(4, 8, 64, 3, 2, 0, 1);   /* stride 2, no padding, rows of whole vectors */
     {
         conv_case k = dw(5, 14, 23, 3, 1, 0, 1); /* asymmetric pads and strides */
         k.PT = 0, k.PL = 1, k.PB = 1, k.PR = 0, k.SW = 2;
