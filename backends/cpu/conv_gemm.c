@@ -27,11 +27,25 @@ static int is_pointwise(const cpu_conv2d *d) {
            d->PR == 0 && d->OH == d->H && d->OW == d->W;
 }
 
+/* How many panels ahead pack_pointwise prefetches (1: 0.95 ms, 2: 0.93,
+ * 4: 0.98 on the layer named below). */
+#define PF_D 2
+
 static void pack_pointwise(const void *vctx, int n0, int nr, int NR, int k0, int kc, float *panel) {
     const conv_b_ctx *c = vctx;
     size_t hw = (size_t)c->d->H * (size_t)c->d->W;
     const float *src = c->x + (size_t)k0 * hw + n0;
+    /* The columns of each row PF_D panels on, prefetched: a panel reads NR
+     * floats from each of kc rows hw floats apart, more streams than the
+     * hardware prefetcher follows, so without this every row's lines came
+     * from L3 or memory on demand (ResNet-50's 1x1 C256 -> 64 at 56x56,
+     * one thread, tests/cpu/bench_cpu_conv: 1.21-1.34 -> 0.92-0.95 ms). */
+    const int pf = (size_t)n0 + (PF_D + 1u) * (size_t)NR <= hw;
     for (int k = 0; k < kc; ++k, src += hw, panel += NR) {
+        if (pf) {
+            __builtin_prefetch(src + PF_D * NR);
+            __builtin_prefetch(src + PF_D * NR + 16);
+        }
         if (c->scale) {
             const float f = c->scale[k0 + k];
             for (int j = 0; j < nr; ++j) panel[j] = src[j] * f;
