@@ -223,7 +223,13 @@ static void test_direct_blk(void **state) {
     cases[nc++] = full(17, 17, 13, 15, 3, 1, 2, 2);   /* dilation 2 */
     cases[nc++] = full(40, 36, 7, 9, 1, 1, 0, 1);     /* 1x1: the one-row form */
     cases[nc++] = full(33, 70, 5, 3, 1, 1, 0, 1);
-    cases[nc++] = full(17, 19, 9, 8, 1, 2, 0, 1);     /* 1x1 stride 2 */
+    cases[nc++] = full(17, 19, 9, 8, 1, 2, 0, 1);     /* 1x1 stride 2: on a subsampled copy */
+    cases[nc++] = full(40, 35, 14, 13, 1, 3, 0, 1);   /* 1x1 stride 3, odd sizes */
+    {
+        conv_case k = full(20, 33, 11, 10, 1, 1, 0, 1); /* 1x1 strides (2, 1), sum and activation */
+        k.SH = 2, k.sum = 1, k.act = ENGINE_ACT_RELU;
+        cases[nc++] = k;
+    }
     cases[nc++] = full(9, 20, 6, 6, 1, 1, 1, 1);      /* 1x1 padded */
     cases[nc++] = full(5, 17, 11, 12, 5, 1, 2, 1);
     cases[nc++] = full(3, 24, 19, 21, 7, 2, 3, 1);
