@@ -6,7 +6,8 @@
  * a whole model on this shared machine.
  *     bench_cpu_conv C H W M K S PAD GROUP [threads [reps [flush]]]
  * flush = 1 evicts the caches (writes 64 MB) before each run, as in a
- * model where the weights come from memory.
+ * model where the weights come from memory. BENCH_SUM=1 in the
+ * environment adds a residual input (a ResNet block's last conv).
  * The blocked-layout algorithms (cpu_blocked.h) are timed too where they
  * apply, on the input converted to the blocked layout beforehand (the
  * conversion is not timed). */
@@ -55,6 +56,12 @@ int main(int argc, char **argv) {
     cpu_isa isa = cpu_isa_select(NULL);
     size_t nx = (size_t)d.C * d.H * d.W, ny = (size_t)d.M * d.OH * d.OW, nw = (size_t)d.M * (d.C / d.group) * d.KH * d.KW;
     float *x = aalloc(nx * 4), *y = aalloc(ny * 4), *w = aalloc(nw * 4), *b = aalloc((size_t)d.M * 4);
+    const char *sum_env = getenv("BENCH_SUM");
+    const int with_sum = sum_env && atoi(sum_env) != 0;
+    d.epi.sum = with_sum;
+    float *sm = with_sum ? aalloc(cpu_blk_image_floats(16, d.M, (size_t)d.OH * d.OW) * 4) : NULL;
+    if (with_sum && !sm) return 1;
+    if (sm) memset(sm, 0, cpu_blk_image_floats(16, d.M, (size_t)d.OH * d.OW) * 4);
     size_t fl = (size_t)64 << 20;
     char *junk = flush ? aalloc(fl) : NULL;
     if (!x || !y || !w || !b || (flush && !junk)) return 1;
@@ -73,7 +80,7 @@ int main(int argc, char **argv) {
         for (int r = 0; r < R; ++r) {
             if (junk) memset(junk, r, fl);
             double t0 = now();
-            a->run(&d, isa, packed, x, NULL, y, scratch);
+            a->run(&d, isa, packed, x, sm, y, scratch);
             double dt = now() - t0;
             if (dt < best) best = dt;
         }
@@ -102,7 +109,7 @@ int main(int argc, char **argv) {
         for (int r = 0; r < R; ++r) {
             if (junk) memset(junk, r, fl);
             double t0 = now();
-            a->run(&d, isa, packed, xb, NULL, yb, scratch);
+            a->run(&d, isa, packed, xb, sm, yb, scratch);
             double dt = now() - t0;
             if (dt < best) best = dt;
         }
@@ -119,5 +126,6 @@ int main(int argc, char **argv) {
     free(w);
     free(b);
     free(junk);
+    free(sm);
     return 0;
 }
