@@ -248,8 +248,18 @@ static void find_se_fusions(const ref_state *s, const engine_partition *part, in
 
 /* ---- 1x1 expansion + depthwise fusion (conv_pw_dw.c) ----
  * pwdw[k] for depthwise Conv k: the 1x1 Conv run inside it, else -1. Only
- * where the expanded tensor is large enough to leave L2. */
-#define PW_DW_MIN_BYTES (256u * 1024u)
+ * where the expanded tensor is large enough to leave L2: at 1 MB per
+ * image. Smaller pairs (MobileNet v2's 28x28 and 14x14 blocks) run faster
+ * unfused, on the blocked layout (1x1 and depthwise NCHW16c, no
+ * conversions between): with 256 KB, MobileNet v2's 14x14 blocks took
+ * 0.16-0.19 ms fused against 0.10 unfused (one thread), and the whole
+ * model, 3 alternating rounds of `engine-run M -b cpu --bench 40` at 1
+ * and 2 threads, medians (ms): MobileNet v2 8.3-8.8 -> 7.2-8.8 (1T),
+ * 5.2-5.4 -> 4.6-5.5 (2T); v3-Large 4.5-4.9 -> 3.9-4.5 (2T);
+ * EfficientNet-B0 8.9-9.3 -> 7.5-8.7 (2T). Never fusing was slower than 1
+ * MB on the 112x112 and 56x56 blocks (MobileNet v2 features.2: 0.75 ms
+ * fused against 0.87 unfused with its two layout conversions). */
+#define PW_DW_MIN_BYTES (1024u * 1024u)
 
 static void find_pw_dw_fusions(const ref_state *s, const engine_partition *part, const int *fuse, int *pwdw) {
     for (int k = 0; k < part->n_nodes; ++k) pwdw[k] = -1;
