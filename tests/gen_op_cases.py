@@ -957,6 +957,10 @@ def gen_conv():
     case("conv2d_autopad_valid", (1, 2, 7, 7), (3, 2, 3, 3), s=[2, 2], auto_pad="VALID")
     case("conv2d_1x1", (2, 5, 4, 4), (3, 5, 1, 1))
     case("conv2d_batch2_kshape_attr", (2, 3, 5, 5), (2, 3, 3, 3), kshape_attr=True, pads=[1, 1, 1, 1])
+    # images over the threads (cpu, 2+ threads): 9 images in uneven rounds, 4 in whole ones
+    case("conv2d_batch9_stride2", (9, 5, 9, 8), (7, 5, 3, 3), s=[2, 2], pads=[1, 1, 1, 1])
+    case("conv2d_batch4_depthwise", (4, 6, 10, 11), (6, 1, 3, 3), group=6, pads=[1, 1, 1, 1])
+    case("conv2d_batch4_1x1_wide", (4, 24, 9, 9), (40, 24, 1, 1))
     case("conv2d_rect_kernel", (1, 2, 6, 9), (3, 2, 2, 3), s=[1, 2], opset=7)
     case("conv1d_basic", (1, 3, 10), (2, 3, 3), bias=False)
     case("conv1d_stride_dil_pads", (2, 3, 11), (4, 3, 3), s=[2], d=[2], pads=[1, 2])

@@ -146,6 +146,9 @@ struct cpu_step {
                                    * layout (cpu_blocked.h): the inputs in blk_in_mask and output 0 */
     unsigned blk_in_mask;         /* bit j: input j is read blocked (the others NCHW) */
     size_t blk_scale_off;         /* blocked Conv with in_scale: where in scratch X is scaled */
+    size_t img_scratch;           /* Conv: 0, or images run over the threads, one thread each, and
+                                   * this is each thread's slice of scratch (conv.c) */
+    size_t img_scale_off;         /* ... and blk_scale_off within a slice */
     char kernel[80];              /* the kernel name: dtype, op, tile, ISA */
 };
 
