@@ -702,6 +702,22 @@ static engine_value *cscalar(eng_graph *g, const char *name, float v) {
     return c;
 }
 
+/* y = x * 0.5 * (1 + erf(x / sqrt(2))), as torch 1.13 exports GELU (the
+ * nodes gdiv, gerf, gadd, gm1, gm2; constants sqrt2, one, half). */
+static void erf_gelu(eng_graph *g, const char *x, const char *y) {
+    char ins[64];
+    cscalar(g, "sqrt2", 1.41421356f);
+    cscalar(g, "one", 1.0f);
+    cscalar(g, "half", 0.5f);
+    snprintf(ins, sizeof ins, "%s,sqrt2", x);
+    node(g, "Div", "gdiv", ins, "gd");
+    node(g, "Erf", "gerf", "gd", "ge");
+    node(g, "Add", "gadd", "ge,one", "ga");
+    snprintf(ins, sizeof ins, "%s,ga", x);
+    node(g, "Mul", "gm1", ins, "gx");
+    node(g, "Mul", "gm2", "gx,half", y);
+}
+
 static engine_node *find_node(const eng_graph *g, const char *name) {
     for (int k = 0; k < g->n_nodes; ++k)
         if (strcmp(g->nodes[k]->name, name) == 0) return g->nodes[k];
@@ -902,14 +918,7 @@ static void reshape_act_case(int gelu, int how) {
     node(g, "Gemm", "fc", "x,w,b", "t");
     node(g, "Reshape", "rs", "t,shape", "r");
     if (gelu) {
-        cscalar(g, "sqrt2", 1.41421356f);
-        cscalar(g, "one", 1.0f);
-        cscalar(g, "half", 0.5f);
-        node(g, "Div", "gdiv", "r,sqrt2", "gd");
-        node(g, "Erf", "gerf", "gd", "ge");
-        node(g, "Add", "gadd", "ge,one", "ga");
-        node(g, "Mul", "gm1", "r,ga", "gx");
-        node(g, "Mul", "gm2", "gx,half", "y");
+        erf_gelu(g, "r", "y");
     } else {
         node(g, "Relu", "act", "r", "y");
     }
@@ -1532,14 +1541,7 @@ static eng_graph *all_passes_graph(engine_context *ctx) {
     cfloat(g, "wf", 2, wf, -1, 1);
     attr_int(g, node(g, "Gemm", "fc", "fz,wf", "o"), "transB", 1);
     /* the exact GELU written out (fuse_gelu) */
-    cscalar(g, "sqrt2", 1.41421356f);
-    cscalar(g, "one", 1.0f);
-    cscalar(g, "half", 0.5f);
-    node(g, "Div", "gdiv", "o,sqrt2", "gd");
-    node(g, "Erf", "gerf", "gd", "ge");
-    node(g, "Add", "gadd", "ge,one", "ga");
-    node(g, "Mul", "gm1", "o,ga", "gx");
-    node(g, "Mul", "gm2", "gx,half", "og");
+    erf_gelu(g, "o", "og");
     /* a linear layer as MatMul + Add (fuse_matmul_bias) */
     int64_t wl[2] = {3, 5}, bl[1] = {5};
     cfloat(g, "wl", 2, wl, -1, 1);
