@@ -118,6 +118,7 @@ static size_t blk_subsampled_floats(const cpu_conv2d *d, int vl) {
     return ((size_t)blk_cdiv(d->C, vl) * (size_t)d->OH * (size_t)d->OW * (size_t)vl + 15) / 16 * 16;
 }
 
+#if defined(__x86_64__) /* the blocked kernels' ISAs */
 typedef struct blk_sub_ctx {
     const cpu_conv2d *d;
     const float *x;
@@ -139,6 +140,7 @@ static void blk_subsample_task(void *vc, int tid, int64_t r0, int64_t r1) {
                                                    vl * sizeof(float));
     }
 }
+#endif
 
 /* Per thread: the padded copies of one output row's input rows (border
  * columns; conv_blocked_tmpl.h); a subsampled input instead for a
