@@ -64,7 +64,7 @@ meson_files() {
 }
 cpu_sources=$(meson_files backends/cpu/meson.build cpu_sources)
 neon_sources=$(meson_files backends/cpu/meson.build cpu_neon_sources)
-x86_sources="$(meson_files backends/cpu/meson.build cpu_avx512_sources) $(meson_files backends/cpu/meson.build cpu_avx2_sources)"
+x86_sources="$(meson_files backends/cpu/meson.build cpu_avx512_sources) $(meson_files backends/cpu/meson.build cpu_avx2_sources) $(meson_files backends/cpu/meson.build cpu_bf16_sources)"
 ref_sources=$(meson_files backends/ref/meson.build ref_kernel_sources)
 # The c_args of the cpu_neon static library (the NEON list's own flags).
 neon_args=$(awk -v q="'" '
@@ -81,7 +81,7 @@ for f in backends/cpu/*.c; do
   [ "$b" = module.c ] && continue
   case "$listed" in
     *" $b "*) ;;
-    *) die "$f is in none of the file lists of backends/cpu/meson.build this script reads (cpu_sources, cpu_neon_sources, cpu_avx2_sources, cpu_avx512_sources)" ;;
+    *) die "$f is in none of the file lists of backends/cpu/meson.build this script reads (cpu_sources, cpu_neon_sources, cpu_avx2_sources, cpu_avx512_sources, cpu_bf16_sources)" ;;
   esac
 done
 for f in $cpu_sources $neon_sources module.c; do [ -f "backends/cpu/$f" ] || die "backends/cpu/$f (from meson.build) is missing"; done

@@ -41,7 +41,7 @@ typedef struct options {
     int dump_graph;
     int threads;
     const char *device;
-    const char *precision; /* --precision fp16|fp32 (backends that offer fp16) */
+    const char *precision; /* --precision fp32|fp16|bf16 (backends that offer them) */
     const char *tune;      /* --tune none|fast|full (backends with a tuner) */
     int no_fuse;
     int strict;
@@ -92,7 +92,8 @@ static void usage(FILE *f) {
             "                           100 us (default), or sleep at once (cores shared with other work)\n"
             "  --shape NAME=DIMS        dims of input NAME (e.g. x=1x3x320x320; repeatable): binds the model's\n"
             "                           symbolic dims, compiles that shape ahead and shapes the random input\n"
-            "  --precision fp32|fp16    storage precision where a backend offers fp16 (opencl)\n"
+            "  --precision fp32|fp16|bf16  fp16: half storage (opencl); bf16: convolutions in bf16\n"
+            "                           with float32 sums (cpu with AVX512_BF16 or AMX)\n"
             "  --tune none|fast|full    auto-tune kernels per layer where a backend can (opencl); winners are\n"
             "                           cached beside the program cache and reused by later runs\n"
             "  --list-backends, --version, --help\n");
@@ -412,7 +413,7 @@ static int parse_args(int argc, char **argv, options *o) {
         case OPT_DEVICE: o->device = optarg; break;
         case OPT_PRECISION:
             o->precision = optarg;
-            bad = strcmp(optarg, "fp16") != 0 && strcmp(optarg, "fp32") != 0;
+            bad = strcmp(optarg, "fp16") != 0 && strcmp(optarg, "fp32") != 0 && strcmp(optarg, "bf16") != 0;
             break;
         case OPT_TUNE:
             o->tune = optarg;

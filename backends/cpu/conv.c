@@ -44,7 +44,7 @@ int cpu_conv_node_takes(const engine_node *n) {
 
 /* Fills d from a Conv node; 0 when the node is not one this backend's
  * algorithms take (not float32, 3-D, weights not constant, ...). */
-static int describe_conv(const engine_node *n, int threads, cpu_conv2d *d) {
+static int describe_conv(const engine_node *n, const cpu_kernels *k, int threads, cpu_conv2d *d) {
     if (!cpu_conv_node_takes(n)) return 0;
     const engine_conv_params *p = n->params;
     const engine_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
@@ -75,6 +75,7 @@ static int describe_conv(const engine_node *n, int threads, cpu_conv2d *d) {
     d->epi = p->epilogue;
     d->threads = threads > 0 ? threads : 1;
     d->exact = p->exact_rounding != 0;
+    d->bf16 = k->bf16;
     if (d->group < 1 || d->C % d->group || d->M % d->group || (int64_t)d->C / d->group != w->dims[1]) return 0;
     if (y->dims[1] != d->M || d->SH < 1 || d->SW < 1 || d->DH < 1 || d->DW < 1) return 0;
     if (d->PT < 0 || d->PL < 0 || d->PB < 0 || d->PR < 0) return 0;
@@ -86,6 +87,8 @@ static int describe_conv(const engine_node *n, int threads, cpu_conv2d *d) {
 
 /* The applicable algorithm with the lowest estimate (ties: the earlier). */
 static const cpu_conv_algo *choose_algo(const cpu_conv2d *d, cpu_isa isa) {
+    /* --precision bf16: every conv the bf16 GEMM takes runs there */
+    if (cpu_conv_bf16.applies(d, isa)) return &cpu_conv_bf16;
     const cpu_conv_algo *best = NULL;
     double best_ns = 0.0;
     for (int i = 0; cpu_conv_algos[i]; ++i) {
@@ -102,14 +105,14 @@ static const cpu_conv_algo *choose_algo(const cpu_conv2d *d, cpu_isa isa) {
 
 int cpu_conv_takes_input_scale(const engine_node *n, const cpu_kernels *k, int threads) {
     cpu_conv2d d;
-    if (n->op != ENGINE_OP_Conv || !describe_conv(n, threads, &d)) return 0;
+    if (n->op != ENGINE_OP_Conv || !describe_conv(n, k, threads, &d)) return 0;
     const cpu_conv_algo *a = choose_algo(&d, k->isa);
     return a && a->run_scaled;
 }
 
 int cpu_conv_fusable_pw(const engine_node *n, const cpu_kernels *k, int threads) {
     cpu_conv2d d;
-    if (n->op != ENGINE_OP_Conv || !describe_conv(n, threads, &d)) return 0;
+    if (n->op != ENGINE_OP_Conv || !describe_conv(n, k, threads, &d)) return 0;
     if (d.KH != 1 || d.KW != 1 || d.SH != 1 || d.SW != 1 || d.PT || d.PL || d.PB || d.PR || d.group != 1 ||
         d.epi.sum || d.OH != d.H || d.OW != d.W)
         return 0;
@@ -118,7 +121,7 @@ int cpu_conv_fusable_pw(const engine_node *n, const cpu_kernels *k, int threads)
 
 int cpu_conv_fusable_dw(const engine_node *n, const cpu_kernels *k, int threads) {
     cpu_conv2d d;
-    if (n->op != ENGINE_OP_Conv || !describe_conv(n, threads, &d)) return 0;
+    if (n->op != ENGINE_OP_Conv || !describe_conv(n, k, threads, &d)) return 0;
     return choose_algo(&d, k->isa) == &cpu_conv_depthwise;
 }
 
@@ -270,7 +273,7 @@ static engine_status conv_prep(const cpu_prep_ctx *c, cpu_step *s, const cpu_con
 engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
     if (n->op == ENGINE_OP_ConvTranspose) return cpu_prepare_convtranspose(c, s);
-    if (n->op != ENGINE_OP_Conv || !describe_conv(n, c->threads, &s->conv)) return ENGINE_ERR_UNSUPPORTED;
+    if (n->op != ENGINE_OP_Conv || !describe_conv(n, c->k, c->threads, &s->conv)) return ENGINE_ERR_UNSUPPORTED;
     const cpu_conv_algo *best = choose_algo(&s->conv, c->k->isa);
     if (!best) return ENGINE_ERR_UNSUPPORTED;
     if (s->in_scale && !best->run_scaled) return ENGINE_ERR_INTERNAL; /* cpu_conv_takes_input_scale said yes */
@@ -281,7 +284,11 @@ engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s) {
     s->exec = conv_exec;
     conv_batch_scratch(s, c->k->isa);
     const cpu_conv2d *d = &s->conv;
-    if (best == &cpu_conv_gemm) {
+    if (best == &cpu_conv_bf16) {
+        int pw = d->KH == 1 && d->KW == 1 && d->SH == 1 && d->SW == 1 && !d->PT && !d->PL && !d->PB && !d->PR;
+        snprintf(s->kernel, sizeof s->kernel, "bf16_conv%s_gemm%s_32x32__%s", pw ? "1x1" : "_im2col",
+                 s->in_scale ? "_xscale" : "", cpu_bf16_ops_for(d->bf16)->name);
+    } else if (best == &cpu_conv_gemm) {
         int pw = d->KH == 1 && d->KW == 1 && d->SH == 1 && d->SW == 1 && !d->PT && !d->PL && !d->PB && !d->PR;
         snprintf(s->kernel, sizeof s->kernel, "f32_conv%s_gemm%s_%dx%d__%s", pw ? "1x1" : "_im2col",
                  s->in_scale ? "_xscale" : "", c->k->mr, c->k->nr, c->k->isa_name);
@@ -303,9 +310,9 @@ static const cpu_conv_algo *blocked_algo(const cpu_conv2d *d, cpu_isa isa) {
 
 int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threads, double *nchw_ns, double *blk_ns) {
     cpu_conv2d d;
-    if (n->op != ENGINE_OP_Conv || !describe_conv(n, threads, &d)) return 0;
+    if (n->op != ENGINE_OP_Conv || !describe_conv(n, k, threads, &d)) return 0;
     const cpu_conv_algo *b = blocked_algo(&d, k->isa), *a = choose_algo(&d, k->isa);
-    if (!b || !a) return 0;
+    if (!b || !a || a == &cpu_conv_bf16) return 0; /* bf16 runs on NCHW */
     /* The blocked estimates are calibrated in ns (one image, caches warm);
      * the GEMM's and Winograd's are about twice their measured times
      * (tests/cpu/bench_cpu_conv, 2 threads, AVX-512: GEMM 0.48-0.55 of
@@ -334,9 +341,9 @@ int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threa
 
 engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
-    if (n->op != ENGINE_OP_Conv || s->pre || !describe_conv(n, c->threads, &s->conv)) return ENGINE_ERR_UNSUPPORTED;
+    if (n->op != ENGINE_OP_Conv || s->pre || !describe_conv(n, c->k, c->threads, &s->conv)) return ENGINE_ERR_UNSUPPORTED;
     const cpu_conv_algo *a = blocked_algo(&s->conv, c->k->isa);
-    if (!a) return ENGINE_ERR_UNSUPPORTED;
+    if (!a || choose_algo(&s->conv, c->k->isa) == &cpu_conv_bf16) return ENGINE_ERR_UNSUPPORTED;
     engine_status st = conv_prep(c, s, a);
     if (st) return st;
     s->algo = a;

@@ -205,3 +205,108 @@ const cpu_conv_algo cpu_conv_gemm = {
     .run = gemm_run,
     .run_scaled = gemm_run_scaled,
 };
+
+/* ---- bf16 (--precision bf16): the same GEMMs, A and B rounded to bf16,
+ * float32 accumulation (gemm_bf16.c). Packed: per group the bf16 tiles
+ * (64-byte aligned), then the bias as floats. */
+
+static int bf16_applies(const cpu_conv2d *d, cpu_isa isa) {
+    /* depthwise-like groups (one input channel each) stay float32: a
+     * K of KH*KW would be mostly padding in the 32-deep tiles */
+    return d->bf16 && !d->exact && cpu_bf16_ops_for(d->bf16) && gemm_applies(d, isa) && d->C / d->group > 1;
+}
+
+static double bf16_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
+    return gemm_estimate_ns(d, isa) / 4.0;
+}
+
+static size_t bf16_per_group(const cpu_conv2d *d) {
+    int K = d->C / d->group * d->KH * d->KW;
+    return (cpu_bf16_packed_a_elems(d->M / d->group, K) * sizeof(uint16_t) + 63) / 64 * 64;
+}
+
+static size_t bf16_packed_size(const cpu_conv2d *d, cpu_isa isa) {
+    (void)isa;
+    return bf16_per_group(d) * (size_t)d->group + (size_t)d->M * sizeof(float);
+}
+
+static void bf16_pack(const cpu_conv2d *d, cpu_isa isa, const float *w, const float *bias, void *packed) {
+    (void)isa;
+    const int Mg = d->M / d->group, K = d->C / d->group * d->KH * d->KW;
+    const size_t per = bf16_per_group(d);
+    for (int g = 0; g < d->group; ++g)
+        cpu_bf16_pack_a(Mg, K, w + (size_t)g * (size_t)Mg * (size_t)K, (size_t)K, 1,
+                        (uint16_t *)((char *)packed + per * (size_t)g));
+    float *b = (float *)((char *)packed + per * (size_t)d->group);
+    for (int m = 0; m < d->M; ++m) b[m] = bias ? bias[m] : 0.0f;
+}
+
+static size_t bf16_scratch_size(const cpu_conv2d *d, cpu_isa isa) {
+    (void)isa;
+    const int G = d->group, K = d->C / G * d->KH * d->KW, N = d->OH * d->OW;
+    if (G > 1 && G >= d->threads) return cpu_bf16_scratch_bytes(N, K, 1) * (size_t)d->threads;
+    return cpu_bf16_scratch_bytes(N, K, d->threads);
+}
+
+typedef struct bf16_group_ctx {
+    const cpu_conv2d *d;
+    const cpu_kernels *k;
+    const cpu_bf16_ops *ops;
+    int Cg, Mg, K, N;
+    size_t per, in_g, out_g, slice;
+    const char *A;
+    const float *bias, *x, *xscale, *sum;
+    float *y;
+    void *scratch;
+} bf16_group_ctx;
+
+static void bf16_group(const bf16_group_ctx *c, int g, int threads, void *scratch) {
+    conv_b_ctx ctx = {c->d, c->x + (size_t)g * c->in_g, c->xscale ? c->xscale + (size_t)g * (size_t)c->Cg : NULL,
+                      c->Cg};
+    /* a pointwise conv's B is the image itself: read straight into bf16 */
+    cpu_bf16_src src = {NULL, 0, NULL, pack_im2col, &ctx};
+    if (is_pointwise(c->d)) {
+        src.b = ctx.x;
+        src.ld = (size_t)c->N;
+        src.scale = ctx.scale;
+    }
+    cpu_bf16_gemm_run(c->k, c->ops, c->Mg, c->N, c->K, (const uint16_t *)(c->A + (size_t)g * c->per),
+                      c->bias + (size_t)g * (size_t)c->Mg, &src, c->y + (size_t)g * c->out_g, (size_t)c->N,
+                      c->sum ? c->sum + (size_t)g * c->out_g : NULL, (size_t)c->N, &c->d->epi, threads, scratch);
+}
+
+static void bf16_group_task(void *vc, int tid, int64_t g0, int64_t g1) {
+    const bf16_group_ctx *c = vc;
+    for (int64_t g = g0; g < g1; ++g) bf16_group(c, (int)g, 1, (char *)c->scratch + c->slice * (size_t)tid);
+}
+
+static void bf16_run_scaled(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x,
+                            const float *xscale, const float *sum, float *y, void *scratch) {
+    const int G = d->group, Cg = d->C / G, Mg = d->M / G, K = Cg * d->KH * d->KW, N = d->OH * d->OW;
+    const size_t per = bf16_per_group(d);
+    bf16_group_ctx c = {d, cpu_kernels_for(isa), cpu_bf16_ops_for(d->bf16), Cg, Mg, K, N, per,
+                        (size_t)Cg * (size_t)d->H * (size_t)d->W, (size_t)Mg * (size_t)N,
+                        cpu_bf16_scratch_bytes(N, K, 1), packed,
+                        (const float *)((const char *)packed + per * (size_t)G), x, xscale, sum, y, scratch};
+    if (G > 1 && G >= d->threads) {
+        cpu_parallel_for(d->threads, G, 1, bf16_group_task, &c);
+        return;
+    }
+    for (int g = 0; g < G; ++g) bf16_group(&c, g, d->threads, scratch);
+}
+
+static void bf16_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum, float *y,
+                     void *scratch) {
+    bf16_run_scaled(d, isa, packed, x, NULL, sum, y, scratch);
+}
+
+const cpu_conv_algo cpu_conv_bf16 = {
+    .name = "bf16_conv_gemm",
+    .applies = bf16_applies,
+    .estimate_ns = bf16_estimate_ns,
+    .packed_size = bf16_packed_size,
+    .pack = bf16_pack,
+    .scratch_size = bf16_scratch_size,
+    .run = bf16_run,
+    .run_scaled = bf16_run_scaled,
+};

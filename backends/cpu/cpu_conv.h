@@ -45,6 +45,7 @@ typedef struct cpu_conv2d {
     engine_epilogue epi; /* epi.sum: a residual tensor is passed to run */
     int threads;         /* threads the module runs with (>= 1) */
     int exact;           /* engine_conv_params.exact_rounding: no Winograd */
+    int bf16;            /* --precision bf16: the level (cpu_internal.h), 0 for float32 */
 } cpu_conv2d;
 
 typedef struct cpu_conv_algo {
@@ -79,6 +80,8 @@ extern const cpu_conv_algo *const cpu_conv_algos[];
 /* The algorithms by file (each file defines the ones it names):
  * conv_gemm.c: im2col / 1x1 packed GEMM, any conv (the general path). */
 extern const cpu_conv_algo cpu_conv_gemm;
+/* conv_gemm.c: the same GEMMs in bf16 (d->bf16 set: --precision bf16). */
+extern const cpu_conv_algo cpu_conv_bf16;
 /* conv_depthwise.c: group == C == M, 3x3 and 5x5, stride 1 and 2. */
 extern const cpu_conv_algo cpu_conv_depthwise;
 /* The row kernel's channels c0 .. c0+nc-1 on the calling thread, channel

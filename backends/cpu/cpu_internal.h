@@ -14,6 +14,7 @@
 #define ENGINE_CPU_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cpu_conv.h"
 #include "cpu_pool.h"
@@ -55,6 +56,10 @@ typedef struct cpu_kernels {
      * matrix-vector product of a fully connected layer or an N = 1 1x1
      * conv, four weight rows streamed per pass over x. */
     void (*dot4)(const float *w, size_t ldw, const float *x, int K, int nm, float *acc);
+    /* --precision bf16: CPU_BF16_NONE in the static tables; the module
+     * runs a bf16 session on its own copy of the table with the level it
+     * found (cpu_bf16_select), so every preparer sees it through k. */
+    int bf16;
 } cpu_kernels;
 
 /* exp_row with libm's expf: the scalar and NEON tables' (gemm.c). */
@@ -113,6 +118,66 @@ size_t cpu_gemm_scratch_bytes(const cpu_kernels *k, int M, int N, int K, int thr
 void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
                   cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
                   const engine_epilogue *epi, int threads, void *scratch);
+
+/* ---- bf16 (gemm_bf16.c, ukernel_bf16.c) ----
+ * bf16 values are uint16_t, rounded to nearest even from float32. */
+enum { CPU_BF16_NONE = 0, CPU_BF16_AVX512 = 1, CPU_BF16_AMX = 2 };
+
+typedef struct cpu_bf16_ops {
+    const char *name; /* "amx", "avx512bf16": the kernel name's ISA */
+    /* c[32 x 32] (rows 32 apart) = (A tiles a0 | a1) * B panel b over nkb
+     * k-blocks: a0, a1 16 rows each, 1 KiB a k-block; b 2 KiB a k-block. */
+    void (*block)(int nkb, const uint16_t *a0, const uint16_t *a1, const uint16_t *b, float *c);
+    /* Around the blocks of one task on one thread (AMX's tile
+     * configuration and release); NULL when not needed. */
+    void (*begin)(void);
+    void (*end)(void);
+    /* kc rows (ld floats apart, times scale[k] when scale is not NULL) of
+     * nr floats -> one k-block; rows kc..31, columns nr..31 zero. */
+    void (*cvt_rows)(const float *src, size_t ld, int kc, int nr, const float *scale, uint16_t *dst);
+    /* C block (rows 32 apart) + bias [+ sum] -> activation -> c[mr x nr]. */
+    void (*store)(const float *ct, float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum,
+                  size_t ldsum, const engine_epilogue *epi, cpu_act_row_fn act_row);
+} cpu_bf16_ops;
+
+/* The bf16 level this CPU runs for a session on isa: AMX when the CPU has
+ * AMX-BF16 and the OS grants its tile state (ENGINE_CPU_AMX=0: not asked),
+ * else AVX512_BF16, else none; note says why a level was not had. */
+int cpu_bf16_select(cpu_isa isa, char *note, size_t note_size);
+/* The kernels of a level; NULL for CPU_BF16_NONE or a build without them. */
+const cpu_bf16_ops *cpu_bf16_ops_for(int level);
+uint16_t cpu_bf16_round(float f);
+float cpu_bf16_float(uint16_t h);
+/* Elements of a packed A for M x K (16 x 32 tiles, M to 32, K to 32). */
+size_t cpu_bf16_packed_a_elems(int M, int K);
+/* Packs A (element (m, k) at A[m*rs + k*cs]) rounded to bf16. */
+void cpu_bf16_pack_a(int M, int K, const float *A, size_t rs, size_t cs, uint16_t *dst);
+/* Scratch bytes cpu_bf16_gemm_run needs on `threads` threads. */
+size_t cpu_bf16_scratch_bytes(int N, int K, int threads);
+/* Where B comes from: a plain matrix (rows ld floats apart, row k times
+ * scale[k] when scale is not NULL), read straight into the bf16 panels;
+ * or, with b == NULL, pack_b(ctx, ...) fills float32 panels (im2col). */
+typedef struct cpu_bf16_src {
+    const float *b;
+    size_t ld;
+    const float *scale;
+    cpu_pack_b_fn pack_b;
+    const void *ctx;
+} cpu_bf16_src;
+/* As cpu_gemm_run, with A from cpu_bf16_pack_a and B rounded to bf16;
+ * k gives the epilogue's activation. */
+void cpu_bf16_gemm_run(const cpu_kernels *k, const cpu_bf16_ops *ops, int M, int N, int K, const uint16_t *Apacked,
+                       const float *bias, const cpu_bf16_src *src, float *C, size_t ldc,
+                       const float *sum, size_t ldsum, const engine_epilogue *epi, int threads, void *scratch);
+#if defined(__x86_64__)
+void cpu_bf16_block_avx512(int nkb, const uint16_t *a0, const uint16_t *a1, const uint16_t *b, float *c);
+void cpu_bf16_block_amx(int nkb, const uint16_t *a0, const uint16_t *a1, const uint16_t *b, float *c);
+void cpu_bf16_amx_begin(void);
+void cpu_bf16_amx_end(void);
+void cpu_bf16_cvt_rows(const float *src, size_t ld, int kc, int nr, const float *scale, uint16_t *dst);
+void cpu_bf16_store(const float *ct, float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum,
+                    size_t ldsum, const engine_epilogue *epi, cpu_act_row_fn act_row);
+#endif
 
 /* conv_gemv.c: acc[j] = dot(w + j*ldw, x) over K floats for j < nm <= 4,
  * four independent sums in one pass over x (the dense layers and the

@@ -50,7 +50,8 @@ typedef struct ref_state {
     const engine_host_services *host;
     engine_log_fn log;
     void *log_user;
-    const cpu_kernels *k; /* the ISA chosen at create */
+    const cpu_kernels *k; /* the ISA chosen at create (kb16 for a bf16 instance) */
+    cpu_kernels kb16;     /* --precision bf16: the ISA's table with its bf16 level */
     int threads;
     int spin_us;          /* the pool's spin budget (ENGINE_CPU_SPIN) */
     cpu_pool *pool;       /* threads - 1 workers, started by the first run */
@@ -630,11 +631,38 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
         set_err(err, err_size, "cpu: %s%s%s", "out of memory", "", "");
         return pst;
     }
+    /* The session's precision, else ENGINE_CPU_PRECISION (lets the case
+     * runner, which has no precision option, run the bf16 suite). fp16 is
+     * an opencl storage format: float32 here, as on every backend that
+     * does not offer a precision. */
+    const char *prec = config->precision ? config->precision : getenv("ENGINE_CPU_PRECISION");
+    if (prec && strcmp(prec, "bf16") == 0) {
+        char why[160];
+        int level = cpu_bf16_select(s->k->isa, why, sizeof why);
+        if (level != CPU_BF16_NONE) {
+            s->kb16 = *s->k;
+            s->kb16.bf16 = level;
+            s->k = &s->kb16;
+        }
+        if (why[0] && s->log) {
+            char line[256];
+            snprintf(line, sizeof line, "cpu: precision bf16: %s%s", why, level ? "" : "; running float32");
+            s->log(s->log_user, ENGINE_LOG_WARN, line);
+        }
+    } else if (prec && prec[0] && strcmp(prec, "fp32") != 0 && strcmp(prec, "fp16") != 0) {
+        if (s->shared_pool) cpu_pool_release_shared(s->pool);
+        else cpu_pool_destroy(s->pool);
+        cpu_wstore_free(s->store);
+        config->allocator.free(config->allocator.user, s);
+        set_err(err, err_size, "cpu: unknown precision '%s'%s%s", prec, "", "");
+        return ENGINE_ERR_INVALID_ARGUMENT;
+    }
     const char *v = getenv("ENGINE_CPU_VERBOSE");
     s->verbose = v && *v && strcmp(v, "0") != 0;
     const char *b = getenv("ENGINE_CPU_BLOCKED");
     s->blocked = !b || !*b ? 1 : strcmp(b, "0") == 0 ? 0 : strcmp(b, "all") == 0 ? 2 : 1;
-    snprintf(s->describe, sizeof s->describe, "SIMD CPU kernels (float32, %s, GEMM tile %dx%d, %d thread%s, spin %d us%s)",
+    snprintf(s->describe, sizeof s->describe, "SIMD CPU kernels (%s%s, %s, GEMM tile %dx%d, %d thread%s, spin %d us%s)",
+             s->k->bf16 ? "bf16 convolutions on " : "float32", s->k->bf16 ? cpu_bf16_ops_for(s->k->bf16)->name : "",
              s->k->isa_name, s->k->mr, s->k->nr, s->threads, s->threads == 1 ? "" : "s", s->spin_us,
              s->shared_pool ? ", shared pool" : "");
     if (note && s->log) s->log(s->log_user, ENGINE_LOG_WARN, note);

@@ -168,7 +168,10 @@ static engine_status ocl_create(const engine_backend_config *config, void **stat
      * runner, which has no precision option, run the fp16 suite). */
     const char *prec = config->precision ? config->precision : getenv("ENGINE_OPENCL_PRECISION");
     if (prec && strcmp(prec, "fp16") == 0) s->fp16 = 1;
-    else if (prec && prec[0] && strcmp(prec, "fp32") != 0) {
+    else if (prec && strcmp(prec, "bf16") == 0) {
+        /* a CPU backend's compute precision: float32 storage here */
+        if (s->log) s->log(s->log_user, ENGINE_LOG_INFO, "opencl: precision bf16 is not offered; float32");
+    } else if (prec && prec[0] && strcmp(prec, "fp32") != 0) {
         if (err && err_size) snprintf(err, err_size, "opencl: unknown precision '%s'", prec);
         s->a.free(s->a.user, s);
         return ENGINE_ERR_INVALID_ARGUMENT;

@@ -78,7 +78,7 @@ typedef struct engine_backend_config {
     int threads;                /* 0: as many as the backend sees fit */
     const char *device;         /* device selector or NULL */
     const engine_host_services *host; /* always filled */
-    const char *precision;      /* "fp32" (default, also for NULL) or "fp16" */
+    const char *precision;      /* "fp32" (default, also for NULL), "fp16" or "bf16" */
     /* Kernel auto-tuning level where a backend has a tuner (opencl):
      * "none" (NULL: the backend's own default), "fast" or "full".
      * Appended: a backend must accept a config without it (NULL). */

@@ -258,7 +258,11 @@ typedef struct engine_session_options {
     int threads;         /* 0: the CPUs this process may use (affinity mask, cgroup quota) */
     const char *device;  /* backend-specific device selector, or NULL */
     int profile;         /* non-zero: record per-node timings */
-    const char *precision; /* "fp32" (NULL) or "fp16" (backends that offer it) */
+    /* "fp32" (NULL); "fp16": half storage, float arithmetic (opencl);
+     * "bf16": convolutions with bf16 weights and activations, float32
+     * accumulation (cpu, on CPUs with AVX512_BF16 or AMX-BF16). A backend
+     * that does not offer the precision runs float32 (and logs it). */
+    const char *precision;
     /* Non-zero: every node output gets a host buffer the session keeps, so
      * engine_session_node_output can read it after a run (debugging, and
      * engine-conformance --diverge). Costs memory and a seam per value: each

@@ -1,0 +1,209 @@
+/*
+ * tests/cpu/test_cpu_bf16.c - the bf16 convolution (conv_gemm.c:
+ * cpu_conv_bf16 over gemm_bf16.c and ukernel_bf16.c) on every bf16 level
+ * this machine runs (AMX-BF16 when the OS grants it, AVX512_BF16), against
+ * two double-precision convs:
+ *   - of the bf16-rounded inputs and weights (what the kernels multiply):
+ *     |got - want| <= 1e-5 + 1e-4 |want| + 2^-20 S, S = sum |w x| of the
+ *     output (float32 accumulation over K <= 600 terms);
+ *   - of the float32 inputs and weights: the same plus 2^-7 S (bf16 keeps
+ *     8 significant bits, so rounding is off by at most 2^-8 relative and
+ *     a product of two rounded values by (1 + 2^-8)^2 - 1 ~ 2^-7).
+ * Skipped (exit 77) on a CPU without AVX512_BF16.
+ *
+ * Shapes: 1x1 (read straight into bf16) and gathered ones (3x3, 7x7 stride
+ * 2 on 3 channels, strides 2 and 3, dilation 2, pads), M, K and N off the
+ * 32-tiles (M 5, 33, 70; K 2, 27, 147; N 1, 49, 1000+), groups (serial per
+ * thread and threaded), every epilogue activation with and without the
+ * residual, the channel scale (run_scaled), threads 1-3. Outputs start as
+ * NaN, so an unwritten one fails.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+#include "cpu_test_util.h"
+#include "cpu_test_pool.h"
+
+typedef struct bcase {
+    int C, M, H, W, KH, KW, SH, SW, DH, DW, P, group;
+    engine_act act;
+    int sum, scale;
+} bcase;
+
+static void to_desc(const bcase *k, int level, int threads, cpu_conv2d *d) {
+    memset(d, 0, sizeof *d);
+    d->C = k->C, d->M = k->M, d->H = k->H, d->W = k->W;
+    d->KH = k->KH, d->KW = k->KW, d->SH = k->SH, d->SW = k->SW, d->DH = k->DH, d->DW = k->DW;
+    d->PT = d->PL = d->PB = d->PR = k->P;
+    d->group = k->group;
+    d->OH = (k->H + 2 * k->P - k->DH * (k->KH - 1) - 1) / k->SH + 1;
+    d->OW = (k->W + 2 * k->P - k->DW * (k->KW - 1) - 1) / k->SW + 1;
+    d->epi.act = k->act;
+    switch (k->act) {
+    case ENGINE_ACT_CLIP: d->epi.alpha = -0.5f, d->epi.beta = 0.75f; break;
+    case ENGINE_ACT_LEAKY_RELU: d->epi.alpha = 0.1f; break;
+    case ENGINE_ACT_HARD_SIGMOID: d->epi.alpha = 0.2f, d->epi.beta = 0.5f; break;
+    default: break;
+    }
+    d->epi.sum = k->sum;
+    d->threads = threads;
+    d->bf16 = level;
+}
+
+static float rb(float v) {
+    return cpu_bf16_float(cpu_bf16_round(v));
+}
+
+/* The conv in double of x (times xs per channel, then rounded when round)
+ * and w (rounded when round); mag: sum |w x| per output. */
+static void naive(const cpu_conv2d *d, const float *x, const float *xs, const float *w, const float *b,
+                  const float *s, int round, float *y, double *mag) {
+    const int Cg = d->C / d->group, Mg = d->M / d->group;
+    for (int m = 0; m < d->M; ++m) {
+        const int g = m / Mg;
+        for (int oh = 0; oh < d->OH; ++oh)
+            for (int ow = 0; ow < d->OW; ++ow) {
+                double acc = (double)b[m], mg = 0.0;
+                for (int c = 0; c < Cg; ++c)
+                    for (int kh = 0; kh < d->KH; ++kh) {
+                        const int ih = oh * d->SH - d->PT + kh * d->DH;
+                        if (ih < 0 || ih >= d->H) continue;
+                        for (int kw = 0; kw < d->KW; ++kw) {
+                            const int iw = ow * d->SW - d->PL + kw * d->DW;
+                            if (iw < 0 || iw >= d->W) continue;
+                            const int ci = g * Cg + c;
+                            float wv = w[(((size_t)m * Cg + c) * d->KH + kh) * d->KW + kw];
+                            float xv = x[((size_t)ci * d->H + ih) * d->W + iw] * (xs ? xs[ci] : 1.0f);
+                            if (round) wv = rb(wv), xv = rb(xv);
+                            acc += (double)wv * (double)xv;
+                            mg += fabs((double)wv * (double)xv);
+                        }
+                    }
+                const size_t o = ((size_t)m * d->OH + oh) * d->OW + ow;
+                if (s) acc += (double)s[o];
+                y[o] = (float)engine_act_apply(&d->epi, acc);
+                mag[o] = mg;
+            }
+    }
+}
+
+static void run_case(int level, const bcase *k, int threads, uint32_t seed) {
+    cpu_conv2d d;
+    to_desc(k, level, threads, &d);
+    const cpu_conv_algo *algo = &cpu_conv_bf16;
+    char what[200];
+    snprintf(what, sizeof what, "%s C%d M%d %dx%d k%dx%d s%dx%d d%d p%d g%d act%d sum%d scale%d T%d",
+             cpu_bf16_ops_for(level)->name, k->C, k->M, k->H, k->W, k->KH, k->KW, k->SH, k->SW, k->DH, k->P, k->group,
+             (int)k->act, k->sum, k->scale, threads);
+    if (!algo->applies(&d, CPU_ISA_AVX512)) fail_msg("does not apply: %s", what);
+    rng_state = seed;
+    const size_t HW = (size_t)d.H * d.W, OHW = (size_t)d.OH * d.OW, ny = (size_t)d.M * OHW;
+    const size_t nw = (size_t)d.M * (d.C / d.group) * d.KH * d.KW;
+    float *x = fill((size_t)d.C * HW, 1.0f);
+    float *w = fill(nw, sqrtf(6.0f / (float)((d.C / d.group) * d.KH * d.KW)));
+    float *b = fill((size_t)d.M, 1.0f), *s = fill(ny, 1.0f), *xs = fill((size_t)d.C, 2.0f);
+    float *want_r = malloc(ny * sizeof(float)), *want = malloc(ny * sizeof(float));
+    double *mag = malloc(ny * sizeof(double));
+    assert_non_null(want_r);
+    assert_non_null(want);
+    assert_non_null(mag);
+    naive(&d, x, k->scale ? xs : NULL, w, b, k->sum ? s : NULL, 1, want_r, mag);
+    naive(&d, x, k->scale ? xs : NULL, w, b, k->sum ? s : NULL, 0, want, mag);
+    float *y = alloc64(ny * sizeof(float));
+    for (size_t i = 0; i < ny; ++i) y[i] = NAN;
+    void *packed = alloc64(algo->packed_size(&d, CPU_ISA_AVX512));
+    algo->pack(&d, CPU_ISA_AVX512, w, b, packed);
+    size_t ss = algo->scratch_size(&d, CPU_ISA_AVX512);
+    void *scratch = alloc64(ss);
+    if (k->scale)
+        algo->run_scaled(&d, CPU_ISA_AVX512, packed, x, xs, k->sum ? s : NULL, y, scratch);
+    else
+        algo->run(&d, CPU_ISA_AVX512, packed, x, k->sum ? s : NULL, y, scratch);
+    for (size_t i = 0; i < ny; ++i) {
+        const double tol = 1e-5 + 1e-4 * fabs((double)want_r[i]) + ldexp(mag[i], -20);
+        const double e1 = fabs((double)y[i] - (double)want_r[i]), e2 = fabs((double)y[i] - (double)want[i]);
+        if (!(e1 <= tol)) /* NaN fails too */
+            fail_msg("%s: y[%zu] = %.9g, want %.9g (bf16 operands, tolerance %.3g)", what, i, (double)y[i],
+                     (double)want_r[i], tol);
+        if (!(e2 <= tol + ldexp(mag[i], -7) * 1.01))
+            fail_msg("%s: y[%zu] = %.9g, float32 operands give %.9g (|w x| sum %.3g)", what, i, (double)y[i],
+                     (double)want[i], mag[i]);
+    }
+    free(x);
+    free(w);
+    free(b);
+    free(s);
+    free(xs);
+    free(want_r);
+    free(want);
+    free(mag);
+    free(y);
+    free(packed);
+    free(scratch);
+}
+
+/* The levels this machine runs: AMX when granted, and AVX512_BF16. */
+static int levels(int *out) {
+    char note[160];
+    int best = cpu_bf16_select(CPU_ISA_AVX512, note, sizeof note), n = 0;
+    if (best == CPU_BF16_AMX) out[n++] = CPU_BF16_AMX;
+    if (best != CPU_BF16_NONE) out[n++] = CPU_BF16_AVX512;
+    return n;
+}
+
+static void shapes(void **state) {
+    (void)state;
+    int lv[2], nl = levels(lv);
+    if (!nl) skip();
+    static const bcase cases[] = {
+        /* C   M   H   W  KH KW SH SW DH DW P  g  act                  sum scale */
+        {64, 256, 14, 14, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_NONE, 0, 0},
+        {40, 70, 7, 9, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_RELU, 1, 0},
+        {2, 5, 33, 35, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_CLIP, 0, 0},
+        {96, 33, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_NONE, 1, 1},
+        {72, 48, 11, 13, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_SILU, 0, 1},
+        {3, 64, 38, 38, 7, 7, 2, 2, 1, 1, 3, 1, ENGINE_ACT_RELU, 0, 0},
+        {32, 40, 15, 17, 3, 3, 1, 1, 1, 1, 1, 1, ENGINE_ACT_RELU, 1, 0},
+        {48, 64, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, ENGINE_ACT_HARD_SWISH, 0, 0},
+        {24, 36, 20, 20, 3, 3, 1, 1, 2, 2, 2, 1, ENGINE_ACT_LEAKY_RELU, 1, 0},
+        {16, 20, 23, 19, 5, 3, 3, 2, 1, 1, 2, 1, ENGINE_ACT_SIGMOID, 0, 1},
+        {64, 64, 9, 9, 3, 3, 1, 1, 1, 1, 1, 2, ENGINE_ACT_TANH, 1, 0},
+        {64, 96, 8, 8, 3, 3, 1, 1, 1, 1, 1, 8, ENGINE_ACT_HARD_SIGMOID, 0, 0},
+        {32, 32, 37, 41, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_MISH, 1, 0},
+        {130, 34, 4, 5, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_GELU, 0, 0},
+    };
+    uint32_t seed = 7;
+    for (int l = 0; l < nl; ++l)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+            for (int t = 1; t <= 3; ++t) run_case(lv[l], &cases[i], t, ++seed);
+}
+
+/* Rounding: to nearest even, NaN kept, infinities kept. */
+static void rounding(void **state) {
+    (void)state;
+    assert_int_equal(cpu_bf16_round(1.0f), 0x3f80);
+    assert_int_equal(cpu_bf16_round(1.0f + 0x1p-8f), 0x3f80);  /* tie: to even (down) */
+    assert_int_equal(cpu_bf16_round(1.0f + 0x3p-8f), 0x3f82);  /* tie: to even (up) */
+    assert_int_equal(cpu_bf16_round(1.0f + 0x1.2p-8f), 0x3f81); /* above the tie */
+    assert_int_equal(cpu_bf16_round(-2.0f), 0xc000);
+    assert_int_equal(cpu_bf16_round(INFINITY), 0x7f80);
+    assert_true(isnan(cpu_bf16_float(cpu_bf16_round(NAN))));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rounding),
+        cmocka_unit_test(shapes),
+    };
+    return cmocka_run_group_tests(tests, test_pool_setup, test_pool_teardown);
+}
