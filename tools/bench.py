@@ -41,6 +41,13 @@ two alternate (which goes first alternating too) on the same seeded input,
 and the peak RSS of each is kept. It writes the section "cpu backend
 against ONNX Runtime" of docs/PERFORMANCE.md. Models (default): issue 19's
 ten, then convnext_tiny and vit_b_16.
+
+--bf16: the cpu backend's --precision bf16 against its float32 and ONNX
+Runtime's (float32), per model and thread count (--thread-list), batch 1:
+per round the three alternate (the order rotating) on the same seeded
+input; plus the rel L2 of the bf16 output against the float32 one and
+whether their top-1 classes agree (one run each, -o). It writes the section
+"cpu backend in bf16" of docs/PERFORMANCE.md. Models as --ort.
 """
 import argparse
 import datetime
@@ -265,9 +272,9 @@ def time_torch(model, x, runs, warmup):
     return times
 
 
-def time_engine(engine_run, path, threads, runs, warmup, inp=None):
+def time_engine(engine_run, path, threads, runs, warmup, inp=None, extra=()):
     cmd = [engine_run, path, "-b", "cpu", "--strict", "--threads", str(threads), "--bench", str(runs),
-           "--warmup", str(warmup), "--json"] + (["-i", inp] if inp else [])
+           "--warmup", str(warmup), "--json"] + (["-i", inp] if inp else []) + list(extra)
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed: {p.stderr.strip()[-400:]}")
@@ -473,6 +480,86 @@ def write_ort_doc(path, rows, meta):
     replace_section(path, title, "\n".join(sec) + "\n")
 
 
+def main_bf16(args, engine_run):
+    """Issue 19's bf16 figures: engine fp32, engine bf16 and ORT fp32 alternating per round."""
+    names = args.models.split(",") if args.models else ORT_MODELS
+    threads = [int(t) for t in args.thread_list.split(",")]
+    import numpy as np
+    py = ort_python(args.ort_venv)
+    os.makedirs(args.cache, exist_ok=True)
+    rows = [{"model": n, "threads": t, "fp32": [], "bf16": [], "ort": []} for n in names for t in threads]
+    acc = {}
+    sides = ["fp32", "bf16", "ort"]
+    with tempfile.TemporaryDirectory() as tmp:
+        timer = os.path.join(tmp, "ort_timer.py")
+        with open(timer, "w") as f:
+            f.write(ORT_TIMER)
+        paths, inputs = {}, {}
+        for r in range(args.rounds):
+            for row in rows:
+                n, t = row["model"], row["threads"]
+                if row.get("error"):
+                    continue
+                try:
+                    if n not in paths:
+                        paths[n] = export(n, args.cache, dynamic=True)
+                        size = MODELS[n][1]
+                        inputs[n] = os.path.join(tmp, f"{n}.npy")
+                        np.save(inputs[n], np.random.default_rng(42).standard_normal((1, 3, size, size))
+                                .astype(np.float32))
+                        outs = {}
+                        for prec in ("fp32", "bf16"):
+                            o = os.path.join(tmp, f"{n}_{prec}.npy")
+                            subprocess.run([engine_run, paths[n], "-b", "cpu", "--strict", "-i", inputs[n], "-o", o,
+                                            "--precision", prec], check=True, capture_output=True)
+                            outs[prec] = np.load(o).astype(np.float64)
+                        a, b = outs["fp32"], outs["bf16"]
+                        acc[n] = (float(np.linalg.norm(a - b) / np.linalg.norm(a)),
+                                  bool((a.reshape(a.shape[0], -1).argmax(1) == b.reshape(b.shape[0], -1).argmax(1)).all()))
+                    k = r % 3
+                    for side in sides[k:] + sides[:k]:
+                        if side == "ort":
+                            j = time_ort(py, timer, paths[n], inputs[n], t, args.runs, args.warmup)
+                            row["ort"].append(statistics.median(j["times"]))
+                            row["ort_version"] = j["version"]
+                        else:
+                            j = time_engine(engine_run, paths[n], t, args.runs, args.warmup, inputs[n],
+                                            ["--precision", side])
+                            row[side].append(j["latency_ms"]["median"])
+                    log(f"round {r + 1} {n:20s} T{t}: fp32 {row['fp32'][-1]:8.2f}  bf16 {row['bf16'][-1]:8.2f}  "
+                        f"ORT {row['ort'][-1]:8.2f} ms")
+                except Exception as e:
+                    row["error"] = str(e).replace("|", "/")[:200]
+                    log(f"{n} T{t}: {row['error']}")
+    cmd = "/usr/bin/python3 tools/bench.py " + " ".join(a for a in sys.argv[1:])
+    sec = ["## cpu backend in bf16 (tools/bench.py --bf16)", ""]
+    sec.append(f"Measured {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} on **{cpu_model()}** "
+               f"({os.cpu_count()} logical CPUs), batch 1, random weights; `--precision bf16` against the "
+               f"engine's float32 and ONNX Runtime's float32 CPU provider, the three alternating in each of "
+               f"{args.rounds} rounds of {args.runs} runs (medians of the round medians, range in brackets). "
+               f"Command: `{cmd.strip()}`")
+    sec.append("")
+    sec.append("| model | threads | fp32 ms | bf16 ms | bf16 speed-up | ORT fp32 ms | bf16 speed vs ORT | "
+               "bf16 vs fp32 rel L2 | same top-1 |")
+    sec.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        if row.get("error"):
+            sec.append(f"| {row['model']} | {row['threads']} | failed: {row['error']} | | | | | | |")
+            continue
+        f32, b16, o = (statistics.median(row[k]) for k in ("fp32", "bf16", "ort"))
+        e, same = acc[row["model"]]
+        sec.append(f"| {row['model']} | {row['threads']} | {cell(row['fp32'])} | {cell(row['bf16'])} | "
+                   f"{f32 / b16:.2f}x | {cell(row['ort'])} | {o / b16:.2f}x | {e:.1e} | {'yes' if same else 'no'} |")
+    sec.append("")
+    replace_section(args.out, sec[0], "\n".join(sec) + "\n")
+    for row in rows:
+        if not row.get("error"):
+            f32, b16, o = (statistics.median(row[k]) for k in ("fp32", "bf16", "ort"))
+            print(f"{row['model']:20s} T{row['threads']}  fp32 {f32:8.2f}  bf16 {b16:8.2f} ({f32 / b16:.2f}x)  "
+                  f"ORT {o:8.2f} (bf16 {o / b16:.2f}x of ORT)")
+    log(f"wrote {args.out}")
+
+
 def main_ort(args, engine_run):
     """Issue 19's comparison: for each model, thread count and batch, engine-run and ONNX Runtime
     alternate over the rounds on the same seeded input."""
@@ -628,7 +715,14 @@ def main():
     ap.add_argument("--batches", default="1,8", help="--ort: comma list of batch sizes (default 1,8)")
     ap.add_argument("--ort-venv", default=os.path.join(os.path.expanduser("~"), ".cache", "engine-bench", "ort-venv"),
                     help="--shared: the virtual environment holding onnxruntime (created when missing)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="engine --precision bf16 against its float32 and ONNX Runtime's per model and thread count")
     args = ap.parse_args()
+    if args.bf16:
+        if args.quick:
+            args.runs, args.rounds = 5, 2
+        main_bf16(args, find_engine_run(args.build))
+        return
     if args.ort:
         if args.quick:
             args.runs, args.rounds = 5, 2

@@ -275,7 +275,8 @@ class Session:
             the engine skips a backend that fails to start); the default
             prefers opencl, then cpu, then whatever else is loaded.
         threads: worker threads for the cpu backend (0: one per core).
-        precision: "fp32", or "fp16" storage where a backend offers it (opencl).
+        precision: "fp32", "fp16" storage where a backend offers it (opencl), or
+            "bf16" convolutions with float32 sums (cpu with AVX512_BF16 or AMX).
         shapes: shapes to compile at creation, ``{input name: dims}``, for a
             model with symbolic dims (the session option "shapes"); other
             shapes are compiled at the first run that uses them.

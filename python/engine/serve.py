@@ -560,7 +560,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--sessions", type=int, default=2, help="sessions per model: requests run at once (default 2)")
     ap.add_argument("--threads", type=int, default=0,
                     help="cpu backend threads per session (default 0: the cores divided among the sessions)")
-    ap.add_argument("--precision", default="fp32", choices=("fp32", "fp16"))
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
     ap.add_argument("--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES,
                     help=f"largest request body accepted, else 413 (default {DEFAULT_MAX_REQUEST_BYTES})")
     ap.add_argument("--max-tensor-bytes", type=int, default=0,
