@@ -264,7 +264,7 @@ static void bf16_group(const bf16_group_ctx *c, int g, int threads, void *scratc
     conv_b_ctx ctx = {c->d, c->x + (size_t)g * c->in_g, c->xscale ? c->xscale + (size_t)g * (size_t)c->Cg : NULL,
                       c->Cg};
     /* a pointwise conv's B is the image itself: read straight into bf16 */
-    cpu_bf16_src src = {NULL, 0, NULL, pack_im2col, &ctx};
+    cpu_bf16_src src = {NULL, 0, NULL, pack_im2col, &ctx, NULL};
     if (is_pointwise(c->d)) {
         src.b = ctx.x;
         src.ld = (size_t)c->N;

@@ -150,6 +150,11 @@ uint16_t cpu_bf16_round(float f);
 float cpu_bf16_float(uint16_t h);
 /* Elements of a packed A for M x K (16 x 32 tiles, M to 32, K to 32). */
 size_t cpu_bf16_packed_a_elems(int M, int K);
+/* One 16-row strip of a packed A: elements, and rows (<= 16, the rest
+ * zero) packed from A as cpu_bf16_pack_a does (strip t of a packed A is
+ * at t * cpu_bf16_strip_elems(K)). */
+size_t cpu_bf16_strip_elems(int K);
+void cpu_bf16_pack_a_strip(int rows, int K, const float *A, size_t rs, size_t cs, uint16_t *dst);
 /* Packs A (element (m, k) at A[m*rs + k*cs]) rounded to bf16. */
 void cpu_bf16_pack_a(int M, int K, const float *A, size_t rs, size_t cs, uint16_t *dst);
 /* Scratch bytes cpu_bf16_gemm_run needs on `threads` threads. */
@@ -163,7 +168,12 @@ typedef struct cpu_bf16_src {
     const float *scale;
     cpu_pack_b_fn pack_b;
     const void *ctx;
+    const uint16_t *packed; /* not NULL: B packed once by cpu_bf16_pack_b (constant weights) */
 } cpu_bf16_src;
+/* Elements of B (K x N) packed as bf16 panels: 32 columns, k-blocks of 32. */
+size_t cpu_bf16_packed_b_elems(int K, int N);
+/* Packs B (element (k, n) at B[k*rs + n*cs]) rounded to bf16 into panels. */
+void cpu_bf16_pack_b(int K, int N, const float *B, size_t rs, size_t cs, uint16_t *dst);
 /* As cpu_gemm_run, with A from cpu_bf16_pack_a and B rounded to bf16;
  * k gives the epilogue's activation. */
 void cpu_bf16_gemm_run(const cpu_kernels *k, const cpu_bf16_ops *ops, int M, int N, int K, const uint16_t *Apacked,

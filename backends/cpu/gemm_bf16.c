@@ -53,14 +53,43 @@ size_t cpu_bf16_packed_a_elems(int M, int K) {
     return (size_t)((M + 31) / 32) * 2u * (size_t)nkb_of(K) * 512u;
 }
 
-void cpu_bf16_pack_a(int M, int K, const float *A, size_t rs, size_t cs, uint16_t *dst) {
-    const int nkb = nkb_of(K);
-    memset(dst, 0, cpu_bf16_packed_a_elems(M, K) * sizeof(uint16_t));
-    for (int m = 0; m < M; ++m) {
-        uint16_t *t = dst + (size_t)(m / 16) * (size_t)nkb * 512u + (size_t)(m % 16) * 32u;
+size_t cpu_bf16_strip_elems(int K) {
+    return (size_t)nkb_of(K) * 512u;
+}
+
+void cpu_bf16_pack_a_strip(int rows, int K, const float *A, size_t rs, size_t cs, uint16_t *dst) {
+    memset(dst, 0, cpu_bf16_strip_elems(K) * sizeof(uint16_t));
+    for (int m = 0; m < rows; ++m) {
+        uint16_t *t = dst + (size_t)m * 32u;
         for (int k = 0; k < K; ++k)
             t[(size_t)(k / 32) * 512u + (size_t)(k % 32)] = cpu_bf16_round(A[(size_t)m * rs + (size_t)k * cs]);
     }
+}
+
+void cpu_bf16_pack_a(int M, int K, const float *A, size_t rs, size_t cs, uint16_t *dst) {
+    const size_t strip = cpu_bf16_strip_elems(K);
+    const int strips = (M + 15) / 16, all = (M + 31) / 32 * 2;
+    for (int t = 0; t < strips; ++t)
+        cpu_bf16_pack_a_strip(M - t * 16 < 16 ? M - t * 16 : 16, K, A + (size_t)t * 16u * rs, rs, cs,
+                              dst + (size_t)t * strip);
+    if (all > strips) memset(dst + (size_t)strips * strip, 0, (size_t)(all - strips) * strip * sizeof(uint16_t));
+}
+
+size_t cpu_bf16_packed_b_elems(int K, int N) {
+    return (size_t)((N + 31) / 32) * (size_t)nkb_of(K) * 1024u;
+}
+
+void cpu_bf16_pack_b(int K, int N, const float *B, size_t rs, size_t cs, uint16_t *dst) {
+    const int nkb = nkb_of(K);
+    memset(dst, 0, cpu_bf16_packed_b_elems(K, N) * sizeof(uint16_t));
+    /* k-block: two tiles (columns 0-15, 16-31) of 16 k-pairs x 16 columns x 2 */
+    for (int k = 0; k < K; ++k)
+        for (int n = 0; n < N; ++n) {
+            const size_t blk = ((size_t)(n / 32) * (size_t)nkb + (size_t)(k / 32)) * 1024u;
+            const size_t in = (size_t)((n % 32) / 16) * 512u + (size_t)((k % 32) / 2) * 32u + (size_t)(n % 16) * 2u +
+                              (size_t)(k % 2);
+            dst[blk + in] = cpu_bf16_round(B[(size_t)k * rs + (size_t)n * cs]);
+        }
 }
 
 /* Panels of 32 columns a block of B holds for this K. */
@@ -112,7 +141,8 @@ static void bf16_task(void *vc, int tid, int64_t u0, int64_t u1) {
         const int p0 = blk * c->P, p1 = p0 + c->P < c->npan ? p0 + c->P : c->npan;
         const cpu_bf16_src *sb = c->src;
         const int bn0 = p0 * 32, bnr = (c->N < p1 * 32 ? c->N : p1 * 32) - bn0, bNR = (p1 - p0) * 32;
-        for (int kb = 0; kb < c->nkb; ++kb) {
+        const uint16_t *bb = sb->packed ? sb->packed + (size_t)p0 * (size_t)c->nkb * 1024u : bp;
+        for (int kb = 0; kb < c->nkb && !sb->packed; ++kb) {
             const int k0 = kb * 32, kc = c->K - k0 < 32 ? c->K - k0 : 32;
             /* a gathered B: the block's columns of these rows at once into
              * the float32 stage (one walk of each row for the block) */
@@ -133,7 +163,7 @@ static void bf16_task(void *vc, int tid, int64_t u0, int64_t u1) {
             const int m0 = r * 32, mr = c->M - m0 < 32 ? c->M - m0 : 32;
             for (int p = p0; p < p1; ++p) {
                 const int n0 = p * 32, nr = c->N - n0 < 32 ? c->N - n0 : 32;
-                ops->block(c->nkb, a0, a1, bp + (size_t)(p - p0) * (size_t)c->nkb * 1024u, ct);
+                ops->block(c->nkb, a0, a1, bb + (size_t)(p - p0) * (size_t)c->nkb * 1024u, ct);
                 ops->store(ct, c->C + (size_t)m0 * c->ldc + (size_t)n0, c->ldc, mr, nr, c->bias + m0,
                            c->sum ? c->sum + (size_t)m0 * c->ldsum + (size_t)n0 : NULL, c->ldsum, c->epi, c->k->act_row);
             }

@@ -160,6 +160,53 @@ static engine_status gemm_rows_exec(const cpu_step *s, const void *const *in, vo
     return ENGINE_OK;
 }
 
+/* --precision bf16: the same GEMM with the weights packed once as bf16
+ * panels (gemm_bf16.c) and A rounded to bf16 tiles per run. scratch: the
+ * bf16 A, R zeros, then the driver's. iparam as gemm_rows_exec. */
+typedef struct bf16_rows_ctx {
+    int R, K;
+    const float *a;
+    uint16_t *ap;
+} bf16_rows_ctx;
+
+static void bf16_pack_rows_task(void *vc, int tid, int64_t t0, int64_t t1) {
+    (void)tid;
+    const bf16_rows_ctx *c = vc;
+    const size_t strip = cpu_bf16_strip_elems(c->K);
+    for (int64_t t = t0; t < t1; ++t) {
+        const int r0 = (int)t * 16, rows = c->R - r0 < 16 ? c->R - r0 : 16;
+        cpu_bf16_pack_a_strip(rows, c->K, c->a + (size_t)r0 * (size_t)c->K, (size_t)c->K, 1, c->ap + (size_t)t * strip);
+    }
+}
+
+static size_t bf16_rows_a_bytes(int R, int K) {
+    return (cpu_bf16_packed_a_elems(R, K) * sizeof(uint16_t) + 63) / 64 * 64;
+}
+
+static engine_status gemm_rows_bf16_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    const int R = s->iparam[0], N = s->iparam[1], K = s->iparam[2], hasC = s->iparam[3], crow = s->iparam[4];
+    engine_epilogue epi = {ENGINE_ACT_NONE, 0.0f, 0.0f, 0};
+    if (s->node->op == ENGINE_OP_Gemm) epi = ((const engine_gemm_params *)s->node->params)->epilogue;
+    epi.sum = 0;
+    uint16_t *ap = scratch;
+    const size_t abytes = bf16_rows_a_bytes(R, K);
+    float *zeros = (float *)((char *)scratch + abytes);
+    void *drv = zeros + ((size_t)R + 15) / 16 * 16;
+    /* A in 16-row tile strips, each packed (and its padding zeroed) by
+     * one thread; a last odd strip's partner rows are zeroed here */
+    const int strips = (R + 15) / 16;
+    const size_t packed = (size_t)strips * cpu_bf16_strip_elems(K) * sizeof(uint16_t);
+    memset((char *)ap + packed, 0, abytes - packed);
+    bf16_rows_ctx pc = {R, K, in[0], ap};
+    cpu_parallel_for((int64_t)R * K > PAR_MIN ? s->threads : 1, strips, 1, bf16_pack_rows_task, &pc);
+    memset(zeros, 0, sizeof(float) * (size_t)R);
+    cpu_bf16_src src = {NULL, 0, NULL, NULL, NULL, s->prep};
+    const float *sum = hasC ? in[2] : NULL;
+    cpu_bf16_gemm_run(s->k, cpu_bf16_ops_for(s->k->bf16), R, N, K, ap, zeros, &src, out[0], (size_t)N, sum,
+                      crow == 1 ? 0 : (size_t)N, &epi, s->threads, drv);
+    return ENGINE_OK;
+}
+
 /* ---- MatMul with both operands computed at run time ----
  * (attention's Q K^T and weights V): numpy's batched matmul, batch dims
  * broadcast, each batch a packed GEMM: A's M x K block packed into MR-row
@@ -284,6 +331,11 @@ static void gemm_pack_panels(const void *vctx, void *dst) {
             }
 }
 
+static void gemm_pack_bf16(const void *vctx, void *dst) {
+    const wpanel_pack_ctx *g = vctx;
+    cpu_bf16_pack_b((int)g->K, (int)g->N, g->b, g->transB ? 1 : (size_t)g->N, g->transB ? (size_t)g->K : 1, dst);
+}
+
 typedef struct gemm_pack_ctx {
     const float *b;
     int64_t N, K;
@@ -335,6 +387,30 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_gemm_params *gpar = n->op == ENGINE_OP_Gemm ? n->params : NULL;
     if (R >= GEMM_ROWS_MIN && (!gpar || (gpar->alpha == 1.0f && (!C || gpar->beta == 1.0f))) &&
         (!C || (ccol == N && (crow == 1 || crow == R)))) {
+        if (c->k->bf16 && K >= 16 && cpu_bf16_ops_for(c->k->bf16)) { /* --precision bf16 */
+            wpanel_pack_ctx wp = {B->data, N, K, transB, 32};
+            cpu_wkey wkey;
+            memset(&wkey, 0, sizeof wkey);
+            wkey.src[0] = B->data;
+            wkey.layout = "gemm_bf16_panels";
+            wkey.dims[0] = (int)N;
+            wkey.dims[1] = (int)K;
+            wkey.dims[2] = transB;
+            engine_status st = cpu_prep_shared(c, s, &wkey, cpu_bf16_packed_b_elems((int)K, (int)N) * sizeof(uint16_t),
+                                               gemm_pack_bf16, &wp);
+            if (st) return st;
+            s->iparam[0] = (int)R;
+            s->iparam[1] = (int)N;
+            s->iparam[2] = (int)K;
+            s->iparam[3] = C != NULL;
+            s->iparam[4] = crow;
+            s->scratch_bytes = bf16_rows_a_bytes((int)R, (int)K) + sizeof(float) * (((size_t)R + 15) / 16 * 16) +
+                               cpu_bf16_scratch_bytes((int)N, (int)K, s->threads);
+            s->exec = gemm_rows_bf16_exec;
+            snprintf(s->kernel, sizeof s->kernel, "bf16_%s_gemm_32x32__%s", n->op == ENGINE_OP_Gemm ? "gemm" : "matmul",
+                     cpu_bf16_ops_for(c->k->bf16)->name);
+            return ENGINE_OK;
+        }
         const int NR = c->k->nr;
         wpanel_pack_ctx wp = {B->data, N, K, transB, NR};
         cpu_wkey wkey;

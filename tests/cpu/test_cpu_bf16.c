@@ -16,7 +16,8 @@
  * 32-tiles (M 5, 33, 70; K 2, 27, 147; N 1, 49, 1000+), groups (serial per
  * thread and threaded), every epilogue activation with and without the
  * residual, the channel scale (run_scaled), threads 1-3. Outputs start as
- * NaN, so an unwritten one fails.
+ * NaN, so an unwritten one fails. Also the GEMM with B packed once (the
+ * Gemm/MatMul path of ops.c) on the same two bounds.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,6 +189,77 @@ static void shapes(void **state) {
             for (int t = 1; t <= 3; ++t) run_case(lv[l], &cases[i], t, ++seed);
 }
 
+/* The GEMM with B packed once (Gemm/MatMul with constant weights, ops.c):
+ * A [R x K] packed by strips as ops.c does, C as a row vector (ldsum 0) or
+ * a full matrix, activations, threads 1-3; B given transposed or not. */
+static void gemm_case(int level, int R, int N, int K, int transB, int csum, engine_act act, int threads,
+                      uint32_t seed) {
+    char what[160];
+    snprintf(what, sizeof what, "%s gemm R%d N%d K%d transB%d C%d act%d T%d", cpu_bf16_ops_for(level)->name, R, N,
+             K, transB, csum, (int)act, threads);
+    rng_state = seed;
+    float *a = fill((size_t)R * K, 1.0f), *b = fill((size_t)K * N, 1.0f), *cm = fill((size_t)R * N, 1.0f);
+    float *y = alloc64((size_t)R * N * sizeof(float));
+    for (size_t i = 0; i < (size_t)R * N; ++i) y[i] = NAN;
+    uint16_t *bp = alloc64(cpu_bf16_packed_b_elems(K, N) * sizeof(uint16_t));
+    cpu_bf16_pack_b(K, N, b, transB ? 1 : (size_t)N, transB ? (size_t)K : 1, bp); /* b read as [N][K] when transB */
+    const size_t strip = cpu_bf16_strip_elems(K);
+    uint16_t *ap = alloc64(cpu_bf16_packed_a_elems(R, K) * sizeof(uint16_t));
+    memset(ap, 0, cpu_bf16_packed_a_elems(R, K) * sizeof(uint16_t));
+    for (int t = 0; t < (R + 15) / 16; ++t)
+        cpu_bf16_pack_a_strip(R - t * 16 < 16 ? R - t * 16 : 16, K, a + (size_t)t * 16 * K, (size_t)K, 1,
+                              ap + (size_t)t * strip);
+    float *zeros = calloc((size_t)R, sizeof(float));
+    assert_non_null(zeros);
+    void *scratch = alloc64(cpu_bf16_scratch_bytes(N, K, threads));
+    engine_epilogue epi = {act, 0.0f, 0.0f, 0};
+    cpu_bf16_src src = {NULL, 0, NULL, NULL, NULL, bp};
+    const size_t ldsum = csum == 2 ? (size_t)N : 0;
+    cpu_bf16_gemm_run(cpu_kernels_for(CPU_ISA_AVX512), cpu_bf16_ops_for(level), R, N, K, ap, zeros, &src, y,
+                      (size_t)N, csum ? cm : NULL, ldsum, &epi, threads, scratch);
+    for (int r = 0; r < R; ++r)
+        for (int n = 0; n < N; ++n) {
+            double acc_r = 0.0, acc = 0.0, mag = 0.0;
+            for (int k = 0; k < K; ++k) {
+                const float av = a[(size_t)r * K + k], bv = transB ? b[(size_t)n * K + k] : b[(size_t)k * N + n];
+                acc_r += (double)rb(av) * (double)rb(bv);
+                acc += (double)av * (double)bv;
+                mag += fabs((double)av * (double)bv);
+            }
+            const double c = csum ? (double)cm[(size_t)r * ldsum + (size_t)n] : 0.0;
+            const double want_r = engine_act_apply(&epi, acc_r + c), want = engine_act_apply(&epi, acc + c);
+            const double got = y[(size_t)r * N + n], tol = 1e-5 + 1e-4 * fabs(want_r) + ldexp(mag, -20);
+            if (!(fabs(got - want_r) <= tol))
+                fail_msg("%s: y[%d][%d] = %.9g, want %.9g (bf16 operands)", what, r, n, got, want_r);
+            if (!(fabs(got - want) <= tol + ldexp(mag, -7) * 1.01))
+                fail_msg("%s: y[%d][%d] = %.9g, float32 operands give %.9g", what, r, n, got, want);
+        }
+    free(a);
+    free(b);
+    free(cm);
+    free(y);
+    free(bp);
+    free(ap);
+    free(zeros);
+    free(scratch);
+}
+
+static void gemm_packed_b(void **state) {
+    (void)state;
+    int lv[2], nl = levels(lv);
+    if (!nl) skip();
+    static const int shapes[][3] = {{8, 33, 16}, {197, 96, 64}, {50, 100, 300}, {13, 7, 20}, {64, 64, 32}, {33, 130, 47}};
+    static const engine_act acts[] = {ENGINE_ACT_NONE, ENGINE_ACT_GELU, ENGINE_ACT_RELU};
+    uint32_t seed = 99;
+    for (int l = 0; l < nl; ++l)
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
+            for (int t = 1; t <= 3; ++t) {
+                ++seed;
+                gemm_case(lv[l], shapes[i][0], shapes[i][1], shapes[i][2], (int)(seed % 2), (int)(seed % 3),
+                          acts[seed % 3], t, seed);
+            }
+}
+
 /* Rounding: to nearest even, NaN kept, infinities kept. */
 static void rounding(void **state) {
     (void)state;
@@ -204,6 +276,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rounding),
         cmocka_unit_test(shapes),
+        cmocka_unit_test(gemm_packed_b),
     };
     return cmocka_run_group_tests(tests, test_pool_setup, test_pool_teardown);
 }
