@@ -20,6 +20,7 @@ typedef struct conv_b_ctx {
     const float *x;     /* the group's first input channel */
     const float *scale; /* NULL, or the group's first input channel's scale */
     int Cg;
+    void (*gather_s2)(const float *src, int n, float *dst); /* the ISA's, or NULL */
 } conv_b_ctx;
 
 static int is_pointwise(const cpu_conv2d *d) {
@@ -83,6 +84,8 @@ static void pack_im2col(const void *vctx, int n0, int nr, int NR, int k0, int kc
                 if (lo) memset(row, 0, (size_t)lo * sizeof(float));
                 if (SW == 1) {
                     if (hi > lo) memcpy(row + lo, xr + (iw0 + lo), (size_t)(hi - lo) * sizeof(float));
+                } else if (SW == 2 && c->gather_s2) {
+                    if (hi > lo) c->gather_s2(xr + iw0 + 2 * lo, hi - lo, row + lo);
                 } else {
                     for (int t = lo; t < hi; ++t) row[t] = xr[iw0 + t * SW];
                 }
@@ -157,7 +160,8 @@ static void group_task(void *vc, int tid, int64_t g0_, int64_t g1_) {
     const int g0 = (int)g0_, g1 = (int)g1_;
     const group_ctx *c = vc;
     for (int g = g0; g < g1; ++g) {
-        conv_b_ctx ctx = {c->d, c->x + (size_t)g * c->in_g, c->xscale ? c->xscale + (size_t)g * (size_t)c->Cg : NULL, c->Cg};
+        conv_b_ctx ctx = {c->d, c->x + (size_t)g * c->in_g, c->xscale ? c->xscale + (size_t)g * (size_t)c->Cg : NULL, c->Cg,
+                          c->k->gather_s2};
         cpu_gemm_run(c->k, c->Mg, c->N, c->K, c->A + (size_t)g * c->per, c->bias + (size_t)g * (size_t)c->Mg, c->pack,
                      &ctx, c->y + (size_t)g * c->out_g, (size_t)c->N, c->sum ? c->sum + (size_t)g * c->out_g : NULL,
                      (size_t)c->N, &c->d->epi, 1, (char *)c->scratch + c->slice * (size_t)tid);
@@ -183,7 +187,7 @@ static void gemm_run_scaled(const cpu_conv2d *d, cpu_isa isa, const void *packed
         return;
     }
     for (int g = 0; g < G; ++g) {
-        conv_b_ctx ctx = {d, x + (size_t)g * in_g, xscale ? xscale + (size_t)g * (size_t)Cg : NULL, Cg};
+        conv_b_ctx ctx = {d, x + (size_t)g * in_g, xscale ? xscale + (size_t)g * (size_t)Cg : NULL, Cg, k->gather_s2};
         cpu_gemm_run(k, Mg, N, K, A + (size_t)g * per, bias + (size_t)g * (size_t)Mg, pack, &ctx,
                      y + (size_t)g * out_g, (size_t)N, sum ? sum + (size_t)g * out_g : NULL, (size_t)N, &d->epi,
                      d->threads, scratch);
@@ -262,7 +266,7 @@ typedef struct bf16_group_ctx {
 
 static void bf16_group(const bf16_group_ctx *c, int g, int threads, void *scratch) {
     conv_b_ctx ctx = {c->d, c->x + (size_t)g * c->in_g, c->xscale ? c->xscale + (size_t)g * (size_t)c->Cg : NULL,
-                      c->Cg};
+                      c->Cg, c->k->gather_s2};
     /* a pointwise conv's B is the image itself: read straight into bf16 */
     cpu_bf16_src src = {NULL, 0, NULL, pack_im2col, &ctx, NULL};
     if (is_pointwise(c->d)) {

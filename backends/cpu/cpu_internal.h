@@ -60,6 +60,9 @@ typedef struct cpu_kernels {
      * runs a bf16 session on its own copy of the table with the level it
      * found (cpu_bf16_select), so every preparer sees it through k. */
     int bf16;
+    /* dst[t] = src[2 t] for t < n, reading no further than src[2 (n - 1)]
+     * (im2col of stride-2 convs); NULL: the plain loop. */
+    void (*gather_s2)(const float *src, int n, float *dst);
 } cpu_kernels;
 
 /* exp_row with libm's expf: the scalar and NEON tables' (gemm.c). */

@@ -662,7 +662,7 @@ static engine_status ref_create(const engine_backend_config *config, void **stat
     const char *b = getenv("ENGINE_CPU_BLOCKED");
     s->blocked = !b || !*b ? 1 : strcmp(b, "0") == 0 ? 0 : strcmp(b, "all") == 0 ? 2 : 1;
     snprintf(s->describe, sizeof s->describe, "SIMD CPU kernels (%s%s, %s, GEMM tile %dx%d, %d thread%s, spin %d us%s)",
-             s->k->bf16 ? "bf16 convolutions on " : "float32", s->k->bf16 ? cpu_bf16_ops_for(s->k->bf16)->name : "",
+             s->k->bf16 ? "bf16 convolutions and GEMMs on " : "float32", s->k->bf16 ? cpu_bf16_ops_for(s->k->bf16)->name : "",
              s->k->isa_name, s->k->mr, s->k->nr, s->threads, s->threads == 1 ? "" : "s", s->spin_us,
              s->shared_pool ? ", shared pool" : "");
     if (note && s->log) s->log(s->log_user, ENGINE_LOG_WARN, note);

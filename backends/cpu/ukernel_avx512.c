@@ -315,6 +315,18 @@ static void dot4_avx512(const float *w, size_t ldw, const float *x, int K, int n
     for (int j = 0; j < nm; ++j) acc[j] = s[j];
 }
 
+/* Every second float: two vectors in, their even lanes out; the second
+ * load stops at lane 14 so nothing past src[2 (n - 1)] is read. */
+static void gather_s2_avx512(const float *src, int n, float *dst) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    int t = 0;
+    for (; t + 16 <= n; t += 16) {
+        __m512 a = _mm512_loadu_ps(src + 2 * t), b = _mm512_maskz_loadu_ps(0x7fff, src + 2 * t + 16);
+        _mm512_storeu_ps(dst + t, _mm512_permutex2var_ps(a, even, b));
+    }
+    for (; t < n; ++t) dst[t] = src[2 * t];
+}
+
 const cpu_kernels cpu_kernels_avx512 = {
     .isa = CPU_ISA_AVX512,
     .isa_name = "avx512",
@@ -326,4 +338,5 @@ const cpu_kernels cpu_kernels_avx512 = {
     .exp_row = exp_row_avx512,
     .softmax_row = softmax_row_avx512,
     .dot4 = dot4_avx512,
+    .gather_s2 = gather_s2_avx512,
 };
