@@ -305,6 +305,30 @@ static void test_gemv(void **state) {
     printf("gemv: %d runs within atol 1e-5 + rtol 1e-4\n", runs);
 }
 
+/* ---- the general GEMM path on strided convs (im2col gathers; stride 2
+ * through the ISA's even-lane gather where it has one): rows of 1 to 40
+ * output columns, so the gather's 16-lane body, its tail and the last
+ * element of the image (no read past it) are all taken ---- */
+
+static void test_gemm_strided(void **state) {
+    (void)state;
+    cpu_isa isas[4];
+    const int ni = isa_list(isas);
+    /* C, M, H, W, K, S, P */
+    static const int shapes[][7] = {{3, 16, 224, 33, 7, 2, 3}, {3, 8, 9, 79, 7, 2, 3}, {5, 7, 6, 35, 3, 2, 0},
+                                    {4, 9, 5, 32, 1, 2, 0},    {6, 5, 7, 2, 3, 2, 1},  {3, 4, 11, 63, 5, 3, 2}};
+    int runs = 0;
+    for (int a = 0; a < ni; ++a)
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+            const int *s = shapes[i];
+            conv_case k = {s[0], s[1], s[2], s[3], s[4], s[4], s[5], s[5], 1, 1, s[6], s[6], s[6], s[6], 1,
+                           (engine_act)(i % 3), (int)(i % 2)};
+            run_case(&cpu_conv_gemm, isas[a], &k, 1 + (int)(i % 2), 4000u + (uint32_t)i);
+            ++runs;
+        }
+    printf("gemm strided: %d runs within atol 1e-5 + rtol 1e-4\n", runs);
+}
+
 /* ---- few input channels: the direct kernel (conv_depthwise.c) ---- */
 
 static void test_direct(void **state) {
@@ -548,6 +572,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_depthwise_applies),
         cmocka_unit_test(test_depthwise),
         cmocka_unit_test(test_gemv),
+        cmocka_unit_test(test_gemm_strided),
         cmocka_unit_test(test_direct),
         cmocka_unit_test(test_winograd_applies),
         cmocka_unit_test(test_winograd),
