@@ -141,6 +141,8 @@ typedef struct cpu_bf16_ops {
     /* C block (rows 32 apart) + bias [+ sum] -> activation -> c[mr x nr]. */
     void (*store)(const float *ct, float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum,
                   size_t ldsum, const engine_epilogue *epi, cpu_act_row_fn act_row);
+    /* cpu_bf16_pack_a_strip for rows of K contiguous floats, lda apart. */
+    void (*pack_a_rows)(int rows, int K, const float *A, size_t lda, uint16_t *dst);
 } cpu_bf16_ops;
 
 /* The bf16 level this CPU runs for a session on isa: AMX when the CPU has
@@ -188,6 +190,7 @@ void cpu_bf16_block_amx(int nkb, const uint16_t *a0, const uint16_t *a1, const u
 void cpu_bf16_amx_begin(void);
 void cpu_bf16_amx_end(void);
 void cpu_bf16_cvt_rows(const float *src, size_t ld, int kc, int nr, const float *scale, uint16_t *dst);
+void cpu_bf16_pack_a_rows(int rows, int K, const float *A, size_t lda, uint16_t *dst);
 void cpu_bf16_store(const float *ct, float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum,
                     size_t ldsum, const engine_epilogue *epi, cpu_act_row_fn act_row);
 #endif

@@ -209,9 +209,9 @@ void cpu_bf16_gemm_run(const cpu_kernels *k, const cpu_bf16_ops *ops, int M, int
 
 #if defined(__x86_64__)
 static const cpu_bf16_ops ops_avx512 = {"avx512bf16", cpu_bf16_block_avx512, NULL, NULL,
-                                        cpu_bf16_cvt_rows, cpu_bf16_store};
+                                        cpu_bf16_cvt_rows, cpu_bf16_store, cpu_bf16_pack_a_rows};
 static const cpu_bf16_ops ops_amx = {"amx", cpu_bf16_block_amx, cpu_bf16_amx_begin,
-                                     cpu_bf16_amx_end, cpu_bf16_cvt_rows, cpu_bf16_store};
+                                     cpu_bf16_amx_end, cpu_bf16_cvt_rows, cpu_bf16_store, cpu_bf16_pack_a_rows};
 #endif
 
 const cpu_bf16_ops *cpu_bf16_ops_for(int level) {

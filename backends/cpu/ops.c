@@ -167,6 +167,7 @@ typedef struct bf16_rows_ctx {
     int R, K;
     const float *a;
     uint16_t *ap;
+    const cpu_bf16_ops *ops;
 } bf16_rows_ctx;
 
 static void bf16_pack_rows_task(void *vc, int tid, int64_t t0, int64_t t1) {
@@ -175,7 +176,7 @@ static void bf16_pack_rows_task(void *vc, int tid, int64_t t0, int64_t t1) {
     const size_t strip = cpu_bf16_strip_elems(c->K);
     for (int64_t t = t0; t < t1; ++t) {
         const int r0 = (int)t * 16, rows = c->R - r0 < 16 ? c->R - r0 : 16;
-        cpu_bf16_pack_a_strip(rows, c->K, c->a + (size_t)r0 * (size_t)c->K, (size_t)c->K, 1, c->ap + (size_t)t * strip);
+        c->ops->pack_a_rows(rows, c->K, c->a + (size_t)r0 * (size_t)c->K, (size_t)c->K, c->ap + (size_t)t * strip);
     }
 }
 
@@ -197,7 +198,7 @@ static engine_status gemm_rows_bf16_exec(const cpu_step *s, const void *const *i
     const int strips = (R + 15) / 16;
     const size_t packed = (size_t)strips * cpu_bf16_strip_elems(K) * sizeof(uint16_t);
     memset((char *)ap + packed, 0, abytes - packed);
-    bf16_rows_ctx pc = {R, K, in[0], ap};
+    bf16_rows_ctx pc = {R, K, in[0], ap, cpu_bf16_ops_for(s->k->bf16)};
     cpu_parallel_for((int64_t)R * K > PAR_MIN ? s->threads : 1, strips, 1, bf16_pack_rows_task, &pc);
     memset(zeros, 0, sizeof(float) * (size_t)R);
     cpu_bf16_src src = {NULL, 0, NULL, NULL, NULL, s->prep};

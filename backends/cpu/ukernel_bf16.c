@@ -147,3 +147,28 @@ void cpu_bf16_store(const float *ct, float *c, size_t ldc, int mr, int nr, const
         if (!inl) act_row(epi, ci, (size_t)nr);
     }
 }
+
+/* One 16-row strip of a packed A from rows of K contiguous floats (lda
+ * apart): each row's k-block of 32 as two conversions of 16; rows past
+ * `rows` and k past K zero. Rounds as cpu_bf16_round does (to nearest
+ * even, NaN kept a NaN), except that VCVTNEPS2BF16 flushes float32
+ * denormals to zero (as the activations' conversion does too). */
+void cpu_bf16_pack_a_rows(int rows, int K, const float *A, size_t lda, uint16_t *dst) {
+    const int nkb = (K + 31) / 32;
+    for (int r = 0; r < 16; ++r)
+        for (int kb = 0; kb < nkb; ++kb) {
+            uint16_t *t = dst + (size_t)kb * 512u + (size_t)r * 32u;
+            if (r >= rows) {
+                _mm512_storeu_si512((void *)t, _mm512_setzero_si512());
+                continue;
+            }
+            const float *a = A + (size_t)r * lda + (size_t)kb * 32u;
+            const int left = K - kb * 32;
+            const __mmask16 m0 = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+            const __mmask16 m1 = left >= 32 ? (__mmask16)0xffff : left <= 16 ? (__mmask16)0 : (__mmask16)((1u << (left - 16)) - 1u);
+            __m256i lo = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m0, a));
+            __m256i hi = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m1, a + 16));
+            _mm256_storeu_si256((__m256i *)(void *)t, lo);
+            _mm256_storeu_si256((__m256i *)(void *)(t + 16), hi);
+        }
+}

@@ -206,9 +206,18 @@ static void gemm_case(int level, int R, int N, int K, int transB, int csum, engi
     const size_t strip = cpu_bf16_strip_elems(K);
     uint16_t *ap = alloc64(cpu_bf16_packed_a_elems(R, K) * sizeof(uint16_t));
     memset(ap, 0, cpu_bf16_packed_a_elems(R, K) * sizeof(uint16_t));
+    for (int t = 0; t < (R + 15) / 16; ++t) /* ops.c's way: the ISA's strip packer */
+        cpu_bf16_ops_for(level)->pack_a_rows(R - t * 16 < 16 ? R - t * 16 : 16, K, a + (size_t)t * 16 * K, (size_t)K,
+                                             ap + (size_t)t * strip);
+    /* and the portable packer gives the same bits */
+    uint16_t *ap2 = alloc64(cpu_bf16_packed_a_elems(R, K) * sizeof(uint16_t));
+    memset(ap2, 0, cpu_bf16_packed_a_elems(R, K) * sizeof(uint16_t));
     for (int t = 0; t < (R + 15) / 16; ++t)
         cpu_bf16_pack_a_strip(R - t * 16 < 16 ? R - t * 16 : 16, K, a + (size_t)t * 16 * K, (size_t)K, 1,
-                              ap + (size_t)t * strip);
+                              ap2 + (size_t)t * strip);
+    if (memcmp(ap, ap2, (size_t)((R + 15) / 16) * strip * sizeof(uint16_t)) != 0)
+        fail_msg("%s: the ISA's strip packer and cpu_bf16_pack_a_strip differ", what);
+    free(ap2);
     float *zeros = calloc((size_t)R, sizeof(float));
     assert_non_null(zeros);
     void *scratch = alloc64(cpu_bf16_scratch_bytes(N, K, threads));
