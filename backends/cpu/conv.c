@@ -303,6 +303,7 @@ engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s) {
 /* The blocked algorithm for d on isa: depthwise or direct; NULL: none. */
 static const cpu_conv_algo *blocked_algo(const cpu_conv2d *d, cpu_isa isa) {
     if (!cpu_blk_vl(isa)) return NULL;
+    if (cpu_conv_bf16_blk.applies(d, isa)) return &cpu_conv_bf16_blk;
     if (cpu_conv_dw_blk.applies(d, isa)) return &cpu_conv_dw_blk;
     if (cpu_conv_direct_blk.applies(d, isa)) return &cpu_conv_direct_blk;
     return NULL;
@@ -312,7 +313,15 @@ int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threa
     cpu_conv2d d;
     if (n->op != ENGINE_OP_Conv || !describe_conv(n, k, threads, &d)) return 0;
     const cpu_conv_algo *b = blocked_algo(&d, k->isa), *a = choose_algo(&d, k->isa);
-    if (!b || !a || a == &cpu_conv_bf16) return 0; /* bf16 runs on NCHW */
+    if (!b || !a) return 0;
+    if (b == &cpu_conv_bf16_blk || a == &cpu_conv_bf16) {
+        /* bf16: the blocked implicit GEMM against the NCHW one, on one
+         * scale (the stems' 3 channels would be padded to 16 blocked) */
+        if (b != &cpu_conv_bf16_blk || a != &cpu_conv_bf16) return 0;
+        *blk_ns = b->estimate_ns(&d, k->isa);
+        *nchw_ns = cpu_conv_bf16_nchw_ns(&d);
+        return 1;
+    }
     /* The blocked estimates are calibrated in ns (one image, caches warm);
      * the GEMM's and Winograd's are about twice their measured times
      * (tests/cpu/bench_cpu_conv, 2 threads, AVX-512: GEMM 0.48-0.55 of
@@ -343,7 +352,7 @@ engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
     if (n->op != ENGINE_OP_Conv || s->pre || !describe_conv(n, c->k, c->threads, &s->conv)) return ENGINE_ERR_UNSUPPORTED;
     const cpu_conv_algo *a = blocked_algo(&s->conv, c->k->isa);
-    if (!a || choose_algo(&s->conv, c->k->isa) == &cpu_conv_bf16) return ENGINE_ERR_UNSUPPORTED;
+    if (!a) return ENGINE_ERR_UNSUPPORTED;
     engine_status st = conv_prep(c, s, a);
     if (st) return st;
     s->algo = a;
@@ -357,6 +366,7 @@ engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     s->exec = conv_exec;
     conv_batch_scratch(s, c->k->isa);
     s->blk_in_mask = 1u | (s->conv.epi.sum ? 1u << 3 : 0u);
-    snprintf(s->kernel, sizeof s->kernel, "%s%s__%s", a->name, s->in_scale ? "_xscale" : "", c->k->isa_name);
+    snprintf(s->kernel, sizeof s->kernel, "%s%s__%s", a->name, s->in_scale ? "_xscale" : "",
+             a == &cpu_conv_bf16_blk ? cpu_bf16_ops_for(s->conv.bf16)->name : c->k->isa_name);
     return ENGINE_OK;
 }

@@ -52,6 +52,14 @@ extern const cpu_conv_algo cpu_conv_direct_blk;
  * as [CB][KH][KW][VL]. Same epilogue and padding-lane contract. */
 extern const cpu_conv_algo cpu_conv_dw_blk;
 
+/* conv_bf16_blk.c: --precision bf16 (d->bf16), AVX-512 only: a group-1
+ * conv with more than one input channel as an implicit GEMM with pixels
+ * as rows and channels as columns on AMX or AVX512_BF16. Same epilogue
+ * and padding-lane contract. */
+extern const cpu_conv_algo cpu_conv_bf16_blk;
+/* The NCHW bf16 conv's cost on cpu_conv_bf16_blk's scale (layout choice). */
+double cpu_conv_bf16_nchw_ns(const cpu_conv2d *d);
+
 /* ops_blocked.c: layout conversion of one image (threads: OpenMP up to
  * `threads`). from_nchw writes the padding lanes as zeros. */
 void cpu_blk_from_nchw(int vl, int C, size_t HW, const float *x, float *xb, int threads);

@@ -143,6 +143,11 @@ typedef struct cpu_bf16_ops {
                   size_t ldsum, const engine_epilogue *epi, cpu_act_row_fn act_row);
     /* cpu_bf16_pack_a_strip for rows of K contiguous floats, lda apart. */
     void (*pack_a_rows)(int rows, int K, const float *A, size_t lda, uint16_t *dst);
+    /* The blocked conv (conv_bf16_blk.c): a 16-pixel strip of A gathered
+     * from one NCHW16c image, and the epilogue into the NCHW16c output. */
+    void (*pack_a_conv_blk)(const cpu_conv2d *d, const float *x, int n0, int rows, uint16_t *dst);
+    void (*store_blk)(const float *ct, float *y, size_t OHW, int n0, int rows, int m0, int M, const float *bias,
+                      const float *sum, const engine_epilogue *epi, cpu_act_row_fn act_row);
 } cpu_bf16_ops;
 
 /* The bf16 level this CPU runs for a session on isa: AMX when the CPU has
@@ -177,6 +182,11 @@ typedef struct cpu_bf16_src {
 } cpu_bf16_src;
 /* Elements of B (K x N) packed as bf16 panels: 32 columns, k-blocks of 32. */
 size_t cpu_bf16_packed_b_elems(int K, int N);
+/* Where element (k, n) of B lives in those panels (nkb = k-blocks of 32). */
+static inline size_t cpu_bf16_b_index(int nkb, int k, int n) {
+    return ((size_t)(n / 32) * (size_t)nkb + (size_t)(k / 32)) * 1024u + (size_t)((n % 32) / 16) * 512u +
+           (size_t)((k % 32) / 2) * 32u + (size_t)(n % 16) * 2u + (size_t)(k % 2);
+}
 /* Packs B (element (k, n) at B[k*rs + n*cs]) rounded to bf16 into panels. */
 void cpu_bf16_pack_b(int K, int N, const float *B, size_t rs, size_t cs, uint16_t *dst);
 /* As cpu_gemm_run, with A from cpu_bf16_pack_a and B rounded to bf16;
@@ -191,6 +201,9 @@ void cpu_bf16_amx_begin(void);
 void cpu_bf16_amx_end(void);
 void cpu_bf16_cvt_rows(const float *src, size_t ld, int kc, int nr, const float *scale, uint16_t *dst);
 void cpu_bf16_pack_a_rows(int rows, int K, const float *A, size_t lda, uint16_t *dst);
+void cpu_bf16_pack_a_conv_blk(const cpu_conv2d *d, const float *x, int n0, int rows, uint16_t *dst);
+void cpu_bf16_store_blk(const float *ct, float *y, size_t OHW, int n0, int rows, int m0, int M, const float *bias,
+                        const float *sum, const engine_epilogue *epi, cpu_act_row_fn act_row);
 void cpu_bf16_store(const float *ct, float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum,
                     size_t ldsum, const engine_epilogue *epi, cpu_act_row_fn act_row);
 #endif

@@ -84,12 +84,7 @@ void cpu_bf16_pack_b(int K, int N, const float *B, size_t rs, size_t cs, uint16_
     memset(dst, 0, cpu_bf16_packed_b_elems(K, N) * sizeof(uint16_t));
     /* k-block: two tiles (columns 0-15, 16-31) of 16 k-pairs x 16 columns x 2 */
     for (int k = 0; k < K; ++k)
-        for (int n = 0; n < N; ++n) {
-            const size_t blk = ((size_t)(n / 32) * (size_t)nkb + (size_t)(k / 32)) * 1024u;
-            const size_t in = (size_t)((n % 32) / 16) * 512u + (size_t)((k % 32) / 2) * 32u + (size_t)(n % 16) * 2u +
-                              (size_t)(k % 2);
-            dst[blk + in] = cpu_bf16_round(B[(size_t)k * rs + (size_t)n * cs]);
-        }
+        for (int n = 0; n < N; ++n) dst[cpu_bf16_b_index(nkb, k, n)] = cpu_bf16_round(B[(size_t)k * rs + (size_t)n * cs]);
 }
 
 /* Panels of 32 columns a block of B holds for this K. */
@@ -209,9 +204,11 @@ void cpu_bf16_gemm_run(const cpu_kernels *k, const cpu_bf16_ops *ops, int M, int
 
 #if defined(__x86_64__)
 static const cpu_bf16_ops ops_avx512 = {"avx512bf16", cpu_bf16_block_avx512, NULL, NULL,
-                                        cpu_bf16_cvt_rows, cpu_bf16_store, cpu_bf16_pack_a_rows};
+                                        cpu_bf16_cvt_rows, cpu_bf16_store, cpu_bf16_pack_a_rows,
+                                        cpu_bf16_pack_a_conv_blk, cpu_bf16_store_blk};
 static const cpu_bf16_ops ops_amx = {"amx", cpu_bf16_block_amx, cpu_bf16_amx_begin,
-                                     cpu_bf16_amx_end, cpu_bf16_cvt_rows, cpu_bf16_store, cpu_bf16_pack_a_rows};
+                                     cpu_bf16_amx_end, cpu_bf16_cvt_rows, cpu_bf16_store, cpu_bf16_pack_a_rows,
+                                     cpu_bf16_pack_a_conv_blk, cpu_bf16_store_blk};
 #endif
 
 const cpu_bf16_ops *cpu_bf16_ops_for(int level) {

@@ -172,3 +172,68 @@ void cpu_bf16_pack_a_rows(int rows, int K, const float *A, size_t lda, uint16_t 
             _mm256_storeu_si256((__m256i *)(void *)(t + 16), hi);
         }
 }
+
+/* ---- the blocked (NCHW16c) conv: rows = output pixels, columns = output
+ * channels, k = (tap, 16-channel block, lane) (conv_bf16_blk.c) ---- */
+
+/* One 16-pixel strip of A (pixels n0 .. n0+rows-1 of the output, the rest
+ * zero): for each (tap, channel block), the 16 channels of the input
+ * pixel under that tap as 16 bf16 (zeros where the tap falls in the pad).
+ * The strip is nkb k-blocks of 16 rows x 32. */
+void cpu_bf16_pack_a_conv_blk(const cpu_conv2d *d, const float *x, int n0, int rows, uint16_t *dst) {
+    const int CB = (d->C + 15) / 16, taps = d->KH * d->KW, U = taps * CB, nkb = (U + 1) / 2;
+    const __m256i zero = _mm256_setzero_si256();
+    if (U % 2 || rows < 16) memset(dst, 0, (size_t)nkb * 1024u);
+    for (int r = 0; r < rows; ++r) {
+        const int n = n0 + r, oh = n / d->OW, ow = n % d->OW;
+        for (int t = 0; t < taps; ++t) {
+            const int kh = t / d->KW, kw = t % d->KW;
+            const int ih = oh * d->SH - d->PT + kh * d->DH, iw = ow * d->SW - d->PL + kw * d->DW;
+            const int in = ih >= 0 && ih < d->H && iw >= 0 && iw < d->W;
+            const float *src = x + ((size_t)ih * (size_t)d->W + (size_t)iw) * 16u;
+            for (int cb = 0; cb < CB; ++cb) {
+                const int u = t * CB + cb;
+                uint16_t *o = dst + (size_t)(u / 2) * 512u + (size_t)r * 32u + (size_t)(u % 2) * 16u;
+                __m256i v = zero;
+                if (in) v = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + (size_t)cb * (size_t)d->H * (size_t)d->W * 16u));
+                _mm256_storeu_si256((__m256i *)(void *)o, v);
+            }
+        }
+    }
+}
+
+/* The epilogue of a C block (32 pixels x 32 channels, rows 32 apart) into
+ * the blocked output: rows n0 .. n0+rows-1, channel blocks m0/16 and
+ * m0/16 + 1 (those below MB); bias per channel (padded with zeros), the
+ * blocked residual, the activation, and the lanes of channels >= M zero. */
+void cpu_bf16_store_blk(const float *ct, float *y, size_t OHW, int n0, int rows, int m0, int M, const float *bias,
+                        const float *sum, const engine_epilogue *epi, cpu_act_row_fn act_row) {
+    const engine_act act = epi->act;
+    const int inl = act == ENGINE_ACT_NONE || act == ENGINE_ACT_RELU || act == ENGINE_ACT_CLIP;
+    const __m512 lo = _mm512_set1_ps(act == ENGINE_ACT_CLIP ? epi->alpha : 0.0f);
+    const __m512 hi = _mm512_set1_ps(act == ENGINE_ACT_CLIP ? epi->beta : 0.0f);
+    const int MB = (M + 15) / 16;
+    for (int h = 0; h < 2; ++h) {
+        const int mb = m0 / 16 + h;
+        if (mb >= MB) break;
+        const int live = M - mb * 16 >= 16 ? 16 : M - mb * 16;
+        const __mmask16 keep = live >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << live) - 1u);
+        const __m512 b = _mm512_loadu_ps(bias + m0 + 16 * h);
+        float *yb = y + ((size_t)mb * OHW + (size_t)n0) * 16u;
+        const float *sb = sum ? sum + ((size_t)mb * OHW + (size_t)n0) * 16u : NULL;
+        for (int r = 0; r < rows; ++r) {
+            __m512 v = _mm512_add_ps(_mm512_loadu_ps(ct + (size_t)r * 32u + 16u * (size_t)h), b);
+            if (sb) v = _mm512_add_ps(v, _mm512_loadu_ps(sb + (size_t)r * 16u));
+            if (act == ENGINE_ACT_RELU) v = _mm512_max_ps(v, lo);
+            else if (act == ENGINE_ACT_CLIP) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+            float *o = yb + (size_t)r * 16u;
+            if (inl) {
+                _mm512_storeu_ps(o, _mm512_maskz_mov_ps(keep, v));
+            } else {
+                _mm512_storeu_ps(o, v);
+                act_row(epi, o, 16);
+                _mm512_storeu_ps(o, _mm512_maskz_loadu_ps(keep, o));
+            }
+        }
+    }
+}

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_blocked.h"
 #include "cpu_internal.h"
 
 #include "cpu_test_util.h"
@@ -98,12 +99,22 @@ static void naive(const cpu_conv2d *d, const float *x, const float *xs, const fl
     }
 }
 
-static void run_case(int level, const bcase *k, int threads, uint32_t seed) {
+/* NCHW [C][HW] <-> NCHW16c [CB][HW][16] (padding lanes 0), the test's own. */
+static float *to_blk16(int C, size_t HW, const float *x) {
+    const size_t n = cpu_blk_image_floats(16, C, HW);
+    float *b = alloc64(n * sizeof(float));
+    memset(b, 0, n * sizeof(float));
+    for (int c = 0; c < C; ++c)
+        for (size_t i = 0; i < HW; ++i) b[((size_t)(c / 16) * HW + i) * 16 + (size_t)(c % 16)] = x[(size_t)c * HW + i];
+    return b;
+}
+
+static void run_case_algo(const cpu_conv_algo *algo, int level, const bcase *k, int threads, uint32_t seed) {
     cpu_conv2d d;
     to_desc(k, level, threads, &d);
-    const cpu_conv_algo *algo = &cpu_conv_bf16;
+    const int blocked = algo == &cpu_conv_bf16_blk;
     char what[200];
-    snprintf(what, sizeof what, "%s C%d M%d %dx%d k%dx%d s%dx%d d%d p%d g%d act%d sum%d scale%d T%d",
+    snprintf(what, sizeof what, "%s %s C%d M%d %dx%d k%dx%d s%dx%d d%d p%d g%d act%d sum%d scale%d T%d", algo->name,
              cpu_bf16_ops_for(level)->name, k->C, k->M, k->H, k->W, k->KH, k->KW, k->SH, k->SW, k->DH, k->P, k->group,
              (int)k->act, k->sum, k->scale, threads);
     if (!algo->applies(&d, CPU_ISA_AVX512)) fail_msg("does not apply: %s", what);
@@ -120,16 +131,36 @@ static void run_case(int level, const bcase *k, int threads, uint32_t seed) {
     assert_non_null(mag);
     naive(&d, x, k->scale ? xs : NULL, w, b, k->sum ? s : NULL, 1, want_r, mag);
     naive(&d, x, k->scale ? xs : NULL, w, b, k->sum ? s : NULL, 0, want, mag);
-    float *y = alloc64(ny * sizeof(float));
-    for (size_t i = 0; i < ny; ++i) y[i] = NAN;
+    const size_t nyb = blocked ? cpu_blk_image_floats(16, d.M, OHW) : ny;
+    float *yb = alloc64(nyb * sizeof(float)), *y = blocked ? alloc64(ny * sizeof(float)) : yb;
+    for (size_t i = 0; i < nyb; ++i) yb[i] = NAN;
     void *packed = alloc64(algo->packed_size(&d, CPU_ISA_AVX512));
     algo->pack(&d, CPU_ISA_AVX512, w, b, packed);
     size_t ss = algo->scratch_size(&d, CPU_ISA_AVX512);
     void *scratch = alloc64(ss);
-    if (k->scale)
+    if (blocked) { /* the scale (an SE Mul) is applied by conv.c before a blocked conv */
+        float *xsc = malloc((size_t)d.C * HW * sizeof(float));
+        assert_non_null(xsc);
+        for (int c = 0; c < d.C; ++c)
+            for (size_t i = 0; i < HW; ++i) xsc[(size_t)c * HW + i] = x[(size_t)c * HW + i] * (k->scale ? xs[c] : 1.0f);
+        float *xb = to_blk16(d.C, HW, xsc), *sb = to_blk16(d.M, OHW, s);
+        algo->run(&d, CPU_ISA_AVX512, packed, xb, k->sum ? sb : NULL, yb, scratch);
+        const int MB = (d.M + 15) / 16;
+        for (size_t i = 0; i < OHW; ++i)
+            for (int l = d.M - (MB - 1) * 16; l < 16; ++l) {
+                const float v = yb[((size_t)(MB - 1) * OHW + i) * 16 + (size_t)l];
+                if (v != 0.0f || signbit(v)) fail_msg("%s: padding lane %d of pixel %zu = %g", what, l, i, (double)v);
+            }
+        for (int m = 0; m < d.M; ++m)
+            for (size_t i = 0; i < OHW; ++i) y[(size_t)m * OHW + i] = yb[((size_t)(m / 16) * OHW + i) * 16 + (size_t)(m % 16)];
+        free(xsc);
+        free(xb);
+        free(sb);
+    } else if (k->scale) {
         algo->run_scaled(&d, CPU_ISA_AVX512, packed, x, xs, k->sum ? s : NULL, y, scratch);
-    else
+    } else {
         algo->run(&d, CPU_ISA_AVX512, packed, x, k->sum ? s : NULL, y, scratch);
+    }
     for (size_t i = 0; i < ny; ++i) {
         const double tol = 1e-5 + 1e-4 * fabs((double)want_r[i]) + ldexp(mag[i], -20);
         const double e1 = fabs((double)y[i] - (double)want_r[i]), e2 = fabs((double)y[i] - (double)want[i]);
@@ -148,9 +179,18 @@ static void run_case(int level, const bcase *k, int threads, uint32_t seed) {
     free(want_r);
     free(want);
     free(mag);
+    if (blocked) free(yb);
     free(y);
     free(packed);
     free(scratch);
+}
+
+static void run_case(int level, const bcase *k, int threads, uint32_t seed) {
+    run_case_algo(&cpu_conv_bf16, level, k, threads, seed);
+    cpu_conv2d d;
+    to_desc(k, level, threads, &d);
+    if (cpu_conv_bf16_blk.applies(&d, CPU_ISA_AVX512)) run_case_algo(&cpu_conv_bf16_blk, level, k, threads, seed);
+    else if (k->group == 1) fail_msg("the blocked bf16 conv does not apply to a group-1 case");
 }
 
 /* The levels this machine runs: AMX when granted, and AVX512_BF16. */
