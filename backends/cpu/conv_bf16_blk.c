@@ -41,7 +41,7 @@ static int mp_of(const cpu_conv2d *d) {
 
 static int bf16_blk_applies(const cpu_conv2d *d, cpu_isa isa) {
     return isa == CPU_ISA_AVX512 && d->bf16 && !d->exact && cpu_bf16_ops_for(d->bf16) && d->group == 1 &&
-           d->C > 1 && d->M >= 1 && d->OH >= 1 && d->OW >= 1 && d->H >= 1 && d->W >= 1 && d->KH >= 1 &&
+           d->C > 1 && (int64_t)d->OH * d->OW >= CPU_BF16_MIN_PIXELS && d->M >= 1 && d->OH >= 1 && d->OW >= 1 && d->H >= 1 && d->W >= 1 && d->KH >= 1 &&
            d->KW >= 1 && d->SH >= 1 && d->SW >= 1 && d->DH >= 1 && d->DW >= 1;
 }
 

@@ -216,8 +216,12 @@ const cpu_conv_algo cpu_conv_gemm = {
 
 static int bf16_applies(const cpu_conv2d *d, cpu_isa isa) {
     /* depthwise-like groups (one input channel each) stay float32: a
-     * K of KH*KW would be mostly padding in the 32-deep tiles */
-    return d->bf16 && !d->exact && cpu_bf16_ops_for(d->bf16) && gemm_applies(d, isa) && d->C / d->group > 1;
+     * K of KH*KW would be mostly padding in the 32-deep tiles; so do maps
+     * of a few pixels (Squeeze-Excitation's 1x1 convs on one pixel): the
+     * tiles would be mostly padding there too, and the float32
+     * matrix-vector kernel streams the weights as fast */
+    return d->bf16 && !d->exact && cpu_bf16_ops_for(d->bf16) && gemm_applies(d, isa) && d->C / d->group > 1 &&
+           (int64_t)d->OH * d->OW >= CPU_BF16_MIN_PIXELS;
 }
 
 static double bf16_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {

@@ -125,6 +125,8 @@ void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacke
 /* ---- bf16 (gemm_bf16.c, ukernel_bf16.c) ----
  * bf16 values are uint16_t, rounded to nearest even from float32. */
 enum { CPU_BF16_NONE = 0, CPU_BF16_AVX512 = 1, CPU_BF16_AMX = 2 };
+/* Output pixels a conv needs for the bf16 kernels (one 16-row strip). */
+#define CPU_BF16_MIN_PIXELS 16
 
 typedef struct cpu_bf16_ops {
     const char *name; /* "amx", "avx512bf16": the kernel name's ISA */

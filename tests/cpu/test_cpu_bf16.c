@@ -211,7 +211,7 @@ static void shapes(void **state) {
         {64, 256, 14, 14, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_NONE, 0, 0},
         {40, 70, 7, 9, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_RELU, 1, 0},
         {2, 5, 33, 35, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_CLIP, 0, 0},
-        {96, 33, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_NONE, 1, 1},
+        {96, 33, 4, 4, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_NONE, 1, 1},
         {72, 48, 11, 13, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_SILU, 0, 1},
         {3, 64, 38, 38, 7, 7, 2, 2, 1, 1, 3, 1, ENGINE_ACT_RELU, 0, 0},
         {32, 40, 15, 17, 3, 3, 1, 1, 1, 1, 1, 1, ENGINE_ACT_RELU, 1, 0},
@@ -227,6 +227,17 @@ static void shapes(void **state) {
     for (int l = 0; l < nl; ++l)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
             for (int t = 1; t <= 3; ++t) run_case(lv[l], &cases[i], t, ++seed);
+    /* fewer than CPU_BF16_MIN_PIXELS output pixels (an SE block's 1x1 conv
+     * on one pixel), one input channel per group: float32 kernels */
+    static const bcase f32[] = {{96, 33, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_NONE, 0, 0},
+                                {64, 64, 3, 5, 1, 1, 1, 1, 1, 1, 0, 1, ENGINE_ACT_NONE, 0, 0},
+                                {32, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 32, ENGINE_ACT_NONE, 0, 0}};
+    for (size_t i = 0; i < sizeof f32 / sizeof f32[0]; ++i) {
+        cpu_conv2d d;
+        to_desc(&f32[i], lv[0], 1, &d);
+        assert_false(cpu_conv_bf16.applies(&d, CPU_ISA_AVX512));
+        assert_false(cpu_conv_bf16_blk.applies(&d, CPU_ISA_AVX512));
+    }
 }
 
 /* The GEMM with B packed once (Gemm/MatMul with constant weights, ops.c):
