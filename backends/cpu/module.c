@@ -262,6 +262,14 @@ static void find_se_fusions(const ref_state *s, const engine_partition *part, in
  * fused against 0.87 unfused with its two layout conversions). */
 #define PW_DW_MIN_BYTES (1024u * 1024u)
 
+/* The fused pair runs in float32 under --precision bf16 too: at these
+ * sizes the pair is bound by memory, which the fusion saves and bf16
+ * would not (MobileNet v2/v3's 112x112 and 56x56 expansions). */
+static const cpu_kernels *f32_table(const ref_state *s) {
+    const cpu_kernels *k = cpu_kernels_for(s->k->isa);
+    return k ? k : s->k;
+}
+
 static void find_pw_dw_fusions(const ref_state *s, const engine_partition *part, const int *fuse, int *pwdw) {
     for (int k = 0; k < part->n_nodes; ++k) pwdw[k] = -1;
     for (int a = 0; a < part->n_nodes; ++a) {
@@ -269,10 +277,10 @@ static void find_pw_dw_fusions(const ref_state *s, const engine_partition *part,
         if (pw->plugin || fuse[a] >= 0 || pw->n_outputs < 1 || !pw->outputs[0]) continue;
         const engine_value *y = pw->outputs[0];
         if (y->rank != 4 || y->dims[1] * y->dims[2] * y->dims[3] * 4 < (int64_t)PW_DW_MIN_BYTES) continue;
-        if (!cpu_conv_fusable_pw(pw, s->k, s->threads)) continue;
+        if (!cpu_conv_fusable_pw(pw, f32_table(s), s->threads)) continue;
         int reader = sole_reader(part, a, y);
         if (reader < 0 || fuse[reader] >= 0 || pwdw[reader] >= 0) continue;
-        if (!cpu_conv_fusable_dw(part->nodes[reader], s->k, s->threads)) continue;
+        if (!cpu_conv_fusable_dw(part->nodes[reader], f32_table(s), s->threads)) continue;
         pwdw[reader] = a;
     }
 }
@@ -894,6 +902,8 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         const int prepare = !const_skip && !is_view[k] && (step->fused_into < 0 || n->op == ENGINE_OP_Conv);
         if (prepare && !n->plugin) {
             cpu_prep_ctx pc = {&s->a, s->k, s->threads, s->store, &p->weight_bytes};
+            if (step->fused_into >= 0 && n->op == ENGINE_OP_Conv) /* a fused pair's 1x1: float32 */
+                pc.k = step->cs.k = f32_table(s);
             if (mul) {
                 const engine_value *sc = mul->inputs[mul_si];
                 step->cs.in_scale = sc->dims[0] == 1 ? 1 : 2;

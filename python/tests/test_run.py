@@ -155,3 +155,20 @@ def test_torchvision_resnet18(backend: str, resnet18: dict) -> None:
             want = resnet18["torch"](torch.from_numpy(x.astype(np.float64))).numpy()
         assert y.shape == want.shape == (shape[0], 100)
         assert rel_l2(y, want) <= 1e-4, (backend, shape, rel_l2(y, want))
+
+
+def test_bf16_dynamic_against_float64(torch_models: dict) -> None:
+    """precision="bf16" on the cpu backend: the same dynamic model, bf16 bounds, the backend says so."""
+    torch = pytest.importorskip("torch")
+    flags = open("/proc/cpuinfo").read() if __import__("os").path.exists("/proc/cpuinfo") else ""
+    if "avx512_bf16" not in flags:
+        pytest.skip("this CPU has no AVX512_BF16")
+    s = engine.Session(torch_models["cnn"], backends=["cpu"], strict=True, precision="bf16")
+    x = np.random.default_rng(2).standard_normal((2, 3, 64, 80)).astype(np.float32)
+    logits, feats = s.run(feeds={"image": x})
+    with torch.no_grad():
+        want = torch_models["cnn_torch"](torch.from_numpy(x.astype(np.float64)))
+    # bf16 keeps 8 significant bits: a few 1e-3 through a few convs, far from float32's 1e-6
+    err = rel_l2(logits, want[0].numpy())
+    assert 1e-6 < err <= 3e-2, err
+    assert rel_l2(feats, want[1].numpy()) <= 3e-2
