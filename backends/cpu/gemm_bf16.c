@@ -3,11 +3,13 @@
  * (round to nearest even) and float32 accumulation, on AMX-BF16 tiles or
  * AVX512_BF16 dot products (ukernel_bf16.c).
  *
- * A (the weights) is packed once into 16 x 32 tiles, M padded to 32 and K
- * to 32 with zeros. B is produced as the float32 driver's (the same
- * cpu_pack_b_fn callbacks: pointwise rows, im2col gathers, a channel scale)
- * 32 rows x 32 columns at a time and converted to the pair layout, so
- * every conv the float32 GEMM path takes runs here too.
+ * A is packed into 16 x 32 tiles (M padded to 32 and K to 32 with zeros):
+ * once for a conv's weights, per run (in strips) for a Gemm's rows. B is
+ * either packed once as panels (a Gemm's constant weights), read straight
+ * from a plain matrix (a 1x1 conv's image), or produced by the float32
+ * driver's cpu_pack_b_fn callbacks (im2col gathers, a channel scale) a
+ * block of columns at a time, then converted to the pair layout; so every
+ * conv the float32 GEMM path takes runs here too.
  *
  * Work: B in blocks of up to BLK_PANELS 32-column panels, each block's
  * packed B kept in L2 (at most BLK_BYTES) while the block's rows of A run
