@@ -229,7 +229,8 @@ struct cpu_step {
     int threads;
     void *prep;                   /* packed weights (owned, freed at release; or shared: prep_shared) */
     size_t prep_bytes;
-    int prep_shared;              /* prep is a reference into the instance's weight store */
+    int prep_shared;              /* 1: prep is a reference into the instance's weight store;
+                                   * 2: prep is a constant input's own data (borrowed, not freed) */
     size_t scratch_bytes;         /* arena scratch for the node's run */
     const cpu_conv_algo *algo;    /* Conv: the chosen algorithm */
     cpu_conv2d conv;              /* Conv: its description */

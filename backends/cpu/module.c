@@ -705,9 +705,9 @@ static int ref_supports_iface(void *state, const engine_node *node) {
 static void program_free(ref_state *s, ref_program *p) {
     if (!p) return;
     for (int k = 0; p->steps && k < p->n_steps; ++k) {
-        if (p->steps[k].cs.prep_shared)
+        if (p->steps[k].cs.prep_shared == 1)
             cpu_wstore_unref(s->store, p->steps[k].cs.prep);
-        else
+        else if (!p->steps[k].cs.prep_shared)
             xfree(s, p->steps[k].cs.prep);
     }
     xfree(s, p->steps);

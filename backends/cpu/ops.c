@@ -438,17 +438,27 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
                  c->k->mr, c->k->nr, c->k->isa_name);
         return ENGINE_OK;
     }
-    /* Wt through the instance's store: one packing for every batch size. */
-    gemm_pack_ctx gp = {B->data, N, K, transB};
-    cpu_wkey key;
-    memset(&key, 0, sizeof key);
-    key.src[0] = B->data;
-    key.layout = "gemm_wt";
-    key.dims[0] = (int)N;
-    key.dims[1] = (int)K;
-    key.dims[2] = transB;
-    engine_status st = cpu_prep_shared(c, s, &key, sizeof(float) * (size_t)N * (size_t)K, gemm_pack_wt, &gp);
-    if (st) return st;
+    if (transB) {
+        /* B is [N][K] already (a Linear layer as torch exports it): the
+         * kernel reads the initializer itself, which the engine keeps
+         * alive and unchanged while this program lives; no copy (VGG-16's
+         * classifier is 120M floats). */
+        s->prep = (void *)B->data;
+        s->prep_shared = 2;
+        s->prep_bytes = 0;
+    } else {
+        /* Wt through the instance's store: one packing for every batch size. */
+        gemm_pack_ctx gp = {B->data, N, K, transB};
+        cpu_wkey key;
+        memset(&key, 0, sizeof key);
+        key.src[0] = B->data;
+        key.layout = "gemm_wt";
+        key.dims[0] = (int)N;
+        key.dims[1] = (int)K;
+        key.dims[2] = transB;
+        engine_status st = cpu_prep_shared(c, s, &key, sizeof(float) * (size_t)N * (size_t)K, gemm_pack_wt, &gp);
+        if (st) return st;
+    }
     s->iparam[0] = (int)R;
     s->iparam[1] = (int)N;
     s->iparam[2] = (int)K;
