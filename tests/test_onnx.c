@@ -774,6 +774,102 @@ static void test_read_file(void **state) {
     assert_int_equal(eng_onnx_read_file(f->ctx, "/tmp", &data, &size), ENGINE_ERR_IO);
 }
 
+/* ---- eng_onnx_load_file: large raw_data read from the file into place ----
+ * A model with a 24 KiB initializer (read from the file), a 64-byte one
+ * and a typed one (both in the skeleton): the same graph as loading the
+ * bytes; a wrong raw_data length on the large one; every prefix of the
+ * file refused; every allocation failed in turn, nothing leaked. */
+
+static Onnx__ModelProto *big_model(size_t big_bytes) {
+    Onnx__ModelProto *m = model(13);
+    float *w = malloc(6144 * sizeof(float));
+    for (int k = 0; k < 6144; ++k) w[k] = (float)k * 0.5f - 7.0f;
+    ADD_INIT(m, tensor_raw("W", ENGINE_DTYPE_F32, 2, (int64_t[]){96, 64}, w, big_bytes));
+    ADD_INIT(m, tensor_raw("S", ENGINE_DTYPE_F32, 1, (int64_t[]){16}, w, 64));
+    static const float b[2] = {0.5f, -0.5f};
+    ADD_INIT(m, tensor_floats("B", 1, (int64_t[]){2}, b, 2));
+    free(w);
+    ADD_INPUT(m, value_info("x", ENGINE_DTYPE_F32, 2, (int64_t[]){1, 96}));
+    ADD_NODE(m, node("MatMul", "mm", L("x", "W"), L("y")));
+    ADD_OUTPUT(m, value_info("y", ENGINE_DTYPE_F32, -1, NULL));
+    return m;
+}
+
+static void write_file(const char *path, const uint8_t *buf, size_t n) {
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(buf, 1, n, fp), n);
+    fclose(fp);
+}
+
+static void test_load_file(void **state) {
+    fixture *f = *state;
+    char path[300];
+    snprintf(path, sizeof path, "/tmp/test_onnx_file_%d.onnx", (int)getpid());
+    size_t size;
+    uint8_t *buf = pack(big_model(6144 * sizeof(float)), &size);
+    write_file(path, buf, size);
+    eng_graph *a = NULL, *b = NULL;
+    assert_int_equal(eng_onnx_load(f->ctx, buf, size, NULL, &a), ENGINE_OK);
+    assert_int_equal(eng_onnx_load_file(f->ctx, path, "/tmp", &b), ENGINE_OK);
+    const char *names[3] = {"W", "S", "B"};
+    for (int k = 0; k < 3; ++k) {
+        const engine_value *va = eng_graph_find(a, names[k]), *vb = eng_graph_find(b, names[k]);
+        assert_non_null(va);
+        assert_non_null(vb);
+        assert_int_equal(va->rank, vb->rank);
+        size_t n = engine_dtype_size(va->dtype);
+        for (int d = 0; d < va->rank; ++d) n *= (size_t)va->dims[d];
+        assert_memory_equal(va->data, vb->data, n);
+        assert_true(((uintptr_t)vb->data % 64) == 0);
+    }
+    assert_true(((float *)eng_graph_find(b, "W")->data)[6143] == 6143 * 0.5f - 7.0f);
+    assert_int_equal(a->n_nodes, b->n_nodes);
+    eng_graph_free(a);
+    eng_graph_free(b);
+
+    /* every allocation failed in turn: out of memory (or a decode failure), nothing leaked */
+    int succeeded = 0;
+    for (long i = 0; i < 100000 && !succeeded; ++i) {
+        long live = f->cnt.live;
+        f->cnt.fail_at = f->cnt.count + i;
+        eng_graph *g = NULL;
+        engine_status st = eng_onnx_load_file(f->ctx, path, "/tmp", &g);
+        f->cnt.fail_at = -1;
+        if (st == ENGINE_OK) {
+            succeeded = 1;
+            eng_graph_free(g);
+        } else {
+            assert_true(st == ENGINE_ERR_OUT_OF_MEMORY || st == ENGINE_ERR_PARSE);
+            assert_null(g);
+        }
+        assert_int_equal(f->cnt.live, live);
+    }
+    assert_true(succeeded);
+
+    /* every prefix refused, through the pass or the fallback */
+    for (size_t cut = 0; cut < size; cut += cut < 64 ? 1 : 97) {
+        write_file(path, buf, cut);
+        eng_graph *g = NULL;
+        engine_status st = eng_onnx_load_file(f->ctx, path, "/tmp", &g);
+        if (st != ENGINE_ERR_PARSE) print_error("prefix %zu of %zu: status %d\n", cut, size, st);
+        assert_int_equal(st, ENGINE_ERR_PARSE);
+        assert_null(g);
+    }
+    free(buf);
+
+    /* the large raw_data one float short of its shape */
+    buf = pack(big_model(6143 * sizeof(float)), &size);
+    write_file(path, buf, size);
+    eng_graph *g = NULL;
+    assert_int_equal(eng_onnx_load_file(f->ctx, path, "/tmp", &g), ENGINE_ERR_PARSE);
+    assert_non_null(strstr(engine_context_error(f->ctx), "raw_data has 24572 bytes, expected 24576"));
+    assert_null(g);
+    free(buf);
+    unlink(path);
+    assert_int_equal(eng_onnx_load_file(f->ctx, path, "/tmp", &g), ENGINE_ERR_IO);
+}
+
 /* ---- models written by python onnx ---- */
 
 static const char *py_python, *py_script;
@@ -866,6 +962,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_symbolic_dims, setup, teardown),
         cmocka_unit_test_setup_teardown(test_omitted_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_python_models, py_setup, py_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* model.c - loading models, their inputs and outputs, MACs, graph dumps. */
 #include "model.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,10 +52,9 @@ engine_status engine_model_load_memory(engine_context *ctx, const void *data, si
 engine_status engine_model_load_file(engine_context *ctx, const char *path, engine_model **out) {
     if (!ctx || !path || !out) return ctx ? eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "NULL argument") : ENGINE_ERR_INVALID_ARGUMENT;
     ctx->message[0] = 0;
-    void *data = NULL;
-    size_t size = 0;
-    engine_status st = eng_onnx_read_file(ctx, path, &data, &size);
-    if (st) return st;
+    FILE *probe = fopen(path, "rb"); /* the plain message for a file that is not there */
+    if (!probe) return eng_error(ctx, ENGINE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    fclose(probe);
     /* External data is confined to the model's own folder. */
     char dir[4096];
     const char *slash = strrchr(path, '/');
@@ -68,7 +68,7 @@ engine_status engine_model_load_file(engine_context *ctx, const char *path, engi
         strcpy(dir, ".");
     }
     eng_graph *g = NULL;
-    st = eng_onnx_load_owned(ctx, data, size, dir, &g); /* frees data */
+    engine_status st = eng_onnx_load_file(ctx, path, dir, &g);
     if (st) {
         /* Name the file in the message: the loader names what inside it failed. */
         char msg[ENG_ERRMSG_SIZE];

@@ -302,8 +302,16 @@ done:
  * its raw_data buffer (the engine's allocator, 64-byte aligned) becomes the
  * tensor's data instead of being copied, so a model's weights are held
  * once, not twice, while the message is alive. */
+/* A raw_data payload left in the model file (eng_onnx_load_file): read
+ * from there straight into the tensor's own buffer. */
+typedef struct deferred_raw {
+    size_t index;          /* the main graph's initializer */
+    uint64_t offset, len;  /* in the file */
+} deferred_raw;
+
 static engine_status decode_tensor(engine_context *ctx, const Onnx__TensorProto *tp, Onnx__TensorProto *steal,
-                                   const char *what, const char *base_dir, int to_f32, eng_onnx_tensor *out) {
+                                   const char *what, const char *base_dir, int to_f32, FILE *file,
+                                   const deferred_raw *def, eng_onnx_tensor *out) {
     engine_dtype dtype = ENGINE_DTYPE_UNDEFINED;
     engine_status st = check_dtype(ctx, tp->has_data_type ? tp->data_type : 0, what, &dtype);
     if (st) return st;
@@ -334,6 +342,22 @@ static engine_status decode_tensor(engine_context *ctx, const Onnx__TensorProto 
         st = read_external(ctx, tp, what, base_dir, &data, nbytes);
         if (st) goto fail;
         le_fixup(data, numel, esize);
+    } else if (def) {
+        if (def->len != nbytes) {
+            st = eng_error(ctx, ENGINE_ERR_PARSE, "%s: raw_data has %llu bytes, expected %zu (%zu %s elements)", what,
+                           (unsigned long long)def->len, nbytes, numel, engine_dtype_name(dtype));
+            goto fail;
+        }
+        data = eng_alloc(ctx, nbytes);
+        if (!data) goto oom;
+        if (fseeko(file, (off_t)def->offset, SEEK_SET) != 0 || (nbytes && fread(data, 1, nbytes, file) != nbytes)) {
+            st = eng_error(ctx, ENGINE_ERR_IO, "%s: cannot read its raw_data from the model file: %s", what,
+                           ferror(file) ? strerror(errno) : "file shorter than expected");
+            goto fail;
+        }
+        le_fixup(data, numel, esize);
+        if (dtype == ENGINE_DTYPE_BOOL)
+            for (size_t k = 0; k < numel; ++k) ((uint8_t *)data)[k] = ((uint8_t *)data)[k] != 0;
     } else if (tp->has_raw_data) {
         if (tp->raw_data.len != nbytes) {
             st = eng_error(ctx, ENGINE_ERR_PARSE, "%s: raw_data has %zu bytes, expected %zu (%zu %s elements)", what,
@@ -404,7 +428,7 @@ fail:
 
 engine_status eng_onnx_decode_tensor(engine_context *ctx, const Onnx__TensorProto *tp, const char *what,
                                      const char *base_dir, int to_f32, eng_onnx_tensor *out) {
-    return decode_tensor(ctx, tp, NULL, what, base_dir, to_f32, out);
+    return decode_tensor(ctx, tp, NULL, what, base_dir, to_f32, NULL, NULL, out);
 }
 
 /* ---- the model ---- */
@@ -421,6 +445,9 @@ typedef struct importer {
     domain_opset *domains;
     size_t n_domains;
     int depth; /* 0: the main graph; n: a body nested n deep */
+    FILE *file;               /* eng_onnx_load_file: the model file, for ... */
+    const deferred_raw *defs; /* ... the main graph's raw_data left there, by index */
+    size_t n_defs;
 } importer;
 
 static int is_default_domain(const char *d) {
@@ -472,8 +499,12 @@ static engine_status import_initializers(importer *im, const Onnx__GraphProto *g
             return eng_error(im->ctx, ENGINE_ERR_INVALID_MODEL, "initializer %zu has no name", k);
         snprintf(what, sizeof what, "initializer '%.256s'", tp->name);
         eng_onnx_tensor t;
+        const deferred_raw *def = NULL;
+        if (im->depth == 0)
+            for (size_t j = 0; j < im->n_defs && !def; ++j)
+                if (im->defs[j].index == k) def = &im->defs[j];
         /* the message is the loader's own: the weights move out of it */
-        engine_status st = decode_tensor(im->ctx, tp, (Onnx__TensorProto *)tp, what, im->base_dir, 1, &t);
+        engine_status st = decode_tensor(im->ctx, tp, (Onnx__TensorProto *)tp, what, im->base_dir, 1, im->file, def, &t);
         if (st) return st;
         st = add_constant(im, tp->name, &t, NULL);
         if (st) return st;
@@ -960,7 +991,7 @@ static engine_status import_opsets(importer *im, const Onnx__ModelProto *mp) {
 }
 
 static engine_status onnx_load(engine_context *ctx, const void *data, size_t size, void *owned, const char *base_dir,
-                               eng_graph **out) {
+                               FILE *file, const deferred_raw *defs, size_t n_defs, eng_graph **out) {
     if (!ctx || (!data && size) || !out) {
         eng_free(ctx, owned);
         return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "eng_onnx_load: bad argument");
@@ -971,6 +1002,9 @@ static engine_status onnx_load(engine_context *ctx, const void *data, size_t siz
     memset(&im, 0, sizeof im);
     im.ctx = ctx;
     im.base_dir = base_dir;
+    im.file = file;
+    im.defs = defs;
+    im.n_defs = n_defs;
     eng_graph *g = NULL;
     engine_status st;
     unsigned long failures = ctx->alloc_failures;
@@ -1023,10 +1057,193 @@ fail:
 
 engine_status eng_onnx_load(engine_context *ctx, const void *data, size_t size, const char *base_dir,
                             eng_graph **out) {
-    return onnx_load(ctx, data, size, NULL, base_dir, out);
+    return onnx_load(ctx, data, size, NULL, base_dir, NULL, NULL, 0, out);
 }
 
 engine_status eng_onnx_load_owned(engine_context *ctx, void *data, size_t size, const char *base_dir,
                                   eng_graph **out) {
-    return onnx_load(ctx, data, size, data, base_dir, out);
+    return onnx_load(ctx, data, size, data, base_dir, NULL, NULL, 0, out);
+}
+
+/* ---- loading a file without holding it whole ----
+ * eng_onnx_read_file + protobuf-c hold the file's bytes and the message's
+ * copies of them at once: twice the weights at the peak (VGG-16: 1.09 GB
+ * for a 553 MB file). Instead, one sequential pass over the file copies it
+ * into a "skeleton" with every initializer's raw_data of DEFER_MIN bytes or
+ * more left out (their file offset and length kept, the enclosing
+ * messages' lengths rewritten), protobuf-c decodes the skeleton, and each
+ * left-out payload is read from the file straight into its tensor. Only the
+ * main graph's initializers (ModelProto.graph = 7, GraphProto.initializer
+ * = 5, TensorProto.raw_data = 9); everything else is copied as it is. A
+ * file the pass does not understand (a malformed varint, a length past its
+ * message, groups, two graphs or two raw_data in one tensor) is loaded the
+ * old way, which reports what is wrong with it. */
+#define DEFER_MIN 4096u
+
+typedef struct wbuf {
+    engine_context *ctx;
+    unsigned char *p;
+    size_t n, cap;
+    int oom;
+} wbuf;
+
+static void wput(wbuf *b, const void *src, size_t n) {
+    if (b->oom || !n) return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n) cap *= 2;
+        unsigned char *p = eng_realloc(b->ctx, b->p, b->cap, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+static void wvarint(wbuf *b, uint64_t v) {
+    unsigned char t[10];
+    int n = 0;
+    do {
+        t[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    wput(b, t, (size_t)n);
+}
+
+typedef struct walk {
+    engine_context *ctx;
+    FILE *f;
+    uint64_t pos;
+    deferred_raw *defs;
+    size_t n_defs, cap_defs, n_init;
+    int graphs;
+} walk;
+
+/* 0 on a malformed varint or the end of the region. */
+static int rvarint(walk *w, uint64_t end, uint64_t *v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (w->pos >= end) return 0;
+        int c = getc(w->f);
+        if (c == EOF) return 0;
+        ++w->pos;
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) return 1;
+    }
+    return 0;
+}
+
+static int rcopy(walk *w, wbuf *out, uint64_t n) {
+    unsigned char t[4096];
+    while (n) {
+        size_t k = n < sizeof t ? (size_t)n : sizeof t;
+        if (fread(t, 1, k, w->f) != k) return 0;
+        wput(out, t, k);
+        w->pos += k;
+        n -= k;
+    }
+    return !out->oom;
+}
+
+/* Copies the message in [w->pos, end) at nesting `level` (0 model, 1 graph,
+ * 2 initializer) into out; 0: not understood. */
+static int walk_message(walk *w, uint64_t end, int level, wbuf *out) {
+    int raw_seen = 0;
+    while (w->pos < end) {
+        uint64_t tag, len;
+        if (!rvarint(w, end, &tag) || tag >> 3 == 0) return 0;
+        const uint64_t field = tag >> 3, wt = tag & 7;
+        if (wt == 0) {
+            uint64_t v;
+            if (!rvarint(w, end, &v)) return 0;
+            wvarint(out, tag);
+            wvarint(out, v);
+            continue;
+        }
+        if (wt == 1 || wt == 5) {
+            const uint64_t n = wt == 1 ? 8 : 4;
+            if (end - w->pos < n) return 0;
+            wvarint(out, tag);
+            if (!rcopy(w, out, n)) return 0;
+            continue;
+        }
+        if (wt != 2 || !rvarint(w, end, &len) || len > end - w->pos) return 0;
+        const int child = (level == 0 && field == 7) || (level == 1 && field == 5);
+        if (child) {
+            if (level == 0 && ++w->graphs > 1) return 0;
+            if (level == 1) ++w->n_init;
+            wbuf sub = {w->ctx, NULL, 0, 0, 0};
+            const int ok = walk_message(w, w->pos + len, level + 1, &sub);
+            if (ok && !sub.oom) {
+                wvarint(out, tag);
+                wvarint(out, sub.n);
+                wput(out, sub.p, sub.n);
+            }
+            eng_free(w->ctx, sub.p);
+            if (!ok || sub.oom || out->oom) return 0;
+            continue;
+        }
+        if (level == 2 && field == 9) {
+            if (raw_seen++) return 0;
+            if (len >= DEFER_MIN) {
+                if (w->n_defs == w->cap_defs) {
+                    size_t cap = w->cap_defs ? w->cap_defs * 2 : 64;
+                    deferred_raw *d = eng_realloc(w->ctx, w->defs, w->cap_defs * sizeof *d, cap * sizeof *d);
+                    if (!d) return 0;
+                    w->defs = d;
+                    w->cap_defs = cap;
+                }
+                w->defs[w->n_defs++] = (deferred_raw){w->n_init - 1, w->pos, len};
+                if (fseeko(w->f, (off_t)(w->pos + len), SEEK_SET) != 0) return 0;
+                w->pos += len;
+                continue;
+            }
+        }
+        wvarint(out, tag);
+        wvarint(out, len);
+        if (!rcopy(w, out, len)) return 0;
+    }
+    return w->pos == end;
+}
+
+engine_status eng_onnx_load_file(engine_context *ctx, const char *path, const char *base_dir, eng_graph **out) {
+    if (!ctx || !path || !out) return ENGINE_ERR_INVALID_ARGUMENT;
+    FILE *f = fopen(path, "rb");
+    if (!f) return eng_error(ctx, ENGINE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > (uint64_t)SIZE_MAX / 2) {
+        fclose(f);
+        void *data = NULL; /* the old way names the problem */
+        size_t size = 0;
+        engine_status st = eng_onnx_read_file(ctx, path, &data, &size);
+        if (st) return st;
+        return eng_onnx_load_owned(ctx, data, size, base_dir, out);
+    }
+    walk w;
+    memset(&w, 0, sizeof w);
+    w.ctx = ctx;
+    w.f = f;
+    wbuf skel = {ctx, NULL, 0, 0, 0};
+    unsigned long failures = ctx->alloc_failures;
+    const int ok = walk_message(&w, (uint64_t)sb.st_size, 0, &skel) && !skel.oom;
+    if (!ok) {
+        eng_free(ctx, skel.p);
+        eng_free(ctx, w.defs);
+        fclose(f);
+        if (ctx->alloc_failures != failures)
+            return eng_error(ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory reading '%s'", path);
+        void *data = NULL;
+        size_t size = 0;
+        engine_status st = eng_onnx_read_file(ctx, path, &data, &size);
+        if (st) return st;
+        return eng_onnx_load_owned(ctx, data, size, base_dir, out);
+    }
+    engine_status st = onnx_load(ctx, skel.p, skel.n, skel.p, base_dir, f, w.defs, w.n_defs, out);
+    eng_free(ctx, w.defs);
+    fclose(f);
+    return st;
 }

@@ -41,6 +41,11 @@ engine_status eng_onnx_load_owned(engine_context *ctx, void *data, size_t size, 
 /* Reads a whole file into an eng_alloc'd buffer (freed with eng_free).
  * ENGINE_ERR_IO names the path and the system's reason. */
 engine_status eng_onnx_read_file(engine_context *ctx, const char *path, void **data, size_t *size);
+/* The model file at path, without holding its bytes whole: large raw_data
+ * of the main graph's initializers is read from the file straight into
+ * each tensor (onnx.c, "loading a file without holding it whole"). Same
+ * results and errors as eng_onnx_read_file + eng_onnx_load_owned. */
+engine_status eng_onnx_load_file(engine_context *ctx, const char *path, const char *base_dir, eng_graph **out);
 
 /* ---- shared with tensor_io.c ---- */
 
