@@ -136,11 +136,18 @@ typedef struct blk_direct_args {
     int nv0, nv1;    /* valid lanes of blocks mb, mb+1 */
     int kh0, kh1;    /* the row's valid kh */
     int ih0;         /* oh*SH - PT */
+    /* The next block pair's weights, prefetched into L2 a slice per row
+     * while this pair runs (at batch 1 a model's weights come from memory;
+     * the hardware prefetcher alone leaves the first row of each pair
+     * waiting on them): pf_lines cache lines per input block of a tile,
+     * from pf up to pf_end. */
+    const char *pf, *pf_end;
+    int pf_lines;
 } blk_direct_args;
 
 /* NB x P interior tile at output column ow0; xs: floats between pixels'
  * inputs (SW*VW; the constant VW where SW1). */
-static inline __attribute__((always_inline)) void BLK_FN(blk_direct_tile)(const blk_direct_args *a, int ow0,
+static inline __attribute__((always_inline)) void BLK_FN(blk_direct_tile)(blk_direct_args *a, int ow0,
                                                                          const int NB, const int P,
                                                                          const int SW1) {
     const blk_geom *g = a->g;
@@ -153,8 +160,10 @@ static inline __attribute__((always_inline)) void BLK_FN(blk_direct_tile)(const 
         acc0[p] = V_ZERO();
         if (NB > 1) acc1[p] = V_ZERO();
     }
+    const char *pf = a->pf;
     for (int cb = 0; cb < a->CB; ++cb) {
         const float *wc = a->w + (size_t)cb * KK * VW * VW;
+        for (int j = 0; j < a->pf_lines && pf < a->pf_end; ++j, pf += 64) __builtin_prefetch(pf, 0, 2);
         for (int kh = a->kh0; kh < a->kh1; ++kh) {
             /* non-negative for every interior pixel's taps */
             const float *xr = a->x + (a->x_off + (ptrdiff_t)(cb * a->x_cb + (size_t)kh * a->x_kh) +
@@ -177,6 +186,7 @@ static inline __attribute__((always_inline)) void BLK_FN(blk_direct_tile)(const 
             }
         }
     }
+    a->pf = pf;
     const vf b0 = V_LOAD(a->b);
     const vf b1 = NB > 1 ? V_LOAD(a->b + VW) : b0;
 #pragma GCC unroll 16
@@ -236,7 +246,7 @@ static inline __attribute__((always_inline)) void BLK_FN(blk_direct_pixel)(const
         break;
 
 /* The named kernels: f32_conv_blk_<NB>x<P>__<isa>, P from a switch. */
-static void BLK_FN(f32_conv_blk_tile)(const blk_direct_args *a, int ow0, int P, int NB, int SW1) {
+static void BLK_FN(f32_conv_blk_tile)(blk_direct_args *a, int ow0, int P, int NB, int SW1) {
     switch (P) {
         BLK_TILE_CASE_(1) BLK_TILE_CASE_(2) BLK_TILE_CASE_(3) BLK_TILE_CASE_(4) BLK_TILE_CASE_(5)
         BLK_TILE_CASE_(6)
@@ -272,9 +282,10 @@ static void BLK_FN(blk_pad_rows)(const blk_geom *g, int CB, const float *x, int 
 }
 
 /* Work item: output block pair `pair`, output row oh; rows: the thread's
- * scratch for the padded rows (NULL: border pixels take the checked path). */
+ * scratch for the padded rows (NULL: border pixels take the checked path);
+ * pf_next: the same thread runs pair + 1 next (prefetch its weights). */
 static void BLK_FN(blk_direct_item)(const cpu_conv2d *d, const blk_geom *g, const float *packed, const float *x,
-                                    const float *sum, float *y, int pair, int oh, float *rows) {
+                                    const float *sum, float *y, int pair, int oh, float *rows, int pf_next) {
     const int CB = (d->C + VW - 1) / VW, MB = (d->M + VW - 1) / VW;
     const int mb = 2 * pair, NB = mb + 1 < MB ? 2 : 1;
     blk_direct_args a;
@@ -298,6 +309,19 @@ static void BLK_FN(blk_direct_item)(const cpu_conv2d *d, const blk_geom *g, cons
     a.x_off = (ptrdiff_t)a.ih0 * g->W * VW - (ptrdiff_t)g->PL * VW;
     const int SW1 = g->SW == 1;
     int ow_lo = g->ow_lo, ow_hi = g->ow_hi;
+    a.pf = a.pf_end = NULL;
+    a.pf_lines = 0;
+    if (pf_next && mb + 2 < MB) {
+        /* this row's share of the next pair's weights */
+        const int nbn = mb + 3 < MB ? 2 : 1;
+        const size_t bytes = (size_t)nbn * a.w_mb * sizeof(float);
+        const char *base = (const char *)(packed + (size_t)(mb + 2) * a.w_mb);
+        a.pf = base + bytes * (size_t)oh / (size_t)g->OH;
+        a.pf_end = base + bytes * (size_t)(oh + 1) / (size_t)g->OH;
+        const int tiles = ((rows ? g->OW : ow_hi - ow_lo) + BLK_PMAX - 1) / BLK_PMAX;
+        const size_t lines = (size_t)(a.pf_end - a.pf + 63) / 64, per = (size_t)(tiles > 0 ? tiles : 1) * CB;
+        a.pf_lines = (int)((lines + per - 1) / per);
+    }
     if (rows && (ow_lo > 0 || ow_hi < g->OW)) {
         /* border columns: from padded copies of the rows, all interior */
         BLK_FN(blk_pad_rows)(g, CB, x, a.kh0, a.kh1, a.ih0, rows);
@@ -335,8 +359,12 @@ typedef struct BLK_FN(blk_par) {
 static void BLK_FN(blk_direct_task)(void *vc, int tid, int64_t i0, int64_t i1) {
     const BLK_FN(blk_par) *c = vc;
     float *rows = c->scratch ? (float *)c->scratch + (size_t)tid * c->per_thread : NULL;
-    for (int it = (int)i0; it < (int)i1; ++it)
-        BLK_FN(blk_direct_item)(c->d, c->g, c->packed, c->x, c->sum, c->y, it / c->g->OH, it % c->g->OH, rows);
+    const int OH = c->g->OH;
+    for (int it = (int)i0; it < (int)i1; ++it) {
+        const int pair = it / OH;
+        BLK_FN(blk_direct_item)(c->d, c->g, c->packed, c->x, c->sum, c->y, pair, it % OH, rows,
+                                (int64_t)(pair + 1) * OH < i1);
+    }
 }
 
 void BLK_FN(cpu_conv_direct_blk_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
@@ -350,7 +378,7 @@ void BLK_FN(cpu_conv_direct_blk_run)(const cpu_conv2d *d, const void *packed, co
     if (nthr > items) nthr = items;
     if (nthr <= 1) {
         for (int it = 0; it < items; ++it)
-            BLK_FN(blk_direct_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH, scratch);
+            BLK_FN(blk_direct_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH, scratch, 1);
         return;
     }
     /* units of consecutive items share a block pair: a thread's weights stay in its cache */

@@ -63,6 +63,13 @@ typedef struct cpu_kernels {
     /* dst[t] = src[2 t] for t < n, reading no further than src[2 (n - 1)]
      * (im2col of stride-2 convs); NULL: the plain loop. */
     void (*gather_s2)(const float *src, int n, float *dst);
+    /* MaxPool without dilation (ops.c), a NaN in any tap giving NaN:
+     * v[i] = max over r < nrows of x[r * stride + i] for i < W; and
+     * y[t] = max over j < KW of v[SW * t + j] for t < n (SW 1 or 2),
+     * reading no further than v[SW * (n - 1) + KW - 1]. NULL: the loops
+     * in C. */
+    void (*max_rows)(const float *x, size_t stride, int nrows, int W, float *v);
+    void (*max_win)(const float *v, int n, int KW, int SW, float *y);
 } cpu_kernels;
 
 /* exp_row with libm's expf: the scalar and NEON tables' (gemm.c). */

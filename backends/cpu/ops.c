@@ -488,8 +488,8 @@ static inline float max_nan(float a, float b) {
  * output and no per-tap bounds tests: ResNet's 3x3 s2 pool over
  * 64x112x112 went from ~1.6 ms (generic loop) to well under that. */
 #define MAXPOOL_ROW 2048
-static void maxpool_sep_channel(const float *xc, float *yc, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                                int64_t KH, int64_t KW, int64_t SH, int64_t SW, int64_t PT, int64_t PL) {
+static void maxpool_sep_channel(const cpu_kernels *k, const float *xc, float *yc, int64_t H, int64_t W, int64_t OH,
+                                int64_t OW, int64_t KH, int64_t KW, int64_t SH, int64_t SW, int64_t PT, int64_t PL) {
     float vm[MAXPOOL_ROW];
     for (int64_t oh = 0; oh < OH; ++oh) {
         int64_t h0 = oh * SH - PT, hlo = h0 < 0 ? 0 : h0, hhi = h0 + KH < H ? h0 + KH : H;
@@ -498,11 +498,15 @@ static void maxpool_sep_channel(const float *xc, float *yc, int64_t H, int64_t W
             for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = -INFINITY;
             continue;
         }
-        memcpy(vm, xc + hlo * W, (size_t)W * sizeof(float));
-        for (int64_t ih = hlo + 1; ih < hhi; ++ih) {
-            const float *row = xc + ih * W;
+        if (k->max_rows) {
+            k->max_rows(xc + hlo * W, (size_t)W, (int)(hhi - hlo), (int)W, vm);
+        } else {
+            memcpy(vm, xc + hlo * W, (size_t)W * sizeof(float));
+            for (int64_t ih = hlo + 1; ih < hhi; ++ih) {
+                const float *row = xc + ih * W;
 #pragma omp simd
-            for (int64_t w = 0; w < W; ++w) vm[w] = max_nan(vm[w], row[w]);
+                for (int64_t w = 0; w < W; ++w) vm[w] = max_nan(vm[w], row[w]);
+            }
         }
         /* outputs [o0, o1) have all KW taps inside the row: tap-major
          * vector loops; the edges take the bounded scalar loop */
@@ -510,8 +514,12 @@ static void maxpool_sep_channel(const float *xc, float *yc, int64_t H, int64_t W
         if (o0 > OW) o0 = OW;
         if (o1 > OW) o1 = OW;
         if (o1 < o0) o1 = o0;
-        for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = vm[ow * SW - PL];
-        for (int64_t kw = 1; kw < KW; ++kw) {
+        if (k->max_win && (SW == 1 || SW == 2)) {
+            if (o1 > o0) k->max_win(vm + o0 * SW - PL, (int)(o1 - o0), (int)KW, (int)SW, yr + o0);
+        } else {
+            for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = vm[ow * SW - PL];
+        }
+        for (int64_t kw = 1; kw < KW && !(k->max_win && (SW == 1 || SW == 2)); ++kw) {
             const float *v = vm + kw - PL;
             if (SW == 1) { /* contiguous taps (GoogLeNet's 3x3 s1 pools) */
 #pragma omp simd
@@ -604,7 +612,7 @@ static engine_status pool_exec_body(const cpu_step *s, const void *const *in, vo
     if (!avg && DH == 1 && DW == 1 && W <= MAXPOOL_ROW) {
         if (u0 < 0) return cpu_run_range(s, in, out, scratch, pool_exec_body, par ? s->threads : 1, (int64_t)(NC));
         for (int64_t c = (int64_t)u0; c < (int64_t)u1; ++c)
-            maxpool_sep_channel(xp + c * H * W, yp + c * OH * OW, H, W, OH, OW, KH, KW, SH, SW, PT, PL);
+            maxpool_sep_channel(s->k, xp + c * H * W, yp + c * OH * OW, H, W, OH, OW, KH, KW, SH, SW, PT, PL);
         return ENGINE_OK;
     }
     if (u0 < 0) return cpu_run_range(s, in, out, scratch, pool_exec_body, par ? s->threads : 1, (int64_t)(NC));

@@ -327,6 +327,70 @@ static void gather_s2_avx512(const float *src, int n, float *dst) {
     for (; t < n; ++t) dst[t] = src[2 * t];
 }
 
+/* Lanes of a 16-float load at src + i of which at most `left` floats may
+ * be read. */
+static inline __mmask16 lanes_upto(ptrdiff_t left) {
+    return left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
+}
+
+/* A NaN in any row gives NaN: the lanes seen unordered are kept in a mask
+ * and set at the store (vmaxps alone returns its second operand). */
+static void max_rows_avx512(const float *x, size_t stride, int nrows, int W, float *v) {
+    const __m512 qnan = _mm512_set1_ps(__builtin_nanf(""));
+    for (int i = 0; i < W; i += 16) {
+        const __mmask16 m = lanes_upto(W - i);
+        __m512 acc = _mm512_maskz_loadu_ps(m, x + i);
+        __mmask16 nan = _mm512_cmp_ps_mask(acc, acc, _CMP_UNORD_Q);
+        for (int r = 1; r < nrows; ++r) {
+            const __m512 t = _mm512_maskz_loadu_ps(m, x + (size_t)r * stride + i);
+            nan |= _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
+            acc = _mm512_max_ps(acc, t);
+        }
+        _mm512_mask_storeu_ps(v + i, m, _mm512_mask_mov_ps(acc, nan, qnan));
+    }
+}
+
+/* Stride 2: 32 floats from v + 2t + 2j hold taps 2j (even lanes) and
+ * 2j + 1 (odd lanes) of outputs t..t+15; loads are masked to the floats
+ * the outputs may read, and lanes past n are not stored. */
+static void max_win_avx512(const float *v, int n, int KW, int SW, float *y) {
+    const __m512 qnan = _mm512_set1_ps(__builtin_nanf(""));
+    const ptrdiff_t end = (ptrdiff_t)SW * (n - 1) + KW; /* floats that may be read */
+    if (SW == 2) {
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+        for (int t = 0; t < n; t += 16) {
+            __m512 acc = _mm512_set1_ps(-__builtin_inff());
+            __mmask16 nan = 0;
+            for (int j = 0; j < KW; j += 2) {
+                const ptrdiff_t o = 2 * (ptrdiff_t)t + j;
+                const __m512 a = _mm512_maskz_loadu_ps(lanes_upto(end - o), v + o);
+                const __m512 b = _mm512_maskz_loadu_ps(lanes_upto(end - o - 16), v + o + 16);
+                const __m512 e = _mm512_permutex2var_ps(a, even, b);
+                nan |= _mm512_cmp_ps_mask(e, e, _CMP_UNORD_Q);
+                acc = _mm512_max_ps(acc, e);
+                if (j + 1 < KW) {
+                    const __m512 o2 = _mm512_permutex2var_ps(a, odd, b);
+                    nan |= _mm512_cmp_ps_mask(o2, o2, _CMP_UNORD_Q);
+                    acc = _mm512_max_ps(acc, o2);
+                }
+            }
+            _mm512_mask_storeu_ps(y + t, lanes_upto(n - t), _mm512_mask_mov_ps(acc, nan, qnan));
+        }
+        return;
+    }
+    for (int t = 0; t < n; t += 16) {
+        __m512 acc = _mm512_set1_ps(-__builtin_inff());
+        __mmask16 nan = 0;
+        for (int j = 0; j < KW; ++j) {
+            const __m512 a = _mm512_maskz_loadu_ps(lanes_upto(end - t - j), v + t + j);
+            nan |= _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q);
+            acc = _mm512_max_ps(acc, a);
+        }
+        _mm512_mask_storeu_ps(y + t, lanes_upto(n - t), _mm512_mask_mov_ps(acc, nan, qnan));
+    }
+}
+
 const cpu_kernels cpu_kernels_avx512 = {
     .isa = CPU_ISA_AVX512,
     .isa_name = "avx512",
@@ -339,4 +403,6 @@ const cpu_kernels cpu_kernels_avx512 = {
     .softmax_row = softmax_row_avx512,
     .dot4 = dot4_avx512,
     .gather_s2 = gather_s2_avx512,
+    .max_rows = max_rows_avx512,
+    .max_win = max_win_avx512,
 };

@@ -1,8 +1,27 @@
 /* wstore.c - the packed-weight store of a cpu backend instance
  * (cpu_internal.h, cpu_prep_shared). */
+#include <stdint.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "cpu_internal.h"
+
+/* Asks Linux for transparent huge pages on the whole 2 MiB pages inside a
+ * packed block, before it is first written (THP in "madvise" mode, as
+ * Debian ships it): at batch 1 a run streams every weight once, and with
+ * 4 KiB pages a large model's weights miss the TLB once per page (VGG-16,
+ * 2 threads: 83.2-85.1 -> 81.6-83.8 ms). Only a hint: an allocator whose
+ * memory cannot take it makes madvise fail, which changes nothing. */
+static void hint_huge(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t H = (uintptr_t)2 << 20, a = ((uintptr_t)p + H - 1) & ~(H - 1), e = ((uintptr_t)p + bytes) & ~(H - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p, (void)bytes;
+#endif
+}
 
 /* Entries are reference counted by the steps that use them and freed with
  * the last one. A key's source pointers stay valid while an entry exists:
@@ -37,6 +56,7 @@ engine_status cpu_prep_shared(const cpu_prep_ctx *c, cpu_step *s, const cpu_wkey
             }
     void *data = c->a->alloc(c->a->user, bytes ? bytes : 1, 64);
     if (!data) return ENGINE_ERR_OUT_OF_MEMORY;
+    hint_huge(data, bytes);
     pack(pack_ctx, data);
     if (c->fresh_bytes) *c->fresh_bytes += bytes;
     s->prep = data;

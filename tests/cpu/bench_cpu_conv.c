@@ -6,7 +6,8 @@
  * a whole model on this shared machine.
  *     bench_cpu_conv C H W M K S PAD GROUP [threads [reps [flush]]]
  * flush = 1 evicts the caches (writes 64 MB) before each run, as in a
- * model where the weights come from memory. BENCH_SUM=1 in the
+ * model where the weights come from memory (BENCH_FLUSH_MB=N writes N MB
+ * instead: more than the last-level cache). BENCH_SUM=1 in the
  * environment adds a residual input (a ResNet block's last conv).
  * The blocked-layout algorithms (cpu_blocked.h) are timed too where they
  * apply, on the input converted to the blocked layout beforehand (the
@@ -62,7 +63,8 @@ int main(int argc, char **argv) {
     float *sm = with_sum ? aalloc(cpu_blk_image_floats(16, d.M, (size_t)d.OH * d.OW) * 4) : NULL;
     if (with_sum && !sm) return 1;
     if (sm) memset(sm, 0, cpu_blk_image_floats(16, d.M, (size_t)d.OH * d.OW) * 4);
-    size_t fl = (size_t)64 << 20;
+    const char *fl_env = getenv("BENCH_FLUSH_MB");
+    size_t fl = (size_t)(fl_env && atoi(fl_env) > 0 ? atoi(fl_env) : 64) << 20;
     char *junk = flush ? aalloc(fl) : NULL;
     if (!x || !y || !w || !b || (flush && !junk)) return 1;
     unsigned s = 7u;

@@ -275,6 +275,69 @@ static void dot4_all_isas(void **state) {
     }
 }
 
+/* MaxPool's row kernels of every ISA that has them, against the loops in
+ * C: widths around the vector widths and their pairs, 1-3 rows, windows
+ * of 1-7 taps at strides 1 and 2; inputs allocated exactly (an ASan build
+ * catches a read past what the kernel may read); a NaN in a tap makes
+ * exactly the outputs that read it NaN. */
+static float max_nan_ref(float a, float b) { return a != a || b != b ? NAN : (a > b ? a : b); }
+
+static void maxpool_rows_all_isas(void **state) {
+    (void)state;
+    static const int ws[] = {1, 2, 3, 15, 16, 17, 31, 32, 33, 34, 47, 55, 56, 111, 112};
+    int tested = 0;
+    for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
+        const cpu_kernels *k = isa_table((cpu_isa)isa);
+        if (!k || !k->max_rows || !k->max_win) continue;
+        ++tested;
+        for (size_t wi = 0; wi < sizeof ws / sizeof ws[0]; ++wi)
+            for (int nrows = 1; nrows <= 3; ++nrows)
+                for (int nan = 0; nan < 2; ++nan) {
+                    const int W = ws[wi];
+                    const size_t stride = (size_t)W + 3;
+                    const size_t nx = (size_t)(nrows - 1) * stride + (size_t)W;
+                    float *x = malloc(nx * sizeof(float)), *v = malloc((size_t)W * sizeof(float));
+                    assert_non_null(x);
+                    assert_non_null(v);
+                    for (size_t i = 0; i < nx; ++i) x[i] = frand();
+                    if (nan) x[(size_t)(nrows - 1) * stride + (size_t)(W / 2)] = NAN;
+                    k->max_rows(x, stride, nrows, W, v);
+                    for (int i = 0; i < W; ++i) {
+                        float want = x[i];
+                        for (int r = 1; r < nrows; ++r) want = max_nan_ref(want, x[(size_t)r * stride + (size_t)i]);
+                        if (!(want == v[i] || (want != want && v[i] != v[i])))
+                            fail_msg("%s max_rows W=%d rows=%d nan=%d [%d]: got %g want %g", k->isa_name, W, nrows, nan,
+                                     i, (double)v[i], (double)want);
+                    }
+                    for (int SW = 1; SW <= 2; ++SW)
+                        for (int KW = 1; KW <= 7 && KW <= W; ++KW) {
+                            const int n = (W - KW) / SW + 1;
+                            const size_t nv = (size_t)SW * (size_t)(n - 1) + (size_t)KW;
+                            float *vv = malloc(nv * sizeof(float)), *y = malloc((size_t)(n + 1) * sizeof(float));
+                            assert_non_null(vv);
+                            assert_non_null(y);
+                            for (size_t i = 0; i < nv; ++i) vv[i] = frand();
+                            if (nan) vv[nv / 3] = NAN;
+                            y[n] = -2.0f;
+                            k->max_win(vv, n, KW, SW, y);
+                            for (int t = 0; t < n; ++t) {
+                                float want = vv[(size_t)SW * (size_t)t];
+                                for (int j = 1; j < KW; ++j) want = max_nan_ref(want, vv[(size_t)SW * (size_t)t + (size_t)j]);
+                                if (!(want == y[t] || (want != want && y[t] != y[t])))
+                                    fail_msg("%s max_win n=%d KW=%d SW=%d nan=%d [%d]: got %g want %g", k->isa_name, n,
+                                             KW, SW, nan, t, (double)y[t], (double)want);
+                            }
+                            if (y[n] != -2.0f) fail_msg("%s max_win n=%d KW=%d SW=%d wrote y[n]", k->isa_name, n, KW, SW);
+                            free(vv);
+                            free(y);
+                        }
+                    free(x);
+                    free(v);
+                }
+    }
+    if (!tested) skip(); /* no ISA here has them (AVX-512 only) */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sizes_all_isas),
@@ -282,6 +345,7 @@ int main(void) {
         cmocka_unit_test(activation_extremes),
         cmocka_unit_test(softmax_rows),
         cmocka_unit_test(dot4_all_isas),
+        cmocka_unit_test(maxpool_rows_all_isas),
     };
     return cmocka_run_group_tests(tests, test_pool_setup, test_pool_teardown);
 }
