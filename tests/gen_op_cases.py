@@ -1163,6 +1163,8 @@ def gen_pool():
     case("maxpool_k3s2_wide_ceil", "max", (1, 2, 37, 39), [3, 3], s=[2, 2], ceil=1)
     case("maxpool_k3s1_wide", "max", (1, 2, 9, 70), [3, 3])
     case("maxpool_k2s2_wide", "max", (1, 2, 8, 66), [2, 2], s=[2, 2])
+    case("maxpool_k3s1_same_28", "max", (1, 3, 28, 28), [3, 3], pads=[1, 1, 1, 1])  # inception's branch pools
+    case("maxpool_k5s1_same_asym", "max", (1, 2, 13, 17), [5, 4], pads=[2, 1, 2, 2])
     case("maxpool_dilation2", "max", (1, 2, 7, 7), [2, 2], d=[2, 2])
     case("maxpool_dilation2_stride2_pads", "max", (1, 2, 8, 8), [3, 3], d=[2, 2], s=[2, 2], pads=[2, 2, 2, 2])
     case("maxpool_dilation_ceil", "max", (1, 1, 8, 8), [2, 2], d=[2, 1], s=[2, 2], ceil=1, opset=10)

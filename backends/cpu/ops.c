@@ -547,11 +547,52 @@ static void maxpool_sep_channel(const cpu_kernels *k, const float *xc, float *yc
  * (valid for interior columns), then the PL / PR edge columns of each row
  * recomputed with their bounds. OW == W, stride 1, OH * W <= MAXPOOL_PLANE. */
 #define MAXPOOL_PLANE 8192
-static void maxpool_s1_plane(const float *xc, float *yc, int64_t H, int64_t W, int64_t OH, int64_t KH, int64_t KW,
-                             int64_t PT, int64_t PL) {
+/* The edge columns of the flat horizontal pass: taps that left the row
+ * were read from the neighbour row, so they are recomputed in bounds. */
+static void maxpool_s1_edges(const float *vm, float *yc, int64_t W, int64_t OH, int64_t KW, int64_t PL) {
+    for (int64_t oh = 0; oh < OH; ++oh) {
+        const float *vr = vm + oh * W;
+        float *yr = yc + oh * W;
+        for (int64_t ow = 0; ow < W; ++ow) {
+            if (ow == PL && W - KW + PL >= ow) ow = W - KW + PL + 1; /* skip the interior */
+            if (ow >= W) break;
+            int64_t w0 = ow - PL, wlo = w0 < 0 ? 0 : w0, whi = w0 + KW < W ? w0 + KW : W;
+            float acc = -INFINITY;
+            for (int64_t w = wlo; w < whi; ++w) acc = max_nan(acc, vr[w]);
+            yr[ow] = acc;
+        }
+    }
+}
+
+static void maxpool_s1_plane(const cpu_kernels *k, const float *xc, float *yc, int64_t H, int64_t W, int64_t OH,
+                             int64_t KH, int64_t KW, int64_t PT, int64_t PL) {
     float vbuf[MAXPOOL_PLANE + 2 * 16];
     float *vm = vbuf + 16; /* guards: interior loops read up to KW - 1 <= 15 past either end */
     const int64_t n = OH * W;
+    if (k->max_rows && k->max_win) {
+        /* the ISA's kernels: the output rows whose KH rows are all inside
+         * in one flat call, the others one by one; then the horizontal max
+         * over the flat plane */
+        for (int64_t oh = 0; oh < OH;) {
+            const int64_t r0 = oh - PT, lo = r0 < 0 ? 0 : r0, hi = r0 + KH < H ? r0 + KH : H;
+            if (lo == r0 && hi == r0 + KH) {
+                int64_t oe = H + PT - KH + 1;
+                if (oe > OH) oe = OH;
+                k->max_rows(xc + r0 * W, (size_t)W, (int)KH, (int)((oe - oh) * W), vm + oh * W);
+                oh = oe;
+                continue;
+            }
+            if (hi > lo) k->max_rows(xc + lo * W, (size_t)W, (int)(hi - lo), (int)W, vm + oh * W);
+            else
+                for (int64_t w = 0; w < W; ++w) vm[oh * W + w] = -INFINITY;
+            ++oh;
+        }
+        for (int64_t i = -16; i < 0; ++i) vm[i] = -INFINITY;
+        for (int64_t i = n; i < n + 16; ++i) vm[i] = -INFINITY;
+        k->max_win(vm - PL, (int)n, (int)KW, 1, yc);
+        maxpool_s1_edges(vm, yc, W, OH, KW, PL);
+        return;
+    }
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) vm[i] = -INFINITY;
     for (int64_t kh = 0; kh < KH; ++kh) {
@@ -574,19 +615,7 @@ static void maxpool_s1_plane(const float *xc, float *yc, int64_t H, int64_t W, i
 #pragma omp simd
         for (int64_t i = 0; i < n; ++i) yc[i] = max_nan(yc[i], v[i]);
     }
-    /* edge columns: taps that left the row were read from the neighbour row */
-    for (int64_t oh = 0; oh < OH; ++oh) {
-        const float *vr = vm + oh * W;
-        float *yr = yc + oh * W;
-        for (int64_t ow = 0; ow < W; ++ow) {
-            if (ow == PL && W - KW + PL >= ow) ow = W - KW + PL + 1; /* skip the interior */
-            if (ow >= W) break;
-            int64_t w0 = ow - PL, wlo = w0 < 0 ? 0 : w0, whi = w0 + KW < W ? w0 + KW : W;
-            float acc = -INFINITY;
-            for (int64_t w = wlo; w < whi; ++w) acc = max_nan(acc, vr[w]);
-            yr[ow] = acc;
-        }
-    }
+    maxpool_s1_edges(vm, yc, W, OH, KW, PL);
 }
 
 static engine_status pool_exec_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
@@ -606,7 +635,7 @@ static engine_status pool_exec_body(const cpu_step *s, const void *const *in, vo
     int par = NC * OH * OW * KH * KW > PAR_MIN && s->threads > 1;
     if (!avg && DH == 1 && DW == 1 && SH == 1 && SW == 1 && OW == W && KW <= 16 && OH * W <= MAXPOOL_PLANE) {
         if (u0 < 0) return cpu_run_range(s, in, out, scratch, pool_exec_body, par ? s->threads : 1, (int64_t)(NC));
-        for (int64_t c = (int64_t)u0; c < (int64_t)u1; ++c) maxpool_s1_plane(xp + c * H * W, yp + c * OH * OW, H, W, OH, KH, KW, PT, PL);
+        for (int64_t c = (int64_t)u0; c < (int64_t)u1; ++c) maxpool_s1_plane(s->k, xp + c * H * W, yp + c * OH * OW, H, W, OH, KH, KW, PT, PL);
         return ENGINE_OK;
     }
     if (!avg && DH == 1 && DW == 1 && W <= MAXPOOL_ROW) {
