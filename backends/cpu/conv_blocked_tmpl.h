@@ -281,6 +281,9 @@ static void BLK_FN(blk_pad_rows)(const blk_geom *g, int CB, const float *x, int 
         }
 }
 
+/* Weight bytes from which a conv prefetches the next pair's weights. */
+#define BLK_PF_MIN_BYTES ((size_t)1 << 20)
+
 /* Work item: output block pair `pair`, output row oh; rows: the thread's
  * scratch for the padded rows (NULL: border pixels take the checked path);
  * pf_next: the same thread runs pair + 1 next (prefetch its weights). */
@@ -311,7 +314,9 @@ static void BLK_FN(blk_direct_item)(const cpu_conv2d *d, const blk_geom *g, cons
     int ow_lo = g->ow_lo, ow_hi = g->ow_hi;
     a.pf = a.pf_end = NULL;
     a.pf_lines = 0;
-    if (pf_next && mb + 2 < MB) {
+    /* only where the weights outgrow L2 (the mobile nets' small convs
+     * measured slower with it: their weights stay in the caches) */
+    if (pf_next && mb + 2 < MB && (size_t)MB * a.w_mb * sizeof(float) >= BLK_PF_MIN_BYTES) {
         /* this row's share of the next pair's weights */
         const int nbn = mb + 3 < MB ? 2 : 1;
         const size_t bytes = (size_t)nbn * a.w_mb * sizeof(float);
