@@ -350,6 +350,17 @@ static void gemm_pack_wt(const void *vctx, void *dst) {
         for (int64_t k = 0; k < g->K; ++k) wt[j * g->K + k] = g->transB ? g->b[j * g->K + k] : g->b[k * g->N + j];
 }
 
+
+/* The store key of a Gemm/MatMul's packed weights B (N x K, transB). */
+static void gemm_wkey(cpu_wkey *key, const void *src, const char *layout, int64_t N, int64_t K, int transB, int d3) {
+    memset(key, 0, sizeof *key);
+    key->src[0] = src;
+    key->layout = layout;
+    key->dims[0] = (int)N;
+    key->dims[1] = (int)K;
+    key->dims[2] = transB;
+    key->dims[3] = d3;
+}
 static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
     const engine_node *n = s->node;
     if (!all_f32(n) || n->n_inputs < 2) return ENGINE_ERR_UNSUPPORTED;
@@ -386,25 +397,20 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
     /* Many rows: the packed GEMM (C only as a row vector or a full matrix
      * added with alpha = beta = 1; otherwise the row-by-row path) */
     const engine_gemm_params *gpar = n->op == ENGINE_OP_Gemm ? n->params : NULL;
+    s->iparam[0] = (int)R;
+    s->iparam[1] = (int)N;
+    s->iparam[2] = (int)K;
+    s->iparam[3] = C != NULL;
+    s->iparam[4] = crow;
     if (R >= GEMM_ROWS_MIN && (!gpar || (gpar->alpha == 1.0f && (!C || gpar->beta == 1.0f))) &&
         (!C || (ccol == N && (crow == 1 || crow == R)))) {
         if (c->k->bf16 && K >= 16 && cpu_bf16_ops_for(c->k->bf16)) { /* --precision bf16 */
             wpanel_pack_ctx wp = {B->data, N, K, transB, 32};
             cpu_wkey wkey;
-            memset(&wkey, 0, sizeof wkey);
-            wkey.src[0] = B->data;
-            wkey.layout = "gemm_bf16_panels";
-            wkey.dims[0] = (int)N;
-            wkey.dims[1] = (int)K;
-            wkey.dims[2] = transB;
+            gemm_wkey(&wkey, B->data, "gemm_bf16_panels", N, K, transB, 0);
             engine_status st = cpu_prep_shared(c, s, &wkey, cpu_bf16_packed_b_elems((int)K, (int)N) * sizeof(uint16_t),
                                                gemm_pack_bf16, &wp);
             if (st) return st;
-            s->iparam[0] = (int)R;
-            s->iparam[1] = (int)N;
-            s->iparam[2] = (int)K;
-            s->iparam[3] = C != NULL;
-            s->iparam[4] = crow;
             s->scratch_bytes = bf16_rows_a_bytes((int)R, (int)K) + sizeof(float) * (((size_t)R + 15) / 16 * 16) +
                                cpu_bf16_scratch_bytes((int)N, (int)K, s->threads);
             s->exec = gemm_rows_bf16_exec;
@@ -415,22 +421,11 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
         const int NR = c->k->nr;
         wpanel_pack_ctx wp = {B->data, N, K, transB, NR};
         cpu_wkey wkey;
-        memset(&wkey, 0, sizeof wkey);
-        wkey.src[0] = B->data;
-        wkey.layout = "gemm_panels";
-        wkey.dims[0] = (int)N;
-        wkey.dims[1] = (int)K;
-        wkey.dims[2] = transB;
-        wkey.dims[3] = NR;
+        gemm_wkey(&wkey, B->data, "gemm_panels", N, K, transB, NR);
         size_t panels = (size_t)((N + NR - 1) / NR);
         engine_status st = cpu_prep_shared(c, s, &wkey, sizeof(float) * panels * (size_t)NR * (size_t)K,
                                            gemm_pack_panels, &wp);
         if (st) return st;
-        s->iparam[0] = (int)R;
-        s->iparam[1] = (int)N;
-        s->iparam[2] = (int)K;
-        s->iparam[3] = C != NULL;
-        s->iparam[4] = crow;
         s->scratch_bytes = sizeof(float) * (rows_a_floats(c->k, (int)R, (int)K) + ((size_t)R + 15) / 16 * 16) +
                            cpu_gemm_scratch_bytes(c->k, (int)R, (int)N, (int)K, s->threads);
         s->exec = gemm_rows_exec;
@@ -450,20 +445,10 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
         /* Wt through the instance's store: one packing for every batch size. */
         gemm_pack_ctx gp = {B->data, N, K, transB};
         cpu_wkey key;
-        memset(&key, 0, sizeof key);
-        key.src[0] = B->data;
-        key.layout = "gemm_wt";
-        key.dims[0] = (int)N;
-        key.dims[1] = (int)K;
-        key.dims[2] = transB;
+        gemm_wkey(&key, B->data, "gemm_wt", N, K, transB, 0);
         engine_status st = cpu_prep_shared(c, s, &key, sizeof(float) * (size_t)N * (size_t)K, gemm_pack_wt, &gp);
         if (st) return st;
     }
-    s->iparam[0] = (int)R;
-    s->iparam[1] = (int)N;
-    s->iparam[2] = (int)K;
-    s->iparam[3] = C != NULL;
-    s->iparam[4] = crow;
     s->iparam[5] = ccol;
     s->exec = gemm_exec;
     snprintf(s->kernel, sizeof s->kernel, "f32_%s_gemv_rows__%s", n->op == ENGINE_OP_Gemm ? "gemm" : "matmul",
