@@ -482,6 +482,66 @@ static inline size_t direct_bias_offset(const cpu_conv2d *d) {
 }
 #endif
 
+/* Vectors of output pixels per direct tile: with NV vectors x 8 output
+ * channels, a tap costs NV loads of the plane and 8 weight broadcasts for
+ * 8 NV FMAs, so NV = 1 waits on the loads (9 per 8 FMAs, half of the
+ * plane's loads split across cache lines) and 3 keeps the FMA pipes busy
+ * (24 of 32 zmm). AVX2 has 16 ymm: one vector. */
+#if VW == 16
+#define DIRECT_NV 3
+#else
+#define DIRECT_NV 1
+#endif
+
+/* One tile of an output row: NV vectors of pixels from column ow (the
+ * last one n floats: planes are padded, so the loads need no check) x the
+ * block's 8 output channels, over the group's Cg planes and the taps. */
+static inline __attribute__((always_inline)) void DW_FN(direct_tile)(const cpu_conv2d *d, const dw_geom *geo,
+                                                                    const int *tap_off, const float *planes,
+                                                                    const float *wb, const float *bb, int c0, int c1,
+                                                                    int oh, int ow, int n, const int NV, float *y,
+                                                                    const float *sum, int m0, int mn) {
+    const int KH = d->KH, KW = d->KW;
+    vf acc[DIRECT_NV][DIRECT_MB];
+#pragma GCC unroll 8
+    for (int i = 0; i < DIRECT_MB; ++i) {
+        const vf b = V_SET1(bb[i]);
+#pragma GCC unroll 3
+        for (int j = 0; j < NV; ++j) acc[j][i] = b;
+    }
+    const float *wk = wb;
+    for (int c = c0; c < c1; ++c) {
+        const float *pc = planes + (size_t)c * geo->plane_floats + ow;
+        for (int kh = 0; kh < KH; ++kh) {
+            const float *row = pc + (size_t)(oh * d->SH + kh * d->DH) * geo->row_stride;
+            for (int kw = 0; kw < KW; ++kw, wk += DIRECT_MB) {
+                vf xv[DIRECT_NV];
+#pragma GCC unroll 3
+                for (int j = 0; j < NV; ++j) xv[j] = V_LOAD(row + tap_off[kw] + j * VW);
+#pragma GCC unroll 8
+                for (int i = 0; i < DIRECT_MB; ++i) {
+                    const vf w = V_SET1(wk[i]);
+#pragma GCC unroll 3
+                    for (int j = 0; j < NV; ++j) acc[j][i] = V_FMA(w, xv[j], acc[j][i]);
+                }
+            }
+        }
+    }
+    const size_t out_plane = (size_t)d->OH * d->OW;
+    for (int i = 0; i < mn; ++i) {
+#pragma GCC unroll 3
+        for (int j = 0; j < NV; ++j) {
+            const int nj = j + 1 < NV ? VW : n;
+            const size_t at = (size_t)(m0 + i) * out_plane + (size_t)oh * d->OW + (size_t)(ow + j * VW);
+            vf v = acc[j][i];
+            if (sum) v = V_ADD(v, V_LOADN(sum + at, nj));
+            v = csv_act(&d->epi, v);
+            if (nj == VW) V_STORE(y + at, v);
+            else V_STOREN(y + at, v, nj);
+        }
+    }
+}
+
 /* scratch: C planes of dw_geom's plane_floats. */
 static void DW_FN(direct_task)(void *vc, int tid, int64_t u0, int64_t u1);
 
@@ -496,8 +556,7 @@ static void DW_FN(direct_range)(const cpu_conv2d *d, const void *packed, const f
     const float *wts = packed;
     const float *bias = (const float *)((const char *)packed + direct_bias_offset(d));
     float *planes = scratch;
-    const size_t in_plane = (size_t)d->H * d->W, out_plane = (size_t)OH * OW;
-    const engine_epilogue *e = &d->epi;
+    const size_t in_plane = (size_t)d->H * d->W;
     int tap_off[DIRECT_MAX_KW];
     for (int kw = 0; kw < KW && kw < DIRECT_MAX_KW; ++kw) {
         int o = kw * d->DW;
@@ -521,31 +580,18 @@ static void DW_FN(direct_range)(const cpu_conv2d *d, const void *packed, const f
             const int blk = u / OH, oh = u % OH, g = blk / MBg, mg0 = blk % MBg * DIRECT_MB;
             const int m0 = g * Mg + mg0, mn = Mg - mg0 < DIRECT_MB ? Mg - mg0 : DIRECT_MB;
             const float *wb = wts + (size_t)blk * (size_t)Cg * (size_t)(KH * KW) * DIRECT_MB;
-            for (int ow = 0; ow < OW; ow += VW) {
-                const int n = OW - ow < VW ? OW - ow : VW;
-                vf acc[DIRECT_MB];
-#pragma GCC unroll 8
-                for (int i = 0; i < DIRECT_MB; ++i) acc[i] = V_SET1(bias[blk * DIRECT_MB + i]);
-                const float *wk = wb;
-                for (int c = g * Cg; c < (g + 1) * Cg; ++c) {
-                    const float *pc = planes + (size_t)c * geo.plane_floats + ow;
-                    for (int kh = 0; kh < KH; ++kh) {
-                        const float *row = pc + (size_t)(oh * d->SH + kh * d->DH) * geo.row_stride;
-                        for (int kw = 0; kw < KW; ++kw, wk += DIRECT_MB) {
-                            const vf xv = V_LOAD(row + tap_off[kw]);
-#pragma GCC unroll 8
-                            for (int i = 0; i < DIRECT_MB; ++i) acc[i] = V_FMA(V_SET1(wk[i]), xv, acc[i]);
-                        }
-                    }
-                }
-                for (int i = 0; i < mn; ++i) {
-                    const size_t at = (size_t)(m0 + i) * out_plane + (size_t)oh * OW + (size_t)ow;
-                    vf v = acc[i];
-                    if (sum) v = V_ADD(v, V_LOADN(sum + at, n));
-                    v = csv_act(e, v);
-                    if (n == VW) V_STORE(y + at, v);
-                    else V_STOREN(y + at, v, n);
-                }
+            const float *bb = bias + blk * DIRECT_MB;
+            const int c0 = g * Cg, c1 = (g + 1) * Cg;
+            /* vectors of the row in tiles of DIRECT_NV, as even as that allows */
+            const int nvec = (OW + VW - 1) / VW, nt = (nvec + DIRECT_NV - 1) / DIRECT_NV;
+            int v0 = 0;
+            for (int t = 0; t < nt; ++t) {
+                const int nv = (nvec - v0 + (nt - t) - 1) / (nt - t), ow = v0 * VW;
+                const int n = OW - (v0 + nv - 1) * VW < VW ? OW - (v0 + nv - 1) * VW : VW; /* the last vector's */
+                if (nv >= 3) DW_FN(direct_tile)(d, &geo, tap_off, planes, wb, bb, c0, c1, oh, ow, n, DIRECT_NV, y, sum, m0, mn);
+                else if (nv == 2) DW_FN(direct_tile)(d, &geo, tap_off, planes, wb, bb, c0, c1, oh, ow, n, 2 < DIRECT_NV ? 2 : DIRECT_NV, y, sum, m0, mn);
+                else DW_FN(direct_tile)(d, &geo, tap_off, planes, wb, bb, c0, c1, oh, ow, n, 1, y, sum, m0, mn);
+                v0 += nv;
             }
         }
     }

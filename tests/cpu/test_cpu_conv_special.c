@@ -351,6 +351,10 @@ static void test_direct(void **state) {
         {5, 8, 13, 6, 1, 4, 2, 1, 1, 2, 1, 0, 0, 3, 1, ENGINE_ACT_SIGMOID, 1},
         {4, 24, 3, 4, 3, 3, 1, 1, 1, 1, 4, 4, 4, 4, 1, ENGINE_ACT_HARD_SIGMOID, 0}, /* pads beyond the input */
         {3, 16, 1, 67, 1, 5, 1, 2, 1, 1, 0, 2, 0, 2, 1, ENGINE_ACT_LEAKY_RELU, 0},  /* 1-D */
+        /* rows of several vectors, in tiles of up to 3: 112 = 7 x 16, 96 = 6 x 16, 65 = 4 x 16 + 1 */
+        {3, 16, 5, 224, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, ENGINE_ACT_RELU, 1},
+        {5, 11, 4, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, ENGINE_ACT_NONE, 0},
+        {2, 9, 3, 65, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, ENGINE_ACT_RELU, 1},
     };
     int runs = 0;
     for (int i = 0; i < ni; ++i)
