@@ -186,9 +186,13 @@ static void WG_FN(wg_input_tile)(const wg_geom *g, const float *xc, int t, int t
  * 1.2 unchunked (fails), 0.80 with chunks of 64, 0.74 of 32, 0.66 of 16,
  * fails again at 8 (64 chunk totals make a long sum of their own). */
 #define WG_KC 16
-static inline void WG_FN(wg_gemm_tile)(const float *v, const float *u, float *o, int Cpad) {
+/* pf, pf_end, pf_n: a slice of the next U panel, prefetched pf_n lines a
+ * chunk (none when pf_n is 0; see wg_block_panel). */
+static inline void WG_FN(wg_gemm_tile)(const float *v, const float *u, float *o, int Cpad, const char *pf,
+                                       const char *pf_end, int pf_n) {
     for (int c0 = 0; c0 < Cpad; c0 += WG_KC) {
         const int c1 = Cpad - c0 < WG_KC ? Cpad : c0 + WG_KC;
+        for (int j = 0; j < pf_n && pf < pf_end; ++j, pf += 64) __builtin_prefetch(pf, 0, 2);
         vf acc[WG_MR][WG_NR];
 #pragma GCC unroll 16
         for (int r = 0; r < WG_MR; ++r)
@@ -251,16 +255,34 @@ static void WG_FN(wg_block_input)(const wg_geom *g, const float *xc, int t0, int
     for (int tl = 0; tl < n; ++tl) WG_FN(wg_input_tile)(g, xc, t0 + tl, tl, V);
 }
 
+/* Bytes of U from which the GEMMs prefetch the next panel. */
+#define WG_PF_MIN_BYTES ((size_t)1 << 20)
+
 /* Steps 2b and 2c for one block and one Mblk panel mb. */
 static void WG_FN(wg_block_panel)(const cpu_conv2d *d, const wg_geom *g, const float *U, const float *bias,
                                   const float *V, float *O, int t0, int n, int mb, const float *sum, float *y) {
     const int nmb = g->Mpad / WG_MBLK, nt = g->nt;
     const int ng = (n + WG_MR - 1) / WG_MR; /* register tiles; the last may run past n */
+    /* Large U (weights from memory at batch 1, 4x the 3x3 filters): the
+     * panel the next position reads (or the next panel's first) is
+     * prefetched into L2 while this one runs, a share per register tile. */
+    const size_t panel = (size_t)g->Cpad * WG_MBLK * sizeof(float);
+    const int pf_on = (size_t)36 * nmb * panel >= WG_PF_MIN_BYTES;
+    const size_t lines = (panel + 63) / 64;
+    const int chunks = ng * ((g->Cpad + WG_KC - 1) / WG_KC);
+    const int pf_n = pf_on ? (int)((lines + (size_t)chunks - 1) / (size_t)chunks) : 0;
     for (int p = 0; p < 36; ++p) {
         const float *up = U + ((size_t)p * nmb + mb) * g->Cpad * WG_MBLK;
-        for (int gi = 0; gi < ng; ++gi)
+        const char *next = NULL;
+        if (p + 1 < 36) next = (const char *)(U + ((size_t)(p + 1) * nmb + mb) * g->Cpad * WG_MBLK);
+        else if (mb + 1 < nmb) next = (const char *)(U + (size_t)(mb + 1) * g->Cpad * WG_MBLK);
+        for (int gi = 0; gi < ng; ++gi) {
+            const char *pf = next ? next + panel * (size_t)gi / (size_t)ng : NULL;
+            const char *pf_end = next ? next + panel * (size_t)(gi + 1) / (size_t)ng : NULL;
             WG_FN(wg_gemm_tile)(V + ((size_t)p * nt + (size_t)gi * WG_MR) * g->Cpad, up,
-                                O + ((size_t)p * nt + (size_t)gi * WG_MR) * WG_MBLK, g->Cpad);
+                                O + ((size_t)p * nt + (size_t)gi * WG_MR) * WG_MBLK, g->Cpad, pf, pf_end,
+                                next ? pf_n : 0);
+        }
     }
     for (int tl = 0; tl < n; ++tl)
         for (int jv = 0; jv < WG_NR; ++jv) {
