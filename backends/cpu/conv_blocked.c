@@ -12,6 +12,7 @@
  * no scratch, f32_conv_blk_border one pixel at a time) and
  * f32_dwconv_blk_<Q>__<isa> (Q = 8, 4, 2, 1 pixels per tile).
  */
+#include <limits.h>
 #include <string.h>
 
 #include "cpu_blocked.h"
@@ -151,8 +152,9 @@ static size_t direct_blk_scratch_size(const cpu_conv2d *d, cpu_isa isa) {
     if (blk_subsampled(d)) return blk_subsampled_floats(d, vl) * sizeof(float);
     blk_geom g;
     blk_geom_init(d, &g);
-    int pairs = (blk_cdiv(d->M, vl) + 1) / 2;
-    return (size_t)blk_threads(d, pairs * g.OH) * blk_rows_floats(&g, blk_cdiv(d->C, vl), vl) * sizeof(float);
+    /* one set of padded rows per thread the run may start: its rows may
+     * be cut into parts (blk_row_parts), so up to every thread */
+    return (size_t)blk_threads(d, INT_MAX) * blk_rows_floats(&g, blk_cdiv(d->C, vl), vl) * sizeof(float);
 }
 
 static void direct_blk_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum,

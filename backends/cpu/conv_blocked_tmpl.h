@@ -284,11 +284,13 @@ static void BLK_FN(blk_pad_rows)(const blk_geom *g, int CB, const float *x, int 
 /* Weight bytes from which a conv prefetches the next pair's weights. */
 #define BLK_PF_MIN_BYTES ((size_t)1 << 20)
 
-/* Work item: output block pair `pair`, output row oh; rows: the thread's
+/* Work item: output block pair `pair`, output row oh, part `part` of the
+ * row's tiles cut into `parts` (see blk_row_parts); rows: the thread's
  * scratch for the padded rows (NULL: border pixels take the checked path);
  * pf_next: the same thread runs pair + 1 next (prefetch its weights). */
 static void BLK_FN(blk_direct_item)(const cpu_conv2d *d, const blk_geom *g, const float *packed, const float *x,
-                                    const float *sum, float *y, int pair, int oh, float *rows, int pf_next) {
+                                    const float *sum, float *y, int pair, int oh, int part, int parts, float *rows,
+                                    int pf_next) {
     const int CB = (d->C + VW - 1) / VW, MB = (d->M + VW - 1) / VW;
     const int mb = 2 * pair, NB = mb + 1 < MB ? 2 : 1;
     blk_direct_args a;
@@ -321,9 +323,10 @@ static void BLK_FN(blk_direct_item)(const cpu_conv2d *d, const blk_geom *g, cons
         const int nbn = mb + 3 < MB ? 2 : 1;
         const size_t bytes = (size_t)nbn * a.w_mb * sizeof(float);
         const char *base = (const char *)(packed + (size_t)(mb + 2) * a.w_mb);
-        a.pf = base + bytes * (size_t)oh / (size_t)g->OH;
-        a.pf_end = base + bytes * (size_t)(oh + 1) / (size_t)g->OH;
-        const int tiles = ((rows ? g->OW : ow_hi - ow_lo) + BLK_PMAX - 1) / BLK_PMAX;
+        const size_t slice = (size_t)oh * (size_t)parts + (size_t)part, slices = (size_t)g->OH * (size_t)parts;
+        a.pf = base + bytes * slice / slices;
+        a.pf_end = base + bytes * (slice + 1) / slices;
+        const int tiles = (((rows ? g->OW : ow_hi - ow_lo) + BLK_PMAX - 1) / BLK_PMAX + parts - 1) / parts;
         const size_t lines = (size_t)(a.pf_end - a.pf + 63) / 64, per = (size_t)(tiles > 0 ? tiles : 1) * CB;
         a.pf_lines = (int)((lines + per - 1) / per);
     }
@@ -336,19 +339,37 @@ static void BLK_FN(blk_direct_item)(const cpu_conv2d *d, const blk_geom *g, cons
         a.x_off = 0;
         ow_lo = 0, ow_hi = g->OW;
     }
-    for (int ow = 0; ow < ow_lo; ++ow) BLK_FN(f32_conv_blk_border)(&a, ow, NB);
-    /* interior: tiles as even as BLK_PMAX allows (54 -> 14 14 13 13) */
+    if (part == 0)
+        for (int ow = 0; ow < ow_lo; ++ow) BLK_FN(f32_conv_blk_border)(&a, ow, NB);
+    /* interior: tiles as even as BLK_PMAX allows (54 -> 14 14 13 13); this
+     * part runs tiles [t0, t1) of them */
     const int n = ow_hi - ow_lo;
     if (n > 0) {
         const int nt = (n + BLK_PMAX - 1) / BLK_PMAX;
+        const int t0 = (int)((long long)nt * part / parts), t1 = (int)((long long)nt * (part + 1) / parts);
         int ow = ow_lo;
-        for (int t = 0; t < nt; ++t) {
+        for (int t = 0; t < t1; ++t) {
             const int P = (n - (ow - ow_lo) + (nt - t) - 1) / (nt - t);
-            BLK_FN(f32_conv_blk_tile)(&a, ow, P, NB, SW1);
+            if (t >= t0) BLK_FN(f32_conv_blk_tile)(&a, ow, P, NB, SW1);
             ow += P;
         }
     }
-    for (int ow = ow_hi; ow < g->OW; ++ow) BLK_FN(f32_conv_blk_border)(&a, ow, NB);
+    if (part == parts - 1)
+        for (int ow = ow_hi; ow < g->OW; ++ow) BLK_FN(f32_conv_blk_border)(&a, ow, NB);
+}
+
+/* Parts each output row is cut into: 1, unless the pairs x rows are too
+ * few to share among the threads (a 1x1 conv is one row of H*W pixels, so
+ * MobileNet's 1x1 projections to 32 or 64 channels were one or two work
+ * items, run on one thread): then enough parts of the row's tiles to give
+ * every thread about four items. */
+static inline int BLK_FN(blk_row_parts)(const blk_geom *g, int pairs, int nthr) {
+    const int items = pairs * g->OH;
+    if (nthr <= 1 || items >= 4 * nthr) return 1;
+    const int nt = (g->ow_hi - g->ow_lo + BLK_PMAX - 1) / BLK_PMAX;
+    int parts = (4 * nthr + items - 1) / items;
+    if (parts > nt) parts = nt;
+    return parts < 1 ? 1 : parts;
 }
 
 typedef struct BLK_FN(blk_par) {
@@ -359,16 +380,17 @@ typedef struct BLK_FN(blk_par) {
     float *y;
     void *scratch;
     size_t per_thread;
+    int parts;
 } BLK_FN(blk_par);
 
 static void BLK_FN(blk_direct_task)(void *vc, int tid, int64_t i0, int64_t i1) {
     const BLK_FN(blk_par) *c = vc;
     float *rows = c->scratch ? (float *)c->scratch + (size_t)tid * c->per_thread : NULL;
-    const int OH = c->g->OH;
+    const int parts = c->parts, per_pair = c->g->OH * parts;
     for (int it = (int)i0; it < (int)i1; ++it) {
-        const int pair = it / OH;
-        BLK_FN(blk_direct_item)(c->d, c->g, c->packed, c->x, c->sum, c->y, pair, it % OH, rows,
-                                (int64_t)(pair + 1) * OH < i1);
+        const int pair = it / per_pair, r = it % per_pair;
+        BLK_FN(blk_direct_item)(c->d, c->g, c->packed, c->x, c->sum, c->y, pair, r / parts, r % parts, parts, rows,
+                                (int64_t)(pair + 1) * per_pair < i1);
     }
 }
 
@@ -377,17 +399,18 @@ void BLK_FN(cpu_conv_direct_blk_run)(const cpu_conv2d *d, const void *packed, co
     blk_geom g;
     blk_geom_init(d, &g);
     const int MB = (d->M + VW - 1) / VW, pairs = (MB + 1) / 2, CB = (d->C + VW - 1) / VW;
-    const int items = pairs * g.OH;
     const size_t per_thread = blk_rows_floats(&g, CB, VW);
     int nthr = d->threads < 1 ? 1 : d->threads;
+    const int parts = BLK_FN(blk_row_parts)(&g, pairs, nthr);
+    const int items = pairs * g.OH * parts;
     if (nthr > items) nthr = items;
     if (nthr <= 1) {
         for (int it = 0; it < items; ++it)
-            BLK_FN(blk_direct_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH, scratch, 1);
+            BLK_FN(blk_direct_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH, 0, 1, scratch, 1);
         return;
     }
     /* units of consecutive items share a block pair: a thread's weights stay in its cache */
-    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, scratch, per_thread};
+    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, scratch, per_thread, parts};
     cpu_parallel_for(nthr, items, 0, BLK_FN(blk_direct_task), &c);
 }
 
@@ -497,7 +520,7 @@ void BLK_FN(cpu_conv_dw_blk_run)(const cpu_conv2d *d, const void *packed, const 
         for (int it = 0; it < items; ++it) BLK_FN(blk_dw_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH);
         return;
     }
-    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, NULL, 0};
+    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, NULL, 0, 1};
     cpu_parallel_for(nthr, items, 0, BLK_FN(blk_dw_task), &c);
 }
 

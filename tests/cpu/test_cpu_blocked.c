@@ -231,6 +231,9 @@ static void test_direct_blk(void **state) {
         cases[nc++] = k;
     }
     cases[nc++] = full(9, 20, 6, 6, 1, 1, 1, 1);      /* 1x1 padded */
+    cases[nc++] = full(24, 32, 28, 28, 1, 1, 0, 1);   /* one pair, 56 tiles: rows cut into parts */
+    cases[nc++] = full(40, 13, 14, 15, 1, 1, 0, 1);   /* one block, parts */
+    cases[nc++] = full(12, 30, 2, 41, 3, 1, 1, 1);    /* few rows with borders, parts */
     cases[nc++] = full(5, 17, 11, 12, 5, 1, 2, 1);
     cases[nc++] = full(3, 24, 19, 21, 7, 2, 3, 1);
     cases[nc++] = full(3, 9, 23, 25, 11, 4, 2, 1);
