@@ -309,6 +309,9 @@ static const cpu_conv_algo *blocked_algo(const cpu_conv2d *d, cpu_isa isa) {
     return NULL;
 }
 
+/* ns per byte of weights read from memory (one core, ~16 GB/s). */
+#define CPU_WEIGHT_NS_PER_BYTE (1.0 / 16.0)
+
 int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threads, double *nchw_ns, double *blk_ns) {
     cpu_conv2d d;
     if (n->op != ENGINE_OP_Conv || !describe_conv(n, k, threads, &d)) return 0;
@@ -339,6 +342,20 @@ int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threa
          * 14x14 and more (C32 28x28 .. C512 28x28, C64 112x112), 0.85-0.94
          * on 7x7 (C256, C512). */
         *nchw_ns = *blk_ns * (d.OH * d.OW > 64 ? 0.6 : 0.9);
+        /* At batch 1 a model's weights come from memory each run, and U
+         * (36 positions) is 4x the 3x3 filters the blocked kernel reads:
+         * the difference at the bandwidth of one core (~16 GB/s here)
+         * DenseNet's 3x3 C128 -> 32 convs at 7x7: Winograd 0.029 ms with
+         * U in cache (bench_cpu_conv), 0.078 in the model; blocked 0.020. */
+        const double cpad = (double)((d.C / d.group + 15) / 16 * 16), mpad = (double)((d.M + 31) / 32 * 32);
+        const double u_bytes = 36.0 * cpad * mpad * 4.0, w_bytes = 9.0 * (double)(d.C / d.group) * d.M * 4.0;
+        /* (the estimates are per image; a batch reads the weights once) */
+        const double batch = n->inputs[0]->dims[0] > 1 ? (double)n->inputs[0]->dims[0] : 1.0;
+        /* from 1 MiB of U the Winograd GEMMs prefetch it (conv_winograd_tmpl.h),
+         * which hides most of that: a quarter (ResNet-50's C256 14x14 convs
+         * stay Winograd, 2-3% faster than blocked in the model at 2 threads) */
+        const double hidden = u_bytes >= (double)(1 << 20) ? 0.25 : 1.0;
+        *nchw_ns += (u_bytes - w_bytes) * CPU_WEIGHT_NS_PER_BYTE * hidden / batch;
         return 1;
     }
     /* The depthwise kernels' estimates run low: measured 1.0-3.0x (row
