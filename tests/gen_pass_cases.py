@@ -347,6 +347,26 @@ class BlockedChain(nn.Module):
         return F.adaptive_max_pool2d(z, 1) + F.adaptive_avg_pool2d(torch.tanh(z), 1)
 
 
+class ConvNeXtBlock(nn.Module):
+    """ConvNeXt's block: a depthwise 7x7 conv, its output moved to channels
+    last (Transpose 0,2,3,1: the cpu backend reads it from the blocked
+    layout), LayerNorm, the MLP with GELU, back to NCHW, a per-channel
+    scale and the residual. 20 channels: padding lanes in both VLs."""
+
+    def __init__(self, c=20):
+        super().__init__()
+        self.dw = nn.Conv2d(c, c, 7, padding=3, groups=c)
+        self.ln = nn.LayerNorm(c, eps=1e-6)
+        self.fc1 = nn.Linear(c, 4 * c)
+        self.fc2 = nn.Linear(4 * c, c)
+        self.gamma = nn.Parameter(torch.rand(c, 1, 1) + 0.5)
+
+    def forward(self, x):
+        y = self.dw(x).permute(0, 2, 3, 1)
+        y = self.fc2(F.gelu(self.fc1(self.ln(y)))).permute(0, 3, 1, 2)
+        return x + self.gamma * y
+
+
 def cases():
     g = nn.Hardsigmoid()
     return [
@@ -378,6 +398,7 @@ def cases():
         ("concat_batch2", Batch2Cat(), (2, 3, 6, 6), 13, {"Concat"}),
         ("bn_next_conv", BNNextConv(), (1, 4, 7, 7), 13, {"BatchNormalization", "Slice"}),
         ("se_conv1x1", SEConv(), (1, 13, 9, 10), 13, {"GlobalAveragePool", "Mul"}),
+        ("convnext_block", ConvNeXtBlock(), (1, 20, 9, 11), 13, {"Transpose", "Erf"}),
         ("se_conv1x1_batch2_hard", SEConv(c=24, scale_first=True, hard=True), (2, 24, 7, 7), 13,
          {"GlobalAveragePool", "Mul", "HardSigmoid"}),
         ("se_conv3x3", SEConv(k=3), (1, 13, 8, 8), 13, {"GlobalAveragePool", "Mul"}),

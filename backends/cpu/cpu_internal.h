@@ -346,6 +346,9 @@ engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s);
  * Add/Sub/Mul/Div of one shape or with a per-channel operand), the mask
  * of the inputs that kernel reads blocked (bit j: input j); else 0. */
 unsigned cpu_blocked_takes(const engine_node *n, const cpu_kernels *k, int threads);
+/* 1 when node n's blocked kernel writes its output plain (NCHW-ordered
+ * bytes of its own shape: the Transpose to NHWC), not blocked. */
+int cpu_blocked_writes_plain(const engine_node *n);
 /* ops_blocked.c: prepares node n's blocked kernel (UNSUPPORTED: none). */
 engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s);
 /* ops_lrn_resize.c (called from cpu_prepare_op): LRN across channels, and

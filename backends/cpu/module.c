@@ -432,7 +432,7 @@ static double blk_value_cost(const blk_choice *c, int pk, const engine_value *v)
             ++want_n;
     }
     const double cvt = numel_f(v) * CVT_NS_PER_FLOAT;
-    const int made_b = pk >= 0 && c->mode[pk];
+    const int made_b = pk >= 0 && c->mode[pk] && !cpu_blocked_writes_plain(c->part->nodes[pk]);
     if (made_b && !want_n && blk_eligible(c->part, c->is_view, vl, v)) return 0.0;
     return cvt * (double)want_b + (made_b ? cvt : 0.0); /* stored NCHW */
 }
@@ -507,7 +507,7 @@ static void find_blocked(const ref_state *s, const engine_partition *part, const
         changed = 0;
         for (int k = 0; k < part->n_nodes; ++k) {
             blk_val[k] = 0;
-            if (!mode[k]) continue;
+            if (!mode[k] || cpu_blocked_writes_plain(part->nodes[k])) continue;
             const engine_value *v = part->nodes[k]->outputs[0];
             int ok = blk_eligible(part, is_view, vl, v);
             for (int r = 0; ok && r < part->n_nodes; ++r) {
@@ -875,7 +875,8 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         for (int j = 0; j < n->n_outputs && !step->skip && vl; ++j) {
             ref_slot *sl = &p->slots[step->first_slot + n->n_inputs + j];
             const int stored_blk = j == 0 && blk_val[k];
-            size_t bytes = slot_conversion(sl, n->outputs[j], j == 0 && mode[k], stored_blk, vl);
+            size_t bytes = slot_conversion(sl, n->outputs[j], j == 0 && mode[k] && !cpu_blocked_writes_plain(n),
+                                           stored_blk, vl);
             sl->blk = stored_blk;
             sl->cvt_off = cvt_bytes;
             cvt_bytes += bytes;

@@ -448,6 +448,54 @@ static int binary_form(const engine_node *n, int *si) {
     return -1;
 }
 
+/* ---- Transpose NCHW -> NHWC (perm 0, 2, 3, 1) read from the blocked layout ----
+ * ConvNeXt moves each block's depthwise conv output to channels-last for
+ * its LayerNorm and MLP: read blocked, each pixel's channels are a run of
+ * VL floats per block, so the transpose is a copy of those runs and the
+ * conversion to NCHW before it goes away. The output is plain NHWC, never
+ * blocked (cpu_blocked_writes_plain). Units: the N*H output rows. */
+static int transpose_nhwc_takes(const engine_node *n) {
+    const engine_transpose_params *p = n->params;
+    if (!p || n->n_inputs != 1 || n->n_outputs != 1) return 0;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    if (!is_f32_rank4(x) || !is_f32_rank4(y) || p->perm[0] != 0 || p->perm[1] != 2 || p->perm[2] != 3 ||
+        p->perm[3] != 1)
+        return 0;
+    return y->dims[0] == x->dims[0] && y->dims[1] == x->dims[2] && y->dims[2] == x->dims[3] &&
+           y->dims[3] == x->dims[1] && x->dims[1] <= INT32_MAX / 2;
+}
+
+static engine_status transpose_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
+                                        int tid, int64_t u0, int64_t u1) {
+    (void)scratch, (void)tid;
+    const engine_value *xv = s->node->inputs[0];
+    const int64_t N = xv->dims[0], C = xv->dims[1], H = xv->dims[2], W = xv->dims[3];
+    const int vl = s->blk_vl;
+    const int64_t CB = (C + vl - 1) / vl;
+    if (u0 < 0) {
+        const int par = s->threads > 1 && N * C * H * W > BLK_PAR_MIN;
+        return cpu_run_range(s, in, out, NULL, transpose_blk_body, par ? s->threads : 1, N * H);
+    }
+    const float *x = in[0];
+    float *y = out[0];
+    for (int64_t r = u0; r < u1; ++r) {
+        const int64_t n = r / H, h = r % H;
+        float *yr = y + (size_t)r * (size_t)(W * C);
+        for (int64_t cb = 0; cb < CB; ++cb) {
+            const int64_t c0 = cb * vl, nv = C - c0 < vl ? C - c0 : vl;
+            const float *xr = x + ((size_t)((n * CB + cb) * H + h) * (size_t)W) * (size_t)vl;
+            for (int64_t w = 0; w < W; ++w) memcpy(yr + w * C + c0, xr + w * vl, sizeof(float) * (size_t)nv);
+        }
+    }
+    return ENGINE_OK;
+}
+
+static engine_status transpose_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    return transpose_blk_body(s, in, out, scratch, 0, -1, -1);
+}
+
+int cpu_blocked_writes_plain(const engine_node *n) { return n->op == ENGINE_OP_Transpose; }
+
 /* ---- Concat over channels of one image ----
  * With N = 1 and every C a multiple of VL, an input's blocked bytes are
  * its NCHW bytes' size and sit where its NCHW bytes would: the channel
@@ -490,6 +538,7 @@ unsigned cpu_blocked_takes(const engine_node *n, const cpu_kernels *k, int threa
         return form < 0 ? 0u : form == 0 ? 3u : 1u << (1 - si);
     case ENGINE_OP_Concat: return concat_takes(n, cpu_blk_vl(k->isa));
     case ENGINE_OP_Resize: return cpu_resize_takes(n) ? 1u : 0u;
+    case ENGINE_OP_Transpose: return transpose_nhwc_takes(n) ? 1u : 0u;
     default: return act_takes(n) ? 1u : 0u;
     }
 }
@@ -534,6 +583,10 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
         return ENGINE_OK;
     }
     case ENGINE_OP_Resize: return cpu_prepare_resize_blocked(c, s, vl);
+    case ENGINE_OP_Transpose:
+        s->exec = transpose_blk_exec;
+        snprintf(s->kernel, sizeof s->kernel, "x32_transpose_nchw%dc_to_nhwc__pool", vl);
+        return ENGINE_OK;
     case ENGINE_OP_Concat: {
         engine_status st = cpu_prepare_op(c, s); /* the NCHW byte concat */
         if (st) return st;
