@@ -48,8 +48,14 @@ static void pack_pointwise(const void *vctx, int n0, int nr, int NR, int k0, int
             __builtin_prefetch(src + PF_D * NR + 16);
         }
         if (c->scale) {
+            /* vector loop (the panel never overlaps the image): as a scalar
+             * loop this pack took 4.7-10% of EfficientNet-B0 at one thread,
+             * its share swinging with where the linker put it */
             const float f = c->scale[k0 + k];
-            for (int j = 0; j < nr; ++j) panel[j] = src[j] * f;
+            const float *restrict s = src;
+            float *restrict p = panel;
+#pragma omp simd
+            for (int j = 0; j < nr; ++j) p[j] = s[j] * f;
         } else {
             memcpy(panel, src, (size_t)nr * sizeof(float));
         }
