@@ -503,15 +503,15 @@ static void maxpool_sep_channel(const cpu_kernels *k, const float *xc, float *yc
             if (o1 > o0) k->max_win(vm + o0 * SW - PL, (int)(o1 - o0), (int)KW, (int)SW, yr + o0);
         } else {
             for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = vm[ow * SW - PL];
-        }
-        for (int64_t kw = 1; kw < KW && !(k->max_win && (SW == 1 || SW == 2)); ++kw) {
-            const float *v = vm + kw - PL;
-            if (SW == 1) { /* contiguous taps (GoogLeNet's 3x3 s1 pools) */
+            for (int64_t kw = 1; kw < KW; ++kw) {
+                const float *v = vm + kw - PL;
+                if (SW == 1) { /* contiguous taps (GoogLeNet's 3x3 s1 pools) */
 #pragma omp simd
-                for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = max_nan(yr[ow], v[ow]);
-            } else {
+                    for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = max_nan(yr[ow], v[ow]);
+                } else {
 #pragma omp simd
-                for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = max_nan(yr[ow], v[ow * SW]);
+                    for (int64_t ow = o0; ow < o1; ++ow) yr[ow] = max_nan(yr[ow], v[ow * SW]);
+                }
             }
         }
         for (int64_t ow = 0; ow < OW; ++ow) {
