@@ -134,6 +134,20 @@ typedef struct blk_scale_ctx {
     float *xsc;
 } blk_scale_ctx;
 
+/* One block's pixels times its lanes' scales, with the width a constant so
+ * that the loop is vector code (a runtime width left it scalar). */
+#define BLK_SCALE_ROWS(VL)                                                                                    \
+    static void blk_scale_rows##VL(const float *restrict src, const float *restrict sc, float *restrict dst,  \
+                                   size_t HW) {                                                               \
+        for (size_t p = 0; p < HW; ++p) {                                                                     \
+            _Pragma("omp simd") for (int l = 0; l < (VL); ++l) dst[p * (VL) + (size_t)l] =                    \
+                src[p * (VL) + (size_t)l] * sc[l];                                                            \
+        }                                                                                                     \
+    }
+BLK_SCALE_ROWS(16)
+BLK_SCALE_ROWS(8)
+#undef BLK_SCALE_ROWS
+
 static void blk_scale_task(void *vc, int tid, int64_t cb0_, int64_t cb1_) {
     const int cb0 = (int)cb0_, cb1 = (int)cb1_;
     (void)tid;
@@ -145,8 +159,13 @@ static void blk_scale_task(void *vc, int tid, int64_t cb0_, int64_t cb1_) {
         for (int l = 0; l < vl; ++l) sc[l] = cb * vl + l < c->C ? c->xs[cb * vl + l] : 0.0f;
         const float *src = c->xb + (size_t)cb * HW * (size_t)vl;
         float *dst = c->xsc + (size_t)cb * HW * (size_t)vl;
-        for (size_t p = 0; p < HW; ++p)
-            for (int l = 0; l < vl; ++l) dst[p * (size_t)vl + (size_t)l] = src[p * (size_t)vl + (size_t)l] * sc[l];
+        if (vl == 16)
+            blk_scale_rows16(src, sc, dst, HW);
+        else if (vl == 8)
+            blk_scale_rows8(src, sc, dst, HW);
+        else
+            for (size_t p = 0; p < HW; ++p)
+                for (int l = 0; l < vl; ++l) dst[p * (size_t)vl + (size_t)l] = src[p * (size_t)vl + (size_t)l] * sc[l];
     }
 }
 
@@ -220,12 +239,16 @@ static engine_status conv_exec(const cpu_step *s, const void *const *in, void *c
  * small maps (MobileNet v2 at batch 8, 1 -> 2 threads: 1.33x, ONNX
  * Runtime 1.83x; see docs/PERFORMANCE.md). Sizes the per-thread slices of
  * scratch; img_scratch stays 0 otherwise. */
+static int images_over_threads(int64_t N, int threads) {
+    return threads >= 2 && N >= threads && (N % threads == 0 || N >= 4 * (int64_t)threads);
+}
+
 static void conv_batch_scratch(cpu_step *s, cpu_isa isa) {
     const cpu_conv2d *d = &s->conv;
     const int64_t N = s->node->inputs[0]->dims[0];
     s->img_scratch = 0;
     s->img_scale_off = 0;
-    if (d->threads < 2 || N < d->threads || (N % d->threads != 0 && N < 4 * (int64_t)d->threads)) return;
+    if (!images_over_threads(N, d->threads)) return;
     cpu_conv2d d1 = *d;
     d1.threads = 1;
     size_t one = s->algo->scratch_size(&d1, isa);
@@ -312,7 +335,8 @@ static const cpu_conv_algo *blocked_algo(const cpu_conv2d *d, cpu_isa isa) {
 /* ns per byte of weights read from memory (one core, ~16 GB/s). */
 #define CPU_WEIGHT_NS_PER_BYTE (1.0 / 16.0)
 
-int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threads, double *nchw_ns, double *blk_ns) {
+static int conv_blocked_costs_t(const engine_node *n, const cpu_kernels *k, int threads, double *nchw_ns,
+                                double *blk_ns) {
     cpu_conv2d d;
     if (n->op != ENGINE_OP_Conv || !describe_conv(n, k, threads, &d)) return 0;
     const cpu_conv_algo *b = blocked_algo(&d, k->isa), *a = choose_algo(&d, k->isa);
@@ -362,6 +386,18 @@ int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threa
      * kernel, 112x112 .. 28x28) and 1.1-1.8x (c16) of them. */
     const int dw = a == &cpu_conv_depthwise || a == &cpu_conv_depthwise_c16;
     *nchw_ns = a->estimate_ns(&d, k->isa) * (a == &cpu_conv_gemm ? 0.5 : dw ? 1.5 : 1.0);
+    return 1;
+}
+
+int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threads, double *nchw_ns, double *blk_ns) {
+    /* A batch that runs one image per thread (conv_batch_scratch) is
+     * estimated so: one thread's time over the threads. With the image's
+     * own threads, kernels that split an image poorly (a stem of 3
+     * channels, a 1x1 conv of one block) would be judged by a split that
+     * never runs. */
+    const int per_image = images_over_threads(n->inputs[0]->rank > 0 ? n->inputs[0]->dims[0] : 1, threads);
+    if (!conv_blocked_costs_t(n, k, per_image ? 1 : threads, nchw_ns, blk_ns)) return 0;
+    if (per_image) *nchw_ns /= threads, *blk_ns /= threads;
     return 1;
 }
 

@@ -69,7 +69,10 @@ static double direct_blk_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
      * few channels on large maps (1x1 C24 -> 144 56x56: 0.23 ms measured,
      * 0.14 from the FMA rate alone), at ~25 bytes/ns */
     const double bytes = (cin * d->H * d->W + cout * d->OH * d->OW) * sizeof(float);
-    return macs / rate / (double)blk_threads(d, pairs * g.OH) + bytes / 25.0 + 1000.0;
+    /* the rows cut into parts as the kernel does (blk_row_parts_n; its
+     * widest tile: 14 pixels on AVX-512, 6 on AVX2) */
+    const int parts = blk_row_parts_n(&g, pairs, d->threads < 1 ? 1 : d->threads, isa == CPU_ISA_AVX512 ? 14 : 6);
+    return macs / rate / (double)blk_threads(d, pairs * g.OH * parts) + bytes / 25.0 + 1000.0;
 }
 
 static size_t direct_blk_packed_size(const cpu_conv2d *d, cpu_isa isa) {

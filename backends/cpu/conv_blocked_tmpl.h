@@ -61,6 +61,20 @@ static inline void blk_geom_init(const cpu_conv2d *d, blk_geom *g) {
     g->ow_lo = lo, g->ow_hi = hi;
 }
 
+/* Parts each output row is cut into: 1, unless the pairs x rows are too
+ * few to share among the threads (a 1x1 conv is one row of H*W pixels, so
+ * MobileNet's 1x1 projections to 32 or 64 channels were one or two work
+ * items, run on one thread): then enough parts of the row's tiles (of up
+ * to pmax pixels) to give every thread about four items. */
+static inline int blk_row_parts_n(const blk_geom *g, int pairs, int nthr, int pmax) {
+    const int items = pairs * g->OH;
+    if (nthr <= 1 || items >= 4 * nthr) return 1;
+    const int nt = (g->ow_hi - g->ow_lo + pmax - 1) / pmax;
+    int parts = (4 * nthr + items - 1) / items;
+    if (parts > nt) parts = nt;
+    return parts < 1 ? 1 : parts;
+}
+
 /* Columns of one padded row: those the taps of the outputs reach. */
 static inline int blk_padded_width(const blk_geom *g) { return (g->OW - 1) * g->SW + (g->KW - 1) * g->DW + 1; }
 
@@ -358,18 +372,8 @@ static void BLK_FN(blk_direct_item)(const cpu_conv2d *d, const blk_geom *g, cons
         for (int ow = ow_hi; ow < g->OW; ++ow) BLK_FN(f32_conv_blk_border)(&a, ow, NB);
 }
 
-/* Parts each output row is cut into: 1, unless the pairs x rows are too
- * few to share among the threads (a 1x1 conv is one row of H*W pixels, so
- * MobileNet's 1x1 projections to 32 or 64 channels were one or two work
- * items, run on one thread): then enough parts of the row's tiles to give
- * every thread about four items. */
 static inline int BLK_FN(blk_row_parts)(const blk_geom *g, int pairs, int nthr) {
-    const int items = pairs * g->OH;
-    if (nthr <= 1 || items >= 4 * nthr) return 1;
-    const int nt = (g->ow_hi - g->ow_lo + BLK_PMAX - 1) / BLK_PMAX;
-    int parts = (4 * nthr + items - 1) / items;
-    if (parts > nt) parts = nt;
-    return parts < 1 ? 1 : parts;
+    return blk_row_parts_n(g, pairs, nthr, BLK_PMAX);
 }
 
 typedef struct BLK_FN(blk_par) {

@@ -11,7 +11,8 @@
  * environment adds a residual input (a ResNet block's last conv).
  * The blocked-layout algorithms (cpu_blocked.h) are timed too where they
  * apply, on the input converted to the blocked layout beforehand (the
- * conversion is not timed). */
+ * conversion is not timed). BENCH_ALGO=NAME times only the algorithms whose
+ * name starts with NAME (for perf record on one of them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,9 +73,10 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nw; ++i) w[i] = (float)((s = s * 1664525u + 1013904223u) >> 20) / 40960.0f - 0.05f;
     for (int i = 0; i < d.M; ++i) b[i] = 0.01f * (float)(i % 7);
     double macs = (double)ny * (d.C / d.group) * d.KH * d.KW;
+    const char *only = getenv("BENCH_ALGO");
     for (int i = 0; cpu_conv_algos[i]; ++i) {
         const cpu_conv_algo *a = cpu_conv_algos[i];
-        if (!a->applies(&d, isa)) continue;
+        if (!a->applies(&d, isa) || (only && strncmp(a->name, only, strlen(only)) != 0)) continue;
         void *packed = aalloc(a->packed_size(&d, isa) + 64), *scratch = aalloc(a->scratch_size(&d, isa) + 64);
         if (!packed || !scratch) return 1;
         a->pack(&d, isa, w, b, packed);
@@ -97,7 +99,7 @@ int main(int argc, char **argv) {
     const cpu_conv_algo *blk[] = {&cpu_conv_direct_blk, &cpu_conv_dw_blk};
     for (size_t i = 0; vl > 0 && i < sizeof blk / sizeof blk[0]; ++i) {
         const cpu_conv_algo *a = blk[i];
-        if (!a->applies(&d, isa)) continue;
+        if (!a->applies(&d, isa) || (only && strncmp(a->name, only, strlen(only)) != 0)) continue;
         const size_t HW = (size_t)d.H * d.W;
         float *xb = aalloc(cpu_blk_image_floats(vl, d.C, HW) * 4);
         float *yb = aalloc(cpu_blk_image_floats(vl, d.M, (size_t)d.OH * d.OW) * 4);
