@@ -251,7 +251,7 @@ static void expect_same(eng_graph *g, snapshot *before) {
 }
 
 /* Entries of the pipeline's stats: each pass, then remove_dead. */
-#define N_PASS_STATS 15
+#define N_PASS_STATS 16
 
 /* Runs the default pipeline. */
 static void optimise(eng_graph *g) {
@@ -670,6 +670,7 @@ static void test_pipeline_and_dump(void **state) {
                                  "{\"name\":\"merge_branches\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"fuse_residual\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"fuse_matmul_bias\",\"before\":2,\"after\":2,\"changed\":0},"
+                                 "{\"name\":\"fold_layer_scale\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"fuse_gelu\",\"before\":2,\"after\":2,\"changed\":0},"
                                  "{\"name\":\"fuse_activation\",\"before\":2,\"after\":1,\"changed\":1},"
                                  "{\"name\":\"fuse_flatten_gemm\",\"before\":1,\"after\":1,\"changed\":0},"
@@ -1049,6 +1050,62 @@ static void test_fuse_matmul_bias(void **state) {
     linear_case("bias_rank3", 0);   /* Gemm's C takes rank <= 2 */
     linear_case("weight_computed", 0);
     linear_case("t_is_output", 0);
+}
+
+/* ---- fold_layer_scale ---- */
+
+/* ConvNeXt's block end: x [2,3,4,6] channels last -> MatMul(W [6,5]) ->
+ * Add(bias) -> Transpose to NCHW -> Mul(gamma [5,1,1]) -> y, after
+ * fuse_matmul_bias; `folds`: whether the Mul must go into the Gemm.
+ * "rank2": x [7,6], Transpose (1,0), gamma [5,1] (no Reshape between). */
+static void layer_scale_case(const char *form, int folds) {
+    engine_context *ctx = new_ctx();
+    eng_graph *g = new_graph(ctx);
+    const int rank2 = strcmp(form, "rank2") == 0;
+    int64_t xd[4] = {2, 3, 4, 6}, x2[2] = {7, 6}, wd[2] = {6, 5}, bd[1] = {5}, gd[3] = {5, 1, 1}, g2[2] = {5, 1};
+    int64_t gw[1] = {4}, perm[4] = {0, 3, 1, 2}, perm2[2] = {1, 0};
+    input(g, "x", rank2 ? 2 : 4, rank2 ? x2 : xd);
+    cfloat(g, "w", 2, wd, -1, 1);
+    cfloat(g, "b", 1, bd, -1, 1);
+    if (strcmp(form, "wrong_axis") == 0) cfloat(g, "gamma", 1, gw, 0.5f, 1.5f); /* along W, not C */
+    else cfloat(g, "gamma", rank2 ? 2 : 3, rank2 ? g2 : gd, 0.5f, 1.5f);
+    node(g, "MatMul", "mm", "x,w", "t");
+    node(g, "Add", "add", "t,b", "u");
+    const char *tin = "u";
+    if (strcmp(form, "relu_between") == 0) {
+        node(g, "Relu", "relu", "u", "ur");
+        tin = "ur";
+    }
+    char ins[16];
+    snprintf(ins, sizeof ins, "%s", tin);
+    attr_ints(g, node(g, "Transpose", "tr", ins, "p"), "perm", rank2 ? 2 : 4, rank2 ? perm2 : perm);
+    node(g, "Mul", "mul", strcmp(form, "gamma_first") == 0 ? "gamma,p" : "p,gamma", "y");
+    if (strcmp(form, "shared_weight") == 0) { /* W read by another layer too: it keeps its values */
+        node(g, "MatMul", "mm2", "x,w", "y2");
+        output(g, "y2");
+    }
+    output(g, "y");
+    if (strcmp(form, "p_is_output") == 0) output(g, "p");
+    finish(g);
+    snapshot before = run_all(g);
+    assert_int_equal(run_pass(g, eng_pass_fuse_matmul_bias), 1);
+    int changed = run_pass(g, eng_pass_fold_layer_scale);
+    if (changed != folds) fail_msg("%s: %d rewrites, expected %d", form, changed, folds);
+    assert_int_equal(count_op(g, ENGINE_OP_Mul), !folds);
+    if (folds) assert_int_equal(eng_graph_find(g, "y")->producer->op, ENGINE_OP_Transpose);
+    expect_same(g, &before);
+    free_graph(ctx, g);
+}
+
+static void test_fold_layer_scale(void **state) {
+    (void)state;
+    layer_scale_case("convnext", 1);
+    layer_scale_case("gamma_first", 1);
+    layer_scale_case("rank2", 1);
+    layer_scale_case("shared_weight", 1);
+    layer_scale_case("wrong_axis", 0);   /* gamma scales W positions, not the Gemm's columns */
+    layer_scale_case("relu_between", 0); /* relu(y) * g is not relu(y * g) for negative g */
+    layer_scale_case("p_is_output", 0);  /* the unscaled map is read too */
 }
 
 /* ---- fuse_layernorm ---- */
@@ -1573,6 +1630,18 @@ static eng_graph *all_passes_graph(engine_context *ctx) {
     node(g, "DequantizeLinear", "qdq", "qxq,qs", "qxd");
     node(g, "Conv", "qconv", "qxd,qw", "qy");
     output(g, "qy");
+    /* a channels-last linear layer back to NCHW times a layer scale
+     * (fuse_matmul_bias, then fold_layer_scale) */
+    int64_t sxd[4] = {1, 2, 2, 3}, swd[2] = {3, 4}, sbd[1] = {4}, sgd[3] = {4, 1, 1}, sperm[4] = {0, 3, 1, 2};
+    input(g, "sx", 4, sxd);
+    cfloat(g, "sw", 2, swd, -1, 1);
+    cfloat(g, "sb", 1, sbd, -1, 1);
+    cfloat(g, "sg", 3, sgd, 0.5f, 1.5f);
+    node(g, "MatMul", "slin", "sx,sw", "st");
+    node(g, "Add", "sbias", "st,sb", "su");
+    attr_ints(g, node(g, "Transpose", "stp", "su", "sp"), "perm", 4, sperm);
+    node(g, "Mul", "sscale", "sg,sp", "sy");
+    output(g, "sy");
     finish(g);
     return g;
 }
@@ -1593,8 +1662,10 @@ static void test_all_passes(void **state) {
     /* c0 (SiLU), the merged RepVGG conv (Relu), cr (sum, Relu), bnz (dw),
      * the pool, one Gemm reading the pooled [1,4,1,1] with the Gelu as its
      * epilogue, the linear layer's Gemm (2-D: no Reshape), the
-     * LayerNormalization and the quantized conv's three nodes */
-    assert_int_equal(g->n_nodes, 11);
+     * LayerNormalization, the quantized conv's three nodes, and the
+     * scaled linear layer's Gemm, Reshape and Transpose */
+    assert_int_equal(g->n_nodes, 14);
+    assert_int_equal(count_op(g, ENGINE_OP_Mul), 0);
     assert_int_equal(count_op(g, ENGINE_OP_LayerNormalization), 1);
     assert_int_equal(count_op(g, ENGINE_OP_Gelu), 0);
     assert_int_equal(count_op(g, ENGINE_OP_Conv), 5);
@@ -2068,6 +2139,7 @@ int main(void) {
         cmocka_unit_test(test_fuse_gelu),
         cmocka_unit_test(test_fuse_act_through_reshape),
         cmocka_unit_test(test_fuse_matmul_bias),
+        cmocka_unit_test(test_fold_layer_scale),
         cmocka_unit_test(test_fuse_layernorm),
         cmocka_unit_test(test_mark_exact_rounding),
         cmocka_unit_test(test_act_near_misses),

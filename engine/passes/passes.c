@@ -20,6 +20,8 @@ static const struct {
     {"merge_branches", eng_pass_merge_branches},
     {"fuse_residual", eng_pass_fuse_residual},
     {"fuse_matmul_bias", eng_pass_fuse_matmul_bias},
+    /* after it: the layer scale is folded into the Gemm it makes */
+    {"fold_layer_scale", eng_pass_fold_layer_scale},
     /* before the activation fusion, which takes the Gelu it makes */
     {"fuse_gelu", eng_pass_fuse_gelu},
     {"fuse_activation", eng_pass_fuse_activation},

@@ -20,7 +20,7 @@ typedef struct eng_pass_stat {
     int changed;      /* the pass's own count of rewrites (*changed) */
 } eng_pass_stat;
 
-#define ENG_MAX_PASS_STATS 16
+#define ENG_MAX_PASS_STATS 24
 
 /* Drops nodes that copy their input: Identity, inference Dropout (mask
  * unused), Reshape/Flatten/Squeeze/Unsqueeze to the same shape, Cast to the
@@ -77,6 +77,9 @@ engine_status eng_pass_fuse_flatten_gemm(eng_graph *g, int *changed);
  * one Gemm with engine.flatten_axis and C = bias, then a Reshape back when
  * A has rank above 2 (passes/fuse_matmul_bias.c). */
 engine_status eng_pass_fuse_matmul_bias(eng_graph *g, int *changed);
+/* Mul(Transpose((Reshape of) Gemm), per-channel constant) folded into the
+ * Gemm's B and C: ConvNeXt's layer scale (passes/fold_layer_scale.c). */
+engine_status eng_pass_fold_layer_scale(eng_graph *g, int *changed);
 
 /* The exact GELU written out, x * 0.5 * (1 + Erf(x / sqrt 2)) in the orders
  * exporters use, becomes one Gelu node (passes/fuse_gelu.c). */
