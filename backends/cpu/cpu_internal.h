@@ -346,6 +346,10 @@ engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s);
  * Add/Sub/Mul/Div of one shape or with a per-channel operand), the mask
  * of the inputs that kernel reads blocked (bit j: input j); else 0. */
 unsigned cpu_blocked_takes(const engine_node *n, const cpu_kernels *k, int threads);
+/* In cpu_blocked_takes' mask of a one-input node: it has a blocked kernel
+ * that reads its input plain and writes its output blocked (the Transpose
+ * from NHWC); bit 0, its input, is clear. */
+#define CPU_BLK_PLAIN_IN (1u << 31)
 /* 1 when node n's blocked kernel writes its output plain (NCHW-ordered
  * bytes of its own shape: the Transpose to NHWC), not blocked. */
 int cpu_blocked_writes_plain(const engine_node *n);

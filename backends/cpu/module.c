@@ -458,6 +458,81 @@ static double blk_local_cost(const blk_choice *c, int k) {
     return cost;
 }
 
+/* The whole plan's cost at the modes as they are: every node's estimate,
+ * and each value's conversions once (blk_value_cost). */
+static double blk_total_cost(const blk_choice *c) {
+    double cost = 0.0;
+    for (int k = 0; k < c->part->n_nodes; ++k) {
+        if (!c->runs[k]) continue;
+        const engine_node *n = c->part->nodes[k];
+        cost += c->mode[k] ? c->cost_b[k] : c->cost_n[k];
+        for (int j = 0; j < n->n_inputs; ++j) {
+            const engine_value *v = read_value(c->part, c->fuse, c->pwdw, k, j);
+            if (v && !v->data && producer_of(c->part, v) < 0) cost += blk_value_cost(c, -1, v); /* a graph input */
+            else if (v && v->data && c->mode[k] && j < 32 && (c->takes[k] >> j & 1u))
+                cost += numel_f(v) * CVT_NS_PER_FLOAT; /* a constant read blocked */
+        }
+        if (n->n_outputs > 0) cost += blk_value_cost(c, k, n->outputs[0]);
+    }
+    return cost;
+}
+
+/* Nodes whose two forms cost the same (everything but Conv) that can run
+ * blocked. */
+static int blk_free_node(const blk_choice *c, int k) {
+    return c->runs[k] && c->takes[k] && c->part->nodes[k]->op != ENGINE_OP_Conv;
+}
+
+/* Flips, at once, each connected group of neutral nodes (linked by a
+ * value one produces and another reads) where that lowers the plan's
+ * cost. A chain of them between blocked convs whose every single flip
+ * adds a conversion (ConvNeXt's Transpose to NCHW and residual Add, each
+ * Add read by the next block's Add and depthwise conv) is only worth
+ * flipping whole. grp: scratch of n_nodes ints. */
+static int blk_flip_groups(const blk_choice *c, int *grp) {
+    const engine_partition *part = c->part;
+    const int nn = part->n_nodes;
+    int flipped = 0;
+    for (int k = 0; k < nn; ++k) grp[k] = -1;
+    for (int k0 = 0; k0 < nn; ++k0) {
+        if (!blk_free_node(c, k0) || grp[k0] >= 0) continue;
+        /* the group of k0, by a fixed point over the links */
+        grp[k0] = k0;
+        int size = 1;
+        for (int grew = 1; grew;) {
+            grew = 0;
+            for (int r = 0; r < nn; ++r) {
+                if (!c->runs[r]) continue;
+                const engine_node *n = part->nodes[r];
+                for (int j = 0; j < n->n_inputs; ++j) {
+                    const engine_value *v = read_value(part, c->fuse, c->pwdw, r, j);
+                    const int pk = v && !v->data ? producer_of(part, v) : -1;
+                    if (pk < 0 || part->nodes[pk]->outputs[0] != v) continue;
+                    const int in_r = grp[r] == k0, in_p = grp[pk] == k0;
+                    if (in_r && !in_p && blk_free_node(c, pk) && grp[pk] < 0) grp[pk] = k0, grew = 1, ++size;
+                    if (in_p && !in_r && blk_free_node(c, r) && grp[r] < 0) grp[r] = k0, grew = 1, ++size;
+                }
+            }
+        }
+        if (size < 2) continue;
+        const double before = blk_total_cost(c);
+        /* all to the other form of k0's; the flipped ones marked -2 - k0 */
+        const int to = !c->mode[k0];
+        int changed_any = 0;
+        for (int k = 0; k < nn; ++k)
+            if (grp[k] == k0 && c->mode[k] != to) c->mode[k] = to, grp[k] = -2 - k0, changed_any = 1;
+        if (changed_any && blk_total_cost(c) < before - 1e-9) {
+            flipped = 1;
+        } else {
+            for (int k = 0; k < nn; ++k)
+                if (grp[k] == -2 - k0) c->mode[k] = !to;
+        }
+        for (int k = 0; k < nn; ++k)
+            if (grp[k] == -2 - k0) grp[k] = k0;
+    }
+    return flipped;
+}
+
 /* mode[k]: 1 when node k runs blocked (and mask[k] its blocked inputs);
  * blk_val[k]: 1 when output 0 of node k is stored blocked. runs[k]: 0 for
  * the nodes that are not run (constant, fused, views).
@@ -469,7 +544,7 @@ static double blk_local_cost(const blk_choice *c, int k) {
  * convs stays blocked through them), a few passes in node order. */
 static void find_blocked(const ref_state *s, const engine_partition *part, const int *runs, const int *fuse,
                          const int *pwdw, const int *is_view, int *mode, unsigned *mask, int *blk_val,
-                         double *cost_n, double *cost_b) {
+                         double *cost_n, double *cost_b, int *grp) {
     const int vl = cpu_blk_vl(s->k->isa);
     for (int k = 0; k < part->n_nodes; ++k) mode[k] = 0, mask[k] = 0, blk_val[k] = 0, cost_n[k] = cost_b[k] = 0.0;
     if (!vl || !s->blocked) return;
@@ -492,15 +567,18 @@ static void find_blocked(const ref_state *s, const engine_partition *part, const
     }
     if (s->blocked == 1) {
         blk_choice c = {s, part, runs, fuse, pwdw, is_view, mask, cost_n, cost_b, mode};
-        for (int pass = 0, changed = 1; changed && pass < 8; ++pass) {
-            changed = 0;
-            for (int k = 0; k < part->n_nodes; ++k) {
-                if (!mask[k]) continue;
-                double before = blk_local_cost(&c, k);
-                mode[k] = !mode[k];
-                if (blk_local_cost(&c, k) < before - 1e-9) changed = 1;
-                else mode[k] = !mode[k];
+        for (int round = 0, again = 1; again && round < 3; ++round) {
+            for (int pass = 0, changed = 1; changed && pass < 8; ++pass) {
+                changed = 0;
+                for (int k = 0; k < part->n_nodes; ++k) {
+                    if (!mask[k]) continue;
+                    double before = blk_local_cost(&c, k);
+                    mode[k] = !mode[k];
+                    if (blk_local_cost(&c, k) < before - 1e-9) changed = 1;
+                    else mode[k] = !mode[k];
+                }
             }
+            again = blk_flip_groups(&c, grp);
         }
     }
     for (int k = 0; k < part->n_nodes; ++k)
@@ -745,7 +823,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     engine_storage sp;
     memset(&sp, 0, sizeof sp);
     sp.a = &s->a;
-    int *fuse = NULL, *pwdw = NULL, *is_view = NULL, *runs = NULL, *mode = NULL, *blk_val = NULL;
+    int *fuse = NULL, *pwdw = NULL, *is_view = NULL, *runs = NULL, *mode = NULL, *blk_val = NULL, *blk_grp = NULL;
     unsigned *blk_mask = NULL;
     double *cost_n = NULL, *cost_b = NULL;
     ref_view *views = NULL;
@@ -789,9 +867,10 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
     mode = xalloc(s, sizeof *mode * (size_t)(part->n_nodes + 1), _Alignof(int));
     blk_val = xalloc(s, sizeof *blk_val * (size_t)(part->n_nodes + 1), _Alignof(int));
     blk_mask = xalloc(s, sizeof *blk_mask * (size_t)(part->n_nodes + 1), _Alignof(unsigned));
+    blk_grp = xalloc(s, sizeof *blk_grp * (size_t)(part->n_nodes + 1), _Alignof(int));
     cost_n = xalloc(s, sizeof *cost_n * (size_t)(part->n_nodes + 1), _Alignof(double));
     cost_b = xalloc(s, sizeof *cost_b * (size_t)(part->n_nodes + 1), _Alignof(double));
-    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->dst_ptrs || !p->copies || !fuse || !pwdw || !is_view || !views || !runs || !mode || !blk_val || !blk_mask || !cost_n || !cost_b)
+    if (!p->steps || !p->slots || !p->in_ptrs || !p->out_ptrs || !p->dst_ptrs || !p->copies || !fuse || !pwdw || !is_view || !views || !runs || !mode || !blk_val || !blk_mask || !blk_grp || !cost_n || !cost_b)
         goto oom;
     /* where every value lives (engine/storage.h): a buffer per output, a
      * scratch and a conversion buffer per node at most */
@@ -814,7 +893,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             }
         runs[k] = !(n_present > 0 && n_const == n_present) && p->steps[k].fused_into < 0 && !is_view[k];
     }
-    find_blocked(s, part, runs, fuse, pwdw, is_view, mode, blk_mask, blk_val, cost_n, cost_b);
+    find_blocked(s, part, runs, fuse, pwdw, is_view, mode, blk_mask, blk_val, cost_n, cost_b, blk_grp);
     const int vl = cpu_blk_vl(s->k->isa);
 
     /* A value whose alias chain is honoured here lives in its root's
@@ -1028,6 +1107,7 @@ done: /* p is NULL on success (the caller owns it now) */
     xfree(s, mode);
     xfree(s, blk_val);
     xfree(s, blk_mask);
+    xfree(s, blk_grp);
     xfree(s, cost_n);
     xfree(s, cost_b);
     program_free(s, p);

@@ -494,7 +494,59 @@ static engine_status transpose_blk_exec(const cpu_step *s, const void *const *in
     return transpose_blk_body(s, in, out, scratch, 0, -1, -1);
 }
 
-int cpu_blocked_writes_plain(const engine_node *n) { return n->op == ENGINE_OP_Transpose; }
+/* ---- Transpose NHWC -> NCHW (perm 0, 3, 1, 2) written in the blocked layout ----
+ * ConvNeXt's blocks move their MLP's channels-last output back to NCHW
+ * before the layer scale and the residual Add. Written blocked, each
+ * pixel's channels are again a run of VL floats per block (padding lanes
+ * zeroed), so the residual stream stays blocked through the Add into the
+ * next block's depthwise conv and its conversion goes. The input is read
+ * plain: the node "takes" no blocked input (CPU_BLK_PLAIN_IN). Units: the
+ * N*H input rows. */
+static int transpose_nchw_takes(const engine_node *n) {
+    const engine_transpose_params *p = n->params;
+    if (!p || n->n_inputs != 1 || n->n_outputs != 1) return 0;
+    const engine_value *x = n->inputs[0], *y = n->outputs[0];
+    if (!is_f32_rank4(x) || !is_f32_rank4(y) || p->perm[0] != 0 || p->perm[1] != 3 || p->perm[2] != 1 ||
+        p->perm[3] != 2)
+        return 0;
+    return y->dims[0] == x->dims[0] && y->dims[1] == x->dims[3] && y->dims[2] == x->dims[1] &&
+           y->dims[3] == x->dims[2] && x->dims[3] <= INT32_MAX / 2;
+}
+
+static engine_status transpose_to_blk_body(const cpu_step *s, const void *const *in, void *const *out,
+                                           void *scratch, int tid, int64_t u0, int64_t u1) {
+    (void)scratch, (void)tid;
+    const engine_value *xv = s->node->inputs[0];
+    const int64_t N = xv->dims[0], H = xv->dims[1], W = xv->dims[2], C = xv->dims[3];
+    const int vl = s->blk_vl;
+    const int64_t CB = (C + vl - 1) / vl;
+    if (u0 < 0) {
+        const int par = s->threads > 1 && N * C * H * W > BLK_PAR_MIN;
+        return cpu_run_range(s, in, out, NULL, transpose_to_blk_body, par ? s->threads : 1, N * H);
+    }
+    const float *x = in[0];
+    float *y = out[0];
+    for (int64_t r = u0; r < u1; ++r) {
+        const int64_t n = r / H, h = r % H;
+        const float *xr = x + (size_t)r * (size_t)(W * C);
+        for (int64_t cb = 0; cb < CB; ++cb) {
+            const int64_t c0 = cb * vl, nv = C - c0 < vl ? C - c0 : vl;
+            float *yr = y + ((size_t)((n * CB + cb) * H + h) * (size_t)W) * (size_t)vl;
+            for (int64_t w = 0; w < W; ++w) {
+                memcpy(yr + w * vl, xr + w * C + c0, sizeof(float) * (size_t)nv);
+                if (nv < vl) memset(yr + w * vl + nv, 0, sizeof(float) * (size_t)(vl - nv));
+            }
+        }
+    }
+    return ENGINE_OK;
+}
+
+static engine_status transpose_to_blk_exec(const cpu_step *s, const void *const *in, void *const *out,
+                                           void *scratch) {
+    return transpose_to_blk_body(s, in, out, scratch, 0, -1, -1);
+}
+
+int cpu_blocked_writes_plain(const engine_node *n) { return n->op == ENGINE_OP_Transpose && transpose_nhwc_takes(n); }
 
 /* ---- Concat over channels of one image ----
  * With N = 1 and every C a multiple of VL, an input's blocked bytes are
@@ -538,7 +590,7 @@ unsigned cpu_blocked_takes(const engine_node *n, const cpu_kernels *k, int threa
         return form < 0 ? 0u : form == 0 ? 3u : 1u << (1 - si);
     case ENGINE_OP_Concat: return concat_takes(n, cpu_blk_vl(k->isa));
     case ENGINE_OP_Resize: return cpu_resize_takes(n) ? 1u : 0u;
-    case ENGINE_OP_Transpose: return transpose_nhwc_takes(n) ? 1u : 0u;
+    case ENGINE_OP_Transpose: return transpose_nhwc_takes(n) ? 1u : transpose_nchw_takes(n) ? CPU_BLK_PLAIN_IN : 0u;
     default: return act_takes(n) ? 1u : 0u;
     }
 }
@@ -584,6 +636,12 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     }
     case ENGINE_OP_Resize: return cpu_prepare_resize_blocked(c, s, vl);
     case ENGINE_OP_Transpose:
+        if (transpose_nchw_takes(n)) {
+            s->blk_in_mask = 0u;
+            s->exec = transpose_to_blk_exec;
+            snprintf(s->kernel, sizeof s->kernel, "x32_transpose_nhwc_to_nchw%dc__pool", vl);
+            return ENGINE_OK;
+        }
         s->exec = transpose_blk_exec;
         snprintf(s->kernel, sizeof s->kernel, "x32_transpose_nchw%dc_to_nhwc__pool", vl);
         return ENGINE_OK;
