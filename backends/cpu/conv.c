@@ -220,8 +220,8 @@ static engine_status conv_exec(const cpu_step *s, const void *const *in, void *c
     conv_img_ctx c = {s, in[0], d->epi.sum ? in[3] : NULL, s->in_scale ? in[s->node->n_inputs] : NULL, out[0],
                       (size_t)d->C * (size_t)d->H * (size_t)d->W, (size_t)d->M * (size_t)d->OH * (size_t)d->OW,
                       scratch};
-    if (s->blk_vl) { /* the blocked layout: images of whole channel blocks */
-        c.in_img = cpu_blk_image_floats(s->blk_vl, d->C, (size_t)d->H * (size_t)d->W);
+    if (s->blk_vl) { /* the blocked layout: images of whole channel blocks (the input NCHW for blkout) */
+        if (s->blk_in_mask & 1u) c.in_img = cpu_blk_image_floats(s->blk_vl, d->C, (size_t)d->H * (size_t)d->W);
         c.out_img = cpu_blk_image_floats(s->blk_vl, d->M, (size_t)d->OH * (size_t)d->OW);
     }
     if (s->img_scratch && N >= 2) {
@@ -328,8 +328,17 @@ static const cpu_conv_algo *blocked_algo(const cpu_conv2d *d, cpu_isa isa) {
     if (!cpu_blk_vl(isa)) return NULL;
     if (cpu_conv_bf16_blk.applies(d, isa)) return &cpu_conv_bf16_blk;
     if (cpu_conv_dw_blk.applies(d, isa)) return &cpu_conv_dw_blk;
+    if (cpu_conv_direct_blkout.applies(d, isa)) return &cpu_conv_direct_blkout; /* reads NCHW */
     if (cpu_conv_direct_blk.applies(d, isa)) return &cpu_conv_direct_blk;
     return NULL;
+}
+
+unsigned cpu_conv_blocked_mask(const engine_node *n, const cpu_kernels *k, int threads) {
+    cpu_conv2d d;
+    double a, b;
+    if (!cpu_conv_blocked_costs(n, k, threads, &a, &b) || !describe_conv(n, k, threads, &d)) return 0;
+    const unsigned sum = ((const engine_conv_params *)n->params)->epilogue.sum ? 1u << 3 : 0u;
+    return (blocked_algo(&d, k->isa) == &cpu_conv_direct_blkout ? CPU_BLK_PLAIN_IN : 1u) | sum;
 }
 
 /* ns per byte of weights read from memory (one core, ~16 GB/s). */
@@ -418,7 +427,8 @@ engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     }
     s->exec = conv_exec;
     conv_batch_scratch(s, c->k->isa);
-    s->blk_in_mask = 1u | (s->conv.epi.sum ? 1u << 3 : 0u);
+    s->blk_in_mask = (a == &cpu_conv_direct_blkout ? 0u : 1u) | (s->conv.epi.sum ? 1u << 3 : 0u);
+    if (s->in_scale && !(s->blk_in_mask & 1u)) return ENGINE_ERR_INTERNAL; /* the module keeps these NCHW */
     snprintf(s->kernel, sizeof s->kernel, "%s%s__%s", a->name, s->in_scale ? "_xscale" : "",
              a == &cpu_conv_bf16_blk ? cpu_bf16_ops_for(s->conv.bf16)->name : c->k->isa_name);
     return ENGINE_OK;

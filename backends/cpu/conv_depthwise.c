@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define CSV_SCALAR
+#include "cpu_blocked.h"
 #include "conv_special_vec.h"
 #define DW_SUFFIX scalar
 #include "conv_depthwise_tmpl.h"
@@ -300,4 +301,77 @@ const cpu_conv_algo cpu_conv_direct = {
     .pack = direct_pack,
     .scratch_size = direct_scratch_size,
     .run = direct_run,
+};
+
+/* ---- f32_conv_direct_blkout: few input channels, output blocked (conv_depthwise_tmpl.h) ----
+ * A blocked algorithm (cpu_blocked.h) whose input is NCHW: the stems of
+ * nets that run blocked after them. */
+void cpu_conv_direct_blkout_run__avx512(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
+                                        float *y, void *scratch);
+void cpu_conv_direct_blkout_run__avx2(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
+                                      float *y, void *scratch);
+
+static int dbo_vw(cpu_isa isa) { return isa == CPU_ISA_AVX512 ? 16 : isa == CPU_ISA_AVX2 ? 8 : 0; }
+
+static int dbo_applies(const cpu_conv2d *d, cpu_isa isa) {
+    /* up to 8 channels: past them the blocked direct kernel pads less than 2x */
+    return DW_HAVE_X86 && dbo_vw(isa) > 0 && cpu_blk_vl(isa) == dbo_vw(isa) && d->group == 1 && d->C >= 1 &&
+           d->C <= 8 && d->KW <= DIRECT_MAX_KW && d->KH >= 1 && d->KW >= 1 && d->SH >= 1 && d->SW >= 1 &&
+           d->DH >= 1 && d->DW >= 1 && d->OH >= 1 && d->OW >= 1 && d->M >= 1 &&
+           !(d->KH == 1 && d->KW == 1 && d->SH == 1 && d->SW == 1 && !d->PT && !d->PL && !d->PB && !d->PR);
+}
+
+/* The MACs over the output channels rounded up to blocks, at a sustained
+ * rate (one pixel's broadcast feeds NB FMAs), plus the plane copies as in
+ * direct_estimate_ns. */
+static double dbo_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
+    const int vw = dbo_vw(isa);
+    if (vw <= 0) return 1e30;
+    const double rate = isa == CPU_ISA_AVX512 ? 48.0 : 20.0;
+    const double macs = (double)((d->M + vw - 1) / vw * vw) * d->C * d->KH * d->KW * (double)d->OH * d->OW;
+    dw_geom g;
+    dw_geom_init(d, &g);
+    double copy_ns = (double)d->C * g.rows * g.row_stride * 0.05;
+    if (d->SW > 1) copy_ns += (double)d->C * d->H * d->W * 0.5;
+    return macs / rate / (double)(d->threads < 1 ? 1 : d->threads) + copy_ns;
+}
+
+static size_t dbo_packed_size(const cpu_conv2d *d, cpu_isa isa) {
+    const int vw = dbo_vw(isa);
+    if (vw <= 0) return 0;
+    return dbo_bias_offset(d, vw) + (size_t)((d->M + vw - 1) / vw) * (size_t)vw * sizeof(float);
+}
+
+/* [MB][C][KH][KW][VW] from W [M][C][KH][KW], then the bias [MB*VW]. */
+static void dbo_pack(const cpu_conv2d *d, cpu_isa isa, const float *w, const float *bias, void *packed) {
+    const int vw = dbo_vw(isa);
+    if (vw <= 0) return;
+    const size_t K = (size_t)d->C * (size_t)(d->KH * d->KW);
+    memset(packed, 0, dbo_packed_size(d, isa));
+    float *pw = packed;
+    float *pb = (float *)((char *)packed + dbo_bias_offset(d, vw));
+    for (int m = 0; m < d->M; ++m) {
+        for (size_t k = 0; k < K; ++k) pw[((size_t)(m / vw) * K + k) * (size_t)vw + (size_t)(m % vw)] = w[(size_t)m * K + k];
+        if (bias) pb[m] = bias[m];
+    }
+}
+
+static void dbo_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum, float *y,
+                    void *scratch) {
+#if DW_HAVE_X86
+    if (isa == CPU_ISA_AVX512) cpu_conv_direct_blkout_run__avx512(d, packed, x, sum, y, scratch);
+    else if (isa == CPU_ISA_AVX2) cpu_conv_direct_blkout_run__avx2(d, packed, x, sum, y, scratch);
+#else
+    (void)d, (void)isa, (void)packed, (void)x, (void)sum, (void)y, (void)scratch;
+#endif
+}
+
+const cpu_conv_algo cpu_conv_direct_blkout = {
+    .name = "f32_conv_direct_blkout",
+    .applies = dbo_applies,
+    .estimate_ns = dbo_estimate_ns,
+    .packed_size = dbo_packed_size,
+    .pack = dbo_pack,
+    .scratch_size = direct_scratch_size,
+    .run = dbo_run,
 };

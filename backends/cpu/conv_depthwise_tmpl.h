@@ -607,3 +607,173 @@ void DW_FN(cpu_conv_direct_run)(const cpu_conv2d *d, const void *packed, const f
                                 void *scratch) {
     DW_FN(direct_range)(d, packed, x, sum, y, scratch, 0, -1, -1);
 }
+
+#ifndef ENGINE_CPU_DBO_GEOM_
+#define ENGINE_CPU_DBO_GEOM_
+static inline size_t dbo_bias_offset(const cpu_conv2d *d, int vw) {
+    const size_t MB = (size_t)((d->M + vw - 1) / vw);
+    return MB * (size_t)d->C * (size_t)(d->KH * d->KW) * (size_t)vw * sizeof(float);
+}
+#endif
+
+#if VW > 1
+/* ---- Few-channel direct convolution writing the blocked layout
+ * (f32_conv_direct_blkout; cpu_conv_direct_blkout in conv_depthwise.c) ----
+ *
+ * The RGB stems of nets whose next layers run blocked (MobileNet's 3 -> 32
+ * then a depthwise conv at 112x112): the NCHW direct kernel above would
+ * write NCHW and the blocked layer convert it, and the blocked direct
+ * kernel pads 3 input channels to a block of VW (5.3x the FMAs). Here the
+ * vectors run over output channels instead of pixels: each tap loads the
+ * weight vectors of one or two blocks of VW output channels and
+ * broadcasts the input value of each of P pixels from the same
+ * phase-split planes (row + tap_off[kw] + ow + p), so a tile of P pixels x
+ * NB blocks is NB*P accumulators, already one blocked pixel each: the
+ * store is whole vectors into [MB][OH][OW][VW]. Weights packed
+ * [MB][C][KH][KW][VW] (zeros past M), the bias [MB][VW] after them at
+ * dbo_bias_offset. The input is read plain (NCHW); the module's mask says
+ * so (CPU_BLK_PLAIN_IN). */
+
+/* Pixels per tile: 2 blocks x 14 + 2 weights + 1 broadcast of 32 zmm;
+ * 2 x 6 + 3 of 16 ymm. */
+#if VW == 16
+#define DBO_PMAX 14
+#else
+#define DBO_PMAX 6
+#endif
+
+static inline __attribute__((always_inline)) void DW_FN(dbo_tile)(const cpu_conv2d *d, const dw_geom *geo,
+                                                                 const int *tap_off, const float *planes,
+                                                                 const float *w0, size_t w_mb, const float *b0,
+                                                                 int oh, int ow, const int P, const int NB, float *y0,
+                                                                 size_t y_mb, const float *s0, int nv0, int nv1) {
+    const int KH = d->KH, KW = d->KW;
+    vf acc0[DBO_PMAX], acc1[DBO_PMAX];
+    const vf bias0 = V_LOAD(b0), bias1 = NB > 1 ? V_LOAD(b0 + VW) : V_ZERO();
+#pragma GCC unroll 14
+    for (int p = 0; p < P; ++p) acc0[p] = bias0, acc1[p] = bias1;
+    const float *wk = w0;
+    for (int c = 0; c < d->C; ++c) {
+        const float *pc = planes + (size_t)c * geo->plane_floats + ow;
+        for (int kh = 0; kh < KH; ++kh) {
+            const float *row = pc + (size_t)(oh * d->SH + kh * d->DH) * geo->row_stride;
+            for (int kw = 0; kw < KW; ++kw, wk += VW) {
+                const float *xp = row + tap_off[kw];
+                const vf wa = V_LOAD(wk), wb = NB > 1 ? V_LOAD(wk + w_mb) : V_ZERO();
+#pragma GCC unroll 14
+                for (int p = 0; p < P; ++p) {
+                    const vf xv = V_SET1(xp[p]);
+                    acc0[p] = V_FMA(wa, xv, acc0[p]);
+                    if (NB > 1) acc1[p] = V_FMA(wb, xv, acc1[p]);
+                }
+            }
+        }
+    }
+    const size_t o = ((size_t)oh * (size_t)d->OW + (size_t)ow) * VW;
+#pragma GCC unroll 14
+    for (int p = 0; p < P; ++p) {
+        for (int b = 0; b < NB; ++b) {
+            const size_t at = o + (size_t)p * VW + (size_t)b * y_mb;
+            vf v = b ? acc1[p] : acc0[p];
+            if (s0) v = V_ADD(v, V_LOAD(s0 + at));
+            v = csv_act(&d->epi, v);
+            const int nv = b ? nv1 : nv0;
+            if (nv >= VW) {
+                V_STORE(y0 + at, v);
+            } else { /* padding lanes stay zero whatever the activation maps 0 to */
+                V_STORE(y0 + at, V_ZERO());
+                V_STOREN(y0 + at, v, nv);
+            }
+        }
+    }
+}
+
+/* The tiles of one output row of blocks [mb, mb + NB). */
+#define DBO_TILE_CASE(PP)                                                                                        \
+    case PP:                                                                                                     \
+        if (NB > 1)                                                                                              \
+            DW_FN(dbo_tile)(d, geo, tap_off, planes, w0, w_mb, b0, oh, ow, PP, 2, y0, y_mb, s0, nv0, nv1);       \
+        else                                                                                                     \
+            DW_FN(dbo_tile)(d, geo, tap_off, planes, w0, w_mb, b0, oh, ow, PP, 1, y0, y_mb, s0, nv0, nv1);       \
+        break;
+
+static void DW_FN(dbo_row)(const cpu_conv2d *d, const dw_geom *geo, const int *tap_off, const float *planes,
+                           const float *w0, size_t w_mb, const float *b0, int oh, int NB, float *y0, size_t y_mb,
+                           const float *s0, int nv0, int nv1) {
+    int ow = 0;
+    for (; ow + DBO_PMAX <= d->OW; ow += DBO_PMAX) {
+        if (NB > 1) DW_FN(dbo_tile)(d, geo, tap_off, planes, w0, w_mb, b0, oh, ow, DBO_PMAX, 2, y0, y_mb, s0, nv0, nv1);
+        else DW_FN(dbo_tile)(d, geo, tap_off, planes, w0, w_mb, b0, oh, ow, DBO_PMAX, 1, y0, y_mb, s0, nv0, nv1);
+    }
+    switch (d->OW - ow) {
+        DBO_TILE_CASE(1)
+        DBO_TILE_CASE(2)
+        DBO_TILE_CASE(3)
+        DBO_TILE_CASE(4)
+        DBO_TILE_CASE(5)
+#if DBO_PMAX > 6
+        DBO_TILE_CASE(6)
+        DBO_TILE_CASE(7)
+        DBO_TILE_CASE(8)
+        DBO_TILE_CASE(9)
+        DBO_TILE_CASE(10)
+        DBO_TILE_CASE(11)
+        DBO_TILE_CASE(12)
+        DBO_TILE_CASE(13)
+#endif
+    default: break;
+    }
+}
+#undef DBO_TILE_CASE
+
+static void DW_FN(dbo_task)(void *vc, int tid, int64_t u0, int64_t u1);
+
+/* phase 0: the whole run on the pool; 1: fill the planes of channels
+ * [u0, u1); 2: the (block pair, output row) units [u0, u1). */
+static void DW_FN(dbo_range)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum, float *y,
+                             void *scratch, int phase, int64_t u0, int64_t u1) {
+    dw_geom geo;
+    dw_geom_init(d, &geo);
+    const int OH = d->OH, MB = (d->M + VW - 1) / VW, pairs = (MB + 1) / 2;
+    const size_t w_mb = (size_t)d->C * (size_t)(d->KH * d->KW) * VW, y_mb = (size_t)OH * (size_t)d->OW * VW;
+    const float *wts = packed, *bias = (const float *)((const char *)packed + dbo_bias_offset(d, VW));
+    float *planes = scratch;
+    int tap_off[DIRECT_MAX_KW];
+    for (int kw = 0; kw < d->KW && kw < DIRECT_MAX_KW; ++kw) {
+        int o = kw * d->DW;
+        tap_off[kw] = (o % d->SW) * geo.phase_len + o / d->SW;
+    }
+    const int nthr = d->threads < 1 ? 1 : d->threads;
+    if (phase == 0) {
+        DW_FN(dw_par) a = {d, packed, x, sum, y, scratch, 1};
+        cpu_parallel_for(nthr, d->C, 0, DW_FN(dbo_task), &a);
+        a.phase = 2; /* the pool's join: every plane is filled */
+        cpu_parallel_for(nthr, (int64_t)pairs * OH, 2, DW_FN(dbo_task), &a);
+        return;
+    }
+    if (phase == 1) {
+        const size_t in_plane = (size_t)d->H * d->W;
+        for (int c = (int)u0; c < (int)u1; ++c)
+            DW_FN(dw_fill_plane)(d, &geo, x + (size_t)c * in_plane, planes + (size_t)c * geo.plane_floats);
+        return;
+    }
+    for (int u = (int)u0; u < (int)u1; ++u) {
+        const int pr = u / OH, oh = u % OH, mb = 2 * pr, NB = mb + 1 < MB ? 2 : 1;
+        const int nv0 = d->M - mb * VW, nv1 = d->M - (mb + 1) * VW;
+        DW_FN(dbo_row)(d, &geo, tap_off, planes, wts + (size_t)mb * w_mb, w_mb, bias + (size_t)mb * VW, oh, NB,
+                       y + (size_t)mb * y_mb, y_mb, sum ? sum + (size_t)mb * y_mb : NULL, nv0, nv1);
+    }
+}
+
+static void DW_FN(dbo_task)(void *vc, int tid, int64_t u0, int64_t u1) {
+    (void)tid;
+    const DW_FN(dw_par) *a = vc;
+    DW_FN(dbo_range)(a->d, a->packed, a->x, a->sum, a->y, a->scratch, a->phase, u0, u1);
+}
+
+/* x NCHW [C, H, W]; y and sum blocked [MB][OH][OW][VW]. */
+void DW_FN(cpu_conv_direct_blkout_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
+                                       float *y, void *scratch) {
+    DW_FN(dbo_range)(d, packed, x, sum, y, scratch, 0, -1, -1);
+}
+#endif /* VW > 1 */

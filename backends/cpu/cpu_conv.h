@@ -96,6 +96,9 @@ extern const cpu_conv_algo cpu_conv_depthwise_c16;
  * group; the RGB stems): a direct kernel over the depthwise planes, 8
  * output channels per vector load. */
 extern const cpu_conv_algo cpu_conv_direct;
+/* conv_depthwise.c: the same few-channel direct conv from NCHW input into
+ * the blocked layout (cpu_blocked.h; AVX-512 and AVX2). */
+extern const cpu_conv_algo cpu_conv_direct_blkout;
 /* conv_gemv.c: one output pixel from a kernel covering the whole unpadded
  * input (Squeeze-Excitation 1x1 convs): a dot product per output channel. */
 extern const cpu_conv_algo cpu_conv_gemv;

@@ -339,6 +339,10 @@ engine_status cpu_prepare_einsum(const cpu_prep_ctx *c, cpu_step *s);
  * algorithms and on the blocked ones; 0 when the node has no blocked
  * kernel (or no SIMD one at all). */
 int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threads, double *nchw_ns, double *blk_ns);
+/* conv.c: cpu_blocked_takes' mask for a Conv (0: no blocked kernel): its
+ * input (bit 0; CPU_BLK_PLAIN_IN instead for the few-channel kernel that
+ * reads NCHW) and its residual (bit 3). */
+unsigned cpu_conv_blocked_mask(const engine_node *n, const cpu_kernels *k, int threads);
 /* conv.c: prepares a Conv node on a blocked algorithm (blk_vl, mask set). */
 engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s);
 /* ops_blocked.c: when node n has a blocked kernel on k (Conv through

@@ -554,6 +554,9 @@ static void find_blocked(const ref_state *s, const engine_partition *part, const
          * scale is read NCHW), a depthwise one with a 1x1 conv inside not */
         if (!runs[k] || pwdw[k] >= 0 || n->plugin) continue;
         mask[k] = cpu_blocked_takes(n, s->k, s->threads);
+        /* an SE-fused conv scales its blocked input; the kernel that reads
+         * NCHW has none */
+        if (fuse[k] >= 0 && (mask[k] & CPU_BLK_PLAIN_IN)) mask[k] = 0;
         if (!mask[k]) continue;
         if (s->blocked == 2) {
             mode[k] = 1;

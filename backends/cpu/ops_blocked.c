@@ -572,12 +572,10 @@ static unsigned concat_takes(const engine_node *n, int vl) {
 unsigned cpu_blocked_takes(const engine_node *n, const cpu_kernels *k, int threads) {
     if (!cpu_blk_vl(k->isa) || n->plugin) return 0;
     int si, form;
-    double a, b;
     switch (n->op) {
     case ENGINE_OP_Conv: /* 2-D only: the layout is of rank-4 values */
         if (n->n_inputs < 2 || !is_f32_rank4(n->inputs[0]) || !is_f32_rank4(n->outputs[0])) return 0;
-        if (!cpu_conv_blocked_costs(n, k, threads, &a, &b)) return 0;
-        return 1u | (((const engine_conv_params *)n->params)->epilogue.sum ? 1u << 3 : 0u);
+        return cpu_conv_blocked_mask(n, k, threads);
     case ENGINE_OP_MaxPool:
     case ENGINE_OP_AveragePool: return pool_takes(n) ? 1u : 0u;
     case ENGINE_OP_GlobalAveragePool:

@@ -96,7 +96,7 @@ int main(int argc, char **argv) {
     }
     /* the blocked-layout algorithms: x and y in [CB][H][W][VL] */
     const int vl = cpu_blk_vl(isa);
-    const cpu_conv_algo *blk[] = {&cpu_conv_direct_blk, &cpu_conv_dw_blk};
+    const cpu_conv_algo *blk[] = {&cpu_conv_direct_blk, &cpu_conv_dw_blk, &cpu_conv_direct_blkout};
     for (size_t i = 0; vl > 0 && i < sizeof blk / sizeof blk[0]; ++i) {
         const cpu_conv_algo *a = blk[i];
         if (!a->applies(&d, isa) || (only && strncmp(a->name, only, strlen(only)) != 0)) continue;
@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
         for (int r = 0; r < R; ++r) {
             if (junk) memset(junk, r, fl);
             double t0 = now();
-            a->run(&d, isa, packed, xb, sm, yb, scratch);
+            a->run(&d, isa, packed, a == &cpu_conv_direct_blkout ? x : xb, sm, yb, scratch); /* blkout reads NCHW */
             double dt = now() - t0;
             if (dt < best) best = dt;
         }

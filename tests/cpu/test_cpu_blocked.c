@@ -177,9 +177,10 @@ static void run_case(const cpu_conv_algo *algo, cpu_isa isa, const conv_case *k,
     algo->pack(&d, isa, w, k->bias ? b : NULL, packed);
     size_t ss = algo->scratch_size(&d, isa);
     void *scratch = ss ? alloc64(ss) : NULL;
-    algo->run(&d, isa, packed, xb, d.epi.sum ? sb : NULL, yb, scratch);
+    const int plain_in = algo == &cpu_conv_direct_blkout; /* reads NCHW, writes blocked */
+    algo->run(&d, isa, packed, plain_in ? x : xb, d.epi.sum ? sb : NULL, yb, scratch);
     check_out(algo, isa, what, &d, vl, yb, got, want);
-    if (ss) { /* without scratch: the direct kernel's checked border path */
+    if (ss && !plain_in) { /* without scratch: the direct kernel's checked border path */
         for (size_t i = 0; i < nyb; ++i) yb[i] = NAN;
         algo->run(&d, isa, packed, xb, d.epi.sum ? sb : NULL, yb, NULL);
         check_out(algo, isa, what, &d, vl, yb, got, want);
@@ -293,6 +294,65 @@ static void test_direct_blk(void **state) {
             }
         }
     printf("direct_blk: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
+}
+
+/* ---- few-channel direct from NCHW into the blocked layout ---- */
+
+static void test_direct_blkout(void **state) {
+    (void)state;
+    cpu_isa isas[4];
+    const int ni = blk_isa_list(isas);
+    if (ni == 0) {
+        printf("direct_blkout: no ISA with a blocked layout on this machine, skipped\n");
+        return;
+    }
+    conv_case cases[64];
+    int nc = 0;
+    cases[nc++] = full(3, 32, 23, 29, 3, 2, 1, 1);  /* MobileNet's stem, odd map: every tile width */
+    cases[nc++] = full(3, 64, 30, 33, 7, 2, 3, 1);  /* ResNet's: 4 blocks */
+    cases[nc++] = full(3, 16, 17, 16, 3, 2, 1, 1);  /* one block */
+    cases[nc++] = full(3, 24, 15, 15, 3, 2, 1, 1);  /* ShuffleNet's: a padded second block */
+    cases[nc++] = full(1, 5, 9, 11, 3, 1, 1, 1);    /* one channel, padding lanes */
+    cases[nc++] = full(8, 40, 12, 13, 5, 1, 2, 2);  /* 8 channels, dilated, 3 blocks */
+    cases[nc++] = full(4, 17, 1, 1, 3, 1, 1, 1);    /* 1x1 image */
+    cases[nc++] = full(2, 9, 31, 2, 1, 2, 0, 1);    /* 1x1 stride 2 */
+    cases[nc++] = full(5, 7, 3, 4, 3, 1, 5, 1);     /* pads larger than the kernel */
+    {
+        conv_case k = full(3, 20, 14, 23, 3, 1, 0, 1); /* asymmetric pads and strides */
+        k.PT = 0, k.PL = 1, k.PB = 2, k.PR = 0, k.SW = 2;
+        cases[nc++] = k;
+        k = full(6, 33, 1, 67, 1, 1, 0, 1); /* 1-D kernel 5, stride 2 */
+        k.KW = 5, k.SW = 2, k.PL = 2, k.PR = 2;
+        cases[nc++] = k;
+        k = full(3, 8, 40, 9, 1, 1, 0, 1); /* 7x1, stride 3 */
+        k.KH = 7, k.PT = 3, k.PB = 3, k.SH = 3;
+        cases[nc++] = k;
+    }
+    const int base = nc;
+    for (int a = 0; a <= (int)ENGINE_ACT_GELU; ++a)
+        for (int sm = 0; sm < 2; ++sm) {
+            conv_case k = full(a % 2 ? 3 : 7, a % 2 ? 21 : 35, 9, 13, a % 2 ? 3 : 5, 1 + sm, a % 2 ? 1 : 2, 1);
+            k.act = (engine_act)a;
+            k.sum = sm;
+            k.bias = (a + sm) % 3 != 0;
+            cases[nc++] = k;
+        }
+    assert_true(nc <= 64);
+    int runs = 0;
+    for (int i = 0; i < ni; ++i)
+        for (int c = 0; c < nc; ++c) {
+            conv_case k = cases[c];
+            if (c < base) {
+                k.act = (engine_act)(c % ((int)ENGINE_ACT_GELU + 1));
+                k.sum = c % 3 == 1;
+                k.bias = c % 4 != 2;
+            }
+            for (int t = 1; t <= 3; ++t) {
+                run_case(&cpu_conv_direct_blkout, isas[i], &k, t, 3000u + (uint32_t)c * 7u + (uint32_t)t);
+                ++runs;
+            }
+        }
+    printf("direct_blkout: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
 }
 
 /* ---- depthwise ---- */
@@ -458,6 +518,7 @@ int main(void) {
         cmocka_unit_test(test_applies),
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_direct_blk),
+        cmocka_unit_test(test_direct_blkout),
         cmocka_unit_test(test_dw_blk),
     };
     return cmocka_run_group_tests(tests, test_pool_setup, test_pool_teardown);
