@@ -288,6 +288,9 @@ static void gemm_rows_shared(const gemm_job *j, int t0, int t1, const float *B, 
     }
 }
 
+/* Work (multiply-adds) per claim of the split over B panels. */
+#define GEMM_CLAIM_MACS 65536.0
+
 /* Rows of B packed per unit of the shared packing phase. */
 #define GEMM_PACK_ROWS 256
 
@@ -350,7 +353,16 @@ void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacke
     if (split_by_n(k, M, N, threads)) {
         const int used = threads < nt ? threads : nt;
         gemm_par c = {&j, mt, nt, 0, 0, 0, block_floats(k, K), scratch};
-        cpu_parallel_for(used, nt, 1, n_panel_task, &c);
+        /* panels per claim: about GEMM_CLAIM_MACS of work each, but at
+         * least 4 claims per thread. A 1x1 conv of 16 -> 16 channels at
+         * 112x112 is 392 panels of 12K MACs: one claim each (an atomic on
+         * a line both cores write) cost more than its FMAs, and 2 threads
+         * ran it slower than 1 (0.16 -> 0.20 ms). */
+        const double per = (double)mt * k->mr * (double)(K > 0 ? K : 1) * k->nr;
+        int64_t grain = (int64_t)(GEMM_CLAIM_MACS / per);
+        const int64_t most = nt / (4 * used);
+        if (grain > most) grain = most;
+        cpu_parallel_for(used, nt, grain < 1 ? 1 : grain, n_panel_task, &c);
         return;
     }
     /* Few B panels (7x7 maps: N = 49 is two panels): the threads first
