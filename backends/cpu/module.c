@@ -272,6 +272,16 @@ static const cpu_kernels *f32_table(const ref_state *s) {
 
 static void find_pw_dw_fusions(const ref_state *s, const engine_partition *part, const int *fuse, int *pwdw) {
     for (int k = 0; k < part->n_nodes; ++k) pwdw[k] = -1;
+    /* With AVX-512's blocked layout, now that the stems write it
+     * (f32_conv_direct_blkout) and the 1x1 estimates count their memory
+     * traffic, the 112x112 and 56x56 pairs ran faster unfused, blocked
+     * (3 alternating rounds, medians, ms, fused -> unfused: MobileNet v2
+     * 6.78-6.94 -> 6.66-6.92 at 1 thread, 4.09-4.26 -> 3.94-4.20 at 2;
+     * v3-Large 5.90-6.27 -> 5.76-5.99 and 3.65-4.16 -> 3.46-3.82;
+     * EfficientNet-B0 within noise). With AVX2's 8-lane blocks the
+     * fusion still measured as fast or faster, so it stays there and
+     * where there is no blocked layout. */
+    if (s->blocked && cpu_blk_vl(s->k->isa) >= 16) return;
     for (int a = 0; a < part->n_nodes; ++a) {
         const engine_node *pw = part->nodes[a];
         if (pw->plugin || fuse[a] >= 0 || pw->n_outputs < 1 || !pw->outputs[0]) continue;
