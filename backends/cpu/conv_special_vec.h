@@ -153,7 +153,7 @@ static inline vf csv_exp(vf x) {
     return V_MUL(p, csv_pow2n(n));
 }
 
-static inline vf csv_act(const engine_epilogue *e, vf x) {
+static inline vf csv_act_any(const engine_epilogue *e, vf x) {
     const vf zero = V_ZERO(), one = V_SET1(1.0f);
     switch (e->act) {
     case ENGINE_ACT_NONE: return x;
@@ -205,6 +205,19 @@ static inline vf csv_act(const engine_epilogue *e, vf x) {
     }
     }
     return x;
+}
+
+/* The activation in a kernel's store: none, Relu and Clip (the common
+ * cases) inline; the rest through csv_act_any, which the compiler keeps
+ * out of line (the blocked kernels called it for every stored vector, 2.7%
+ * of MobileNet v2 at two threads). */
+static inline __attribute__((always_inline)) vf csv_act(const engine_epilogue *e, vf x) {
+    switch (e->act) {
+    case ENGINE_ACT_NONE: return x;
+    case ENGINE_ACT_RELU: return V_MAX(x, V_ZERO());
+    case ENGINE_ACT_CLIP: return V_MIN(V_MAX(x, V_SET1(e->alpha)), V_SET1(e->beta));
+    default: return csv_act_any(e, x);
+    }
 }
 #endif
 
