@@ -186,6 +186,27 @@ static inline void pool_vl(const int vl, const cpu_step *s, const void *const *i
             if (khhi < khlo) khhi = khlo;
             int64_t ph = 0;
             for (int64_t k = 0; k < KH; ++k) ph += h0 + k * DH >= -PT && h0 + k * DH < H + PB;
+            /* MaxPool with the ISA's row kernel (NaN-propagating): the
+             * rows in the window, max'd lane by lane into one row of W
+             * pixels, then each output pixel the max of its columns'
+             * vectors in it. In this file's baseline vector width it was
+             * 5x ORT's time on ResNet-50's 112x112 pool (0.88 ms). */
+            float vrow[4096];
+            if (!avg && s->k->max_rows && DH == 1 && DW == 1 && W * vl <= 4096 && khhi > khlo) {
+                s->k->max_rows(xc + (size_t)((h0 + khlo) * W) * (size_t)vl, (size_t)(W * vl), (int)(khhi - khlo),
+                               (int)(W * vl), vrow);
+                for (int64_t ow = 0; ow < OW; ++ow) {
+                    const int64_t w0 = ow * SW - PL;
+                    int64_t kwlo = w0 >= 0 ? 0 : -w0, kwhi = w0 >= W ? 0 : W - w0;
+                    if (kwhi > KW) kwhi = KW;
+                    float *py = yr + (size_t)ow * (size_t)vl;
+                    if (kwhi > kwlo) s->k->max_rows(vrow + (size_t)(w0 + kwlo) * (size_t)vl, (size_t)vl,
+                                                    (int)(kwhi - kwlo), vl, py);
+                    else
+                        for (int l = 0; l < vl; ++l) py[l] = -INFINITY;
+                }
+                continue;
+            }
             for (int64_t ow = 0; ow < OW; ++ow) {
                 const int64_t w0 = ow * SW - PL;
                 int64_t kwlo = w0 >= 0 ? 0 : (-w0 + DW - 1) / DW, kwhi = w0 >= W ? 0 : (W - 1 - w0) / DW + 1;
