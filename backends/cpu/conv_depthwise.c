@@ -237,6 +237,15 @@ static int direct_applies(const cpu_conv2d *d, cpu_isa isa) {
            d->OW >= 1 && d->M >= 1;
 }
 
+/* Filling the phase-split planes of the direct kernels. */
+static double direct_planes_ns(const cpu_conv2d *d) {
+    dw_geom g;
+    dw_geom_init(d, &g);
+    double copy_ns = (double)d->C * g.rows * g.row_stride * 0.05;
+    if (d->SW > 1) copy_ns += (double)d->C * d->H * d->W * 0.5;
+    return copy_ns;
+}
+
 /* Lanes computed (each output row rounded up to whole vectors, M to 8)
  * times the taps at a sustained rate per ISA, plus the plane copies. */
 static double direct_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
@@ -244,11 +253,7 @@ static double direct_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
     const double rate = isa == CPU_ISA_AVX512 ? 40.0 : isa == CPU_ISA_AVX2 ? 20.0 : 1.0;
     double lanes = (double)direct_blocks(d) * DIRECT_MB * d->OH * (double)((d->OW + vw - 1) / vw * vw);
     double macs = lanes * (d->C / d->group) * d->KH * d->KW;
-    dw_geom g;
-    dw_geom_init(d, &g);
-    double copy_ns = (double)d->C * g.rows * g.row_stride * 0.05;
-    if (d->SW > 1) copy_ns += (double)d->C * d->H * d->W * 0.5;
-    return macs / rate / (double)(d->threads < 1 ? 1 : d->threads) + copy_ns;
+    return macs / rate / (double)(d->threads < 1 ? 1 : d->threads) + direct_planes_ns(d);
 }
 
 static size_t direct_packed_size(const cpu_conv2d *d, cpu_isa isa) {
@@ -322,18 +327,13 @@ static int dbo_applies(const cpu_conv2d *d, cpu_isa isa) {
 }
 
 /* The MACs over the output channels rounded up to blocks, at a sustained
- * rate (one pixel's broadcast feeds NB FMAs), plus the plane copies as in
- * direct_estimate_ns. */
+ * rate (one pixel's broadcast feeds NB FMAs), plus the plane copies. */
 static double dbo_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
     const int vw = dbo_vw(isa);
     if (vw <= 0) return 1e30;
     const double rate = isa == CPU_ISA_AVX512 ? 48.0 : 20.0;
     const double macs = (double)((d->M + vw - 1) / vw * vw) * d->C * d->KH * d->KW * (double)d->OH * d->OW;
-    dw_geom g;
-    dw_geom_init(d, &g);
-    double copy_ns = (double)d->C * g.rows * g.row_stride * 0.05;
-    if (d->SW > 1) copy_ns += (double)d->C * d->H * d->W * 0.5;
-    return macs / rate / (double)(d->threads < 1 ? 1 : d->threads) + copy_ns;
+    return macs / rate / (double)(d->threads < 1 ? 1 : d->threads) + direct_planes_ns(d);
 }
 
 static size_t dbo_packed_size(const cpu_conv2d *d, cpu_isa isa) {

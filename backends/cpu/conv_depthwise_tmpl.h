@@ -477,6 +477,16 @@ static inline int direct_blocks(const cpu_conv2d *d) {
     return d->group * direct_group_blocks(d);
 }
 
+/* Where tap kw of an output column's pixel lies in its phase-split plane
+ * row, from the column's offset (the direct kernels read row + tap_off[kw]
+ * + ow). */
+static inline void direct_tap_offsets(const cpu_conv2d *d, const dw_geom *geo, int *tap_off) {
+    for (int kw = 0; kw < d->KW && kw < DIRECT_MAX_KW; ++kw) {
+        const int o = kw * d->DW;
+        tap_off[kw] = (o % d->SW) * geo->phase_len + o / d->SW;
+    }
+}
+
 static inline size_t direct_bias_offset(const cpu_conv2d *d) {
     return (size_t)direct_blocks(d) * (size_t)(d->C / d->group) * (size_t)(d->KH * d->KW) * DIRECT_MB * sizeof(float);
 }
@@ -558,10 +568,7 @@ static void DW_FN(direct_range)(const cpu_conv2d *d, const void *packed, const f
     float *planes = scratch;
     const size_t in_plane = (size_t)d->H * d->W;
     int tap_off[DIRECT_MAX_KW];
-    for (int kw = 0; kw < KW && kw < DIRECT_MAX_KW; ++kw) {
-        int o = kw * d->DW;
-        tap_off[kw] = (o % d->SW) * geo.phase_len + o / d->SW;
-    }
+    direct_tap_offsets(d, &geo, tap_off);
     const int nthr = d->threads < 1 ? 1 : d->threads;
     if (phase == 0) {
         DW_FN(dw_par) a = {d, packed, x, sum, y, scratch, 1};
@@ -745,10 +752,7 @@ static void DW_FN(dbo_range)(const cpu_conv2d *d, const void *packed, const floa
     const float *wts = packed, *bias = (const float *)((const char *)packed + dbo_bias_offset(d, VW));
     float *planes = scratch;
     int tap_off[DIRECT_MAX_KW];
-    for (int kw = 0; kw < d->KW && kw < DIRECT_MAX_KW; ++kw) {
-        int o = kw * d->DW;
-        tap_off[kw] = (o % d->SW) * geo.phase_len + o / d->SW;
-    }
+    direct_tap_offsets(d, &geo, tap_off);
     const int nthr = d->threads < 1 ? 1 : d->threads;
     if (phase == 0) {
         DW_FN(dw_par) a = {d, packed, x, sum, y, scratch, 1};

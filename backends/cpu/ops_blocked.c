@@ -475,15 +475,21 @@ static int binary_form(const engine_node *n, int *si) {
  * VL floats per block, so the transpose is a copy of those runs and the
  * conversion to NCHW before it goes away. The output is plain NHWC, never
  * blocked (cpu_blocked_writes_plain). Units: the N*H output rows. */
-static int transpose_nhwc_takes(const engine_node *n) {
+/* A float32 rank-4 Transpose by perm p4 whose output has the permuted
+ * shape (and channels that fit an int twice). */
+static int transpose_rank4_takes(const engine_node *n, const int *p4) {
     const engine_transpose_params *p = n->params;
     if (!p || n->n_inputs != 1 || n->n_outputs != 1) return 0;
     const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    if (!is_f32_rank4(x) || !is_f32_rank4(y) || p->perm[0] != 0 || p->perm[1] != 2 || p->perm[2] != 3 ||
-        p->perm[3] != 1)
-        return 0;
-    return y->dims[0] == x->dims[0] && y->dims[1] == x->dims[2] && y->dims[2] == x->dims[3] &&
-           y->dims[3] == x->dims[1] && x->dims[1] <= INT32_MAX / 2;
+    if (!is_f32_rank4(x) || !is_f32_rank4(y)) return 0;
+    for (int d = 0; d < 4; ++d)
+        if (p->perm[d] != p4[d] || y->dims[d] != x->dims[p4[d]]) return 0;
+    return x->dims[p4[1]] <= INT32_MAX / 2;
+}
+
+static int transpose_nhwc_takes(const engine_node *n) {
+    static const int perm[4] = {0, 2, 3, 1};
+    return transpose_rank4_takes(n, perm);
 }
 
 static engine_status transpose_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
@@ -524,14 +530,8 @@ static engine_status transpose_blk_exec(const cpu_step *s, const void *const *in
  * plain: the node "takes" no blocked input (CPU_BLK_PLAIN_IN). Units: the
  * N*H input rows. */
 static int transpose_nchw_takes(const engine_node *n) {
-    const engine_transpose_params *p = n->params;
-    if (!p || n->n_inputs != 1 || n->n_outputs != 1) return 0;
-    const engine_value *x = n->inputs[0], *y = n->outputs[0];
-    if (!is_f32_rank4(x) || !is_f32_rank4(y) || p->perm[0] != 0 || p->perm[1] != 3 || p->perm[2] != 1 ||
-        p->perm[3] != 2)
-        return 0;
-    return y->dims[0] == x->dims[0] && y->dims[1] == x->dims[3] && y->dims[2] == x->dims[1] &&
-           y->dims[3] == x->dims[2] && x->dims[3] <= INT32_MAX / 2;
+    static const int perm[4] = {0, 3, 1, 2};
+    return transpose_rank4_takes(n, perm);
 }
 
 static engine_status transpose_to_blk_body(const cpu_step *s, const void *const *in, void *const *out,

@@ -199,6 +199,27 @@ static void run_case(const cpu_conv_algo *algo, cpu_isa isa, const conv_case *k,
     free(scratch);
 }
 
+/* Runs every case on every ISA at 1..3 threads; the cases before `base`
+ * rotate the activations, sum and bias among themselves. */
+static void run_cases(const cpu_conv_algo *algo, const char *label, const cpu_isa *isas, int ni,
+                      const conv_case *cases, int nc, int base, uint32_t seed0) {
+    int runs = 0;
+    for (int i = 0; i < ni; ++i)
+        for (int c = 0; c < nc; ++c) {
+            conv_case k = cases[c];
+            if (c < base) {
+                k.act = (engine_act)(c % ((int)ENGINE_ACT_GELU + 1));
+                k.sum = c % 3 == 1;
+                k.bias = c % 4 != 2;
+            }
+            for (int t = 1; t <= 3; ++t) {
+                run_case(algo, isas[i], &k, t, seed0 + (uint32_t)c * 7u + (uint32_t)t);
+                ++runs;
+            }
+        }
+    printf("%s: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", label, runs, ni);
+}
+
 /* ---- direct ---- */
 
 static conv_case full(int C, int M, int H, int W, int K, int S, int P, int D) {
@@ -279,21 +300,7 @@ static void test_direct_blk(void **state) {
             cases[nc++] = k;
         }
     assert_true(nc <= 96);
-    int runs = 0;
-    for (int i = 0; i < ni; ++i)
-        for (int c = 0; c < nc; ++c) {
-            conv_case k = cases[c];
-            if (c < base) { /* rotate activations, sum and bias over the shape cases */
-                k.act = (engine_act)(c % ((int)ENGINE_ACT_GELU + 1));
-                k.sum = c % 3 == 1;
-                k.bias = c % 4 != 2;
-            }
-            for (int t = 1; t <= 3; ++t) {
-                run_case(&cpu_conv_direct_blk, isas[i], &k, t, 1000u + (uint32_t)c * 7u + (uint32_t)t);
-                ++runs;
-            }
-        }
-    printf("direct_blk: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
+    run_cases(&cpu_conv_direct_blk, "direct_blk", isas, ni, cases, nc, base, 1000u);
 }
 
 /* ---- few-channel direct from NCHW into the blocked layout ---- */
@@ -338,21 +345,7 @@ static void test_direct_blkout(void **state) {
             cases[nc++] = k;
         }
     assert_true(nc <= 64);
-    int runs = 0;
-    for (int i = 0; i < ni; ++i)
-        for (int c = 0; c < nc; ++c) {
-            conv_case k = cases[c];
-            if (c < base) {
-                k.act = (engine_act)(c % ((int)ENGINE_ACT_GELU + 1));
-                k.sum = c % 3 == 1;
-                k.bias = c % 4 != 2;
-            }
-            for (int t = 1; t <= 3; ++t) {
-                run_case(&cpu_conv_direct_blkout, isas[i], &k, t, 3000u + (uint32_t)c * 7u + (uint32_t)t);
-                ++runs;
-            }
-        }
-    printf("direct_blkout: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
+    run_cases(&cpu_conv_direct_blkout, "direct_blkout", isas, ni, cases, nc, base, 3000u);
 }
 
 /* ---- depthwise ---- */
@@ -423,21 +416,7 @@ static void test_dw_blk(void **state) {
             cases[nc++] = k;
         }
     assert_true(nc <= 96);
-    int runs = 0;
-    for (int i = 0; i < ni; ++i)
-        for (int c = 0; c < nc; ++c) {
-            conv_case k = cases[c];
-            if (c < base) {
-                k.act = (engine_act)(c % ((int)ENGINE_ACT_GELU + 1));
-                k.sum = c % 3 == 1;
-                k.bias = c % 4 != 2;
-            }
-            for (int t = 1; t <= 3; ++t) {
-                run_case(&cpu_conv_dw_blk, isas[i], &k, t, 5000u + (uint32_t)c * 7u + (uint32_t)t);
-                ++runs;
-            }
-        }
-    printf("dw_blk: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4\n", runs, ni);
+    run_cases(&cpu_conv_dw_blk, "dw_blk", isas, ni, cases, nc, base, 5000u);
 }
 
 /* ---- applies ---- */
