@@ -492,26 +492,41 @@ static int transpose_nhwc_takes(const engine_node *n) {
     return transpose_rank4_takes(n, perm);
 }
 
+static int transpose_nchw_takes(const engine_node *n);
+
+/* Both Transposes: rows r of the N*H rows, each W*C floats of the plain
+ * NHWC side and, per channel block, W runs of VL floats on the blocked
+ * side (padding lanes written as zeros). Which side is the input: the
+ * node's perm. */
 static engine_status transpose_blk_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
                                         int tid, int64_t u0, int64_t u1) {
     (void)scratch, (void)tid;
     const engine_value *xv = s->node->inputs[0];
-    const int64_t N = xv->dims[0], C = xv->dims[1], H = xv->dims[2], W = xv->dims[3];
+    const int to_blk = transpose_nchw_takes(s->node); /* NHWC in, blocked out */
+    const int64_t N = xv->dims[0], C = xv->dims[to_blk ? 3 : 1], H = xv->dims[to_blk ? 1 : 2],
+                  W = xv->dims[to_blk ? 2 : 3];
     const int vl = s->blk_vl;
     const int64_t CB = (C + vl - 1) / vl;
     if (u0 < 0) {
         const int par = s->threads > 1 && N * C * H * W > BLK_PAR_MIN;
         return cpu_run_range(s, in, out, NULL, transpose_blk_body, par ? s->threads : 1, N * H);
     }
-    const float *x = in[0];
-    float *y = out[0];
+    float *plain = to_blk ? (float *)(uintptr_t)in[0] : out[0];
+    float *blk = to_blk ? out[0] : (float *)(uintptr_t)in[0];
     for (int64_t r = u0; r < u1; ++r) {
         const int64_t n = r / H, h = r % H;
-        float *yr = y + (size_t)r * (size_t)(W * C);
+        float *pr = plain + (size_t)r * (size_t)(W * C);
         for (int64_t cb = 0; cb < CB; ++cb) {
             const int64_t c0 = cb * vl, nv = C - c0 < vl ? C - c0 : vl;
-            const float *xr = x + ((size_t)((n * CB + cb) * H + h) * (size_t)W) * (size_t)vl;
-            for (int64_t w = 0; w < W; ++w) memcpy(yr + w * C + c0, xr + w * vl, sizeof(float) * (size_t)nv);
+            float *br = blk + ((size_t)((n * CB + cb) * H + h) * (size_t)W) * (size_t)vl;
+            for (int64_t w = 0; w < W; ++w) {
+                if (!to_blk) {
+                    memcpy(pr + w * C + c0, br + w * vl, sizeof(float) * (size_t)nv);
+                    continue;
+                }
+                memcpy(br + w * vl, pr + w * C + c0, sizeof(float) * (size_t)nv);
+                if (nv < vl) memset(br + w * vl + nv, 0, sizeof(float) * (size_t)(vl - nv));
+            }
         }
     }
     return ENGINE_OK;
@@ -532,39 +547,6 @@ static engine_status transpose_blk_exec(const cpu_step *s, const void *const *in
 static int transpose_nchw_takes(const engine_node *n) {
     static const int perm[4] = {0, 3, 1, 2};
     return transpose_rank4_takes(n, perm);
-}
-
-static engine_status transpose_to_blk_body(const cpu_step *s, const void *const *in, void *const *out,
-                                           void *scratch, int tid, int64_t u0, int64_t u1) {
-    (void)scratch, (void)tid;
-    const engine_value *xv = s->node->inputs[0];
-    const int64_t N = xv->dims[0], H = xv->dims[1], W = xv->dims[2], C = xv->dims[3];
-    const int vl = s->blk_vl;
-    const int64_t CB = (C + vl - 1) / vl;
-    if (u0 < 0) {
-        const int par = s->threads > 1 && N * C * H * W > BLK_PAR_MIN;
-        return cpu_run_range(s, in, out, NULL, transpose_to_blk_body, par ? s->threads : 1, N * H);
-    }
-    const float *x = in[0];
-    float *y = out[0];
-    for (int64_t r = u0; r < u1; ++r) {
-        const int64_t n = r / H, h = r % H;
-        const float *xr = x + (size_t)r * (size_t)(W * C);
-        for (int64_t cb = 0; cb < CB; ++cb) {
-            const int64_t c0 = cb * vl, nv = C - c0 < vl ? C - c0 : vl;
-            float *yr = y + ((size_t)((n * CB + cb) * H + h) * (size_t)W) * (size_t)vl;
-            for (int64_t w = 0; w < W; ++w) {
-                memcpy(yr + w * vl, xr + w * C + c0, sizeof(float) * (size_t)nv);
-                if (nv < vl) memset(yr + w * vl + nv, 0, sizeof(float) * (size_t)(vl - nv));
-            }
-        }
-    }
-    return ENGINE_OK;
-}
-
-static engine_status transpose_to_blk_exec(const cpu_step *s, const void *const *in, void *const *out,
-                                           void *scratch) {
-    return transpose_to_blk_body(s, in, out, scratch, 0, -1, -1);
 }
 
 int cpu_blocked_writes_plain(const engine_node *n) { return n->op == ENGINE_OP_Transpose && transpose_nhwc_takes(n); }
@@ -657,7 +639,7 @@ engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     case ENGINE_OP_Transpose:
         if (transpose_nchw_takes(n)) {
             s->blk_in_mask = 0u;
-            s->exec = transpose_to_blk_exec;
+            s->exec = transpose_blk_exec;
             snprintf(s->kernel, sizeof s->kernel, "x32_transpose_nhwc_to_nchw%dc__pool", vl);
             return ENGINE_OK;
         }
