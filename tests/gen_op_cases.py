@@ -497,6 +497,19 @@ def gen_elementwise():
         b = uniform(rng, (3, 1), 0.5, 2.0)
         make_case(name, [helper.make_node(op, ["A", "B"], ["C"])], [("A", a)],
                   [("C", f32(fn(d64(a), d64(b))))], inits={"B": b}, opset=7)
+    # Above the cpu kernels' one-thread size: their work splits into runs
+    # of floats whose ends fall inside rows of the broadcast pattern.
+    big = [("same", (3, 37, 211), (3, 37, 211)), ("scalar", (3, 37, 211), ()), ("col", (3, 37, 211), (37, 1)),
+           ("row", (5, 23, 173), (173,)), ("scalar_left", (), (5, 23, 173))]
+    for op, fn in (("Add", np.add), ("Div", np.divide)):
+        for tag, sa, sb in big:
+            name = f"{op.lower()}_big_{tag}"
+            rng = rng_for(name)
+            a = normal(rng, sa)
+            b = normal(rng, sb) if op == "Add" else \
+                (uniform(rng, sb, 0.5, 2.0) * rng.choice([-1, 1], sb)).astype(np.float32)
+            make_case(name, [helper.make_node(op, ["A", "B"], ["C"])], [("A", a), ("B", b)],
+                      [("C", f32(fn(d64(a), d64(b))))], opset=13)
     # Pow with integer exponents on negative bases, and common exponents
     name = "pow_negative_base_int_exp"
     rng = rng_for(name)

@@ -1192,14 +1192,35 @@ static engine_status prepare_act(const cpu_prep_ctx *c, cpu_step *s) {
  * iparam: op, small operand index, outer, mid, inner. */
 enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
 
-static inline float bin(int op, float a, float b) {
+/* y[i] = a[i] (op) b[i] over n floats, where an operand whose step is 0
+ * is one float read n times. The op and the steps are chosen outside the
+ * loops, so each loop is a plain vector loop. */
+#define BIN_LOOPS(EXPR)                                                                                           \
+    do {                                                                                                          \
+        if (as && bs) {                                                                                           \
+            _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) { const float x = a[i], z = b[i]; y[i] = EXPR; } \
+        } else if (bs) {                                                                                          \
+            const float x = a[0];                                                                                 \
+            _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) { const float z = b[i]; y[i] = EXPR; }           \
+        } else {                                                                                                  \
+            const float z = b[0];                                                                                 \
+            _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) { const float x = a[i]; y[i] = EXPR; }           \
+        }                                                                                                         \
+    } while (0)
+
+static void bin_span(int op, float *y, const float *a, int as, const float *b, int bs, int64_t n) {
     switch (op) {
-    case BIN_ADD: return a + b;
-    case BIN_SUB: return a - b;
-    case BIN_MUL: return a * b;
-    default: return a / b;
+    case BIN_ADD: BIN_LOOPS(x + z); break;
+    case BIN_SUB: BIN_LOOPS(x - z); break;
+    case BIN_MUL: BIN_LOOPS(x * z); break;
+    default: BIN_LOOPS(x / z); break;
     }
 }
+#undef BIN_LOOPS
+
+/* Units: runs of BIN_CHUNK output floats (so a same-shape or scalar
+ * operand node, one row, still splits over the threads). */
+#define BIN_CHUNK 4096
 
 static engine_status binary_exec_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,
         int tid, int64_t u0, int64_t u1) {
@@ -1210,28 +1231,24 @@ static engine_status binary_exec_body(const cpu_step *s, const void *const *in, 
     const float *big = in[1 - si], *sm = in[si];
     float *y = out[0];
     const int64_t total = outer * mid * inner;
-    int par = total > PAR_MIN && s->threads > 1;
-    if (inner == 1) {
-        if (u0 < 0) return cpu_run_range(s, in, out, scratch, binary_exec_body, par ? s->threads : 1, (int64_t)(outer));
-        for (int64_t o = (int64_t)u0; o < (int64_t)u1; ++o) {
-            const float *b = big + o * mid;
-            float *yo = y + o * mid;
-            if (si == 1)
-                for (int64_t m = 0; m < mid; ++m) yo[m] = bin(op, b[m], sm[m]);
-            else
-                for (int64_t m = 0; m < mid; ++m) yo[m] = bin(op, sm[m], b[m]);
-        }
-        return ENGINE_OK;
+    if (u0 < 0) {
+        const int par = total > PAR_MIN && s->threads > 1;
+        return cpu_run_range(s, in, out, scratch, binary_exec_body, par ? s->threads : 1,
+                             (total + BIN_CHUNK - 1) / BIN_CHUNK);
     }
-    if (u0 < 0) return cpu_run_range(s, in, out, scratch, binary_exec_body, par ? s->threads : 1, (int64_t)(outer * mid));
-    for (int64_t r = (int64_t)u0; r < (int64_t)u1; ++r) {
-        const float v = sm[r % mid];
-        const float *b = big + r * inner;
-        float *yr = y + r * inner;
-        if (si == 1)
-            for (int64_t i = 0; i < inner; ++i) yr[i] = bin(op, b[i], v);
-        else
-            for (int64_t i = 0; i < inner; ++i) yr[i] = bin(op, v, b[i]);
+    const int64_t e1 = u1 * BIN_CHUNK < total ? u1 * BIN_CHUNK : total;
+    /* Rows of `row` floats that share one stretch of the small operand:
+     * inner == 1: rows of mid floats read against sm[0..mid) element for
+     * element; else rows of inner floats against the single sm[r % mid]. */
+    const int64_t row = inner == 1 ? mid : inner;
+    for (int64_t e = u0 * BIN_CHUNK; e < e1;) {
+        const int64_t r = e / row, off = e - r * row;
+        const int64_t n = (r + 1) * row < e1 ? row - off : e1 - e;
+        const float *sp = inner == 1 ? sm + off : sm + r % mid;
+        const int svec = inner == 1;
+        if (si == 1) bin_span(op, y + e, big + e, 1, sp, svec, n);
+        else bin_span(op, y + e, sp, svec, big + e, 1, n);
+        e += n;
     }
     return ENGINE_OK;
 }
@@ -1284,6 +1301,7 @@ static engine_status prepare_binary(const cpu_prep_ctx *c, cpu_step *s) {
     }
     if (outer > INT32_MAX || mid > INT32_MAX || inner > INT32_MAX) return ENGINE_ERR_UNSUPPORTED;
     if (sm->rank == y->rank && mid == total) inner = 1, outer = 1; /* same shape: one flat row */
+    if (mid == 1) inner *= outer, outer = 1; /* a scalar: one flat row against sm[0] */
     s->iparam[0] = op;
     s->iparam[1] = si;
     s->iparam[2] = (int)outer;
