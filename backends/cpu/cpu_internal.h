@@ -70,6 +70,12 @@ typedef struct cpu_kernels {
      * in C. */
     void (*max_rows)(const float *x, size_t stride, int nrows, int W, float *v);
     void (*max_win)(const float *v, int n, int KW, int SW, float *y);
+    /* gemm, and while its FMAs run, the pf_lines cache lines from pf on
+     * are brought into L2 (one every few rows of K): the next B panel of a
+     * dense layer whose weights come from memory. NULL: none (the driver
+     * then copies each panel as it comes). */
+    void (*gemm_pf)(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr, const float *bias,
+                    const float *sum, size_t ldsum, const engine_epilogue *epi, const char *pf, int pf_lines);
 } cpu_kernels;
 
 /* exp_row with libm's expf: the scalar and NEON tables' (gemm.c). */
@@ -128,6 +134,14 @@ size_t cpu_gemm_scratch_bytes(const cpu_kernels *k, int M, int N, int K, int thr
 void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
                   cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
                   const engine_epilogue *epi, int threads, void *scratch);
+/* The same with B pre-packed: panels of NR columns and all K rows, panel
+ * q at bpanels + q * K * NR (64-byte aligned, columns past N zero). Where
+ * the ISA has gemm_pf, the tiles read the panels in place and each next
+ * panel is prefetched during the one before it; else as cpu_gemm_run with
+ * the panels copied. */
+void cpu_gemm_run_packed_b(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
+                           const float *bpanels, float *C, size_t ldc, const float *sum, size_t ldsum,
+                           const engine_epilogue *epi, int threads, void *scratch);
 
 /* ---- bf16 (gemm_bf16.c, ukernel_bf16.c) ----
  * bf16 values are uint16_t, rounded to nearest even from float32. */

@@ -196,6 +196,9 @@ typedef struct gemm_job {
     float *C;
     size_t ldc, ldsum;
     const engine_epilogue *epi;
+    /* B pre-packed (cpu_gemm_run_packed_b) when the ISA has gemm_pf: the
+     * tiles read it in place; else NULL. */
+    const float *bpanels;
 } gemm_job;
 
 /* How many B panels ahead gemm_tile prefetches the residual. */
@@ -205,7 +208,8 @@ typedef struct gemm_job {
  * into C's tile (t, q). The first K block adds the bias and the residual,
  * later ones the partial sum already in C; the activation comes with the
  * last block (mid: the epilogue without it). */
-static void gemm_tile(const gemm_job *j, int t, int q, int k0, int kc, const float *b, const engine_epilogue *mid) {
+static void gemm_tile(const gemm_job *j, int t, int q, int k0, int kc, const float *b, const engine_epilogue *mid,
+                      const char *pf, int pf_lines) {
     static const float zeros[CPU_MAX_MR]; /* the bias of every K block but the first */
     const cpu_kernels *k = j->k;
     const int MR = k->mr, NR = k->nr;
@@ -231,12 +235,35 @@ static void gemm_tile(const gemm_job *j, int t, int q, int k0, int kc, const flo
             __builtin_prefetch(si + NR - 1);
         }
     }
-    k->gemm(kc, a, b, c, j->ldc, mr, nr, first ? j->bias + m0 : zeros, sum, ldsum, last ? j->epi : mid);
+    if (pf) k->gemm_pf(kc, a, b, c, j->ldc, mr, nr, first ? j->bias + m0 : zeros, sum, ldsum, last ? j->epi : mid, pf,
+                       pf_lines);
+    else k->gemm(kc, a, b, c, j->ldc, mr, nr, first ? j->bias + m0 : zeros, sum, ldsum, last ? j->epi : mid);
+}
+
+/* B in place (j->bpanels): the tiles of A panels [t0, t1) against panel q
+ * (K block k0, kc rows) while the same K block of panel q + 1 (when
+ * q + 1 < pf_end, the panels this thread goes on to) is prefetched into
+ * L2, its lines shared out over the tiles. A dense layer's weights come
+ * from memory (a ViT-B/16 layer's 28 MB stay in no cache between runs):
+ * copying each panel into the scratch first waited on memory with the
+ * FMAs idle (14% of ViT-B/16's time at one thread was that memcpy). */
+static void gemm_tiles_in_place(const gemm_job *j, int t0, int t1, int q, int k0, int kc, int pf_end,
+                                const engine_epilogue *mid) {
+    const int NR = j->k->nr;
+    const float *b = j->bpanels + ((size_t)q * (size_t)j->K + (size_t)k0) * (size_t)NR;
+    const char *next = q + 1 < pf_end ? (const char *)(b + (size_t)j->K * (size_t)NR) : NULL;
+    const int lines = (int)(((size_t)kc * (size_t)NR * sizeof(float) + 63) / 64);
+    const int share = (lines + (t1 - t0) - 1) / (t1 - t0);
+    for (int t = t0; t < t1; ++t) {
+        const int l0 = (t - t0) * share, nl = lines - l0 < share ? lines - l0 : share;
+        gemm_tile(j, t, q, k0, kc, b, mid, next && nl > 0 ? next + (size_t)l0 * 64u : NULL, nl);
+    }
 }
 
 /* Rows [t0, t1) of A panels times columns of B panels [p0, p1), all of K,
- * on the calling thread, with `block` (block_floats) as its B scratch. */
-static void gemm_range(const gemm_job *j, int t0, int t1, int p0, int p1, float *block) {
+ * on the calling thread, with `block` (block_floats) as its B scratch
+ * (unused when B is read in place, prefetched up to panel pf_end). */
+static void gemm_range(const gemm_job *j, int t0, int t1, int p0, int p1, float *block, int pf_end) {
     const cpu_kernels *k = j->k;
     const int NR = k->nr, K = j->K;
     const int kc_max = k_block(K), ncp = nc_panels(k, kc_max);
@@ -244,6 +271,10 @@ static void gemm_range(const gemm_job *j, int t0, int t1, int p0, int p1, float 
     mid.act = ENGINE_ACT_NONE;
     for (int k0 = 0; k0 < K || (K == 0 && k0 == 0); k0 += kc_max) {
         int kc = K - k0 < kc_max ? K - k0 : kc_max;
+        if (j->bpanels) {
+            for (int q = p0; q < p1; ++q) gemm_tiles_in_place(j, t0, t1, q, k0, kc, pf_end, &mid);
+            continue;
+        }
         for (int q0 = p0; q0 < p1; q0 += ncp) {
             int q1 = q0 + ncp < p1 ? q0 + ncp : p1;
             for (int q = q0; q < q1; ++q) {
@@ -252,7 +283,7 @@ static void gemm_range(const gemm_job *j, int t0, int t1, int p0, int p1, float 
             }
             for (int t = t0; t < t1; ++t)
                 for (int q = q0; q < q1; ++q)
-                    gemm_tile(j, t, q, k0, kc, block + (size_t)(q - q0) * (size_t)kc * (size_t)NR, &mid);
+                    gemm_tile(j, t, q, k0, kc, block + (size_t)(q - q0) * (size_t)kc * (size_t)NR, &mid, NULL, 0);
         }
         if (K == 0) break;
     }
@@ -283,7 +314,7 @@ static void gemm_rows_shared(const gemm_job *j, int t0, int t1, const float *B, 
         const int kc = K - k0 < kc_max ? K - k0 : kc_max;
         for (int t = t0; t < t1; ++t)
             for (int q = 0; q < nt; ++q)
-                gemm_tile(j, t, q, k0, kc, B + ((size_t)q * (size_t)K + (size_t)k0) * (size_t)NR, &mid);
+                gemm_tile(j, t, q, k0, kc, B + ((size_t)q * (size_t)K + (size_t)k0) * (size_t)NR, &mid, NULL, 0);
         if (K == 0) break;
     }
 }
@@ -307,7 +338,7 @@ static void n_panel_task(void *vc, int tid, int64_t u0_, int64_t u1_) {
     const int u0 = (int)u0_, u1 = (int)u1_;
     const gemm_par *c = vc;
     float *block = c->scratch + c->bf * (size_t)tid;
-    for (int u = u0; u < u1; ++u) gemm_range(c->j, 0, c->mt, u, u + 1, block);
+    for (int u = u0; u < u1; ++u) gemm_range(c->j, 0, c->mt, u, u + 1, block, u1);
 }
 
 /* Split by M, phase 1: every thread packs pieces of the whole of B. */
@@ -332,19 +363,64 @@ static void a_rows_task(void *vc, int tid, int64_t u0_, int64_t u1_) {
     const gemm_par *c = vc;
     for (int u = u0; u < u1; ++u) {
         const int t0 = (int)((long long)u * c->mt / c->units), t1 = (int)((long long)(u + 1) * c->mt / c->units);
-        gemm_rows_shared(c->j, t0, t1, c->scratch, c->kc_max);
+        gemm_rows_shared(c->j, t0, t1, c->j->bpanels ? c->j->bpanels : c->scratch, c->kc_max);
     }
 }
+
+static void gemm_run(const gemm_job *jp, int threads, void *scratch);
 
 void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
                   cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
                   const engine_epilogue *epi, int threads, void *scratch) {
+    const gemm_job j = {k, M, N, K, Apacked, bias, sum, pack_b, ctx, C, ldc, ldsum, epi, NULL};
+    gemm_run(&j, threads, scratch);
+}
+
+typedef struct panels_ctx {
+    const float *w;
+    int K;
+} panels_ctx;
+
+static void copy_panel(const void *vctx, int n0, int nr, int NR, int k0, int kc, float *panel) {
+    (void)nr;
+    const panels_ctx *c = vctx;
+    memcpy(panel, c->w + ((size_t)(n0 / NR) * (size_t)c->K + (size_t)k0) * (size_t)NR,
+           (size_t)kc * (size_t)NR * sizeof(float));
+}
+
+void cpu_gemm_run_packed_b(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
+                           const float *bpanels, float *C, size_t ldc, const float *sum, size_t ldsum,
+                           const engine_epilogue *epi, int threads, void *scratch) {
+    const panels_ctx pc = {bpanels, K};
+    const gemm_job j = {k,   M,   N,     K,   Apacked, bias, sum, copy_panel, &pc, C, ldc, ldsum, epi,
+                        k->gemm_pf ? bpanels : NULL};
+    gemm_run(&j, threads, scratch);
+}
+
+/* B is read in place only where that measured faster (bench_cpu_gemm with
+ * BENCH_DENSE=1 BENCH_COPIES=8, Intel Xeon with 2 MB of L2, 1 and 2
+ * threads): with at least GEMM_INPLACE_MIN_MT A panels, so that the tiles
+ * of a panel prefetch all of the next one (2 K lines a panel, K / 4 a
+ * tile), and a packed A of at most GEMM_INPLACE_MAX_A bytes, which stays
+ * in L2 beside the panels. ViT-B/16's 197 x 768 -> 2304: 3.74 -> 3.56 ms
+ * (one thread, weights warm), 4.05 -> 3.59 (from memory). Past those
+ * bounds the copy won: M = 8 rows (7% slower in place), ViT's
+ * 197 x 3072 -> 768 (2.4 MB of A; 2.57 -> 2.85 ms on two threads),
+ * Faster R-CNN's 100 x 12544 -> 1024 (9.0 -> 10.9 ms). */
+#define GEMM_INPLACE_MIN_MT 8
+#define GEMM_INPLACE_MAX_A (1u << 20)
+
+static void gemm_run(const gemm_job *jp, int threads, void *scratch) {
+    gemm_job j = *jp;
+    const cpu_kernels *k = j.k;
+    const int M = j.M, N = j.N, K = j.K;
     if (M <= 0 || N <= 0) return;
     if (threads < 1) threads = 1;
-    gemm_job j = {k, M, N, K, Apacked, bias, sum, pack_b, ctx, C, ldc, ldsum, epi};
     const int mt = (M + k->mr - 1) / k->mr, nt = (N + k->nr - 1) / k->nr;
+    if (mt < GEMM_INPLACE_MIN_MT || (size_t)mt * (size_t)k->mr * (size_t)K * sizeof(float) > GEMM_INPLACE_MAX_A)
+        j.bpanels = NULL;
     if (threads <= 1 || (mt == 1 && nt == 1)) {
-        gemm_range(&j, 0, mt, 0, nt, scratch);
+        gemm_range(&j, 0, mt, 0, nt, scratch, nt);
         return;
     }
     /* Units are handed out dynamically: on a shared machine a thread is
@@ -362,6 +438,9 @@ void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacke
         int64_t grain = (int64_t)(GEMM_CLAIM_MACS / per);
         const int64_t most = nt / (4 * used);
         if (grain > most) grain = most;
+        /* B in place: runs of panels per claim, so that the panel a
+         * thread prefetches is the one it goes on to. */
+        if (j.bpanels) grain = most;
         cpu_parallel_for(used, nt, grain < 1 ? 1 : grain, n_panel_task, &c);
         return;
     }
@@ -374,7 +453,7 @@ void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacke
     const int units = mt < 4 * threads ? mt : 4 * threads;
     const int used = threads < units ? threads : units;
     gemm_par c = {&j, mt, nt, kchunks, units, shared_k_block(k, N, K), 0, scratch};
-    cpu_parallel_for(used, nt * kchunks, 1, pack_all_task, &c);
+    if (!j.bpanels) cpu_parallel_for(used, nt * kchunks, 1, pack_all_task, &c);
     /* the pool's join: B is complete */
     cpu_parallel_for(used, units, 1, a_rows_task, &c);
 }

@@ -127,18 +127,6 @@ static engine_status gemm_exec(const cpu_step *s, const void *const *in, void *c
  * driver wants), then the driver's own. */
 #define GEMM_ROWS_MIN 8
 
-typedef struct wpanel_ctx {
-    const float *w; /* pre-packed panels */
-    int K;
-} wpanel_ctx;
-
-static void pack_w_panel(const void *vctx, int n0, int nr, int NR, int k0, int kc, float *panel) {
-    (void)nr;
-    const wpanel_ctx *c = vctx;
-    memcpy(panel, c->w + ((size_t)(n0 / NR) * (size_t)c->K + (size_t)k0) * (size_t)NR,
-           (size_t)kc * (size_t)NR * sizeof(float));
-}
-
 static size_t rows_a_floats(const cpu_kernels *k, int R, int K) {
     return (cpu_gemm_packed_a_floats(k, R, K) + 15) / 16 * 16;
 }
@@ -153,10 +141,9 @@ static engine_status gemm_rows_exec(const cpu_step *s, const void *const *in, vo
     void *drv = zeros + ((size_t)R + 15) / 16 * 16;
     cpu_gemm_pack_a_par(k, R, K, in[0], (size_t)K, 1, ap, s->threads);
     memset(zeros, 0, sizeof(float) * (size_t)R);
-    wpanel_ctx wc = {s->prep, K};
     const float *sum = hasC ? in[2] : NULL;
-    cpu_gemm_run(k, R, N, K, ap, zeros, pack_w_panel, &wc, out[0], (size_t)N, sum, crow == 1 ? 0 : (size_t)N, &epi,
-                 s->threads, drv);
+    cpu_gemm_run_packed_b(k, R, N, K, ap, zeros, s->prep, out[0], (size_t)N, sum, crow == 1 ? 0 : (size_t)N, &epi,
+                          s->threads, drv);
     return ENGINE_OK;
 }
 

@@ -185,14 +185,21 @@ static void act_row_avx512(const engine_epilogue *epi, float *p, size_t n) {
     }
 }
 
-static void gemm_12x32_avx512(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
-                             const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi) {
+/* pf: see cpu_kernels.gemm_pf; a line every GEMM_PF_EVERY rows of K (a
+ * ViT-B/16 layer's panel of 768 rows is 1536 lines over 17 tiles: 90 a
+ * tile, and one every 4 rows covers 192). */
+#define GEMM_PF_EVERY 4
+static inline __attribute__((always_inline)) void gemm_12x32_body(int K, const float *a, const float *b, float *c,
+        size_t ldc, int mr, int nr, const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi,
+        const char *pf, int pf_lines) {
     __m512 acc[MR][2];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int k = 0; k < K; ++k, a += MR, b += NR) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         _mm_prefetch((const char *)(a + A_PREFETCH), _MM_HINT_T0);
+        if (pf && k % GEMM_PF_EVERY == 0 && k / GEMM_PF_EVERY < pf_lines)
+            _mm_prefetch(pf + (size_t)(k / GEMM_PF_EVERY) * 64u, _MM_HINT_T1);
 #pragma GCC unroll 12
         for (int i = 0; i < MR; ++i) {
             __m512 ai = _mm512_set1_ps(a[i]);
@@ -221,6 +228,17 @@ static void gemm_12x32_avx512(int K, const float *a, const float *b, float *c, s
         _mm512_store_ps(t + i * NR + 16, acc[i][1]);
     }
     cpu_tile_epilogue(&cpu_kernels_avx512, t, NR, c, ldc, mr, nr, bias, sum, ldsum, epi);
+}
+
+static void gemm_12x32_avx512(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
+                              const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi) {
+    gemm_12x32_body(K, a, b, c, ldc, mr, nr, bias, sum, ldsum, epi, NULL, 0);
+}
+
+static void gemm_12x32_pf_avx512(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
+                                 const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi,
+                                 const char *pf, int pf_lines) {
+    gemm_12x32_body(K, a, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
 }
 
 /* 16 x 16 floats transposed in registers: r[i][j] becomes r[j][i]. */
@@ -405,4 +423,5 @@ const cpu_kernels cpu_kernels_avx512 = {
     .gather_s2 = gather_s2_avx512,
     .max_rows = max_rows_avx512,
     .max_win = max_win_avx512,
+    .gemm_pf = gemm_12x32_pf_avx512,
 };

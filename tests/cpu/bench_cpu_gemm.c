@@ -3,6 +3,10 @@
  * shapes given on the command line, B packed from a row-major K x N matrix
  * like the 1x1-conv path does. Best of R repetitions.
  *     bench_cpu_gemm [M N K [threads [reps]]]   (default: 1024 1024 1024 1 10)
+ * BENCH_DENSE=1: B pre-packed in panels as a dense layer's constant weights
+ * (the Gemm node's path); BENCH_COPIES=n: n copies of B used in turn, so
+ * that B comes from memory as a model's weights do (n * K * N * 4 bytes
+ * well past the last-level cache).
  * Compare with the single-core FMA peak of tools/bench.py's probe. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,22 +50,29 @@ int main(int argc, char **argv) {
     }
     if (T > 1 && test_pool_bind(T) != 0) return 1;
     const cpu_kernels *k = cpu_kernels_for(cpu_isa_select(NULL));
-    float *A = aalloc(sizeof(float) * (size_t)M * K), *B = aalloc(sizeof(float) * (size_t)K * N);
+    const char *dense_env = getenv("BENCH_DENSE"), *copies_env = getenv("BENCH_COPIES");
+    const int dense = dense_env && atoi(dense_env) > 0, copies = copies_env && atoi(copies_env) > 1 ? atoi(copies_env) : 1;
+    const size_t panels = (size_t)(N + k->nr - 1) / (size_t)k->nr, bfl = panels * (size_t)k->nr * (size_t)K;
+    float *A = aalloc(sizeof(float) * (size_t)M * K), *B = aalloc(sizeof(float) * bfl * (size_t)copies);
     float *C = aalloc(sizeof(float) * (size_t)M * N), *bias = aalloc(sizeof(float) * (size_t)M);
     float *Ap = aalloc(sizeof(float) * cpu_gemm_packed_a_floats(k, M, K));
     void *scratch = aalloc(cpu_gemm_scratch_bytes(k, M, N, K, T));
     if (!A || !B || !C || !bias || !Ap || !scratch) return 1;
     unsigned s = 1u;
     for (size_t i = 0; i < (size_t)M * K; ++i) A[i] = (float)((s = s * 1664525u + 1013904223u) >> 20) / 4096.0f - 0.5f;
-    for (size_t i = 0; i < (size_t)K * N; ++i) B[i] = (float)((s = s * 1664525u + 1013904223u) >> 20) / 4096.0f - 0.5f;
+    for (size_t i = 0; i < bfl * (size_t)copies; ++i) B[i] = (float)((s = s * 1664525u + 1013904223u) >> 20) / 4096.0f - 0.5f;
     for (int i = 0; i < M; ++i) bias[i] = 0.0f;
     cpu_gemm_pack_a(k, M, K, A, (size_t)K, 1, Ap);
-    bmat bm = {B, K, N};
     engine_epilogue epi = {ENGINE_ACT_RELU, 0.0f, 0.0f, 0};
     double best = 1e30;
     for (int r = 0; r < R; ++r) {
+        const float *b = B + (size_t)(r % copies) * bfl;
+        bmat bm = {b, K, N};
         double t0 = now();
-        cpu_gemm_run(k, M, N, K, Ap, bias, pack_rows, &bm, C, (size_t)N, NULL, 0, &epi, T, scratch);
+        if (dense)
+            cpu_gemm_run_packed_b(k, M, N, K, Ap, bias, b, C, (size_t)N, NULL, 0, &epi, T, scratch);
+        else
+            cpu_gemm_run(k, M, N, K, Ap, bias, pack_rows, &bm, C, (size_t)N, NULL, 0, &epi, T, scratch);
         double dt = now() - t0;
         if (dt < best) best = dt;
     }

@@ -41,8 +41,10 @@ static void *aalloc(size_t bytes) {
     return p;
 }
 
-/* Runs one GEMM on one ISA and compares; returns the number of mismatches. */
-static int check_one(const cpu_kernels *k, int M, int N, int K, engine_act act, int with_sum, int threads) {
+/* Runs one GEMM on one ISA and compares; returns the number of mismatches.
+ * packed: B pre-packed in panels as a dense layer's weights
+ * (cpu_gemm_run_packed_b), else copied by pack_rows. */
+static int check_gemm(const cpu_kernels *k, int M, int N, int K, engine_act act, int with_sum, int threads, int packed) {
     float *A = malloc(sizeof(float) * (size_t)M * K + 4), *B = malloc(sizeof(float) * (size_t)K * N + 4);
     float *bias = malloc(sizeof(float) * (size_t)M), *sum = malloc(sizeof(float) * (size_t)M * N);
     float *C = malloc(sizeof(float) * (size_t)M * N);
@@ -66,8 +68,20 @@ static int check_one(const cpu_kernels *k, int M, int N, int K, engine_act act, 
     if (act == ENGINE_ACT_HARD_SIGMOID) epi.alpha = 0.2f, epi.beta = 0.5f;
     cpu_gemm_pack_a(k, M, K, A, (size_t)K, 1, Ap);
     bmat bm = {B, K, N};
-    cpu_gemm_run(k, M, N, K, Ap, bias, pack_rows, &bm, C, (size_t)N, with_sum ? sum : NULL, (size_t)N, &epi, threads,
-                 scratch);
+    if (packed) {
+        const int panels = (N + k->nr - 1) / k->nr;
+        float *bp = aalloc(sizeof(float) * (size_t)panels * (size_t)k->nr * (size_t)K);
+        assert_non_null(bp);
+        for (int q = 0; q < panels; ++q)
+            pack_rows(&bm, q * k->nr, N - q * k->nr < k->nr ? N - q * k->nr : k->nr, k->nr, 0, K,
+                      bp + (size_t)q * (size_t)k->nr * (size_t)K);
+        cpu_gemm_run_packed_b(k, M, N, K, Ap, bias, bp, C, (size_t)N, with_sum ? sum : NULL, (size_t)N, &epi, threads,
+                              scratch);
+        free(bp);
+    } else {
+        cpu_gemm_run(k, M, N, K, Ap, bias, pack_rows, &bm, C, (size_t)N, with_sum ? sum : NULL, (size_t)N, &epi,
+                     threads, scratch);
+    }
     int bad = 0;
     for (int i = 0; i < M; ++i)
         for (int j = 0; j < N; ++j) {
@@ -94,6 +108,10 @@ static int check_one(const cpu_kernels *k, int M, int N, int K, engine_act act, 
     free(Ap);
     free(scratch);
     return bad;
+}
+
+static int check_one(const cpu_kernels *k, int M, int N, int K, engine_act act, int with_sum, int threads) {
+    return check_gemm(k, M, N, K, act, with_sum, threads, 0);
 }
 
 static const cpu_kernels *isa_table(cpu_isa isa) {
@@ -145,6 +163,30 @@ static void sizes_all_isas(void **state) {
          * over 512 channels (two panels, two K blocks), and three threads */
         bad += check_one(k, 100, 49, 4608, ENGINE_ACT_RELU, 1, 2);
         bad += check_one(k, 61, 70, 700, ENGINE_ACT_NONE, 0, 3);
+        assert_int_equal(bad, 0);
+    }
+    assert_true(tested >= 1);
+}
+
+/* B pre-packed as a dense layer's weights: read in place, each next panel
+ * prefetched (enough A panels and a small enough A, where the ISA has
+ * gemm_pf), else copied panel by panel. */
+static void packed_b_all_isas(void **state) {
+    (void)state;
+    int tested = 0;
+    for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
+        const cpu_kernels *k = isa_table((cpu_isa)isa);
+        if (!k) continue;
+        ++tested;
+        int bad = 0;
+        for (int threads = 1; threads <= 3; ++threads) {
+            bad += check_gemm(k, 197, 100, 77, ENGINE_ACT_RELU, 1, threads, 1);  /* B panels split, last one partial */
+            bad += check_gemm(k, 101, 1000, 300, ENGINE_ACT_NONE, 0, threads, 1); /* runs of panels per claim */
+            bad += check_gemm(k, 197, 40, 300, ENGINE_ACT_SIGMOID, 1, threads, 1); /* few panels: A panels split */
+            bad += check_gemm(k, 100, 50, 0, ENGINE_ACT_RELU, 1, threads, 1);      /* K = 0 */
+            bad += check_gemm(k, 8, 70, 513, ENGINE_ACT_NONE, 1, threads, 1);      /* one A panel: copied */
+            bad += check_gemm(k, 197, 70, 1500, ENGINE_ACT_NONE, 0, threads, 1);   /* A past the bound: copied */
+        }
         assert_int_equal(bad, 0);
     }
     assert_true(tested >= 1);
@@ -341,6 +383,7 @@ static void maxpool_rows_all_isas(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sizes_all_isas),
+        cmocka_unit_test(packed_b_all_isas),
         cmocka_unit_test(every_activation),
         cmocka_unit_test(activation_extremes),
         cmocka_unit_test(softmax_rows),
