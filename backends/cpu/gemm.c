@@ -199,6 +199,9 @@ typedef struct gemm_job {
     /* B pre-packed (cpu_gemm_run_packed_b) when the ISA has gemm_pf: the
      * tiles read it in place; else NULL. */
     const float *bpanels;
+    /* The rows of K this run covers (B in place, K blocked: one run per
+     * block), in blocks of at most kb rows; else 0, K and k_block(K). */
+    int k_lo, k_hi, kb;
 } gemm_job;
 
 /* How many B panels ahead gemm_tile prefetches the residual. */
@@ -266,11 +269,11 @@ static void gemm_tiles_in_place(const gemm_job *j, int t0, int t1, int q, int k0
 static void gemm_range(const gemm_job *j, int t0, int t1, int p0, int p1, float *block, int pf_end) {
     const cpu_kernels *k = j->k;
     const int NR = k->nr, K = j->K;
-    const int kc_max = k_block(K), ncp = nc_panels(k, kc_max);
+    const int kc_max = j->kb, ncp = nc_panels(k, kc_max);
     engine_epilogue mid = *j->epi;
     mid.act = ENGINE_ACT_NONE;
-    for (int k0 = 0; k0 < K || (K == 0 && k0 == 0); k0 += kc_max) {
-        int kc = K - k0 < kc_max ? K - k0 : kc_max;
+    for (int k0 = j->k_lo; k0 < j->k_hi || (K == 0 && k0 == 0); k0 += kc_max) {
+        int kc = j->k_hi - k0 < kc_max ? j->k_hi - k0 : kc_max;
         if (j->bpanels) {
             for (int q = p0; q < p1; ++q) gemm_tiles_in_place(j, t0, t1, q, k0, kc, pf_end, &mid);
             continue;
@@ -310,8 +313,8 @@ static void gemm_rows_shared(const gemm_job *j, int t0, int t1, const float *B, 
     const int NR = j->k->nr, K = j->K, nt = (j->N + NR - 1) / NR;
     engine_epilogue mid = *j->epi;
     mid.act = ENGINE_ACT_NONE;
-    for (int k0 = 0; k0 < K || (K == 0 && k0 == 0); k0 += kc_max) {
-        const int kc = K - k0 < kc_max ? K - k0 : kc_max;
+    for (int k0 = j->k_lo; k0 < j->k_hi || (K == 0 && k0 == 0); k0 += kc_max) {
+        const int kc = j->k_hi - k0 < kc_max ? j->k_hi - k0 : kc_max;
         for (int t = t0; t < t1; ++t)
             for (int q = 0; q < nt; ++q)
                 gemm_tile(j, t, q, k0, kc, B + ((size_t)q * (size_t)K + (size_t)k0) * (size_t)NR, &mid, NULL, 0);
@@ -328,6 +331,7 @@ static void gemm_rows_shared(const gemm_job *j, int t0, int t1, const float *B, 
 typedef struct gemm_par {
     const gemm_job *j;
     int mt, nt, kchunks, units, kc_max;
+    int cm; /* A panels per M chunk (B in place), else mt */
     size_t bf;
     float *scratch;
 } gemm_par;
@@ -338,7 +342,11 @@ static void n_panel_task(void *vc, int tid, int64_t u0_, int64_t u1_) {
     const int u0 = (int)u0_, u1 = (int)u1_;
     const gemm_par *c = vc;
     float *block = c->scratch + c->bf * (size_t)tid;
-    for (int u = u0; u < u1; ++u) gemm_range(c->j, 0, c->mt, u, u + 1, block, u1);
+    /* unit u: panel u % nt against the A panels of M chunk u / nt */
+    for (int u = u0; u < u1; ++u) {
+        const int q = u % c->nt, t0 = u / c->nt * c->cm, t1 = t0 + c->cm < c->mt ? t0 + c->cm : c->mt;
+        gemm_range(c->j, t0, t1, q, q + 1, block, u + 1 < u1 && q + 1 < c->nt ? q + 2 : q + 1);
+    }
 }
 
 /* Split by M, phase 1: every thread packs pieces of the whole of B. */
@@ -372,7 +380,7 @@ static void gemm_run(const gemm_job *jp, int threads, void *scratch);
 void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
                   cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
                   const engine_epilogue *epi, int threads, void *scratch) {
-    const gemm_job j = {k, M, N, K, Apacked, bias, sum, pack_b, ctx, C, ldc, ldsum, epi, NULL};
+    const gemm_job j = {k, M, N, K, Apacked, bias, sum, pack_b, ctx, C, ldc, ldsum, epi, NULL, 0, K, k_block(K)};
     gemm_run(&j, threads, scratch);
 }
 
@@ -393,22 +401,31 @@ void cpu_gemm_run_packed_b(const cpu_kernels *k, int M, int N, int K, const floa
                            const engine_epilogue *epi, int threads, void *scratch) {
     const panels_ctx pc = {bpanels, K};
     const gemm_job j = {k,   M,   N,     K,   Apacked, bias, sum, copy_panel, &pc, C, ldc, ldsum, epi,
-                        k->gemm_pf ? bpanels : NULL};
+                        k->gemm_pf ? bpanels : NULL, 0, K, k_block(K)};
     gemm_run(&j, threads, scratch);
 }
 
-/* B is read in place only where that measured faster (bench_cpu_gemm with
- * BENCH_DENSE=1 BENCH_COPIES=8, Intel Xeon with 2 MB of L2, 1 and 2
- * threads): with at least GEMM_INPLACE_MIN_MT A panels, so that the tiles
- * of a panel prefetch all of the next one (2 K lines a panel, K / 4 a
- * tile), and a packed A of at most GEMM_INPLACE_MAX_A bytes, which stays
- * in L2 beside the panels. ViT-B/16's 197 x 768 -> 2304: 3.74 -> 3.56 ms
- * (one thread, weights warm), 4.05 -> 3.59 (from memory). Past those
- * bounds the copy won: M = 8 rows (7% slower in place), ViT's
- * 197 x 3072 -> 768 (2.4 MB of A; 2.57 -> 2.85 ms on two threads),
- * Faster R-CNN's 100 x 12544 -> 1024 (9.0 -> 10.9 ms). */
+/* B in place (cpu_gemm_run_packed_b): each tile prefetches its share of
+ * the next panel, which must reach the tile that reads it still in L2.
+ * With a packed A past GEMM_A_CHUNK bytes, A streamed through the L2 for
+ * every panel and pushed the prefetched lines out first, so A is cut to
+ * that size: where the whole of B fits in L2 as well, into M chunks that
+ * each meet every panel (ConvNeXt-T's first-stage MLP: 3136 rows); else
+ * K is blocked, every panel meeting the A slice of one block before the
+ * next block (ViT-B/16's 197 x 3072 -> 768), the partial sums in C. Each
+ * piece keeps at least GEMM_INPLACE_MIN_MT A panels: their tiles then
+ * prefetch all of the next panel (2 lines a row of K, one a tile every 4
+ * rows). Where that cannot hold (fewer A panels: M = 8 ran 7% slower in
+ * place; K blocks under GEMM_INPLACE_MIN_KB rows) the panels are copied.
+ * Measured with bench_cpu_gemm BENCH_DENSE=1 BENCH_COPIES=8 (Intel Xeon,
+ * 2 MB of L2): ViT-B/16's 197 x 768 -> 2304 3.74 -> 3.56 ms on one thread
+ * with the weights warm, 4.05 -> 3.59 from memory. */
 #define GEMM_INPLACE_MIN_MT 8
-#define GEMM_INPLACE_MAX_A (1u << 20)
+#define GEMM_INPLACE_MIN_KB 128
+#define GEMM_A_CHUNK (1u << 20)
+#define GEMM_B_FITS (1u << 20)
+
+static void gemm_panels(gemm_job *j, int threads, void *scratch, int cm);
 
 static void gemm_run(const gemm_job *jp, int threads, void *scratch) {
     gemm_job j = *jp;
@@ -417,10 +434,42 @@ static void gemm_run(const gemm_job *jp, int threads, void *scratch) {
     if (M <= 0 || N <= 0) return;
     if (threads < 1) threads = 1;
     const int mt = (M + k->mr - 1) / k->mr, nt = (N + k->nr - 1) / k->nr;
-    if (mt < GEMM_INPLACE_MIN_MT || (size_t)mt * (size_t)k->mr * (size_t)K * sizeof(float) > GEMM_INPLACE_MAX_A)
-        j.bpanels = NULL;
+    const size_t a_bytes = (size_t)mt * (size_t)k->mr * (size_t)K * sizeof(float);
+    const size_t b_bytes = (size_t)nt * (size_t)k->nr * (size_t)K * sizeof(float);
+    int cm = mt;
+    if (mt < GEMM_INPLACE_MIN_MT) j.bpanels = NULL;
+    if (j.bpanels && a_bytes > GEMM_A_CHUNK) {
+        const size_t pieces = (a_bytes + GEMM_A_CHUNK - 1) / GEMM_A_CHUNK;
+        if (b_bytes <= GEMM_B_FITS) {
+            cm = (int)(((size_t)mt + pieces - 1) / pieces);
+            if (cm < GEMM_INPLACE_MIN_MT) cm = GEMM_INPLACE_MIN_MT;
+        } else {
+            const int kb = (int)(((size_t)K + pieces - 1) / pieces);
+            if (kb < GEMM_INPLACE_MIN_KB) j.bpanels = NULL;
+            else {
+                for (int k0 = 0; k0 < K; k0 += kb) {
+                    j.k_lo = k0;
+                    j.k_hi = K - k0 < kb ? K : k0 + kb;
+                    j.kb = kb;
+                    gemm_panels(&j, threads, scratch, mt);
+                }
+                return;
+            }
+        }
+    }
+    gemm_panels(&j, threads, scratch, cm);
+}
+
+/* gemm_run over the K rows [j->k_lo, j->k_hi), the A panels in M chunks of
+ * cm panels (B in place) or whole. */
+static void gemm_panels(gemm_job *jp, int threads, void *scratch, int cm) {
+    const gemm_job j = *jp;
+    const cpu_kernels *k = j.k;
+    const int M = j.M, N = j.N, K = j.K;
+    const int mt = (M + k->mr - 1) / k->mr, nt = (N + k->nr - 1) / k->nr;
+    const int chunks = (mt + cm - 1) / cm;
     if (threads <= 1 || (mt == 1 && nt == 1)) {
-        gemm_range(&j, 0, mt, 0, nt, scratch, nt);
+        for (int t0 = 0; t0 < mt; t0 += cm) gemm_range(&j, t0, t0 + cm < mt ? t0 + cm : mt, 0, nt, scratch, nt);
         return;
     }
     /* Units are handed out dynamically: on a shared machine a thread is
@@ -428,7 +477,7 @@ static void gemm_run(const gemm_job *jp, int threads, void *scratch) {
      * tile is only ever written by one unit. */
     if (split_by_n(k, M, N, threads)) {
         const int used = threads < nt ? threads : nt;
-        gemm_par c = {&j, mt, nt, 0, 0, 0, block_floats(k, K), scratch};
+        gemm_par c = {&j, mt, nt, 0, 0, 0, cm, block_floats(k, K), scratch};
         /* panels per claim: about GEMM_CLAIM_MACS of work each, but at
          * least 4 claims per thread. A 1x1 conv of 16 -> 16 channels at
          * 112x112 is 392 panels of 12K MACs: one claim each (an atomic on
@@ -441,7 +490,7 @@ static void gemm_run(const gemm_job *jp, int threads, void *scratch) {
         /* B in place: runs of panels per claim, so that the panel a
          * thread prefetches is the one it goes on to. */
         if (j.bpanels) grain = most;
-        cpu_parallel_for(used, nt, grain < 1 ? 1 : grain, n_panel_task, &c);
+        cpu_parallel_for(used, (int64_t)chunks * nt, grain < 1 ? 1 : grain, n_panel_task, &c);
         return;
     }
     /* Few B panels (7x7 maps: N = 49 is two panels): the threads first
@@ -452,7 +501,7 @@ static void gemm_run(const gemm_job *jp, int threads, void *scratch) {
     const int kchunks = K > 0 ? (K + GEMM_PACK_ROWS - 1) / GEMM_PACK_ROWS : 0;
     const int units = mt < 4 * threads ? mt : 4 * threads;
     const int used = threads < units ? threads : units;
-    gemm_par c = {&j, mt, nt, kchunks, units, shared_k_block(k, N, K), 0, scratch};
+    gemm_par c = {&j, mt, nt, kchunks, units, shared_k_block(k, N, K), mt, 0, scratch};
     if (!j.bpanels) cpu_parallel_for(used, nt * kchunks, 1, pack_all_task, &c);
     /* the pool's join: B is complete */
     cpu_parallel_for(used, units, 1, a_rows_task, &c);

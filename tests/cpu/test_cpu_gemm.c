@@ -185,7 +185,11 @@ static void packed_b_all_isas(void **state) {
             bad += check_gemm(k, 197, 40, 300, ENGINE_ACT_SIGMOID, 1, threads, 1); /* few panels: A panels split */
             bad += check_gemm(k, 100, 50, 0, ENGINE_ACT_RELU, 1, threads, 1);      /* K = 0 */
             bad += check_gemm(k, 8, 70, 513, ENGINE_ACT_NONE, 1, threads, 1);      /* one A panel: copied */
-            bad += check_gemm(k, 197, 70, 1500, ENGINE_ACT_NONE, 0, threads, 1);   /* A past the bound: copied */
+            /* A past 1 MB: in M chunks where B fits in L2, else K blocks */
+            bad += check_gemm(k, 197, 70, 1500, ENGINE_ACT_NONE, 0, threads, 1);   /* two M chunks, 9 + 8 panels */
+            bad += check_gemm(k, 400, 100, 700, ENGINE_ACT_RELU, 1, threads, 1);   /* two M chunks, 17 + 17 */
+            bad += check_gemm(k, 197, 200, 1500, ENGINE_ACT_CLIP, 1, threads, 1);  /* two K blocks of 750 */
+            bad += check_gemm(k, 100, 20, 9000, ENGINE_ACT_RELU, 1, threads, 1);   /* four K blocks, one panel */
         }
         assert_int_equal(bad, 0);
     }
