@@ -76,6 +76,11 @@ typedef struct cpu_kernels {
      * then copies each panel as it comes). */
     void (*gemm_pf)(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr, const float *bias,
                     const float *sum, size_t ldsum, const engine_epilogue *epi, const char *pf, int pf_lines);
+    /* gemm_pf with A read in place: row i of the tile at a + i * lda (no
+     * row past mr is read). NULL: A is packed first. */
+    void (*gemm_rows)(int K, const float *a, size_t lda, const float *b, float *c, size_t ldc, int mr, int nr,
+                      const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi, const char *pf,
+                      int pf_lines);
 } cpu_kernels;
 
 /* exp_row with libm's expf: the scalar and NEON tables' (gemm.c). */
@@ -134,12 +139,18 @@ size_t cpu_gemm_scratch_bytes(const cpu_kernels *k, int M, int N, int K, int thr
 void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
                   cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
                   const engine_epilogue *epi, int threads, void *scratch);
+/* The same with A's rows read in place (row m at A + m * lda), for an ISA
+ * with gemm_rows: no packed copy of A. */
+void cpu_gemm_run_rows_a(const cpu_kernels *k, int M, int N, int K, const float *A, size_t lda, const float *bias,
+                         cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
+                         const engine_epilogue *epi, int threads, void *scratch);
 /* The same with B pre-packed: panels of NR columns and all K rows, panel
- * q at bpanels + q * K * NR (64-byte aligned, columns past N zero). Where
- * the ISA has gemm_pf, the tiles read the panels in place and each next
- * panel is prefetched during the one before it; else as cpu_gemm_run with
- * the panels copied. */
-void cpu_gemm_run_packed_b(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
+ * q at bpanels + q * K * NR (64-byte aligned, columns past N zero), and A
+ * packed (lda 0) or, with gemm_rows, read in place (lda: its row stride).
+ * Where the ISA has gemm_pf, the tiles read the panels in place and each
+ * next panel is prefetched during the one before it; else as
+ * cpu_gemm_run with the panels copied. */
+void cpu_gemm_run_packed_b(const cpu_kernels *k, int M, int N, int K, const float *A, size_t lda, const float *bias,
                            const float *bpanels, float *C, size_t ldc, const float *sum, size_t ldsum,
                            const engine_epilogue *epi, int threads, void *scratch);
 

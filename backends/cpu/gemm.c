@@ -202,6 +202,7 @@ typedef struct gemm_job {
     /* The rows of K this run covers (B in place, K blocked: one run per
      * block), in blocks of at most kb rows; else 0, K and k_block(K). */
     int k_lo, k_hi, kb;
+    size_t lda; /* 0: A packed (cpu_gemm_pack_a); else A's rows in place, lda floats apart (gemm_rows) */
 } gemm_job;
 
 /* How many B panels ahead gemm_tile prefetches the residual. */
@@ -219,7 +220,8 @@ static void gemm_tile(const gemm_job *j, int t, int q, int k0, int kc, const flo
     const int m0 = t * MR, mr = j->M - m0 < MR ? j->M - m0 : MR;
     const int n0 = q * NR, nr = j->N - n0 < NR ? j->N - n0 : NR;
     const int first = k0 == 0, last = k0 + kc >= j->K;
-    const float *a = j->A + (size_t)t * (size_t)MR * (size_t)j->K + (size_t)k0 * (size_t)MR;
+    const float *a = j->lda ? j->A + (size_t)m0 * j->lda + (size_t)k0
+                            : j->A + (size_t)t * (size_t)MR * (size_t)j->K + (size_t)k0 * (size_t)MR;
     float *c = j->C + (size_t)m0 * j->ldc + (size_t)n0;
     const float *sum = first ? (j->sum ? j->sum + (size_t)m0 * j->ldsum + (size_t)n0 : NULL) : c;
     const size_t ldsum = first ? j->ldsum : j->ldc;
@@ -238,8 +240,12 @@ static void gemm_tile(const gemm_job *j, int t, int q, int k0, int kc, const flo
             __builtin_prefetch(si + NR - 1);
         }
     }
-    if (pf) k->gemm_pf(kc, a, b, c, j->ldc, mr, nr, first ? j->bias + m0 : zeros, sum, ldsum, last ? j->epi : mid, pf,
-                       pf_lines);
+    if (j->lda)
+        k->gemm_rows(kc, a, j->lda, b, c, j->ldc, mr, nr, first ? j->bias + m0 : zeros, sum, ldsum,
+                     last ? j->epi : mid, pf, pf_lines);
+    else if (pf)
+        k->gemm_pf(kc, a, b, c, j->ldc, mr, nr, first ? j->bias + m0 : zeros, sum, ldsum, last ? j->epi : mid, pf,
+                   pf_lines);
     else k->gemm(kc, a, b, c, j->ldc, mr, nr, first ? j->bias + m0 : zeros, sum, ldsum, last ? j->epi : mid);
 }
 
@@ -380,7 +386,14 @@ static void gemm_run(const gemm_job *jp, int threads, void *scratch);
 void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
                   cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
                   const engine_epilogue *epi, int threads, void *scratch) {
-    const gemm_job j = {k, M, N, K, Apacked, bias, sum, pack_b, ctx, C, ldc, ldsum, epi, NULL, 0, K, k_block(K)};
+    const gemm_job j = {k, M, N, K, Apacked, bias, sum, pack_b, ctx, C, ldc, ldsum, epi, NULL, 0, K, k_block(K), 0};
+    gemm_run(&j, threads, scratch);
+}
+
+void cpu_gemm_run_rows_a(const cpu_kernels *k, int M, int N, int K, const float *A, size_t lda, const float *bias,
+                         cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
+                         const engine_epilogue *epi, int threads, void *scratch) {
+    const gemm_job j = {k, M, N, K, A, bias, sum, pack_b, ctx, C, ldc, ldsum, epi, NULL, 0, K, k_block(K), lda};
     gemm_run(&j, threads, scratch);
 }
 
@@ -396,12 +409,12 @@ static void copy_panel(const void *vctx, int n0, int nr, int NR, int k0, int kc,
            (size_t)kc * (size_t)NR * sizeof(float));
 }
 
-void cpu_gemm_run_packed_b(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
+void cpu_gemm_run_packed_b(const cpu_kernels *k, int M, int N, int K, const float *A, size_t lda, const float *bias,
                            const float *bpanels, float *C, size_t ldc, const float *sum, size_t ldsum,
                            const engine_epilogue *epi, int threads, void *scratch) {
     const panels_ctx pc = {bpanels, K};
-    const gemm_job j = {k,   M,   N,     K,   Apacked, bias, sum, copy_panel, &pc, C, ldc, ldsum, epi,
-                        k->gemm_pf ? bpanels : NULL, 0, K, k_block(K)};
+    const gemm_job j = {k,   M,   N,     K,   A, bias, sum, copy_panel, &pc, C, ldc, ldsum, epi,
+                        k->gemm_pf ? bpanels : NULL, 0, K, k_block(K), lda};
     gemm_run(&j, threads, scratch);
 }
 

@@ -127,8 +127,9 @@ static engine_status gemm_exec(const cpu_step *s, const void *const *in, void *c
  * driver wants), then the driver's own. */
 #define GEMM_ROWS_MIN 8
 
+/* The packed A's floats, none where the ISA reads A's rows in place. */
 static size_t rows_a_floats(const cpu_kernels *k, int R, int K) {
-    return (cpu_gemm_packed_a_floats(k, R, K) + 15) / 16 * 16;
+    return k->gemm_rows ? 0 : (cpu_gemm_packed_a_floats(k, R, K) + 15) / 16 * 16;
 }
 
 static engine_status gemm_rows_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
@@ -139,11 +140,11 @@ static engine_status gemm_rows_exec(const cpu_step *s, const void *const *in, vo
     epi.sum = 0;
     float *ap = scratch, *zeros = ap + rows_a_floats(k, R, K);
     void *drv = zeros + ((size_t)R + 15) / 16 * 16;
-    cpu_gemm_pack_a_par(k, R, K, in[0], (size_t)K, 1, ap, s->threads);
+    if (!k->gemm_rows) cpu_gemm_pack_a_par(k, R, K, in[0], (size_t)K, 1, ap, s->threads);
     memset(zeros, 0, sizeof(float) * (size_t)R);
     const float *sum = hasC ? in[2] : NULL;
-    cpu_gemm_run_packed_b(k, R, N, K, ap, zeros, s->prep, out[0], (size_t)N, sum, crow == 1 ? 0 : (size_t)N, &epi,
-                          s->threads, drv);
+    cpu_gemm_run_packed_b(k, R, N, K, k->gemm_rows ? in[0] : ap, k->gemm_rows ? (size_t)K : 0, zeros, s->prep, out[0],
+                          (size_t)N, sum, crow == 1 ? 0 : (size_t)N, &epi, s->threads, drv);
     return ENGINE_OK;
 }
 
@@ -250,12 +251,18 @@ static void matmul_dyn_one(const cpu_step *s, const void *const *in, void *const
     batch_offsets(s->node, i, &oa, &ob);
     float *ap = ws, *zeros = ap + rows_a_floats(k, M, K);
     void *drv = zeros + ((size_t)M + 15) / 16 * 16;
-    cpu_gemm_pack_a_par(k, M, K, (const float *)in[0] + oa * (int64_t)M * K, (size_t)K, 1, ap, threads);
+    const float *a = (const float *)in[0] + oa * (int64_t)M * K;
     memset(zeros, 0, sizeof(float) * (size_t)M);
     rowmajor_b_ctx bc = {(const float *)in[1] + ob * (int64_t)K * N, N};
     engine_epilogue none = {ENGINE_ACT_NONE, 0.0f, 0.0f, 0};
-    cpu_gemm_run(k, M, N, K, ap, zeros, pack_rowmajor_b, &bc, (float *)out[0] + i * (int64_t)M * N, (size_t)N,
-                 NULL, 0, &none, threads, drv);
+    float *y = (float *)out[0] + i * (int64_t)M * N;
+    if (k->gemm_rows) {
+        cpu_gemm_run_rows_a(k, M, N, K, a, (size_t)K, zeros, pack_rowmajor_b, &bc, y, (size_t)N, NULL, 0, &none, threads,
+                            drv);
+        return;
+    }
+    cpu_gemm_pack_a_par(k, M, K, a, (size_t)K, 1, ap, threads);
+    cpu_gemm_run(k, M, N, K, ap, zeros, pack_rowmajor_b, &bc, y, (size_t)N, NULL, 0, &none, threads, drv);
 }
 
 static engine_status matmul_dyn_body(const cpu_step *s, const void *const *in, void *const *out, void *scratch,

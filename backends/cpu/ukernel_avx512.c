@@ -189,12 +189,65 @@ static void act_row_avx512(const engine_epilogue *epi, float *p, size_t n) {
  * ViT-B/16 layer's panel of 768 rows is 1536 lines over 17 tiles: 90 a
  * tile, and one every 4 rows covers 192). */
 #define GEMM_PF_EVERY 4
-static inline __attribute__((always_inline)) void gemm_12x32_body(int K, const float *a, const float *b, float *c,
-        size_t ldc, int mr, int nr, const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi,
-        const char *pf, int pf_lines) {
+#ifndef ROWS_PREFETCH
+#define ROWS_PREFETCH 128
+#endif
+/* lda: 0, a packed A panel (element (i, k) at a[k * MR + i]); else rows
+ * of A read in place, row i at a + i * lda (rows past mr read as row
+ * mr - 1, their sums unused). */
+static inline __attribute__((always_inline)) void gemm_12x32_body(int K, const float *a, size_t lda, const float *b,
+        float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum, size_t ldsum,
+        const engine_epilogue *epi, const char *pf, int pf_lines) {
     __m512 acc[MR][2];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    if (lda && mr == MR) {
+        /* rows 3g, 3g + 1, 3g + 2 at p[g], p[g] + lda, p[g] + 2 lda: base +
+         * index * scale addressing, nothing spilled */
+        const float *p0 = a, *p1 = a + 3 * lda, *p2 = a + 6 * lda, *p3 = a + 9 * lda;
+        const char *pfe = pf ? pf + (size_t)pf_lines * 64u : NULL;
+#define ROWS_STEP(o)                                                                                               \
+    do {                                                                                                           \
+        const __m512 b0 = _mm512_load_ps(b + (o) * NR), b1 = _mm512_load_ps(b + (o) * NR + 16);                   \
+        const float *const rp[4] = {p0 + (o), p1 + (o), p2 + (o), p3 + (o)};                                       \
+        _Pragma("GCC unroll 12") for (int i = 0; i < MR; ++i) {                                                    \
+            const __m512 ai = _mm512_set1_ps(rp[i / 3][(size_t)(i % 3) * lda]);                                    \
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);                                                        \
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);                                                        \
+        }                                                                                                          \
+    } while (0)
+        int k = 0;
+        for (; k + GEMM_PF_EVERY <= K; k += GEMM_PF_EVERY) {
+            if (pf < pfe) {
+                _mm_prefetch(pf, _MM_HINT_T1);
+                pf += 64;
+            }
+            ROWS_STEP(0);
+            ROWS_STEP(1);
+            ROWS_STEP(2);
+            ROWS_STEP(3);
+            p0 += GEMM_PF_EVERY, p1 += GEMM_PF_EVERY, p2 += GEMM_PF_EVERY, p3 += GEMM_PF_EVERY;
+            b += GEMM_PF_EVERY * NR;
+        }
+        for (; k < K; ++k) {
+            ROWS_STEP(0);
+            ++p0, ++p1, ++p2, ++p3;
+            b += NR;
+        }
+#undef ROWS_STEP
+    } else if (lda) {
+        const float *row[MR];
+        for (int i = 0; i < MR; ++i) row[i] = a + (size_t)(i < mr ? i : mr - 1) * lda;
+        for (int k = 0; k < K; ++k, b += NR) {
+            __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+            for (int i = 0; i < MR; ++i) {
+                __m512 ai = _mm512_set1_ps(row[i][k]);
+                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            }
+        }
+    } else
     for (int k = 0; k < K; ++k, a += MR, b += NR) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         _mm_prefetch((const char *)(a + A_PREFETCH), _MM_HINT_T0);
@@ -232,13 +285,19 @@ static inline __attribute__((always_inline)) void gemm_12x32_body(int K, const f
 
 static void gemm_12x32_avx512(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
                               const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi) {
-    gemm_12x32_body(K, a, b, c, ldc, mr, nr, bias, sum, ldsum, epi, NULL, 0);
+    gemm_12x32_body(K, a, 0, b, c, ldc, mr, nr, bias, sum, ldsum, epi, NULL, 0);
 }
 
 static void gemm_12x32_pf_avx512(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
                                  const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi,
                                  const char *pf, int pf_lines) {
-    gemm_12x32_body(K, a, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
+    gemm_12x32_body(K, a, 0, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
+}
+
+static void gemm_12x32_rows_avx512(int K, const float *a, size_t lda, const float *b, float *c, size_t ldc, int mr,
+                                   int nr, const float *bias, const float *sum, size_t ldsum,
+                                   const engine_epilogue *epi, const char *pf, int pf_lines) {
+    gemm_12x32_body(K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
 }
 
 /* 16 x 16 floats transposed in registers: r[i][j] becomes r[j][i]. */
@@ -424,4 +483,5 @@ const cpu_kernels cpu_kernels_avx512 = {
     .max_rows = max_rows_avx512,
     .max_win = max_win_avx512,
     .gemm_pf = gemm_12x32_pf_avx512,
+    .gemm_rows = gemm_12x32_rows_avx512,
 };

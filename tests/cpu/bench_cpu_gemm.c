@@ -6,7 +6,8 @@
  * BENCH_DENSE=1: B pre-packed in panels as a dense layer's constant weights
  * (the Gemm node's path); BENCH_COPIES=n: n copies of B used in turn, so
  * that B comes from memory as a model's weights do (n * K * N * 4 bytes
- * well past the last-level cache).
+ * well past the last-level cache); BENCH_PACK_A=1: A packed even where the
+ * ISA reads its rows in place (its time not counted).
  * Compare with the single-core FMA peak of tools/bench.py's probe. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ int main(int argc, char **argv) {
     if (T > 1 && test_pool_bind(T) != 0) return 1;
     const cpu_kernels *k = cpu_kernels_for(cpu_isa_select(NULL));
     const char *dense_env = getenv("BENCH_DENSE"), *copies_env = getenv("BENCH_COPIES");
+    const int norows = getenv("BENCH_PACK_A") != NULL;
     const int dense = dense_env && atoi(dense_env) > 0, copies = copies_env && atoi(copies_env) > 1 ? atoi(copies_env) : 1;
     const size_t panels = (size_t)(N + k->nr - 1) / (size_t)k->nr, bfl = panels * (size_t)k->nr * (size_t)K;
     float *A = aalloc(sizeof(float) * (size_t)M * K), *B = aalloc(sizeof(float) * bfl * (size_t)copies);
@@ -70,7 +72,8 @@ int main(int argc, char **argv) {
         bmat bm = {b, K, N};
         double t0 = now();
         if (dense)
-            cpu_gemm_run_packed_b(k, M, N, K, Ap, bias, b, C, (size_t)N, NULL, 0, &epi, T, scratch);
+            cpu_gemm_run_packed_b(k, M, N, K, k->gemm_rows && !norows ? A : Ap, k->gemm_rows && !norows ? (size_t)K : 0, bias, b, C,
+                                  (size_t)N, NULL, 0, &epi, T, scratch);
         else
             cpu_gemm_run(k, M, N, K, Ap, bias, pack_rows, &bm, C, (size_t)N, NULL, 0, &epi, T, scratch);
         double dt = now() - t0;

@@ -41,10 +41,15 @@ static void *aalloc(size_t bytes) {
     return p;
 }
 
-/* Runs one GEMM on one ISA and compares; returns the number of mismatches.
- * packed: B pre-packed in panels as a dense layer's weights
- * (cpu_gemm_run_packed_b), else copied by pack_rows. */
-static int check_gemm(const cpu_kernels *k, int M, int N, int K, engine_act act, int with_sum, int threads, int packed) {
+/* How check_gemm runs the GEMM: A packed and B copied panel by panel by
+ * pack_rows (cpu_gemm_run); B pre-packed in panels as a dense layer's
+ * weights with A packed, or with A's rows read in place
+ * (cpu_gemm_run_packed_b); A's rows in place and B copied
+ * (cpu_gemm_run_rows_a). The ROWS modes need the ISA's gemm_rows. */
+enum { RUN_PLAIN, RUN_PACKED_B, RUN_PACKED_B_ROWS_A, RUN_ROWS_A };
+
+/* Runs one GEMM on one ISA and compares; returns the number of mismatches. */
+static int check_gemm(const cpu_kernels *k, int M, int N, int K, engine_act act, int with_sum, int threads, int mode) {
     float *A = malloc(sizeof(float) * (size_t)M * K + 4), *B = malloc(sizeof(float) * (size_t)K * N + 4);
     float *bias = malloc(sizeof(float) * (size_t)M), *sum = malloc(sizeof(float) * (size_t)M * N);
     float *C = malloc(sizeof(float) * (size_t)M * N);
@@ -68,16 +73,20 @@ static int check_gemm(const cpu_kernels *k, int M, int N, int K, engine_act act,
     if (act == ENGINE_ACT_HARD_SIGMOID) epi.alpha = 0.2f, epi.beta = 0.5f;
     cpu_gemm_pack_a(k, M, K, A, (size_t)K, 1, Ap);
     bmat bm = {B, K, N};
-    if (packed) {
+    if (mode == RUN_PACKED_B || mode == RUN_PACKED_B_ROWS_A) {
         const int panels = (N + k->nr - 1) / k->nr;
         float *bp = aalloc(sizeof(float) * (size_t)panels * (size_t)k->nr * (size_t)K);
         assert_non_null(bp);
         for (int q = 0; q < panels; ++q)
             pack_rows(&bm, q * k->nr, N - q * k->nr < k->nr ? N - q * k->nr : k->nr, k->nr, 0, K,
                       bp + (size_t)q * (size_t)k->nr * (size_t)K);
-        cpu_gemm_run_packed_b(k, M, N, K, Ap, bias, bp, C, (size_t)N, with_sum ? sum : NULL, (size_t)N, &epi, threads,
-                              scratch);
+        const int rows = mode == RUN_PACKED_B_ROWS_A;
+        cpu_gemm_run_packed_b(k, M, N, K, rows ? A : Ap, rows ? (size_t)K : 0, bias, bp, C, (size_t)N,
+                              with_sum ? sum : NULL, (size_t)N, &epi, threads, scratch);
         free(bp);
+    } else if (mode == RUN_ROWS_A) {
+        cpu_gemm_run_rows_a(k, M, N, K, A, (size_t)K, bias, pack_rows, &bm, C, (size_t)N, with_sum ? sum : NULL,
+                            (size_t)N, &epi, threads, scratch);
     } else {
         cpu_gemm_run(k, M, N, K, Ap, bias, pack_rows, &bm, C, (size_t)N, with_sum ? sum : NULL, (size_t)N, &epi,
                      threads, scratch);
@@ -111,7 +120,7 @@ static int check_gemm(const cpu_kernels *k, int M, int N, int K, engine_act act,
 }
 
 static int check_one(const cpu_kernels *k, int M, int N, int K, engine_act act, int with_sum, int threads) {
-    return check_gemm(k, M, N, K, act, with_sum, threads, 0);
+    return check_gemm(k, M, N, K, act, with_sum, threads, RUN_PLAIN);
 }
 
 static const cpu_kernels *isa_table(cpu_isa isa) {
@@ -170,7 +179,8 @@ static void sizes_all_isas(void **state) {
 
 /* B pre-packed as a dense layer's weights: read in place, each next panel
  * prefetched (enough A panels and a small enough A, where the ISA has
- * gemm_pf), else copied panel by panel. */
+ * gemm_pf), else copied panel by panel; A packed, or its rows read in
+ * place where the ISA has gemm_rows (with B pre-packed or copied). */
 static void packed_b_all_isas(void **state) {
     (void)state;
     int tested = 0;
@@ -179,17 +189,21 @@ static void packed_b_all_isas(void **state) {
         if (!k) continue;
         ++tested;
         int bad = 0;
-        for (int threads = 1; threads <= 3; ++threads) {
-            bad += check_gemm(k, 197, 100, 77, ENGINE_ACT_RELU, 1, threads, 1);  /* B panels split, last one partial */
-            bad += check_gemm(k, 101, 1000, 300, ENGINE_ACT_NONE, 0, threads, 1); /* runs of panels per claim */
-            bad += check_gemm(k, 197, 40, 300, ENGINE_ACT_SIGMOID, 1, threads, 1); /* few panels: A panels split */
-            bad += check_gemm(k, 100, 50, 0, ENGINE_ACT_RELU, 1, threads, 1);      /* K = 0 */
-            bad += check_gemm(k, 8, 70, 513, ENGINE_ACT_NONE, 1, threads, 1);      /* one A panel: copied */
-            /* A past 1 MB: in M chunks where B fits in L2, else K blocks */
-            bad += check_gemm(k, 197, 70, 1500, ENGINE_ACT_NONE, 0, threads, 1);   /* two M chunks, 9 + 8 panels */
-            bad += check_gemm(k, 400, 100, 700, ENGINE_ACT_RELU, 1, threads, 1);   /* two M chunks, 17 + 17 */
-            bad += check_gemm(k, 197, 200, 1500, ENGINE_ACT_CLIP, 1, threads, 1);  /* two K blocks of 750 */
-            bad += check_gemm(k, 100, 20, 9000, ENGINE_ACT_RELU, 1, threads, 1);   /* four K blocks, one panel */
+        for (int mode = RUN_PACKED_B; mode <= RUN_ROWS_A; ++mode) {
+            if (mode != RUN_PACKED_B && !k->gemm_rows) continue;
+            for (int threads = 1; threads <= 3; ++threads) {
+                bad += check_gemm(k, 197, 100, 77, ENGINE_ACT_RELU, 1, threads, mode); /* last panel partial */
+                bad += check_gemm(k, 101, 1000, 300, ENGINE_ACT_NONE, 0, threads, mode); /* runs of panels */
+                bad += check_gemm(k, 197, 40, 300, ENGINE_ACT_SIGMOID, 1, threads, mode); /* A panels split */
+                bad += check_gemm(k, 100, 50, 0, ENGINE_ACT_RELU, 1, threads, mode);      /* K = 0 */
+                bad += check_gemm(k, 8, 70, 513, ENGINE_ACT_NONE, 1, threads, mode);      /* one A panel */
+                /* A past 1 MB: in M chunks where B fits in L2, else K blocks */
+                bad += check_gemm(k, 197, 70, 1500, ENGINE_ACT_NONE, 0, threads, mode);  /* M chunks, 9 + 8 panels */
+                bad += check_gemm(k, 400, 100, 700, ENGINE_ACT_RELU, 1, threads, mode);  /* M chunks, 17 + 17 */
+                bad += check_gemm(k, 197, 200, 1500, ENGINE_ACT_CLIP, 1, threads, mode); /* two K blocks of 750 */
+                bad += check_gemm(k, 100, 20, 9000, ENGINE_ACT_RELU, 1, threads, mode);  /* four K blocks, one panel */
+                bad += check_gemm(k, 5, 37, 19, ENGINE_ACT_NONE, 1, threads, mode);      /* M under one tile */
+            }
         }
         assert_int_equal(bad, 0);
     }
