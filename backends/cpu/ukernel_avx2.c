@@ -165,18 +165,57 @@ static void act_row_avx2(const engine_epilogue *epi, float *p, size_t n) {
     }
 }
 
-static void gemm_6x16_avx2(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
-                           const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi) {
+/* pf (cpu_kernels.gemm_pf): a line every GEMM_PF_EVERY rows of K. lda: 0,
+ * a packed A panel (element (i, k) at a[k * MR + i]); else A's rows in
+ * place, row i at a + i * lda (rows past mr read as row mr - 1, their sums
+ * unused). As gemm_12x32_body (ukernel_avx512.c). */
+#define GEMM_PF_EVERY 4
+static inline __attribute__((always_inline)) void gemm_6x16_body(int K, const float *a, size_t lda, const float *b,
+        float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum, size_t ldsum,
+        const engine_epilogue *epi, const char *pf, int pf_lines) {
     __m256 acc[MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (int k = 0; k < K; ++k, a += MR, b += NR) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    if (lda) {
+        /* rows 3g + j at p[g] + j lda; rows past mr clamped to the last */
+        const float *row[MR];
+        for (int i = 0; i < MR; ++i) row[i] = a + (size_t)(i < mr ? i : mr - 1) * lda;
+        const float *p0 = row[0], *p1 = row[3];
+        const size_t l1 = (size_t)(row[1] - row[0]), l2 = (size_t)(row[2] - row[0]);
+        const size_t l4 = (size_t)(row[4] - row[3]), l5 = (size_t)(row[5] - row[3]);
+        const char *pfe = pf ? pf + (size_t)pf_lines * 64u : NULL;
+        for (int k = 0; k < K; ++k, ++p0, ++p1, b += NR) {
+            if (pf && (k & (GEMM_PF_EVERY - 1)) == 0 && pf < pfe) {
+                _mm_prefetch(pf, _MM_HINT_T1);
+                pf += 64;
+            }
+            const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+            /* one broadcast live at a time: 12 sums + 2 B + 1 of 16 registers */
+#define ROW_FMA(i, ptr)                                                                                            \
+    do {                                                                                                           \
+        const __m256 ai = _mm256_broadcast_ss(ptr);                                                                \
+        acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);                                                            \
+        acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);                                                            \
+    } while (0)
+            ROW_FMA(0, p0);
+            ROW_FMA(1, p0 + l1);
+            ROW_FMA(2, p0 + l2);
+            ROW_FMA(3, p1);
+            ROW_FMA(4, p1 + l4);
+            ROW_FMA(5, p1 + l5);
+#undef ROW_FMA
+        }
+    } else {
+        for (int k = 0; k < K; ++k, a += MR, b += NR) {
+            if (pf && k % GEMM_PF_EVERY == 0 && k / GEMM_PF_EVERY < pf_lines)
+                _mm_prefetch(pf + (size_t)(k / GEMM_PF_EVERY) * 64u, _MM_HINT_T1);
+            __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
 #pragma GCC unroll 6
-        for (int i = 0; i < MR; ++i) {
-            __m256 ai = _mm256_broadcast_ss(a + i);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            for (int i = 0; i < MR; ++i) {
+                __m256 ai = _mm256_broadcast_ss(a + i);
+                acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            }
         }
     }
     if (mr == MR && nr == NR) {
@@ -200,6 +239,23 @@ static void gemm_6x16_avx2(int K, const float *a, const float *b, float *c, size
         _mm256_store_ps(t + i * NR + 8, acc[i][1]);
     }
     cpu_tile_epilogue(&cpu_kernels_avx2, t, NR, c, ldc, mr, nr, bias, sum, ldsum, epi);
+}
+
+static void gemm_6x16_avx2(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
+                           const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi) {
+    gemm_6x16_body(K, a, 0, b, c, ldc, mr, nr, bias, sum, ldsum, epi, NULL, 0);
+}
+
+static void gemm_6x16_pf_avx2(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
+                              const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi,
+                              const char *pf, int pf_lines) {
+    gemm_6x16_body(K, a, 0, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
+}
+
+static void gemm_6x16_rows_avx2(int K, const float *a, size_t lda, const float *b, float *c, size_t ldc, int mr,
+                                int nr, const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi,
+                                const char *pf, int pf_lines) {
+    gemm_6x16_body(K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
 }
 
 /* Four dot products against one x (as dot4_avx512), 8 lanes, two vectors
@@ -247,6 +303,8 @@ const cpu_kernels cpu_kernels_avx2 = {
     .nr = NR,
     .gemm_name = "f32_gemm_6x16__avx2",
     .gemm = gemm_6x16_avx2,
+    .gemm_pf = gemm_6x16_pf_avx2,
+    .gemm_rows = gemm_6x16_rows_avx2,
     .act_row = act_row_avx2,
     .exp_row = exp_row_avx2,
     .softmax_row = softmax_row_avx2,
