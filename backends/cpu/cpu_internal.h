@@ -370,6 +370,11 @@ int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threa
 unsigned cpu_conv_blocked_mask(const engine_node *n, const cpu_kernels *k, int threads);
 /* conv.c: prepares a Conv node on a blocked algorithm (blk_vl, mask set). */
 engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s);
+/* conv.c: for a Conv prepared blocked whose input the module would convert
+ * from NCHW: when its kernel can read that input plain (a per-channel
+ * affine: conversion and kernel in one pass), switches it to that form and
+ * returns 1 (the input then stays NCHW); else 0, nothing changed. */
+int cpu_conv_blocked_plain_input(cpu_step *s);
 /* ops_blocked.c: when node n has a blocked kernel on k (Conv through
  * cpu_conv_blocked_costs; pools, global pools, unary activations, and
  * Add/Sub/Mul/Div of one shape or with a per-channel operand), the mask
@@ -382,6 +387,12 @@ unsigned cpu_blocked_takes(const engine_node *n, const cpu_kernels *k, int threa
 /* 1 when node n's blocked kernel writes its output plain (NCHW-ordered
  * bytes of its own shape: the Transpose to NHWC), not blocked. */
 int cpu_blocked_writes_plain(const engine_node *n);
+/* ops_blocked.c: */
+/* y (blocked, vl = cpu_blk_vl(k->isa)) = act(x * w + b) per channel from
+ * x NCHW in one pass: w and b hold whole blocks (zeros past C); the
+ * padding lanes of y are zero. */
+void cpu_blk_from_nchw_affine(const cpu_kernels *k, int C, size_t HW, const float *x, float *y, const float *w,
+                              const float *b, const engine_epilogue *epi, int threads);
 /* ops_blocked.c: prepares node n's blocked kernel (UNSUPPORTED: none). */
 engine_status cpu_prepare_blocked(const cpu_prep_ctx *c, cpu_step *s);
 /* ops_lrn_resize.c (called from cpu_prepare_op): LRN across channels, and

@@ -1014,6 +1014,20 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
             if (st == ENGINE_ERR_UNSUPPORTED && (mul || pw || step->fused_into >= 0))
                 st = ENGINE_ERR_INTERNAL; /* the fusion needs the kernel */
             if (st == ENGINE_OK && pw) st = cpu_fuse_pw_dw(&step->cs, &p->steps[pwdw[k]].cs);
+            /* a blocked kernel that can read its NCHW input itself takes it
+             * so: its conversion goes (the first slot's buffer, at offset 0) */
+            ref_slot *in0 = &p->slots[step->first_slot];
+            if (st == ENGINE_OK && mode[k] && n->op == ENGINE_OP_Conv && n->n_inputs > 0 && in0->cvt == CVT_TO_BLOCKED &&
+                cpu_conv_blocked_plain_input(&step->cs)) {
+                size_t removed = cvt_bytes;
+                for (int j = step->first_slot + 1; j < slot; ++j)
+                    if (p->slots[j].cvt && p->slots[j].cvt_off < removed) removed = p->slots[j].cvt_off;
+                for (int j = step->first_slot + 1; j < slot; ++j)
+                    if (p->slots[j].cvt) p->slots[j].cvt_off -= removed;
+                cvt_bytes -= removed;
+                in0->cvt = CVT_NONE;
+                in0->cvt_off = 0;
+            }
             if (st == ENGINE_ERR_UNSUPPORTED) {
                 memset(&step->cs, 0, sizeof step->cs);
                 step->cs.node = n;

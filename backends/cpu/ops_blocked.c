@@ -118,6 +118,57 @@ static inline void convert_vl(const int vl, const int to_blk, int C, size_t HW, 
         }
 }
 
+#if defined(__x86_64__)
+void cpu_blk_tile16_affine__avx512(size_t HW, const float *src, float *dst, int cb, size_t p0, size_t np,
+                                   const float *w, const float *b, const engine_epilogue *epi);
+#endif
+
+typedef struct affine_ctx {
+    const cpu_kernels *k;
+    int vl, C;
+    size_t HW;
+    const float *x, *w, *b;
+    float *y;
+    const engine_epilogue *epi;
+} affine_ctx;
+
+/* Units: (channel block, tile of CVT_TILE pixels), as the conversion. */
+static void affine_task(void *vc, int tid, int64_t u0, int64_t u1) {
+    (void)tid;
+    const affine_ctx *c = vc;
+    const int vl = c->vl, C = c->C;
+    const size_t HW = c->HW, tiles = (HW + CVT_TILE - 1) / CVT_TILE;
+    for (int64_t q = u0; q < u1; ++q) {
+        const int cb = (int)(q / (int64_t)tiles);
+        const size_t p0 = (size_t)(q % (int64_t)tiles) * CVT_TILE, np = HW - p0 < CVT_TILE ? HW - p0 : CVT_TILE;
+        const int nl = C - cb * vl < vl ? C - cb * vl : vl;
+        const float *w = c->w + (size_t)cb * (size_t)vl, *b = c->b + (size_t)cb * (size_t)vl;
+#if defined(__x86_64__)
+        if (vl == 16 && nl == 16 && c->k->isa == CPU_ISA_AVX512) {
+            cpu_blk_tile16_affine__avx512(HW, c->x, c->y, cb, p0, np, w, b, c->epi);
+            continue;
+        }
+#endif
+        const size_t base = (size_t)cb * (size_t)vl * HW;
+        float *d = c->y + base + p0 * (size_t)vl;
+        for (size_t p = 0; p < np; ++p)
+            for (int l = 0; l < vl; ++l)
+                d[p * (size_t)vl + (size_t)l] = l < nl ? c->x[base + (size_t)l * HW + p0 + p] * w[l] + b[l] : 0.0f;
+        c->k->act_row(c->epi, d, np * (size_t)vl);
+        if (nl < vl) /* the padding lanes stay zero whatever act(0) is */
+            for (size_t p = 0; p < np; ++p)
+                for (int l = nl; l < vl; ++l) d[p * (size_t)vl + (size_t)l] = 0.0f;
+    }
+}
+
+void cpu_blk_from_nchw_affine(const cpu_kernels *k, int C, size_t HW, const float *x, float *y, const float *w,
+                              const float *b, const engine_epilogue *epi, int threads) {
+    const int vl = cpu_blk_vl(k->isa);
+    const int64_t units = (int64_t)((C + vl - 1) / vl) * (int64_t)((HW + CVT_TILE - 1) / CVT_TILE);
+    affine_ctx c = {k, vl, C, HW, x, w, b, y, epi};
+    cpu_parallel_for(threads > 1 && (size_t)C * HW > BLK_PAR_MIN ? threads : 1, units, 0, affine_task, &c);
+}
+
 void cpu_blk_from_nchw(int vl, int C, size_t HW, const float *x, float *xb, int threads) {
     if (vl == 16) convert_vl(16, 1, C, HW, x, xb, threads, -1, -1);
     else convert_vl(8, 1, C, HW, x, xb, threads, -1, -1);

@@ -358,6 +358,30 @@ void cpu_blk_tile16__avx512(int to_blk, size_t HW, const float *src, float *dst,
         }
 }
 
+/* cpu_blk_tile16 NCHW -> blocked with a per-channel affine and an
+ * activation on the way: y = act(x * w + b), w and b the block's 16
+ * channels (a BatchNormalization and its ReLU that read a plain NCHW value
+ * and write blocked: DenseNet's norm1 after the concat of its NCHW
+ * layers). The last np % 16 pixels go through a 16-float row. */
+void cpu_blk_tile16_affine__avx512(size_t HW, const float *src, float *dst, int cb, size_t p0, size_t np,
+                                   const float *w, const float *b, const engine_epilogue *epi) {
+    const size_t base = (size_t)cb * 16u * HW;
+    const __m512 wv = _mm512_loadu_ps(w), bv = _mm512_loadu_ps(b);
+    size_t p = p0;
+    __m512 r[16];
+    for (; p + 16 <= p0 + np; p += 16) {
+        for (int l = 0; l < 16; ++l) r[l] = _mm512_loadu_ps(src + base + (size_t)l * HW + p);
+        tr16x16(r);
+        for (int i = 0; i < 16; ++i)
+            _mm512_storeu_ps(dst + base + (p + (size_t)i) * 16u, act512(epi, _mm512_fmadd_ps(r[i], wv, bv)));
+    }
+    for (; p < p0 + np; ++p) {
+        float t[16];
+        for (int l = 0; l < 16; ++l) t[l] = src[base + (size_t)l * HW + p];
+        _mm512_storeu_ps(dst + base + p * 16u, act512(epi, _mm512_fmadd_ps(_mm512_loadu_ps(t), wv, bv)));
+    }
+}
+
 /* Four dot products against one x (a GEMV's weight rows): two vectors of
  * each row per step into eight independent sums, so the loop streams the
  * weights at memory speed; a masked step for the last K % 16. Rows past

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "cpu_blocked.h"
+#include "cpu_internal.h"
 
 #include "cpu_test_util.h"
 #include "cpu_test_pool.h"
@@ -492,10 +493,68 @@ static void test_conversions(void **state) {
     printf("conversions: %d shapes x VL x threads round-trip exactly\n", runs);
 }
 
+/* cpu_blk_from_nchw_affine: NCHW -> blocked with act(x * w + b) per
+ * channel in one pass (the norm that reads DenseNet's NCHW concat), on
+ * every blocked ISA: whole and partial blocks, pixel counts around the
+ * tiles and transposes, activations whose act(0) is not 0 (the padding
+ * lanes must stay 0), 1-3 threads; against the formula in float. */
+static void test_affine_from_nchw(void **state) {
+    (void)state;
+    cpu_isa isas[4];
+    const int ni = blk_isa_list(isas);
+    static const int Cs[] = {16, 37, 64};
+    static const size_t HWs[] = {1, 49, 70, 196};
+    static const engine_act acts[] = {ENGINE_ACT_RELU, ENGINE_ACT_NONE, ENGINE_ACT_HARD_SIGMOID};
+    int runs = 0;
+    for (int i = 0; i < ni; ++i) {
+        const cpu_kernels *k = cpu_kernels_for(isas[i]);
+        const int vl = cpu_blk_vl(isas[i]);
+        for (size_t ci = 0; ci < sizeof Cs / sizeof Cs[0]; ++ci)
+            for (size_t hi = 0; hi < sizeof HWs / sizeof HWs[0]; ++hi)
+                for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ++ai) {
+                    const int C = Cs[ci], CBV = (C + vl - 1) / vl * vl, threads = 1 + (int)((hi + ai) % 3);
+                    const size_t HW = HWs[hi], nb = cpu_blk_image_floats(vl, C, HW);
+                    rng_state = (uint32_t)(C * 131 + (int)HW * 7 + vl + (int)ai);
+                    float *x = malloc((size_t)C * HW * sizeof *x), *y = malloc(nb * sizeof *y);
+                    float *w = calloc((size_t)CBV, sizeof *w), *b = calloc((size_t)CBV, sizeof *b);
+                    assert_non_null(x);
+                    assert_non_null(y);
+                    assert_non_null(w);
+                    assert_non_null(b);
+                    for (size_t j = 0; j < (size_t)C * HW; ++j) x[j] = rnd();
+                    for (int c = 0; c < C; ++c) w[c] = rnd(), b[c] = rnd() * 0.5f;
+                    for (size_t j = 0; j < nb; ++j) y[j] = NAN;
+                    engine_epilogue epi = {acts[ai], 0.0f, 0.0f, 0};
+                    if (acts[ai] == ENGINE_ACT_HARD_SIGMOID) epi.alpha = 0.2f, epi.beta = 0.5f;
+                    cpu_blk_from_nchw_affine(k, C, HW, x, y, w, b, &epi, threads);
+                    for (int c = 0; c < CBV; ++c)
+                        for (size_t p = 0; p < HW; ++p) {
+                            const float got = y[((size_t)(c / vl) * HW + p) * (size_t)vl + (size_t)(c % vl)];
+                            if (c >= C) {
+                                assert_true(got == 0.0f);
+                                continue;
+                            }
+                            const double want = engine_act_apply(&epi, (double)x[(size_t)c * HW + p] * w[c] + b[c]);
+                            if (!(fabs(got - want) <= 1e-6 + 1e-5 * fabs(want)))
+                                fail_msg("%s C=%d HW=%zu act=%d c=%d p=%zu: %g, want %g", k->isa_name, C, HW,
+                                         (int)acts[ai], c, p, (double)got, want);
+                        }
+                    free(x);
+                    free(y);
+                    free(w);
+                    free(b);
+                    ++runs;
+                }
+    }
+    printf("affine from NCHW: %d cases on %d ISAs\n", runs, ni);
+    if (!ni) skip();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_applies),
         cmocka_unit_test(test_conversions),
+        cmocka_unit_test(test_affine_from_nchw),
         cmocka_unit_test(test_direct_blk),
         cmocka_unit_test(test_direct_blkout),
         cmocka_unit_test(test_dw_blk),
