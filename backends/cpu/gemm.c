@@ -429,12 +429,15 @@ void cpu_gemm_run_packed_b(const cpu_kernels *k, int M, int N, int K, const floa
  * piece keeps at least GEMM_INPLACE_MIN_MT A panels: their tiles then
  * prefetch all of the next panel (2 lines a row of K, one a tile every 4
  * rows). Where that cannot hold (fewer A panels: M = 8 ran 7% slower in
- * place; K blocks under GEMM_INPLACE_MIN_KB rows) the panels are copied.
+ * place) or K blocks would be short (under GEMM_INPLACE_MIN_KB rows: the
+ * partial sums make a round trip through C for every block, and ViT-B/16
+ * at batch 8, 1576 rows, was cut into blocks of 154-162 rows: 870 -> 1200
+ * ms at two threads) the panels are copied and A is whole.
  * Measured with bench_cpu_gemm BENCH_DENSE=1 BENCH_COPIES=8 (Intel Xeon,
  * 2 MB of L2): ViT-B/16's 197 x 768 -> 2304 3.74 -> 3.56 ms on one thread
  * with the weights warm, 4.05 -> 3.59 from memory. */
 #define GEMM_INPLACE_MIN_MT 8
-#define GEMM_INPLACE_MIN_KB 128
+#define GEMM_INPLACE_MIN_KB 512
 #define GEMM_A_CHUNK (1u << 20)
 #define GEMM_B_FITS (1u << 20)
 

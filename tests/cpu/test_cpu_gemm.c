@@ -202,6 +202,8 @@ static void packed_b_all_isas(void **state) {
                 bad += check_gemm(k, 400, 100, 700, ENGINE_ACT_RELU, 1, threads, mode);  /* M chunks, 17 + 17 */
                 bad += check_gemm(k, 197, 200, 1500, ENGINE_ACT_CLIP, 1, threads, mode); /* two K blocks of 750 */
                 bad += check_gemm(k, 100, 20, 9000, ENGINE_ACT_RELU, 1, threads, mode);  /* four K blocks, one panel */
+                /* K blocks would be 400 rows, under the bound: copied, A whole */
+                if (threads == 2) bad += check_gemm(k, 600, 400, 800, ENGINE_ACT_NONE, 1, threads, mode);
                 bad += check_gemm(k, 5, 37, 19, ENGINE_ACT_NONE, 1, threads, mode);      /* M under one tile */
             }
         }
