@@ -189,9 +189,6 @@ static void act_row_avx512(const engine_epilogue *epi, float *p, size_t n) {
  * ViT-B/16 layer's panel of 768 rows is 1536 lines over 17 tiles: 90 a
  * tile, and one every 4 rows covers 192). */
 #define GEMM_PF_EVERY 4
-#ifndef ROWS_PREFETCH
-#define ROWS_PREFETCH 128
-#endif
 /* lda: 0, a packed A panel (element (i, k) at a[k * MR + i]); else rows
  * of A read in place, row i at a + i * lda (rows past mr read as row
  * mr - 1, their sums unused). */
