@@ -2886,6 +2886,99 @@ def gen_index_wide():
               inits={"k": np.array([7], np.int64)}, opset=11)
 
 
+def gen_sequences():
+    """Tensor sequences: resolved while the graph is inferred (engine/src/sequence.c), as
+    torch's MViT writes them (a Loop that SequenceInserts, SequenceAt after it) and in the
+    other forms the ONNX text defines, with tensor inputs and outputs."""
+    seq_f = helper.make_tensor_sequence_value_info
+
+    # MViT's form: SequenceEmpty, a Loop with a constant trip count inserting one tensor
+    # per iteration, SequenceAt and SequenceLength after it.
+    name = "sequence_loop_insert"
+    rng = rng_for(name)
+    x = normal(rng, (2, 3))
+    body = helper.make_graph(
+        [helper.make_node("Cast", ["i"], ["fi"], to=TensorProto.FLOAT),
+         helper.make_node("Add", ["fi", "one"], ["fi1"]),
+         helper.make_node("Mul", ["x", "fi1"], ["xi"]),
+         helper.make_node("SequenceInsert", ["seq_in", "xi"], ["seq_out"]),
+         helper.make_node("Identity", ["c"], ["c_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+         seq_f("seq_in", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         seq_f("seq_out", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.array(1.0, np.float32), "one")])
+    nodes = [helper.make_node("SequenceEmpty", [], ["empty"], dtype=TensorProto.FLOAT),
+             helper.make_node("Loop", ["trips", "true", "empty"], ["seq"], body=body),
+             helper.make_node("SequenceAt", ["seq", "p1"], ["a"]),
+             helper.make_node("SequenceAt", ["seq", "m1"], ["b"]),
+             helper.make_node("SequenceLength", ["seq"], ["len"]),
+             helper.make_node("Cast", ["len"], ["flen"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["b", "flen"], ["bl"]),
+             helper.make_node("Sub", ["bl", "a"], ["Y"])]
+    ref = d64(x) * 4 * 4 - d64(x) * 2
+    make_case(name, nodes, [("x", x)], [("Y", f32(ref))],
+              inits={"trips": np.array(4, np.int64), "true": np.array(True), "p1": np.array(1, np.int64),
+                     "m1": np.array(-1, np.int32)}, opset=13)
+
+    # SequenceConstruct, inserts at the front and in the middle, an erase; ConcatFromSequence
+    # along an existing axis and along a new one (negative axis: counted from the end).
+    name = "sequence_construct_insert_erase"
+    rng = rng_for(name)
+    a, b, c, d = (normal(rng, (2, 3)) for _ in range(4))
+    nodes = [helper.make_node("SequenceConstruct", ["a", "b"], ["s0"]),
+             helper.make_node("SequenceInsert", ["s0", "c", "zero"], ["s1"]),    # c a b
+             helper.make_node("SequenceInsert", ["s1", "d", "m1"], ["s2"]),      # c a d b
+             helper.make_node("SequenceErase", ["s2", "one"], ["s3"]),           # c d b
+             helper.make_node("ConcatFromSequence", ["s3"], ["Y"], axis=1),
+             helper.make_node("ConcatFromSequence", ["s2"], ["Z"], axis=-1, new_axis=1),
+             helper.make_node("SequenceErase", ["s3"], ["s4"]),                  # c d
+             helper.make_node("ConcatFromSequence", ["s4"], ["W"], axis=0)]
+    make_case(name, nodes, [("a", a), ("b", b), ("c", c), ("d", d)],
+              [("Y", np.concatenate([c, d, b], axis=1)), ("Z", np.stack([c, a, d, b], axis=-1)),
+               ("W", np.concatenate([c, d], axis=0))],
+              inits={"zero": np.array(0, np.int64), "m1": np.array(-1, np.int64), "one": np.array(1, np.int32)},
+              opset=11)
+
+    # SplitToSequence: single slices (keepdims 0), a scalar chunk with a shorter last
+    # piece, and explicit sizes; read back through SequenceAt and ConcatFromSequence.
+    name = "sequence_split"
+    rng = rng_for(name)
+    x = normal(rng, (2, 5, 3))
+    nodes = [helper.make_node("SplitToSequence", ["x"], ["s1"], axis=1, keepdims=0),
+             helper.make_node("ConcatFromSequence", ["s1"], ["Y"], axis=2, new_axis=1),
+             helper.make_node("SplitToSequence", ["x", "two"], ["s2"], axis=-2),
+             helper.make_node("SequenceAt", ["s2", "m1"], ["Z"]),
+             helper.make_node("SplitToSequence", ["x", "sizes"], ["s3"], axis=1),
+             helper.make_node("SequenceAt", ["s3", "one"], ["W"]),
+             helper.make_node("SequenceLength", ["s2"], ["L"])]
+    make_case(name, nodes, [("x", x)],
+              [("Y", np.stack([x[:, k] for k in range(5)], axis=2)), ("Z", x[:, 4:5]), ("W", x[:, 1:4]),
+               ("L", np.array(3, np.int64))],
+              inits={"two": np.array(2, np.int64), "m1": np.array(-1, np.int64),
+                     "sizes": np.array([1, 3, 1], np.int64), "one": np.array(1, np.int64)},
+              opset=11)
+
+    # A sequence chosen by an If whose condition the input shape fixes.
+    name = "sequence_if_branch"
+    rng = rng_for(name)
+    x = normal(rng, (3, 4))
+    then_g = helper.make_graph([helper.make_node("SequenceConstruct", ["x", "x2"], ["st"])], "then", [],
+                               [seq_f("st", TensorProto.FLOAT, None)])
+    else_g = helper.make_graph([helper.make_node("SequenceConstruct", ["x2", "x"], ["se"])], "else", [],
+                               [seq_f("se", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("Mul", ["x", "x"], ["x2"]),
+             helper.make_node("Shape", ["x"], ["shp"]),
+             helper.make_node("Gather", ["shp", "zero"], ["rows"]),
+             helper.make_node("Equal", ["rows", "three"], ["cond"]),
+             helper.make_node("If", ["cond"], ["s"], then_branch=then_g, else_branch=else_g),
+             helper.make_node("ConcatFromSequence", ["s"], ["Y"], axis=0)]
+    make_case(name, nodes, [("x", x)], [("Y", np.concatenate([x, f32(d64(x) * d64(x))], axis=0))],
+              inits={"zero": np.array(0, np.int64), "three": np.array(3, np.int64)}, opset=13)
+
+
 def main(argv):
     global SELFCHECK
     args = [a for a in argv[1:] if not a.startswith("--")]
@@ -2914,6 +3007,7 @@ def main(argv):
     gen_int_arith()
     gen_training_forms()
     gen_transformer_forms()
+    gen_sequences()
 
     # every op of ENGINE_OP_LIST must be covered
     ops_h = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine", "include", "engine", "ops.h")

@@ -27,7 +27,7 @@
 #define MAX_LOOP_ITERATIONS 4096
 
 /* A value named after `prefix/name`, unique in g. */
-static engine_status fresh_value(eng_graph *g, const char *prefix, const char *name, engine_value **out) {
+engine_status eng_ctl_fresh_value(eng_graph *g, const char *prefix, const char *name, engine_value **out) {
     char buf[512];
     snprintf(buf, sizeof buf, "%.240s/%.240s", prefix, name && name[0] ? name : "v");
     if (!eng_graph_find(g, buf)) return eng_graph_add_value(g, buf, out);
@@ -40,7 +40,7 @@ static engine_status fresh_value(eng_graph *g, const char *prefix, const char *n
 
 static engine_status scalar_const(eng_graph *g, const char *prefix, const char *name, engine_dtype dt, int64_t value,
                                   engine_value **out) {
-    engine_status st = fresh_value(g, prefix, name, out);
+    engine_status st = eng_ctl_fresh_value(g, prefix, name, out);
     if (st) return st;
     if ((st = eng_value_set_shape(g, *out, dt, 0, NULL))) return st;
     void *data = eng_calloc(g->ctx, 1, 8);
@@ -52,7 +52,7 @@ static engine_status scalar_const(eng_graph *g, const char *prefix, const char *
 }
 
 /* Moves the nodes appended from index `from` on to position `at`. */
-static void move_appended(eng_graph *g, int from, int at) {
+void eng_ctl_move_appended(eng_graph *g, int from, int at) {
     int count = g->n_nodes - from;
     if (count <= 0 || at >= from) return;
     engine_node **tmp = g->nodes + from; /* rotate [at, n) so the tail comes first */
@@ -132,7 +132,7 @@ static engine_status inline_body(eng_graph *g, const engine_node *ctl, const eng
         void *data = eng_alloc(ctx, bytes + 1);
         if (!data) goto oom;
         if (bytes) memcpy(data, v->data, bytes);
-        if ((st = fresh_value(g, prefix, v->name, &map[k])) ||
+        if ((st = eng_ctl_fresh_value(g, prefix, v->name, &map[k])) ||
             (st = eng_value_set_shape(g, map[k], v->dtype, v->rank, v->dims))) {
             eng_free(ctx, data);
             goto done;
@@ -156,7 +156,7 @@ static engine_status inline_body(eng_graph *g, const engine_node *ctl, const eng
         for (int o = 0; o < s->n_outputs; ++o) {
             const engine_value *v = s->outputs[o];
             if (!v) continue;
-            if ((st = fresh_value(g, prefix, v->name, &map[v->index]))) goto done;
+            if ((st = eng_ctl_fresh_value(g, prefix, v->name, &map[v->index]))) goto done;
             if ((st = eng_node_set_output(g, n, o, map[v->index]))) goto done;
         }
         /* A nested If/Loop keeps its bodies (owned by whoever owns b). */
@@ -182,7 +182,7 @@ oom:
 }
 
 /* Appends `op`(in...) -> out, opset 13 semantics, optional INT/INTS attr. */
-static engine_status add_simple(eng_graph *g, const char *prefix, const char *op, engine_value *const *in, int n_in,
+engine_status eng_ctl_add_simple(eng_graph *g, const char *prefix, const char *op, engine_value *const *in, int n_in,
                                 engine_value *out, const char *attr, int64_t attr_value, int attr_is_list) {
     char name[512];
     snprintf(name, sizeof name, "%.240s/%s_%d", prefix, op, g->n_nodes);
@@ -207,7 +207,7 @@ static engine_status add_simple(eng_graph *g, const char *prefix, const char *op
     return ENGINE_OK;
 }
 
-static int const_scalar(const engine_value *v, int64_t *out) {
+int eng_ctl_const_scalar(const engine_value *v, int64_t *out) {
     if (!v || !(v->flags & ENGINE_VALUE_CONST) || !v->data || engine_value_numel(v) != 1) return 0;
     switch (v->dtype) {
     case ENGINE_DTYPE_BOOL:
@@ -224,7 +224,7 @@ static engine_status expand_if(eng_graph *g, int k) {
     int64_t cond;
     if (n->n_inputs < 1 || !n->inputs[0])
         return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "If needs a condition input");
-    if (!const_scalar(n->inputs[0], &cond))
+    if (!eng_ctl_const_scalar(n->inputs[0], &cond))
         return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
                               "the condition '%s' depends on the data of the run; If on data is not supported yet "
                               "(only conditions fixed by the input shapes and shape inputs)",
@@ -248,8 +248,8 @@ static engine_status expand_if(eng_graph *g, int k) {
         n->outputs[o] = NULL;
     }
     for (int o = 0; o < n->n_outputs; ++o)
-        if (results[o] && (st = add_simple(g, prefix, "Identity", &outs[o], 1, results[o], NULL, 0, 0))) return st;
-    move_appended(g, from, k);
+        if (results[o] && (st = eng_ctl_add_simple(g, prefix, "Identity", &outs[o], 1, results[o], NULL, 0, 0))) return st;
+    eng_ctl_move_appended(g, from, k);
     eng_graph_remove_node(g, n);
     return ENGINE_OK;
 }
@@ -266,7 +266,7 @@ static engine_status finish_loop(eng_graph *g, engine_node *n, eng_subgraph *e, 
         n->outputs[o] = NULL;
     }
     for (int j = 0; j < n_carried; ++j)
-        if (results[j] && (st = add_simple(g, prefix, "Identity", &n->inputs[2 + j], 1, results[j], NULL, 0, 0)))
+        if (results[j] && (st = eng_ctl_add_simple(g, prefix, "Identity", &n->inputs[2 + j], 1, results[j], NULL, 0, 0)))
             return st;
     for (int j = 0; j < n_scan; ++j) {
         engine_value *r = n_carried + j < n->n_outputs ? results[n_carried + j] : NULL;
@@ -278,14 +278,14 @@ static engine_status finish_loop(eng_graph *g, engine_node *n, eng_subgraph *e, 
         engine_value **parts = eng_calloc(g->ctx, (size_t)iters, sizeof *parts);
         if (!parts) return eng_error(g->ctx, ENGINE_ERR_OUT_OF_MEMORY, "out of memory expanding control flow");
         for (int i = 0; i < iters && !st; ++i) {
-            if ((st = fresh_value(g, prefix, "scan", &parts[i]))) break;
-            st = add_simple(g, prefix, "Unsqueeze", &e->scans[i * n_scan + j], 1, parts[i], "axes", 0, 1);
+            if ((st = eng_ctl_fresh_value(g, prefix, "scan", &parts[i]))) break;
+            st = eng_ctl_add_simple(g, prefix, "Unsqueeze", &e->scans[i * n_scan + j], 1, parts[i], "axes", 0, 1);
         }
-        if (!st) st = add_simple(g, prefix, "Concat", parts, iters, r, "axis", 0, 0);
+        if (!st) st = eng_ctl_add_simple(g, prefix, "Concat", parts, iters, r, "axis", 0, 0);
         eng_free(g->ctx, parts);
         if (st) return st;
     }
-    move_appended(g, from, k);
+    eng_ctl_move_appended(g, from, k);
     eng_graph_remove_node(g, n);
     return ENGINE_OK;
 }
@@ -305,7 +305,7 @@ static engine_status expand_loop(eng_graph *g, int k) {
     int n_scan = b->n_outputs - 1 - n_carried;
     if (!e->started) {
         int64_t m = INT64_MAX;
-        if (n->inputs[0] && !const_scalar(n->inputs[0], &m))
+        if (n->inputs[0] && !eng_ctl_const_scalar(n->inputs[0], &m))
             return eng_node_error(ctx, n, ENGINE_ERR_UNSUPPORTED,
                                   "the trip count '%s' depends on the data of the run; not supported yet",
                                   n->inputs[0]->name);
@@ -313,7 +313,7 @@ static engine_status expand_loop(eng_graph *g, int k) {
         e->started = 1;
     }
     int64_t cond = 1;
-    if (n->inputs[1] && !const_scalar(n->inputs[1], &cond))
+    if (n->inputs[1] && !eng_ctl_const_scalar(n->inputs[1], &cond))
         return eng_node_error(ctx, n, ENGINE_ERR_UNSUPPORTED,
                               "the loop condition '%s', computed by the body from the data of the run, is not "
                               "supported (a condition from shapes, or a trip count, is)",
@@ -348,21 +348,21 @@ static engine_status expand_loop(eng_graph *g, int k) {
     for (int j = 0; j < n_carried; ++j) n->inputs[2 + j] = outs[1 + j];
     e->iter++;
     e->remaining--;
-    move_appended(g, from, k);
+    eng_ctl_move_appended(g, from, k);
     return ENGINE_OK;
 }
 
 int eng_control_on_data(const eng_graph *g, const engine_node *n) {
     int64_t v;
-    if (strcmp(n->op_type, "If") == 0) return n->n_inputs >= 1 && n->inputs[0] && !const_scalar(n->inputs[0], &v);
+    if (strcmp(n->op_type, "If") == 0) return n->n_inputs >= 1 && n->inputs[0] && !eng_ctl_const_scalar(n->inputs[0], &v);
     const eng_subgraph *e = eng_graph_find_sub(g, n, 0);
     if (!e) return 0;
     /* A started loop whose body computed its condition from data (a while
      * loop): the next iteration waits for a later stage, where that
      * condition is a constant (a shape parameter of the stage). */
-    if (e->started) return n->n_inputs >= 2 && n->inputs[1] && !const_scalar(n->inputs[1], &v);
-    return (n->n_inputs >= 1 && n->inputs[0] && !const_scalar(n->inputs[0], &v)) ||
-           (n->n_inputs >= 2 && n->inputs[1] && !const_scalar(n->inputs[1], &v));
+    if (e->started) return n->n_inputs >= 2 && n->inputs[1] && !eng_ctl_const_scalar(n->inputs[1], &v);
+    return (n->n_inputs >= 1 && n->inputs[0] && !eng_ctl_const_scalar(n->inputs[0], &v)) ||
+           (n->n_inputs >= 2 && n->inputs[1] && !eng_ctl_const_scalar(n->inputs[1], &v));
 }
 
 int eng_is_control(const engine_node *n) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "infer.h"
 #include "ops_internal.h"
 
 /* ---- name map: open addressing, FNV-1a, grows at half load ---- */
@@ -137,6 +138,7 @@ void eng_graph_free(eng_graph *g) {
     eng_free(ctx, g->bodies);
     eng_free(ctx, g->outer);
     eng_free(ctx, g->out_decl);
+    eng_sequences_clear(g);
     if (g->map) eng_free(ctx, g->map->slots);
     eng_free(ctx, g->map);
     eng_free(ctx, g);

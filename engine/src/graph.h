@@ -56,6 +56,10 @@ typedef struct eng_graph {
     /* The file's declared output types, one per output (onnx.c; NULL when
      * not imported from a file). */
     eng_decl *out_decl;
+    /* Tensor sequences being resolved by inference (sequence.c); empty
+     * outside it. */
+    struct eng_seq *seqs;
+    int n_seqs, cap_seqs;
 } eng_graph;
 
 /* One body of an If (branch 0: then, 1: else) or Loop (branch 0) node.

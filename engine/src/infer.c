@@ -133,8 +133,14 @@ static void defer_node(engine_node *n, int *deferred) {
     (*deferred)++;
 }
 
+static const engine_value *sequence_input(const engine_node *n) {
+    for (int i = 0; i < n->n_inputs; ++i)
+        if (n->inputs[i] && (n->inputs[i]->flags & ENG_VALUE_SEQUENCE)) return n->inputs[i];
+    return NULL;
+}
+
 /* deferred: NULL for a graph that must infer whole (eng_graph_infer). */
-static engine_status infer_graph(eng_graph *g, int *folded, int *deferred) {
+static engine_status infer_nodes(eng_graph *g, int *folded, int *deferred) {
     int count = 0;
     size_t activations = 0;
     for (int k = 0; k < g->n_inputs; ++k) {
@@ -144,10 +150,27 @@ static engine_status infer_graph(eng_graph *g, int *folded, int *deferred) {
     if (deferred) *deferred = 0;
     for (int k = 0; k < g->n_nodes; ++k) {
         engine_node *n = g->nodes[k];
+        if (eng_is_sequence_node(n)) {
+            /* Lists of graph values; resolved also when an element waits
+             * for data (what reads that element then waits too). */
+            engine_status st = eng_expand_sequence(g, k);
+            if (st) return st;
+            --k;
+            continue;
+        }
+        const engine_value *seq = sequence_input(n);
         if (deferred && (has_deferred_input(n) || (eng_is_control(n) && eng_control_on_data(g, n)))) {
+            if (seq)
+                return eng_node_error(g->ctx, n, ENGINE_ERR_UNSUPPORTED,
+                                      "reads the tensor sequence '%s' but waits for the data of the run; sequences "
+                                      "are supported where the input shapes fix them",
+                                      seq->name);
             defer_node(n, deferred);
             continue;
         }
+        if (seq && !eng_is_control(n))
+            return eng_node_error(g->ctx, n, ENGINE_ERR_INVALID_MODEL, "input '%s' is a tensor sequence; %s takes tensors",
+                                  seq->name, n->op_type);
         if (eng_is_control(n)) {
             /* If/Loop: expanded in place; go on at the same index. */
             engine_status st = eng_expand_control(g, k);
@@ -206,8 +229,18 @@ static engine_status infer_graph(eng_graph *g, int *folded, int *deferred) {
             count++;
         }
     }
+    for (int k = 0; k < g->n_outputs; ++k)
+        if (g->outputs[k]->flags & ENG_VALUE_SEQUENCE)
+            return eng_error(g->ctx, ENGINE_ERR_UNSUPPORTED,
+                             "model output '%s' is a tensor sequence; outputs must be tensors", g->outputs[k]->name);
     if (folded) *folded = count;
     return ENGINE_OK;
+}
+
+static engine_status infer_graph(eng_graph *g, int *folded, int *deferred) {
+    engine_status st = infer_nodes(g, folded, deferred);
+    eng_sequences_clear(g); /* the lists point at values remove_dead may free */
+    return st;
 }
 
 engine_status eng_graph_infer(eng_graph *g, int *folded) {

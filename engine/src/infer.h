@@ -44,4 +44,33 @@ int eng_is_control(const engine_node *n);
 int eng_control_on_data(const eng_graph *g, const engine_node *n);
 engine_status eng_expand_control(eng_graph *g, int k);
 
+/* Helpers control.c shares with sequence.c. A fresh value named
+ * "prefix/name" (made unique); nodes appended from index `from` moved to
+ * position `at`; a node `op`(in...) -> out appended, with an optional INT
+ * or INTS (one element) attribute; a constant scalar's value (bool, u8,
+ * i32, i64; f32 as 0/1), non-zero when v is one. */
+engine_status eng_ctl_fresh_value(eng_graph *g, const char *prefix, const char *name, engine_value **out);
+void eng_ctl_move_appended(eng_graph *g, int from, int at);
+engine_status eng_ctl_add_simple(eng_graph *g, const char *prefix, const char *op, engine_value *const *in, int n_in,
+                                 engine_value *out, const char *attr, int64_t attr_value, int attr_is_list);
+int eng_ctl_const_scalar(const engine_value *v, int64_t *out);
+
+/* Tensor sequences (sequence.c), resolved during inference like control
+ * flow: a sequence value is a list of graph values kept beside the graph
+ * (flag ENG_VALUE_SEQUENCE, no shape of its own). SequenceEmpty,
+ * SequenceConstruct, SequenceInsert, SequenceErase and Identity of a
+ * sequence build lists and go; SequenceLength becomes a constant;
+ * SequenceAt an Identity of the element; ConcatFromSequence Unsqueeze and
+ * Concat nodes; SplitToSequence a Split (and Squeeze) node. Positions and
+ * split sizes must be constants by then, as shape parameters are. No
+ * sequence reaches a backend: a sequence model output, or a sequence read
+ * by a part of the graph that waits for run-time data, is an error. */
+#define ENG_VALUE_SEQUENCE (1u << 27)
+/* Non-zero for a sequence op, or an Identity of a sequence. */
+int eng_is_sequence_node(const engine_node *n);
+/* Resolves node k of g as above; inference goes on at index k. */
+engine_status eng_expand_sequence(eng_graph *g, int k);
+/* Forgets g's sequence lists (at the end of inference). */
+void eng_sequences_clear(eng_graph *g);
+
 #endif /* ENGINE_INFER_H */

@@ -31,7 +31,8 @@ static const struct {
     {"ReduceL1", 1u << 1},      {"ReduceL2", 1u << 1},     {"ReduceLogSumExp", 1u << 1},
     {"ReduceSumSquare", 1u << 1}, {"TopK", 1u << 1},       {"Range", 0x7u},
     {"OneHot", 1u << 1},        {"If", 1u << 0},           {"Loop", 0x3u},
-    {"CumSum", 1u << 1},        {"Trilu", 1u << 1},
+    {"CumSum", 1u << 1},        {"Trilu", 1u << 1},        {"SequenceInsert", 1u << 2},
+    {"SequenceAt", 1u << 1},    {"SequenceErase", 1u << 1}, {"SplitToSequence", 1u << 1},
 };
 
 int eng_param_slot(const engine_node *n, int k) {
