@@ -305,6 +305,39 @@ def build_cases():
     m = model([helper.make_node("Scan", ["X"], ["Y"], name="scan", num_scan_inputs=1, body=relu_model().graph)],
               [vi("X", [1, 4])], [vi("Y", None)])
     case("scan", UNSUPPORTED, "only If and Loop bodies are supported", m)
+    # ---- tensor sequences (engine/src/sequence.c) ----
+    sq = helper.make_tensor_sequence_value_info
+    case("sequence_output", UNSUPPORTED, "model output 'S' is a tensor sequence",
+         model([helper.make_node("SequenceConstruct", ["X"], ["S"], name="sc")], [vi("X", [2])],
+               [sq("S", F, None)], opset=11))
+    case("sequence_at_out_of_range", INVALID_MODEL, "'at' (SequenceAt): position 5 is outside [-2, 1]",
+         model([helper.make_node("SequenceConstruct", ["X", "X"], ["S"], name="sc"),
+                helper.make_node("SequenceAt", ["S", "P"], ["Y"], name="at")], [vi("X", [2])], [vi("Y", None)],
+               [init("P", np.array(5, np.int64))], opset=11))
+    case("sequence_at_empty", INVALID_MODEL, "'at' (SequenceAt): reading from an empty sequence",
+         model([helper.make_node("SequenceEmpty", [], ["S"], name="se"),
+                helper.make_node("SequenceAt", ["S", "P"], ["Y"], name="at")], [], [vi("Y", None)],
+               [init("P", np.array(0, np.int64))], opset=11))
+    case("sequence_into_relu", INVALID_MODEL, "'relu' (Relu): input 'S' is a tensor sequence",
+         model([helper.make_node("SequenceConstruct", ["X"], ["S"], name="sc"),
+                helper.make_node("Relu", ["S"], ["Y"], name="relu")], [vi("X", [2])], [vi("Y", None)], opset=11))
+    case("sequence_insert_dtype", INVALID_MODEL, "'ins' (SequenceInsert): tensor 'I' is int64",
+         model([helper.make_node("SequenceConstruct", ["X"], ["S"], name="sc"),
+                helper.make_node("SequenceInsert", ["S", "I"], ["T"], name="ins"),
+                helper.make_node("ConcatFromSequence", ["T"], ["Y"], axis=0, name="cat")],
+               [vi("X", [2]), vi("I", [2], I64)], [vi("Y", None)], opset=11))
+    case("split_to_sequence_sizes", SHAPE, "'sp' (SplitToSequence): split sizes sum to 4 but axis 0 has size 3",
+         model([helper.make_node("SplitToSequence", ["X", "N"], ["S"], name="sp"),
+                helper.make_node("ConcatFromSequence", ["S"], ["Y"], axis=0, name="cat")],
+               [vi("X", [3])], [vi("Y", None)], [init("N", np.array([1, 3], np.int64))], opset=11))
+    case("split_to_sequence_too_long", UNSUPPORTED, "'sp' (SplitToSequence): the sequence would hold more than",
+         model([helper.make_node("SplitToSequence", ["X"], ["S"], name="sp"),
+                helper.make_node("ConcatFromSequence", ["S"], ["Y"], axis=0, name="cat")],
+               [vi("X", [5000])], [vi("Y", None)], opset=11))
+    case("concat_from_empty_sequence", INVALID_MODEL, "'cat' (ConcatFromSequence): concatenating an empty sequence",
+         model([helper.make_node("SequenceEmpty", [], ["S"], name="se"),
+                helper.make_node("ConcatFromSequence", ["S"], ["Y"], axis=0, name="cat")], [], [vi("Y", None)],
+               opset=11))
 
     # ---- external data ----
     def write_weights(folder, name="w.bin", nbytes=16):
@@ -512,6 +545,24 @@ def runtime_cases(out):
        expect=np.array([10, 255, 0, 255], np.uint8), opset=13, inits=(zp,))
     rt("quantize_zero_scale", qn, q_in, [np.array([1, -1, 0, np.nan], np.float32), np.array(0.0, np.float32)], 0, "",
        expect=np.array([255, 0, 10, 10], np.uint8), opset=13, inits=(zp,))
+    # Sequence positions: a graph input's value is a shape parameter (constant
+    # in each specialisation); one computed from the data is refused.
+    seq_at = [helper.make_node("SequenceConstruct", ["x", "x2"], ["s"], name="sc"),
+              helper.make_node("Mul", ["x", "x"], ["x2"], name="sq"),
+              helper.make_node("SequenceAt", ["s", "p"], ["y"], name="at")]
+    seq_in = [vi("x", [2, 3]), vi("p", [], I64)]
+    rt("sequence_at_input_position", seq_at, seq_in, [x23, np.array(-1, np.int64)], 0, "", expect=x23 * x23, opset=11)
+    rt("sequence_at_input_position_oob", seq_at, seq_in, [x23, np.array(2, np.int64)], INVALID_MODEL,
+       "node 'at' (SequenceAt): position 2 is outside [-2, 1]", opset=11)
+    # (a count of non-zeros: values reaching a position through ordinary ops
+    # are specialised on, as the case above; a NonZero's length is not)
+    seq_data = [helper.make_node("NonZero", ["i"], ["nz"], name="nz"),
+                helper.make_node("Shape", ["nz"], ["nzs"], name="shape"),
+                helper.make_node("Gather", ["nzs", "one"], ["p"], name="count")] + seq_at
+    rt("sequence_at_data_position", seq_data, [vi("x", [2, 3]), vi("i", [4], I64)],
+       [x23, np.array([0, 1, 0, 0], np.int64)], UNSUPPORTED,
+       "node 'at' (SequenceAt): the position 'p' depends on the data of the run", opset=11,
+       inits=(init("one", np.array(1, np.int64)),))
     with open(os.path.join(out, "runtime.tsv"), "w") as f:
         f.writelines(rows)
 
