@@ -404,7 +404,10 @@ def main():
              helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
              helper.make_node("Reshape", ["p", "S"], ["f"], name="flat"),
              helper.make_node("Gemm", ["f", "G", "H"], ["g"], name="fc", transB=1),
-             helper.make_node("Softmax", ["g"], ["Y"], name="sm", axis=1)]
+             helper.make_node("Softmax", ["g"], ["sm"], name="sm", axis=1),
+             # a tensor sequence that gives the same Y back (the sweeps reach sequence.c)
+             helper.make_node("SplitToSequence", ["sm"], ["parts"], name="split", axis=1),
+             helper.make_node("ConcatFromSequence", ["parts"], ["Y"], name="join", axis=1)]
     inits = [init("W", rng.standard_normal((3, 2, 3, 3)).astype(np.float32)),
              init("B", rng.standard_normal(3).astype(np.float32)),
              init("s", rng.uniform(0.5, 1.5, 3).astype(np.float32)),

@@ -1,7 +1,8 @@
 /* Out-of-memory sweep (docs/RELIABILITY.md): an allocator that fails the
  * i-th allocation, for every i, over context + load + optimise + compile +
  * run of a small model (Conv, BatchNormalization, Relu, MaxPool, Reshape,
- * Gemm, Softmax: folding and fusion passes run on it) on ref, and on cpu
+ * Gemm, Softmax, then SplitToSequence and ConcatFromSequence: folding,
+ * fusion passes and sequence resolution run on it) on ref, and on cpu
  * when engine-backend-cpu.so is in the build. Every attempt either
  * succeeds with the same bytes as an unfailing run or returns
  * ENGINE_ERR_OUT_OF_MEMORY with a message, and nothing stays allocated
