@@ -63,9 +63,15 @@ MIN_OPSET, MAX_OPSET = 1, 21
 PINNED_ONNX = "1.16.2"
 
 
+# Ops the engine resolves while it infers a graph rather than running them
+# (engine/src/control.c, sequence.c): not in ops.h, read all the same.
+GRAPH_OPS = {"If", "Loop", "SequenceEmpty", "SequenceConstruct", "SequenceInsert", "SequenceErase", "SequenceAt",
+             "SequenceLength", "ConcatFromSequence", "SplitToSequence"}
+
+
 def engine_ops(path):
     with open(path) as fh:
-        return set(re.findall(r"^\s*X\((\w+),\s*\w+\)", fh.read(), re.M))
+        return set(re.findall(r"^\s*X\((\w+),\s*\w+\)", fh.read(), re.M)) | GRAPH_OPS
 
 
 def all_nodes(graph):
