@@ -81,6 +81,12 @@ typedef struct cpu_kernels {
     void (*gemm_rows)(int K, const float *a, size_t lda, const float *b, float *c, size_t ldc, int mr, int nr,
                       const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi, const char *pf,
                       int pf_lines);
+    /* gemm with B read in place: row k of the tile's B is nr <= NR floats
+     * at b + k * ldb (nothing past them is read), A packed as for gemm;
+     * only the rows up to mr rounded up to a few are computed. A 1x1
+     * conv's input planes need no packed copy then. NULL: B is packed. */
+    void (*gemm_bs)(int K, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int mr, int nr,
+                    const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi);
 } cpu_kernels;
 
 /* exp_row with libm's expf: the scalar and NEON tables' (gemm.c). */
@@ -144,6 +150,14 @@ void cpu_gemm_run(const cpu_kernels *k, int M, int N, int K, const float *Apacke
 void cpu_gemm_run_rows_a(const cpu_kernels *k, int M, int N, int K, const float *A, size_t lda, const float *bias,
                          cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc, const float *sum, size_t ldsum,
                          const engine_epilogue *epi, int threads, void *scratch);
+/* cpu_gemm_run with B readable in place as well: row k of B at B + k * ldb
+ * (a 1x1 conv's input planes). Where the ISA has gemm_bs and the shape is
+ * one where that measured faster (long rows, few A panels: gemm.c's
+ * GEMM_BS_*), the tiles read it there, no packed copy of B; else pack_b
+ * packs it, as do the split over A panels of few-column GEMMs. */
+void cpu_gemm_run_strided_b(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
+                            const float *B, size_t ldb, cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc,
+                            const float *sum, size_t ldsum, const engine_epilogue *epi, int threads, void *scratch);
 /* The same with B pre-packed: panels of NR columns and all K rows, panel
  * q at bpanels + q * K * NR (64-byte aligned, columns past N zero), and A
  * packed (lda 0) or, with gemm_rows, read in place (lda: its row stride).

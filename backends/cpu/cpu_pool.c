@@ -1,14 +1,32 @@
 /* cpu_pool.c - the cpu backend's thread pool; the contract and the reasons
  * are in cpu_pool.h, the measurements in docs/PERFORMANCE.md.
  *
- * The claim word: one 64-bit atomic holding the loop's sequence number
- * (high 32 bits) and the next unclaimed item (low 32 bits). A thread claims
- * a unit by compare-and-swap on the word it loaded, so a claim made against
- * a loop that has since ended fails instead of taking an item of the next
- * loop; the loop's fields (fn, ctx, n, ...) are written only while the word
- * is closed (next = CLAIM_CLOSED) and read between the load and the swap,
- * so a successful swap guarantees they were that loop's. All atomics are
- * sequentially consistent: a handful per unit, far below a unit's cost.
+ * The claim words: one 64-bit atomic per thread, on a cache line of its
+ * own, holding the loop's sequence number (high 24 bits) and a
+ * range of units not yet claimed, [front, back) (20 bits each). A
+ * cpu_parallel_for loop puts all its units in thread 0's word and every
+ * thread claims from its front: units go out in arrival order. A
+ * cpu_parallel_for_home loop splits them into one contiguous home range per
+ * thread; a thread claims the front unit of its own range, and once that
+ * is empty takes units from the back of the others' ranges (stealing).
+ * Either way a worker the OS deschedules holds at most the unit it runs,
+ * and the caller never waits for a worker to arrive. Home ranges keep each
+ * thread on the same part of every such loop (the pixel columns of a 1x1
+ * conv that the thread's previous 1x1 conv wrote are in its own cache) and
+ * its claims on a line no other core writes: in arrival order the two
+ * threads took alternate panels, on this VM a line moving between the two
+ * vCPUs costs about a microsecond, and SqueezeNet's 1x1 convs at 55x55 ran
+ * slower on two threads than on one. Not every loop gains: see
+ * docs/PERFORMANCE.md ("Home ranges in the pool").
+ *
+ * A claim is a compare-and-swap on the word loaded, so a claim made
+ * against a loop that has since ended fails instead of taking a unit of
+ * the next loop. The loop's fields (fn, ctx, n, ...) are written before
+ * any word carries the loop's number, and that before `seq` does; a thread
+ * reads them after it saw the number in `seq`, and its claim on a word of
+ * that number succeeds only while units of the loop are left, when no
+ * later loop can have begun rewriting them: a successful claim runs the
+ * fields of its own loop. All atomics are sequentially consistent.
  *
  * Sleeping: a worker that has spun its budget registers in `sleepers`
  * (under the mutex) and re-checks the loop number before waiting; the
@@ -33,7 +51,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CLAIM_CLOSED 0xffffffffu
+/* A claim word: seq (24 bits) | front (20) | back (20). */
+#define CLAIM_BITS 20
+#define CLAIM_MAX_UNITS (1u << CLAIM_BITS)
+#define CLAIM_MASK ((uint_least64_t)CLAIM_MAX_UNITS - 1u)
+#define CLAIM_SEQ_MASK 0xffffffu
+
+static inline uint_least64_t claim_word(unsigned seq, unsigned front, unsigned back) {
+    return ((uint_least64_t)(seq & CLAIM_SEQ_MASK) << (2 * CLAIM_BITS)) | ((uint_least64_t)front << CLAIM_BITS) |
+           (uint_least64_t)back;
+}
+
+typedef struct claim_slot {
+    alignas(64) atomic_uint_least64_t w;
+} claim_slot;
 
 typedef struct pool_worker {
     cpu_pool *pool;
@@ -68,10 +99,11 @@ struct cpu_pool {
     _Atomic(cpu_task_fn) fn;
     _Atomic(void *) ctx;
     atomic_int nthr;
+    atomic_int home;                   /* home ranges (cpu_parallel_for_home), else one shared range */
     atomic_uint units;                 /* the loop's units: ceil(n / grain) */
     atomic_int_least64_t n, grain;
 
-    alignas(64) atomic_uint_least64_t claim; /* every unit, by every thread */
+    claim_slot *slots; /* one claim word per thread (after workers[]) */
 
     /* once per thread and loop (a thread adds the units it ran when it
      * finds none left), spun on by the waiting caller */
@@ -108,23 +140,50 @@ static long long now_ns(void) {
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+/* Claims the next unit of loop want_seq: the front of tid's home range,
+ * else the back of another thread's. -1 when none is left. */
+static int64_t claim_unit(cpu_pool *p, int tid, int nthr, int home, unsigned want_seq) {
+    const unsigned seq = want_seq & CLAIM_SEQ_MASK;
+    if (!home) { /* one range in slot 0, claimed from the front by all */
+        atomic_uint_least64_t *slot = &p->slots[0].w;
+        uint_least64_t w = atomic_load(slot);
+        for (;;) {
+            const unsigned front = (unsigned)((w >> CLAIM_BITS) & CLAIM_MASK), back = (unsigned)(w & CLAIM_MASK);
+            if ((unsigned)(w >> (2 * CLAIM_BITS)) != seq || front >= back) return -1;
+            if (atomic_compare_exchange_weak(slot, &w, claim_word(seq, front + 1u, back))) return (int64_t)front;
+        }
+    }
+    for (int k = 0; k < nthr; ++k) {
+        const int v = (tid + k) % nthr;
+        atomic_uint_least64_t *slot = &p->slots[v].w;
+        uint_least64_t w = atomic_load(slot);
+        for (;;) {
+            const unsigned front = (unsigned)((w >> CLAIM_BITS) & CLAIM_MASK), back = (unsigned)(w & CLAIM_MASK);
+            if ((unsigned)(w >> (2 * CLAIM_BITS)) != seq || front >= back) break;
+            const uint_least64_t nw = k == 0 ? claim_word(seq, front + 1u, back) : claim_word(seq, front, back - 1u);
+            if (atomic_compare_exchange_weak(slot, &w, nw)) return k == 0 ? (int64_t)front : (int64_t)back - 1;
+        }
+    }
+    return -1;
+}
+
 /* Claims and runs units of the current loop until none is left (or the
  * loop is not the one in `want_seq`, or tid is beyond the loop's threads). */
 static void run_units(cpu_pool *p, int tid, unsigned want_seq) {
     unsigned mine = 0, loop_units = 0; /* units this thread ran; the loop's count */
     for (;;) {
-        uint_least64_t w = atomic_load(&p->claim);
-        if ((unsigned)(w >> 32) != want_seq) break;
-        const unsigned idx = (unsigned)w;
-        if (idx == CLAIM_CLOSED) break;
-        const unsigned units = atomic_load(&p->units);
+        if (atomic_load(&p->seq) != want_seq) break;
         const int nthr = atomic_load(&p->nthr);
+        if (tid >= nthr) break;
+        const unsigned units = atomic_load(&p->units);
         const int64_t n = atomic_load(&p->n), grain = atomic_load(&p->grain);
         cpu_task_fn fn = atomic_load(&p->fn);
         void *ctx = atomic_load(&p->ctx);
-        if (idx >= units || tid >= nthr) break;
-        if (!atomic_compare_exchange_weak(&p->claim, &w, w + 1u)) continue;
-        const int64_t i0 = (int64_t)idx * grain, i1 = n - i0 < grain ? n : i0 + grain;
+        /* the fields above are want_seq's if the claim (of want_seq's
+         * words) succeeds: they were written before those words */
+        const int64_t idx = claim_unit(p, tid, nthr, atomic_load(&p->home), want_seq);
+        if (idx < 0) break;
+        const int64_t i0 = idx * grain, i1 = n - i0 < grain ? n : i0 + grain;
         fn(ctx, tid, i0, i1);
         ++mine;
         loop_units = units;
@@ -174,10 +233,13 @@ engine_status cpu_pool_create(const engine_allocator *a, int threads, int spin_u
     if (threads < 1) threads = 1;
     if (threads > POOL_THREADS_MAX) threads = POOL_THREADS_MAX;
     if (spin_us < 0) spin_us = 0;
-    const size_t bytes = sizeof(cpu_pool) + (size_t)(threads - 1) * sizeof(pool_worker);
+    const size_t head = (sizeof(cpu_pool) + (size_t)(threads - 1) * sizeof(pool_worker) + 63u) / 64u * 64u;
+    const size_t bytes = head + (size_t)threads * sizeof(claim_slot);
     cpu_pool *p = a->alloc(a->user, bytes, 64);
     if (!p) return ENGINE_ERR_OUT_OF_MEMORY;
     memset(p, 0, bytes);
+    p->slots = (claim_slot *)((char *)p + head);
+    for (int t = 0; t < threads; ++t) atomic_init(&p->slots[t].w, claim_word(0, 0, 0));
     p->a = *a;
     p->threads = threads;
     p->spin_ns = (long long)spin_us * 1000LL;
@@ -193,13 +255,13 @@ engine_status cpu_pool_create(const engine_allocator *a, int threads, int spin_u
     atomic_init(&p->stop, 0);
     atomic_init(&p->sleepers, 0);
     atomic_init(&p->caller_waits, 0);
-    atomic_init(&p->claim, (uint_least64_t)CLAIM_CLOSED);
     atomic_init(&p->fn, NULL);
     atomic_init(&p->ctx, NULL);
     atomic_init(&p->n, 0);
     atomic_init(&p->grain, 1);
     atomic_init(&p->units, 0);
     atomic_init(&p->nthr, 1);
+    atomic_init(&p->home, 0);
     atomic_init(&p->done, 0);
     *out = p;
     return ENGINE_OK;
@@ -257,7 +319,7 @@ cpu_pool *cpu_pool_bind(cpu_pool *p) {
     return old;
 }
 
-void cpu_parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, void *ctx) {
+static void parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, void *ctx, int home) {
     if (n <= 0) return;
     cpu_pool *p = bound_pool;
     if (p) {
@@ -268,7 +330,7 @@ void cpu_parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, voi
         const int64_t t = threads > 1 ? threads : 1;
         grain = (n + 4 * t - 1) / (4 * t);
     }
-    if (grain < n / (1 << 30)) grain = n / (1 << 30) + 1; /* units fit the claim word */
+    if (grain < n / CLAIM_MAX_UNITS) grain = n / CLAIM_MAX_UNITS + 1; /* units fit the claim words */
     if (grain < 1) grain = 1;
     if (!p || threads <= 1 || n <= grain || atomic_exchange(&p->busy, 1)) {
         fn(ctx, 0, 0, n);
@@ -276,8 +338,8 @@ void cpu_parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, voi
     }
     const unsigned units = (unsigned)((n + grain - 1) / grain);
     const unsigned seq = atomic_load(&p->seq) + 1u;
-    /* close the word under the new number, write the loop, open it */
-    atomic_store(&p->claim, ((uint_least64_t)seq << 32) | CLAIM_CLOSED);
+    /* write the loop, then the claim words under its number (one home
+     * range per thread, as even as the units allow), then the number */
     atomic_store(&p->fn, fn);
     atomic_store(&p->ctx, ctx);
     atomic_store(&p->n, n);
@@ -285,7 +347,12 @@ void cpu_parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, voi
     atomic_store(&p->units, units);
     atomic_store(&p->nthr, threads);
     atomic_store(&p->done, 0u);
-    atomic_store(&p->claim, (uint_least64_t)seq << 32);
+    atomic_store(&p->home, home);
+    for (int t = 0; t < threads; ++t) {
+        const unsigned lo = home ? (unsigned)((uint64_t)units * (unsigned)t / (unsigned)threads) : t ? units : 0u;
+        const unsigned hi = home ? (unsigned)((uint64_t)units * (unsigned)(t + 1) / (unsigned)threads) : units;
+        atomic_store(&p->slots[t].w, claim_word(seq, lo, hi));
+    }
     atomic_store(&p->seq, seq);
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
@@ -309,6 +376,14 @@ void cpu_parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, voi
         }
     }
     atomic_store(&p->busy, 0);
+}
+
+void cpu_parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, void *ctx) {
+    parallel_for(threads, n, grain, fn, ctx, 0);
+}
+
+void cpu_parallel_for_home(int threads, int64_t n, int64_t grain, cpu_task_fn fn, void *ctx) {
+    parallel_for(threads, n, grain, fn, ctx, 1);
 }
 
 static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;

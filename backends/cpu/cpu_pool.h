@@ -77,6 +77,12 @@ cpu_pool *cpu_pool_bind(cpu_pool *p);
  * four units per thread) on at most `threads` threads of the pool bound to
  * the calling thread. Returns when every item is done. */
 void cpu_parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, void *ctx);
+/* cpu_parallel_for where each thread first takes the units of its own
+ * contiguous home range (thread t: the t-th of `threads` equal shares, in
+ * order), then the others' from their far end. For loops whose threads
+ * should stay on the same part of every loop (the columns of a 1x1 conv
+ * that the thread's previous layer wrote): cpu_pool.c says why. */
+void cpu_parallel_for_home(int threads, int64_t n, int64_t grain, cpu_task_fn fn, void *ctx);
 
 /* The spin budget from ENGINE_CPU_SPIN: a number of microseconds, or
  * "latency" (2000), "default" (CPU_POOL_SPIN_DEFAULT_US), "shared" or

@@ -489,6 +489,61 @@ static void max_win_avx512(const float *v, int n, int KW, int SW, float *y) {
     }
 }
 
+/* gemm_bs: see cpu_kernels.gemm_bs. R (4, 8 or 12, a constant in each
+ * instance) rows are computed: the A panel's rows past mr are zeros, and a
+ * tile of 4 rows (a 1x1 conv's 16 output channels: 12 + 4) costs a third
+ * of a full one instead of all of it. B's rows are a 1x1 conv's input
+ * planes, ldb floats apart: a tile reads nr floats of each (masked past
+ * nr, so the last panel of a plane reads nothing beyond it) and asks for
+ * the same floats BS_PF_AHEAD columns on, where the thread's next panels
+ * lie (more planes than the hardware prefetcher follows). */
+#define BS_PF_AHEAD (2 * NR)
+static inline __attribute__((always_inline)) void gemm_bs_body(const int R, int K, const float *a, const float *b,
+        size_t ldb, float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum, size_t ldsum,
+        const engine_epilogue *epi) {
+    __m512 acc[MR][2];
+    for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    const __mmask16 m0 = lanes_upto(nr), m1 = lanes_upto(nr - 16);
+    if (nr == NR) {
+        for (int k = 0; k < K; ++k, a += MR, b += ldb) {
+            const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+            _mm_prefetch((const char *)(b + BS_PF_AHEAD), _MM_HINT_T0);
+            _mm_prefetch((const char *)(b + BS_PF_AHEAD + 16), _MM_HINT_T0);
+            for (int i = 0; i < R; ++i) {
+                const __m512 ai = _mm512_set1_ps(a[i]);
+                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            }
+        }
+    } else {
+        for (int k = 0; k < K; ++k, a += MR, b += ldb) {
+            const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+            for (int i = 0; i < R; ++i) {
+                const __m512 ai = _mm512_set1_ps(a[i]);
+                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            }
+        }
+    }
+    for (int i = 0; i < R && i < mr; ++i) {
+        const __m512 bi = _mm512_set1_ps(bias[i]);
+        __m512 v0 = _mm512_add_ps(acc[i][0], bi), v1 = _mm512_add_ps(acc[i][1], bi);
+        if (sum) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, sum + i * ldsum));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, sum + i * ldsum + 16));
+        }
+        _mm512_mask_storeu_ps(c + i * ldc, m0, act512(epi, v0));
+        _mm512_mask_storeu_ps(c + i * ldc + 16, m1, act512(epi, v1));
+    }
+}
+
+static void gemm_bs_avx512(int K, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int mr, int nr,
+                           const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi) {
+    if (mr <= 4) gemm_bs_body(4, K, a, b, ldb, c, ldc, mr, nr, bias, sum, ldsum, epi);
+    else if (mr <= 8) gemm_bs_body(8, K, a, b, ldb, c, ldc, mr, nr, bias, sum, ldsum, epi);
+    else gemm_bs_body(MR, K, a, b, ldb, c, ldc, mr, nr, bias, sum, ldsum, epi);
+}
+
 const cpu_kernels cpu_kernels_avx512 = {
     .isa = CPU_ISA_AVX512,
     .isa_name = "avx512",
@@ -505,4 +560,5 @@ const cpu_kernels cpu_kernels_avx512 = {
     .max_win = max_win_avx512,
     .gemm_pf = gemm_12x32_pf_avx512,
     .gemm_rows = gemm_12x32_rows_avx512,
+    .gemm_bs = gemm_bs_avx512,
 };

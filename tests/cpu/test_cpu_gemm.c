@@ -46,7 +46,7 @@ static void *aalloc(size_t bytes) {
  * weights with A packed, or with A's rows read in place
  * (cpu_gemm_run_packed_b); A's rows in place and B copied
  * (cpu_gemm_run_rows_a). The ROWS modes need the ISA's gemm_rows. */
-enum { RUN_PLAIN, RUN_PACKED_B, RUN_PACKED_B_ROWS_A, RUN_ROWS_A };
+enum { RUN_PLAIN, RUN_PACKED_B, RUN_PACKED_B_ROWS_A, RUN_ROWS_A, RUN_STRIDED_B };
 
 /* Runs one GEMM on one ISA and compares; returns the number of mismatches. */
 static int check_gemm(const cpu_kernels *k, int M, int N, int K, engine_act act, int with_sum, int threads, int mode) {
@@ -84,6 +84,16 @@ static int check_gemm(const cpu_kernels *k, int M, int N, int K, engine_act act,
         cpu_gemm_run_packed_b(k, M, N, K, rows ? A : Ap, rows ? (size_t)K : 0, bias, bp, C, (size_t)N,
                               with_sum ? sum : NULL, (size_t)N, &epi, threads, scratch);
         free(bp);
+    } else if (mode == RUN_STRIDED_B) {
+        /* B's rows ldb = N + 3 floats apart in a buffer that ends with the
+         * last row's N-th float: a read past a row's columns would show */
+        const size_t ldb = (size_t)N + 3;
+        float *Bs = malloc(sizeof(float) * (K ? (size_t)(K - 1) * ldb + (size_t)N : 1));
+        assert_non_null(Bs);
+        for (int kk = 0; kk < K; ++kk) memcpy(Bs + (size_t)kk * ldb, B + (size_t)kk * N, sizeof(float) * (size_t)N);
+        cpu_gemm_run_strided_b(k, M, N, K, Ap, bias, Bs, ldb, pack_rows, &bm, C, (size_t)N, with_sum ? sum : NULL,
+                               (size_t)N, &epi, threads, scratch);
+        free(Bs);
     } else if (mode == RUN_ROWS_A) {
         cpu_gemm_run_rows_a(k, M, N, K, A, (size_t)K, bias, pack_rows, &bm, C, (size_t)N, with_sum ? sum : NULL,
                             (size_t)N, &epi, threads, scratch);
@@ -210,6 +220,83 @@ static void packed_b_all_isas(void **state) {
         assert_int_equal(bad, 0);
     }
     assert_true(tested >= 1);
+}
+
+/* B read in place (cpu_gemm_run_strided_b: a 1x1 conv's input planes):
+ * through gemm_bs where the ISA has it and the shape is one it is used for
+ * (rows of at least 2048 columns, at most 8 A panels), else packed; every
+ * row count of a last A panel (gemm_bs computes 4, 8 or 12 rows), a last
+ * B panel partial or whole, K = 0 and 1, 1-3 threads. */
+static void strided_b_all_isas(void **state) {
+    (void)state;
+    int tested = 0;
+    for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
+        const cpu_kernels *k = isa_table((cpu_isa)isa);
+        if (!k) continue;
+        ++tested;
+        int bad = 0;
+        for (int threads = 1; threads <= 3; ++threads) {
+            for (int M = 1; M <= 2 * k->mr + 1; M += M < 14 ? 1 : 5)
+                bad += check_gemm(k, M, 3025, 64, ENGINE_ACT_RELU, M % 2, threads, RUN_STRIDED_B); /* SqueezeNet */
+            bad += check_gemm(k, 96, 2048 + 64, 33, ENGINE_ACT_SIGMOID, 1, threads, RUN_STRIDED_B); /* 8 panels, whole */
+            bad += check_gemm(k, 20, 2048, 1, ENGINE_ACT_NONE, 1, threads, RUN_STRIDED_B);          /* K = 1 */
+            bad += check_gemm(k, 16, 2100, 0, ENGINE_ACT_CLIP, 1, threads, RUN_STRIDED_B);         /* K = 0 */
+            bad += check_gemm(k, 100, 3136, 40, ENGINE_ACT_NONE, 0, threads, RUN_STRIDED_B);       /* packed: 9 panels */
+            bad += check_gemm(k, 16, 169, 300, ENGINE_ACT_RELU, 1, threads, RUN_STRIDED_B);        /* packed: short rows */
+            bad += check_gemm(k, 5, 2048, 8200, ENGINE_ACT_NONE, 0, threads, RUN_STRIDED_B);       /* two K blocks */
+        }
+        assert_int_equal(bad, 0);
+    }
+    assert_true(tested >= 1);
+}
+
+/* gemm_bs itself, where an ISA has it: every mr and the nr that end a
+ * vector or split one, B rows ldb apart with nothing past column nr
+ * readable in the last row, bias, residual and an activation. */
+static void gemm_bs_tiles(void **state) {
+    (void)state;
+    int tested = 0;
+    for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
+        const cpu_kernels *k = isa_table((cpu_isa)isa);
+        if (!k || !k->gemm_bs) continue;
+        ++tested;
+        const int MR = k->mr, NR = k->nr, nrs[] = {1, 7, 15, 16, 17, 31, 32};
+        const size_t ldb = 45;
+        for (int K = 0; K <= 9; K += 3)
+            for (int mr = 1; mr <= MR; ++mr)
+                for (size_t t = 0; t < sizeof nrs / sizeof nrs[0]; ++t) {
+                    const int nr = nrs[t] < NR ? nrs[t] : NR;
+                    float *a = aalloc(sizeof(float) * (size_t)(K + 1) * MR);
+                    float *b = malloc(sizeof(float) * (K ? (size_t)(K - 1) * ldb + (size_t)nr : 1));
+                    float bias[CPU_MAX_MR], sum[CPU_MAX_MR * 32], c[CPU_MAX_MR * 32];
+                    assert_non_null(a);
+                    assert_non_null(b);
+                    for (int kk = 0; kk < K; ++kk)
+                        for (int i = 0; i < MR; ++i) a[kk * MR + i] = i < mr ? frand() : 0.0f;
+                    for (int kk = 0; kk < K; ++kk)
+                        for (int j = 0; j < nr; ++j) b[(size_t)kk * ldb + (size_t)j] = frand();
+                    for (int i = 0; i < MR; ++i) bias[i] = frand();
+                    for (int i = 0; i < CPU_MAX_MR * 32; ++i) sum[i] = frand(), c[i] = 1234.5f;
+                    engine_epilogue epi = {ENGINE_ACT_LEAKY_RELU, 0.1f, 0.0f, 1};
+                    k->gemm_bs(K, a, b, ldb, c, 32, mr, nr, bias, sum, 32, &epi);
+                    for (int i = 0; i < CPU_MAX_MR; ++i)
+                        for (int j = 0; j < 32; ++j) {
+                            if (i >= mr || j >= nr) { /* untouched */
+                                assert_true(c[i * 32 + j] == 1234.5f);
+                                continue;
+                            }
+                            double acc = bias[i] + sum[i * 32 + j];
+                            for (int kk = 0; kk < K; ++kk) acc += (double)a[kk * MR + i] * b[(size_t)kk * ldb + (size_t)j];
+                            const double want = engine_act_apply(&epi, acc);
+                            if (!(fabs(c[i * 32 + j] - want) <= 1e-5 + 1e-4 * fabs(want)))
+                                fail_msg("%s gemm_bs K=%d mr=%d nr=%d: c[%d][%d] = %.8g, want %.8g", k->isa_name, K, mr,
+                                         nr, i, j, (double)c[i * 32 + j], want);
+                        }
+                    free(a);
+                    free(b);
+                }
+    }
+    if (!tested) skip();
 }
 
 static void every_activation(void **state) {
@@ -404,6 +491,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sizes_all_isas),
         cmocka_unit_test(packed_b_all_isas),
+        cmocka_unit_test(strided_b_all_isas),
+        cmocka_unit_test(gemm_bs_tiles),
         cmocka_unit_test(every_activation),
         cmocka_unit_test(activation_extremes),
         cmocka_unit_test(softmax_rows),

@@ -42,13 +42,18 @@ static void count_task(void *vc, int tid, int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) atomic_fetch_add(&c->hits[i], 1);
 }
 
-static void check_loop(int threads, int n, int grain, count_ctx *c) {
+static void check_loop_mode(int threads, int n, int grain, count_ctx *c, int home) {
     for (int i = 0; i < n; ++i) atomic_store(&c->hits[i], 0);
     atomic_store(&c->bad_tid, 0);
     c->threads = threads;
-    cpu_parallel_for(threads, n, grain, count_task, c);
+    if (home) cpu_parallel_for_home(threads, n, grain, count_task, c);
+    else cpu_parallel_for(threads, n, grain, count_task, c);
     for (int i = 0; i < n; ++i) assert_int_equal(atomic_load(&c->hits[i]), 1);
     assert_int_equal(atomic_load(&c->bad_tid), 0);
+}
+
+static void check_loop(int threads, int n, int grain, count_ctx *c) {
+    check_loop_mode(threads, n, grain, c, 0);
 }
 
 static cpu_pool *make_pool(int threads, int spin_us) {
@@ -120,6 +125,95 @@ static void test_workers_take_part(void **state) {
         seen = (atomic_load(&c.tids_seen) & 2) != 0;
     }
     assert_true(seen);
+    cpu_pool_bind(old);
+    cpu_pool_destroy(p);
+}
+
+/* Home ranges (cpu_parallel_for_home): every item once for the sizes,
+ * threads and grains above, loops of both kinds interleaved back to back
+ * (a worker late for one must not take units of the next, whichever
+ * kind), and no unit lost when the pool has fewer threads than asked. */
+static void test_home_every_item_once(void **state) {
+    (void)state;
+    static count_ctx c;
+    const int sizes[] = {1, 2, 3, 7, 8, 9, 63, 64, 65, 1000, MAX_ITEMS};
+    for (int spin = 0; spin <= CPU_POOL_SPIN_DEFAULT_US; spin += CPU_POOL_SPIN_DEFAULT_US) {
+        cpu_pool *p = make_pool(4, spin);
+        assert_int_equal(cpu_pool_start(p), 4);
+        cpu_pool *old = cpu_pool_bind(p);
+        for (int t = 1; t <= 4; ++t)
+            for (size_t ni = 0; ni < sizeof sizes / sizeof sizes[0]; ++ni)
+                for (int grain = 0; grain <= 3; ++grain) check_loop_mode(t, sizes[ni], grain, &c, 1);
+        check_loop_mode(64, 1000, 1, &c, 1);
+        for (int r = 0; r < 20000; ++r) check_loop_mode(3, 1 + r % 13, 1, &c, r % 3 != 0);
+        cpu_pool_bind(old);
+        cpu_pool_destroy(p);
+    }
+}
+
+/* Thread t's home range is the t-th share of the units: with every unit
+ * slow enough that both threads are at work, thread 1 runs units of the
+ * second half and thread 0 of the first; a worker that stalls in its first
+ * unit has the rest of its range taken over by the caller (from the far
+ * end), so the loop ends without waiting for the stalled thread's range. */
+typedef struct home_ctx {
+    atomic_int owner[64];
+    atomic_int stall_done;
+    int stall_ms;
+} home_ctx;
+
+static void home_task(void *vc, int tid, int64_t i0, int64_t i1) {
+    home_ctx *c = vc;
+    for (int64_t i = i0; i < i1; ++i) atomic_store(&c->owner[i], tid + 1);
+    struct timespec t = {0, 200000}; /* 0.2 ms */
+    if (tid == 1 && c->stall_ms && !atomic_exchange(&c->stall_done, 1)) t.tv_nsec = (long)c->stall_ms * 1000000L;
+    nanosleep(&t, NULL);
+}
+
+static void test_home_ranges(void **state) {
+    (void)state;
+    static home_ctx c;
+    cpu_pool *p = make_pool(2, CPU_POOL_SPIN_DEFAULT_US);
+    cpu_pool_start(p);
+    cpu_pool *old = cpu_pool_bind(p);
+    int seen = 0;
+    for (int r = 0; r < 50 && !seen; ++r) { /* retried: on a busy machine the worker may not wake in time */
+        for (int i = 0; i < 64; ++i) atomic_store(&c.owner[i], 0);
+        c.stall_ms = 0;
+        cpu_parallel_for_home(2, 64, 1, home_task, &c);
+        int ones_low = 0, twos_high = 0, twos_low = 0;
+        for (int i = 0; i < 64; ++i) {
+            const int o = atomic_load(&c.owner[i]);
+            assert_true(o == 1 || o == 2);
+            ones_low += i < 32 && o == 1;
+            twos_high += i >= 32 && o == 2;
+            twos_low += i < 32 && o == 2;
+        }
+        /* thread 1 started on unit 32 and worked up; it reaches the first
+         * half only by stealing from its far end (unit 31 down) */
+        seen = twos_high > 0 && ones_low > 0;
+        if (twos_low) {
+            int lowest2 = 64;
+            for (int i = 0; i < 32; ++i)
+                if (atomic_load(&c.owner[i]) == 2 && i < lowest2) lowest2 = i;
+            for (int i = lowest2; i < 32; ++i) assert_int_equal(atomic_load(&c.owner[i]), 2);
+        }
+    }
+    assert_true(seen);
+    /* a stalled worker: 20 ms in its first unit, the loop's own work 6 ms */
+    for (int i = 0; i < 64; ++i) atomic_store(&c.owner[i], 0);
+    c.stall_ms = 20;
+    atomic_store(&c.stall_done, 0);
+    cpu_parallel_for_home(2, 30, 1, home_task, &c);
+    int by_worker = 0;
+    for (int i = 0; i < 30; ++i) {
+        const int o = atomic_load(&c.owner[i]);
+        assert_true(o == 1 || o == 2);
+        by_worker += o == 2;
+    }
+    /* the worker, if it came at all, ran its stalled unit and perhaps a few
+     * more: the caller took the rest of its range */
+    assert_true(by_worker < 15);
     cpu_pool_bind(old);
     cpu_pool_destroy(p);
 }
@@ -336,6 +430,8 @@ int main(void) {
         cmocka_unit_test(test_every_item_once),
         cmocka_unit_test(test_many_small_loops),
         cmocka_unit_test(test_workers_take_part),
+        cmocka_unit_test(test_home_every_item_once),
+        cmocka_unit_test(test_home_ranges),
         cmocka_unit_test(test_nested_runs_serial),
         cmocka_unit_test(test_no_pool),
         cmocka_unit_test(test_threads_share_one_pool),
