@@ -192,12 +192,10 @@ static void gemm_run_scaled(const cpu_conv2d *d, cpu_isa isa, const void *packed
         cpu_parallel_for(d->threads, G, 1, group_task, &c);
         return;
     }
-    /* A pointwise conv's input planes are B's rows: read in place where
-     * the ISA can (gemm_bs), with no packed copy. SqueezeNet's 1x1 convs
-     * at 55x55 (C64 -> 16, C16 -> 64) ran no faster on two threads than
-     * on one while each panel was copied, the copies waiting on lines the
-     * other core had written. */
-    const int strided = pack == pack_pointwise && !xscale && k->gemm_bs;
+    /* A pointwise conv's input planes are B's rows: the GEMM reads them in
+     * place where the ISA and the shape gain from it (gemm.c, GEMM_BS_*),
+     * with no packed copy. */
+    const int strided = pack == pack_pointwise && !xscale;
     for (int g = 0; g < G; ++g) {
         conv_b_ctx ctx = {d, x + (size_t)g * in_g, xscale ? xscale + (size_t)g * (size_t)Cg : NULL, Cg, k->gather_s2};
         cpu_gemm_run_strided_b(k, Mg, N, K, A + (size_t)g * per, bias + (size_t)g * (size_t)Mg, x + (size_t)g * in_g,

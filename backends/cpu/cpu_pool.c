@@ -339,7 +339,8 @@ static void parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, 
     const unsigned units = (unsigned)((n + grain - 1) / grain);
     const unsigned seq = atomic_load(&p->seq) + 1u;
     /* write the loop, then the claim words under its number (one home
-     * range per thread, as even as the units allow), then the number */
+     * range per thread, as even as the units allow; or every unit in slot
+     * 0), then the number */
     atomic_store(&p->fn, fn);
     atomic_store(&p->ctx, ctx);
     atomic_store(&p->n, n);
@@ -348,11 +349,12 @@ static void parallel_for(int threads, int64_t n, int64_t grain, cpu_task_fn fn, 
     atomic_store(&p->nthr, threads);
     atomic_store(&p->done, 0u);
     atomic_store(&p->home, home);
-    for (int t = 0; t < threads; ++t) {
-        const unsigned lo = home ? (unsigned)((uint64_t)units * (unsigned)t / (unsigned)threads) : t ? units : 0u;
-        const unsigned hi = home ? (unsigned)((uint64_t)units * (unsigned)(t + 1) / (unsigned)threads) : units;
-        atomic_store(&p->slots[t].w, claim_word(seq, lo, hi));
-    }
+    /* (a shared-order loop claims from slot 0 alone: the others keep an
+     * older number, which no claim of this loop takes) */
+    if (!home) atomic_store(&p->slots[0].w, claim_word(seq, 0u, units));
+    for (int t = 0; home && t < threads; ++t)
+        atomic_store(&p->slots[t].w, claim_word(seq, (unsigned)((uint64_t)units * (unsigned)t / (unsigned)threads),
+                                                (unsigned)((uint64_t)units * (unsigned)(t + 1) / (unsigned)threads)));
     atomic_store(&p->seq, seq);
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);

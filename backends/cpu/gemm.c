@@ -528,7 +528,10 @@ static void gemm_panels(gemm_job *jp, int threads, void *scratch, int cm) {
     }
     /* Units are handed out dynamically: on a shared machine a thread is
      * often parked by the OS, and a static split then waits for it. A C
-     * tile is only ever written by one unit. */
+     * tile is only ever written by one unit. The split over B panels
+     * gives each thread its home range of panels first (the same columns
+     * in every layer, cpu_pool.c), the others taking over what it has
+     * not claimed when it is late. */
     if (split_by_n(k, M, N, threads)) {
         const int used = threads < nt ? threads : nt;
         gemm_par c = {&j, mt, nt, 0, 0, 0, cm, block_floats(k, K), scratch};
