@@ -558,7 +558,11 @@ NO_ORT = ("no ONNX Runtime reference (tools/ort_reference.py; tests/run_tv_zoo.s
 # A float32 evaluation of DequantizeLinear -> op -> QuantizeLinear moves a
 # value across a rounding boundary where float noise decides (the engine's
 # summation order against ONNX Runtime's): such flips are one step, and rare.
-QUANT_FLIP_FRACTION = 1e-3
+# 1e-3 held on the Intel Xeon (AVX-512); on an AMD EPYC (AVX2 only) ONNX
+# Runtime's GlobalAveragePool sums in another order, and GoogLeNet's last
+# pool (3x3 at the CI size) rounded one step apart on 5 (ref) to 9 (cpu,
+# opencl) of its 1024 channels, so the bound is 1%.
+QUANT_FLIP_FRACTION = 1e-2
 
 
 def compare_quant(d, meta, got, want):
