@@ -214,12 +214,14 @@ static void emit_topk(ocl_builder *b, const engine_node *n) {
     int64_t len = x->dims[p->axis], inner = 1;
     for (int d = p->axis + 1; d < x->rank; ++d) inner *= x->dims[d];
     int64_t rows = len ? numel(x) / len : 0;
-    if (rows == 0 || p->k == 0) return;
     /* no Indices output: the kernel writes them to scratch */
     int xs = IN(0), ys = OUT(0),
         is = n->n_outputs > 1 && n->outputs[1] ? OUT(1)
                                                : ocl_slot_new(b, NULL, ENGINE_DTYPE_I64, BUF_ARENA, (size_t)numel(n->outputs[0]));
-    if (b->st || is < 0) return;
+    /* empty outputs (k = 0: a detector's level where no score passed the
+     * threshold) still take their slots, or the nodes reading them find
+     * nothing produced (fcos_resnet50_fpn on an AMD EPYC) */
+    if (b->st || is < 0 || rows == 0 || p->k == 0) return;
     const char *kname = b->p->slots[xs].lng ? "f_topk_l" : "f_topk";
     size_t L = ocl_group_size(b, kname, (size_t)len);
     if (b->st) return;
