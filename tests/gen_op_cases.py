@@ -2885,6 +2885,29 @@ def gen_index_wide():
               [("v", np.take_along_axis(x, idx, 1)), ("i", idx.astype(np.int64))],
               inits={"k": np.array([7], np.int64)}, opset=11)
 
+    # k counted from data, as a detector's level takes the top scores of those that passed its
+    # threshold (torchvision's FCOS / RetinaNet heads): NonZero -> Shape -> k, and TopK's index
+    # output read again by a Gather. With no score above the threshold k is 0 and both outputs
+    # are empty, yet the Gather after them still runs (opencl once left the index slot unset).
+    for name, hi in (("topk_k_from_data_empty", 0.45), ("topk_k_from_data", 0.9)):
+        rng = rng_for(name)
+        x = rng.uniform(-0.5, hi, (16,)).astype(np.float32)
+        x[x == 0] = 0.25
+        keep = np.nonzero(x > 0.5)[0]
+        xs = x[keep]
+        idx = np.argsort(-xs, kind="stable")
+        v = xs[idx]
+        make_case(name, [helper.make_node("Greater", ["x", "thr"], ["m"]),
+                         helper.make_node("NonZero", ["m"], ["nz"]),
+                         helper.make_node("Reshape", ["nz", "flat"], ["keep"]),
+                         helper.make_node("Gather", ["x", "keep"], ["xs"], axis=0),
+                         helper.make_node("Shape", ["keep"], ["k"]),
+                         helper.make_node("TopK", ["xs", "k"], ["v", "i"], axis=0),
+                         helper.make_node("Gather", ["keep", "i"], ["orig"], axis=0)],
+                  [("x", x)], [("v", v), ("orig", keep[idx].astype(np.int64))],
+                  inits={"thr": np.array(0.5, np.float32), "flat": np.array([-1], np.int64)},
+                  opset=11, infer=False)
+
 
 def gen_sequences():
     """Tensor sequences: resolved while the graph is inferred (engine/src/sequence.c), as
