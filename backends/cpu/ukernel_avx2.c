@@ -170,9 +170,64 @@ static void act_row_avx2(const engine_epilogue *epi, float *p, size_t n) {
  * place, row i at a + i * lda (rows past mr read as row mr - 1, their sums
  * unused). As gemm_12x32_body (ukernel_avx512.c). */
 #define GEMM_PF_EVERY 4
+
+/* A panel's last nr <= 8 columns (a 7x7 map's N = 49 is three panels and
+ * one column; 14x14's 196 is twelve and four): one B vector, 6 sums, half
+ * the FMAs of the full tile, which computed all 16 columns and kept nr.
+ * B is still the packed 16-wide panel (its upper half unread). */
+static void gemm_6x8_narrow(int K, const float *a, size_t lda, const float *b, float *c, size_t ldc, int mr, int nr,
+                            const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi,
+                            const char *pf, int pf_lines) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+    const char *pfe = pf ? pf + (size_t)pf_lines * 64u : NULL;
+    if (lda) {
+        const float *row[MR];
+        for (int i = 0; i < MR; ++i) row[i] = a + (size_t)(i < mr ? i : mr - 1) * lda;
+        for (int k = 0; k < K; ++k, b += NR) {
+            if (pf && (k & (GEMM_PF_EVERY - 1)) == 0 && pf < pfe) {
+                _mm_prefetch(pf, _MM_HINT_T1);
+                pf += 64;
+            }
+            const __m256 b0 = _mm256_load_ps(b);
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(row[0] + k), b0, a0);
+            a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(row[1] + k), b0, a1);
+            a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(row[2] + k), b0, a2);
+            a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(row[3] + k), b0, a3);
+            a4 = _mm256_fmadd_ps(_mm256_broadcast_ss(row[4] + k), b0, a4);
+            a5 = _mm256_fmadd_ps(_mm256_broadcast_ss(row[5] + k), b0, a5);
+        }
+    } else {
+        for (int k = 0; k < K; ++k, a += MR, b += NR) {
+            if (pf && (k & (GEMM_PF_EVERY - 1)) == 0 && pf < pfe) {
+                _mm_prefetch(pf, _MM_HINT_T1);
+                pf += 64;
+            }
+            const __m256 b0 = _mm256_load_ps(b);
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b0, a0);
+            a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, a1);
+            a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, a2);
+            a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, a3);
+            a4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, a4);
+            a5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, a5);
+        }
+    }
+    float t[MR * 8] __attribute__((aligned(32)));
+    _mm256_store_ps(t, a0);
+    _mm256_store_ps(t + 8, a1);
+    _mm256_store_ps(t + 16, a2);
+    _mm256_store_ps(t + 24, a3);
+    _mm256_store_ps(t + 32, a4);
+    _mm256_store_ps(t + 40, a5);
+    cpu_tile_epilogue(&cpu_kernels_avx2, t, 8, c, ldc, mr, nr, bias, sum, ldsum, epi);
+}
+
 static inline __attribute__((always_inline)) void gemm_6x16_body(int K, const float *a, size_t lda, const float *b,
         float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum, size_t ldsum,
         const engine_epilogue *epi, const char *pf, int pf_lines) {
+    if (nr <= 8) {
+        gemm_6x8_narrow(K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
+        return;
+    }
     __m256 acc[MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
