@@ -393,15 +393,13 @@ static int conv_blocked_costs_t(const engine_node *n, const cpu_kernels *k, int 
     }
     /* The depthwise kernels' estimates run low: measured 1.0-3.0x (row
      * kernel, 112x112 .. 28x28) and 1.1-1.8x (c16) of them with AVX-512.
-     * With AVX2 (AMD EPYC, Zen 1: tests/cpu/bench_cpu_conv on the 3x3 and
-     * 5x5 depthwise layers of MobileNet v2/v3 and EfficientNet-B0, 1 and 2
-     * threads) the row kernel took 1.4-5.8x its estimate, median 2.9 (a
-     * row of 14 or 7 is one or two part-filled vectors, and the 5x5
-     * kernel's 25 weights do not fit in 16 registers) and c16 2.0-2.3x,
-     * while the blocked depthwise kernel ran at 0.7-1.8x of its own and
-     * faster than both on every one of those layers (1.2-5x). */
+     * With AVX2 both estimates carry their own fit to measured times
+     * (conv_depthwise.c: AMD EPYC, Zen 1, MobileNet v2/v3 and
+     * EfficientNet-B0 layers), as does the blocked depthwise kernel
+     * (0.7-1.4x of its estimate on 28x28 and larger maps, 1.3x at 14x14,
+     * 1.3-2.2x at 7x7 out, as c16 there): no scale. */
     const int dw = a == &cpu_conv_depthwise || a == &cpu_conv_depthwise_c16;
-    const double dw_scale = k->isa == CPU_ISA_AVX2 ? (a == &cpu_conv_depthwise ? 2.9 : 2.1) : 1.5;
+    const double dw_scale = k->isa == CPU_ISA_AVX2 ? 1.0 : 1.5;
     *nchw_ns = a->estimate_ns(&d, k->isa) * (a == &cpu_conv_gemm ? 0.5 : dw ? dw_scale : 1.0);
     /* The GEMM's estimate counts FMAs only; the blocked one adds streaming
      * the input and output once (~25 bytes/ns), which decides the convs

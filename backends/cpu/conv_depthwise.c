@@ -46,6 +46,11 @@ static int dw_applies(const cpu_conv2d *d, cpu_isa isa) {
     return 1;
 }
 
+/* 3x3 and 5x5: the kernels' unrolled forms; other sizes loop over taps. */
+static int dw_unrolled(const cpu_conv2d *d) {
+    return d->KH == d->KW && (d->KH == 3 || d->KH == 5);
+}
+
 /* Depthwise is bound by loads and the plane copy, not by FMAs. The model
  * counts the vector lanes the row kernel computes (each output row rounded
  * up to whole vectors: a 7-wide row fills 7 of 16 AVX-512 lanes) at a
@@ -67,7 +72,18 @@ static double dw_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
     dw_geom_init(d, &g);
     double copy_ns = (double)d->C * g.rows * g.row_stride * 0.05;
     if (d->SW > 1 && (d->SW != 2 || d->W < 2 * vw + d->PL)) copy_ns += (double)d->C * d->H * d->W * 0.5;
-    return (macs / dw_rate(isa) + copy_ns) / (double)dw_threads(d);
+    /* With AVX2 (AMD EPYC, Zen 1; bench_cpu_conv on the 3x3 and 5x5
+     * depthwise layers of MobileNet v2/v3 and EfficientNet-B0, 2 threads)
+     * the kernel took 1.4x this at 112 columns out, 1.9x at 56, 2.2-2.6x
+     * at 28, 3.5-4.1x at 14 and 8x at 7 (per-row and per-plane costs the
+     * model leaves out), and more at stride 2; the generic loop (kernels
+     * other than 3x3 and 5x5) another 2.5x (ConvNeXt's 7x7 at 56x56: 5.3x
+     * its estimate). Scaled so, the choice against f32_dwconv_c16 below is
+     * made on times. */
+    const double fit = isa == CPU_ISA_AVX2 ? (1.0 + 50.0 / d->OW) * (d->SW > 1 ? 1.3 : 1.0) *
+                                                 (dw_unrolled(d) ? 1.0 : 2.5)
+                                           : 1.0;
+    return fit * (macs / dw_rate(isa) + copy_ns) / (double)dw_threads(d);
 }
 
 static size_t dw_packed_size(const cpu_conv2d *d, cpu_isa isa) {
@@ -144,14 +160,22 @@ const cpu_conv_algo cpu_conv_depthwise = {
 
 /* Every lane is an output (bar the channels past C), so the FMA count is
  * C rounded up to 16, times OH*OW*KH*KW, at about the row kernel's rate
- * (measured ~16 MACs/ns with AVX-512); the two transposes are scalar moves,
- * ~0.35 ns per input and output float. This form wins where the rows are
- * short (7x7 and 14x14 maps, stride 2 onto them): 960 channels 7x7 5x5,
- * one thread, 0.24 -> 0.08 ms; it loses on 56x56 and wider maps. */
+ * (measured ~16 MACs/ns with AVX-512); the two transposes, ~0.35 ns per
+ * input and output float as scalar moves (the portable build). This form
+ * wins where the rows are short (7x7 and 14x14 maps, stride 2 onto them):
+ * 960 channels 7x7 5x5, one thread, 0.24 -> 0.08 ms; it loses on 56x56
+ * and wider maps. The x86 builds move 8 x 8 floats at a time
+ * (conv_depthwise_tmpl.h): with AVX2 (AMD EPYC, Zen 1, 2 threads) that
+ * took the kernel from 1.5-2.5x this estimate to 0.9-1.3x of it on maps
+ * of 14x14 and more, and 1.8x at 7x7 (a few microseconds a call the
+ * estimate leaves out), 2x for the generic loop (ConvNeXt's 7x7 at 56x56),
+ * hence the AVX2 factor; the AVX-512 figure is as it was measured before
+ * that change (now an overestimate). */
 static double dw16_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
     double macs = (double)dw16_blocks(d) * 16.0 * d->OH * d->OW * d->KH * d->KW;
     double moves_ns = ((double)d->C * d->H * d->W + (double)d->C * d->OH * d->OW * (d->epi.sum ? 2 : 1)) * 0.35;
-    return (macs / (dw_rate(isa) * 0.95) + moves_ns) / (double)dw16_threads(d);
+    const double fit = isa == CPU_ISA_AVX2 ? (1.0 + 5.0 / d->OW) * (dw_unrolled(d) ? 1.0 : 2.0) : 1.0;
+    return fit * (macs / (dw_rate(isa) * 0.95) + moves_ns) / (double)dw16_threads(d);
 }
 
 static size_t dw16_packed_size(const cpu_conv2d *d, cpu_isa isa) {

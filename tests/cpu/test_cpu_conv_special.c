@@ -208,6 +208,9 @@ static void test_depthwise(void **state) {
     cases[nc++] = dw(3, 12, 20, 3, 3, 1, 1);  /* stride 3 */
     cases[nc++] = dw(6, 9, 113, 3, 2, 1, 1);  /* stride 2, wide odd rows: whole vectors, then masked */
     cases[nc++] = dw(4, 8, 64, 3, 2, 0, 1);   /* stride 2, no padding, rows of whole vectors */
+    cases[nc++] = dw(32, 7, 7, 3, 1, 1, 1);   /* c16: whole blocks, the 8x8 transposes across rows */
+    cases[nc++] = dw(24, 14, 14, 3, 2, 1, 1); /* c16: a block of 16 and one of 8 */
+    cases[nc++] = dw(40, 7, 9, 5, 1, 2, 1);   /* c16: 16, 16 and 8 channels; 63 pixels (7 moved one by one) */
     {
         conv_case k = dw(5, 14, 23, 3, 1, 0, 1); /* asymmetric pads and strides */
         k.PT = 0, k.PL = 1, k.PB = 1, k.PR = 0, k.SW = 2;
