@@ -46,9 +46,11 @@ static int dw_applies(const cpu_conv2d *d, cpu_isa isa) {
     return 1;
 }
 
-/* 3x3 and 5x5: the kernels' unrolled forms; other sizes loop over taps. */
+/* Kernels the generic loop runs slowly: past 3x3 taps and neither of the
+ * unrolled forms (3x3, 5x5). A 1x1 (a BatchNormalization made a conv) or
+ * 1x3 loops over few taps. */
 static int dw_unrolled(const cpu_conv2d *d) {
-    return d->KH == d->KW && (d->KH == 3 || d->KH == 5);
+    return (d->KH == d->KW && (d->KH == 3 || d->KH == 5)) || d->KH * d->KW <= 9;
 }
 
 /* Depthwise is bound by loads and the plane copy, not by FMAs. The model

@@ -285,6 +285,8 @@ struct cpu_step {
                                    * scale of X's channels, one per image (2) or shared (1) */
     const struct cpu_step *pre;   /* depthwise Conv: the 1x1 conv fused in front of it (conv_pw_dw.c);
                                    * in[0] is then that conv's input */
+    int dw_row;                   /* depthwise Conv with a 1x1 fused in front: prepare the row kernel
+                                   * (cpu_conv_depthwise), which the fused pair runs */
     int blk_vl;                   /* 0: the kernel reads and writes NCHW; VL: it runs in the blocked
                                    * layout (cpu_blocked.h): the inputs in blk_in_mask and output 0 */
     unsigned blk_in_mask;         /* bit j: input j is read blocked (the others NCHW) */

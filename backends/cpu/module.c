@@ -1008,6 +1008,7 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 st = cpu_prepare_blocked(&pc, &step->cs);
                 if (st == ENGINE_ERR_UNSUPPORTED) st = ENGINE_ERR_INTERNAL; /* cpu_blocked_takes said yes */
             } else {
+                step->cs.dw_row = pw != NULL;
                 st = cpu_prepare_conv(&pc, &step->cs);
                 if (st == ENGINE_ERR_UNSUPPORTED) st = cpu_prepare_op(&pc, &step->cs);
             }
