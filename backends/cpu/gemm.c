@@ -172,7 +172,18 @@ static size_t block_floats(const cpu_kernels *k, int K) {
  * as 7x7 maps). */
 static int split_by_n(const cpu_kernels *k, int M, int N, int threads) {
     const int mt = (M + k->mr - 1) / k->mr, nt = (N + k->nr - 1) / k->nr;
-    return threads <= 1 || (mt == 1 && nt == 1) || nt >= 2 * threads || nt >= mt;
+    /* Two panels a thread or fewer, and A four times B or more: A split.
+     * Split by N, each thread streams all of A once per panel it takes;
+     * on a 7x7 map with AVX2's 16-column panels (N = 49: 4 panels, 2 per
+     * thread at 2 threads) that was A twice per thread from L3 (MobileNet
+     * v2's 1x1 C160 -> 960: 614 KB of weights). bench_cpu_conv, 2 threads,
+     * caches flushed, AMD EPYC Zen 1, ms, N split -> A split: C160 -> 960
+     * 0.41 -> 0.32, C320 -> 1280 0.78 -> 0.72, C512 -> 2048 1.89 -> 1.75,
+     * C2048 -> 512 1.89 -> 1.80; where A is under 4x B the N split stayed
+     * faster (C960 -> 160 0.33 against 0.36, C1024 -> 128 0.28 against
+     * 0.30-0.33, C672 -> 192 0.28 against 0.30). */
+    const int a_heavy = nt <= 2 * threads && (long long)M >= 4LL * nt * k->nr;
+    return threads <= 1 || (mt == 1 && nt == 1) || (nt >= 2 * threads && !a_heavy) || nt >= mt;
 }
 
 /* The whole of B, packed (panels of all K rows), for the A split. */
