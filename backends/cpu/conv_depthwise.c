@@ -75,14 +75,16 @@ static double dw_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
     double copy_ns = (double)d->C * g.rows * g.row_stride * 0.05;
     if (d->SW > 1 && (d->SW != 2 || d->W < 2 * vw + d->PL)) copy_ns += (double)d->C * d->H * d->W * 0.5;
     /* With AVX2 (AMD EPYC, Zen 1; bench_cpu_conv on the 3x3 and 5x5
-     * depthwise layers of MobileNet v2/v3 and EfficientNet-B0, 2 threads)
-     * the kernel took 1.4x this at 112 columns out, 1.9x at 56, 2.2-2.6x
-     * at 28, 3.5-4.1x at 14 and 8x at 7 (per-row and per-plane costs the
-     * model leaves out), and more at stride 2; the generic loop (kernels
-     * other than 3x3 and 5x5) another 2.5x (ConvNeXt's 7x7 at 56x56: 5.3x
-     * its estimate). Scaled so, the choice against f32_dwconv_c16 below is
-     * made on times. */
-    const double fit = isa == CPU_ISA_AVX2 ? (1.0 + 50.0 / d->OW) * (d->SW > 1 ? 1.3 : 1.0) *
+     * depthwise layers of MobileNet v2/v3 and EfficientNet-B0) the kernel
+     * took, at two threads, 1.4x this at 112 columns out, 1.9x at 56,
+     * 2.2-2.6x at 28, 3.5-4.1x at 14 and 8x at 7 (per-row and per-plane
+     * costs the model leaves out, and the threads' hand-offs), at one
+     * thread about half that excess (1.7x at 56 .. 4.8x at 7), and more
+     * at stride 2; the generic loop (kernels other than 3x3 and 5x5)
+     * another 2.5x (ConvNeXt's 7x7 at 56x56: 5.3x its estimate). Scaled
+     * so, the choice against f32_dwconv_c16 below is made on times. */
+    const double per_row = d->threads > 1 ? 50.0 : 25.0;
+    const double fit = isa == CPU_ISA_AVX2 ? (1.0 + per_row / d->OW) * (d->SW > 1 ? 1.3 : 1.0) *
                                                  (dw_unrolled(d) ? 1.0 : 2.5)
                                            : 1.0;
     return fit * (macs / dw_rate(isa) + copy_ns) / (double)dw_threads(d);
@@ -170,13 +172,15 @@ const cpu_conv_algo cpu_conv_depthwise = {
  * (conv_depthwise_tmpl.h): with AVX2 (AMD EPYC, Zen 1, 2 threads) that
  * took the kernel from 1.5-2.5x this estimate to 0.9-1.3x of it on maps
  * of 14x14 and more, and 1.8x at 7x7 (a few microseconds a call the
- * estimate leaves out), 2x for the generic loop (ConvNeXt's 7x7 at 56x56),
- * hence the AVX2 factor; the AVX-512 figure is as it was measured before
- * that change (now an overestimate). */
+ * estimate leaves out, at two threads: at one, 0.9-1.2x without the
+ * factor), 2x for the generic loop (ConvNeXt's 7x7 at 56x56), hence the
+ * AVX2 factor; the AVX-512 figure is as it was measured before that
+ * change (now an overestimate). */
 static double dw16_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
     double macs = (double)dw16_blocks(d) * 16.0 * d->OH * d->OW * d->KH * d->KW;
     double moves_ns = ((double)d->C * d->H * d->W + (double)d->C * d->OH * d->OW * (d->epi.sum ? 2 : 1)) * 0.35;
-    const double fit = isa == CPU_ISA_AVX2 ? (1.0 + 5.0 / d->OW) * (dw_unrolled(d) ? 1.0 : 2.0) : 1.0;
+    const double fit = isa == CPU_ISA_AVX2 ? (d->threads > 1 ? 1.0 + 5.0 / d->OW : 1.0) * (dw_unrolled(d) ? 1.0 : 2.0)
+                                           : 1.0;
     return fit * (macs / (dw_rate(isa) * 0.95) + moves_ns) / (double)dw16_threads(d);
 }
 
