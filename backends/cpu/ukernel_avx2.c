@@ -221,16 +221,16 @@ static void gemm_6x8_narrow(int K, const float *a, size_t lda, const float *b, f
     cpu_tile_epilogue(&cpu_kernels_avx2, t, 8, c, ldc, mr, nr, bias, sum, ldsum, epi);
 }
 
-static inline __attribute__((always_inline)) void gemm_6x16_body(int K, const float *a, size_t lda, const float *b,
-        float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum, size_t ldsum,
+/* R (2, 4 or 6, a constant in each instance) rows of the tile are
+ * computed: rows past mr are padding (zeros in a packed panel), and a last
+ * panel of 2 or 4 rows (M = 16, 32, 64, 128 ...: 16 is two panels of 6
+ * and one of 4) no longer pays for all 6. */
+static inline __attribute__((always_inline)) void gemm_r16_body(const int R, int K, const float *a, size_t lda,
+        const float *b, float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum, size_t ldsum,
         const engine_epilogue *epi, const char *pf, int pf_lines) {
-    if (nr <= 8) {
-        gemm_6x8_narrow(K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
-        return;
-    }
     __m256 acc[MR][2];
 #pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     if (lda) {
         /* rows 3g + j at p[g] + j lda; rows past mr clamped to the last */
         const float *row[MR];
@@ -254,10 +254,14 @@ static inline __attribute__((always_inline)) void gemm_6x16_body(int K, const fl
     } while (0)
             ROW_FMA(0, p0);
             ROW_FMA(1, p0 + l1);
-            ROW_FMA(2, p0 + l2);
-            ROW_FMA(3, p1);
-            ROW_FMA(4, p1 + l4);
-            ROW_FMA(5, p1 + l5);
+            if (R > 2) {
+                ROW_FMA(2, p0 + l2);
+                ROW_FMA(3, p1);
+            }
+            if (R > 4) {
+                ROW_FMA(4, p1 + l4);
+                ROW_FMA(5, p1 + l5);
+            }
 #undef ROW_FMA
         }
     } else {
@@ -266,16 +270,16 @@ static inline __attribute__((always_inline)) void gemm_6x16_body(int K, const fl
                 _mm_prefetch(pf + (size_t)(k / GEMM_PF_EVERY) * 64u, _MM_HINT_T1);
             __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
 #pragma GCC unroll 6
-            for (int i = 0; i < MR; ++i) {
+            for (int i = 0; i < R; ++i) {
                 __m256 ai = _mm256_broadcast_ss(a + i);
                 acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
                 acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
             }
         }
     }
-    if (mr == MR && nr == NR) {
+    if (mr == R && nr == NR) {
 #pragma GCC unroll 6
-        for (int i = 0; i < MR; ++i) {
+        for (int i = 0; i < R; ++i) {
             __m256 bi = _mm256_set1_ps(bias[i]);
             __m256 v0 = _mm256_add_ps(acc[i][0], bi), v1 = _mm256_add_ps(acc[i][1], bi);
             if (sum) {
@@ -289,11 +293,22 @@ static inline __attribute__((always_inline)) void gemm_6x16_body(int K, const fl
     }
     float t[MR * NR] __attribute__((aligned(32)));
 #pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < R; ++i) {
         _mm256_store_ps(t + i * NR, acc[i][0]);
         _mm256_store_ps(t + i * NR + 8, acc[i][1]);
     }
     cpu_tile_epilogue(&cpu_kernels_avx2, t, NR, c, ldc, mr, nr, bias, sum, ldsum, epi);
+}
+
+/* A tile of mr rows and nr columns: the narrow form for nr <= 8, else
+ * the rows rounded up to 2, 4 or 6. */
+static inline __attribute__((always_inline)) void gemm_6x16_body(int K, const float *a, size_t lda, const float *b,
+        float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum, size_t ldsum,
+        const engine_epilogue *epi, const char *pf, int pf_lines) {
+    if (nr <= 8) gemm_6x8_narrow(K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
+    else if (mr <= 2) gemm_r16_body(2, K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
+    else if (mr <= 4) gemm_r16_body(4, K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
+    else gemm_r16_body(MR, K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
 }
 
 static void gemm_6x16_avx2(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
