@@ -433,13 +433,22 @@ void cpu_gemm_run_rows_a(const cpu_kernels *k, int M, int N, int K, const float 
  * panels) came out even. */
 #define GEMM_BS_MIN_N 2048
 #define GEMM_BS_MAX_MT 8
+/* With AVX2 (AMD EPYC, Zen 1; packing a 16-column panel was 14% of a 1x1
+ * C192 -> 32 at 28x28) reading in place paid from 14x14 maps up. Same
+ * probe, ms at one / two threads, packed -> in place: C32 -> 16 at
+ * 112x112 0.46 -> 0.36 / 0.38 -> 0.24-0.38; C144 -> 24 at 56x56 0.615 ->
+ * 0.517 / 0.407 -> 0.324; C192 -> 32 at 28x28 0.26 -> 0.227 / 0.176 ->
+ * 0.144; C256 -> 40 at 14x14 0.127 -> 0.108 / 0.078 -> 0.081; C256 -> 48
+ * at 7x7 0.036 -> 0.043 at one thread (so not there). */
+#define GEMM_BS_MIN_N_AVX2 196
 
 void cpu_gemm_run_strided_b(const cpu_kernels *k, int M, int N, int K, const float *Apacked, const float *bias,
                             const float *B, size_t ldb, cpu_pack_b_fn pack_b, const void *ctx, float *C, size_t ldc,
                             const float *sum, size_t ldsum, const engine_epilogue *epi, int threads, void *scratch) {
     gemm_job j = {k, M, N, K, Apacked, bias, sum, pack_b, ctx, C, ldc, ldsum, epi, NULL, 0, K, k_block(K), 0, NULL, 0};
     const int mt = (M + k->mr - 1) / k->mr;
-    if (k->gemm_bs && ldb && N >= GEMM_BS_MIN_N && mt <= GEMM_BS_MAX_MT) {
+    const int min_n = k->isa == CPU_ISA_AVX2 ? GEMM_BS_MIN_N_AVX2 : GEMM_BS_MIN_N;
+    if (k->gemm_bs && ldb && N >= min_n && mt <= GEMM_BS_MAX_MT) {
         j.bsrc = B;
         j.ldb = ldb;
     }

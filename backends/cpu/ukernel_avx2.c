@@ -328,6 +328,73 @@ static void gemm_6x16_rows_avx2(int K, const float *a, size_t lda, const float *
     gemm_6x16_body(K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
 }
 
+/* gemm_bs (cpu_kernels.gemm_bs): B's rows read in place, ldb floats apart
+ * (a 1x1 conv's input planes), nr of each (masked loads past nr, so the
+ * last panel of a plane reads nothing beyond it); R rows as
+ * gemm_r16_body. Each row's floats two panels on are prefetched: the
+ * thread's next panels, on more planes than the hardware prefetcher
+ * follows. */
+static inline __attribute__((always_inline)) void gemm_bs_body(const int R, int K, const float *a, const float *b,
+        size_t ldb, float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum, size_t ldsum,
+        const engine_epilogue *epi) {
+    __m256 acc[MR][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    if (nr == NR) {
+        for (int k = 0; k < K; ++k, a += MR, b += ldb) {
+            const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            _mm_prefetch((const char *)(b + 2 * NR), _MM_HINT_T0);
+#pragma GCC unroll 6
+            for (int i = 0; i < R; ++i) {
+                const __m256 ai = _mm256_broadcast_ss(a + i);
+                acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            }
+        }
+    } else {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
+        const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+        for (int k = 0; k < K; ++k, a += MR, b += ldb) {
+            const __m256 b0 = _mm256_maskload_ps(b, m0), b1 = _mm256_maskload_ps(b + 8, m1);
+#pragma GCC unroll 6
+            for (int i = 0; i < R; ++i) {
+                const __m256 ai = _mm256_broadcast_ss(a + i);
+                acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            }
+        }
+    }
+    if (mr == R && nr == NR) {
+#pragma GCC unroll 6
+        for (int i = 0; i < R; ++i) {
+            __m256 bi = _mm256_set1_ps(bias[i]);
+            __m256 v0 = _mm256_add_ps(acc[i][0], bi), v1 = _mm256_add_ps(acc[i][1], bi);
+            if (sum) {
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(sum + i * ldsum));
+                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(sum + i * ldsum + 8));
+            }
+            _mm256_storeu_ps(c + i * ldc, act256(epi, v0));
+            _mm256_storeu_ps(c + i * ldc + 8, act256(epi, v1));
+        }
+        return;
+    }
+    float t[MR * NR] __attribute__((aligned(32)));
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) {
+        _mm256_store_ps(t + i * NR, acc[i][0]);
+        _mm256_store_ps(t + i * NR + 8, acc[i][1]);
+    }
+    cpu_tile_epilogue(&cpu_kernels_avx2, t, NR, c, ldc, mr, nr, bias, sum, ldsum, epi);
+}
+
+static void gemm_bs_avx2(int K, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int mr, int nr,
+                         const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi) {
+    if (mr <= 2) gemm_bs_body(2, K, a, b, ldb, c, ldc, mr, nr, bias, sum, ldsum, epi);
+    else if (mr <= 4) gemm_bs_body(4, K, a, b, ldb, c, ldc, mr, nr, bias, sum, ldsum, epi);
+    else gemm_bs_body(MR, K, a, b, ldb, c, ldc, mr, nr, bias, sum, ldsum, epi);
+}
+
 /* Four dot products against one x (as dot4_avx512), 8 lanes, two vectors
  * of each row per step; the last K % 8 in C. */
 static float hsum256(__m256 v) {
@@ -379,4 +446,5 @@ const cpu_kernels cpu_kernels_avx2 = {
     .exp_row = exp_row_avx2,
     .softmax_row = softmax_row_avx2,
     .dot4 = dot4_avx2,
+    .gemm_bs = gemm_bs_avx2,
 };
