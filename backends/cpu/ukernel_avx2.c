@@ -221,6 +221,34 @@ static void gemm_6x8_narrow(int K, const float *a, size_t lda, const float *b, f
     cpu_tile_epilogue(&cpu_kernels_avx2, t, 8, c, ldc, mr, nr, bias, sum, ldsum, epi);
 }
 
+/* The last panel's nr <= 4 columns against a packed A panel: the vector
+ * runs over the panel's 6 rows instead (A's k-th slice is 6 floats in a
+ * row; lanes 6 and 7 are the next slice's, unused), one FMA per column
+ * and k where the narrow tile spent 6 on 8 columns (a 7x7 map's N = 49
+ * ends in a panel of one column). The last slice is read masked, so
+ * nothing past the panel is read. */
+static void gemm_cols_packed(int K, const float *a, const float *b, float *c, size_t ldc, int mr, int nr,
+                             const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    for (int k = 0; k < K; ++k, a += MR, b += NR) {
+        const __m256 ak = k + 1 < K ? _mm256_loadu_ps(a) : _mm256_maskload_ps(a, six);
+        c0 = _mm256_fmadd_ps(ak, _mm256_broadcast_ss(b), c0);
+        if (nr > 1) c1 = _mm256_fmadd_ps(ak, _mm256_broadcast_ss(b + 1), c1);
+        if (nr > 2) c2 = _mm256_fmadd_ps(ak, _mm256_broadcast_ss(b + 2), c2);
+        if (nr > 3) c3 = _mm256_fmadd_ps(ak, _mm256_broadcast_ss(b + 3), c3);
+    }
+    float col[4][8] __attribute__((aligned(32)));
+    _mm256_store_ps(col[0], c0);
+    _mm256_store_ps(col[1], c1);
+    _mm256_store_ps(col[2], c2);
+    _mm256_store_ps(col[3], c3);
+    float t[MR * 4];
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < 4; ++j) t[i * 4 + j] = col[j][i];
+    cpu_tile_epilogue(&cpu_kernels_avx2, t, 4, c, ldc, mr, nr, bias, sum, ldsum, epi);
+}
+
 /* R (2, 4 or 6, a constant in each instance) rows of the tile are
  * computed: rows past mr are padding (zeros in a packed panel), and a last
  * panel of 2 or 4 rows (M = 16, 32, 64, 128 ...: 16 is two panels of 6
@@ -305,7 +333,8 @@ static inline __attribute__((always_inline)) void gemm_r16_body(const int R, int
 static inline __attribute__((always_inline)) void gemm_6x16_body(int K, const float *a, size_t lda, const float *b,
         float *c, size_t ldc, int mr, int nr, const float *bias, const float *sum, size_t ldsum,
         const engine_epilogue *epi, const char *pf, int pf_lines) {
-    if (nr <= 8) gemm_6x8_narrow(K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
+    if (nr <= 4 && !lda && !pf) gemm_cols_packed(K, a, b, c, ldc, mr, nr, bias, sum, ldsum, epi);
+    else if (nr <= 8) gemm_6x8_narrow(K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
     else if (mr <= 2) gemm_r16_body(2, K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
     else if (mr <= 4) gemm_r16_body(4, K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);
     else gemm_r16_body(MR, K, a, lda, b, c, ldc, mr, nr, bias, sum, ldsum, epi, pf, pf_lines);

@@ -313,6 +313,7 @@ static void every_activation(void **state) {
             for (int with_sum = 0; with_sum < 2; ++with_sum) {
                 bad += check_one(k, k->mr, k->nr, 23, acts[a], with_sum, 1);      /* full tiles */
                 bad += check_one(k, k->mr + 3, 2 * k->nr + 5, 7, acts[a], with_sum, 2); /* partial tiles */
+                bad += check_one(k, k->mr + 1, 2 * k->nr + 4, 11, acts[a], with_sum, 1); /* a 4-column tail */
             }
         assert_int_equal(bad, 0);
     }
