@@ -249,6 +249,33 @@ static void gemm_cols_packed(int K, const float *a, const float *b, float *c, si
     cpu_tile_epilogue(&cpu_kernels_avx2, t, 4, c, ldc, mr, nr, bias, sum, ldsum, epi);
 }
 
+/* The R x 16 tile's store: + bias, + sum, the activation; a whole tile
+ * straight to C, a partial one through the stack. */
+static inline __attribute__((always_inline)) void tile_store_r16(const int R, __m256 acc[MR][2], float *c, size_t ldc,
+        int mr, int nr, const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi) {
+    if (mr == R && nr == NR) {
+#pragma GCC unroll 6
+        for (int i = 0; i < R; ++i) {
+            __m256 bi = _mm256_set1_ps(bias[i]);
+            __m256 v0 = _mm256_add_ps(acc[i][0], bi), v1 = _mm256_add_ps(acc[i][1], bi);
+            if (sum) {
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(sum + i * ldsum));
+                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(sum + i * ldsum + 8));
+            }
+            _mm256_storeu_ps(c + i * ldc, act256(epi, v0));
+            _mm256_storeu_ps(c + i * ldc + 8, act256(epi, v1));
+        }
+        return;
+    }
+    float t[MR * NR] __attribute__((aligned(32)));
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) {
+        _mm256_store_ps(t + i * NR, acc[i][0]);
+        _mm256_store_ps(t + i * NR + 8, acc[i][1]);
+    }
+    cpu_tile_epilogue(&cpu_kernels_avx2, t, NR, c, ldc, mr, nr, bias, sum, ldsum, epi);
+}
+
 /* R (2, 4 or 6, a constant in each instance) rows of the tile are
  * computed: rows past mr are padding (zeros in a packed panel), and a last
  * panel of 2 or 4 rows (M = 16, 32, 64, 128 ...: 16 is two panels of 6
@@ -305,27 +332,7 @@ static inline __attribute__((always_inline)) void gemm_r16_body(const int R, int
             }
         }
     }
-    if (mr == R && nr == NR) {
-#pragma GCC unroll 6
-        for (int i = 0; i < R; ++i) {
-            __m256 bi = _mm256_set1_ps(bias[i]);
-            __m256 v0 = _mm256_add_ps(acc[i][0], bi), v1 = _mm256_add_ps(acc[i][1], bi);
-            if (sum) {
-                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(sum + i * ldsum));
-                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(sum + i * ldsum + 8));
-            }
-            _mm256_storeu_ps(c + i * ldc, act256(epi, v0));
-            _mm256_storeu_ps(c + i * ldc + 8, act256(epi, v1));
-        }
-        return;
-    }
-    float t[MR * NR] __attribute__((aligned(32)));
-#pragma GCC unroll 6
-    for (int i = 0; i < R; ++i) {
-        _mm256_store_ps(t + i * NR, acc[i][0]);
-        _mm256_store_ps(t + i * NR + 8, acc[i][1]);
-    }
-    cpu_tile_epilogue(&cpu_kernels_avx2, t, NR, c, ldc, mr, nr, bias, sum, ldsum, epi);
+    tile_store_r16(R, acc, c, ldc, mr, nr, bias, sum, ldsum, epi);
 }
 
 /* A tile of mr rows and nr columns: the narrow form for nr <= 8, else
@@ -394,27 +401,7 @@ static inline __attribute__((always_inline)) void gemm_bs_body(const int R, int 
             }
         }
     }
-    if (mr == R && nr == NR) {
-#pragma GCC unroll 6
-        for (int i = 0; i < R; ++i) {
-            __m256 bi = _mm256_set1_ps(bias[i]);
-            __m256 v0 = _mm256_add_ps(acc[i][0], bi), v1 = _mm256_add_ps(acc[i][1], bi);
-            if (sum) {
-                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(sum + i * ldsum));
-                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(sum + i * ldsum + 8));
-            }
-            _mm256_storeu_ps(c + i * ldc, act256(epi, v0));
-            _mm256_storeu_ps(c + i * ldc + 8, act256(epi, v1));
-        }
-        return;
-    }
-    float t[MR * NR] __attribute__((aligned(32)));
-#pragma GCC unroll 6
-    for (int i = 0; i < R; ++i) {
-        _mm256_store_ps(t + i * NR, acc[i][0]);
-        _mm256_store_ps(t + i * NR + 8, acc[i][1]);
-    }
-    cpu_tile_epilogue(&cpu_kernels_avx2, t, NR, c, ldc, mr, nr, bias, sum, ldsum, epi);
+    tile_store_r16(R, acc, c, ldc, mr, nr, bias, sum, ldsum, epi);
 }
 
 static void gemm_bs_avx2(int K, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int mr, int nr,
