@@ -46,10 +46,10 @@ static int dw_applies(const cpu_conv2d *d, cpu_isa isa) {
     return 1;
 }
 
-/* Kernels the generic loop runs slowly: past 3x3 taps and neither of the
- * unrolled forms (3x3, 5x5). A 1x1 (a BatchNormalization made a conv) or
- * 1x3 loops over few taps. */
-static int dw_unrolled(const cpu_conv2d *d) {
+/* Kernels the per-channel loops run at their estimates' rates: the
+ * unrolled 3x3 and 5x5, and any of at most 9 taps (a 1x1, a BatchNormalization
+ * made a conv; a 1x3). The generic loop over more taps (7x7) is slower. */
+static int dw_fast_taps(const cpu_conv2d *d) {
     return (d->KH == d->KW && (d->KH == 3 || d->KH == 5)) || d->KH * d->KW <= 9;
 }
 
@@ -85,7 +85,7 @@ static double dw_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
      * so, the choice against f32_dwconv_c16 below is made on times. */
     const double per_row = d->threads > 1 ? 50.0 : 25.0;
     const double fit = isa == CPU_ISA_AVX2 ? (1.0 + per_row / d->OW) * (d->SW > 1 ? 1.3 : 1.0) *
-                                                 (dw_unrolled(d) ? 1.0 : 2.5)
+                                                 (dw_fast_taps(d) ? 1.0 : 2.5)
                                            : 1.0;
     return fit * (macs / dw_rate(isa) + copy_ns) / (double)dw_threads(d);
 }
@@ -179,7 +179,7 @@ const cpu_conv_algo cpu_conv_depthwise = {
 static double dw16_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
     double macs = (double)dw16_blocks(d) * 16.0 * d->OH * d->OW * d->KH * d->KW;
     double moves_ns = ((double)d->C * d->H * d->W + (double)d->C * d->OH * d->OW * (d->epi.sum ? 2 : 1)) * 0.35;
-    const double fit = isa == CPU_ISA_AVX2 ? (d->threads > 1 ? 1.0 + 5.0 / d->OW : 1.0) * (dw_unrolled(d) ? 1.0 : 2.0)
+    const double fit = isa == CPU_ISA_AVX2 ? (d->threads > 1 ? 1.0 + 5.0 / d->OW : 1.0) * (dw_fast_taps(d) ? 1.0 : 2.0)
                                            : 1.0;
     return fit * (macs / (dw_rate(isa) * 0.95) + moves_ns) / (double)dw16_threads(d);
 }

@@ -58,8 +58,9 @@ static void pack_pointwise(const void *vctx, int n0, int nr, int NR, int k0, int
             for (int j = 0; j < nr; ++j) p[j] = s[j] * f;
         } else if (nr == 16) {
             /* a whole AVX2 panel row: a fixed-size copy the compiler
-             * inlines (as a libc call per row it was a quarter of the 1x1
-             * projections' time with AVX2: C192 -> 32 at 28x28) */
+             * inlines, not a libc call per row (AVX2, 2 threads: C192 ->
+             * 32 at 28x28 0.194 -> 0.188 ms, C384 -> 64 at 14x14 0.178 ->
+             * 0.167) */
             memcpy(panel, src, 16 * sizeof(float));
         } else if (nr == 32) {
             memcpy(panel, src, 32 * sizeof(float));
