@@ -352,7 +352,7 @@ static void oom_sweep(fixture *f, const loader *l) {
         long live = f->cnt.live;
         f->cnt.fail_at = f->cnt.count + i;
         eng_graph *g = NULL;
-        engine_status st = l->path ? eng_onnx_load_file(f->ctx, l->path, "/tmp", &g)
+        engine_status st = l->path ? eng_onnx_load_file(f->ctx, l->path, "/tmp", &g, NULL)
                                    : eng_onnx_load(f->ctx, l->buf, l->size, NULL, &g);
         f->cnt.fail_at = -1;
         if (st == ENGINE_OK) {
@@ -826,7 +826,7 @@ static void test_load_file(void **state) {
     write_file(path, buf, size);
     eng_graph *a = NULL, *b = NULL;
     assert_int_equal(eng_onnx_load(f->ctx, buf, size, NULL, &a), ENGINE_OK);
-    assert_int_equal(eng_onnx_load_file(f->ctx, path, "/tmp", &b), ENGINE_OK);
+    assert_int_equal(eng_onnx_load_file(f->ctx, path, "/tmp", &b, NULL), ENGINE_OK);
     const char *names[3] = {"W", "S", "B"};
     for (int k = 0; k < 3; ++k) {
         const engine_value *va = eng_graph_find(a, names[k]), *vb = eng_graph_find(b, names[k]);
@@ -851,7 +851,7 @@ static void test_load_file(void **state) {
     for (size_t cut = 0; cut < size; cut += cut < 64 ? 1 : 97) {
         write_file(path, buf, cut);
         eng_graph *g = NULL;
-        engine_status st = eng_onnx_load_file(f->ctx, path, "/tmp", &g);
+        engine_status st = eng_onnx_load_file(f->ctx, path, "/tmp", &g, NULL);
         if (st != ENGINE_ERR_PARSE) print_error("prefix %zu of %zu: status %d\n", cut, size, st);
         assert_int_equal(st, ENGINE_ERR_PARSE);
         assert_null(g);
@@ -862,12 +862,12 @@ static void test_load_file(void **state) {
     buf = pack(big_model(6143 * sizeof(float)), &size);
     write_file(path, buf, size);
     eng_graph *g = NULL;
-    assert_int_equal(eng_onnx_load_file(f->ctx, path, "/tmp", &g), ENGINE_ERR_PARSE);
+    assert_int_equal(eng_onnx_load_file(f->ctx, path, "/tmp", &g, NULL), ENGINE_ERR_PARSE);
     assert_non_null(strstr(engine_context_error(f->ctx), "raw_data has 24572 bytes, expected 24576"));
     assert_null(g);
     free(buf);
     unlink(path);
-    assert_int_equal(eng_onnx_load_file(f->ctx, path, "/tmp", &g), ENGINE_ERR_IO);
+    assert_int_equal(eng_onnx_load_file(f->ctx, path, "/tmp", &g, NULL), ENGINE_ERR_IO);
 }
 
 /* ---- models written by python onnx ---- */

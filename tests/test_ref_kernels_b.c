@@ -973,7 +973,7 @@ static void test_module(void **state) {
     cfg.allocator.alloc = c_alloc;
     cfg.allocator.free = c_free;
     cfg.allocator.user = &cnt;
-    static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena};
+    static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena, NULL};
     cfg.host = &host;
     void *st = NULL;
     char err[256] = "";

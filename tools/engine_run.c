@@ -874,6 +874,10 @@ int main(int argc, char **argv) {
     if (o.bench) {
         engine_session_stats ss;
         if (engine_session_get_stats(session, &ss)) memset(&ss, 0, sizeof ss);
+        engine_session_cache_info ci2;
+        memset(&ci2, 0, sizeof ci2);
+        ci2.struct_size = sizeof ci2;
+        engine_session_cache_info_get(session, &ci2);
         qsort(times, (size_t)runs, sizeof *times, cmp_double);
         double mn = times[0], mx = times[runs - 1], med = times[runs / 2];
         if (runs % 2 == 0) med = 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
@@ -884,20 +888,21 @@ int main(int argc, char **argv) {
                    "\"macs\":%lld,\"nodes\":%d,\"load_ms\":%.3f,\"compile_ms\":%.3f,\"first_run_ms\":%.3f,"
                    "\"arena_bytes\":%zu,\"partition_arena_bytes\":%zu,\"weight_bytes\":%zu,\"device_bytes\":%zu,"
                    "\"partitions\":%d,\"kernels_built\":%d,\"kernels_from_cache\":%d,\"peak_rss_kb\":%ld,"
-                   "\"specialize_ms\":%.3f,\"specializations\":%d,\"backend\":",
+                   "\"specialize_ms\":%.3f,\"specializations\":%d,\"released_weight_bytes\":%zu,\"backend\":",
                    mn, med, p90, mx, runs, warmup, (long long)engine_model_macs(model), engine_model_node_count(model),
                    t_load, t_compile, first_run_ms, engine_session_arena_bytes(session), ss.arena_bytes,
                    ss.weight_bytes, ss.device_bytes, ss.n_partitions, ss.kernels_built, ss.kernels_from_cache,
-                   peak_rss_kb(), first_build_ms, ci1.entries);
+                   peak_rss_kb(), first_build_ms, ci1.entries, ci2.released_weight_bytes);
             results_json_string(stdout, o.backends ? o.backends : "auto");
             printf("}\n");
         } else {
             printf("latency ms over %d runs (after %d warm-up): min %.3f  median %.3f  p90 %.3f  max %.3f\n", runs,
                    warmup, mn, med, p90, mx);
             printf("load %.1f ms, compile %.1f ms, first run %.3f ms, %.3f GMACs, seam arena %zu bytes, partition "
-                   "arenas %zu bytes, packed weights %zu bytes, peak RSS %ld KiB\n",
+                   "arenas %zu bytes, packed weights %zu bytes (the model's copy released: %zu bytes), peak RSS %ld KiB\n",
                    t_load, t_compile, first_run_ms, (double)engine_model_macs(model) * 1e-9,
-                   engine_session_arena_bytes(session), ss.arena_bytes, ss.weight_bytes, peak_rss_kb());
+                   engine_session_arena_bytes(session), ss.arena_bytes, ss.weight_bytes, ci2.released_weight_bytes,
+                   peak_rss_kb());
             if (first_build_ms > 0)
                 printf("first run at a new input shape: %.3f ms, of which %.3f ms specialising and compiling "
                        "(%d shape%s compiled)\n",

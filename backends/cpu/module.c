@@ -696,7 +696,7 @@ static int resolve_input(engine_storage *st, const ref_view *views, int n_views,
 
 static engine_status ref_create(const engine_backend_config *config, void **state, char *err, size_t err_size) {
     if (!config || !state || !config->allocator.alloc || !config->allocator.free || !config->host ||
-        config->host->struct_size < sizeof(engine_host_services) || !config->host->plan_arena) {
+        config->host->struct_size < offsetof(engine_host_services, constant_consumed) || !config->host->plan_arena) {
         set_err(err, err_size, "cpu: %s%s%s", "no allocator or host services in the backend config", "", "");
         return ENGINE_ERR_INVALID_ARGUMENT;
     }
@@ -1042,6 +1042,13 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 goto fail;
             }
             if (!step->cs.prep_shared) p->weight_bytes += step->cs.prep_bytes; /* shared: counted when packed */
+            /* W and B live on packed only: the engine may release its copy
+             * now, before the next node packs (the peak holds one copy) */
+            if (step->cs.weights_packed && s->host->struct_size >= offsetof(engine_host_services, constant_consumed) +
+                                                                       sizeof s->host->constant_consumed &&
+                s->host->constant_consumed)
+                for (int j = 1; j <= 2 && j < n->n_inputs; ++j)
+                    if (n->inputs[j] && n->inputs[j]->data) s->host->constant_consumed(n, j);
             if (step->cs.exec && step->cs.scratch_bytes && !step->skip) {
                 size_t size = step->cs.scratch_bytes;
                 if (size > SIZE_MAX / 4) {

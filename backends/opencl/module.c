@@ -146,7 +146,7 @@ const ocl_api *ocl_api_override;
 
 static engine_status ocl_create(const engine_backend_config *config, void **state, char *err, size_t err_size) {
     if (!config || !state || !config->allocator.alloc || !config->allocator.free || !config->host ||
-        config->host->struct_size < sizeof(engine_host_services) || !config->host->plan_arena) {
+        config->host->struct_size < offsetof(engine_host_services, constant_consumed) || !config->host->plan_arena) {
         if (err && err_size) snprintf(err, err_size, "opencl: no allocator or host services in the config");
         return ENGINE_ERR_INVALID_ARGUMENT;
     }

@@ -139,7 +139,7 @@ static void xfree(ref_state *s, void *p) {
 
 static engine_status ref_create(const engine_backend_config *config, void **state, char *err, size_t err_size) {
     if (!config || !state || !config->allocator.alloc || !config->allocator.free || !config->host ||
-        config->host->struct_size < sizeof(engine_host_services) || !config->host->plan_arena) {
+        config->host->struct_size < offsetof(engine_host_services, constant_consumed) || !config->host->plan_arena) {
         set_err(err, err_size, "ref: %s%s%s", "no allocator or host services in the backend config", "", "");
         return ENGINE_ERR_INVALID_ARGUMENT;
     }

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "weights.h"
 
 #define MODULE_PREFIX "engine-backend-"
 #define MODULE_SUFFIX ".so"
@@ -259,7 +260,7 @@ static const char *opt_str(const char *s) {
 
 engine_status eng_backend_ensure(engine_context *ctx, eng_backend *b, const engine_session_options *o,
                                  eng_binst **out) {
-    static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena};
+    static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena, eng_constant_consumed};
     int threads = o ? o->threads : 0;
     const char *device = opt_str(o ? o->device : NULL), *precision = opt_str(o ? o->precision : NULL),
                *tune = opt_str(o ? o->tune : NULL), *spin = opt_str(o ? o->spin : NULL);

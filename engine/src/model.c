@@ -19,6 +19,7 @@ static engine_status finish_load(engine_context *ctx, eng_graph *g, engine_model
     }
     m->ctx = ctx;
     m->graph = g;
+    eng_weights_init(&m->weights, -1, NULL, 0);
     if ((st = eng_model_classify(m))) goto fail;
     if (!m->dynamic) {
         /* Static shapes: inferred and folded once, here. A dynamic model
@@ -68,7 +69,8 @@ engine_status engine_model_load_file(engine_context *ctx, const char *path, engi
         strcpy(dir, ".");
     }
     eng_graph *g = NULL;
-    engine_status st = eng_onnx_load_file(ctx, path, dir, &g);
+    eng_weights w;
+    engine_status st = eng_onnx_load_file(ctx, path, dir, &g, &w);
     if (st) {
         /* Name the file in the message: the loader names what inside it failed. */
         char msg[ENG_ERRMSG_SIZE];
@@ -78,16 +80,26 @@ engine_status engine_model_load_file(engine_context *ctx, const char *path, engi
     }
     st = finish_load(ctx, g, out);
     if (st) {
+        eng_weights_free(ctx, &w);
         char msg[ENG_ERRMSG_SIZE];
         snprintf(msg, sizeof msg, "%s", ctx->message);
         eng_error(ctx, st, "%s: %s", path, msg);
+        return st;
     }
+    /* Released weights come back only through sessions of this model:
+     * not where stages or If/Loop bodies borrow its constants (weights.h). */
+    int borrowed = (*out)->data_dependent;
+    for (int k = 0; k < g->n_nodes && !borrowed; ++k)
+        for (int a = 0; a < g->nodes[k]->n_attrs; ++a) borrowed |= g->nodes[k]->attrs[a].type == ENGINE_ATTR_GRAPH;
+    if (borrowed) eng_weights_free(ctx, &w);
+    (*out)->weights = w;
     return st;
 }
 
 void engine_model_free(engine_model *model) {
     if (!model) return;
     engine_context *ctx = model->ctx;
+    eng_weights_free(ctx, &model->weights);
     eng_graph_free(model->graph);
     eng_free(ctx, model->value_input);
     eng_free(ctx, model);
@@ -101,8 +113,10 @@ engine_status engine_model_optimize(engine_model *model, unsigned flags) {
         return ENGINE_OK;
     }
     /* The load already folded constants and removed dead nodes; the passes
-     * (docs/PASSES.md) rewrite what is left. */
-    engine_status st = eng_passes_run(model->graph, model->passes, ENG_MAX_PASS_STATS, &model->n_passes);
+     * (docs/PASSES.md) rewrite what is left, reading the weights. */
+    engine_status st = eng_weights_resident(model->ctx, &model->weights);
+    if (st) return st;
+    st = eng_passes_run(model->graph, model->passes, ENG_MAX_PASS_STATS, &model->n_passes);
     if (st) return st;
     model->optimized = 1;
     return ENGINE_OK;

@@ -4,6 +4,7 @@
 
 #include "graph.h"
 #include "passes.h"
+#include "weights.h"
 
 struct engine_model {
     engine_context *ctx;
@@ -20,6 +21,7 @@ struct engine_model {
     unsigned char *value_input;
     int n_value_inputs;
     int data_dependent; /* an op's output shape depends on data: runs in stages */
+    eng_weights weights; /* file-backed weights a session may release (weights.h) */
 };
 
 /* A graph specialised for one run signature, with what was done to it. */

@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <protobuf-c/protobuf-c.h>
 
 #include "onnx-subset.pb-c.h"
+#include "weights.h"
 
 /* The default domain's opsets the ops/ shape functions know, version by
  * version (each reads the attributes and inputs of the node's opset). */
@@ -448,6 +450,8 @@ typedef struct importer {
     FILE *file;               /* eng_onnx_load_file: the model file, for ... */
     const deferred_raw *defs; /* ... the main graph's raw_data left there, by index */
     size_t n_defs;
+    eng_wrec *recs; /* the large ones of those, where their tensors hold them (weights.h) */
+    size_t n_recs;
 } importer;
 
 static int is_default_domain(const char *d) {
@@ -506,6 +510,14 @@ static engine_status import_initializers(importer *im, const Onnx__GraphProto *g
         /* the message is the loader's own: the weights move out of it */
         engine_status st = decode_tensor(im->ctx, tp, (Onnx__TensorProto *)tp, what, im->base_dir, 1, im->file, def, &t);
         if (st) return st;
+        /* the file's bytes as they are in the tensor (no conversion, no
+         * bool rewrite): a record of where to read them back from */
+        size_t tbytes = engine_dtype_size(t.dtype);
+        for (int d = 0; d < t.rank; ++d) tbytes *= (size_t)t.dims[d]; /* checked by decode_tensor */
+        if (def && im->recs && t.data && def->len >= ENG_WEIGHT_MIN_BYTES && t.dtype != ENGINE_DTYPE_BOOL &&
+            tbytes == def->len)
+            im->recs[im->n_recs++] = (eng_wrec){t.data, def->offset, def->len, eng_hash64(t.data, (size_t)def->len),
+                                                0, 0, 0, 0, 0};
         st = add_constant(im, tp->name, &t, NULL);
         if (st) return st;
     }
@@ -991,7 +1003,8 @@ static engine_status import_opsets(importer *im, const Onnx__ModelProto *mp) {
 }
 
 static engine_status onnx_load(engine_context *ctx, const void *data, size_t size, void *owned, const char *base_dir,
-                               FILE *file, const deferred_raw *defs, size_t n_defs, eng_graph **out) {
+                               FILE *file, const deferred_raw *defs, size_t n_defs, eng_graph **out,
+                               eng_wrec **recs, size_t *n_recs) {
     if (!ctx || (!data && size) || !out) {
         eng_free(ctx, owned);
         return eng_error(ctx, ENGINE_ERR_INVALID_ARGUMENT, "eng_onnx_load: bad argument");
@@ -1038,6 +1051,7 @@ static engine_status onnx_load(engine_context *ctx, const void *data, size_t siz
             goto fail;
         }
     }
+    if (recs && n_defs) im.recs = eng_calloc(ctx, n_defs, sizeof *im.recs); /* none: nothing recorded */
     st = import_initializers(&im, gp);
     if (!st) st = import_inputs(&im, gp);
     if (!st) st = import_nodes(&im, gp);
@@ -1047,8 +1061,15 @@ static engine_status onnx_load(engine_context *ctx, const void *data, size_t siz
     eng_free(ctx, im.domains);
     onnx__model_proto__free_unpacked(mp, &alloc);
     *out = g;
+    if (recs) {
+        *recs = im.recs;
+        *n_recs = im.n_recs;
+    } else {
+        eng_free(ctx, im.recs);
+    }
     return ENGINE_OK;
 fail:
+    eng_free(ctx, im.recs);
     eng_free(ctx, im.domains);
     eng_graph_free(g);
     onnx__model_proto__free_unpacked(mp, &alloc);
@@ -1057,12 +1078,12 @@ fail:
 
 engine_status eng_onnx_load(engine_context *ctx, const void *data, size_t size, const char *base_dir,
                             eng_graph **out) {
-    return onnx_load(ctx, data, size, NULL, base_dir, NULL, NULL, 0, out);
+    return onnx_load(ctx, data, size, NULL, base_dir, NULL, NULL, 0, out, NULL, NULL);
 }
 
 engine_status eng_onnx_load_owned(engine_context *ctx, void *data, size_t size, const char *base_dir,
                                   eng_graph **out) {
-    return onnx_load(ctx, data, size, data, base_dir, NULL, NULL, 0, out);
+    return onnx_load(ctx, data, size, data, base_dir, NULL, NULL, 0, out, NULL, NULL);
 }
 
 /* ---- loading a file without holding it whole ----
@@ -1210,8 +1231,10 @@ static int walk_message(walk *w, uint64_t end, int level, wbuf *out) {
     return w->pos == end;
 }
 
-engine_status eng_onnx_load_file(engine_context *ctx, const char *path, const char *base_dir, eng_graph **out) {
+engine_status eng_onnx_load_file(engine_context *ctx, const char *path, const char *base_dir, eng_graph **out,
+                                 eng_weights *weights) {
     if (!ctx || !path || !out) return ENGINE_ERR_INVALID_ARGUMENT;
+    if (weights) eng_weights_init(weights, -1, NULL, 0);
     FILE *f = fopen(path, "rb");
     if (!f) return eng_error(ctx, ENGINE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
@@ -1242,8 +1265,21 @@ engine_status eng_onnx_load_file(engine_context *ctx, const char *path, const ch
         if (st) return st;
         return eng_onnx_load_owned(ctx, data, size, base_dir, out);
     }
-    engine_status st = onnx_load(ctx, skel.p, skel.n, skel.p, base_dir, f, w.defs, w.n_defs, out);
+    eng_wrec *recs = NULL;
+    size_t n_recs = 0;
+    engine_status st = onnx_load(ctx, skel.p, skel.n, skel.p, base_dir, f, w.defs, w.n_defs, out,
+                                 weights ? &recs : NULL, &n_recs);
     eng_free(ctx, w.defs);
+    /* the file stays open for reading released weights back (weights.h) */
+    int fd = !st && recs && n_recs ? dup(fileno(f)) : -1;
     fclose(f);
+    if (fd < 0 || st) {
+        eng_free(ctx, recs);
+        recs = NULL;
+        n_recs = 0;
+        if (fd >= 0) close(fd);
+        fd = -1;
+    }
+    if (weights) eng_weights_init(weights, fd, recs, n_recs);
     return st;
 }

@@ -45,7 +45,12 @@ engine_status eng_onnx_read_file(engine_context *ctx, const char *path, void **d
  * of the main graph's initializers is read from the file straight into
  * each tensor (onnx.c, "loading a file without holding it whole"). Same
  * results and errors as eng_onnx_read_file + eng_onnx_load_owned. */
-engine_status eng_onnx_load_file(engine_context *ctx, const char *path, const char *base_dir, eng_graph **out);
+struct eng_weights;
+/* weights (may be NULL) receives the records of the large payloads read
+ * from the file and the file kept open for reading them back (weights.h);
+ * nothing recorded on failure or when the file took the other path. */
+engine_status eng_onnx_load_file(engine_context *ctx, const char *path, const char *base_dir, eng_graph **out,
+                                 struct eng_weights *weights);
 
 /* ---- shared with tensor_io.c ---- */
 

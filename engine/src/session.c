@@ -58,6 +58,7 @@ typedef struct eng_spec {
     int ran;           /* a run has completed: slots hold its values */
     struct eng_stage *stage; /* nodes wait for data: the run goes in stages (below) */
     struct eng_spec *newer, *older; /* the cache's recency list */
+    eng_wuses wuses; /* its uses of the model's file-backed weights (weights.h) */
 } eng_spec;
 
 struct engine_session {
@@ -339,8 +340,11 @@ static engine_status compile_all(engine_session *s, eng_spec *sp, eng_binst **fa
     for (int p = 0; p < sp->n_parts; ++p) {
         partition_rt *pr = &sp->parts[p];
         char err[1024] = "";
+        /* what the backend packs and reports consumed may be released (weights.h) */
+        eng_weights_compiling(&s->model->weights, &sp->wuses);
         engine_status st =
             pr->backend->mod->iface->compile(pr->backend->state, &pr->part, &pr->program, err, sizeof err);
+        eng_weights_compiled();
         if (st) {
             pr->program = NULL;
             *failed = pr->backend;
@@ -382,6 +386,7 @@ static void spec_free(engine_session *s, eng_spec *sp) {
     engine_context *ctx = s->ctx;
     stage_free(s, sp->stage); /* before the graph its tail borrows from */
     if (sp->graph) free_partitions(s, sp);
+    eng_weights_end(ctx, &s->model->weights, &sp->wuses);
     eng_free(ctx, sp->placement);
     eng_free(ctx, sp->slot);
     eng_free(ctx, sp->arena_offset);
@@ -446,6 +451,9 @@ static engine_status spec_build(engine_session *s, eng_graph *g, int owns, eng_s
     }
     for (;;) {
         eng_binst *failed = NULL;
+        /* the weights back in place (a try before this one may have
+         * released some) and this graph's uses of them counted */
+        if ((st = eng_weights_begin(ctx, &s->model->weights, s->model->graph, g, &sp->wuses))) goto fail;
         if ((st = place(s, sp))) goto fail;
         if ((st = build_partitions(s, sp))) goto fail;
         if (!(st = compile_all(s, sp, &failed))) break;
@@ -463,6 +471,8 @@ static engine_status spec_build(engine_session *s, eng_graph *g, int owns, eng_s
         sp->timings[k].op = g->nodes[k]->op_type;
         sp->timings[k].backend = sp->placement[k]->mod->name;
     }
+    /* what no live program reads any more goes back to the system */
+    eng_weights_settle(&s->model->weights);
     double fp = spec_footprint(sp);
     sp->bytes = fp > (double)SIZE_MAX ? SIZE_MAX : (size_t)fp;
     sp->build_ms = now_ms() - t0;
@@ -673,6 +683,7 @@ static engine_status stage_tail(engine_session *s, eng_stage *stg, const unsigne
     }
     tm->ctx = ctx;
     tm->graph = t;
+    eng_weights_init(&tm->weights, -1, NULL, 0); /* its constants are the model's: never released here */
     tm->optimized = s->model->optimized;
     stg->tail_model = tm;
     if ((st = eng_model_classify(tm))) return st;
@@ -1009,7 +1020,9 @@ static engine_status select_spec(engine_session *s, const int64_t (*dims)[ENGINE
     }
     eng_spec_graph sg;
     memset(&sg, 0, sizeof sg);
-    engine_status st = eng_specialise(m, dims, values, &sg);
+    /* the template's weights are read by the passes: back in place first */
+    engine_status st = eng_weights_resident(ctx, &s->model->weights);
+    if (!st) st = eng_specialise(m, dims, values, &sg);
     eng_spec *sp = NULL;
     if (!st) st = sg.deferred ? stage_build(s, sg.graph, &sg, &sp) : spec_build(s, sg.graph, 1, &sp);
     if (st) {
@@ -1451,6 +1464,7 @@ engine_status engine_session_cache_info_get(const engine_session *s, engine_sess
     full.bytes = s->spec_bytes;
     full.last_build_ms = s->last_build_ms;
     for (const eng_spec *sp = s->cur; sp; sp = sp->older) full.packed_weight_bytes += sp->weight_bytes;
+    full.released_weight_bytes = eng_weights_released(&s->model->weights);
     if (s->cur && s->cur->stage && s->cur->stage->tail) {
         /* a staged signature: its tail's cache too (signatures of the later stage) */
         engine_session_cache_info tail;

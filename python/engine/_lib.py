@@ -106,6 +106,7 @@ class CacheInfo(ctypes.Structure):
         ("bytes", ctypes.c_size_t),
         ("last_build_ms", ctypes.c_double),
         ("packed_weight_bytes", ctypes.c_size_t),
+        ("released_weight_bytes", ctypes.c_size_t),
     ]
 
 

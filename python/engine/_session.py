@@ -701,6 +701,7 @@ class Session:
             "cache_bytes": int(c.bytes),
             "last_build_ms": float(c.last_build_ms),
             "packed_weight_bytes": int(c.packed_weight_bytes),
+            "released_weight_bytes": int(c.released_weight_bytes),
         }
 
     def profile(self) -> List[NodeTiming]:

@@ -28,6 +28,10 @@ Writes (onnx helper graphs, references from numpy / torch in float64):
                      carried running sum of the rows (initial: an outer
                      value), scan output of each row times the iteration
                      number, cond passed through; outputs sum [4], scan [N,4].
+  bigconv.onnx       x[N,16,H,W] -> Conv3x3 16->128 -> Relu -> Conv1x1
+                     128->160 -> y: both weights 64 KiB or more (the ones a
+                     session may release once packed, engine/src/weights.h);
+  bigconv_b.onnx     the same with other weights (a file of the same size).
 """
 import os
 import sys
@@ -117,6 +121,27 @@ def main():
     m.ir_version = 8
     onnx.save(m, os.path.join(out, "shared_dim.onnx"))
     control_models(out)
+    onnx.save(bigconv(11), os.path.join(out, "bigconv.onnx"))
+    onnx.save(bigconv(12), os.path.join(out, "bigconv_b.onnx"))
+
+
+def bigconv(seed):
+    rng = np.random.default_rng(seed)
+    w1 = (rng.standard_normal((128, 16, 3, 3)) * 0.1).astype(np.float32)
+    b1 = (rng.standard_normal(128) * 0.1).astype(np.float32)
+    w2 = (rng.standard_normal((160, 128, 1, 1)) * 0.1).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "w2"], ["y"], name="conv2", kernel_shape=[1, 1]),
+    ]
+    g = helper.make_graph(nodes, "bigconv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16, "H", "W"])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
+                           numpy_helper.from_array(w2, "w2")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m
 
 
 def control_models(out):

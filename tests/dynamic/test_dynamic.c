@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 
@@ -944,6 +945,152 @@ static void test_two_sessions_options(void **state) {
     engine_context_destroy(ctx);
 }
 
+/* ---- the model's weights released once packed (engine/src/weights.h) ---- */
+
+static engine_session *threads_session(engine_model *m, const char *backend, int threads) {
+    engine_session_options o;
+    memset(&o, 0, sizeof o);
+    o.backends = backend;
+    o.strict = 1;
+    o.threads = threads;
+    engine_session *s = NULL;
+    return engine_session_create(m, &o, &s) == ENGINE_OK ? s : NULL;
+}
+
+/* bigconv at [n, 16, h, w] with seeded input: a copy of y (malloc), or NULL
+ * with *st set when the run fails. */
+static float *run_big(engine_session *s, int n, int h, int w, int64_t *numel, engine_status *st) {
+    static float x[2 * 16 * 13 * 13];
+    const int64_t count = (int64_t)n * 16 * h * w;
+    for (int64_t k = 0; k < count; ++k) x[k] = (float)((k * 37 + n * 11 + h) % 101) * 0.02f - 1.0f;
+    engine_tensor in, out;
+    memset(&in, 0, sizeof in);
+    memset(&out, 0, sizeof out);
+    in.dtype = ENGINE_DTYPE_F32;
+    in.rank = 4;
+    in.dims[0] = n, in.dims[1] = 16, in.dims[2] = h, in.dims[3] = w;
+    in.data = x;
+    *st = engine_session_run_tensors(s, &in, 1, &out, 1);
+    if (*st) return NULL;
+    *numel = engine_tensor_numel(&out);
+    float *y = malloc((size_t)*numel * sizeof *y);
+    memcpy(y, out.data, (size_t)*numel * sizeof *y);
+    return y;
+}
+
+static float *run_ok(engine_context *ctx, engine_session *s, int n, int h, int w, int64_t *numel) {
+    engine_status st;
+    float *y = run_big(s, n, h, w, numel, &st);
+    if (!y) fail_msg("bigconv %dx16x%dx%d: %s", n, h, w, engine_context_error(ctx));
+    return y;
+}
+
+static size_t released(engine_session *s) {
+    return cache(s).released_weight_bytes;
+}
+
+static void same(const float *a, const float *b, int64_t n) {
+    double w = worst(a, b, n);
+    if (w > 1) fail_msg("outside atol 1e-5 + rtol 1e-4 of ref (x%.2f)", w);
+}
+
+static void copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "r+b");
+    if (!out) out = fopen(to, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, in)) > 0) assert_int_equal(fwrite(buf, 1, got, out), got);
+    fclose(in);
+    fclose(out);
+}
+
+/* A cpu session hands the model's copy of the weights it packed back to
+ * the system, only while no other live program reads them (a ref session
+ * does), reads them back for a new signature and for a second session, and
+ * stays within the op tolerance of ref throughout; a file changed after the
+ * load makes a new signature fail with a message, not run on wrong weights. */
+static void test_weights_released(void **state) {
+    (void)state;
+    engine_context *ctx = NULL;
+    assert_int_equal(engine_context_create(NULL, &ctx), ENGINE_OK);
+    if (!has_backend(ctx, "cpu")) {
+        engine_context_destroy(ctx);
+        skip();
+    }
+    engine_model *m = load(ctx, "bigconv.onnx");
+    assert_int_equal(engine_model_optimize(m, ENGINE_OPT_DEFAULT), ENGINE_OK);
+    int64_t n1 = 0, n2 = 0, k = 0;
+    engine_session *r = threads_session(m, "ref", 1);
+    assert_non_null(r);
+    float *ref1 = run_ok(ctx, r, 1, 12, 10, &n1), *ref2 = run_ok(ctx, r, 2, 9, 13, &n2);
+    assert_int_equal(released(r), 0);
+    engine_session *c = threads_session(m, "cpu", 1);
+    assert_non_null(c);
+    float *y = run_ok(ctx, c, 1, 12, 10, &k);
+    assert_int_equal(k, n1);
+    same(y, ref1, n1);
+    free(y);
+    assert_int_equal(released(c), 0); /* the ref session's programs read them */
+    engine_session_free(r);
+    engine_session_free(c);
+
+    c = threads_session(m, "cpu", 1);
+    assert_non_null(c);
+    y = run_ok(ctx, c, 1, 12, 10, &k);
+    same(y, ref1, n1);
+    free(y);
+    const size_t rel = released(c);
+    assert_true(rel >= 100 * 1024); /* w1 72 KiB, w2 80 KiB: their whole pages */
+    y = run_ok(ctx, c, 2, 9, 13, &k);    /* a new signature: read back, packed, released */
+    assert_int_equal(k, n2);
+    same(y, ref2, n2);
+    free(y);
+    assert_int_equal(released(c), rel);
+    engine_session *c2 = threads_session(m, "cpu", 2); /* another backend instance: packs its own */
+    assert_non_null(c2);
+    y = run_ok(ctx, c2, 2, 9, 13, &k);
+    same(y, ref2, n2);
+    free(y);
+    y = run_ok(ctx, c, 1, 12, 10, &k); /* the first session's programs are untouched */
+    same(y, ref1, n1);
+    free(y);
+    assert_int_equal(released(c2), rel);
+    engine_session_free(c);
+    engine_session_free(c2);
+    engine_model_free(m);
+
+    /* the file rewritten after the load (same size, other weights) */
+    char src[1024], other[1024], tmp[256];
+    path(src, sizeof src, "bigconv.onnx");
+    path(other, sizeof other, "bigconv_b.onnx");
+    snprintf(tmp, sizeof tmp, "/tmp/test_dynamic_weights_%d.onnx", (int)getpid());
+    copy_file(src, tmp);
+    m = NULL;
+    assert_int_equal(engine_model_load_file(ctx, tmp, &m), ENGINE_OK);
+    c = threads_session(m, "cpu", 1);
+    assert_non_null(c);
+    y = run_ok(ctx, c, 1, 12, 10, &k);
+    same(y, ref1, n1);
+    free(y);
+    assert_true(released(c) > 0);
+    copy_file(other, tmp);
+    engine_status st;
+    assert_null(run_big(c, 2, 9, 13, &k, &st));
+    assert_int_equal(st, ENGINE_ERR_IO);
+    assert_non_null(strstr(engine_context_error(ctx), "changed since it was loaded"));
+    y = run_ok(ctx, c, 1, 12, 10, &k); /* compiled before: holds its packed weights */
+    same(y, ref1, n1);
+    free(y);
+    engine_session_free(c);
+    engine_model_free(m);
+    unlink(tmp);
+    free(ref1);
+    free(ref2);
+    engine_context_destroy(ctx);
+}
+
 /* Allocation i fails, for every i, over context + load + two signatures:
  * each attempt succeeds with the right answer or reports out of memory,
  * and leaks nothing. */
@@ -1060,6 +1207,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_same_as_static),
         cmocka_unit_test(test_weights_packed_once),
         cmocka_unit_test(test_weights_packed_per_form),
+        cmocka_unit_test(test_weights_released),
         cmocka_unit_test(test_cache_bounds),
         cmocka_unit_test(test_shape_overrides),
         cmocka_unit_test(test_bad_inputs),

@@ -43,7 +43,7 @@ static void t_free(void *user, void *p) {
     free(p);
 }
 
-static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena};
+static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena, NULL};
 
 static void *create(void) {
     engine_backend_config cfg;

@@ -376,7 +376,7 @@ static void expected(const graph *g, float *out) {
         }
 }
 
-static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena};
+static const engine_host_services host = {sizeof(engine_host_services), eng_plan_arena, NULL};
 
 static void timing_cb(void *user, int node, double start, double ms) {
     int *count = user;

@@ -68,6 +68,16 @@ typedef struct engine_host_services {
      * in the backend's config) cannot be had. */
     engine_status (*plan_arena)(const engine_allocator *allocator, engine_plan_buffer *buffers, int n,
                                 size_t alignment, size_t *arena_size);
+    /* Appended (check struct_size before calling). Called from within
+     * compile, on its thread: the program being compiled holds what it
+     * needs of constant input `input` of `node` (a packed copy) and will
+     * never read that value's data again, not even at run time. The engine
+     * may then hand its own copy's memory back to the operating system
+     * once nothing else reads it (engine/src/weights.h), which keeps a
+     * model's weights from being resident twice. Calling it is optional;
+     * calling it for data the program still reads is a bug (it may read
+     * zeros). */
+    void (*constant_consumed)(const engine_node *node, int input);
 } engine_host_services;
 
 /* What the engine hands a backend at creation. */

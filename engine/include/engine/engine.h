@@ -365,6 +365,12 @@ typedef struct engine_session_cache_info {
      * specialisations (cpu) packs each weight once, so this stays the same
      * for 1 and 20 signatures. */
     size_t packed_weight_bytes;
+    /* Appended. Bytes of the model's own weights handed back to the system
+     * at present because every program reading them holds them packed (a
+     * model loaded from a file, on Linux; read back from the file when a
+     * new specialisation or session needs them). Model-wide: the same for
+     * every session of the model. */
+    size_t released_weight_bytes;
 } engine_session_cache_info;
 ENGINE_API engine_status engine_session_cache_info_get(const engine_session *session,
                                                        engine_session_cache_info *info);
