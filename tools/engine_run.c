@@ -44,6 +44,7 @@ typedef struct options {
     const char *precision; /* --precision fp32|fp16|bf16 (backends that offer them) */
     const char *tune;      /* --tune none|fast|full (backends with a tuner) */
     int no_fuse;
+    int keep_weights;
     int strict;
     int list_backends;
     unsigned seed;
@@ -88,6 +89,8 @@ static void usage(FILE *f) {
             "  --threads N, --device SPEC, --plugin FILE (repeatable), --no-fuse,\n"
             "  --strict                 fail instead of falling back to another backend\n"
             "  --seed N                 seed of the random inputs (default 42)\n"
+            "  --keep-weights           keep the model's copy of weights the backends hold packed (default:\n"
+            "                           handed back to the system, read back from the file at a new shape)\n"
             "  --spin latency|default|shared|none|US  how the cpu backend's idle threads wait: spin 2 ms,\n"
             "                           100 us (default), or sleep at once (cores shared with other work)\n"
             "  --shape NAME=DIMS        dims of input NAME (e.g. x=1x3x320x320; repeatable): binds the model's\n"
@@ -357,7 +360,8 @@ static int list_backends(engine_context *ctx) {
 enum {
     OPT_OUTPUT_DIR = 256, OPT_IMAGE, OPT_SIZE, OPT_MEAN, OPT_STD, OPT_TOP, OPT_BENCH, OPT_WARMUP, OPT_PROFILE,
     OPT_TRACE, OPT_JSON, OPT_DUMP, OPT_THREADS, OPT_DEVICE, OPT_PLUGIN, OPT_NO_FUSE, OPT_STRICT, OPT_LIST,
-    OPT_VERSION, OPT_HELP, OPT_SEED, OPT_PRECISION, OPT_TUNE, OPT_SHAPE, OPT_SPIN, OPT_LABELS, OPT_DRAW
+    OPT_VERSION, OPT_HELP, OPT_SEED, OPT_PRECISION, OPT_TUNE, OPT_SHAPE, OPT_SPIN, OPT_LABELS, OPT_DRAW,
+    OPT_KEEP_WEIGHTS
 };
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -372,6 +376,7 @@ static int parse_args(int argc, char **argv, options *o) {
         {"dump-graph", no_argument, 0, OPT_DUMP}, {"threads", required_argument, 0, OPT_THREADS},
         {"device", required_argument, 0, OPT_DEVICE}, {"plugin", required_argument, 0, OPT_PLUGIN},
         {"no-fuse", no_argument, 0, OPT_NO_FUSE}, {"strict", no_argument, 0, OPT_STRICT},
+        {"keep-weights", no_argument, 0, OPT_KEEP_WEIGHTS},
         {"list-backends", no_argument, 0, OPT_LIST}, {"version", no_argument, 0, OPT_VERSION},
         {"help", no_argument, 0, OPT_HELP}, {"seed", required_argument, 0, OPT_SEED},
         {"precision", required_argument, 0, OPT_PRECISION}, {"tune", required_argument, 0, OPT_TUNE},
@@ -439,6 +444,7 @@ static int parse_args(int argc, char **argv, options *o) {
         case OPT_LABELS: o->labels = optarg; break;
         case OPT_DRAW: o->draw = optarg; break;
         case OPT_NO_FUSE: o->no_fuse = 1; break;
+        case OPT_KEEP_WEIGHTS: o->keep_weights = 1; break;
         case OPT_STRICT: o->strict = 1; break;
         case OPT_LIST: o->list_backends = 1; break;
         case OPT_SEED: {
@@ -634,6 +640,7 @@ int main(int argc, char **argv) {
     so.precision = o.precision;
     so.tune = o.tune;
     so.spin = o.spin;
+    so.keep_weights = o.keep_weights;
     so.profile = o.profile || o.trace;
     for (int k = 0; k < o.n_shapes; ++k) {
         size_t len = strlen(shapes_opt);

@@ -311,7 +311,7 @@ engine_status cpu_prepare_conv(const cpu_prep_ctx *c, cpu_step *s) {
     s->algo = best;
     s->scratch_bytes = best->scratch_size(&s->conv, c->k->isa);
     s->exec = conv_exec; /* reads X, the residual and the scale: never W or B */
-    s->weights_packed = 1;
+    s->weights_packed = 1u << 1 | 1u << 2; /* W and B */
     conv_batch_scratch(s, c->k->isa);
     const cpu_conv2d *d = &s->conv;
     if (best == &cpu_conv_bf16) {
@@ -452,7 +452,7 @@ engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     if (st) return st;
     s->algo = a;
     s->scratch_bytes = a->scratch_size(&s->conv, c->k->isa);
-    s->weights_packed = 1; /* conv_exec below */
+    s->weights_packed = 1u << 1 | 1u << 2; /* W and B: conv_exec below */
     s->blk_vl = cpu_blk_vl(c->k->isa);
     if (s->in_scale) { /* a fused SE Mul: X is scaled into scratch, then the kernel runs on it */
         s->blk_scale_off = (s->scratch_bytes + 63) / 64 * 64;

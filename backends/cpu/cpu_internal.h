@@ -277,8 +277,8 @@ struct cpu_step {
     size_t prep_bytes;
     int prep_shared;              /* 1: prep is a reference into the instance's weight store;
                                    * 2: prep is a constant input's own data (borrowed, not freed) */
-    int weights_packed;           /* 1: prep holds the node's weights and bias (inputs 1 and 2), which
-                                   * exec never reads: the engine may release its copy of them */
+    unsigned weights_packed;      /* bit j: prep holds constant input j, which exec never reads (the
+                                   * engine may release its copy: constant_consumed) */
     size_t scratch_bytes;         /* arena scratch for the node's run */
     const cpu_conv_algo *algo;    /* Conv: the chosen algorithm */
     cpu_conv2d conv;              /* Conv: its description */

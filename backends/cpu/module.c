@@ -1042,13 +1042,15 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
                 goto fail;
             }
             if (!step->cs.prep_shared) p->weight_bytes += step->cs.prep_bytes; /* shared: counted when packed */
-            /* W and B live on packed only: the engine may release its copy
-             * now, before the next node packs (the peak holds one copy) */
+            /* constants living on packed only (a Conv's W and B, a Gemm's
+             * B): the engine may release its copy now, before the next
+             * node packs (the peak then holds one copy) */
             if (step->cs.weights_packed && s->host->struct_size >= offsetof(engine_host_services, constant_consumed) +
                                                                        sizeof s->host->constant_consumed &&
                 s->host->constant_consumed)
-                for (int j = 1; j <= 2 && j < n->n_inputs; ++j)
-                    if (n->inputs[j] && n->inputs[j]->data) s->host->constant_consumed(n, j);
+                for (int j = 1; j < 32 && j < n->n_inputs; ++j)
+                    if (step->cs.weights_packed >> j & 1u && n->inputs[j] && n->inputs[j]->data)
+                        s->host->constant_consumed(n, j);
             if (step->cs.exec && step->cs.scratch_bytes && !step->skip) {
                 size_t size = step->cs.scratch_bytes;
                 if (size > SIZE_MAX / 4) {

@@ -407,7 +407,8 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
             if (st) return st;
             s->scratch_bytes = bf16_rows_a_bytes((int)R, (int)K) + sizeof(float) * (((size_t)R + 15) / 16 * 16) +
                                cpu_bf16_scratch_bytes((int)N, (int)K, s->threads);
-            s->exec = gemm_rows_bf16_exec;
+            s->exec = gemm_rows_bf16_exec; /* reads A and C: B lives on packed */
+            s->weights_packed = 1u << 1;
             snprintf(s->kernel, sizeof s->kernel, "bf16_%s_gemm_32x32__%s", n->op == ENGINE_OP_Gemm ? "gemm" : "matmul",
                      cpu_bf16_ops_for(c->k->bf16)->name);
             return ENGINE_OK;
@@ -422,7 +423,8 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
         if (st) return st;
         s->scratch_bytes = sizeof(float) * (rows_a_floats(c->k, (int)R, (int)K) + ((size_t)R + 15) / 16 * 16) +
                            cpu_gemm_scratch_bytes(c->k, (int)R, (int)N, (int)K, s->threads);
-        s->exec = gemm_rows_exec;
+        s->exec = gemm_rows_exec; /* reads A and C: B lives on packed */
+        s->weights_packed = 1u << 1;
         snprintf(s->kernel, sizeof s->kernel, "f32_%s_gemm_%dx%d__%s", n->op == ENGINE_OP_Gemm ? "gemm" : "matmul",
                  c->k->mr, c->k->nr, c->k->isa_name);
         return ENGINE_OK;
@@ -442,6 +444,7 @@ static engine_status prepare_gemm(const cpu_prep_ctx *c, cpu_step *s) {
         gemm_wkey(&key, B->data, "gemm_wt", N, K, transB, 0);
         engine_status st = cpu_prep_shared(c, s, &key, sizeof(float) * (size_t)N * (size_t)K, gemm_pack_wt, &gp);
         if (st) return st;
+        s->weights_packed = 1u << 1; /* gemm_exec reads A and C */
     }
     s->iparam[5] = ccol;
     s->exec = gemm_exec;

@@ -69,6 +69,7 @@ struct engine_session {
     int strict;
     int profile;
     int keep_all; /* keep_intermediates: every produced value is a seam */
+    int keep_weights; /* never releases the model's weights (weights.h) */
     eng_spec *cur;      /* the current signature (most recently used) */
     eng_spec *oldest;   /* the least recently used */
     int n_specs, max_specs;
@@ -341,7 +342,7 @@ static engine_status compile_all(engine_session *s, eng_spec *sp, eng_binst **fa
         partition_rt *pr = &sp->parts[p];
         char err[1024] = "";
         /* what the backend packs and reports consumed may be released (weights.h) */
-        eng_weights_compiling(&s->model->weights, &sp->wuses);
+        if (!s->keep_weights) eng_weights_compiling(&s->model->weights, &sp->wuses);
         engine_status st =
             pr->backend->mod->iface->compile(pr->backend->state, &pr->part, &pr->program, err, sizeof err);
         eng_weights_compiled();
@@ -472,7 +473,7 @@ static engine_status spec_build(engine_session *s, eng_graph *g, int owns, eng_s
         sp->timings[k].backend = sp->placement[k]->mod->name;
     }
     /* what no live program reads any more goes back to the system */
-    eng_weights_settle(&s->model->weights);
+    if (!s->keep_weights) eng_weights_settle(&s->model->weights);
     double fp = spec_footprint(sp);
     sp->bytes = fp > (double)SIZE_MAX ? SIZE_MAX : (size_t)fp;
     sp->build_ms = now_ms() - t0;
@@ -1202,6 +1203,7 @@ engine_status engine_session_create_sized(engine_model *model, const engine_sess
     s->strict = o.strict;
     s->profile = o.profile;
     s->keep_all = o.keep_intermediates != 0;
+    s->keep_weights = o.keep_weights != 0;
     s->max_specs = o.max_specializations > 0 ? o.max_specializations : 8;
     s->max_spec_bytes = o.max_specialization_bytes ? o.max_specialization_bytes : (size_t)1 << 30;
     s->order = eng_calloc(ctx, ENG_MAX_BACKENDS, sizeof *s->order);

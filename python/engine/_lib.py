@@ -93,6 +93,7 @@ class SessionOptions(ctypes.Structure):
         ("max_specializations", ctypes.c_int),
         ("max_specialization_bytes", ctypes.c_size_t),
         ("spin", ctypes.c_char_p),
+        ("keep_weights", ctypes.c_int),
     ]
 
 

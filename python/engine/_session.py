@@ -312,6 +312,7 @@ class Session:
         tune: Optional[str] = None,
         max_specializations: int = 0,
         max_tensor_bytes: int = 0,
+        keep_weights: bool = False,
     ) -> None:
         self._lock = threading.Lock()
         self._session = ctypes.c_void_p()
@@ -371,6 +372,7 @@ class Session:
         opts.tune = _enc(tune)
         opts.shapes = _enc(self._shapes_option(shapes)) if shapes else None
         opts.max_specializations = int(max_specializations)
+        opts.keep_weights = 1 if keep_weights else 0
         # Sized: a libengine of another version reads what both know.
         ctx.check(lib.engine_session_create_sized(self._model, ctypes.byref(opts), ctypes.sizeof(opts),
                                                   ctypes.byref(self._session)))

@@ -1036,6 +1036,20 @@ static void test_weights_released(void **state) {
     engine_session_free(r);
     engine_session_free(c);
 
+    engine_session_options ko; /* keep_weights: nothing released */
+    memset(&ko, 0, sizeof ko);
+    ko.backends = "cpu";
+    ko.strict = 1;
+    ko.threads = 1;
+    ko.keep_weights = 1;
+    c = NULL;
+    assert_int_equal(engine_session_create(m, &ko, &c), ENGINE_OK);
+    y = run_ok(ctx, c, 1, 12, 10, &k);
+    same(y, ref1, n1);
+    free(y);
+    assert_int_equal(released(c), 0);
+    engine_session_free(c);
+
     c = threads_session(m, "cpu", 1);
     assert_non_null(c);
     y = run_ok(ctx, c, 1, 12, 10, &k);

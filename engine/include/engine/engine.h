@@ -294,6 +294,14 @@ typedef struct engine_session_options {
      * at once: for machines whose cores other processes use), or a number
      * of microseconds. NULL: $ENGINE_CPU_SPIN, else "default". */
     const char *spin;
+    /* Appended. Non-zero: this session never hands the model's weights
+     * back to the system. By default, for a model loaded from a file, the
+     * model's copy of a weight that every live program holds packed is
+     * released, and read back from the file (checked) when a new signature
+     * or session needs it (docs/ARCHITECTURE.md, "Weights released once
+     * packed"); a workload that compiles new shapes all the time may
+     * rather keep them resident and skip those reads. */
+    int keep_weights;
 } engine_session_options;
 
 /* Places every node on a backend and compiles the partitions. The model
