@@ -116,6 +116,7 @@ engine_status engine_model_optimize(engine_model *model, unsigned flags) {
      * (docs/PASSES.md) rewrite what is left, reading the weights. */
     engine_status st = eng_weights_resident(model->ctx, &model->weights);
     if (st) return st;
+    eng_weights_unverify(&model->weights); /* the passes may rewrite weights in place */
     st = eng_passes_run(model->graph, model->passes, ENG_MAX_PASS_STATS, &model->n_passes);
     if (st) return st;
     model->optimized = 1;

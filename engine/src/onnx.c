@@ -517,7 +517,7 @@ static engine_status import_initializers(importer *im, const Onnx__GraphProto *g
         if (def && im->recs && t.data && def->len >= ENG_WEIGHT_MIN_BYTES && t.dtype != ENGINE_DTYPE_BOOL &&
             tbytes == def->len)
             im->recs[im->n_recs++] = (eng_wrec){t.data, def->offset, def->len, eng_hash64(t.data, (size_t)def->len),
-                                                0, 0, 0, 0, 0};
+                                                0, 0, 0, 0, 0, 0};
         st = add_constant(im, tp->name, &t, NULL);
         if (st) return st;
     }

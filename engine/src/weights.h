@@ -37,11 +37,13 @@ typedef struct eng_wrec {
     size_t released;        /* the bytes of whole pages handed back while dropped */
     unsigned char modified; /* no longer the file's bytes: never released */
     unsigned char live;     /* the model's graph holds it now (else the load or a pass freed it) */
+    unsigned char verified; /* its bytes were hashed equal to the file's since the passes last ran */
 } eng_wrec;
 
 /* A model's record of its file-backed weights. */
 typedef struct eng_weights {
     int fd;        /* the model file, kept open (-1: none) */
+    int64_t size, mtime_s, mtime_ns; /* the file as loaded: unchanged, a read back needs no hash */
     eng_wrec *recs; /* sorted by ptr */
     size_t n;
     int enabled;
@@ -68,6 +70,8 @@ void eng_weights_free(engine_context *ctx, eng_weights *w);
 /* Refills every released buffer from the file (checked); an error names
  * the file offset that no longer matches. */
 engine_status eng_weights_resident(engine_context *ctx, eng_weights *w);
+/* The passes may have rewritten buffers in place: hash before releasing. */
+void eng_weights_unverify(eng_weights *w);
 /* Before compiling graph g (the model's graph, or a specialisation of it,
  * model): refills, marks the records model still holds, then pins every
  * use g makes of those into *u (replacing what it held). */
