@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -1271,7 +1272,7 @@ engine_status eng_onnx_load_file(engine_context *ctx, const char *path, const ch
                                  weights ? &recs : NULL, &n_recs);
     eng_free(ctx, w.defs);
     /* the file stays open for reading released weights back (weights.h) */
-    int fd = !st && recs && n_recs ? dup(fileno(f)) : -1;
+    int fd = !st && recs && n_recs ? fcntl(fileno(f), F_DUPFD_CLOEXEC, 0) : -1;
     fclose(f);
     if (fd < 0 || st) {
         eng_free(ctx, recs);

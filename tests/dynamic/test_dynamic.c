@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
 
 #include "engine/engine.h"
 
@@ -1006,6 +1007,16 @@ static void copy_file(const char *from, const char *to) {
     fclose(out);
 }
 
+/* Open file descriptors (Linux: /proc/self/fd), -1 where unknown. */
+static int open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int n = 0;
+    while (readdir(d)) ++n;
+    closedir(d);
+    return n;
+}
+
 /* A cpu session hands the model's copy of the weights it packed back to
  * the system, only while no other live program reads them (a ref session
  * does), reads them back for a new signature and for a second session, and
@@ -1019,6 +1030,7 @@ static void test_weights_released(void **state) {
         engine_context_destroy(ctx);
         skip();
     }
+    const int fds = open_fds();
     engine_model *m = load(ctx, "bigconv.onnx");
     assert_int_equal(engine_model_optimize(m, ENGINE_OPT_DEFAULT), ENGINE_OK);
     int64_t n1 = 0, n2 = 0, k = 0;
@@ -1099,6 +1111,7 @@ static void test_weights_released(void **state) {
     free(y);
     engine_session_free(c);
     engine_model_free(m);
+    assert_int_equal(open_fds(), fds); /* the models' files are closed with them */
     unlink(tmp);
     free(ref1);
     free(ref2);
