@@ -9,9 +9,10 @@
  * of any session reads a buffer any more, its whole pages are handed back
  * to the operating system (madvise MADV_DONTNEED: the address stays ours
  * and reads zeros until refilled). Before anything reads the model's
- * constants again (a new specialisation, the passes, a dump) the released
- * buffers are read back from the file, each checked against its hash: a
- * file changed since the load is an error naming it, never wrong weights.
+ * constants again (a new specialisation, another session, the passes) the
+ * released buffers are read back from the file, checked against their
+ * hashes when the file's size or modification time changed: a file changed
+ * since the load is an error naming it, never wrong weights.
  *
  * Released only where that is sound: the buffer still holds exactly the
  * file's bytes (a pass that rewrote it in place keeps it), the model runs
