@@ -517,8 +517,8 @@ static engine_status import_initializers(importer *im, const Onnx__GraphProto *g
         for (int d = 0; d < t.rank; ++d) tbytes *= (size_t)t.dims[d]; /* checked by decode_tensor */
         if (def && im->recs && t.data && def->len >= ENG_WEIGHT_MIN_BYTES && t.dtype != ENGINE_DTYPE_BOOL &&
             tbytes == def->len)
-            im->recs[im->n_recs++] = (eng_wrec){t.data, def->offset, def->len, eng_hash64(t.data, (size_t)def->len),
-                                                0, 0, 0, 0, 0, 0};
+            im->recs[im->n_recs++] = (eng_wrec){.ptr = t.data, .offset = def->offset, .len = def->len,
+                                                .hash = eng_hash64(t.data, (size_t)def->len)};
         st = add_constant(im, tp->name, &t, NULL);
         if (st) return st;
     }
