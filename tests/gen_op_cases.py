@@ -1175,6 +1175,12 @@ def gen_pool():
     case("maxpool_k3s2_wide_pads", "max", (1, 3, 41, 45), [3, 3], s=[2, 2], pads=[1, 1, 1, 1])
     case("maxpool_k3s2_wide_ceil", "max", (1, 2, 37, 39), [3, 3], s=[2, 2], ceil=1)
     case("maxpool_k3s1_wide", "max", (1, 2, 9, 70), [3, 3])
+    # rows of several 8-lane segments: opencl's f_pool2d_rv8 loads whole
+    # segments inside the row (stride 1, 2) and gathers at its ends
+    case("avgpool_k3s1_wide_pads_cip", "avg", (1, 2, 9, 70), [3, 3], pads=[1, 1, 1, 1], cip=1)
+    case("avgpool_k3s2_wide_pads", "avg", (1, 3, 41, 45), [3, 3], s=[2, 2], pads=[1, 1, 1, 1])
+    case("avgpool_k3s3_wide", "avg", (1, 2, 9, 70), [3, 3], s=[3, 3])
+    case("maxpool_dilation2_wide", "max", (1, 2, 10, 50), [3, 3], d=[2, 2], pads=[2, 2, 2, 2])
     case("maxpool_k2s2_wide", "max", (1, 2, 8, 66), [2, 2], s=[2, 2])
     case("maxpool_k3s1_same_28", "max", (1, 3, 28, 28), [3, 3], pads=[1, 1, 1, 1])  # inception's branch pools
     case("maxpool_k5s1_same_asym", "max", (1, 2, 13, 17), [5, 4], pads=[2, 1, 2, 2])

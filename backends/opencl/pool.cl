@@ -111,3 +111,92 @@ __kernel void f_pool2d(__global const int *m, int mo, __global const T *x, int x
     }
     ST(y, yo + c * OH * OW + oh * OW + ow, acc);
 }
+
+/* MaxPool / AveragePool over 2-D maps for CPU devices (pool.c picks it
+ * there): a work item computes 8 consecutive outputs of one row as a
+ * float8, so the device's vector unit does 8 windows at once where
+ * f_pool2d runs one scalar, branchy window per work item. A segment whose
+ * taps all lie inside the row (stride 1, or 2 through .even) loads each
+ * tap as one vector; a segment at the row's ends gathers lane by lane,
+ * with -INF (max) or 0 (average) for taps outside the image and a divisor
+ * per lane. Results equal f_pool2d's: max propagates NaN, average divides
+ * by the taps inside the image (count_include_pad: the padded image).
+ * Global (ceil(OW/8), OH, N*C), f_pool's meta. */
+#ifdef ENGINE_FP16
+#define PLD8(p, i) vload_half8(0, (p) + (i))
+#define PLD16(p, i) vload_half16(0, (p) + (i))
+#define PST8(v, p) vstore_half8_rte((v), 0, (p))
+#else
+#define PLD8(p, i) vload8(0, (p) + (i))
+#define PLD16(p, i) vload16(0, (p) + (i))
+#define PST8(v, p) vstore8((v), 0, (p))
+#endif
+
+__kernel void f_pool2d_rv8(__global const int *m, int mo, __global const T *x, int xo, __global T *y, int yo) {
+    __global const int *g = m + mo;
+    const int IH = g[2], IW = g[3], OH = g[5], OW = g[6];
+    const int ow0 = get_global_id(0) * 8, oh = get_global_id(1), c = get_global_id(2);
+    if (ow0 >= OW || oh >= OH) return;
+    const int KH = g[8], KW = g[9], SH = g[11], SW = g[12], DH = g[14], DW = g[15], PH = g[17], PW = g[18];
+    const int avg = g[22] == POOL_AVG, incl = g[23];
+    const int h0 = oh * SH - PH, w0 = ow0 * SW - PW;
+    const int kh0 = h0 < 0 ? (-h0 + DH - 1) / DH : 0, kh1 = min(KH, (IH - h0 + DH - 1) / DH);
+    /* every lane's every tap inside the row, and the vector loads too */
+    const int inside = (SW == 1 || SW == 2) && w0 >= 0 && w0 + 8 * SW - 1 + (KW - 1) * DW < IW;
+    const float fill = avg ? 0.0f : -INFINITY;
+    __global const T *xc = x + xo + c * IH * IW;
+    float8 acc = (float8)(fill);
+    for (int kh = kh0; kh < kh1; ++kh) {
+        __global const T *xr = xc + (h0 + kh * DH) * IW;
+        for (int kw = 0; kw < KW; ++kw) {
+            const int iw0 = w0 + kw * DW;
+            float8 v;
+            if (inside) {
+                v = SW == 1 ? PLD8(xr, iw0) : PLD16(xr, iw0).even;
+            } else {
+                /* branch-free: a load clamped into the row, then the
+                 * taps outside replaced */
+                float t_[8];
+                _Pragma("unroll") for (int l = 0; l < 8; ++l) {
+                    const int iw = iw0 + l * SW;
+                    const float e = LD(xr, min(max(iw, 0), IW - 1));
+                    t_[l] = iw >= 0 && iw < IW ? e : fill;
+                }
+                v = vload8(0, t_);
+            }
+            if (avg) acc += v;
+            else acc = select(acc, v, isgreater(v, acc) | isnan(v));
+        }
+    }
+    if (avg) {
+        /* rows counted once; columns per lane */
+        int ch = 0;
+        if (incl) {
+            for (int k = 0; k < KH; ++k) {
+                int pos = h0 + k * DH;
+                ch += pos >= -PH && pos < IH + g[20];
+            }
+        } else {
+            ch = max(kh1 - kh0, 0);
+        }
+        float d_[8];
+        for (int l = 0; l < 8; ++l) {
+            int cw = 0;
+            for (int k = 0; k < KW; ++k) {
+                int pos = w0 + l * SW + k * DW;
+                cw += incl ? pos >= -PW && pos < IW + g[21] : pos >= 0 && pos < IW;
+            }
+            d_[l] = (float)(ch * cw);
+        }
+        float8 d = vload8(0, d_);
+        acc = select((float8)(NAN), acc / d, isgreater(d, (float8)(0.0f)));
+    }
+    __global T *yr = y + yo + c * OH * OW + oh * OW;
+    if (ow0 + 8 <= OW) {
+        PST8(acc, yr + ow0);
+    } else {
+        float r_[8];
+        vstore8(acc, 0, r_);
+        for (int l = 0; l < OW - ow0; ++l) ST(yr, ow0 + l, r_[l]);
+    }
+}

@@ -6,7 +6,8 @@
 # ENGINE_OPENCL_PRECISION=fp16, on a copy of the cases whose tolerances are
 # atol 2.5e-3 rtol 1e-3, or the per-case ones of FP16_TOLERANCES), "tile"
 # (fused, every fast convolution on the GPU's local-memory tile kernel,
-# direct ones split along K in 3: ENGINE_OPENCL_CONV_KERNEL) and "rb"
+# direct ones split along K in 3: ENGINE_OPENCL_CONV_KERNEL; and the 2-D
+# pools on the GPUs' one-output-per-item f_pool2d: ENGINE_OPENCL_POOL) and "rb"
 # (fused, the register-blocked kernel, no Winograd). Default "fused nofuse". Every case must pass, except those named in
 # FALLBACK_LIST, which must fail precisely because opencl refuses one of
 # their nodes (so they would fall back).
@@ -28,9 +29,9 @@ fi
 expected=$(grep -v '^#' "$list" | grep -v '^$' | sort -u || true)
 status=0
 for mode in $modes; do
-  flag="" dir=$out prec= kern=
+  flag="" dir=$out prec= kern= pool=
   [ "$mode" = nofuse ] && flag="--no-fuse"
-  [ "$mode" = tile ] && kern=f_conv_tile_32x64,ks3
+  [ "$mode" = tile ] && kern=f_conv_tile_32x64,ks3 pool=scalar
   [ "$mode" = rb ] && kern=f_conv_rb_8x4,direct
   if [ "$mode" = fp16 ]; then
     dir=$out.fp16 prec=fp16
@@ -45,7 +46,7 @@ for mode in $modes; do
   fi
   log="$out.$mode.log"
   # shellcheck disable=SC2086
-  ENGINE_OPENCL_PRECISION=$prec ENGINE_OPENCL_CONV_KERNEL=$kern "$runner" --backend opencl $flag "$dir" >"$log" 2>&1 || true
+  ENGINE_OPENCL_PRECISION=$prec ENGINE_OPENCL_CONV_KERNEL=$kern ENGINE_OPENCL_POOL=$pool "$runner" --backend opencl $flag "$dir" >"$log" 2>&1 || true
   grep -q '^\[==========\] .* test(s) run\.' "$log" || { cat "$log"; echo "opencl $kind $mode: the runner did not finish"; exit 1; }
   failed=$(sed -n 's/^\[  FAILED  \] \([A-Za-z0-9_.-]*\)$/\1/p' "$log" | sort -u)
   passed=$(grep -c '^\[       OK \]' "$log" || true)

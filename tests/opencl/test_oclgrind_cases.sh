@@ -1,7 +1,9 @@
 #!/bin/sh
 # test_oclgrind_cases.sh RUNNER RUN_CASES GENERATOR OUTDIR
 # The op cases of the index, detect and normalisation kernels (index.cl,
-# detect.cl, norm.cl's f_groupnorm and f_mvn, reduce.cl's f_reduce) through
+# detect.cl, norm.cl's f_groupnorm and f_mvn, reduce.cl's f_reduce) and of
+# the CPU devices' 2-D pools (pool.cl's f_pool2d_rv8: Oclgrind's device is a
+# CPU device) through
 # the whole opencl module on Oclgrind's simulator, with its checks for
 # out-of-bounds accesses, data races, uninitialised reads and API errors:
 # any report fails the test. Oclgrind's device is capped at work groups of
@@ -23,7 +25,8 @@ gathernd_int32_data $scatters onehot_axis0_float_indices_int_values onehot_last_
 onehot_int32_bool_values roialign_avg_half_pixel_sr2 roialign_avg_output_half_pixel roialign_max_half_pixel
 topk_axis1_largest topk_int64_axis0 topk_last_smallest topk_opset1_attr_k groupnorm_opset18_per_group
 groupnorm_opset21_per_channel layernorm_axis1_no_bias layernorm_last_axis meanvariancenormalization_axes1
-reducemean_axes02_nokeep"
+reducemean_axes02_nokeep maxpool_k3s2_wide_pads maxpool_dilation2_wide maxpool_k3s1_same_28 avgpool_k3s1_wide_pads_cip
+avgpool_k3s2_wide_pads avgpool_k3s3_wide"
 # pick DIR CASES: a case folder of links to the chosen cases
 pick() {
   rm -rf "$1"
