@@ -88,6 +88,8 @@ static void probe_device(const ocl_api *cl, ocl_device *o) {
         o->type = CL_DEVICE_TYPE_DEFAULT;
     if (cl->GetDeviceInfo(o->device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof o->compute_units, &o->compute_units, NULL))
         o->compute_units = 0;
+    if (cl->GetDeviceInfo(o->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof o->vec_float, &o->vec_float, NULL))
+        o->vec_float = 0;
     if (cl->GetDeviceInfo(o->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof o->local_mem, &o->local_mem, NULL))
         o->local_mem = 0;
     if (cl->GetDeviceInfo(o->device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof o->global_mem, &o->global_mem, NULL))

@@ -28,6 +28,7 @@ typedef struct ocl_device {
     cl_uint compute_units;
     cl_ulong local_mem, global_mem, max_alloc;
     size_t max_wg; /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    cl_uint vec_float; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT (0: unknown) */
 } ocl_device;
 
 typedef struct ocl_state {

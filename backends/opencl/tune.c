@@ -90,7 +90,8 @@ conv_choice ocl_conv_default(const ocl_state *s, const ocl_conv_desc *d) {
     if (s->dev.type & CL_DEVICE_TYPE_CPU) {
         /* work groups across output channels: a group's items share their
          * input columns, which then come from cache (measured on POCL) */
-        c.variant = d->pointwise || c.wino ? CVI_PW_8x16 : OW >= 12 ? CVI_RV_8x16 : CVI_RV_8x8;
+        int w16 = s->dev.vec_float == 0 || s->dev.vec_float >= 16;
+        c.variant = d->pointwise || c.wino ? (w16 ? CVI_PW_8x16 : CVI_PW_8x8) : OW >= 12 && w16 ? CVI_RV_8x16 : CVI_RV_8x8;
         c.lx = 1;
         c.ly = divisor_upto(Mp / 8, 16);
         return c;
