@@ -9,7 +9,9 @@ opencl and cpu columns are the medians of the rounds' medians; opencl/cpu is the
 target on POCL: at most 3). ENGINE_OPENCL_TUNE and the other variables pass through.
 
 Usage: /usr/bin/python3 tools/bench_opencl.py BUILD_DIR resnet18,resnet50,... [ROUNDS]
-(ONNX files from tools/bench.py's cache, ~/.cache/engine-bench/NAME.onnx)"""
+(ONNX files from tools/bench.py's cache, ~/.cache/engine-bench/NAME.onnx or NAME_dynbatch.onnx; the
+GMACs column is "-" for a model with a symbolic batch, whose count engine-run does not report; its
+compile times include the specialisation at the input's shape, which happens at the first run)"""
 import json, os, shutil, statistics, subprocess, sys, tempfile
 
 B = sys.argv[1]
@@ -32,6 +34,8 @@ print("| model | GMACs | cold compile ms | warm compile ms | opencl median ms | 
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for m in models:
     path = f"{cache}/{m}.onnx"
+    if not os.path.exists(path):  # tools/bench.py's exports have a symbolic batch
+        path = f"{cache}/{m}_dynbatch.onnx"
     tmp = tempfile.mkdtemp()
     env = dict(os.environ, XDG_CACHE_HOME=f"{tmp}/xdg", POCL_CACHE_DIR=f"{tmp}/pocl")
     cold = run(path, "opencl", 1, env)
@@ -42,7 +46,8 @@ for m in models:
         cpu.append(run(path, "cpu", 10, os.environ)["latency_ms"]["median"])
     shutil.rmtree(tmp)
     o, c = statistics.median(ocl), statistics.median(cpu)
-    print("| %s | %.2f | %.0f | %.0f | %.1f | %.1f | %.2f | %s | %s | %.1f |" % (
-        m, warm["macs"] / 1e9, cold["compile_ms"], warm["compile_ms"], o, c, o / c,
+    print("| %s | %s | %.0f | %.0f | %.1f | %.1f | %.2f | %s | %s | %.1f |" % (
+        m, "%.2f" % (warm["macs"] / 1e9) if warm["macs"] else "-", cold["compile_ms"] + cold.get("specialize_ms", 0),
+        warm["compile_ms"] + warm.get("specialize_ms", 0), o, c, o / c,
         " ".join("%.1f" % v for v in ocl), " ".join("%.1f" % v for v in cpu), warm["device_bytes"] / 2**20),
         flush=True)
