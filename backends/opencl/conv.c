@@ -87,10 +87,12 @@ static int emit_dwconv_fast(ocl_builder *b, const engine_node *n) {
     int ys = OUT(0);
     int mo = ocl_meta_add(b, g, 19);
     if (b->st) return 1;
-    /* 16 lanes on rows of 12 or more where the device's float vectors are
-     * 16 wide (AVX-512, GPUs), else 8 (AVX2: 16 lanes are two registers and
-     * more rows end in a partial segment) */
-    int vn = g[5] >= 12 && (b->s->dev.vec_float == 0 || b->s->dev.vec_float >= 16) ? 16 : 8;
+    /* 16 lanes on rows of 12 or more (GPUs, as measured on the H200, and
+     * CPU devices whose float vectors are 16 wide: AVX-512), else 8 (AVX2:
+     * 16 lanes are two registers and more rows end in a partial segment) */
+    const ocl_device *dv = &b->s->dev;
+    int wide = !(dv->type & CL_DEVICE_TYPE_CPU) || dv->vec_float == 0 || dv->vec_float >= 16;
+    int vn = g[5] >= 12 && wide ? 16 : 8;
     size_t gs[3] = {(size_t)((g[5] + vn - 1) / vn), (size_t)g[0], (size_t)x->dims[0] * (size_t)g[4]}, ls[3] = {1, 1, 1};
     OCL_LAUNCH(b, vn == 16 ? "f_dwconv_rv_16" : "f_dwconv_rv_8", 1, A_META(mo), A_T(xs, 0), A_T(ws, 0),
                A_T(bs >= 0 ? bs : ws, 0), A_I(bs >= 0), A_T(ss >= 0 ? ss : ws, 0), A_I(ss >= 0), A_T(ys, 0), A_F(a1),
