@@ -974,6 +974,9 @@ def gen_conv():
     case("conv2d_batch9_stride2", (9, 5, 9, 8), (7, 5, 3, 3), s=[2, 2], pads=[1, 1, 1, 1])
     case("conv2d_batch4_depthwise", (4, 6, 10, 11), (6, 1, 3, 3), group=6, pads=[1, 1, 1, 1])
     case("conv2d_batch4_1x1_wide", (4, 24, 9, 9), (40, 24, 1, 1))
+    # 3x3 stride 1 with 8+ channels: opencl's Winograd (on CPU devices its
+    # GEMM on 8-wide panels); 20 tiles, channels not multiples of 8
+    case("conv2d_wino_c9_m10_batch2", (2, 9, 7, 9), (10, 9, 3, 3), pads=[1, 1, 1, 1])
     case("conv2d_rect_kernel", (1, 2, 6, 9), (3, 2, 2, 3), s=[1, 2], opset=7)
     case("conv1d_basic", (1, 3, 10), (2, 3, 3), bias=False)
     case("conv1d_stride_dil_pads", (2, 3, 11), (4, 3, 3), s=[2], d=[2], pads=[1, 2])

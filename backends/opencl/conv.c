@@ -162,6 +162,10 @@ static int emit_conv_fast(ocl_builder *b, const engine_node *n) {
     if (v->kind == CV_RV && ch.wino) v = &ocl_conv_variants[CVI_PW_8x16];
     int xs = IN(0), bs = bias ? ocl_slot_read(b, bias) : -1, ss = sum ? ocl_slot_read(b, sum) : -1;
     if (b->st) return 1;
+    /* CPU devices, Winograd on f_conv_pw_8x8: both GEMM operands in 8-wide
+     * panels (f_wino_in_b8, U packed so, f_conv_pwb_8x8) */
+    const int panels = ch.wino && (b->s->dev.type & CL_DEVICE_TYPE_CPU) && v == &ocl_conv_variants[CVI_PW_8x8];
+    if (panels) ch.wino = 2;
     /* Packed once per instance for every shape (ocl_wts_shared). */
     ocl_wkey key;
     memset(&key, 0, sizeof key);
@@ -181,12 +185,16 @@ static int emit_conv_fast(ocl_builder *b, const engine_node *n) {
         int TT = ((g[4] + 1) / 2) * ((g[5] + 1) / 2);
         int gm[19] = {C, 1, TT, M, 1, TT, 1, 1, 1, 1, 0, 0, 1, 1, Mp, 0, C * Mp, 16, 1};
         int mo2 = ocl_meta_add(b, gm, 19);
-        int vs = ocl_slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)N * 16 * C * TT);
+        int TTv = panels ? (TT + 7) / 8 * 8 : TT; /* V's tiles, padded to whole panels */
+        int vs = ocl_slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)N * 16 * C * TTv);
         int ms = ocl_slot_new(b, NULL, ENGINE_DTYPE_F32, BUF_ARENA, (size_t)N * 16 * M * TT);
         if (b->st || vs < 0 || ms < 0) return 1;
-        size_t g3[3] = {(size_t)TT, (size_t)C, (size_t)N}, l1[3] = {1, 1, 1};
-        OCL_LAUNCH(b, "f_wino_in", 1, A_META(mo), A_T(xs, 0), A_T(vs, 0));
+        size_t g3[3] = {(size_t)TTv, (size_t)C, (size_t)N}, l1[3] = {1, 1, 1};
+        OCL_LAUNCH(b, panels ? "f_wino_in_b8" : "f_wino_in", 1, A_META(mo), A_T(xs, 0), A_T(vs, 0));
         ocl_launch_geometry(b, g3, l1, 0);
+        /* not in ocl_conv_variants: the tuner's candidates read V unpanelled */
+        static const conv_variant pwb_8x8 = {"f_conv_pwb_8x8", CV_PW, 8, 8};
+        if (panels) v = &pwb_8x8;
         ocl_conv_geometry(v, TT, 1, TT, M, Mp, N * 16, 1, ch.lx, ch.ly, gs, ls, &ul);
         OCL_LAUNCH(b, v->name, 1, A_META(mo2), A_T(vs, 0), A_T(ws, 0), A_T(ws, 0), A_I(0), A_T(ws, 0), A_I(0),
                    A_T(ms, 0), A_F(0.0f), A_F(0.0f));

@@ -66,6 +66,8 @@ conv_choice ocl_conv_default(const ocl_state *s, const ocl_conv_desc *d);
 /* Packs the weights for the direct kernels, Wp [K][Mp] (zero rows past M),
  * or for Winograd, U = G g G^T as [16][C][Mp]. out holds K*Mp or
  * 16*C*Mp floats. */
+/* wino 0: Wp [K][Mp]; 1: Winograd's U [16][C][Mp]; 2: U in 8-wide panels
+ * [16][Mp/8][C][8] (f_conv_pwb_8x8). */
 void ocl_conv_pack(const ocl_conv_desc *d, int wino, float *out);
 
 /* The choice for d: the tuning table's entry when there is one (the file

@@ -127,7 +127,8 @@ void ocl_conv_pack(const ocl_conv_desc *d, int wino, float *out) {
                 for (int j = 0; j < 3; ++j) t[i][j] = G[i][0] * k3[j] + G[i][1] * k3[3 + j] + G[i][2] * k3[6 + j];
             for (int i = 0; i < 4; ++i)
                 for (int j = 0; j < 4; ++j)
-                    out[((size_t)(i * 4 + j) * C + c) * Mp + m] =
+                    out[wino == 2 ? (((size_t)(i * 4 + j) * (Mp / 8) + m / 8) * C + c) * 8 + m % 8
+                                  : ((size_t)(i * 4 + j) * C + c) * Mp + m] =
                         t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
         }
 }
