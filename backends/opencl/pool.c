@@ -45,10 +45,11 @@ static void emit_pool(ocl_builder *b, const engine_node *n) {
     int xs = IN(0), ys = OUT(0), is = indices ? OUT(1) : -1;
     int mo = ocl_meta_add(b, g, 25);
     if (sp == 2 && !indices) {
-        /* 2-D maps: f_pool2d on a 3-D range (no index decoding, clipped windows) */
-        /* CPU devices: 8 outputs of a row per work item as one vector (3-5x
-         * f_pool2d on POCL: GoogLeNet's 13 MaxPools 33 -> 12 ms); GPUs: one
-         * output per item. ENGINE_OPENCL_POOL=scalar|rv8 forces one (tests). */
+        /* 2-D maps on a 3-D range (no index decoding, clipped windows): GPUs
+         * f_pool2d, one output per item; CPU devices f_pool2d_rv8, 8 outputs
+         * of a row per item as one vector (3-5x f_pool2d on POCL: GoogLeNet's
+         * 13 MaxPools 33 -> 12 ms). ENGINE_OPENCL_POOL=scalar|rv8 forces one
+         * (tests). */
         const char *force = getenv("ENGINE_OPENCL_POOL");
         const int rv = force && strcmp(force, "rv8") == 0      ? 1
                        : force && strcmp(force, "scalar") == 0 ? 0
