@@ -74,8 +74,10 @@ static void convert_task(void *vc, int tid, int64_t u0, int64_t u1) {
 }
 
 #if defined(__x86_64__)
-/* A full block's tile through AVX-512 transposes (ukernel_avx512.c). */
+/* A full block's tile through AVX-512 / AVX2 transposes (ukernel_avx512.c,
+ * ukernel_avx2.c). */
 void cpu_blk_tile16__avx512(int to_blk, size_t HW, const float *src, float *dst, int cb, size_t p0, size_t np);
+void cpu_blk_tile8__avx2(int to_blk, size_t HW, const float *src, float *dst, int cb, size_t p0, size_t np);
 #endif
 
 /* u0 < 0: the whole image on up to `threads` threads; else units [u0, u1). */
@@ -105,6 +107,10 @@ static inline void convert_vl(const int vl, const int to_blk, int C, size_t HW, 
                 cpu_blk_tile16__avx512(to_blk, HW, src, dst, cb, p0, np);
                 continue;
             }
+            if (vl == 8 && nl == 8 && __builtin_cpu_supports("avx2")) {
+                cpu_blk_tile8__avx2(to_blk, HW, src, dst, cb, p0, np);
+                continue;
+            }
 #endif
             for (int l = 0; l < nl; ++l) {
                 const float *s = src + base + (size_t)l * sl + p0 * sp;
@@ -121,6 +127,8 @@ static inline void convert_vl(const int vl, const int to_blk, int C, size_t HW, 
 #if defined(__x86_64__)
 void cpu_blk_tile16_affine__avx512(size_t HW, const float *src, float *dst, int cb, size_t p0, size_t np,
                                    const float *w, const float *b, const engine_epilogue *epi);
+void cpu_blk_tile8_affine__avx2(size_t HW, const float *src, float *dst, int cb, size_t p0, size_t np, const float *w,
+                                const float *b, const engine_epilogue *epi);
 #endif
 
 typedef struct affine_ctx {
@@ -146,6 +154,10 @@ static void affine_task(void *vc, int tid, int64_t u0, int64_t u1) {
 #if defined(__x86_64__)
         if (vl == 16 && nl == 16 && c->k->isa == CPU_ISA_AVX512) {
             cpu_blk_tile16_affine__avx512(HW, c->x, c->y, cb, p0, np, w, b, c->epi);
+            continue;
+        }
+        if (vl == 8 && nl == 8 && c->k->isa == CPU_ISA_AVX2) {
+            cpu_blk_tile8_affine__avx2(HW, c->x, c->y, cb, p0, np, w, b, c->epi);
             continue;
         }
 #endif
