@@ -521,6 +521,94 @@ static void dot4_avx2(const float *w, size_t ldw, const float *x, int K, int nm,
     for (int j = 0; j < nm; ++j) acc[j] = s[j];
 }
 
+/* Lanes of an 8-float load of which at most `left` floats may be read, as
+ * a maskload / maskstore mask. */
+static inline __m256i lanes_upto_avx2(ptrdiff_t left) {
+    const int n = left >= 8 ? 8 : left <= 0 ? 0 : (int)left;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* The max pools' row and window kernels (cpu_kernels.max_rows / max_win,
+ * as ukernel_avx512.c's): without them AVX2 ran the portable loops, whose
+ * stride-2 window could not vectorise (SqueezeNet 1.1's three 3x3 s2
+ * MaxPools 1.2 ms at one thread against ONNX Runtime's 0.23). A NaN in
+ * any tap gives NaN: unordered lanes are collected in a mask and set at
+ * the store (vmaxps alone returns its second operand). */
+static void max_rows_avx2(const float *x, size_t stride, int nrows, int W, float *v) {
+    const __m256 qnan = _mm256_set1_ps(__builtin_nanf(""));
+    int i = 0;
+    for (; i + 8 <= W; i += 8) {
+        __m256 acc = _mm256_loadu_ps(x + i);
+        __m256 nan = _mm256_cmp_ps(acc, acc, _CMP_UNORD_Q);
+        for (int r = 1; r < nrows; ++r) {
+            const __m256 t = _mm256_loadu_ps(x + (size_t)r * stride + i);
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps(t, t, _CMP_UNORD_Q));
+            acc = _mm256_max_ps(acc, t);
+        }
+        _mm256_storeu_ps(v + i, _mm256_blendv_ps(acc, qnan, nan));
+    }
+    for (; i < W; ++i) { /* the last W % 8: vmaskmovps is slow on Zen 1 (a store ~20 uops) */
+        float acc = x[i];
+        int nan = acc != acc;
+        for (int r = 1; r < nrows; ++r) {
+            const float t = x[(size_t)r * stride + i];
+            nan |= t != t;
+            acc = t > acc ? t : acc;
+        }
+        v[i] = nan ? __builtin_nanf("") : acc;
+    }
+}
+
+/* y[t] = max of v[SW t + j], j < KW, for t < n. Stride 2: 16 floats from
+ * v + 2t + j hold taps j (even lanes) and j + 1 (odd lanes) of outputs
+ * t..t+7; loads are masked to the floats the outputs may read (lanes of
+ * outputs past n read zeros and are not stored). */
+static void max_win_avx2(const float *v, int n, int KW, int SW, float *y) {
+    const __m256 qnan = _mm256_set1_ps(__builtin_nanf("")), ninf = _mm256_set1_ps(-__builtin_inff());
+    const ptrdiff_t end = (ptrdiff_t)SW * (n - 1) + KW; /* floats that may be read */
+    for (int t = 0; t < n; t += 8) {
+        __m256 acc = ninf, nan = _mm256_setzero_ps();
+        if (SW == 2) {
+            for (int j = 0; j < KW; j += 2) {
+                const ptrdiff_t o = 2 * (ptrdiff_t)t + j;
+                __m256 a, b;
+                if (o + 16 <= end) { /* vmaskmovps is slow (Zen 1): only at the row's end */
+                    a = _mm256_loadu_ps(v + o);
+                    b = _mm256_loadu_ps(v + o + 8);
+                } else {
+                    a = _mm256_maskload_ps(v + o, lanes_upto_avx2(end - o));
+                    b = _mm256_maskload_ps(v + o + 8, lanes_upto_avx2(end - o - 8));
+                }
+                /* [a0 a2 b0 b2 | a4 a6 b4 b6] -> [a0 a2 a4 a6 b0 b2 b4 b6], odd alike */
+                const __m256 e = _mm256_castpd_ps(
+                    _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+                nan = _mm256_or_ps(nan, _mm256_cmp_ps(e, e, _CMP_UNORD_Q));
+                acc = _mm256_max_ps(acc, e);
+                if (j + 1 < KW) {
+                    const __m256 od = _mm256_castpd_ps(
+                        _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+                    nan = _mm256_or_ps(nan, _mm256_cmp_ps(od, od, _CMP_UNORD_Q));
+                    acc = _mm256_max_ps(acc, od);
+                }
+            }
+        } else {
+            for (int j = 0; j < KW; ++j) {
+                const ptrdiff_t o = (ptrdiff_t)t + j;
+                const __m256 a = o + 8 <= end ? _mm256_loadu_ps(v + o) : _mm256_maskload_ps(v + o, lanes_upto_avx2(end - o));
+                nan = _mm256_or_ps(nan, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+                acc = _mm256_max_ps(acc, a);
+            }
+        }
+        acc = _mm256_blendv_ps(acc, qnan, nan);
+        if (t + 8 <= n) _mm256_storeu_ps(y + t, acc);
+        else {
+            float tail[8];
+            _mm256_storeu_ps(tail, acc);
+            for (int j = 0; j < n - t; ++j) y[t + j] = tail[j];
+        }
+    }
+}
+
 const cpu_kernels cpu_kernels_avx2 = {
     .isa = CPU_ISA_AVX2,
     .isa_name = "avx2",
@@ -531,6 +619,8 @@ const cpu_kernels cpu_kernels_avx2 = {
     .gemm_pf = gemm_6x16_pf_avx2,
     .gemm_rows = gemm_6x16_rows_avx2,
     .act_row = act_row_avx2,
+    .max_rows = max_rows_avx2,
+    .max_win = max_win_avx2,
     .exp_row = exp_row_avx2,
     .softmax_row = softmax_row_avx2,
     .dot4 = dot4_avx2,
