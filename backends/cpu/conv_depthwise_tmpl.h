@@ -23,6 +23,9 @@
 #include <string.h>
 
 #include "cpu_pool.h"
+#if defined(CSV_AVX2) || defined(CSV_AVX512)
+#include "tr8x8_avx2.h"
+#endif
 
 #ifndef ENGINE_CPU_DW_GEOM_
 #define ENGINE_CPU_DW_GEOM_
@@ -391,25 +394,6 @@ static void DW_FN(dw16_block_any)(const cpu_conv2d *d, const dw16_geom *g, const
 #if defined(CSV_AVX2) || defined(CSV_AVX512)
 #undef DW16_T8
 #define DW16_T8 1
-/* r[i] (8 floats of row i) -> r[j] = column j */
-static inline __attribute__((always_inline)) void DW_FN(dw16_t8x8)(__m256 r[8]) {
-    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
 
 /* 8 planes (plane i at src + i * ss, n pixels, rows of w) -> pixel p's 8
  * channels at dst + (p / w) * drow + (p % w) * 16, the last n % 8 pixels
@@ -420,7 +404,7 @@ static void DW_FN(dw16_t8_in)(const float *src, size_t ss, int n, int w, float *
         __m256 r[8];
 #pragma GCC unroll 8
         for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + (size_t)i * ss + p);
-        DW_FN(dw16_t8x8)(r);
+        cpu_tr8x8_avx2(r);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; ++j) {
             _mm256_storeu_ps(dst + (size_t)row * drow + (size_t)col * 16, r[j]);
@@ -442,7 +426,7 @@ static void DW_FN(dw16_t8_out)(const float *src, int n, float *dst, size_t ds) {
         __m256 r[8];
 #pragma GCC unroll 8
         for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + (size_t)(p + i) * 16);
-        DW_FN(dw16_t8x8)(r);
+        cpu_tr8x8_avx2(r);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + (size_t)j * ds + p, r[j]);
     }

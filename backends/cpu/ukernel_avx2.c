@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "tr8x8_avx2.h"
 
 #define MR 6
 #define NR 16
@@ -165,26 +166,6 @@ static void act_row_avx2(const engine_epilogue *epi, float *p, size_t n) {
     }
 }
 
-/* 8 x 8 floats transposed in registers: r[i][j] becomes r[j][i]. */
-static inline void tr8x8_avx2(__m256 r[8]) {
-    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 /* cpu_blocked.h's NCHW <-> NCHW8c conversion of one tile (the AVX2 form of
  * cpu_blk_tile16__avx512): the 8 channels of block cb at pixels [p0, p0 +
  * np), 8 pixels at a time through an in-register transpose, the pixels past
@@ -199,11 +180,11 @@ void cpu_blk_tile8__avx2(int to_blk, size_t HW, const float *src, float *dst, in
     for (; p + 8 <= p0 + np; p += 8) {
         if (to_blk) {
             for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(src + base + (size_t)l * HW + p);
-            tr8x8_avx2(r);
+            cpu_tr8x8_avx2(r);
             for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + base + (p + (size_t)i) * 8u, r[i]);
         } else {
             for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + base + (p + (size_t)i) * 8u);
-            tr8x8_avx2(r);
+            cpu_tr8x8_avx2(r);
             for (int l = 0; l < 8; ++l) _mm256_storeu_ps(dst + base + (size_t)l * HW + p, r[l]);
         }
     }
@@ -226,7 +207,7 @@ void cpu_blk_tile8_affine__avx2(size_t HW, const float *src, float *dst, int cb,
     __m256 r[8];
     for (; p + 8 <= p0 + np; p += 8) {
         for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(src + base + (size_t)l * HW + p);
-        tr8x8_avx2(r);
+        cpu_tr8x8_avx2(r);
         for (int i = 0; i < 8; ++i)
             _mm256_storeu_ps(dst + base + (p + (size_t)i) * 8u, act256(epi, _mm256_fmadd_ps(r[i], wv, bv)));
     }
