@@ -51,6 +51,12 @@ static inline int dw_threads(const cpu_conv2d *d) {
     return t < d->C ? t : d->C;
 }
 
+/* A per-channel affine: 1x1, stride 1, no pads (dw_affine_plane). */
+static inline int dw_is_affine(const cpu_conv2d *d) {
+    return d->KH == 1 && d->KW == 1 && d->SH == 1 && d->SW == 1 && d->PT == 0 && d->PL == 0 && d->PB == 0 &&
+           d->PR == 0 && d->OH == d->H && d->OW == d->W;
+}
+
 /* Bias follows the weights, 64-byte aligned. */
 static inline size_t dw_bias_offset(const cpu_conv2d *d) {
     return ((size_t)d->C * (size_t)(d->KH * d->KW) * sizeof(float) + 63) / 64 * 64;
@@ -206,6 +212,32 @@ static inline __attribute__((always_inline)) void DW_FN(dw_channel)(const cpu_co
     }
 }
 
+/* A 1x1 depthwise conv, stride 1, no pads (dw_is_affine: a
+ * BatchNormalization made a conv, DenseNet's pre-activations on its
+ * concatenations) is y = act(x * w + b [+ sum]) along the whole plane: no
+ * plane copy and no rows. Through the row kernel it ran at 6-7x its
+ * estimate (C256 56x56: 1.0 ms, c16 0.61; AMD EPYC, one thread). */
+static void DW_FN(dw_affine_plane)(const float *x, size_t n, float w, float bias, const float *sum, float *y,
+                                   const engine_epilogue *e) {
+    const vf wv = V_SET1(w), vb = V_SET1(bias);
+    size_t i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        vf a0 = V_FMA(V_LOAD(x + i), wv, vb), a1 = V_FMA(V_LOAD(x + i + VW), wv, vb);
+        if (sum) {
+            a0 = V_ADD(a0, V_LOAD(sum + i));
+            a1 = V_ADD(a1, V_LOAD(sum + i + VW));
+        }
+        V_STORE(y + i, csv_act(e, a0));
+        V_STORE(y + i + VW, csv_act(e, a1));
+    }
+    for (; i < n; i += VW) {
+        const int m = n - i < (size_t)VW ? (int)(n - i) : VW;
+        vf a = V_FMA(V_LOADN(x + i, m), wv, vb);
+        if (sum) a = V_ADD(a, V_LOADN(sum + i, m));
+        V_STOREN(y + i, csv_act(e, a), m);
+    }
+}
+
 /* Any kernel size: taps from memory, one vector at a time. */
 static void DW_FN(dw_channel_any)(const cpu_conv2d *d, const dw_geom *g, const float *plane, const float *w,
                                   float bias, const float *sum, float *y) {
@@ -243,8 +275,14 @@ void DW_FN(cpu_dwconv_planes)(const cpu_conv2d *d, const void *packed, int c0, i
     const float *bias = (const float *)((const char *)packed + dw_bias_offset(d));
     const int K2 = d->KH * d->KW;
     const size_t out_plane = (size_t)d->OH * d->OW;
+    const int affine = dw_is_affine(d);
     for (int i = 0; i < nc; ++i) {
         const int c = c0 + i;
+        if (affine) {
+            DW_FN(dw_affine_plane)(x + (size_t)i * x_stride, out_plane, wts[c], bias[c],
+                                   sum ? sum + (size_t)c * out_plane : NULL, y + (size_t)c * out_plane, &d->epi);
+            continue;
+        }
         DW_FN(dw_fill_plane)(d, &g, x + (size_t)i * x_stride, plane);
         const float *wc = wts + (size_t)c * K2;
         const float *sc = sum ? sum + (size_t)c * out_plane : NULL;

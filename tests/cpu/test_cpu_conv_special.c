@@ -182,7 +182,7 @@ static void test_depthwise(void **state) {
     (void)state;
     cpu_isa isas[4];
     int ni = isa_list(isas);
-    conv_case cases[64];
+    conv_case cases[96];
     int nc = 0;
     /* MobileNet / EfficientNet shapes, scaled down */
     cases[nc++] = dw(32, 28, 28, 3, 1, 1, 1);
@@ -211,6 +211,13 @@ static void test_depthwise(void **state) {
     cases[nc++] = dw(32, 7, 7, 3, 1, 1, 1);   /* c16: whole blocks, the 8x8 transposes across rows */
     cases[nc++] = dw(24, 14, 14, 3, 2, 1, 1); /* c16: a block of 16 and one of 8 */
     cases[nc++] = dw(40, 7, 9, 5, 1, 2, 1);   /* c16: 16, 16 and 8 channels; 63 pixels (7 moved one by one) */
+    /* 1x1, stride 1, no pads: the row kernel's per-channel affine
+     * (dw_affine_plane) over planes of 1, 16, 63 and 784 floats */
+    cases[nc++] = dw(5, 1, 1, 1, 1, 0, 1);
+    cases[nc++] = dw(16, 4, 4, 1, 1, 0, 1);
+    cases[nc++] = dw(37, 7, 9, 1, 1, 0, 1);
+    cases[nc++] = dw(9, 28, 28, 1, 1, 0, 1);
+    cases[nc++] = dw(3, 5, 6, 1, 1, 1, 1); /* 1x1 with pads: the plane path */
     {
         conv_case k = dw(5, 14, 23, 3, 1, 0, 1); /* asymmetric pads and strides */
         k.PT = 0, k.PL = 1, k.PB = 1, k.PR = 0, k.SW = 2;
@@ -231,15 +238,20 @@ static void test_depthwise(void **state) {
         cases[nc++] = k;
     }
     int base = nc;
-    /* every activation, with and without sum, on two shapes */
+    /* every activation, with and without sum, on two shapes, and on the
+     * per-channel affine */
     for (int a = 0; a <= (int)ENGINE_ACT_GELU; ++a)
         for (int s = 0; s < 2; ++s) {
             conv_case k = dw(17, 9, 23, a % 2 ? 5 : 3, 1 + s, a % 2 ? 2 : 1, 1);
             k.act = (engine_act)a;
             k.sum = s;
             cases[nc++] = k;
+            k = dw(19, 5, 7, 1, 1, 0, 1);
+            k.act = (engine_act)a;
+            k.sum = s;
+            cases[nc++] = k;
         }
-    assert_true(nc <= 64);
+    assert_true(nc <= (int)(sizeof cases / sizeof cases[0]));
     int runs = 0;
     for (int i = 0; i < ni; ++i)
         for (int c = 0; c < nc; ++c) {
