@@ -1183,6 +1183,17 @@ def gen_pool():
     case("avgpool_k3s1_wide_pads_cip", "avg", (1, 2, 9, 70), [3, 3], pads=[1, 1, 1, 1], cip=1)
     case("avgpool_k3s2_wide_pads", "avg", (1, 3, 41, 45), [3, 3], s=[2, 2], pads=[1, 1, 1, 1])
     case("avgpool_k3s3_wide", "avg", (1, 2, 9, 70), [3, 3], s=[3, 3])
+    # cpu's MaxPool through NCHW8c tiles (8 planes at a time, N * C >= 8; the planes past the last 8 by rows)
+    case("maxpool_k3s2_ceil_tile8", "max", (1, 9, 13, 13), [3, 3], s=[2, 2], ceil=1)
+    case("maxpool_k3s1_pads_tile8_batch2", "max", (2, 5, 9, 11), [3, 3], pads=[1, 1, 1, 1])
+    case("maxpool_k2s2_tile8", "max", (1, 8, 8, 9), [2, 2], s=[2, 2])
+    case("maxpool_k5s1_asym_pads_tile8", "max", (1, 16, 7, 12), [5, 4], pads=[2, 1, 2, 2])
+    case("maxpool_ceil_drop_last_window_tile8", "max", (1, 8, 5, 5), [2, 2], s=[2, 2], pads=[1, 1, 1, 1], ceil=1)
+    case("maxpool_k3s2_pads_tile8_wide", "max", (1, 8, 23, 57), [3, 3], s=[2, 2], pads=[1, 1, 1, 1])
+    # cpu's separable average pool: DenseNet's 2x2 s2 transitions, and row ends in padding and ceil windows
+    case("avgpool_k2s2_wide", "avg", (1, 3, 12, 58), [2, 2], s=[2, 2])
+    case("avgpool_k3s2_wide_ceil_pads_cip", "avg", (1, 2, 11, 41), [3, 3], s=[2, 2], pads=[1, 1, 1, 1], ceil=1, cip=1)
+    case("avgpool_k2s1_wide_asym_pads", "avg", (1, 2, 7, 37), [2, 3], pads=[0, 2, 1, 0])
     case("maxpool_dilation2_wide", "max", (1, 2, 10, 50), [3, 3], d=[2, 2], pads=[2, 2, 2, 2])
     case("maxpool_k2s2_wide", "max", (1, 2, 8, 66), [2, 2], s=[2, 2])
     case("maxpool_k3s1_same_28", "max", (1, 3, 28, 28), [3, 3], pads=[1, 1, 1, 1])  # inception's branch pools

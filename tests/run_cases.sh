@@ -28,10 +28,15 @@ fi
 # BACKENDS: space-separated runs, each a --backend LIST, optionally
 # "@ISA" to force the cpu backend's ISA (ENGINE_CPU_ISA), and ":blocked" to
 # run every node that has a blocked-layout kernel on it
-# (ENGINE_CPU_BLOCKED=all), e.g. "ref cpu cpu@avx2 cpu:blocked cpu@avx2:blocked".
+# (ENGINE_CPU_BLOCKED=all), or ":nchw" to run none (ENGINE_CPU_BLOCKED=0:
+# the NCHW-only plans, such as the fused 1x1 + depthwise pairs), e.g.
+# "ref cpu cpu@avx2 cpu:blocked cpu@avx2:blocked cpu@avx2:nchw".
 for b in $backends; do
   blocked=
-  case $b in *:blocked) blocked=all b=${b%:blocked} ;; esac
+  case $b in
+    *:blocked) blocked=all b=${b%:blocked} ;;
+    *:nchw) blocked=0 b=${b%:nchw} ;;
+  esac
   be=${b%%@*} isa=
   [ "$be" != "$b" ] && isa=${b#*@}
   ENGINE_CPU_BLOCKED=$blocked ENGINE_CPU_ISA=$isa "$runner" --backend "$be" "$out"

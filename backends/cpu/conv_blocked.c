@@ -25,9 +25,9 @@ void cpu_conv_direct_blk_run__avx512(const cpu_conv2d *d, const void *packed, co
 void cpu_conv_direct_blk_run__avx2(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
                                    float *y, void *scratch);
 void cpu_conv_dw_blk_run__avx512(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
-                                 float *y);
+                                 float *y, void *scratch);
 void cpu_conv_dw_blk_run__avx2(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
-                               float *y);
+                               float *y, void *scratch);
 
 static int blk_cdiv(int a, int b) { return (a + b - 1) / b; }
 
@@ -55,11 +55,16 @@ static int direct_blk_applies(const cpu_conv2d *d, cpu_isa isa) {
  * (release, one thread, 2-core AVX-512 machine), in MACs/ns: AVX-512
  * 3x3 C256 14x14 56, C512 7x7 52, C64 56x56 55, C128->256 28x28 s2 49,
  * 1x1 C320->1280 7x7 52, C96->576 14x14 50 (the GEMM: 40-46 on the same
- * layers); AVX2 3x3 C256 14x14 29, C512 7x7 25, 1x1 C96->576 14x14 16. */
+ * layers). AVX2 on the AMD EPYC (Zen 1: one 256-bit FMA a cycle, ~18
+ * MACs/ns peak; session 25, after the 1x1 loop's unrolling): 1x1 C96->576
+ * 14x14 17.3, C256->256 14x14 18.1, C320->1280 7x7 17.5, C64->256 56x56
+ * 16.3; 3x3 C128 28x28 .. C512 7x7 16.2-16.9 (the rates before, 16 and
+ * 25, came from another AVX2 machine and put the 3x3 kernel 1.5x too
+ * fast against the others). */
 static double direct_blk_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
     const int vl = cpu_blk_vl(isa);
     if (vl <= 0) return 1e30;
-    const double rate = isa == CPU_ISA_AVX512 ? 52.0 : d->KH * d->KW == 1 ? 16.0 : 25.0;
+    const double rate = isa == CPU_ISA_AVX512 ? 52.0 : d->KH * d->KW == 1 ? 17.5 : 16.5;
     const double cin = (double)blk_cdiv(d->C, vl) * vl, cout = (double)blk_cdiv(d->M, vl) * vl;
     const double macs = cin * cout * d->KH * d->KW * (double)d->OH * d->OW;
     blk_geom g;
@@ -99,11 +104,6 @@ static void direct_blk_pack(const cpu_conv2d *d, cpu_isa isa, const float *w, co
     if (bias) memcpy(pb, bias, (size_t)d->M * sizeof(float));
 }
 
-static size_t blk_no_scratch(const cpu_conv2d *d, cpu_isa isa) {
-    (void)d;
-    (void)isa;
-    return 0;
-}
 
 /* A strided 1x1 conv without padding (ResNet's downsampling shortcuts)
  * runs as a stride-1 one on its input subsampled into scratch: the kernel
@@ -240,14 +240,21 @@ static void dw_blk_pack(const cpu_conv2d *d, cpu_isa isa, const float *w, const 
     if (bias) memcpy(pb, bias, (size_t)d->C * sizeof(float));
 }
 
+/* The padded planes of the threads (blk_dw_pad_floats), where they apply. */
+static size_t dw_blk_scratch_size(const cpu_conv2d *d, cpu_isa isa) {
+    const int vl = cpu_blk_vl(isa);
+    if (vl <= 0) return 0;
+    const int CB = blk_cdiv(d->C, vl);
+    return (size_t)blk_threads(d, CB) * blk_dw_pad_floats(d, vl) * sizeof(float);
+}
+
 static void dw_blk_run(const cpu_conv2d *d, cpu_isa isa, const void *packed, const float *x, const float *sum,
                        float *y, void *scratch) {
-    (void)scratch;
 #if defined(__x86_64__)
-    if (isa == CPU_ISA_AVX512) cpu_conv_dw_blk_run__avx512(d, packed, x, sum, y);
-    else if (isa == CPU_ISA_AVX2) cpu_conv_dw_blk_run__avx2(d, packed, x, sum, y);
+    if (isa == CPU_ISA_AVX512) cpu_conv_dw_blk_run__avx512(d, packed, x, sum, y, scratch);
+    else if (isa == CPU_ISA_AVX2) cpu_conv_dw_blk_run__avx2(d, packed, x, sum, y, scratch);
 #else
-    (void)d, (void)isa, (void)packed, (void)x, (void)sum, (void)y; /* applies() refused */
+    (void)d, (void)isa, (void)packed, (void)x, (void)sum, (void)y, (void)scratch; /* applies() refused */
 #endif
 }
 
@@ -257,7 +264,7 @@ const cpu_conv_algo cpu_conv_dw_blk = {
     .estimate_ns = dw_blk_estimate_ns,
     .packed_size = dw_blk_packed_size,
     .pack = dw_blk_pack,
-    .scratch_size = blk_no_scratch,
+    .scratch_size = dw_blk_scratch_size,
     .run = dw_blk_run,
     .run_scaled = NULL,
 };

@@ -84,6 +84,22 @@ static inline size_t blk_rows_floats(const blk_geom *g, int CB, int vl) {
     if (g->ow_lo == 0 && g->ow_hi == g->OW) return 0;
     return ((size_t)CB * g->KH * (size_t)blk_padded_width(g) * (size_t)vl + 15) / 16 * 16;
 }
+/* The depthwise kernel's padded planes: where the map has border columns,
+ * the stride is 1, the rows are short (16 outputs or fewer) and a channel
+ * block's zero-padded plane [H+PT+PB][W+PL+PR][vl] is at
+ * most BLK_DW_PAD_BYTES, each thread copies a block's plane padded into
+ * its scratch and runs every output pixel through the tiles (none through
+ * the border path). Floats per thread; 0 where it does not apply. */
+#define BLK_DW_PAD_BYTES (96u * 1024u)
+static inline size_t blk_dw_pad_floats(const cpu_conv2d *d, int vl) {
+    blk_geom g;
+    blk_geom_init(d, &g);
+    /* stride 2: the copy outweighs the gain; long rows: few border pixels */
+    if ((g.ow_lo == 0 && g.ow_hi == g.OW) || d->SW != 1 || g.OW > 16) return 0;
+    const size_t hp = (size_t)d->H + (size_t)d->PT + (size_t)d->PB, wp = (size_t)d->W + (size_t)d->PL + (size_t)d->PR;
+    const size_t floats = (hp * wp * (size_t)vl + 15) / 16 * 16;
+    return floats * sizeof(float) <= BLK_DW_PAD_BYTES ? floats : 0;
+}
 #endif /* ENGINE_CPU_BLK_GEOM_ */
 
 /* conv_blocked.c includes only the geometry (for scratch_size). */
@@ -182,6 +198,39 @@ static inline __attribute__((always_inline)) void BLK_FN(blk_direct_tile)(blk_di
     BLK_FOR_P_(BLK_ACC_)
 #undef BLK_ACC_
     const char *pf = a->pf;
+#define BLK_FMA_(p)                                 \
+    if (P > p) {                                    \
+        const vf bx = V_SET1(xp[p * xs + ci]);      \
+        a0_##p = V_FMA(w0, bx, a0_##p);             \
+        if (NB > 1) a1_##p = V_FMA(w1, bx, a1_##p); \
+    }
+    /* input channel ci of the block at xp, its weights at wp */
+#define BLK_CI_(c)                                               \
+    {                                                            \
+        const int ci = c;                                        \
+        const vf w0 = V_LOAD(wp + ci * VW);                      \
+        const vf w1 = NB > 1 ? V_LOAD(wp + w_mb + ci * VW) : w0; \
+        BLK_FOR_P_(BLK_FMA_)                                     \
+    }
+    if (KK == 1 && a->kh0 == 0 && a->kh1 == 1) {
+        /* 1x1: one tap per input block, its 8 channels unrolled. The
+         * general loops below (kh, kw, then ci, which GCC left rolled)
+         * spent ~15% of a 1x1 conv's cycles outside the FMAs: C256 ->
+         * M256 at 14x14 ran at 29 GFLOP/s against the NCHW GEMM's 35
+         * (one thread, AMD EPYC). */
+        const float *xp = a->x + (a->x_off + (ptrdiff_t)ow0 * g->SW * VW);
+        const float *wp = a->w;
+        for (int cb = 0; cb < a->CB; ++cb, xp += a->x_cb, wp += VW * VW) {
+            for (int j = 0; j < a->pf_lines && pf < a->pf_end; ++j, pf += 64) __builtin_prefetch(pf, 0, 2);
+            /* the next tile's pixels of this block (one stream per input
+             * block, too many for the hardware prefetchers: C512 -> 256
+             * at 28x28 32.6 -> 33.5 GFLOP/s) */
+            __builtin_prefetch(xp + 6 * VW, 0, 3);
+            __builtin_prefetch(xp + 8 * VW, 0, 3);
+            __builtin_prefetch(xp + 10 * VW, 0, 3);
+            BLK_CI_(0) BLK_CI_(1) BLK_CI_(2) BLK_CI_(3) BLK_CI_(4) BLK_CI_(5) BLK_CI_(6) BLK_CI_(7)
+        }
+    } else
     for (int cb = 0; cb < a->CB; ++cb) {
         const float *wc = a->w + (size_t)cb * KK * VW * VW;
         for (int j = 0; j < a->pf_lines && pf < a->pf_end; ++j, pf += 64) __builtin_prefetch(pf, 0, 2);
@@ -195,18 +244,13 @@ static inline __attribute__((always_inline)) void BLK_FN(blk_direct_tile)(blk_di
                 for (int ci = 0; ci < VW; ++ci) {
                     const vf w0 = V_LOAD(wp + ci * VW);
                     const vf w1 = NB > 1 ? V_LOAD(wp + w_mb + ci * VW) : w0;
-#define BLK_FMA_(p)                                 \
-    if (P > p) {                                    \
-        const vf bx = V_SET1(xp[p * xs + ci]);      \
-        a0_##p = V_FMA(w0, bx, a0_##p);             \
-        if (NB > 1) a1_##p = V_FMA(w1, bx, a1_##p); \
-    }
                     BLK_FOR_P_(BLK_FMA_)
-#undef BLK_FMA_
                 }
             }
         }
     }
+#undef BLK_CI_
+#undef BLK_FMA_
     a->pf = pf;
     const vf b0 = V_LOAD(a->b);
     const vf b1 = NB > 1 ? V_LOAD(a->b + VW) : b0;
@@ -534,6 +578,34 @@ static void BLK_FN(f32_dwconv_blk_4)(const blk_dw_args *a, int ow0) { BLK_FN(blk
 static void BLK_FN(f32_dwconv_blk_2)(const blk_dw_args *a, int ow0) { BLK_FN(blk_dw_tile)(a, ow0, 2); }
 static void BLK_FN(f32_dwconv_blk_1)(const blk_dw_args *a, int ow0) { BLK_FN(blk_dw_tile)(a, ow0, 1); }
 
+/* Short rows (BLK_DW_SHORT outputs or fewer: 7x7 and 14x14 maps) in tiles
+ * as even as 8 allows (14 -> 7 7, 12 -> 6 6, 7 -> 7): each pixel of a
+ * tile is an independent FMA chain, and 8 + 4 + 2 on a 14-wide row left
+ * the 4 and 2 tiles waiting on the FMA latency. Columns [ow0, ow1), all
+ * interior. (Longer rows keep 8s and then 4, 2, 1: with these tiles there
+ * too, the 56x56 and 112x112 layers measured slower or no faster.) */
+#define BLK_DW_SHORT 16
+static void __attribute__((noinline)) BLK_FN(f32_dwconv_blk_even)(const blk_dw_args *a, int ow0, int ow1) {
+    const int n = ow1 - ow0;
+    if (n <= 0) return;
+    const int nt = (n + 7) / 8;
+    int ow = ow0;
+    for (int t = 0; t < nt; ++t) {
+        const int P = (ow1 - ow + (nt - t) - 1) / (nt - t);
+        switch (P) {
+        case 8: BLK_FN(blk_dw_tile)(a, ow, 8); break;
+        case 7: BLK_FN(blk_dw_tile)(a, ow, 7); break;
+        case 6: BLK_FN(blk_dw_tile)(a, ow, 6); break;
+        case 5: BLK_FN(blk_dw_tile)(a, ow, 5); break;
+        case 4: BLK_FN(blk_dw_tile)(a, ow, 4); break;
+        case 3: BLK_FN(blk_dw_tile)(a, ow, 3); break;
+        case 2: BLK_FN(blk_dw_tile)(a, ow, 2); break;
+        default: BLK_FN(blk_dw_tile)(a, ow, 1); break;
+        }
+        ow += P;
+    }
+}
+
 static void BLK_FN(blk_dw_item)(const cpu_conv2d *d, const blk_geom *g, const float *packed, const float *x,
                                 const float *sum, float *y, int cb, int oh) {
     const int CB = (d->C + VW - 1) / VW;
@@ -551,6 +623,10 @@ static void BLK_FN(blk_dw_item)(const cpu_conv2d *d, const blk_geom *g, const fl
     BLK_FN(blk_taps)(a.ih0, g->DH, g->KH, g->H, &a.kh0, &a.kh1);
     int ow = 0;
     for (; ow < g->ow_lo; ++ow) BLK_FN(blk_dw_pixel)(&a, ow);
+    if (g->ow_hi - ow <= BLK_DW_SHORT) {
+        BLK_FN(f32_dwconv_blk_even)(&a, ow, g->ow_hi);
+        ow = g->ow_hi < ow ? ow : g->ow_hi;
+    }
     for (; ow + 8 <= g->ow_hi; ow += 8) BLK_FN(f32_dwconv_blk_8)(&a, ow);
     if (ow + 4 <= g->ow_hi) BLK_FN(f32_dwconv_blk_4)(&a, ow), ow += 4;
     if (ow + 2 <= g->ow_hi) BLK_FN(f32_dwconv_blk_2)(&a, ow), ow += 2;
@@ -558,26 +634,70 @@ static void BLK_FN(blk_dw_item)(const cpu_conv2d *d, const blk_geom *g, const fl
     for (; ow < g->OW; ++ow) BLK_FN(blk_dw_pixel)(&a, ow);
 }
 
+/* Channel block cb of the image through its zero-padded plane (pad,
+ * blk_dw_pad_floats): copied once, then every row of outputs in tiles.
+ * On 14x14 maps the two border pixels of each row took a third of the
+ * time through blk_dw_pixel (C384 14x14 3x3, AVX2, AMD EPYC). */
+static void BLK_FN(blk_dw_plane)(const cpu_conv2d *d, const blk_geom *g, const float *packed, const float *x,
+                                 const float *sum, float *y, int cb, float *pad) {
+    const int Hp = d->H + d->PT + d->PB, Wp = d->W + d->PL + d->PR;
+    const float *xb = x + (size_t)cb * d->H * d->W * VW;
+    /* the top and bottom pad rows, then each row: left pad, the row, right pad */
+    memset(pad, 0, (size_t)d->PT * Wp * VW * sizeof(float));
+    memset(pad + (size_t)(d->PT + d->H) * Wp * VW, 0, (size_t)d->PB * Wp * VW * sizeof(float));
+    for (int h = 0; h < d->H; ++h) {
+        float *r = pad + (size_t)(d->PT + h) * Wp * VW;
+        memset(r, 0, (size_t)d->PL * VW * sizeof(float));
+        memcpy(r + (size_t)d->PL * VW, xb + (size_t)h * d->W * VW, (size_t)d->W * VW * sizeof(float));
+        memset(r + (size_t)(d->PL + d->W) * VW, 0, (size_t)d->PR * VW * sizeof(float));
+    }
+    blk_geom gp = *g;
+    gp.H = Hp, gp.W = Wp, gp.PT = 0, gp.PL = 0, gp.ow_lo = 0, gp.ow_hi = g->OW;
+    const int CB = (d->C + VW - 1) / VW;
+    blk_dw_args a;
+    a.g = &gp;
+    a.e = &d->epi;
+    a.x = pad;
+    a.w = packed + (size_t)cb * g->KH * g->KW * VW;
+    a.bias = V_LOAD(packed + (size_t)CB * g->KH * g->KW * VW + (size_t)cb * VW);
+    a.nv = d->C - cb * VW < VW ? d->C - cb * VW : VW;
+    a.kh0 = 0, a.kh1 = g->KH;
+    for (int oh = 0; oh < g->OH; ++oh) {
+        const size_t yo = ((size_t)cb * g->OH + oh) * g->OW * VW;
+        a.y = y + yo;
+        a.s = sum ? sum + yo : NULL;
+        a.ih0 = oh * g->SH;
+        BLK_FN(f32_dwconv_blk_even)(&a, 0, g->OW);
+    }
+}
+
 static void BLK_FN(blk_dw_task)(void *vc, int tid, int64_t i0, int64_t i1) {
-    (void)tid;
     const BLK_FN(blk_par) *c = vc;
+    if (c->per_thread) {
+        float *pad = (float *)c->scratch + (size_t)tid * c->per_thread;
+        for (int cb = (int)i0; cb < (int)i1; ++cb) BLK_FN(blk_dw_plane)(c->d, c->g, c->packed, c->x, c->sum, c->y, cb, pad);
+        return;
+    }
     for (int it = (int)i0; it < (int)i1; ++it)
         BLK_FN(blk_dw_item)(c->d, c->g, c->packed, c->x, c->sum, c->y, it / c->g->OH, it % c->g->OH);
 }
 
+/* scratch: NULL, or blk_dw_pad_floats(d, VW) floats per thread (padded
+ * planes, one channel block a unit); else rows are the units. */
 void BLK_FN(cpu_conv_dw_blk_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
-                                 float *y) {
+                                 float *y, void *scratch) {
     blk_geom g;
     blk_geom_init(d, &g);
     const int CB = (d->C + VW - 1) / VW;
-    const int items = CB * g.OH;
+    const size_t per_thread = scratch ? blk_dw_pad_floats(d, VW) : 0;
+    const int items = per_thread ? CB : CB * g.OH;
     int nthr = d->threads < 1 ? 1 : d->threads;
     if (nthr > items) nthr = items;
+    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, scratch, per_thread, 1};
     if (nthr <= 1) {
-        for (int it = 0; it < items; ++it) BLK_FN(blk_dw_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH);
+        BLK_FN(blk_dw_task)(&c, 0, 0, items);
         return;
     }
-    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, NULL, 0, 1};
     cpu_parallel_for(nthr, items, 0, BLK_FN(blk_dw_task), &c);
 }
 

@@ -87,7 +87,24 @@ typedef struct cpu_kernels {
      * conv's input planes need no packed copy then. NULL: B is packed. */
     void (*gemm_bs)(int K, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int mr, int nr,
                     const float *bias, const float *sum, size_t ldsum, const engine_epilogue *epi);
+    /* max_win on a row of NCHW8c pixels (8 floats each, ops_blocked.c's
+     * MaxPool): y[8 t + l] = max over j < KW of v[8 (SW t + j) + l] for
+     * t < n, l < 8, a NaN in any tap giving NaN; reads no further than
+     * pixel SW (n - 1) + KW - 1. NULL: one max_rows call per pixel. */
+    void (*max_win_blk8)(const float *v, int n, int KW, int SW, float *y);
 } cpu_kernels;
+
+/* The pools' interior outputs [o0, o1) of a row of OW: those whose KW taps
+ * (stride SW, PL padding columns before the row) all fall inside the
+ * input row of W (ops.c, ops_blocked.c). */
+static inline void cpu_pool_interior(int64_t W, int64_t OW, int64_t KW, int64_t SW, int64_t PL, int64_t *o0,
+                                     int64_t *o1) {
+    int64_t a = (PL + SW - 1) / SW, b = W - KW + PL < 0 ? 0 : (W - KW + PL) / SW + 1;
+    if (a > OW) a = OW;
+    if (b > OW) b = OW;
+    if (b < a) b = a;
+    *o0 = a, *o1 = b;
+}
 
 /* exp_row with libm's expf: the scalar and NEON tables' (gemm.c). */
 float cpu_exp_row_portable(float *p, size_t n, float shift);

@@ -170,7 +170,7 @@ static size_t block_floats(const cpu_kernels *k, int K) {
  * packs its own panel) when there are enough of them, else by blocks of A
  * panels over one B that all threads packed together first (small N, such
  * as 7x7 maps). */
-static int split_by_n(const cpu_kernels *k, int M, int N, int threads) {
+static int split_by_n(const cpu_kernels *k, int M, int N, int K, int threads) {
     const int mt = (M + k->mr - 1) / k->mr, nt = (N + k->nr - 1) / k->nr;
     /* Two panels a thread or fewer, and A four times B or more: A split.
      * Split by N, each thread streams all of A once per panel it takes;
@@ -182,7 +182,14 @@ static int split_by_n(const cpu_kernels *k, int M, int N, int threads) {
      * C2048 -> 512 1.89 -> 1.80; where A is under 4x B the N split stayed
      * faster (C960 -> 160 0.33 against 0.36, C1024 -> 128 0.28 against
      * 0.30-0.33, C672 -> 192 0.28 against 0.30). */
-    const int a_heavy = nt <= 2 * threads && (long long)M >= 4LL * nt * k->nr;
+    /* So is an A of 1 MiB or more (past L2) four times B or more with more
+     * panels: split by N each thread streamed A once per panel it took
+     * (session 25, 2 threads, AMD EPYC, ms, N split -> A split: C512 ->
+     * 1000 13x13 (SqueezeNet's classifier) 2.80-2.86 -> 2.50, C512 ->
+     * 2048 14x14 6.27-6.31 -> 5.78, C256 -> 1024 14x14 1.60 -> 1.47;
+     * C1024 -> 256 14x14, A about B, 1.49 -> 1.65 stays split by N). */
+    const int a_heavy = (nt <= 2 * threads && (long long)M >= 4LL * nt * k->nr) ||
+                        ((long long)M * K * (long long)sizeof(float) >= (1LL << 20) && (long long)M >= 4LL * N);
     return threads <= 1 || (mt == 1 && nt == 1) || (nt >= 2 * threads && !a_heavy) || nt >= mt;
 }
 
@@ -194,7 +201,7 @@ static size_t shared_b_floats(const cpu_kernels *k, int N, int K) {
 
 size_t cpu_gemm_scratch_bytes(const cpu_kernels *k, int M, int N, int K, int threads) {
     if (threads < 1) threads = 1;
-    if (!split_by_n(k, M, N, threads)) return shared_b_floats(k, N, K) * sizeof(float);
+    if (!split_by_n(k, M, N, K, threads)) return shared_b_floats(k, N, K) * sizeof(float);
     return block_floats(k, K) * sizeof(float) * (size_t)threads;
 }
 
@@ -552,7 +559,7 @@ static void gemm_panels(gemm_job *jp, int threads, void *scratch, int cm) {
      * gives each thread its home range of panels first (the same columns
      * in every layer, cpu_pool.c), the others taking over what it has
      * not claimed when it is late. */
-    if (split_by_n(k, M, N, threads)) {
+    if (split_by_n(k, M, N, K, threads)) {
         const int used = threads < nt ? threads : nt;
         gemm_par c = {&j, mt, nt, 0, 0, 0, cm, block_floats(k, K), scratch};
         /* panels per claim: about GEMM_CLAIM_MACS of work each, but at

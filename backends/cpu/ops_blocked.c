@@ -258,7 +258,16 @@ static inline void pool_vl(const int vl, const cpu_step *s, const void *const *i
             if (!avg && s->k->max_rows && DH == 1 && DW == 1 && W * vl <= 4096 && khhi > khlo) {
                 s->k->max_rows(xc + (size_t)((h0 + khlo) * W) * (size_t)vl, (size_t)(W * vl), (int)(khhi - khlo),
                                (int)(W * vl), vrow);
+                /* outputs [o0, o1) have all KW taps inside the row */
+                int64_t o0, o1;
+                cpu_pool_interior(W, OW, KW, SW, PL, &o0, &o1);
+                if (vl != 8 || !s->k->max_win_blk8) o1 = o0;
+                if (o1 > o0)
+                    s->k->max_win_blk8(vrow + (size_t)(o0 * SW - PL) * 8u, (int)(o1 - o0), (int)KW, (int)SW,
+                                       yr + (size_t)o0 * 8u);
                 for (int64_t ow = 0; ow < OW; ++ow) {
+                    if (ow == o0) ow = o1;
+                    if (ow >= OW) break;
                     const int64_t w0 = ow * SW - PL;
                     int64_t kwlo = w0 >= 0 ? 0 : -w0, kwhi = w0 >= W ? 0 : W - w0;
                     if (kwhi > KW) kwhi = KW;

@@ -589,6 +589,24 @@ static void max_win_avx2(const float *v, int n, int KW, int SW, float *y) {
     }
 }
 
+/* cpu_kernels.max_win_blk8: one vector per pixel, so every tap is a plain
+ * load (ResNet's and DenseNet's 3x3 s2 pool over 64 x 112 x 112 blocked
+ * called max_rows once per output pixel before). */
+static void max_win_blk8_avx2(const float *v, int n, int KW, int SW, float *y) {
+    const __m256 qnan = _mm256_set1_ps(__builtin_nanf(""));
+    for (int t = 0; t < n; ++t) {
+        const float *p = v + (size_t)SW * (size_t)t * 8u;
+        __m256 acc = _mm256_loadu_ps(p);
+        __m256 nan = _mm256_cmp_ps(acc, acc, _CMP_UNORD_Q);
+        for (int j = 1; j < KW; ++j) {
+            const __m256 a = _mm256_loadu_ps(p + (size_t)j * 8u);
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+            acc = _mm256_max_ps(acc, a);
+        }
+        _mm256_storeu_ps(y + (size_t)t * 8u, _mm256_blendv_ps(acc, qnan, nan));
+    }
+}
+
 const cpu_kernels cpu_kernels_avx2 = {
     .isa = CPU_ISA_AVX2,
     .isa_name = "avx2",
@@ -605,4 +623,5 @@ const cpu_kernels cpu_kernels_avx2 = {
     .softmax_row = softmax_row_avx2,
     .dot4 = dot4_avx2,
     .gemm_bs = gemm_bs_avx2,
+    .max_win_blk8 = max_win_blk8_avx2,
 };

@@ -390,6 +390,12 @@ static void test_dw_blk(void **state) {
     cases[nc++] = dw(9, 13, 13, 9, 1, 4, 1);  /* 9x9 */
     cases[nc++] = dw(5, 3, 4, 3, 1, 4, 1);    /* pads larger than the kernel */
     cases[nc++] = dw(64, 14, 14, 3, 1, 1, 1);
+    /* short rows: even tiles (12 -> 6 6, 15 -> 8 7), through the padded
+     * plane at stride 1, from the rows at stride 2 and with dilation */
+    cases[nc++] = dw(16, 12, 12, 3, 1, 1, 1);
+    cases[nc++] = dw(8, 15, 15, 5, 1, 2, 1);
+    cases[nc++] = dw(9, 10, 11, 3, 1, 2, 2);
+    cases[nc++] = dw(16, 20, 29, 3, 2, 1, 1);
     {
         conv_case k = dw(5, 14, 23, 3, 1, 0, 1); /* asymmetric pads and strides */
         k.PT = 0, k.PL = 1, k.PB = 1, k.PR = 0, k.SW = 2;

@@ -488,6 +488,48 @@ static void maxpool_rows_all_isas(void **state) {
     if (!tested) skip(); /* no ISA here has them (AVX-512 only) */
 }
 
+/* max_win_blk8 (rows of NCHW8c pixels) of every ISA that has it, against
+ * the loops in C: 1-20 outputs, windows of 1-7 pixels at strides 1-3, the
+ * row allocated exactly (ASan catches a read past its last pixel), a NaN
+ * in one lane of one pixel reaching exactly the outputs whose window holds
+ * that pixel, in that lane. */
+static void maxpool_win_blk8_all_isas(void **state) {
+    (void)state;
+    int tested = 0;
+    for (int isa = CPU_ISA_SCALAR; isa <= CPU_ISA_AVX512; ++isa) {
+        const cpu_kernels *k = isa_table((cpu_isa)isa);
+        if (!k || !k->max_win_blk8) continue;
+        ++tested;
+        for (int n = 1; n <= 20; ++n)
+            for (int SW = 1; SW <= 3; ++SW)
+                for (int KW = 1; KW <= 7; ++KW)
+                    for (int nan = 0; nan < 2; ++nan) {
+                        const size_t px = (size_t)SW * (size_t)(n - 1) + (size_t)KW;
+                        float *v = malloc(px * 8 * sizeof(float)), *y = malloc(((size_t)n * 8 + 1) * sizeof(float));
+                        assert_non_null(v);
+                        assert_non_null(y);
+                        for (size_t i = 0; i < px * 8; ++i) v[i] = frand();
+                        if (nan) v[(px / 2) * 8 + 5] = NAN;
+                        y[(size_t)n * 8] = -2.0f;
+                        k->max_win_blk8(v, n, KW, SW, y);
+                        for (int t = 0; t < n; ++t)
+                            for (int l = 0; l < 8; ++l) {
+                                const size_t p0 = (size_t)SW * (size_t)t;
+                                float want = v[p0 * 8 + (size_t)l];
+                                for (int j = 1; j < KW; ++j) want = max_nan_ref(want, v[(p0 + (size_t)j) * 8 + (size_t)l]);
+                                const float got = y[(size_t)t * 8 + (size_t)l];
+                                if (!(want == got || (want != want && got != got)))
+                                    fail_msg("%s max_win_blk8 n=%d KW=%d SW=%d nan=%d [%d][%d]: got %g want %g",
+                                             k->isa_name, n, KW, SW, nan, t, l, (double)got, (double)want);
+                            }
+                        if (y[(size_t)n * 8] != -2.0f) fail_msg("%s max_win_blk8 n=%d wrote past y", k->isa_name, n);
+                        free(v);
+                        free(y);
+                    }
+    }
+    if (!tested) skip(); /* no ISA here has it (AVX2 only) */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sizes_all_isas),
@@ -499,6 +541,7 @@ int main(void) {
         cmocka_unit_test(softmax_rows),
         cmocka_unit_test(dot4_all_isas),
         cmocka_unit_test(maxpool_rows_all_isas),
+        cmocka_unit_test(maxpool_win_blk8_all_isas),
     };
     return cmocka_run_group_tests(tests, test_pool_setup, test_pool_teardown);
 }
