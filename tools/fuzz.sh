@@ -1,12 +1,14 @@
 #!/bin/sh
 # tools/fuzz.sh [TARGET...]  - builds the libFuzzer targets (tests/fuzz) with
 # clang-14 + ASan + UBSan in build-fuzz/ and runs each for FUZZ_SECONDS
-# (default 60) on one core. Targets: load session run tensor plugin
-# (default: all).
+# (default 60), each on one core, FUZZ_JOBS targets at a time. Targets:
+# load session run tensor plugin (default: all).
 #
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 60; the long runs recorded in
 #                 docs/RELIABILITY.md used 600 and more)
+#   FUZZ_JOBS     targets fuzzed at once (default: the cores, at most 2;
+#                 libFuzzer's own process is single-threaded)
 #   FUZZ_BUILD    build folder (default build-fuzz)
 #   CC            the fuzzing compiler (default clang-14)
 #
@@ -82,9 +84,13 @@ EOF
   touch "$seeds/.done"
 fi
 
-rc=0
-summary=""
-for t in $targets; do
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+[ "$jobs" -le 2 ] || jobs=2
+
+# fuzz_one TARGET: one target's run; its exit status in $build/fuzz-TARGET.rc
+fuzz_one() {
+  t=$1
   corpus=$build/corpus/$t art=$build/artifacts/$t
   mkdir -p "$corpus" "$art"
   case $t in
@@ -92,16 +98,33 @@ for t in $targets; do
     plugin) seed=$seeds/plugin_models ;;
     *) seed=$seeds/models ;;
   esac
-  log=$build/fuzz-$t.log
   trc=0
   # -timeout: one input taking longer is a hang; -rss_limit_mb: a leak or an
   # unbounded allocation. Leaks are checked (detect_leaks=1).
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$art/" "$corpus" "$seed" >"$log" 2>&1 || trc=$?
+    -artifact_prefix="$art/" "$corpus" "$seed" >"$build/fuzz-$t.log" 2>&1 || trc=$?
+  echo "$trc" > "$build/fuzz-$t.rc"
+}
+
+# FUZZ_JOBS at a time: each batch waits for its last target
+running=0
+for t in $targets; do
+  rm -f "$build/fuzz-$t.rc"
+  fuzz_one "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then wait; running=0; fi
+done
+wait
+
+rc=0
+summary=""
+for t in $targets; do
+  log=$build/fuzz-$t.log corpus=$build/corpus/$t art=$build/artifacts/$t
+  trc=$(cat "$build/fuzz-$t.rc" 2>/dev/null || echo "no status")
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   files=$(find "$corpus" -type f | wc -l)
-  if [ "$trc" -eq 0 ]; then status=ok; else status="FAILED (exit $trc, see $log and $art)"; rc=1; fi
+  if [ "$trc" = 0 ]; then status=ok; else status="FAILED (exit $trc, see $log and $art)"; rc=1; fi
   summary="${summary}fuzz $t: $seconds s, ${execs:-?} executions, corpus $files files, $status
 "
 done
