@@ -271,6 +271,33 @@ static inline __attribute__((always_inline)) void BLK_FN(blk_direct_tile)(blk_di
         if (NB > 1) acc1[p] = V_ZERO();
     }
     const char *pf = a->pf;
+    if (KK == 1 && a->kh0 == 0 && a->kh1 == 1) {
+        /* 1x1 (AVX-512): one tap per input block, its 16 channels
+         * unrolled, and the next tile's pixels of the block prefetched, as
+         * AVX2 does above. MobileNet v2's 1x1 shapes (one thread, AMD EPYC
+         * Zen 4) 0-7% faster (C160 -> M960 at 7x7 0.145 -> 0.137 ms,
+         * C24 -> M144 at 56x56 0.340 -> 0.314); the model 7.95 -> 7.68 ms,
+         * EfficientNet-B0 11.82 -> 11.59 (5 alternating rounds). */
+        const float *xp = a->x + (a->x_off + (ptrdiff_t)ow0 * g->SW * VW);
+        const float *wp = a->w;
+        for (int cb = 0; cb < a->CB; ++cb, xp += a->x_cb, wp += VW * VW) {
+            for (int j = 0; j < a->pf_lines && pf < a->pf_end; ++j, pf += 64) __builtin_prefetch(pf, 0, 2);
+            __builtin_prefetch(xp + BLK_PMAX * VW, 0, 3);
+            __builtin_prefetch(xp + (BLK_PMAX + 4) * VW, 0, 3);
+#pragma GCC unroll 16
+            for (int ci = 0; ci < VW; ++ci) {
+                const vf w0 = V_LOAD(wp + ci * VW);
+                vf w1 = w0;
+                if (NB > 1) w1 = V_LOAD(wp + w_mb + ci * VW);
+#pragma GCC unroll 16
+                for (int p = 0; p < P; ++p) {
+                    const vf bx = V_SET1(xp[p * xs + ci]);
+                    acc0[p] = V_FMA(w0, bx, acc0[p]);
+                    if (NB > 1) acc1[p] = V_FMA(w1, bx, acc1[p]);
+                }
+            }
+        }
+    } else
     for (int cb = 0; cb < a->CB; ++cb) {
         const float *wc = a->w + (size_t)cb * KK * VW * VW;
         for (int j = 0; j < a->pf_lines && pf < a->pf_end; ++j, pf += 64) __builtin_prefetch(pf, 0, 2);
