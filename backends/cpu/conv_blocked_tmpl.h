@@ -271,6 +271,19 @@ static inline __attribute__((always_inline)) void BLK_FN(blk_direct_tile)(blk_di
         if (NB > 1) acc1[p] = V_ZERO();
     }
     const char *pf = a->pf;
+    /* input channel ci of the block at xp, its weights at wp: P pixels x NB blocks */
+#define BLK_CI_ARR_(ci)                                  \
+    {                                                    \
+        const vf w0 = V_LOAD(wp + (ci) * VW);            \
+        vf w1 = w0;                                      \
+        if (NB > 1) w1 = V_LOAD(wp + w_mb + (ci) * VW);  \
+        _Pragma("GCC unroll 16")                         \
+        for (int p = 0; p < P; ++p) {                    \
+            const vf bx = V_SET1(xp[p * xs + (ci)]);     \
+            acc0[p] = V_FMA(w0, bx, acc0[p]);            \
+            if (NB > 1) acc1[p] = V_FMA(w1, bx, acc1[p]); \
+        }                                                \
+    }
     if (KK == 1 && a->kh0 == 0 && a->kh1 == 1) {
         /* 1x1 (AVX-512): one tap per input block, its 16 channels
          * unrolled, and the next tile's pixels of the block prefetched, as
@@ -285,17 +298,7 @@ static inline __attribute__((always_inline)) void BLK_FN(blk_direct_tile)(blk_di
             __builtin_prefetch(xp + BLK_PMAX * VW, 0, 3);
             __builtin_prefetch(xp + (BLK_PMAX + 4) * VW, 0, 3);
 #pragma GCC unroll 16
-            for (int ci = 0; ci < VW; ++ci) {
-                const vf w0 = V_LOAD(wp + ci * VW);
-                vf w1 = w0;
-                if (NB > 1) w1 = V_LOAD(wp + w_mb + ci * VW);
-#pragma GCC unroll 16
-                for (int p = 0; p < P; ++p) {
-                    const vf bx = V_SET1(xp[p * xs + ci]);
-                    acc0[p] = V_FMA(w0, bx, acc0[p]);
-                    if (NB > 1) acc1[p] = V_FMA(w1, bx, acc1[p]);
-                }
-            }
+            for (int ci = 0; ci < VW; ++ci) BLK_CI_ARR_(ci)
         }
     } else
     for (int cb = 0; cb < a->CB; ++cb) {
@@ -309,20 +312,11 @@ static inline __attribute__((always_inline)) void BLK_FN(blk_direct_tile)(blk_di
                 const float *xp = xr + (size_t)kw * g->DW * VW;
                 const float *wp = wc + (size_t)(kh * KW + kw) * VW * VW;
 #pragma GCC unroll 4
-                for (int ci = 0; ci < VW; ++ci) {
-                    const vf w0 = V_LOAD(wp + ci * VW);
-                    vf w1 = w0;
-                    if (NB > 1) w1 = V_LOAD(wp + w_mb + ci * VW);
-#pragma GCC unroll 16
-                    for (int p = 0; p < P; ++p) {
-                        const vf bx = V_SET1(xp[p * xs + ci]);
-                        acc0[p] = V_FMA(w0, bx, acc0[p]);
-                        if (NB > 1) acc1[p] = V_FMA(w1, bx, acc1[p]);
-                    }
-                }
+                for (int ci = 0; ci < VW; ++ci) BLK_CI_ARR_(ci)
             }
         }
     }
+#undef BLK_CI_ARR_
     a->pf = pf;
     const vf b0 = V_LOAD(a->b);
     const vf b1 = NB > 1 ? V_LOAD(a->b + VW) : b0;
