@@ -348,6 +348,15 @@ unsigned cpu_conv_blocked_mask(const engine_node *n, const cpu_kernels *k, int t
     return (blocked_algo(&d, k->isa) == &cpu_conv_direct_blkout ? CPU_BLK_PLAIN_IN : 1u) | sum;
 }
 
+int cpu_conv_blocked_pw_dw(const engine_node *pw, const engine_node *dw, const cpu_kernels *k, int threads) {
+    cpu_conv2d a, d;
+    if (pw->op != ENGINE_OP_Conv || dw->op != ENGINE_OP_Conv || !describe_conv(pw, k, threads, &a) ||
+        !describe_conv(dw, k, threads, &d))
+        return 0;
+    return blocked_algo(&a, k->isa) == &cpu_conv_direct_blk && blocked_algo(&d, k->isa) == &cpu_conv_dw_blk &&
+           cpu_pw_dw_blk_applies(&a, &d, k->isa);
+}
+
 /* ns per byte of weights read from memory (one core, ~16 GB/s). */
 #define CPU_WEIGHT_NS_PER_BYTE (1.0 / 16.0)
 

@@ -29,6 +29,11 @@ void cpu_conv_dw_blk_run__avx512(const cpu_conv2d *d, const void *packed, const 
 void cpu_conv_dw_blk_run__avx2(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
                                float *y, void *scratch);
 
+void cpu_conv_pw_dw_blk_run__avx512(const cpu_conv2d *a, const void *apacked, const cpu_conv2d *d,
+                                    const void *dpacked, const float *x, const float *sum, float *y, void *scratch);
+void cpu_conv_pw_dw_blk_run__avx2(const cpu_conv2d *a, const void *apacked, const cpu_conv2d *d,
+                                  const void *dpacked, const float *x, const float *sum, float *y, void *scratch);
+
 static int blk_cdiv(int a, int b) { return (a + b - 1) / b; }
 
 static int blk_geom_ok(const cpu_conv2d *d) {
@@ -268,3 +273,28 @@ const cpu_conv_algo cpu_conv_dw_blk = {
     .run = dw_blk_run,
     .run_scaled = NULL,
 };
+
+/* ---- 1x1 expansion + depthwise, fused (conv_blocked_tmpl.h) ---- */
+
+int cpu_pw_dw_blk_applies(const cpu_conv2d *a, const cpu_conv2d *d, cpu_isa isa) {
+    return direct_blk_applies(a, isa) && dw_blk_applies(d, isa) && a->KH == 1 && a->KW == 1 && a->SH == 1 &&
+           a->SW == 1 && !a->PT && !a->PL && !a->PB && !a->PR && !a->epi.sum && a->M == d->C && a->H == d->H &&
+           a->W == d->W && a->OH == a->H && a->OW == a->W && (d->KH > 1 || d->KW > 1);
+}
+
+size_t cpu_pw_dw_blk_scratch_size(const cpu_conv2d *d, cpu_isa isa) {
+    const int vl = cpu_blk_vl(isa);
+    if (vl <= 0) return 0;
+    const int t = d->threads < 1 ? 1 : d->threads;
+    return (size_t)t * blk_pwdw_floats(d, vl) * sizeof(float);
+}
+
+void cpu_pw_dw_blk_run(cpu_isa isa, const cpu_conv2d *a, const void *apacked, const cpu_conv2d *d,
+                       const void *dpacked, const float *x, const float *sum, float *y, void *scratch) {
+#if defined(__x86_64__)
+    if (isa == CPU_ISA_AVX512) cpu_conv_pw_dw_blk_run__avx512(a, apacked, d, dpacked, x, sum, y, scratch);
+    else if (isa == CPU_ISA_AVX2) cpu_conv_pw_dw_blk_run__avx2(a, apacked, d, dpacked, x, sum, y, scratch);
+#else
+    (void)isa, (void)a, (void)apacked, (void)d, (void)dpacked, (void)x, (void)sum, (void)y, (void)scratch;
+#endif
+}

@@ -71,6 +71,10 @@ static inline int blk_row_parts_n(const blk_geom *g, int pairs, int nthr, int pm
     if (nthr <= 1 || items >= 4 * nthr) return 1;
     const int nt = (g->ow_hi - g->ow_lo + pmax - 1) / pmax;
     int parts = (4 * nthr + items - 1) / items;
+    /* whole rows' parts per thread (the threads take the same number of
+     * them, each over every pair: cpu_conv_direct_blk_run) */
+    const int even = (g->OH * parts + nthr - 1) / nthr * nthr;
+    if (even % g->OH == 0 && even / g->OH <= nt) parts = even / g->OH;
     if (parts > nt) parts = nt;
     return parts < 1 ? 1 : parts;
 }
@@ -99,6 +103,31 @@ static inline size_t blk_dw_pad_floats(const cpu_conv2d *d, int vl) {
     const size_t hp = (size_t)d->H + (size_t)d->PT + (size_t)d->PB, wp = (size_t)d->W + (size_t)d->PL + (size_t)d->PR;
     const size_t floats = (hp * wp * (size_t)vl + 15) / 16 * 16;
     return floats * sizeof(float) <= BLK_DW_PAD_BYTES ? floats : 0;
+}
+
+/* The 1x1 expansion fused into the blocked depthwise conv it feeds
+ * (cpu_conv_pw_dw_blk_run below): a work unit expands, for one pair of
+ * channel blocks, the input rows a chunk of the depthwise conv's output
+ * rows reads into the thread's buffer [2][rows][W][vl], keeping the rows
+ * the next chunk reads again. Chunks as tall as fit BLK_PWDW_BUF_BYTES
+ * (the buffer stays in L2 beside the input rows it is made from); at
+ * least one output row. Returns the chunk's output rows; *rows_cap: the
+ * buffer's rows. */
+#define BLK_PWDW_BUF_BYTES (96u * 1024u)
+static inline int blk_pwdw_chunk(const cpu_conv2d *d, int vl, int *rows_cap) {
+    const size_t row = 2u * (size_t)d->W * (size_t)vl * sizeof(float);
+    const int span = (d->KH - 1) * d->DH + 1;
+    int ch = 1;
+    while (ch < d->OH && (size_t)(ch * d->SH + span) * row <= BLK_PWDW_BUF_BYTES) ++ch;
+    *rows_cap = (ch - 1) * d->SH + span;
+    return ch;
+}
+
+/* Floats of one thread's buffer, a multiple of 16. */
+static inline size_t blk_pwdw_floats(const cpu_conv2d *d, int vl) {
+    int cap;
+    blk_pwdw_chunk(d, vl, &cap);
+    return (2u * (size_t)cap * (size_t)d->W * (size_t)vl + 15) / 16 * 16;
 }
 #endif /* ENGINE_CPU_BLK_GEOM_ */
 
@@ -530,6 +559,17 @@ static void BLK_FN(blk_direct_task)(void *vc, int tid, int64_t i0, int64_t i1) {
     }
 }
 
+/* Items part-major: it = (oh * parts + part) * pairs + pair. */
+static void BLK_FN(blk_direct_task_pm)(void *vc, int tid, int64_t i0, int64_t i1) {
+    const BLK_FN(blk_par) *c = vc;
+    float *rows = c->scratch ? (float *)c->scratch + (size_t)tid * c->per_thread : NULL;
+    const int parts = c->parts, pairs = ((c->d->M + VW - 1) / VW + 1) / 2;
+    for (int it = (int)i0; it < (int)i1; ++it) {
+        const int r = it / pairs, pair = it % pairs;
+        BLK_FN(blk_direct_item)(c->d, c->g, c->packed, c->x, c->sum, c->y, pair, r / parts, r % parts, parts, rows, 0);
+    }
+}
+
 void BLK_FN(cpu_conv_direct_blk_run)(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
                                      float *y, void *scratch) {
     blk_geom g;
@@ -545,8 +585,17 @@ void BLK_FN(cpu_conv_direct_blk_run)(const cpu_conv2d *d, const void *packed, co
             BLK_FN(blk_direct_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH, 0, 1, scratch, 1);
         return;
     }
-    /* units of consecutive items share a block pair: a thread's weights stay in its cache */
     BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, scratch, per_thread, parts};
+    if (parts > 1) {
+        /* rows cut into parts (few pairs x rows): items part-major, each
+         * thread at home in its own parts of the rows, over every pair. In
+         * pair-major units of the shared order the threads' shares came
+         * out uneven (MobileNet v2's C24 -> M144 at 56x56: 5 pairs, the
+         * last a single block, in 5 units on 2 threads). */
+        cpu_parallel_for_home(nthr, items, 1, BLK_FN(blk_direct_task_pm), &c);
+        return;
+    }
+    /* units of consecutive items share a block pair: a thread's weights stay in its cache */
     cpu_parallel_for(nthr, items, 0, BLK_FN(blk_direct_task), &c);
 }
 
@@ -641,13 +690,15 @@ static void __attribute__((noinline)) BLK_FN(f32_dwconv_blk_even)(const blk_dw_a
     }
 }
 
-static void BLK_FN(blk_dw_item)(const cpu_conv2d *d, const blk_geom *g, const float *packed, const float *x,
-                                const float *sum, float *y, int cb, int oh) {
+/* Output row oh of channel block cb, its input block at xb holding the
+ * image's rows from row_off on (0: the whole block). */
+static void BLK_FN(blk_dw_row)(const cpu_conv2d *d, const blk_geom *g, const float *packed, const float *xb,
+                               int row_off, const float *sum, float *y, int cb, int oh) {
     const int CB = (d->C + VW - 1) / VW;
     blk_dw_args a;
     a.g = g;
     a.e = &d->epi;
-    a.x = x + (size_t)cb * g->H * g->W * VW;
+    a.x = xb;
     a.w = packed + (size_t)cb * g->KH * g->KW * VW;
     a.bias = V_LOAD(packed + (size_t)CB * g->KH * g->KW * VW + (size_t)cb * VW);
     const size_t yo = ((size_t)cb * g->OH + oh) * g->OW * VW;
@@ -656,6 +707,7 @@ static void BLK_FN(blk_dw_item)(const cpu_conv2d *d, const blk_geom *g, const fl
     a.nv = d->C - cb * VW < VW ? d->C - cb * VW : VW;
     a.ih0 = oh * g->SH - g->PT;
     BLK_FN(blk_taps)(a.ih0, g->DH, g->KH, g->H, &a.kh0, &a.kh1);
+    a.ih0 -= row_off; /* the taps in [kh0, kh1) read rows from row_off on */
     int ow = 0;
     for (; ow < g->ow_lo; ++ow) BLK_FN(blk_dw_pixel)(&a, ow);
     if (g->ow_hi - ow <= BLK_DW_SHORT) {
@@ -667,6 +719,11 @@ static void BLK_FN(blk_dw_item)(const cpu_conv2d *d, const blk_geom *g, const fl
     if (ow + 2 <= g->ow_hi) BLK_FN(f32_dwconv_blk_2)(&a, ow), ow += 2;
     if (ow + 1 <= g->ow_hi) BLK_FN(f32_dwconv_blk_1)(&a, ow), ow += 1;
     for (; ow < g->OW; ++ow) BLK_FN(blk_dw_pixel)(&a, ow);
+}
+
+static void BLK_FN(blk_dw_item)(const cpu_conv2d *d, const blk_geom *g, const float *packed, const float *x,
+                                const float *sum, float *y, int cb, int oh) {
+    BLK_FN(blk_dw_row)(d, g, packed, x + (size_t)cb * g->H * g->W * VW, 0, sum, y, cb, oh);
 }
 
 /* Channel block cb of the image through its zero-padded plane (pad,
@@ -734,6 +791,119 @@ void BLK_FN(cpu_conv_dw_blk_run)(const cpu_conv2d *d, const void *packed, const 
         return;
     }
     cpu_parallel_for(nthr, items, 0, BLK_FN(blk_dw_task), &c);
+}
+
+/* ---- 1x1 expansion + depthwise, fused (f32_conv1x1_blk_dwconv_fused) ----
+ * a: the 1x1 conv (stride 1, unpadded, one group; packed as the direct
+ * kernel's), d: the depthwise conv reading its output (packed as the
+ * depthwise kernel's). Work units: a pair of the expanded channel blocks
+ * and a band of d's output rows. A unit walks its band a chunk of output
+ * rows at a time (blk_pwdw_chunk): the expansion writes the input rows the
+ * chunk reads that the buffer lacks, with a's bias and activation, through
+ * the direct kernel's 1x1 tiles (the rows are contiguous pixels), and the
+ * depthwise row kernel reads them from there; the rows the next chunk
+ * reads again move to the buffer's front. The expanded tensor is never
+ * written whole; each band recomputes the rows it shares with the one
+ * above ((KH - 1) * DH + 1 - SH of them). */
+typedef struct BLK_FN(blk_pwdw_ctx) {
+    const cpu_conv2d *a, *d;
+    const blk_geom *ga, *gd;
+    const float *apk, *dpk, *x, *sum;
+    float *y, *scratch;
+    size_t per_thread;
+    int bands, chunk, rows_cap;
+} BLK_FN(blk_pwdw_ctx);
+
+static void BLK_FN(blk_pwdw_unit)(const BLK_FN(blk_pwdw_ctx) * c, int pair, int oa, int ob, float *buf) {
+    const cpu_conv2d *a = c->a, *d = c->d;
+    const int MB = (d->C + VW - 1) / VW, CB = (a->C + VW - 1) / VW;
+    const int mb = 2 * pair, NB = mb + 1 < MB ? 2 : 1;
+    const int H = d->H, W = d->W, span = (d->KH - 1) * d->DH + 1;
+    const size_t rowf = (size_t)W * VW, bstride = (size_t)c->rows_cap * rowf;
+    blk_direct_args e;
+    e.g = c->ga;
+    e.e = &a->epi;
+    e.CB = CB;
+    e.x_cb = (size_t)H * rowf;
+    e.x_kh = 0;
+    e.x_off = 0;
+    e.w_mb = (size_t)CB * VW * VW;
+    e.w = c->apk + (size_t)mb * e.w_mb;
+    e.b = c->apk + (size_t)MB * e.w_mb + (size_t)mb * VW;
+    e.s = NULL;
+    e.y_mb = bstride;
+    e.nv0 = a->M - mb * VW < VW ? a->M - mb * VW : VW;
+    e.nv1 = NB > 1 ? (a->M - (mb + 1) * VW < VW ? a->M - (mb + 1) * VW : VW) : 0;
+    e.kh0 = 0, e.kh1 = 1, e.ih0 = 0;
+    e.pf = e.pf_end = NULL;
+    e.pf_lines = 0;
+    int blo = 0, bhi = 0; /* the buffer holds input rows [blo, bhi) */
+    for (int oh0 = oa; oh0 < ob; oh0 += c->chunk) {
+        const int oh1 = ob - oh0 < c->chunk ? ob : oh0 + c->chunk;
+        int lo = oh0 * d->SH - d->PT, hi = (oh1 - 1) * d->SH - d->PT + span;
+        lo = lo < 0 ? 0 : lo > H ? H : lo;
+        hi = hi > H ? H : hi < lo ? lo : hi;
+        if (oh0 == oa || lo >= bhi) {
+            blo = bhi = lo;
+        } else if (lo > blo) {
+            for (int j = 0; j < NB; ++j)
+                memmove(buf + (size_t)j * bstride, buf + (size_t)j * bstride + (size_t)(lo - blo) * rowf,
+                        (size_t)(bhi - lo) * rowf * sizeof(float));
+            blo = lo;
+        }
+        if (hi > bhi) { /* expand rows [bhi, hi): tiles as even as BLK_PMAX allows */
+            e.x = c->x + (size_t)bhi * rowf;
+            e.y = buf + (size_t)(bhi - blo) * rowf;
+            const int n = (hi - bhi) * W, nt = (n + BLK_PMAX - 1) / BLK_PMAX;
+            for (int t = 0, ow = 0; t < nt; ++t) {
+                const int P = (n - ow + (nt - t) - 1) / (nt - t);
+                BLK_FN(f32_conv_blk_tile)(&e, ow, P, NB, 1);
+                ow += P;
+            }
+            bhi = hi;
+        }
+        for (int j = 0; j < NB; ++j)
+            for (int oh = oh0; oh < oh1; ++oh)
+                BLK_FN(blk_dw_row)(d, c->gd, c->dpk, buf + (size_t)j * bstride, blo, c->sum, c->y, mb + j, oh);
+    }
+}
+
+static void BLK_FN(blk_pwdw_task)(void *vc, int tid, int64_t u0, int64_t u1) {
+    const BLK_FN(blk_pwdw_ctx) *c = vc;
+    float *buf = c->scratch + (size_t)tid * c->per_thread;
+    const int OH = c->d->OH;
+    const int pairs = ((c->d->C + VW - 1) / VW + 1) / 2;
+    for (int64_t u = u0; u < u1; ++u) { /* band-major */
+        const int band = (int)(u / pairs), pair = (int)(u % pairs);
+        const int oa = (int)((long long)OH * band / c->bands), ob = (int)((long long)OH * (band + 1) / c->bands);
+        if (ob > oa) BLK_FN(blk_pwdw_unit)(c, pair, oa, ob, buf);
+    }
+}
+
+/* One image; scratch: blk_pwdw_floats(d, VW) floats for each of
+ * d->threads threads. */
+void BLK_FN(cpu_conv_pw_dw_blk_run)(const cpu_conv2d *a, const void *apacked, const cpu_conv2d *d,
+                                    const void *dpacked, const float *x, const float *sum, float *y, void *scratch) {
+    blk_geom ga, gd;
+    blk_geom_init(a, &ga);
+    blk_geom_init(d, &gd);
+    const int MB = (d->C + VW - 1) / VW, pairs = (MB + 1) / 2;
+    int nthr = d->threads < 1 ? 1 : d->threads, rows_cap;
+    const int chunk = blk_pwdw_chunk(d, VW, &rows_cap);
+    /* Each thread at home in the same share of the work: its own pairs
+     * where they split evenly (no recomputed rows), else its own band of
+     * the rows over every pair (the band's input rows stay in its cache) */
+    const int even_pairs = pairs % nthr == 0 && MB % 2 == 0;
+    const int bands = nthr <= 1 || even_pairs ? 1 : nthr < d->OH ? nthr : d->OH;
+    const int units = pairs * bands;
+    if (nthr > units) nthr = units;
+    BLK_FN(blk_pwdw_ctx) c = {a, d, &ga, &gd, apacked, dpacked, x, sum, y, scratch, blk_pwdw_floats(d, VW),
+                              bands, chunk, rows_cap};
+    if (nthr <= 1) {
+        BLK_FN(blk_pwdw_task)(&c, 0, 0, units);
+        return;
+    }
+    cpu_parallel_for_home(nthr, units, 1, BLK_FN(blk_pwdw_task), &c);
 }
 
 #endif /* BLK_GEOM_ONLY */

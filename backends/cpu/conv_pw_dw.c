@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpu_blocked.h"
 #include "cpu_internal.h"
 
 static size_t round16(size_t n) {
@@ -116,7 +117,59 @@ static engine_status pw_dw_exec(const cpu_step *s, const void *const *in, void *
     return ENGINE_OK;
 }
 
+/* ---- the blocked layout (cpu_pw_dw_blk_run, conv_blocked_tmpl.h) ----
+ * Both convs run blocked: in[0] (the 1x1's input) and y (and the
+ * depthwise conv's residual) are blocked images. A batch of at least as
+ * many images as threads runs one image per thread, as conv.c does. */
+typedef struct pw_dw_blk_ctx {
+    const cpu_step *s;
+    const float *x, *sum;
+    float *y;
+    size_t in_img, out_img, slice;
+    void *scratch;
+} pw_dw_blk_ctx;
+
+static void pw_dw_blk_image(const pw_dw_blk_ctx *c, const cpu_conv2d *d, int64_t b, void *scratch) {
+    const cpu_step *s = c->s;
+    cpu_pw_dw_blk_run(s->k->isa, &s->pre->conv, s->pre->prep, d, s->prep, c->x + (size_t)b * c->in_img,
+                      c->sum ? c->sum + (size_t)b * c->out_img : NULL, c->y + (size_t)b * c->out_img, scratch);
+}
+
+static void pw_dw_blk_image_task(void *vc, int tid, int64_t b0, int64_t b1) {
+    const pw_dw_blk_ctx *c = vc;
+    cpu_conv2d d1 = c->s->conv;
+    d1.threads = 1;
+    for (int64_t b = b0; b < b1; ++b) pw_dw_blk_image(c, &d1, b, (char *)c->scratch + (size_t)tid * c->slice);
+}
+
+static engine_status pw_dw_blk_exec(const cpu_step *s, const void *const *in, void *const *out, void *scratch) {
+    const cpu_conv2d *a = &s->pre->conv, *d = &s->conv;
+    const int vl = s->blk_vl, t = run_threads(s);
+    const int64_t N = s->node->inputs[0]->dims[0];
+    pw_dw_blk_ctx c = {s, in[0], d->epi.sum ? in[3] : NULL, out[0],
+                       cpu_blk_image_floats(vl, a->C, (size_t)a->H * (size_t)a->W),
+                       cpu_blk_image_floats(vl, d->M, (size_t)d->OH * (size_t)d->OW),
+                       cpu_pw_dw_blk_scratch_size(d, s->k->isa) / (size_t)t, scratch};
+    if (t >= 2 && N >= t && (N % t == 0 || N >= 4 * (int64_t)t)) {
+        cpu_parallel_for(t, N, 1, pw_dw_blk_image_task, &c);
+        return ENGINE_OK;
+    }
+    for (int64_t b = 0; b < N; ++b) pw_dw_blk_image(&c, d, b, scratch);
+    return ENGINE_OK;
+}
+
 engine_status cpu_fuse_pw_dw(cpu_step *dw, const cpu_step *pw) {
+    if (dw->algo == &cpu_conv_dw_blk && pw->algo == &cpu_conv_direct_blk) {
+        if (!pw->prep || !dw->prep || !dw->blk_vl || pw->blk_vl != dw->blk_vl ||
+            !cpu_pw_dw_blk_applies(&pw->conv, &dw->conv, dw->k->isa))
+            return ENGINE_ERR_INTERNAL;
+        dw->pre = pw;
+        dw->exec = pw_dw_blk_exec;
+        dw->img_scratch = 0;
+        dw->scratch_bytes = cpu_pw_dw_blk_scratch_size(&dw->conv, dw->k->isa);
+        snprintf(dw->kernel, sizeof dw->kernel, "f32_conv1x1_blk_dwconv_fused__%s", dw->k->isa_name);
+        return ENGINE_OK;
+    }
     if (dw->algo != &cpu_conv_depthwise || pw->algo != &cpu_conv_gemm || !pw->prep || !dw->prep)
         return ENGINE_ERR_INTERNAL;
     pw_dw_geom g;

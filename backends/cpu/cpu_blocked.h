@@ -52,6 +52,18 @@ extern const cpu_conv_algo cpu_conv_direct_blk;
  * as [CB][KH][KW][VL]. Same epilogue and padding-lane contract. */
 extern const cpu_conv_algo cpu_conv_dw_blk;
 
+/* conv_blocked.c: a 1x1 conv (a: stride 1, unpadded, one group, no
+ * residual) fused into the depthwise conv d that reads its output
+ * (conv_pw_dw.c: the mobile nets' expansions on large maps): one image x
+ * (a's input) -> y (d's output), both blocked, sum d's residual or NULL;
+ * a's packed weights as cpu_conv_direct_blk packs them, d's as
+ * cpu_conv_dw_blk does. The expanded tensor lives a few rows at a time in
+ * each thread's scratch (scratch_size: for d->threads threads). */
+int cpu_pw_dw_blk_applies(const cpu_conv2d *a, const cpu_conv2d *d, cpu_isa isa);
+size_t cpu_pw_dw_blk_scratch_size(const cpu_conv2d *d, cpu_isa isa);
+void cpu_pw_dw_blk_run(cpu_isa isa, const cpu_conv2d *a, const void *apacked, const cpu_conv2d *d,
+                       const void *dpacked, const float *x, const float *sum, float *y, void *scratch);
+
 /* conv_bf16_blk.c: --precision bf16 (d->bf16), AVX-512 only: a group-1
  * conv with more than one input channel as an implicit GEMM with pixels
  * as rows and channels as columns on AMX or AVX512_BF16. Same epilogue

@@ -403,6 +403,10 @@ int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threa
  * input (bit 0; CPU_BLK_PLAIN_IN instead for the few-channel kernel that
  * reads NCHW) and its residual (bit 3). */
 unsigned cpu_conv_blocked_mask(const engine_node *n, const cpu_kernels *k, int threads);
+/* conv.c: 1 when the 1x1 Conv pw and the depthwise Conv dw reading its
+ * output would run blocked on the kernels cpu_pw_dw_blk_run fuses (the
+ * direct 1x1 and the depthwise kernel, float32). */
+int cpu_conv_blocked_pw_dw(const engine_node *pw, const engine_node *dw, const cpu_kernels *k, int threads);
 /* conv.c: prepares a Conv node on a blocked algorithm (blk_vl, mask set). */
 engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s);
 /* conv.c: for a Conv prepared blocked whose input the module would convert

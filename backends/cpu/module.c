@@ -299,6 +299,32 @@ static void find_pw_dw_fusions(const ref_state *s, const engine_partition *part,
     }
 }
 
+/* The same fusion on the blocked layout (cpu_pw_dw_blk_run), decided
+ * after the layout: a 1x1 conv and the depthwise conv that alone reads its
+ * output, both running blocked on the kernels the fused one is made of,
+ * the expanded tensor stored blocked and at least PW_DW_BLK_MIN_BYTES per
+ * image. */
+#define PW_DW_BLK_MIN_BYTES (1024u * 1024u)
+
+static void find_pw_dw_blk_fusions(const ref_state *s, const engine_partition *part, int *runs, const int *fuse,
+                                   const int *mode, const int *blk_val, int *pwdw) {
+    if (!cpu_blk_vl(s->k->isa) || s->k->bf16) return;
+    for (int a = 0; a < part->n_nodes; ++a) {
+        const engine_node *pw = part->nodes[a];
+        if (!runs[a] || !mode[a] || !blk_val[a] || pw->plugin || fuse[a] >= 0 || pw->n_outputs < 1 || !pw->outputs[0])
+            continue;
+        const engine_value *y = pw->outputs[0];
+        if (y->rank != 4 || y->dims[1] * y->dims[2] * y->dims[3] * 4 < (int64_t)PW_DW_BLK_MIN_BYTES) continue;
+        int reader = sole_reader(part, a, y);
+        if (reader < 0 || !runs[reader] || !mode[reader] || fuse[reader] >= 0 || pwdw[reader] >= 0 ||
+            part->nodes[reader]->inputs[0] != y)
+            continue;
+        if (!cpu_conv_blocked_pw_dw(pw, part->nodes[reader], s->k, s->threads)) continue;
+        pwdw[reader] = a;
+        runs[a] = 0;
+    }
+}
+
 /* ---- views ----
  * A node whose output is one contiguous run of its input (cpu_op_view:
  * Reshape and kin, a channel-range Slice of one image, a Transpose that
@@ -938,6 +964,9 @@ static engine_status ref_compile(void *state, const engine_partition *part, void
         runs[k] = !(n_present > 0 && n_const == n_present) && p->steps[k].fused_into < 0 && !is_view[k];
     }
     find_blocked(s, part, runs, fuse, pwdw, is_view, mode, blk_mask, blk_val, cost_n, cost_b, blk_grp);
+    find_pw_dw_blk_fusions(s, part, runs, fuse, mode, blk_val, pwdw);
+    for (int k = 0; k < part->n_nodes; ++k)
+        if (pwdw[k] >= 0) p->steps[pwdw[k]].fused_into = k;
     const int vl = cpu_blk_vl(s->k->isa);
 
     /* A value whose alias chain is honoured here lives in its root's

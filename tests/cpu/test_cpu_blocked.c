@@ -16,7 +16,8 @@
  * 11x11, 1-D, every epilogue activation with and without sum, threads 1-3.
  *
  * Tolerance: |got - want| <= 1e-5 + 1e-4 * |want| per element. Also the
- * module's layout conversions (ops_blocked.c), exactly.
+ * module's layout conversions (ops_blocked.c), exactly. And the 1x1
+ * expansion fused into the depthwise conv (cpu_pw_dw_blk_run).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -426,6 +427,117 @@ static void test_dw_blk(void **state) {
     run_cases(&cpu_conv_dw_blk, "dw_blk", isas, ni, cases, nc, base, 5000u);
 }
 
+/* ---- 1x1 expansion + depthwise, fused (cpu_pw_dw_blk_run) ---- */
+
+/* The pair (C -> M 1x1 with act_a, then the M-channel depthwise conv dwk)
+ * fused, against the naive chain (the 1x1's output rounded to float, as
+ * the kernels store it) within the tolerance, and bit for bit against the
+ * two blocked kernels run one after the other (the same arithmetic) where
+ * the unfused depthwise kernel also reads rows. */
+static void run_pw_dw_case(cpu_isa isa, int C, engine_act act_a, const conv_case *dwk, int threads, uint32_t seed) {
+    conv_case ak = full(C, dwk->C, dwk->H, dwk->W, 1, 1, 0, 1);
+    ak.act = act_a;
+    cpu_conv2d a, d;
+    to_desc(&ak, threads, &a);
+    to_desc(dwk, threads, &d);
+    char what[240], dws[200];
+    case_str(dwk, dws, sizeof dws);
+    snprintf(what, sizeof what, "1x1 C%d act%d -> dw %s", C, (int)act_a, dws);
+    if (!cpu_pw_dw_blk_applies(&a, &d, isa)) fail_msg("pw_dw_blk %s: does not apply to %s", isa_name(isa), what);
+    const int vl = cpu_blk_vl(isa), M = d.C;
+    rng_state = seed ? seed : 1;
+    const size_t HW = (size_t)d.H * d.W, OHW = (size_t)d.OH * d.OW;
+    float *x = fill((size_t)C * HW, 1.0f), *wa = fill((size_t)M * C, sqrtf(6.0f / (float)C)), *ba = fill((size_t)M, 1.0f);
+    float *wd = fill((size_t)M * d.KH * d.KW, sqrtf(6.0f / (float)(d.KH * d.KW))), *bd = fill((size_t)M, 1.0f);
+    float *s = fill((size_t)M * OHW, 1.0f);
+    float *t = malloc((size_t)M * HW * sizeof(float)), *want = malloc((size_t)M * OHW * sizeof(float));
+    float *got = malloc((size_t)M * OHW * sizeof(float));
+    assert_non_null(t);
+    assert_non_null(want);
+    assert_non_null(got);
+    naive_conv(&a, x, wa, ba, NULL, t);
+    naive_conv(&d, t, wd, dwk->bias ? bd : NULL, d.epi.sum ? s : NULL, want);
+
+    float *xb = to_blk(vl, C, HW, x), *sb = to_blk(vl, M, OHW, s);
+    const size_t ntb = cpu_blk_image_floats(vl, M, HW), nyb = cpu_blk_image_floats(vl, M, OHW);
+    float *tb = alloc64(ntb * sizeof(float)), *y0 = alloc64(nyb * sizeof(float)), *y1 = alloc64(nyb * sizeof(float));
+    void *pa = alloc64(cpu_conv_direct_blk.packed_size(&a, isa)), *pd = alloc64(cpu_conv_dw_blk.packed_size(&d, isa));
+    cpu_conv_direct_blk.pack(&a, isa, wa, ba, pa);
+    cpu_conv_dw_blk.pack(&d, isa, wd, dwk->bias ? bd : NULL, pd);
+    const size_t sa = cpu_conv_direct_blk.scratch_size(&a, isa), sd = cpu_conv_dw_blk.scratch_size(&d, isa);
+    const size_t sf = cpu_pw_dw_blk_scratch_size(&d, isa);
+    void *scr_a = sa ? alloc64(sa) : NULL, *scr_d = sd ? alloc64(sd) : NULL, *scr_f = alloc64(sf ? sf : 64);
+    for (size_t i = 0; i < nyb; ++i) y0[i] = y1[i] = NAN; /* unwritten outputs fail */
+    cpu_conv_direct_blk.run(&a, isa, pa, xb, NULL, tb, scr_a);
+    cpu_conv_dw_blk.run(&d, isa, pd, tb, d.epi.sum ? sb : NULL, y0, scr_d);
+    cpu_pw_dw_blk_run(isa, &a, pa, &d, pd, xb, d.epi.sum ? sb : NULL, y1, scr_f);
+    static const cpu_conv_algo fused = {.name = "pw_dw_blk"};
+    check_out(&fused, isa, what, &d, vl, y1, got, want);
+    /* (the unfused depthwise kernel takes short stride-1 rows through a
+     * zero-padded plane, another summation order; the fused one reads rows) */
+    const int same_order = d.SW != 1 || d.OW > 16;
+    for (size_t i = 0; same_order && i < nyb; ++i)
+        if (memcmp(&y0[i], &y1[i], sizeof(float)) != 0)
+            fail_msg("pw_dw_blk %s %s T%d: blocked float %zu is %.9g fused, %.9g unfused", isa_name(isa), what,
+                     threads, i, (double)y1[i], (double)y0[i]);
+    free(x), free(wa), free(ba), free(wd), free(bd), free(s), free(t), free(want), free(got);
+    free(xb), free(sb), free(tb), free(y0), free(y1), free(pa), free(pd), free(scr_a), free(scr_d), free(scr_f);
+}
+
+static void test_pw_dw_blk(void **state) {
+    (void)state;
+    cpu_isa isas[4];
+    const int ni = blk_isa_list(isas);
+    if (ni == 0) {
+        printf("pw_dw_blk: no ISA with a blocked layout on this machine, skipped\n");
+        return;
+    }
+    typedef struct {
+        int C;
+        conv_case d;
+    } pw_dw_case;
+    pw_dw_case cases[32];
+    int nc = 0;
+    /* MobileNet v2's shapes (scaled down), odd channel counts (padding
+     * lanes, a single last block), wide rows (a one-row chunk: the carried
+     * rows move every chunk), stride 2 and 3, 5x5, dilation, asymmetric
+     * pads, pads larger than the kernel, the residual */
+    cases[nc++] = (pw_dw_case){16, dw(96, 30, 28, 3, 2, 1, 1)};
+    cases[nc++] = (pw_dw_case){24, dw(144, 17, 19, 3, 1, 1, 1)};
+    cases[nc++] = (pw_dw_case){8, dw(21, 23, 13, 3, 1, 1, 1)};
+    cases[nc++] = (pw_dw_case){5, dw(40, 9, 250, 3, 1, 1, 1)};
+    cases[nc++] = (pw_dw_case){17, dw(36, 12, 230, 5, 2, 2, 1)};
+    cases[nc++] = (pw_dw_case){3, dw(33, 20, 11, 3, 3, 1, 1)};
+    cases[nc++] = (pw_dw_case){16, dw(64, 15, 15, 3, 1, 2, 2)};
+    cases[nc++] = (pw_dw_case){7, dw(9, 6, 5, 3, 1, 4, 1)};
+    cases[nc++] = (pw_dw_case){32, dw(48, 1, 40, 3, 1, 1, 1)};
+    cases[nc++] = (pw_dw_case){12, dw(80, 3, 3, 3, 2, 0, 1)};
+    {
+        conv_case k = dw(24, 14, 23, 3, 1, 0, 1);
+        k.PT = 0, k.PL = 1, k.PB = 1, k.PR = 0, k.SW = 2;
+        cases[nc++] = (pw_dw_case){10, k};
+        k = dw(17, 29, 35, 5, 1, 0, 1);
+        k.PT = 2, k.PL = 0, k.PB = 1, k.PR = 2, k.SH = 2;
+        cases[nc++] = (pw_dw_case){6, k};
+        k = dw(48, 31, 33, 3, 1, 1, 1);
+        k.sum = 1;
+        cases[nc++] = (pw_dw_case){16, k};
+    }
+    int runs = 0;
+    for (int i = 0; i < ni; ++i)
+        for (int c = 0; c < nc; ++c)
+            for (int t = 1; t <= 3; ++t) {
+                conv_case k = cases[c].d;
+                k.act = (engine_act)((c + 1) % ((int)ENGINE_ACT_GELU + 1));
+                k.bias = c % 4 != 3;
+                run_pw_dw_case(isas[i], cases[c].C, (engine_act)(c % ((int)ENGINE_ACT_GELU + 1)), &k, t,
+                               9000u + (uint32_t)c * 7u + (uint32_t)t);
+                ++runs;
+            }
+    printf("pw_dw_blk: %d runs over %d ISAs within atol 1e-5 + rtol 1e-4, bit-exact against the unfused pair where both read rows\n", runs,
+           ni);
+}
+
 /* ---- applies ---- */
 
 static void test_applies(void **state) {
@@ -564,6 +676,7 @@ int main(void) {
         cmocka_unit_test(test_direct_blk),
         cmocka_unit_test(test_direct_blkout),
         cmocka_unit_test(test_dw_blk),
+        cmocka_unit_test(test_pw_dw_blk),
     };
     return cmocka_run_group_tests(tests, test_pool_setup, test_pool_teardown);
 }
