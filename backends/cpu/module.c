@@ -13,7 +13,8 @@
  *     host kernel, so cpu supports exactly what ref supports;
  *   - a Squeeze-Excitation Mul feeding a Conv runs inside that Conv
  *     (find_se_fusions below), and a 1x1 expansion conv inside the
- *     depthwise conv it feeds (find_pw_dw_fusions, conv_pw_dw.c);
+ *     depthwise conv it feeds (find_pw_dw_fusions on NCHW,
+ *     find_pw_dw_blk_fusions on the blocked layout; conv_pw_dw.c);
  *   - nodes may run in the blocked channel layout (cpu_blocked.h,
  *     find_blocked below), values then stored so, with conversions where a
  *     reader wants the other form (CVT_*).
@@ -283,8 +284,9 @@ static void find_pw_dw_fusions(const ref_state *s, const engine_partition *part,
      * caught up with the GEMM (session 25: its 1x1 loop unrolled) and the
      * layout search got its second start (find_blocked): MobileNet v2,
      * v3-Large and EfficientNet-B0 now run blocked there, unfused, 3-9%
-     * faster (AMD EPYC, 2 threads). So the pair is fused only where there
-     * is no blocked layout (scalar, NEON, ENGINE_CPU_BLOCKED=0). */
+     * faster (AMD EPYC, 2 threads). So this NCHW pair is fused only where
+     * there is no blocked layout (scalar, NEON, ENGINE_CPU_BLOCKED=0); the
+     * blocked layout has its own fused kernel (find_pw_dw_blk_fusions). */
     if (s->blocked && cpu_blk_vl(s->k->isa) > 0) return;
     for (int a = 0; a < part->n_nodes; ++a) {
         const engine_node *pw = part->nodes[a];
