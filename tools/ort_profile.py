@@ -3,12 +3,13 @@
 `engine-run MODEL -b cpu --profile` (docs/PERFORMANCE.md, "Convolutional
 nets against ORT, per layer").
 
-    ORT_VENV_PYTHON tools/ort_profile.py MODEL.onnx [THREADS [RUNS]]
+    ORT_VENV_PYTHON tools/ort_profile.py MODEL.onnx [THREADS [RUNS [BATCH]]]
 
 ORT_VENV_PYTHON: the python of the virtual environment tools/bench.py makes
 (~/.cache/engine-bench/ort-venv/bin/python; onnxruntime is a benchmark
 dependency only). The CPU provider runs MODEL with intra-op THREADS
-(default 1) on a seeded normal input (symbolic dims taken as 1), 5 warm-up
+(default 1) on a seeded normal input (symbolic dims taken as 1, the first
+as BATCH, default 1), 5 warm-up
 runs, then RUNS (default 50) profiled ones (SessionOptions.enable_profiling);
 prints, per node in execution order, its name, op and median kernel time
 in ms over the runs, then their sum. ORT's node names carry its fusions
@@ -31,6 +32,7 @@ def main(argv):
     model = argv[1]
     threads = int(argv[2]) if len(argv) > 2 else 1
     runs = int(argv[3]) if len(argv) > 3 else 50
+    batch = int(argv[4]) if len(argv) > 4 else 1
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.enable_profiling = True
@@ -38,7 +40,7 @@ def main(argv):
     so.profile_file_prefix = os.path.join(tmp, "ort")
     s = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
     inp = s.get_inputs()[0]
-    shape = [d if isinstance(d, int) else 1 for d in inp.shape]
+    shape = [d if isinstance(d, int) else (batch if i == 0 else 1) for i, d in enumerate(inp.shape)]
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     for _ in range(5):
         s.run(None, {inp.name: x})
