@@ -16,22 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cpu_blocked.h"
 #include "cpu_internal.h"
+#include "cpu_bench_util.h"
 #include "cpu_test_pool.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void *aalloc(size_t bytes) {
-    void *p = NULL;
-    return posix_memalign(&p, 64, bytes ? (bytes + 63) / 64 * 64 : 64) ? NULL : p;
-}
 
 int main(int argc, char **argv) {
     if (argc < 9) {
@@ -57,16 +46,16 @@ int main(int argc, char **argv) {
     d.epi.act = ENGINE_ACT_RELU;
     cpu_isa isa = cpu_isa_select(NULL);
     size_t nx = (size_t)d.C * d.H * d.W, ny = (size_t)d.M * d.OH * d.OW, nw = (size_t)d.M * (d.C / d.group) * d.KH * d.KW;
-    float *x = aalloc(nx * 4), *y = aalloc(ny * 4), *w = aalloc(nw * 4), *b = aalloc((size_t)d.M * 4);
+    float *x = bench_alloc64(nx * 4), *y = bench_alloc64(ny * 4), *w = bench_alloc64(nw * 4), *b = bench_alloc64((size_t)d.M * 4);
     const char *sum_env = getenv("BENCH_SUM");
     const int with_sum = sum_env && atoi(sum_env) != 0;
     d.epi.sum = with_sum;
-    float *sm = with_sum ? aalloc(cpu_blk_image_floats(16, d.M, (size_t)d.OH * d.OW) * 4) : NULL;
+    float *sm = with_sum ? bench_alloc64(cpu_blk_image_floats(16, d.M, (size_t)d.OH * d.OW) * 4) : NULL;
     if (with_sum && !sm) return 1;
     if (sm) memset(sm, 0, cpu_blk_image_floats(16, d.M, (size_t)d.OH * d.OW) * 4);
     const char *fl_env = getenv("BENCH_FLUSH_MB");
     size_t fl = (size_t)(fl_env && atoi(fl_env) > 0 ? atoi(fl_env) : 64) << 20;
-    char *junk = flush ? aalloc(fl) : NULL;
+    char *junk = flush ? bench_alloc64(fl) : NULL;
     if (!x || !y || !w || !b || (flush && !junk)) return 1;
     unsigned s = 7u;
     for (size_t i = 0; i < nx; ++i) x[i] = (float)((s = s * 1664525u + 1013904223u) >> 20) / 4096.0f - 0.5f;
@@ -77,15 +66,15 @@ int main(int argc, char **argv) {
     for (int i = 0; cpu_conv_algos[i]; ++i) {
         const cpu_conv_algo *a = cpu_conv_algos[i];
         if (!a->applies(&d, isa) || (only && strncmp(a->name, only, strlen(only)) != 0)) continue;
-        void *packed = aalloc(a->packed_size(&d, isa) + 64), *scratch = aalloc(a->scratch_size(&d, isa) + 64);
+        void *packed = bench_alloc64(a->packed_size(&d, isa) + 64), *scratch = bench_alloc64(a->scratch_size(&d, isa) + 64);
         if (!packed || !scratch) return 1;
         a->pack(&d, isa, w, b, packed);
         double best = 1e30;
         for (int r = 0; r < R; ++r) {
             if (junk) memset(junk, r, fl);
-            double t0 = now();
+            double t0 = bench_now();
             a->run(&d, isa, packed, x, sm, y, scratch);
-            double dt = now() - t0;
+            double dt = bench_now() - t0;
             if (dt < best) best = dt;
         }
         printf("%-24s C%d %dx%d M%d k%d s%d g%d T%d: %.3f ms (estimate %.3f), %.1f GFLOP/s\n", a->name, d.C, d.H, d.W,
@@ -101,9 +90,9 @@ int main(int argc, char **argv) {
         const cpu_conv_algo *a = blk[i];
         if (!a->applies(&d, isa) || (only && strncmp(a->name, only, strlen(only)) != 0)) continue;
         const size_t HW = (size_t)d.H * d.W;
-        float *xb = aalloc(cpu_blk_image_floats(vl, d.C, HW) * 4);
-        float *yb = aalloc(cpu_blk_image_floats(vl, d.M, (size_t)d.OH * d.OW) * 4);
-        void *packed = aalloc(a->packed_size(&d, isa) + 64), *scratch = aalloc(a->scratch_size(&d, isa) + 64);
+        float *xb = bench_alloc64(cpu_blk_image_floats(vl, d.C, HW) * 4);
+        float *yb = bench_alloc64(cpu_blk_image_floats(vl, d.M, (size_t)d.OH * d.OW) * 4);
+        void *packed = bench_alloc64(a->packed_size(&d, isa) + 64), *scratch = bench_alloc64(a->scratch_size(&d, isa) + 64);
         if (!xb || !yb || !packed || !scratch) return 1;
         memset(xb, 0, cpu_blk_image_floats(vl, d.C, HW) * 4);
         for (int c = 0; c < d.C; ++c)
@@ -112,9 +101,9 @@ int main(int argc, char **argv) {
         double best = 1e30;
         for (int r = 0; r < R; ++r) {
             if (junk) memset(junk, r, fl);
-            double t0 = now();
+            double t0 = bench_now();
             a->run(&d, isa, packed, a == &cpu_conv_direct_blkout ? x : xb, sm, yb, scratch); /* blkout reads NCHW */
-            double dt = now() - t0;
+            double dt = bench_now() - t0;
             if (dt < best) best = dt;
         }
         printf("%-24s C%d %dx%d M%d k%d s%d g%d T%d: %.3f ms (estimate %.3f), %.1f GFLOP/s (blocked)\n", a->name, d.C,

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cpu_internal.h"
+#include "cpu_bench_util.h"
 #include "cpu_test_pool.h"
 
 typedef struct bmat {
@@ -31,17 +31,6 @@ static void pack_rows(const void *vctx, int n0, int nr, int NR, int k0, int kc, 
     }
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void *aalloc(size_t bytes) {
-    void *p = NULL;
-    return posix_memalign(&p, 64, bytes ? bytes : 64) ? NULL : p;
-}
-
 int main(int argc, char **argv) {
     int M = argc > 1 ? atoi(argv[1]) : 1024, N = argc > 2 ? atoi(argv[2]) : 1024, K = argc > 3 ? atoi(argv[3]) : 1024;
     int T = argc > 4 ? atoi(argv[4]) : 1, R = argc > 5 ? atoi(argv[5]) : 10;
@@ -55,10 +44,10 @@ int main(int argc, char **argv) {
     const int norows = getenv("BENCH_PACK_A") != NULL;
     const int dense = dense_env && atoi(dense_env) > 0, copies = copies_env && atoi(copies_env) > 1 ? atoi(copies_env) : 1;
     const size_t panels = (size_t)(N + k->nr - 1) / (size_t)k->nr, bfl = panels * (size_t)k->nr * (size_t)K;
-    float *A = aalloc(sizeof(float) * (size_t)M * K), *B = aalloc(sizeof(float) * bfl * (size_t)copies);
-    float *C = aalloc(sizeof(float) * (size_t)M * N), *bias = aalloc(sizeof(float) * (size_t)M);
-    float *Ap = aalloc(sizeof(float) * cpu_gemm_packed_a_floats(k, M, K));
-    void *scratch = aalloc(cpu_gemm_scratch_bytes(k, M, N, K, T));
+    float *A = bench_alloc64(sizeof(float) * (size_t)M * K), *B = bench_alloc64(sizeof(float) * bfl * (size_t)copies);
+    float *C = bench_alloc64(sizeof(float) * (size_t)M * N), *bias = bench_alloc64(sizeof(float) * (size_t)M);
+    float *Ap = bench_alloc64(sizeof(float) * cpu_gemm_packed_a_floats(k, M, K));
+    void *scratch = bench_alloc64(cpu_gemm_scratch_bytes(k, M, N, K, T));
     if (!A || !B || !C || !bias || !Ap || !scratch) return 1;
     unsigned s = 1u;
     for (size_t i = 0; i < (size_t)M * K; ++i) A[i] = (float)((s = s * 1664525u + 1013904223u) >> 20) / 4096.0f - 0.5f;
@@ -70,13 +59,13 @@ int main(int argc, char **argv) {
     for (int r = 0; r < R; ++r) {
         const float *b = B + (size_t)(r % copies) * bfl;
         bmat bm = {b, K, N};
-        double t0 = now();
+        double t0 = bench_now();
         if (dense)
             cpu_gemm_run_packed_b(k, M, N, K, k->gemm_rows && !norows ? A : Ap, k->gemm_rows && !norows ? (size_t)K : 0, bias, b, C,
                                   (size_t)N, NULL, 0, &epi, T, scratch);
         else
             cpu_gemm_run(k, M, N, K, Ap, bias, pack_rows, &bm, C, (size_t)N, NULL, 0, &epi, T, scratch);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (dt < best) best = dt;
     }
     printf("%s M=%d N=%d K=%d threads=%d: %.3f ms, %.1f GFLOP/s\n", k->gemm_name, M, N, K, T, best * 1e3,

@@ -11,22 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cpu_blocked.h"
 #include "cpu_internal.h"
+#include "cpu_bench_util.h"
 #include "cpu_test_pool.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void *aalloc(size_t bytes) {
-    void *p = NULL;
-    return posix_memalign(&p, 64, bytes ? (bytes + 63) / 64 * 64 : 64) ? NULL : p;
-}
 
 static float rnd(unsigned *s, float scale) {
     *s = *s * 1664525u + 1013904223u;
@@ -63,12 +52,12 @@ int main(int argc, char **argv) {
     const size_t HW = (size_t)a.H * a.W, OHW = (size_t)d.OH * d.OW;
     const size_t nx = cpu_blk_image_floats(vl, a.C, HW), nt = cpu_blk_image_floats(vl, a.M, HW),
                  ny = cpu_blk_image_floats(vl, d.M, OHW);
-    float *x = aalloc(nx * 4), *t = aalloc(nt * 4), *y0 = aalloc(ny * 4), *y1 = aalloc(ny * 4);
-    float *wa = aalloc((size_t)a.M * a.C * 4), *ba = aalloc((size_t)a.M * 4);
-    float *wd = aalloc((size_t)d.M * K * K * 4), *bd = aalloc((size_t)d.M * 4);
-    void *pa = aalloc(cpu_conv_direct_blk.packed_size(&a, isa)), *pd = aalloc(cpu_conv_dw_blk.packed_size(&d, isa));
-    void *sa = aalloc(cpu_conv_direct_blk.scratch_size(&a, isa) + 64), *sd = aalloc(cpu_conv_dw_blk.scratch_size(&d, isa) + 64);
-    void *sf = aalloc(cpu_pw_dw_blk_scratch_size(&d, isa) + 64);
+    float *x = bench_alloc64(nx * 4), *t = bench_alloc64(nt * 4), *y0 = bench_alloc64(ny * 4), *y1 = bench_alloc64(ny * 4);
+    float *wa = bench_alloc64((size_t)a.M * a.C * 4), *ba = bench_alloc64((size_t)a.M * 4);
+    float *wd = bench_alloc64((size_t)d.M * K * K * 4), *bd = bench_alloc64((size_t)d.M * 4);
+    void *pa = bench_alloc64(cpu_conv_direct_blk.packed_size(&a, isa)), *pd = bench_alloc64(cpu_conv_dw_blk.packed_size(&d, isa));
+    void *sa = bench_alloc64(cpu_conv_direct_blk.scratch_size(&a, isa) + 64), *sd = bench_alloc64(cpu_conv_dw_blk.scratch_size(&d, isa) + 64);
+    void *sf = bench_alloc64(cpu_pw_dw_blk_scratch_size(&d, isa) + 64);
     if (!x || !t || !y0 || !y1 || !wa || !ba || !wd || !bd || !pa || !pd || !sa || !sd || !sf) return 1;
     unsigned s = 7u;
     memset(x, 0, nx * 4);
@@ -81,13 +70,13 @@ int main(int argc, char **argv) {
     cpu_conv_dw_blk.pack(&d, isa, wd, bd, pd);
     double best_a = 1e30, best_d = 1e30, best_f = 1e30;
     for (int r = 0; r < R; ++r) {
-        double t0 = now();
+        double t0 = bench_now();
         cpu_conv_direct_blk.run(&a, isa, pa, x, NULL, t, sa);
-        double t1 = now();
+        double t1 = bench_now();
         cpu_conv_dw_blk.run(&d, isa, pd, t, NULL, y0, sd);
-        double t2 = now();
+        double t2 = bench_now();
         cpu_pw_dw_blk_run(isa, &a, pa, &d, pd, x, NULL, y1, sf);
-        double t3 = now();
+        double t3 = bench_now();
         if (t1 - t0 < best_a) best_a = t1 - t0;
         if (t2 - t1 < best_d) best_d = t2 - t1;
         if (t3 - t2 < best_f) best_f = t3 - t2;
