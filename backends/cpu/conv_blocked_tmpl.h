@@ -545,17 +545,21 @@ typedef struct BLK_FN(blk_par) {
     float *y;
     void *scratch;
     size_t per_thread;
-    int parts;
+    int parts, pairs, nthr;
 } BLK_FN(blk_par);
 
 static void BLK_FN(blk_direct_task)(void *vc, int tid, int64_t i0, int64_t i1) {
     const BLK_FN(blk_par) *c = vc;
     float *rows = c->scratch ? (float *)c->scratch + (size_t)tid * c->per_thread : NULL;
     const int parts = c->parts, per_pair = c->g->OH * parts;
+    /* the end of this thread's home range (cpu_parallel_for_home splits
+     * the items as evenly as this): the thread runs the next pair there */
+    const int64_t items = (int64_t)c->pairs * per_pair;
+    const int64_t home_end = c->nthr > 1 ? items * (tid + 1) / c->nthr : items;
     for (int it = (int)i0; it < (int)i1; ++it) {
         const int pair = it / per_pair, r = it % per_pair;
         BLK_FN(blk_direct_item)(c->d, c->g, c->packed, c->x, c->sum, c->y, pair, r / parts, r % parts, parts, rows,
-                                (int64_t)(pair + 1) * per_pair < i1);
+                                (int64_t)(pair + 1) * per_pair < home_end);
     }
 }
 
@@ -585,7 +589,7 @@ void BLK_FN(cpu_conv_direct_blk_run)(const cpu_conv2d *d, const void *packed, co
             BLK_FN(blk_direct_item)(d, &g, packed, x, sum, y, it / g.OH, it % g.OH, 0, 1, scratch, 1);
         return;
     }
-    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, scratch, per_thread, parts};
+    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, scratch, per_thread, parts, pairs, nthr};
     if (parts > 1) {
         /* rows cut into parts (few pairs x rows): items part-major, each
          * thread at home in its own parts of the rows, over every pair. In
@@ -595,8 +599,11 @@ void BLK_FN(cpu_conv_direct_blk_run)(const cpu_conv2d *d, const void *packed, co
         cpu_parallel_for_home(nthr, items, 1, BLK_FN(blk_direct_task_pm), &c);
         return;
     }
-    /* units of consecutive items share a block pair: a thread's weights stay in its cache */
-    cpu_parallel_for(nthr, items, 0, BLK_FN(blk_direct_task), &c);
+    /* Each thread at home in its own run of pairs: its weights stay in its
+     * cache, and it prefetches the next pair's while it runs one (in
+     * units of the shared order the first pair of every unit went
+     * without: the units' owners are not known ahead) */
+    cpu_parallel_for_home(nthr, items, 1, BLK_FN(blk_direct_task), &c);
 }
 
 /* ---- depthwise ---- */
@@ -785,7 +792,7 @@ void BLK_FN(cpu_conv_dw_blk_run)(const cpu_conv2d *d, const void *packed, const 
     const int items = per_thread ? CB : CB * g.OH;
     int nthr = d->threads < 1 ? 1 : d->threads;
     if (nthr > items) nthr = items;
-    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, scratch, per_thread, 1};
+    BLK_FN(blk_par) c = {d, &g, packed, x, sum, y, scratch, per_thread, 1, 0, 1};
     if (nthr <= 1) {
         BLK_FN(blk_dw_task)(&c, 0, 0, items);
         return;
