@@ -245,7 +245,7 @@ static engine_status conv_exec(const cpu_step *s, const void *const *in, void *c
  * small maps (MobileNet v2 at batch 8, 1 -> 2 threads: 1.33x, ONNX
  * Runtime 1.83x; see docs/PERFORMANCE.md). Sizes the per-thread slices of
  * scratch; img_scratch stays 0 otherwise. */
-static int images_over_threads(int64_t N, int threads) {
+int cpu_images_over_threads(int64_t N, int threads) {
     return threads >= 2 && N >= threads && (N % threads == 0 || N >= 4 * (int64_t)threads);
 }
 
@@ -254,7 +254,7 @@ static void conv_batch_scratch(cpu_step *s, cpu_isa isa) {
     const int64_t N = s->node->inputs[0]->dims[0];
     s->img_scratch = 0;
     s->img_scale_off = 0;
-    if (!images_over_threads(N, d->threads)) return;
+    if (!cpu_images_over_threads(N, d->threads)) return;
     cpu_conv2d d1 = *d;
     d1.threads = 1;
     size_t one = s->algo->scratch_size(&d1, isa);
@@ -450,7 +450,7 @@ int cpu_conv_blocked_costs(const engine_node *n, const cpu_kernels *k, int threa
      * own threads, kernels that split an image poorly (a stem of 3
      * channels, a 1x1 conv of one block) would be judged by a split that
      * never runs. */
-    const int per_image = images_over_threads(n->inputs[0]->rank > 0 ? n->inputs[0]->dims[0] : 1, threads);
+    const int per_image = cpu_images_over_threads(n->inputs[0]->rank > 0 ? n->inputs[0]->dims[0] : 1, threads);
     if (!conv_blocked_costs_t(n, k, per_image ? 1 : threads, nchw_ns, blk_ns)) return 0;
     if (per_image) *nchw_ns /= threads, *blk_ns /= threads;
     return 1;

@@ -150,7 +150,7 @@ static engine_status pw_dw_blk_exec(const cpu_step *s, const void *const *in, vo
                        cpu_blk_image_floats(vl, a->C, (size_t)a->H * (size_t)a->W),
                        cpu_blk_image_floats(vl, d->M, (size_t)d->OH * (size_t)d->OW),
                        cpu_pw_dw_blk_scratch_size(d, s->k->isa) / (size_t)t, scratch};
-    if (t >= 2 && N >= t && (N % t == 0 || N >= 4 * (int64_t)t)) {
+    if (cpu_images_over_threads(N, t)) {
         cpu_parallel_for(t, N, 1, pw_dw_blk_image_task, &c);
         return ENGINE_OK;
     }

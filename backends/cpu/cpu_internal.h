@@ -381,6 +381,9 @@ int cpu_conv_takes_input_scale(const engine_node *n, const cpu_kernels *k, int t
  * fusable_dw: a depthwise Conv that would run on the row kernel. */
 int cpu_conv_fusable_pw(const engine_node *n, const cpu_kernels *k, int threads);
 int cpu_conv_fusable_dw(const engine_node *n, const cpu_kernels *k, int threads);
+/* conv.c: 1 when a batch of N images runs one image per thread (each
+ * kernel's loop on one thread; conv.c's rule, which conv_pw_dw.c follows). */
+int cpu_images_over_threads(int64_t N, int threads);
 /* conv_pw_dw.c: makes the prepared depthwise step dw run the prepared 1x1
  * step pw in front of it (exec, scratch, kernel name); pw is not run. */
 engine_status cpu_fuse_pw_dw(cpu_step *dw, const cpu_step *pw);
