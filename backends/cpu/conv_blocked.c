@@ -214,14 +214,29 @@ static double dw_blk_rate(cpu_isa isa) { return isa == CPU_ISA_AVX512 ? 15.0 : 8
 static double dw_blk_estimate_ns(const cpu_conv2d *d, cpu_isa isa) {
     const int vl = cpu_blk_vl(isa);
     if (vl <= 0) return 1e30;
+    const int threads = blk_threads(d, blk_cdiv(d->C, vl) * d->OH);
     double lanes = (double)blk_cdiv(d->C, vl) * vl * d->OH * (double)d->OW;
+    if (isa == CPU_ISA_AVX2) {
+        /* ns per output vector: a part per vector (its loads, the store,
+         * the tile's set-up) and a part per tap. Per lane-MAC, as before
+         * (8 lane-MACs/ns: 9 ns a vector at 3x3), a 5x5 or 7x7 kernel came
+         * out 2-4x its time: on an AMD EPYC Zen 3 (bench_cpu_conv, one
+         * thread) a vector took 7.7-9.4 ns at 3x3, 10-14.5 at 5x5 and
+         * 19-21.5 at 7x7, against f32_dwconv_c16's 1.5-3x that at 5x5 and
+         * 7x7, which the estimates ranked the other way round: EfficientNet-B0
+         * and MobileNet v3 then ran NCHW at one thread and at batch 8, 10-18%
+         * slower than blocked. The 3x3 figure is the one fitted before (AMD
+         * EPYC, Zen 1, MobileNet v2/v3 and EfficientNet-B0 layers: 1.2-1.8x
+         * the per-MAC figure on 7x7 and 14x14 maps out, 0.7-1.3x on 28x28
+         * and more; the rows' set-up, as the NCHW kernels' fits in
+         * conv_depthwise.c); kernels of fewer taps (a BatchNormalization
+         * as a 1x1, a 1x3) keep it too. */
+        const double kk = (double)d->KH * d->KW, vectors = lanes / vl;
+        const double per = kk < 6.4 + 0.29 * kk ? kk : 6.4 + 0.29 * kk; /* 1 ns a tap up to 3x3 */
+        return (1.0 + 5.0 / d->OW) * vectors * per / (double)threads + 500.0;
+    }
     double macs = lanes * d->KH * d->KW;
-    /* With AVX2 (AMD EPYC, Zen 1, bench_cpu_conv on MobileNet v2/v3 and
-     * EfficientNet-B0 layers) the kernel took 1.2-1.8x this on 7x7 and
-     * 14x14 maps out at one and two threads, 0.7-1.3x on 28x28 and more:
-     * the rows' set-up, as the NCHW kernels' fits (conv_depthwise.c). */
-    const double fit = isa == CPU_ISA_AVX2 ? 1.0 + 5.0 / d->OW : 1.0;
-    return fit * macs / dw_blk_rate(isa) / (double)blk_threads(d, blk_cdiv(d->C, vl) * d->OH) + 500.0;
+    return macs / dw_blk_rate(isa) / (double)threads + 500.0;
 }
 
 static size_t dw_blk_packed_size(const cpu_conv2d *d, cpu_isa isa) {
