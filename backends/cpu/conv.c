@@ -230,6 +230,13 @@ static engine_status conv_exec(const cpu_step *s, const void *const *in, void *c
         if (s->blk_in_mask & 1u) c.in_img = cpu_blk_image_floats(s->blk_vl, d->C, (size_t)d->H * (size_t)d->W);
         c.out_img = cpu_blk_image_floats(s->blk_vl, d->M, (size_t)d->OH * (size_t)d->OW);
     }
+    /* weights that outweigh an image: the batch at once, each pair of
+     * output blocks over every image (cpu_conv_direct_blk_run_n) */
+    if (s->algo == &cpu_conv_direct_blk && !c.xs && (s->blk_in_mask & 1u) &&
+        cpu_conv_direct_blk_batched(d, s->k->isa, N)) {
+        cpu_conv_direct_blk_run_n(s->k->isa, d, s->prep, c.xp, c.sum, c.y, scratch, (int)N);
+        return ENGINE_OK;
+    }
     if (s->img_scratch && N >= 2) {
         cpu_parallel_for(d->threads, N, 1, conv_image_task, &c);
         return ENGINE_OK;
@@ -476,7 +483,10 @@ engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     conv_batch_scratch(s, c->k->isa);
     s->blk_in_mask = (a == &cpu_conv_direct_blkout ? 0u : 1u) | (s->conv.epi.sum ? 1u << 3 : 0u);
     if (s->in_scale && !(s->blk_in_mask & 1u)) return ENGINE_ERR_INTERNAL; /* the module keeps these NCHW */
-    snprintf(s->kernel, sizeof s->kernel, "%s%s__%s", a->name, s->in_scale ? "_xscale" : "",
+    /* a batch with the weights read once (conv_exec) */
+    const int batched = a == &cpu_conv_direct_blk && !s->in_scale &&
+                        cpu_conv_direct_blk_batched(&s->conv, c->k->isa, n->inputs[0]->dims[0]);
+    snprintf(s->kernel, sizeof s->kernel, "%s%s%s__%s", a->name, s->in_scale ? "_xscale" : "", batched ? "_batch" : "",
              a == &cpu_conv_bf16_blk ? cpu_bf16_ops_for(s->conv.bf16)->name : c->k->isa_name);
     return ENGINE_OK;
 }

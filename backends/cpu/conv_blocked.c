@@ -34,6 +34,11 @@ void cpu_conv_pw_dw_blk_run__avx512(const cpu_conv2d *a, const void *apacked, co
 void cpu_conv_pw_dw_blk_run__avx2(const cpu_conv2d *a, const void *apacked, const cpu_conv2d *d,
                                   const void *dpacked, const float *x, const float *sum, float *y, void *scratch);
 
+void cpu_conv_direct_blk_run_n__avx512(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
+                                       float *y, void *scratch, int N);
+void cpu_conv_direct_blk_run_n__avx2(const cpu_conv2d *d, const void *packed, const float *x, const float *sum,
+                                     float *y, void *scratch, int N);
+
 static int blk_cdiv(int a, int b) { return (a + b - 1) / b; }
 
 static int blk_geom_ok(const cpu_conv2d *d) {
@@ -288,6 +293,34 @@ const cpu_conv_algo cpu_conv_dw_blk = {
     .run = dw_blk_run,
     .run_scaled = NULL,
 };
+
+/* ---- a batch with the weights read once (conv_blocked_tmpl.h) ---- */
+
+#define BLK_BATCH_MIN_BYTES (1024.0 * 1024.0)
+
+int cpu_conv_direct_blk_batched(const cpu_conv2d *d, cpu_isa isa, int64_t N) {
+    const int vl = cpu_blk_vl(isa);
+    if (vl <= 0 || N < 2 || N > INT_MAX / 4 || !direct_blk_applies(d, isa) || blk_subsampled(d)) return 0;
+    /* a pair's weights against one image's input: image by image, every
+     * image reads the whole weights; batched, every pair reads every
+     * image's input */
+    const double w_pair = 2.0 * blk_cdiv(d->C, vl) * vl * (double)d->KH * d->KW * vl * sizeof(float);
+    const double x_img = (double)blk_cdiv(d->C, vl) * vl * (double)d->H * d->W * sizeof(float);
+    const double w_all = w_pair / 2.0 * blk_cdiv(d->M, vl);
+    /* and only weights past L2 (smaller ones stay there image by image) */
+    return w_pair >= x_img && w_all >= BLK_BATCH_MIN_BYTES &&
+           (double)blk_cdiv(d->M, vl) * d->OH * d->OW * (double)N <= (double)INT_MAX / 4;
+}
+
+void cpu_conv_direct_blk_run_n(cpu_isa isa, const cpu_conv2d *d, const void *packed, const float *x,
+                               const float *sum, float *y, void *scratch, int N) {
+#if defined(__x86_64__)
+    if (isa == CPU_ISA_AVX512) cpu_conv_direct_blk_run_n__avx512(d, packed, x, sum, y, scratch, N);
+    else if (isa == CPU_ISA_AVX2) cpu_conv_direct_blk_run_n__avx2(d, packed, x, sum, y, scratch, N);
+#else
+    (void)isa, (void)d, (void)packed, (void)x, (void)sum, (void)y, (void)scratch, (void)N;
+#endif
+}
 
 /* ---- 1x1 expansion + depthwise, fused (conv_blocked_tmpl.h) ---- */
 

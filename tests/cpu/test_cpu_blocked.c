@@ -427,6 +427,99 @@ static void test_dw_blk(void **state) {
     run_cases(&cpu_conv_dw_blk, "dw_blk", isas, ni, cases, nc, base, 5000u);
 }
 
+/* ---- a batch with the weights read once (cpu_conv_direct_blk_run_n) ----
+ * N images at once against the kernel run image by image: the same
+ * arithmetic, so bit for bit, and against the naive conv per image. */
+static void run_batch_case(cpu_isa isa, const conv_case *k, int N, int threads, uint32_t seed) {
+    cpu_conv2d d;
+    to_desc(k, threads, &d);
+    char what[200];
+    case_str(k, what, sizeof what);
+    const int vl = cpu_blk_vl(isa);
+    rng_state = seed;
+    const size_t HW = (size_t)d.H * d.W, OHW = (size_t)d.OH * d.OW;
+    const size_t nx = (size_t)d.C * HW, ny = (size_t)d.M * OHW, nw = (size_t)d.M * d.C * d.KH * d.KW;
+    const size_t xi = cpu_blk_image_floats(vl, d.C, HW), yi = cpu_blk_image_floats(vl, d.M, OHW);
+    float *x = fill(nx * (size_t)N, 1.0f), *w = fill(nw, sqrtf(6.0f / (float)(d.C * d.KH * d.KW)));
+    float *b = fill((size_t)d.M, 1.0f), *s = fill(ny * (size_t)N, 1.0f);
+    float *xb = alloc64(xi * (size_t)N * sizeof(float)), *sb = alloc64(yi * (size_t)N * sizeof(float));
+    float *y0 = alloc64(yi * (size_t)N * sizeof(float)), *y1 = alloc64(yi * (size_t)N * sizeof(float));
+    float *want = malloc(ny * sizeof(float)), *got = malloc(ny * sizeof(float));
+    assert_non_null(want);
+    assert_non_null(got);
+    for (int n = 0; n < N; ++n) {
+        float *t = to_blk(vl, d.C, HW, x + (size_t)n * nx);
+        memcpy(xb + (size_t)n * xi, t, xi * sizeof(float));
+        free(t);
+        t = to_blk(vl, d.M, OHW, s + (size_t)n * ny);
+        memcpy(sb + (size_t)n * yi, t, yi * sizeof(float));
+        free(t);
+    }
+    void *packed = alloc64(cpu_conv_direct_blk.packed_size(&d, isa));
+    cpu_conv_direct_blk.pack(&d, isa, w, k->bias ? b : NULL, packed);
+    const size_t ss = cpu_conv_direct_blk.scratch_size(&d, isa);
+    void *scratch = ss ? alloc64(ss) : NULL;
+    for (size_t i = 0; i < yi * (size_t)N; ++i) y0[i] = y1[i] = NAN; /* unwritten outputs fail */
+    for (int n = 0; n < N; ++n)
+        cpu_conv_direct_blk.run(&d, isa, packed, xb + (size_t)n * xi, d.epi.sum ? sb + (size_t)n * yi : NULL,
+                                y0 + (size_t)n * yi, scratch);
+    cpu_conv_direct_blk_run_n(isa, &d, packed, xb, d.epi.sum ? sb : NULL, y1, scratch, N);
+    static const cpu_conv_algo batched = {.name = "direct_blk_run_n"};
+    for (int n = 0; n < N; ++n) {
+        naive_conv(&d, x + (size_t)n * nx, w, k->bias ? b : NULL, d.epi.sum ? s + (size_t)n * ny : NULL, want);
+        check_out(&batched, isa, what, &d, vl, y1 + (size_t)n * yi, got, want);
+    }
+    for (size_t i = 0; i < yi * (size_t)N; ++i)
+        if (memcmp(&y0[i], &y1[i], sizeof(float)) != 0)
+            fail_msg("direct_blk_run_n %s %s N%d T%d: blocked float %zu is %.9g batched, %.9g image by image",
+                     isa_name(isa), what, N, threads, i, (double)y1[i], (double)y0[i]);
+    free(x), free(w), free(b), free(s), free(xb), free(sb), free(y0), free(y1), free(want), free(got);
+    free(packed), free(scratch);
+}
+
+static void test_direct_blk_batch(void **state) {
+    (void)state;
+    cpu_isa isas[4];
+    const int ni = blk_isa_list(isas);
+    if (ni == 0) {
+        printf("direct_blk_run_n: no ISA with a blocked layout on this machine, skipped\n");
+        return;
+    }
+    conv_case cases[16];
+    int nc = 0;
+    cases[nc++] = full(64, 64, 7, 7, 3, 1, 1, 1);   /* ResNet's layer4, scaled down */
+    cases[nc++] = full(40, 24, 9, 11, 3, 2, 1, 1);  /* stride 2, one pair and a half */
+    cases[nc++] = full(19, 37, 5, 6, 3, 1, 1, 1);   /* padding lanes both sides */
+    cases[nc++] = full(16, 8, 6, 6, 5, 1, 2, 1);    /* a single block out: one pair */
+    cases[nc++] = full(33, 48, 3, 3, 3, 1, 1, 2);   /* dilation, all border */
+    cases[nc++] = full(24, 64, 7, 7, 1, 1, 0, 1);   /* 1x1 */
+    int runs = 0;
+    for (int i = 0; i < ni; ++i)
+        for (int c = 0; c < nc; ++c)
+            for (int t = 1; t <= 3; ++t)
+                for (int N = 2; N <= 5; N += 3) {
+                    conv_case k = cases[c];
+                    k.act = (engine_act)(c % ((int)ENGINE_ACT_GELU + 1));
+                    k.sum = c % 2;
+                    k.bias = c % 3 != 2;
+                    run_batch_case(isas[i], &k, N, t, 7000u + (uint32_t)c * 11u + (uint32_t)t * 3u + (uint32_t)N);
+                    ++runs;
+                }
+    /* used where a pair's weights outweigh an image and the weights are past L2 */
+    cpu_conv2d d;
+    conv_case k = full(512, 512, 7, 7, 3, 1, 1, 1);
+    to_desc(&k, 2, &d);
+    assert_true(cpu_conv_direct_blk_batched(&d, isas[0], 8));
+    assert_false(cpu_conv_direct_blk_batched(&d, isas[0], 1));
+    k = full(512, 512, 56, 56, 3, 1, 1, 1);
+    to_desc(&k, 2, &d);
+    assert_false(cpu_conv_direct_blk_batched(&d, isas[0], 8));
+    k = full(64, 64, 7, 7, 3, 1, 1, 1);
+    to_desc(&k, 2, &d);
+    assert_false(cpu_conv_direct_blk_batched(&d, isas[0], 8));
+    printf("direct_blk_run_n: %d runs over %d ISAs, bit-exact against image by image\n", runs, ni);
+}
+
 /* ---- 1x1 expansion + depthwise, fused (cpu_pw_dw_blk_run) ---- */
 
 /* The pair (C -> M 1x1 with act_a, then the M-channel depthwise conv dwk)
@@ -675,6 +768,7 @@ int main(void) {
         cmocka_unit_test(test_affine_from_nchw),
         cmocka_unit_test(test_direct_blk),
         cmocka_unit_test(test_direct_blkout),
+        cmocka_unit_test(test_direct_blk_batch),
         cmocka_unit_test(test_dw_blk),
         cmocka_unit_test(test_pw_dw_blk),
     };
