@@ -505,7 +505,7 @@ static void test_direct_blk_batch(void **state) {
                     run_batch_case(isas[i], &k, N, t, 7000u + (uint32_t)c * 11u + (uint32_t)t * 3u + (uint32_t)N);
                     ++runs;
                 }
-    /* used where a pair's weights outweigh an image and the weights are past L2 */
+    /* used where a pair's weights are at least a quarter of an image and all past L2 */
     cpu_conv2d d;
     conv_case k = full(512, 512, 7, 7, 3, 1, 1, 1);
     to_desc(&k, 2, &d);
