@@ -235,7 +235,7 @@ static void test_direct_blk(void **state) {
     const int ni = blk_isa_list(isas);
     if (ni == 0) {
         printf("direct_blk: no ISA with a blocked layout on this machine, skipped\n");
-        return;
+        skip();
     }
     conv_case cases[96];
     int nc = 0;
@@ -313,7 +313,7 @@ static void test_direct_blkout(void **state) {
     const int ni = blk_isa_list(isas);
     if (ni == 0) {
         printf("direct_blkout: no ISA with a blocked layout on this machine, skipped\n");
-        return;
+        skip();
     }
     conv_case cases[64];
     int nc = 0;
@@ -363,7 +363,7 @@ static void test_dw_blk(void **state) {
     const int ni = blk_isa_list(isas);
     if (ni == 0) {
         printf("dw_blk: no ISA with a blocked layout on this machine, skipped\n");
-        return;
+        skip();
     }
     conv_case cases[96];
     int nc = 0;
@@ -483,7 +483,7 @@ static void test_direct_blk_batch(void **state) {
     const int ni = blk_isa_list(isas);
     if (ni == 0) {
         printf("direct_blk_run_n: no ISA with a blocked layout on this machine, skipped\n");
-        return;
+        skip();
     }
     conv_case cases[16];
     int nc = 0;
@@ -583,7 +583,7 @@ static void test_pw_dw_blk(void **state) {
     const int ni = blk_isa_list(isas);
     if (ni == 0) {
         printf("pw_dw_blk: no ISA with a blocked layout on this machine, skipped\n");
-        return;
+        skip();
     }
     typedef struct {
         int C;
