@@ -232,8 +232,7 @@ static engine_status conv_exec(const cpu_step *s, const void *const *in, void *c
     }
     /* weights that outweigh an image: the batch at once, each pair of
      * output blocks over every image (cpu_conv_direct_blk_run_n) */
-    if (s->algo == &cpu_conv_direct_blk && !c.xs && (s->blk_in_mask & 1u) &&
-        cpu_conv_direct_blk_batched(d, s->k->isa, N)) {
+    if (s->blk_batch && N >= 2) {
         cpu_conv_direct_blk_run_n(s->k->isa, d, s->prep, c.xp, c.sum, c.y, scratch, (int)N);
         return ENGINE_OK;
     }
@@ -484,9 +483,9 @@ engine_status cpu_prepare_conv_blocked(const cpu_prep_ctx *c, cpu_step *s) {
     s->blk_in_mask = (a == &cpu_conv_direct_blkout ? 0u : 1u) | (s->conv.epi.sum ? 1u << 3 : 0u);
     if (s->in_scale && !(s->blk_in_mask & 1u)) return ENGINE_ERR_INTERNAL; /* the module keeps these NCHW */
     /* a batch with the weights read once (conv_exec) */
-    const int batched = a == &cpu_conv_direct_blk && !s->in_scale &&
-                        cpu_conv_direct_blk_batched(&s->conv, c->k->isa, n->inputs[0]->dims[0]);
-    snprintf(s->kernel, sizeof s->kernel, "%s%s%s__%s", a->name, s->in_scale ? "_xscale" : "", batched ? "_batch" : "",
+    s->blk_batch = a == &cpu_conv_direct_blk && !s->in_scale &&
+                   cpu_conv_direct_blk_batched(&s->conv, c->k->isa, n->inputs[0]->dims[0]);
+    snprintf(s->kernel, sizeof s->kernel, "%s%s%s__%s", a->name, s->in_scale ? "_xscale" : "", s->blk_batch ? "_batch" : "",
              a == &cpu_conv_bf16_blk ? cpu_bf16_ops_for(s->conv.bf16)->name : c->k->isa_name);
     return ENGINE_OK;
 }

@@ -57,8 +57,7 @@ extern const cpu_conv_algo cpu_conv_dw_blk;
  * read once for all of them, for convs whose weights outweigh an image
  * (a pair's weights at least a quarter of one image's input, the weights
  * past L2: ResNet's layer4 on 7x7 maps); _batched says when it is used
- * (N >= 2). scratch as the
- * kernel's for d->threads threads. */
+ * (N >= 2). scratch as the kernel's for d->threads threads. */
 int cpu_conv_direct_blk_batched(const cpu_conv2d *d, cpu_isa isa, int64_t N);
 void cpu_conv_direct_blk_run_n(cpu_isa isa, const cpu_conv2d *d, const void *packed, const float *x,
                                const float *sum, float *y, void *scratch, int N);

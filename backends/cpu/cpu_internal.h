@@ -313,6 +313,8 @@ struct cpu_step {
     size_t img_scratch;           /* Conv: 0, or images run over the threads, one thread each, and
                                    * this is each thread's slice of scratch (conv.c) */
     size_t img_scale_off;         /* ... and blk_scale_off within a slice */
+    int blk_batch;                /* blocked direct Conv: the batch runs at once, each pair of output
+                                   * blocks over every image (cpu_conv_direct_blk_run_n) */
     char kernel[80];              /* the kernel name: dtype, op, tile, ISA */
 };
 
